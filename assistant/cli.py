@@ -1,0 +1,244 @@
+"""The `guanxi` command line. Every command takes --workspace; user mistakes exit non-zero
+with one clear message (no traceback)."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from knowledge.errors import GuanxiError
+from knowledge.settings import Settings
+
+# Offline at run time: never reach a model hub or a telemetry host.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+
+def _settings(args) -> Settings:
+    return Settings.load(config_file=getattr(args, "config", None), workspace=getattr(args, "workspace", None))
+
+
+def _print(msg: str = "") -> None:
+    print(msg, flush=True)
+
+
+# ---------------------------------------------------------------- data commands
+def cmd_demo(args) -> int:
+    from tools.pipeline import build_demo
+    settings = _settings(args)
+    seed = args.seed if args.seed is not None else settings.seed
+    t0 = time.perf_counter()
+    report = build_demo(settings, customers=args.customers, seed=seed, orders=args.orders,
+                        feedback=args.feedback, index=not args.no_index, log=_print)
+    _print(report)
+    _print(f"demo workspace ready in {time.perf_counter() - t0:.1f} s: {settings.workspace}")
+    return 0
+
+
+def cmd_build(args) -> int:
+    from tools.pipeline import build_workspace
+    settings = _settings(args)
+    t0 = time.perf_counter()
+    report = build_workspace(settings, Path(args.data), mapping=args.mapping, index=not args.no_index, log=_print)
+    _print(report)
+    _print(f"workspace built in {time.perf_counter() - t0:.1f} s: {settings.workspace}")
+    return 0
+
+
+def cmd_start(args) -> int:
+    """Build the demo workspace if absent, then serve the app."""
+    from knowledge.workspace import Workspace
+    settings = _settings(args)
+    if not Workspace(settings.workspace).is_built():
+        _print(f"no workspace at {settings.workspace}: building the demo knowledge base first")
+        args.customers, args.seed, args.orders, args.feedback, args.no_index = None, None, None, None, False
+        cmd_demo(args)
+    else:
+        from tools.pipeline import workspace_summary
+        _print(workspace_summary(settings))
+    return cmd_serve(args)
+
+
+def cmd_serve(args) -> int:
+    settings = _settings(args).with_(host=args.host, port=args.port)
+    try:
+        import app  # noqa: F401
+    except ImportError:
+        _print("the web app is not available in this version; the workspace is ready for `guanxi ask`")
+        return 0
+    return app.serve(settings)
+
+
+def cmd_schema(args) -> int:
+    from knowledge.schema import schema_markdown
+    _print(schema_markdown())
+    return 0
+
+
+def cmd_settings(args) -> int:
+    _print(json.dumps(_settings(args).public_dict(), ensure_ascii=False, indent=2))
+    return 0
+
+
+# ---------------------------------------------------------------- assistant commands
+def cmd_ask(args) -> int:
+    from assistant import Assistant
+    a = Assistant(settings=_settings(args))
+    out = a.ask(args.question)
+    if args.json:
+        _print(json.dumps(out, ensure_ascii=False, default=str))
+    else:
+        _print(out["answer"])
+        for p in out.get("provenance") or []:
+            _print(f"  · {p}")
+    return 0
+
+
+def cmd_chat(args) -> int:
+    from assistant import Assistant
+    a = Assistant(settings=_settings(args))
+    _print("Guanxi chat — type a question (zh/en); 'reset' forgets the conversation, 'exit' quits.")
+    while True:
+        try:
+            q = input("> ").strip()
+        except EOFError:
+            break
+        if q in ("exit", "quit", "退出"):
+            break
+        if q in ("reset", "重置"):
+            a.reset()
+            continue
+        if q:
+            out = a.ask(q)
+            _print(out["answer"])
+    return 0
+
+
+def cmd_tool(args) -> int:
+    from tools.registry import call_tool
+    try:
+        tool_args = json.loads(args.args or "{}")
+    except json.JSONDecodeError as e:
+        raise GuanxiError(f"--args: expected a JSON object, got {args.args!r} ({e.msg})") from None
+    result = call_tool(args.name, tool_args, settings=_settings(args), role=args.role)
+    _print(json.dumps(result, ensure_ascii=False, indent=2, default=str))
+    return 0
+
+
+def cmd_tools(args) -> int:
+    from tools.registry import tool_schemas
+    _print(json.dumps(tool_schemas(), ensure_ascii=False, indent=2))
+    return 0
+
+
+def cmd_eval(args) -> int:
+    if args.what == "retrieval":
+        from evals.retrieval import main as run
+    elif args.what == "assistant":
+        from evals.assistant import main as run
+    else:
+        raise GuanxiError(f"unknown eval {args.what!r}; expected retrieval or assistant")
+    return run(_settings(args), args) or 0
+
+
+def cmd_users(args) -> int:
+    from assistant.users import add_user
+    settings = _settings(args)
+    add_user(settings, args.username, args.role, args.password)
+    _print(f"user {args.username} ({args.role}) saved")
+    return 0
+
+
+# ---------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--workspace", help="workspace folder (overrides GUANXI_WORKSPACE / guanxi.toml)")
+    common.add_argument("--config", help="settings file (default: ./guanxi.toml)")
+
+    p = argparse.ArgumentParser(prog="guanxi", description="Guanxi: a CRM knowledge assistant (zh/en).")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("demo", parents=[common], help="generate and build the demo CRM workspace")
+    s.add_argument("--customers", type=int, help="number of customers (default 5000)")
+    s.add_argument("--orders", type=int, help="number of order lines (default 20 per customer)")
+    s.add_argument("--feedback", type=int, help="number of feedback items (default 1.6 per customer)")
+    s.add_argument("--seed", type=int, help="random seed (same seed, same data)")
+    s.add_argument("--no-index", action="store_true", help="skip the feedback vector index")
+    s.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("build", parents=[common], help="ingest a folder of CSV/Excel files into the workspace")
+    s.add_argument("--data", required=True, help="folder of .csv / .xlsx files")
+    s.add_argument("--mapping", help="TOML mapping file: file → table, header → column, separator")
+    s.add_argument("--no-index", action="store_true", help="skip the feedback vector index")
+    s.set_defaults(func=cmd_build)
+
+    s = sub.add_parser("start", parents=[common], help="build the demo workspace if absent, then serve the app")
+    s.add_argument("--host")
+    s.add_argument("--port", type=int)
+    s.set_defaults(func=cmd_start)
+
+    s = sub.add_parser("serve", parents=[common], help="serve the web app")
+    s.add_argument("--host")
+    s.add_argument("--port", type=int)
+    s.set_defaults(func=cmd_serve)
+
+    s = sub.add_parser("ask", parents=[common], help="ask one question")
+    s.add_argument("question")
+    s.add_argument("--json", action="store_true", help="print the full answer object as JSON")
+    s.set_defaults(func=cmd_ask)
+
+    s = sub.add_parser("chat", parents=[common], help="a terminal conversation")
+    s.set_defaults(func=cmd_chat)
+
+    s = sub.add_parser("tool", parents=[common], help="call one tool and print its JSON result")
+    s.add_argument("name")
+    s.add_argument("--args", default="{}", help="JSON object of arguments")
+    s.add_argument("--role", default="admin", help="role to call as (manager, agent, admin)")
+    s.set_defaults(func=cmd_tool)
+
+    s = sub.add_parser("tools", parents=[common], help="list the tools and their argument schemas")
+    s.set_defaults(func=cmd_tools)
+
+    s = sub.add_parser("eval", parents=[common], help="run an evaluation: retrieval or assistant")
+    s.add_argument("what", choices=["retrieval", "assistant"])
+    s.add_argument("--mode", default="offline", choices=["offline", "llm"])
+    s.add_argument("--limit", type=int, help="at most this many items per set (faster)")
+    s.set_defaults(func=cmd_eval)
+
+    s = sub.add_parser("users", parents=[common], help="manage app users")
+    us = s.add_subparsers(dest="users_command", required=True)
+    a = us.add_parser("add", parents=[common], help="add or update a user")
+    a.add_argument("username")
+    a.add_argument("--role", required=True, choices=["manager", "agent", "admin"])
+    a.add_argument("--password", help="password (prompted when absent)")
+    a.set_defaults(func=cmd_users)
+
+    s = sub.add_parser("schema", parents=[common], help="print the canonical schema (Markdown)")
+    s.set_defaults(func=cmd_schema)
+
+    s = sub.add_parser("settings", parents=[common], help="print the effective settings")
+    s.set_defaults(func=cmd_settings)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except GuanxiError as e:
+        print(f"error: {e}", file=sys.stderr, flush=True)
+        return e.exit_code
+    except BrokenPipeError:
+        return 0
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

