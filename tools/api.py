@@ -1,0 +1,955 @@
+"""The assistant's tools: thin, read-only wrappers over the analyses and the precomputed artefacts.
+
+Each tool is a plain function: its name, docstring and type hints are its schema
+(`tools.registry` turns them into LangChain ``StructuredTool``s). Besides its own arguments a
+tool may take the keyword-only ``ctx: ToolContext`` (workspace, settings, role); the registry
+injects it and leaves it out of the schema.
+
+Every tool returns a JSON-safe dict with a ``provenance`` line (where the numbers came from)
+and, where a picture beats a table, a ``chart`` (plotly JSON). Contacts (phone, e-mail) are
+masked for every role except ``admin`` — here, in the tool layer, so neither the offline
+router nor an LLM ever sees them unmasked.
+
+Per-customer results are read from ``WORKSPACE/artefacts`` (see `tools.precompute`); a lookup
+is an index access, not a recomputation.
+
+>>> from tools.api import ToolContext, rfm_lookup              # doctest: +SKIP
+>>> rfm_lookup("C00042", ctx=ToolContext(settings))["segment"]  # doctest: +SKIP
+'Champions'
+"""
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from knowledge.errors import GuanxiError
+from knowledge.settings import Settings
+from knowledge.workspace import Workspace
+from tools.results import fmt_date, provenance, to_jsonable
+
+__all__ = [
+    "ToolContext", "ToolError", "mask_phone", "mask_email", "mask_text", "workspace_for",
+    "customer_profile", "rfm_lookup", "segment_summary", "segment_members", "cluster_lookup",
+    "churn_risk", "at_risk_customers", "clv_estimate", "bought_together", "recommend_products",
+    "kpi", "similar_complaints", "complaint_topics", "KPI_METRICS", "KPI_BY",
+]
+
+ROLES = ("manager", "agent", "admin")
+
+
+class ToolError(GuanxiError):
+    """A tool could not answer (unknown customer, unknown segment, missing artefact ...)."""
+
+
+# --------------------------------------------------------------------------- context
+_WS_LOCK = threading.Lock()
+_WORKSPACES: dict[str, Workspace] = {}
+
+
+def workspace_for(root: str | Path) -> Workspace:
+    """One shared, cached `Workspace` per folder (tables and artefacts load once per process)."""
+    key = str(Path(root).resolve())
+    with _WS_LOCK:
+        ws = _WORKSPACES.get(key)
+        if ws is None:
+            ws = _WORKSPACES[key] = Workspace(root)
+        return ws
+
+
+def clear_workspace_cache() -> None:
+    """Forget the cached workspaces (after a rebuild in the same process)."""
+    with _WS_LOCK:
+        _WORKSPACES.clear()
+
+
+@dataclass
+class ToolContext:
+    """What a tool may use besides its arguments: the settings, the workspace and the caller's role."""
+
+    settings: Settings
+    role: str = "manager"
+    workspace: Workspace | None = None
+    cache: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self):
+        if self.role not in ROLES:
+            raise GuanxiError(f"unknown role {self.role!r}; expected one of {', '.join(ROLES)}")
+        if self.workspace is None:
+            self.workspace = workspace_for(self.settings.workspace)
+
+    @property
+    def ws(self) -> Workspace:
+        return self.workspace
+
+    @property
+    def unmasked(self) -> bool:
+        """Only admins see full phone numbers and e-mail addresses."""
+        return self.role == "admin"
+
+
+def _ctx(ctx: ToolContext | None) -> ToolContext:
+    if ctx is None:
+        return ToolContext(Settings.load())
+    return ctx
+
+
+def _cached(ws: Workspace, key: str, build):
+    store = ws.__dict__.setdefault("_api_cache", {})
+    if key not in store:
+        store[key] = build()
+    return store[key]
+
+
+# --------------------------------------------------------------------------- masking
+from knowledge.pii import mask_email, mask_phone  # noqa: E402
+from knowledge.pii import mask_text as _pii_mask_text  # noqa: E402
+
+
+def mask_text(text, unmasked: bool = False):
+    """Mask phone numbers, e-mail addresses and ID numbers inside free text (customer feedback)."""
+    if unmasked or not isinstance(text, str):
+        return text
+    return _pii_mask_text(text)
+
+
+def _contacts(row, ctx: ToolContext) -> dict:
+    phone, email = row.get("phone"), row.get("email")
+    phone = None if phone is None or pd.isna(phone) else str(phone)
+    email = None if email is None or pd.isna(email) else str(email)
+    if ctx.unmasked:
+        return {"phone": phone, "email": email}
+    return {"phone": mask_phone(phone), "email": mask_email(email)}
+
+
+# --------------------------------------------------------------------------- shared lookups
+def _as_of(ws: Workspace) -> pd.Timestamp:
+    meta = ws.artefact("meta")
+    if isinstance(meta, dict) and meta.get("as_of"):
+        return pd.Timestamp(meta["as_of"]).normalize()
+    return _cached(ws, "as_of", ws.as_of)
+
+
+def _meta_prov(ws: Workspace, name: str, default: str) -> str:
+    meta = ws.artefact("meta")
+    if isinstance(meta, dict):
+        p = (meta.get("provenance") or {}).get(name)
+        if p:
+            return f"artefacts/{name} ← {p}"
+    return default
+
+
+def _customers(ws: Workspace) -> pd.DataFrame:
+    """The customers table indexed by customer_id (str)."""
+    def build():
+        c = ws.table("customers").copy()
+        c["customer_id"] = c["customer_id"].astype(str)
+        return c.drop_duplicates("customer_id").set_index("customer_id", drop=False)
+    return _cached(ws, "customers_by_id", build)
+
+
+def _ids_upper(ws: Workspace) -> dict[str, str]:
+    return _cached(ws, "ids_upper", lambda: {i.upper(): i for i in _customers(ws).index})
+
+
+def resolve_customer_id(ws: Workspace, customer_id) -> str:
+    """The canonical customer_id for an id typed in any case; unknown → ToolError with close ids."""
+    cid = str(customer_id or "").strip()
+    if not cid:
+        raise ToolError("a customer_id is required")
+    cust = _customers(ws)
+    if cid in cust.index:
+        return cid
+    up = _ids_upper(ws).get(cid.upper())
+    if up:
+        return up
+    # a customer *name* given as id: resolve when unique
+    names = cust.loc[cust["name"].astype(str) == cid]
+    if len(names) == 1:
+        return str(names.index[0])
+    if len(names) > 1:
+        raise ToolError(f"{len(names)} customers are named {cid!r}: "
+                        + ", ".join(names.index[:10]) + "; give the customer_id")
+    from rapidfuzz import process
+    close = [m[0] for m in process.extract(cid.upper(), list(_ids_upper(ws)), limit=3, score_cutoff=80)]
+    hint = f" (did you mean {', '.join(_ids_upper(ws)[c] for c in close)}?)" if close else ""
+    raise ToolError(f"no customer {cid!r} in the workspace{hint}")
+
+
+def _customer_basic(ws: Workspace, cid: str, ctx: ToolContext) -> dict:
+    row = _customers(ws).loc[cid]
+    out = {"customer_id": cid, "name": _s(row.get("name"))}
+    for col in ("gender", "city", "province", "level", "channel"):
+        if col in row.index:
+            out[col] = _s(row.get(col))
+    out.update(_contacts(row, ctx))
+    return out
+
+
+def _s(v):
+    if v is None:
+        return None
+    try:
+        if pd.isna(v):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return v if isinstance(v, str) else to_jsonable(v)
+
+
+def _rfm(ws: Workspace) -> pd.DataFrame:
+    def build():
+        t = ws.artefact("rfm")
+        if t is None:
+            from tools.rfm import rfm_table
+            t = rfm_table(ws.table("orders"), as_of=_as_of(ws))
+        t = t.copy()
+        t["customer_id"] = t["customer_id"].astype(str)
+        return t.set_index("customer_id", drop=False)
+    return _cached(ws, "rfm", build)
+
+
+def _artefact_by_id(ws: Workspace, name: str, what: str) -> pd.DataFrame:
+    def build():
+        t = ws.artefact(name)
+        if t is None:
+            raise ToolError(f"the workspace has no {what} yet (artefact '{name}'); "
+                            f"rebuild it with `guanxi build` or `guanxi demo`")
+        t = t.copy()
+        t["customer_id"] = t["customer_id"].astype(str)
+        return t.set_index("customer_id", drop=False)
+    return _cached(ws, f"art:{name}", build)
+
+
+def _row_dict(df: pd.DataFrame, cid: str) -> dict | None:
+    if cid not in df.index:
+        return None
+    row = df.loc[cid]
+    if isinstance(row, pd.DataFrame):
+        row = row.iloc[0]
+    return {str(k): to_jsonable(v) for k, v in row.items()}
+
+
+def _orders(ws: Workspace) -> pd.DataFrame:
+    def build():
+        o = ws.table("orders").copy()
+        o["customer_id"] = o["customer_id"].astype(str)
+        o["order_date"] = pd.to_datetime(o["order_date"])
+        return o
+    return _cached(ws, "orders", build)
+
+
+def _match_place(series: pd.Series, value: str | None) -> pd.Series:
+    """Rows whose province/city equals ``value`` ignoring the 省/市/自治区 suffix and case."""
+    if not value:
+        return pd.Series(True, index=series.index)
+    v = _place_key(value)
+    return series.astype(str).map(_place_key) == v
+
+
+_PLACE_SUFFIX = re.compile(r"(省|市|自治区|壮族自治区|回族自治区|维吾尔自治区|特别行政区|地区|盟)$")
+
+
+def _place_key(s) -> str:
+    s = str(s or "").strip()
+    s = re.sub(r"(壮族|回族|维吾尔)?自治区$", "", s)
+    s = _PLACE_SUFFIX.sub("", s)
+    return s.lower().replace(" ", "")
+
+
+def _chart(fig) -> dict | None:
+    return None if fig is None else to_jsonable(fig)
+
+
+# --------------------------------------------------------------------------- customer tools
+def customer_profile(customer_id: str, *, ctx: ToolContext | None = None) -> dict:
+    """One customer's card: contact (masked), RFM segment, cluster, churn probability with
+    reasons, CLV, recent orders, favourite categories and open complaints.
+
+    Args:
+        customer_id: the customer's id, e.g. C01023
+    """
+    ctx = _ctx(ctx)
+    ws = ctx.ws
+    cid = resolve_customer_id(ws, customer_id)
+    try:
+        from tools.profile import customer_profile as _profile  # the lead's card builder
+    except ImportError:
+        _profile = None
+    if _profile is not None:
+        try:
+            card = _profile(ws, cid, unmask=ctx.unmasked)
+        except TypeError:
+            card = None
+        if card is not None:
+            out = to_jsonable(card)
+            if isinstance(out, dict):
+                _mask_deep(out, ctx)
+                out.setdefault("customer_id", cid)
+                out.setdefault("provenance", f"tools.profile · as of {fmt_date(_as_of(ws))}")
+                return out
+    return _profile_fallback(ws, cid, ctx)
+
+
+def _mask_deep(obj, ctx: ToolContext):
+    """Mask phone/e-mail fields anywhere in a nested dict (a profile from another module)."""
+    if ctx.unmasked:
+        return obj
+    if isinstance(obj, dict):
+        for k, v in list(obj.items()):
+            if k in ("phone", "mobile") and isinstance(v, str) and "*" not in v:
+                obj[k] = mask_phone(v)
+            elif k in ("email", "e_mail") and isinstance(v, str) and "*" not in v:
+                obj[k] = mask_email(v)
+            elif isinstance(v, str):
+                obj[k] = mask_text(v)
+            else:
+                _mask_deep(v, ctx)
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            if isinstance(v, str):
+                obj[i] = mask_text(v)
+            else:
+                _mask_deep(v, ctx)
+    return obj
+
+
+def _profile_fallback(ws: Workspace, cid: str, ctx: ToolContext) -> dict:
+    as_of = _as_of(ws)
+    cust = _customers(ws).loc[cid]
+    out = _customer_basic(ws, cid, ctx)
+    bday = cust.get("birthday") if "birthday" in cust.index else None
+    if bday is not None and not pd.isna(bday):
+        b = pd.Timestamp(bday)
+        out["birthday"] = b.strftime("%Y-%m-%d")
+        out["age"] = int(as_of.year - b.year - ((as_of.month, as_of.day) < (b.month, b.day)))
+    if "signup_date" in cust.index and not pd.isna(cust.get("signup_date")):
+        out["signup_date"] = fmt_date(cust.get("signup_date"))
+    rfm = _row_dict(_rfm(ws), cid)
+    if rfm:
+        out["rfm"] = {k: rfm.get(k) for k in ("recency_days", "frequency", "monetary", "r_score", "f_score",
+                                               "m_score", "segment", "segment_zh", "segment_cn8", "tier")}
+    for name, keys, label in (
+            ("clusters", ("cluster", "cluster_name_en", "cluster_name_zh"), "cluster"),
+            ("churn", ("churn_probability", "risk_band", "reasons_en", "reasons_zh"), "churn"),
+            ("clv", ("p_alive", "expected_purchases_90d", "expected_avg_value", "clv_12m"), "clv")):
+        if ws.artefact(name) is not None:
+            r = _row_dict(_artefact_by_id(ws, name, label), cid)
+            if r:
+                out[label] = {k: r.get(k) for k in keys if k in r}
+    o = _orders(ws)
+    mine = o.loc[o["customer_id"] == cid].sort_values("order_date")
+    out["orders_count"] = int(mine["order_id"].nunique())
+    out["total_spent"] = round(float(mine["amount"].sum()), 2)
+    if len(mine):
+        out["first_order"] = fmt_date(mine["order_date"].min().normalize())
+        out["last_order"] = fmt_date(mine["order_date"].max().normalize())
+        last = mine.groupby("order_id", sort=False).agg(
+            date=("order_date", "max"), amount=("amount", "sum"),
+            items=("product_name", lambda s: "、".join(map(str, s.dropna().unique()[:3])))
+            if "product_name" in mine else ("amount", "size")).sort_values("date").tail(3)[::-1]
+        out["recent_orders"] = [{"order_id": str(i), "date": fmt_date(r["date"].normalize()),
+                                 "amount": round(float(r["amount"]), 2), "items": r["items"]}
+                                for i, r in last.iterrows()]
+        if "category" in mine:
+            fav = mine.groupby("category")["amount"].sum().sort_values(ascending=False).head(3)
+            out["favourite_categories"] = [str(c) for c in fav.index]
+    fb = ws.table("feedback")
+    fb = fb.loc[fb["customer_id"].astype(str) == cid]
+    if len(fb):
+        comp = fb.loc[fb["kind"] == "complaint"] if "kind" in fb else fb
+        opened = comp.loc[comp["status"] == "open"] if "status" in comp else comp.iloc[:0]
+        out["complaints"] = int(len(comp))
+        out["open_complaints"] = [{"feedback_id": str(r["feedback_id"]), "date": fmt_date(r["created_at"]),
+                                   "text": mask_text(str(r["text"]), ctx.unmasked)}
+                                  for _, r in opened.sort_values("created_at").tail(3).iterrows()]
+    else:
+        out["complaints"] = 0
+        out["open_complaints"] = []
+    out["as_of"] = fmt_date(as_of)
+    out["provenance"] = provenance("customer_profile", {"customers": 1, "orders": len(mine), "feedback": len(fb)},
+                                   as_of=as_of, customer_id=cid) + " · artefacts rfm, clusters, churn, clv"
+    return out
+
+
+def rfm_lookup(customer_id: str, *, ctx: ToolContext | None = None) -> dict:
+    """A customer's RFM: recency in days, frequency (orders), monetary (total spent), the 1-5
+    scores, the named segment (English and Chinese), the eight-class segment and the tier.
+
+    Args:
+        customer_id: the customer's id, e.g. C01023
+    """
+    ctx = _ctx(ctx)
+    ws = ctx.ws
+    cid = resolve_customer_id(ws, customer_id)
+    rfm = _rfm(ws)
+    row = _row_dict(rfm, cid)
+    if row is None:
+        raise ToolError(f"customer {cid} has no order before {fmt_date(_as_of(ws))}, so no RFM score")
+    out = {"customer_id": cid, "name": _s(_customers(ws).loc[cid].get("name"))}
+    for k in ("recency_days", "frequency", "monetary", "r_score", "f_score", "m_score", "rfm_code",
+              "segment", "segment_zh", "segment_cn8", "segment_cn8_en", "tier", "tier_en"):
+        if k in row:
+            out[k] = row[k]
+    if isinstance(out.get("monetary"), float):
+        out["monetary"] = round(out["monetary"], 2)
+    out["percentile_monetary"] = round(float((rfm["monetary"] <= rfm.loc[cid, "monetary"]).mean()), 4)
+    out["as_of"] = fmt_date(_as_of(ws))
+    out["provenance"] = _meta_prov(ws, "rfm", provenance("rfm_table", {"orders": len(_orders(ws))},
+                                                         as_of=_as_of(ws))) + f" · customer {cid}"
+    return out
+
+
+SegmentScheme = Literal["segment", "segment_cn8", "tier", "cluster"]
+
+
+def segment_summary(scheme: SegmentScheme = "segment", *, ctx: ToolContext | None = None) -> dict:
+    """How customers are distributed over segments: count, share and spend per segment.
+
+    Args:
+        scheme: "segment" (the 11 RFM segments), "segment_cn8" (the eight-class model 重要价值客户 …),
+            "tier" (高价值/潜力/流失风险) or "cluster" (k-means clusters)
+    """
+    ctx = _ctx(ctx)
+    ws = ctx.ws
+    from tools.charts import bar_chart
+    if scheme == "cluster":
+        prof = ws.artefact("cluster_profiles")
+        if prof is None:
+            raise ToolError("the workspace has no cluster profiles yet (artefact 'cluster_profiles')")
+        prof = prof.copy()
+        rows = []
+        for _, r in prof.iterrows():
+            rows.append({"segment": to_jsonable(r.get("cluster")), "name_en": _s(r.get("name_en")),
+                         "name_zh": _s(r.get("name_zh")), "count": int(r.get("size", 0)),
+                         "share": round(float(r.get("share", np.nan)), 4) if "share" in r else None})
+        df = pd.DataFrame(rows)
+        fig = bar_chart(df.assign(label=df["name_zh"].fillna(df["segment"].astype(str))), "label", "count",
+                        "客户聚类分布", "Customers per cluster", y_title="客户数 customers")
+        prov = _meta_prov(ws, "cluster_profiles", "tools.segments.cluster_customers")
+        return {"scheme": scheme, "total": int(df["count"].sum()), "segments": rows,
+                "chart": _chart(fig), "as_of": fmt_date(_as_of(ws)), "provenance": prov}
+    from tools.rfm import segment_distribution
+    if scheme not in ("segment", "segment_cn8", "tier"):
+        raise ToolError(f"unknown scheme {scheme!r}; use segment, segment_cn8, tier or cluster")
+    d = segment_distribution(_rfm(ws).reset_index(drop=True), scheme=scheme)
+    rows = []
+    for _, r in d.iterrows():
+        rows.append({"segment": r[scheme], "name_zh": r["name_zh"], "name_en": r["name_en"],
+                     "count": int(r["count"]), "share": round(float(r["share"]), 4),
+                     "monetary_total": round(float(r["monetary_total"]), 2),
+                     "monetary_share": round(float(r["monetary_share"]), 4),
+                     "mean_monetary": round(float(r["mean_monetary"]), 2),
+                     "mean_recency": round(float(r["mean_recency"]), 1),
+                     "mean_frequency": round(float(r["mean_frequency"]), 2)})
+    fig = bar_chart(d.assign(label=d["name_zh"] + " " + d["name_en"].astype(str)), "label", "count",
+                    "客户分群分布", "Customers per segment", y_title="客户数 customers")
+    return {"scheme": scheme, "total": int(d["count"].sum()), "segments": rows, "chart": _chart(fig),
+            "as_of": fmt_date(_as_of(ws)),
+            "provenance": _meta_prov(ws, "rfm", "rfm_table") + f" · distribution by {scheme}"}
+
+
+def _resolve_segment(segment: str) -> tuple[str, str]:
+    from tools.rfm import _resolve_segment as rs
+    try:
+        return rs(segment)
+    except GuanxiError as e:
+        raise ToolError(str(e)) from None
+
+
+def _resolve_cluster(ws: Workspace, name: str):
+    prof = ws.artefact("cluster_profiles")
+    if prof is None:
+        return None
+    s = str(name).strip().lower()
+    for _, r in prof.iterrows():
+        names = {str(r.get("cluster")).lower(), str(r.get("name_en", "")).lower(), str(r.get("name_zh", "")).lower(),
+                 f"cluster {r.get('cluster')}", f"聚类{r.get('cluster')}"}
+        if s in names:
+            return r.get("cluster")
+    return None
+
+
+def segment_members(segment: str, top: int = 20, province: str | None = None, city: str | None = None,
+                    *, ctx: ToolContext | None = None) -> dict:
+    """The customers in one segment, biggest spenders first, with the segment's total size.
+
+    Args:
+        segment: a segment name in English or Chinese (Champions, 冠军客户, 重要价值客户, 高价值客户,
+            At Risk …) or a cluster name
+        top: how many members to list (default 20)
+        province: only customers in this province, e.g. 浙江省
+        city: only customers in this city, e.g. 杭州市
+    """
+    ctx = _ctx(ctx)
+    ws = ctx.ws
+    top = _top(top, 20)
+    rfm = _rfm(ws)
+    cust = _customers(ws)
+    try:
+        col, value = _resolve_segment(segment)
+        members = rfm.loc[rfm[col] == value]
+        label = value
+    except ToolError:
+        cl = _resolve_cluster(ws, segment)
+        if cl is None:
+            raise
+        clusters = _artefact_by_id(ws, "clusters", "clusters")
+        ids = clusters.index[clusters["cluster"] == cl]
+        members = rfm.loc[rfm.index.intersection(ids)]
+        col, value, label = "cluster", to_jsonable(cl), str(segment)
+    members = members.join(cust[["name", "city", "province"]], how="left")
+    mask = _match_place(members["province"], province) & _match_place(members["city"], city)
+    members = members.loc[mask].sort_values(["monetary", "customer_id"], ascending=[False, True], kind="stable")
+    rows = []
+    for cid, r in members.head(top).iterrows():
+        basic = _customer_basic(ws, cid, ctx)
+        rows.append({**basic, "recency_days": int(r["recency_days"]), "frequency": int(r["frequency"]),
+                     "monetary": round(float(r["monetary"]), 2), "segment": r.get("segment"),
+                     "segment_cn8": r.get("segment_cn8"), "tier": r.get("tier")})
+    return {"segment": label, "scheme": col, "count": int(len(members)), "shown": len(rows),
+            "province": province, "city": city, "members": rows, "as_of": fmt_date(_as_of(ws)),
+            "provenance": _meta_prov(ws, "rfm", "rfm_table") + f" · members of {label}, sorted by monetary"}
+
+
+def cluster_lookup(customer_id: str | None = None, *, ctx: ToolContext | None = None) -> dict:
+    """A customer's k-means cluster with the cluster's profile; without a customer, all cluster profiles.
+
+    Args:
+        customer_id: the customer's id, e.g. C01023 (omit for the list of clusters)
+    """
+    ctx = _ctx(ctx)
+    ws = ctx.ws
+    prof = ws.artefact("cluster_profiles")
+    profiles = to_jsonable(prof) if prof is not None else []
+    prov = _meta_prov(ws, "clusters", "tools.segments.cluster_customers")
+    if not customer_id:
+        if prof is None:
+            raise ToolError("the workspace has no clusters yet (artefact 'clusters')")
+        from tools.charts import bar_chart
+        fig = bar_chart(prof.assign(label=prof.get("name_zh", prof["cluster"]).astype(str)), "label", "size",
+                        "客户聚类", "Customer clusters", y_title="客户数 customers")
+        return {"customer_id": None, "clusters": profiles, "count": len(profiles), "chart": _chart(fig),
+                "as_of": fmt_date(_as_of(ws)), "provenance": prov}
+    cid = resolve_customer_id(ws, customer_id)
+    row = _row_dict(_artefact_by_id(ws, "clusters", "clusters"), cid)
+    if row is None:
+        raise ToolError(f"customer {cid} is not in any cluster (no orders before {fmt_date(_as_of(ws))})")
+    mine = next((p for p in profiles if str(p.get("cluster")) == str(row.get("cluster"))), None)
+    return {"customer_id": cid, "name": _s(_customers(ws).loc[cid].get("name")),
+            "cluster": row.get("cluster"), "cluster_name_en": row.get("cluster_name_en"),
+            "cluster_name_zh": row.get("cluster_name_zh"), "profile": mine, "as_of": fmt_date(_as_of(ws)),
+            "provenance": prov + f" · customer {cid}"}
+
+
+# --------------------------------------------------------------------------- churn, CLV
+def _reasons(v) -> list[str]:
+    if v is None:
+        return []
+    if isinstance(v, (list, tuple, np.ndarray)):
+        return [str(x) for x in v]
+    if isinstance(v, str):
+        parts = [p.strip() for p in re.split(r"[;；\n]|\s\|\s", v) if p.strip()]
+        return parts
+    return [str(v)]
+
+
+def churn_risk(customer_id: str, *, ctx: ToolContext | None = None) -> dict:
+    """One customer's churn probability (chance of buying nothing in the churn horizon), risk band
+    and the top reasons in words.
+
+    Args:
+        customer_id: the customer's id, e.g. C01023
+    """
+    ctx = _ctx(ctx)
+    ws = ctx.ws
+    cid = resolve_customer_id(ws, customer_id)
+    row = _row_dict(_artefact_by_id(ws, "churn", "churn scores"), cid)
+    if row is None:
+        raise ToolError(f"customer {cid} has no churn score (no orders before {fmt_date(_as_of(ws))})")
+    rfm = _row_dict(_rfm(ws), cid) or {}
+    card = ws.artefact("churn_card") or {}
+    return {"customer_id": cid, "name": _s(_customers(ws).loc[cid].get("name")),
+            "churn_probability": round(float(row["churn_probability"]), 4),
+            "risk_band": row.get("risk_band"), "reasons_en": _reasons(row.get("reasons_en")),
+            "reasons_zh": _reasons(row.get("reasons_zh")), "recency_days": rfm.get("recency_days"),
+            "segment": rfm.get("segment"), "segment_zh": rfm.get("segment_zh"),
+            "horizon_days": card.get("horizon_days", card.get("horizon", ctx.settings.churn_horizon_days)),
+            "model": {k: card.get(k) for k in ("model", "roc_auc", "pr_auc", "brier") if k in card},
+            "as_of": fmt_date(_as_of(ws)),
+            "provenance": _meta_prov(ws, "churn", "tools.churn.churn_scores") + f" · customer {cid}"}
+
+
+def _top(top, default: int, cap: int = 500) -> int:
+    try:
+        n = int(top) if top is not None else default
+    except (TypeError, ValueError):
+        raise ToolError(f"top must be a whole number, got {top!r}") from None
+    if n < 1:
+        raise ToolError(f"top must be ≥ 1, got {n}")
+    return min(n, cap)
+
+
+def at_risk_customers(top: int = 20, province: str | None = None, city: str | None = None,
+                      segment: str | None = None, min_probability: float | None = None,
+                      *, ctx: ToolContext | None = None) -> dict:
+    """Customers most likely to churn, highest probability first, with the count above the threshold.
+
+    Args:
+        top: how many customers to list (default 20)
+        province: only customers in this province, e.g. 浙江省
+        city: only customers in this city, e.g. 杭州市
+        segment: only customers in this RFM segment / eight-class segment / tier
+        min_probability: only customers with churn probability ≥ this (0-1; default 0.5 for the count)
+    """
+    ctx = _ctx(ctx)
+    ws = ctx.ws
+    top = _top(top, 20)
+    if min_probability is not None and not (0 <= float(min_probability) <= 1):
+        mp = float(min_probability)
+        if 1 < mp <= 100:
+            min_probability = mp / 100
+        else:
+            raise ToolError(f"min_probability must be between 0 and 1, got {min_probability}")
+    churn = _artefact_by_id(ws, "churn", "churn scores")
+    cust = _customers(ws)
+    rfm = _rfm(ws)
+    df = churn[["churn_probability"] + [c for c in ("risk_band", "reasons_en", "reasons_zh") if c in churn]].join(
+        cust[["name", "city", "province"]], how="left").join(
+        rfm[["recency_days", "frequency", "monetary", "segment", "segment_zh", "segment_cn8", "tier"]], how="left")
+    df = df.loc[_match_place(df["province"], province) & _match_place(df["city"], city)]
+    seg_label = None
+    if segment:
+        col, value = _resolve_segment(segment)
+        df = df.loc[df[col] == value]
+        seg_label = value
+    threshold = 0.5 if min_probability is None else float(min_probability)
+    above = df.loc[df["churn_probability"] >= threshold]
+    listed = (above if min_probability is not None else df).sort_values(
+        ["churn_probability", "monetary"], ascending=[False, False], kind="stable")
+    rows = []
+    for cid, r in listed.head(top).iterrows():
+        basic = _customer_basic(ws, cid, ctx)
+        rows.append({**basic, "churn_probability": round(float(r["churn_probability"]), 4),
+                     "risk_band": _s(r.get("risk_band")), "recency_days": _s(r.get("recency_days")),
+                     "monetary": round(float(r["monetary"]), 2) if pd.notna(r.get("monetary")) else None,
+                     "segment": _s(r.get("segment")), "reasons_en": _reasons(r.get("reasons_en"))[:2],
+                     "reasons_zh": _reasons(r.get("reasons_zh"))[:2]})
+    from tools.charts import bar_chart
+    chart = None
+    if rows:
+        cdf = pd.DataFrame(rows)
+        chart = _chart(bar_chart(cdf.assign(label=cdf["customer_id"] + " " + cdf["name"].fillna("")), "label",
+                                 "churn_probability", "流失概率最高的客户", "Highest churn probability",
+                                 y_title="流失概率 churn probability"))
+    return {"count_at_risk": int(len(above)), "threshold": threshold, "customers_considered": int(len(df)),
+            "shown": len(rows), "customers": rows, "province": province, "city": city, "segment": seg_label,
+            "chart": chart, "as_of": fmt_date(_as_of(ws)),
+            "provenance": _meta_prov(ws, "churn", "tools.churn.churn_scores")
+            + f" · ranked by churn_probability; count with probability ≥ {threshold:g}"}
+
+
+def clv_estimate(customer_id: str | None = None, top: int = 10, *, ctx: ToolContext | None = None) -> dict:
+    """Customer lifetime value (BG/NBD + Gamma-Gamma): for one customer the 12-month CLV, P(alive),
+    expected purchases in 90 days and expected order value; without a customer, the total and the
+    customers with the highest CLV.
+
+    Args:
+        customer_id: the customer's id, e.g. C01023 (omit for the top customers by CLV)
+        top: how many customers to list when no customer is given (default 10)
+    """
+    ctx = _ctx(ctx)
+    ws = ctx.ws
+    clv = _artefact_by_id(ws, "clv", "CLV estimates")
+    prov = _meta_prov(ws, "clv", "tools.clv.clv_table")
+    clv_col = "clv_12m" if "clv_12m" in clv else next((c for c in clv.columns if c.startswith("clv_")), None)
+    if customer_id:
+        cid = resolve_customer_id(ws, customer_id)
+        row = _row_dict(clv, cid)
+        if row is None:
+            raise ToolError(f"customer {cid} has no CLV estimate (no orders before {fmt_date(_as_of(ws))})")
+        rank = int((clv[clv_col] > clv.loc[cid, clv_col]).sum()) + 1
+        return {"customer_id": cid, "name": _s(_customers(ws).loc[cid].get("name")),
+                "clv_12m": _r(row.get(clv_col), 2), "p_alive": _r(row.get("p_alive"), 4),
+                "expected_purchases_90d": _r(row.get("expected_purchases_90d"), 3),
+                "expected_avg_value": _r(row.get("expected_avg_value"), 2),
+                "frequency": row.get("frequency"), "monetary_value": _r(row.get("monetary_value"), 2),
+                "rank": rank, "customers": int(len(clv)), "as_of": fmt_date(_as_of(ws)),
+                "provenance": prov + f" · customer {cid}"}
+    top = _top(top, 10)
+    ordered = clv.sort_values([clv_col, "customer_id"], ascending=[False, True], kind="stable")
+    rows = []
+    for cid, r in ordered.head(top).iterrows():
+        rows.append({"customer_id": cid, "name": _s(_customers(ws).loc[cid].get("name")) if cid in _customers(ws).index
+                     else None, "clv_12m": _r(r[clv_col], 2), "p_alive": _r(r.get("p_alive"), 4)})
+    return {"customer_id": None, "total_clv_12m": _r(clv[clv_col].sum(), 2), "mean_clv_12m": _r(clv[clv_col].mean(), 2),
+            "customers": int(len(clv)), "top": rows, "as_of": fmt_date(_as_of(ws)), "provenance": prov}
+
+
+def _r(v, nd):
+    if v is None:
+        return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return None if not np.isfinite(f) else round(f, nd)
+
+
+# --------------------------------------------------------------------------- products
+def _catalogue(ws: Workspace) -> dict:
+    """Known product names and categories (for matching an item)."""
+    def build():
+        p = ws.table("products")
+        names = sorted(set(p["name"].dropna().astype(str)))
+        cats = sorted(set(p["category"].dropna().astype(str))) if "category" in p else []
+        return {"products": names, "categories": cats}
+    return _cached(ws, "catalogue", build)
+
+
+def _resolve_item(ws: Workspace, item: str) -> tuple[str, str]:
+    """('product'|'category', canonical name) for an item name; fuzzy; unknown → ToolError."""
+    s = str(item or "").strip()
+    if not s:
+        raise ToolError("an item (product or category name) is required")
+    cat = _catalogue(ws)
+    low = s.lower()
+    for c in cat["categories"]:
+        if c.lower() == low:
+            return "category", c
+    for n in cat["products"]:
+        if n.lower() == low:
+            return "product", n
+    from rapidfuzz import fuzz, process
+    best_c = process.extractOne(s, cat["categories"], scorer=fuzz.WRatio, score_cutoff=85)
+    best_p = process.extractOne(s, cat["products"], scorer=fuzz.WRatio, score_cutoff=85)
+    if best_c and (not best_p or best_c[1] >= best_p[1]):
+        return "category", best_c[0]
+    if best_p:
+        return "product", best_p[0]
+    subs = [n for n in cat["products"] if low in n.lower()]
+    if subs:
+        return "product", min(subs, key=len)
+    raise ToolError(f"no product or category like {s!r}; categories: {', '.join(cat['categories'][:20])}")
+
+
+def _rules(ws: Workspace, level: str) -> pd.DataFrame | None:
+    def build():
+        r = ws.artefact(f"rules_{level}")
+        if r is None:
+            return None
+        r = r.copy()
+        for c in ("antecedents", "consequents"):
+            r[c] = r[c].map(lambda v: tuple(str(x) for x in (list(v) if not isinstance(v, str) else [v])))
+        return r
+    return _cached(ws, f"rules:{level}", build)
+
+
+def bought_together(item: str, top: int = 10, *, ctx: ToolContext | None = None) -> dict:
+    """What customers buy together with a product or a category (association rules: support,
+    confidence, lift), strongest first.
+
+    Args:
+        item: a product name or a category, e.g. 龙井绿茶 or 绿茶
+        top: how many items to list (default 10)
+    """
+    ctx = _ctx(ctx)
+    ws = ctx.ws
+    top = _top(top, 10)
+    level, name = _resolve_item(ws, item)
+    rules = _rules(ws, level)
+    rows: list[dict] = []
+    source = f"artefacts/rules_{level}"
+    if rules is not None and len(rules):
+        hit = rules.loc[rules["antecedents"].map(lambda a: name in a)]
+        single = hit.loc[hit["antecedents"].map(len) == 1]
+        use = single if len(single) else hit
+        seen: dict[str, dict] = {}
+        for _, r in use.sort_values(["lift", "confidence"], ascending=False).iterrows():
+            for c in r["consequents"]:
+                if c == name or c in seen:
+                    continue
+                seen[c] = {"item": c, "with": list(r["antecedents"]), "support": _r(r["support"], 4),
+                           "confidence": _r(r["confidence"], 4), "lift": _r(r["lift"], 3)}
+        rows = list(seen.values())[:top]
+    if not rows:
+        rows, source = _co_occurrence(ws, level, name, top), "orders (co-occurrence in the same order)"
+    from tools.charts import bar_chart
+    chart = None
+    if rows:
+        cdf = pd.DataFrame(rows)
+        ycol = "lift" if cdf.get("lift") is not None and cdf["lift"].notna().any() else "confidence"
+        chart = _chart(bar_chart(cdf, "item", ycol, f"与「{name}」一起购买", f"Bought with {name}",
+                                 y_title=ycol))
+    return {"item": name, "level": level, "items": rows, "count": len(rows), "chart": chart,
+            "as_of": fmt_date(_as_of(ws)),
+            "provenance": _meta_prov(ws, f"rules_{level}", source) + f" · antecedent {name}"}
+
+
+def _co_occurrence(ws: Workspace, level: str, name: str, top: int) -> list[dict]:
+    o = _orders(ws)
+    col = "category" if level == "category" else "product_name"
+    if col not in o:
+        return []
+    baskets = o[["order_id", col]].dropna().drop_duplicates()
+    n = baskets["order_id"].nunique()
+    with_item = set(baskets.loc[baskets[col] == name, "order_id"])
+    if not with_item:
+        return []
+    other = baskets.loc[baskets["order_id"].isin(with_item) & (baskets[col] != name)]
+    counts = other[col].value_counts().head(top)
+    freq = baskets[col].value_counts()
+    out = []
+    for it, c in counts.items():
+        conf = c / len(with_item)
+        out.append({"item": str(it), "with": [name], "support": _r(c / n, 4), "confidence": _r(conf, 4),
+                    "lift": _r(conf / (freq[it] / n), 3), "orders": int(c)})
+    return out
+
+
+def recommend_products(customer_id: str, top: int = 5, *, ctx: ToolContext | None = None) -> dict:
+    """Products to recommend to one customer: consequents of association rules whose antecedents
+    the customer bought, excluding what they already have, ranked by lift × confidence.
+
+    Args:
+        customer_id: the customer's id, e.g. C01023
+        top: how many products (default 5)
+    """
+    ctx = _ctx(ctx)
+    ws = ctx.ws
+    top = _top(top, 5)
+    cid = resolve_customer_id(ws, customer_id)
+    o = _orders(ws)
+    mine = o.loc[o["customer_id"] == cid]
+    bought = set(mine["product_name"].dropna().astype(str)) if "product_name" in mine else set()
+    bought_cats = set(mine["category"].dropna().astype(str)) if "category" in mine else set()
+    recs: list[dict] = []
+    try:
+        from tools.association import recommend_for_customer as _rec  # noqa: F401
+    except ImportError:
+        _rec = None
+    rules = _rules(ws, "product")
+    source = "artefacts/rules_product"
+    if rules is not None and len(rules):
+        ok = rules.loc[rules["antecedents"].map(lambda a: set(a) <= bought)]
+        scored: dict[str, dict] = {}
+        for _, r in ok.iterrows():
+            score = float(r["lift"]) * float(r["confidence"])
+            for c in r["consequents"]:
+                if c in bought:
+                    continue
+                if c not in scored or score > scored[c]["score"]:
+                    scored[c] = {"product": c, "because_bought": list(r["antecedents"]), "score": _r(score, 4),
+                                 "confidence": _r(r["confidence"], 4), "lift": _r(r["lift"], 3)}
+        recs = sorted(scored.values(), key=lambda d: (-d["score"], d["product"]))[:top]
+    if len(recs) < top:
+        # fill with the best sellers of the customer's favourite categories they have not bought
+        p = ws.table("products")
+        sales = o.groupby("product_name")["amount"].sum() if "product_name" in o else pd.Series(dtype=float)
+        fav = (mine.groupby("category")["amount"].sum().sort_values(ascending=False).index.tolist()
+               if "category" in mine else [])
+        have = bought | {r["product"] for r in recs}
+        for cat in fav:
+            cands = p.loc[(p["category"] == cat) & ~p["name"].isin(have), "name"].astype(str)
+            cands = sorted(cands, key=lambda n: -float(sales.get(n, 0.0)))
+            for n in cands[: top - len(recs)]:
+                recs.append({"product": n, "because_bought": [f"category {cat}"], "score": None,
+                             "confidence": None, "lift": None})
+                have.add(n)
+            if len(recs) >= top:
+                break
+        if recs and source == "artefacts/rules_product" and any(r["score"] is None for r in recs):
+            source += " + best sellers of the customer's favourite categories"
+    prices = ws.table("products").drop_duplicates("name").set_index("name")["price"] \
+        if "price" in ws.table("products") else pd.Series(dtype=float)
+    cats = ws.table("products").drop_duplicates("name").set_index("name")["category"] \
+        if "category" in ws.table("products") else pd.Series(dtype=str)
+    for r in recs:
+        r["price"] = _r(prices.get(r["product"]), 2)
+        r["category"] = _s(cats.get(r["product"]))
+    return {"customer_id": cid, "name": _s(_customers(ws).loc[cid].get("name")), "products": recs,
+            "count": len(recs), "already_bought": len(bought), "favourite_categories": sorted(bought_cats)[:5],
+            "as_of": fmt_date(_as_of(ws)),
+            "provenance": _meta_prov(ws, "rules_product", source) + f" · customer {cid}"}
+
+
+# --------------------------------------------------------------------------- KPIs
+KPI_METRICS = {
+    "sales": "销售额 total sales (sum of amounts)",
+    "orders": "订单数 number of orders",
+    "customers": "客户数 number of buying customers",
+    "aov": "客单价 average order value",
+    "repurchase_rate": "复购率 share of buying customers with ≥ 2 orders",
+    "purchase_interval": "购买间隔 mean days between a customer's orders",
+    "retention": "留存 monthly cohort retention",
+    "satisfaction": "满意度 mean feedback rating (1-5)",
+    "complaint_rate": "投诉率 complaints per order",
+    "complaints": "投诉数 number of complaints",
+    "resolution_time": "解决时长 mean days to resolve a complaint",
+    "new_customers": "新客户数 customers whose first order is in the period",
+}
+KPI_BY = ("month", "province", "city", "gender", "age_band", "channel", "category", "quarter", "year")
+
+
+def kpi(metric: str, by: str | None = None, date_from: str | None = None, date_to: str | None = None,
+        province: str | None = None, city: str | None = None, category: str | None = None,
+        channel: str | None = None, *, ctx: ToolContext | None = None) -> dict:
+    """A business KPI over an optional date range and filters, optionally broken down.
+
+    Args:
+        metric: one of sales, orders, customers, aov (客单价), repurchase_rate (复购率),
+            purchase_interval, retention, satisfaction (满意度), complaint_rate (投诉率), complaints,
+            resolution_time, new_customers
+        by: break down by month, quarter, year, province, city, gender, age_band, channel or category
+        date_from: first day included, YYYY-MM-DD
+        date_to: last day included, YYYY-MM-DD
+        province: only this province, e.g. 浙江省
+        city: only this city, e.g. 杭州市
+        category: only this product category
+        channel: only this sales channel
+    """
+    ctx = _ctx(ctx)
+    from tools import kpi_impl
+    return kpi_impl.run_kpi(ctx, metric=metric, by=by, date_from=date_from, date_to=date_to, province=province,
+                            city=city, category=category, channel=channel)
+
+
+# --------------------------------------------------------------------------- feedback
+def similar_complaints(text: str, k: int = 5, category: str | None = None, status: str | None = None,
+                       date_from: str | None = None, date_to: str | None = None,
+                       *, ctx: ToolContext | None = None) -> dict:
+    """Past complaints most like a description (hybrid semantic + keyword search), with how each
+    was resolved, and how many similar ones there are.
+
+    Args:
+        text: what the complaint is about, in any words, e.g. 快递破损 or parcel arrived damaged
+        k: how many complaints to return (default 5)
+        category: only complaints about this product category
+        status: open or resolved
+        date_from: first day included, YYYY-MM-DD
+        date_to: last day included, YYYY-MM-DD
+    """
+    ctx = _ctx(ctx)
+    from tools import feedback_impl
+    return feedback_impl.run_similar(ctx, text=text, k=_top(k, 5, 50), category=category, status=status,
+                                     date_from=date_from, date_to=date_to)
+
+
+def complaint_topics(date_from: str | None = None, date_to: str | None = None, top: int = 10,
+                     *, ctx: ToolContext | None = None) -> dict:
+    """The main complaint topics in a period, each with a label, a count, a share and example
+    complaints, biggest first.
+
+    Args:
+        date_from: first day included, YYYY-MM-DD
+        date_to: last day included, YYYY-MM-DD
+        top: how many topics (default 10)
+    """
+    ctx = _ctx(ctx)
+    from tools import feedback_impl
+    return feedback_impl.run_topics(ctx, date_from=date_from, date_to=date_to, top=_top(top, 10, 50))

@@ -1,0 +1,481 @@
+"""Care calendar: who to contact in the next N days, and on what occasion.
+
+Three kinds of entry, each naming the occasion a draft should use
+(:func:`assistant.drafts.draft_care_message` takes ``entry.draft_args``):
+
+* **birthdays** falling in ``[as_of, as_of + days)``; a 29 February birthday is celebrated on
+  28 February in non-leap years; the window may cross the year end.
+* **festivals** in the window, each with its Chinese and English name and the customers who get
+  that greeting (:data:`FESTIVALS`): everyone gets 春节 / 中秋 / 国庆 / 元旦 (New Year);
+  English-speaking customers (Latin-script name, :func:`is_latin_name`) get Christmas;
+  Chinese-named customers get 元宵 / 端午 / 劳动节. 情人节, 七夕 and 双11 are listed as
+  marketing dates without personal greetings. Lunar festivals are converted with ``lunardate``
+  for the right year — never hard-coded.
+* **due for contact** (dated ``as_of``, or the due day when it falls inside the window):
+  ``winback`` — at-risk customers (churn ``risk_band`` high, or churn probability ≥ 0.6, or RFM
+  segment At Risk / Can't Lose Them, or 重要挽留客户); ``vip_thanks`` — high-value customers
+  (tier 高价值客户, segment Champions / Loyal, or 重要价值客户) whose last touch (last order or
+  last feedback) is older than their usual interval; ``regular`` — other repeat customers whose
+  last touch is older than 1.5 × their usual interval. The usual interval is the median gap
+  between a customer's order days (clipped to 7-180 days), or ``contact_every_days`` when
+  given (then it applies to everyone); customers with a single order use 30 days (VIP) or 60.
+
+Example::
+
+    cal = care_calendar(customers, orders, as_of="2026-11-01", days=14, rfm=rfm, churn=churn)
+    cal.to_dict(limit=50)        # JSON-safe, with provenance
+    care_calendar_for(ws)        # the same from a Workspace (tables + artefacts)
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from knowledge.errors import GuanxiError
+from tools.results import provenance, resolve_as_of, to_jsonable
+
+__all__ = [
+    "Festival", "FESTIVALS", "FESTIVAL_ALIASES", "festival_date", "festivals_between", "resolve_festival",
+    "is_latin_name", "next_birthday", "is_vip", "is_at_risk", "CareEntry", "CareCalendar",
+    "care_calendar", "care_calendar_for",
+]
+
+
+# ------------------------------------------------------------------------------------ festivals
+@dataclass(frozen=True)
+class Festival:
+    """A festival: ``calendar`` "lunar" or "solar" month/day; ``audience`` of the personal greeting:
+    "all", "zh" (Chinese-named customers), "en" (English-speaking customers) or "none" (a marketing
+    date only, no greeting by default)."""
+    key: str
+    zh: str
+    en: str
+    calendar: str
+    month: int
+    day: int
+    audience: str
+
+
+FESTIVALS: tuple[Festival, ...] = (
+    Festival("new_year", "元旦", "New Year", "solar", 1, 1, "all"),
+    Festival("spring", "春节", "Spring Festival", "lunar", 1, 1, "all"),
+    Festival("lantern", "元宵节", "Lantern Festival", "lunar", 1, 15, "zh"),
+    Festival("valentines", "情人节", "Valentine's Day", "solar", 2, 14, "none"),
+    Festival("labour", "劳动节", "Labour Day", "solar", 5, 1, "zh"),
+    Festival("dragon_boat", "端午节", "Dragon Boat Festival", "lunar", 5, 5, "zh"),
+    Festival("qixi", "七夕", "Qixi Festival", "lunar", 7, 7, "none"),
+    Festival("mid_autumn", "中秋节", "Mid-Autumn Festival", "lunar", 8, 15, "all"),
+    Festival("national_day", "国庆节", "National Day", "solar", 10, 1, "all"),
+    Festival("double11", "双11", "Singles' Day (11.11)", "solar", 11, 11, "none"),
+    Festival("christmas", "圣诞节", "Christmas", "solar", 12, 25, "en"),
+)
+_BY_KEY = {f.key: f for f in FESTIVALS}
+
+# Names accepted for a festival (lower-cased, spaces/dashes/apostrophes removed).
+FESTIVAL_ALIASES: dict[str, str] = {
+    "newyear": "new_year", "newyearsday": "new_year", "元旦": "new_year", "新年": "new_year", "元旦节": "new_year",
+    "spring": "spring", "springfestival": "spring", "chinesenewyear": "spring", "lunarnewyear": "spring",
+    "cny": "spring", "春节": "spring", "过年": "spring", "农历新年": "spring",
+    "lantern": "lantern", "lanternfestival": "lantern", "元宵": "lantern", "元宵节": "lantern",
+    "valentines": "valentines", "valentinesday": "valentines", "valentine": "valentines", "情人节": "valentines",
+    "labour": "labour", "labor": "labour", "labourday": "labour", "laborday": "labour", "mayday": "labour",
+    "劳动节": "labour", "五一": "labour",
+    "dragonboat": "dragon_boat", "dragonboatfestival": "dragon_boat", "端午": "dragon_boat", "端午节": "dragon_boat",
+    "qixi": "qixi", "qixifestival": "qixi", "七夕": "qixi", "七夕节": "qixi",
+    "midautumn": "mid_autumn", "midautumnfestival": "mid_autumn", "mooncakefestival": "mid_autumn",
+    "中秋": "mid_autumn", "中秋节": "mid_autumn",
+    "nationalday": "national_day", "国庆": "national_day", "国庆节": "national_day", "十一": "national_day",
+    "double11": "double11", "singlesday": "double11", "1111": "double11", "双11": "double11", "双十一": "double11",
+    "christmas": "christmas", "xmas": "christmas", "圣诞": "christmas", "圣诞节": "christmas",
+}
+
+
+def _norm(s: object) -> str:
+    return re.sub(r"[\s\-_'’.·]+", "", str(s)).lower()
+
+
+def resolve_festival(name: object) -> Festival:
+    """The :class:`Festival` for a key, a Chinese or an English name ("中秋", "Mid-Autumn", "new_year")."""
+    if isinstance(name, Festival):
+        return name
+    s = str(name or "").strip()
+    if s.startswith("festival:"):
+        s = s.split(":", 1)[1]
+    if s in _BY_KEY:
+        return _BY_KEY[s]
+    key = FESTIVAL_ALIASES.get(_norm(s))
+    if key is None:
+        known = ", ".join(f"{f.key} ({f.zh} / {f.en})" for f in FESTIVALS)
+        raise GuanxiError(f"unknown festival {name!r}; known: {known}")
+    return _BY_KEY[key]
+
+
+def festival_date(festival: Festival | str, year: int) -> _dt.date:
+    """The Gregorian date of ``festival`` in ``year`` (lunar festivals via ``lunardate``)."""
+    f = resolve_festival(festival)
+    if f.calendar == "lunar":
+        from lunardate import LunarDate
+        return LunarDate(year, f.month, f.day).to_solar_date()
+    return _dt.date(year, f.month, f.day)
+
+
+def festivals_between(start, end) -> list[tuple[_dt.date, Festival]]:
+    """Festivals dated ``start <= date < end`` (dates or Timestamps), in date order."""
+    s, e = pd.Timestamp(start).date(), pd.Timestamp(end).date()
+    out = []
+    for year in range(s.year - 1, e.year + 1):
+        for f in FESTIVALS:
+            try:
+                d = festival_date(f, year)
+            except ValueError:  # outside lunardate's range
+                continue
+            if s <= d < e:
+                out.append((d, f))
+    return sorted(out, key=lambda t: (t[0], t[1].key))
+
+
+# ------------------------------------------------------------------------------------ customers
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_LATIN = re.compile(r"[A-Za-zÀ-ɏ]")
+
+
+def is_latin_name(name: object) -> bool:
+    """True for a Latin-script name ("Emily Chen"): Latin letters and no CJK characters."""
+    s = "" if name is None or (isinstance(name, float) and name != name) else str(name)
+    return bool(_LATIN.search(s)) and not _CJK.search(s)
+
+
+def next_birthday(birthday, as_of) -> _dt.date | None:
+    """The first birthday celebration on or after ``as_of`` (29 Feb → 28 Feb in non-leap years)."""
+    if birthday is None or pd.isna(birthday):
+        return None
+    b, a = pd.Timestamp(birthday).date(), pd.Timestamp(as_of).date()
+    for year in (a.year, a.year + 1):
+        try:
+            d = _dt.date(year, b.month, b.day)
+        except ValueError:  # 29 February in a non-leap year
+            d = _dt.date(year, 2, 28)
+        if d >= a:
+            return d
+    return None
+
+
+_VIP_SEGMENTS = {"champions", "loyal", "loyalcustomers"}
+_VIP_OTHER = {"高价值客户", "high_value", "重要价值客户", "冠军客户", "忠诚客户"}
+_RISK_SEGMENTS = {"atrisk", "cantlosethem", "cannotlosethem"}
+_RISK_OTHER = {"重要挽留客户", "有流失风险客户", "不能失去的客户"}
+
+
+def _row_get(row, key):
+    if row is None:
+        return None
+    v = row.get(key) if hasattr(row, "get") else None
+    if v is None or (isinstance(v, float) and v != v):
+        return None
+    return v
+
+
+def is_vip(rfm_row) -> bool:
+    """High-value: tier 高价值客户, segment Champions / Loyal, or 重要价值客户."""
+    if rfm_row is None:
+        return False
+    seg = _row_get(rfm_row, "segment")
+    if seg is not None and _norm(seg) in _VIP_SEGMENTS:
+        return True
+    return any(_row_get(rfm_row, k) in _VIP_OTHER for k in ("tier", "tier_en", "segment_cn8", "segment_zh"))
+
+
+def _risk_band_high(band) -> bool:
+    return band is not None and ("high" in str(band).lower() or "高" in str(band))
+
+
+def is_at_risk(rfm_row=None, churn_row=None) -> bool:
+    """At risk: churn risk_band high (or probability ≥ 0.6), or RFM At Risk / Can't Lose Them / 重要挽留客户."""
+    if churn_row is not None:
+        if _risk_band_high(_row_get(churn_row, "risk_band")):
+            return True
+        p = _row_get(churn_row, "churn_probability")
+        if p is not None and float(p) >= 0.6:
+            return True
+    if rfm_row is not None:
+        seg = _row_get(rfm_row, "segment")
+        if seg is not None and _norm(seg) in _RISK_SEGMENTS:
+            return True
+        if _row_get(rfm_row, "segment_cn8") in _RISK_OTHER or _row_get(rfm_row, "segment_zh") in _RISK_OTHER:
+            return True
+    return False
+
+
+# ------------------------------------------------------------------------------------ result
+@dataclass
+class CareEntry:
+    """One customer to contact: ``occasion`` is birthday / festival:<key> / winback / vip_thanks /
+    regular; ``draft_args`` are the arguments for ``draft_care_message`` (customer_id, occasion,
+    festival, language)."""
+    customer_id: str
+    name: str
+    date: str
+    occasion: str
+    suggested_occasion: str
+    reason_zh: str
+    reason_en: str
+    language: str
+    festival: str | None = None
+    draft_args: dict = field(default_factory=dict)
+    details: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return to_jsonable(self)
+
+
+@dataclass
+class CareCalendar:
+    as_of: str
+    days: int
+    window_end: str  # last day included
+    entries: list[CareEntry]
+    festivals: list[dict]
+    provenance: list[str]
+    warnings: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        c: dict[str, int] = {}
+        for e in self.entries:
+            c[e.occasion] = c.get(e.occasion, 0) + 1
+        return c
+
+    def by_occasion(self, occasion: str) -> list[CareEntry]:
+        return [e for e in self.entries if e.occasion == occasion or e.occasion.startswith(occasion + ":")]
+
+    def to_dict(self, limit: int | None = None, include_festival_recipients: bool = True) -> dict:
+        """JSON-safe. ``limit`` caps the listed entries (personal occasions first); counts are of all."""
+        entries = [e for e in self.entries
+                   if include_festival_recipients or not e.occasion.startswith("festival:")]
+        shown = entries if limit is None else entries[: max(0, int(limit))]
+        return {
+            "as_of": self.as_of, "days": self.days, "window_end": self.window_end,
+            "counts": self.counts(), "n_entries": len(self.entries),
+            "truncated": len(shown) < len(entries),
+            "festivals": to_jsonable(self.festivals),
+            "entries": [e.to_dict() for e in shown],
+            "warnings": list(self.warnings),
+            "provenance": list(self.provenance),
+        }
+
+
+# ------------------------------------------------------------------------------------ calendar
+_PRIORITY = {"birthday": 0, "winback": 1, "vip_thanks": 2, "regular": 3}
+
+
+def _usual_intervals(orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Per customer: last order day, number of order days, median gap between order days."""
+    o = orders.loc[:, ["customer_id", "order_date"]].copy()
+    o["day"] = pd.to_datetime(o["order_date"]).dt.normalize()
+    o = o.loc[o["day"] < as_of].drop_duplicates(["customer_id", "day"]).sort_values(["customer_id", "day"])
+    o["gap"] = o.groupby("customer_id")["day"].diff().dt.days
+    g = o.groupby("customer_id")
+    return pd.DataFrame({"last_order": g["day"].max(), "order_days": g["day"].size(),
+                         "median_gap": g["gap"].median()})
+
+
+def _fmt_md(d: _dt.date, lang: str) -> str:
+    return f"{d.month}月{d.day}日" if lang == "zh" else f"{d:%b} {d.day}"
+
+
+def care_calendar(customers: pd.DataFrame, orders: pd.DataFrame, as_of=None, days: int = 7,
+                  rfm: pd.DataFrame | None = None, churn: pd.DataFrame | None = None,
+                  contact_every_days: int | None = None, feedback: pd.DataFrame | None = None,
+                  festivals: bool = True) -> CareCalendar:
+    """Birthdays and festivals in ``[as_of, as_of + days)`` and customers due for contact.
+
+    ``as_of`` defaults to the day after the last order. ``rfm`` / ``churn`` are the precomputed
+    artefacts (without them, VIP thanks and win-back are not assessed and a warning says so).
+    ``feedback`` (optional) counts as a touch point for the last-contact date.
+    Entries are sorted by date, then birthday < winback < vip_thanks < regular < festival.
+    """
+    if days is None or int(days) < 1:
+        raise GuanxiError(f"care_calendar: days must be ≥ 1, got {days}")
+    days = int(days)
+    if contact_every_days is not None and int(contact_every_days) < 1:
+        raise GuanxiError(f"care_calendar: contact_every_days must be ≥ 1, got {contact_every_days}")
+    for col in ("customer_id", "name"):
+        if col not in customers.columns:
+            raise GuanxiError(f"care_calendar: customers table needs a '{col}' column")
+    as_of = resolve_as_of(orders, as_of)
+    end = as_of + pd.Timedelta(days=days)  # exclusive
+    a_date, e_date = as_of.date(), end.date()
+    warnings: list[str] = []
+
+    cust = customers.drop_duplicates("customer_id").copy()
+    cust["customer_id"] = cust["customer_id"].astype(str)
+    names = dict(zip(cust["customer_id"], cust["name"].astype(str)))
+    latin = {cid: is_latin_name(n) for cid, n in names.items()}
+    lang_of = {cid: ("en" if lt else "zh") for cid, lt in latin.items()}
+
+    rfm_rows = {}
+    if rfm is not None and len(rfm):
+        rfm_rows = {str(r["customer_id"]): r for r in rfm.to_dict(orient="records")}
+    churn_rows = {}
+    if churn is not None and len(churn):
+        churn_rows = {str(r["customer_id"]): r for r in churn.to_dict(orient="records")}
+    if rfm is None:
+        warnings.append("no RFM table: VIP thanks not assessed (build the workspace to precompute it)")
+    if rfm is None and churn is None:
+        warnings.append("no RFM or churn table: win-back not assessed")
+
+    entries: list[CareEntry] = []
+
+    # birthdays
+    if "birthday" in cust.columns:
+        for cid, name, bday in zip(cust["customer_id"], cust["name"].astype(str), cust["birthday"]):
+            d = next_birthday(bday, as_of)
+            if d is None or not (a_date <= d < e_date):
+                continue
+            b = pd.Timestamp(bday).date()
+            age = d.year - b.year
+            feb29 = (b.month, b.day) == (2, 29) and (d.month, d.day) == (2, 28)
+            note_zh = "（2月29日生日，平年按2月28日）" if feb29 else ""
+            note_en = " (born 29 Feb; 28 Feb this year)" if feb29 else ""
+            entries.append(CareEntry(
+                cid, name, d.isoformat(), "birthday", "birthday",
+                f"{_fmt_md(d, 'zh')}生日{note_zh}", f"birthday on {_fmt_md(d, 'en')}{note_en}",
+                lang_of[cid], None,
+                {"customer_id": cid, "occasion": "birthday", "language": lang_of[cid]},
+                {"birthday": b.isoformat(), "age": age, "source": "customers.birthday"}))
+    else:
+        warnings.append("customers table has no birthday column: no birthdays listed")
+
+    # due for contact
+    iv = _usual_intervals(orders, as_of) if len(orders) else pd.DataFrame(
+        columns=["last_order", "order_days", "median_gap"])
+    last_fb = {}
+    if feedback is not None and len(feedback) and "customer_id" in feedback.columns:
+        fb = feedback.dropna(subset=["customer_id"])
+        fb = fb.loc[pd.to_datetime(fb["created_at"]) < as_of]
+        last_fb = pd.to_datetime(fb["created_at"]).groupby(fb["customer_id"].astype(str)).max().dt.normalize().to_dict()
+    for cid, row in iv.iterrows():
+        cid = str(cid)
+        if cid not in names:
+            continue
+        r, c = rfm_rows.get(cid), churn_rows.get(cid)
+        last_order = row["last_order"]
+        last_touch = max(last_order, last_fb.get(cid, last_order))
+        since = int((as_of - last_touch).days)
+        since_order = int((as_of - last_order).days)
+        vip = is_vip(r)
+        if contact_every_days is not None:
+            interval = int(contact_every_days)
+        elif row["order_days"] >= 2 and pd.notna(row["median_gap"]):
+            interval = int(np.clip(round(float(row["median_gap"])), 7, 180))
+        else:
+            interval = 30 if vip else 60
+        name = names[cid]
+        details = {"last_order": last_order.date().isoformat(), "days_since_last_order": since_order,
+                   "last_touch": last_touch.date().isoformat(), "days_since_last_touch": since,
+                   "usual_interval_days": interval}
+        if r is not None:
+            details.update({k: r.get(k) for k in ("segment", "segment_zh", "segment_cn8", "tier") if k in r})
+        if c is not None:
+            details.update({k: c.get(k) for k in ("churn_probability", "risk_band") if k in c})
+        if is_at_risk(r, c):
+            bits_zh, bits_en = [], []
+            if c is not None and _row_get(c, "churn_probability") is not None:
+                p = float(c["churn_probability"])
+                band = _row_get(c, "risk_band")
+                bits_zh.append(f"流失概率 {p:.2f}" + (f"（{band}）" if band else ""))
+                bits_en.append(f"churn probability {p:.2f}" + (f" ({band})" if band else ""))
+            if r is not None and _row_get(r, "segment"):
+                bits_zh.append(f"RFM 分群：{_row_get(r, 'segment_zh') or r['segment']}")
+                bits_en.append(f"RFM segment: {r['segment']}")
+            bits_zh.append(f"距上次下单 {since_order} 天")
+            bits_en.append(f"{since_order} days since the last order")
+            entries.append(CareEntry(
+                cid, name, a_date.isoformat(), "winback", "winback",
+                "流失风险，建议挽回：" + "，".join(bits_zh), "at risk, win back: " + ", ".join(bits_en),
+                lang_of[cid], None,
+                {"customer_id": cid, "occasion": "winback", "language": lang_of[cid]}, details))
+            continue
+        threshold = interval if vip else int(round(interval * 1.5))
+        due = last_touch + pd.Timedelta(days=threshold)
+        if due >= end:
+            continue
+        if not vip and row["order_days"] < 2 and contact_every_days is None:
+            continue  # one-off buyers are not "regular" customers
+        date = max(due, as_of).date().isoformat()
+        if vip:
+            seg = (_row_get(r, "segment_zh") or _row_get(r, "tier") or "高价值客户", _row_get(r, "segment") or
+                   _row_get(r, "tier_en") or "high value")
+            entries.append(CareEntry(
+                cid, name, date, "vip_thanks", "vip_thanks",
+                f"高价值客户（{seg[0]}），距上次联系 {since} 天，超过其常规间隔 {interval} 天",
+                f"high-value customer ({seg[1]}), {since} days since the last contact, usual interval {interval} days",
+                lang_of[cid], None,
+                {"customer_id": cid, "occasion": "vip_thanks", "language": lang_of[cid]}, details))
+        else:
+            entries.append(CareEntry(
+                cid, name, date, "regular", "recommendation",
+                f"距上次联系 {since} 天，超过其常规间隔 {interval} 天的 1.5 倍，建议推荐商品",
+                f"{since} days since the last contact, over 1.5 × the usual interval of {interval} days; "
+                f"suggest a recommendation",
+                lang_of[cid], None,
+                {"customer_id": cid, "occasion": "recommendation", "language": lang_of[cid]}, details))
+
+    # festivals
+    fest_list = []
+    fest_entries: list[CareEntry] = []
+    if festivals:
+        for d, f in festivals_between(as_of, end):
+            if f.audience == "all":
+                ids = list(names)
+            elif f.audience in ("zh", "en"):
+                ids = [cid for cid in names if lang_of[cid] == f.audience]
+            else:
+                ids = []
+            aud_zh = {"all": "全部客户", "zh": "中文名客户", "en": "英文名客户", "none": "营销节点，不默认发送问候"}[f.audience]
+            aud_en = {"all": "all customers", "zh": "Chinese-named customers", "en": "English-speaking customers",
+                      "none": "marketing date; no default greeting"}[f.audience]
+            src = (f"lunardate: lunar {f.month}/{f.day} of {d.year}" if f.calendar == "lunar"
+                   else f"solar {f.month}/{f.day}")
+            fest_list.append({"key": f.key, "date": d.isoformat(), "name_zh": f.zh, "name_en": f.en,
+                              "calendar": f.calendar, "audience": f.audience, "audience_zh": aud_zh,
+                              "audience_en": aud_en, "n_recipients": len(ids), "source": src})
+            for cid in ids:
+                lang = lang_of[cid]
+                fest_entries.append(CareEntry(
+                    cid, names[cid], d.isoformat(), f"festival:{f.key}", "festival",
+                    f"{f.zh}（{d.month}月{d.day}日）问候", f"{f.en} greeting ({_fmt_md(d, 'en')})",
+                    lang, f.key,
+                    {"customer_id": cid, "occasion": "festival", "festival": f.key, "language": lang},
+                    {"festival_date": d.isoformat(), "source": src}))
+
+    entries.sort(key=lambda e: (e.date, _PRIORITY.get(e.occasion, 9), e.customer_id))
+    fest_entries.sort(key=lambda e: (e.date, e.occasion, e.customer_id))
+    entries += fest_entries
+
+    prov = [provenance("care_calendar", {"customers": len(customers), "orders": len(orders)}, as_of=as_of,
+                       days=days, contact_every_days=contact_every_days)]
+    if rfm is not None:
+        prov.append(f"rfm artefact ({len(rfm):,} customers): segment / tier")
+    if churn is not None:
+        prov.append(f"churn artefact ({len(churn):,} customers): churn_probability / risk_band")
+    if any(f["calendar"] == "lunar" for f in fest_list):
+        prov.append("lunar festival dates: lunardate")
+    return CareCalendar(as_of.date().isoformat(), days, (end - pd.Timedelta(days=1)).date().isoformat(),
+                        entries, fest_list, prov, warnings)
+
+
+def care_calendar_for(ws, as_of=None, days: int = 7, contact_every_days: int | None = None,
+                      festivals: bool = True) -> CareCalendar:
+    """:func:`care_calendar` over a built Workspace (tables plus the rfm and churn artefacts)."""
+    ws.require_built()
+    orders = ws.table("orders")
+    rfm, churn = ws.artefact("rfm"), ws.artefact("churn")
+    return care_calendar(ws.table("customers"), orders, as_of=as_of, days=days,
+                         rfm=rfm if isinstance(rfm, pd.DataFrame) else None,
+                         churn=churn if isinstance(churn, pd.DataFrame) else None,
+                         contact_every_days=contact_every_days, feedback=ws.table("feedback"),
+                         festivals=festivals)
