@@ -431,7 +431,7 @@ def build_app(settings: Settings) -> gr.Blocks:
                 logs.append(msg)
                 progress(min(0.9, 0.1 + 0.08 * len(logs)), desc=msg.splitlines()[0][:60])
 
-            from tools.pipeline import build_workspace
+            from assistant.pipeline import build_workspace
             try:
                 summary = build_workspace(settings.with_(workspace=target), inbox, mapping=mp, log=log)
             except GuanxiError as e:
@@ -452,6 +452,20 @@ def build_app(settings: Settings) -> gr.Blocks:
             return st, _ws_summary(st), report, [], t("card_empty", "zh")
 
         ws_choice.change(on_ws, [ws_choice, state], [state, ws_info, breport, chatbot, card])
+
+        api_sessions: dict[str, Session] = {}
+
+        def ask(question: str, request: gr.Request) -> dict:
+            """Ask one question as the logged-in user; returns the assistant's full answer object."""
+            st = api_sessions.get(getattr(request, "username", None) or "local")
+            if st is None:
+                st = api_sessions.setdefault(getattr(request, "username", None) or "local", session(None, request))
+            result = st.assistant.ask(question)
+            audit(st.ws, st.user, st.role, "api_ask", question=question, tool_calls=result.get("tool_calls") or [],
+                  names=names_for(st.ws))
+            return result
+
+        gr.api(ask, api_name="ask")
     return demo
 
 
@@ -462,7 +476,7 @@ def _upload_dir(settings: Settings) -> Path:
 
 def _ws_summary(st: Session) -> str:
     try:
-        from tools.pipeline import workspace_summary
+        from assistant.pipeline import workspace_summary
         q = st.ws.quality_report
         counts = {name: tbl.get("quarantined", 0) for name, tbl in (q.get("tables") or {}).items()}
         return f"```\n{workspace_summary(st.settings)}\n```\nquarantine: {counts}"

@@ -29,7 +29,7 @@ def _print(msg: str = "") -> None:
 
 # ---------------------------------------------------------------- data commands
 def cmd_demo(args) -> int:
-    from tools.pipeline import build_demo
+    from assistant.pipeline import build_demo
     settings = _settings(args)
     seed = args.seed if args.seed is not None else settings.seed
     t0 = time.perf_counter()
@@ -41,7 +41,7 @@ def cmd_demo(args) -> int:
 
 
 def cmd_build(args) -> int:
-    from tools.pipeline import build_workspace
+    from assistant.pipeline import build_workspace
     settings = _settings(args)
     t0 = time.perf_counter()
     report = build_workspace(settings, Path(args.data), mapping=args.mapping, index=not args.no_index, log=_print)
@@ -59,7 +59,7 @@ def cmd_start(args) -> int:
         args.customers, args.seed, args.orders, args.feedback, args.no_index = None, None, None, None, False
         cmd_demo(args)
     else:
-        from tools.pipeline import workspace_summary
+        from assistant.pipeline import workspace_summary
         _print(workspace_summary(settings))
     return cmd_serve(args)
 

@@ -27,7 +27,7 @@ def shared_data() -> Path:
 def demo_settings(tmp_path_factory):
     """Settings pointing at a small demo workspace, built once (400 customers, seed 7)."""
     from knowledge.settings import Settings
-    from tools.pipeline import build_demo
+    from assistant.pipeline import build_demo
 
     root = tmp_path_factory.mktemp("demo-ws")
     settings = Settings.load(env={}, config_file=root / "none.toml", workspace=root)

@@ -37,7 +37,7 @@ __all__ = [
     "ToolContext", "ToolError", "mask_phone", "mask_email", "mask_text", "workspace_for",
     "customer_profile", "rfm_lookup", "segment_summary", "segment_members", "cluster_lookup",
     "churn_risk", "at_risk_customers", "clv_estimate", "bought_together", "recommend_products",
-    "kpi", "similar_complaints", "complaint_topics", "KPI_METRICS", "KPI_BY",
+    "kpi", "similar_complaints", "complaint_topics", "care_calendar", "KPI_METRICS", "KPI_BY",
 ]
 
 ROLES = ("manager", "agent", "admin")
@@ -739,15 +739,8 @@ def _resolve_item(ws: Workspace, item: str) -> tuple[str, str]:
 
 
 def _rules(ws: Workspace, level: str) -> pd.DataFrame | None:
-    def build():
-        r = ws.artefact(f"rules_{level}")
-        if r is None:
-            return None
-        r = r.copy()
-        for c in ("antecedents", "consequents"):
-            r[c] = r[c].map(lambda v: tuple(str(x) for x in (list(v) if not isinstance(v, str) else [v])))
-        return r
-    return _cached(ws, f"rules:{level}", build)
+    r = ws.artefact(f"rules_{level}")
+    return r if isinstance(r, pd.DataFrame) else None
 
 
 def bought_together(item: str, top: int = 10, *, ctx: ToolContext | None = None) -> dict:
@@ -762,59 +755,36 @@ def bought_together(item: str, top: int = 10, *, ctx: ToolContext | None = None)
     ws = ctx.ws
     top = _top(top, 10)
     level, name = _resolve_item(ws, item)
+    from tools.association import bought_together as _bt
     rules = _rules(ws, level)
-    rows: list[dict] = []
-    source = f"artefacts/rules_{level}"
-    if rules is not None and len(rules):
-        hit = rules.loc[rules["antecedents"].map(lambda a: name in a)]
-        single = hit.loc[hit["antecedents"].map(len) == 1]
-        use = single if len(single) else hit
-        seen: dict[str, dict] = {}
-        for _, r in use.sort_values(["lift", "confidence"], ascending=False).iterrows():
-            for c in r["consequents"]:
-                if c == name or c in seen:
-                    continue
-                seen[c] = {"item": c, "with": list(r["antecedents"]), "support": _r(r["support"], 4),
-                           "confidence": _r(r["confidence"], 4), "lift": _r(r["lift"], 3)}
-        rows = list(seen.values())[:top]
-    if not rows:
-        rows, source = _co_occurrence(ws, level, name, top), "orders (co-occurrence in the same order)"
+    orders = _orders(ws)
+    if rules is None:
+        res = _bt(orders, name, level=level, top=top)
+    else:
+        res = _bt(rules, name, level=level, top=top, orders=orders)
+    rows = []
+    for r in res.items:
+        rows.append({"item": str(r["item"]), "with": [str(a) for a in r.get("antecedents") or [name]],
+                     "support": _r(r.get("support"), 4), "confidence": _r(r.get("confidence"), 4),
+                     "lift": _r(r.get("lift"), 3), "orders": r.get("count")})
     from tools.charts import bar_chart
     chart = None
     if rows:
         cdf = pd.DataFrame(rows)
-        ycol = "lift" if cdf.get("lift") is not None and cdf["lift"].notna().any() else "confidence"
-        chart = _chart(bar_chart(cdf, "item", ycol, f"与「{name}」一起购买", f"Bought with {name}",
-                                 y_title=ycol))
-    return {"item": name, "level": level, "items": rows, "count": len(rows), "chart": chart,
-            "as_of": fmt_date(_as_of(ws)),
-            "provenance": _meta_prov(ws, f"rules_{level}", source) + f" · antecedent {name}"}
-
-
-def _co_occurrence(ws: Workspace, level: str, name: str, top: int) -> list[dict]:
-    o = _orders(ws)
-    col = "category" if level == "category" else "product_name"
-    if col not in o:
-        return []
-    baskets = o[["order_id", col]].dropna().drop_duplicates()
-    n = baskets["order_id"].nunique()
-    with_item = set(baskets.loc[baskets[col] == name, "order_id"])
-    if not with_item:
-        return []
-    other = baskets.loc[baskets["order_id"].isin(with_item) & (baskets[col] != name)]
-    counts = other[col].value_counts().head(top)
-    freq = baskets[col].value_counts()
-    out = []
-    for it, c in counts.items():
-        conf = c / len(with_item)
-        out.append({"item": str(it), "with": [name], "support": _r(c / n, 4), "confidence": _r(conf, 4),
-                    "lift": _r(conf / (freq[it] / n), 3), "orders": int(c)})
-    return out
+        chart = _chart(bar_chart(cdf, "item", "lift", f"与「{name}」一起购买", f"Bought with {name}",
+                                 y_title="提升度 lift"))
+    prov = res.provenance or f"tools.association.bought_together · {level}"
+    if rules is not None:
+        prov = _meta_prov(ws, f"rules_{level}", f"artefacts/rules_{level}") + " · " + prov
+    return {"item": name, "level": level, "matched": list(res.matched)[:10], "method": res.method,
+            "items": rows, "count": len(rows), "chart": chart, "as_of": fmt_date(_as_of(ws)),
+            "provenance": prov}
 
 
 def recommend_products(customer_id: str, top: int = 5, *, ctx: ToolContext | None = None) -> dict:
     """Products to recommend to one customer: consequents of association rules whose antecedents
-    the customer bought, excluding what they already have, ranked by lift × confidence.
+    the customer bought, excluding what they already have (ranked by lift, then confidence);
+    topped up with best sellers of the customer's favourite categories.
 
     Args:
         customer_id: the customer's id, e.g. C01023
@@ -827,96 +797,137 @@ def recommend_products(customer_id: str, top: int = 5, *, ctx: ToolContext | Non
     o = _orders(ws)
     mine = o.loc[o["customer_id"] == cid]
     bought = set(mine["product_name"].dropna().astype(str)) if "product_name" in mine else set()
-    bought_cats = set(mine["category"].dropna().astype(str)) if "category" in mine else set()
     recs: list[dict] = []
-    try:
-        from tools.association import recommend_for_customer as _rec  # noqa: F401
-    except ImportError:
-        _rec = None
     rules = _rules(ws, "product")
-    source = "artefacts/rules_product"
-    if rules is not None and len(rules):
-        ok = rules.loc[rules["antecedents"].map(lambda a: set(a) <= bought)]
-        scored: dict[str, dict] = {}
-        for _, r in ok.iterrows():
-            score = float(r["lift"]) * float(r["confidence"])
-            for c in r["consequents"]:
-                if c in bought:
-                    continue
-                if c not in scored or score > scored[c]["score"]:
-                    scored[c] = {"product": c, "because_bought": list(r["antecedents"]), "score": _r(score, 4),
-                                 "confidence": _r(r["confidence"], 4), "lift": _r(r["lift"], 3)}
-        recs = sorted(scored.values(), key=lambda d: (-d["score"], d["product"]))[:top]
-    if len(recs) < top:
-        # fill with the best sellers of the customer's favourite categories they have not bought
+    sources = []
+    if rules is not None and len(rules) and bought:
+        from tools.association import recommend_for_customer
+        for r in recommend_for_customer(rules, bought, top=top):
+            recs.append({"product": str(r["item"]), "because_bought": [str(x) for x in r.get("because", [])],
+                         "confidence": _r(r.get("confidence"), 4), "lift": _r(r.get("lift"), 3),
+                         "source": "rule"})
+        sources.append(_meta_prov(ws, "rules_product", "artefacts/rules_product"))
+    if len(recs) < top and "category" in mine:
         p = ws.table("products")
-        sales = o.groupby("product_name")["amount"].sum() if "product_name" in o else pd.Series(dtype=float)
-        fav = (mine.groupby("category")["amount"].sum().sort_values(ascending=False).index.tolist()
-               if "category" in mine else [])
+        sales = _cached(ws, "product_sales", lambda: o.groupby("product_name")["amount"].sum())
+        fav = mine.groupby("category")["amount"].sum().sort_values(ascending=False).index.tolist()
         have = bought | {r["product"] for r in recs}
+        added = 0
         for cat in fav:
-            cands = p.loc[(p["category"] == cat) & ~p["name"].isin(have), "name"].astype(str)
-            cands = sorted(cands, key=lambda n: -float(sales.get(n, 0.0)))
+            cands = p.loc[(p["category"] == cat) & ~p["name"].isin(have), "name"].astype(str).tolist()
+            cands.sort(key=lambda n: (-float(sales.get(n, 0.0)), n))
             for n in cands[: top - len(recs)]:
-                recs.append({"product": n, "because_bought": [f"category {cat}"], "score": None,
-                             "confidence": None, "lift": None})
+                recs.append({"product": n, "because_bought": [str(cat)], "confidence": None, "lift": None,
+                             "source": "best seller in a favourite category"})
                 have.add(n)
+                added += 1
             if len(recs) >= top:
                 break
-        if recs and source == "artefacts/rules_product" and any(r["score"] is None for r in recs):
-            source += " + best sellers of the customer's favourite categories"
-    prices = ws.table("products").drop_duplicates("name").set_index("name")["price"] \
-        if "price" in ws.table("products") else pd.Series(dtype=float)
-    cats = ws.table("products").drop_duplicates("name").set_index("name")["category"] \
-        if "category" in ws.table("products") else pd.Series(dtype=str)
+        if added:
+            sources.append("orders: best sellers of the customer's favourite categories")
+    prod = _cached(ws, "products_by_name", lambda: ws.table("products").drop_duplicates("name").set_index("name"))
     for r in recs:
-        r["price"] = _r(prices.get(r["product"]), 2)
-        r["category"] = _s(cats.get(r["product"]))
+        if r["product"] in prod.index:
+            row = prod.loc[r["product"]]
+            r["price"] = _r(row.get("price"), 2)
+            r["category"] = _s(row.get("category"))
     return {"customer_id": cid, "name": _s(_customers(ws).loc[cid].get("name")), "products": recs,
-            "count": len(recs), "already_bought": len(bought), "favourite_categories": sorted(bought_cats)[:5],
-            "as_of": fmt_date(_as_of(ws)),
-            "provenance": _meta_prov(ws, "rules_product", source) + f" · customer {cid}"}
+            "count": len(recs), "already_bought": len(bought), "as_of": fmt_date(_as_of(ws)),
+            "provenance": " + ".join(sources or ["no rule or category history"]) + f" · customer {cid}"}
+
+
+# --------------------------------------------------------------------------- care calendar
+CareOccasion = Literal["all", "birthday", "festival", "winback", "vip_thanks", "regular"]
+
+
+def care_calendar(days: int = 7, occasion: CareOccasion = "all", top: int = 30,
+                  *, ctx: ToolContext | None = None) -> dict:
+    """Who to contact in the next N days and on what occasion: upcoming birthdays and festivals,
+    at-risk customers to win back, VIPs to thank and regular customers due for contact.
+
+    Args:
+        days: the window in days starting at the as-of date (default 7)
+        occasion: only this kind: birthday, festival, winback, vip_thanks, regular (default all)
+        top: how many entries to list (counts are of all; default 30)
+    """
+    ctx = _ctx(ctx)
+    ws = ctx.ws
+    try:
+        days = int(days)
+    except (TypeError, ValueError):
+        raise ToolError(f"days must be a whole number, got {days!r}") from None
+    if not 1 <= days <= 366:
+        raise ToolError(f"days must be between 1 and 366, got {days}")
+    from tools.care import care_calendar_for
+    cal = care_calendar_for(ws, as_of=_as_of(ws), days=days)
+    entries = cal.entries if occasion in (None, "", "all") else cal.by_occasion(occasion)
+    personal = [e for e in entries if not e.occasion.startswith("festival:")]
+    festive = [e for e in entries if e.occasion.startswith("festival:")]
+    listed = (personal + festive)[: _top(top, 30, 1000)]
+    cust = _customers(ws)
+    rows = []
+    for e in listed:
+        d = e.to_dict()
+        if e.customer_id in cust.index:
+            d.update({k: v for k, v in _customer_basic(ws, e.customer_id, ctx).items()
+                      if k in ("city", "phone", "email")})
+        _mask_deep(d, ctx)
+        rows.append(d)
+    counts: dict[str, int] = {}
+    for e in entries:
+        key = "festival" if e.occasion.startswith("festival:") else e.occasion
+        counts[key] = counts.get(key, 0) + 1
+    return {"as_of": cal.as_of, "days": cal.days, "window_end": cal.window_end, "occasion": occasion or "all",
+            "counts": counts, "total": len(entries), "shown": len(rows), "entries": rows,
+            "festivals": to_jsonable(cal.festivals), "warnings": list(cal.warnings),
+            "provenance": " · ".join(cal.provenance) if isinstance(cal.provenance, list) else str(cal.provenance)}
 
 
 # --------------------------------------------------------------------------- KPIs
-KPI_METRICS = {
-    "sales": "销售额 total sales (sum of amounts)",
-    "orders": "订单数 number of orders",
-    "customers": "客户数 number of buying customers",
-    "aov": "客单价 average order value",
-    "repurchase_rate": "复购率 share of buying customers with ≥ 2 orders",
-    "purchase_interval": "购买间隔 mean days between a customer's orders",
-    "retention": "留存 monthly cohort retention",
-    "satisfaction": "满意度 mean feedback rating (1-5)",
-    "complaint_rate": "投诉率 complaints per order",
-    "complaints": "投诉数 number of complaints",
-    "resolution_time": "解决时长 mean days to resolve a complaint",
-    "new_customers": "新客户数 customers whose first order is in the period",
-}
-KPI_BY = ("month", "province", "city", "gender", "age_band", "channel", "category", "quarter", "year")
+KpiMetric = Literal["sales", "orders", "customers", "aov", "repurchase_rate", "retention", "purchase_interval",
+                    "satisfaction", "complaint_rate", "resolution_time", "new_customers"]
+KpiBy = Literal["province", "city", "gender", "age_band", "channel", "order_channel", "category", "month",
+                "feedback_channel", "kind"]
+KPI_METRICS = KpiMetric.__args__
+KPI_BY = KpiBy.__args__
 
 
-def kpi(metric: str, by: str | None = None, date_from: str | None = None, date_to: str | None = None,
+def kpi(metric: KpiMetric, by: KpiBy | None = None, date_from: str | None = None, date_to: str | None = None,
         province: str | None = None, city: str | None = None, category: str | None = None,
-        channel: str | None = None, *, ctx: ToolContext | None = None) -> dict:
-    """A business KPI over an optional date range and filters, optionally broken down.
+        channel: str | None = None, top: int | None = None, *, ctx: ToolContext | None = None) -> dict:
+    """A business KPI over an optional date range and filters, optionally broken down (with a chart).
 
     Args:
-        metric: one of sales, orders, customers, aov (客单价), repurchase_rate (复购率),
-            purchase_interval, retention, satisfaction (满意度), complaint_rate (投诉率), complaints,
-            resolution_time, new_customers
-        by: break down by month, quarter, year, province, city, gender, age_band, channel or category
+        metric: sales (销售额), orders (订单数), customers (客户数), aov (客单价), repurchase_rate (复购率),
+            retention (留存, monthly cohorts), purchase_interval (购买间隔, days), satisfaction (满意度, mean
+            rating), complaint_rate (投诉率, complaints per order), resolution_time (处理时长, days),
+            new_customers (新客户数)
+        by: break down by province, city, gender, age_band, channel (acquisition), order_channel,
+            category, month (monthly trend), feedback_channel or kind
         date_from: first day included, YYYY-MM-DD
         date_to: last day included, YYYY-MM-DD
         province: only this province, e.g. 浙江省
         city: only this city, e.g. 杭州市
         category: only this product category
-        channel: only this sales channel
+        channel: only this acquisition channel
+        top: keep only the first N groups of the breakdown (highest value; for month the last N)
     """
     ctx = _ctx(ctx)
-    from tools import kpi_impl
-    return kpi_impl.run_kpi(ctx, metric=metric, by=by, date_from=date_from, date_to=date_to, province=province,
-                            city=city, category=category, channel=channel)
+    ws = ctx.ws
+    from tools.kpi import kpi as _kpi
+    tables = {"orders": ws.table("orders"), "customers": ws.table("customers"), "feedback": ws.table("feedback")}
+    filters = {k: v for k, v in dict(province=province, city=city, category=category, channel=channel).items()
+               if v not in (None, "")}
+    try:
+        res = _kpi(tables, metric, by=by, date_from=date_from or None, date_to=date_to or None,
+                   as_of=_as_of(ws), top=int(top) if top else None, filters=filters or None)
+    except GuanxiError as e:
+        raise ToolError(str(e)) from None
+    out = res.to_dict()
+    if res.figure_json:
+        import json as _json
+        out["chart"] = _json.loads(res.figure_json)
+    return out
 
 
 # --------------------------------------------------------------------------- feedback

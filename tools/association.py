@@ -141,7 +141,7 @@ def mine_rules(baskets, min_support: float, min_confidence: float, max_len: int 
     n_ac, n_a, n_c, raw = n_ac[ok], n_a[ok], n_c[ok], raw[ok]
     s_ac, s_a, s_c = n_ac / n, n_a / n, n_c / n
     conf = n_ac / n_a
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):
         conviction = np.where(n_ac == n_a, np.inf, (1 - s_c) / (1 - conf))
     rules = pd.DataFrame({
         "antecedents": list(raw["antecedents"]), "consequents": list(raw["consequents"]),
@@ -292,7 +292,7 @@ def bought_together(rules_or_orders: pd.DataFrame, item: str, level: str = "prod
 
     ``item`` is matched to the exact name, else by case-insensitive substring ("绿茶" matches
     "西湖龙井绿茶 250g"). Companions come from rules whose antecedents contain a matched item
-    (best rule per companion, preferring the rule {X} ⇒ {Y}), ranked by lift then confidence.
+    (best rule per companion), the direct rules {X} ⇒ {Y} first, each group by lift then confidence.
     When no rule qualifies, plain co-occurrence in the orders (count, then lift) is used;
     that needs the orders table (pass it as ``rules_or_orders`` or ``orders``).
     """
@@ -305,16 +305,16 @@ def bought_together(rules_or_orders: pd.DataFrame, item: str, level: str = "prod
     else:
         orders = rules_or_orders
         rules = mine_order_rules(orders, level=level)
-    baskets = baskets_from_orders(orders, level) if orders is not None else None
+    pairs = _order_items(orders, level) if orders is not None else None  # baskets built only if needed
 
     universe: set[str] = set()
     for col in ("antecedents", "consequents"):
         for v in rules[col]:
             universe |= _as_set(v)
-    if baskets is not None:
-        universe |= {it for b in baskets for it in b}
+    if pairs is not None:
+        universe |= set(pairs["item"].unique())
     matched = _match(item, universe)
-    src = rules.attrs.get("provenance") or f"rules ({len(rules):,})"
+    src = f"{len(rules):,}"
     if not matched:
         return BoughtTogether(item, [], "none", [], provenance(
             "bought_together", None, item=item, level=level, matched="nothing", rules=src))
@@ -336,15 +336,18 @@ def bought_together(rules_or_orders: pd.DataFrame, item: str, level: str = "prod
                 best[it] = (rank, {"item": it, "support": float(s), "confidence": float(conf),
                                    "lift": float(lift), "count": count, "antecedents": sorted(a)})
     if best:
-        rows = sorted((v[1] for v in best.values()), key=lambda r: (-r["lift"], -r["confidence"], r["item"]))
+        # Direct pair rules {X} ⇒ {Y} first, then rules with more on the left; each by lift, confidence.
+        rows = sorted((v[1] for v in best.values()),
+                      key=lambda r: (len(r["antecedents"]) > 1, -r["lift"], -r["confidence"], r["item"]))
         method = "rules"
-    elif baskets is not None:
+    elif pairs is not None:
+        baskets = [list(g) for _, g in pairs.groupby("order_id", sort=True)["item"]]
         rows, method = _cooccurrence(baskets, matched, int(top)), "co-occurrence"
         if not rows:
             method = "none"
     else:
         rows, method = [], "none"
-    prov = provenance("bought_together", {"baskets": len(baskets)} if baskets is not None else None,
+    prov = provenance("bought_together", {"baskets": int(pairs["order_id"].nunique())} if pairs is not None else None,
                       item=item, matched=matched[:5] + (["…"] if len(matched) > 5 else []), level=level,
                       method=method, rules=src)
     return BoughtTogether(item, matched, method, rows[:int(top)], prov)

@@ -189,7 +189,9 @@ def age_band(birthday: pd.Series, as_of) -> pd.Series:
     """Age band at ``as_of`` (full years) for each birthday: <25, 25-34, 35-44, 45-54, 55+, or 未知
     when the birthday is missing, unparseable or not before as_of."""
     as_of = pd.Timestamp(as_of)
-    b = pd.to_datetime(birthday, errors="coerce")
+    b = pd.Series(birthday)
+    if not pd.api.types.is_datetime64_any_dtype(b):
+        b = pd.to_datetime(b, errors="coerce", format="mixed")
     age = as_of.year - b.dt.year - ((as_of.month < b.dt.month) |
                                     ((as_of.month == b.dt.month) & (as_of.day < b.dt.day))).astype(int)
     bins = [-np.inf, 25, 35, 45, 55, np.inf]
@@ -263,6 +265,7 @@ class _Ctx:
         keys = set(filters) | ({by} if by else set())
         need_customers = bool(keys & set(_CUSTOMER_DIMS))
         self.counts: dict[str, int] = {}
+        self.filters: dict = dict(filters)  # values as matched ("浙江" → "浙江省")
 
         orders = _table(tables, "orders", metric) if need_orders else (
             tables.get("orders") if isinstance(tables, dict) else None)
@@ -271,7 +274,9 @@ class _Ctx:
             if orders is not None and len(orders) and "order_date" in orders:
                 as_of = default_as_of(orders)
             elif feedback is not None and len(feedback) and "created_at" in feedback:
-                as_of = pd.to_datetime(feedback["created_at"]).max().normalize() + pd.Timedelta(days=1)
+                from tools.rfm import to_datetimes
+                created = to_datetimes(feedback["created_at"], "feedback.created_at", f"kpi {metric}")
+                as_of = created.max().normalize() + pd.Timedelta(days=1)
         self.as_of = _parse_day(as_of, "as_of") if as_of is not None else pd.Timestamp.today().normalize()
         self.date_from = _parse_day(date_from, "date_from")
         self.date_to = _parse_day(date_to, "date_to", end=True)
@@ -304,7 +309,9 @@ class _Ctx:
         self.fb = None
         if need_feedback:
             _need_cols(feedback, "feedback", ["created_at"], f"metric {metric}")
-            fb = feedback.assign(created_at=pd.to_datetime(feedback["created_at"], errors="coerce"))
+            from tools.rfm import to_datetimes
+            fb = feedback.assign(created_at=to_datetimes(feedback["created_at"], "feedback.created_at",
+                                                         f"kpi {metric}"))
             fb = fb.loc[fb["created_at"].notna() & (fb["created_at"] < self.as_of)]
             if "customer_id" in fb:
                 fb = fb.assign(customer_id=fb["customer_id"].astype(object).where(fb["customer_id"].isna(),
@@ -361,6 +368,7 @@ class _Ctx:
                                   f"feedback has no order channel; use feedback_channel")
             lab = self.labels(df, dim, kind)
             values = _match_values(dim, want, lab)
+            self.filters[dim] = values[0] if len(values) == 1 and not isinstance(want, (list, tuple, set)) else values
             df = df.loc[lab.isin(values)]
         return df
 
@@ -578,7 +586,8 @@ def _resolved(ctx: _Ctx, fb: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     has_at = "resolved_at" in fb
     if not has_status and not has_at:
         raise GuanxiError("the feedback table has no column status or resolved_at (needed for resolution)")
-    at = pd.to_datetime(fb["resolved_at"], errors="coerce") if has_at else pd.Series(pd.NaT, index=fb.index)
+    from tools.rfm import to_datetimes
+    at = to_datetimes(fb["resolved_at"], "feedback.resolved_at", "resolution") if has_at else pd.Series(pd.NaT, index=fb.index)
     status = fb["status"].astype(str).str.strip().str.lower() if has_status else pd.Series("", index=fb.index)
     resolved = ((status == "resolved") | at.notna()) & ~(at >= ctx.as_of)
     days = (at - fb["created_at"]).dt.total_seconds() / 86400.0
@@ -600,8 +609,6 @@ def _m_satisfaction(ctx: _Ctx, by: str | None):
             details["open_complaints"] = int((comp & ~resolved).sum())
             details["resolution_mean_days"] = float(days.mean()) if days.notna().any() else None
             details["resolution_median_days"] = float(days.median()) if days.notna().any() else None
-        if ctx.o is not None or ctx.hist is not None:
-            pass
     bd = None
     if by:
         x = _group(fb.assign(_r=r), ctx, by, "feedback").groupby("_g")
@@ -759,14 +766,14 @@ def kpi(tables: dict[str, pd.DataFrame], metric: str, by: str | None = None, dat
     prov = provenance(f"kpi {metric}", counted, as_of=ctx.as_of,
                       date_from=fmt_date(ctx.date_from) if ctx.date_from is not None else None,
                       date_to=fmt_date(ctx.date_to) if ctx.date_to is not None else None,
-                      by=by, filters=filt or None, top=top)
+                      by=by, filters=ctx.filters or None, top=top)
     return KpiResult(
         metric=metric, label_zh=METRICS[metric]["zh"], label_en=METRICS[metric]["en"], value=value,
         unit=METRICS[metric]["unit"], by=by, breakdown=bd, details=details,
         as_of=fmt_date(ctx.as_of),
         date_from=fmt_date(ctx.date_from) if ctx.date_from is not None else None,
         date_to=fmt_date(ctx.date_to) if ctx.date_to is not None else None,
-        filters=filt, provenance=prov, figure_json=fig.to_json() if fig is not None else None)
+        filters=ctx.filters, provenance=prov, figure_json=fig.to_json() if fig is not None else None)
 
 
 # ---------------------------------------------------------------------------------------------

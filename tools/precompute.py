@@ -14,3 +14,86 @@ Artefacts written to WORKSPACE/artefacts/ (read back with `ws.artefact(name)`):
 | rules_product, rules_category | parquet | tools.association.mine_order_rules | antecedents, consequents (lists of names), support, confidence, lift, leverage, conviction |
 | meta | json | this module | as_of, row counts, provenance lines per artefact |
 """
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import pandas as pd
+
+from knowledge.errors import GuanxiError
+from knowledge.settings import Settings
+from knowledge.workspace import Workspace
+from tools.results import default_as_of
+
+
+def _rules_frame(rules: pd.DataFrame) -> pd.DataFrame:
+    """Frozensets → sorted lists so the rules survive Parquet."""
+    out = rules.copy()
+    for col in ("antecedents", "consequents"):
+        out[col] = out[col].map(lambda s: sorted(map(str, s)))
+    return out.reset_index(drop=True)
+
+
+def precompute(ws: Workspace, settings: Settings, log: Callable[[str], None] = lambda s: None) -> dict:
+    """Run every per-customer analysis once and store it under WORKSPACE/artefacts."""
+    from tools import association, churn, clv, rfm, segments
+
+    orders, customers, feedback = ws.table("orders"), ws.table("customers"), ws.table("feedback")
+    meta: dict = {"as_of": None, "provenance": {}, "seconds": {}, "skipped": {}}
+    if orders.empty:
+        log("no orders: analyses skipped")
+        ws.write_artefact("meta", {**meta, "skipped": {"all": "no orders"}})
+        return meta
+    as_of = default_as_of(orders)
+    meta["as_of"] = str(as_of.date())
+
+    def step(name: str, fn: Callable[[], None]) -> None:
+        t0 = time.perf_counter()
+        try:
+            fn()
+        except GuanxiError as e:  # e.g. too few repeat buyers for CLV: the rest still works
+            meta["skipped"][name] = str(e)
+            log(f"  {name}: skipped — {e}")
+            return
+        meta["seconds"][name] = round(time.perf_counter() - t0, 2)
+        log(f"  {name}: {meta['seconds'][name]:.1f} s")
+
+    def do_rfm():
+        table = rfm.rfm_table(orders, as_of=as_of)
+        ws.write_artefact("rfm", table)
+        meta["provenance"]["rfm"] = table.attrs.get("provenance") or (
+            f"rfm_table · orders ({len(orders):,} rows, {len(table):,} customers) · as of {as_of.date()}")
+
+    def do_clusters():
+        res = segments.cluster_customers(orders, customers, as_of=as_of, random_state=settings.seed)
+        ws.write_artefact("clusters", res.assignments)
+        ws.write_artefact("cluster_profiles", res.profiles)
+        meta["provenance"]["clusters"] = res.provenance
+
+    def do_churn():
+        res = churn.churn_scores(orders, customers, feedback, as_of=as_of, horizon_days=settings.churn_horizon_days,
+                                 random_state=settings.seed)
+        ws.write_artefact("churn", res.scores)
+        ws.write_artefact("churn_card", res.card if isinstance(res.card, dict) else res.card.__dict__)
+        meta["provenance"]["churn"] = res.provenance
+
+    def do_clv():
+        res = clv.clv_table(orders, as_of=as_of)
+        ws.write_artefact("clv", res.table)
+        ws.write_artefact("clv_params", {"bgnbd": res.bgnbd, "gamma_gamma": res.gamma_gamma, "notes": res.notes})
+        meta["provenance"]["clv"] = res.provenance
+
+    def do_rules():
+        for level in ("product", "category"):
+            rules = association.mine_order_rules(orders, level=level)
+            ws.write_artefact(f"rules_{level}", _rules_frame(rules))
+            meta["provenance"][f"rules_{level}"] = rules.attrs.get("provenance") or (
+                f"mine_order_rules · orders ({len(orders):,} rows) · level={level} · {len(rules):,} rules")
+
+    log("analyses:")
+    for name, fn in (("rfm", do_rfm), ("clusters", do_clusters), ("churn", do_churn), ("clv", do_clv),
+                     ("rules", do_rules)):
+        step(name, fn)
+    ws.write_artefact("meta", meta)
+    return meta

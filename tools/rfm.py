@@ -181,10 +181,7 @@ def prepare_orders(orders: pd.DataFrame, as_of=None, source: str = "rfm_table") 
         raise GuanxiError(f"{source}: the orders table has no column {', '.join(missing)} "
                           f"(expected columns {', '.join(_ORDER_COLUMNS)})")
     df = orders
-    try:
-        dates = pd.to_datetime(df["order_date"])
-    except (ValueError, TypeError) as e:
-        raise GuanxiError(f"{source}: orders.order_date must be dates/datetimes ({e})") from None
+    dates = to_datetimes(df["order_date"], "orders.order_date", source)
     amount = pd.to_numeric(df["amount"], errors="coerce")
     if amount.isna().all() and len(df):
         raise GuanxiError(f"{source}: orders.amount must be numeric (no numeric value found)")
@@ -194,6 +191,19 @@ def prepare_orders(orders: pd.DataFrame, as_of=None, source: str = "rfm_table") 
     df = df.loc[keep]
     df = df.assign(customer_id=df["customer_id"].astype(str), order_id=df["order_id"].astype(str))
     return df, as_of
+
+
+def to_datetimes(values: pd.Series, what: str, source: str) -> pd.Series:
+    """Parse a date column (mixed string formats allowed; missing stays NaT); unparseable → GuanxiError."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values
+    try:
+        return pd.to_datetime(values)
+    except (ValueError, TypeError):
+        try:
+            return pd.to_datetime(values, format="mixed")
+        except (ValueError, TypeError) as e:
+            raise GuanxiError(f"{source}: {what} must be dates/datetimes ({e})") from None
 
 
 def _quintile(rank: pd.Series) -> pd.Series:

@@ -41,7 +41,20 @@ def build_demo(settings: Settings, customers: int | None = None, seed: int = 42,
     kw = {k: v for k, v in dict(customers=customers, orders=orders, feedback=feedback).items() if v is not None}
     generate_demo(ws.raw_dir, seed=seed, **kw)
     log(f"demo files generated in {time.perf_counter() - t0:.1f} s: {ws.raw_dir}")
-    return build_workspace(settings, ws.raw_dir, index=index, log=log)
+    summary = build_workspace(settings, ws.raw_dir, index=index, log=log)
+    _demo_extras(ws)
+    return summary
+
+
+def _demo_extras(ws: Workspace) -> None:
+    """Demo-only: one user per role (README lists them) and an example offer list."""
+    from assistant.users import write_demo_users
+    write_demo_users(ws)
+    try:
+        from assistant.drafts import write_demo_offers
+    except ImportError:
+        return
+    write_demo_offers(ws)
 
 
 def _finish(ws: Workspace, settings: Settings, index: bool, log: Log, timings: dict) -> None:

@@ -1,0 +1,316 @@
+"""Language helpers for the offline router: zh/en detection, Chinese numerals, top-N, day
+windows and date ranges relative to the workspace's as-of date.
+
+Dates: "today" is the workspace's as-of date (the day after the last order), never the wall
+clock, so "上个月 / last month" means the calendar month before the as-of date's month, and
+"last 30 days" means the 30 days before the as-of date (as_of − 30 … as_of − 1, inclusive).
+Ranges are returned as inclusive ISO days ``(date_from, date_to)``.
+
+>>> import pandas as pd
+>>> parse_date_range("上个月的销售额", pd.Timestamp("2026-11-01"))
+('2026-10-01', '2026-10-31', '上个月')
+>>> parse_top("前十名客户"), parse_top("top 5 products"), parse_top("未来7天")
+(10, 5, None)
+"""
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+__all__ = ["detect_language", "cn_number", "parse_top", "parse_days", "parse_date_range", "has_cjk",
+           "CJK_RE"]
+
+CJK_RE = re.compile(r"[\u4e00-\u9fff\u3400-\u4dbf]")
+_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+
+
+def has_cjk(text: str) -> bool:
+    return bool(CJK_RE.search(text or ""))
+
+
+def detect_language(text: str, ignore: list[str] | tuple[str, ...] = ()) -> str:
+    """'zh' when the question (minus entity names in ``ignore``) is written in Chinese, else 'en'.
+
+    "What is 王伟's RFM segment?" is English: the Chinese characters are a name.
+    """
+    t = text or ""
+    for span in sorted((s for s in ignore if s), key=len, reverse=True):
+        t = t.replace(span, " ")
+    cjk = len(CJK_RE.findall(t))
+    words = len(_LATIN_WORD.findall(re.sub(r"(?<![A-Za-z])(RFM|CLV|KPI|AOV|VIP|GMV|ID|SMS|APP|CSV|TOP|Q[1-4])(?![A-Za-z])", " ", t, flags=re.I)))
+    if cjk == 0:
+        return "en" if words or not has_cjk(text) else "zh"
+    if words == 0:
+        return "zh"
+    return "zh" if cjk >= 2 * words or cjk >= 4 else "en"
+
+
+_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "俩": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7,
+              "八": 8, "九": 9}
+_CN_UNITS = {"十": 10, "百": 100, "千": 1000}
+
+
+def cn_number(s: str) -> int | None:
+    """'十' → 10, '二十' → 20, '十五' → 15, '一百' → 100, '20' → 20; None when not a number."""
+    s = (s or "").strip()
+    if not s:
+        return None
+    if s.isdigit():
+        return int(s)
+    total, cur = 0, 0
+    for ch in s:
+        if ch in _CN_DIGITS:
+            cur = _CN_DIGITS[ch]
+        elif ch in _CN_UNITS:
+            total += (cur or 1) * _CN_UNITS[ch]
+            cur = 0
+        else:
+            return None
+    return total + cur
+
+
+_NUM = r"(\d{1,4}|[零〇一二两三四五六七八九十百]{1,4})"
+_EN_NUM = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+           "ten": 10, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30, "fifty": 50, "hundred": 100}
+_EN_NUM_RE = r"(\d{1,4}|" + "|".join(_EN_NUM) + r")"
+
+
+def _en_num(s: str) -> int:
+    return int(s) if s.isdigit() else _EN_NUM[s.lower()]
+
+
+_TOP_PATTERNS = [
+    re.compile(r"\btop[\s-]*" + _EN_NUM_RE + r"\b", re.I),
+    re.compile(r"\b(?:first|best|biggest|largest|highest|worst|main)\s+" + _EN_NUM_RE + r"\b", re.I),
+    re.compile(r"前\s*" + _NUM + r"\s*(?:名|个|位|条|款|大|种|项|家|类)?"),
+    re.compile(r"(?:最\S{1,6}?的|列出|列一下|列举|给我|显示|看看|找出|推荐)\s*" + _NUM + r"\s*(?:个|位|名|条|款|种|项|件|样)"),
+    re.compile(r"(?<![\d年月])" + _NUM + r"\s*(?:个|位|名)\s*(?:客户|顾客|会员|用户|商品|产品|主题|话题|问题)"),
+    re.compile(r"\b" + _EN_NUM_RE + r"\s+(?:customers|clients|people|products|items|topics|members|complaints|buyers"
+               r"|names|accounts|suggestions|recommendations|themes)\b", re.I),
+]
+
+
+def parse_top(text: str) -> int | None:
+    """The N of "top 10", "前10", "前十名", "5个客户", "20 customers"; None when absent."""
+    for pat in _TOP_PATTERNS:
+        m = pat.search(text or "")
+        if m:
+            g = m.group(1)
+            n = _en_num(g) if (g.isdigit() or g.lower() in _EN_NUM) else cn_number(g)
+            if n and 0 < n <= 1000:
+                return n
+    return None
+
+
+_DAYS_PATTERNS = [
+    (re.compile(r"(?:未来|接下来|之后|今后|往后|后面|近|最近)\s*" + _NUM + r"\s*(?:天|日)"), 1),
+    (re.compile(r"\b(?:next|coming|following|upcoming)\s+" + _EN_NUM_RE + r"\s+days?\b", re.I), 1),
+    (re.compile(r"\bwithin\s+" + _EN_NUM_RE + r"\s+days?\b", re.I), 1),
+    (re.compile(r"\bin\s+the\s+next\s+" + _EN_NUM_RE + r"\s+days?\b", re.I), 1),
+    (re.compile(r"(?:未来|接下来|之后|近)\s*" + _NUM + r"\s*(?:周|个星期|星期)"), 7),
+    (re.compile(r"\b(?:next|coming)\s+" + _EN_NUM_RE + r"\s+weeks?\b", re.I), 7),
+    (re.compile(r"(?:未来|接下来|之后)\s*" + _NUM + r"\s*个?月"), 30),
+    (re.compile(r"\b(?:next|coming)\s+" + _EN_NUM_RE + r"\s+months?\b", re.I), 30),
+]
+_DAYS_WORDS = [
+    (re.compile(r"明天|tomorrow", re.I), 1),
+    (re.compile(r"后天"), 2),
+    (re.compile(r"本周|这周|这一周|这个星期|下周|下个星期|下一周|一周内|这礼拜|下礼拜|\bthis week\b|\bnext week\b|"
+                r"\bcoming week\b|\bweek ahead\b", re.I), 7),
+    (re.compile(r"两周|半个月|\bnext two weeks\b|\bfortnight\b|\b2 weeks\b", re.I), 14),
+    (re.compile(r"本月|这个月|下个月|下月|一个月内|\bthis month\b|\bnext month\b", re.I), 30),
+]
+
+
+def parse_days(text: str) -> int | None:
+    """A forward window in days: "未来7天" → 7, "next 2 weeks" → 14, "下周" → 7, "this month" → 30."""
+    for pat, mult in _DAYS_PATTERNS:
+        m = pat.search(text or "")
+        if m:
+            g = m.group(1)
+            n = _en_num(g) if (g.isdigit() or g.lower() in _EN_NUM) else cn_number(g)
+            if n:
+                return min(366, n * mult)
+    for pat, n in _DAYS_WORDS:
+        if pat.search(text or ""):
+            return n
+    return None
+
+
+# --------------------------------------------------------------------------- date ranges
+def _d(ts: pd.Timestamp) -> str:
+    return ts.strftime("%Y-%m-%d")
+
+
+def _month_range(year: int, month: int) -> tuple[pd.Timestamp, pd.Timestamp]:
+    start = pd.Timestamp(year=year, month=month, day=1)
+    return start, start + pd.offsets.MonthEnd(0)
+
+
+def _quarter_range(year: int, q: int) -> tuple[pd.Timestamp, pd.Timestamp]:
+    start = pd.Timestamp(year=year, month=3 * (q - 1) + 1, day=1)
+    return start, start + pd.offsets.QuarterEnd(0)
+
+
+_Q_WORDS = {"一": 1, "二": 2, "三": 3, "四": 4, "1": 1, "2": 2, "3": 3, "4": 4}
+_MONTHS_EN = {m: i + 1 for i, m in enumerate(
+    ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+     "november", "december"])}
+_MONTHS_EN.update({m[:3]: i for m, i in list(_MONTHS_EN.items())})
+_MONTHS_EN["sept"] = 9
+
+
+def parse_date_range(text: str, as_of) -> tuple[str, str, str] | None:
+    """(date_from, date_to, matched phrase) for the first date expression in ``text``; None if none.
+
+    Covers 上个月/last month, 本月/this month, 上季度/last quarter, 本季度/this quarter, 今年/this
+    year (year to date), 去年/last year, 前年, 最近N天/last N days, 最近N个月/last N months,
+    上周/last week, 最近一周, YYYY年, YYYY年M月, M月 (the latest such month before as_of),
+    YYYY年第N季度 / Q3 2025, "2025-01-01 到 2025-03-31", 双11 / 618 (with 今年/去年/YYYY年).
+    """
+    if not text:
+        return None
+    t = text
+    as_of = pd.Timestamp(as_of).normalize()
+    today = as_of  # the day after the last order; periods end the day before
+    last_day = today - pd.Timedelta(days=1)
+    year = last_day.year
+
+    # explicit ISO range
+    m = re.search(r"(\d{4}[-/.]\d{1,2}[-/.]\d{1,2})\s*(?:到|至|-|–|~|to|until|and)\s*(\d{4}[-/.]\d{1,2}[-/.]\d{1,2})", t)
+    if m:
+        a = pd.Timestamp(m.group(1).replace("/", "-").replace(".", "-"))
+        b = pd.Timestamp(m.group(2).replace("/", "-").replace(".", "-"))
+        return _d(a), _d(b), m.group(0)
+    m = re.search(r"(?:since|from|自|从)\s*(\d{4}[-/.]\d{1,2}[-/.]\d{1,2})(?:\s*(?:起|以来|开始))?", t, re.I)
+    if m:
+        a = pd.Timestamp(m.group(1).replace("/", "-").replace(".", "-"))
+        return _d(a), _d(last_day), m.group(0)
+
+    # festivals: 双11 / 618
+    m = re.search(r"(今年|去年|前年|(\d{4})\s*年?)?\s*的?\s*(双\s*11|双十一|双\s*十一|double\s*11|singles'? day|618|六一八)"
+                  r"(?:\s*(?:in\s+)?(\d{4}))?", t, re.I)
+    if m:
+        rel, y, fest, y2 = m.group(1), m.group(2), m.group(3), m.group(4)
+        md = (11, 11) if ("11" in fest or "十一" in fest or "single" in fest.lower()) else (6, 18)
+        if y or y2:
+            yy = int(y or y2)
+        elif rel == "去年":
+            yy = year - 1
+        elif rel == "前年":
+            yy = year - 2
+        else:
+            yy = year if pd.Timestamp(year=year, month=md[0], day=md[1]) <= last_day else year - 1
+        day = pd.Timestamp(year=yy, month=md[0], day=md[1])
+        return _d(day), _d(day), m.group(0)
+
+    # last N days / weeks / months
+    m = re.search(r"(?:最近|近|过去|前)\s*(\d{1,4}|[一二两三四五六七八九十百]+)\s*(天|日|周|个?星期|个?月|年)", t)
+    if not m:
+        m2 = re.search(r"\b(?:last|past|previous|recent)\s+(\d{1,4}|" + "|".join(_EN_NUM) + r")\s+(days?|weeks?|months?|years?)\b",
+                       t, re.I)
+        if m2:
+            n = _en_num(m2.group(1))
+            unit = m2.group(2).lower()[0]
+            return _relative(n, {"d": "天", "w": "周", "m": "月", "y": "年"}[unit], today, m2.group(0))
+    else:
+        n = cn_number(m.group(1))
+        if n:
+            unit = m.group(2)
+            return _relative(n, "天" if unit in ("天", "日") else "周" if "周" in unit or "星期" in unit
+                             else "月" if "月" in unit else "年", today, m.group(0))
+
+    m = re.search(r"(?:最近|近|过去)(?:一|1)?(?:个)?(周|星期|礼拜)|\bpast week\b|\blast 7 days\b", t, re.I)
+    if m:
+        return _d(today - pd.Timedelta(days=7)), _d(last_day), m.group(0)
+
+    # quarters
+    m = re.search(r"(\d{4})\s*年?\s*(?:第\s*([一二三四1-4])\s*季度|[Qq]([1-4]))", t) or \
+        re.search(r"\b[Qq]([1-4])\s*(?:of\s*)?(\d{4})\b", t)
+    if m:
+        if m.re.pattern.startswith(r"\b[Qq]"):
+            q, yy = int(m.group(1)), int(m.group(2))
+        else:
+            yy, q = int(m.group(1)), _Q_WORDS[m.group(2) or m.group(3)]
+        a, b = _quarter_range(yy, q)
+        return _d(a), _d(b), m.group(0)
+    cur_q = (last_day.month - 1) // 3 + 1
+    m = re.search(r"上个?季度|上一个?季度|\blast quarter\b|\bprevious quarter\b|\bprior quarter\b", t, re.I)
+    if m:
+        q, yy = (cur_q - 1, year) if cur_q > 1 else (4, year - 1)
+        a, b = _quarter_range(yy, q)
+        return _d(a), _d(b), m.group(0)
+    m = re.search(r"本季度?|这个?季度|当季|\bthis quarter\b|\bcurrent quarter\b|\bquarter to date\b|\bQTD\b", t, re.I)
+    if m:
+        a, _ = _quarter_range(year, cur_q)
+        return _d(a), _d(last_day), m.group(0)
+
+    # months
+    m = re.search(r"(\d{4})\s*年\s*(\d{1,2})\s*月(?:份)?|(\d{4})[-/](\d{1,2})(?![-/\d])", t)
+    if m:
+        yy, mm = (int(m.group(1)), int(m.group(2))) if m.group(1) else (int(m.group(3)), int(m.group(4)))
+        if 1 <= mm <= 12:
+            a, b = _month_range(yy, mm)
+            return _d(a), _d(b), m.group(0)
+    m = re.search(r"\b(" + "|".join(sorted(_MONTHS_EN, key=len, reverse=True)) + r")\.?\s+(\d{4})\b", t, re.I) or \
+        re.search(r"\b(\d{4})\s+(" + "|".join(sorted(_MONTHS_EN, key=len, reverse=True)) + r")\b", t, re.I)
+    if m:
+        g1, g2 = m.group(1), m.group(2)
+        yy, mon = (int(g2), g1) if g2.isdigit() else (int(g1), g2)
+        a, b = _month_range(yy, _MONTHS_EN[mon.lower()])
+        return _d(a), _d(b), m.group(0)
+    m = re.search(r"上个?月|上一个月|\blast month\b|\bprevious month\b|\bprior month\b", t, re.I)
+    if m:
+        prev = (today.replace(day=1) - pd.Timedelta(days=1))
+        a, b = _month_range(prev.year, prev.month)
+        return _d(a), _d(b), m.group(0)
+    m = re.search(r"本月|这个月|当月|\bthis month\b|\bmonth to date\b|\bMTD\b", t, re.I)
+    if m:
+        return _d(last_day.replace(day=1)), _d(last_day), m.group(0)
+    m = re.search(r"(?<![\d年])(\d{1,2}|[一二三四五六七八九十]{1,2})\s*月份?(?!\d|日|号)", t)
+    if m and "个月" not in t[max(0, m.start() - 1):m.end() + 1]:
+        mm = cn_number(m.group(1))
+        if mm and 1 <= mm <= 12:
+            yy = year if pd.Timestamp(year=year, month=mm, day=1) <= last_day else year - 1
+            if re.search(r"去年", t):
+                yy = year - 1
+            a, b = _month_range(yy, mm)
+            return _d(a), _d(b), m.group(0)
+
+    # weeks
+    m = re.search(r"上周|上个?星期|上个礼拜|\blast week\b|\bprevious week\b", t, re.I)
+    if m:
+        start_this = today - pd.Timedelta(days=today.weekday())
+        a = start_this - pd.Timedelta(days=7)
+        return _d(a), _d(a + pd.Timedelta(days=6)), m.group(0)
+
+    # years
+    m = re.search(r"(\d{4})\s*(?:年|全年|年度)|\b(?:in|during|for|of|year)\s+(\d{4})\b|\b(\d{4})\s+(?:sales|revenue|orders)\b", t, re.I)
+    if m:
+        yy = int(m.group(1) or m.group(2) or m.group(3))
+        if 1990 <= yy <= 2100:
+            return f"{yy}-01-01", f"{yy}-12-31", m.group(0)
+    m = re.search(r"今年(?:以来)?|本年度?|\bthis year\b|\byear to date\b|\bYTD\b|\bso far this year\b", t, re.I)
+    if m:
+        return f"{year}-01-01", _d(last_day), m.group(0)
+    m = re.search(r"去年|上一年|上年度?|\blast year\b|\bprevious year\b|\bprior year\b", t, re.I)
+    if m:
+        return f"{year - 1}-01-01", f"{year - 1}-12-31", m.group(0)
+    m = re.search(r"前年|\byear before last\b", t, re.I)
+    if m:
+        return f"{year - 2}-01-01", f"{year - 2}-12-31", m.group(0)
+    return None
+
+
+def _relative(n: int, unit: str, today: pd.Timestamp, phrase: str) -> tuple[str, str, str]:
+    last_day = today - pd.Timedelta(days=1)
+    if unit == "天":
+        start = today - pd.Timedelta(days=n)
+    elif unit == "周":
+        start = today - pd.Timedelta(days=7 * n)
+    elif unit == "月":
+        start = today - pd.DateOffset(months=n)
+    else:
+        start = today - pd.DateOffset(years=n)
+    return _d(pd.Timestamp(start)), _d(last_day), phrase

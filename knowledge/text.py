@@ -1,0 +1,136 @@
+"""Text helpers for zh/en feedback: language detection, tokenisation, stopwords, normalisation.
+
+Chinese is segmented with jieba (dictionary loaded once, lazily); English and other Latin-script
+words become lower-cased word tokens with a light plural strip. Mixed text gets both.
+Used by the BM25 index, the topic keywords (c-TF-IDF) and the sentiment lexicon.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import unicodedata
+from functools import lru_cache
+
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_LATIN = re.compile(r"[A-Za-z]")
+_WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
+_HAS_CJK_OR_ALNUM = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaffA-Za-z0-9]")
+_SPACES = re.compile(r"\s+")
+_PUNCT = re.compile(r"[^\w\u3400-\u4dbf\u4e00-\u9fff]+")
+
+# Chinese function words and fillers (kept short on purpose: content words such as 慢/差/贵 stay).
+ZH_STOPWORDS = frozenset("""
+的 了 是 我 你 他 她 它 们 我们 你们 他们 她们 这 那 这个 那个 这些 那些 这样 那样 这里 那里 都 也 就 还 又 在 和 与 及
+或 或者 而 而且 并 并且 但 但是 可是 不过 所以 因为 如果 虽然 然后 就是 还是 只是 一个 一下 一些 一点 一次 一直 有 有点
+有些 没 没有 吗 呢 吧 啊 呀 哦 嗯 哈 哈哈 啦 嘛 么 呐 着 过 得 地 之 其 被 把 给 让 对 向 从 到 于 为 为了 以 用 等 等等
+上 下 里 中 后 前 时 时候 什么 怎么 怎么样 为什么 哪 哪里 谁 多少 几 个 次 件 位 家 就是说 觉得 感觉 真的 真是 实在 非常
+特别 比较 已经 还有 可以 能 会 要 想 去 来 说 做 看 到了 了吧 啊啊 呵呵 您 亲 请 谢谢 一样 自己 大家 其他 另外 每 各 整个
+这次 那次 本 该 此 之后 之前 以后 以前 现在 今天 昨天 明天 一般 而已 而是 不是 就算 即使 总之 然而 由于 关于 通过
+""".split())
+
+try:  # scikit-learn's English list (318 words) plus a few CRM fillers
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS as _SK_EN
+except Exception:  # pragma: no cover - sklearn is a dependency
+    _SK_EN = frozenset()
+EN_STOPWORDS = frozenset(_SK_EN) | frozenset("""
+i'm i've i'd i'll it's don't didn't doesn't can't won't isn't wasn't aren't weren't im ive dont didnt doesnt cant wont isnt
+wasnt just got get gets really also still would could one us x xx xxx xxxx xx/xx/xxxx amp http https co rt
+""".split())
+
+STOPWORDS = ZH_STOPWORDS | EN_STOPWORDS
+
+_jieba_lock = threading.Lock()
+_jieba = None
+
+
+def _get_jieba():
+    global _jieba
+    if _jieba is None:
+        with _jieba_lock:
+            if _jieba is None:
+                import jieba
+                jieba.setLogLevel(logging.WARNING)
+                jieba.initialize()
+                _jieba = jieba
+    return _jieba
+
+
+def detect_language(text: str) -> str:
+    """'zh' when Chinese characters carry the text, 'en' for Latin-script text, 'other' when neither.
+
+    A Chinese character counts as much as a 3-letter chunk of Latin letters, so 'iPhone 屏幕碎了'
+    is zh and 'The 外卖 was cold and late' is en.
+    """
+    if not isinstance(text, str) or not text:
+        return "other"
+    cjk = len(_CJK.findall(text))
+    latin = len(_LATIN.findall(text))
+    if cjk == 0 and latin == 0:
+        return "other"
+    return "zh" if cjk * 3 >= latin else "en"
+
+
+def normalise(text: str) -> str:
+    """NFKC, lower-case, collapsed whitespace: the form compared for exact duplicates."""
+    if not isinstance(text, str):
+        return ""
+    return _SPACES.sub(" ", unicodedata.normalize("NFKC", text).lower()).strip()
+
+
+def dedupe_key(text: str) -> str:
+    """Normalised text without punctuation or spaces: '送餐太慢！' and '送餐太慢' share a key."""
+    return _PUNCT.sub("", normalise(text))
+
+
+def _stem_en(w: str) -> str:
+    if len(w) > 4 and w.endswith("ies"):
+        return w[:-3] + "y"
+    if len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us", "is")):
+        return w[:-1]
+    return w
+
+
+@lru_cache(maxsize=4096)
+def _tokens_cached(text: str, stop: bool) -> tuple[str, ...]:
+    return tuple(_tokenize(text, stop))
+
+
+def _tokenize(text: str, stop: bool) -> list[str]:
+    t = normalise(text)
+    if not t:
+        return []
+    out: list[str] = []
+    if _CJK.search(t):
+        for piece in _get_jieba().lcut(t):
+            piece = piece.strip()
+            if not piece or not _HAS_CJK_OR_ALNUM.search(piece):
+                continue
+            if _CJK.search(piece):
+                if not (stop and piece in ZH_STOPWORDS):
+                    out.append(piece)
+            else:
+                for w in _WORD.findall(piece):
+                    if stop and (w in EN_STOPWORDS or len(w) < 2):
+                        continue
+                    out.append(_stem_en(w))
+    else:
+        for w in _WORD.findall(t):
+            if stop and (w in EN_STOPWORDS or len(w) < 2):
+                continue
+            out.append(_stem_en(w))
+    return out
+
+
+def tokenize(text: str, stop: bool = True) -> list[str]:
+    """Search tokens: jieba words for Chinese, lower-cased (lightly de-pluralised) words for
+    English, both for mixed text; punctuation dropped; stopwords dropped when `stop`."""
+    if not isinstance(text, str):
+        return []
+    if len(text) <= 200:
+        return list(_tokens_cached(text, stop))
+    return _tokenize(text, stop)
+
+
+def tokenize_many(texts, stop: bool = True) -> list[list[str]]:
+    return [tokenize(t, stop) for t in texts]
