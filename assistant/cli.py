@@ -198,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("tool", parents=[common], help="call one tool and print its JSON result")
     s.add_argument("name")
     s.add_argument("--args", default="{}", help="JSON object of arguments")
-    s.add_argument("--role", default="admin", help="role to call as (manager, agent, admin)")
+    s.add_argument("--role", default="manager", help="role to call as: manager (contacts masked, default), agent, admin")
     s.set_defaults(func=cmd_tool)
 
     s = sub.add_parser("tools", parents=[common], help="list the tools and their argument schemas")

@@ -51,6 +51,7 @@ unless ``unmask=True``).
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import hashlib
 import itertools
@@ -285,17 +286,17 @@ def write_demo_offers(ws: Workspace | str | Path, as_of=None) -> Path:
     as_of = pd.Timestamp(as_of)
     until = (as_of + pd.offsets.MonthEnd(6)).date().isoformat()
     offers = [
-        ("BDAY-GIFT", ["birthday"], [], "生日当月下单享 9 折", "10% off one order in your birthday month"),
+        ("BDAY-GIFT", ["birthday"], [], "生日当月下单享 9 折", "Enjoy 10% off one order in your birthday month"),
         ("SPRING-FESTIVAL", ["festival:spring", "festival:lantern"], [], "新春期间全场满 300 减 30",
-         "30 off orders over 300 during the Spring Festival"),
+         "Get ¥30 off orders over ¥300 during the Spring Festival"),
         ("MID-AUTUMN", ["festival:mid_autumn", "festival:national_day"], [], "节日期间全场满 200 减 20",
-         "20 off orders over 200 during the holiday"),
+         "Get ¥20 off orders over ¥200 during the holiday"),
         ("NEW-YEAR", ["festival:new_year", "festival:christmas"], [], "新年期间下单享 95 折",
-         "5% off your order over the New Year"),
+         "Enjoy 5% off your order over the New Year"),
         ("WINBACK-COUPON", ["winback"], [], "送您一张 50 元回归券，30 天内有效",
-         "a 50 welcome-back coupon, valid for 30 days"),
+         "Here is a ¥50 welcome-back coupon, valid for 30 days"),
         ("VIP-SHIPPING", ["vip_thanks"], ["Champions", "Loyal", "高价值客户"], "贵宾专享全年免运费",
-         "free shipping on every order this year"),
+         "Enjoy free shipping on every order this year"),
     ]
     lines = [
         "# Guanxi care-message offers (demo). Drafts quote offers ONLY from this file:",
@@ -339,6 +340,10 @@ class CareData:
     _rfm: dict | None = field(default=None, repr=False)
     _churn: dict | None = field(default=None, repr=False)
     _orders_by: dict | None = field(default=None, repr=False)
+    _cid_col: pd.Series | None = field(default=None, repr=False)
+    _prof: dict = field(default_factory=dict, repr=False)
+    _fb_cid: pd.Series | None = field(default=None, repr=False)
+    _shared: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
         if "customer_id" not in self.customers.columns or "name" not in self.customers.columns:
@@ -372,16 +377,85 @@ class CareData:
             self._churn = {str(r["customer_id"]): r for r in self.churn.to_dict(orient="records")}
         return self._churn.get(cid)
 
+    _ORDER_COLS = ("order_id", "order_date", "product_name", "category", "amount")
+
     def index_orders(self) -> None:
-        """Group the orders by customer once (batch drafting)."""
+        """Group the order lines by customer once (batch drafting)."""
         if self._orders_by is None:
             o = self.orders
-            self._orders_by = {str(k): g for k, g in o.groupby(o["customer_id"].astype(str), sort=False)}
+            cols = [c for c in self._ORDER_COLS if c in o.columns]
+            arrays = [o[c].tolist() for c in cols]
+            by: dict[str, list[dict]] = {}
+            for cid, *vals in zip(o["customer_id"].astype(str).tolist(), *arrays):
+                by.setdefault(cid, []).append(dict(zip(cols, vals)))
+            self._orders_by = by
 
-    def orders_of(self, cid: str) -> pd.DataFrame:
+    def order_rows(self, cid: str) -> list[dict]:
+        """The customer's order lines as dicts (order_id, order_date, product_name, category, amount)."""
         if self._orders_by is not None:
-            return self._orders_by.get(cid, self.orders.iloc[0:0])
-        return self.orders.loc[self.orders["customer_id"].astype(str) == cid]
+            return self._orders_by.get(cid, [])
+        if self._cid_col is None:
+            self._cid_col = self.orders["customer_id"].astype(str)
+        o = self.orders.loc[self._cid_col == cid]
+        return o[[c for c in self._ORDER_COLS if c in o.columns]].to_dict(orient="records")
+
+    def purchases(self, cid: str) -> dict:
+        """The customer's orders before as_of, summarised (memoised): ``last`` (product, day,
+        order_id) — the latest line, the dearest on that day; ``fav`` (category, lines, all lines)
+        — the category with the most order lines (ties: higher spend, then name); ``bought``."""
+        if cid in self._prof:
+            return self._prof[cid]
+        rows = [dict(r) for r in self.order_rows(cid) if pd.Timestamp(r["order_date"]) < self.as_of]
+        last = fav = None
+        for r in rows:
+            r["_d"], r["_a"] = pd.Timestamp(r["order_date"]), float(r.get("amount") or 0)
+        if rows:
+            lp = max(rows, key=lambda r: (r["_d"], r["_a"]))
+            if _clean(lp.get("product_name")):
+                last = (str(lp["product_name"]), lp["_d"], str(lp.get("order_id")))
+            stats: dict[str, list] = {}
+            for r in rows:
+                c = _clean(r.get("category"))
+                if c is not None:
+                    st = stats.setdefault(c, [0, 0.0])
+                    st[0] += 1
+                    st[1] += r["_a"]
+            if stats:
+                c = min(stats, key=lambda k: (-stats[k][0], -stats[k][1], k))
+                fav = (c, stats[c][0], len(rows))
+        bought = {str(r["product_name"]) for r in rows if _clean(r.get("product_name"))}
+        self._prof[cid] = {"last": last, "fav": fav, "bought": bought, "n": len(rows), "recs": None}
+        return self._prof[cid]
+
+    def recommendations(self, cid: str, top: int = 3) -> list[dict]:
+        """Products for the customer (memoised), as ``recommend_products`` does: consequents of the
+        association rules whose antecedents the customer bought, topped up with the best sellers
+        (by sales) of the customer's favourite category that they have not bought."""
+        prof = self.purchases(cid)
+        if prof["recs"] is None:
+            recs = _recommend(self.rules, prof["bought"], top)
+            if len(recs) < top and prof["fav"] is not None:
+                cat = prof["fav"][0]
+                have = prof["bought"] | {r["item"] for r in recs}
+                for name, sales in self.best_sellers().get(cat, []):
+                    if len(recs) >= top:
+                        break
+                    if name not in have:
+                        recs.append({"item": name, "because": [cat], "kind": "best_seller", "sales": sales})
+            prof["recs"] = recs
+        return prof["recs"]
+
+    def best_sellers(self) -> dict[str, list[tuple[str, float]]]:
+        """Per category: products by total sales, best first (computed once)."""
+        if "best_sellers" not in self._shared:
+            o = self.orders
+            out: dict[str, list[tuple[str, float]]] = {}
+            if len(o) and {"product_name", "category", "amount"} <= set(o.columns):
+                g = o.groupby(["category", "product_name"], sort=False)["amount"].sum()
+                for (cat, name), amt in sorted(g.items(), key=lambda t: (str(t[0][0]), -float(t[1]), str(t[0][1]))):
+                    out.setdefault(str(cat), []).append((str(name), round(float(amt), 2)))
+            self._shared["best_sellers"] = out
+        return self._shared["best_sellers"]
 
 
 def _df_or_none(v):
@@ -394,11 +468,11 @@ def care_data(ws_or_tables, offers=None, as_of=None) -> CareData:
     overrides the workspace's offer list (see :func:`load_offers`)."""
     if isinstance(ws_or_tables, CareData):
         d = ws_or_tables
-        if offers is not None:
-            d.offers = load_offers(offers)
-        if as_of is not None:
-            d.as_of = pd.Timestamp(as_of).normalize()
-        return d
+        if offers is None and as_of is None:
+            return d
+        new_as_of = d.as_of if as_of is None else pd.Timestamp(as_of).normalize()
+        return dataclasses.replace(d, offers=d.offers if offers is None else load_offers(offers), as_of=new_as_of,
+                                   _prof=d._prof if new_as_of == d.as_of else {})
     if isinstance(ws_or_tables, (str, Path)):
         ws_or_tables = Workspace(ws_or_tables)
     if isinstance(ws_or_tables, Workspace):
@@ -413,11 +487,16 @@ def care_data(ws_or_tables, offers=None, as_of=None) -> CareData:
                 _df_or_none(ws.artefact("rules_product")), load_offers(ws), ws_as_of, f"workspace {ws.root}")
         base: CareData = cache["data"]
         base.rfm_row(""), base.churn_row("")  # build the lookups once, share them
+        if base._cid_col is None:
+            base._cid_col = base.orders["customer_id"].astype(str)
+        if base._fb_cid is None and base.feedback is not None and "customer_id" in base.feedback.columns:
+            base._fb_cid = base.feedback["customer_id"].astype(str)
         # the offer list is re-read on every call (a small file a manager may edit at any time)
         d = CareData(base.customers, base.orders, base.feedback, base.rfm, base.churn, base.rules,
                      load_offers(ws) if offers is None else load_offers(offers),
                      base.as_of if as_of is None else pd.Timestamp(as_of), base.label,
-                     base._cust, base._rfm, base._churn, base._orders_by)
+                     base._cust, base._rfm, base._churn, base._orders_by, base._cid_col, {}, base._fb_cid,
+                     base._shared)
         return d
     if isinstance(ws_or_tables, dict):
         t = ws_or_tables
@@ -675,6 +754,9 @@ PARTS = {
         "resolved.warm": "{resolution}，请问您对处理结果还满意吗？",
         "resolved.formal": "{resolution}，不知您对处理结果是否满意？",
         "offer": "{offer}。",
+        "ref.short": "关于{you}{date}的反馈，",
+        "open.short": "我们深表歉意，将尽快跟进。",
+        "resolved.short": "{resolution}，请问{you}满意吗？",
     },
     "en": {
         "segment_top": "You are one of our most valued customers.",
@@ -694,8 +776,21 @@ PARTS = {
         "resolved.warm": "{resolution}. Are you happy with how it was resolved?",
         "resolved.formal": "{resolution}. We would be grateful to know whether you are satisfied with the outcome.",
         "offer": "{offer}.",
+        "ref.short": "re your feedback of {date}:",
+        "open.short": "we're sorry and will follow up soon.",
+        "resolved.short": "{resolution}. Are you satisfied?",
     },
 }
+# Compact cores, used only when no full template fits (e.g. an English SMS to a Chinese name: UCS-2, 70).
+SHORT_CORES = {
+    "birthday": ("祝{you}生日快乐！", "Happy birthday!"),
+    "festival": ("{wish}！", "{wish}!"),
+    "winback": ("好久不见，期待{you}回来看看！", "We miss you! Hope to see you soon."),
+    "vip_thanks": ("感谢{you}的支持！", "Thank you for your support!"),
+    "recommendation": ("", ""),
+    "complaint_followup": ("", ""),
+}
+_NO_NAME = {"zh": "您好！", "en": "Hello,"}
 _MARKETING = ("winback", "recommendation")
 
 
@@ -745,6 +840,7 @@ class _P:
     sources: list[dict] = field(default_factory=list)
     group: str | None = None  # at most one part per group
     block: str = "body"  # greet | body | close | optout | sign
+    short: str | None = None  # shorter wording for the compact fallback
 
 
 def _src(detail: str, value, source: str) -> dict:
@@ -774,11 +870,6 @@ def _clean(v) -> str | None:
         pass
     s = str(v).strip()
     return s or None
-
-
-def _one_line(s: str, n: int = 40) -> str:
-    s = re.sub(r"\s+", " ", str(s)).strip()
-    return s if len(s) <= n else s[: n - 1] + "…"
 
 
 def _segment_names(rfm_row) -> set[str]:
@@ -935,8 +1026,6 @@ def draft_care_message(ws_or_tables, customer_id: str, occasion: str, channel: s
 
     # ---- occasion-specific facts
     fest = fest_day = None
-    orders = data.orders_of(cid)
-    o = orders.loc[pd.to_datetime(orders["order_date"]) < as_of] if len(orders) else orders
     occasion_parts: list[_P] = []
     subject_fmt: dict = {"a": addr}
     core_fmt: dict = {"you": you}
@@ -987,16 +1076,8 @@ def draft_care_message(ws_or_tables, customer_id: str, occasion: str, channel: s
                       [_src("segment", seg or rfm_row.get("tier"),
                             f"rfm artefact (customer_id={cid}): segment {seg}, tier {rfm_row.get('tier')}; "
                             f"shown as a positive phrase only")]))
-    last = fav = None
-    if len(o):
-        oo = o.assign(_d=pd.to_datetime(o["order_date"]))
-        lp = oo.sort_values(["_d", "amount"], ascending=[False, False], kind="stable").iloc[0]
-        if _clean(lp.get("product_name")):
-            last = (str(lp["product_name"]), lp["_d"], str(lp.get("order_id")))
-        if "category" in oo.columns and oo["category"].notna().any():
-            g = oo.dropna(subset=["category"]).groupby("category").agg(n=("amount", "size"), amt=("amount", "sum"))
-            g = g.sort_values(["n", "amt"], ascending=[False, False], kind="stable")
-            fav = (str(g.index[0]), int(g["n"].iloc[0]), int(len(oo)))
+    prof = data.purchases(cid)
+    last, fav = prof["last"], prof["fav"]
     if last and occasion in ("winback", "vip_thanks", "recommendation"):
         t = _part("last_purchase", lang, occasion).format(you=you, date=_fmt_day(last[1], lang, as_of),
                                                           product=last[0])
@@ -1011,7 +1092,7 @@ def draft_care_message(ws_or_tables, customer_id: str, occasion: str, channel: s
 
     # ---- recommendations
     if occasion in ("recommendation", "winback"):
-        recs = _recommend(data, o, cid)
+        recs = data.recommendations(cid)
         if recs:
             for k in (min(3, len(recs)), 2, 1):
                 if k > len(recs) or (k == 3 and channel == "sms"):
@@ -1023,15 +1104,17 @@ def draft_care_message(ws_or_tables, customer_id: str, occasion: str, channel: s
                 tmpl = _part("recs" if (long and k >= 1) else "recs.short", lang)
                 srcs = [_src("recommended product", r["item"],
                              f"association rules (rules_product): {{{', '.join(r['because'])}}} → {{{r['item']}}}, "
-                             f"confidence {r['confidence']:.2f}, lift {r['lift']:.2f}") for r in chosen]
+                             f"confidence {r['confidence']:.2f}, lift {r['lift']:.2f}" if r["kind"] == "rule" else
+                             f"orders table: best seller of the customer's favourite category {r['because'][0]} "
+                             f"(sales {r['sales']:,.2f}), not bought yet") for r in chosen]
                 weight = {3: 62, 2: 60, 1: 56}[k] if occasion == "recommendation" else {3: 14, 2: 13, 1: 12}[k]
                 opt.append(_P(f"recs{k}", tmpl.format(you=you, products=names), weight, srcs, group="recs"))
                 if long:
                     opt.append(_P(f"recs{k}.short", _part("recs.short", lang).format(you=you, products=names),
                                   weight - 1, srcs, group="recs"))
         elif occasion == "recommendation":
-            warnings.append("no association rule matched this customer's purchases: no products named"
-                            + (" (favourite category mentioned instead)" if fav else ""))
+            warnings.append("no association rule or favourite-category best seller for this customer: "
+                            "no products named")
 
     order_keys = (("last_purchase", "recs", "favourite", "segment") if occasion in ("recommendation", "winback")
                   else ("segment", "last_purchase", "favourite", "recs"))
@@ -1069,25 +1152,41 @@ def draft_care_message(ws_or_tables, customer_id: str, occasion: str, channel: s
     if optout_text and lang == "en" and not optout_text.endswith("."):
         optout_text += "."
 
-    # ---- build per variant, fit, choose
+    # ---- build per variant, fit, choose: the full templates (hash order), then a compact
+    # fallback, then the compact fallback without the name (only when nothing else fits)
     optout = _P("optout", optout_text, 0, block="optout") if optout_text else None
+    sign = _P("sign", sign_text, 0, [_src("brand", brand, brand_src)], block="sign")
+    plans = [("full", vi) for vi in order] + [("short", None), ("noname", None)]
     best = None
-    for rank, vi in enumerate(order):
-        g_idx, core, close = variants[vi]
-        greet = _G[lang][tone][g_idx].format(a=addr)
-        parts = [_P("greet", greet, 0, addr_src, block="greet")]
-        if core:
-            parts.append(_P("core", core.format(**core_fmt), 0))
-        parts += occasion_parts + opt
-        parts.append(_P("close", close, 5, block="close"))
-        parts.append(_P("sign", sign_text, 0, [_src("brand", brand, brand_src)], block="sign"))
+    for rank, (kind, vi) in enumerate(plans):
+        if kind == "full":
+            g_idx, core, close = variants[vi]
+            greet = _G[lang][tone][g_idx].format(a=addr)
+            parts = [_P("greet", greet, 0, addr_src, block="greet")]
+            if core:
+                parts.append(_P("core", core.format(**core_fmt), 0))
+            parts += occasion_parts + opt
+            parts.append(_P("close", close, 5, block="close"))
+        else:
+            greet = _G[lang][tone][0].format(a=addr) if kind == "short" else _NO_NAME[lang]
+            parts = [_P("greet", greet, 0, addr_src if kind == "short" else [], block="greet")]
+            core = SHORT_CORES[occasion][0 if lang == "zh" else 1].format(**core_fmt)
+            if core:
+                parts.append(_P("core", core, 0))
+            parts += [_P(p.key, p.short or p.text, p.weight, p.sources, p.group, p.block) for p in occasion_parts]
+            parts += opt
+        parts.append(sign)
         kept, text, score, fits = _fit(parts, lang, channel, optout, occasion in _MARKETING)
-        cand = (fits, score, -rank, kept, text, vi)
-        if best is None or cand[:3] > best[:3]:
+        cand = (fits, kind != "noname", score, -rank, kept, text, f"{vi}" if kind == "full" else kind)
+        if best is None or cand[:4] > best[:4]:
             best = cand
+        if kind == "full" and rank == len(order) - 1 and best[0]:
+            break  # a full template fits: the compact fallbacks are not needed
     if best is None:  # only when nothing at all could be assembled
         raise GuanxiError("could not assemble a draft")
-    fits, score, _, kept, text, vi = best
+    fits, named, score, _, kept, text, vi = best
+    if not named:
+        warnings.append("the name was left out to fit one SMS")
     if not fits:
         warnings.append("even the shortest draft is over the channel limit; shorten it by hand")
     dropped = [p.key for p in opt if all(p is not k for k in kept) and not p.key.endswith(".short")
@@ -1105,7 +1204,6 @@ def draft_care_message(ws_or_tables, customer_id: str, occasion: str, channel: s
         subject = (s_zh if lang == "zh" else s_en).format(**subject_fmt)
         if len(subject) > SUBJECT_LIMIT:
             subject = (s_zh if lang == "zh" else s_en).format(**{**subject_fmt, "a": ""}).strip(" ,，")
-        subject = subject[:SUBJECT_LIMIT]
 
     # ---- safety net: a draft never carries contact data
     from knowledge.pii import mask_text
@@ -1129,16 +1227,15 @@ def draft_care_message(ws_or_tables, customer_id: str, occasion: str, channel: s
                  fest.key if fest else None, offer_id, f"{occasion}/{lang}/{tone}/{vi}", prov)
 
 
-def _recommend(data: CareData, orders: pd.DataFrame, cid: str, top: int = 3) -> list[dict]:
-    if data.rules is None or not len(data.rules) or not len(orders) or "product_name" not in orders.columns:
+def _recommend(rules: pd.DataFrame | None, bought: set[str], top: int = 3) -> list[dict]:
+    if rules is None or not len(rules) or not bought:
         return []
-    bought = set(orders["product_name"].dropna().astype(str))
     try:
         from tools.association import recommend_for_customer
-        recs = recommend_for_customer(data.rules, bought, top=top)
+        recs = recommend_for_customer(rules, bought, top=top)
     except ImportError:  # pragma: no cover - association module is part of the project
         recs = []
-    return [{"item": str(r["item"]), "because": [str(x) for x in r.get("because", [])],
+    return [{"item": str(r["item"]), "because": [str(x) for x in r.get("because", [])], "kind": "rule",
              "confidence": float(r.get("confidence") or 0), "lift": float(r.get("lift") or 0)} for r in recs]
 
 
@@ -1147,22 +1244,32 @@ def _complaint_parts(data: CareData, cid: str, feedback_id, lang: str, tone: str
     fb = data.feedback
     if fb is None or not len(fb):
         raise GuanxiError("complaint_followup: no feedback table")
-    mine = fb.loc[fb["customer_id"].astype(str) == cid] if "customer_id" in fb.columns else fb.iloc[0:0]
     if feedback_id is not None:
         row = fb.loc[fb["feedback_id"].astype(str) == str(feedback_id).strip()]
         if not len(row):
             raise GuanxiError(f"complaint_followup: no feedback {feedback_id!r}")
-        row = row.iloc[0]
+        row = row.iloc[0].to_dict()
         if str(row.get("customer_id")) != cid:
             raise GuanxiError(f"complaint_followup: feedback {feedback_id} belongs to another customer")
     else:
-        cands = mine
-        if "kind" in mine.columns and (mine["kind"] == "complaint").any():
-            cands = mine.loc[mine["kind"] == "complaint"]
-        if not len(cands):
-            raise GuanxiError(f"complaint_followup: customer {cid} has no feedback on file")
-        row = cands.sort_values("created_at", kind="stable").iloc[-1]
+        if "customer_id" not in fb.columns:
+            raise GuanxiError("complaint_followup: the feedback table has no customer_id column")
+        if data._fb_cid is None:
+            data._fb_cid = fb["customer_id"].astype(str)
+        mine = fb.loc[data._fb_cid == cid].to_dict(orient="records")
+        cands = [r for r in mine if r.get("kind") in ("complaint", None) or "kind" not in r]
+        if not cands:
+            raise GuanxiError(f"complaint_followup: customer {cid} has no complaint on file"
+                              + (f" (other feedback: {', '.join(str(r['feedback_id']) for r in mine[:5])}; "
+                                 f"pass feedback_id to follow one up)" if mine else ""))
+        row = max(enumerate(cands), key=lambda t: (pd.Timestamp(t[1]["created_at"]), t[0]))[1]
         warnings.append(f"no feedback_id given: using the latest complaint, {row['feedback_id']}")
+    kind = _clean(row.get("kind"))
+    if kind not in (None, "complaint"):
+        warnings.append(f"feedback {row['feedback_id']} is a {kind}, not a complaint")
+    age_days = (data.as_of - pd.Timestamp(row["created_at"]).normalize()).days
+    if age_days > 90:
+        warnings.append(f"this feedback is {age_days} days old; check that a follow-up still makes sense")
     fid = str(row["feedback_id"])
     fsrc = f"feedback table (feedback_id={fid})"
     created = pd.Timestamp(row["created_at"])
@@ -1177,7 +1284,8 @@ def _complaint_parts(data: CareData, cid: str, feedback_id, lang: str, tone: str
     else:
         ref = _part("ref", lang).format(you=you, date=date)
     status = str(_clean(row.get("status")) or "open").lower()
-    parts = [_P("ref", ref, 0, srcs)]
+    short_ref = _part("ref.short", lang).format(you=you, date=date)
+    parts = [_P("ref", ref, 0, srcs, short=short_ref)]
     t = "formal" if tone == "formal" else "warm"
     if status == "resolved":
         res_raw = _clean(row.get("resolution"))
@@ -1189,11 +1297,15 @@ def _complaint_parts(data: CareData, cid: str, feedback_id, lang: str, tone: str
         if lang == "zh" and tone != "formal" and you == "你":
             phrase = phrase.replace("您", "你")
         rs = [_src("complaint status", "resolved", f"{fsrc}: status")]
-        rs.append(_src("resolution", _one_line(res_raw) if res_raw else "(none recorded)",
-                       f"{fsrc}: resolution, shown as the fixed phrase '{phrase}'"))
-        parts.append(_P("status", _part(f"resolved.{t}", lang).format(resolution=phrase), 0, rs))
+        # the staff's resolution text is classified, not copied (it is free text too)
+        rs.append(_src("resolution", match[0] if match is not None else ("other" if res_raw else "none recorded"),
+                       f"{fsrc}: resolution field, classified and shown as the fixed phrase '{phrase}'"))
+        short_phrase = phrase[0].lower() + phrase[1:] if lang == "en" else phrase
+        parts.append(_P("status", _part(f"resolved.{t}", lang).format(resolution=phrase), 0, rs,
+                        short=_part("resolved.short", lang).format(resolution=short_phrase, you=you)))
     else:
-        parts.append(_P("status", _part(f"open.{t}", lang), 0, [_src("complaint status", status, f"{fsrc}: status")]))
+        parts.append(_P("status", _part(f"open.{t}", lang), 0, [_src("complaint status", status, f"{fsrc}: status")],
+                        short=_part("open.short", lang).format(you=you)))
     return parts
 
 

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from knowledge.schema import TABLES
 
@@ -27,6 +28,9 @@ NA_TOKENS = frozenset({"", "NA", "N/A", "n/a", "#N/A", "null", "NULL", "Null", "
 EARLIEST = pd.Timestamp("1990-01-01")
 MAX_AGE = 120
 EXTREME_FACTOR = 10
+# Parsing works in microseconds so that years like 2999 or 1600 parse (then fail the range
+# checks with a clear reason) instead of overflowing; to_schema casts to nanoseconds.
+DT_UNIT = "datetime64[us]"
 NAME_COLUMNS = {"name", "product_name", "customer:name"}
 FREE_TEXT_COLUMNS = {"text", "resolution"}
 ORDER_COLUMNS = TABLES["orders"].column_names
@@ -126,28 +130,36 @@ class Ledger:
 
 # ---------------------------------------------------------------- strings
 def nfkc(s: pd.Series) -> pd.Series:
-    """Full-width → half-width (Unicode NFKC), applied only to the non-ASCII values."""
-    mask = s.str.contains(r"[^\x00-\x7f]", regex=True, na=False)
-    if not mask.any():
-        return s
-    s = s.copy()
-    s[mask] = [unicodedata.normalize("NFKC", v) for v in s[mask]]
-    return s
+    """Full-width → half-width (Unicode NFKC): 'Ｃ００１' → 'C001'."""
+    return pd.Series(pc.utf8_normalize(arrow(s), "NFKC"), index=s.index, dtype="str")
 
 
 def collapse_spaces(s: pd.Series) -> pd.Series:
-    """Trimmed, with runs of whitespace as one space."""
-    s = s.str.strip()
-    mask = s.str.contains(r"\s{2,}|[^\S ]", regex=True, na=False)
-    if mask.any():
-        s = s.copy()
-        s[mask] = s[mask].str.replace(r"\s+", " ", regex=True)
-    return s
+    """Trimmed, with runs of whitespace (also ideographic and no-break spaces) as one space."""
+    a = pc.replace_substring_regex(arrow(s), r"[\s\x{3000}\x{a0}]+", " ")
+    return pd.Series(pc.utf8_trim_whitespace(a), index=s.index, dtype="str")
 
 
 def blank_to_na(s: pd.Series) -> pd.Series:
     """The missing-value tokens ('', NA, null, -, 无, 空, ...) as missing."""
-    return s.where(~s.isin(NA_TOKENS))
+    a = arrow(s)
+    na = pc.is_in(a, value_set=pa.array(sorted(NA_TOKENS), type=a.type))
+    return pd.Series(pc.if_else(na, pa.scalar(None, a.type), a), index=s.index, dtype="str")
+
+
+def isin(s: pd.Series, values) -> pd.Series:
+    """Vectorised `s.isin(values)` for strings (missing → False)."""
+    a = arrow(s)
+    hit = pc.fill_null(pc.is_in(a, value_set=pa.array(list(values), type=a.type)), False)
+    return pd.Series(hit.to_numpy(zero_copy_only=False), index=s.index)
+
+
+def lookup(s: pd.Series, mapping: dict[str, str]) -> pd.Series:
+    """Vectorised `s.map(mapping)` for strings: the mapped value, missing where unmapped."""
+    a = arrow(s)
+    keys = pa.array(list(mapping), type=a.type)
+    values = pa.array([None if pd.isna(v) else str(v) for v in mapping.values()], type=a.type)
+    return pd.Series(pc.take(values, pc.index_in(a, value_set=keys)), index=s.index, dtype="str")
 
 
 def _changed(old: pd.Series, new: pd.Series) -> int:
@@ -175,7 +187,8 @@ def prepare(df: pd.DataFrame, table: str) -> Outcome:
         s = df[col].astype("str")
         dtype = dtypes.get(col, "str")
         if col.endswith("_id"):
-            new = nfkc(s).str.strip().str.replace(r"^(\d+)\.0+$", r"\1", regex=True)
+            new = pd.Series(pc.replace_substring_regex(pc.utf8_trim_whitespace(arrow(nfkc(s))), r"^(\d+)\.0+$",
+                                                       r"\1"), index=s.index, dtype="str")
             counts["ids_normalised"] += _changed(s, new)
         elif dtype != "str" or col in ("customer:phone", "customer:email"):
             new = nfkc(s).str.strip()
@@ -201,70 +214,106 @@ ISO_DATE = r"\d{4}-\d{2}-\d{2}(?: 00:00:00)?"
 ISO_DATETIME = r"\d{4}-\d{2}-\d{2}(?: \d{2}:\d{2}(?::\d{2})?)?"
 
 
-def _assemble(parts: pd.DataFrame) -> pd.Series:
-    """Timestamps from y/m/d[/H/M/S] string columns; impossible dates (2023-13-45) → NaT."""
-    num = {k: pd.to_numeric(parts[k], errors="coerce") if k in parts else pd.Series(0, index=parts.index)
-           for k in ("y", "m", "d", "H", "M", "S")}
-    frame = pd.DataFrame({"year": num["y"], "month": num["m"], "day": num["d"], "hour": num["H"],
-                          "minute": num["M"], "second": num["S"]}).fillna(0).astype("int64")
-    return pd.to_datetime(frame, errors="coerce").astype("datetime64[ns]")
+def arrow(s: pd.Series) -> pa.Array:
+    """The pyarrow string array of a str Series (vectorised RE2 regexes and casts run on it)."""
+    a = pa.array(s.astype("str").array)
+    return a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a
 
 
-def _parse_unique(u: pd.Series) -> pd.Series:
-    """Parse distinct date strings by format group: Y-M-D (also 年月日 and /), YYYYMMDD,
-    M/D/Y (D/M/Y when the first part exceeds 12), Excel serial days, else month names."""
-    res = pd.Series(pd.NaT, index=u.index, dtype="datetime64[ns]")
-    todo = pd.Series(True, index=u.index)
+def _extract(arr: pa.Array, pattern: str, names: tuple[str, ...]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """(matched mask, group name → float array, NaN where the group is empty)."""
+    st = pc.extract_regex(arr, pattern)
+    hit = st.is_valid().to_numpy(zero_copy_only=False)
+    groups = {}
+    for n in names:
+        f = pc.struct_field(st, n)
+        f = pc.if_else(pc.equal(f, ""), pa.scalar(None, f.type), f)
+        groups[n] = pc.cast(f, pa.float64()).to_numpy(zero_copy_only=False)
+    return hit, groups
+
+
+def compose_datetimes(y, m, d, hh=None, mm=None, ss=None) -> np.ndarray:
+    """datetime64[us] from numeric parts (NaN time parts = 0); NaT where the parts are not a
+    real date and time (2023-13-45, 2023-02-30, 25:00)."""
+    hh, mm, ss = (np.zeros(len(y)) if v is None else np.nan_to_num(v) for v in (hh, mm, ss))
+    ok = (~np.isnan(y) & ~np.isnan(m) & ~np.isnan(d) & (y >= 1) & (y <= 9999) & (m >= 1) & (m <= 12)
+          & (d >= 1) & (d <= 31) & (hh < 24) & (mm < 60) & (ss < 60))
+    yi, mi, di = (np.where(ok, v, 1).astype("int64") for v in (y, m, d))
+    month = ((yi - 1970) * 12 + mi - 1).astype("datetime64[M]")
+    day = month.astype("datetime64[D]") + (di - 1)
+    ok &= day.astype("datetime64[M]") == month  # day 30 of February rolls over: not a date
+    secs = (np.where(ok, hh, 0) * 3600 + np.where(ok, mm, 0) * 60 + np.where(ok, ss, 0)).astype("int64")
+    out = day.astype("datetime64[us]") + secs.astype("timedelta64[s]")
+    out[~ok] = np.datetime64("NaT")
+    return out
+
+
+def _parse_unique(u: pd.Series) -> np.ndarray:
+    """Parse distinct date strings by format group (RE2 over Arrow, numpy arithmetic): Y-M-D
+    (also 年月日 and /), YYYYMMDD, M/D/Y (D/M/Y when a first part exceeds 12), Excel serial
+    days, else (few values) dates with month names."""
+    n = len(u)
+    res = np.full(n, np.datetime64("NaT"), dtype="datetime64[us]")
+    todo = np.ones(n, dtype=bool)
+    arr = arrow(u)
+    parts = ("y", "m", "d", "H", "M", "S")
     for pattern in (_YMD, _COMPACT):
-        m = u[todo].str.extract(pattern)
-        hit = m["y"].notna()
+        idx = np.flatnonzero(todo)
+        if not len(idx):
+            return res
+        hit, g = _extract(arr.take(idx), pattern, parts)
+        res[idx[hit]] = compose_datetimes(*(g[k][hit] for k in parts))
+        todo[idx[hit]] = False
+    idx = np.flatnonzero(todo)
+    if len(idx):
+        hit, g = _extract(arr.take(idx), _DMY, ("a", "b", "y", "H", "M", "S"))
         if hit.any():
-            res[hit[hit].index] = _assemble(m[hit])
-            todo[hit[hit].index] = False
-    m = u[todo].str.extract(_DMY)
-    hit = m["y"].notna()
-    if hit.any():
-        m = m[hit]
-        a, b = m["a"].astype("int64"), m["b"].astype("int64")
-        dayfirst = (a > 12).any() and not (b > 12).any()
-        if (m["sep"] == ".").all():
-            dayfirst = not ((b > 12).any() and not (a > 12).any())
-        m = m.assign(d=m["a"] if dayfirst else m["b"], m=m["b"] if dayfirst else m["a"])
-        pm = m["p"].str.lower().eq("pm").fillna(False).to_numpy()
-        hours = pd.to_numeric(m["H"], errors="coerce")
-        m["H"] = np.where(pm & (hours < 12), hours + 12, np.where(~pm & m["p"].notna() & (hours == 12), 0, hours))
-        res[m.index] = _assemble(m)
-        todo[m.index] = False
-    serial = todo & u.str.fullmatch(_SERIAL, na=False)
-    if serial.any():
-        days = pd.to_numeric(u[serial]).astype("float64")
-        res[serial] = (pd.Timestamp("1899-12-30") + pd.to_timedelta(days, unit="D")).dt.round("s")
-        todo &= ~serial
-    words = todo & u.str.contains(r"[A-Za-z]", na=False) & u.str.contains(r"\d{4}", na=False)
-    for i in words[words].index:
-        try:
-            ts = pd.Timestamp(u[i])
-            res[i] = ts.tz_localize(None) if ts.tzinfo else ts
-        except (ValueError, TypeError, OverflowError):
-            pass
+            a, b = g["a"][hit], g["b"][hit]
+            st = pc.extract_regex(arr.take(idx), _DMY)
+            dots = pc.equal(pc.struct_field(st, "sep"), ".").to_numpy(zero_copy_only=False)[hit]
+            ampm = pc.ascii_lower(pc.struct_field(st, "p")).to_numpy(zero_copy_only=False)[hit]
+            dayfirst = bool((a > 12).any() and not (b > 12).any())
+            if dots.all():
+                dayfirst = not ((b > 12).any() and not (a > 12).any())
+            h = g["H"][hit]
+            h = np.where((ampm == "pm") & (h < 12), h + 12, np.where((ampm == "am") & (h == 12), 0, h))
+            res[idx[hit]] = compose_datetimes(g["y"][hit], b if dayfirst else a, a if dayfirst else b,
+                                              h, g["M"][hit], g["S"][hit])
+            todo[idx[hit]] = False
+    idx = np.flatnonzero(todo)
+    if len(idx):
+        serial = pc.match_substring_regex(arr.take(idx), _SERIAL).to_numpy(zero_copy_only=False)
+        if serial.any():
+            days = pc.cast(arr.take(idx[serial]), pa.float64()).to_numpy()
+            res[idx[serial]] = (np.datetime64("1899-12-30", "us")
+                                + (np.round(days * 86400) * 1_000_000).astype("timedelta64[us]"))
+            todo[idx[serial]] = False
+    for i in np.flatnonzero(todo):
+        v = u.iat[i]
+        if re.search(r"[A-Za-z]", v) and re.search(r"\d{4}", v):
+            try:
+                ts = pd.Timestamp(v)
+                res[i] = (ts.tz_localize(None) if ts.tzinfo else ts).to_datetime64()
+            except (ValueError, TypeError, OverflowError):
+                pass
     return res
 
 
 def parse_dates(s: pd.Series, kind: str = "datetime") -> tuple[pd.Series, pd.Series]:
-    """(datetime64[ns] with NaT for missing/unparseable, mask of parsed values that were not
+    """(datetime64[us] with NaT for missing/unparseable, mask of parsed values that were not
     already in ISO form). Each distinct string is parsed once: fast on big tables."""
     codes, uniq = pd.factorize(s)
     u = pd.Series(uniq, dtype="str")
-    nat = np.datetime64("NaT", "ns")
+    nat = np.datetime64("NaT", "us")
     valid = codes >= 0
     if not len(u):
-        return pd.Series(nat, index=s.index, dtype="datetime64[ns]"), pd.Series(False, index=s.index)
-    parsed = _parse_unique(u).to_numpy()
+        return pd.Series(nat, index=s.index, dtype=DT_UNIT), pd.Series(False, index=s.index)
+    parsed = _parse_unique(u)
     iso = u.str.fullmatch(ISO_DATE if kind == "date" else ISO_DATETIME, na=False).to_numpy()
     take = np.where(valid, codes, 0)
     values = np.where(valid, parsed[take], nat)
     reformatted = valid & ~np.isnat(values) & ~iso[take]
-    return pd.Series(values, index=s.index, dtype="datetime64[ns]"), pd.Series(reformatted, index=s.index)
+    return pd.Series(values, index=s.index, dtype=DT_UNIT), pd.Series(reformatted, index=s.index)
 
 
 def parse_date_column(df: pd.DataFrame, col: str, kind: str, required: bool) -> Outcome:
@@ -305,15 +354,18 @@ def check_age(df: pd.DataFrame, today: pd.Timestamp, col: str = "birthday") -> O
 def parse_numbers(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     """(float64 with NaN for missing/unparseable, mask of values that needed cleaning):
     currency signs, thousands separators and a decimal comma ('3,50') are handled."""
-    out = pd.to_numeric(s, errors="coerce").astype("float64")
+    arr = arrow(s)
+    plain = pc.fill_null(pc.match_substring_regex(arr, r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"), False)
+    values = pc.cast(pc.if_else(plain, arr, pa.scalar(None, arr.type)), pa.float64())
+    out = pd.Series(values.to_numpy(zero_copy_only=False), index=s.index, dtype="float64")
     bad = out.isna() & s.notna()
     fixed = pd.Series(False, index=s.index)
     if bad.any():
         t = s[bad].str.replace(r"^(-?\d+),(\d{1,2})$", r"\1.\2", regex=True)
         t = t.str.replace(r"[¥￥$€£,\s]|元|RMB|CNY|USD", "", regex=True, case=False)
-        out[bad] = pd.to_numeric(t, errors="coerce").astype("float64")
+        recovered = pd.to_numeric(t, errors="coerce").astype("float64")
+        out[bad] = recovered.where(np.isfinite(recovered))  # 'inf' is not an amount
         fixed = bad & out.notna()
-    out[~np.isfinite(out.fillna(0))] = np.nan
     return out, fixed
 
 
@@ -402,7 +454,7 @@ def unify_vocabulary(df: pd.DataFrame, col: str, vocabulary: dict[str, str], fix
     """Map values through `vocabulary` (case-insensitive); unknown values are cleared and counted."""
     s = df[col]
     key = s.str.strip().str.lower().str.replace(r"\s+", " ", regex=True)
-    new = key.map(vocabulary).astype("str")
+    new = lookup(key, vocabulary)
     unknown = s.notna() & new.isna()
     return keep_all(df.assign(**{col: new}), {fix: _changed(s, new), f"unrecognised_{col}_cleared": unknown.sum()})
 
@@ -431,9 +483,10 @@ def normalise_tags(df: pd.DataFrame, col: str = "tags") -> Outcome:
 
 # ---------------------------------------------------------------- duplicates
 def natural_order(ids: pd.Series) -> np.ndarray:
-    """Positions that sort ids naturally: shorter first, then by text ('C9' < 'C10')."""
-    key = pd.DataFrame({"n": ids.str.len().to_numpy(), "s": ids.to_numpy()})
-    return key.sort_values(["n", "s"], kind="stable").index.to_numpy()
+    """Positions that sort ids naturally: shorter first, then by text ('C9' < 'C10'), then by position."""
+    a = arrow(ids)
+    t = pa.table({"n": pc.utf8_length(a), "s": a, "i": pa.array(np.arange(len(a)))})
+    return pc.sort_indices(t, sort_keys=[("n", "ascending"), ("s", "ascending"), ("i", "ascending")]).to_numpy()
 
 
 def sort_by_id(df: pd.DataFrame, col: str) -> pd.DataFrame:
@@ -519,7 +572,7 @@ def repoint_customers(df: pd.DataFrame, id_map: dict[str, str], fix: str) -> Out
     """customer_id of merged duplicates → the surviving customer_id."""
     if not id_map:
         return keep_all(df)
-    new = df["customer_id"].map(id_map)
+    new = lookup(df["customer_id"], id_map)
     hit = new.notna()
     return keep_all(df.assign(customer_id=new.where(hit, df["customer_id"]).astype("str")), {fix: hit.sum()})
 
@@ -569,15 +622,15 @@ def link_products(orders: pd.DataFrame, products: pd.DataFrame) -> Outcome:
         known = dict(zip(pk["_k"], pk["product_id"]))
         uniq = pd.unique(keys)
         ids = {k: known.get(k) or product_id_for_name(k) for k in uniq}
-        new_ids = keys.map(ids)
-        counts["product_ids_matched_by_name"] = int(keys.isin(set(known)).sum())
+        new_ids = lookup(keys, ids)
+        counts["product_ids_matched_by_name"] = int(isin(keys, known).sum())
         counts["product_ids_derived"] = int(need.sum()) - counts["product_ids_matched_by_name"]
         orders = orders.assign(product_id=orders["product_id"].fillna(new_ids).astype("str"))
     by_id = products.drop_duplicates("product_id").set_index("product_id")
     for col, src, fix in (("product_name", "name", "product_names_filled"), ("category", "category", "categories_filled")):
         gap = orders[col].isna() & orders["product_id"].notna()
         if gap.any() and len(by_id):
-            fill = orders.loc[gap, "product_id"].map(by_id[src])
+            fill = lookup(orders.loc[gap, "product_id"], by_id[src].to_dict())
             orders = orders.assign(**{col: orders[col].fillna(fill).astype("str")})
             counts[fix] = int(fill.notna().sum())
     return keep_all(orders, counts)
@@ -593,7 +646,7 @@ def _most_frequent(df: pd.DataFrame, key: str, col: str) -> pd.Series:
 def products_from_orders(orders: pd.DataFrame, known_ids: set[str]) -> pd.DataFrame:
     """A product row per product_id in orders but not in `known_ids`: the most frequent name
     (else the id) and category, price = the median unit price (else amount / quantity)."""
-    o = orders[orders["product_id"].notna() & ~orders["product_id"].isin(known_ids)]
+    o = orders[orders["product_id"].notna() & ~isin(orders["product_id"], known_ids)]
     if o.empty:
         return pd.DataFrame(columns=TABLES["products"].column_names)
     unit = o["unit_price"].fillna(o["amount"] / o["quantity"])
@@ -611,7 +664,7 @@ def customers_from_orders(orders: pd.DataFrame, known_ids: set[str]) -> pd.DataF
     """A customer row per customer_id in orders but not in `known_ids`: name from the order's
     customer-name column (else the id), signup_date = first order date, and the first
     province / city / gender / phone / email seen on their orders."""
-    o = orders[~orders["customer_id"].isin(known_ids)]
+    o = orders[~isin(orders["customer_id"], known_ids)]
     cols = TABLES["customers"].column_names
     if o.empty:
         return pd.DataFrame(columns=cols)
@@ -649,7 +702,7 @@ def unify_categories(df: pd.DataFrame, spellings: dict[str, str], col: str = "ca
     """Apply category_spellings: one spelling per category."""
     if not spellings or col not in df:
         return keep_all(df)
-    new = df[col].map(spellings)
+    new = lookup(df[col], spellings)
     hit = new.notna()
     return keep_all(df.assign(**{col: new.where(hit, df[col]).astype("str")}), {"categories_unified": hit.sum()})
 

@@ -59,10 +59,10 @@ PRODUCTS: dict[str, list[tuple[str, float, str]]] = {
         ("咖啡滤纸 100 张", 15.9, "coffee filter papers"),
         ("植脂奶精球 50 粒", 25.9, "coffee creamer"),
         ("冻干速溶黑咖啡 24 颗", 69.9, "freeze-dried instant coffee"),
-        ("冷萃咖啡液 12 颗", 59.9, "cold brew concentrate"),
-        ("三合一速溶咖啡 30 条", 39.9, "3-in-1 instant coffee"),
         ("耶加雪菲咖啡豆 227g", 88, "Yirgacheffe coffee beans"),
         ("哥伦比亚咖啡豆 454g", 92, "Colombian coffee beans"),
+        ("冷萃咖啡液 12 颗", 59.9, "cold brew concentrate"),
+        ("三合一速溶咖啡 30 条", 39.9, "3-in-1 instant coffee"),
         ("手冲咖啡壶套装", 168, "pour-over coffee kit"),
         ("电动磨豆机", 199, "coffee grinder"),
         ("胶囊咖啡 10 粒", 45, "coffee capsules"),
@@ -567,23 +567,17 @@ COMPLAINT_ZH: dict[str, list[str]] = {
         "{p}在中转站躺了四天没动，物流信息一直是“运输中”。",
     ],
     "damaged": [
-        "收到的{p}外包装都压扁了，里面也碎了。",
-        "打开箱子发现{p}摔裂了，一道很长的裂纹。",
-        "包装太简陋了，就套了一层塑料袋，{p}磕坏了一个角。",
-        "{p}的盖子碎了，快递箱也是破的。",
-        "{p}到手就是坏的，外箱明显被摔过。",
+        "收到的{p}外包装都压扁了，里面也压坏了。",
+        "包装太简陋了，就套了一层塑料袋，{p}都压坏了。",
         "收到的时候外箱是湿的，{p}的包装全泡坏了。",
-        "易碎品就用这么薄的泡沫？{p}碎成好几块。",
-        "{p}表面全是划痕和凹痕，像是被人用过的。",
-        "快递暴力运输，{p}严重变形，没法用了。",
-        "一拆箱就闻到味道，原来是{p}漏了，箱子里全是。",
+        "快递暴力运输，箱子都变形了，{p}也受损了。",
         "订单{o}收到的{p}有破损，照片已经拍好了，请尽快处理。",
-        "{p}边角有磕碰，送人的礼物这样怎么拿得出手？",
-        "第二次买了，两次收到的{p}都有破损，包装能不能改进一下。",
         "礼盒被压坏了，{p}本身还好，但是没法送人了。",
-        "当着快递员的面拆的，{p}已经碎了，快递员说让我找商家。",
-        "外包装破了个大洞，{p}少了配件。",
-        "{p}有明显裂痕，已拍照，要求换货。",
+        "第二次买了，两次收到的{p}都有破损，包装能不能改进一下。",
+        "当着快递员的面拆的，{p}已经坏了，快递员说让我找商家。",
+        "外箱破了个大洞，{p}的包装也破了。",
+        "{p}到手就是坏的，外箱明显被摔过。",
+        "箱子一角被压塌了，{p}有破损，要求换货。",
     ],
     "wrong_item": [
         "我买的是{p}，收到的却是别的东西。",
@@ -691,15 +685,13 @@ COMPLAINT_EN: dict[str, list[str]] = {
         "The parcel has been stuck at the sorting centre for four days with no updates.",
     ],
     "damaged": [
-        "The {p} arrived with a cracked lid. The box was clearly crushed in transit.",
-        "Item arrived broken. The packaging was just a thin plastic bag.",
-        "The {p} was shattered when I opened the box.",
-        "Received the {p} with scratches and a dent on the side.",
+        "Item arrived damaged. The packaging was just a thin plastic bag.",
         "The box was soaking wet and the {p} inside was damaged.",
-        "Something leaked all over the parcel - the {p} is ruined.",
         "Order {o}: the {p} is damaged, I have photos. Please replace it.",
         "Second time the {p} has arrived damaged. Please improve your packaging.",
         "The gift box was crushed - I can't give it as a present like this.",
+        "The outer box was crushed and the {p} inside got damaged too.",
+        "The parcel had a big hole in it and the {p}'s packaging was torn.",
     ],
     "wrong_item": [
         "I ordered the {p} but received something completely different.",
@@ -762,7 +754,7 @@ COMPLAINT_EN: dict[str, list[str]] = {
 COMPLAINT_MIXED: dict[str, list[str]] = {
     "late_delivery": ["快递 delay 了{d}天，tracking 一直不更新", "等了{d}天还没到，really disappointed",
                       "物流太慢了，so frustrating"],
-    "damaged": ["{p}到手就 broken 了，package 太差", "收到的{p}碎了，please 尽快处理", "box 都压扁了，{p}也坏了"],
+    "damaged": ["{p}到手就 broken 了，package 太差", "收到的{p}坏了，please 尽快处理", "box 都压扁了，{p}也坏了"],
     "wrong_item": ["发错货了，not what I ordered", "收到的不是{p}，wrong item！", "订单{o} 发错了，please check"],
     "refund_delay": ["refund 还没到账，已经{d}天了", "退款一直 pending，{a}元", "退货寄回去{d}天了，refund 呢？"],
     "rude_service": ["客服 attitude 太差了", "客服一直 copy paste，没解决问题", "customer service 太不专业了"],
@@ -770,35 +762,58 @@ COMPLAINT_MIXED: dict[str, list[str]] = {
     "billing": ["被 double charge 了{a}元", "invoice 一直开不出来", "coupon 没用上，多付了{a}元"],
 }
 
-INQUIRY_ZH = [
-    "请问订单{o}什么时候发货？", "{p}的保质期是多久？", "可以开增值税专用发票吗？", "会员积分怎么兑换？",
-    "{p}支持七天无理由退货吗？", "请问{p}还有货吗？什么时候补货？", "优惠券为什么用不了？",
-    "能改一下收货地址吗？订单{o}刚下的。", "{p}是正品吗？有没有授权证明？", "可以帮忙礼盒包装吗？想送人。",
-    "双十一有什么活动？{p}会降价吗？", "金卡会员有什么权益？", "{p}有详细的使用说明吗？",
-    "公司采购{n}件，能不能优惠一点？", "门店和线上价格一样吗？", "请问支持货到付款吗？",
-    "{p}的产地是哪里？", "会员等级怎么升级？",
+# Inquiries and suggestions by topic: (topic, zh templates, en templates, zh resolutions, en resolutions)
+INQUIRIES: list[tuple[str, list[str], list[str], list[str], list[str]]] = [
+    ("shipping", ["请问订单{o}什么时候发货？", "订单{o}到哪里了？物流一直没更新。", "今天下单明天能到吗？"],
+     ["When will order {o} be shipped?", "Where is order {o}? No tracking updates yet."],
+     ["已告知物流进度", "已查询并告知预计送达时间"], ["Shared the tracking details.", "Gave the expected delivery date."]),
+    ("product", ["{p}的保质期是多久？", "{p}有详细的使用说明吗？", "{p}的产地是哪里？"],
+     ["What's the shelf life of the {p}?", "Is there a manual for the {p}?"],
+     ["已告知保质期和储存方式", "已发送使用说明", "已告知产地信息"], ["Sent the product details.", "Sent the manual."]),
+    ("invoice", ["可以开增值税专用发票吗？", "电子发票在哪里下载？"], ["Can I get a VAT invoice for my order?"],
+     ["已告知发票开具流程"], ["Explained the invoice process."]),
+    ("membership", ["会员积分怎么兑换？", "金卡会员有什么权益？", "会员等级怎么升级？"],
+     ["How do I redeem my membership points?", "What are the benefits of the gold membership?"],
+     ["已告知积分兑换方式", "已介绍会员权益和升级规则"], ["Explained how points and membership levels work."]),
+    ("returns", ["{p}支持七天无理由退货吗？", "拆封了还能退吗？"],
+     ["Is the {p} covered by the 7-day no-questions-asked return policy?"],
+     ["已说明退换货政策"], ["Explained the return policy."]),
+    ("stock", ["请问{p}还有货吗？什么时候补货？"], ["Will the {p} be back in stock soon?"],
+     ["已登记到货提醒"], ["Added a back-in-stock reminder."]),
+    ("promotion", ["优惠券为什么用不了？", "双十一有什么活动？{p}会降价吗？"],
+     ["Why can't I use my coupon?", "Will the {p} be on sale for Double 11?"],
+     ["已说明优惠券使用规则", "已告知活动规则"], ["Explained the coupon and promotion rules."]),
+    ("address", ["能改一下收货地址吗？订单{o}刚下的。"], ["Can I change the delivery address for order {o}?"],
+     ["已修改收货地址"], ["Address updated."]),
+    ("authenticity", ["{p}是正品吗？有没有授权证明？"], ["Is the {p} genuine? Do you have a brand authorisation?"],
+     ["已提供品牌授权证明"], ["Sent the brand authorisation certificate."]),
+    ("gift", ["可以帮忙礼盒包装吗？想送人。"], ["Do you offer gift wrapping? It's a present."],
+     ["已备注礼盒包装"], ["Gift wrapping noted on the order."]),
+    ("bulk", ["公司采购{n}件，能不能优惠一点？"], ["Is there a discount if our company buys {n} units?"],
+     ["已转企业采购专员报价"], ["Passed to our corporate sales team for a quote."]),
+    ("store", ["门店和线上价格一样吗？", "请问支持货到付款吗？"], ["Do you ship to Hong Kong?"],
+     ["已说明价格和支付政策", "已回复客户"], ["Answered the customer."]),
 ]
-INQUIRY_EN = [
-    "When will order {o} be shipped?", "What's the shelf life of the {p}?", "Can I get a VAT invoice for my order?",
-    "How do I redeem my membership points?", "Is the {p} covered by the 7-day no-questions-asked return policy?",
-    "Will the {p} be back in stock soon?", "Can I change the delivery address for order {o}?",
-    "Do you offer gift wrapping? It's a present.", "Is there a discount if our company buys {n} units?",
-    "Do you ship to Hong Kong?",
-]
-SUGGESTION_ZH = [
-    "建议{p}出个小包装，一个人吃不完。", "希望包装能再结实一点，易碎品多加点泡沫。", "建议增加顺丰配送选项，愿意加钱。",
-    "App 能不能加个物流实时提醒？", "客服工作时间能不能延长到晚上十点？", "希望会员积分可以抵扣运费。",
-    "建议{p}多出几个口味。", "能不能少用点塑料包装，太浪费了。", "希望电子发票能自动发到邮箱。",
-    "建议小程序增加“再来一单”功能。", "商品详情页能不能写清楚产地和生产日期？", "希望{p}能出礼盒款，送人更体面。",
-    "建议老客户有专属优惠。", "建议缩短退款审核时间。", "希望门店也能用线上的优惠券。",
-    "能不能出{p}的订阅制，每月自动发货？",
-]
-SUGGESTION_EN = [
-    "It would be great to have a smaller pack of the {p}.", "Please use sturdier packaging for fragile items.",
-    "Please add an English version of the mini program.", "Please offer SF Express as a faster delivery option.",
-    "It would help if invoices were emailed automatically.", "Please consider a subscription option for the {p}.",
-    "Loyal customers should get some exclusive discounts.", "Less plastic in the packaging, please.",
-    "Product pages should show the production date clearly.",
+SUGGESTIONS: list[tuple[str, list[str], list[str], list[str], list[str]]] = [
+    ("product", ["建议{p}出个小包装，一个人吃不完。", "建议{p}多出几个口味。", "希望{p}能出礼盒款，送人更体面。",
+                 "能不能出{p}的订阅制，每月自动发货？"],
+     ["It would be great to have a smaller pack of the {p}.", "Please consider a subscription option for the {p}."],
+     ["已记录并反馈给产品部门", "已纳入下季度选品计划"], ["Forwarded to the product team."]),
+    ("packaging", ["希望包装能再结实一点，易碎品多加点泡沫。", "能不能少用点塑料包装，太浪费了。"],
+     ["Please use sturdier packaging for fragile items.", "Less plastic in the packaging, please."],
+     ["已反馈给包装团队"], ["Forwarded to the packaging team."]),
+    ("logistics", ["建议增加顺丰配送选项，愿意加钱。", "希望偏远地区也能包邮。"],
+     ["Please offer SF Express as a faster delivery option."],
+     ["已转交物流部门评估"], ["Forwarded to the logistics team."]),
+    ("app", ["App 能不能加个物流实时提醒？", "建议小程序增加“再来一单”功能。", "商品详情页能不能写清楚产地和生产日期？"],
+     ["Please add an English version of the mini program.", "Product pages should show the production date clearly."],
+     ["已反馈给产品经理，排入开发计划", "感谢建议，已转交相关团队"], ["Logged for the next app release."]),
+    ("service", ["客服工作时间能不能延长到晚上十点？", "建议缩短退款审核时间。"],
+     ["It would help if invoices were emailed automatically."],
+     ["已反馈给客服中心", "已纳入服务改进计划"], ["Forwarded to customer service management."]),
+    ("membership", ["希望会员积分可以抵扣运费。", "建议老客户有专属优惠。", "希望门店也能用线上的优惠券。"],
+     ["Loyal customers should get some exclusive discounts."],
+     ["已反馈给会员运营团队"], ["Forwarded to the membership team."]),
 ]
 PRAISE_ZH = [
     "{p}很好，物流也快，下次还来。", "包装很用心，{p}完好无损，好评！", "客服小姐姐很耐心，问题很快就解决了，点赞。",
@@ -815,11 +830,11 @@ PRAISE_EN = [
     "After-sales sorted out my problem quickly and sent a replacement. Very satisfied.",
     "Even during the big sale the delivery was fast. Well done!",
 ]
-OTHER_TEMPLATES = {
-    ("inquiry", "zh"): INQUIRY_ZH, ("inquiry", "en"): INQUIRY_EN,
-    ("suggestion", "zh"): SUGGESTION_ZH, ("suggestion", "en"): SUGGESTION_EN,
-    ("praise", "zh"): PRAISE_ZH, ("praise", "en"): PRAISE_EN,
-}
+TOPICS = {"inquiry": INQUIRIES, "suggestion": SUGGESTIONS,
+          "praise": [("praise", PRAISE_ZH, PRAISE_EN,
+                      ["已感谢客户并赠送积分", "已转达给相关同事", "感谢好评，已赠送优惠券", "已致谢"],
+                      ["Thanked the customer and added bonus points.", "Passed the compliment on to the team.",
+                       "Thanked the customer."])]}
 
 PREFIX_ZH = {"complaint": ["", "", "", "你好，", "客服你好，", "您好，", "【投诉】", "投诉："],
              "other": ["", "", "", "你好，", "您好，", "客服你好，"]}
@@ -833,7 +848,8 @@ SUFFIX_EN = {"complaint": ["", "", "", " Please sort this out ASAP.", " Very dis
              "inquiry": ["", "", " Thanks!", " Thank you."],
              "suggestion": ["", " Thanks!", " Just a thought."],
              "praise": ["", "", " Thanks!", " Keep it up!"]}
-MIXED_SUFFIX = ["，please 尽快处理", "，really disappointed", "，thanks", " so bad", "，OK？"]
+MIXED_SUFFIX = {"complaint": ["，please 尽快处理", "，really disappointed", " so bad", "，OK？", "，thx"],
+                "other": ["，thanks", "，thx", "，thank you", " 谢谢 ~"]}
 
 RESOLUTION_ZH: dict[str, list[str]] = {
     "late_delivery": ["已联系快递加急，次日送达", "已催促物流并补偿10元无门槛券", "已核实为快递丢件，已安排补发",
@@ -854,11 +870,6 @@ RESOLUTION_ZH: dict[str, list[str]] = {
                 "已补发新批次商品", "已致歉并部分退款{r}元", "已核实为批次问题，为客户退款", "已安排退货，质检后退款"],
     "billing": ["已核实重复扣款，已退回{r}元", "已重开发票并发送至邮箱", "已补开专票并快递寄出", "已退回优惠差额{r}元",
                 "已关闭自动续费并退款", "已按价保规则退差价{r}元", "已核实为银行预授权，已自动解冻", "已退还多收运费"],
-    "inquiry": ["已回复客户", "已告知物流进度", "已告知发票开具流程", "已告知积分兑换方式", "已说明退换货政策",
-                "已登记到货提醒", "已修改收货地址", "已提供品牌授权证明"],
-    "suggestion": ["已记录并反馈给产品部门", "感谢建议，已转交相关团队", "已纳入下季度改进计划", "已反馈给包装团队",
-                   "已转交物流部门评估"],
-    "praise": ["已感谢客户并赠送积分", "已转达给相关同事", "感谢好评，已赠送优惠券", "已致谢"],
 }
 RESOLUTION_EN: dict[str, list[str]] = {
     "late_delivery": ["Contacted the courier to expedite; delivered the next day.",
@@ -884,11 +895,36 @@ RESOLUTION_EN: dict[str, list[str]] = {
     "billing": ["Duplicate charge confirmed and {r} yuan refunded.", "Invoice reissued and emailed.",
                 "Coupon difference of {r} yuan refunded.", "Auto-renewal cancelled and the fee refunded.",
                 "Bank pre-authorisation released."],
-    "inquiry": ["Answered the customer.", "Shared the tracking details.", "Explained the invoice process.",
-                "Explained the return policy.", "Address updated."],
-    "suggestion": ["Thanked the customer and forwarded to the product team.", "Logged for the next improvement cycle.",
-                   "Forwarded to the packaging team."],
-    "praise": ["Thanked the customer and added bonus points.", "Passed the compliment on to the team.", "Thanked the customer."],
+}
+
+# Damaged-goods phrasings by kind of product, added to the theme's generic pool
+DAMAGE_GROUPS: dict[str, tuple[list[str], list[str]]] = {
+    "hard": (["{p}表面全是划痕和凹痕，像是被人用过的。", "快递暴力运输，{p}严重变形，没法用了。",
+              "{p}边角有磕碰，送人的礼物这样怎么拿得出手？", "{p}有明显裂痕，已拍照，要求换货。",
+              "打开箱子发现{p}摔裂了，一道很长的裂纹。"],
+             ["Received the {p} with scratches and a dent on the side.", "The {p} arrived cracked. The box was clearly "
+              "crushed in transit.", "The {p} is bent out of shape - rough handling by the courier.",
+              "There's a long crack across the {p}."]),
+    "fragile": (["易碎品就用这么薄的泡沫？{p}碎成好几块。", "{p}碎了一块，快递箱也是破的。", "{p}的盖子碎了，箱子里全是碎片。",
+                 "{p}磕掉了一块，没法用了。", "{p}到手就有一道裂缝。"],
+                ["The {p} was shattered when I opened the box.", "The {p} arrived with a cracked lid.",
+                 "A piece of the {p} was chipped off when I unboxed it.", "There is a hairline crack in the {p}."]),
+    "liquid": (["一拆箱就闻到味道，原来是{p}漏了，箱子里全是。", "盒子压破了，{p}漏得到处都是。", "瓶子碎了，{p}洒了一箱子。"],
+               ["Something leaked all over the parcel - the {p} is ruined.", "The {p} leaked all over the box.",
+                "One bottle was smashed and the {p} soaked the whole box."]),
+    "food": (["{p}被压得稀烂，根本没法吃。", "{p}的包装袋破了，撒了一箱子。", "{p}压得全是碎渣。"],
+             ["The {p} was squashed flat.", "The bag of {p} split open and spilled everywhere.",
+              "The {p} arrived crushed to crumbs."]),
+    "cloth": (["{p}上有个破洞，明显是运输时划破的。", "{p}被弄脏了，有一大块污渍。"],
+              ["The {p} arrived with a hole in it.", "The {p} arrived dirty with a big stain."]),
+    "paper": (["{p}的封面折了，书角都压坏了。", "{p}被水泡过，纸都皱了。"],
+              ["The {p} arrived with bent corners and a creased cover.", "The {p} got wet in transit, the pages are warped."]),
+}
+CATEGORY_DAMAGE: dict[str, tuple[str, ...]] = {
+    "茶叶": ("food",), "咖啡": ("food",), "零食": ("food",), "乳制品": ("liquid",), "酒水饮料": ("liquid", "fragile"),
+    "粮油调味": ("liquid", "food"), "生鲜水果": ("food",), "个护美妆": ("liquid", "hard"), "母婴": ("hard",),
+    "家居清洁": ("liquid", "hard"), "厨房用品": ("hard", "fragile"), "数码配件": ("hard",), "服饰": ("cloth",),
+    "图书文具": ("paper",), "保健品": ("food",),
 }
 
 # Relative weight of each complaint theme; category and season multipliers
@@ -896,9 +932,10 @@ THEME_BASE = {"late_delivery": 0.24, "damaged": 0.12, "wrong_item": 0.10, "refun
               "rude_service": 0.09, "quality": 0.20, "billing": 0.12}
 THEME_CATEGORY_BOOST: dict[str, dict[str, float]] = {
     "厨房用品": {"damaged": 3.0}, "数码配件": {"damaged": 3.0, "quality": 1.5},
-    "家居清洁": {"damaged": 1.5}, "生鲜水果": {"quality": 2.5, "late_delivery": 1.3},
-    "乳制品": {"quality": 2.5, "late_delivery": 1.3}, "零食": {"quality": 1.5}, "粮油调味": {"quality": 1.5},
-    "保健品": {"quality": 1.5}, "母婴": {"quality": 1.5}, "服饰": {"wrong_item": 2.5},
+    "家居清洁": {"damaged": 1.5}, "生鲜水果": {"quality": 2.5, "late_delivery": 1.3, "damaged": 0.6},
+    "乳制品": {"quality": 2.5, "late_delivery": 1.3, "damaged": 0.6}, "零食": {"quality": 1.5, "damaged": 0.5},
+    "粮油调味": {"quality": 1.5, "damaged": 0.6}, "保健品": {"quality": 1.5, "damaged": 0.4},
+    "母婴": {"quality": 1.5}, "服饰": {"wrong_item": 2.5, "damaged": 0.4}, "图书文具": {"damaged": 0.8},
     "茶叶": {"damaged": 1.3}, "酒水饮料": {"damaged": 1.5},
 }
 PEAK_LATE_BOOST = 2.5

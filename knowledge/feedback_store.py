@@ -29,6 +29,7 @@ import os
 import shutil
 import threading
 import time
+from contextlib import contextmanager, ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
@@ -221,9 +222,40 @@ class Hit:
 def chroma_client(path: Path):
     import chromadb
     from chromadb.config import Settings as ChromaSettings
+    path = Path(path).resolve()
     path.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False,
                                                                                 allow_reset=False))
+
+
+def _evict_chroma(path: Path) -> None:
+    """Drop this process's cached Chroma system for `path`. Chroma keeps one system per path per
+    process; when another process (a build) wrote to the store since, that system is stale
+    ("Error finding id"), so readers and writers start from a fresh one."""
+    try:
+        from chromadb.api.shared_system_client import SharedSystemClient as S
+        key = str(Path(path).resolve())
+        with S._refcount_lock:
+            system = S._identifier_to_system.pop(key, None)
+            S._identifier_to_refcount.pop(key, None)
+        if system is not None:
+            system.stop()
+    except Exception:  # pragma: no cover - private API moved: fall back to Chroma's own caching
+        pass
+
+
+@contextmanager
+def chroma_session(path: Path):
+    """A fresh Chroma client for `path`, closed afterwards (nothing stays open between calls)."""
+    _evict_chroma(path)
+    client = chroma_client(path)
+    try:
+        yield client
+    finally:
+        try:
+            client.close()
+        except Exception:
+            pass
 
 
 def _get_collection(client, embedder_name: str | None = None, dim: int | None = None, create: bool = False):
@@ -301,50 +333,14 @@ def sync_feedback_index(ws, settings=None, log: Log = print, embedder: Embedder 
     marker.write_text(json.dumps({"pid": os.getpid(), "started": time.time()}))
 
     n_before = getattr(embedder, "n_embedded", 0)
-    client = chroma_client(ws.chroma_dir)
-    col = _get_collection(client, embedder.name, embedder.dim, create=True)
-    existing = _chroma_all(col, ["metadatas"])
-    old_hash = {i: (m or {}).get("hash") for i, m in zip(existing["ids"], existing["metadatas"])}
-    table_ids = set(rows["id"])
-    is_new = ~rows["id"].isin(old_hash.keys())
-    is_changed = rows["id"].isin(old_hash.keys()) & (rows["id"].map(old_hash) != rows["hash"])
-    to_upsert = rows[is_new | is_changed]
-    removed = [i for i in old_hash if i not in table_ids]
-    log(f"feedback index ({embedder.name}): {len(rows):,} rows, {int(is_new.sum()):,} new, "
-        f"{int(is_changed.sum()):,} changed, {len(removed):,} removed")
-
-    cache = VectorCache(default_cache_path(ws.root))
-    try:
-        # 1. vectors of new/changed texts, into the cache first (committed chunk by chunk)
-        up_vecs, _ = embed_cached(embedder, to_upsert["text"].tolist(), cache, "passage", log=log,
-                                  desc="embedding feedback")
-        # 2. upsert in batches
-        nb = 0
-        for s in range(0, len(to_upsert), batch_size):
-            part = to_upsert.iloc[s:s + batch_size]
-            col.upsert(ids=part["id"].tolist(), embeddings=up_vecs[s:s + batch_size],
-                       documents=part["text"].tolist(),
-                       metadatas=[_chroma_meta(r) for r in part.itertuples(index=False)])
-            nb += 1
-            if crash_after is not None and nb >= crash_after:
-                if os.environ.get("GUANXI_TEST_CRASH_HARD"):
-                    os._exit(9)  # like kill -9: no cleanup at all
-                raise _SimulatedCrash(f"simulated crash after {nb} upsert batches")
-        # 3. delete rows gone from the table
-        for s in range(0, len(removed), batch_size):
-            col.delete(ids=removed[s:s + batch_size])
-        # 4. the snapshot: every row's vector (cache, else Chroma, else embed) and tokens
-        vecs = _all_vectors(rows, to_upsert, up_vecs, embedder, cache, col, log)
-        prev = _load_prev_tokens(idir)
-        tokens = [prev.get(h) if h in prev else " ".join(tokenize(t))
-                  for h, t in zip(rows["hash"], rows["text"])]
-        gen = _write_generation(idir, rows, vecs, tokens, embedder)
-    finally:
-        cache.close()
+    with ExitStack() as stack:
+        client = stack.enter_context(chroma_session(ws.chroma_dir))
+        cache = VectorCache(default_cache_path(ws.root))
+        stack.callback(cache.close)
+        gen, counts = _sync(ws, rows, embedder, client, cache, idir, batch_size, crash_after, log)
     embedded = getattr(embedder, "n_embedded", 0) - n_before
-    stats = {"backend": embedder.name, "rows": int(len(rows)), "embedded": int(embedded),
-             "added": int(is_new.sum()), "updated": int(is_changed.sum()), "removed": len(removed),
-             "unchanged": int(len(rows) - len(to_upsert)), "skipped": int(skipped), "generation": gen}
+    stats = {"backend": embedder.name, "rows": int(len(rows)), "embedded": int(embedded), **counts,
+             "skipped": int(skipped), "generation": gen}
     marker.unlink(missing_ok=True)
     FeedbackStore._cache.clear()
     if analyses:
@@ -360,6 +356,46 @@ def sync_feedback_index(ws, settings=None, log: Log = print, embedder: Embedder 
         f"updated {stats['updated']:,}, removed {stats['removed']:,}, unchanged {stats['unchanged']:,} "
         f"in {stats['seconds']} s")
     return stats
+
+
+def _sync(ws, rows, embedder, client, cache, idir, batch_size, crash_after, log) -> tuple[str, dict]:
+    col = _get_collection(client, embedder.name, embedder.dim, create=True)
+    existing = _chroma_all(col, ["metadatas"])
+    old_hash = {i: (m or {}).get("hash") for i, m in zip(existing["ids"], existing["metadatas"])}
+    table_ids = set(rows["id"])
+    is_new = ~rows["id"].isin(old_hash.keys())
+    is_changed = rows["id"].isin(old_hash.keys()) & (rows["id"].map(old_hash) != rows["hash"])
+    to_upsert = rows[is_new | is_changed]
+    removed = [i for i in old_hash if i not in table_ids]
+    log(f"feedback index ({embedder.name}): {len(rows):,} rows, {int(is_new.sum()):,} new, "
+        f"{int(is_changed.sum()):,} changed, {len(removed):,} removed")
+    # 1. vectors of new/changed texts, into the cache first (committed chunk by chunk)
+    up_vecs, _ = embed_cached(embedder, to_upsert["text"].tolist(), cache, "passage", log=log,
+                              desc="embedding feedback")
+    # 2. upsert in batches
+    nb = 0
+    for s in range(0, len(to_upsert), batch_size):
+        part = to_upsert.iloc[s:s + batch_size]
+        col.upsert(ids=part["id"].tolist(), embeddings=up_vecs[s:s + batch_size],
+                   documents=part["text"].tolist(),
+                   metadatas=[_chroma_meta(r) for r in part.itertuples(index=False)])
+        nb += 1
+        if crash_after is not None and nb >= crash_after:
+            if os.environ.get("GUANXI_TEST_CRASH_HARD"):
+                os._exit(9)  # like kill -9: no cleanup at all
+            raise _SimulatedCrash(f"simulated crash after {nb} upsert batches")
+    # 3. delete rows gone from the table
+    for s in range(0, len(removed), batch_size):
+        col.delete(ids=removed[s:s + batch_size])
+    # 4. the snapshot: every row's vector (cache, else Chroma, else embed) and tokens
+    vecs = _all_vectors(rows, to_upsert, up_vecs, embedder, cache, col, log)
+    prev = _load_prev_tokens(idir)
+    tokens = [prev.get(h) if h in prev else " ".join(tokenize(t))
+              for h, t in zip(rows["hash"], rows["text"])]
+    gen = _write_generation(idir, rows, vecs, tokens, embedder)
+    counts = {"added": int(is_new.sum()), "updated": int(is_changed.sum()), "removed": len(removed),
+              "unchanged": int(len(rows) - len(to_upsert))}
+    return gen, counts
 
 
 def _all_vectors(rows, to_upsert, up_vecs, embedder, cache, col, log) -> np.ndarray:
@@ -533,15 +569,15 @@ class FeedbackStore:
         ws = _ws(ws)
         if not Path(ws.chroma_dir).is_dir():
             raise GuanxiError(f"no feedback index in {ws.root}; run `guanxi build` or `guanxi demo` first")
-        client = chroma_client(ws.chroma_dir)
-        col = _get_collection(client)
-        if col is None:
-            raise GuanxiError(f"no feedback index in {ws.root}; run `guanxi build` or `guanxi demo` first")
-        cmeta = col.metadata or {}
-        if cmeta.get("embedder") not in (None, embedder.name):
-            raise GuanxiError(f"the feedback index in {ws.root} was built with {cmeta.get('embedder')}, "
-                              f"not {embedder.name}; run the build again to re-index")
-        got = _chroma_all(col, ["embeddings", "documents", "metadatas"])
+        with chroma_session(ws.chroma_dir) as client:
+            col = _get_collection(client)
+            if col is None:
+                raise GuanxiError(f"no feedback index in {ws.root}; run `guanxi build` or `guanxi demo` first")
+            cmeta = col.metadata or {}
+            if cmeta.get("embedder") not in (None, embedder.name):
+                raise GuanxiError(f"the feedback index in {ws.root} was built with {cmeta.get('embedder')}, "
+                                  f"not {embedder.name}; run the build again to re-index")
+            got = _chroma_all(col, ["embeddings", "documents", "metadatas"])
         recs = []
         for i, d, m in zip(got["ids"], got["documents"], got["metadatas"]):
             m = dict(m or {})
@@ -555,15 +591,26 @@ class FeedbackStore:
         dim = int(cmeta.get("dim") or embedder.dim)
         vecs = (np.asarray(got["embeddings"], dtype=np.float32).reshape(len(recs), -1) if recs
                 else np.zeros((0, dim), np.float32))
-        st = cls(ws, meta, vecs, None, embedder, "chroma")
-        st._collection = col
-        return st
+        return cls(ws, meta, vecs, None, embedder, "chroma")
 
     @property
     def collection(self):
+        """A live handle on the Chroma collection (tests, the benchmark baseline); `close()` ends it.
+        Searches never need it: they run on the in-memory copy."""
         if self._collection is None:
-            self._collection = _get_collection(chroma_client(self.ws.chroma_dir))
+            _evict_chroma(self.ws.chroma_dir)
+            self._client = chroma_client(self.ws.chroma_dir)
+            self._collection = _get_collection(self._client)
         return self._collection
+
+    def close(self) -> None:
+        client = getattr(self, "_client", None)
+        self._collection = self._client = None
+        if client is not None:
+            try:
+                client.close()
+            except Exception:
+                pass
 
     # ---------------------------------------------------------------- filters
     def select(self, kind=None, category=None, status=None, customer_id=None, date_from=None,

@@ -239,8 +239,55 @@ def sniff_delimiter(lines: list[str], prefer_tab: bool = False) -> str:
 # ---------------------------------------------------------------- reading
 def read_text_file(path: Path, encoding: str, sep: str, header: bool = True,
                    names: tuple[str, ...] = ()) -> pd.DataFrame:
-    """All values as strings (no NA conversion); blank lines kept as empty rows so the index
-    maps to line numbers."""
+    """All values as strings (no NA conversion), the index mapping to line numbers. Uses the
+    fast pyarrow reader when line numbers stay exact (no blank lines, a real delimiter), else pandas."""
+    if sep != "whitespace" and not has_blank_lines(path):
+        df = _read_with_arrow(path, encoding, sep, header, names)
+        if df is not None:
+            return df
+    return _read_with_pandas(path, encoding, sep, header, names)
+
+
+def has_blank_lines(path: Path) -> bool:
+    """Whether the file has an empty line (pyarrow skips those, which would shift line numbers)."""
+    with path.open("rb") as f:
+        prev = b"\n"  # a blank first line counts too
+        while chunk := f.read(VALIDATE_CHUNK):
+            data = prev + chunk
+            if b"\n\n" in data or b"\n\r\n" in data:
+                return True
+            prev = data[-2:]
+    return False
+
+
+def _read_with_arrow(path: Path, encoding: str, sep: str, header: bool,
+                     names: tuple[str, ...]) -> pd.DataFrame | None:
+    """pyarrow.csv with every column a string; None when pandas should read it instead
+    (duplicate headers, ragged or undecodable rows: pandas gives the better error)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    first = sample_lines(path, encoding, 1)
+    if not first:
+        return None
+    cols = list(names) if not header else next(csv.reader(first, delimiter=sep))
+    if not cols or len(set(cols)) != len(cols):
+        return None
+    tmp = [f"c{i}" for i in range(len(cols))]
+    enc = "utf8" if encoding.replace("_", "-").lower() in ("utf-8", "utf-8-sig", "utf8") else encoding
+    try:
+        table = pacsv.read_csv(
+            path, read_options=pacsv.ReadOptions(column_names=tmp, skip_rows=1 if header else 0, encoding=enc),
+            parse_options=pacsv.ParseOptions(delimiter=sep, newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in tmp},
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False))
+    except (pa.ArrowInvalid, UnicodeDecodeError, LookupError):
+        return None
+    df = table.to_pandas()
+    df.columns = cols
+    return df
+
+
+def _read_with_pandas(path: Path, encoding: str, sep: str, header: bool, names: tuple[str, ...]) -> pd.DataFrame:
     kw = dict(dtype=str, keep_default_na=False, na_filter=False, skip_blank_lines=False,
               encoding=encoding, encoding_errors="strict", engine="c")
     kw["sep"] = r"\s+" if sep == "whitespace" else sep
@@ -435,6 +482,9 @@ def map_frame(df: pd.DataFrame, label: str, file_name: str, mapping: Mapping, he
     """Assign a table to a raw frame, map its headers and keep the mapped columns."""
     df.columns = [str(c).replace("\ufeff", "").strip() for c in df.columns]
     headers = list(df.columns)
+    if len(headers) == 1 and delimiter is None:
+        raise GuanxiError(f"{label}: has only one column (header '{headers[0][:80]}'); a table needs at least "
+                          f"two (e.g. an id and a name)")
     if len(headers) == 1:
         raise GuanxiError(f"{label}: looks like one column (header '{headers[0][:80]}'); expected "
                           f"comma/semicolon/tab-separated columns — check the delimiter, or set "

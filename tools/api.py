@@ -503,7 +503,10 @@ def segment_members(segment: str, top: int = 20, province: str | None = None, ci
         ids = clusters.index[clusters["cluster"] == cl]
         members = rfm.loc[rfm.index.intersection(ids)]
         col, value, label = "cluster", to_jsonable(cl), str(segment)
-    members = members.join(cust[["name", "city", "province"]], how="left")
+    members = members.drop(columns=["customer_id"]).join(cust[["name", "city", "province"]], how="left")
+    members.index.name = "customer_id"
+    members = members.reset_index()
+    members.index = members["customer_id"].to_numpy()
     mask = _match_place(members["province"], province) & _match_place(members["city"], city)
     members = members.loc[mask].sort_values(["monetary", "customer_id"], ascending=[False, True], kind="stable")
     rows = []
@@ -725,16 +728,22 @@ def _resolve_item(ws: Workspace, item: str) -> tuple[str, str]:
     for n in cat["products"]:
         if n.lower() == low:
             return "product", n
+    # a word inside product names ("绿茶" → every green tea) or inside a category name
+    in_products = [n for n in cat["products"] if low in n.lower()]
+    if len(in_products) == 1:
+        return "product", in_products[0]
+    if in_products:
+        return "product", s
+    in_cats = [c for c in cat["categories"] if low in c.lower()]
+    if len(in_cats) == 1:
+        return "category", in_cats[0]
     from rapidfuzz import fuzz, process
-    best_c = process.extractOne(s, cat["categories"], scorer=fuzz.WRatio, score_cutoff=85)
-    best_p = process.extractOne(s, cat["products"], scorer=fuzz.WRatio, score_cutoff=85)
+    best_c = process.extractOne(s, cat["categories"], scorer=fuzz.ratio, score_cutoff=80)
+    best_p = process.extractOne(s, cat["products"], scorer=fuzz.WRatio, score_cutoff=88)
     if best_c and (not best_p or best_c[1] >= best_p[1]):
         return "category", best_c[0]
     if best_p:
         return "product", best_p[0]
-    subs = [n for n in cat["products"] if low in n.lower()]
-    if subs:
-        return "product", min(subs, key=len)
     raise ToolError(f"no product or category like {s!r}; categories: {', '.join(cat['categories'][:20])}")
 
 
@@ -931,11 +940,20 @@ def kpi(metric: KpiMetric, by: KpiBy | None = None, date_from: str | None = None
 
 
 # --------------------------------------------------------------------------- feedback
+def _store(ctx: ToolContext):
+    from knowledge.feedback_store import FeedbackStore
+    try:
+        return FeedbackStore.open(ctx.ws, ctx.settings)
+    except GuanxiError as e:
+        raise ToolError(f"the feedback index is not available ({e}); build it with `guanxi build` "
+                        f"(without --no-index)") from None
+
+
 def similar_complaints(text: str, k: int = 5, category: str | None = None, status: str | None = None,
-                       date_from: str | None = None, date_to: str | None = None,
+                       date_from: str | None = None, date_to: str | None = None, kind: str | None = "complaint",
                        *, ctx: ToolContext | None = None) -> dict:
     """Past complaints most like a description (hybrid semantic + keyword search), with how each
-    was resolved, and how many similar ones there are.
+    was resolved, and how many feedback items passed the filters.
 
     Args:
         text: what the complaint is about, in any words, e.g. 快递破损 or parcel arrived damaged
@@ -944,17 +962,34 @@ def similar_complaints(text: str, k: int = 5, category: str | None = None, statu
         status: open or resolved
         date_from: first day included, YYYY-MM-DD
         date_to: last day included, YYYY-MM-DD
+        kind: complaint (default), suggestion, praise, inquiry, or "all" for every kind of feedback
     """
     ctx = _ctx(ctx)
-    from tools import feedback_impl
-    return feedback_impl.run_similar(ctx, text=text, k=_top(k, 5, 50), category=category, status=status,
-                                     date_from=date_from, date_to=date_to)
+    from tools.feedback import similar_feedback
+    store = _store(ctx)
+    kind = None if kind in (None, "", "all", "any") else kind
+    try:
+        res = similar_feedback(store, text, k=_top(k, 5, 50), kind=kind, category=category or None,
+                               status=status or None, date_from=date_from or None, date_to=date_to or None)
+    except GuanxiError as e:
+        raise ToolError(str(e)) from None
+    hits = []
+    for h in res.hits:
+        h = to_jsonable(h)
+        for key in ("text", "resolution"):
+            if isinstance(h.get(key), str):
+                h[key] = mask_text(h[key], ctx.unmasked)
+        hits.append(h)
+    resolved = sum(1 for h in hits if str(h.get("status")) == "resolved")
+    return {"query": text, "filters": to_jsonable(res.filters), "matched": int(res.matched), "count": len(hits),
+            "resolved": resolved, "hits": hits, "collapsed": int(res.collapsed),
+            "as_of": fmt_date(_as_of(ctx.ws)), "provenance": res.provenance}
 
 
 def complaint_topics(date_from: str | None = None, date_to: str | None = None, top: int = 10,
                      *, ctx: ToolContext | None = None) -> dict:
-    """The main complaint topics in a period, each with a label, a count, a share and example
-    complaints, biggest first.
+    """The main complaint topics in a period, each with a label, keywords, a count, a share, a
+    monthly trend and example complaints, biggest first.
 
     Args:
         date_from: first day included, YYYY-MM-DD
@@ -962,5 +997,28 @@ def complaint_topics(date_from: str | None = None, date_to: str | None = None, t
         top: how many topics (default 10)
     """
     ctx = _ctx(ctx)
-    from tools import feedback_impl
-    return feedback_impl.run_topics(ctx, date_from=date_from, date_to=date_to, top=_top(top, 10, 50))
+    ws = ctx.ws
+    from tools.feedback import complaint_topics as _topics
+    store = _store(ctx)
+    try:
+        res = _topics(ws.table("feedback"), store, date_from=date_from or None, date_to=date_to or None,
+                      top=_top(top, 10, 50))
+    except GuanxiError as e:
+        raise ToolError(str(e)) from None
+    fb = _cached(ws, "feedback_by_id", lambda: ws.table("feedback").assign(
+        feedback_id=ws.table("feedback")["feedback_id"].astype(str)).drop_duplicates("feedback_id", keep="last")
+        .set_index("feedback_id"))
+    topics = []
+    for t in res.topics:
+        t = to_jsonable(t)
+        t["examples"] = [mask_text(str(fb.loc[i, "text"]), ctx.unmasked) for i in t.get("example_ids", [])
+                         if i in fb.index][:2]
+        topics.append(t)
+    chart = None
+    if topics:
+        from tools.charts import bar_chart
+        cdf = pd.DataFrame({"label": [t["label"] for t in topics], "count": [t["count"] for t in topics]})
+        chart = _chart(bar_chart(cdf, "label", "count", "投诉主题", "Complaint topics", y_title="投诉数 complaints"))
+    return {"date_from": res.date_from, "date_to": res.date_to, "total": int(res.total), "n_topics": int(res.n_topics),
+            "topics": topics, "months": res.months, "method": res.method, "chart": chart,
+            "as_of": fmt_date(_as_of(ws)), "provenance": res.provenance}

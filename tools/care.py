@@ -17,7 +17,8 @@ Three kinds of entry, each naming the occasion a draft should use
   (tier 高价值客户, segment Champions / Loyal, or 重要价值客户) whose last touch (last order or
   last feedback) is older than their usual interval; ``regular`` — other repeat customers whose
   last touch is older than 1.5 × their usual interval. The usual interval is the median gap
-  between a customer's order days (clipped to 7-180 days), or ``contact_every_days`` when
+  between a customer's order days (clipped to 30-180 days: never more often than monthly), or
+  ``contact_every_days`` when
   given (then it applies to everyone); customers with a single order use 30 days (VIP) or 60.
 
 Example::
@@ -32,7 +33,6 @@ import datetime as _dt
 import re
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 
 from knowledge.errors import GuanxiError
@@ -70,7 +70,7 @@ FESTIVALS: tuple[Festival, ...] = (
     Festival("qixi", "七夕", "Qixi Festival", "lunar", 7, 7, "none"),
     Festival("mid_autumn", "中秋节", "Mid-Autumn Festival", "lunar", 8, 15, "all"),
     Festival("national_day", "国庆节", "National Day", "solar", 10, 1, "all"),
-    Festival("double11", "双11", "Singles' Day (11.11)", "solar", 11, 11, "none"),
+    Festival("double11", "双11", "Singles' Day", "solar", 11, 11, "none"),
     Festival("christmas", "圣诞节", "Christmas", "solar", 12, 25, "en"),
 )
 _BY_KEY = {f.key: f for f in FESTIVALS}
@@ -96,6 +96,11 @@ FESTIVAL_ALIASES: dict[str, str] = {
 
 def _norm(s: object) -> str:
     return re.sub(r"[\s\-_'’.·]+", "", str(s)).lower()
+
+
+for _f in FESTIVALS:
+    FESTIVAL_ALIASES.setdefault(_norm(_f.zh), _f.key)
+    FESTIVAL_ALIASES.setdefault(_norm(_f.en), _f.key)
 
 
 def resolve_festival(name: object) -> Festival:
@@ -151,9 +156,11 @@ def is_latin_name(name: object) -> bool:
 
 def next_birthday(birthday, as_of) -> _dt.date | None:
     """The first birthday celebration on or after ``as_of`` (29 Feb → 28 Feb in non-leap years)."""
-    if birthday is None or pd.isna(birthday):
+    if birthday is None or birthday is pd.NaT or (isinstance(birthday, float) and birthday != birthday):
         return None
-    b, a = pd.Timestamp(birthday).date(), pd.Timestamp(as_of).date()
+    b = birthday.date() if isinstance(birthday, _dt.datetime) else (
+        birthday if isinstance(birthday, _dt.date) else pd.Timestamp(birthday).date())
+    a = as_of if isinstance(as_of, _dt.date) and not isinstance(as_of, _dt.datetime) else pd.Timestamp(as_of).date()
     for year in (a.year, a.year + 1):
         try:
             d = _dt.date(year, b.month, b.day)
@@ -269,6 +276,7 @@ class CareCalendar:
 
 # ------------------------------------------------------------------------------------ calendar
 _PRIORITY = {"birthday": 0, "winback": 1, "vip_thanks": 2, "regular": 3}
+MIN_INTERVAL_DAYS = 30  # never suggest a thank-you / check-in more often than monthly
 
 
 def _usual_intervals(orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
@@ -295,7 +303,9 @@ def care_calendar(customers: pd.DataFrame, orders: pd.DataFrame, as_of=None, day
     ``as_of`` defaults to the day after the last order. ``rfm`` / ``churn`` are the precomputed
     artefacts (without them, VIP thanks and win-back are not assessed and a warning says so).
     ``feedback`` (optional) counts as a touch point for the last-contact date.
-    Entries are sorted by date, then birthday < winback < vip_thanks < regular < festival.
+    Entries are sorted by date, then birthday < winback < vip_thanks < regular < festival, then by
+    ``details["urgency"]`` (win-back: churn probability; thanks / check-ins: days since the last
+    touch ÷ usual interval), highest first.
     """
     if days is None or int(days) < 1:
         raise GuanxiError(f"care_calendar: days must be ≥ 1, got {days}")
@@ -331,8 +341,9 @@ def care_calendar(customers: pd.DataFrame, orders: pd.DataFrame, as_of=None, day
 
     # birthdays
     if "birthday" in cust.columns:
-        for cid, name, bday in zip(cust["customer_id"], cust["name"].astype(str), cust["birthday"]):
-            d = next_birthday(bday, as_of)
+        bdays = pd.to_datetime(cust["birthday"], errors="coerce")
+        for cid, name, bday in zip(cust["customer_id"], cust["name"].astype(str), bdays.tolist()):
+            d = next_birthday(bday, a_date)
             if d is None or not (a_date <= d < e_date):
                 continue
             b = pd.Timestamp(bday).date()
@@ -357,30 +368,36 @@ def care_calendar(customers: pd.DataFrame, orders: pd.DataFrame, as_of=None, day
         fb = feedback.dropna(subset=["customer_id"])
         fb = fb.loc[pd.to_datetime(fb["created_at"]) < as_of]
         last_fb = pd.to_datetime(fb["created_at"]).groupby(fb["customer_id"].astype(str)).max().dt.normalize().to_dict()
-    for cid, row in iv.iterrows():
-        cid = str(cid)
+    last_fb = {k: v.date() for k, v in last_fb.items()}
+    for cid, last_order, n_days, gap in zip(iv.index.astype(str).tolist(), iv["last_order"].tolist(),
+                                            iv["order_days"].tolist(), iv["median_gap"].tolist()):
         if cid not in names:
             continue
         r, c = rfm_rows.get(cid), churn_rows.get(cid)
-        last_order = row["last_order"]
+        last_order = pd.Timestamp(last_order).date()
         last_touch = max(last_order, last_fb.get(cid, last_order))
-        since = int((as_of - last_touch).days)
-        since_order = int((as_of - last_order).days)
+        since = (a_date - last_touch).days
+        since_order = (a_date - last_order).days
         vip = is_vip(r)
         if contact_every_days is not None:
             interval = int(contact_every_days)
-        elif row["order_days"] >= 2 and pd.notna(row["median_gap"]):
-            interval = int(np.clip(round(float(row["median_gap"])), 7, 180))
+        elif n_days >= 2 and gap == gap and gap is not None:
+            interval = int(min(180, max(MIN_INTERVAL_DAYS, round(float(gap)))))
         else:
             interval = 30 if vip else 60
         name = names[cid]
-        details = {"last_order": last_order.date().isoformat(), "days_since_last_order": since_order,
-                   "last_touch": last_touch.date().isoformat(), "days_since_last_touch": since,
+        details = {"last_order": last_order.isoformat(), "days_since_last_order": since_order,
+                   "last_touch": last_touch.isoformat(), "days_since_last_touch": since,
                    "usual_interval_days": interval}
         if r is not None:
             details.update({k: r.get(k) for k in ("segment", "segment_zh", "segment_cn8", "tier") if k in r})
         if c is not None:
             details.update({k: c.get(k) for k in ("churn_probability", "risk_band") if k in c})
+        p_churn = _row_get(c, "churn_probability") if c is not None else None
+        # ranking within a day: win-back by churn probability (else days since the last order),
+        # thanks / check-ins by how far past the usual interval the customer is
+        details["urgency"] = round(float(p_churn) if p_churn is not None and is_at_risk(r, c) else
+                                   since_order / 1000.0 if is_at_risk(r, c) else since / interval, 4)
         if is_at_risk(r, c):
             bits_zh, bits_en = [], []
             if c is not None and _row_get(c, "churn_probability") is not None:
@@ -400,12 +417,12 @@ def care_calendar(customers: pd.DataFrame, orders: pd.DataFrame, as_of=None, day
                 {"customer_id": cid, "occasion": "winback", "language": lang_of[cid]}, details))
             continue
         threshold = interval if vip else int(round(interval * 1.5))
-        due = last_touch + pd.Timedelta(days=threshold)
-        if due >= end:
+        due = last_touch + _dt.timedelta(days=threshold)
+        if due >= e_date:
             continue
-        if not vip and row["order_days"] < 2 and contact_every_days is None:
+        if not vip and n_days < 2 and contact_every_days is None:
             continue  # one-off buyers are not "regular" customers
-        date = max(due, as_of).date().isoformat()
+        date = max(due, a_date).isoformat()
         if vip:
             seg = (_row_get(r, "segment_zh") or _row_get(r, "tier") or "高价值客户", _row_get(r, "segment") or
                    _row_get(r, "tier_en") or "high value")
@@ -441,6 +458,7 @@ def care_calendar(customers: pd.DataFrame, orders: pd.DataFrame, as_of=None, day
             src = (f"lunardate: lunar {f.month}/{f.day} of {d.year}" if f.calendar == "lunar"
                    else f"solar {f.month}/{f.day}")
             fest_list.append({"key": f.key, "date": d.isoformat(), "name_zh": f.zh, "name_en": f.en,
+                              "zh": f.zh, "en": f.en,
                               "calendar": f.calendar, "audience": f.audience, "audience_zh": aud_zh,
                               "audience_en": aud_en, "n_recipients": len(ids), "source": src})
             for cid in ids:
@@ -452,7 +470,8 @@ def care_calendar(customers: pd.DataFrame, orders: pd.DataFrame, as_of=None, day
                     {"customer_id": cid, "occasion": "festival", "festival": f.key, "language": lang},
                     {"festival_date": d.isoformat(), "source": src}))
 
-    entries.sort(key=lambda e: (e.date, _PRIORITY.get(e.occasion, 9), e.customer_id))
+    entries.sort(key=lambda e: (e.date, _PRIORITY.get(e.occasion, 9), -e.details.get("urgency", 0.0),
+                                e.customer_id))
     fest_entries.sort(key=lambda e: (e.date, e.occasion, e.customer_id))
     entries += fest_entries
 

