@@ -77,6 +77,8 @@ class BuildReport:
         if fixes:
             lines.append("  fixes: " + ", ".join(f"{k} {v:,}" for k, v in sorted(fixes.items(), key=lambda kv: -kv[1])))
         for key, f in self.flagged_rows.items():
+            if not f["count"]:
+                continue
             lines.append(f"  flagged (kept): {f['count']:,} {key.replace('_', ' ')} (median {f['median']:,.2f})")
         for n, t in self.tables.items():
             gaps = sorted(((v, c) for c, v in t.optional_missing.items() if v), key=lambda x: (-x[0], x[1]))

@@ -557,9 +557,11 @@ def merge_duplicate_customers(df: pd.DataFrame) -> tuple[Outcome, dict[str, str]
     return Outcome(kept, _empty_quarantine(), Counter({"customers_merged": n_merged}), merged=n_merged), id_map
 
 
-def drop_exact_duplicates(df: pd.DataFrame, columns: list[str]) -> Outcome:
+def drop_exact_duplicates(df: pd.DataFrame, columns: list[str], eligible: pd.Series | None = None) -> Outcome:
     """Drop rows equal to an earlier row in every one of `columns` (counted)."""
     dup = df.duplicated(subset=columns, keep="first")
+    if eligible is not None:
+        dup &= eligible.reindex(df.index, fill_value=True)
     return Outcome(df[~dup], _empty_quarantine(), Counter(), dropped=int(dup.sum()))
 
 
@@ -752,8 +754,12 @@ def clean_orders(raw: pd.DataFrame, today: pd.Timestamp, id_map: dict[str, str] 
     led.run(check_not_negative, "quantity", " (a return or cancellation)").run(check_positive, "quantity")
     led.run(check_not_negative, "unit_price").run(derive_amount)
     led.run(require, "amount", " (and no unit_price to compute it)").run(check_not_negative, "amount")
-    led.run(repoint_customers, id_map or {}, "orders_repointed").run(derive_order_ids)
-    return led.run(drop_exact_duplicates, ORDER_COLUMNS)
+    led.run(repoint_customers, id_map or {}, "orders_repointed")
+    # Without an order id, identical lines may be two real purchases on the same day (CDNOW):
+    # only lines that carry an order id in the input can be proven duplicates.
+    had_order_id = led.df["order_id"].notna()
+    led.run(derive_order_ids)
+    return led.run(drop_exact_duplicates, ORDER_COLUMNS, had_order_id)
 
 
 def clean_feedback(raw: pd.DataFrame, today: pd.Timestamp, id_map: dict[str, str] | None = None) -> Ledger:

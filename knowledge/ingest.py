@@ -241,7 +241,8 @@ def read_text_file(path: Path, encoding: str, sep: str, header: bool = True,
                    names: tuple[str, ...] = ()) -> pd.DataFrame:
     """All values as strings (no NA conversion), the index mapping to line numbers. Uses the
     fast pyarrow reader when line numbers stay exact (no blank lines, a real delimiter), else pandas."""
-    if sep != "whitespace" and not has_blank_lines(path):
+    # the blank-line scan looks at bytes: valid for ASCII-compatible encodings only (not UTF-16)
+    if sep != "whitespace" and not encoding.lower().startswith("utf-16") and not has_blank_lines(path):
         df = _read_with_arrow(path, encoding, sep, header, names)
         if df is not None:
             return df

@@ -583,7 +583,10 @@ def _require(df: pd.DataFrame | None, name: str, cols: tuple[str, ...]) -> None:
 
 
 def _dates(s: pd.Series, what: str) -> pd.Series:
-    out = pd.to_datetime(s, errors="coerce")
+    if pd.api.types.is_datetime64_any_dtype(s):
+        out = s
+    else:
+        out = pd.to_datetime(s.astype(object).where(s.notna(), None), errors="coerce", format="mixed")
     if out.isna().all() and s.notna().any():
         raise GuanxiError(f"{what} holds no readable dates (e.g. {s.dropna().iloc[0]!r}); expected dates")
     if getattr(out.dt, "tz", None) is not None:

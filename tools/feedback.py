@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from knowledge.errors import GuanxiError
-from knowledge.text import dedupe_key, tokenize
+from knowledge.text import dedupe_key, detect_language, tokenize
 
 DUPLICATE_COSINE = 0.97
 KIND_ALIASES = {"投诉": "complaint", "建议": "suggestion", "表扬": "praise", "咨询": "inquiry",
@@ -172,6 +172,9 @@ def fit_topics(ids: Sequence[str], texts: Sequence[str], vectors: np.ndarray, n_
     X = np.asarray(vectors, np.float32)
     n = len(X)
     ids = [str(i) for i in ids]
+    langs = [detect_language(t) for t in texts]
+    lang_means = language_means(X, langs)
+    X = center_by_language(X, langs, lang_means)
     if n == 0:
         return {"assignments": pd.DataFrame({"feedback_id": [], "topic": [], "similarity": []}), "topics": [],
                 "k": 0, "silhouette": None}
@@ -218,7 +221,31 @@ def fit_topics(ids: Sequence[str], texts: Sequence[str], vectors: np.ndarray, n_
                        "centroid": [round(float(x), 6) for x in cent[c]]})
     assign = pd.DataFrame({"feedback_id": ids, "topic": lab.astype(np.int64), "similarity": sim.astype(np.float32)})
     return {"assignments": assign, "topics": topics, "k": k,
-            "silhouette": None if best_sil is None else round(best_sil, 4)}
+            "silhouette": None if best_sil is None else round(best_sil, 4),
+            "lang_means": {l: [round(float(x), 6) for x in m] for l, m in lang_means.items()}}
+
+
+def language_means(X: np.ndarray, langs: Sequence[str], min_count: int = 5) -> dict[str, np.ndarray]:
+    """Mean vector per language (languages with at least `min_count` items, when two or more)."""
+    langs = np.asarray(langs)
+    means = {l: X[langs == l].mean(axis=0) for l in sorted(set(langs.tolist())) if (langs == l).sum() >= min_count}
+    return means if len(means) >= 2 else {}
+
+
+def center_by_language(X: np.ndarray, langs: Sequence[str], means: dict) -> np.ndarray:
+    """Subtract each item's language mean and re-normalise. Multilingual encoders put much of the
+    language itself into the vector (Libovický et al. 2020, "On the Language Neutrality of
+    Pre-trained Multilingual Representations"): without this, zh and en complaints about the same
+    thing land in different clusters."""
+    if not means:
+        return X
+    X = np.array(X, dtype=np.float32, copy=True)
+    for i, l in enumerate(langs):
+        m = means.get(l)
+        if m is not None:
+            X[i] -= np.asarray(m, np.float32)
+    X /= np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-9)
+    return X
 
 
 @dataclass
@@ -270,7 +297,10 @@ def complaint_topics(feedback_df: pd.DataFrame, store_or_vectors=None, date_from
                 missing = [i for i in comp_ids if i not in a and i in store.row_of]
                 if missing and meta.get("topics"):
                     cent = np.asarray([t["centroid"] for t in meta["topics"]], np.float32)
-                    lab = (store.vectors_for(missing) @ cent.T).argmax(axis=1)
+                    means = {l: np.asarray(m, np.float32) for l, m in (meta.get("lang_means") or {}).items()}
+                    mv = center_by_language(store.vectors_for(missing), [
+                        store.meta.at[store.row_of[i], "lang"] for i in missing], means)
+                    lab = (mv @ cent.T).argmax(axis=1)
                     a.update(zip(missing, lab.tolist()))
                 assign = pd.Series([a.get(i, -1) for i in comp_ids], dtype="int64")
                 method = (f"KMeans k={meta.get('k')} over {meta.get('n', '?')} complaints at build time "
@@ -282,7 +312,8 @@ def complaint_topics(feedback_df: pd.DataFrame, store_or_vectors=None, date_from
                          n_topics=n_topics)
         a = dict(zip(fit["assignments"]["feedback_id"], fit["assignments"]["topic"]))
         assign = pd.Series([a.get(i, -1) for i in comp_ids], dtype="int64")
-        topics_meta = {"topics": fit["topics"], "k": fit["k"], "silhouette": fit["silhouette"]}
+        topics_meta = {"topics": fit["topics"], "k": fit["k"], "silhouette": fit["silhouette"],
+                       "lang_means": fit["lang_means"]}
         method = (f"KMeans k={fit['k']} over {len(a):,} complaints"
                   + (f" (silhouette {fit['silhouette']})" if fit["silhouette"] is not None else " (k given)")
                   + ", c-TF-IDF keywords")
@@ -309,7 +340,10 @@ def complaint_topics(feedback_df: pd.DataFrame, store_or_vectors=None, date_from
             present = [i for i in ex if i in store.row_of]
             if present:
                 c = np.asarray(info[t]["centroid"], np.float32)
-                s = store.vectors_for(present) @ c
+                means = {l: np.asarray(v, np.float32) for l, v in (topics_meta.get("lang_means") or {}).items()}
+                pv = center_by_language(store.vectors_for(present),
+                                        [store.meta.at[store.row_of[i], "lang"] for i in present], means)
+                s = pv @ c
                 ex = [present[j] for j in np.argsort(-s, kind="stable")]
         trend = rows["month"].value_counts()
         meta_t = info.get(t, {})
@@ -430,7 +464,7 @@ def precompute_feedback_artefacts(ws, store, settings=None, log=print) -> dict:
         ws.write_artefact("feedback_topics", fit["assignments"])
         ws.write_artefact("feedback_topics_meta", {"fingerprint": fp, "embedder": store.embedder.name,
                                                    "k": fit["k"], "silhouette": fit["silhouette"], "n": len(rows),
-                                                   "topics": fit["topics"]})
+                                                   "lang_means": fit["lang_means"], "topics": fit["topics"]})
         done["topics"] = {"k": fit["k"], "silhouette": fit["silhouette"], "complaints": int(len(rows))}
         if log:
             log(f"complaint topics: k={fit['k']} over {len(rows):,} complaints: "

@@ -119,7 +119,7 @@ def test_bad_parameters():
     with pytest.raises(ValueError):
         generate_demo(Path("/nonexistent-never-created"), customers=5)
     with pytest.raises(ValueError):
-        generate_demo(Path("/nonexistent-never-created"), customers=100, orders=50)
+        generate_demo(Path("/nonexistent-never-created"), customers=100, orders=250)
 
 
 # ----------------------------------------------------------------------------- formats

@@ -24,6 +24,12 @@ def test_header_mapping_zh():
                  "product_name": "商品名称", "quantity": "数量", "amount": "实付金额"}
 
 
+def test_header_mapping_zh_erp_style_codes():
+    m = match_headers(["订单编码", "客户编码", "交易时间", "产品编码", "成交金额"], "orders")
+    assert m == {"order_id": "订单编码", "customer_id": "客户编码", "order_date": "交易时间",
+                 "product_id": "产品编码", "amount": "成交金额"}
+
+
 def test_header_mapping_en_ignores_case_spaces_dashes_underscores_and_units():
     m = match_headers(["InvoiceNo", "Customer ID", "Invoice-Date", "UnitPrice", "Qty", "Amount (USD)"], "orders")
     assert m == {"order_id": "InvoiceNo", "customer_id": "Customer ID", "order_date": "Invoice-Date",
@@ -67,6 +73,13 @@ def test_utf8_bom_file(tmp_path):
     assert detect_encoding(path) == "utf-8-sig"
     [src] = read_folder(tmp_path)
     assert src.header_map["order_id"] == "订单号"  # the BOM is not glued to the first header
+
+
+def test_utf16_tab_text_as_excel_unicode_text_export(tmp_path):
+    write(tmp_path / "orders.txt", ORDERS_ZH.replace(",", "\t").replace("\n", "\r\n"), "utf-16")
+    [src] = read_folder(tmp_path)
+    assert (src.encoding, src.delimiter) == ("utf-16", "\t")
+    assert src.frame["product_name"].tolist() == ["绿茶", "乌龙茶"] and src.frame["source_row"].tolist() == [2, 3]
 
 
 @pytest.mark.parametrize("sep", [";", "\t", "|"])

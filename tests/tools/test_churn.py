@@ -1,0 +1,378 @@
+"""Churn probability (tools/churn.py): labels by time split, leakage, Telco AUC, reasons, guards.
+
+Read top to bottom as examples of use:
+
+    model = fit_tabular(telco, "Churn", holdout=0.2, random_state=1)
+    model.card_["holdout"]["roc_auc"]        # ≥ 0.84
+    model.predict_proba(new_rows)            # 1-d array of P(churn)
+    model.reasons(new_rows, top=3)           # feature, value, contribution, text_en, text_zh
+
+    res = churn_scores(orders, customers, feedback, as_of="2024-07-01", horizon_days=90)
+    res.scores                               # customer_id, churn_probability, risk_band, reasons_en/zh
+    at_risk_customers(res, top=20)
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from knowledge.errors import GuanxiError
+from tools.churn import (
+    MIN_PER_CLASS, ChurnResult, at_risk_customers, churn_features, churn_labels, churn_scores, fit_tabular,
+    risk_band,
+)
+
+TELCO = Path(__file__).resolve().parents[3] / "shared" / "data" / "telco-churn" / "WA_Fn-UseC_-Telco-Customer-Churn.csv"
+AS_OF = pd.Timestamp("2024-07-01")
+CUTOFF = AS_OF - pd.Timedelta(days=90)  # 2024-04-02
+
+
+# --------------------------------------------------------------------------- fixtures
+
+def _orders(rows) -> pd.DataFrame:
+    """rows: (customer_id, order_id, order_date, amount[, category])."""
+    df = pd.DataFrame([r if len(r) == 5 else (*r, "茶叶") for r in rows],
+                      columns=["customer_id", "order_id", "order_date", "amount", "category"])
+    df["order_date"] = pd.to_datetime(df["order_date"], format="ISO8601")
+    df["quantity"] = 1
+    return df
+
+
+@pytest.fixture(scope="module")
+def small():
+    """A dozen customers; cutoff 2024-04-02, as of 2024-07-01. Expected labels worked out by hand."""
+    orders = _orders([
+        ("C01", "o1", "2024-01-10", 100.0), ("C01", "o2", "2024-03-01", 50.0), ("C01", "o3", "2024-05-01", 80.0),
+        ("C02", "o4", "2023-12-01", 30.0), ("C02", "o5", "2024-02-15", 20.0),
+        ("C03", "o6", "2024-04-02", 60.0),                      # first order ON the cutoff: not in training
+        ("C04", "o7", "2024-04-01 18:00", 10.0),                # the day before the cutoff, then nothing
+        ("C05", "o8", "2024-04-01", 10.0), ("C05", "o9", "2024-04-02 09:00", 10.0),
+        ("C06", "o10", "2024-01-01", 70.0), ("C06", "o11", "2024-06-30 23:00", 70.0),
+        ("C07", "o12", "2024-01-01", 40.0), ("C07", "o13", "2024-07-01 10:00", 40.0),  # on as_of: too late
+        ("C09", "o14", "2023-06-01", 500.0),
+        ("C10", "o15", "2024-03-20", 15.0, "茶叶"), ("C10", "o15", "2024-03-20", 25.0, "茶具"),  # 2 lines, 1 order
+        ("C11", "o16", "2024-03-31", 5.0), ("C11", "o17", "2024-06-01", 5.0),
+        ("C12", "o18", "2024-02-01", 9.0), ("C12", "o19", "2024-02-02", 9.0),
+    ])
+    customers = pd.DataFrame({"customer_id": [f"C{i:02d}" for i in range(1, 13)],
+                              "level": ["金卡", "普通", "普通", "银卡", "普通", "金卡", "普通", "普通", "银卡", "普通",
+                                        "普通", "金卡"],
+                              "gender": list("FMFMFMFMFMFM")})
+    feedback = pd.DataFrame({
+        "feedback_id": ["f1", "f2", "f3", "f4"],
+        "customer_id": ["C01", "C02", "C04", "C12"],
+        "created_at": pd.to_datetime(["2024-03-05", "2024-03-10", "2024-05-01", "2024-02-03"]),
+        "kind": ["complaint", "complaint", "complaint", "praise"],
+        "rating": [2.0, 1.0, 1.0, 5.0],
+        "status": ["resolved", "open", "open", "resolved"],
+        "resolved_at": pd.to_datetime(["2024-04-20", None, None, "2024-02-03"]),
+    })
+    return orders, customers, feedback
+
+
+def synth_crm(n: int = 2000, seed: int = 0, churn_share: float = 0.35):
+    """Synthetic CRM: churners' purchase rate declines over ~120 days, then they stop.
+
+    Stops fall in the 150 days before the cutoff, or in the horizon itself (then the customer
+    may still buy in the horizon: realistic label noise). Churners also complain more.
+    """
+    rng = np.random.default_rng(seed)
+    start = AS_OF - pd.Timedelta(days=730)
+    days = np.arange(730)
+    ids = np.array([f"K{i:05d}" for i in range(n)])
+    churner = rng.random(n) < churn_share
+    rate = rng.gamma(2.0, 1 / 40, n)                       # ≈ one order every 20 days on average
+    signup = rng.integers(0, 400, n)
+    cutoff_day = (CUTOFF - start).days
+    stop = np.where(churner, cutoff_day - rng.integers(-30, 150, n), 10_000)
+    mult = np.clip((stop[:, None] - days[None, :]) / 120.0, 0.0, 1.0)   # 1 → 0 over the last 120 days
+    p = rate[:, None] * np.where(churner[:, None], mult, 1.0) * (days[None, :] >= signup[:, None])
+    hit = rng.random((n, 730)) < p
+    ci, di = np.nonzero(hit)
+    orders = pd.DataFrame({
+        "customer_id": ids[ci], "order_id": [f"O{k:07d}" for k in range(len(ci))],
+        "order_date": start + pd.to_timedelta(di, unit="D") + pd.to_timedelta(rng.integers(8, 22, len(ci)), unit="h"),
+        "amount": np.round(rng.lognormal(4.5, 0.6, len(ci)), 2),
+        "category": rng.choice(["茶叶", "茶具", "零食", "礼盒"], len(ci)), "quantity": 1,
+        "channel": rng.choice(["天猫", "京东", "微信小程序"], len(ci))})
+    customers = pd.DataFrame({
+        "customer_id": ids, "level": rng.choice(["普通", "银卡", "金卡"], n, p=[0.6, 0.3, 0.1]),
+        "channel": rng.choice(["广告", "朋友推荐", "直播"], n), "province": rng.choice(["浙江省", "广东省", "北京市"], n),
+        "gender": rng.choice(["F", "M"], n), "birthday": start - pd.to_timedelta(rng.integers(18 * 365, 60 * 365, n), "D"),
+        "signup_date": start + pd.to_timedelta(signup, unit="D")})
+    n_fb = n
+    who = rng.integers(0, n, n_fb)
+    when = rng.integers(0, 730, n_fb)
+    # churners' feedback is mostly complaints before they stop
+    is_complaint = rng.random(n_fb) < np.where(churner[who], 0.7, 0.2)
+    keep = when < np.minimum(stop[who] + 30, 730)
+    who, when, is_complaint = who[keep], when[keep], is_complaint[keep]
+    feedback = pd.DataFrame({
+        "feedback_id": [f"F{k:06d}" for k in range(len(who))], "customer_id": ids[who],
+        "created_at": start + pd.to_timedelta(when, unit="D"),
+        "kind": np.where(is_complaint, "complaint", "praise"),
+        "rating": np.where(is_complaint, rng.integers(1, 3, len(who)), rng.integers(4, 6, len(who))).astype(float),
+        "status": "resolved",
+        "resolved_at": start + pd.to_timedelta(when + rng.integers(1, 20, len(who)), unit="D")})
+    return orders, customers, feedback
+
+
+@pytest.fixture(scope="module")
+def crm():
+    orders, customers, feedback = synth_crm()
+    return orders, customers, feedback, churn_scores(orders, customers, feedback, as_of=AS_OF, horizon_days=90)
+
+
+@pytest.fixture(scope="module")
+def telco() -> pd.DataFrame:
+    assert TELCO.is_file(), f"Telco data expected at {TELCO}"
+    return pd.read_csv(TELCO)
+
+
+def _toy(n: int = 400, seed: int = 0) -> pd.DataFrame:
+    """A labelled table: risk rises with `usage_drop` and for plan 'monthly'; a blank-riddled text column."""
+    rng = np.random.default_rng(seed)
+    drop = rng.normal(0, 1, n)
+    plan = rng.choice(["monthly", "yearly"], n)
+    logit = 1.8 * drop + 1.2 * (plan == "monthly") - 0.8
+    y = rng.random(n) < 1 / (1 + np.exp(-logit))
+    spend = np.round(rng.gamma(2, 50, n), 2).astype(str).astype(object)
+    spend[rng.random(n) < 0.05] = " "                        # Telco-style blanks in a numeric text column
+    return pd.DataFrame({"member_no": [f"M{i:04d}" for i in range(n)], "usage_drop": drop, "plan": plan,
+                         "spend": spend, "region": rng.choice(["north", "south", " "], n), "churned": y})
+
+
+# --------------------------------------------------------------------------- (a) CRM: labels and features
+
+def test_labels_by_hand(small):
+    orders, _, _ = small
+    y = churn_labels(orders, CUTOFF, AS_OF)
+    assert y.to_dict() == {"C01": 0, "C02": 1, "C04": 1, "C05": 0, "C06": 0, "C07": 1, "C09": 1, "C10": 1,
+                           "C11": 0, "C12": 1}
+    # C03's first order is on the cutoff day and C08 never ordered: neither is in the training set
+
+
+def test_features_by_hand(small):
+    orders, customers, feedback = small
+    f = churn_features(orders, customers, feedback, at=CUTOFF)
+    assert list(f.index) == ["C01", "C02", "C04", "C05", "C06", "C07", "C09", "C10", "C11", "C12"]
+    c01 = f.loc["C01"]
+    assert c01["frequency"] == 2 and c01["monetary"] == 150.0 and c01["recency_days"] == 32  # 03-01 → 04-02
+    assert c01["tenure_days"] == 83 and c01["avg_interval_days"] == 51 and c01["orders_90d"] == 2
+    # the complaint of 2024-03-05 was resolved on 04-20, after the cutoff: still open at the cutoff
+    assert c01["complaints"] == 1 and c01["open_complaints"] == 1 and c01["rating_mean"] == 2.0
+    assert c01["level"] == "金卡"
+    c10 = f.loc["C10"]
+    assert c10["frequency"] == 1 and c10["monetary"] == 40.0 and c10["n_categories"] == 2
+    assert np.isnan(c10["avg_interval_days"])
+    assert f.loc["C04", "recency_days"] == pytest.approx(6 / 24)  # 18:00 the day before
+    assert f.loc["C04", "complaints"] == 0                         # C04's complaint comes after the cutoff
+    assert f.loc["C09", "orders_180d"] == 0 and f.loc["C02", "orders_prev_90d"] == 1
+    # as of as_of: C01's complaint is resolved, C04's is counted, C03 appears
+    g = churn_features(orders, customers, feedback, at=AS_OF)
+    assert g.loc["C01", "open_complaints"] == 0 and g.loc["C04", "complaints"] == 1 and "C03" in g.index
+    assert "C08" not in g.index
+
+
+def test_too_few_customers_is_a_clear_error(small):
+    orders, customers, feedback = small
+    with pytest.raises(GuanxiError, match=r"at least 10 churned and 10 retained customers before the cutoff "
+                                          r"2024-04-02.*found 6 churned and 4 retained among 10"):
+        churn_scores(orders, customers, feedback, as_of=AS_OF, horizon_days=90)
+
+
+def test_one_class_is_a_clear_error():
+    # everyone buys every month, so nobody churns
+    rows = [(f"C{i}", f"o{i}-{m}", f"2024-{m:02d}-05", 10.0) for i in range(30) for m in range(1, 7)]
+    with pytest.raises(GuanxiError, match=r"needs both churned and retained customers before the cutoff "
+                                          r"2024-04-02 .*found 0 churned among 30"):
+        churn_scores(_orders(rows), as_of=AS_OF, horizon_days=90)
+
+
+def test_bad_inputs_name_the_column():
+    with pytest.raises(GuanxiError, match="order_date"):
+        churn_scores(pd.DataFrame({"customer_id": ["a"]}))
+    with pytest.raises(GuanxiError, match="horizon_days"):
+        churn_scores(_orders([("a", "o", "2024-01-01", 1.0)]), horizon_days=0)
+
+
+# --------------------------------------------------------------------------- (a) CRM: no leakage
+
+def test_future_rows_do_not_change_training_features(crm):
+    orders, customers, feedback, res = crm
+    cutoff = res.cutoff
+    past_o, past_f = orders[orders["order_date"] < cutoff], feedback[feedback["created_at"] < cutoff]
+    # remove the whole future ...
+    pd.testing.assert_frame_equal(churn_features(past_o, customers, past_f, at=cutoff), res.train_features)
+    # ... or rewrite it: other buyers, other amounts, a complaint from everyone; later resolution dates
+    rng = np.random.default_rng(1)
+    ids = customers["customer_id"].to_numpy()
+    fake_o = pd.DataFrame({"customer_id": rng.choice(ids, 3000), "order_id": [f"X{k}" for k in range(3000)],
+                           "order_date": cutoff + pd.to_timedelta(rng.integers(0, 90 * 24, 3000), unit="h"),
+                           "amount": 1e4, "category": "新品类", "quantity": 1, "channel": "抖音"})
+    fake_f = pd.DataFrame({"feedback_id": [f"Y{i}" for i in range(len(ids))], "customer_id": ids,
+                           "created_at": cutoff, "kind": "complaint", "rating": 1.0, "status": "open",
+                           "resolved_at": pd.NaT})
+    changed_f = past_f.assign(resolved_at=past_f["resolved_at"].where(past_f["resolved_at"] < cutoff, AS_OF))
+    res2 = churn_scores(pd.concat([past_o, fake_o]), customers, pd.concat([changed_f, fake_f]), as_of=AS_OF)
+    pd.testing.assert_frame_equal(res2.train_features, res.train_features)
+    assert not res2.train_labels.equals(res.train_labels)       # the labels did change
+
+
+def test_future_only_signal_gives_chance_auc():
+    """Whether a customer buys after the cutoff is decided by a coin nobody sees before it, so the
+    model cannot beat chance; the same data *with* the future in the features is perfectly separable."""
+    rng = np.random.default_rng(3)
+    n = 600
+    rows, fb = [], []
+    coin = rng.random(n) < 0.5                                   # True = will churn
+    for i in range(n):
+        cid = f"Z{i:04d}"
+        k = rng.integers(2, 12)
+        for j, d in enumerate(np.sort(rng.integers(0, 540, k))):  # history before the cutoff, same for all
+            rows.append((cid, f"{cid}-{j}", CUTOFF - pd.Timedelta(days=int(d) + 1), float(rng.integers(20, 200))))
+        if coin[i]:
+            fb.append((f"F{i}", cid, CUTOFF + pd.Timedelta(days=3), "complaint", 1.0, "open"))
+        else:
+            for j in range(rng.integers(1, 4)):
+                rows.append((cid, f"{cid}-n{j}", CUTOFF + pd.Timedelta(days=int(rng.integers(0, 89))), 99.0))
+    orders = _orders(rows)
+    feedback = pd.DataFrame(fb, columns=["feedback_id", "customer_id", "created_at", "kind", "rating", "status"])
+    res = churn_scores(orders, None, feedback, as_of=AS_OF, horizon_days=90, random_state=0)
+    assert res.train_labels.mean() == pytest.approx(coin.mean())
+    assert abs(res.card["roc_auc"] - 0.5) < 0.12, res.card
+    assert all(abs(a - 0.5) < 0.08 for a in res.card["cv_auc"].values()), res.card["cv_auc"]
+    # the leak this guards against: features built at as_of see the future and separate perfectly
+    leaky = churn_features(orders, None, feedback, at=AS_OF).assign(y=res.train_labels)
+    assert fit_tabular(leaky, "y", holdout=0.2).card_["roc_auc"] > 0.95
+
+
+# --------------------------------------------------------------------------- (a) CRM: scores
+
+def test_crm_synthetic_scores(crm):
+    orders, customers, feedback, res = crm
+    assert isinstance(res, ChurnResult)
+    card = res.card
+    assert card["roc_auc"] > 0.7 and card["lift_top_decile"] > 1.5, card
+    assert set(card["cv_auc"]) == {"logistic_regression", "hist_gradient_boosting"}
+    assert card["model"] in card["cv_auc"] and 0 < card["churn_rate"] < 1 and card["brier"] < 0.25
+    assert card["cutoff"] == "2024-04-02" and card["horizon_days"] == 90 and card["n_holdout"] > 0
+    s = res.scores
+    assert list(s.columns[:5]) == ["customer_id", "churn_probability", "risk_band", "reasons_en", "reasons_zh"]
+    assert s["customer_id"].is_unique and s["churn_probability"].between(0, 1).all()
+    assert set(s["risk_band"]) <= {"high", "medium", "low"}
+    assert (s["risk_band"] == [risk_band(p) for p in s["churn_probability"]]).all()
+    # every customer with an order before as_of is scored; the others are counted, not scored
+    assert len(s) == orders["customer_id"].nunique() == card["n_scored"]
+    assert card["n_customers_without_orders"] == customers["customer_id"].nunique() - len(s)
+    top = s.sort_values("churn_probability").iloc[-1]
+    assert "raises risk" in top["reasons_en"] and "风险上升" in top["reasons_zh"]
+    assert any(lbl in top["reasons_zh"] for lbl in ("距上次购买天数", "近90天订单数", "近180天订单数",
+                                                      "距上次购买天数/平均间隔", "近30天订单数"))
+    assert "churn_scores" in res.provenance and "as of 2024-07-01" in res.provenance and "orders (" in res.provenance
+    # the score ranks customers who really stop buying next: a long silence means high risk
+    silent = s["recency_days"] > 120
+    assert s.loc[silent, "churn_probability"].mean() > s.loc[~silent, "churn_probability"].mean() + 0.3
+
+
+def test_crm_is_deterministic(crm):
+    orders, customers, feedback, res = crm
+    again = churn_scores(orders, customers, feedback, as_of=AS_OF, horizon_days=90)
+    pd.testing.assert_frame_equal(again.scores, res.scores)
+
+
+def test_at_risk_customers(crm):
+    res = crm[3]
+    top = at_risk_customers(res, top=5)
+    assert len(top) == 5 and top["churn_probability"].is_monotonic_decreasing
+    assert top["churn_probability"].iloc[0] == res.scores["churn_probability"].max()
+    assert (at_risk_customers(res, top=10_000, min_probability=0.6)["risk_band"] == "high").all()
+
+
+# --------------------------------------------------------------------------- (b) any labelled table
+
+@pytest.mark.parametrize("seed", [1, 7])
+def test_telco_holdout_auc(telco, seed):
+    model = fit_tabular(telco, "Churn", holdout=0.2, random_state=seed)
+    card = model.card_
+    assert card["holdout"]["roc_auc"] >= 0.84, card["holdout"]          # references: 0.841-0.857
+    assert card["roc_auc"] == card["holdout"]["roc_auc"] and card["holdout"]["n"] == 1409
+    assert card["features_dropped"] == {"customerID": "id-like (every value is different)"}
+    assert card["converted_to_numeric"] == ["TotalCharges"]
+    assert card["holdout"]["brier"] < 0.15 and card["holdout"]["lift_top_decile"] > 2.5
+    assert card["positive_rate"] == pytest.approx(1869 / 7043)
+    p = model.predict_proba(telco)
+    assert p.shape == (7043,) and np.all((p >= 0) & (p <= 1))
+    np.testing.assert_array_equal(model.predict_proba(telco.drop(columns="Churn").head(50)), p[:50])
+    why = model.reasons(telco.head(20), top=3)
+    assert set(why.columns) >= {"feature", "value", "contribution", "text_en", "text_zh"}
+    m2m = why[(why["feature"] == "Contract") & (why["value"] == "Month-to-month")]
+    assert len(m2m) and (m2m["contribution"] > 0).all()
+    assert m2m["text_en"].str.match(r"Contract = Month-to-month raises risk \(\+0\.\d\d\)").all()
+    assert m2m["text_zh"].str.match(r"Contract = Month-to-month，风险上升 \+0\.\d\d").all()
+
+
+@pytest.mark.parametrize("pos,neg", [("Yes", "No"), (1, 0), (True, False), ("churned", "active"), ("流失", "未流失"),
+                                     ("1", "0"), (" yes ", "no")])
+def test_target_encodings(pos, neg):
+    df = _toy()
+    ref = fit_tabular(df, "churned", random_state=0).predict_proba(df)
+    df2 = df.assign(churned=np.where(df["churned"], pos, neg).astype(object) if not isinstance(pos, bool)
+                    else df["churned"])
+    model = fit_tabular(df2, "churned", random_state=0)
+    np.testing.assert_allclose(model.predict_proba(df2), ref)
+    assert model.card_["positive_values"] == [str(pos)] or model.card_["positive_values"] == [pos]
+
+
+def test_ambiguous_or_single_class_target_is_a_clear_error():
+    df = _toy()
+    with pytest.raises(GuanxiError, match=r"target column 'churned' has values 'gold', 'silver'"):
+        fit_tabular(df.assign(churned=np.where(df["churned"], "gold", "silver")), "churned")
+    with pytest.raises(GuanxiError, match=r"needs both classes; found only \['No'\]"):
+        fit_tabular(df.assign(churned="No"), "churned")
+    with pytest.raises(GuanxiError, match=f"at least {MIN_PER_CLASS} rows of each class"):
+        fit_tabular(df.assign(churned=["Yes"] * 3 + ["No"] * (len(df) - 3)), "churned")
+    with pytest.raises(GuanxiError, match="'Churn' not found"):
+        fit_tabular(df, "Churn")
+
+
+def test_blank_strings_are_missing_and_ids_are_dropped():
+    df = _toy()
+    model = fit_tabular(df, "churned", holdout=0.25, random_state=0)
+    card = model.card_
+    assert card["converted_to_numeric"] == ["spend"] and "spend" in card["numeric_features"]
+    assert card["features_dropped"] == {"member_no": "id-like (every value is different)"}
+    assert set(card["categorical_features"]) == {"plan", "region"}
+    assert card["roc_auc"] > 0.75 and card["n_holdout"] == 100
+    # blanks at prediction time are missing values too, not a new category or an error
+    row = df.head(3).assign(spend=["  ", "", "12.5"], region=["", "north", " "])
+    assert model.predict_proba(row).shape == (3,)
+    with pytest.raises(GuanxiError, match=r"lacks column\(s\) \['plan'\]"):
+        model.predict_proba(df.drop(columns="plan"))
+
+
+def test_reasons_have_the_right_sign():
+    df = _toy()
+    model = fit_tabular(df, "churned", random_state=0)
+    rows = df.head(6).assign(usage_drop=[2.5, 2.0, 1.8, -2.5, -2.0, -1.8], plan="yearly")
+    contrib = model.contributions(rows)
+    assert (contrib["usage_drop"].iloc[:3] > 0.05).all() and (contrib["usage_drop"].iloc[3:] < -0.05).all()
+    why = model.reasons(rows, top=2)
+    first = why[why["rank"] == 1].set_index("row")
+    assert (first["feature"] == "usage_drop").all()
+    assert first["text_en"].iloc[0].startswith("usage_drop = 2.5 raises risk (+")
+    assert first["text_zh"].iloc[3].startswith("usage_drop = -2.5，风险下降 -")
+    monthly = model.contributions(df.head(4).assign(plan="monthly"))["plan"]
+    assert (monthly > 0).all()
+
+
+def test_tabular_is_deterministic():
+    df = _toy()
+    a = fit_tabular(df, "churned", holdout=0.2, random_state=5)
+    b = fit_tabular(df, "churned", holdout=0.2, random_state=5)
+    assert a.card_ == b.card_
+    np.testing.assert_array_equal(a.predict_proba(df), b.predict_proba(df))
