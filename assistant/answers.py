@@ -683,7 +683,7 @@ def unsupported_numbers(text: str, results: list, extra: tuple = ()) -> list[str
         if not pct and float(v).is_integer() and (abs(v) <= 10 or 1990 <= v <= 2100):
             continue
         nd = len(s.split(".")[1]) if "." in s else 0
-        tol = 0.5 * 10 ** (-nd) + 1e-9
+        tol = 0.51 * 10 ** (-nd)  # rounding of an already rounded value (61.75 → 61.8)
         ok = False
         for k in known:
             cands = (k * 100,) if pct else (k, k * 100)

@@ -116,6 +116,32 @@ _EN_ZH_ITEMS = {
     "gifts": "礼品", "flowers": "鲜花", "stationary": "文具",
 }
 
+_ITEM_STOP = {"客户", "顾客", "商品", "产品", "一起", "什么", "哪些", "购买", "套装", "家用", "组合", "礼盒", "经常", "同时",
+              "一次", "一个", "多久", "平均", "今年", "上月", "本月", "复购", "满意", "投诉", "退款", "快递", "包装", "质量",
+              "推荐", "搭配", "关联", "销售", "多少", "最近", "今年", "去年", "人还", "还会"}
+_ITEM_STOP_PARTS = ("客户", "顾客", "购买", "一起", "什么", "哪些", "推荐", "销售", "多少", "的", "了", "吗", "呢", "和", "买")
+
+# more Chinese words to try for an English item word (categories are named differently per shop)
+_EN_ZH_ALT = {
+    "dairy": ("乳制品", "奶"), "dairy products": ("乳制品",), "milk": ("牛奶", "奶", "乳制品"), "drinks": ("饮料", "酒水"),
+    "beverages": ("饮料", "酒水"), "alcohol": ("酒",), "wine": ("葡萄酒", "红酒", "酒"), "cooking oil": ("食用油", "油", "粮油"),
+    "grain and oil": ("粮油",), "grains": ("粮油", "米"), "seasoning": ("调味",), "condiments": ("调味",),
+    "fresh fruit": ("生鲜水果", "水果"), "fruit": ("水果", "生鲜"), "fresh food": ("生鲜",), "beauty": ("美妆", "个护"),
+    "cosmetics": ("美妆", "彩妆"), "makeup": ("美妆", "彩妆"), "skincare": ("护肤", "个护"), "skin care": ("护肤", "个护"),
+    "personal care": ("个护", "个人护理"), "baby": ("母婴",), "baby products": ("母婴",), "mother and baby": ("母婴",),
+    "household cleaning": ("家居清洁", "清洁"), "cleaning": ("清洁",), "cleaning products": ("清洁",),
+    "home cleaning": ("家居清洁",), "household": ("家居", "日用"), "kitchen": ("厨房",), "kitchenware": ("厨房用品", "厨具"),
+    "cookware": ("厨具", "锅", "厨房"), "digital accessories": ("数码配件", "数码"), "electronics": ("数码", "电子"),
+    "gadgets": ("数码",), "accessories": ("配件", "配饰"), "clothing": ("服饰", "服装"), "clothes": ("服饰", "服装"),
+    "apparel": ("服饰", "服装"), "fashion": ("服饰",), "books": ("图书",), "stationery": ("文具", "图书文具"),
+    "books and stationery": ("图书文具",), "health supplements": ("保健品",), "supplements": ("保健品",),
+    "health products": ("保健品",), "vitamins": ("维生素", "保健品"), "snacks": ("零食",), "snack": ("零食",),
+    "coffee": ("咖啡",), "coffee beans": ("咖啡豆",), "tea": ("茶叶", "茶"), "green tea": ("绿茶",), "black tea": ("红茶",),
+    "nuts": ("坚果",), "instant noodles": ("面",), "noodles": ("面",), "rice": ("大米", "米"), "yogurt": ("酸奶",),
+    "tea set": ("茶具",), "teaware": ("茶具",), "pu'er": ("普洱",), "puer": ("普洱",), "oolong": ("乌龙",),
+    "white tea": ("白茶",), "chocolate": ("巧克力",), "juice": ("果汁", "橙汁"),
+}
+
 _SEG_WORDS = re.compile(r"分群|分层|细分|客群|群体|人群|分组|分类|这一类|这类|类客户|段|segment|tier|group|cohort|bucket|"
                         r"cluster|聚类|名单|成员|members|list", re.I)
 
@@ -143,7 +169,7 @@ class Vocabulary:
         self.cust = cust.assign(customer_id=cust["customer_id"].astype(str), name=names).set_index(
             "customer_id", drop=False)
         self.by_name: dict[str, list[str]] = {}
-        for cid, n in zip(self.ids, names):
+        for cid, n in sorted(zip(self.ids, names)):
             if n and n.lower() not in ("nan", "none"):
                 self.by_name.setdefault(n.lower(), []).append(cid)
         self.cjk_names = {n for n in self.by_name if re.fullmatch(r"[\u4e00-\u9fff·]{2,6}", n)}
@@ -361,8 +387,8 @@ class Vocabulary:
 
     # ---------------------------------------------------------------- items
     def find_item(self, text: str) -> tuple[str | None, str | None]:
-        """(item name as the tools should get it, span) — a product, a category, or an
-        English word mapped to a Chinese category word found in the catalogue."""
+        """(item name as the tools should get it, span) — a product, a category, a word inside
+        product names (绿茶, 咖啡豆), or an English word mapped to such a Chinese word."""
         low = text.lower()
         for p in self.products:
             if len(p) >= 2 and p.lower() in low:
@@ -370,17 +396,40 @@ class Vocabulary:
         for c in self.categories:
             if len(c) >= 2 and c.lower() in low:
                 return c, c
-        for en, zh in sorted(_EN_ZH_ITEMS.items(), key=lambda kv: -len(kv[0])):
-            if re.search(r"(?<![a-z])" + re.escape(en) + r"(?![a-z])", low):
-                target = self._catalogue_word(zh)
-                if target:
-                    m = re.search(re.escape(en), low)
-                    return target, text[m.start():m.end()]
+        # the longest Chinese substring that occurs in product names (not a generic word)
+        best = None
+        for m in re.finditer(r"[\u4e00-\u9fff]{2,}", text):
+            run = m.group(0)
+            for L in range(min(8, len(run)), 1, -1):
+                if best and L <= len(best):
+                    break
+                for i in range(0, len(run) - L + 1):
+                    sub = run[i:i + L]
+                    if sub in _ITEM_STOP or any(w in sub for w in _ITEM_STOP_PARTS):
+                        continue
+                    if sub in self._product_blob:
+                        best = sub
+                        break
+        if best:
+            return best, best
+        for en, zhs in _EN_ITEMS_SORTED:
+            if re.search(r"(?<![a-z])" + re.escape(en) + r"s?(?![a-z])", low):
+                for zh in zhs:
+                    target = self._catalogue_word(zh)
+                    if target:
+                        m = re.search(re.escape(en) + r"s?", low)
+                        return target, text[m.start():m.end()]
         # quoted item「…」/"…"
         m = re.search(r"[「“\"『]([^」”\"』]{2,30})[」”\"』]", text)
         if m:
             return m.group(1), m.group(0)
         return None, None
+
+    @property
+    def _product_blob(self) -> str:
+        if not hasattr(self, "_blob"):
+            self._blob = "\n".join(self.products)
+        return self._blob
 
     def _catalogue_word(self, zh: str) -> str | None:
         """The category (or product) that the Chinese word names, or the word itself if it occurs."""
@@ -392,6 +441,11 @@ class Vocabulary:
                 return zh
         return None
 
+
+_EN_ITEMS_SORTED = sorted(
+    ((en, tuple(dict.fromkeys(_EN_ZH_ALT.get(en, ()) + ((zh,) if zh else ()))))
+     for en, zh in {**{k: None for k in _EN_ZH_ALT}, **_EN_ZH_ITEMS}.items()),
+    key=lambda kv: -len(kv[0]))
 
 _NOT_NAMES = {"客户", "顾客", "会员", "用户", "商品", "产品", "销售", "投诉", "流失", "分群", "推荐", "生日", "画像",
               "价值", "风险", "重要", "一般", "最近", "今年", "去年", "上月", "本月", "哪些", "多少", "平均", "趋势",
@@ -488,9 +542,10 @@ def _rx(p: str) -> re.Pattern:
 
 # (family, pattern, boost). Boosts are added to the nearest-exemplar similarity (≈0.8-0.95).
 RULES: list[tuple[str, re.Pattern, float]] = [
-    ("draft", _rx(r"写(一|个|条|封|段|份)|帮我写|起草|草拟|拟(一|个|条|封)|编写|撰写|生成.{0,8}(短信|消息|文案|祝福|邮件)|"
-                  r"(短信|消息|文案|微信|邮件|祝福语?)(草稿|模板)|\bdraft|\bcompose\b|\bwrite\b.{0,30}\b(sms|message|text|email|e-mail|"
-                  r"wechat|note|greeting|letter|card)|\bprepare\b.{0,20}\b(message|sms|email|greeting)"), 0.35),
+    ("draft", _rx(r"(写|起草|草拟|拟|编写|撰写|生成|准备|帮我写).{0,12}(短信|消息|微信|邮件|祝福|信|文案|问候|关怀|感谢|贺卡|贺词|话术)|"
+                  r"(发|送)(个|一个|一条|一段|一封)?.{0,6}(问候|祝福|短信|消息|贺卡).{0,8}(拟|写|起草)|帮我拟|拟一下|起草一下|"
+                  r"(短信|消息|文案|微信|邮件|祝福语?)(草稿|模板)|\bdrafts?\b|\bcompose\b|\bwrite\b.{0,40}\b(sms|message|text|email|e-mail|"
+                  r"wechat|note|greeting|letter|card|wish(es)?)|\bprepare\b.{0,20}\b(message|sms|email|greeting)"), 0.35),
     ("care", _rx(r"过生日|生日|寿星|birthday|b-day|节日|festival|holiday|关怀|回访|该联系|需要联系|要联系|联系谁|该问候|"
                  r"due for|check[- ]?in|follow[- ]?up|reach out|care calendar|contact (this|next)|who (should|to) (we )?contact|"
                  r"春节|中秋|国庆|元旦|圣诞|christmas|new year|端午|元宵|greet"), 0.15),
@@ -504,7 +559,7 @@ RULES: list[tuple[str, re.Pattern, float]] = [
                    r"complaint (topics?|themes?|categories|reasons|drivers|clusters|types)|"
                    r"(top|main|common|biggest|frequent|key|recurring|major)\b.{0,25}\b(complaints|issues|pain points|problems|grievances)|"
                    r"complaining about|what (do|are) (customers|people|clients).{0,20}(complain|unhappy)|topics? of complaints"), 0.2),
-    ("kpi", _rx(r"复购率|回购率|重复购买率|客单价|平均订单|销售额|销售收入|营业额|营收|收入|gmv|销量|卖了多少|订单数|订单量|多少单|"
+    ("kpi", _rx(r"satisf|消费金额|消费额|复购率|回购率|重复购买率|客单价|平均订单|销售额|销售收入|营业额|营收|收入|gmv|销量|卖了多少|订单数|订单量|多少单|"
                 r"多少订单|客户数|新客户数|新客数|新增客户|留存|同期群|购买间隔|复购周期|回购周期|满意度|平均评分|评分|好评率|投诉率|"
                 r"投诉数|投诉量|处理时长|解决时长|处理时间|多久解决|趋势|走势|月度|每月|按月|各省|各城市|各地区|各渠道|各品类|按省|按城市|"
                 r"分省|分城市|年龄段|男女|性别|哪个(省|城市|渠道|品类)|kpi|指标|"
@@ -517,7 +572,7 @@ RULES: list[tuple[str, re.Pattern, float]] = [
                   r"lapse|lapsing|defect|挽回|挽留|召回|win[- ]?back"), 0.15),
     ("clv", _rx(r"\bclv\b|\bltv\b|终身价值|生命周期价值|生命价值|客户价值预测|未来价值|预期价值|值多少钱|lifetime value|"
                 r"customer value|worth|p\(alive\)|p_alive|还活跃的概率|存活概率|expected (purchases|value|spend)|未来.{0,6}(消费|贡献|买几次)"), 0.25),
-    ("together", _rx(r"一起买|一起购买|一起下单|一块买|同时购买|同时买|同时下单|搭配|连带|关联(商品|规则|购买)?|组合购买|套餐|"
+    ("together", _rx(r"一起买|一起购买|一起下单|一起卖|一起销售|一起出现|经常一起|捆绑|一块买|同时购买|同时买|同时下单|搭配|连带|关联(商品|规则|购买)?|组合购买|套餐|"
                      r"还会买|也买|还买了|顺便买|购物篮|bought together|buy together|purchased together|goes? with|along ?with|"
                      r"alongside|frequently bought|bundle|basket|association rules?|also buy|also bought|paired with|"
                      r"together with|cross[- ]sell(ing)? (for|with|of)"), 0.22),
@@ -528,7 +583,7 @@ RULES: list[tuple[str, re.Pattern, float]] = [
                 r"多少天(没|前)|spent in total|total spend|how much has .{1,40} spent|how (often|frequently) does"), 0.2),
     ("segment", _rx(r"分群|分层|细分|客群|客户群|群体|分类|八大类|八类|几类|哪类|客户类型|客户构成|客户结构|客户分级|"
                     r"segment|tier|customer mix|customer base (split|breakdown)"), 0.15),
-    ("profile", _rx(r"画像|档案|资料|基本信息|详细信息|客户卡|卡片|是谁|怎么样的人|什么情况|情况如何|介绍一下|了解一下|查一下|"
+    ("profile", _rx(r"画像|档案|资料|基本信息|详细信息|客户卡|卡片|是谁|怎么样的人|什么样的(客户|人)|什么情况|情况如何|介绍一下|了解一下|查一下|"
                     r"profile|tell me about|who is|overview|\b360\b|details (of|on|for|about)|look up|look-up|info (on|about)|"
                     r"background|summary of|know about"), 0.2),
     ("help", _rx(r"你能做什么|你会什么|能做什么|能干什么|可以做什么|怎么用|如何使用|使用说明|帮助|功能|能回答|能问什么|"
@@ -538,15 +593,17 @@ RULES: list[tuple[str, re.Pattern, float]] = [
 _FOLLOWUP = _rx(r"^(那|那么|那如果|如果|换成|改成|改为|再看|再查|还有|只看|只要|仅看|按|分别|and\b|and what|what about|how about|"
                 r"same (for|but)|now (for|show|by)|only|just|instead|ok,? (and|what|now)|also for|then|for)\b|呢[?？。!！]*$|"
                 r"instead\W*$|\bthen\W*$")
-_PRONOUN = _rx(r"他的|她的|他|她|该客户|这个客户|这位客户|这位|此客户|那位|ta的|\b(his|her|him|their|this customer|that customer|"
-               r"the customer|this client|that client|this person|them|he|she)\b")
-_ORDINAL = [(re.compile(r"第一|第1|头一个|first|1st|\bone\b(?! of)|上面那个"), 0), (re.compile(r"第二|第2|second|2nd|\btwo\b"), 1),
+_PRONOUN = _rx(r"(?<![其吉])[他她](?!们)|该客户|这个客户|这位客户|这位|此客户|那位|ta的|\b(his|her|him|this customer|that customer|"
+               r"this client|that client|this person|he|she)\b")
+_ORDINAL = [(re.compile(r"第一|第1|头一个|first|1st|上面那个"), 0), (re.compile(r"第二|第2|second|2nd|\btwo\b"), 1),
             (re.compile(r"第三|第3|third|3rd|\bthree\b"), 2), (re.compile(r"第四|第4|fourth|4th"), 3),
             (re.compile(r"第五|第5|fifth|5th"), 4), (re.compile(r"最后一|last one|the last"), -1)]
 
 
 # ================================================================= KPI words
 _METRIC_WORDS: list[tuple[str, str]] = [
+    (r"购买间隔|复购周期|回购周期|多久(一次)?(复购|回购|买一次|下一单|再买)|间隔多少天|purchase interval|between (purchases|orders)|"
+     r"how often do customers (buy|order)|purchase cycle|days between", "purchase_interval"),
     (r"复购率|回购率|重复购买率|复购|回购|repurchase|repeat (purchase|rate|buyers?|customers?)", "repurchase_rate"),
     (r"客单价|平均订单(金额|价值|价格)?|平均每单|笔单价|average order|\baov\b|order value|basket size|average basket|"
      r"avg\.? order|spend per order", "aov"),
@@ -554,15 +611,13 @@ _METRIC_WORDS: list[tuple[str, str]] = [
      r"how many complaints|number of complaints", "complaint_rate"),
     (r"处理时长|解决时长|处理时间|解决时间|多久(能)?(解决|处理)|处理.{0,4}(多久|速度|效率)|resolution time|time to resolve|"
      r"how long.{0,30}(resolve|fix|close)|resolve complaints|resolution speed", "resolution_time"),
-    (r"满意度|满意|平均评分|评分|好评|星级|satisfaction|csat|rating|happy", "satisfaction"),
+    (r"满意度|满意|平均评分|评分|好评|星级|satisfaction|satisfied|csat|rating|happy with|how happy", "satisfaction"),
     (r"留存|同期群|retention|cohort|retain", "retention"),
-    (r"购买间隔|复购周期|回购周期|多久(复购|回购|买一次|下一单)|间隔多少天|purchase interval|between (purchases|orders)|"
-     r"how often do customers (buy|order)|purchase cycle|days between", "purchase_interval"),
     (r"新客户|新客|新增客户|新用户|首单客户|new customers|new buyers|first[- ]time (buyers|customers)|acquired", "new_customers"),
     (r"订单数|订单量|多少单|多少订单|下单量|单量|how many orders|number of orders|order count|order volume|orders? per", "orders"),
     (r"客户数|购买客户数|买家数|活跃客户|多少客户|多少人买|how many customers|number of customers|customer count|"
      r"active customers|buyers|how many people bought", "customers"),
-    (r"销售额|销售收入|营业额|营收|收入|gmv|销量|卖了多少|业绩|卖得|卖的|sales|revenue|turnover|sold|takings|income|"
+    (r"销售额|销售收入|营业额|营收|收入|消费金额|消费额|gmv|销量|卖了多少|业绩|卖得|卖的|sales|revenue|turnover|sold|takings|income|"
      r"how much did we (sell|make)|销售", "sales"),
 ]
 _METRIC_RES = [(re.compile(p, re.I | re.ASCII), m) for p, m in _METRIC_WORDS]
@@ -603,15 +658,19 @@ class Router:
         mentions = v.find_customers(q)
         item, item_span = v.find_item(q)
         seg = v.find_segment(q)
+        if seg and not seg[3] and (_SEG_WORDS.search(q) or (seg[2] in q and re.fullmatch(r"[A-Z][a-z]+(?: [A-Z][a-z]+)*", seg[2])
+                                                          and not q.startswith(seg[2]))):
+            seg = (seg[0], seg[1], seg[2], True)  # "the At Risk segment", "list the At Risk customers"
         prov, city, place_spans = v.find_places(q)
         spans = [m.span for m in mentions] + ([item_span] if item_span else []) + \
                 ([seg[2]] if seg else []) + place_spans
         lang = detect_language(q, ignore=spans)
-        masked = self._mask(q, mentions, item_span, seg, place_spans, lang)
+        masked = self._mask(q, mentions, item_span, seg if seg and seg[3] else None, place_spans, lang)
         fam_scores = self.model.scores(masked)
         boosts = {}
+        q_rules = q.replace(seg[2], " 分群 ") if seg and seg[3] else q  # "有流失风险客户" is a segment, not a churn cue
         for fam, rx, b in RULES:
-            if rx.search(q):
+            if rx.search(q_rules):
                 boosts[fam] = max(boosts.get(fam, 0.0), b)
         scores = {f: s + boosts.get(f, 0.0) for f, s in fam_scores.items()}
         slots = self._slots(q, lang, mentions, item, seg, prov, city)
@@ -627,6 +686,11 @@ class Router:
             scores["segment"] = scores.get("segment", 0) + 0.1
         if slots.get("metric"):
             scores["kpi"] = scores.get("kpi", 0) + 0.05
+            if slots["metric"] == "customers" and _SEG_WORDS.search(q) and not has_customer:
+                scores["kpi"] -= boosts.get("kpi", 0) + 0.05  # "各分群客户数量" is a segment count
+        if slots.get("by") and not has_customer and not pronoun and \
+                not any(b >= 0.15 for f, b in boosts.items() if f not in ("kpi", "segment", "rfm")):
+            scores["kpi"] = scores.get("kpi", 0) + 0.08
         ranked = sorted(scores.items(), key=lambda kv: -kv[1])
         family, best = ranked[0]
         margin = best - ranked[1][1] if len(ranked) > 1 else best
@@ -635,7 +699,7 @@ class Router:
         own_intent = bool(cues) or bool(seg and seg[3]) or bool(slots.get("metric"))
         marker = bool(_FOLLOWUP.search(q))
         # 2. follow-ups: "那上海呢?", "top 20 instead", "换成上个月" re-run the last tool with new slots
-        if last_family and self._has_slots(slots, mentions, pronoun) and family != "help":
+        if last_family and self._has_slots(slots, mentions, pronoun) and not boosts.get("help"):
             other_cue = bool(cues - {last_family})
             if (marker and not other_cue) or (not own_intent and (len(q) <= 14 or marker or family == "unknown")):
                 return self._followup(q, lang, memory, slots, mentions, pronoun, scores)
@@ -744,7 +808,7 @@ class Router:
             s["scheme_hint"] = "cluster"
         elif re.search(r"八大类|八类|八种|重要价值|重要发展|重要保持|重要挽留|一般价值|一般发展|一般保持|一般挽留|eight", q, re.I):
             s["scheme_hint"] = "segment_cn8"
-        elif re.search(r"\btiers?\b|三层|三类|高价值|潜力客户|层级|分层", q, re.I):
+        elif re.search(r"\btiers?\b|三层|三类|高价值|潜力客户|层级|分层|high[- ]value|potential customers", q, re.I):
             s["scheme_hint"] = "tier"
         return s
 
@@ -777,15 +841,17 @@ class Router:
         elif memory is not None:
             ids, mention = self._customer([], pronoun, memory, q)
             if mention is not None and mention.how == "memory" and not pronoun:
-                needs_one = family in ("profile", "draft") or (family == "recommend" and not slots.get("item"))
+                needs_one = family in ("profile", "draft") or (family == "recommend" and not slots.get("item")) or (
+                    bool(_FOLLOWUP.search(q)) and memory.last_tool in CUSTOMER_TOOLS + ("clv_estimate", "cluster_lookup")
+                    and memory.last_args.get("customer_id") == memory.customer_id)
                 if not needs_one:
                     ids, mention = [], None  # "哪些客户有流失风险" is not about the last customer
-        tool = self._tool_for(family, slots, bool(ids), q)
+        tool = self._tool_for(family, slots, bool(ids) or (pronoun and family in ("churn", "clv", "cluster", "rfm")), q)
         args = self._args(tool, slots, q)
         route = Route(tool, args, tool, lang, best, scores=scores)
         if slots.get("segment"):
             route.focus["segment"] = slots["segment"]
-        if tool in CUSTOMER_TOOLS or (tool in ("clv_estimate", "cluster_lookup") and ids):
+        if tool in CUSTOMER_TOOLS or (tool in ("clv_estimate", "cluster_lookup") and (ids or pronoun)):
             if not ids:
                 fuzzy = self.vocab.fuzzy_cjk(q) if tool in CUSTOMER_TOOLS + ("clv_estimate", "cluster_lookup") else None
                 if fuzzy and fuzzy.ids:
@@ -839,7 +905,8 @@ class Router:
             listing = re.search(r"哪些|有谁|是谁|都是谁|名单|列出|列一下|成员|导出|清单|前\d|前[一二三四五六七八九十]|消费最多|花钱最多|"
                                 r"\bwho\b|\blist\b|members|names|export|show me (the )?(customers|members|people)|which customers|"
                                 r"top\s*\d|top spenders|biggest spenders", q, re.I)
-            count = re.search(r"多少|几个|几位|占比|比例|分布|how many|share|percentage|proportion|distribution|breakdown|size",
+            count = re.search(r"多少|几个|几位|占比|比例|分布|多大|规模|how many|share|percentage|proportion|distribution|"
+                              r"breakdown|size|how big|how large|count",
                               q, re.I)
             if slots.get("segment") and (listing or not count):
                 return "segment_members"
@@ -895,7 +962,7 @@ class Router:
             for k in ("date_from", "date_to", "province", "city"):
                 if s.get(k):
                     a[k] = s[k]
-            if s.get("item") and a.get("by") != "category":
+            if s.get("item") and a.get("by") != "category" and s["item"] in self.vocab.categories:
                 a["category"] = s["item"]
             if s.get("top") and a.get("by"):
                 a["top"] = s["top"]
@@ -986,14 +1053,6 @@ class Router:
                 route = Route(p["tool"], dict(p.get("args") or {}), p["tool"], lang)
                 return self._clarify(route, list(dict.fromkeys(ids)), "customer", mentions[0].span)
             if chosen is None and cands:
-                for rx, idx in _ORDINAL:
-                    if rx.search(q):
-                        try:
-                            chosen = cands[idx]
-                        except IndexError:
-                            pass
-                        break
-            if chosen is None and cands:
                 m = re.fullmatch(r"\s*(\d)\s*[.)、]?\s*", q)
                 if m and 1 <= int(m.group(1)) <= len(cands):
                     chosen = cands[int(m.group(1)) - 1]
@@ -1013,6 +1072,14 @@ class Router:
                     pool2 = [c for c in cands if str(cust.loc[c].get("gender")) == g]
                     if len(pool2) == 1:
                         chosen = pool2[0]
+        if chosen is None and cands:
+            for rx, idx in _ORDINAL:
+                if rx.search(q):
+                    try:
+                        chosen = cands[idx]
+                    except IndexError:
+                        pass
+                    break
         if chosen is None:
             if kind == "customer" and re.fullmatch(r"\s*(都|全部|all|both|都要|两个都)\s*", q, re.I):
                 pass

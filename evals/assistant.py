@@ -46,7 +46,7 @@ def fact_ok(fact: dict, answer: str) -> bool:
         except ValueError:
             continue
         nd = len(s.split(".")[1]) if "." in s else 0
-        tol = 0.5 * 10 ** (-nd) + 1e-6 * abs(v) + 1e-9
+        tol = 0.51 * 10 ** (-nd) + 1e-6 * abs(v)
         target = v * 100 if (fact.get("pct") or pct) else v
         if fact.get("pct") and not pct:
             if abs(a - v) <= tol:  # a share written as 0.35

@@ -18,7 +18,8 @@ all with the same ranking code as the feedback store. Metrics over the queries:
   rand  P@5 of a random ranking (the label prior), for scale.
 A second table: sentiment accuracy on waimai-10k and ChnSentiCorp of the logistic regression on
 embeddings (trained on the indexed part, tested on the queries) and of the zh/en lexicon.
-Vectors are cached by content hash (WORKSPACE/cache or ~/.cache/guanxi), so re-runs are fast.
+Vectors are cached by content hash (~/.cache/guanxi, or $GUANXI_CACHE_DIR; the demo set uses the
+workspace's own cache, filled by the build), so re-runs are fast.
 """
 from __future__ import annotations
 
@@ -164,10 +165,19 @@ def run_eval(settings=None, limit: int | None = None, sets: list[str] | None = N
              cache_path: Path | None = None) -> dict:
     """Compute the retrieval (and sentiment) metrics; returns {"rows": [...], "sentiment": [...], ...}."""
     backends = backends or list(BACKENDS)
-    if cache_path is None:
-        ws_root = Path(settings.workspace) if settings is not None and Path(settings.workspace).is_dir() else None
-        cache_path = default_cache_path(ws_root)
-    cache = VectorCache(cache_path)
+    # public sets: the user cache (~/.cache/guanxi); the demo set: the workspace's own cache, which
+    # already holds its feedback vectors from the build
+    caches: dict[Path, VectorCache] = {}
+
+    def cache_for(es: EvalSet) -> VectorCache:
+        path = cache_path
+        if path is None:
+            ws_root = Path(settings.workspace) if es.name == "demo" and settings is not None else None
+            path = default_cache_path(ws_root)
+        if path not in caches:
+            caches[path] = VectorCache(path)
+        return caches[path]
+
     rows, sent_rows, skipped = [], [], []
     t_all = time.perf_counter()
     embedders = {}
@@ -194,6 +204,7 @@ def run_eval(settings=None, limit: int | None = None, sets: list[str] | None = N
                 if b not in embedders:
                     embedders[b] = get_embedder(backend=BACKENDS[b], model="")
                 emb = embedders[b]
+                cache = cache_for(es)
                 D, _ = embed_cached(emb, docs["text"].tolist(), cache, "passage", log=log, desc=f"{es.name} {b} docs")
                 Q, _ = embed_cached(emb, qs["text"].tolist(), cache, "query", log=log, desc=f"{es.name} {b} queries")
                 dr = _dense_rankings(Q, D)
@@ -220,9 +231,10 @@ def run_eval(settings=None, limit: int | None = None, sets: list[str] | None = N
                              "labels": int(len(set(dl))), "method": m, **v, "rand P@5": rand})
             log(f"{es.name}: {len(docs)} docs, {len(qs)} queries in {time.perf_counter() - t0:.1f} s")
     finally:
-        cache.close()
+        for c in caches.values():
+            c.close()
     return {"rows": rows, "sentiment": sent_rows, "skipped": skipped,
-            "seconds": round(time.perf_counter() - t_all, 1), "cache": str(cache_path)}
+            "seconds": round(time.perf_counter() - t_all, 1), "cache": ", ".join(str(p) for p in caches)}
 
 
 def format_table(result: dict) -> str:

@@ -190,23 +190,57 @@ def rrf(rankings: Sequence[Sequence[int]], k: int = RRF_K) -> list[tuple[int, fl
 
 @dataclass
 class Selection:
-    """Rows allowed by a filter: the slice [lo, hi) of the sorted matrix, optionally narrowed by a
-    mask over that slice, or an explicit list of rows when few remain."""
-    lo: int
-    hi: int
+    """Rows allowed by a filter. The matrix is sorted by (kind, created day), so a kind and/or a date
+    range is a few contiguous slices (`segments`); other filters add a `mask` over the concatenated
+    segments; when few rows remain they are listed in `rows` instead."""
+    segments: list[tuple[int, int]]
     mask: np.ndarray | None = None
     rows: np.ndarray | None = None
+
+    @classmethod
+    def all(cls, n: int) -> "Selection":
+        return cls([(0, n)] if n else [])
+
+    @classmethod
+    def empty(cls) -> "Selection":
+        return cls([], rows=np.zeros(0, np.int64))
+
+    def size(self) -> int:
+        return sum(b - a for a, b in self.segments)
 
     def count(self) -> int:
         if self.rows is not None:
             return int(self.rows.size)
-        return int(self.mask.sum()) if self.mask is not None else self.hi - self.lo
+        return int(self.mask.sum()) if self.mask is not None else self.size()
+
+    def span_rows(self) -> np.ndarray:
+        """Row numbers of the concatenated segments."""
+        if len(self.segments) == 1:
+            return np.arange(*self.segments[0])
+        return np.concatenate([np.arange(a, b) for a, b in self.segments]) if self.segments else \
+            np.zeros(0, np.int64)
 
     def row_indices(self) -> np.ndarray:
         if self.rows is not None:
             return self.rows
-        base = np.arange(self.lo, self.hi)
+        base = self.span_rows()
         return base[self.mask] if self.mask is not None else base
+
+    def to_rows(self, idx: np.ndarray) -> np.ndarray:
+        """Positions in the concatenated segments → row numbers."""
+        if len(self.segments) == 1:
+            return idx + self.segments[0][0]
+        starts = np.asarray([a for a, _ in self.segments], np.int64)
+        cum = np.cumsum([0] + [b - a for a, b in self.segments])
+        seg = np.searchsorted(cum, idx, "right") - 1
+        return starts[seg] + (idx - cum[seg])
+
+    def take(self, arr: np.ndarray) -> np.ndarray:
+        """`arr` (one value per row) restricted to the concatenated segments (a view for one segment)."""
+        if len(self.segments) == 1:
+            a, b = self.segments[0]
+            return arr[a:b]
+        return np.concatenate([arr[a:b] for a, b in self.segments]) if self.segments else arr[:0]
 
 
 @dataclass
@@ -330,6 +364,7 @@ def sync_feedback_index(ws, settings=None, log: Log = print, embedder: Embedder 
     idir = index_dir(ws)
     idir.mkdir(parents=True, exist_ok=True)
     marker = idir / "SYNCING"
+    was_clean = not marker.exists()   # the last sync finished: its snapshot mirrors Chroma
     marker.write_text(json.dumps({"pid": os.getpid(), "started": time.time()}))
 
     n_before = getattr(embedder, "n_embedded", 0)
@@ -337,7 +372,7 @@ def sync_feedback_index(ws, settings=None, log: Log = print, embedder: Embedder 
         client = stack.enter_context(chroma_session(ws.chroma_dir))
         cache = VectorCache(default_cache_path(ws.root))
         stack.callback(cache.close)
-        gen, counts = _sync(ws, rows, embedder, client, cache, idir, batch_size, crash_after, log)
+        gen, counts = _sync(ws, rows, embedder, client, cache, idir, batch_size, crash_after, log, was_clean)
     embedded = getattr(embedder, "n_embedded", 0) - n_before
     stats = {"backend": embedder.name, "rows": int(len(rows)), "embedded": int(embedded), **counts,
              "skipped": int(skipped), "generation": gen}
@@ -358,10 +393,34 @@ def sync_feedback_index(ws, settings=None, log: Log = print, embedder: Embedder 
     return stats
 
 
-def _sync(ws, rows, embedder, client, cache, idir, batch_size, crash_after, log) -> tuple[str, dict]:
+def _previous_snapshot(idir: Path, embedder, col) -> dict | None:
+    """The last complete snapshot when it can stand for Chroma's content (same embedder, same count):
+    ids, hashes, tokens and vectors. Reading these is much faster than reading 100k rows back from Chroma."""
+    man = _read_manifest(idir)
+    if not man or man.get("embedder") != embedder.name:
+        return None
+    try:
+        if col.count() != man["count"]:
+            return None
+        g = idir / man["generation"]
+        meta = pd.read_parquet(g / "meta.parquet", columns=["id", "hash", "tokens"])
+        vecs = np.load(g / "vectors.npy", mmap_mode="r")
+        if len(meta) != man["count"] or len(vecs) != len(meta):
+            return None
+    except Exception:
+        return None
+    return {"manifest": man, "ids": meta["id"].tolist(), "hash": meta["hash"].tolist(),
+            "tokens": meta["tokens"].tolist(), "vectors": vecs}
+
+
+def _sync(ws, rows, embedder, client, cache, idir, batch_size, crash_after, log, was_clean) -> tuple[str, dict]:
     col = _get_collection(client, embedder.name, embedder.dim, create=True)
-    existing = _chroma_all(col, ["metadatas"])
-    old_hash = {i: (m or {}).get("hash") for i, m in zip(existing["ids"], existing["metadatas"])}
+    prev = _previous_snapshot(idir, embedder, col) if was_clean else None
+    if prev is not None:
+        old_hash = dict(zip(prev["ids"], prev["hash"]))
+    else:  # after an interrupted sync (or without a snapshot) Chroma itself is the reference
+        existing = _chroma_all(col, ["metadatas"])
+        old_hash = {i: (m or {}).get("hash") for i, m in zip(existing["ids"], existing["metadatas"])}
     table_ids = set(rows["id"])
     is_new = ~rows["id"].isin(old_hash.keys())
     is_changed = rows["id"].isin(old_hash.keys()) & (rows["id"].map(old_hash) != rows["hash"])
@@ -369,6 +428,10 @@ def _sync(ws, rows, embedder, client, cache, idir, batch_size, crash_after, log)
     removed = [i for i in old_hash if i not in table_ids]
     log(f"feedback index ({embedder.name}): {len(rows):,} rows, {int(is_new.sum()):,} new, "
         f"{int(is_changed.sum()):,} changed, {len(removed):,} removed")
+    counts = {"added": int(is_new.sum()), "updated": int(is_changed.sum()), "removed": len(removed),
+              "unchanged": int(len(rows) - len(to_upsert))}
+    if prev is not None and not len(to_upsert) and not removed:
+        return prev["manifest"]["generation"], counts   # nothing to do: the snapshot stays
     # 1. vectors of new/changed texts, into the cache first (committed chunk by chunk)
     up_vecs, _ = embed_cached(embedder, to_upsert["text"].tolist(), cache, "passage", log=log,
                               desc="embedding feedback")
@@ -380,6 +443,9 @@ def _sync(ws, rows, embedder, client, cache, idir, batch_size, crash_after, log)
                    documents=part["text"].tolist(),
                    metadatas=[_chroma_meta(r) for r in part.itertuples(index=False)])
         nb += 1
+        done = min(s + batch_size, len(to_upsert))
+        if len(to_upsert) > 5 * batch_size and (nb % max(1, len(to_upsert) // batch_size // 10) == 0):
+            log(f"writing to Chroma: {done:,}/{len(to_upsert):,}")
         if crash_after is not None and nb >= crash_after:
             if os.environ.get("GUANXI_TEST_CRASH_HARD"):
                 os._exit(9)  # like kill -9: no cleanup at all
@@ -388,23 +454,30 @@ def _sync(ws, rows, embedder, client, cache, idir, batch_size, crash_after, log)
     for s in range(0, len(removed), batch_size):
         col.delete(ids=removed[s:s + batch_size])
     # 4. the snapshot: every row's vector (cache, else Chroma, else embed) and tokens
-    vecs = _all_vectors(rows, to_upsert, up_vecs, embedder, cache, col, log)
-    prev = _load_prev_tokens(idir)
-    tokens = [prev.get(h) if h in prev else " ".join(tokenize(t))
+    vecs = _all_vectors(rows, to_upsert, up_vecs, embedder, cache, col, log, prev)
+    prev_tokens = dict(zip(prev["hash"], prev["tokens"])) if prev is not None else _load_prev_tokens(idir)
+    tokens = [prev_tokens[h] if h in prev_tokens else " ".join(tokenize(t))
               for h, t in zip(rows["hash"], rows["text"])]
     gen = _write_generation(idir, rows, vecs, tokens, embedder)
-    counts = {"added": int(is_new.sum()), "updated": int(is_changed.sum()), "removed": len(removed),
-              "unchanged": int(len(rows) - len(to_upsert))}
     return gen, counts
 
 
-def _all_vectors(rows, to_upsert, up_vecs, embedder, cache, col, log) -> np.ndarray:
+def _all_vectors(rows, to_upsert, up_vecs, embedder, cache, col, log, prev=None) -> np.ndarray:
+    """Every row's vector: just embedded, else the previous snapshot, else the cache, else Chroma,
+    else embed."""
     dim = up_vecs.shape[1] if len(up_vecs) else embedder.dim
     vecs = np.zeros((len(rows), dim), np.float32)
     pos = {i: p for p, i in enumerate(rows["id"])}
     for i, v in zip(to_upsert["id"], up_vecs):
         vecs[pos[i]] = v
     done = rows["id"].isin(set(to_upsert["id"])).to_numpy()
+    if prev is not None and prev["vectors"].shape[1:] == (dim,):
+        prev_pos = {i: p for p, i in enumerate(prev["ids"])}
+        src = np.asarray([prev_pos.get(i, -1) if not d else -1 for i, d in zip(rows["id"], done)])
+        ok = src >= 0
+        if ok.any():
+            vecs[ok] = prev["vectors"][src[ok]]
+            done = done | ok
     rest = np.flatnonzero(~done)
     if rest.size:
         mc = getattr(embedder, "max_chars", 512)
@@ -416,20 +489,22 @@ def _all_vectors(rows, to_upsert, up_vecs, embedder, cache, col, log) -> np.ndar
                 vecs[p] = found[k]
             else:
                 miss.append(p)
-        if miss:  # cache lost: the store of record has them
+        if miss:  # not in the cache (e.g. it was deleted): the store of record has them
             ids = rows["id"].iloc[miss].tolist()
             got = {}
             for s in range(0, len(ids), 5000):
                 r = col.get(ids=ids[s:s + 5000], include=["embeddings"])
                 got.update(zip(r["ids"], r["embeddings"]))
-            still = []
+            refilled, still = [], []
             for p, i in zip(miss, ids):
-                if i in got and got[i] is not None:
+                if got.get(i) is not None:
                     vecs[p] = np.asarray(got[i], np.float32)
+                    refilled.append(p)
                 else:
                     still.append(p)
-            cache.put_many(embedder.name, [text_key(t, "passage", mc) for t in rows["text"].iloc[
-                [p for p in miss if p not in set(still)]]], vecs[[p for p in miss if p not in set(still)]])
+            if refilled:
+                cache.put_many(embedder.name, [text_key(t, "passage", mc) for t in rows["text"].iloc[refilled]],
+                               vecs[refilled])
             if still:
                 v, _ = embed_cached(embedder, rows["text"].iloc[still].tolist(), cache, "passage", log=log)
                 vecs[still] = v
@@ -617,43 +692,37 @@ class FeedbackStore:
                date_to=None) -> Selection:
         """Rows matching all given filters (each a value or a list of values; dates inclusive)."""
         n = len(self.ids)
-        lo, hi = 0, n
-        mask: np.ndarray | None = None
+        if n == 0:
+            return Selection.empty()
         kinds = _as_list(kind)
         d0, d1 = to_day(date_from), to_day(date_to)
-        if kinds is not None:
-            codes = [self._codes["kind"][1].get(k) for k in kinds]
-            codes = sorted(c for c in codes if c is not None)
-            if not codes:
-                return Selection(0, 0)
-            if len(codes) == 1:
-                lo, hi = self._kind_bounds[codes[0]]
-                # within one kind the rows are sorted by day: the date range is a sub-slice
-                if d0 is not None:
-                    lo = lo + int(np.searchsorted(self.day[lo:hi], d0, "left"))
-                if d1 is not None:
-                    hi = lo + int(np.searchsorted(self.day[lo:hi], d1, "right"))
-                d0 = d1 = None
-            else:
-                mask = np.isin(self._codes["kind"][0], codes)
-        span = slice(lo, hi)  # when `mask` was set above, the span is the whole matrix
-
-        def _and(m):
-            nonlocal mask
-            mask = m if mask is None else mask & m
-
-        if d0 is not None:
-            _and(self.day[span] >= d0)
-        if d1 is not None:
-            _and(self.day[span] <= d1)
+        lookup = self._codes["kind"][1]
+        codes = sorted(lookup.values()) if kinds is None else sorted({lookup[k] for k in kinds if k in lookup})
+        if kinds is None and d0 is None and d1 is None:
+            segments = [(0, n)]
+        else:  # one slice per kind; within a kind the rows are sorted by day
+            segments = []
+            for c in codes:
+                lo, hi = self._kind_bounds[c]
+                day = self.day[lo:hi]
+                a = lo + (int(np.searchsorted(day, d0, "left")) if d0 is not None else 0)
+                b = lo + (int(np.searchsorted(day, d1, "right")) if d1 is not None else hi - lo)
+                if b > a:
+                    segments.append((a, b))
+        if not segments:
+            return Selection.empty()
+        sel = Selection(segments)
+        mask = None
         for col, val in (("category", category), ("status", status)):
             vals = _as_list(val)
             if vals is not None:
-                codes_arr, lookup = self._codes[col]
-                codes = [lookup[v] for v in vals if v in lookup]
-                if not codes:
-                    return Selection(0, 0)
-                _and(codes_arr[span] == codes[0] if len(codes) == 1 else np.isin(codes_arr[span], codes))
+                codes_arr, lk = self._codes[col]
+                cs = [lk[v] for v in vals if v in lk]
+                if not cs:
+                    return Selection.empty()
+                part = sel.take(codes_arr)
+                m = part == cs[0] if len(cs) == 1 else np.isin(part, cs)
+                mask = m if mask is None else mask & m
         custs = _as_list(customer_id)
         if custs is not None:
             if self._customer_rows is None:
@@ -661,14 +730,20 @@ class FeedbackStore:
                 self._customer_rows = {c: np.asarray(g, dtype=np.int64) for c, g in
                                        pd.Series(np.arange(n)).groupby(cid).groups.items()}
             rows = [self._customer_rows.get(str(c), np.zeros(0, np.int64)) for c in custs]
-            rows = np.unique(np.concatenate(rows)) if rows else np.zeros(0, np.int64)
-            rows = rows[(rows >= lo) & (rows < hi)]
-            if mask is not None:
-                rows = rows[mask[rows - lo]]
-            return Selection(lo, hi, rows=rows)
-        if mask is not None and mask.sum() < 0.1 * max(hi - lo, 1):
-            return Selection(lo, hi, rows=np.flatnonzero(mask) + lo)
-        return Selection(lo, hi, mask=mask)
+            rows = np.unique(np.concatenate(rows))
+            inside = np.zeros(rows.size, bool)
+            for a, b in segments:
+                inside |= (rows >= a) & (rows < b)
+            rows = rows[inside]
+            if mask is not None and rows.size:
+                allowed = np.zeros(n, bool)
+                allowed[sel.span_rows()[mask]] = True
+                rows = rows[allowed[rows]]
+            return Selection(segments, rows=rows)
+        if mask is not None and mask.sum() < 0.1 * mask.size:
+            return Selection(segments, rows=sel.span_rows()[mask])
+        sel.mask = mask
+        return sel
 
     def chroma_where(self, kind=None, category=None, status=None, customer_id=None, date_from=None,
                      date_to=None) -> dict | None:
@@ -697,42 +772,48 @@ class FeedbackStore:
         return v
 
     def dense(self, qvec: np.ndarray, k: int, sel: Selection | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k rows by cosine within the selection: (rows, cosines), best first."""
-        sel = sel or Selection(0, len(self.ids))
+        """Top-k rows by cosine within the selection: (rows, cosines), best first (exact search)."""
+        sel = sel or Selection.all(len(self.ids))
         q = np.asarray(qvec, np.float32).reshape(-1)
         if sel.rows is not None:
             s = self.vectors[sel.rows] @ q
             top = topk(s, k)
             return sel.rows[top], s[top]
-        s = self.vectors[sel.lo:sel.hi] @ q
+        if not sel.segments:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        if len(sel.segments) == 1:
+            a, b = sel.segments[0]
+            s = self.vectors[a:b] @ q
+        else:
+            s = np.concatenate([self.vectors[a:b] @ q for a, b in sel.segments])
         if sel.mask is not None:
             s[~sel.mask] = -np.inf
         top = topk(s, k)
-        return top + sel.lo, s[top]
+        return sel.to_rows(top), s[top]
 
     def keyword(self, text: str, k: int, sel: Selection | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-k rows by BM25 within the selection (only rows sharing a term): (rows, scores)."""
-        sel = sel or Selection(0, len(self.ids))
+        sel = sel or Selection.all(len(self.ids))
         raw = self.bm25.scores(tokenize(text))
         scores = np.zeros(len(self.ids), np.float32)
         scores[self._bm25_to_row] = raw
         if sel.rows is not None:
-            s = scores[sel.rows].copy()
+            s = scores[sel.rows]
             s[s <= 0] = -np.inf
             top = topk(s, k)
             return sel.rows[top], s[top]
-        s = scores[sel.lo:sel.hi].copy()
+        s = sel.take(scores).copy()
         s[s <= 0] = -np.inf
         if sel.mask is not None:
             s[~sel.mask] = -np.inf
         top = topk(s, k)
-        return top + sel.lo, s[top]
+        return sel.to_rows(top), s[top]
 
     def search(self, text: str, k: int = 5, mode: str = "hybrid", sel: Selection | None = None,
                qvec: np.ndarray | None = None, **filters) -> list[Hit]:
         """Best k hits for `text`: mode 'dense', 'bm25' (alias 'keyword') or 'hybrid' (RRF, k=60)."""
         if sel is None:
-            sel = self.select(**filters) if filters else Selection(0, len(self.ids))
+            sel = self.select(**filters) if filters else Selection.all(len(self.ids))
         mode = {"keyword": "bm25", "vector": "dense", "semantic": "dense"}.get(mode, mode)
         if mode not in ("dense", "bm25", "hybrid"):
             raise GuanxiError(f"unknown search mode {mode!r}; expected hybrid, dense or bm25")

@@ -52,13 +52,29 @@ _WS_LOCK = threading.Lock()
 _WORKSPACES: dict[str, Workspace] = {}
 
 
+def _stamp(ws: Workspace) -> tuple:
+    out = []
+    for p in [ws.table_path(t) for t in ("customers", "products", "orders", "feedback")] + [ws.artefact_path("meta", ".json")]:
+        try:
+            st = p.stat()
+            out.append((st.st_mtime_ns, st.st_size))
+        except OSError:
+            out.append(None)
+    return tuple(out)
+
+
 def workspace_for(root: str | Path) -> Workspace:
-    """One shared, cached `Workspace` per folder (tables and artefacts load once per process)."""
+    """One shared, cached `Workspace` per folder (tables and artefacts load once per process);
+    a rebuilt workspace (tables or artefacts/meta.json changed) is reloaded."""
     key = str(Path(root).resolve())
     with _WS_LOCK:
         ws = _WORKSPACES.get(key)
-        if ws is None:
-            ws = _WORKSPACES[key] = Workspace(root)
+        fresh = Workspace(root) if ws is None else None
+        stamp = _stamp(ws or fresh)
+        if ws is None or getattr(ws, "_guanxi_stamp", None) != stamp:
+            ws = fresh or Workspace(root)
+            ws._guanxi_stamp = stamp
+            _WORKSPACES[key] = ws
         return ws
 
 
@@ -80,12 +96,12 @@ class ToolContext:
     def __post_init__(self):
         if self.role not in ROLES:
             raise GuanxiError(f"unknown role {self.role!r}; expected one of {', '.join(ROLES)}")
-        if self.workspace is None:
-            self.workspace = workspace_for(self.settings.workspace)
+        self._explicit = self.workspace is not None
 
     @property
     def ws(self) -> Workspace:
-        return self.workspace
+        """The workspace (the shared cached one, reloaded after a rebuild, unless one was given)."""
+        return self.workspace if self._explicit else workspace_for(self.settings.workspace)
 
     @property
     def unmasked(self) -> bool:
@@ -266,6 +282,28 @@ def _chart(fig) -> dict | None:
     return None if fig is None else to_jsonable(fig)
 
 
+def bar_chart_json(df: pd.DataFrame, x: str, y: str, title_zh: str, title_en: str, y_title: str | None = None) -> dict:
+    """A bar chart as plotly JSON, built directly (same look as `tools.charts.bar_chart`: CJK font,
+    bilingual title, horizontal when > 8 bars) — building a plotly Figure costs ~50-150 ms, this ~0."""
+    from tools.charts import CJK_FONT, bilingual_title
+    labels = ["未知" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in df[x].tolist()]
+    values = [None if v is None or (isinstance(v, float) and np.isnan(v)) else float(v)
+              for v in pd.to_numeric(df[y], errors="coerce").tolist()]
+    horizontal = len(labels) > 8
+    if horizontal:
+        trace = {"type": "bar", "orientation": "h", "x": values[::-1], "y": labels[::-1], "name": y_title or y}
+        axes = {"xaxis": {"title": {"text": y_title or y}}, "yaxis": {"type": "category"}}
+        height = max(360, 24 * len(labels) + 120)
+    else:
+        trace = {"type": "bar", "x": labels, "y": values, "name": y_title or y}
+        axes = {"xaxis": {"type": "category"}, "yaxis": {"title": {"text": y_title or y}}}
+        height = 420
+    layout = {"title": {"text": bilingual_title(title_zh, title_en), "x": 0.01},
+              "font": {"family": CJK_FONT, "size": 13}, "paper_bgcolor": "white", "plot_bgcolor": "white",
+              "margin": {"l": 60, "r": 20, "t": 60, "b": 60}, "height": height, **axes}
+    return {"data": [trace], "layout": layout}
+
+
 # --------------------------------------------------------------------------- customer tools
 def customer_profile(customer_id: str, *, ctx: ToolContext | None = None) -> dict:
     """One customer's card: contact (masked), RFM segment, cluster, churn probability with
@@ -417,7 +455,6 @@ def segment_summary(scheme: SegmentScheme = "segment", *, ctx: ToolContext | Non
     """
     ctx = _ctx(ctx)
     ws = ctx.ws
-    from tools.charts import bar_chart
     if scheme == "cluster":
         prof = ws.artefact("cluster_profiles")
         if prof is None:
@@ -429,8 +466,8 @@ def segment_summary(scheme: SegmentScheme = "segment", *, ctx: ToolContext | Non
                          "name_zh": _s(r.get("name_zh")), "count": int(r.get("size", 0)),
                          "share": round(float(r.get("share", np.nan)), 4) if "share" in r else None})
         df = pd.DataFrame(rows)
-        fig = bar_chart(df.assign(label=df["name_zh"].fillna(df["segment"].astype(str))), "label", "count",
-                        "客户聚类分布", "Customers per cluster", y_title="客户数 customers")
+        fig = bar_chart_json(df.assign(label=df["name_zh"].fillna(df["segment"].astype(str))), "label", "count",
+                             "客户聚类分布", "Customers per cluster", y_title="客户数 customers")
         prov = _meta_prov(ws, "cluster_profiles", "tools.segments.cluster_customers")
         return {"scheme": scheme, "total": int(df["count"].sum()), "segments": rows,
                 "chart": _chart(fig), "as_of": fmt_date(_as_of(ws)), "provenance": prov}
@@ -447,8 +484,8 @@ def segment_summary(scheme: SegmentScheme = "segment", *, ctx: ToolContext | Non
                      "mean_monetary": round(float(r["mean_monetary"]), 2),
                      "mean_recency": round(float(r["mean_recency"]), 1),
                      "mean_frequency": round(float(r["mean_frequency"]), 2)})
-    fig = bar_chart(d.assign(label=d["name_zh"] + " " + d["name_en"].astype(str)), "label", "count",
-                    "客户分群分布", "Customers per segment", y_title="客户数 customers")
+    fig = bar_chart_json(d.assign(label=d["name_zh"] + " " + d["name_en"].astype(str)), "label", "count",
+                         "客户分群分布", "Customers per segment", y_title="客户数 customers")
     return {"scheme": scheme, "total": int(d["count"].sum()), "segments": rows, "chart": _chart(fig),
             "as_of": fmt_date(_as_of(ws)),
             "provenance": _meta_prov(ws, "rfm", "rfm_table") + f" · distribution by {scheme}"}
@@ -534,9 +571,8 @@ def cluster_lookup(customer_id: str | None = None, *, ctx: ToolContext | None = 
     if not customer_id:
         if prof is None:
             raise ToolError("the workspace has no clusters yet (artefact 'clusters')")
-        from tools.charts import bar_chart
-        fig = bar_chart(prof.assign(label=prof.get("name_zh", prof["cluster"]).astype(str)), "label", "size",
-                        "客户聚类", "Customer clusters", y_title="客户数 customers")
+        fig = bar_chart_json(prof.assign(label=prof.get("name_zh", prof["cluster"]).astype(str)), "label", "size",
+                             "客户聚类", "Customer clusters", y_title="客户数 customers")
         return {"customer_id": None, "clusters": profiles, "count": len(profiles), "chart": _chart(fig),
                 "as_of": fmt_date(_as_of(ws)), "provenance": prov}
     cid = resolve_customer_id(ws, customer_id)
@@ -643,11 +679,10 @@ def at_risk_customers(top: int = 20, province: str | None = None, city: str | No
                      "monetary": round(float(r["monetary"]), 2) if pd.notna(r.get("monetary")) else None,
                      "segment": _s(r.get("segment")), "reasons_en": _reasons(r.get("reasons_en"))[:2],
                      "reasons_zh": _reasons(r.get("reasons_zh"))[:2]})
-    from tools.charts import bar_chart
     chart = None
     if rows:
         cdf = pd.DataFrame(rows)
-        chart = _chart(bar_chart(cdf.assign(label=cdf["customer_id"] + " " + cdf["name"].fillna("")), "label",
+        chart = (bar_chart_json(cdf.assign(label=cdf["customer_id"] + " " + cdf["name"].fillna("")), "label",
                                  "churn_probability", "流失概率最高的客户", "Highest churn probability",
                                  y_title="流失概率 churn probability"))
     return {"count_at_risk": int(len(above)), "threshold": threshold, "customers_considered": int(len(df)),
@@ -685,7 +720,8 @@ def clv_estimate(customer_id: str | None = None, top: int = 10, *, ctx: ToolCont
                 "rank": rank, "customers": int(len(clv)), "as_of": fmt_date(_as_of(ws)),
                 "provenance": prov + f" · customer {cid}"}
     top = _top(top, 10)
-    ordered = clv.sort_values([clv_col, "customer_id"], ascending=[False, True], kind="stable")
+    ordered = clv.reset_index(drop=True).sort_values([clv_col, "customer_id"], ascending=[False, True], kind="stable")
+    ordered.index = ordered["customer_id"].to_numpy()
     rows = []
     for cid, r in ordered.head(top).iterrows():
         rows.append({"customer_id": cid, "name": _s(_customers(ws).loc[cid].get("name")) if cid in _customers(ws).index
@@ -770,17 +806,18 @@ def bought_together(item: str, top: int = 10, *, ctx: ToolContext | None = None)
     if rules is None:
         res = _bt(orders, name, level=level, top=top)
     else:
-        res = _bt(rules, name, level=level, top=top, orders=orders)
+        res = _bt(rules, name, level=level, top=top)
+        if res.method == "none" or not res.items:  # no rule: plain co-occurrence in the orders
+            res = _cooccurrence(ws, level, name, top) or res
     rows = []
     for r in res.items:
         rows.append({"item": str(r["item"]), "with": [str(a) for a in r.get("antecedents") or [name]],
                      "support": _r(r.get("support"), 4), "confidence": _r(r.get("confidence"), 4),
                      "lift": _r(r.get("lift"), 3), "orders": r.get("count")})
-    from tools.charts import bar_chart
     chart = None
     if rows:
         cdf = pd.DataFrame(rows)
-        chart = _chart(bar_chart(cdf, "item", "lift", f"与「{name}」一起购买", f"Bought with {name}",
+        chart = (bar_chart_json(cdf, "item", "lift", f"与「{name}」一起购买", f"Bought with {name}",
                                  y_title="提升度 lift"))
     prov = res.provenance or f"tools.association.bought_together · {level}"
     if rules is not None:
@@ -788,6 +825,34 @@ def bought_together(item: str, top: int = 10, *, ctx: ToolContext | None = None)
     return {"item": name, "level": level, "matched": list(res.matched)[:10], "method": res.method,
             "items": rows, "count": len(rows), "chart": chart, "as_of": fmt_date(_as_of(ws)),
             "provenance": prov}
+
+
+def _cooccurrence(ws: Workspace, level: str, name: str, top: int):
+    """Companions by plain co-occurrence in the same order (cached baskets; the same definitions as
+    `tools.association.bought_together`'s fallback: count, support, confidence, lift)."""
+    from tools.association import BoughtTogether
+
+    def build():
+        o = _orders(ws)
+        col = "category" if level == "category" else "product_name"
+        pairs = o[["order_id", col]].dropna().astype(str).drop_duplicates()
+        pairs.columns = ["order_id", "item"]
+        return pairs, pairs["item"].value_counts(), pairs["order_id"].nunique()
+    pairs, freq, n = _cached(ws, f"pairs:{level}", build)
+    matched = [name] if name in freq.index else [i for i in freq.index if name.lower() in str(i).lower()]
+    if not matched:
+        return None
+    with_x = pairs.loc[pairs["item"].isin(matched), "order_id"].unique()
+    other = pairs.loc[pairs["order_id"].isin(with_x) & ~pairs["item"].isin(matched), "item"].value_counts()
+    rows = []
+    for it, c in other.items():
+        conf = c / len(with_x)
+        rows.append({"item": it, "support": c / n, "confidence": conf, "lift": conf / (freq[it] / n), "count": int(c),
+                     "antecedents": sorted(matched)[:5]})
+    rows.sort(key=lambda r: (-r["count"], -r["lift"], r["item"]))
+    prov = provenance("bought_together", {"baskets": int(n)}, item=name, level=level, method="co-occurrence",
+                      matched=len(matched))
+    return BoughtTogether(name, sorted(matched), "co-occurrence", rows[:top], prov)
 
 
 def recommend_products(customer_id: str, top: int = 5, *, ctx: ToolContext | None = None) -> dict:
@@ -1016,9 +1081,8 @@ def complaint_topics(date_from: str | None = None, date_to: str | None = None, t
         topics.append(t)
     chart = None
     if topics:
-        from tools.charts import bar_chart
         cdf = pd.DataFrame({"label": [t["label"] for t in topics], "count": [t["count"] for t in topics]})
-        chart = _chart(bar_chart(cdf, "label", "count", "投诉主题", "Complaint topics", y_title="投诉数 complaints"))
+        chart = bar_chart_json(cdf, "label", "count", "投诉主题", "Complaint topics", y_title="投诉数 complaints")
     return {"date_from": res.date_from, "date_to": res.date_to, "total": int(res.total), "n_topics": int(res.n_topics),
             "topics": topics, "months": res.months, "method": res.method, "chart": chart,
             "as_of": fmt_date(_as_of(ws)), "provenance": res.provenance}

@@ -17,7 +17,8 @@ Two entry points:
     natively by ``HistGradientBoostingClassifier``.
 
   The winner (ties → logistic regression) is calibrated with ``CalibratedClassifierCV``
-  (sigmoid by default, cv=5). With ``holdout=0.2`` a stratified 20 % is kept out *before*
+  (sigmoid by default, cv=5, ``ensemble=False``: calibrator fitted on out-of-fold predictions,
+  one model refitted on the training part). With ``holdout=0.2`` a stratified 20 % is kept out *before*
   anything is fitted; the returned model is the one trained on the other 80 %, so the hold-out
   metrics in ``card_`` describe exactly the model you hold.
 
@@ -30,9 +31,12 @@ Two entry points:
   scored (they are counted in the card's notes).
 
 Reasons (``model.reasons``) use occlusion for both model kinds: the contribution of a feature
-is P(churn | row) − P(churn | row with that feature set to its training reference value —
-median for numbers, most frequent value for categories), in probability points. Positive
-means the value raises the risk.
+is P(churn | row) − the average of P(churn | row with that feature set to typical training
+values) — the 10/30/50/70/90 % quantiles for numbers, the category frequencies (10 most
+frequent) for categories — in probability points. Positive means the row's value raises the
+risk compared with a typical value (so the most common category can still be a reason, e.g.
+"Contract = Month-to-month raises risk (+0.12)"). Correlated features share credit unevenly,
+as with any one-feature-at-a-time attribution.
 
 Risk bands: ``high`` when P ≥ 0.6, ``medium`` when P ≥ 0.3, else ``low`` (:data:`RISK_BANDS`).
 
@@ -83,18 +87,19 @@ _POSITIVE = {"yes", "y", "true", "t", "1", "1.0", "churn", "churned", "churner",
 _NEGATIVE = {"no", "n", "false", "f", "0", "0.0", "active", "retained", "stayed", "stay", "current",
              "existing", "not churned", "no churn", "non-churn", "non churn", "not_churned", "未流失", "否",
              "留存", "活跃", "正常", "在网", "未流失客户"}
-_BLANK = re.compile(r"^\s*$")
 _ID_NAME = re.compile(r"(^|_|\b)id$|编号$|号$|^id_", re.IGNORECASE)
 
-#: (English label, Chinese label) of the CRM churn features built by :func:`churn_features`.
-FEATURE_LABELS: dict[str, tuple[str, str]] = {
+#: (English label, Chinese label[, phrase when missing en, zh]) of the features of :func:`churn_features`.
+FEATURE_LABELS: dict[str, tuple[str, ...]] = {
     "recency_days": ("days since last order", "距上次购买天数"),
     "frequency": ("orders", "订单数"),
     "monetary": ("total spend", "累计消费金额"),
     "avg_order_value": ("average order value", "客单价"),
     "tenure_days": ("days since first order", "首次购买至今天数"),
-    "avg_interval_days": ("average days between orders", "平均购买间隔天数"),
-    "overdue_ratio": ("days since last order ÷ usual interval", "距上次购买天数/平均间隔"),
+    "avg_interval_days": ("average days between orders", "平均购买间隔天数",
+                          "only one order so far", "目前只有一笔订单"),
+    "overdue_ratio": ("days since last order ÷ usual interval", "距上次购买天数/平均间隔",
+                      "only one order so far", "目前只有一笔订单"),
     "orders_30d": ("orders in the last 30 days", "近30天订单数"),
     "orders_90d": ("orders in the last 90 days", "近90天订单数"),
     "orders_180d": ("orders in the last 180 days", "近180天订单数"),
@@ -103,28 +108,28 @@ FEATURE_LABELS: dict[str, tuple[str, str]] = {
     "amount_90d": ("spend in the last 90 days", "近90天消费金额"),
     "n_categories": ("categories bought", "购买品类数"),
     "n_products": ("products bought", "购买商品数"),
-    "festival_share": ("share of orders in sales festivals (618, 双11, 双12)", "大促期间下单占比"),
+    "festival_share": ("share of orders in sales festivals (618, Double 11, Double 12)", "大促(618/双11/双12)期间下单占比"),
     "order_channel": ("main order channel", "主要下单渠道"),
     "feedback_count": ("feedback items", "反馈数"),
     "complaints": ("complaints", "投诉数"),
     "complaints_90d": ("complaints in the last 90 days", "近90天投诉数"),
     "open_complaints": ("unresolved complaints", "未解决投诉数"),
-    "rating_mean": ("average rating", "平均评分"),
+    "rating_mean": ("average rating", "平均评分", "no rating given", "没有评分"),
     "low_ratings": ("ratings of 2 or less", "低分(≤2)评价数"),
     "level": ("membership level", "会员等级"),
     "channel": ("acquisition channel", "来源渠道"),
     "province": ("province", "省份"),
     "gender": ("gender", "性别"),
     "industry": ("industry", "行业"),
-    "age_years": ("age", "年龄"),
-    "signup_days": ("days since sign-up", "注册天数"),
+    "age_years": ("age", "年龄", "age unknown", "年龄未知"),
+    "signup_days": ("days since sign-up", "注册天数", "sign-up date unknown", "注册日期未知"),
 }
 _CUSTOMER_CATEGORICAL = ("level", "channel", "province", "gender", "industry")
 # (month, first day, last day) of the sales-festival windows counted by `festival_share`.
 _FESTIVALS = ((6, 1, 18), (11, 1, 11), (12, 10, 12))
 
 
-def risk_band(p: float) -> str:
+def risk_band(p: float) -> str | None:
     """'high' (≥ 0.6), 'medium' (≥ 0.3) or 'low'; NaN → None."""
     if p is None or (isinstance(p, float) and math.isnan(p)):
         return None
@@ -142,8 +147,14 @@ def _signed_log1p(a):
 
 
 def _blank_to_nan(s: pd.Series) -> pd.Series:
-    """Text stripped; blank / whitespace-only → NaN; object dtype."""
+    """Text stripped; blank / whitespace-only → NaN; object dtype (non-text values kept as they are)."""
+    if isinstance(s.dtype, pd.StringDtype):  # pandas' str dtype: vectorised
+        t = s.str.strip()
+        t = t.mask(t == "")
+        return t.astype(object).where(t.notna(), np.nan)
     out = s.astype(object)
+    if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+        return out.where(out.notna(), np.nan)
     mask = out.notna()
     if mask.any():
         txt = out[mask].map(lambda v: v.strip() if isinstance(v, str) else v)
@@ -162,7 +173,12 @@ def _as_numeric(s: pd.Series) -> pd.Series:
 
 
 def _as_category(s: pd.Series) -> pd.Series:
+    """Categories as stripped text (object dtype, NaN for missing/blank); numbers become their text."""
     out = _blank_to_nan(s)
+    if isinstance(s.dtype, pd.StringDtype):
+        return out
+    if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+        return out.astype(str).where(out.notna(), np.nan).astype(object)
     return out.map(lambda v: v if isinstance(v, str) else (np.nan if pd.isna(v) else str(v))).astype(object)
 
 
@@ -314,7 +330,7 @@ def _hgb_pipeline(numeric: list[str], categorical: list[str], random_state: int)
     pre = ColumnTransformer(parts, sparse_threshold=0.0)
     mask = [False] * len(numeric) + [True] * len(categorical)
     hgb = HistGradientBoostingClassifier(
-        learning_rate=0.05, max_iter=200, max_leaf_nodes=8, min_samples_leaf=30, l2_regularization=1.0,
+        learning_rate=0.1, max_iter=100, max_leaf_nodes=8, min_samples_leaf=30, l2_regularization=1.0,
         early_stopping=False, categorical_features=mask if categorical else None, random_state=random_state)
     return Pipeline([("prep", pre), ("model", hgb)])
 
@@ -338,7 +354,7 @@ class TabularChurnModel:
     Parameters: ``holdout`` (fraction kept out for the card's metrics, None/0 = none),
     ``random_state``, ``cv`` (folds for model choice and calibration), ``calibration``
     ('sigmoid' or 'isotonic'), ``exclude`` (columns never used), ``labels`` ({column: (en, zh)}
-    for the reason texts).
+    or (en, zh, missing_en, missing_zh) for the reason texts; default: the raw column name).
 
     Learned attributes: ``estimator_`` (the calibrated pipeline), ``chosen_model_``,
     ``cv_auc_``, ``numeric_features_``, ``categorical_features_``, ``features_``,
@@ -372,8 +388,8 @@ class TabularChurnModel:
         if self.calibration not in ("sigmoid", "isotonic"):
             raise GuanxiError(f"calibration must be 'sigmoid' or 'isotonic', got {self.calibration!r}")
         holdout = float(self.holdout or 0.0)
-        if not 0.0 <= holdout < 1.0:
-            raise GuanxiError(f"holdout must be a fraction in [0, 1), got {self.holdout!r}")
+        if not 0.0 <= holdout <= 0.5:
+            raise GuanxiError(f"holdout must be a fraction between 0 and 0.5, got {self.holdout!r}")
         if int(self.cv) < 2:
             raise GuanxiError(f"cv must be at least 2 folds, got {self.cv!r}")
 
@@ -387,8 +403,8 @@ class TabularChurnModel:
                               f"({len(y)} labelled rows)")
         if min(n_pos, n_neg) < MIN_PER_CLASS:
             raise GuanxiError(f"target column {target!r} needs at least {MIN_PER_CLASS} rows of each class; "
-                              f"found {n_pos} positive ({', '.join(pos)}) and {n_neg} negative "
-                              f"({', '.join(neg)})")
+                              f"found {n_pos} positive ({', '.join(map(str, pos))}) and {n_neg} negative "
+                              f"({', '.join(map(str, neg))})")
         schema = _infer_schema(X_raw, exclude=tuple(self.exclude or ()))
         if not schema.features:
             raise GuanxiError(f"no usable feature columns besides {target!r}; dropped: {schema.dropped}")
@@ -414,16 +430,24 @@ class TabularChurnModel:
                             for name, est in candidates.items()}
             best = max(self.cv_auc_.values())
             self.chosen_model_ = next(n for n in MODEL_NAMES if self.cv_auc_[n] == best)
+            # ensemble=False: the calibrator is fitted on out-of-fold predictions and applied to one
+            # model refitted on the whole training part (5× cheaper to predict, which the reasons need)
             self.estimator_ = CalibratedClassifierCV(clone(candidates[self.chosen_model_]), method=self.calibration,
-                                                     cv=folds).fit(X_tr, y_tr)
+                                                     cv=folds, ensemble=False).fit(X_tr, y_tr)
         self.reference_, self.reference_values_ = {}, {}
         for c in schema.numeric:
             col = X_tr[c].dropna().to_numpy(dtype=float)
+            if len(col) == 0:  # missing throughout the training part
+                self.reference_[c], self.reference_values_[c] = np.nan, ([np.nan], np.ones(1))
+                continue
             self.reference_[c] = float(np.median(col))
             qs = pd.Series(np.quantile(col, [0.1, 0.3, 0.5, 0.7, 0.9])).value_counts(sort=False) / 5
             self.reference_values_[c] = (list(map(float, qs.index)), qs.to_numpy(dtype=float))
         for c in schema.categorical:
             counts = X_tr[c].value_counts()
+            if counts.empty:
+                self.reference_[c], self.reference_values_[c] = np.nan, ([np.nan], np.ones(1))
+                continue
             counts = counts.iloc[np.lexsort((counts.index.astype(str), -counts.to_numpy()))]
             self.reference_[c] = counts.index[0]
             top = counts.head(10)
@@ -516,18 +540,22 @@ class TabularChurnModel:
             out[start:start + m] = p[0][:, None] - expected
         return pd.DataFrame(out, index=df.index, columns=self.features_)
 
-    def _label(self, feature: str) -> tuple[str, str]:
-        labels = self.labels or {}
-        if feature in labels:
-            return tuple(labels[feature])
-        return feature, feature
+    def _phrases(self, feature: str, value) -> tuple[str, str]:
+        """("label = value" en, zh); a missing value with a phrase in ``labels`` uses the phrase."""
+        spec = tuple((self.labels or {}).get(feature, (feature, feature)))
+        missing = value is None or (not isinstance(value, str) and pd.isna(value))
+        if missing and len(spec) >= 4:
+            return spec[2], spec[3]
+        v_en, v_zh = _fmt_value(value)
+        return f"{spec[0]} = {v_en}", f"{spec[1]} = {v_zh}"
 
     def reasons(self, df: pd.DataFrame, top: int = 3) -> pd.DataFrame:
         """Top ``top`` reasons per row by absolute contribution (those under 0.005 are skipped).
 
         Long table: row (the input's index label), rank, feature, value, contribution,
         text_en ("Contract = Month-to-month raises risk (+0.12)"), text_zh
-        ("Contract = Month-to-month，风险上升 +0.12").
+        ("Contract = Month-to-month，风险上升 +0.12"). Features whose phrase is the same (e.g. two
+        features missing for one reason, "only one order so far") are merged, contributions summed.
         """
         if int(top) < 1:
             raise GuanxiError(f"top must be ≥ 1, got {top!r}")
@@ -535,25 +563,28 @@ class TabularChurnModel:
         X = self._prepare(df)
         rows = []
         cvals = contrib.to_numpy()
+        xvals = X[self.features_].to_numpy(dtype=object)
         for i, label in enumerate(df.index):
-            c = cvals[i]
-            order = np.lexsort((np.arange(len(c)), -np.abs(np.round(c, 12))))
+            merged: dict[str, list] = {}
+            for j, feat in enumerate(self.features_):
+                en, zh = self._phrases(feat, xvals[i, j])
+                if en in merged:
+                    merged[en][3] += cvals[i, j]
+                else:
+                    merged[en] = [feat, xvals[i, j], zh, cvals[i, j], j]
+            items = sorted(merged.items(), key=lambda kv: (-round(abs(kv[1][3]), 12), kv[1][4]))
             rank = 0
-            for j in order:
-                if rank >= top or abs(c[j]) < 0.005:  # shown as ±0.00
+            for en, (feat, value, zh, c, _) in items:
+                if rank >= top or abs(c) < 0.005:  # would show as ±0.00
                     break
                 rank += 1
-                feat = self.features_[j]
-                value = X.iat[i, X.columns.get_loc(feat)]
-                v_en, v_zh = _fmt_value(value)
-                l_en, l_zh = self._label(feat)
-                sign = f"{c[j]:+.2f}"
-                if c[j] > 0:
-                    en, zh = f"{l_en} = {v_en} raises risk ({sign})", f"{l_zh} = {v_zh}，风险上升 {sign}"
+                sign = f"{c:+.2f}"
+                if c > 0:
+                    text_en, text_zh = f"{en} raises risk ({sign})", f"{zh}，风险上升 {sign}"
                 else:
-                    en, zh = f"{l_en} = {v_en} lowers risk ({sign})", f"{l_zh} = {v_zh}，风险下降 {sign}"
+                    text_en, text_zh = f"{en} lowers risk ({sign})", f"{zh}，风险下降 {sign}"
                 rows.append({"row": label, "rank": rank, "feature": feat, "value": value,
-                             "contribution": float(c[j]), "text_en": en, "text_zh": zh})
+                             "contribution": float(c), "text_en": text_en, "text_zh": text_zh})
         return pd.DataFrame(rows, columns=["row", "rank", "feature", "value", "contribution", "text_en", "text_zh"])
 
 
@@ -597,6 +628,7 @@ def _dates(s: pd.Series, what: str) -> pd.Series:
 def _order_level(orders: pd.DataFrame, at: pd.Timestamp) -> pd.DataFrame:
     """One row per order (customer_id, order_key, date, amount, lines...) dated before ``at``."""
     _require(orders, "orders", ("customer_id", "order_date"))
+    orders = orders.reset_index(drop=True)
     o = pd.DataFrame({"customer_id": orders["customer_id"].astype(str),
                       "date": _dates(orders["order_date"], "orders.order_date")})
     o["amount"] = pd.to_numeric(orders["amount"], errors="coerce") if "amount" in orders else np.nan
@@ -676,6 +708,7 @@ def churn_features(orders: pd.DataFrame, customers: pd.DataFrame | None = None,
 
     if feedback is not None:
         _require(feedback, "feedback", ("customer_id", "created_at"))
+        feedback = feedback.reset_index(drop=True)
         f = pd.DataFrame({"customer_id": feedback["customer_id"].astype(str),
                           "created_at": _dates(feedback["created_at"], "feedback.created_at")})
         f = f.loc[feedback["customer_id"].notna().to_numpy() & (f["created_at"] < at).to_numpy()]
@@ -684,13 +717,14 @@ def churn_features(orders: pd.DataFrame, customers: pd.DataFrame | None = None,
         is_complaint = (kind == "complaint").to_numpy()
         if "status" in fb:
             status = _as_category(fb["status"]).str.lower()
-            still_open = (status == "open").to_numpy()
+            still_open = np.array(status == "open", dtype=bool)
         else:
             still_open = np.zeros(len(fb), dtype=bool)
         if "resolved_at" in fb:
             resolved_at = _dates(fb["resolved_at"], "feedback.resolved_at")
-            still_open |= (resolved_at.isna() & ("status" not in fb)).to_numpy()  # no status: unresolved if no date
-            still_open |= (resolved_at >= at).to_numpy()
+            if "status" not in fb:  # no status column: unresolved when there is no resolution date
+                still_open = still_open | resolved_at.isna().to_numpy()
+            still_open = still_open | (resolved_at >= at).to_numpy()
         recent = (f["created_at"] >= at - pd.Timedelta(days=90)).to_numpy()
         rating = pd.to_numeric(fb["rating"], errors="coerce") if "rating" in fb else pd.Series(np.nan, index=fb.index)
         per = pd.DataFrame({"customer_id": f["customer_id"].to_numpy(), "one": 1.0,
@@ -707,7 +741,7 @@ def churn_features(orders: pd.DataFrame, customers: pd.DataFrame | None = None,
 
     if customers is not None:
         _require(customers, "customers", ("customer_id",))
-        c = customers.drop_duplicates("customer_id").copy()
+        c = customers.dropna(subset=["customer_id"]).drop_duplicates("customer_id").copy()
         c.index = c["customer_id"].astype(str)
         c = c.reindex(feats.index)
         for col in _CUSTOMER_CATEGORICAL:
@@ -783,6 +817,9 @@ def churn_scores(orders: pd.DataFrame, customers: pd.DataFrame | None = None, fe
     y = churn_labels(orders, cutoff, as_of).reindex(X_train.index)
     n, n_churn = int(len(y)), int(y.sum())
     where = f"before the cutoff {fmt_date(cutoff)} (as of {fmt_date(as_of)}, horizon {horizon} days)"
+    if n == 0:
+        raise GuanxiError(f"churn model needs customers with orders {where}; found none — use a later as_of "
+                          f"or a shorter horizon_days")
     if n_churn == 0 or n_churn == n:
         found = f"found {n_churn} churned among {n}" if n_churn == 0 else f"found 0 retained among {n}"
         raise GuanxiError(f"churn model needs both churned and retained customers {where}; {found}")
@@ -790,8 +827,7 @@ def churn_scores(orders: pd.DataFrame, customers: pd.DataFrame | None = None, fe
         raise GuanxiError(f"churn model needs at least {MIN_PER_CLASS} churned and {MIN_PER_CLASS} retained "
                           f"customers {where}; found {n_churn} churned and {n - n_churn} retained among {n}")
 
-    labels = {k: v for k, v in FEATURE_LABELS.items()}
-    model = TabularChurnModel(holdout=holdout, random_state=random_state, labels=labels)
+    model = TabularChurnModel(holdout=holdout, random_state=random_state, labels=dict(FEATURE_LABELS))
     model.fit(X_train.assign(churned=y.to_numpy()), "churned")
 
     X_now = churn_features(orders, customers, feedback, at=as_of)
@@ -811,6 +847,10 @@ def churn_scores(orders: pd.DataFrame, customers: pd.DataFrame | None = None, fe
     }).reset_index(drop=True)
 
     notes = []
+    used_attrs = [c for c in _CUSTOMER_CATEGORICAL + ("age_years", "signup_days") if c in model.features_]
+    if used_attrs:
+        notes.append(f"customer attributes ({', '.join(used_attrs)}) are the table's current values; if they "
+                     f"changed after the cutoff (e.g. a level downgrade on lapsing) they flatter the hold-out metrics")
     n_without = 0
     if customers is not None and "customer_id" in customers:
         all_ids = set(customers["customer_id"].dropna().astype(str))
@@ -829,7 +869,8 @@ def churn_scores(orders: pd.DataFrame, customers: pd.DataFrame | None = None, fe
         "label_definition": (f"churned = ≥ 1 order before {fmt_date(cutoff)} and none in "
                              f"[{fmt_date(cutoff)}, {fmt_date(as_of)})"),
         "score_meaning": f"probability of no order in the {horizon} days after {fmt_date(as_of)}",
-        "reasons_method": "occlusion: P(row) − P(row with the feature at its training median / most frequent value)",
+        "reasons_method": ("occlusion: P(row) − average P(row with the feature set to typical training values: "
+                           "5 quantiles for numbers, category frequencies for categories)"),
         "notes": notes,
     }
     tables = {"orders": int(len(orders))}

@@ -75,6 +75,17 @@ def test_round_trip_and_second_sync_embeds_nothing(built):
     assert again["added"] == again["updated"] == again["removed"] == 0
 
 
+def test_lost_vector_cache_is_refilled_from_chroma(built):
+    ws, settings, _ = built
+    before = FeedbackStore.open(ws, settings, cached=False)
+    for f in (Path(ws.root) / "cache").glob("vectors.sqlite*"):
+        f.unlink()
+    st = sync_feedback_index(ws, settings, log=None, analyses=False)
+    assert st["embedded"] == 0 and st["unchanged"] == len(TEXTS)
+    after = FeedbackStore.open(ws, settings, cached=False)
+    assert np.allclose(before.vectors, after.vectors, atol=1e-6)
+
+
 def test_change_and_removal(tmp_path):
     df = feedback_frame()
     ws, settings = make_ws(tmp_path, df)

@@ -1,0 +1,136 @@
+"""The offline router: language, numbers and dates first (pure functions), then routing and slot
+filling against the small demo workspace."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from assistant.lang import detect_language, parse_date_range, parse_days, parse_top
+
+AS_OF = pd.Timestamp("2026-11-01")  # the day after the last order: "today" for every relative date
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("上个月的销售额", ("2026-10-01", "2026-10-31")),
+    ("last month", ("2026-10-01", "2026-10-31")),
+    ("上季度投诉主题", ("2026-07-01", "2026-09-30")),
+    ("top complaint topics last quarter", ("2026-07-01", "2026-09-30")),
+    ("今年的复购率", ("2026-01-01", "2026-10-31")),
+    ("sales last year", ("2025-01-01", "2025-12-31")),
+    ("最近30天卖了多少", ("2026-10-02", "2026-10-31")),
+    ("orders in the last 7 days", ("2026-10-25", "2026-10-31")),
+    ("2025年3月", ("2025-03-01", "2025-03-31")),
+    ("2025年第二季度", ("2025-04-01", "2025-06-30")),
+    ("Q3 2025 revenue", ("2025-07-01", "2025-09-30")),
+    ("2024年的销售额", ("2024-01-01", "2024-12-31")),
+    ("去年双11", ("2025-11-11", "2025-11-11")),
+    ("from 2025-01-01 to 2025-03-31", ("2025-01-01", "2025-03-31")),
+])
+def test_date_ranges_are_relative_to_the_as_of_date(text, expected):
+    assert parse_date_range(text, AS_OF)[:2] == expected
+
+
+def test_no_date_means_all_time():
+    assert parse_date_range("各省销售额", AS_OF) is None
+
+
+@pytest.mark.parametrize("text, n", [("top 10 customers", 10), ("前十名", 10), ("前5个", 5), ("列出20个客户", 20),
+                                     ("top five products", 5), ("未来7天谁过生日", None), ("2025年", None)])
+def test_top_n(text, n):
+    assert parse_top(text) == n
+
+
+@pytest.mark.parametrize("text, days", [("未来7天谁过生日", 7), ("next 2 weeks", 14), ("下周", 7), ("接下来30天", 30)])
+def test_day_windows(text, days):
+    assert parse_days(text) == days
+
+
+@pytest.mark.parametrize("text, lang", [("哪些客户有流失风险?", "zh"), ("What is 王伟's RFM segment?", "en"),
+                                        ("C01023的CLV", "zh"), ("王伟的RFM", "zh"), ("top 10 客户", "zh"),
+                                        ("segment distribution", "en")])
+def test_language_of_the_question_not_of_the_names_in_it(text, lang):
+    assert detect_language(text, ignore=["王伟"]) == lang
+
+
+# ------------------------------------------------------------------ routing on the demo workspace
+@pytest.fixture(scope="module")
+def router(demo_ws):
+    from assistant.router import Router
+    return Router(demo_ws)
+
+
+@pytest.fixture(scope="module")
+def some(demo_ws):
+    cust = demo_ws.table("customers")
+    rfm = demo_ws.artefact("rfm")
+    names = cust["name"].astype(str)
+    counts = names.value_counts()
+    unique = [n for n in names if counts[n] == 1 and len(n) in (2, 3) and "·" not in n
+              and cust.loc[names == n, "customer_id"].iloc[0] in set(rfm["customer_id"])]
+    shared = [n for n, k in counts.items() if k >= 2]
+    cid = str(rfm["customer_id"].iloc[3])
+    return {"cid": cid, "name": unique[0], "name_id": str(cust.loc[names == unique[0], "customer_id"].iloc[0]),
+            "shared": shared[0] if shared else None}
+
+
+def test_customer_by_id_and_tool_by_question(router, some):
+    r = router.route(f"{some['cid']}的RFM分群是什么?")
+    assert (r.tool, r.args, r.language) == ("rfm_lookup", {"customer_id": some["cid"]}, "zh")
+    r = router.route(f"what's the churn probability of {some['cid'].lower()}?")
+    assert (r.tool, r.args["customer_id"], r.language) == ("churn_risk", some["cid"], "en")
+
+
+def test_customer_by_name(router, some):
+    r = router.route(f"{some['name']}的客户画像")
+    assert r.tool == "customer_profile" and r.args == {"customer_id": some["name_id"]}
+
+
+def test_two_customers_with_one_name_need_a_clarifying_question(router, some):
+    if not some["shared"]:
+        pytest.skip("no shared name in this demo workspace")
+    r = router.route(f"{some['shared']}的流失概率")
+    assert r.tool == "churn_risk" and r.needs_clarification and len(r.candidates) >= 2
+
+
+@pytest.mark.parametrize("question, tool, args", [
+    ("哪些客户有流失风险?", "at_risk_customers", {}),
+    ("列出流失风险最高的10个客户", "at_risk_customers", {"top": 10}),
+    ("重要价值客户有多少", "segment_summary", {"scheme": "segment_cn8"}),
+    ("segment distribution", "segment_summary", {"scheme": "segment"}),
+    ("冠军客户有哪些?", "segment_members", {"segment": "Champions"}),
+    ("what do people buy together with green tea?", "bought_together", {"item": "绿茶"}),
+    ("咖啡经常和什么一起买", "bought_together", {"item": "咖啡"}),
+    ("各省销售额", "kpi", {"metric": "sales", "by": "province"}),
+    ("客单价", "kpi", {"metric": "aov"}),
+    ("monthly sales trend", "kpi", {"metric": "sales", "by": "month"}),
+    ("投诉率是多少", "kpi", {"metric": "complaint_rate"}),
+    ("有没有人投诉过快递破损?", "similar_complaints", {}),
+    ("top complaint topics last quarter", "complaint_topics", {}),
+    ("未来7天谁过生日?", "care_calendar", {"days": 7, "occasion": "birthday"}),
+    ("CLV最高的客户", "clv_estimate", {}),
+    ("聚类结果有哪几类", "cluster_lookup", {}),
+])
+def test_aggregate_questions(router, question, tool, args):
+    r = router.route(question)
+    assert r.tool == tool, (question, r.tool, r.scores)
+    for k, v in args.items():
+        assert r.args.get(k) == v, (question, r.args)
+
+
+def test_similar_complaints_search_for_the_complaint_not_the_question(router):
+    r = router.route("有没有人投诉过快递破损?")
+    assert r.args["text"] == "快递破损"
+
+
+def test_out_of_scope_questions_get_no_tool(router):
+    for q in ("今天天气怎么样", "tell me a joke", "帮我写一首诗"):
+        r = router.route(q)
+        assert r.tool is None and r.intent == "unknown" and not r.needs_clarification, q
+    assert router.route("你能做什么?").intent == "help"
+
+
+def test_province_and_city_filters(router, demo_ws):
+    cust = demo_ws.table("customers")
+    prov = next(p for p in cust["province"].value_counts().index if p.endswith("省"))
+    r = router.route(f"{prov[:-1]}有哪些客户可能流失")
+    assert r.tool == "at_risk_customers" and r.args.get("province") == prov
