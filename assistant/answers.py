@@ -70,7 +70,7 @@ def _get(d, *paths, default=None):
 
 def _who(r: dict, zh: bool) -> str:
     name, cid = r.get("name"), r.get("customer_id")
-    if name and cid:
+    if name and cid and str(name) != str(cid):
         return f"{name}（{cid}）" if zh else f"{name} ({cid})"
     return str(name or cid or "")
 
@@ -650,9 +650,12 @@ def _flatten_numbers(obj, out: set[float]) -> None:
     if isinstance(obj, str):
         for n in _NUM_RE.findall(obj):
             try:
-                out.add(float(n.rstrip("%").replace(",", "")))
+                v = float(n.rstrip("%").replace(",", ""))
             except ValueError:
-                pass
+                continue
+            out.add(v)
+            if n.endswith("%"):
+                out.add(v / 100)  # "churn rate 68.3%" in a provenance line supports "68.3%"
         return
     if isinstance(obj, dict):
         for k, v in obj.items():

@@ -241,9 +241,11 @@ class Vocabulary:
         for t in TIERS:
             forms.append((t, t, "tier", t != "流失风险客户"))
             en = TIER_EN[t]
-            forms.append((en, t, "tier", en != "at_risk"))
-            forms.append((en.replace("_", " ") + " customers", t, "tier", en != "at_risk"))
-            forms.append((en.replace("_", "-") + " customers", t, "tier", en != "at_risk"))
+            if en == "at_risk":  # "at risk customers" is a churn question, not the tier
+                continue
+            forms.append((en, t, "tier", True))
+            forms.append((en.replace("_", " ") + " customers", t, "tier", True))
+            forms.append((en.replace("_", "-") + " customers", t, "tier", True))
         forms.append(("高价值", "高价值客户", "tier", True))
         forms.append(("vip", "高价值客户", "tier", False))
         prof = self.ws.artefact("cluster_profiles")

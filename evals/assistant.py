@@ -172,8 +172,22 @@ def main(settings, args) -> int:
     limit = getattr(args, "limit", None)
     if limit:
         cases = cases[: int(limit)]
-    rep = run(settings, cases, mode=getattr(args, "mode", "offline") or "offline")
+    mode = getattr(args, "mode", "offline") or "offline"
+    rep = run(settings, cases, mode=mode)
     print_report(rep, ws.root, len(cases))
+    held = Path(__file__).with_name("questions_heldout.jsonl")
+    if held.is_file():
+        from evals.make_questions import load_templates
+        hcases = build_cases(ws, load_templates(held))
+        if limit:
+            hcases = hcases[: int(limit)]
+        hrep = run(settings, hcases, mode=mode)
+        r = hrep["routing"]
+        print(f"  held-out routing   {r[0]:.1%} ({r[1]}/{r[2]})   ({held.name}: phrasings never used as exemplars)")
+        for row in hrep["rows"]:
+            if not row["routed"]:
+                print(f"    [route] {row['question']} — expected {row['expected_tool']}, got {row['tool']}")
+        rep["heldout"] = {k: hrep[k] for k in ("routing", "latency_ms", "rows")}
     out = ws.root / "evals"
     try:
         out.mkdir(exist_ok=True)

@@ -73,6 +73,7 @@ def test_round_trip_and_second_sync_embeds_nothing(built):
     again = sync_feedback_index(ws, settings, log=None, analyses=False)
     assert again["embedded"] == 0 and again["unchanged"] == len(TEXTS)
     assert again["added"] == again["updated"] == again["removed"] == 0
+    assert again["generation"] == stats["generation"]      # nothing rewritten
 
 
 def test_lost_vector_cache_is_refilled_from_chroma(built):
@@ -80,6 +81,7 @@ def test_lost_vector_cache_is_refilled_from_chroma(built):
     before = FeedbackStore.open(ws, settings, cached=False)
     for f in (Path(ws.root) / "cache").glob("vectors.sqlite*"):
         f.unlink()
+    shutil.rmtree(index_dir(ws))          # no snapshot either: vectors must come back from Chroma
     st = sync_feedback_index(ws, settings, log=None, analyses=False)
     assert st["embedded"] == 0 and st["unchanged"] == len(TEXTS)
     after = FeedbackStore.open(ws, settings, cached=False)
