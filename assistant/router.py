@@ -25,6 +25,7 @@ import json
 import os
 import re
 import threading
+import sys
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -482,7 +483,11 @@ class IntentModel:
         self.families = sorted(set(FAMILY.get(l, l) for l in self.labels))
         self.fam_idx = np.array([self.families.index(FAMILY.get(l, l)) for l in self.labels])
         key = hashlib.sha1(json.dumps(self.texts, ensure_ascii=False).encode()).hexdigest()[:16]
-        path = (cache_dir or _cache_dir()) / f"router-exemplars-e5small-{key}.npy"
+        name = f"router-exemplars-e5small-{key}.npy"
+        path = (cache_dir or _cache_dir()) / name
+        shipped = Path(__file__).with_name("data") / name  # built by `python -m assistant.router --ship`
+        if not path.is_file() and shipped.is_file() and exemplars is None:
+            path = shipped
         vecs = None
         if path.is_file():
             try:
@@ -1134,3 +1139,14 @@ def _as_of(ws: Workspace) -> pd.Timestamp:
     if isinstance(meta, dict) and meta.get("as_of"):
         return pd.Timestamp(meta["as_of"]).normalize()
     return ws.as_of()
+
+
+if __name__ == "__main__" and "--ship" in sys.argv:
+    # Ship the exemplar vectors with the package so a fresh machine routes at once.
+    import shutil as _shutil
+    _tmp = Path(__file__).with_name("data")
+    _tmp.mkdir(exist_ok=True)
+    for _old in _tmp.glob("router-exemplars-e5small-*.npy"):
+        _old.unlink()
+    IntentModel(cache_dir=_tmp)
+    print(sorted(p.name for p in _tmp.glob("*.npy")))

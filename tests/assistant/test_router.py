@@ -134,3 +134,17 @@ def test_province_and_city_filters(router, demo_ws):
     prov = next(p for p in cust["province"].value_counts().index if p.endswith("省"))
     r = router.route(f"{prov[:-1]}有哪些客户可能流失")
     assert r.tool == "at_risk_customers" and r.args.get("province") == prov
+
+
+def test_the_shipped_exemplar_vectors_match_the_current_exemplars():
+    """A fresh machine routes at once only if assistant/data holds vectors for today's exemplars
+    (rebuild with `python -m assistant.router --ship` after editing assistant/exemplars.py)."""
+    import hashlib
+    import json
+    from pathlib import Path
+
+    from assistant.exemplars import EXEMPLARS
+    texts = [t for lab in EXEMPLARS for t in EXEMPLARS[lab]]
+    key = hashlib.sha1(json.dumps(texts, ensure_ascii=False).encode()).hexdigest()[:16]
+    shipped = Path(__file__).resolve().parents[2] / "assistant" / "data" / f"router-exemplars-e5small-{key}.npy"
+    assert shipped.is_file(), "run: python -m assistant.router --ship"
