@@ -1,24 +1,32 @@
 """Guanxi web app (Gradio): chat with charts, customer card, complaint search, drafts, data upload.
 
 Layout and wiring only — every number comes from the assistant and the tools. Roles are
-enforced in the tool layer (tools.registry); the UI only hides what a role cannot use.
+enforced in the tool layer (`tools.registry.call_tool` refuses a tool the role may not use and
+masks contacts for everyone but admin); the UI only hides what a role cannot use. The data page
+checks the role again on the server before it accepts an upload.
 
     python app.py [--workspace DIR] [--host H] [--port P]      (or: guanxi serve)
+
+Start-up is kept short: the heavy parts (the assistant's router, tables, the embedding engine,
+the feedback index) load in a background thread right after the server starts, so the first
+question after the page loads is answered from warm caches.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import re
 import shutil
 import sys
+import threading
 import time
 from functools import lru_cache
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 import gradio as gr  # noqa: E402
@@ -30,54 +38,102 @@ from knowledge.errors import GuanxiError  # noqa: E402
 from knowledge.settings import Settings  # noqa: E402
 from knowledge.workspace import Workspace  # noqa: E402
 
+# ---------------------------------------------------------------- interface texts (zh / en)
 TEXT = {
-    "title": {"zh": "Guanxi 关系 · CRM 智能助手", "en": "Guanxi · CRM assistant"},
-    "chat": {"zh": "对话", "en": "Chat"},
-    "ask": {"zh": "输入问题，例如：哪些客户有流失风险？", "en": "Ask, e.g. which customers are at risk of churn?"},
-    "send": {"zh": "发送", "en": "Send"},
-    "reset": {"zh": "新对话", "en": "New conversation"},
-    "card": {"zh": "客户卡片", "en": "Customer card"},
-    "card_empty": {"zh": "提到某位客户时，这里会显示客户卡片。", "en": "The card of the customer in the conversation shows here."},
-    "complaints": {"zh": "投诉检索", "en": "Complaint search"},
-    "query": {"zh": "描述问题（中文或英文）", "en": "Describe the problem (Chinese or English)"},
-    "search": {"zh": "搜索相似投诉", "en": "Find similar complaints"},
-    "kind": {"zh": "类型", "en": "Kind"},
-    "category": {"zh": "品类", "en": "Category"},
-    "status": {"zh": "状态", "en": "Status"},
-    "date_from": {"zh": "开始日期 (YYYY-MM-DD)", "en": "From (YYYY-MM-DD)"},
-    "date_to": {"zh": "结束日期 (YYYY-MM-DD)", "en": "To (YYYY-MM-DD)"},
-    "followup": {"zh": "为选中行起草回访", "en": "Draft a follow-up for the selected row"},
-    "drafts": {"zh": "关怀消息", "en": "Care messages"},
-    "customer_id": {"zh": "客户编号", "en": "Customer id"},
-    "occasion": {"zh": "场景", "en": "Occasion"},
-    "channel": {"zh": "渠道", "en": "Channel"},
-    "language": {"zh": "语言", "en": "Language"},
-    "tone": {"zh": "语气", "en": "Tone"},
-    "draft": {"zh": "生成草稿", "en": "Draft"},
-    "draft_text": {"zh": "草稿（由人工发送）", "en": "Draft (a person sends it)"},
-    "sources": {"zh": "信息来源", "en": "Sources"},
-    "segment": {"zh": "客户分群（批量）", "en": "Segment (batch)"},
-    "batch": {"zh": "批量起草并导出 CSV", "en": "Draft for the segment, export CSV"},
-    "data": {"zh": "数据", "en": "Data"},
-    "upload": {"zh": "上传 CSV / Excel 文件", "en": "Upload CSV / Excel files"},
-    "build": {"zh": "导入并构建", "en": "Build workspace"},
-    "workspace": {"zh": "工作区", "en": "Workspace"},
-    "provenance": {"zh": "数据来源", "en": "Provenance"},
+    "title": ("Guanxi 关系 · CRM 智能助手", "Guanxi · CRM assistant"),
+    "chat": ("对话", "Chat"),
+    "ask": ("输入问题，例如：哪些客户有流失风险？", "Ask, e.g. which customers are at risk of churn?"),
+    "send": ("发送", "Send"),
+    "reset": ("新对话", "New conversation"),
+    "examples": ("试试这些问题", "Try these"),
+    "card": ("客户卡片", "Customer card"),
+    "card_empty": ("对话中提到某位客户时，这里会显示他的客户卡片；也可以直接输入客户编号。",
+                   "The card of the customer in the conversation shows here; or type a customer id."),
+    "card_id": ("客户编号或姓名", "Customer id or name"),
+    "card_open": ("打开卡片", "Open card"),
+    "complaints": ("投诉检索", "Complaint search"),
+    "query": ("描述问题（中文或英文）", "Describe the problem (Chinese or English)"),
+    "search": ("搜索相似投诉", "Find similar complaints"),
+    "kind": ("类型", "Kind"),
+    "category": ("品类", "Category"),
+    "status": ("状态", "Status"),
+    "date_from": ("开始日期 YYYY-MM-DD", "From YYYY-MM-DD"),
+    "date_to": ("结束日期 YYYY-MM-DD", "To YYYY-MM-DD"),
+    "results": ("相似投诉及处理结果（点选一行）", "Similar complaints and their resolutions (click a row)"),
+    "followup": ("为选中行起草回访", "Draft a follow-up for the selected row"),
+    "select_first": ("请先在结果表中点选一行。", "Select a row in the results first."),
+    "enter_query": ("请输入要检索的问题描述。", "Enter a description to search for."),
+    "selected": ("已选中", "Selected"),
+    "drafts": ("关怀消息", "Care messages"),
+    "customer_id": ("客户编号", "Customer id"),
+    "occasion": ("场景", "Occasion"),
+    "festival": ("节日", "Festival"),
+    "feedback_id": ("投诉编号（回访用）", "Feedback id (follow-up)"),
+    "channel": ("渠道", "Channel"),
+    "language": ("语言", "Language"),
+    "tone": ("语气", "Tone"),
+    "draft": ("生成草稿", "Draft"),
+    "draft_text": ("草稿（由人工审核后发送，Guanxi 不会发送）", "Draft (a person reviews and sends it; Guanxi sends nothing)"),
+    "sources": ("个人信息来源", "Where each personal detail comes from"),
+    "segment": ("客户分群（批量起草）", "Segment (batch drafts)"),
+    "batch": ("为该分群批量起草并导出 CSV", "Draft for the whole segment, export CSV"),
+    "batch_file": ("导出的 CSV", "Exported CSV"),
+    "data": ("数据", "Data"),
+    "upload": ("上传 CSV / Excel 文件", "Upload CSV / Excel files"),
+    "mapping": ("字段映射 mapping.toml（可选）", "Column mapping mapping.toml (optional)"),
+    "build": ("导入并构建", "Build workspace"),
+    "build_log": ("构建日志", "Build log"),
+    "quality": ("数据质量报告", "Quality report"),
+    "quarantine": ("各表的行数与隔离数", "Rows and quarantine per table"),
+    "workspace": ("当前工作区", "Workspace in use"),
+    "provenance": ("数据来源", "Provenance"),
+    "thinking": ("正在查询…", "Looking it up…"),
+    "admin_only": ("仅管理员可以上传数据。", "Only an admin may upload data."),
+    "no_files": ("请先上传文件。", "Upload files first."),
 }
-OCCASIONS = ["birthday", "festival", "winback", "complaint_followup", "vip_thanks", "recommendation"]
-FESTIVALS = ["春节", "中秋", "国庆", "元旦", "Christmas", "New Year"]
+KINDS = [("投诉 complaint", "complaint"), ("建议 suggestion", "suggestion"), ("表扬 praise", "praise"),
+         ("咨询 inquiry", "inquiry"), ("全部 all", "all")]
+STATUSES = [("全部 any", ""), ("未解决 open", "open"), ("已解决 resolved", "resolved")]
+OCCASIONS = [("生日 birthday", "birthday"), ("节日 festival", "festival"), ("挽回 win-back", "winback"),
+             ("投诉回访 complaint follow-up", "complaint_followup"), ("VIP 感谢 VIP thanks", "vip_thanks"),
+             ("商品推荐 recommendation", "recommendation")]
+FESTIVALS = ["春节", "元宵", "端午", "中秋", "国庆", "元旦", "Christmas", "New Year"]
+CHANNELS = [("短信 SMS", "sms"), ("微信 WeChat", "wechat"), ("邮件 e-mail", "email")]
+LANGS = [("自动 auto", "auto"), ("中文", "zh"), ("English", "en")]
+TONES = [("亲切 warm", "warm"), ("正式 formal", "formal"), ("活泼 playful", "playful")]
+EXAMPLES = ["哪些客户有流失风险？", "各省份的销售额", "每月销售额趋势", "上个季度投诉最多的问题是什么？",
+            "What do people buy together with green tea?", "What is the repurchase rate?"]
+ROLE_NAMES = {"manager": "经理 manager", "agent": "客服 agent", "admin": "管理员 admin"}
+RISK_ZH = {"high": "高", "medium": "中", "low": "低"}
+SOURCE_ZH = {"rule": "关联规则", "best seller in a favourite category": "偏好品类的畅销品"}
+CSS = """
+#customer-card {font-size: 14px}
+#customer-card table.gx-facts {width: 100%; border-collapse: collapse; margin: 4px 0}
+#customer-card table.gx-facts td {border: none; border-bottom: 1px solid var(--border-color-primary); padding: 4px 6px}
+#customer-card table.gx-facts td:first-child {white-space: nowrap; font-weight: 600; width: 30%}
+.gx-who {text-align: right}
+#ui-lang {min-width: 170px}
+"""
 
 
 def t(key: str, lang: str) -> str:
-    return TEXT[key]["en" if lang == "en" else "zh"]
+    zh, en = TEXT[key]
+    return en if lang == "en" else zh
+
+
+# ---------------------------------------------------------------- workspace helpers
+def _shared_ws(root) -> Workspace:
+    """The process-wide cached workspace of the tools (tables load once)."""
+    from tools.api import workspace_for
+    return workspace_for(root)
 
 
 @lru_cache(maxsize=8)
 def _customer_names(root: str, mtime: float) -> tuple[str, ...]:
     """Customer names of a workspace, to mask them in the audit log."""
     try:
-        return tuple(Workspace(root).table("customers")["name"].dropna().astype(str).unique())
-    except Exception:  # an unbuilt workspace has no names to mask
+        return tuple(_shared_ws(root).table("customers")["name"].dropna().astype(str).unique())
+    except Exception:  # noqa: BLE001 - an unbuilt workspace has no names to mask
         return ()
 
 
@@ -86,93 +142,56 @@ def names_for(ws: Workspace) -> tuple[str, ...]:
     return _customer_names(str(ws.root), p.stat().st_mtime if p.exists() else 0.0)
 
 
+def _upload_dir(settings: Settings) -> Path:
+    ws = Path(settings.workspace)
+    return ws.parent / f"{ws.name}-uploaded"
+
+
 class Session:
     """Per-browser-session state: who is logged in, which workspace, the assistant."""
 
     def __init__(self, settings: Settings, user: str, role: str):
         self.settings, self.user, self.role = settings, user, role
         self._assistant = None
+        self.lock = threading.Lock()  # one question at a time per conversation
+        self.card: dict | None = None  # the last card shown: {"profile", "recs"}
 
     @property
     def ws(self) -> Workspace:
-        return Workspace(self.settings.workspace)
+        return _shared_ws(self.settings.workspace)
 
     @property
     def assistant(self):
         if self._assistant is None:
             from assistant import Assistant
-            self._assistant = Assistant(settings=self.settings, role=self.role)
+            self._assistant = Assistant(settings=self.settings, role=self.role, user=self.user)
         return self._assistant
+
+    def ask(self, question: str) -> dict:
+        with self.lock:
+            return self.assistant.ask(question)
 
     def use_workspace(self, path: Path) -> None:
         self.settings = self.settings.with_(workspace=path)
         self._assistant = None
+        self.card = None
 
-    def tool(self, name: str, args: dict) -> dict:
+    def tool(self, name: str, args: dict, event: str = "tool") -> dict:
+        """Call a tool as this session's role (refused / masked by the tool layer) and audit it."""
         from tools.registry import call_tool
-        result = call_tool(name, {k: v for k, v in args.items() if v not in (None, "")},
-                           settings=self.settings, role=self.role)
-        audit(self.ws, self.user, self.role, "tool", tool_calls=[{"tool": name, "args": args}],
-              names=names_for(self.ws))
-        return result
+        args = {k: v for k, v in args.items() if v not in (None, "")}
+        refused = False
+        try:
+            return call_tool(name, args, settings=self.settings, role=self.role)
+        except GuanxiError as e:
+            refused = type(e).__name__ == "ToolDenied"
+            raise
+        finally:
+            audit(self.ws, self.user, self.role, event,
+                  tool_calls=[{"tool": name, "args": args, "refused": refused}])
 
 
 # ---------------------------------------------------------------- rendering
-def render_card(profile: dict | None, lang: str) -> str:
-    """A customer's card as Markdown from the customer_profile tool result."""
-    if not profile:
-        return t("card_empty", lang)
-    if profile.get("error"):
-        return f"⚠️ {profile['error']}"
-    zh = lang != "en"
-    c = profile.get("customer") or profile
-    lines = [f"### {c.get('name', '')} · `{c.get('customer_id', '')}`"]
-    facts = [("城市" if zh else "City", f"{c.get('province') or ''} {c.get('city') or ''}".strip()),
-             ("手机" if zh else "Phone", c.get("phone")), ("邮箱" if zh else "E-mail", c.get("email")),
-             ("会员等级" if zh else "Level", c.get("level"))]
-    rfm = profile.get("rfm") or {}
-    if rfm:
-        seg = rfm.get("segment_zh") if zh else rfm.get("segment")
-        facts += [("RFM", f"R{rfm.get('r_score')} F{rfm.get('f_score')} M{rfm.get('m_score')} · {seg or ''}"),
-                  ("八类" if zh else "8-class", rfm.get("segment_cn8")),
-                  ("最近购买" if zh else "Recency", f"{rfm.get('recency_days')} 天" if zh else f"{rfm.get('recency_days')} days"),
-                  ("订单数" if zh else "Orders", rfm.get("frequency")),
-                  ("消费总额" if zh else "Spend", _money(rfm.get("monetary")))]
-    cl = profile.get("cluster") or {}
-    if cl:
-        facts.append(("聚类" if zh else "Cluster", cl.get("cluster_name_zh") if zh else cl.get("cluster_name_en")))
-    ch = profile.get("churn") or {}
-    if ch and ch.get("churn_probability") is not None:
-        facts.append(("流失概率" if zh else "Churn probability", f"{float(ch['churn_probability']):.0%} ({ch.get('risk_band', '')})"))
-    clv = profile.get("clv") or {}
-    if clv and clv.get("clv_12m") is not None:
-        facts.append(("12个月CLV" if zh else "12-month CLV", _money(clv.get("clv_12m"))))
-    lines += [f"- **{k}**: {v}" for k, v in facts if v not in (None, "", "nan")]
-    reasons = ch.get("reasons_zh" if zh else "reasons_en") if ch else None
-    if reasons:
-        lines.append(("**流失原因**: " if zh else "**Churn reasons**: ") + (reasons if isinstance(reasons, str) else "; ".join(reasons)))
-    cats = profile.get("favourite_categories") or []
-    if cats:
-        lines.append(("**偏好品类**: " if zh else "**Favourite categories**: ")
-                     + ", ".join(str(x.get("category", x)) if isinstance(x, dict) else str(x) for x in cats))
-    orders = profile.get("last_orders") or []
-    if orders:
-        lines.append("**最近订单**" if zh else "**Last orders**")
-        for o in orders[:5]:
-            lines.append(f"- {str(o.get('order_date', ''))[:10]} {o.get('product_name') or o.get('category') or ''} {_money(o.get('amount'))}")
-    complaints = profile.get("open_complaints") or []
-    lines.append(("**未结投诉**: " if zh else "**Open complaints**: ") + str(len(complaints)))
-    for fb in complaints[:3]:
-        lines.append(f"- {str(fb.get('created_at', ''))[:10]} {str(fb.get('text', ''))[:60]}")
-    recs = profile.get("recommended_products") or []
-    if recs:
-        lines.append(("**推荐商品**: " if zh else "**Recommended**: ")
-                     + ", ".join(str(r.get("item", r)) if isinstance(r, dict) else str(r) for r in recs[:5]))
-    if profile.get("provenance"):
-        lines.append(f"\n<sub>{profile['provenance']}</sub>")
-    return "\n".join(lines)
-
-
 def _money(v) -> str:
     try:
         return f"¥{float(v):,.2f}"
@@ -180,10 +199,130 @@ def _money(v) -> str:
         return ""
 
 
+def _md(s) -> str:
+    """Plain text (customer's words, names) safe inside Markdown: no markup, one line."""
+    s = re.sub(r"\s+", " ", str(s if s is not None else "")).strip()
+    return re.sub(r"([\\`*_{}\[\]<>#|])", r"\\\1", s)
+
+
+def _h(s) -> str:
+    """Text for an HTML cell of the card."""
+    import html
+    return html.escape(str(s if s is not None else ""))
+
+
+def _reasons(v) -> list[str]:
+    if not v:
+        return []
+    if isinstance(v, (list, tuple)):
+        return [str(x) for x in v if str(x).strip()]
+    return [p.strip() for p in re.split(r"[;；\n]", str(v)) if p.strip()]
+
+
+def render_card(profile: dict | None, lang: str, recs: dict | None = None) -> str:
+    """A customer's card as Markdown, from the customer_profile tool result (and recommend_products)."""
+    if not profile:
+        return t("card_empty", lang)
+    if profile.get("error"):
+        return f"⚠ {_md(profile['error'])}"
+    zh = lang != "en"
+    p = profile
+    lines = [f"#### {_md(p.get('name') or '')} · `{p.get('customer_id', '')}`"]
+    place = " ".join(x for x in (p.get("province"), p.get("city")) if x)
+    bits = [place, p.get("level"), p.get("channel"),
+            (f"{p['age']} 岁" if zh else f"age {p['age']}") if p.get("age") is not None else None]
+    lines.append(" · ".join(_md(b) for b in bits if b))
+    contact = " · ".join(x for x in ((f"手机 {_md(p['phone'])}" if zh else f"phone {_md(p['phone'])}") if p.get("phone") else "",
+                                     (f"邮箱 {_md(p['email'])}" if zh else f"e-mail {_md(p['email'])}")
+                                     if p.get("email") else "") if x)
+    if contact:
+        lines += ["", contact]
+    rows: list[tuple[str, str]] = []
+    rfm = p.get("rfm") or {}
+    if rfm:
+        seg = rfm.get("segment_zh") if zh else rfm.get("segment")
+        cn8 = rfm.get("segment_cn8")
+        rows.append(("RFM", f"R{rfm.get('r_score')} F{rfm.get('f_score')} M{rfm.get('m_score')} · <b>{_h(seg or '')}</b>"
+                     + (f"（{_h(cn8)}）" if cn8 and zh else f" ({_h(cn8)})" if cn8 else "")))
+        if rfm.get("recency_days") is not None:
+            rows.append(("最近购买" if zh else "Last purchase",
+                         f"{rfm['recency_days']} 天前" if zh else f"{rfm['recency_days']} days ago"))
+    cl = p.get("cluster") or {}
+    if cl:
+        rows.append(("聚类" if zh else "Cluster", _h(cl.get("cluster_name_zh") if zh else cl.get("cluster_name_en"))))
+    ch = p.get("churn") or {}
+    if ch.get("churn_probability") is not None:
+        band = ch.get("risk_band") or ""
+        band = RISK_ZH.get(band, band) + "风险" if zh and band else band + " risk" if band else ""
+        rows.append(("流失概率" if zh else "Churn probability", f"<b>{float(ch['churn_probability']):.0%}</b> {_h(band)}"))
+    clv = p.get("clv") or {}
+    if clv.get("clv_12m") is not None:
+        rows.append(("未来12个月 CLV" if zh else "12-month CLV", _money(clv["clv_12m"])))
+    if p.get("orders_count") is not None:
+        rows.append(("订单 / 消费" if zh else "Orders / spend",
+                     f"{p['orders_count']} 单 · {_money(p.get('total_spent'))}" if zh
+                     else f"{p['orders_count']} · {_money(p.get('total_spent'))}"))
+    if rows:
+        lines += ["", "<table class='gx-facts'>"] + [f"<tr><td>{_h(k)}</td><td>{v}</td></tr>" for k, v in rows] \
+            + ["</table>"]
+    reasons = _reasons(ch.get("reasons_zh" if zh else "reasons_en"))
+    if reasons:
+        lines += ["", "**流失原因**" if zh else "**Why at risk**"] + [f"- {_md(r)}" for r in reasons[:3]]
+    cats = p.get("favourite_categories") or []
+    if cats:
+        lines += ["", ("**偏好品类**：" if zh else "**Favourite categories**: ")
+                  + "、".join(_md(c.get("category", c) if isinstance(c, dict) else c) for c in cats)]
+    orders = p.get("recent_orders") or p.get("last_orders") or []
+    if orders:
+        lines += ["", "**最近订单**" if zh else "**Last orders**"]
+        for o in orders[:3]:
+            lines.append(f"- {str(o.get('date') or o.get('order_date') or '')[:10]} · "
+                         f"{_md(o.get('items') or o.get('product_name') or '')} · {_money(o.get('amount'))}")
+    complaints = p.get("open_complaints") or []
+    lines += ["", (f"**未解决投诉**：{len(complaints)} 条" if zh else f"**Open complaints**: {len(complaints)}")
+              + (f"（累计投诉 {p['complaints']} 条）" if zh and p.get("complaints") else
+                 f" ({p['complaints']} in all)" if p.get("complaints") else "")]
+    for fb in complaints[:3]:
+        lines.append(f"- {str(fb.get('date') or fb.get('created_at') or '')[:10]} {_md(str(fb.get('text', ''))[:60])}")
+    products = p.get("recommended_products") or (recs or {}).get("products") or []
+    if products:
+        lines += ["", "**推荐商品**" if zh else "**Recommended products**"]
+        for r in products[:5]:
+            r = r if isinstance(r, dict) else {"product": r}
+            why = "、".join(map(str, r.get("because_bought") or []))
+            src = r.get("source") or ""
+            if why:
+                note = f"（因为买过 {why}）" if zh else f" (bought {why})"
+            elif src:
+                note = f"（{SOURCE_ZH.get(src, src)}）" if zh else f" ({src})"
+            else:
+                note = ""
+            price = f" {_money(r['price'])}" if r.get("price") is not None else ""
+            lines.append(f"- {_md(r.get('product') or r.get('item') or '')}{price}{_md(note)}")
+    prov = p.get("provenance")
+    if prov:
+        lines += ["", f"<sub>{'来源' if zh else 'Source'}: {_md(prov)}</sub>"]
+    return "\n".join(lines)
+
+
+_PROV_LINE = re.compile(r"^\s*(来源[:：]|Source[s]?:)")
+
+
+def split_answer(answer: str) -> str:
+    """The answer without its trailing provenance line(s) — they are shown folded instead."""
+    lines = (answer or "").rstrip().splitlines()
+    while lines and _PROV_LINE.match(lines[-1]):
+        lines.pop()
+    return "\n".join(lines).rstrip() or (answer or "")
+
+
 def _customer_in(result: dict) -> str | None:
-    """The customer an answer is about (last tool call naming one)."""
+    """The customer an answer is about (last tool call naming one customer)."""
     for call in reversed(result.get("tool_calls") or []):
-        for src in (call.get("args") or {}, call.get("result") or {}):
+        res = call.get("result") or {}
+        if res.get("error"):
+            continue
+        for src in (call.get("args") or {}, res):
             cid = src.get("customer_id") if isinstance(src, dict) else None
             if isinstance(cid, str) and cid:
                 return cid
@@ -198,78 +337,222 @@ def _chart(result: dict):
     return pio.from_json(chart if isinstance(chart, str) else json.dumps(chart))
 
 
+COMPLAINT_COLS = [("feedback_id", "编号", "Feedback id"), ("created_at", "日期", "Date"),
+                  ("customer_id", "客户", "Customer"), ("kind", "类型", "Kind"), ("category", "品类", "Category"),
+                  ("status", "状态", "Status"), ("text", "内容", "Text"), ("resolution", "处理结果", "Resolution"),
+                  ("score", "相关度", "Score")]
+VALUE_ZH = {"complaint": "投诉", "suggestion": "建议", "praise": "表扬", "inquiry": "咨询",
+            "open": "未解决", "resolved": "已解决"}
+
+
+def complaints_table(hits: list[dict], lang: str) -> pd.DataFrame:
+    """The similar_complaints hits as the results table (headers and kinds in the interface language)."""
+    zh = lang != "en"
+    rows = []
+    for h in hits:
+        row = []
+        for key, _, _ in COMPLAINT_COLS:
+            v = h.get(key)
+            if v is None or (isinstance(v, float) and v != v):
+                v = ""
+            elif key == "created_at":
+                v = str(v)[:10]
+            elif key == "score":
+                v = round(float(v), 3)
+            elif key in ("kind", "status") and zh:
+                v = VALUE_ZH.get(str(v), v)
+            row.append(v)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=[zhh if zh else en for _, zhh, en in COMPLAINT_COLS])
+
+
+def _quarantine_table(report: dict) -> pd.DataFrame:
+    rows = []
+    for name, tb in (report.get("tables") or {}).items():
+        reasons = tb.get("quarantine_reasons") or {}
+        rows.append({"table": name, "read": tb.get("rows_read"), "kept": tb.get("kept"),
+                     "quarantined": tb.get("quarantined", 0),
+                     "merged": tb.get("merged_duplicates", 0), "duplicates dropped": tb.get("dropped_duplicates", 0),
+                     "written": tb.get("rows_written"),
+                     "quarantine reasons": "; ".join(f"{k} ×{v}" for k, v in reasons.items())})
+    return pd.DataFrame(rows)
+
+
+def _ws_summary(st: Session) -> str:
+    try:
+        from assistant.pipeline import workspace_summary
+        return f"```\n{workspace_summary(st.settings)}\n```"
+    except GuanxiError as e:
+        return f"⚠ {e}"
+
+
+def _segments(ws: Workspace) -> list[str]:
+    try:
+        rfm = ws.artefact("rfm")
+        out = []
+        for col in ("segment", "segment_cn8", "tier"):
+            if rfm is not None and col in rfm:
+                out += sorted(rfm[col].dropna().astype(str).unique().tolist())
+        return out or ["At Risk"]
+    except Exception:  # noqa: BLE001
+        return ["At Risk"]
+
+
+# ---------------------------------------------------------------- warm-up
+class Warmup:
+    """Loads the heavy parts in a background thread: tables, the router's vocabulary and exemplar
+    embeddings, the embedding engine, the feedback index, plotly. Nothing is audited."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.done = threading.Event()
+        self.seconds: float | None = None
+        self.error: str | None = None
+
+    def start(self) -> "Warmup":
+        threading.Thread(target=self._run, name="guanxi-warmup", daemon=True).start()
+        return self
+
+    def _run(self) -> None:
+        t0 = time.perf_counter()
+        try:
+            from assistant import Assistant
+            from tools.registry import call_tool
+            a = Assistant(settings=self.settings, role="manager")
+            ws = a.ctx.ws
+            cid = str(ws.table("customers")["customer_id"].iloc[0])
+            for q in ("各省份的销售额", "which customers are at risk of churn?", f"{cid} 的客户画像"):
+                a.ask(q)
+            call_tool("customer_profile", {"customer_id": cid}, settings=self.settings)
+            _chart({"chart": {"data": [], "layout": {}}})
+            names_for(ws)
+            try:
+                call_tool("similar_complaints", {"text": "快递太慢", "k": 3}, settings=self.settings)
+            except GuanxiError:
+                pass  # no feedback index: complaint search will say so
+        except Exception as e:  # noqa: BLE001 - a failed warm-up only makes the first answer slower
+            self.error = f"{type(e).__name__}: {e}"
+        finally:
+            self.seconds = time.perf_counter() - t0
+            self.done.set()
+            print(f"Guanxi warm-up {'failed: ' + self.error if self.error else 'done'} in {self.seconds:.1f} s",
+                  flush=True)
+
+
 # ---------------------------------------------------------------- the app
-def build_app(settings: Settings) -> gr.Blocks:
+def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Blocks:
+    """The Blocks app. Users come from the login (``gr.Request.username``); their role from the
+    workspace's users file. Without a login (tests) ``anonymous_role`` is used, or access is refused."""
     home_ws = Workspace(settings.workspace)
 
     def session(state, request: gr.Request | None) -> Session:
         if state is None:
-            user = getattr(request, "username", None) or "local"
-            role = role_of(home_ws, user) or ("admin" if user == "local" else "agent")
-            state = Session(settings, user, role)
+            user = getattr(request, "username", None)
+            role = role_of(home_ws, user) if user else anonymous_role
+            if role is None:
+                raise gr.Error("not logged in / 未登录")
+            state = Session(settings, user or "local", role)
         return state
 
-    with gr.Blocks(title="Guanxi") as demo:
+    with gr.Blocks(title="Guanxi 关系", analytics_enabled=False) as demo:
         state = gr.State(None)
         lang = gr.State("zh")
-        with gr.Row():
-            title = gr.Markdown(f"## {t('title', 'zh')}")
-            ui_lang = gr.Radio(["中文", "English"], value="中文", show_label=False, scale=0, min_width=200)
-        whoami = gr.Markdown("")
-        with gr.Tabs():
-            with gr.Tab(t("chat", "zh"), id="chat") as tab_chat:
+        i18n: list[tuple] = []  # (component, text key, property) re-labelled on a language switch
+
+        def L(comp, key, prop="label"):
+            i18n.append((comp, key, prop))
+            return comp
+
+        with gr.Row(equal_height=True):
+            title = L(gr.Markdown(f"## {t('title', 'zh')}"), "title", "h2")
+            with gr.Column(scale=0, min_width=260):
+                whoami = gr.Markdown("", elem_classes="gx-who")
+                ui_lang = gr.Radio(["中文", "English"], value="中文", show_label=False, container=False,
+                                   elem_id="ui-lang")
+        with gr.Tabs(selected="chat") as tabs:
+            with gr.Tab(t("chat", "zh"), id="chat", elem_id="tab-chat") as tab_chat:
+                L(tab_chat, "chat")
                 with gr.Row():
                     with gr.Column(scale=3):
-                        chatbot = gr.Chatbot(height=560, elem_id="chatbot", label="Guanxi")
+                        chatbot = gr.Chatbot(height=600, elem_id="chatbot", show_label=False, buttons=["copy"],
+                                             feedback_options=None, layout="panel")
                         with gr.Row():
-                            question = gr.Textbox(placeholder=t("ask", "zh"), show_label=False, scale=5,
-                                                  elem_id="question", submit_btn=False)
-                            send = gr.Button(t("send", "zh"), variant="primary", scale=1, elem_id="send")
-                        reset = gr.Button(t("reset", "zh"), size="sm")
-                        gr.Examples(["哪些客户有流失风险？", "各省份的销售额", "What do people buy together with green tea?",
-                                     "上个季度投诉最多的问题是什么？", "复购率是多少？"], inputs=question)
-                    with gr.Column(scale=2):
-                        card_title = gr.Markdown(f"### {t('card', 'zh')}")
-                        card = gr.Markdown(t("card_empty", "zh"), elem_id="customer-card")
-            with gr.Tab(t("complaints", "zh"), id="complaints") as tab_complaints:
+                            question = L(gr.Textbox(placeholder=t("ask", "zh"), show_label=False, scale=5,
+                                                    elem_id="question", autofocus=True), "ask", "placeholder")
+                            send = L(gr.Button(t("send", "zh"), variant="primary", scale=1, min_width=90,
+                                               elem_id="send"), "send", "value")
+                        with gr.Row():
+                            examples = gr.Dataset(components=[gr.Textbox(visible=False)], samples=[[e] for e in EXAMPLES],
+                                                  label=t("examples", "zh"), elem_id="examples", scale=5)
+                            L(examples, "examples")
+                            reset = L(gr.Button(t("reset", "zh"), size="sm", scale=1, min_width=90, elem_id="reset"),
+                                      "reset", "value")
+                    with gr.Column(scale=2, min_width=340):
+                        with gr.Row():
+                            card_q = L(gr.Textbox(label=t("card_id", "zh"), scale=3, elem_id="card-id"), "card_id")
+                            card_btn = L(gr.Button(t("card_open", "zh"), scale=1, min_width=80, elem_id="card-open"),
+                                         "card_open", "value")
+                        with gr.Group():
+                            card_title = L(gr.Markdown(f"### {t('card', 'zh')}"), "card", "h3")
+                            card = gr.Markdown(t("card_empty", "zh"), elem_id="customer-card", padding=True)
+            with gr.Tab(t("complaints", "zh"), id="complaints", elem_id="tab-complaints") as tab_complaints:
+                L(tab_complaints, "complaints")
                 with gr.Row():
-                    cq = gr.Textbox(label=t("query", "zh"), scale=4, elem_id="complaint-query")
-                    cbtn = gr.Button(t("search", "zh"), variant="primary", scale=1, elem_id="complaint-search")
+                    cq = L(gr.Textbox(label=t("query", "zh"), scale=4, elem_id="complaint-query"), "query")
+                    cbtn = L(gr.Button(t("search", "zh"), variant="primary", scale=1, elem_id="complaint-search"),
+                             "search", "value")
                 with gr.Row():
-                    ckind = gr.Dropdown(["", "complaint", "suggestion", "praise", "inquiry"], value="", label=t("kind", "zh"))
-                    ccat = gr.Dropdown([""], value="", label=t("category", "zh"), allow_custom_value=True)
-                    cstatus = gr.Dropdown(["", "open", "resolved"], value="", label=t("status", "zh"))
-                    cfrom = gr.Textbox(label=t("date_from", "zh"))
-                    cto = gr.Textbox(label=t("date_to", "zh"))
-                cresults = gr.Dataframe(interactive=False, wrap=True, elem_id="complaint-results")
-                cselected = gr.State(None)
+                    ckind = L(gr.Dropdown(KINDS, value="complaint", label=t("kind", "zh")), "kind")
+                    ccat = L(gr.Dropdown([""], value="", label=t("category", "zh"), allow_custom_value=True), "category")
+                    cstatus = L(gr.Dropdown(STATUSES, value="", label=t("status", "zh")), "status")
+                    cfrom = L(gr.Textbox(label=t("date_from", "zh"), placeholder="2025-01-01"), "date_from")
+                    cto = L(gr.Textbox(label=t("date_to", "zh"), placeholder="2026-12-31"), "date_to")
                 cmsg = gr.Markdown("")
-                cfollow = gr.Button(t("followup", "zh"))
-            with gr.Tab(t("drafts", "zh"), id="drafts") as tab_drafts:
+                cresults = L(gr.Dataframe(interactive=False, wrap=True, elem_id="complaint-results",
+                                          label=t("results", "zh"), max_height=520,
+                                          column_widths=["13%", "9%", "8%", "7%", "8%", "7%", "26%", "16%", "6%"]),
+                             "results")
+                cselected = gr.State(None)
+                chits = gr.State([])
                 with gr.Row():
-                    d_cid = gr.Textbox(label=t("customer_id", "zh"), elem_id="draft-customer")
-                    d_occ = gr.Dropdown(OCCASIONS, value="birthday", label=t("occasion", "zh"))
-                    d_fest = gr.Dropdown(FESTIVALS, value="春节", label="Festival")
-                    d_fb = gr.Textbox(label="feedback_id")
+                    csel_md = gr.Markdown("")
+                    cfollow = L(gr.Button(t("followup", "zh"), elem_id="complaint-followup"), "followup", "value")
+            with gr.Tab(t("drafts", "zh"), id="drafts", elem_id="tab-drafts") as tab_drafts:
+                L(tab_drafts, "drafts")
                 with gr.Row():
-                    d_ch = gr.Radio(["sms", "wechat", "email"], value="sms", label=t("channel", "zh"))
-                    d_lang = gr.Radio(["auto", "zh", "en"], value="auto", label=t("language", "zh"))
-                    d_tone = gr.Radio(["warm", "formal", "playful"], value="warm", label=t("tone", "zh"))
-                d_btn = gr.Button(t("draft", "zh"), variant="primary")
-                d_text = gr.Textbox(label=t("draft_text", "zh"), lines=5, buttons=["copy"], elem_id="draft-text")
-                d_sources = gr.Dataframe(label=t("sources", "zh"), interactive=False)
+                    d_cid = L(gr.Textbox(label=t("customer_id", "zh"), elem_id="draft-customer"), "customer_id")
+                    d_occ = L(gr.Dropdown(OCCASIONS, value="birthday", label=t("occasion", "zh")), "occasion")
+                    d_fest = L(gr.Dropdown(FESTIVALS, value="春节", label=t("festival", "zh"), visible=False,
+                                           allow_custom_value=True), "festival")
+                    d_fb = L(gr.Textbox(label=t("feedback_id", "zh"), visible=False), "feedback_id")
                 with gr.Row():
-                    d_seg = gr.Textbox(label=t("segment", "zh"), value="At Risk")
-                    d_batch = gr.Button(t("batch", "zh"))
-                d_file = gr.File(label="CSV", interactive=False)
-            with gr.Tab(t("data", "zh"), id="data", visible=True) as tab_data:
-                ws_info = gr.Markdown("")
-                up = gr.File(label=t("upload", "zh"), file_count="multiple", file_types=[".csv", ".xlsx", ".txt", ".tsv"])
-                mapping = gr.File(label="mapping.toml (optional)", file_types=[".toml"])
-                bbtn = gr.Button(t("build", "zh"), variant="primary")
-                blog = gr.Textbox(label="Build log", lines=10)
-                breport = gr.JSON(label="quality_report.json")
-                ws_choice = gr.Radio(["demo"], value="demo", label=t("workspace", "zh"))
+                    d_ch = L(gr.Radio(CHANNELS, value="sms", label=t("channel", "zh")), "channel")
+                    d_lang = L(gr.Radio(LANGS, value="auto", label=t("language", "zh")), "language")
+                    d_tone = L(gr.Radio(TONES, value="warm", label=t("tone", "zh")), "tone")
+                d_btn = L(gr.Button(t("draft", "zh"), variant="primary", elem_id="draft-btn"), "draft", "value")
+                d_text = L(gr.Textbox(label=t("draft_text", "zh"), lines=5, buttons=["copy"], elem_id="draft-text"),
+                           "draft_text")
+                d_sources = L(gr.Dataframe(label=t("sources", "zh"), interactive=False, wrap=True), "sources")
+                with gr.Row(visible=False) as batch_row:
+                    d_seg = L(gr.Dropdown(["At Risk"], value="At Risk", label=t("segment", "zh"),
+                                          allow_custom_value=True, scale=2), "segment")
+                    d_batch = L(gr.Button(t("batch", "zh"), scale=1), "batch", "value")
+                    d_file = L(gr.File(label=t("batch_file", "zh"), interactive=False, scale=2), "batch_file")
+            with gr.Tab(t("data", "zh"), id="data", visible=False, elem_id="tab-data") as tab_data:
+                L(tab_data, "data")
+                with gr.Row():
+                    with gr.Column():
+                        up = L(gr.File(label=t("upload", "zh"), file_count="multiple",
+                                       file_types=[".csv", ".xlsx", ".xls", ".txt", ".tsv"]), "upload")
+                        mapping = L(gr.File(label=t("mapping", "zh"), file_types=[".toml"]), "mapping")
+                        bbtn = L(gr.Button(t("build", "zh"), variant="primary"), "build", "value")
+                    with gr.Column():
+                        ws_choice = L(gr.Radio([("demo", "demo")], value="demo", label=t("workspace", "zh")),
+                                      "workspace")
+                        ws_info = gr.Markdown("")
+                blog = L(gr.Textbox(label=t("build_log", "zh"), lines=8, max_lines=20, autoscroll=True), "build_log")
+                bquar = L(gr.Dataframe(label=t("quarantine", "zh"), interactive=False, wrap=True), "quarantine")
+                breport = L(gr.JSON(label=t("quality", "zh"), open=False), "quality")
 
         # ------------------------------------------------ handlers
         def on_load(st, request: gr.Request):
@@ -277,27 +560,46 @@ def build_app(settings: Settings) -> gr.Blocks:
             admin = st.role == "admin"
             cats = [""]
             try:
-                cats += sorted(st.ws.table("products")["category"].dropna().unique().tolist())
-            except Exception:
+                cats += sorted(st.ws.table("products")["category"].dropna().astype(str).unique().tolist())
+            except Exception:  # noqa: BLE001
                 pass
-            choices = ["demo"] + (["uploaded"] if _upload_dir(settings).joinpath("tables").exists() else [])
-            return (st, f"👤 {st.user} · {st.role}", gr.update(visible=admin), gr.update(choices=cats),
-                    _ws_summary(st), gr.update(choices=choices), gr.update(visible=st.role != "agent" or True))
+            choices = [("demo", "demo")] + ([("uploaded", "uploaded")] if _upload_dir(settings).joinpath("tables").exists()
+                                            else [])
+            report = st.ws.quality_report if admin else {}
+            audit(st.ws, st.user, st.role, "page_load")
+            segs = _segments(st.ws)
+            return (st, f"**{st.user}** · {ROLE_NAMES.get(st.role, st.role)}", gr.update(visible=admin), gr.update(choices=cats),
+                    _ws_summary(st) if admin else "", gr.update(choices=choices), gr.update(visible=st.role != "agent"),
+                    gr.update(choices=segs, value=segs[0] if "At Risk" not in segs else "At Risk"),
+                    report, _quarantine_table(report) if admin else pd.DataFrame())
 
-        demo.load(on_load, [state], [state, whoami, tab_data, ccat, ws_info, ws_choice, tab_drafts])
+        demo.load(on_load, [state], [state, whoami, tab_data, ccat, ws_info, ws_choice, batch_row, d_seg, breport, bquar])
 
         def on_lang(choice, st):
             lg = "en" if choice == "English" else "zh"
-            return (lg, f"## {t('title', lg)}", gr.update(placeholder=t("ask", lg)), gr.update(value=t("send", lg)),
-                    gr.update(value=t("reset", lg)), f"### {t('card', lg)}",
-                    gr.update(label=t("chat", lg)), gr.update(label=t("complaints", lg)),
-                    gr.update(label=t("drafts", lg)), gr.update(label=t("data", lg)),
-                    gr.update(label=t("query", lg)), gr.update(value=t("search", lg)),
-                    gr.update(value=t("draft", lg)), gr.update(value=t("build", lg)))
+            ups = [lg]
+            for comp, key, prop in i18n:
+                if prop == "h2":
+                    ups.append(f"## {t(key, lg)}")
+                elif prop == "h3":
+                    ups.append(f"### {t(key, lg)}")
+                else:
+                    ups.append(gr.update(**{prop: t(key, lg)}))
+            c = st.card if st is not None else None
+            ups.append(render_card(c["profile"], lg, c["recs"]) if c else t("card_empty", lg))
+            return ups
 
-        ui_lang.change(on_lang, [ui_lang, state],
-                       [lang, title, question, send, reset, card_title, tab_chat, tab_complaints, tab_drafts, tab_data,
-                        cq, cbtn, d_btn, bbtn])
+        ui_lang.change(on_lang, [ui_lang, state], [lang] + [c for c, _, _ in i18n] + [card])
+
+        examples.click(lambda x: x[0], [examples], [question])
+
+        def card_for(st: Session, cid: str, lg: str) -> str:
+            try:
+                profile = st.tool("customer_profile", {"customer_id": cid}, event="card")
+            except GuanxiError as e:
+                return f"⚠ {_md(e)}"
+            st.card = {"profile": profile, "recs": None}
+            return render_card(profile, lg)
 
         def on_ask(message, history, st, lg, request: gr.Request):
             st = session(st, request)
@@ -307,200 +609,270 @@ def build_app(settings: Settings) -> gr.Blocks:
                 yield history, st, gr.update(), ""
                 return
             history.append({"role": "user", "content": message})
+            history.append({"role": "assistant", "content": f"*{t('thinking', lg)}*"})
             yield history, st, gr.update(), ""
             t0 = time.perf_counter()
             try:
-                result = st.assistant.ask(message)
+                result = st.ask(message)
             except GuanxiError as e:
-                result = {"answer": f"⚠️ {e}", "tool_calls": [], "provenance": [], "chart": None, "language": lg}
-            audit(st.ws, st.user, st.role, "ask", question=message, tool_calls=result.get("tool_calls") or [],
+                result = {"answer": f"⚠ {e}", "tool_calls": [], "provenance": [], "chart": None, "language": lg}
+            audit(st.ws, st.user, st.role, "ask", question=message, tool_calls=_calls(result),
                   names=names_for(st.ws), seconds=round(time.perf_counter() - t0, 3))
-            answer = result.get("answer") or ""
-            history.append({"role": "assistant", "content": ""})
-            step = max(8, len(answer) // 12)
+            answer = split_answer(result.get("answer") or "")
+            alang = result.get("language") or lg
+            step = max(6, len(answer) // 10)
             for i in range(step, len(answer) + step, step):  # stream the answer in a few chunks
                 history[-1] = {"role": "assistant", "content": answer[:i]}
                 yield history, st, gr.update(), ""
+                time.sleep(0.015)
             fig = _chart(result)
             if fig is not None:
-                history.append({"role": "assistant", "content": gr.Plot(fig)})
+                history.append({"role": "assistant", "content": gr.Plot(fig, show_label=False)})
             prov = result.get("provenance") or []
             if prov:
-                history.append({"role": "assistant", "content": "\n".join(f"- {p}" for p in prov),
-                                "metadata": {"title": t("provenance", result.get("language") or lg), "status": "done"}})
+                history.append({"role": "assistant", "content": "\n".join(f"- {_md(p)}" for p in prov),
+                                "metadata": {"title": t("provenance", alang), "status": "done"}})
             cid = _customer_in(result)
-            card_md = gr.update()
-            if cid:
-                try:
-                    card_md = render_card(st.tool("customer_profile", {"customer_id": cid}), result.get("language") or lg)
-                except Exception as e:  # a refused or failed card must not break the chat
-                    card_md = f"⚠️ {e}"
+            card_md = card_for(st, cid, lg) if cid else gr.update()
             yield history, st, card_md, ""
 
         send.click(on_ask, [question, chatbot, state, lang], [chatbot, state, card, question])
         question.submit(on_ask, [question, chatbot, state, lang], [chatbot, state, card, question])
 
+        def on_card(q, st, lg, request: gr.Request):
+            st = session(st, request)
+            q = (q or "").strip()
+            if not q:
+                return st, t("card_empty", lg)
+            return st, card_for(st, q, lg)
+
+        card_btn.click(on_card, [card_q, state, lang], [state, card])
+        card_q.submit(on_card, [card_q, state, lang], [state, card])
+
         def on_reset(st, lg, request: gr.Request):
             st = session(st, request)
-            st.assistant.reset()
+            with st.lock:
+                st.assistant.reset()
+            st.card = None
             return [], st, t("card_empty", lg)
 
         reset.click(on_reset, [state, lang], [chatbot, state, card])
 
-        def on_search(text, kind, cat, status, dfrom, dto, st, request: gr.Request):
+        def on_search(text, kind, cat, status, dfrom, dto, st, lg, request: gr.Request):
             st = session(st, request)
             if not (text or "").strip():
-                return pd.DataFrame(), st, "⚠️ 请输入要检索的问题描述 / enter a description to search"
+                return pd.DataFrame(), st, "⚠ " + t("enter_query", lg), None, "", []
             try:
-                res = st.tool("similar_complaints", {"text": text, "k": 10, "kind": kind, "category": cat,
-                                                     "status": status, "date_from": dfrom, "date_to": dto})
-            except Exception as e:
-                return pd.DataFrame(), st, f"⚠️ {e}"
-            hits = pd.DataFrame(res.get("hits") or [])
-            cols = [c for c in ("feedback_id", "created_at", "customer_id", "kind", "category", "status", "text",
-                                "resolution", "score") if c in hits.columns]
-            hits = hits[cols] if cols else hits
-            if "score" in hits:
-                hits["score"] = hits["score"].astype(float).round(3)
-            return hits, st, f"{len(hits)} · {res.get('provenance', '')}"
+                res = st.tool("similar_complaints", {"text": text, "k": 10, "kind": kind or "complaint",
+                                                     "category": cat, "status": status,
+                                                     "date_from": (dfrom or "").strip(), "date_to": (dto or "").strip()},
+                              event="complaint_search")
+            except GuanxiError as e:
+                return pd.DataFrame(), st, f"⚠ {_md(e)}", None, "", []
+            raw = res.get("hits") or []
+            ids = [{"feedback_id": str(h.get("feedback_id")), "customer_id": str(h.get("customer_id"))} for h in raw]
+            zh = lg != "en"
+            msg = (f"找到 {res.get('count', len(raw))} 条（符合筛选的反馈共 {res.get('matched', '?')} 条，"
+                   f"其中 {res.get('resolved', 0)} 条已解决）" if zh else
+                   f"{res.get('count', len(raw))} shown ({res.get('matched', '?')} feedback items pass the filters; "
+                   f"{res.get('resolved', 0)} resolved)")
+            msg += f"  \n<sub>{_md(res.get('provenance', ''))}</sub>"
+            return complaints_table(raw, lg), st, msg, None, "", ids
 
-        cbtn.click(on_search, [cq, ckind, ccat, cstatus, cfrom, cto, state], [cresults, state, cmsg])
-        cq.submit(on_search, [cq, ckind, ccat, cstatus, cfrom, cto, state], [cresults, state, cmsg])
+        search_inputs = [cq, ckind, ccat, cstatus, cfrom, cto, state, lang]
+        search_outputs = [cresults, state, cmsg, cselected, csel_md, chits]
+        cbtn.click(on_search, search_inputs, search_outputs)
+        cq.submit(on_search, search_inputs, search_outputs)
 
-        def on_select(df, evt: gr.SelectData):
+        def on_select(ids, lg, evt: gr.SelectData):
             try:
-                row = df.iloc[evt.index[0]]
-                return {"feedback_id": str(row.get("feedback_id")), "customer_id": str(row.get("customer_id"))}
-            except Exception:
-                return None
+                sel = ids[evt.index[0]]
+            except Exception:  # noqa: BLE001
+                return None, ""
+            return sel, f"{t('selected', lg)}: `{sel['feedback_id']}` · `{sel['customer_id']}`"
 
-        cresults.select(on_select, [cresults], [cselected])
+        cresults.select(on_select, [chits, lang], [cselected, csel_md])
 
-        def on_follow(sel, st, request: gr.Request):
+        def on_follow(sel, st, lg, request: gr.Request):
             st = session(st, request)
             if not sel:
-                return (gr.update(),) * 3 + (gr.update(), "⚠️ 先在结果表中选中一行 / select a row first")
-            text, sources, _ = _draft(st, sel["customer_id"], "complaint_followup", None, sel["feedback_id"],
-                                      "sms", "auto", "warm")
-            return sel["customer_id"], "complaint_followup", sel["feedback_id"], text, sources
+                gr.Warning(t("select_first", lg))
+                return (gr.update(),) * 7
+            text, sources = _draft(st, sel["customer_id"], "complaint_followup", None, sel["feedback_id"],
+                                   "sms", "auto", "warm")
+            return (gr.Tabs(selected="drafts"), sel["customer_id"], "complaint_followup",
+                    gr.update(value=sel["feedback_id"], visible=True), gr.update(visible=False), text, sources)
 
-        cfollow.click(on_follow, [cselected, state], [d_cid, d_occ, d_fb, d_text, d_sources])
+        cfollow.click(on_follow, [cselected, state, lang], [tabs, d_cid, d_occ, d_fb, d_fest, d_text, d_sources])
+
+        def on_occ(occ):
+            return gr.update(visible=occ == "festival"), gr.update(visible=occ == "complaint_followup")
+
+        d_occ.change(on_occ, [d_occ], [d_fest, d_fb])
 
         def on_draft(cid, occ, fest, fb, ch, dl, tone, st, request: gr.Request):
             st = session(st, request)
-            text, sources, _ = _draft(st, cid, occ, fest, fb, ch, dl, tone)
-            return text, sources
+            return _draft(st, cid, occ, fest if occ == "festival" else None,
+                          fb if occ == "complaint_followup" else None, ch, dl, tone)
 
         d_btn.click(on_draft, [d_cid, d_occ, d_fest, d_fb, d_ch, d_lang, d_tone, state], [d_text, d_sources])
 
-        def on_batch(seg, occ, ch, dl, st, request: gr.Request):
+        def on_batch(seg, occ, fest, ch, dl, tone, st, request: gr.Request):
             st = session(st, request)
+            from tools.registry import check_role
             try:
-                from assistant.drafts import draft_batch
-                if st.role not in ("manager", "admin", "agent"):
-                    raise GuanxiError(f"role {st.role!r} may not export drafts")
-                out = st.ws.root / "exports" / f"drafts-{seg.replace(' ', '_')}-{occ}.csv"
-                path = draft_batch(st.ws, seg, occ, ch, dl, out, unmask=st.role == "admin")
-                audit(st.ws, st.user, st.role, "export", tool_calls=[{"tool": "draft_batch", "args": {"segment": seg}}])
-                return str(path)
-            except Exception as e:
+                # a segment's drafts list its members: the same right as the segment_members tool
+                check_role("segment_members", st.role)
+            except GuanxiError as e:
+                audit(st.ws, st.user, st.role, "export_refused", tool_calls=[{"tool": "draft_batch",
+                                                                               "args": {"segment": seg}, "refused": True}])
                 raise gr.Error(str(e))
+            from assistant.drafts import draft_batch
+            slug = re.sub(r"[^\w\u4e00-\u9fff]+", "_", str(seg)).strip("_") or "segment"
+            out = st.ws.root / "exports" / f"drafts-{slug}-{occ}-{ch}-{st.user}.csv"
+            try:
+                path = draft_batch(st.ws, seg, occ, ch, dl, out, tone=tone,
+                                   festival=fest if occ == "festival" else None, unmask=st.role == "admin")
+            except GuanxiError as e:
+                raise gr.Error(str(e))
+            audit(st.ws, st.user, st.role, "export", tool_calls=[{"tool": "draft_batch",
+                                                                   "args": {"segment": seg, "occasion": occ}}],
+                  rows=int(len(pd.read_csv(path))))
+            return str(path)
 
-        d_batch.click(on_batch, [d_seg, d_occ, d_ch, d_lang, state], [d_file])
+        d_batch.click(on_batch, [d_seg, d_occ, d_fest, d_ch, d_lang, d_tone, state], [d_file])
 
-        def on_build(files, mapfile, st, request: gr.Request, progress=gr.Progress()):
+        def on_build(files, mapfile, st, lg, request: gr.Request, progress=gr.Progress()):
             st = session(st, request)
-            if st.role != "admin":
-                raise gr.Error("only an admin may upload data / 仅管理员可以上传数据")
+            if st.role != "admin":  # checked on the server, not only hidden in the page
+                audit(st.ws, st.user, st.role, "upload_refused")
+                raise gr.Error(t("admin_only", lg))
             if not files:
-                raise gr.Error("no files uploaded / 请先上传文件")
+                raise gr.Error(t("no_files", lg))
             target = _upload_dir(settings)
             inbox = target / "inbox"
             shutil.rmtree(inbox, ignore_errors=True)
             inbox.mkdir(parents=True)
             for f in files:
                 src = Path(getattr(f, "name", f))
-                shutil.copy(src, inbox / Path(src).name)
+                shutil.copy(src, inbox / src.name)
             mp = None
             if mapfile is not None:
                 mp = target / "mapping.toml"
                 shutil.copy(Path(getattr(mapfile, "name", mapfile)), mp)
             logs: list[str] = []
-            progress(0.05, desc="reading files")
+            progress(0.02, desc="reading files")
+            stages = [("reading", 0.05), ("cleaning", 0.15), ("analyses", 0.3), ("feedback index", 0.45),
+                      ("complaint topics", 0.95), ("feedback index ready", 0.98)]
+            state_p = {"p": 0.02}
 
             def log(msg: str) -> None:
                 logs.append(msg)
-                progress(min(0.9, 0.1 + 0.08 * len(logs)), desc=msg.splitlines()[0][:60])
+                first = msg.strip().splitlines()[0] if msg.strip() else ""
+                m = re.search(r"embedding feedback: [\d,]+/[\d,]+ \((\d+)%", first)
+                p = state_p["p"]
+                if m:
+                    p = 0.45 + 0.5 * int(m.group(1)) / 100
+                else:
+                    for key, val in stages:
+                        if first.startswith(key):
+                            p = max(p, val)
+                state_p["p"] = p
+                progress(min(p, 0.99), desc=first[:80])
 
             from assistant.pipeline import build_workspace
+            t0 = time.perf_counter()
             try:
                 summary = build_workspace(settings.with_(workspace=target), inbox, mapping=mp, log=log)
             except GuanxiError as e:
                 audit(st.ws, st.user, st.role, "build_failed", error=str(e))
-                return "\n".join(logs + [f"error: {e}"]), {}, gr.update(), st, _ws_summary(st)
+                return ("\n".join(logs + [f"error: {e}"]), {}, pd.DataFrame(), gr.update(), st, _ws_summary(st))
+            from tools.api import clear_workspace_cache
+            clear_workspace_cache()
             st.use_workspace(target)
-            audit(st.ws, st.user, st.role, "build")
+            audit(st.ws, st.user, st.role, "build", seconds=round(time.perf_counter() - t0, 1))
             report = json.loads((target / "quality_report.json").read_text(encoding="utf-8"))
-            return ("\n".join(logs + [summary]), report, gr.update(choices=["demo", "uploaded"], value="uploaded"),
+            return ("\n".join(logs + [summary]), report, _quarantine_table(report),
+                    gr.update(choices=[("demo", "demo"), ("uploaded", "uploaded")], value="uploaded"),
                     st, _ws_summary(st))
 
-        bbtn.click(on_build, [up, mapping, state], [blog, breport, ws_choice, state, ws_info])
+        bbtn.click(on_build, [up, mapping, state, lang], [blog, breport, bquar, ws_choice, state, ws_info])
 
-        def on_ws(choice, st, request: gr.Request):
+        def on_ws(choice, st, lg, request: gr.Request):
             st = session(st, request)
-            st.use_workspace(_upload_dir(settings) if choice == "uploaded" else settings.workspace)
-            report = st.ws.quality_report if st.ws.quality_report_path.exists() else {}
-            return st, _ws_summary(st), report, [], t("card_empty", "zh")
+            if st.role != "admin":
+                raise gr.Error(t("admin_only", lg))
+            target = _upload_dir(settings) if choice == "uploaded" else settings.workspace
+            if Path(target).resolve() != Path(st.settings.workspace).resolve():
+                st.use_workspace(Path(target))
+                audit(st.ws, st.user, st.role, "workspace_switch", workspace=choice)
+            report = st.ws.quality_report
+            cats = [""]
+            try:
+                cats += sorted(st.ws.table("products")["category"].dropna().astype(str).unique().tolist())
+            except Exception:  # noqa: BLE001
+                pass
+            return (st, _ws_summary(st), report, _quarantine_table(report), [], t("card_empty", lg),
+                    gr.update(choices=cats, value=""))
 
-        ws_choice.change(on_ws, [ws_choice, state], [state, ws_info, breport, chatbot, card])
+        ws_choice.change(on_ws, [ws_choice, state, lang], [state, ws_info, breport, bquar, chatbot, card, ccat])
 
+        # ------------------------------------------------ API: /ask (gradio_client)
         api_sessions: dict[str, Session] = {}
+        api_lock = threading.Lock()
 
         def ask(question: str, request: gr.Request) -> dict:
-            """Ask one question as the logged-in user; returns the assistant's full answer object."""
-            st = api_sessions.get(getattr(request, "username", None) or "local")
-            if st is None:
-                st = api_sessions.setdefault(getattr(request, "username", None) or "local", session(None, request))
-            result = st.assistant.ask(question)
-            audit(st.ws, st.user, st.role, "api_ask", question=question, tool_calls=result.get("tool_calls") or [],
-                  names=names_for(st.ws))
+            """Ask one question as the logged-in user; returns the assistant's full answer object
+            {answer, language, tool_calls, provenance, chart, needs_clarification}."""
+            key = getattr(request, "username", None) or "local"
+            with api_lock:
+                st = api_sessions.get(key)
+                if st is None:
+                    st = api_sessions[key] = session(None, request)
+            t0 = time.perf_counter()
+            result = st.ask(question)
+            audit(st.ws, st.user, st.role, "api_ask", question=question, tool_calls=_calls(result),
+                  names=names_for(st.ws), seconds=round(time.perf_counter() - t0, 3))
             return result
 
         gr.api(ask, api_name="ask")
     return demo
 
 
-def _upload_dir(settings: Settings) -> Path:
-    ws = Path(settings.workspace)
-    return ws.parent / f"{ws.name}-uploaded"
-
-
-def _ws_summary(st: Session) -> str:
-    try:
-        from assistant.pipeline import workspace_summary
-        q = st.ws.quality_report
-        counts = {name: tbl.get("quarantined", 0) for name, tbl in (q.get("tables") or {}).items()}
-        return f"```\n{workspace_summary(st.settings)}\n```\nquarantine: {counts}"
-    except GuanxiError as e:
-        return f"⚠️ {e}"
+def _calls(result: dict) -> list[dict]:
+    """The tool calls of an answer, for the audit log (arguments are hashed there)."""
+    return [{"tool": c.get("tool"), "args": c.get("args") or {},
+             "refused": bool((c.get("result") or {}).get("refused"))} for c in result.get("tool_calls") or []]
 
 
 def _draft(st: Session, cid, occ, fest, fb, ch, dl, tone):
+    cid = (cid or "").strip()
+    if not cid:
+        return "⚠ 请输入客户编号 / enter a customer id", pd.DataFrame()
     try:
-        res = st.tool("draft_care_message", {"customer_id": (cid or "").strip(), "occasion": occ, "festival": fest,
-                                             "feedback_id": fb, "channel": ch, "language": dl, "tone": tone})
-    except Exception as e:
-        return f"⚠️ {e}", pd.DataFrame(), None
+        res = st.tool("draft_care_message", {"customer_id": cid, "occasion": occ, "festival": fest,
+                                             "feedback_id": (fb or "").strip(), "channel": ch, "language": dl,
+                                             "tone": tone}, event="draft")
+    except GuanxiError as e:
+        return f"⚠ {e}", pd.DataFrame()
     text = res.get("text", "")
     if res.get("subject"):
         text = f"Subject: {res['subject']}\n\n{text}"
+    meta = []
+    if res.get("length") is not None:
+        meta.append(f"{res['length']}/{res['limit']}" if res.get("limit") else f"{res['length']}")
+    if res.get("encoding"):
+        meta.append(str(res["encoding"]))
+    if meta:
+        text += f"\n\n[{' · '.join(meta)}]"
     for w in res.get("warnings") or []:
-        text += f"\n⚠️ {w}"
-    return text, pd.DataFrame(res.get("sources") or []), res
+        text += f"\n⚠ {w}"
+    return text, pd.DataFrame(res.get("sources") or [])
 
 
 def serve(settings: Settings, block: bool = True):
     """Start the app bound to settings.host:settings.port with login from the workspace's users."""
+    t0 = time.perf_counter()
     ws = Workspace(settings.workspace).require_built()
     if not ws.users_path.exists():
         raise GuanxiError(f"workspace {ws.root} has no users; add one with "
@@ -511,20 +883,30 @@ def serve(settings: Settings, block: bool = True):
         audit(ws, username if user else "?", user.role if user else "", "login_ok" if user else "login_failed")
         return user is not None
 
+    warm = Warmup(settings).start()
     app = build_app(settings)
     app.queue(default_concurrency_limit=4)
-    print(f"Guanxi is serving on http://{settings.host}:{settings.port} (workspace {ws.root})", flush=True)
     app.launch(server_name=settings.host, server_port=settings.port, auth=login,
-               auth_message="Guanxi · 请登录 / please log in", share=False, prevent_thread_lock=not block,
-               footer_links=["api"], quiet=True)
-    return app if not block else 0
+               auth_message="Guanxi 关系 · 请登录 / please log in", share=False, prevent_thread_lock=True,
+               footer_links=["api"], quiet=True, show_error=True, css=CSS,
+               allowed_paths=[str(Path(ws.root) / "exports"), str(_upload_dir(settings) / "exports")])
+    app.warmup = warm
+    print(f"Guanxi is serving on http://{settings.host}:{settings.port} (workspace {ws.root}); "
+          f"started in {time.perf_counter() - t0:.1f} s", flush=True)
+    if not block:
+        return app
+    try:
+        app.block_thread()
+    except (KeyboardInterrupt, OSError):
+        app.close()
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="app.py", description="Serve the Guanxi web app.")
-    p.add_argument("--workspace")
-    p.add_argument("--host")
-    p.add_argument("--port", type=int)
+    p = argparse.ArgumentParser(prog="app.py", description="Serve the Guanxi web app (http://127.0.0.1:7860).")
+    p.add_argument("--workspace", help="workspace folder (default: GUANXI_WORKSPACE or ./guanxi-workspace)")
+    p.add_argument("--host", help="host to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default 7860)")
     args = p.parse_args(argv)
     try:
         settings = Settings.load(workspace=args.workspace, host=args.host, port=args.port)

@@ -10,7 +10,8 @@ from typing import Iterable
 _PHONE = re.compile(r"(?<!\d)(?:\+?86[- ]?)?(1[3-9]\d)[- ]?(\d{4})[- ]?(\d{4})(?!\d)")
 _EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*(@[A-Za-z0-9.-]+\.[A-Za-z]{2,})")
 _ID_CARD = re.compile(r"(?<!\d)(\d{6})\d{8}(\d{3}[\dXx])(?!\d)")
-_LONG_DIGITS = re.compile(r"(?<!\d)(\d{3})\d{4,}(\d{4})(?!\d)")
+# Bank-card-like runs of 15-19 digits; ids with a letter prefix (order O2026...) are not personal data.
+_LONG_DIGITS = re.compile(r"(?<![\dA-Za-z])(\d{4})\d{7,11}(\d{4})(?![\dA-Za-z])")
 
 
 def mask_phone(phone: object) -> object:

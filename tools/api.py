@@ -307,35 +307,29 @@ def bar_chart_json(df: pd.DataFrame, x: str, y: str, title_zh: str, title_en: st
 # --------------------------------------------------------------------------- customer tools
 def customer_profile(customer_id: str, *, ctx: ToolContext | None = None) -> dict:
     """One customer's card: contact (masked), RFM segment, cluster, churn probability with
-    reasons, CLV, recent orders, favourite categories and open complaints.
+    reasons, CLV, recent orders, favourite categories, open complaints and recommended products.
 
     Args:
         customer_id: the customer's id, e.g. C01023
     """
+    from tools.profile import customer_card
     ctx = _ctx(ctx)
     ws = ctx.ws
     cid = resolve_customer_id(ws, customer_id)
+    artefacts = {"rfm": _rfm(ws)}
+    for name, label in (("clusters", "cluster"), ("churn", "churn"), ("clv", "clv")):
+        artefacts[label] = _artefact_by_id(ws, name, label) if ws.artefact(name) is not None else None
     try:
-        from tools.profile import customer_profile as _profile  # the lead's card builder
-    except ImportError:
-        _profile = None
-    if _profile is not None:
-        try:
-            card = _profile(ws, cid, unmask=ctx.unmasked)
-        except TypeError:
-            card = None
-        if card is not None:
-            out = to_jsonable(card)
-            if isinstance(out, dict):
-                _mask_deep(out, ctx)
-                out.setdefault("customer_id", cid)
-                out.setdefault("provenance", f"tools.profile · as of {fmt_date(_as_of(ws))}")
-                return out
-    return _profile_fallback(ws, cid, ctx)
+        recs = [{"product": r["product"], "source": r["source"]}
+                for r in recommend_products(cid, top=3, ctx=ctx).get("products", [])]
+    except GuanxiError:
+        recs = []
+    return customer_card(cid, _customers(ws), _orders(ws), ws.table("feedback"), _as_of(ws), artefacts,
+                         recommendations=recs, unmask=ctx.unmasked)
 
 
 def _mask_deep(obj, ctx: ToolContext):
-    """Mask phone/e-mail fields anywhere in a nested dict (a profile from another module)."""
+    """Mask phone/e-mail fields anywhere in a nested dict (a result from another module)."""
     if ctx.unmasked:
         return obj
     if isinstance(obj, dict):
@@ -355,64 +349,6 @@ def _mask_deep(obj, ctx: ToolContext):
             else:
                 _mask_deep(v, ctx)
     return obj
-
-
-def _profile_fallback(ws: Workspace, cid: str, ctx: ToolContext) -> dict:
-    as_of = _as_of(ws)
-    cust = _customers(ws).loc[cid]
-    out = _customer_basic(ws, cid, ctx)
-    bday = cust.get("birthday") if "birthday" in cust.index else None
-    if bday is not None and not pd.isna(bday):
-        b = pd.Timestamp(bday)
-        out["birthday"] = b.strftime("%Y-%m-%d")
-        out["age"] = int(as_of.year - b.year - ((as_of.month, as_of.day) < (b.month, b.day)))
-    if "signup_date" in cust.index and not pd.isna(cust.get("signup_date")):
-        out["signup_date"] = fmt_date(cust.get("signup_date"))
-    rfm = _row_dict(_rfm(ws), cid)
-    if rfm:
-        out["rfm"] = {k: rfm.get(k) for k in ("recency_days", "frequency", "monetary", "r_score", "f_score",
-                                               "m_score", "segment", "segment_zh", "segment_cn8", "tier")}
-    for name, keys, label in (
-            ("clusters", ("cluster", "cluster_name_en", "cluster_name_zh"), "cluster"),
-            ("churn", ("churn_probability", "risk_band", "reasons_en", "reasons_zh"), "churn"),
-            ("clv", ("p_alive", "expected_purchases_90d", "expected_avg_value", "clv_12m"), "clv")):
-        if ws.artefact(name) is not None:
-            r = _row_dict(_artefact_by_id(ws, name, label), cid)
-            if r:
-                out[label] = {k: r.get(k) for k in keys if k in r}
-    o = _orders(ws)
-    mine = o.loc[o["customer_id"] == cid].sort_values("order_date")
-    out["orders_count"] = int(mine["order_id"].nunique())
-    out["total_spent"] = round(float(mine["amount"].sum()), 2)
-    if len(mine):
-        out["first_order"] = fmt_date(mine["order_date"].min().normalize())
-        out["last_order"] = fmt_date(mine["order_date"].max().normalize())
-        last = mine.groupby("order_id", sort=False).agg(
-            date=("order_date", "max"), amount=("amount", "sum"),
-            items=("product_name", lambda s: "、".join(map(str, s.dropna().unique()[:3])))
-            if "product_name" in mine else ("amount", "size")).sort_values("date").tail(3)[::-1]
-        out["recent_orders"] = [{"order_id": str(i), "date": fmt_date(r["date"].normalize()),
-                                 "amount": round(float(r["amount"]), 2), "items": r["items"]}
-                                for i, r in last.iterrows()]
-        if "category" in mine:
-            fav = mine.groupby("category")["amount"].sum().sort_values(ascending=False).head(3)
-            out["favourite_categories"] = [str(c) for c in fav.index]
-    fb = ws.table("feedback")
-    fb = fb.loc[fb["customer_id"].astype(str) == cid]
-    if len(fb):
-        comp = fb.loc[fb["kind"] == "complaint"] if "kind" in fb else fb
-        opened = comp.loc[comp["status"] == "open"] if "status" in comp else comp.iloc[:0]
-        out["complaints"] = int(len(comp))
-        out["open_complaints"] = [{"feedback_id": str(r["feedback_id"]), "date": fmt_date(r["created_at"]),
-                                   "text": mask_text(str(r["text"]), ctx.unmasked)}
-                                  for _, r in opened.sort_values("created_at").tail(3).iterrows()]
-    else:
-        out["complaints"] = 0
-        out["open_complaints"] = []
-    out["as_of"] = fmt_date(as_of)
-    out["provenance"] = provenance("customer_profile", {"customers": 1, "orders": len(mine), "feedback": len(fb)},
-                                   as_of=as_of, customer_id=cid) + " · artefacts rfm, clusters, churn, clv"
-    return out
 
 
 def rfm_lookup(customer_id: str, *, ctx: ToolContext | None = None) -> dict:

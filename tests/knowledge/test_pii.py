@@ -15,3 +15,8 @@ def test_free_text_is_masked_for_logs():
     assert "wang.wei@example.com" not in out and "w***@example.com" in out
     assert "110101199003071234" not in out
     assert "王伟" not in out and "王*" in out
+
+
+def test_ids_are_not_personal_data_but_card_numbers_are():
+    assert mask_text("订单 O202609020033 已发货") == "订单 O202609020033 已发货"
+    assert "6222021234567890123" not in mask_text("卡号 6222021234567890123")
