@@ -29,6 +29,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
+import warnings  # noqa: E402
+
 import gradio as gr  # noqa: E402
 import pandas as pd  # noqa: E402
 
@@ -39,6 +41,9 @@ from knowledge.settings import Settings  # noqa: E402
 from knowledge.workspace import Workspace  # noqa: E402
 
 # ---------------------------------------------------------------- interface texts (zh / en)
+# gradio's queue still calls pandas options that pandas 3 deprecates: not ours to fix, keep the log readable
+warnings.filterwarnings("ignore", message=r".*(no_silent_downcasting|The copy keyword is deprecated).*")
+
 TEXT = {
     "title": ("Guanxi 关系 · CRM 智能助手", "Guanxi · CRM assistant"),
     "chat": ("对话", "Chat"),
@@ -103,7 +108,10 @@ LANGS = [("自动 auto", "auto"), ("中文", "zh"), ("English", "en")]
 TONES = [("亲切 warm", "warm"), ("正式 formal", "formal"), ("活泼 playful", "playful")]
 EXAMPLES = ["哪些客户有流失风险？", "各省份的销售额", "每月销售额趋势", "上个季度投诉最多的问题是什么？",
             "What do people buy together with green tea?", "What is the repurchase rate?"]
+MAX_CHART_HEIGHT = 900
 ROLE_NAMES = {"manager": "经理 manager", "agent": "客服 agent", "admin": "管理员 admin"}
+AGENT_EXAMPLES = ["快递太慢了，有类似的投诉吗？", "上个季度投诉最多的问题是什么？", "接下来 7 天要联系哪些客户？",
+                  "What do people buy together with green tea?", "parcel arrived damaged, any similar complaints?"]
 RISK_ZH = {"high": "高", "medium": "中", "low": "低"}
 SOURCE_ZH = {"rule": "关联规则", "best seller in a favourite category": "偏好品类的畅销品"}
 CSS = """
@@ -113,6 +121,8 @@ CSS = """
 #customer-card table.gx-facts td:first-child {white-space: nowrap; font-weight: 600; width: 30%}
 .gx-who {text-align: right}
 #ui-lang {min-width: 170px}
+#build-log textarea {font-family: var(--font-mono); font-size: 12px}
+#gx-preload {position: absolute !important; left: -10000px; top: 0; width: 300px; height: 100px; overflow: hidden}
 """
 
 
@@ -298,7 +308,7 @@ def render_card(profile: dict | None, lang: str, recs: dict | None = None) -> st
             else:
                 note = ""
             price = f" {_money(r['price'])}" if r.get("price") is not None else ""
-            lines.append(f"- {_md(r.get('product') or r.get('item') or '')}{price}{_md(note)}")
+            lines.append(f"- {_md(r.get('product') or r.get('item') or '')}{price} {_md(note)}".rstrip())
     prov = p.get("provenance")
     if prov:
         lines += ["", f"<sub>{'来源' if zh else 'Source'}: {_md(prov)}</sub>"]
@@ -334,7 +344,12 @@ def _chart(result: dict):
     if not chart:
         return None
     import plotly.io as pio
-    return pio.from_json(chart if isinstance(chart, str) else json.dumps(chart))
+    fig = pio.from_json(chart if isinstance(chart, str) else json.dumps(chart))
+    height = fig.layout.height
+    if height and height > MAX_CHART_HEIGHT:  # a long ranking: keep it readable beside its answer
+        fig.update_layout(height=MAX_CHART_HEIGHT)
+    fig.update_layout(autosize=True, width=None)
+    return fig
 
 
 COMPLAINT_COLS = [("feedback_id", "编号", "Feedback id"), ("created_at", "日期", "Date"),
@@ -466,7 +481,7 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
         with gr.Row(equal_height=True):
             title = L(gr.Markdown(f"## {t('title', 'zh')}"), "title", "h2")
             with gr.Column(scale=0, min_width=260):
-                whoami = gr.Markdown("", elem_classes="gx-who")
+                whoami = gr.Markdown("", elem_classes="gx-who", elem_id="whoami")
                 ui_lang = gr.Radio(["中文", "English"], value="中文", show_label=False, container=False,
                                    elem_id="ui-lang")
         with gr.Tabs(selected="chat") as tabs:
@@ -474,7 +489,7 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
                 L(tab_chat, "chat")
                 with gr.Row():
                     with gr.Column(scale=3):
-                        chatbot = gr.Chatbot(height=600, elem_id="chatbot", show_label=False, buttons=["copy"],
+                        chatbot = gr.Chatbot(height=680, elem_id="chatbot", show_label=False, buttons=["copy"],
                                              feedback_options=None, layout="panel")
                         with gr.Row():
                             question = L(gr.Textbox(placeholder=t("ask", "zh"), show_label=False, scale=5,
@@ -492,6 +507,9 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
                             card_q = L(gr.Textbox(label=t("card_id", "zh"), scale=3, elem_id="card-id"), "card_id")
                             card_btn = L(gr.Button(t("card_open", "zh"), scale=1, min_width=80, elem_id="card-open"),
                                          "card_open", "value")
+                        # a tiny hidden chart, drawn right after the page loads, so that the browser has
+                        # loaded plotly.js before the first answer with a chart arrives
+                        preload = gr.Plot(show_label=False, container=False, elem_id="gx-preload")
                         with gr.Group():
                             card_title = L(gr.Markdown(f"### {t('card', 'zh')}"), "card", "h3")
                             card = gr.Markdown(t("card_empty", "zh"), elem_id="customer-card", padding=True)
@@ -520,11 +538,12 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
             with gr.Tab(t("drafts", "zh"), id="drafts", elem_id="tab-drafts") as tab_drafts:
                 L(tab_drafts, "drafts")
                 with gr.Row():
-                    d_cid = L(gr.Textbox(label=t("customer_id", "zh"), elem_id="draft-customer"), "customer_id")
+                    d_cid = L(gr.Textbox(label=t("customer_id", "zh"), elem_id="draft-customer", interactive=True),
+                              "customer_id")
                     d_occ = L(gr.Dropdown(OCCASIONS, value="birthday", label=t("occasion", "zh")), "occasion")
                     d_fest = L(gr.Dropdown(FESTIVALS, value="春节", label=t("festival", "zh"), visible=False,
                                            allow_custom_value=True), "festival")
-                    d_fb = L(gr.Textbox(label=t("feedback_id", "zh"), visible=False), "feedback_id")
+                    d_fb = L(gr.Textbox(label=t("feedback_id", "zh"), visible=False, interactive=True), "feedback_id")
                 with gr.Row():
                     d_ch = L(gr.Radio(CHANNELS, value="sms", label=t("channel", "zh")), "channel")
                     d_lang = L(gr.Radio(LANGS, value="auto", label=t("language", "zh")), "language")
@@ -532,25 +551,28 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
                 d_btn = L(gr.Button(t("draft", "zh"), variant="primary", elem_id="draft-btn"), "draft", "value")
                 d_text = L(gr.Textbox(label=t("draft_text", "zh"), lines=5, buttons=["copy"], elem_id="draft-text"),
                            "draft_text")
-                d_sources = L(gr.Dataframe(label=t("sources", "zh"), interactive=False, wrap=True), "sources")
+                d_sources = L(gr.Dataframe(label=t("sources", "zh"), interactive=False, wrap=True,
+                                           column_widths=["18%", "18%", "64%"]), "sources")
                 with gr.Row(visible=False) as batch_row:
                     d_seg = L(gr.Dropdown(["At Risk"], value="At Risk", label=t("segment", "zh"),
                                           allow_custom_value=True, scale=2), "segment")
-                    d_batch = L(gr.Button(t("batch", "zh"), scale=1), "batch", "value")
-                    d_file = L(gr.File(label=t("batch_file", "zh"), interactive=False, scale=2), "batch_file")
+                    d_batch = L(gr.Button(t("batch", "zh"), scale=1, elem_id="batch-btn"), "batch", "value")
+                    d_file = L(gr.File(label=t("batch_file", "zh"), interactive=False, scale=2, visible=False,
+                                       elem_id="batch-file"), "batch_file")
             with gr.Tab(t("data", "zh"), id="data", visible=False, elem_id="tab-data") as tab_data:
                 L(tab_data, "data")
                 with gr.Row():
                     with gr.Column():
-                        up = L(gr.File(label=t("upload", "zh"), file_count="multiple",
+                        up = L(gr.File(label=t("upload", "zh"), file_count="multiple", elem_id="upload",
                                        file_types=[".csv", ".xlsx", ".xls", ".txt", ".tsv"]), "upload")
                         mapping = L(gr.File(label=t("mapping", "zh"), file_types=[".toml"]), "mapping")
-                        bbtn = L(gr.Button(t("build", "zh"), variant="primary"), "build", "value")
+                        bbtn = L(gr.Button(t("build", "zh"), variant="primary", elem_id="build-btn"), "build", "value")
                     with gr.Column():
                         ws_choice = L(gr.Radio([("demo", "demo")], value="demo", label=t("workspace", "zh")),
                                       "workspace")
                         ws_info = gr.Markdown("")
-                blog = L(gr.Textbox(label=t("build_log", "zh"), lines=8, max_lines=20, autoscroll=True), "build_log")
+                blog = L(gr.Textbox(label=t("build_log", "zh"), lines=8, max_lines=20, autoscroll=True,
+                                    elem_id="build-log"), "build_log")
                 bquar = L(gr.Dataframe(label=t("quarantine", "zh"), interactive=False, wrap=True), "quarantine")
                 breport = L(gr.JSON(label=t("quality", "zh"), open=False), "quality")
 
@@ -571,9 +593,12 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
             return (st, f"**{st.user}** · {ROLE_NAMES.get(st.role, st.role)}", gr.update(visible=admin), gr.update(choices=cats),
                     _ws_summary(st) if admin else "", gr.update(choices=choices), gr.update(visible=st.role != "agent"),
                     gr.update(choices=segs, value=segs[0] if "At Risk" not in segs else "At Risk"),
-                    report, _quarantine_table(report) if admin else pd.DataFrame())
+                    report, _quarantine_table(report) if admin else pd.DataFrame(),
+                    _chart({"chart": {"data": [{"type": "bar", "x": ["a"], "y": [1]}], "layout": {"height": 100}}}),
+                    gr.Dataset(samples=[[e] for e in (AGENT_EXAMPLES if st.role == "agent" else EXAMPLES)]))
 
-        demo.load(on_load, [state], [state, whoami, tab_data, ccat, ws_info, ws_choice, batch_row, d_seg, breport, bquar])
+        demo.load(on_load, [state], [state, whoami, tab_data, ccat, ws_info, ws_choice, batch_row, d_seg, breport, bquar,
+                                     preload, examples], api_visibility="private")
 
         def on_lang(choice, st):
             lg = "en" if choice == "English" else "zh"
@@ -589,9 +614,9 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
             ups.append(render_card(c["profile"], lg, c["recs"]) if c else t("card_empty", lg))
             return ups
 
-        ui_lang.change(on_lang, [ui_lang, state], [lang] + [c for c, _, _ in i18n] + [card])
+        ui_lang.change(on_lang, [ui_lang, state], [lang] + [c for c, _, _ in i18n] + [card], api_visibility="private")
 
-        examples.click(lambda x: x[0], [examples], [question])
+        examples.click(lambda x: x[0], [examples], [question], api_visibility="private")
 
         def card_for(st: Session, cid: str, lg: str) -> str:
             try:
@@ -620,11 +645,11 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
                   names=names_for(st.ws), seconds=round(time.perf_counter() - t0, 3))
             answer = split_answer(result.get("answer") or "")
             alang = result.get("language") or lg
-            step = max(6, len(answer) // 10)
+            step = max(8, len(answer) // 6)
             for i in range(step, len(answer) + step, step):  # stream the answer in a few chunks
                 history[-1] = {"role": "assistant", "content": answer[:i]}
                 yield history, st, gr.update(), ""
-                time.sleep(0.015)
+                time.sleep(0.02)
             fig = _chart(result)
             if fig is not None:
                 history.append({"role": "assistant", "content": gr.Plot(fig, show_label=False)})
@@ -636,8 +661,8 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
             card_md = card_for(st, cid, lg) if cid else gr.update()
             yield history, st, card_md, ""
 
-        send.click(on_ask, [question, chatbot, state, lang], [chatbot, state, card, question])
-        question.submit(on_ask, [question, chatbot, state, lang], [chatbot, state, card, question])
+        send.click(on_ask, [question, chatbot, state, lang], [chatbot, state, card, question], api_visibility="private")
+        question.submit(on_ask, [question, chatbot, state, lang], [chatbot, state, card, question], api_visibility="private")
 
         def on_card(q, st, lg, request: gr.Request):
             st = session(st, request)
@@ -646,8 +671,8 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
                 return st, t("card_empty", lg)
             return st, card_for(st, q, lg)
 
-        card_btn.click(on_card, [card_q, state, lang], [state, card])
-        card_q.submit(on_card, [card_q, state, lang], [state, card])
+        card_btn.click(on_card, [card_q, state, lang], [state, card], api_visibility="private")
+        card_q.submit(on_card, [card_q, state, lang], [state, card], api_visibility="private")
 
         def on_reset(st, lg, request: gr.Request):
             st = session(st, request)
@@ -656,7 +681,7 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
             st.card = None
             return [], st, t("card_empty", lg)
 
-        reset.click(on_reset, [state, lang], [chatbot, state, card])
+        reset.click(on_reset, [state, lang], [chatbot, state, card], api_visibility="private")
 
         def on_search(text, kind, cat, status, dfrom, dto, st, lg, request: gr.Request):
             st = session(st, request)
@@ -681,8 +706,8 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
 
         search_inputs = [cq, ckind, ccat, cstatus, cfrom, cto, state, lang]
         search_outputs = [cresults, state, cmsg, cselected, csel_md, chits]
-        cbtn.click(on_search, search_inputs, search_outputs)
-        cq.submit(on_search, search_inputs, search_outputs)
+        cbtn.click(on_search, search_inputs, search_outputs, api_visibility="private")
+        cq.submit(on_search, search_inputs, search_outputs, api_visibility="private")
 
         def on_select(ids, lg, evt: gr.SelectData):
             try:
@@ -691,7 +716,7 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
                 return None, ""
             return sel, f"{t('selected', lg)}: `{sel['feedback_id']}` · `{sel['customer_id']}`"
 
-        cresults.select(on_select, [chits, lang], [cselected, csel_md])
+        cresults.select(on_select, [chits, lang], [cselected, csel_md], api_visibility="private")
 
         def on_follow(sel, st, lg, request: gr.Request):
             st = session(st, request)
@@ -699,23 +724,23 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
                 gr.Warning(t("select_first", lg))
                 return (gr.update(),) * 7
             text, sources = _draft(st, sel["customer_id"], "complaint_followup", None, sel["feedback_id"],
-                                   "sms", "auto", "warm")
+                                   "sms", "auto", "warm", lg)
             return (gr.Tabs(selected="drafts"), sel["customer_id"], "complaint_followup",
                     gr.update(value=sel["feedback_id"], visible=True), gr.update(visible=False), text, sources)
 
-        cfollow.click(on_follow, [cselected, state, lang], [tabs, d_cid, d_occ, d_fb, d_fest, d_text, d_sources])
+        cfollow.click(on_follow, [cselected, state, lang], [tabs, d_cid, d_occ, d_fb, d_fest, d_text, d_sources], api_visibility="private")
 
         def on_occ(occ):
             return gr.update(visible=occ == "festival"), gr.update(visible=occ == "complaint_followup")
 
-        d_occ.change(on_occ, [d_occ], [d_fest, d_fb])
+        d_occ.change(on_occ, [d_occ], [d_fest, d_fb], api_visibility="private")
 
-        def on_draft(cid, occ, fest, fb, ch, dl, tone, st, request: gr.Request):
+        def on_draft(cid, occ, fest, fb, ch, dl, tone, st, lg, request: gr.Request):
             st = session(st, request)
             return _draft(st, cid, occ, fest if occ == "festival" else None,
-                          fb if occ == "complaint_followup" else None, ch, dl, tone)
+                          fb if occ == "complaint_followup" else None, ch, dl, tone, lg)
 
-        d_btn.click(on_draft, [d_cid, d_occ, d_fest, d_fb, d_ch, d_lang, d_tone, state], [d_text, d_sources])
+        d_btn.click(on_draft, [d_cid, d_occ, d_fest, d_fb, d_ch, d_lang, d_tone, state, lang], [d_text, d_sources], api_visibility="private")
 
         def on_batch(seg, occ, fest, ch, dl, tone, st, request: gr.Request):
             st = session(st, request)
@@ -738,9 +763,9 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
             audit(st.ws, st.user, st.role, "export", tool_calls=[{"tool": "draft_batch",
                                                                    "args": {"segment": seg, "occasion": occ}}],
                   rows=int(len(pd.read_csv(path))))
-            return str(path)
+            return gr.update(value=str(path), visible=True)
 
-        d_batch.click(on_batch, [d_seg, d_occ, d_fest, d_ch, d_lang, d_tone, state], [d_file])
+        d_batch.click(on_batch, [d_seg, d_occ, d_fest, d_ch, d_lang, d_tone, state], [d_file], api_visibility="private")
 
         def on_build(files, mapfile, st, lg, request: gr.Request, progress=gr.Progress()):
             st = session(st, request)
@@ -787,8 +812,6 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
             except GuanxiError as e:
                 audit(st.ws, st.user, st.role, "build_failed", error=str(e))
                 return ("\n".join(logs + [f"error: {e}"]), {}, pd.DataFrame(), gr.update(), st, _ws_summary(st))
-            from tools.api import clear_workspace_cache
-            clear_workspace_cache()
             st.use_workspace(target)
             audit(st.ws, st.user, st.role, "build", seconds=round(time.perf_counter() - t0, 1))
             report = json.loads((target / "quality_report.json").read_text(encoding="utf-8"))
@@ -796,7 +819,7 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
                     gr.update(choices=[("demo", "demo"), ("uploaded", "uploaded")], value="uploaded"),
                     st, _ws_summary(st))
 
-        bbtn.click(on_build, [up, mapping, state, lang], [blog, breport, bquar, ws_choice, state, ws_info])
+        bbtn.click(on_build, [up, mapping, state, lang], [blog, breport, bquar, ws_choice, state, ws_info], api_visibility="private", show_progress_on=[blog])
 
         def on_ws(choice, st, lg, request: gr.Request):
             st = session(st, request)
@@ -815,7 +838,7 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
             return (st, _ws_summary(st), report, _quarantine_table(report), [], t("card_empty", lg),
                     gr.update(choices=cats, value=""))
 
-        ws_choice.change(on_ws, [ws_choice, state, lang], [state, ws_info, breport, bquar, chatbot, card, ccat])
+        ws_choice.change(on_ws, [ws_choice, state, lang], [state, ws_info, breport, bquar, chatbot, card, ccat], api_visibility="private")
 
         # ------------------------------------------------ API: /ask (gradio_client)
         api_sessions: dict[str, Session] = {}
@@ -845,7 +868,7 @@ def _calls(result: dict) -> list[dict]:
              "refused": bool((c.get("result") or {}).get("refused"))} for c in result.get("tool_calls") or []]
 
 
-def _draft(st: Session, cid, occ, fest, fb, ch, dl, tone):
+def _draft(st: Session, cid, occ, fest, fb, ch, dl, tone, lang: str = "zh"):
     cid = (cid or "").strip()
     if not cid:
         return "⚠ 请输入客户编号 / enter a customer id", pd.DataFrame()
@@ -867,7 +890,10 @@ def _draft(st: Session, cid, occ, fest, fb, ch, dl, tone):
         text += f"\n\n[{' · '.join(meta)}]"
     for w in res.get("warnings") or []:
         text += f"\n⚠ {w}"
-    return text, pd.DataFrame(res.get("sources") or [])
+    src = pd.DataFrame(res.get("sources") or [], columns=["detail", "value", "source"])
+    if lang != "en":
+        src = src.rename(columns={"detail": "项目", "value": "内容", "source": "来源"})
+    return text, src
 
 
 def serve(settings: Settings, block: bool = True):

@@ -68,7 +68,7 @@ from knowledge.errors import GuanxiError
 from knowledge.pii import mask_email, mask_phone
 from knowledge.workspace import Workspace
 from tools.care import FESTIVALS, Festival, festival_date, is_at_risk, is_latin_name, is_vip, resolve_festival
-from tools.results import provenance, resolve_as_of, to_jsonable
+from tools.results import plain, provenance, resolve_as_of, to_jsonable
 
 __all__ = [
     "OCCASIONS", "CHANNELS", "TONES", "DEFAULT_BRAND", "Offer", "OfferList", "load_offers", "write_demo_offers",
@@ -861,14 +861,8 @@ def _seed(*parts) -> int:
 
 
 def _clean(v) -> str | None:
-    if v is None or (isinstance(v, float) and v != v):
-        return None
-    try:
-        if pd.isna(v):
-            return None
-    except (TypeError, ValueError):
-        pass
-    s = str(v).strip()
+    v = plain(v)
+    s = "" if v is None else str(v).strip()
     return s or None
 
 

@@ -133,8 +133,8 @@ class SentenceTransformerEmbedder:
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
             from sentence_transformers import SentenceTransformer
             self._model = SentenceTransformer(self.model_path, device="cpu")
-            get_dim = (getattr(self._model, "get_sentence_embedding_dimension", None)
-                       or getattr(self._model, "get_embedding_dimension"))
+            get_dim = (getattr(self._model, "get_embedding_dimension", None)
+                       or getattr(self._model, "get_sentence_embedding_dimension"))
             self._dim = int(get_dim())
         return self._model
 

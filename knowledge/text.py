@@ -27,6 +27,14 @@ ZH_STOPWORDS = frozenset("""
 上 下 里 中 后 前 时 时候 什么 怎么 怎么样 为什么 哪 哪里 谁 多少 几 个 次 件 位 家 就是说 觉得 感觉 真的 真是 实在 非常
 特别 比较 已经 还有 可以 能 会 要 想 去 来 说 做 看 到了 了吧 啊啊 呵呵 您 亲 请 谢谢 一样 自己 大家 其他 另外 每 各 整个
 这次 那次 本 该 此 之后 之前 以后 以前 现在 今天 昨天 明天 一般 而已 而是 不是 就算 即使 总之 然而 由于 关于 通过
+你好 您好 你们好 喂 嗨
+""".split())
+
+# Words that open or close almost any complaint ("投诉：…请尽快处理"): noise in topic keywords,
+# though kept for search.
+TOPIC_STOPWORDS = frozenset("""
+投诉 尽快 处理 希望 麻烦 说法 一下 给个 能否 是否 请问 问题 客户 反馈 情况 东西 商品 产品 已经 还是 结果 怎么办
+complaint complain please hi hello dear thank thanks
 """.split())
 
 try:  # scikit-learn's English list (318 words) plus a few CRM fillers

@@ -31,7 +31,7 @@ import pandas as pd
 from knowledge.errors import GuanxiError
 from knowledge.settings import Settings
 from knowledge.workspace import Workspace
-from tools.results import fmt_date, provenance, to_jsonable
+from tools.results import fmt_date, plain, provenance, to_jsonable
 
 __all__ = [
     "ToolContext", "ToolError", "mask_phone", "mask_email", "mask_text", "workspace_for",
@@ -207,15 +207,7 @@ def _customer_basic(ws: Workspace, cid: str, ctx: ToolContext) -> dict:
     return out
 
 
-def _s(v):
-    if v is None:
-        return None
-    try:
-        if pd.isna(v):
-            return None
-    except (TypeError, ValueError):
-        pass
-    return v if isinstance(v, str) else to_jsonable(v)
+_s = plain
 
 
 def _rfm(ws: Workspace) -> pd.DataFrame:

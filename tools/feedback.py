@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from knowledge.errors import GuanxiError
-from knowledge.text import dedupe_key, detect_language, tokenize
+from knowledge.text import TOPIC_STOPWORDS, dedupe_key, detect_language, tokenize
 
 DUPLICATE_COSINE = 0.97
 KIND_ALIASES = {"投诉": "complaint", "建议": "suggestion", "表扬": "praise", "咨询": "inquiry",
@@ -99,7 +99,27 @@ def similar_feedback(store, text: str, k: int = 5, kind=None, category=None, dat
     filters = {a: b for a, b in filters.items() if b not in (None, "", [])}
     sel = store.select(**filters)
     matched = sel.count()
-    hits = store.search(text, k=max(4 * k, 20), mode=mode, sel=sel)
+    pool = max(4 * k, 20)
+    while True:  # fetch more when near-duplicates ate the pool
+        hits = store.search(text, k=pool, mode=mode, sel=sel)
+        kept, collapsed = _collapse(store, hits, k)
+        if len(kept) >= k or len(hits) < pool or pool >= 1000:
+            break
+        pool *= 4
+    method = {"hybrid": f"hybrid: dense {store.embedder.name} + BM25, RRF k=60",
+              "dense": f"dense {store.embedder.name}", "bm25": "BM25 over jieba/English tokens",
+              "keyword": "BM25 over jieba/English tokens"}.get(mode, mode)
+    prov = _provenance("similar_feedback",
+                       {"feedback index": f"{len(store):,} items, Chroma store of record"},
+                       method=method, filters=filters or None, matched=matched,
+                       near_duplicates_collapsed=collapsed)
+    return SimilarResult(query=text, mode=mode, filters=filters, matched=matched, hits=kept,
+                         collapsed=collapsed, provenance=prov)
+
+
+def _collapse(store, hits, k: int) -> tuple[list[dict], int]:
+    """Keep the first of each group of near-duplicates (same normalised text, or cosine ≥ 0.97 to a
+    kept hit); count the rest onto the hit they duplicate. At most k hits kept."""
     kept: list[dict] = []
     kept_rows: list[int] = []
     kept_keys: dict[str, int] = {}
@@ -126,15 +146,7 @@ def similar_feedback(store, text: str, k: int = 5, kind=None, category=None, dat
         kept_keys[key] = len(kept)
         kept.append(rec)
         kept_rows.append(h.row)
-    method = {"hybrid": f"hybrid: dense {store.embedder.name} + BM25, RRF k=60",
-              "dense": f"dense {store.embedder.name}", "bm25": "BM25 over jieba/English tokens",
-              "keyword": "BM25 over jieba/English tokens"}.get(mode, mode)
-    prov = _provenance("similar_feedback",
-                       {"feedback index": f"{len(store):,} items, Chroma store of record"},
-                       method=method, filters=filters or None, matched=matched,
-                       near_duplicates_collapsed=collapsed)
-    return SimilarResult(query=text, mode=mode, filters=filters, matched=matched, hits=kept,
-                         collapsed=collapsed, provenance=prov)
+    return kept, collapsed
 
 
 # ------------------------------------------------------------------ topics
@@ -142,11 +154,13 @@ def ctfidf_keywords(token_docs: Sequence[Sequence[str]], labels: Sequence[int], 
                     min_df: int = 2) -> dict[int, list[str]]:
     """Class-based TF-IDF (BERTopic's c-TF-IDF): a term's share of a class's (binary, per-document)
     term counts times log(1 + A / f_t), A = average count per class, f_t = the term's count overall.
-    Terms shorter than 2 characters or purely numeric are left out."""
+    Terms shorter than 2 characters, with digits, or in TOPIC_STOPWORDS (greetings, "投诉", "please
+    handle") are left out."""
     per_class: dict[int, Counter] = {}
     for toks, c in zip(token_docs, labels):
         cnt = per_class.setdefault(int(c), Counter())
-        cnt.update({t for t in toks if len(t) >= 2 and not t.isdigit()})
+        cnt.update({t for t in toks if len(t) >= 2 and t not in TOPIC_STOPWORDS
+                    and not any(ch.isdigit() for ch in t)})
     overall = Counter()
     for cnt in per_class.values():
         overall.update(cnt)

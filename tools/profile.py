@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from knowledge.pii import mask_email, mask_phone, mask_text
-from tools.results import fmt_date, provenance, to_jsonable
+from tools.results import fmt_date, plain as _value, provenance, to_jsonable
 
 RFM_KEYS = ("recency_days", "frequency", "monetary", "r_score", "f_score", "m_score", "segment", "segment_zh",
             "segment_cn8", "tier")
@@ -18,17 +18,6 @@ ARTEFACT_KEYS = {
     "churn": ("churn_probability", "risk_band", "reasons_en", "reasons_zh"),
     "clv": ("p_alive", "expected_purchases_90d", "expected_avg_value", "clv_12m"),
 }
-
-
-def _value(v):
-    if v is None:
-        return None
-    try:
-        if pd.isna(v):
-            return None
-    except (TypeError, ValueError):
-        pass
-    return v if isinstance(v, str) else to_jsonable(v)
 
 
 def _row(df: pd.DataFrame | None, cid: str) -> dict | None:

@@ -80,6 +80,18 @@ def resolve_as_of(orders: pd.DataFrame, as_of=None) -> pd.Timestamp:
     return pd.Timestamp(as_of).normalize()
 
 
+def plain(v: Any) -> Any:
+    """A table cell as a plain value: missing (None/NaN/NaT) → None, strings as they are."""
+    if v is None:
+        return None
+    try:
+        if pd.isna(v):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return v if isinstance(v, str) else to_jsonable(v)
+
+
 def to_jsonable(obj: Any) -> Any:
     """Turn dataclasses, DataFrames, Series, Timestamps, numpy scalars/arrays into JSON-safe values.
 

@@ -1,8 +1,13 @@
-"""The web app, served for real: the API through gradio_client, the UI through headless Chromium."""
+"""The web app, served for real: the API through gradio_client, the UI through headless Chromium.
+
+One server (``python app.py --workspace WS --port P``, a subprocess) serves every test of this
+module; the workspace is the session's small demo workspace (tests/conftest.py).
+"""
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -17,6 +22,8 @@ from assistant.users import DEMO_USERS
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 
 
 def _free_port() -> int:
@@ -30,7 +37,9 @@ def server(demo_settings):
     """`python app.py --workspace WS --port P` in a subprocess; yields its URL."""
     port = _free_port()
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
-    log = open(demo_settings.workspace / "app-test.log", "w")
+    log_path = demo_settings.workspace / "app-test.log"
+    log = open(log_path, "w")
+    t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--workspace", str(demo_settings.workspace),
                              "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -41,14 +50,18 @@ def server(demo_settings):
             break
         except OSError:
             if proc.poll() is not None:
-                raise AssertionError((demo_settings.workspace / "app-test.log").read_text())
-            time.sleep(0.5)
+                raise AssertionError(log_path.read_text())
+            time.sleep(0.25)
     else:
         proc.kill()
-        raise AssertionError("app did not start within 90 s")
+        raise AssertionError("app did not start within 90 s:\n" + log_path.read_text())
+    print(f"\napp serving after {time.perf_counter() - t0:.1f} s")
     yield url
     proc.terminate()
-    proc.wait(10)
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
     log.close()
 
 
@@ -57,82 +70,166 @@ def _client(url, username):
     return Client(url, auth=(username, DEMO_USERS[username][1]), verbose=False)
 
 
+def _ask(client, question: str) -> dict:
+    out = client.predict(question, api_name="/ask")
+    return out if isinstance(out, dict) else json.loads(out)
+
+
+def _customer_with_contacts(ws):
+    c = ws.table("customers")
+    c = c.loc[c["phone"].notna()]
+    return c.iloc[len(c) // 3]
+
+
+def test_the_server_binds_localhost_and_hides_its_ui_handlers(server):
+    assert server.startswith("http://127.0.0.1:")
+    from gradio_client import Client
+    info = Client(server, auth=("manager", DEMO_USERS["manager"][1]), verbose=False).view_api(
+        print_info=False, return_format="dict")
+    assert list(info["named_endpoints"]) == ["/ask"]  # the UI's own events are not an API
+
+
 def test_wrong_password_is_refused(server):
     from gradio_client import Client
     with pytest.raises(Exception):
         Client(server, auth=("manager", "not-the-password"), verbose=False)
 
 
-def test_manager_asks_through_the_api_and_gets_the_right_tool(server):
-    client = _client(server, "manager")
-    out = client.predict("各省份的销售额是多少？", api_name="/ask")
-    out = out if isinstance(out, dict) else json.loads(out)
+def test_manager_asks_in_chinese_and_gets_the_kpi_tool_with_a_chart(server):
+    out = _ask(_client(server, "manager"), "各省份的销售额是多少？")
     assert out["language"] == "zh"
     assert [c["tool"] for c in out["tool_calls"]] == ["kpi"]
+    assert out["tool_calls"][0]["args"]["by"] == "province"
     assert out["chart"] is not None and out["provenance"]
+    assert "销售额" in out["answer"]
 
 
-def test_agent_may_not_use_kpi_through_the_app(server, demo_ws):
-    client = _client(server, "agent")
-    out = client.predict("What is the average order value?", api_name="/ask")
-    out = out if isinstance(out, dict) else json.loads(out)
-    text = json.dumps(out, ensure_ascii=False)
-    assert "agent" in text and "kpi" in text  # the refusal names the role and the tool
-    assert not any(c.get("result", {}).get("value") for c in out["tool_calls"])
+def test_manager_asks_in_english_and_gets_an_english_answer(server):
+    out = _ask(_client(server, "manager"), "Which customers are most at risk of churning?")
+    assert out["language"] == "en"
+    assert [c["tool"] for c in out["tool_calls"]] == ["at_risk_customers"]
+    assert out["provenance"]
 
 
-def test_audit_log_has_no_contacts_in_clear(server, demo_ws):
+def test_agent_is_refused_kpi_by_the_tool_layer(server):
+    out = _ask(_client(server, "agent"), "What is the average order value?")
+    call = out["tool_calls"][0]
+    assert call["tool"] == "kpi" and call["result"].get("refused") is True
+    assert "role 'agent' may not use tool 'kpi'" in call["result"]["error"]
+    assert "value" not in call["result"]
+
+
+def test_contacts_are_masked_for_manager_and_agent_but_not_admin(server, demo_ws):
+    row = _customer_with_contacts(demo_ws)
+    cid, phone = str(row["customer_id"]), str(row["phone"])
+    for user in ("manager", "agent"):
+        out = _ask(_client(server, user), f"{cid} 的客户画像")
+        text = json.dumps(out, ensure_ascii=False)
+        assert out["tool_calls"][0]["tool"] == "customer_profile"
+        assert phone not in text and phone[:3] + "****" + phone[-4:] in text, user
+    admin = _ask(_client(server, "admin"), f"{cid} 的客户画像")
+    assert phone in json.dumps(admin, ensure_ascii=False)
+
+
+def test_audit_log_records_questions_and_tools_without_personal_data(server, demo_ws):
+    row = _customer_with_contacts(demo_ws)
     client = _client(server, "manager")
-    cid = demo_ws.table("customers")["customer_id"].iloc[3]
-    client.predict(f"{cid} 的客户画像", api_name="/ask")
+    _ask(client, f"{row['name']} 的客户画像")
+    _ask(client, f"{row['customer_id']} 的手机号是 {row['phone']} 吗？")
     log = demo_ws.audit_log_path.read_text(encoding="utf-8")
-    assert '"user": "manager"' in log
+    records = [json.loads(line) for line in log.splitlines()]
+    asks = [r for r in records if r["event"] == "api_ask" and r["user"] == "manager"]
+    assert asks and all({"time", "user", "role", "question", "tool_calls"} <= set(r) for r in asks)
+    assert any(c.get("args_sha256") for r in asks for c in r["tool_calls"])
+    assert any(r["event"] == "login_ok" for r in records) and any(r["event"] == "login_failed" for r in records)
     customers = demo_ws.table("customers")
-    for phone in customers["phone"].dropna().head(200):
-        assert phone not in log
-    for email in customers["email"].dropna().head(200):
-        assert email not in log
+    phones, emails = set(customers["phone"].dropna().astype(str)), set(customers["email"].dropna().astype(str))
+    assert not set(PHONE.findall(log)) & phones
+    assert not set(EMAIL.findall(log)) & emails
+    assert str(row["name"]) not in log
 
 
 @pytest.mark.browser
 def test_a_manager_uses_the_app_in_a_real_browser(server, demo_ws):
+    """Log in, ask in Chinese (answer + chart + folded provenance), see the customer card,
+    search complaints, draft a follow-up from a result row, switch the interface to English."""
     from playwright.sync_api import expect, sync_playwright
 
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     assert chromium, "Debian's chromium is required (./test.sh installs it)"
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    cid = demo_ws.table("customers")["customer_id"].iloc[5]
+    for old in SCREENSHOTS.glob("*.png"):
+        old.unlink()
+    cid = str(_customer_with_contacts(demo_ws)["customer_id"])
+    scroll_to = ("(q) => { const els = [...document.querySelectorAll('#chatbot .user')]"
+                 ".filter(e => e.innerText.includes(q)); if (els.length) els[els.length - 1].scrollIntoView(); }")
+
+    def shot(page, name):
+        page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
+
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, headless=True, args=[
             "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
             "--disable-sync", "--no-first-run"])
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(server)
-        page.get_by_label("username").fill("manager")
-        page.get_by_label("password").fill(DEMO_USERS["manager"][1])
-        page.get_by_role("button", name="Login").click()
-        page.wait_for_selector("#question textarea", timeout=30_000)
-        page.screenshot(path=str(SCREENSHOTS / "01-logged-in.png"))
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(server)
+            page.get_by_label("username").fill("manager")
+            page.get_by_label("password").fill(DEMO_USERS["manager"][1])
+            page.get_by_role("button", name="Login").click()
+            expect(page.locator("#whoami")).to_contain_text("manager", timeout=30_000)
+            shot(page, "01-logged-in.png")
 
-        page.fill("#question textarea", "各省份的销售额")
-        page.click("#send")
-        expect(page.locator("#chatbot .js-plotly-plot").first).to_be_visible(timeout=30_000)
-        expect(page.locator("#chatbot")).to_contain_text("销售额", timeout=30_000)
-        page.screenshot(path=str(SCREENSHOTS / "02-chinese-answer-with-chart.png"), full_page=True)
+            page.fill("#question textarea", "各省份的销售额")
+            page.click("#send")
+            expect(page.locator("#chatbot")).to_contain_text("销售额", timeout=30_000)
+            expect(page.locator("#chatbot .js-plotly-plot").first).to_be_visible(timeout=30_000)
+            expect(page.locator("#chatbot")).to_contain_text("数据来源")  # the folded provenance
+            assert "来源：" not in page.locator("#chatbot").inner_text()  # not repeated in the answer
+            page.evaluate(scroll_to, "各省份的销售额")
+            shot(page, "02-chinese-answer.png")
+            page.locator("#chatbot .js-plotly-plot").first.scroll_into_view_if_needed()
+            shot(page, "02b-chinese-answer-chart.png")
 
-        page.fill("#question textarea", f"{cid} 的客户画像")
-        page.click("#send")
-        expect(page.locator("#customer-card")).to_contain_text(cid, timeout=30_000)
-        page.screenshot(path=str(SCREENSHOTS / "03-customer-card.png"), full_page=True)
+            page.fill("#question textarea", f"{cid} 的客户画像")
+            page.click("#send")
+            card = page.locator("#customer-card")
+            expect(card).to_contain_text(cid, timeout=30_000)
+            for label in ("RFM", "流失概率", "CLV", "偏好品类", "推荐商品"):
+                expect(card).to_contain_text(label)
+            assert not PHONE.search(card.inner_text())  # a manager sees masked contacts
+            page.evaluate(scroll_to, cid)
+            shot(page, "03-customer-card.png")
 
-        page.fill("#question textarea", "What do people buy together with green tea?")
-        page.click("#send")
-        expect(page.locator("#chatbot")).to_contain_text("tea", timeout=30_000)
+            page.get_by_role("tab", name="投诉检索").click()
+            page.fill("#complaint-query textarea", "快递太慢了，等了一个星期还没到")
+            page.click("#complaint-search")
+            results = page.locator("#complaint-results")
+            expect(results).to_contain_text("处理结果", timeout=30_000)
+            expect(results.locator("[role=gridcell]").first).to_be_visible(timeout=30_000)
+            results.locator("[role=gridcell]").nth(6).click()
+            expect(page.get_by_text("已选中")).to_be_visible(timeout=10_000)
+            shot(page, "04-complaint-search.png")
 
-        page.get_by_role("tab", name="投诉检索").click()
-        page.fill("#complaint-query textarea", "快递太慢了，等了一个星期还没到")
-        page.click("#complaint-search")
-        expect(page.locator("#complaint-results tbody tr").first).to_be_visible(timeout=30_000)
-        page.screenshot(path=str(SCREENSHOTS / "04-complaint-search.png"), full_page=True)
-        browser.close()
-    assert len(list(SCREENSHOTS.glob("*.png"))) >= 4
+            page.click("#complaint-followup")
+            expect(page.locator("#draft-text textarea")).not_to_have_value("", timeout=30_000)
+            page.click("#batch-btn")  # drafts for the whole At Risk segment, as CSV
+            expect(page.locator("#batch-file")).to_contain_text(".csv", timeout=30_000)
+            shot(page, "05-follow-up-draft.png")
+
+            page.locator("#ui-lang").get_by_text("English").click()
+            expect(page.get_by_role("tab", name="Chat")).to_be_visible(timeout=10_000)
+            page.get_by_role("tab", name="Chat").click()
+            page.fill("#question textarea", "What do people buy together with green tea?")
+            page.click("#send")
+            expect(page.locator("#chatbot")).to_contain_text("lift", timeout=30_000)
+            expect(page.locator("#customer-card")).to_contain_text("Churn probability")
+            page.evaluate(scroll_to, "green tea")
+            shot(page, "06-english.png")
+        finally:
+            browser.close()
+    assert len(list(SCREENSHOTS.glob("*.png"))) == 7
+    export = next((demo_ws.root / "exports").glob("drafts-*-manager.csv"))
+    text = export.read_text(encoding="utf-8-sig")
+    phones = set(demo_ws.table("customers")["phone"].dropna().astype(str))
+    assert text.count("\n") > 2 and not set(PHONE.findall(text)) & phones  # the manager's export is masked
