@@ -385,11 +385,12 @@ def _quarantine_table(report: dict) -> pd.DataFrame:
     rows = []
     for name, tb in (report.get("tables") or {}).items():
         reasons = tb.get("quarantine_reasons") or {}
-        rows.append({"table": name, "read": tb.get("rows_read"), "kept": tb.get("kept"),
-                     "quarantined": tb.get("quarantined", 0),
-                     "merged": tb.get("merged_duplicates", 0), "duplicates dropped": tb.get("dropped_duplicates", 0),
-                     "written": tb.get("rows_written"),
-                     "quarantine reasons": "; ".join(f"{k} ×{v}" for k, v in reasons.items())})
+        rows.append({"表 table": name, "读入 read": tb.get("rows_read"), "保留 kept": tb.get("kept"),
+                     "隔离 quarantined": tb.get("quarantined", 0),
+                     "合并 merged": tb.get("merged_duplicates", 0),
+                     "去重 duplicates dropped": tb.get("dropped_duplicates", 0),
+                     "写入 written": tb.get("rows_written"),
+                     "隔离原因 quarantine reasons": "; ".join(f"{k} ×{v}" for k, v in reasons.items())})
     return pd.DataFrame(rows)
 
 
@@ -641,6 +642,11 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
                 result = st.ask(message)
             except GuanxiError as e:
                 result = {"answer": f"⚠ {e}", "tool_calls": [], "provenance": [], "chart": None, "language": lg}
+            except Exception as e:  # noqa: BLE001 - a bug must not end the conversation
+                import logging
+                logging.getLogger("guanxi.app").exception("question failed")
+                result = {"answer": f"⚠ {type(e).__name__}: {e}", "tool_calls": [], "provenance": [], "chart": None,
+                          "language": lg}
             audit(st.ws, st.user, st.role, "ask", question=message, tool_calls=_calls(result),
                   names=names_for(st.ws), seconds=round(time.perf_counter() - t0, 3))
             answer = split_answer(result.get("answer") or "")

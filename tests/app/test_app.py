@@ -158,7 +158,7 @@ def test_a_manager_uses_the_app_in_a_real_browser(server, demo_ws):
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     assert chromium, "Debian's chromium is required (./test.sh installs it)"
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    for old in SCREENSHOTS.glob("*.png"):
+    for old in SCREENSHOTS.glob("0[1-6]*.png"):
         old.unlink()
     cid = str(_customer_with_contacts(demo_ws)["customer_id"])
     scroll_to = ("(q) => { const els = [...document.querySelectorAll('#chatbot .user')]"
@@ -228,8 +228,46 @@ def test_a_manager_uses_the_app_in_a_real_browser(server, demo_ws):
             shot(page, "06-english.png")
         finally:
             browser.close()
-    assert len(list(SCREENSHOTS.glob("*.png"))) == 7
+    assert len(list(SCREENSHOTS.glob("0[1-6]*.png"))) == 7
     export = next((demo_ws.root / "exports").glob("drafts-*-manager.csv"))
     text = export.read_text(encoding="utf-8-sig")
     phones = set(demo_ws.table("customers")["phone"].dropna().astype(str))
     assert text.count("\n") > 2 and not set(PHONE.findall(text)) & phones  # the manager's export is masked
+
+
+@pytest.mark.browser
+def test_each_role_sees_only_its_pages(server):
+    """An agent gets no data page and no segment export, and is told it may not see KPIs; an
+    admin gets the data page with the quality report and quarantine counts."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium"), headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        try:
+            for user in ("agent", "admin"):
+                page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+                page.goto(server)
+                page.get_by_label("username").fill(user)
+                page.get_by_label("password").fill(DEMO_USERS[user][1])
+                page.get_by_role("button", name="Login").click()
+                expect(page.locator("#whoami")).to_contain_text(user, timeout=30_000)
+                if user == "agent":
+                    page.fill("#question textarea", "各省份的销售额")
+                    page.click("#send")
+                    expect(page.locator("#chatbot")).to_contain_text("无权", timeout=30_000)
+                    assert page.get_by_role("tab", name="数据").count() == 0
+                    page.get_by_role("tab", name="关怀消息").click()
+                    expect(page.locator("#draft-btn")).to_be_visible()
+                    assert not page.locator("#batch-btn").is_visible()
+                    page.get_by_role("tab", name="对话").click()
+                    page.screenshot(path=str(SCREENSHOTS / "07-agent-refused-kpi.png"), full_page=True)
+                else:
+                    page.get_by_role("tab", name="数据").click()
+                    expect(page.locator("#tab-data")).to_contain_text("quarantined", timeout=30_000)
+                    expect(page.locator("#tab-data")).to_contain_text("customers")
+                    page.screenshot(path=str(SCREENSHOTS / "08-admin-data-page.png"), full_page=True)
+                page.context.close()
+        finally:
+            browser.close()
