@@ -105,6 +105,9 @@ class Facts:
         m = re.fullmatch(r"year_(\d{4})", name)
         if m:
             return f"{m.group(1)}-01-01", f"{m.group(1)}-12-31"
+        m = re.fullmatch(r"(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})", name)  # an explicit range (fixed-data sets)
+        if m:
+            return m.group(1), m.group(2)
         raise ValueError(f"unknown period {name}")
 
     def _in(self, df, col, period):

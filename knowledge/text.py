@@ -34,7 +34,7 @@ ZH_STOPWORDS = frozenset("""
 # though kept for search.
 TOPIC_STOPWORDS = frozenset("""
 投诉 尽快 处理 希望 麻烦 说法 一下 给个 能否 是否 请问 问题 客户 反馈 情况 东西 商品 产品 已经 还是 结果 怎么办
-complaint complain please hi hello dear thank thanks
+complaint complain please hi hello dear thank thanks kg ml cm mm
 """.split())
 
 try:  # scikit-learn's English list (318 words) plus a few CRM fillers
