@@ -233,6 +233,26 @@ def _segment_members(r: dict, zh: bool, focus: dict) -> str:
             lines.append(f"{_who(m, zh)}" + (f", {_place(m)}" if _place(m) else "") + f": spent {fmt_money(m.get('monetary'))}, "
                          f"{fmt_int(m.get('frequency'))} orders, last purchase {fmt_int(m.get('recency_days'))} days ago"
                          + (f", phone {m.get('phone')}" if m.get("phone") else ""))
+    if r.get("date_from") or r.get("date_to"):  # ranked by spend inside a period
+        per = f"{r.get('date_from')} 至 {r.get('date_to')}" if zh else f"{r.get('date_from')} to {r.get('date_to')}"
+        everyone = r.get("scheme") == "all"
+        if zh:
+            txt = (f"{per}，" + (f"{where}" if where else "") + ("" if everyone else f"「{seg}」（共 {fmt_int(r.get('segment_size'))} 位）中")
+                   + f"有购买的客户共 {fmt_int(n)} 位")
+            txt += f"，期间消费金额最高的 {fmt_int(len(rows))} 位：\n" + _bullets(lines) if rows else "。"
+            return txt
+        txt = (f"{fmt_int(n)} " + ("customers" if everyone else f"of the {fmt_int(r.get('segment_size'))} \"{seg}\" customers")
+               + (f" in {where}" if where else "") + f" bought in {per}")
+        txt += f"; the top {fmt_int(len(rows))} by spend in that period:\n" + _bullets(lines) if rows else "."
+        return txt
+    if r.get("scheme") == "all":  # everyone: the biggest spenders overall
+        if zh:
+            txt = (f"{where}" if where else "全部") + f"共有 {fmt_int(n)} 位有购买记录的客户"
+            txt += f"，累计消费金额最高的 {fmt_int(len(rows))} 位：\n" + _bullets(lines) if rows else "。"
+            return txt
+        txt = f"{fmt_int(n)} customers with orders" + (f" in {where}" if where else "")
+        txt += f"; the top {fmt_int(len(rows))} by total spend:\n" + _bullets(lines) if rows else "."
+        return txt
     if zh:
         txt = f"「{seg}」" + (f"（{where}）" if where else "") + f"共有 {fmt_int(n)} 位客户"
         txt += f"，按消费金额排前 {fmt_int(len(rows))} 位：\n" + _bullets(lines) if rows else "。"
@@ -352,10 +372,13 @@ def _bought_together(r: dict, zh: bool, focus: dict) -> str:
             lines.append(f"{it.get('item')}: confidence {fmt_pct(it.get('confidence'))}, lift {fmt_num(it.get('lift'), 2)}"
                          + (f", together in {fmt_int(it.get('orders'))} orders" if it.get("orders") is not None else ""))
     how = r.get("method")
+    mixed = how == "rules" and any(len(it.get("with") or []) > 1 for it in rows)  # pair rules first, then the rest
     if zh:
-        return (f"购买「{item}」的订单中，最常一起购买的是" + ("（按关联规则的提升度排序）" if how == "rules" else "（按共同出现次数）")
+        return (f"购买「{item}」的订单中，最常一起购买的是" + (("（按关联规则：单品规则优先，各按提升度排序）" if mixed else
+                                                          "（按关联规则的提升度排序）") if how == "rules" else "（按共同出现次数）")
                 + "：\n" + _bullets(lines))
-    return (f"Orders with \"{item}\" most often also contain" + (" (association rules, by lift)" if how == "rules" else
+    return (f"Orders with \"{item}\" most often also contain" + (((" (association rules: pair rules first, each by lift)" if mixed
+                                                                   else " (association rules, by lift)")) if how == "rules" else
                                                                   " (co-occurrence counts)") + ":\n" + _bullets(lines))
 
 
@@ -397,12 +420,25 @@ _DIM_ZH = {"province": "省份", "city": "城市", "gender": "性别", "age_band
            "order_channel": "下单渠道", "category": "品类", "month": "月份", "feedback_channel": "反馈渠道", "kind": "反馈类型"}
 
 
+def _kpi_row_extra(metric, row: dict, zh: bool) -> str:
+    """The counts behind one breakdown row's rate (complaints / orders, repeat / all customers)."""
+    if metric == "complaint_rate" and row.get("complaints") is not None:
+        return (f"（投诉 {fmt_int(row.get('complaints'))} 条 / 订单 {fmt_int(row.get('orders'))} 单）" if zh else
+                f" ({fmt_int(row.get('complaints'))} complaints / {fmt_int(row.get('orders'))} orders)")
+    if metric == "repurchase_rate" and row.get("repeat_customers") is not None:
+        return (f"（{fmt_int(row.get('repeat_customers'))} / {fmt_int(row.get('customers'))} 位客户）" if zh else
+                f" ({fmt_int(row.get('repeat_customers'))} of {fmt_int(row.get('customers'))} customers)")
+    return ""
+
+
 def _kpi(r: dict, zh: bool, focus: dict) -> str:
     label = r.get("label_zh") if zh else r.get("label_en")
     unit = r.get("unit")
     period = _period(r, zh)
     filt = r.get("filters") or {}
-    ftxt = "、".join(f"{v}" for v in filt.values()) if zh else ", ".join(f"{k}={v}" for k, v in filt.items())
+    def _fv(v, sep):
+        return sep.join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)
+    ftxt = "、".join(_fv(v, "、") for v in filt.values()) if zh else ", ".join(f"{k}={_fv(v, '/')}" for k, v in filt.items())
     by = r.get("by")
     bd = r.get("breakdown") or []
     if zh:
@@ -437,11 +473,12 @@ def _kpi(r: dict, zh: bool, focus: dict) -> str:
         txt += (f"共 {fmt_int(n)} 个月度同期群，见热力图。" if zh else f" {fmt_int(n)} monthly cohorts; see the heatmap.")
         return txt
     if by and bd:
-        show = bd if by == "month" else bd[:10]
+        show = bd if by == "month" else bd if len(bd) <= 20 else bd[:10]
         if by == "month" and len(show) > 24:
             show = show[-24:]
-        lines = [f"{row.get(by)}：{_kpi_value(row.get('value'), unit, zh)}" if zh else
-                 f"{row.get(by)}: {_kpi_value(row.get('value'), unit, zh)}" for row in show]
+        lines = [(f"{row.get(by)}：{_kpi_value(row.get('value'), unit, zh)}" if zh else
+                  f"{row.get(by)}: {_kpi_value(row.get('value'), unit, zh)}") + _kpi_row_extra(r.get("metric"), row, zh)
+                 for row in show]
         dim = _DIM_ZH.get(by, by) if zh else by.replace("_", " ")
         if zh:
             txt += f"\n按{dim}" + (f"（前 {fmt_int(len(show))} 个）" if len(show) < len(bd) and by != "month" else "") + "：\n" + _bullets(lines)

@@ -96,7 +96,8 @@ def cmd_ask(args) -> int:
     else:
         _print(out["answer"])
         for p in out.get("provenance") or []:
-            _print(f"  · {p}")
+            if p not in out["answer"]:
+                _print(f"  · {p}")
     return 0
 
 

@@ -81,8 +81,8 @@ def _en_num(s: str) -> int:
 
 
 _TOP_PATTERNS = [
-    re.compile(r"\btop[\s-]*" + _EN_NUM_RE + r"\b", re.I),
-    re.compile(r"\b(?:first|best|biggest|largest|highest|worst|main)\s+" + _EN_NUM_RE + r"\b", re.I),
+    re.compile(r"\btop[\s-]*" + _EN_NUM_RE + r"(?![0-9A-Za-z])", re.I),  # "TOP10城市": no \b before a CJK char
+    re.compile(r"\b(?:first|best|biggest|largest|highest|worst|main)\s+" + _EN_NUM_RE + r"(?![0-9A-Za-z])", re.I),
     re.compile(r"前\s*" + _NUM + r"\s*(?:名|个|位|条|款|大|种|项|家|类)?"),
     re.compile(r"(?:最\S{1,6}?的|列出|列一下|列举|给我|显示|看看|找出|推荐)\s*" + _NUM + r"\s*(?:个|位|名|条|款|种|项|件|样)"),
     re.compile(r"(?<![\d年月])" + _NUM + r"\s*(?:个|位|名)\s*(?:客户|顾客|会员|用户|商品|产品|主题|话题|问题)"),
@@ -188,6 +188,111 @@ def parse_date_range(text: str, as_of) -> tuple[str, str, str] | None:
         a = pd.Timestamp(m.group(1).replace("/", "-").replace(".", "-"))
         return _d(a), _d(last_day), m.group(0)
 
+    # days: "10月1号到10月7号" / "2025年11月11日" (a range, or one day)
+    m = re.search(r"(?:(\d{4})\s*年\s*)?(\d{1,2})\s*月\s*(\d{1,2})\s*[日号](?:\s*(?:到|至|-|~|–|—)\s*(?:(\d{1,2})\s*月\s*)?"
+                  r"(\d{1,2})\s*[日号]?)?", t)
+    if m:
+        y, m1, d1, m2, d2 = m.groups()
+        try:
+            yy = int(y) if y else None
+            a = pd.Timestamp(year=yy or year, month=int(m1), day=int(d1))
+            if yy is None and a > last_day:
+                a = a.replace(year=year - 1)
+            b = a if not d2 else pd.Timestamp(year=a.year, month=int(m2 or m1), day=int(d2))
+            if b >= a:
+                return _d(a), _d(b), m.group(0)
+        except ValueError:
+            pass
+
+    # month ranges: "3月到6月" / "2025年3-5月" / "from March to June 2025"
+    mon_en = "|".join(sorted(_MONTHS_EN, key=len, reverse=True))
+    m = re.search(r"(?:(\d{4})\s*年\s*)?(\d{1,2}|[一二三四五六七八九十]{1,3})\s*月?份?\s*(?:到|至|-|~|–|—)\s*"
+                  r"(\d{1,2}|[一二三四五六七八九十]{1,3})\s*月", t)
+    m_en = re.search(r"\b(?:from\s+|between\s+)?(" + mon_en + r")\.?\s*(?:to|until|through|till|and|-|–)\s*(" + mon_en +
+                     r")\b\.?(?:\s*,?\s*(\d{4}))?", t, re.I)
+    if m or m_en:
+        if m:
+            a_m, b_m, y = cn_number(m.group(2)), cn_number(m.group(3)), m.group(1)
+        else:
+            a_m, b_m, y = _MONTHS_EN[m_en.group(1).lower()], _MONTHS_EN[m_en.group(2).lower()], m_en.group(3)
+        if a_m and b_m and 1 <= a_m <= b_m <= 12:
+            yy = int(y) if y else (year if pd.Timestamp(year=year, month=a_m, day=1) <= last_day else year - 1)
+            if not y and re.search(r"去年|last year", t, re.I):
+                yy = year - 1
+            a, _ = _month_range(yy, a_m)
+            _, b = _month_range(yy, b_m)
+            return _d(a), _d(b), (m or m_en).group(0)
+
+    # "since March" / "3月以来" / "自2025年3月起" / "2025年以来": from the start of that month (year) to the last day
+    m = re.search(r"(?:自|从)?\s*(?:(\d{4})\s*年\s*)?(\d{1,2}|[一二三四五六七八九十]{1,3})\s*月份?(?:\s*(?:1|一)\s*[日号])?\s*"
+                  r"(?:以来|以后|之后|开始|起|至今|到现在|到今天|到目前)", t)
+    if m:
+        mm = cn_number(m.group(2))
+        if mm and 1 <= mm <= 12:
+            yy = int(m.group(1)) if m.group(1) else (year if pd.Timestamp(year=year, month=mm, day=1) <= last_day else year - 1)
+            return _d(pd.Timestamp(year=yy, month=mm, day=1)), _d(last_day), m.group(0)
+    m = re.search(r"\b(?:since|from)\s+(?:the\s+(?:start|beginning)\s+of\s+)?(" + "|".join(sorted(_MONTHS_EN, key=len, reverse=True))
+                  + r")\.?(?:\s+(\d{4}))?\b(?!\s+(?:to|until|through|till)\b)", t, re.I)
+    if m:
+        mm = _MONTHS_EN[m.group(1).lower()]
+        yy = int(m.group(2)) if m.group(2) else (year if pd.Timestamp(year=year, month=mm, day=1) <= last_day else year - 1)
+        return _d(pd.Timestamp(year=yy, month=mm, day=1)), _d(last_day), m.group(0)
+    m = re.search(r"(?:自|从)?\s*(\d{4})\s*年?\s*(?:以来|至今|开始|起)|\bsince\s+(\d{4})\b", t, re.I)
+    if m:
+        yy = int(m.group(1) or m.group(2))
+        if 1990 <= yy <= year:
+            return f"{yy}-01-01", _d(last_day), m.group(0)
+
+    # half years: 上半年 / 下半年 / H1 2025 / first half of 2025; 近半年 / last six months
+    m = re.search(r"(?:最近|近|过去)\s*(?:的)?\s*半年|\b(?:last|past)\s+(?:half\s+(?:a\s+)?year|half-year)\b", t, re.I)
+    if m:
+        return _relative(6, "月", today, m.group(0))
+    m = re.search(r"(今年|去年|前年|(\d{4})\s*年?)?\s*的?\s*(上半年|下半年)", t) or \
+        re.search(r"\b(?:(H[12])|(first|second)\s+half)(?:\s+(?:of\s+)?(\d{4}|this year|last year))?\b", t, re.I)
+    if m:
+        if m.re.pattern.startswith("(今年"):
+            rel, y, which = m.group(1), m.group(2), m.group(3)
+            first = which == "上半年"
+            yy = int(y) if y else year - 1 if rel == "去年" else year - 2 if rel == "前年" else None
+        else:
+            first = (m.group(1) or m.group(2)).lower() in ("h1", "first")
+            y = (m.group(3) or "").lower()
+            yy = int(y) if y.isdigit() else year - 1 if y == "last year" else year if y == "this year" else None
+        if yy is None:  # the latest such half that has started
+            yy = year if (first or last_day.month >= 7) else year - 1
+        a = pd.Timestamp(year=yy, month=1 if first else 7, day=1)
+        b = min(a + pd.DateOffset(months=6) - pd.Timedelta(days=1), last_day) if a <= last_day else \
+            a + pd.DateOffset(months=6) - pd.Timedelta(days=1)
+        return _d(a), _d(pd.Timestamp(b)), m.group(0)
+
+    # yesterday / today / this week (to date)
+    m = re.search(r"昨天|昨日|\byesterday\b", t, re.I)
+    if m:
+        return _d(last_day), _d(last_day), m.group(0)
+    m = re.search(r"前天|\bday before yesterday\b", t, re.I)
+    if m:
+        d = last_day - pd.Timedelta(days=1)
+        return _d(d), _d(d), m.group(0)
+
+    # fixed-date holidays and shopping festivals (the latest that has begun, or the year named)
+    m = re.search(r"(今年|去年|前年|(\d{4})\s*年?)?\s*的?\s*(国庆(?:节|黄金周|假期|长假)?|十一黄金周|黄金周|五一(?:假期|黄金周)?|劳动节|"
+                  r"元旦|圣诞(?:节)?|平安夜|情人节|双\s*12|双十二|national day|golden week|labou?r day|christmas|"
+                  r"new year'?s day|valentine'?s(?: day)?|double\s*12)", t, re.I)
+    if m and not re.search(r"祝福|问候|贺卡|关怀|greeting|wish|card|message|短信|消息|文案|节日|festival|holiday", t, re.I):
+        rel, y, name = m.group(1), m.group(2), m.group(3).lower()
+        spans = [(("国庆", "黄金周", "national", "golden"), (10, 1), (10, 7)), (("五一", "劳动", "labo"), (5, 1), (5, 5)),
+                 (("元旦", "new year"), (1, 1), (1, 1)), (("平安夜",), (12, 24), (12, 24)), (("圣诞", "christmas"), (12, 25), (12, 25)),
+                 (("情人", "valentine"), (2, 14), (2, 14)), (("12", "十二"), (12, 12), (12, 12))]
+        for keys, (m1, d1), (m2, d2) in spans:
+            if any(k in name for k in keys):
+                if y:
+                    yy = int(y)
+                elif rel in ("去年", "前年"):
+                    yy = year - (1 if rel == "去年" else 2)
+                else:
+                    yy = year if pd.Timestamp(year=year, month=m1, day=d1) <= last_day else year - 1
+                return _d(pd.Timestamp(year=yy, month=m1, day=d1)), _d(pd.Timestamp(year=yy, month=m2, day=d2)), m.group(0)
+
     # festivals: 双11 / 618
     m = re.search(r"(今年|去年|前年|(\d{4})\s*年?)?\s*的?\s*(双\s*11|双十一|双\s*十一|double\s*11|singles'? day|618|六一八)"
                   r"(?:\s*(?:in\s+)?(\d{4}))?", t, re.I)
@@ -200,6 +305,8 @@ def parse_date_range(text: str, as_of) -> tuple[str, str, str] | None:
             yy = year - 1
         elif rel == "前年":
             yy = year - 2
+        elif rel == "今年":
+            yy = year
         else:
             yy = year if pd.Timestamp(year=year, month=md[0], day=md[1]) <= last_day else year - 1
         day = pd.Timestamp(year=yy, month=md[0], day=md[1])
@@ -245,6 +352,16 @@ def parse_date_range(text: str, as_of) -> tuple[str, str, str] | None:
     if m:
         a, _ = _quarter_range(year, cur_q)
         return _d(a), _d(last_day), m.group(0)
+    # a quarter without a year ("Q3", "三季度", "第二季度"): the latest such quarter that has begun
+    m = re.search(r"(今年|去年|前年)?\s*的?\s*(?:第\s*([一二三四1-4])\s*季度?|([一二三四])\s*季度|(?<![A-Za-z0-9])[Qq]([1-4])(?![0-9]))", t)
+    if m:
+        q = _Q_WORDS[m.group(2) or m.group(3) or m.group(4)]
+        rel = m.group(1)
+        yy = year - 1 if rel == "去年" else year - 2 if rel == "前年" else year
+        a, b = _quarter_range(yy, q)
+        if not rel and a > last_day:
+            a, b = _quarter_range(yy - 1, q)
+        return _d(a), _d(min(b, last_day) if a <= last_day else b), m.group(0)
 
     # months
     m = re.search(r"(\d{4})\s*年\s*(\d{1,2})\s*月(?:份)?|(\d{4})[-/](\d{1,2})(?![-/\d])", t)

@@ -151,6 +151,17 @@ def _nfkc(s: str) -> str:
     return unicodedata.normalize("NFKC", s or "")
 
 
+# colloquial / trade words → the words the rules and exemplars use
+_NORMALISE = [("客诉", "投诉"), ("啥时候", "什么时候"), ("为啥", "为什么"), ("干啥", "做什么"), ("咋样", "怎么样"), ("咋办", "怎么办"),
+              ("咋", "怎么"), ("啥", "什么"), ("尿不湿", "纸尿裤")]
+
+
+def _normalise(q: str) -> str:
+    for a, b in _NORMALISE:
+        q = q.replace(a, b)
+    return q
+
+
 def _place_key(s) -> str:
     s = str(s or "").strip()
     s = re.sub(r"(壮族|回族|维吾尔)?自治区$|特别行政区$|省$|市$|地区$|盟$|自治州$", "", s)
@@ -206,8 +217,14 @@ class Vocabulary:
         # segments
         self.segments = self._segment_forms()
         # acquisition / order channels (kpi filter)
-        self.channels = sorted({str(c) for c in cust.get("channel", pd.Series(dtype=str)).dropna().unique()
-                                if str(c).strip()}, key=len, reverse=True)
+        chans = set(cust.get("channel", pd.Series(dtype=str)).dropna().astype(str).unique())
+        try:
+            orders = ws.table("orders")
+            if "channel" in orders:
+                chans |= set(orders["channel"].dropna().astype(str).unique())
+        except Exception:  # noqa: BLE001 - the vocabulary works without the orders' channels
+            pass
+        self.channels = sorted({c for c in chans if c.strip() and c.lower() not in ("nan", "none")}, key=len, reverse=True)
         self.blocked = (set(self.provinces) | set(self.cities) | {c.lower() for c in self.categories}
                         | {s for s, *_ in self.segments})
 
@@ -388,6 +405,38 @@ class Vocabulary:
             prov = None if re.search(r"city|城市|市", text) else prov
         return prov, city, spans
 
+    def compared_places(self, text: str) -> tuple[list[str], list[str]]:
+        """All distinct cities and provinces named ("杭州和宁波哪个卖得多"), longest names first,
+        non-overlapping; a municipality (上海) counts as a city."""
+        taken: list[tuple[int, int]] = []
+        cities: list[str] = []
+        provs: list[str] = []
+        low = text.lower()
+
+        def free(a, b):
+            return all(b <= x or a >= y for x, y in taken)
+        for key in sorted(self.cities, key=len, reverse=True):
+            for m in re.finditer(re.escape(key), text) if len(key) >= 2 else ():
+                if free(*m.span()) and self.cities[key] not in cities:
+                    cities.append(self.cities[key])
+                    taken.append(m.span())
+        for key in sorted(self.provinces, key=len, reverse=True):
+            for m in re.finditer(re.escape(key), text) if len(key) >= 2 else ():
+                if free(*m.span()) and self.provinces[key] not in provs:
+                    provs.append(self.provinces[key])
+                    taken.append(m.span())
+        for py, zh in sorted(_PINYIN_PLACES.items(), key=lambda kv: -len(kv[0])):
+            for m in re.finditer(r"(?<![a-z])" + re.escape(py) + r"(?![a-z])", low):
+                if not free(*m.span()):
+                    continue
+                if zh in self.cities and self.cities[zh] not in cities:
+                    cities.append(self.cities[zh])
+                    taken.append(m.span())
+                elif zh in self.provinces and self.provinces[zh] not in provs:
+                    provs.append(self.provinces[zh])
+                    taken.append(m.span())
+        return cities, provs
+
     # ---------------------------------------------------------------- items
     def find_item(self, text: str) -> tuple[str | None, str | None]:
         """(item name as the tools should get it, span) — a product, a category, a word inside
@@ -396,10 +445,9 @@ class Vocabulary:
         for p in self.products:
             if len(p) >= 2 and p.lower() in low:
                 return p, p
-        for c in self.categories:
-            if len(c) >= 2 and c.lower() in low:
-                return c, c
-        # the longest Chinese substring that occurs in product names (not a generic word)
+        cat = next((c for c in self.categories if len(c) >= 2 and c.lower() in low), None)
+        # the longest Chinese substring that occurs in product names (not a generic word); a longer
+        # product word wins over the category inside it ("咖啡豆" is not the whole 咖啡 category)
         best = None
         for m in re.finditer(r"[\u4e00-\u9fff]{2,}", text):
             run = m.group(0)
@@ -413,8 +461,11 @@ class Vocabulary:
                     if sub in self._product_blob:
                         best = sub
                         break
+        if cat and not (best and cat in best and len(best) > len(cat)):
+            return cat, cat
         if best:
-            return best, best
+            only = [p for p in self.products if best in p]
+            return (only[0] if len(only) == 1 else best), best  # "西湖龙井绿茶" names one product
         for en, zhs in _EN_ITEMS_SORTED:
             if re.search(r"(?<![a-z])" + re.escape(en) + r"s?(?![a-z])", low):
                 for zh in zhs:
@@ -547,9 +598,23 @@ def _rx(p: str) -> re.Pattern:
     return re.compile(p, re.I | re.ASCII)
 
 
+# "哪个品类投诉最多" / "complaints by city": a complaint count per group is the kpi complaint_rate breakdown
+_DIM_WORDS = r"(品类|类目|类别|商品类|城市|省份?|地区|渠道|平台|月份?|年龄段|性别|categor(y|ies)|cit(y|ies)|provinces?|regions?|channels?|months?)"
+_COMPLAINT_BY = (r"(投诉|差评|complaints?).{0,8}(最多|最少|最高|最低|most|fewest|highest|lowest|by|per).{0,4}" + _DIM_WORDS +
+                 r"|(哪个|哪些|哪类|哪一类|哪|各|每个|按|分|which|each|per)\s*" + _DIM_WORDS + r".{0,20}(投诉|差评|complain)")
+# "消费最多的前10个客户" / "top spenders": the biggest spenders (segment_members over everyone)
+_TOP_SPENDERS = (r"(消费|花钱|花费|购买金额|消费金额|累计消费|买得|买的)(金额)?.{0,4}(最多|最高|最大|排名|排行|前\s*\d+|前[一二三四五六七八九十]+|top)|"
+                 r"(top|biggest|largest|highest|heaviest|best)[\s-]*(\d+\s*)?(spenders|spending customers|buyers)|"
+                 r"(spent|spend|spending) (the )?most|most (money|spend)|(highest|largest|biggest|top) (total )?(spend|spending|monetary)|"
+                 r"customers by (total )?(spend|spending|monetary)")
+_TOP_SPENDERS_RE = re.compile(_TOP_SPENDERS, re.I | re.ASCII)
+_ALL_CUSTOMERS = "all"  # segment_members' name for everyone
+
 # (family, pattern, boost). Boosts are added to the nearest-exemplar similarity (≈0.8-0.95).
 RULES: list[tuple[str, re.Pattern, float]] = [
-    ("draft", _rx(r"(写|起草|草拟|拟|编写|撰写|生成|准备|帮我写).{0,12}(短信|消息|微信|邮件|祝福|信|文案|问候|关怀|感谢|贺卡|贺词|话术)|"
+    ("draft", _rx(r"(写|起草|草拟|拟|编写|撰写|生成|准备|帮我写).{0,12}(短信|消息|微信|邮件|祝福|信|文案|问候|关怀|感谢|贺卡|贺词|话术|回访|致歉|道歉)|"
+                  r"(发|送)(个|一个|一条|条|一段|段|一封|封|点)?.{0,10}(短信|微信消息|消息|邮件|祝福|问候|贺卡)|(语气|口吻).{0,6}(点|些|一点|的)|"
+                  r"\b(in a|with a) (formal|playful|warm|friendly|casual) tone\b|"
                   r"(发|送)(个|一个|一条|一段|一封)?.{0,6}(问候|祝福|短信|消息|贺卡).{0,8}(拟|写|起草)|帮我拟|拟一下|起草一下|"
                   r"(短信|消息|文案|微信|邮件|祝福语?)(草稿|模板)|\bdrafts?\b|\bcompose\b|\bwrite\b.{0,40}\b(sms|message|text|email|e-mail|"
                   r"wechat|note|greeting|letter|card|wish(es)?)|\bprepare\b.{0,20}\b(message|sms|email|greeting)"), 0.35),
@@ -557,7 +622,10 @@ RULES: list[tuple[str, re.Pattern, float]] = [
                  r"due for|check[- ]?in|follow[- ]?up|reach out|care calendar|contact (this|next)|who (should|to) (we )?contact|"
                  r"春节|中秋|国庆|元旦|圣诞|christmas|new year|端午|元宵|greet"), 0.15),
     ("similar", _rx(r"投诉过|抱怨过|反映过|反馈过|投诉说|说过|类似.{0,6}(投诉|反馈|问题|情况|案例)|相似.{0,6}(投诉|反馈|问题|案例)|"
-                    r"同样的(投诉|问题)|有没有人.{0,12}(投诉|抱怨|反映|说)|有人.{0,8}(投诉|抱怨|反映)|有没有.{0,4}(投诉|反馈).{1,20}的|"
+                    r"同样的(投诉|问题)|有没有人.{0,12}(投诉|抱怨|反映|说)|有人.{0,8}(投诉|抱怨|反映|说|提到|反馈|吐槽|遇到)|有没有.{0,4}(投诉|反馈).{1,20}的|"
+                    r"(客户|顾客|用户|买家|消费者)(说|反馈|反映|吐槽)(了)?.{2,}|先例|有过(吗|没有|没)|(发生|出现|遇到)过|"
+                    r"anyone (else )?(report|mention|say|said|complain|raise)|(happened|come up|seen this) before|"
+                    r"(similar|same) (cases|issues|problems|tickets|complaints)|like this before|"
                     r"complain(ed|s)? (about|of|that)|anyone complain|(similar|related|matching) (complaints|feedback|cases|tickets|issues)|"
                     r"complaints? (about|like|mentioning|regarding|on|that mention)|feedback (about|mentioning|on)|"
                     r"\bcases? (of|where|like)\b|怎么(处理|解决)的|how (did|do) we (resolve|handle|fix)"), 0.2),
@@ -575,7 +643,11 @@ RULES: list[tuple[str, re.Pattern, float]] = [
                 r"purchase interval|between (purchases|orders)|satisfaction|csat|rating|complaint rate|complaints per|"
                 r"resolution time|time to resolve|resolve complaints|trend|monthly|by month|per month|by province|by city|"
                 r"by region|by channel|by category|by gender|by age|which (province|city|region|channel|category)"), 0.2),
+    ("kpi", _rx(_COMPLAINT_BY), 0.3),
     ("churn", _rx(r"流失|churn|at[- ]risk|attrition|流失风险|可能不再|不再购买|不来了|lose|losing|leave us|stop buying|"
+                  r"还(会|能)?(再)?(来|回来)?(买|下单|光顾|复购)(吗|不|嘛)|会不会(再)?(来|回来|买)|还会回来|还会来|"
+                  r"(会|要)(跑|走)(吗|了)|跑路|跑掉|留不住|"
+                  r"\b(come|coming) back\b|\breturn to (us|buy)\b|"
                   r"lapse|lapsing|defect|挽回|挽留|召回|win[- ]?back"), 0.15),
     ("clv", _rx(r"\bclv\b|\bltv\b|终身价值|生命周期价值|生命价值|客户价值预测|未来价值|预期价值|值多少钱|lifetime value|"
                 r"customer value|worth|p\(alive\)|p_alive|还活跃的概率|存活概率|expected (purchases|value|spend)|未来.{0,6}(消费|贡献|买几次)"), 0.25),
@@ -583,23 +655,30 @@ RULES: list[tuple[str, re.Pattern, float]] = [
                      r"还会买|也买|还买了|顺便买|购物篮|bought together|buy together|purchased together|goes? with|along ?with|"
                      r"alongside|frequently bought|bundle|basket|association rules?|also buy|also bought|paired with|"
                      r"together with|cross[- ]sell(ing)? (for|with|of)"), 0.22),
-    ("recommend", _rx(r"推荐|recommend|suggest|upsell|up-sell|cross[- ]?sell|交叉销售|可能喜欢|可能会买|下一步.{0,4}买|"
+    ("recommend", _rx(r"推荐|recommend|recomend|reccomend|suggest|upsell|up-sell|cross[- ]?sell|交叉销售|可能喜欢|可能会买|下一步.{0,4}买|"
+                      r"(可能|会|还|应该|也)+.{0,2}(喜欢|想要|想买|需要)(什么|啥|哪些|点什么)|感兴趣|推(点|些|个|几个|一下|几款)(什么|啥)?|"
+                      r"卖(点|些)?(什么|啥)给|\binterested in\b|\bwhat else (can|could|should) we sell\b|"
                       r"next best|适合.{0,4}(商品|产品)|what (else )?(would|might) .{0,20} (like|want|buy)"), 0.2),
-    ("cluster", _rx(r"聚类|簇|cluster|k-?means|客群画像"), 0.3),
+    ("cluster", _rx(r"聚类|簇|cluster|k-?means|客群画像|聚成|聚为"), 0.3),
     ("rfm", _rx(r"\brfm\b|recency|最近一次(购买|消费|下单)|消费频次|消费频率|消费金额|购买频次|几天没(买|来)|多久没(买|来)|"
                 r"多少天(没|前)|spent in total|total spend|how much has .{1,40} spent|how (often|frequently) does"), 0.2),
+    ("segment", _TOP_SPENDERS_RE, 0.3),
     ("segment", _rx(r"分群|分层|细分|客群|客户群|群体|分类|八大类|八类|几类|哪类|客户类型|客户构成|客户结构|客户分级|"
                     r"segment|tier|customer mix|customer base (split|breakdown)"), 0.15),
     ("profile", _rx(r"画像|档案|资料|基本信息|详细信息|客户卡|卡片|是谁|怎么样的人|什么样的(客户|人)|什么情况|情况如何|介绍一下|了解一下|查一下|"
+                    r"手机号|电话|联系方式|邮箱|哪里人|住在|几岁|多大了|会员等级|买过(什么|哪些)|最近买了|(平时|一般|经常|常|爱|喜欢)买(什么|哪些)|"
+                    r"偏好|phone( number)?|e-?mail address|contact (details|info)|how old|what (did|has) .{1,30} (buy|bought|order)|"
+                    r"favou?rite (categor|product)|usually buys?|tends? to buy|"
                     r"profile|tell me about|who is|overview|\b360\b|details (of|on|for|about)|look up|look-up|info (on|about)|"
                     r"background|summary of|know about"), 0.2),
     ("help", _rx(r"你能做什么|你会什么|能做什么|能干什么|可以做什么|怎么用|如何使用|使用说明|帮助|功能|能回答|能问什么|"
                  r"^help\b|what can you|how (do|can) i use|what (questions|kind of questions)|^(你好|您好|hi|hello|hey)\W*$"), 0.25),
 ]
 
-_FOLLOWUP = _rx(r"^(那|那么|那如果|如果|换成|改成|改为|再看|再查|还有|只看|只要|仅看|按|分别|and\b|and what|what about|how about|"
+# (ASCII \b never matches between two Chinese characters, so the Chinese openers stand without it)
+_FOLLOWUP = _rx(r"^(那|那么|换成|换为|改成|改为|改看|再看|只看|仅看|同样)|^(and\b|and what|what about|how about|"
                 r"same (for|but)|now (for|show|by)|only|just|instead|ok,? (and|what|now)|also for|then|for)\b|呢[?？。!！]*$|"
-                r"instead\W*$|\bthen\W*$")
+                r"instead\W*$|\bthen\W*$|(换成|改成|换为|改为).{1,12}$")
 _PRONOUN = _rx(r"(?<![其吉])[他她](?!们)|该客户|这个客户|这位客户|这位|此客户|那位|ta的|\b(his|her|him|this customer|that customer|"
                r"this client|that client|this person|he|she)\b")
 _ORDINAL = [(re.compile(r"第一|第1|头一个|first|1st|上面那个"), 0), (re.compile(r"第二|第2|second|2nd|\btwo\b"), 1),
@@ -609,23 +688,27 @@ _ORDINAL = [(re.compile(r"第一|第1|头一个|first|1st|上面那个"), 0), (r
 
 # ================================================================= KPI words
 _METRIC_WORDS: list[tuple[str, str]] = [
-    (r"购买间隔|复购周期|回购周期|多久(一次)?(复购|回购|买一次|下一单|再买)|间隔多少天|purchase interval|between (purchases|orders)|"
+    (r"购买间隔|复购周期|回购周期|多久(一次)?(复购|回购|买一次|下一单|再买)|间隔多少天|(隔|间隔)(多少|几)天|"
+     r"多少天.{0,4}(回购|复购|再买|买一次|下一单|下单一次)|(回购|复购|购买)(间隔|频率)|purchase interval|between (purchases|orders)|"
      r"how often do customers (buy|order)|purchase cycle|days between", "purchase_interval"),
     (r"复购率|回购率|重复购买率|复购|回购|repurchase|repeat (purchase|rate|buyers?|customers?)", "repurchase_rate"),
     (r"客单价|平均订单(金额|价值|价格)?|平均每单|笔单价|average order|\baov\b|order value|basket size|average basket|"
      r"avg\.? order|spend per order", "aov"),
-    (r"投诉率|投诉比例|投诉占比|complaint rate|complaints per|rate of complaints|投诉数|投诉量|多少(条|个|起)?投诉|"
-     r"how many complaints|number of complaints", "complaint_rate"),
-    (r"处理时长|解决时长|处理时间|解决时间|多久(能)?(解决|处理)|处理.{0,4}(多久|速度|效率)|resolution time|time to resolve|"
+    (r"投诉率|客诉率|客诉|投诉比例|投诉占比|complaint rate|complaints per|rate of complaints|投诉数|投诉量|多少(条|个|起)?投诉|"
+     r"how many complaints|number of complaints|(most|fewest) complaints|投诉(最多|最少)|" + _COMPLAINT_BY, "complaint_rate"),
+    (r"处理时长|解决时长|处理时间|解决时间|处理.{0,3}(用时|耗时|时效)|(平均|多长时间|多少天).{0,4}(处理|解决)|多久(能)?(解决|处理)|处理.{0,4}(多久|速度|效率)|resolution time|time to resolve|"
      r"how long.{0,30}(resolve|fix|close)|resolve complaints|resolution speed", "resolution_time"),
-    (r"满意度|满意|平均评分|评分|好评|星级|satisfaction|satisfied|csat|rating|happy with|how happy", "satisfaction"),
+    (r"满意度|满意|平均评分|评分|打分|好评|星级|satisfaction|satisfied|csat|rating|happ(y|ier|iest|iness)", "satisfaction"),
     (r"留存|同期群|retention|cohort|retain", "retention"),
-    (r"新客户|新客|新增客户|新用户|首单客户|new customers|new buyers|first[- ]time (buyers|customers)|acquired", "new_customers"),
-    (r"订单数|订单量|多少单|多少订单|下单量|单量|how many orders|number of orders|order count|order volume|orders? per", "orders"),
-    (r"客户数|购买客户数|买家数|活跃客户|多少客户|多少人买|how many customers|number of customers|customer count|"
-     r"active customers|buyers|how many people bought", "customers"),
+    (r"新客户|新客|新老客户|新增.{0,3}(客户|顾客|用户|会员|买家)|new (vs\.?|versus|and|or) (returning|old|existing|repeat) (customers|buyers)|新(来|进)的?(客户|顾客)|新用户|首单客户|拉新|获客(数|量|人数)|"
+     r"new (customers|buyers|clients|members|signups|sign-ups)|first[- ]time (buyers|customers)|acquired|newly", "new_customers"),
+    (r"订单数|订单量|多少单|多少订单|下单量|单量|单数|how many orders|number of orders|order count|order volume|orders? per", "orders"),
+    (r"客户数|客户总数|总客户数|客户总量|购买客户数|买家数|顾客数|用户数|会员数|活跃客户|多少客户|多少(位|个|名)(客户|顾客|用户|会员|买家)|多少人买|人数|"
+     r"(客户|顾客|买家|用户)(最多|最少|数量|规模|占比|比例|分布|构成)|how many (customers|clients|buyers|shoppers)|number of (customers|clients|buyers)|"
+     r"customer count|active customers|buyers|how many people bought", "customers"),
     (r"销售额|销售收入|营业额|营收|收入|消费金额|消费额|gmv|销量|卖了多少|业绩|卖得|卖的|sales|revenue|turnover|sold|takings|income|"
      r"how much did we (sell|make)|销售", "sales"),
+    (r"订单|单子|\borders\b", "orders"),
 ]
 _METRIC_RES = [(re.compile(p, re.I | re.ASCII), m) for p, m in _METRIC_WORDS]
 _BY_WORDS: list[tuple[str, str]] = [
@@ -634,13 +717,24 @@ _BY_WORDS: list[tuple[str, str]] = [
      r"which region|regions", "province"),
     (r"各城市|按城市|分城市|哪个城市|哪些城市|每个城市|各市|城市|by city|per city|which city|which cities|cities", "city"),
     (r"性别|男女|男性|女性|by gender|gender|men and women|male|female", "gender"),
-    (r"年龄段|年龄|by age|age group|age band|age bracket|\bages?\b", "age_band"),
+    (r"年龄段|年龄|岁|[0-9零〇一二三四五六七八九]0后|by age|age group|age band|age bracket|\bages?\b|year[- ]olds?|"
+     r"\b(gen z|millennials|boomers)\b", "age_band"),
     (r"下单渠道|销售渠道|平台|order channel|sales channel|platform", "order_channel"),
     (r"反馈渠道|feedback channel", "feedback_channel"),
     (r"获客渠道|来源渠道|渠道|acquisition|channel|source", "channel"),
     (r"品类|类目|类别|分类|哪类商品|by category|per category|category|categories|product line", "category"),
 ]
 _BY_RES = [(re.compile(p, re.I | re.ASCII), b) for p, b in _BY_WORDS]
+_PLACE_GROUPS = [(re.compile(r"江浙沪|沪苏浙|长三角|yangtze (river )?delta", re.I), "province", ("江苏", "浙江", "上海")),
+                 (re.compile(r"京津冀"), "province", ("北京", "天津", "河北")),
+                 (re.compile(r"北上广深|一线城市|tier[- ]1 cities|first[- ]tier cities", re.I), "city", ("北京", "上海", "广州", "深圳")),
+                 (re.compile(r"北上广"), "city", ("北京", "上海", "广州")),
+                 (re.compile(r"珠三角|pearl river delta", re.I), "city", ("广州", "深圳", "东莞", "佛山", "珠海")),
+                 (re.compile(r"东三省|东北三省"), "province", ("黑龙江", "吉林", "辽宁"))]
+_CHANNEL_ALIASES = [(r"(?<![a-z])(jd|jd\.com|jingdong)(?![a-z])", "京东"), (r"(?<![a-z])(tmall|tianmao)(?![a-z])", "天猫"),
+                    (r"(?<![a-z])(douyin|tiktok)(?![a-z])", "抖音"), (r"mini[- ]?program|小程序", "微信小程序"),
+                    (r"offline stores?|physical stores?|in[- ]store|brick[- ]and[- ]mortar|线下|门店|实体店", "线下门店"),
+                    (r"official (web)?site|own website|web ?shop|(?<![a-z])website(?![a-z])|官方网站|官网", "官网")]
 
 
 # ================================================================= router
@@ -655,7 +749,7 @@ class Router:
 
     # ---------------------------------------------------------------- public
     def route(self, question: str, memory=None) -> Route:
-        q = _nfkc(question).strip()
+        q = _normalise(_nfkc(question).strip())
         v = self.vocab
         # 1. pending clarification: an answer picks one of the candidates
         if memory is not None and memory.pending:
@@ -687,8 +781,10 @@ class Router:
         if has_customer or pronoun:
             for f in ("profile", "rfm", "churn", "clv", "recommend", "cluster", "draft"):
                 scores[f] = scores.get(f, 0) + 0.03
-        if item:
+        if item and not re.search(r"投诉|抱怨|差评|吐槽|complain", q, re.I):
             scores["together"] = scores.get("together", 0) + 0.03
+        if has_customer and slots.get("channel") and slots.get("occasion") and slots["occasion"] != "regular":
+            scores["draft"] = scores.get("draft", 0) + 0.3  # "C100352 生日快乐短信": a message for one customer
         if seg and seg[3]:
             scores["segment"] = scores.get("segment", 0) + 0.1
         if slots.get("metric"):
@@ -698,6 +794,15 @@ class Router:
         if slots.get("by") and not has_customer and not pronoun and \
                 not any(b >= 0.15 for f, b in boosts.items() if f not in ("kpi", "segment", "rfm")):
             scores["kpi"] = scores.get("kpi", 0) + 0.08
+        if seg and seg[3] and boosts.get("churn") and not has_customer and not pronoun and \
+                scores.get("segment", 0) >= scores.get("churn", 0) and \
+                not re.search(r"各|分布|占比|比例|结构|构成|分层|breakdown|distribution|split|share|mix", q, re.I):
+            # "冠军客户里有谁可能要流失": churn words outside the segment's name → the at-risk list of that segment
+            scores["churn"] = scores["segment"] + 0.01
+        if boosts.get("draft") and boosts.get("care") and not has_customer and not pronoun and \
+                re.search(r"哪些|哪位|谁|什么|有没有|\b(which|who|what|any)\b", q, re.I):
+            # "近期有什么节日要给客户发祝福": no one to write to yet — who is due, from the care calendar
+            scores["care"] = max(scores.get("care", 0), scores.get("draft", 0) + 0.01)
         ranked = sorted(scores.items(), key=lambda kv: -kv[1])
         family, best = ranked[0]
         margin = best - ranked[1][1] if len(ranked) > 1 else best
@@ -747,6 +852,7 @@ class Router:
             s["days"] = days
         if item:
             s["item"] = item
+        s["mention_spans"] = tuple(m.span for m in mentions if m.span)
         if seg:
             s["segment"], s["scheme"], _, s["segment_strong"] = seg
         if prov:
@@ -755,27 +861,63 @@ class Router:
             s["city"] = city
         for rx, m in _METRIC_RES:
             if rx.search(q):
+                if m == "orders" and rx is _METRIC_RES[-1][0] and mentions:
+                    break  # "C100420 的订单" is about the customer, not the order count
                 s["metric"] = m
                 break
+        # a breakdown word inside a date ("三月份以来") or a named channel is not a breakdown
+        q_by = q.replace(dr[2], " ") if dr else q
+        chan, chan_span = self._channel(q_by)
+        if chan:
+            q_by = q_by.replace(chan_span, " ")
+        grouping = re.search(r"各|按|每个|每一个|每类|分品类|分渠道|分省|分城市|分月|哪个|哪些|哪类|哪一|排名|排行|对比|比较|分布|\bby\b|per\b|which|"
+                             r"across|breakdown|split|compare|ranking|distribution", q_by, re.I)
         for rx, b in _BY_RES:
-            mm = rx.search(q)
+            mm = rx.search(q_by)
             if mm:
                 # a named place is a filter, not a breakdown ("杭州的销售额")
                 if b in ("city", "province") and (city or prov) and not re.search(r"各|按|每个|哪个|哪些|by|per|which|across", q, re.I):
                     continue
-                if b == "channel" and re.search(r"sms|短信|微信|wechat|email|邮件", q, re.I):
+                if b == "channel" and re.search(r"sms|短信|微信|wechat|email|邮件", q_by, re.I):
                     continue
+                if b in ("channel", "order_channel") and chan and not grouping:
+                    continue  # "抖音渠道的客户数": one channel, a filter
+                if b == "category" and item and item in self.vocab.categories and not grouping:
+                    continue  # "茶叶类目今年卖了多少": one category, a filter
                 s["by"] = b
                 break
+        group = next((g for g in _PLACE_GROUPS if g[0].search(q)), None)
+        if group:
+            # "江浙沪" / "北上广深": several places at once → compare them in a breakdown
+            kind, names = group[1], group[2]
+            known = self.vocab.cities if kind == "city" else self.vocab.provinces
+            places = [known[n] for n in names if n in known]
+            if len(places) >= 2:
+                s["compare"], s["compare_places"] = kind, places
+                s.pop("city", None)
+                s.pop("province", None)
+        elif prov or city:
+            cities, provs = self.vocab.compared_places(q)
+            if len(cities) + len(provs) >= 2 and re.search(r"和|与|跟|及|、|还是|对比|比较|哪个|vs\.?|versus|compare|\band\b|\bor\b|,", q, re.I):
+                # two places side by side: a breakdown, not one filter ("杭州和宁波哪个卖得多")
+                s["compare"] = "city" if len(cities) >= 2 else "province"
+                s["compare_places"] = cities if len(cities) >= 2 else provs + [c for c in cities if c not in provs]
+        if chan:
+            # orders placed on a platform vs customers acquired through it
+            acq = re.search(r"获客|来源|来的|引流|拉来|注册|acqui|sign(ed)? ?up|came from|source", q, re.I)
+            s["sales_channel"] = chan
+            s["channel_kind"] = "channel" if acq or s.get("metric") in (
+                "customers", "new_customers", "repurchase_rate", "retention", "purchase_interval") and not re.search(
+                r"订单|下单|销售|卖|order|sales|revenue", q, re.I) else "order_channel"
         m = re.search(r"(?:概率|可能性|probability|chance)\s*(?:超过|大于|高于|above|over|>|≥|>=|at least)\s*(\d{1,3}(?:\.\d+)?)\s*(%|％)?", q, re.I) or \
             re.search(r"(?:超过|大于|高于|above|over|>|≥|>=|at least)\s*(\d{1,3}(?:\.\d+)?)\s*(%|％)", q, re.I)
         if m:
             val = float(m.group(1))
             s["min_probability"] = val / 100 if (m.group(2) or val > 1) else val
-        if re.search(r"已解决|解决了的|处理好的|resolved|closed", q, re.I):
-            s["status"] = "resolved"
-        elif re.search(r"未解决|没解决|待处理|处理中|open|unresolved|pending", q, re.I):
+        if re.search(r"未解决|没解决|没有解决|还没(有)?(解决|处理)|待处理|处理中|未处理|\bopen\b|unresolved|pending|not (yet )?resolved", q, re.I):
             s["status"] = "open"
+        elif re.search(r"已解决|已经解决|解决了|解决好|处理好|处理完|已处理|resolved|closed", q, re.I):
+            s["status"] = "resolved"
         # care / draft details
         occ = None
         if re.search(r"生日|birthday|b-day|寿星", q, re.I):
@@ -788,7 +930,7 @@ class Router:
             occ = "complaint_followup"
         elif re.search(r"感谢|谢谢|thank|vip", q, re.I):
             occ = "vip_thanks"
-        elif re.search(r"推荐|recommend|新品|suggest", q, re.I):
+        elif re.search(r"推荐|recommend|新品|上新|新款|suggest|new arrivals?|new products?|new collection", q, re.I):
             occ = "recommendation"
         elif re.search(r"回访|定期|due for|check[- ]?in|regular", q, re.I):
             occ = "regular"
@@ -819,10 +961,25 @@ class Router:
             s["scheme_hint"] = "tier"
         return s
 
+    def _channel(self, q: str) -> tuple[str | None, str | None]:
+        """A sales / acquisition channel named in the question (天猫, 京东, "JD", "Tmall" …)."""
+        chans = self.vocab.channels
+        for c in chans:
+            if c in q:
+                return c, c
+        low = q.lower()
+        for alias, zh in _CHANNEL_ALIASES:
+            m = re.search(alias, low)
+            if m:
+                hit = next((c for c in chans if c == zh), None) or next((c for c in chans if zh in c), None)
+                if hit:
+                    return hit, q[m.start():m.end()]
+        return None, None
+
     @staticmethod
     def _has_slots(slots, mentions, pronoun) -> bool:
         keys = {"top", "date_from", "item", "segment", "province", "city", "metric", "by", "days", "min_probability",
-                "status", "channel", "occasion"}
+                "status", "channel", "occasion", "sales_channel"}
         return bool(mentions) or pronoun or any(k in slots for k in keys)
 
     def _customer(self, mentions, pronoun, memory, q) -> tuple[list[str], Mention | None]:
@@ -870,11 +1027,31 @@ class Router:
             route.args["customer_id"] = ids[0]
             if mention is not None and mention.how == "fuzzy":
                 route.notes.append(f"fuzzy:{mention.span}")
+        if tool == "similar_complaints" and mentions and len(mentions[0].ids) == 1 and \
+                not _complaint_text(q, (slots.get("date_phrase"), *slots.get("mention_spans", ())), fallback=False):
+            # "C100352 投诉了，之前类似问题怎么处理的": complaints like this customer's latest one
+            latest = self._latest_complaint(mentions[0].ids[0])
+            if latest:
+                route.args["text"] = latest
         if tool == "bought_together" and not route.args.get("item"):
             route.needs_clarification, route.clarify_kind = True, "missing_item"
         if tool == "segment_members" and not route.args.get("segment"):
             route.needs_clarification, route.clarify_kind = True, "missing_segment"
         return route
+
+    def _latest_complaint(self, cid: str) -> str | None:
+        try:
+            fb = self.ws.table("feedback")
+        except Exception:  # noqa: BLE001 - no feedback table: no text to borrow
+            return None
+        if "customer_id" not in fb or "text" not in fb:
+            return None
+        mine = fb[(fb["customer_id"].astype(str) == cid) & ((fb["kind"] == "complaint") if "kind" in fb else True)]
+        if mine.empty:
+            return None
+        if "created_at" in mine:
+            mine = mine.sort_values("created_at")
+        return str(mine["text"].iloc[-1])[:200]
 
     def _clarify(self, route: Route, ids: list[str], kind: str, span: str) -> Route:
         route.needs_clarification = True
@@ -917,6 +1094,9 @@ class Router:
                               q, re.I)
             if slots.get("segment") and (listing or not count):
                 return "segment_members"
+            if not slots.get("segment") and _TOP_SPENDERS_RE.search(q):
+                slots["segment"] = _ALL_CUSTOMERS  # the biggest spenders of all customers
+                return "segment_members"
             return "segment_summary"
         if family == "kpi":
             return "kpi"
@@ -943,7 +1123,7 @@ class Router:
         elif tool == "segment_members":
             if s.get("segment"):
                 a["segment"] = s["segment"]
-            for k in ("province", "city"):
+            for k in ("province", "city", "date_from", "date_to"):
                 if s.get(k):
                     a[k] = s[k]
         elif tool == "at_risk_customers":
@@ -971,10 +1151,26 @@ class Router:
                     a[k] = s[k]
             if s.get("item") and a.get("by") != "category" and s["item"] in self.vocab.categories:
                 a["category"] = s["item"]
+            if s.get("sales_channel") and a.get("by") not in ("channel", "order_channel"):
+                kind = s.get("channel_kind") or "order_channel"
+                if metric in ("satisfaction", "complaint_rate", "resolution_time"):
+                    kind = "channel"  # feedback has no order channel
+                a[kind] = s["sales_channel"]
+            if s.get("compare") and not s.get("by"):
+                # the places side by side: a breakdown limited to them
+                a["by"] = s["compare"]
+                a.pop("city", None)
+                if s["compare"] == "province" or (a.get("province") and _place_key(a["province"]) in
+                                                  {_place_key(c) for c in s.get("compare_places") or []}):
+                    a.pop("province", None)
+                a[s["compare"]] = ",".join(s["compare_places"])
+            if a.get("by") == "channel" and metric in ("sales", "orders", "aov") and not re.search(
+                    r"获客|来源|引流|注册|acqui|sign(ed)? ?up|came from|source", q, re.I):
+                a["by"] = "order_channel"  # sales "by channel": where the orders were placed
             if s.get("top") and a.get("by"):
                 a["top"] = s["top"]
         elif tool == "similar_complaints":
-            a["text"] = _complaint_text(q)
+            a["text"] = _complaint_text(q, (s.get("date_phrase"), *s.get("mention_spans", ())))
             if s.get("top"):
                 a["k"] = s["top"]
             for k in ("status", "date_from", "date_to"):
@@ -1074,6 +1270,12 @@ class Router:
                     pool = [c for c in pool if str(cust.loc[c].get("province")) == prov]
                 if (city or prov) and len(pool) == 1:
                     chosen = pool[0]
+                elif (city or prov) and not pool and len(q) <= 20 and re.search(
+                        r"那个|那位|这个|这位|的那|那一个|住在|\b(one|who|lives?|living|from)\b", q, re.I):
+                    # "杭州那个" when none of them is in 杭州: ask again with the same choices
+                    route = Route(p["tool"], dict(p.get("args") or {}), p["tool"], p.get("language") or lang)
+                    route.notes.append(f"no candidate in {city or prov}")
+                    return self._clarify(route, list(cands), "customer", "")
                 elif re.search(r"女|female|woman|ms\b|mrs\b", q, re.I) or re.search(r"男|male|\bman\b|mr\b", q, re.I):
                     g = "F" if re.search(r"女|female|woman|ms\b|mrs\b", q, re.I) else "M"
                     pool2 = [c for c in cands if str(cust.loc[c].get("gender")) == g]
@@ -1100,19 +1302,50 @@ class Router:
         return route
 
 
-def _complaint_text(q: str) -> str:
-    """The complaint description inside a question ("有没有人投诉过快递破损?" → "快递破损")."""
+_CT_ZH = [re.compile(p) for p in (
+    r"(有没有|有无|是否有|有没|有)(别的|其他|其它)?(人|客户|顾客|用户|买家|消费者)?(也)?(投诉|抱怨|反映|反馈|吐槽|提到|说|讲|遇到)(过|到)?",
+    r"(客户|顾客|用户|买家|消费者|有人)(也)?(说|反映|反馈|投诉|抱怨|吐槽|提到|遇到)(了|过)?",
+    r"(投诉|抱怨|反映|反馈|吐槽|提到|遇到)过",
+    r"(?<![跟和比与同像])(以前|之前|过去|此前|曾经|历史上|最近|近期|这段时间|上次)(有)?(人|客户)?",
+    r"有没有|有无|是否有",
+    r"(有)?(类似|相似|同样|(?<!不)一样|相同|同类)的?",
+    r"(以前|之前)?(是)?(怎么|如何|怎样)(处理|解决|回复|应对|跟进)(的|了)?",
+    r"(已经?|都)?(解决|处理)(了|好|完)的?|(已经?|都)(解决|处理)的?|(?<!怎么)(?<!如何)(解决|处理)的|(未|没有?|还没)(解决|处理)(的)?",
+    r"(给我|帮我|帮忙|麻烦)?(找|搜|查|看|列|翻)(一)?(下|找|出)|搜索|查找|查询|帮我|帮忙|麻烦|请|给我|关于|有关|相关的?|这种|这类|这样的?|那种|那些",
+    r"前?\s*\d+\s*条|有?(几|多少)(条|个|起)?",
+    r"(的)?(投诉|反馈|案例|工单|记录|差评|评价)(吗|呢|有哪些|有吗|多吗|多不多|是什么)?",
+    r"(的)?(问题|情况)(吗|呢|有哪些|有吗|多吗|多不多)",
+    r"有?先例|有过(吗|没有|没)?|(发生|出现|遇到)过|有哪些|有吗|多吗|多不多|是不是|有多少|吗|呢|吧|啊|哈",
+    r"^\s*(说|讲|是)",
+)]
+_CT_EN = re.compile(
+    r"\b(which|what|any|anyone|anybody|someone|complaints?|complain(ed|ing|s)?|mention(s|ed|ing)?|about|regarding|re|"
+    r"similar|related|matching|like|have|has|had|did|do|does|customers?|clients?|people|users?|buyers?|ever|before|previously|"
+    r"show|find|search|look|get|give|list|pull|me|us|our|we|feedback|cases?|tickets?|reports?|reported|saying|said|say|"
+    r"says|tell|the|a|an|got|seen|see|this|that|these|those|there|been|were|was|is|are|how|handle[ds]?|handling|"
+    r"resolve[ds]?|resolving|fix(ed)?|deal(t)? with|past|of|with|for|on|in|where|who|from|up|please|pls|can|could|you|"
+    r"other|others|also|too|same|kind|sort|issues? (with|of|about)|open|resolved|closed|unresolved|pending|recent|"
+    r"recently|last|time|times|top|happen(ed|s)?|else|\d+)\b", re.I)
+
+
+def _complaint_text(q: str, drop: tuple = (), fallback: bool = True) -> str:
+    """The complaint description inside a question, without the question's scaffolding:
+    "快递太慢了，有类似的投诉吗？" → "快递太慢了", "Which complaints mention a damaged parcel" → "damaged parcel".
+    ``drop`` are spans the router already read as other slots (a date phrase). When little is
+    left, the whole question is returned — the embedding search copes with it."""
     t = q
-    pats = [r"有没有(人|客户|顾客|用户)?", r"有(人|客户|顾客)", r"(以前|之前|过去|曾经)", r"投诉过|抱怨过|反映过|反馈过|说过|投诉|抱怨|反映",
-            r"类似的?|相似的?|同样的?", r"(怎么|如何)(处理|解决)的?", r"(的)?(投诉|反馈|问题|情况|案例)(吗|呢|有哪些|有吗)?",
-            r"找一?下|搜索?一?下?|查一?下|帮我|请|关于|这种|这类", r"[?？!！。,，]",
-            r"\b(has|have|did|do)\b|\banyone\b|\bany\b|\bcustomers?\b|\bpeople\b|\bever\b|\bbefore\b|\bsimilar\b|\bcomplain(ed|ts|t|s)?\b|"
-            r"\babout\b|\blike\b|\bmentioning\b|\bregarding\b|\bfind\b|\bshow( me)?\b|\bsearch\b|\bfeedback\b|\bcases?\b|"
-            r"\bhow did we (resolve|handle|fix)\b|\bpast\b|\bthe\b|\bwe\b|\bgot\b|\bseen\b|\bthis\b|\bthat\b|\bthere\b|\bbeen\b|\bwere\b|\bwas\b"]
-    for p in pats:
-        t = re.sub(p, " ", t, flags=re.I)
-    t = re.sub(r"\s+", " ", t).strip(" 的了过吗呢")
-    return t if len(t) >= 2 else q
+    for span in drop:
+        if span:
+            t = t.replace(span, "" if re.search(r"[\u4e00-\u9fff]", q) else " ")
+    for p in _CT_ZH:
+        t = p.sub(" ", t)
+    t = _CT_EN.sub(" ", t)
+    t = re.sub(r"[?？!！。,，、:：;；\"“”'‘’()（）]", " ", t)
+    t = re.sub(r"\s+", " ", t).strip(" 的了过吗呢也还没")
+    t = re.sub(r"(?<=[\u4e00-\u9fff]) (?=[\u4e00-\u9fff])", "", t) if len(re.findall(r"[a-zA-Z]", t)) == 0 else t
+    if len(re.sub(r"\s", "", t)) < 2 or re.fullmatch(r"[\W\d_]*(问题|情况|事情?|this|it|that)?[\W\d_]*", t, re.I):
+        return q if fallback else ""
+    return t
 
 
 _VOCABS: dict[str, Vocabulary] = {}

@@ -282,13 +282,17 @@ def bar_chart_json(df: pd.DataFrame, x: str, y: str, title_zh: str, title_en: st
     values = [None if v is None or (isinstance(v, float) and np.isnan(v)) else float(v)
               for v in pd.to_numeric(df[y], errors="coerce").tolist()]
     horizontal = len(labels) > 8
+    # The bars keep the rows' order (the answer's ranked list): first row leftmost, or at the top
+    # when horizontal; the category order is explicit so no renderer re-sorts it.
     if horizontal:
         trace = {"type": "bar", "orientation": "h", "x": values[::-1], "y": labels[::-1], "name": y_title or y}
-        axes = {"xaxis": {"title": {"text": y_title or y}}, "yaxis": {"type": "category"}}
+        axes = {"xaxis": {"title": {"text": y_title or y}},
+                "yaxis": {"type": "category", "categoryorder": "array", "categoryarray": labels[::-1]}}
         height = max(360, 24 * len(labels) + 120)
     else:
         trace = {"type": "bar", "x": labels, "y": values, "name": y_title or y}
-        axes = {"xaxis": {"type": "category"}, "yaxis": {"title": {"text": y_title or y}}}
+        axes = {"xaxis": {"type": "category", "categoryorder": "array", "categoryarray": labels},
+                "yaxis": {"title": {"text": y_title or y}}}
         height = 420
     layout = {"title": {"text": bilingual_title(title_zh, title_en), "x": 0.01},
               "font": {"family": CJK_FONT, "size": 13}, "paper_bgcolor": "white", "plot_bgcolor": "white",
@@ -440,16 +444,23 @@ def _resolve_cluster(ws: Workspace, name: str):
     return None
 
 
+_ALL_SEGMENT = {"all", "*", "everyone", "all customers", "全部", "所有", "全部客户", "所有客户", "全体客户"}
+
+
 def segment_members(segment: str, top: int = 20, province: str | None = None, city: str | None = None,
+                    date_from: str | None = None, date_to: str | None = None,
                     *, ctx: ToolContext | None = None) -> dict:
     """The customers in one segment, biggest spenders first, with the segment's total size.
 
     Args:
         segment: a segment name in English or Chinese (Champions, 冠军客户, 重要价值客户, 高价值客户,
-            At Risk …) or a cluster name
+            At Risk …), a cluster name, or "all" (every customer: the biggest spenders overall)
         top: how many members to list (default 20)
         province: only customers in this province, e.g. 浙江省
         city: only customers in this city, e.g. 杭州市
+        date_from: with date_to, rank by what members spent in this period (YYYY-MM-DD, first day
+            included; members without orders in it are left out); default all time
+        date_to: last day included, YYYY-MM-DD
     """
     ctx = _ctx(ctx)
     ws = ctx.ws
@@ -457,9 +468,13 @@ def segment_members(segment: str, top: int = 20, province: str | None = None, ci
     rfm = _rfm(ws)
     cust = _customers(ws)
     try:
-        col, value = _resolve_segment(segment)
-        members = rfm.loc[rfm[col] == value]
-        label = value
+        if str(segment or "").strip().lower() in _ALL_SEGMENT:
+            col, value, label = "all", "all", "all"
+            members = rfm
+        else:
+            col, value = _resolve_segment(segment)
+            members = rfm.loc[rfm[col] == value]
+            label = value
     except ToolError:
         cl = _resolve_cluster(ws, segment)
         if cl is None:
@@ -473,16 +488,35 @@ def segment_members(segment: str, top: int = 20, province: str | None = None, ci
     members = members.reset_index()
     members.index = members["customer_id"].to_numpy()
     mask = _match_place(members["province"], province) & _match_place(members["city"], city)
-    members = members.loc[mask].sort_values(["monetary", "customer_id"], ascending=[False, True], kind="stable")
+    members = members.loc[mask]
+    size = int(len(members))
+    period = None
+    if date_from or date_to:
+        # spend and orders inside the period (orders before the as-of date), members with none left out
+        o = _orders(ws)
+        a = pd.Timestamp(date_from) if date_from else o["order_date"].min().normalize()
+        b = pd.Timestamp(date_to) + pd.Timedelta(days=1) if date_to else _as_of(ws)
+        sel = o[(o["order_date"] >= a) & (o["order_date"] < min(b, _as_of(ws)))]
+        g = sel.groupby("customer_id").agg(period_monetary=("amount", "sum"), period_orders=("order_id", "nunique"))
+        members = members.join(g, how="inner")
+        members["monetary"] = members["period_monetary"]
+        members["frequency"] = members["period_orders"]
+        period = {"date_from": fmt_date(a), "date_to": fmt_date(min(b, _as_of(ws)) - pd.Timedelta(days=1))}
+    members = members.sort_values(["monetary", "customer_id"], ascending=[False, True], kind="stable")
     rows = []
     for cid, r in members.head(top).iterrows():
         basic = _customer_basic(ws, cid, ctx)
         rows.append({**basic, "recency_days": int(r["recency_days"]), "frequency": int(r["frequency"]),
                      "monetary": round(float(r["monetary"]), 2), "segment": r.get("segment"),
                      "segment_cn8": r.get("segment_cn8"), "tier": r.get("tier")})
-    return {"segment": label, "scheme": col, "count": int(len(members)), "shown": len(rows),
-            "province": province, "city": city, "members": rows, "as_of": fmt_date(_as_of(ws)),
-            "provenance": _meta_prov(ws, "rfm", "rfm_table") + f" · members of {label}, sorted by monetary"}
+    out = {"segment": label, "scheme": col, "count": int(len(members)), "shown": len(rows),
+           "province": province, "city": city, "members": rows, "as_of": fmt_date(_as_of(ws)),
+           "provenance": _meta_prov(ws, "rfm", "rfm_table") + f" · members of {label}, sorted by monetary"}
+    if period:
+        out.update(period)
+        out["segment_size"] = size
+        out["provenance"] += f" in {period['date_from']} … {period['date_to']} (orders)"
+    return out
 
 
 def cluster_lookup(customer_id: str | None = None, *, ctx: ToolContext | None = None) -> dict:
@@ -744,9 +778,12 @@ def bought_together(item: str, top: int = 10, *, ctx: ToolContext | None = None)
                      "lift": _r(r.get("lift"), 3), "orders": r.get("count")})
     chart = None
     if rows:
+        # the bars in the list's order, with the measure the list is ranked by (lift for rules,
+        # orders together for plain co-occurrence)
         cdf = pd.DataFrame(rows)
-        chart = (bar_chart_json(cdf, "item", "lift", f"与「{name}」一起购买", f"Bought with {name}",
-                                 y_title="提升度 lift"))
+        by_count = res.method != "rules" and cdf["orders"].notna().all()
+        chart = (bar_chart_json(cdf, "item", "orders" if by_count else "lift", f"与「{name}」一起购买",
+                                f"Bought with {name}", y_title="共同购买订单数 orders together" if by_count else "提升度 lift"))
     prov = res.provenance or f"tools.association.bought_together · {level}"
     if rules is not None:
         prov = _meta_prov(ws, f"rules_{level}", f"artefacts/rules_{level}") + " · " + prov
@@ -896,7 +933,8 @@ KPI_BY = KpiBy.__args__
 
 def kpi(metric: KpiMetric, by: KpiBy | None = None, date_from: str | None = None, date_to: str | None = None,
         province: str | None = None, city: str | None = None, category: str | None = None,
-        channel: str | None = None, top: int | None = None, *, ctx: ToolContext | None = None) -> dict:
+        channel: str | None = None, order_channel: str | None = None, top: int | None = None, *,
+        ctx: ToolContext | None = None) -> dict:
     """A business KPI over an optional date range and filters, optionally broken down (with a chart).
 
     Args:
@@ -908,18 +946,24 @@ def kpi(metric: KpiMetric, by: KpiBy | None = None, date_from: str | None = None
             category, month (monthly trend), feedback_channel or kind
         date_from: first day included, YYYY-MM-DD
         date_to: last day included, YYYY-MM-DD
-        province: only this province, e.g. 浙江省
-        city: only this city, e.g. 杭州市
+        province: only this province, e.g. 浙江省 (several: comma-separated, 江苏省,浙江省,上海)
+        city: only this city, e.g. 杭州市 (several: comma-separated)
         category: only this product category
-        channel: only this acquisition channel
+        channel: only customers acquired through this channel (customers.channel), e.g. 抖音
+        order_channel: only orders placed on this channel (orders.channel), e.g. 京东
         top: keep only the first N groups of the breakdown (highest value; for month the last N)
     """
     ctx = _ctx(ctx)
     ws = ctx.ws
     from tools.kpi import kpi as _kpi
     tables = {"orders": ws.table("orders"), "customers": ws.table("customers"), "feedback": ws.table("feedback")}
-    filters = {k: v for k, v in dict(province=province, city=city, category=category, channel=channel).items()
-               if v not in (None, "")}
+    filters = {k: v for k, v in dict(province=province, city=city, category=category, channel=channel,
+                                     order_channel=order_channel).items() if v not in (None, "")}
+    for k, v in list(filters.items()):  # "江苏省,浙江省,上海": several values of one filter
+        if isinstance(v, str) and re.search(r"[,，、]", v):
+            vals = [x.strip() for x in re.split(r"[,，、]", v) if x.strip()]
+            filters[k] = vals if len(vals) > 1 else (vals[0] if vals else None)
+    filters = {k: v for k, v in filters.items() if v}
     try:
         res = _kpi(tables, metric, by=by, date_from=date_from or None, date_to=date_to or None,
                    as_of=_as_of(ws), top=int(top) if top else None, filters=filters or None)
