@@ -126,6 +126,7 @@ def _customer_profile(r: dict, zh: bool, focus: dict) -> str:
     last = _get(r, "last_order", "last_order_date")
     open_c = _get(r, "open_complaints", default=[])
     n_open = len(open_c) if isinstance(open_c, list) else open_c
+    n_all = r.get("complaints") if isinstance(r.get("complaints"), int) and not isinstance(r.get("complaints"), bool) else None
     phone, email = r.get("phone") or _get(r, "contact.phone"), r.get("email") or _get(r, "contact.email")
     place = " ".join(x for x in (r.get("province"), r.get("city")) if x)
     if zh:
@@ -146,8 +147,11 @@ def _customer_profile(r: dict, zh: bool, focus: dict) -> str:
         if last:
             parts.append(f"最近下单日期 {last}。")
         if n_open is not None:
-            parts.append(f"未解决投诉 {fmt_int(n_open)} 条。")
-        return "".join(parts)
+            parts.append(f"未解决投诉 {fmt_int(n_open)} 条" + (f"（共投诉 {fmt_int(n_all)} 条）" if isinstance(n_all, int) else "")
+                         + (f"，最近一条：「{_short(open_c[-1].get('text'), 40)}」" if isinstance(open_c, list) and open_c
+                            and isinstance(open_c[-1], dict) and open_c[-1].get("text") else "") + "。")
+        extra = _profile_extra(r, True)
+        return "".join(parts) + ("\n" + extra if extra else "")
     parts = [f"Customer {who}" + (f", {place}" if place else "") + (f", phone {phone}" if phone else "")
              + (f", e-mail {email}" if email else "") + "."]
     if seg:
@@ -165,8 +169,34 @@ def _customer_profile(r: dict, zh: bool, focus: dict) -> str:
     if last:
         parts.append(f"Last order on {last}.")
     if n_open is not None:
-        parts.append(f"Open complaints: {fmt_int(n_open)}.")
-    return " ".join(parts)
+        parts.append(f"Open complaints: {fmt_int(n_open)}" + (f" ({fmt_int(n_all)} complaints in all)" if isinstance(n_all, int) else "")
+                     + (f", latest: \"{_short(open_c[-1].get('text'), 60)}\"" if isinstance(open_c, list) and open_c
+                        and isinstance(open_c[-1], dict) and open_c[-1].get("text") else "") + ".")
+    extra = _profile_extra(r, False)
+    return " ".join(parts) + ("\n" + extra if extra else "")
+
+
+def _profile_extra(r: dict, zh: bool) -> str:
+    """Membership level, birthday, the latest orders and the recommended products of a card."""
+    out = []
+    level, bday, age = r.get("level"), r.get("birthday"), r.get("age")
+    if level or bday:
+        if zh:
+            out.append("会员等级：" + (str(level) if level else "未知") + (f"；生日 {bday}" if bday else "")
+                       + (f"（{fmt_int(age)} 岁）" if age is not None and bday else "") + "。")
+        else:
+            out.append("Membership level: " + (str(level) if level else "unknown") + (f"; birthday {bday}" if bday else "")
+                       + (f" (age {fmt_int(age)})" if age is not None and bday else "") + ".")
+    orders = [o for o in (r.get("recent_orders") or []) if isinstance(o, dict)][:3]
+    if orders:
+        if zh:
+            out.append("最近订单：" + "；".join(f"{o.get('date')} {o.get('items')}（{fmt_money(o.get('amount'))}）" for o in orders) + "。")
+        else:
+            out.append("Recent orders: " + "; ".join(f"{o.get('date')} {o.get('items')} ({fmt_money(o.get('amount'))})" for o in orders) + ".")
+    recs = [str(p.get("product")) for p in (r.get("recommended_products") or []) if isinstance(p, dict) and p.get("product")][:3]
+    if recs:
+        out.append(("推荐商品：" + "、".join(recs) + "。") if zh else ("Recommended: " + ", ".join(recs) + "."))
+    return "\n".join(out)
 
 
 def _rfm_lookup(r: dict, zh: bool, focus: dict) -> str:

@@ -20,6 +20,8 @@ EXEMPLARS: dict[str, list[str]] = {
         "what do we know about the customer", "pull up the customer's details", "the customer's profile please",
         "summary of the customer", "customer 360 for the customer", "what did the customer buy recently",
         "the customer", "info on the customer",
+        "该客户的手机号", "该客户平时喜欢买什么", "该客户的会员等级", "该客户投诉过什么", "该客户生日是哪天",
+        "what's the story with the customer", "give me a quick summary of the customer", "the customer's phone number",
     ],
     "rfm_lookup": [
         "该客户的RFM是多少", "该客户属于哪个分群", "该客户是什么类型的客户", "该客户的RFM分数", "该客户是哪类客户",
@@ -29,6 +31,7 @@ EXEMPLARS: dict[str, list[str]] = {
         "what segment does the customer belong to", "the customer's recency frequency monetary",
         "how recently did the customer buy", "how much has the customer spent in total", "is the customer a champion",
         "RFM for the customer", "what tier is the customer", "how many orders has the customer placed",
+        "该客户上次买东西是什么时候", "该客户一共花了多少钱", "is the customer a big spender",
     ],
     "segment_summary": [
         "客户分群分布", "各个分群有多少客户", "RFM分群的分布情况", "每个客户群体的人数和占比", "客户分层结构是怎样的",
@@ -46,6 +49,7 @@ EXEMPLARS: dict[str, list[str]] = {
         "who are this segment", "list the customers in this segment", "members of this segment",
         "show me this segment customers", "give me the list of this segment", "top spenders in this segment",
         "which customers are in this segment", "names in this segment", "export this segment",
+        "消费金额最高的客户", "花钱最多的前十个客户", "who spent the most", "our biggest spenders",
     ],
     "cluster_lookup": [
         "该客户属于哪个聚类", "该客户在哪个簇", "该客户的聚类结果", "聚类分析的结果", "客户聚成了几类",
@@ -53,6 +57,7 @@ EXEMPLARS: dict[str, list[str]] = {
         "which cluster is the customer in", "the customer's cluster", "what cluster does the customer belong to",
         "show the customer clusters", "what clusters do we have", "describe the clusters",
         "cluster profiles", "how were customers clustered",
+        "客户聚成了几类，每类什么特点",
     ],
     "churn_risk": [
         "该客户的流失概率", "该客户会流失吗", "该客户流失风险大吗", "该客户的流失风险", "该客户还会回来买吗",
@@ -60,6 +65,7 @@ EXEMPLARS: dict[str, list[str]] = {
         "what is the customer's churn probability", "is the customer likely to churn", "churn risk of the customer",
         "will the customer churn", "how likely is the customer to leave", "why is the customer at risk",
         "the customer's churn score", "is the customer going to stop buying",
+        "该客户会跑吗", "该客户最近还来买吗", "will the customer buy again", "should I worry about losing the customer",
     ],
     "at_risk_customers": [
         "哪些客户有流失风险", "流失风险最高的客户", "可能流失的客户名单", "列出高流失风险客户", "快要流失的客户有哪些",
@@ -69,6 +75,7 @@ EXEMPLARS: dict[str, list[str]] = {
         "churn risk list", "show me at-risk customers", "who might we lose", "top churn risks in this region",
         "customers we are about to lose", "high churn probability customers", "which customers should we win back",
         "how many customers are at high risk of churn",
+        "很久没下单的客户有哪些", "哪些客户需要唤醒", "which customers haven't bought in months", "dormant customers to reactivate",
     ],
     "clv_estimate": [
         "该客户的CLV", "该客户的终身价值", "该客户的客户生命周期价值是多少", "该客户未来一年能贡献多少",
@@ -94,6 +101,7 @@ EXEMPLARS: dict[str, list[str]] = {
         "what should we recommend to the customer", "product recommendations for the customer",
         "what would the customer like", "suggest products for the customer", "what to upsell to the customer",
         "next best product for the customer", "recommend something to the customer",
+        "该客户可能还喜欢什么", "what else could we sell to the customer",
     ],
     "kpi": [
         "复购率是多少", "客单价多少", "按省份的销售额", "月度销售趋势", "留存率怎么样", "客户满意度", "投诉率是多少",
@@ -106,6 +114,8 @@ EXEMPLARS: dict[str, list[str]] = {
         "how long does it take to resolve complaints", "which city has the highest sales", "sales by category",
         "AOV by gender", "repeat purchase rate by channel", "orders per month", "sales in this region",
         "how are sales trending", "revenue of this product", "retention of monthly cohorts",
+        "哪个品类投诉最多", "投诉处理平均用时", "新老客户各多少", "各渠道销售额对比", "两个地区哪个卖得多",
+        "which category gets the most complaints", "sales on each platform", "how many customers came from this channel",
     ],
     "similar_complaints": [
         "有没有人投诉过快递破损", "类似的投诉有哪些", "之前有没有类似的投诉", "有客户反映过发错货吗",
@@ -116,6 +126,8 @@ EXEMPLARS: dict[str, list[str]] = {
         "how did we resolve complaints about rude staff", "search feedback about poor quality",
         "any complaints mentioning broken packaging", "have we seen this complaint before",
         "past complaints about billing errors", "show me similar feedback",
+        "客户说东西坏了，以前有类似的吗", "有人说过过敏吗", "这个问题有先例吗", "客户来电说收到的货少了",
+        "customer says the parcel never arrived, similar cases?", "anyone else report the machine not working",
     ],
     "complaint_topics": [
         "投诉主要集中在哪些方面", "投诉最多的问题是什么", "主要投诉类型", "投诉热点", "客户都在抱怨什么",
@@ -131,6 +143,7 @@ EXEMPLARS: dict[str, list[str]] = {
         "whose birthday is coming up", "upcoming customer birthdays", "care calendar for the next two weeks",
         "who should we contact this week", "which customers are due for a follow-up", "upcoming festivals to greet customers",
         "customers with birthdays next week", "who needs a check-in call", "care reminders",
+        "近期有哪些节日要给客户发祝福", "which VIPs should we thank this month",
     ],
     "draft_care_message": [
         "给该客户写一条生日祝福短信", "帮我给该客户起草一条关怀消息", "给该客户写个中秋祝福", "写一封感谢信给该客户",
@@ -140,6 +153,7 @@ EXEMPLARS: dict[str, list[str]] = {
         "compose a thank-you email for the customer", "write a follow-up message after the customer's complaint",
         "draft a Christmas greeting for the customer", "write a WeChat message recommending products to the customer",
         "prepare a care message for the customer", "draft messages for all this segment customers",
+        "给该客户发个微信问候一下", "给该客户发条短信", "send the customer a birthday text", "email the customer about new arrivals",
     ],
     "help": [
         "你能做什么", "你会什么", "怎么用", "帮助", "你能回答哪些问题", "有什么功能", "使用说明",

@@ -377,6 +377,18 @@ def parse_date_range(text: str, as_of) -> tuple[str, str, str] | None:
         yy, mon = (int(g2), g1) if g2.isdigit() else (int(g1), g2)
         a, b = _month_range(yy, _MONTHS_EN[mon.lower()])
         return _d(a), _d(b), m.group(0)
+    # an English month without a year ("new customers in September"): the latest such month;
+    # "may"/"march" only after a preposition (they are also words)
+    m = re.search(r"\b(?:in|during|for|of|last|over|through)\s+(" + mon_en + r")\b\.?", t, re.I) or \
+        re.search(r"\b(january|february|april|june|july|august|september|october|november|december|sept?|oct|nov|dec|jan|feb|apr|"
+                  r"jun|jul|aug)\b", t, re.I)
+    if m and not re.search(r"\d{4}", t):
+        mm = _MONTHS_EN[m.group(1).lower()]
+        yy = year if pd.Timestamp(year=year, month=mm, day=1) <= last_day else year - 1
+        if re.search(r"last year", t, re.I):
+            yy = year - 1
+        a, b = _month_range(yy, mm)
+        return _d(a), _d(b), m.group(0)
     m = re.search(r"上个?月|上一个月|\blast month\b|\bprevious month\b|\bprior month\b", t, re.I)
     if m:
         prev = (today.replace(day=1) - pd.Timedelta(days=1))

@@ -153,7 +153,11 @@ def _nfkc(s: str) -> str:
 
 # colloquial / trade words → the words the rules and exemplars use
 _NORMALISE = [("客诉", "投诉"), ("啥时候", "什么时候"), ("为啥", "为什么"), ("干啥", "做什么"), ("咋样", "怎么样"), ("咋办", "怎么办"),
-              ("咋", "怎么"), ("啥", "什么"), ("尿不湿", "纸尿裤")]
+              ("咋", "怎么"), ("啥", "什么"), ("尿不湿", "纸尿裤"),
+              # frequent pinyin-input slips of the metric words
+              ("流式概率", "流失概率"), ("流式风险", "流失风险"), ("留失", "流失"), ("流逝风险", "流失风险"), ("复购律", "复购率"),
+              ("回购律", "回购率"), ("销售饿", "销售额"), ("销售e", "销售额"), ("客单加", "客单价"), ("投诉律", "投诉率"),
+              ("满意读", "满意度"), ("画象", "画像")]
 
 
 def _normalise(q: str) -> str:
@@ -266,6 +270,8 @@ class Vocabulary:
             forms.append((en.replace("_", "-") + " customers", t, "tier", True))
         forms.append(("高价值", "高价值客户", "tier", True))
         forms.append(("vip", "高价值客户", "tier", False))
+        for f in ("vips", "vip客户", "vip customers", "vip会员", "vip 客户"):
+            forms.append((f, "高价值客户", "tier", True))
         prof = self.ws.artefact("cluster_profiles")
         if isinstance(prof, pd.DataFrame):
             for _, r in prof.iterrows():
@@ -357,21 +363,28 @@ class Vocabulary:
         return out
 
     def fuzzy_cjk(self, text: str) -> Mention | None:
-        """A Chinese name-like span that is not an exact name ("客户王晓明的…") → close names."""
-        m = re.search(r"(?:客户|顾客|会员|用户)\s*([\u4e00-\u9fff]{2,3})(?=的|这|最近|有|是|会|吗|呢|$|[，,。?？\s])", text) or \
-            re.search(r"^([\u4e00-\u9fff]{2,3})(?=的(?:画像|资料|信息|流失|RFM|rfm|CLV|clv|终身|分群|聚类|推荐|档案|情况))", text)
-        if not m:
-            return None
-        span = m.group(1)
-        if span in self.blocked or span in _NOT_NAMES:
-            return None
+        """A Chinese name-like span that is not an exact name ("客户王晓明的…", "给我看下赵子玄的资料")
+        → close names (same surname, one character off)."""
+        spans = []
+        m = re.search(r"(?:客户|顾客|会员|用户)\s*([\u4e00-\u9fff]{2,3})(?=的|这|最近|有|是|会|吗|呢|$|[，,。?？\s])", text)
+        if m:
+            spans.append(m.group(1))
+        for m in re.finditer(r"(?=的(?:画像|资料|信息|流失|RFM|rfm|CLV|clv|终身|分群|聚类|推荐|档案|情况|生日|电话|消费|订单))", text):
+            end = m.start()
+            for L in (3, 2):
+                if end - L >= 0 and re.fullmatch(r"[\u4e00-\u9fff]+", text[end - L:end]):
+                    spans.append(text[end - L:end])
         from rapidfuzz import fuzz, process
-        pool = [n for n in self.cjk_names if n[0] == span[0] and abs(len(n) - len(span)) <= 1]
-        hits = process.extract(span, pool, scorer=fuzz.ratio, score_cutoff=60, limit=5)
-        if not hits:
-            return None
-        ids = [cid for h in hits for cid in self.by_name[h[0]]][:8]
-        return Mention(span, ids, "fuzzy")
+        surnames = {n[0] for n in self.cjk_names}
+        for span in dict.fromkeys(spans):
+            if span in self.blocked or span in _NOT_NAMES or span[0] not in surnames:
+                continue
+            pool = [n for n in self.cjk_names if n[0] == span[0] and abs(len(n) - len(span)) <= 1]
+            hits = process.extract(span, pool, scorer=fuzz.ratio, score_cutoff=60, limit=5)
+            if hits:
+                ids = [cid for h in hits for cid in self.by_name[h[0]]][:8]
+                return Mention(span, ids, "fuzzy")
+        return None
 
     # ---------------------------------------------------------------- places
     def find_places(self, text: str) -> tuple[str | None, str | None, list[str]]:
@@ -615,16 +628,21 @@ RULES: list[tuple[str, re.Pattern, float]] = [
     ("draft", _rx(r"(写|起草|草拟|拟|编写|撰写|生成|准备|帮我写).{0,12}(短信|消息|微信|邮件|祝福|信|文案|问候|关怀|感谢|贺卡|贺词|话术|回访|致歉|道歉)|"
                   r"(发|送)(个|一个|一条|条|一段|段|一封|封|点)?.{0,10}(短信|微信消息|消息|邮件|祝福|问候|贺卡)|(语气|口吻).{0,6}(点|些|一点|的)|"
                   r"\b(in a|with a) (formal|playful|warm|friendly|casual) tone\b|"
+                  r"\bsend\b.{0,40}\b(text|message|sms|note|e-?mail|card|greeting|wish(es)?|wechat)\b|"
                   r"(发|送)(个|一个|一条|一段|一封)?.{0,6}(问候|祝福|短信|消息|贺卡).{0,8}(拟|写|起草)|帮我拟|拟一下|起草一下|"
                   r"(短信|消息|文案|微信|邮件|祝福语?)(草稿|模板)|\bdrafts?\b|\bcompose\b|\bwrite\b.{0,40}\b(sms|message|text|email|e-mail|"
                   r"wechat|note|greeting|letter|card|wish(es)?)|\bprepare\b.{0,20}\b(message|sms|email|greeting)"), 0.35),
+    ("care", _rx(r"(感谢|答谢|致谢|thank).{0,12}(哪些|哪位|谁|which|who)|(哪些|哪位|谁|which|who).{0,24}(感谢|答谢|致谢|thank)", ), 0.3),
     ("care", _rx(r"过生日|生日|寿星|birthday|b-day|节日|festival|holiday|关怀|回访|该联系|需要联系|要联系|联系谁|该问候|"
                  r"due for|check[- ]?in|follow[- ]?up|reach out|care calendar|contact (this|next)|who (should|to) (we )?contact|"
                  r"春节|中秋|国庆|元旦|圣诞|christmas|new year|端午|元宵|greet"), 0.15),
     ("similar", _rx(r"投诉过|抱怨过|反映过|反馈过|投诉说|说过|类似.{0,6}(投诉|反馈|问题|情况|案例)|相似.{0,6}(投诉|反馈|问题|案例)|"
                     r"同样的(投诉|问题)|有没有人.{0,12}(投诉|抱怨|反映|说)|有人.{0,8}(投诉|抱怨|反映|说|提到|反馈|吐槽|遇到)|有没有.{0,4}(投诉|反馈).{1,20}的|"
-                    r"(客户|顾客|用户|买家|消费者)(说|反馈|反映|吐槽)(了)?.{2,}|先例|有过(吗|没有|没)|(发生|出现|遇到)过|"
+                    r"(客户|顾客|用户|买家|消费者).{0,4}(说|反馈|反映|吐槽)(了)?.{2,}|(有没有|有无|有)类似的?(吗|呢|没有?)?[?？。!！]*$|先例|有过(吗|没有|没)|(发生|出现|遇到)过|"
                     r"anyone (else )?(report|mention|say|said|complain|raise)|(happened|come up|seen this) before|"
+                    r"complain(ed|ing|s)?( that)? (the|my|our|their|his|her|a|an) [a-z]+( [a-z]+)? (was|were|is|are|tasted|smelled|"
+                    r"arrived|came|broke|had|has|did|does|didn't|wasn't|never|keeps?)\b|"
+                    r"(customer|client|buyer|user) (says|said|reports?|reported|told us|claims?)\b|"
                     r"(similar|same) (cases|issues|problems|tickets|complaints)|like this before|"
                     r"complain(ed|s)? (about|of|that)|anyone complain|(similar|related|matching) (complaints|feedback|cases|tickets|issues)|"
                     r"complaints? (about|like|mentioning|regarding|on|that mention)|feedback (about|mentioning|on)|"
@@ -646,7 +664,8 @@ RULES: list[tuple[str, re.Pattern, float]] = [
     ("kpi", _rx(_COMPLAINT_BY), 0.3),
     ("churn", _rx(r"流失|churn|at[- ]risk|attrition|流失风险|可能不再|不再购买|不来了|lose|losing|leave us|stop buying|"
                   r"还(会|能)?(再)?(来|回来)?(买|下单|光顾|复购)(吗|不|嘛)|会不会(再)?(来|回来|买)|还会回来|还会来|"
-                  r"(会|要)(跑|走)(吗|了)|跑路|跑掉|留不住|"
+                  r"(会|要)(跑|走)(吗|了)|跑路|跑掉|留不住|沉睡|休眠|唤醒|不活跃|(没|未|不)(再)?(下单|购买|买过?|消费|来)(过)?的(老)?(客户|顾客|会员)|"
+                  r"\b(dormant|inactive|lapsed)\b|(haven't|have not|hasn't|not) (bought|ordered|purchased|shopped|been back)|"
                   r"\b(come|coming) back\b|\breturn to (us|buy)\b|"
                   r"lapse|lapsing|defect|挽回|挽留|召回|win[- ]?back"), 0.15),
     ("clv", _rx(r"\bclv\b|\bltv\b|终身价值|生命周期价值|生命价值|客户价值预测|未来价值|预期价值|值多少钱|lifetime value|"
@@ -704,7 +723,7 @@ _METRIC_WORDS: list[tuple[str, str]] = [
      r"new (customers|buyers|clients|members|signups|sign-ups)|first[- ]time (buyers|customers)|acquired|newly", "new_customers"),
     (r"订单数|订单量|多少单|多少订单|下单量|单量|单数|how many orders|number of orders|order count|order volume|orders? per", "orders"),
     (r"客户数|客户总数|总客户数|客户总量|购买客户数|买家数|顾客数|用户数|会员数|活跃客户|多少客户|多少(位|个|名)(客户|顾客|用户|会员|买家)|多少人买|人数|"
-     r"(客户|顾客|买家|用户)(最多|最少|数量|规模|占比|比例|分布|构成)|how many (customers|clients|buyers|shoppers)|number of (customers|clients|buyers)|"
+     r"(客户|顾客|买家|用户)(最多|最少|数量|规模|占比|比例|分布|构成|多吗|多不多|少吗)|how many (customers|clients|buyers|shoppers)|number of (customers|clients|buyers)|"
      r"customer count|active customers|buyers|how many people bought", "customers"),
     (r"销售额|销售收入|营业额|营收|收入|消费金额|消费额|gmv|销量|卖了多少|业绩|卖得|卖的|sales|revenue|turnover|sold|takings|income|"
      r"how much did we (sell|make)|销售", "sales"),
@@ -716,7 +735,8 @@ _BY_WORDS: list[tuple[str, str]] = [
     (r"各省|按省|分省|省份|哪个省|每个省|by province|per province|which province|across provinces|provinces|各地区|按地区|by region|"
      r"which region|regions", "province"),
     (r"各城市|按城市|分城市|哪个城市|哪些城市|每个城市|各市|城市|by city|per city|which city|which cities|cities", "city"),
-    (r"性别|男女|男性|女性|by gender|gender|men and women|male|female", "gender"),
+    (r"性别|男女|男性|女性|男客户|女客户|男顾客|女顾客|男士|女士|男生|女生|男的|女的|by gender|gender|\b(wo)?men\b|\bladies\b|"
+     r"male|female", "gender"),
     (r"年龄段|年龄|岁|[0-9零〇一二三四五六七八九]0后|by age|age group|age band|age bracket|\bages?\b|year[- ]olds?|"
      r"\b(gen z|millennials|boomers)\b", "age_band"),
     (r"下单渠道|销售渠道|平台|order channel|sales channel|platform", "order_channel"),
@@ -799,6 +819,31 @@ class Router:
                 not re.search(r"各|分布|占比|比例|结构|构成|分层|breakdown|distribution|split|share|mix", q, re.I):
             # "冠军客户里有谁可能要流失": churn words outside the segment's name → the at-risk list of that segment
             scores["churn"] = scores["segment"] + 0.01
+        one_customer = (has_customer and len(mentions[0].ids) == 1) or (
+            not has_customer and pronoun and memory is not None and bool(memory.customer_id))
+        if one_customer:
+            lead = max(scores, key=scores.get)
+            if lead == "similar" and not boosts.get("draft") and not re.search(
+                    r"类似|相似|同样|这种|这类|一样的|怎么(处理|解决|回复)|如何(处理|解决)|similar|same|like this|how (did|do|should) we", q, re.I) \
+                    and not _complaint_text(q, (slots.get("date_phrase"), *slots.get("mention_spans", ())), fallback=False):
+                scores["profile"] = scores["similar"] + 0.01  # "C101353 之前投诉过什么": the customer's card lists them
+            if lead == "care" and not boosts.get("draft") and not re.search(r"哪些|谁|名单|list|who|which|upcoming|calendar", q, re.I):
+                scores["profile"] = scores["care"] + 0.01  # "Linda Clark 生日快到了吗": the card has the birthday
+        if has_customer and max(scores, key=scores.get) == "kpi":
+            # "邹宇轩下过多少单" / "王博文以后能带来多少收入": one customer's numbers are in the customer tools, not a KPI
+            fams = ("rfm", "profile", "clv", "churn", "recommend", "cluster")
+            if re.search(r"以后|未来|将来|预计|预期|能带来|会带来|还能|future|expected|predicted|will (bring|spend|be worth)", q, re.I):
+                scores["clv"] = scores.get("clv", 0) + 0.05
+            pick = max(fams, key=lambda f: scores.get(f, 0))
+            scores[pick] = scores["kpi"] + 0.01
+        if boosts.get("churn") and not slots.get("metric") and not has_customer and \
+                scores.get("kpi", 0) >= scores.get("churn", 0) > 0:
+            scores["churn"] = scores["kpi"] + 0.01  # "which city has the highest churn": no churn KPI, the at-risk list
+        top2 = sorted(scores, key=lambda f: -scores[f])[:3]
+        if top2[0] == "similar" and "topics" in top2 and not has_customer and not pronoun and not slots.get("status") and \
+                not _complaint_text(q, (slots.get("date_phrase"),), fallback=False):
+            # "which products do customers complain about": no description to match → the topics
+            scores["topics"] = scores["similar"] + 0.01
         if boosts.get("draft") and boosts.get("care") and not has_customer and not pronoun and \
                 re.search(r"哪些|哪位|谁|什么|有没有|\b(which|who|what|any)\b", q, re.I):
             # "近期有什么节日要给客户发祝福": no one to write to yet — who is due, from the care calendar
@@ -898,10 +943,14 @@ class Router:
                 s.pop("province", None)
         elif prov or city:
             cities, provs = self.vocab.compared_places(q)
-            if len(cities) + len(provs) >= 2 and re.search(r"和|与|跟|及|、|还是|对比|比较|哪个|vs\.?|versus|compare|\band\b|\bor\b|,", q, re.I):
-                # two places side by side: a breakdown, not one filter ("杭州和宁波哪个卖得多")
-                s["compare"] = "city" if len(cities) >= 2 else "province"
-                s["compare_places"] = cities if len(cities) >= 2 else provs + [c for c in cities if c not in provs]
+            # a municipality named with provinces ("北京和广东") is compared as a province
+            muni = [self.vocab.provinces[_place_key(c)] for c in cities if _place_key(c) in self.vocab.provinces]
+            if re.search(r"和|与|跟|及|、|还是|对比|比较|哪个|vs\.?|versus|compare|\band\b|\bor\b|,", q, re.I):
+                # places side by side: a breakdown limited to them, not one filter ("杭州和宁波哪个卖得多")
+                if len(cities) >= 2:
+                    s["compare"], s["compare_places"] = "city", cities
+                elif len(provs) >= 2 or (provs and len(muni) == len(cities) and len(provs) + len(muni) >= 2):
+                    s["compare"], s["compare_places"] = "province", provs + [m for m in muni if m not in provs]
         if chan:
             # orders placed on a platform vs customers acquired through it
             acq = re.search(r"获客|来源|来的|引流|拉来|注册|acqui|sign(ed)? ?up|came from|source", q, re.I)
@@ -939,7 +988,7 @@ class Router:
         fm = re.search(r"(春节|中秋节?|国庆节?|元旦|圣诞节?|christmas|new year|端午节?|元宵节?|劳动节|情人节|七夕)", q, re.I)
         if fm:
             s["festival"] = fm.group(1)
-        if re.search(r"短信|sms|text message", q, re.I):
+        if re.search(r"短信|sms|text message|\b(a|an|the) text\b", q, re.I):
             s["channel"] = "sms"
         elif re.search(r"微信|wechat|weixin", q, re.I):
             s["channel"] = "wechat"
@@ -1027,12 +1076,23 @@ class Router:
             route.args["customer_id"] = ids[0]
             if mention is not None and mention.how == "fuzzy":
                 route.notes.append(f"fuzzy:{mention.span}")
-        if tool == "similar_complaints" and mentions and len(mentions[0].ids) == 1 and \
+        who = mentions[0].ids[0] if mentions and len(mentions[0].ids) == 1 else (
+            memory.customer_id if pronoun and not mentions and memory is not None and memory.customer_id else None)
+        if tool == "similar_complaints" and who and \
                 not _complaint_text(q, (slots.get("date_phrase"), *slots.get("mention_spans", ())), fallback=False):
             # "C100352 投诉了，之前类似问题怎么处理的": complaints like this customer's latest one
-            latest = self._latest_complaint(mentions[0].ids[0])
+            latest = self._latest_complaint(who)
             if latest:
                 route.args["text"] = latest
+        if tool == "at_risk_customers" and memory is not None and memory.last_tool == "segment_members" and \
+                not route.args.get("segment") and re.search(r"那些|这些|他们|她们|其中|里面|当中|\b(them|those|these|among)\b", q, re.I):
+            # "冠军客户名单" → "那些人里谁要流失": the at-risk list of that segment
+            last = memory.last_args or {}
+            if last.get("segment") and str(last["segment"]).lower() != _ALL_CUSTOMERS and last["segment"] != "At Risk":
+                route.args["segment"] = last["segment"]
+            for k in ("province", "city"):
+                if last.get(k) and not route.args.get(k):
+                    route.args[k] = last[k]
         if tool == "bought_together" and not route.args.get("item"):
             route.needs_clarification, route.clarify_kind = True, "missing_item"
         if tool == "segment_members" and not route.args.get("segment"):
@@ -1303,9 +1363,13 @@ class Router:
 
 
 _CT_ZH = [re.compile(p) for p in (
+    r"^\s*(那么|那|换成|换为|改成|改为|改看|再看|只看|仅看)",
     r"(有没有|有无|是否有|有没|有)(别的|其他|其它)?(人|客户|顾客|用户|买家|消费者)?(也)?(投诉|抱怨|反映|反馈|吐槽|提到|说|讲|遇到)(过|到)?",
-    r"(客户|顾客|用户|买家|消费者|有人)(也)?(说|反映|反馈|投诉|抱怨|吐槽|提到|遇到)(了|过)?",
+    r"(这个|这位|该|此)(客户|顾客|用户|会员|人)|(?<![其吉])[他她](?!们)",
+    r"(客户|顾客|用户|买家|消费者|有人)(也)?(来电|来信|留言|打电话|打来)?(说|反映|反馈|投诉|抱怨|吐槽|提到|遇到)(了|过)?",
     r"(投诉|抱怨|反映|反馈|吐槽|提到|遇到)过",
+    r"(要|该|应该|我们)?(怎么|如何|怎样)(回复|回|答复|应对|安抚)",
+    r"(来电|来信|留言|打电话|打来)(说|反映|反馈)?",
     r"(?<![跟和比与同像])(以前|之前|过去|此前|曾经|历史上|最近|近期|这段时间|上次)(有)?(人|客户)?",
     r"有没有|有无|是否有",
     r"(有)?(类似|相似|同样|(?<!不)一样|相同|同类)的?",
@@ -1324,7 +1388,7 @@ _CT_EN = re.compile(
     r"show|find|search|look|get|give|list|pull|me|us|our|we|feedback|cases?|tickets?|reports?|reported|saying|said|say|"
     r"says|tell|the|a|an|got|seen|see|this|that|these|those|there|been|were|was|is|are|how|handle[ds]?|handling|"
     r"resolve[ds]?|resolving|fix(ed)?|deal(t)? with|past|of|with|for|on|in|where|who|from|up|please|pls|can|could|you|"
-    r"other|others|also|too|same|kind|sort|issues? (with|of|about)|open|resolved|closed|unresolved|pending|recent|"
+    r"other|others|also|too|same|kind|sort|instead|what about|how about|and|then|now|issues? (with|of|about)|open|resolved|closed|unresolved|pending|recent|"
     r"recently|last|time|times|top|happen(ed|s)?|else|\d+)\b", re.I)
 
 
@@ -1343,7 +1407,8 @@ def _complaint_text(q: str, drop: tuple = (), fallback: bool = True) -> str:
     t = re.sub(r"[?？!！。,，、:：;；\"“”'‘’()（）]", " ", t)
     t = re.sub(r"\s+", " ", t).strip(" 的了过吗呢也还没")
     t = re.sub(r"(?<=[\u4e00-\u9fff]) (?=[\u4e00-\u9fff])", "", t) if len(re.findall(r"[a-zA-Z]", t)) == 0 else t
-    if len(re.sub(r"\s", "", t)) < 2 or re.fullmatch(r"[\W\d_]*(问题|情况|事情?|this|it|that)?[\W\d_]*", t, re.I):
+    if len(re.sub(r"\s", "", t)) < 2 or re.fullmatch(r"[\W\d_]*(有)?(新|新的)?(问题|情况|事情?|东西|商品|产品|什么|哪些|this|it|that|"
+                                                        r"products?|items?|things?|stuff|goods|what)?[\W\d_]*", t, re.I):
         return q if fallback else ""
     return t
 

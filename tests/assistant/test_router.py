@@ -25,6 +25,19 @@ AS_OF = pd.Timestamp("2026-11-01")  # the day after the last order: "today" for 
     ("2024年的销售额", ("2024-01-01", "2024-12-31")),
     ("去年双11", ("2025-11-11", "2025-11-11")),
     ("from 2025-01-01 to 2025-03-31", ("2025-01-01", "2025-03-31")),
+    ("revenue since March", ("2026-03-01", "2026-10-31")),
+    ("三月份以来的订单", ("2026-03-01", "2026-10-31")),
+    ("自2025年3月起", ("2025-03-01", "2026-10-31")),
+    ("3月到6月的销售额", ("2026-03-01", "2026-06-30")),
+    ("sales from March to June 2025", ("2025-03-01", "2025-06-30")),
+    ("2026年上半年", ("2026-01-01", "2026-06-30")),
+    ("去年下半年", ("2025-07-01", "2025-12-31")),
+    ("近半年销售额", ("2026-05-01", "2026-10-31")),
+    ("Q3销售额", ("2026-07-01", "2026-09-30")),
+    ("国庆期间的销售额", ("2026-10-01", "2026-10-07")),
+    ("10月1号到10月7号", ("2026-10-01", "2026-10-07")),
+    ("昨天的订单", ("2026-10-31", "2026-10-31")),
+    ("new customers in September", ("2026-09-01", "2026-09-30")),
 ])
 def test_date_ranges_are_relative_to_the_as_of_date(text, expected):
     assert parse_date_range(text, AS_OF)[:2] == expected
@@ -35,7 +48,8 @@ def test_no_date_means_all_time():
 
 
 @pytest.mark.parametrize("text, n", [("top 10 customers", 10), ("前十名", 10), ("前5个", 5), ("列出20个客户", 20),
-                                     ("top five products", 5), ("未来7天谁过生日", None), ("2025年", None)])
+                                     ("top five products", 5), ("未来7天谁过生日", None), ("2025年", None),
+                                     ("TOP10城市的订单量", 10)])
 def test_top_n(text, n):
     assert parse_top(text) == n
 
@@ -122,6 +136,52 @@ def test_similar_complaints_search_for_the_complaint_not_the_question(router):
     assert r.args["text"] == "快递破损"
 
 
+@pytest.mark.parametrize("question, text", [
+    ("快递太慢了，有类似的投诉吗？", "快递太慢"),
+    ("Which complaints mention a damaged parcel", "damaged parcel"),
+    ("类似退款慢的投诉以前怎么处理的?", "退款慢"),
+    ("any complaints about refunds not received?", "refunds not received"),
+    ("有客户反映洗面奶质地跟以前不一样，之前有人投诉过吗", "洗面奶质地跟以前不一样"),
+    ("物流慢的投诉有多少条已经解决了", "物流慢"),
+])
+def test_complaint_text_drops_the_question_scaffolding(question, text):
+    from assistant.router import _complaint_text
+    assert _complaint_text(question) == text
+
+
+@pytest.mark.parametrize("question, tool, args", [
+    ("冠军客户里有谁可能要流失", "at_risk_customers", {"segment": "Champions"}),
+    ("消费金额前十的客户", "segment_members", {"segment": "all", "top": 10}),
+    ("哪些品类投诉最多", "kpi", {"metric": "complaint_rate", "by": "category"}),
+    ("茶叶类目今年卖了多少", "kpi", {"metric": "sales", "category": "茶叶"}),
+    ("各渠道销售额", "kpi", {"metric": "sales", "by": "order_channel"}),
+    ("近期有什么节日要给客户发祝福", "care_calendar", {"occasion": "festival"}),
+    ("which city has the highest churn", "at_risk_customers", {}),
+])
+def test_more_aggregate_questions(router, question, tool, args):
+    r = router.route(question)
+    assert r.tool == tool, (question, r.tool, r.scores)
+    for k, v in args.items():
+        assert r.args.get(k) == v, (question, r.args)
+
+
+def test_a_named_channel_is_a_filter_and_two_places_are_compared(router, demo_ws):
+    chan = str(demo_ws.table("orders")["channel"].dropna().iloc[0])
+    r = router.route(f"{chan}的销售额")
+    assert r.tool == "kpi" and r.args.get("order_channel") == chan and "by" not in r.args
+    r = router.route(f"{chan}渠道来的客户数")
+    assert r.tool == "kpi" and r.args.get("channel") == chan
+    cust = demo_ws.table("customers")
+    cities = [c for c in cust["city"].value_counts().index if str(c).endswith("市")][:2]
+    r = router.route(f"{cities[0][:-1]}和{cities[1][:-1]}哪个卖得多")
+    assert r.tool == "kpi" and r.args.get("by") == "city" and set(r.args["city"].split(",")) == set(cities)
+
+
+def test_one_customers_numbers_come_from_the_customer_tools(router, some):
+    r = router.route(f"{some['name']}下过多少单，花了多少钱")
+    assert r.tool == "rfm_lookup" and r.args == {"customer_id": some["name_id"]}
+
+
 def test_out_of_scope_questions_get_no_tool(router):
     for q in ("今天天气怎么样", "tell me a joke", "帮我写一首诗"):
         r = router.route(q)
@@ -148,3 +208,37 @@ def test_the_shipped_exemplar_vectors_match_the_current_exemplars():
     key = hashlib.sha1(json.dumps(texts, ensure_ascii=False).encode()).hexdigest()[:16]
     shipped = Path(__file__).resolve().parents[2] / "assistant" / "data" / f"router-exemplars-e5small-{key}.npy"
     assert shipped.is_file(), "run: python -m assistant.router --ship"
+
+
+def test_bought_together_chart_keeps_the_answers_order(demo_settings):
+    """The bars are the answer's ranked list, first item first (top of a horizontal chart)."""
+    from tools.api import ToolContext, bought_together
+    ctx = ToolContext(demo_settings)
+    cat = str(ctx.ws.table("products")["category"].dropna().iloc[0])
+    r = bought_together(cat, top=10, ctx=ctx)
+    names = [row["item"] for row in r["items"]]
+    if not names:
+        pytest.skip("no companions in this demo workspace")
+    trace, layout = r["chart"]["data"][0], r["chart"]["layout"]
+    if trace.get("orientation") == "h":
+        assert trace["y"][::-1] == names and layout["yaxis"]["categoryarray"][::-1] == names
+    else:
+        assert trace["x"] == names and layout["xaxis"]["categoryarray"] == names
+
+
+def test_segment_members_of_everyone_ranks_by_spend_in_a_period(demo_settings):
+    from tools.api import ToolContext, segment_members
+    ctx = ToolContext(demo_settings)
+    o = ctx.ws.table("orders")
+    o = o.assign(order_date=pd.to_datetime(o["order_date"]), customer_id=o["customer_id"].astype(str))
+    last = o["order_date"].max()
+    a = (last - pd.Timedelta(days=120)).strftime("%Y-%m-%d")
+    b = last.strftime("%Y-%m-%d")
+    r = segment_members("all", top=3, date_from=a, date_to=b, ctx=ctx)
+    sel = o[(o["order_date"] >= pd.Timestamp(a)) & (o["order_date"] < pd.Timestamp(b) + pd.Timedelta(days=1))]
+    spend = sel.groupby("customer_id")["amount"].sum().sort_values(ascending=False)
+    assert r["count"] == len(spend)
+    assert r["members"][0]["customer_id"] in set(spend.index[spend == spend.iloc[0]])
+    assert abs(r["members"][0]["monetary"] - round(spend.iloc[0], 2)) < 0.01
+    everyone = segment_members("all", top=1, ctx=ctx)
+    assert everyone["scheme"] == "all" and everyone["count"] == len(ctx.ws.artefact("rfm"))
