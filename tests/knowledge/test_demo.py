@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -90,10 +89,7 @@ def test_sizes_follow_parameters(small, tmp_path):
 
 
 def test_default_sizes_and_dates(tmp_path):
-    t0 = time.perf_counter()
-    paths = generate_demo(tmp_path)
-    elapsed = time.perf_counter() - t0
-    assert elapsed < 30, elapsed
+    paths = generate_demo(tmp_path)  # speed is measured in benchmarks/bench_demo.py, not here
     o = pd.read_csv(paths["orders"], usecols=["order_id", "order_date"])
     assert len(o) == 100_000
     assert len(pd.read_csv(paths["customers"], dtype=str)) == 5000
@@ -458,10 +454,7 @@ def test_default_dirt_counts_near_brief(small):
 
 # ----------------------------------------------------------------------------- scale
 @pytest.mark.slow
-def test_one_million_lines_fast(tmp_path):
-    t0 = time.perf_counter()
+def test_one_million_lines(tmp_path):
     paths = generate_demo(tmp_path, customers=50_000, orders=1_000_000)
-    elapsed = time.perf_counter() - t0
-    assert elapsed < 60, elapsed
     with open(paths["orders"], "rb") as fh:
         assert sum(1 for _ in fh) == 1_000_001
