@@ -39,3 +39,10 @@ def test_schema_markdown_lists_every_column():
     for table in TABLES.values():
         for col in table.columns:
             assert f"`{col.name}`" in md
+
+
+def test_docs_schema_md_is_generated_from_the_schema():
+    """docs/SCHEMA.md must be regenerated (`guanxi schema > docs/SCHEMA.md`) when aliases change."""
+    from pathlib import Path
+    doc = Path(__file__).resolve().parents[2] / "docs" / "SCHEMA.md"
+    assert doc.read_text(encoding="utf-8").strip() == schema_markdown().strip()
