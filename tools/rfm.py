@@ -216,6 +216,18 @@ def _quintile(rank: pd.Series) -> pd.Series:
     return pd.qcut(rank, 5, labels=[1, 2, 3, 4, 5]).astype("int64")
 
 
+def rfm_values(g, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Recency in days (date level), distinct orders and total amount per customer, from
+    prepared orders grouped by customer_id (index customer_id)."""
+    t = pd.DataFrame({
+        "recency_days": (as_of - g["order_date"].max().dt.normalize()).dt.days.astype("int64"),
+        "frequency": g["order_id"].nunique().astype("int64"),
+        "monetary": g["amount"].sum().astype(float),
+    })
+    t.index.name = "customer_id"
+    return t
+
+
 def rfm_table(orders: pd.DataFrame, as_of=None) -> pd.DataFrame:
     """Per-customer RFM table, one row per customer who ordered before ``as_of``, sorted by customer_id.
 
@@ -239,14 +251,7 @@ def rfm_table(orders: pd.DataFrame, as_of=None) -> pd.DataFrame:
     df, as_of = prepare_orders(orders, as_of, "rfm_table")
     if df.empty:
         raise GuanxiError(f"rfm_table: no orders before {as_of:%Y-%m-%d} (check as_of and the orders table)")
-    g = df.groupby("customer_id", sort=True)
-    last = g["order_date"].max().dt.normalize()
-    t = pd.DataFrame({
-        "recency_days": (as_of - last).dt.days.astype("int64"),
-        "frequency": g["order_id"].nunique().astype("int64"),
-        "monetary": g["amount"].sum().astype(float),
-    })
-    t.index.name = "customer_id"
+    t = rfm_values(df.groupby("customer_id", sort=True), as_of)
     t = t.reset_index().sort_values("customer_id", kind="stable").reset_index(drop=True)
     t["r_score"] = _quintile((-t["recency_days"]).rank(method="first"))
     t["f_score"] = _quintile(t["frequency"].rank(method="first"))

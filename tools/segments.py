@@ -63,17 +63,13 @@ def customer_features(orders: pd.DataFrame, customers: pd.DataFrame | None = Non
     """Raw per-customer features (index customer_id, sorted): recency_days, frequency, monetary,
     tenure_days and cat_<name> spend shares (top categories + 其他). Returns (frame, category
     column names, as_of)."""
-    from tools.rfm import prepare_orders
+    from tools.rfm import prepare_orders, rfm_values
     df, as_of = prepare_orders(orders, as_of, "cluster_customers")
     if df.empty:
         raise GuanxiError(f"cluster_customers: no orders before {as_of:%Y-%m-%d}")
     g = df.groupby("customer_id", sort=True)
     first = g["order_date"].min().dt.normalize()
-    f = pd.DataFrame({
-        "recency_days": (as_of - g["order_date"].max().dt.normalize()).dt.days.astype(float),
-        "frequency": g["order_id"].nunique().astype(float),
-        "monetary": g["amount"].sum().astype(float),
-    })
+    f = rfm_values(g, as_of).astype(float)
     start = first
     if customers is not None and "signup_date" in customers.columns and "customer_id" in customers.columns:
         c = customers.dropna(subset=["customer_id"]).drop_duplicates("customer_id")
