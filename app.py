@@ -758,7 +758,7 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
                 audit(st.ws, st.user, st.role, "export_refused", tool_calls=[{"tool": "draft_batch",
                                                                                "args": {"segment": seg}, "refused": True}])
                 raise gr.Error(str(e))
-            from assistant.drafts import draft_batch
+            from tools.drafts import draft_batch
             slug = re.sub(r"[^\w\u4e00-\u9fff]+", "_", str(seg)).strip("_") or "segment"
             out = st.ws.root / "exports" / f"drafts-{slug}-{occ}-{ch}-{st.user}.csv"
             try:

@@ -2,7 +2,8 @@
 default, an LLM agent when configured), with the same tools in both modes.
 
 Importing the package is cheap (the CLI imports it for every command); `Assistant` loads on
-first use. The package registers the tools that live above ``tools`` (care-message drafts).
+first use. The package registers the care-message drafting tool (``tools.drafts``) with the
+tool registry.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ __all__ = ["Assistant"]
 
 def _register_tools() -> None:
     from tools.registry import register_lazy
-    register_lazy("draft_care_message", "assistant.drafts:draft_care_message_tool")
+    register_lazy("draft_care_message", "tools.drafts:draft_care_message_tool")
 
 
 _register_tools()

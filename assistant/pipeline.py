@@ -51,7 +51,7 @@ def _demo_extras(ws: Workspace) -> None:
     from assistant.users import write_demo_users
     write_demo_users(ws)
     try:
-        from assistant.drafts import write_demo_offers
+        from tools.offers import write_demo_offers
     except ImportError:
         return
     write_demo_offers(ws)

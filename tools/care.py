@@ -1,7 +1,7 @@
 """Care calendar: who to contact in the next N days, and on what occasion.
 
 Three kinds of entry, each naming the occasion a draft should use
-(:func:`assistant.drafts.draft_care_message` takes ``entry.draft_args``):
+(:func:`tools.drafts.draft_care_message` takes ``entry.draft_args``):
 
 * **birthdays** falling in ``[as_of, as_of + days)``; a 29 February birthday is celebrated on
   28 February in non-leap years; the window may cross the year end.

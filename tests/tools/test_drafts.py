@@ -9,10 +9,12 @@ import re
 import pandas as pd
 import pytest
 
-from assistant import drafts as drafts_mod
-from assistant.drafts import (OCCASIONS, TONES, address_form, care_data, draft_batch, draft_care_message,
-                              load_offers, sms_length, surname_of, write_demo_offers)
 from knowledge.errors import GuanxiError
+from tools import drafts as drafts_mod
+from tools.care_data import care_data
+from tools.draft_fit import sms_length
+from tools.drafts import OCCASIONS, TONES, address_form, draft_batch, draft_care_message, surname_of
+from tools.offers import load_offers, write_demo_offers
 
 PRODUCTS = [("P1", "蓝牙耳机", "数码", 199.0), ("P2", "手机壳", "数码", 39.0), ("P3", "保温杯", "家居", 89.0),
             ("P4", "充电宝", "数码", 129.0), ("P5", "Yoga Mat", "运动", 99.0), ("P6", "Running Shoes", "运动", 399.0)]

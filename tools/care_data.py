@@ -1,0 +1,264 @@
+"""The customer data a care-message draft reads (:mod:`tools.drafts`): :class:`CareData` holds the
+customers, orders and feedback tables, the RFM / churn / association-rule artefacts and the offer
+list, with memoised per-customer lookups (RFM and churn rows, order lines, last purchase and
+favourite category, recommended products) so that batch drafting reads each table once.
+:func:`care_data` builds one from a Workspace, a workspace folder or a dict of DataFrames.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from knowledge.errors import GuanxiError
+from knowledge.workspace import Workspace
+from tools.offers import OfferList, load_offers, segment_key
+from tools.results import plain, resolve_as_of
+
+__all__ = ["CareData", "care_data", "clean_value"]
+
+
+def clean_value(v) -> str | None:
+    """A table cell as stripped text; None for a missing or empty value."""
+    v = plain(v)
+    s = "" if v is None else str(v).strip()
+    return s or None
+
+
+@dataclass
+class CareData:
+    """The tables and artefacts a draft reads. Build with :func:`care_data`."""
+    customers: pd.DataFrame
+    orders: pd.DataFrame
+    feedback: pd.DataFrame | None = None
+    rfm: pd.DataFrame | None = None
+    churn: pd.DataFrame | None = None
+    rules: pd.DataFrame | None = None
+    offers: OfferList = field(default_factory=OfferList)
+    as_of: pd.Timestamp | None = None
+    label: str = "tables"
+    _cust: dict = field(default_factory=dict, repr=False)
+    _rfm: dict | None = field(default=None, repr=False)
+    _churn: dict | None = field(default=None, repr=False)
+    _orders_by: dict | None = field(default=None, repr=False)
+    _cid_col: pd.Series | None = field(default=None, repr=False)
+    _prof: dict = field(default_factory=dict, repr=False)
+    _fb_cid: pd.Series | None = field(default=None, repr=False)
+    _shared: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self):
+        if "customer_id" not in self.customers.columns or "name" not in self.customers.columns:
+            raise GuanxiError("drafts: the customers table needs customer_id and name columns")
+        if not self._cust:
+            c = self.customers.copy()
+            c["customer_id"] = c["customer_id"].astype(str)
+            self._cust = {r["customer_id"]: r for r in c.drop_duplicates("customer_id").to_dict(orient="records")}
+        self.as_of = resolve_as_of(self.orders, self.as_of)
+
+    def customer(self, customer_id) -> dict:
+        cid = str(customer_id or "").strip()
+        if cid in self._cust:
+            return self._cust[cid]
+        up = {k.upper(): k for k in self._cust}
+        if cid.upper() in up:
+            return self._cust[up[cid.upper()]]
+        raise GuanxiError(f"no customer {customer_id!r} in the {self.label}")
+
+    def feedback_rows(self, cid: str) -> list[dict]:
+        """The customer's rows of the feedback table (which must have a customer_id column)."""
+        if self._fb_cid is None:
+            self._fb_cid = self.feedback["customer_id"].astype(str)
+        return self.feedback.loc[self._fb_cid == cid].to_dict(orient="records")
+
+    def rfm_row(self, cid: str) -> dict | None:
+        if self.rfm is None:
+            return None
+        if self._rfm is None:
+            self._rfm = {str(r["customer_id"]): r for r in self.rfm.to_dict(orient="records")}
+        return self._rfm.get(cid)
+
+    def churn_row(self, cid: str) -> dict | None:
+        if self.churn is None:
+            return None
+        if self._churn is None:
+            self._churn = {str(r["customer_id"]): r for r in self.churn.to_dict(orient="records")}
+        return self._churn.get(cid)
+
+    def segment_names(self, cid: str) -> set[str]:
+        """The customer's segment names in the RFM table (segment, segment_zh, segment_cn8, tier,
+        tier_en); empty without an RFM row."""
+        rfm_row = self.rfm_row(cid)
+        if not rfm_row:
+            return set()
+        return {str(rfm_row[k]) for k in ("segment", "segment_zh", "segment_cn8", "tier", "tier_en")
+                if clean_value(rfm_row.get(k))}
+
+    def segment_ids(self, segment: str) -> list[str]:
+        """The ids of the customers in an RFM segment (English, Chinese or eight-class name, or a
+        tier; "all" = every customer)."""
+        s = str(segment or "").strip()
+        if s.lower() in ("all", "everyone", "全部", "所有"):
+            return list(self._cust)
+        if self.rfm is None:
+            raise GuanxiError("batch drafting by segment needs the RFM table (build the workspace first)")
+        try:
+            from tools.rfm import segment_members
+            members = segment_members(self.rfm, s, top=None)
+            return [str(x) for x in members["customer_id"] if str(x) in self._cust]
+        except GuanxiError:
+            raise
+        except Exception:  # noqa: BLE001 - a partial RFM table (tests): match the name columns directly
+            want = segment_key(s)
+            m = pd.Series(False, index=self.rfm.index)
+            for col in ("segment", "segment_zh", "segment_cn8", "tier", "tier_en"):
+                if col in self.rfm.columns:
+                    m |= self.rfm[col].astype(str).map(segment_key) == want
+            if not m.any():
+                raise GuanxiError(f"unknown segment {segment!r} (or no customer in it)") from None
+            return [str(x) for x in self.rfm.loc[m, "customer_id"] if str(x) in self._cust]
+
+    _ORDER_COLS = ("order_id", "order_date", "product_name", "category", "amount")
+
+    def index_orders(self) -> None:
+        """Group the order lines by customer once (batch drafting)."""
+        if self._orders_by is None:
+            o = self.orders
+            cols = [c for c in self._ORDER_COLS if c in o.columns]
+            arrays = [o[c].tolist() for c in cols]
+            by: dict[str, list[dict]] = {}
+            for cid, *vals in zip(o["customer_id"].astype(str).tolist(), *arrays):
+                by.setdefault(cid, []).append(dict(zip(cols, vals)))
+            self._orders_by = by
+
+    def order_rows(self, cid: str) -> list[dict]:
+        """The customer's order lines as dicts (order_id, order_date, product_name, category, amount)."""
+        if self._orders_by is not None:
+            return self._orders_by.get(cid, [])
+        if self._cid_col is None:
+            self._cid_col = self.orders["customer_id"].astype(str)
+        o = self.orders.loc[self._cid_col == cid]
+        return o[[c for c in self._ORDER_COLS if c in o.columns]].to_dict(orient="records")
+
+    def purchases(self, cid: str) -> dict:
+        """The customer's orders before as_of, summarised (memoised): ``last`` (product, day,
+        order_id) — the latest line, the dearest on that day; ``fav`` (category, lines, all lines)
+        — the category with the most order lines (ties: higher spend, then name); ``bought``."""
+        if cid in self._prof:
+            return self._prof[cid]
+        rows = [dict(r) for r in self.order_rows(cid) if pd.Timestamp(r["order_date"]) < self.as_of]
+        last = fav = None
+        for r in rows:
+            r["_d"], r["_a"] = pd.Timestamp(r["order_date"]), float(r.get("amount") or 0)
+        if rows:
+            lp = max(rows, key=lambda r: (r["_d"], r["_a"]))
+            if clean_value(lp.get("product_name")):
+                last = (str(lp["product_name"]), lp["_d"], str(lp.get("order_id")))
+            stats: dict[str, list] = {}
+            for r in rows:
+                c = clean_value(r.get("category"))
+                if c is not None:
+                    st = stats.setdefault(c, [0, 0.0])
+                    st[0] += 1
+                    st[1] += r["_a"]
+            if stats:
+                c = min(stats, key=lambda k: (-stats[k][0], -stats[k][1], k))
+                fav = (c, stats[c][0], len(rows))
+        bought = {str(r["product_name"]) for r in rows if clean_value(r.get("product_name"))}
+        self._prof[cid] = {"last": last, "fav": fav, "bought": bought, "n": len(rows), "recs": None}
+        return self._prof[cid]
+
+    def recommendations(self, cid: str, top: int = 3) -> list[dict]:
+        """Products for the customer (memoised), as ``recommend_products`` does: consequents of the
+        association rules whose antecedents the customer bought, topped up with the best sellers
+        (by sales) of the customer's favourite category that they have not bought."""
+        prof = self.purchases(cid)
+        if prof["recs"] is None:
+            recs = _recommend(self.rules, prof["bought"], top)
+            if len(recs) < top and prof["fav"] is not None:
+                cat = prof["fav"][0]
+                have = prof["bought"] | {r["item"] for r in recs}
+                for name, sales in self.best_sellers().get(cat, []):
+                    if len(recs) >= top:
+                        break
+                    if name not in have:
+                        recs.append({"item": name, "because": [cat], "kind": "best_seller", "sales": sales})
+            prof["recs"] = recs
+        return prof["recs"]
+
+    def best_sellers(self) -> dict[str, list[tuple[str, float]]]:
+        """Per category: products by total sales, best first (computed once)."""
+        if "best_sellers" not in self._shared:
+            o = self.orders
+            out: dict[str, list[tuple[str, float]]] = {}
+            if len(o) and {"product_name", "category", "amount"} <= set(o.columns):
+                g = o.groupby(["category", "product_name"], sort=False)["amount"].sum()
+                for (cat, name), amt in sorted(g.items(), key=lambda t: (str(t[0][0]), -float(t[1]), str(t[0][1]))):
+                    out.setdefault(str(cat), []).append((str(name), round(float(amt), 2)))
+            self._shared["best_sellers"] = out
+        return self._shared["best_sellers"]
+
+
+def _df_or_none(v):
+    return v if isinstance(v, pd.DataFrame) else None
+
+
+def care_data(ws_or_tables, offers=None, as_of=None) -> CareData:
+    """A :class:`CareData` from a Workspace, a workspace folder, a dict of DataFrames (customers,
+    orders, feedback, rfm, churn, rules_product / rules) or an existing CareData. ``offers``
+    overrides the workspace's offer list (see :func:`load_offers`)."""
+    if isinstance(ws_or_tables, CareData):
+        d = ws_or_tables
+        if offers is None and as_of is None:
+            return d
+        new_as_of = d.as_of if as_of is None else pd.Timestamp(as_of).normalize()
+        return dataclasses.replace(d, offers=d.offers if offers is None else load_offers(offers), as_of=new_as_of,
+                                   _prof=d._prof if new_as_of == d.as_of else {})
+    if isinstance(ws_or_tables, (str, Path)):
+        ws_or_tables = Workspace(ws_or_tables)
+    if isinstance(ws_or_tables, Workspace):
+        ws = ws_or_tables.require_built()
+        cache = ws.__dict__.setdefault("_drafts_cache", {})
+        if "data" not in cache:
+            meta = ws.artefact("meta")
+            ws_as_of = pd.Timestamp(meta["as_of"]).normalize() if isinstance(meta, dict) and meta.get("as_of") else None
+            cache["data"] = CareData(
+                ws.table("customers"), ws.table("orders"), ws.table("feedback"),
+                _df_or_none(ws.artefact("rfm")), _df_or_none(ws.artefact("churn")),
+                _df_or_none(ws.artefact("rules_product")), load_offers(ws), ws_as_of, f"workspace {ws.root}")
+        base: CareData = cache["data"]
+        base.rfm_row(""), base.churn_row("")  # build the lookups once, share them
+        if base._cid_col is None:
+            base._cid_col = base.orders["customer_id"].astype(str)
+        if base._fb_cid is None and base.feedback is not None and "customer_id" in base.feedback.columns:
+            base._fb_cid = base.feedback["customer_id"].astype(str)
+        # the offer list is re-read on every call (a small file a manager may edit at any time)
+        d = CareData(base.customers, base.orders, base.feedback, base.rfm, base.churn, base.rules,
+                     load_offers(ws) if offers is None else load_offers(offers),
+                     base.as_of if as_of is None else pd.Timestamp(as_of), base.label,
+                     base._cust, base._rfm, base._churn, base._orders_by, base._cid_col, {}, base._fb_cid,
+                     base._shared)
+        return d
+    if isinstance(ws_or_tables, dict):
+        t = ws_or_tables
+        if "customers" not in t or "orders" not in t:
+            raise GuanxiError("drafts: the tables dict needs at least 'customers' and 'orders'")
+        rules = t.get("rules_product", t.get("rules"))
+        return CareData(t["customers"], t["orders"], _df_or_none(t.get("feedback")), _df_or_none(t.get("rfm")),
+                        _df_or_none(t.get("churn")), _df_or_none(rules),
+                        load_offers(offers if offers is not None else t.get("offers")),
+                        as_of if as_of is not None else t.get("as_of"))
+    raise GuanxiError(f"drafts: expected a Workspace, a folder or a dict of tables, got {type(ws_or_tables).__name__}")
+
+
+def _recommend(rules: pd.DataFrame | None, bought: set[str], top: int = 3) -> list[dict]:
+    if rules is None or not len(rules) or not bought:
+        return []
+    try:
+        from tools.association import recommend_for_customer
+        recs = recommend_for_customer(rules, bought, top=top)
+    except ImportError:  # pragma: no cover - association module is part of the project
+        recs = []
+    return [{"item": str(r["item"]), "because": [str(x) for x in r.get("because", [])], "kind": "rule",
+             "confidence": float(r.get("confidence") or 0), "lift": float(r.get("lift") or 0)} for r in recs]
