@@ -134,7 +134,7 @@ def t(key: str, lang: str) -> str:
 # ---------------------------------------------------------------- workspace helpers
 def _shared_ws(root) -> Workspace:
     """The process-wide cached workspace of the tools (tables load once)."""
-    from tools.api import workspace_for
+    from tools.context import workspace_for
     return workspace_for(root)
 
 

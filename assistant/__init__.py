@@ -2,8 +2,7 @@
 default, an LLM agent when configured), with the same tools in both modes.
 
 Importing the package is cheap (the CLI imports it for every command); `Assistant` loads on
-first use. The package registers the care-message drafting tool (``tools.drafts``) with the
-tool registry.
+first use. The tools themselves (their specs) live in ``tools``.
 """
 from __future__ import annotations
 
@@ -15,14 +14,6 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __all__ = ["Assistant"]
-
-
-def _register_tools() -> None:
-    from tools.registry import register_lazy
-    register_lazy("draft_care_message", "tools.drafts:draft_care_message_tool")
-
-
-_register_tools()
 
 
 def __getattr__(name: str):

@@ -23,7 +23,7 @@ from assistant.memory import Memory
 from knowledge.errors import GuanxiError
 from knowledge.settings import Settings
 from tools import registry
-from tools.api import ToolContext, mask_phone
+from tools.context import ToolContext, mask_phone
 
 __all__ = ["Assistant"]
 log = logging.getLogger("guanxi.assistant")

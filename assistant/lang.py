@@ -18,15 +18,12 @@ import re
 
 import pandas as pd
 
+from knowledge.text import CJK_RE, has_cjk
+
 __all__ = ["detect_language", "cn_number", "parse_top", "parse_days", "parse_date_range", "has_cjk",
            "CJK_RE"]
 
-CJK_RE = re.compile(r"[\u4e00-\u9fff\u3400-\u4dbf]")
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
-
-
-def has_cjk(text: str) -> bool:
-    return bool(CJK_RE.search(text or ""))
 
 
 def detect_language(text: str, ignore: list[str] | tuple[str, ...] = ()) -> str:

@@ -235,7 +235,8 @@ class VectorCache:
 def default_cache_path(workspace_root: str | Path | None = None) -> Path:
     if workspace_root is not None:
         return Path(workspace_root) / "cache" / "vectors.sqlite"
-    return Path(os.environ.get("GUANXI_CACHE_DIR") or Path.home() / ".cache" / "guanxi") / "vectors.sqlite"
+    from knowledge.settings import cache_dir
+    return cache_dir() / "vectors.sqlite"
 
 
 class _Progress:

@@ -14,6 +14,12 @@ from pathlib import Path
 
 from knowledge.errors import GuanxiError
 
+def cache_dir() -> Path:
+    """The machine's cache folder shared across workspaces (vectors): ``$GUANXI_CACHE_DIR`` or
+    ``~/.cache/guanxi``. A process-level variable, not a workspace setting."""
+    return Path(os.environ.get("GUANXI_CACHE_DIR") or Path.home() / ".cache" / "guanxi")
+
+
 # (name, default, help) — the single table of settings.
 SETTINGS: list[tuple[str, object, str]] = [
     ("workspace", "guanxi-workspace", "Workspace folder: tables, quarantine, artefacts, vector store, users, audit log."),

@@ -1,4 +1,4 @@
-"""Text helpers for zh/en feedback: language detection, tokenisation, stopwords, normalisation.
+"""Text helpers for zh/en text: language detection, tokenisation, stopwords, normalisation, place names.
 
 Chinese is segmented with jieba (dictionary loaded once, lazily); English and other Latin-script
 words become lower-cased word tokens with a light plural strip. Mixed text gets both.
@@ -12,7 +12,8 @@ import threading
 import unicodedata
 from functools import lru_cache
 
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+CJK_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_CJK = CJK_RE
 _LATIN = re.compile(r"[A-Za-z]")
 _WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
 _HAS_CJK_OR_ALNUM = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaffA-Za-z0-9]")
@@ -62,6 +63,23 @@ def _get_jieba():
                 jieba.initialize()
                 _jieba = jieba
     return _jieba
+
+
+def has_cjk(text) -> bool:
+    """True when ``text`` holds a Chinese (CJK) character."""
+    return isinstance(text, str) and bool(CJK_RE.search(text))
+
+
+_PLACE_SUFFIX = re.compile(r"(壮族|回族|维吾尔)?自治区$|特别行政区$|自治州$|省$|市$|地区$|盟$")
+
+
+def place_key(name, fold: bool = False) -> str:
+    """A place name without its 省 / 市 / 自治区 … suffix: "浙江省" → "浙江", "广西壮族自治区" → "广西".
+
+    ``fold=True`` also lower-cases and drops spaces, for comparing names typed by users.
+    """
+    s = _PLACE_SUFFIX.sub("", str(name or "").strip())
+    return s.lower().replace(" ", "") if fold else s
 
 
 def detect_language(text: str) -> str:

@@ -97,6 +97,7 @@ class Workspace:
         path = self.table_path(name)
         df.reset_index(drop=True).to_parquet(path, index=False)
         self._tables.pop(name, None)
+        self.__dict__.pop("_as_of_value", None)
         return path
 
     # artefacts
@@ -127,6 +128,7 @@ class Workspace:
             path = self.artefact_path(name, ".json")
             path.write_text(json.dumps(value, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
         self._artefacts.pop(name, None)
+        self.__dict__.pop("_as_of_value", None)
         return path
 
     @cached_property
@@ -136,6 +138,13 @@ class Workspace:
         return json.loads(self.quality_report_path.read_text(encoding="utf-8"))
 
     def as_of(self) -> pd.Timestamp:
-        """Default analysis date: the day after the last order."""
-        orders = self.table("orders")
-        return (orders["order_date"].max().normalize() + pd.Timedelta(days=1))
+        """The workspace's as-of date (midnight), the one definition every answer uses: the date the
+        analyses were built for (artefacts/meta.json), else the day after the last order."""
+        if "_as_of_value" not in self.__dict__:
+            meta = self.artefact("meta")
+            if isinstance(meta, dict) and meta.get("as_of"):
+                self.__dict__["_as_of_value"] = pd.Timestamp(meta["as_of"]).normalize()
+            else:
+                orders = self.table("orders")
+                self.__dict__["_as_of_value"] = pd.Timestamp(orders["order_date"].max()).normalize() + pd.Timedelta(days=1)
+        return self.__dict__["_as_of_value"]

@@ -25,7 +25,6 @@ Example::
 
     cal = care_calendar(customers, orders, as_of="2026-11-01", days=14, rfm=rfm, churn=churn)
     cal.to_dict(limit=50)        # JSON-safe, with provenance
-    care_calendar_for(ws)        # the same from a Workspace (tables + artefacts)
 """
 from __future__ import annotations
 
@@ -36,12 +35,13 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from knowledge.errors import GuanxiError
+from knowledge.text import CJK_RE
 from tools.results import provenance, resolve_as_of, to_jsonable
 
 __all__ = [
     "Festival", "FESTIVALS", "FESTIVAL_ALIASES", "festival_date", "festivals_between", "resolve_festival",
     "is_latin_name", "next_birthday", "is_vip", "is_at_risk", "CareEntry", "CareCalendar",
-    "care_calendar", "care_calendar_for",
+    "care_calendar",
 ]
 
 
@@ -144,14 +144,13 @@ def festivals_between(start, end) -> list[tuple[_dt.date, Festival]]:
 
 
 # ------------------------------------------------------------------------------------ customers
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _LATIN = re.compile(r"[A-Za-zÀ-ɏ]")
 
 
 def is_latin_name(name: object) -> bool:
     """True for a Latin-script name ("Emily Chen"): Latin letters and no CJK characters."""
     s = "" if name is None or (isinstance(name, float) and name != name) else str(name)
-    return bool(_LATIN.search(s)) and not _CJK.search(s)
+    return bool(_LATIN.search(s)) and not CJK_RE.search(s)
 
 
 def next_birthday(birthday, as_of) -> _dt.date | None:
@@ -485,16 +484,3 @@ def care_calendar(customers: pd.DataFrame, orders: pd.DataFrame, as_of=None, day
         prov.append("lunar festival dates: lunardate")
     return CareCalendar(as_of.date().isoformat(), days, (end - pd.Timedelta(days=1)).date().isoformat(),
                         entries, fest_list, prov, warnings)
-
-
-def care_calendar_for(ws, as_of=None, days: int = 7, contact_every_days: int | None = None,
-                      festivals: bool = True) -> CareCalendar:
-    """:func:`care_calendar` over a built Workspace (tables plus the rfm and churn artefacts)."""
-    ws.require_built()
-    orders = ws.table("orders")
-    rfm, churn = ws.artefact("rfm"), ws.artefact("churn")
-    return care_calendar(ws.table("customers"), orders, as_of=as_of, days=days,
-                         rfm=rfm if isinstance(rfm, pd.DataFrame) else None,
-                         churn=churn if isinstance(churn, pd.DataFrame) else None,
-                         contact_every_days=contact_every_days, feedback=ws.table("feedback"),
-                         festivals=festivals)

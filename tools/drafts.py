@@ -44,7 +44,6 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import pandas as pd
 
@@ -62,7 +61,7 @@ from tools.results import provenance, to_jsonable
 
 __all__ = [
     "OCCASIONS", "CHANNELS", "TONES", "LANGUAGES", "Draft", "draft_care_message", "draft_batch",
-    "draft_care_message_tool", "address_form", "surname_of",
+    "address_form", "surname_of",
 ]
 
 TONES = ("warm", "formal", "playful")
@@ -580,34 +579,3 @@ def draft_batch(ws, segment: str, occasion: str, channel: str = "sms", language:
     return out
 
 
-# ===================================================================================== tool
-def draft_care_message_tool(customer_id: str,
-                            occasion: Literal["birthday", "festival", "winback", "complaint_followup",
-                                              "vip_thanks", "recommendation"],
-                            channel: Literal["sms", "wechat", "email"] = "sms",
-                            language: Literal["auto", "zh", "en"] = "auto",
-                            tone: Literal["warm", "formal", "playful"] = "warm",
-                            festival: str | None = None, feedback_id: str | None = None,
-                            *, ctx=None) -> dict:
-    """Draft a care message for one customer (a person reviews and sends it; nothing is sent):
-    birthday, festival greeting, win-back, complaint follow-up, VIP thanks or product
-    recommendation, sized for SMS / WeChat / e-mail, with the source of every personal detail.
-
-    Args:
-        customer_id: the customer's id, e.g. C01023
-        occasion: birthday, festival, winback, complaint_followup, vip_thanks or recommendation
-        channel: sms (one message: 70 Chinese / 160 GSM-7 characters), wechat or email (with subject)
-        language: zh, en or auto (from the customer's name)
-        tone: warm, formal or playful
-        festival: for occasion festival: 春节, 中秋, 国庆, 元旦, Christmas, New Year ... (default the next one)
-        feedback_id: for complaint_followup: which complaint (default the customer's latest)
-    """
-    from tools.api import _as_of, _ctx, resolve_customer_id
-    ctx = _ctx(ctx)
-    ws = ctx.ws
-    cid = resolve_customer_id(ws, customer_id)
-    d = draft_care_message(ws, cid, occasion, channel=channel, language=language, tone=tone, festival=festival,
-                           feedback_id=feedback_id, as_of=_as_of(ws))
-    out = d.to_dict()
-    out["provenance"] = " · ".join(d.provenance)
-    return out

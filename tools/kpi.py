@@ -56,10 +56,11 @@ import pandas as pd
 
 from knowledge.errors import GuanxiError
 from tools import charts
+from tools.formatting import fmt_unit
 from tools.results import default_as_of, fmt_date, provenance, to_jsonable
 
 __all__ = [
-    "METRICS", "DIMENSIONS", "AGE_BANDS", "KpiResult", "kpi", "age_band",
+    "METRICS", "DIMENSIONS", "FEEDBACK_METRICS", "AGE_BANDS", "KpiResult", "kpi", "age_band",
     "sales", "order_count", "customer_count", "average_order_value", "repurchase_rate",
     "cohort_retention", "purchase_interval", "satisfaction", "complaint_rate", "resolution_time",
     "new_customers",
@@ -98,7 +99,7 @@ UNKNOWN = "未知"
 _CUSTOMER_DIMS = ("province", "city", "gender", "age_band", "channel")
 _ORDER_METRICS = ("sales", "orders", "customers", "aov", "repurchase_rate", "retention",
                   "purchase_interval", "new_customers")
-_FEEDBACK_METRICS = ("satisfaction", "complaint_rate", "resolution_time")
+FEEDBACK_METRICS = ("satisfaction", "complaint_rate", "resolution_time")
 _ORDER_DIMS = (*_CUSTOMER_DIMS, "order_channel", "category", "month")
 _FEEDBACK_DIMS = (*_CUSTOMER_DIMS, "category", "month", "feedback_channel", "kind")
 
@@ -160,7 +161,7 @@ class KpiResult:
     def text(self) -> str:
         """One line, e.g. "销售额 Sales: 12,345.60 (2025-01-01 – 2025-06-30)"."""
         period = f" ({self.date_from or '…'} – {self.date_to or self.as_of})" if (self.date_from or self.date_to) else ""
-        return f"{self.label_zh} {self.label_en}: {_fmt_value(self.value, self.unit)}{period}"
+        return f"{self.label_zh} {self.label_en}: {fmt_unit(self.value, self.unit, zh=False)}{period}"
 
     def to_dict(self, include_figure: bool = False) -> dict:
         """JSON-safe dict (breakdown as a list of rows); the figure only when asked."""
@@ -169,16 +170,6 @@ class KpiResult:
             d.pop("figure_json", None)
         d["text"] = self.text
         return d
-
-
-def _fmt_value(v, unit: str) -> str:
-    if v is None or (isinstance(v, float) and np.isnan(v)):
-        return "n/a"
-    if unit == "share" or unit == "complaints per order":
-        return f"{v:.2%}"
-    if unit in ("orders", "customers"):
-        return f"{int(round(v)):,}"
-    return f"{v:,.2f}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -261,7 +252,7 @@ class _Ctx:
         self.metric = metric
         self.by = by
         need_orders = metric in _ORDER_METRICS or metric == "complaint_rate"
-        need_feedback = metric in _FEEDBACK_METRICS
+        need_feedback = metric in FEEDBACK_METRICS
         keys = set(filters) | ({by} if by else set())
         need_customers = bool(keys & set(_CUSTOMER_DIMS))
         self.counts: dict[str, int] = {}

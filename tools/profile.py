@@ -2,7 +2,7 @@
 with reasons, CLV, last orders, favourite categories, open complaints, recommended products.
 
 A pure function over the canonical tables and the precomputed per-customer artefacts (each
-indexed by customer_id); the `customer_profile` tool (tools.api) passes them in from the workspace.
+indexed by customer_id); the `customer_profile` tool (tools.customer_tools) passes them in from the workspace.
 """
 from __future__ import annotations
 

@@ -1,23 +1,23 @@
-"""The tool registry: plain typed functions → LangChain ``StructuredTool``s, with roles.
+"""The tool registry: tool specs → argument schemas, role checks, calls and LangChain tools.
 
-As in simonw/llm, a tool is a plain function; its name, docstring and type hints are its
-schema. Parameters named ``ctx`` (a `tools.api.ToolContext`), ``ws`` / ``workspace``,
-``settings``, ``role`` and ``unmask`` are *injected* by the registry and left out of the
-argument schema; the docstring's ``Args:`` section gives each argument's description.
+Every tool is declared once, as a plain typed function plus its `tools.spec.ToolSpec` (roles,
+routing exemplars and cues, slots, renderer), in the module that holds it
+(``tools/*_tools.py``). This module reads the specs; it keeps no list of tool names.
 
-Roles (``ROLE_TOOLS``):
+As in simonw/llm, a tool's name, docstring and type hints are its schema. Parameters named
+``ctx`` (a `tools.context.ToolContext`), ``ws`` / ``workspace``, ``settings``, ``role`` and
+``unmask`` are *injected* and left out of the argument schema; the docstring's ``Args:``
+section gives each argument's description.
 
-| role | tools | contacts |
-|---|---|---|
-| manager | every tool | masked (138****5678, j***@example.com) |
-| agent | customer cards, churn/CLV/RFM/cluster lookups, complaints, recommendations, care calendar and drafts — not kpi, segment_summary, segment_members, at_risk_customers | masked |
-| admin | every tool | shown |
+Roles (each spec's ``roles``): manager and admin may use every built-in tool; agents the customer
+cards, churn/CLV/RFM/cluster lookups, complaints, recommendations, the care calendar and drafts
+(not kpi, segment_summary, segment_members, at_risk_customers). Contacts are masked (138****5678,
+j***@example.com) for every role but admin. A refused call raises `ToolDenied`: "role 'agent'
+may not use tool 'kpi'".
 
-A refused call raises `ToolDenied`: "role 'agent' may not use tool 'kpi'".
+A tool from outside the package (a plugin) is one call::
 
-Extra tools from packages above ``tools`` (e.g. ``assistant.drafts.draft_care_message``) are
-registered by those packages — ``register_tool(fn)`` or, to keep imports lazy,
-``register_lazy("name", "module:function")`` — so ``tools`` never imports ``assistant``.
+    register_tool(my_function, roles={"manager", "admin"}, exemplars=("...", "..."), render=...)
 
 >>> from tools.registry import call_tool                                             # doctest: +SKIP
 >>> call_tool("rfm_lookup", {"customer_id": "C00042"}, settings=s, role="agent")["segment"]  # doctest: +SKIP
@@ -25,7 +25,6 @@ registered by those packages — ``register_tool(fn)`` or, to keep imports lazy,
 """
 from __future__ import annotations
 
-import importlib
 import inspect
 import json
 import re
@@ -36,25 +35,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from knowledge.errors import GuanxiError
 from knowledge.settings import Settings
+from tools import spec as specs_mod
+from tools.spec import ROLES, ToolSpec
 
-__all__ = ["ROLE_TOOLS", "ToolDenied", "register_tool", "register_lazy", "tool_names", "get_tool",
-           "args_model", "tool_schemas", "check_role", "call_tool", "langchain_tools", "allowed",
-           "INJECTED", "wrap_customer_text"]
+__all__ = ["ToolDenied", "UnknownTool", "register_tool", "unregister_tool", "tool_names", "get_tool", "get_spec",
+           "args_model", "tool_schemas", "check_role", "call_tool", "langchain_tools", "allowed", "roles_of",
+           "INJECTED", "wrap_customer_text", "llm_content"]
 
 INJECTED = ("ctx", "ws", "workspace", "settings", "role", "unmask")
-
-# The tools every role may call, in a stable order.
-CORE_TOOLS = ("customer_profile", "rfm_lookup", "segment_summary", "segment_members", "cluster_lookup",
-              "churn_risk", "at_risk_customers", "clv_estimate", "bought_together", "recommend_products",
-              "kpi", "similar_complaints", "complaint_topics", "care_calendar", "draft_care_message")
-
-ROLE_TOOLS: dict[str, frozenset[str] | None] = {
-    "manager": None,  # None = every registered tool
-    "admin": None,
-    "agent": frozenset({"customer_profile", "rfm_lookup", "churn_risk", "clv_estimate", "cluster_lookup",
-                        "similar_complaints", "complaint_topics", "bought_together", "recommend_products",
-                        "care_calendar", "draft_care_message"}),
-}
 
 
 class ToolDenied(GuanxiError):
@@ -66,74 +54,59 @@ class UnknownTool(GuanxiError):
 
 
 _LOCK = threading.RLock()
-_TOOLS: dict[str, Callable] = {}
-_LAZY: dict[str, str] = {}
 _MODELS: dict[str, type[BaseModel]] = {}
 
-for _name in ("customer_profile", "rfm_lookup", "segment_summary", "segment_members", "cluster_lookup",
-              "churn_risk", "at_risk_customers", "clv_estimate", "bought_together", "recommend_products",
-              "kpi", "similar_complaints", "complaint_topics", "care_calendar"):
-    _LAZY[_name] = f"tools.api:{_name}"  # imported on first use: `import tools.registry` stays cheap
+
+def __getattr__(name: str):
+    if name == "CORE_TOOLS":  # the built-in tools, in their declared order
+        return tuple(s.name for s in specs_mod.specs() if s.order < 1000)
+    raise AttributeError(f"module 'tools.registry' has no attribute {name!r}")
 
 
-def register_tool(fn: Callable | None = None, *, name: str | None = None):
-    """Register a plain function as a tool (usable as a decorator). Re-registering replaces."""
+def register_tool(fn: Callable | None = None, *, name: str | None = None, **spec: Any):
+    """Register a plain function as a tool (usable as a decorator); keyword arguments are
+    `ToolSpec` fields (roles, exemplars, cues, render …). Re-registering replaces."""
     def add(f: Callable) -> Callable:
         with _LOCK:
-            n = name or f.__name__
-            _TOOLS[n] = f
-            _LAZY.pop(n, None)
-            _MODELS.pop(n, None)
+            specs_mod.register(ToolSpec(f, name=name or f.__name__, **spec))
+            _MODELS.pop(name or f.__name__, None)
         return f
     return add(fn) if fn is not None else add
 
 
-def register_lazy(name: str, target: str) -> None:
-    """Register ``"package.module:function"`` under ``name``, imported on first use."""
+def unregister_tool(name: str) -> None:
     with _LOCK:
-        _TOOLS.pop(name, None)
+        specs_mod.unregister(name)
         _MODELS.pop(name, None)
-        _LAZY[name] = target
 
 
-def _resolve(name: str) -> Callable | None:
-    with _LOCK:
-        fn = _TOOLS.get(name)
-        if fn is None and name in _LAZY:
-            mod, _, attr = _LAZY[name].partition(":")
-            try:
-                fn = getattr(importlib.import_module(mod), attr)
-            except (ImportError, AttributeError):
-                return None
-            _TOOLS[name] = fn
-            _LAZY.pop(name, None)
-        return fn
+def get_spec(name: str) -> ToolSpec:
+    sp = specs_mod.spec_for(name)
+    if sp is None:
+        raise UnknownTool(f"unknown tool {name!r}; available: {', '.join(tool_names())}")
+    return sp
 
 
 def tool_names(role: str | None = None) -> list[str]:
-    """Names of the available tools (for ``role``: only those it may use), core tools first."""
-    with _LOCK:
-        names = list(_TOOLS) + [n for n in _LAZY if n not in _TOOLS]
-    names = [n for n in names if _resolve(n) is not None]
-    order = {n: i for i, n in enumerate(CORE_TOOLS)}
-    names.sort(key=lambda n: (order.get(n, len(order)), n))
+    """Names of the registered tools (for ``role``: only those it may use), built-in ones first."""
+    names = [s.name for s in specs_mod.specs()]
     if role is not None:
         names = [n for n in names if allowed(n, role)]
     return names
 
 
 def get_tool(name: str) -> Callable:
-    fn = _resolve(name)
-    if fn is None:
-        raise UnknownTool(f"unknown tool {name!r}; available: {', '.join(tool_names())}")
-    return fn
+    return get_spec(name).fn
+
+
+def roles_of(name: str) -> list[str]:
+    return [r for r in ROLES if r in get_spec(name).roles]
 
 
 def allowed(name: str, role: str) -> bool:
-    if role not in ROLE_TOOLS:
-        raise GuanxiError(f"unknown role {role!r}; expected one of {', '.join(ROLE_TOOLS)}")
-    permitted = ROLE_TOOLS[role]
-    return permitted is None or name in permitted
+    if role not in ROLES:
+        raise GuanxiError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+    return role in get_spec(name).roles
 
 
 def check_role(name: str, role: str) -> None:
@@ -174,10 +147,11 @@ def _user_params(fn: Callable) -> list[inspect.Parameter]:
 
 def args_model(name: str) -> type[BaseModel]:
     """The pydantic model of a tool's arguments (from its signature and docstring)."""
-    with _LOCK:
-        if name in _MODELS:
-            return _MODELS[name]
     fn = get_tool(name)
+    with _LOCK:
+        model = _MODELS.get(name)
+        if model is not None and getattr(model, "__guanxi_fn__", None) is fn:
+            return model
     try:
         hints = get_type_hints(fn)
     except Exception:  # noqa: BLE001 - unresolvable annotations: fall back to Any
@@ -190,6 +164,7 @@ def args_model(name: str) -> type[BaseModel]:
         fields[p.name] = (ann, Field(default, description=helps.get(p.name) or None))
     model = create_model(f"{''.join(w.title() for w in name.split('_'))}Args",
                          __config__=ConfigDict(extra="forbid"), **fields)
+    model.__guanxi_fn__ = fn
     with _LOCK:
         _MODELS[name] = model
     return model
@@ -202,8 +177,7 @@ def tool_schemas(role: str | None = None) -> list[dict]:
         desc, _ = _doc_parts(get_tool(n))
         schema = args_model(n).model_json_schema()
         schema.pop("title", None)
-        roles = [r for r in ROLE_TOOLS if allowed(n, r)]
-        out.append({"name": n, "description": desc, "parameters": schema, "roles": roles})
+        out.append({"name": n, "description": desc, "parameters": schema, "roles": roles_of(n)})
     return out
 
 
@@ -221,7 +195,7 @@ def _validate(name: str, args: dict | None) -> dict:
     return {k: getattr(obj, k) for k in model.model_fields}
 
 
-def _inject(fn: Callable, ctx: "api.ToolContext") -> dict:
+def _inject(fn: Callable, ctx) -> dict:
     params = inspect.signature(fn).parameters
     extra: dict[str, Any] = {}
     if "ctx" in params:
@@ -239,28 +213,33 @@ def _inject(fn: Callable, ctx: "api.ToolContext") -> dict:
 
 
 def call_tool(name: str, args: dict | None = None, *, settings: Settings | None = None, role: str = "manager",
-              ctx: "api.ToolContext | None" = None) -> dict:
+              ctx=None) -> dict:
     """Validate ``args``, check the role, run the tool and return its JSON-safe result dict.
 
-    Raises `ToolDenied` for a refused role, `GuanxiError` (incl. `tools.api.ToolError`) for bad
-    arguments or a question the data cannot answer.
+    Raises `ToolDenied` for a refused role and `tools.context.ToolError` for bad arguments or a
+    question the data cannot answer: every error from below is translated here, once.
     """
-    from tools import api
+    from tools.context import ToolContext, ToolError, mask_deep
     from tools.results import to_jsonable
     if ctx is None:
-        ctx = api.ToolContext(settings or Settings.load(), role=role)
+        ctx = ToolContext(settings or Settings.load(), role=role)
     role = ctx.role
     fn = get_tool(name)
     check_role(name, role)
     clean = _validate(name, args)
-    result = fn(**clean, **_inject(fn, ctx))
+    try:
+        result = fn(**clean, **_inject(fn, ctx))
+    except ToolError:
+        raise
+    except GuanxiError as e:
+        raise ToolError(str(e)) from None
     if hasattr(result, "to_dict") and not isinstance(result, dict):
         result = result.to_dict()
     result = to_jsonable(result)
     if not isinstance(result, dict):
         result = {"result": result}
     if not ctx.unmasked:
-        api._mask_deep(result, ctx)
+        mask_deep(result, ctx)
     result.setdefault("provenance", f"{name}")
     if isinstance(result.get("provenance"), list):
         result["provenance"] = " · ".join(map(str, result["provenance"]))
@@ -299,7 +278,7 @@ def llm_content(name: str, result: dict) -> str:
     return DATA_NOTE + "\n" + json.dumps(wrap_customer_text(slim), ensure_ascii=False, default=str)
 
 
-def langchain_tools(ctx: "api.ToolContext", names: list[str] | None = None) -> list:
+def langchain_tools(ctx, names: list[str] | None = None) -> list:
     """`StructuredTool`s bound to ``ctx`` (its role decides which tools are offered).
 
     Each tool returns (content for the model, full result dict as the artifact); errors come back

@@ -29,7 +29,7 @@ from tools.results import provenance, resolve_as_of
 __all__ = [
     "SEGMENT_MAP", "SEGMENT_REGEX", "SEGMENT_ZH", "SEGMENTS", "CN8_MAP", "CN8_NAMES", "CN8_EN",
     "TIERS", "TIER_EN", "segment_of", "cn8_of", "tier_of", "rfm_table", "rfm_lookup",
-    "segment_distribution", "segment_members", "prepare_orders",
+    "segment_distribution", "segment_members", "prepare_orders", "resolve_segment",
 ]
 
 # ---------------------------------------------------------------------------------------------
@@ -359,7 +359,7 @@ def segment_distribution(table: pd.DataFrame, scheme: str = "segment") -> pd.Dat
     return d
 
 
-def _resolve_segment(segment: str) -> tuple[str, str]:
+def resolve_segment(segment: str) -> tuple[str, str]:
     """(column, canonical value) for a segment named in English, Chinese, cn8 or tier (zh/en)."""
     s = str(segment).strip()
     low = s.lower().replace("’", "'")
@@ -382,7 +382,7 @@ def segment_members(table: pd.DataFrame, segment: str, top: int | None = 20) -> 
     rows (None = all). ``segment`` may be an English or Chinese 11-segment name, an eight-class
     name or a tier (高价值客户 / high_value …); unknown → GuanxiError listing the valid names."""
     _require_rfm(table, "segment_members")
-    col, value = _resolve_segment(segment)
+    col, value = resolve_segment(segment)
     m = table.loc[table[col] == value].sort_values(["monetary", "customer_id"], ascending=[False, True],
                                                       kind="stable")
     if top is not None:

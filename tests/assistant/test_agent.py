@@ -59,7 +59,7 @@ def test_numbers_not_in_any_tool_result_are_replaced_by_the_template_answer(demo
 
 
 def test_injection_in_a_complaint_changes_nothing(demo_settings, monkeypatch):
-    import tools.api
+    import tools.feedback_tools
     import tools.feedback
     from tools.feedback import SimilarResult
 
@@ -71,7 +71,7 @@ def test_injection_in_a_complaint_changes_nothing(demo_settings, monkeypatch):
                "category": "茶叶", "status": "open", "resolution": None, "score": 1.0}
         return SimilarResult(query=text, mode="hybrid", filters={}, matched=1, hits=[hit], provenance="test store")
 
-    monkeypatch.setattr(tools.api, "_store", lambda ctx: None)
+    monkeypatch.setattr(tools.feedback_tools, "feedback_store", lambda ctx: None)
     monkeypatch.setattr(tools.feedback, "similar_feedback", fake_similar)
     # a model that "obeys" the injection and tries to print a phone number
     llm = scripted(call("similar_complaints", {"text": "phone"}),

@@ -144,7 +144,7 @@ def test_similar_complaints_search_for_the_complaint_not_the_question(router):
     ("物流慢的投诉有多少条已经解决了", "物流慢"),
 ])
 def test_complaint_text_drops_the_question_scaffolding(question, text):
-    from assistant.router import _complaint_text
+    from assistant.vocabulary import complaint_text as _complaint_text
     assert _complaint_text(question) == text
 
 
@@ -197,21 +197,22 @@ def test_province_and_city_filters(router, demo_ws):
 
 def test_the_shipped_exemplar_vectors_match_the_current_exemplars():
     """A fresh machine routes at once only if assistant/data holds vectors for today's exemplars
-    (rebuild with `python -m assistant.router --ship` after editing assistant/exemplars.py)."""
-    import hashlib
-    import json
-    from pathlib import Path
+    (rebuild with `python -m assistant.intent --ship` after editing a tool's exemplars)."""
+    import numpy as np
 
-    from assistant.exemplars import EXEMPLARS
-    texts = [t for lab in EXEMPLARS for t in EXEMPLARS[lab]]
-    key = hashlib.sha1(json.dumps(texts, ensure_ascii=False).encode()).hexdigest()[:16]
-    shipped = Path(__file__).resolve().parents[2] / "assistant" / "data" / f"router-exemplars-e5small-{key}.npy"
-    assert shipped.is_file(), "run: python -m assistant.router --ship"
+    from assistant.exemplars import all_exemplars
+    from assistant.intent import SHIPPED
+    texts = {t for lab, ts in all_exemplars().items() for t in ts}
+    with np.load(SHIPPED) as z:
+        shipped = set(z["texts"].tolist())
+        assert z["vectors"].shape == (len(z["texts"]), 384)
+    assert not texts - shipped, "run: python -m assistant.intent --ship"
 
 
 def test_bought_together_chart_keeps_the_answers_order(demo_settings):
     """The bars are the answer's ranked list, first item first (top of a horizontal chart)."""
-    from tools.api import ToolContext, bought_together
+    from tools.basket_tools import bought_together
+    from tools.context import ToolContext
     ctx = ToolContext(demo_settings)
     cat = str(ctx.ws.table("products")["category"].dropna().iloc[0])
     r = bought_together(cat, top=10, ctx=ctx)
@@ -225,7 +226,8 @@ def test_bought_together_chart_keeps_the_answers_order(demo_settings):
 
 
 def test_segment_members_of_everyone_ranks_by_spend_in_a_period(demo_settings):
-    from tools.api import ToolContext, segment_members
+    from tools.context import ToolContext
+    from tools.segment_tools import segment_members
     ctx = ToolContext(demo_settings)
     o = ctx.ws.table("orders")
     o = o.assign(order_date=pd.to_datetime(o["order_date"]), customer_id=o["customer_id"].astype(str))

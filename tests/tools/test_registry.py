@@ -72,7 +72,7 @@ def test_every_result_is_json_safe_with_provenance(demo_settings, demo_ws):
 
 
 def test_langchain_tools_wrap_customer_text_as_data(demo_settings):
-    from tools.api import ToolContext
+    from tools.context import ToolContext
     ctx = ToolContext(demo_settings, role="agent")
     tools = {t.name: t for t in registry.langchain_tools(ctx)}
     assert "kpi" not in tools and "similar_complaints" in tools
@@ -98,5 +98,4 @@ def test_register_a_plain_function_as_a_tool(demo_settings):
         assert call_tool("echo_segment", {"segment": "VIP", "times": 2}, settings=demo_settings)["text"] == "VIP VIP"
         assert "echo_segment" not in registry.tool_names("agent")
     finally:
-        registry._TOOLS.pop("echo_segment", None)
-        registry._MODELS.pop("echo_segment", None)
+        registry.unregister_tool("echo_segment")

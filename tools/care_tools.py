@@ -1,0 +1,224 @@
+"""Care tools: who to contact and when (the care calendar), and a draft message for one customer.
+
+A person always sends: nothing in Guanxi sends a message. The calendar is computed by
+`tools.care`; drafts by `tools.drafts` (offers only from WORKSPACE/offers.toml).
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+import pandas as pd
+
+from tools.context import ToolContext, ToolError, context, customer_basic, customers_by_id, mask_deep, resolve_customer_id, top_n
+from tools.formatting import OCCASION_EN, OCCASION_ZH, bullets, fmt_int, who
+from tools.results import to_jsonable
+from tools.spec import EVERY_ROLE, Cue, ToolSpec, register
+
+__all__ = ["care_calendar", "draft_care_message"]
+
+CareOccasion = Literal["all", "birthday", "festival", "winback", "vip_thanks", "regular"]
+
+
+# =========================================================================== care_calendar
+def care_calendar(days: int = 7, occasion: CareOccasion = "all", top: int = 30,
+                  *, ctx: ToolContext | None = None) -> dict:
+    """Who to contact in the next N days and on what occasion: upcoming birthdays and festivals,
+    at-risk customers to win back, VIPs to thank and regular customers due for contact.
+
+    Args:
+        days: the window in days starting at the as-of date (default 7)
+        occasion: only this kind: birthday, festival, winback, vip_thanks, regular (default all)
+        top: how many entries to list (counts are of all; default 30)
+    """
+    ctx = context(ctx)
+    ws = ctx.ws
+    try:
+        days = int(days)
+    except (TypeError, ValueError):
+        raise ToolError(f"days must be a whole number, got {days!r}") from None
+    if not 1 <= days <= 366:
+        raise ToolError(f"days must be between 1 and 366, got {days}")
+    from tools.care import care_calendar as calendar
+    rfm, churn = ws.artefact("rfm"), ws.artefact("churn")
+    cal = calendar(ws.table("customers"), ws.table("orders"), as_of=ws.as_of(), days=days,
+                   rfm=rfm if isinstance(rfm, pd.DataFrame) else None,
+                   churn=churn if isinstance(churn, pd.DataFrame) else None, feedback=ws.table("feedback"))
+    entries = cal.entries if occasion in (None, "", "all") else cal.by_occasion(occasion)
+    personal = [e for e in entries if not e.occasion.startswith("festival:")]
+    festive = [e for e in entries if e.occasion.startswith("festival:")]
+    listed = (personal + festive)[: top_n(top, 30, 1000)]
+    cust = customers_by_id(ws)
+    rows = []
+    for e in listed:
+        d = e.to_dict()
+        if e.customer_id in cust.index:
+            d.update({k: v for k, v in customer_basic(ws, e.customer_id, ctx).items()
+                      if k in ("city", "phone", "email")})
+        mask_deep(d, ctx)
+        rows.append(d)
+    counts: dict[str, int] = {}
+    for e in entries:
+        key = "festival" if e.occasion.startswith("festival:") else e.occasion
+        counts[key] = counts.get(key, 0) + 1
+    return {"as_of": cal.as_of, "days": cal.days, "window_end": cal.window_end, "occasion": occasion or "all",
+            "counts": counts, "total": len(entries), "shown": len(rows), "entries": rows,
+            "festivals": to_jsonable(cal.festivals), "warnings": list(cal.warnings),
+            "provenance": " · ".join(cal.provenance) if isinstance(cal.provenance, list) else str(cal.provenance)}
+
+
+def _render_care(r: dict, zh: bool, focus: dict) -> str:
+    counts = r.get("counts") or {}
+    ents = r.get("entries") or []
+    ctext = ("，".join(f"{OCCASION_ZH.get(k, k)} {fmt_int(v)} 位" for k, v in counts.items()) if zh else
+             ", ".join(f"{OCCASION_EN.get(k, k)}: {fmt_int(v)}" for k, v in counts.items()))
+    lines = []
+    for e in ents[:15]:
+        occ = e.get("occasion", "")
+        key = "festival" if str(occ).startswith("festival") else occ
+        reason = e.get("reason_zh") if zh else e.get("reason_en")
+        if zh:
+            lines.append(f"{e.get('date')} {who(e, zh)}：{OCCASION_ZH.get(key, key)}" + (f"（{reason}）" if reason else ""))
+        else:
+            lines.append(f"{e.get('date')} {who(e, zh)}: {OCCASION_EN.get(key, key)}" + (f" ({reason})" if reason else ""))
+    fests = r.get("festivals") or []
+    ftxt = "、".join(f"{f.get('zh') or f.get('name')}（{f.get('date')}）" for f in fests) if zh else \
+        ", ".join(f"{f.get('en') or f.get('name')} ({f.get('date')})" for f in fests)
+    if zh:
+        txt = f"未来 {fmt_int(r.get('days'))} 天（{r.get('as_of')} 至 {r.get('window_end')}）需要关怀 {fmt_int(r.get('total'))} 人次"
+        txt += (f"：{ctext}。" if ctext else "。") + (f"节日：{ftxt}。" if ftxt else "")
+        return txt + ("\n" + bullets(lines) if lines else "")
+    txt = f"In the next {fmt_int(r.get('days'))} days ({r.get('as_of')} to {r.get('window_end')}): {fmt_int(r.get('total'))} contacts"
+    txt += (f" — {ctext}." if ctext else ".") + (f" Festivals: {ftxt}." if ftxt else "")
+    return txt + ("\n" + bullets(lines) if lines else "")
+
+
+_CALENDAR_OCCASIONS = ("birthday", "festival", "winback", "vip_thanks", "regular")
+
+
+def _care_args(f) -> dict:
+    a = {**f.top(), **f.copy(("days",))}
+    if f.slots.get("occasion") in _CALENDAR_OCCASIONS:
+        a["occasion"] = f.slots["occasion"]
+    return a
+
+
+register(ToolSpec(
+    care_calendar, order=13, roles=EVERY_ROLE, family="care", args=_care_args,
+    exemplars=(
+        '未来7天谁过生日', '这周有哪些客户过生日', '最近要过生日的客户', '下个月的节日关怀名单', '该联系哪些客户了', '需要回访的客户', '客户关怀日历', '近期有什么节日要发祝福',
+        '哪些VIP需要感谢', '哪些客户该定期回访', '中秋节要给哪些客户发祝福', '今天该关怀谁', 'whose birthday is coming up',
+        'upcoming customer birthdays', 'care calendar for the next two weeks',
+        'who should we contact this week', 'which customers are due for a follow-up',
+        'upcoming festivals to greet customers', 'customers with birthdays next week',
+        'who needs a check-in call', 'care reminders', '近期有哪些节日要给客户发祝福',
+        'which VIPs should we thank this month',
+    ),
+    cues=(
+        Cue(r"(感谢|答谢|致谢|thank).{0,12}(哪些|哪位|谁|which|who)|(哪些|哪位|谁|which|who).{0,24}(感谢|答谢|致谢|thank)", 0.3),
+        Cue(r"过生日|生日|寿星|birthday|b-day|节日|festival|holiday|关怀|回访|该联系|需要联系|要联系|联系谁|该问候|"
+                 r"due for|check[- ]?in|follow[- ]?up|reach out|care calendar|contact (this|next)|who (should|to) (we )?contact|"
+                 r"春节|中秋|国庆|元旦|圣诞|christmas|new year|端午|元宵|greet", 0.15),
+    ),
+    render=_render_care, help_zh="关怀日历", help_en="the care calendar",
+    example_zh="未来7天谁过生日?", example_en="Whose birthday is in the next 7 days?"))
+
+
+# =========================================================================== draft_care_message
+def draft_care_message(customer_id: str,
+                         occasion: Literal["birthday", "festival", "winback", "complaint_followup",
+                                           "vip_thanks", "recommendation"],
+                         channel: Literal["sms", "wechat", "email"] = "sms",
+                         language: Literal["auto", "zh", "en"] = "auto",
+                         tone: Literal["warm", "formal", "playful"] = "warm",
+                         festival: str | None = None, feedback_id: str | None = None,
+                         *, ctx: ToolContext | None = None) -> dict:
+    """Draft a care message for one customer (a person reviews and sends it; nothing is sent):
+    birthday, festival greeting, win-back, complaint follow-up, VIP thanks or product
+    recommendation, sized for SMS / WeChat / e-mail, with the source of every personal detail.
+
+    Args:
+        customer_id: the customer's id, e.g. C01023
+        occasion: birthday, festival, winback, complaint_followup, vip_thanks or recommendation
+        channel: sms (one message: 70 Chinese / 160 GSM-7 characters), wechat or email (with subject)
+        language: zh, en or auto (from the customer's name)
+        tone: warm, formal or playful
+        festival: for occasion festival: 春节, 中秋, 国庆, 元旦, Christmas, New Year ... (default the next one)
+        feedback_id: for complaint_followup: which complaint (default the customer's latest)
+    """
+    from tools.drafts import draft_care_message as compose
+    ctx = context(ctx)
+    ws = ctx.ws
+    cid = resolve_customer_id(ws, customer_id)
+    d = compose(ws, cid, occasion, channel=channel, language=language, tone=tone, festival=festival,
+                feedback_id=feedback_id, as_of=ws.as_of())
+    out = d.to_dict()
+    out["provenance"] = " · ".join(d.provenance)
+    return out
+
+
+def _render_draft(r: dict, zh: bool, focus: dict) -> str:
+    ch = r.get("channel")
+    lim = r.get("limit")
+    subj = r.get("subject")
+    src = r.get("sources") or []
+    srcs = ("；".join(f"{s.get('detail')}={s.get('value')}（{s.get('source')}）" for s in src) if zh else
+            "; ".join(f"{s.get('detail')}={s.get('value')} ({s.get('source')})" for s in src))
+    if zh:
+        head = f"给 {who(r, zh)} 的{OCCASION_ZH.get(r.get('occasion'), r.get('occasion'))}草稿（{ch}" + \
+               (f"，{fmt_int(r.get('length'))}/{fmt_int(lim)} 字" if lim else "") + "）：\n"
+        body = (f"主题：{subj}\n" if subj else "") + str(r.get("text"))
+        return head + body + ("\n个人信息来源：" + srcs if srcs else "") + "\n（仅为草稿，需人工审核后发送，Guanxi 不会发送任何消息。）"
+    head = f"Draft {OCCASION_EN.get(r.get('occasion'), r.get('occasion'))} message for {who(r, zh)} ({ch}" + \
+           (f", {fmt_int(r.get('length'))}/{fmt_int(lim)} characters" if lim else "") + "):\n"
+    body = (f"Subject: {subj}\n" if subj else "") + str(r.get("text"))
+    return head + body + ("\nPersonal details from: " + srcs if srcs else "") + \
+        "\n(Draft only: a person reviews and sends it; Guanxi sends nothing.)"
+
+
+_DRAFT_OCCASIONS = ("birthday", "festival", "winback", "complaint_followup", "vip_thanks", "recommendation")
+
+
+def _draft_args(f) -> dict:
+    s = f.slots
+    occ = s.get("occasion")
+    a: dict = {"occasion": occ if occ in _DRAFT_OCCASIONS else "vip_thanks" if occ == "regular" else
+               "festival" if s.get("festival") else "birthday" if occ is None else "vip_thanks"}
+    if s.get("festival"):
+        a["festival"] = s["festival"]
+    for k, key in (("channel", "channel"), ("tone", "tone"), ("draft_language", "language")):
+        if s.get(k):
+            a[key] = s[k]
+    return a
+
+
+def _draft_inherit(args: dict, new: dict, f) -> None:
+    if not f.slots.get("occasion"):
+        new.pop("occasion", None)  # "换成微信": the same occasion on another channel
+
+
+register(ToolSpec(
+    draft_care_message, order=14, roles=EVERY_ROLE, family="draft", customer="required",
+    args=_draft_args, inherit=_draft_inherit,
+    exemplars=(
+        '给该客户写一条生日祝福短信', '帮我给该客户起草一条关怀消息', '给该客户写个中秋祝福', '写一封感谢信给该客户', '给该客户拟一条挽回短信', '帮我写条微信发给该客户',
+        '给该客户写一条推荐商品的消息', '起草投诉回访消息给该客户', '给该分群客户批量写挽回短信', '写一条春节祝福',
+        'draft a birthday message for the customer', 'write a win-back SMS to the customer',
+        'compose a thank-you email for the customer',
+        "write a follow-up message after the customer's complaint",
+        'draft a Christmas greeting for the customer',
+        'write a WeChat message recommending products to the customer',
+        'prepare a care message for the customer', 'draft messages for all this segment customers',
+        '给该客户发个微信问候一下', '给该客户发条短信', 'send the customer a birthday text',
+        'email the customer about new arrivals',
+    ),
+    cues=(
+        Cue(r"(写|起草|草拟|拟|编写|撰写|生成|准备|帮我写).{0,12}(短信|消息|微信|邮件|祝福|信|文案|问候|关怀|感谢|贺卡|贺词|话术|回访|致歉|道歉)|"
+                  r"(发|送)(个|一个|一条|条|一段|段|一封|封|点)?.{0,10}(短信|微信消息|消息|邮件|祝福|问候|贺卡)|(语气|口吻).{0,6}(点|些|一点|的)|"
+                  r"\b(in a|with a) (formal|playful|warm|friendly|casual) tone\b|"
+                  r"\bsend\b.{0,40}\b(text|message|sms|note|e-?mail|card|greeting|wish(es)?|wechat)\b|"
+                  r"(发|送)(个|一个|一条|一段|一封)?.{0,6}(问候|祝福|短信|消息|贺卡).{0,8}(拟|写|起草)|帮我拟|拟一下|起草一下|"
+                  r"(短信|消息|文案|微信|邮件|祝福语?)(草稿|模板)|\bdrafts?\b|\bcompose\b|\bwrite\b.{0,40}\b(sms|message|text|email|e-mail|"
+                  r"wechat|note|greeting|letter|card|wish(es)?)|\bprepare\b.{0,20}\b(message|sms|email|greeting)", 0.35),
+    ),
+    render=_render_draft, help_zh="关怀消息草稿", help_en="care-message drafts",
+    example_zh="给C00012写一条生日祝福短信", example_en="Draft a birthday SMS for C00012"))

@@ -1,0 +1,260 @@
+"""The KPI tool: a business metric over a period and filters, optionally broken down, with a chart.
+
+The metric definitions live in `tools.kpi` (one definition each); this module holds the tool
+wrapper, the words that name metrics and breakdowns in questions, and the answer renderer.
+"""
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from knowledge.text import place_key
+from tools.context import ToolContext, context
+from tools.formatting import bullets, fmt_int, fmt_money, fmt_num, fmt_unit, period
+from tools.kpi import DIMENSIONS, FEEDBACK_METRICS, METRICS
+from tools.spec import MANAGERS, Cue, ToolSpec, register
+
+__all__ = ["kpi", "KPI_METRICS", "KPI_BY", "METRIC_WORDS", "DIMENSION_WORDS", "COMPLAINT_BY"]
+
+KPI_METRICS = tuple(METRICS)
+KPI_BY = tuple(DIMENSIONS)
+KpiMetric = Literal[KPI_METRICS]
+KpiBy = Literal[KPI_BY]
+
+# ---------------------------------------------------------------------------- words in questions
+# "哪个品类投诉最多" / "complaints by city": a complaint count per group is the complaint_rate breakdown
+_DIM_WORDS = r"(品类|类目|类别|商品类|城市|省份?|地区|渠道|平台|月份?|年龄段|性别|categor(y|ies)|cit(y|ies)|provinces?|regions?|channels?|months?)"
+COMPLAINT_BY = (r"(投诉|差评|complaints?).{0,8}(最多|最少|最高|最低|most|fewest|highest|lowest|by|per).{0,4}" + _DIM_WORDS +
+                 r"|(哪个|哪些|哪类|哪一类|哪|各|每个|按|分|which|each|per)\s*" + _DIM_WORDS + r".{0,20}(投诉|差评|complain)")
+
+# (pattern, metric): the first match names the metric a question asks about
+METRIC_WORDS: list[tuple[str, str]] = [
+    (r"购买间隔|复购周期|回购周期|多久(一次)?(复购|回购|买一次|下一单|再买)|间隔多少天|(隔|间隔)(多少|几)天|"
+     r"多少天.{0,4}(回购|复购|再买|买一次|下一单|下单一次)|(回购|复购|购买)(间隔|频率)|purchase interval|between (purchases|orders)|"
+     r"how often do customers (buy|order)|purchase cycle|days between", "purchase_interval"),
+    (r"复购率|回购率|重复购买率|复购|回购|repurchase|repeat (purchase|rate|buyers?|customers?)", "repurchase_rate"),
+    (r"客单价|平均订单(金额|价值|价格)?|平均每单|笔单价|average order|\baov\b|order value|basket size|average basket|"
+     r"avg\.? order|spend per order", "aov"),
+    (r"投诉率|客诉率|客诉|投诉比例|投诉占比|complaint rate|complaints per|rate of complaints|投诉数|投诉量|多少(条|个|起)?投诉|"
+     r"how many complaints|number of complaints|(most|fewest) complaints|投诉(最多|最少)|" + COMPLAINT_BY, "complaint_rate"),
+    (r"处理时长|解决时长|处理时间|解决时间|处理.{0,3}(用时|耗时|时效)|(平均|多长时间|多少天).{0,4}(处理|解决)|多久(能)?(解决|处理)|处理.{0,4}(多久|速度|效率)|resolution time|time to resolve|"
+     r"how long.{0,30}(resolve|fix|close)|resolve complaints|resolution speed", "resolution_time"),
+    (r"满意度|满意|平均评分|评分|打分|好评|星级|satisfaction|satisfied|csat|rating|happ(y|ier|iest|iness)", "satisfaction"),
+    (r"留存|同期群|retention|cohort|retain", "retention"),
+    (r"新客户|新客|新老客户|新增.{0,3}(客户|顾客|用户|会员|买家)|new (vs\.?|versus|and|or) (returning|old|existing|repeat) (customers|buyers)|新(来|进)的?(客户|顾客)|新用户|首单客户|拉新|获客(数|量|人数)|"
+     r"new (customers|buyers|clients|members|signups|sign-ups)|first[- ]time (buyers|customers)|acquired|newly", "new_customers"),
+    (r"订单数|订单量|多少单|多少订单|下单量|单量|单数|how many orders|number of orders|order count|order volume|orders? per", "orders"),
+    (r"客户数|客户总数|总客户数|客户总量|购买客户数|买家数|顾客数|用户数|会员数|活跃客户|多少客户|多少(位|个|名)(客户|顾客|用户|会员|买家)|多少人买|人数|"
+     r"(客户|顾客|买家|用户)(最多|最少|数量|规模|占比|比例|分布|构成|多吗|多不多|少吗)|how many (customers|clients|buyers|shoppers)|number of (customers|clients|buyers)|"
+     r"customer count|active customers|buyers|how many people bought", "customers"),
+    (r"销售额|销售收入|营业额|营收|收入|消费金额|消费额|gmv|销量|卖了多少|业绩|卖得|卖的|sales|revenue|turnover|sold|takings|income|"
+     r"how much did we (sell|make)|销售", "sales"),
+    (r"订单|单子|\borders\b", "orders"),
+]
+METRIC_WORDS = [(re.compile(p, re.I | re.ASCII), m) for p, m in METRIC_WORDS]
+# (pattern, dimension): the first match names the breakdown
+DIMENSION_WORDS: list[tuple[str, str]] = [
+    (r"趋势|走势|月度|每月|按月|逐月|每个月|各月|分月|月份|trend|monthly|by month|per month|month by month|over time|each month", "month"),
+    (r"各省|按省|分省|省份|哪个省|每个省|by province|per province|which province|across provinces|provinces|各地区|按地区|by region|"
+     r"which region|regions", "province"),
+    (r"各城市|按城市|分城市|哪个城市|哪些城市|每个城市|各市|城市|by city|per city|which city|which cities|cities", "city"),
+    (r"性别|男女|男性|女性|男客户|女客户|男顾客|女顾客|男士|女士|男生|女生|男的|女的|by gender|gender|\b(wo)?men\b|\bladies\b|"
+     r"male|female", "gender"),
+    (r"年龄段|年龄|岁|[0-9零〇一二三四五六七八九]0后|by age|age group|age band|age bracket|\bages?\b|year[- ]olds?|"
+     r"\b(gen z|millennials|boomers)\b", "age_band"),
+    (r"下单渠道|销售渠道|平台|order channel|sales channel|platform", "order_channel"),
+    (r"反馈渠道|feedback channel", "feedback_channel"),
+    (r"获客渠道|来源渠道|渠道|acquisition|channel|source", "channel"),
+    (r"品类|类目|类别|分类|哪类商品|by category|per category|category|categories|product line", "category"),
+]
+DIMENSION_WORDS = [(re.compile(p, re.I | re.ASCII), b) for p, b in DIMENSION_WORDS]
+
+
+# =========================================================================== kpi
+def kpi(metric: KpiMetric, by: KpiBy | None = None, date_from: str | None = None, date_to: str | None = None,
+        province: str | None = None, city: str | None = None, category: str | None = None,
+        channel: str | None = None, order_channel: str | None = None, top: int | None = None, *,
+        ctx: ToolContext | None = None) -> dict:
+    """A business KPI over an optional date range and filters, optionally broken down (with a chart).
+
+    Args:
+        metric: sales (销售额), orders (订单数), customers (客户数), aov (客单价), repurchase_rate (复购率),
+            retention (留存, monthly cohorts), purchase_interval (购买间隔, days), satisfaction (满意度, mean
+            rating), complaint_rate (投诉率, complaints per order), resolution_time (处理时长, days),
+            new_customers (新客户数)
+        by: break down by province, city, gender, age_band, channel (acquisition), order_channel,
+            category, month (monthly trend), feedback_channel or kind
+        date_from: first day included, YYYY-MM-DD
+        date_to: last day included, YYYY-MM-DD
+        province: only this province, e.g. 浙江省 (several: comma-separated, 江苏省,浙江省,上海)
+        city: only this city, e.g. 杭州市 (several: comma-separated)
+        category: only this product category
+        channel: only customers acquired through this channel (customers.channel), e.g. 抖音
+        order_channel: only orders placed on this channel (orders.channel), e.g. 京东
+        top: keep only the first N groups of the breakdown (highest value; for month the last N)
+    """
+    ctx = context(ctx)
+    ws = ctx.ws
+    from tools.kpi import kpi as _kpi
+    tables = {"orders": ws.table("orders"), "customers": ws.table("customers"), "feedback": ws.table("feedback")}
+    filters = {k: v for k, v in dict(province=province, city=city, category=category, channel=channel,
+                                     order_channel=order_channel).items() if v not in (None, "")}
+    for k, v in list(filters.items()):  # "江苏省,浙江省,上海": several values of one filter
+        if isinstance(v, str) and re.search(r"[,，、]", v):
+            vals = [x.strip() for x in re.split(r"[,，、]", v) if x.strip()]
+            filters[k] = vals if len(vals) > 1 else (vals[0] if vals else None)
+    filters = {k: v for k, v in filters.items() if v}
+    res = _kpi(tables, metric, by=by, date_from=date_from or None, date_to=date_to or None,
+               as_of=ws.as_of(), top=int(top) if top else None, filters=filters or None)
+    out = res.to_dict()
+    if res.figure_json:
+        import json as _json
+        out["chart"] = _json.loads(res.figure_json)
+    return out
+
+
+def _kpi_row_extra(metric, row: dict, zh: bool) -> str:
+    """The counts behind one breakdown row's rate (complaints / orders, repeat / all customers)."""
+    if metric == "complaint_rate" and row.get("complaints") is not None:
+        return (f"（投诉 {fmt_int(row.get('complaints'))} 条 / 订单 {fmt_int(row.get('orders'))} 单）" if zh else
+                f" ({fmt_int(row.get('complaints'))} complaints / {fmt_int(row.get('orders'))} orders)")
+    if metric == "repurchase_rate" and row.get("repeat_customers") is not None:
+        return (f"（{fmt_int(row.get('repeat_customers'))} / {fmt_int(row.get('customers'))} 位客户）" if zh else
+                f" ({fmt_int(row.get('repeat_customers'))} of {fmt_int(row.get('customers'))} customers)")
+    return ""
+
+
+def _render_kpi(r: dict, zh: bool, focus: dict) -> str:
+    label = r.get("label_zh") if zh else r.get("label_en")
+    unit = r.get("unit")
+    span = period(r, zh)
+    filt = r.get("filters") or {}
+    def _fv(v, sep):
+        return sep.join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)
+    ftxt = "、".join(_fv(v, "、") for v in filt.values()) if zh else ", ".join(f"{k}={_fv(v, '/')}" for k, v in filt.items())
+    by = r.get("by")
+    bd = r.get("breakdown") or []
+    if zh:
+        txt = (f"{span}" if span else "全部时间") + (f"（{ftxt}）" if ftxt else "") + f"的{label}为 {fmt_unit(r.get('value'), unit, zh)}"
+    else:
+        txt = f"{label}" + (f" for {span}" if span else " over all time") + (f" ({ftxt})" if ftxt else "") + \
+              f": {fmt_unit(r.get('value'), unit, zh)}"
+    det = r.get("details") or {}
+    extra = []
+    if r.get("metric") == "complaint_rate":
+        if det.get("complaints") is not None:
+            extra.append(f"投诉 {fmt_int(det.get('complaints'))} 条" if zh else f"{fmt_int(det.get('complaints'))} complaints")
+        if det.get("orders") is not None:
+            extra.append(f"订单 {fmt_int(det.get('orders'))} 单" if zh else f"{fmt_int(det.get('orders'))} orders")
+    elif r.get("metric") == "repurchase_rate":
+        if det.get("repeat_customers") is not None and det.get("customers") is not None:
+            extra.append(f"{fmt_int(det.get('repeat_customers'))} / {fmt_int(det.get('customers'))} 位客户" if zh else
+                         f"{fmt_int(det.get('repeat_customers'))} of {fmt_int(det.get('customers'))} customers")
+    elif r.get("metric") == "aov":
+        if det.get("orders") is not None:
+            extra.append(f"订单 {fmt_int(det.get('orders'))} 单，销售额 {fmt_money(det.get('sales'))}" if zh and det.get("sales") is not None
+                         else f"{fmt_int(det.get('orders'))} orders" + (f", sales {fmt_money(det.get('sales'))}" if det.get("sales") is not None else ""))
+    elif r.get("metric") in ("purchase_interval", "resolution_time") and det.get("median") is not None:
+        extra.append(f"中位数 {fmt_num(det.get('median'), 1)} 天" if zh else f"median {fmt_num(det.get('median'), 1)} days")
+    elif r.get("metric") == "satisfaction" and det.get("rated") is not None:
+        extra.append(f"{fmt_int(det.get('rated'))} 条评分" if zh else f"{fmt_int(det.get('rated'))} ratings")
+    if extra:
+        txt += ("（" + "，".join(extra) + "）") if zh else (" (" + ", ".join(extra) + ")")
+    txt += "。" if zh else "."
+    if r.get("metric") == "retention":
+        n = len(bd)
+        txt += (f"共 {fmt_int(n)} 个月度同期群，见热力图。" if zh else f" {fmt_int(n)} monthly cohorts; see the heatmap.")
+        return txt
+    if by and bd:
+        show = bd if by == "month" else bd if len(bd) <= 20 else bd[:10]
+        if by == "month" and len(show) > 24:
+            show = show[-24:]
+        lines = [(f"{row.get(by)}：{fmt_unit(row.get('value'), unit, zh)}" if zh else
+                  f"{row.get(by)}: {fmt_unit(row.get('value'), unit, zh)}") + _kpi_row_extra(r.get("metric"), row, zh)
+                 for row in show]
+        dim = DIMENSIONS.get(by, {}).get("zh", by) if zh else by.replace("_", " ")
+        if zh:
+            txt += f"\n按{dim}" + (f"（前 {fmt_int(len(show))} 个）" if len(show) < len(bd) and by != "month" else "") + "：\n" + bullets(lines)
+        else:
+            txt += f"\nBy {dim}" + (f" (top {fmt_int(len(show))})" if len(show) < len(bd) and by != "month" else "") + ":\n" + bullets(lines)
+    return txt
+
+
+_ACQUISITION = re.compile(r"获客|来源|引流|注册|acqui|sign(ed)? ?up|came from|source", re.I)
+
+
+def _kpi_args(f) -> dict:
+    s, q = f.slots, f.q
+    metric = s.get("metric") or "sales"
+    a: dict = {"metric": metric}
+    if s.get("by") and metric != "retention":
+        a["by"] = s["by"]
+    a.update(f.copy(("date_from", "date_to", "province", "city")))
+    if s.get("item") and a.get("by") != "category" and f.vocab is not None and s["item"] in f.vocab.categories:
+        a["category"] = s["item"]
+    if s.get("sales_channel") and a.get("by") not in ("channel", "order_channel"):
+        kind = s.get("channel_kind") or "order_channel"
+        if metric in FEEDBACK_METRICS:
+            kind = "channel"  # feedback has no order channel
+        a[kind] = s["sales_channel"]
+    if s.get("compare") and not s.get("by"):
+        # the places side by side: a breakdown limited to them
+        a["by"] = s["compare"]
+        a.pop("city", None)
+        if s["compare"] == "province" or (a.get("province") and place_key(a["province"]) in
+                                          {place_key(c) for c in s.get("compare_places") or []}):
+            a.pop("province", None)
+        a[s["compare"]] = ",".join(s["compare_places"])
+    if a.get("by") == "channel" and metric in ("sales", "orders", "aov") and not _ACQUISITION.search(q):
+        a["by"] = "order_channel"  # sales "by channel": where the orders were placed
+    if s.get("top") and a.get("by"):
+        a["top"] = s["top"]
+    return a
+
+
+def _kpi_inherit(args: dict, new: dict, f) -> None:
+    s = f.slots
+    if s.get("metric"):
+        args["metric"] = s["metric"]
+    new.pop("metric", None)
+    if (s.get("city") or s.get("province")) and args.get("by") in ("city", "province") and not s.get("by"):
+        args.pop("by", None)
+    if s.get("city") and not s.get("province"):
+        args.pop("province", None)
+    if s.get("province") and not s.get("city"):
+        args.pop("city", None)
+
+
+register(ToolSpec(
+    kpi, order=10, roles=MANAGERS, family="kpi",
+    args=_kpi_args, inherit=_kpi_inherit,
+    exemplars=(
+        '复购率是多少', '客单价多少', '按省份的销售额', '月度销售趋势', '留存率怎么样', '客户满意度', '投诉率是多少', '销售额是多少', '订单数', '卖了多少钱',
+        '新客户有多少', '平均多久复购一次', '投诉处理要多久', '各渠道的客户数', '哪个城市卖得最好', '按品类看销售额', '男女客户的客单价对比', '各年龄段的复购率', '每个月的订单量',
+        '该地区的销售额', '该商品的销售额', '营业额', 'GMV多少', '同期群留存', 'what is the repurchase rate', 'average order value',
+        'sales split by province', 'monthly sales trend', 'customer retention', 'customer satisfaction level',
+        'complaint rate', 'total revenue', 'how many orders did we get', 'number of new customers',
+        'mean days between purchases', 'how long does it take to resolve complaints',
+        'which city has the highest sales', 'sales by category', 'AOV by gender',
+        'repeat purchase rate by channel', 'orders per month', 'sales in this region',
+        'how are sales trending', 'revenue of this product', 'retention of monthly cohorts', '哪个品类投诉最多',
+        '投诉处理平均用时', '新老客户各多少', '各渠道销售额对比', '两个地区哪个卖得多', 'which category gets the most complaints',
+        'sales on each platform', 'how many customers came from this channel',
+    ),
+    cues=(
+        Cue(r"satisf|消费金额|消费额|复购率|回购率|重复购买率|客单价|平均订单|销售额|销售收入|营业额|营收|收入|gmv|销量|卖了多少|订单数|订单量|多少单|"
+                r"多少订单|客户数|新客户数|新客数|新增客户|留存|同期群|购买间隔|复购周期|回购周期|满意度|平均评分|评分|好评率|投诉率|"
+                r"投诉数|投诉量|处理时长|解决时长|处理时间|多久解决|趋势|走势|月度|每月|按月|各省|各城市|各地区|各渠道|各品类|按省|按城市|"
+                r"分省|分城市|年龄段|男女|性别|哪个(省|城市|渠道|品类)|kpi|指标|"
+                r"repurchase|repeat (purchase|rate|buyers?)|average order|\baov\b|order value|basket size|revenue|\bsales\b|"
+                r"turnover|\bgmv\b|how many orders|number of orders|order count|orders per|new customers|retention|cohort|"
+                r"purchase interval|between (purchases|orders)|satisfaction|csat|rating|complaint rate|complaints per|"
+                r"resolution time|time to resolve|resolve complaints|trend|monthly|by month|per month|by province|by city|"
+                r"by region|by channel|by category|by gender|by age|which (province|city|region|channel|category)", 0.2),
+        Cue(COMPLAINT_BY, 0.3),
+    ),
+    render=_render_kpi,
+    help_zh="经营指标（销售额、订单数、客单价、复购率、留存、满意度、投诉率、处理时长，可按省份/城市/月份/品类等拆分）",
+    help_en="KPIs (sales, orders, AOV, repurchase rate, retention, satisfaction, complaint rate, resolution time — by "
+            "province, city, month, category …)",
+    example_zh="各省销售额", example_en="Sales by province"))
