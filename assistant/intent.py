@@ -53,7 +53,7 @@ def _embed(texts: list[str]) -> np.ndarray:
 
 
 class IntentModel:
-    """Family → mean cosine similarity of its two nearest exemplars to a (masked) question."""
+    """Family → cosine similarity of its nearest exemplars to a (masked) question."""
 
     def __init__(self, exemplars: dict[str, list[str]] | None = None, families: dict[str, str] | None = None,
                  cache: Path | None = None):
@@ -111,12 +111,15 @@ class IntentModel:
         return v
 
     def scores(self, text: str) -> dict[str, float]:
-        """Family → mean of its two nearest exemplars' cosine similarity."""
+        """Family → mean of its two nearest exemplars' cosine similarity (the nearest one for a family
+        of fewer than six exemplars)."""
         sims = self.vecs @ self.query_vec(text)
         out = {}
         for fi, fam in enumerate(self.families):
-            s = np.sort(sims[self.fam_idx == fi])[-2:]
-            out[fam] = float(s.mean())
+            s = np.sort(sims[self.fam_idx == fi])
+            # the two nearest; a family with only a few exemplars (a plugin's, one per language)
+            # counts its nearest one, or its other-language exemplar would drag it down
+            out[fam] = float(s[-2:].mean() if len(s) >= 6 else s[-1])
         return out
 
 

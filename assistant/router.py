@@ -147,7 +147,7 @@ class Router:
         pronoun = bool(_PRONOUN.search(q))
         # slot-driven adjustments
         if has_customer or pronoun:
-            for f in ("profile", "rfm", "churn", "clv", "recommend", "cluster", "draft"):
+            for f in {sp.family for sp in specs() if sp.customer}:  # families of the tools about one customer
                 scores[f] = scores.get(f, 0) + 0.03
         if item and not re.search(r"投诉|抱怨|差评|吐槽|complain", q, re.I):
             scores["together"] = scores.get("together", 0) + 0.03
