@@ -791,30 +791,17 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
             if mapfile is not None:
                 mp = target / "mapping.toml"
                 shutil.copy(Path(getattr(mapfile, "name", mapfile)), mp)
+            from assistant.pipeline import build_workspace, overall_fraction
             logs: list[str] = []
-            progress(0.02, desc="reading files")
-            stages = [("reading", 0.05), ("cleaning", 0.15), ("analyses", 0.3), ("feedback index", 0.45),
-                      ("complaint topics", 0.95), ("feedback index ready", 0.98)]
-            state_p = {"p": 0.02}
+            progress(0.0, desc="reading files")
 
-            def log(msg: str) -> None:
-                logs.append(msg)
-                first = msg.strip().splitlines()[0] if msg.strip() else ""
-                m = re.search(r"embedding feedback: [\d,]+/[\d,]+ \((\d+)%", first)
-                p = state_p["p"]
-                if m:
-                    p = 0.45 + 0.5 * int(m.group(1)) / 100
-                else:
-                    for key, val in stages:
-                        if first.startswith(key):
-                            p = max(p, val)
-                state_p["p"] = p
-                progress(min(p, 0.99), desc=first[:80])
+            def on_progress(ev) -> None:   # knowledge.progress.Progress → the page's progress bar
+                progress(min(overall_fraction(ev), 0.99), desc=(ev.message or ev.stage)[:80])
 
-            from assistant.pipeline import build_workspace
             t0 = time.perf_counter()
             try:
-                summary = build_workspace(settings.with_(workspace=target), inbox, mapping=mp, log=log)
+                summary = build_workspace(settings.with_(workspace=target), inbox, mapping=mp, log=logs.append,
+                                          progress=on_progress)
             except GuanxiError as e:
                 audit(st.ws, st.user, st.role, "build_failed", error=str(e))
                 return ("\n".join(logs + [f"error: {e}"]), {}, pd.DataFrame(), gr.update(), st, _ws_summary(st))
