@@ -21,7 +21,6 @@ import shutil
 import sys
 import threading
 import time
-from functools import lru_cache
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -34,7 +33,7 @@ import warnings  # noqa: E402
 import gradio as gr  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from assistant.audit import audit  # noqa: E402
+from assistant.audit import audit, names_for  # noqa: E402
 from assistant.users import authenticate, role_of  # noqa: E402
 from knowledge.errors import GuanxiError  # noqa: E402
 from knowledge.settings import Settings  # noqa: E402
@@ -138,30 +137,17 @@ def _shared_ws(root) -> Workspace:
     return workspace_for(root)
 
 
-@lru_cache(maxsize=8)
-def _customer_names(root: str, mtime: float) -> tuple[str, ...]:
-    """Customer names of a workspace, to mask them in the audit log."""
-    try:
-        return tuple(_shared_ws(root).table("customers")["name"].dropna().astype(str).unique())
-    except Exception:  # noqa: BLE001 - an unbuilt workspace has no names to mask
-        return ()
-
-
-def names_for(ws: Workspace) -> tuple[str, ...]:
-    p = ws.table_path("customers")
-    return _customer_names(str(ws.root), p.stat().st_mtime if p.exists() else 0.0)
-
-
 def _upload_dir(settings: Settings) -> Path:
     ws = Path(settings.workspace)
     return ws.parent / f"{ws.name}-uploaded"
 
 
 class Session:
-    """Per-browser-session state: who is logged in, which workspace, the assistant."""
+    """Per-browser-session state: who is logged in, which workspace, the assistant. ``entry`` is
+    where its questions come in, for the audit log: "app" (the chat page) or "app_api" (/ask)."""
 
-    def __init__(self, settings: Settings, user: str, role: str):
-        self.settings, self.user, self.role = settings, user, role
+    def __init__(self, settings: Settings, user: str, role: str, entry: str = "app"):
+        self.settings, self.user, self.role, self.entry = settings, user, role, entry
         self._assistant = None
         self.lock = threading.Lock()  # one question at a time per conversation
         self.card: dict | None = None  # the last card shown: {"profile", "recs"}
@@ -174,10 +160,11 @@ class Session:
     def assistant(self):
         if self._assistant is None:
             from assistant import Assistant
-            self._assistant = Assistant(settings=self.settings, role=self.role, user=self.user)
+            self._assistant = Assistant(settings=self.settings, role=self.role, user=self.user, entry=self.entry)
         return self._assistant
 
     def ask(self, question: str) -> dict:
+        """One question; `Assistant.ask` writes its audit record."""
         with self.lock:
             return self.assistant.ask(question)
 
@@ -434,14 +421,14 @@ class Warmup:
         try:
             from assistant import Assistant
             from tools.registry import call_tool
-            a = Assistant(settings=self.settings, role="manager")
+            a = Assistant(settings=self.settings, role="manager", audit=False)
             ws = a.ctx.ws
             cid = str(ws.table("customers")["customer_id"].iloc[0])
             for q in ("各省份的销售额", "which customers are at risk of churn?", f"{cid} 的客户画像"):
                 a.ask(q)
             call_tool("customer_profile", {"customer_id": cid}, settings=self.settings)
             _chart({"chart": {"data": [], "layout": {}}})
-            names_for(ws)
+            names_for(ws)  # the audit log's masks
             try:
                 call_tool("similar_complaints", {"text": "快递太慢", "k": 3}, settings=self.settings)
             except GuanxiError:
@@ -461,13 +448,13 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
     workspace's users file. Without a login (tests) ``anonymous_role`` is used, or access is refused."""
     home_ws = Workspace(settings.workspace)
 
-    def session(state, request: gr.Request | None) -> Session:
+    def session(state, request: gr.Request | None, entry: str = "app") -> Session:
         if state is None:
             user = getattr(request, "username", None)
             role = role_of(home_ws, user) if user else anonymous_role
             if role is None:
                 raise gr.Error("not logged in / 未登录")
-            state = Session(settings, user or "local", role)
+            state = Session(settings, user or "local", role, entry=entry)
         return state
 
     with gr.Blocks(title="Guanxi 关系", analytics_enabled=False) as demo:
@@ -637,7 +624,6 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
             history.append({"role": "user", "content": message})
             history.append({"role": "assistant", "content": f"*{t('thinking', lg)}*"})
             yield history, st, gr.update(), ""
-            t0 = time.perf_counter()
             try:
                 result = st.ask(message)
             except GuanxiError as e:
@@ -647,8 +633,6 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
                 logging.getLogger("guanxi.app").exception("question failed")
                 result = {"answer": f"⚠ {type(e).__name__}: {e}", "tool_calls": [], "provenance": [], "chart": None,
                           "language": lg}
-            audit(st.ws, st.user, st.role, "ask", question=message, tool_calls=_calls(result),
-                  names=names_for(st.ws), seconds=round(time.perf_counter() - t0, 3))
             answer = split_answer(result.get("answer") or "")
             alang = result.get("language") or lg
             step = max(8, len(answer) // 6)
@@ -844,21 +828,11 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
             with api_lock:
                 st = api_sessions.get(key)
                 if st is None:
-                    st = api_sessions[key] = session(None, request)
-            t0 = time.perf_counter()
-            result = st.ask(question)
-            audit(st.ws, st.user, st.role, "api_ask", question=question, tool_calls=_calls(result),
-                  names=names_for(st.ws), seconds=round(time.perf_counter() - t0, 3))
-            return result
+                    st = api_sessions[key] = session(None, request, entry="app_api")
+            return st.ask(question)
 
         gr.api(ask, api_name="ask")
     return demo
-
-
-def _calls(result: dict) -> list[dict]:
-    """The tool calls of an answer, for the audit log (arguments are hashed there)."""
-    return [{"tool": c.get("tool"), "args": c.get("args") or {},
-             "refused": bool((c.get("result") or {}).get("refused"))} for c in result.get("tool_calls") or []]
 
 
 def _draft(st: Session, cid, occ, fest, fb, ch, dl, tone, lang: str = "zh"):
