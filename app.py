@@ -1,6 +1,9 @@
 """Guanxi web app (Gradio): chat with charts, customer card, complaint search, drafts, data upload.
 
-Layout and wiring only — every number comes from the assistant and the tools. Roles are
+Layout and event wiring only — every number comes from the assistant and the tools, and what is
+shown is rendered below the app: the customer card in assistant/card.py, answers, charts and tables
+in assistant/views.py, the background warm-up in assistant/warmup.py; questions are audited by
+`Assistant.ask` and builds report `knowledge.progress` events. Roles are
 enforced in the tool layer (`tools.registry.call_tool` refuses a tool the role may not use and
 masks contacts for everyone but admin); the UI only hides what a role cannot use. The data page
 checks the role again on the server before it accepts an upload.
@@ -21,7 +24,6 @@ import shutil
 import sys
 import threading
 import time
-from functools import lru_cache
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -35,7 +37,11 @@ import gradio as gr  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from assistant.audit import audit  # noqa: E402
+from assistant.card import CARD_EMPTY, md_text, render_card  # noqa: E402
 from assistant.users import authenticate, role_of  # noqa: E402
+from assistant.views import (chart_figure, complaints_table, customer_in, draft_view,  # noqa: E402
+                             quarantine_table, segment_choices, split_answer)
+from assistant.warmup import Warmup  # noqa: E402
 from knowledge.errors import GuanxiError  # noqa: E402
 from knowledge.settings import Settings  # noqa: E402
 from knowledge.workspace import Workspace  # noqa: E402
@@ -52,8 +58,7 @@ TEXT = {
     "reset": ("新对话", "New conversation"),
     "examples": ("试试这些问题", "Try these"),
     "card": ("客户卡片", "Customer card"),
-    "card_empty": ("对话中提到某位客户时，这里会显示他的客户卡片；也可以直接输入客户编号。",
-                   "The card of the customer in the conversation shows here; or type a customer id."),
+    "card_empty": CARD_EMPTY,
     "card_id": ("客户编号或姓名", "Customer id or name"),
     "card_open": ("打开卡片", "Open card"),
     "complaints": ("投诉检索", "Complaint search"),
@@ -108,12 +113,9 @@ LANGS = [("自动 auto", "auto"), ("中文", "zh"), ("English", "en")]
 TONES = [("亲切 warm", "warm"), ("正式 formal", "formal"), ("活泼 playful", "playful")]
 EXAMPLES = ["哪些客户有流失风险？", "各省份的销售额", "每月销售额趋势", "上个季度投诉最多的问题是什么？",
             "What do people buy together with green tea?", "What is the repurchase rate?"]
-MAX_CHART_HEIGHT = 900
 ROLE_NAMES = {"manager": "经理 manager", "agent": "客服 agent", "admin": "管理员 admin"}
 AGENT_EXAMPLES = ["快递太慢了，有类似的投诉吗？", "上个季度投诉最多的问题是什么？", "接下来 7 天要联系哪些客户？",
                   "What do people buy together with green tea?", "parcel arrived damaged, any similar complaints?"]
-RISK_ZH = {"high": "高", "medium": "中", "low": "低"}
-SOURCE_ZH = {"rule": "关联规则", "best seller in a favourite category": "偏好品类的畅销品"}
 CSS = """
 #customer-card {font-size: 14px}
 #customer-card table.gx-facts {width: 100%; border-collapse: collapse; margin: 4px 0}
@@ -138,30 +140,17 @@ def _shared_ws(root) -> Workspace:
     return workspace_for(root)
 
 
-@lru_cache(maxsize=8)
-def _customer_names(root: str, mtime: float) -> tuple[str, ...]:
-    """Customer names of a workspace, to mask them in the audit log."""
-    try:
-        return tuple(_shared_ws(root).table("customers")["name"].dropna().astype(str).unique())
-    except Exception:  # noqa: BLE001 - an unbuilt workspace has no names to mask
-        return ()
-
-
-def names_for(ws: Workspace) -> tuple[str, ...]:
-    p = ws.table_path("customers")
-    return _customer_names(str(ws.root), p.stat().st_mtime if p.exists() else 0.0)
-
-
 def _upload_dir(settings: Settings) -> Path:
     ws = Path(settings.workspace)
     return ws.parent / f"{ws.name}-uploaded"
 
 
 class Session:
-    """Per-browser-session state: who is logged in, which workspace, the assistant."""
+    """Per-browser-session state: who is logged in, which workspace, the assistant. ``entry`` is
+    where its questions come in, for the audit log: "app" (the chat page) or "app_api" (/ask)."""
 
-    def __init__(self, settings: Settings, user: str, role: str):
-        self.settings, self.user, self.role = settings, user, role
+    def __init__(self, settings: Settings, user: str, role: str, entry: str = "app"):
+        self.settings, self.user, self.role, self.entry = settings, user, role, entry
         self._assistant = None
         self.lock = threading.Lock()  # one question at a time per conversation
         self.card: dict | None = None  # the last card shown: {"profile", "recs"}
@@ -174,10 +163,11 @@ class Session:
     def assistant(self):
         if self._assistant is None:
             from assistant import Assistant
-            self._assistant = Assistant(settings=self.settings, role=self.role, user=self.user)
+            self._assistant = Assistant(settings=self.settings, role=self.role, user=self.user, entry=self.entry)
         return self._assistant
 
     def ask(self, question: str) -> dict:
+        """One question; `Assistant.ask` writes its audit record."""
         with self.lock:
             return self.assistant.ask(question)
 
@@ -201,199 +191,7 @@ class Session:
                   tool_calls=[{"tool": name, "args": args, "refused": refused}])
 
 
-# ---------------------------------------------------------------- rendering
-def _money(v) -> str:
-    try:
-        return f"¥{float(v):,.2f}"
-    except (TypeError, ValueError):
-        return ""
-
-
-def _md(s) -> str:
-    """Plain text (customer's words, names) safe inside Markdown: no markup, one line."""
-    s = re.sub(r"\s+", " ", str(s if s is not None else "")).strip()
-    return re.sub(r"([\\`*_{}\[\]<>#|])", r"\\\1", s)
-
-
-def _h(s) -> str:
-    """Text for an HTML cell of the card."""
-    import html
-    return html.escape(str(s if s is not None else ""))
-
-
-def _reasons(v) -> list[str]:
-    if not v:
-        return []
-    if isinstance(v, (list, tuple)):
-        return [str(x) for x in v if str(x).strip()]
-    return [p.strip() for p in re.split(r"[;；\n]", str(v)) if p.strip()]
-
-
-def render_card(profile: dict | None, lang: str, recs: dict | None = None) -> str:
-    """A customer's card as Markdown, from the customer_profile tool result (and recommend_products)."""
-    if not profile:
-        return t("card_empty", lang)
-    if profile.get("error"):
-        return f"⚠ {_md(profile['error'])}"
-    zh = lang != "en"
-    p = profile
-    lines = [f"#### {_md(p.get('name') or '')} · `{p.get('customer_id', '')}`"]
-    place = " ".join(x for x in (p.get("province"), p.get("city")) if x)
-    bits = [place, p.get("level"), p.get("channel"),
-            (f"{p['age']} 岁" if zh else f"age {p['age']}") if p.get("age") is not None else None]
-    lines.append(" · ".join(_md(b) for b in bits if b))
-    contact = " · ".join(x for x in ((f"手机 {_md(p['phone'])}" if zh else f"phone {_md(p['phone'])}") if p.get("phone") else "",
-                                     (f"邮箱 {_md(p['email'])}" if zh else f"e-mail {_md(p['email'])}")
-                                     if p.get("email") else "") if x)
-    if contact:
-        lines += ["", contact]
-    rows: list[tuple[str, str]] = []
-    rfm = p.get("rfm") or {}
-    if rfm:
-        seg = rfm.get("segment_zh") if zh else rfm.get("segment")
-        cn8 = rfm.get("segment_cn8")
-        rows.append(("RFM", f"R{rfm.get('r_score')} F{rfm.get('f_score')} M{rfm.get('m_score')} · <b>{_h(seg or '')}</b>"
-                     + (f"（{_h(cn8)}）" if cn8 and zh else f" ({_h(cn8)})" if cn8 else "")))
-        if rfm.get("recency_days") is not None:
-            rows.append(("最近购买" if zh else "Last purchase",
-                         f"{rfm['recency_days']} 天前" if zh else f"{rfm['recency_days']} days ago"))
-    cl = p.get("cluster") or {}
-    if cl:
-        rows.append(("聚类" if zh else "Cluster", _h(cl.get("cluster_name_zh") if zh else cl.get("cluster_name_en"))))
-    ch = p.get("churn") or {}
-    if ch.get("churn_probability") is not None:
-        band = ch.get("risk_band") or ""
-        band = RISK_ZH.get(band, band) + "风险" if zh and band else band + " risk" if band else ""
-        rows.append(("流失概率" if zh else "Churn probability", f"<b>{float(ch['churn_probability']):.0%}</b> {_h(band)}"))
-    clv = p.get("clv") or {}
-    if clv.get("clv_12m") is not None:
-        rows.append(("未来12个月 CLV" if zh else "12-month CLV", _money(clv["clv_12m"])))
-    if p.get("orders_count") is not None:
-        rows.append(("订单 / 消费" if zh else "Orders / spend",
-                     f"{p['orders_count']} 单 · {_money(p.get('total_spent'))}" if zh
-                     else f"{p['orders_count']} · {_money(p.get('total_spent'))}"))
-    if rows:
-        lines += ["", "<table class='gx-facts'>"] + [f"<tr><td>{_h(k)}</td><td>{v}</td></tr>" for k, v in rows] \
-            + ["</table>"]
-    reasons = _reasons(ch.get("reasons_zh" if zh else "reasons_en"))
-    if reasons:
-        lines += ["", "**流失原因**" if zh else "**Why at risk**"] + [f"- {_md(r)}" for r in reasons[:3]]
-    cats = p.get("favourite_categories") or []
-    if cats:
-        lines += ["", ("**偏好品类**：" if zh else "**Favourite categories**: ")
-                  + "、".join(_md(c.get("category", c) if isinstance(c, dict) else c) for c in cats)]
-    orders = p.get("recent_orders") or p.get("last_orders") or []
-    if orders:
-        lines += ["", "**最近订单**" if zh else "**Last orders**"]
-        for o in orders[:3]:
-            lines.append(f"- {str(o.get('date') or o.get('order_date') or '')[:10]} · "
-                         f"{_md(o.get('items') or o.get('product_name') or '')} · {_money(o.get('amount'))}")
-    complaints = p.get("open_complaints") or []
-    lines += ["", (f"**未解决投诉**：{len(complaints)} 条" if zh else f"**Open complaints**: {len(complaints)}")
-              + (f"（累计投诉 {p['complaints']} 条）" if zh and p.get("complaints") else
-                 f" ({p['complaints']} in all)" if p.get("complaints") else "")]
-    for fb in complaints[:3]:
-        lines.append(f"- {str(fb.get('date') or fb.get('created_at') or '')[:10]} {_md(str(fb.get('text', ''))[:60])}")
-    products = p.get("recommended_products") or (recs or {}).get("products") or []
-    if products:
-        lines += ["", "**推荐商品**" if zh else "**Recommended products**"]
-        for r in products[:5]:
-            r = r if isinstance(r, dict) else {"product": r}
-            why = "、".join(map(str, r.get("because_bought") or []))
-            src = r.get("source") or ""
-            if why:
-                note = f"（因为买过 {why}）" if zh else f" (bought {why})"
-            elif src:
-                note = f"（{SOURCE_ZH.get(src, src)}）" if zh else f" ({src})"
-            else:
-                note = ""
-            price = f" {_money(r['price'])}" if r.get("price") is not None else ""
-            lines.append(f"- {_md(r.get('product') or r.get('item') or '')}{price} {_md(note)}".rstrip())
-    prov = p.get("provenance")
-    if prov:
-        lines += ["", f"<sub>{'来源' if zh else 'Source'}: {_md(prov)}</sub>"]
-    return "\n".join(lines)
-
-
-_PROV_LINE = re.compile(r"^\s*(来源[:：]|Source[s]?:)")
-
-
-def split_answer(answer: str) -> str:
-    """The answer without its trailing provenance line(s) — they are shown folded instead."""
-    lines = (answer or "").rstrip().splitlines()
-    while lines and _PROV_LINE.match(lines[-1]):
-        lines.pop()
-    return "\n".join(lines).rstrip() or (answer or "")
-
-
-def _customer_in(result: dict) -> str | None:
-    """The customer an answer is about (last tool call naming one customer)."""
-    for call in reversed(result.get("tool_calls") or []):
-        res = call.get("result") or {}
-        if res.get("error"):
-            continue
-        for src in (call.get("args") or {}, res):
-            cid = src.get("customer_id") if isinstance(src, dict) else None
-            if isinstance(cid, str) and cid:
-                return cid
-    return None
-
-
-def _chart(result: dict):
-    chart = result.get("chart")
-    if not chart:
-        return None
-    import plotly.io as pio
-    fig = pio.from_json(chart if isinstance(chart, str) else json.dumps(chart))
-    height = fig.layout.height
-    if height and height > MAX_CHART_HEIGHT:  # a long ranking: keep it readable beside its answer
-        fig.update_layout(height=MAX_CHART_HEIGHT)
-    fig.update_layout(autosize=True, width=None)
-    return fig
-
-
-COMPLAINT_COLS = [("feedback_id", "编号", "Feedback id"), ("created_at", "日期", "Date"),
-                  ("customer_id", "客户", "Customer"), ("kind", "类型", "Kind"), ("category", "品类", "Category"),
-                  ("status", "状态", "Status"), ("text", "内容", "Text"), ("resolution", "处理结果", "Resolution"),
-                  ("score", "相关度", "Score")]
-VALUE_ZH = {"complaint": "投诉", "suggestion": "建议", "praise": "表扬", "inquiry": "咨询",
-            "open": "未解决", "resolved": "已解决"}
-
-
-def complaints_table(hits: list[dict], lang: str) -> pd.DataFrame:
-    """The similar_complaints hits as the results table (headers and kinds in the interface language)."""
-    zh = lang != "en"
-    rows = []
-    for h in hits:
-        row = []
-        for key, _, _ in COMPLAINT_COLS:
-            v = h.get(key)
-            if v is None or (isinstance(v, float) and v != v):
-                v = ""
-            elif key == "created_at":
-                v = str(v)[:10]
-            elif key == "score":
-                v = round(float(v), 3)
-            elif key in ("kind", "status") and zh:
-                v = VALUE_ZH.get(str(v), v)
-            row.append(v)
-        rows.append(row)
-    return pd.DataFrame(rows, columns=[zhh if zh else en for _, zhh, en in COMPLAINT_COLS])
-
-
-def _quarantine_table(report: dict) -> pd.DataFrame:
-    rows = []
-    for name, tb in (report.get("tables") or {}).items():
-        reasons = tb.get("quarantine_reasons") or {}
-        rows.append({"表 table": name, "读入 read": tb.get("rows_read"), "保留 kept": tb.get("kept"),
-                     "隔离 quarantined": tb.get("quarantined", 0),
-                     "合并 merged": tb.get("merged_duplicates", 0),
-                     "去重 duplicates dropped": tb.get("dropped_duplicates", 0),
-                     "写入 written": tb.get("rows_written"),
-                     "隔离原因 quarantine reasons": "; ".join(f"{k} ×{v}" for k, v in reasons.items())})
-    return pd.DataFrame(rows)
-
-
+# ---------------------------------------------------------------- views
 def _ws_summary(st: Session) -> str:
     try:
         from assistant.pipeline import workspace_summary
@@ -402,72 +200,19 @@ def _ws_summary(st: Session) -> str:
         return f"⚠ {e}"
 
 
-def _segments(ws: Workspace) -> list[str]:
-    try:
-        rfm = ws.artefact("rfm")
-        out = []
-        for col in ("segment", "segment_cn8", "tier"):
-            if rfm is not None and col in rfm:
-                out += sorted(rfm[col].dropna().astype(str).unique().tolist())
-        return out or ["At Risk"]
-    except Exception:  # noqa: BLE001
-        return ["At Risk"]
-
-
-# ---------------------------------------------------------------- warm-up
-class Warmup:
-    """Loads the heavy parts in a background thread: tables, the router's vocabulary and exemplar
-    embeddings, the embedding engine, the feedback index, plotly. Nothing is audited."""
-
-    def __init__(self, settings: Settings):
-        self.settings = settings
-        self.done = threading.Event()
-        self.seconds: float | None = None
-        self.error: str | None = None
-
-    def start(self) -> "Warmup":
-        threading.Thread(target=self._run, name="guanxi-warmup", daemon=True).start()
-        return self
-
-    def _run(self) -> None:
-        t0 = time.perf_counter()
-        try:
-            from assistant import Assistant
-            from tools.registry import call_tool
-            a = Assistant(settings=self.settings, role="manager")
-            ws = a.ctx.ws
-            cid = str(ws.table("customers")["customer_id"].iloc[0])
-            for q in ("各省份的销售额", "which customers are at risk of churn?", f"{cid} 的客户画像"):
-                a.ask(q)
-            call_tool("customer_profile", {"customer_id": cid}, settings=self.settings)
-            _chart({"chart": {"data": [], "layout": {}}})
-            names_for(ws)
-            try:
-                call_tool("similar_complaints", {"text": "快递太慢", "k": 3}, settings=self.settings)
-            except GuanxiError:
-                pass  # no feedback index: complaint search will say so
-        except Exception as e:  # noqa: BLE001 - a failed warm-up only makes the first answer slower
-            self.error = f"{type(e).__name__}: {e}"
-        finally:
-            self.seconds = time.perf_counter() - t0
-            self.done.set()
-            print(f"Guanxi warm-up {'failed: ' + self.error if self.error else 'done'} in {self.seconds:.1f} s",
-                  flush=True)
-
-
 # ---------------------------------------------------------------- the app
 def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Blocks:
     """The Blocks app. Users come from the login (``gr.Request.username``); their role from the
     workspace's users file. Without a login (tests) ``anonymous_role`` is used, or access is refused."""
     home_ws = Workspace(settings.workspace)
 
-    def session(state, request: gr.Request | None) -> Session:
+    def session(state, request: gr.Request | None, entry: str = "app") -> Session:
         if state is None:
             user = getattr(request, "username", None)
             role = role_of(home_ws, user) if user else anonymous_role
             if role is None:
                 raise gr.Error("not logged in / 未登录")
-            state = Session(settings, user or "local", role)
+            state = Session(settings, user or "local", role, entry=entry)
         return state
 
     with gr.Blocks(title="Guanxi 关系", analytics_enabled=False) as demo:
@@ -590,12 +335,12 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
                                             else [])
             report = st.ws.quality_report if admin else {}
             audit(st.ws, st.user, st.role, "page_load")
-            segs = _segments(st.ws)
+            segs = segment_choices(st.ws)
             return (st, f"**{st.user}** · {ROLE_NAMES.get(st.role, st.role)}", gr.update(visible=admin), gr.update(choices=cats),
                     _ws_summary(st) if admin else "", gr.update(choices=choices), gr.update(visible=st.role != "agent"),
                     gr.update(choices=segs, value=segs[0] if "At Risk" not in segs else "At Risk"),
-                    report, _quarantine_table(report) if admin else pd.DataFrame(),
-                    _chart({"chart": {"data": [{"type": "bar", "x": ["a"], "y": [1]}], "layout": {"height": 100}}}),
+                    report, quarantine_table(report) if admin else pd.DataFrame(),
+                    chart_figure({"chart": {"data": [{"type": "bar", "x": ["a"], "y": [1]}], "layout": {"height": 100}}}),
                     gr.Dataset(samples=[[e] for e in (AGENT_EXAMPLES if st.role == "agent" else EXAMPLES)]))
 
         demo.load(on_load, [state], [state, whoami, tab_data, ccat, ws_info, ws_choice, batch_row, d_seg, breport, bquar,
@@ -623,7 +368,7 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
             try:
                 profile = st.tool("customer_profile", {"customer_id": cid}, event="card")
             except GuanxiError as e:
-                return f"⚠ {_md(e)}"
+                return f"⚠ {md_text(e)}"
             st.card = {"profile": profile, "recs": None}
             return render_card(profile, lg)
 
@@ -637,7 +382,6 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
             history.append({"role": "user", "content": message})
             history.append({"role": "assistant", "content": f"*{t('thinking', lg)}*"})
             yield history, st, gr.update(), ""
-            t0 = time.perf_counter()
             try:
                 result = st.ask(message)
             except GuanxiError as e:
@@ -647,8 +391,6 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
                 logging.getLogger("guanxi.app").exception("question failed")
                 result = {"answer": f"⚠ {type(e).__name__}: {e}", "tool_calls": [], "provenance": [], "chart": None,
                           "language": lg}
-            audit(st.ws, st.user, st.role, "ask", question=message, tool_calls=_calls(result),
-                  names=names_for(st.ws), seconds=round(time.perf_counter() - t0, 3))
             answer = split_answer(result.get("answer") or "")
             alang = result.get("language") or lg
             step = max(8, len(answer) // 6)
@@ -656,14 +398,14 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
                 history[-1] = {"role": "assistant", "content": answer[:i]}
                 yield history, st, gr.update(), ""
                 time.sleep(0.02)
-            fig = _chart(result)
+            fig = chart_figure(result)
             if fig is not None:
                 history.append({"role": "assistant", "content": gr.Plot(fig, show_label=False)})
             prov = result.get("provenance") or []
             if prov:
-                history.append({"role": "assistant", "content": "\n".join(f"- {_md(p)}" for p in prov),
+                history.append({"role": "assistant", "content": "\n".join(f"- {md_text(p)}" for p in prov),
                                 "metadata": {"title": t("provenance", alang), "status": "done"}})
-            cid = _customer_in(result)
+            cid = customer_in(result)
             card_md = card_for(st, cid, lg) if cid else gr.update()
             yield history, st, card_md, ""
 
@@ -699,7 +441,7 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
                                                      "date_from": (dfrom or "").strip(), "date_to": (dto or "").strip()},
                               event="complaint_search")
             except GuanxiError as e:
-                return pd.DataFrame(), st, f"⚠ {_md(e)}", None, "", []
+                return pd.DataFrame(), st, f"⚠ {md_text(e)}", None, "", []
             raw = res.get("hits") or []
             ids = [{"feedback_id": str(h.get("feedback_id")), "customer_id": str(h.get("customer_id"))} for h in raw]
             zh = lg != "en"
@@ -707,7 +449,7 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
                    f"其中 {res.get('resolved', 0)} 条已解决）" if zh else
                    f"{res.get('count', len(raw))} shown ({res.get('matched', '?')} feedback items pass the filters; "
                    f"{res.get('resolved', 0)} resolved)")
-            msg += f"  \n<sub>{_md(res.get('provenance', ''))}</sub>"
+            msg += f"  \n<sub>{md_text(res.get('provenance', ''))}</sub>"
             return complaints_table(raw, lg), st, msg, None, "", ids
 
         search_inputs = [cq, ckind, ccat, cstatus, cfrom, cto, state, lang]
@@ -791,37 +533,24 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
             if mapfile is not None:
                 mp = target / "mapping.toml"
                 shutil.copy(Path(getattr(mapfile, "name", mapfile)), mp)
+            from assistant.pipeline import build_workspace, overall_fraction
             logs: list[str] = []
-            progress(0.02, desc="reading files")
-            stages = [("reading", 0.05), ("cleaning", 0.15), ("analyses", 0.3), ("feedback index", 0.45),
-                      ("complaint topics", 0.95), ("feedback index ready", 0.98)]
-            state_p = {"p": 0.02}
+            progress(0.0, desc="reading files")
 
-            def log(msg: str) -> None:
-                logs.append(msg)
-                first = msg.strip().splitlines()[0] if msg.strip() else ""
-                m = re.search(r"embedding feedback: [\d,]+/[\d,]+ \((\d+)%", first)
-                p = state_p["p"]
-                if m:
-                    p = 0.45 + 0.5 * int(m.group(1)) / 100
-                else:
-                    for key, val in stages:
-                        if first.startswith(key):
-                            p = max(p, val)
-                state_p["p"] = p
-                progress(min(p, 0.99), desc=first[:80])
+            def on_progress(ev) -> None:   # knowledge.progress.Progress → the page's progress bar
+                progress(min(overall_fraction(ev), 0.99), desc=(ev.message or ev.stage)[:80])
 
-            from assistant.pipeline import build_workspace
             t0 = time.perf_counter()
             try:
-                summary = build_workspace(settings.with_(workspace=target), inbox, mapping=mp, log=log)
+                summary = build_workspace(settings.with_(workspace=target), inbox, mapping=mp, log=logs.append,
+                                          progress=on_progress)
             except GuanxiError as e:
                 audit(st.ws, st.user, st.role, "build_failed", error=str(e))
                 return ("\n".join(logs + [f"error: {e}"]), {}, pd.DataFrame(), gr.update(), st, _ws_summary(st))
             st.use_workspace(target)
             audit(st.ws, st.user, st.role, "build", seconds=round(time.perf_counter() - t0, 1))
             report = json.loads((target / "quality_report.json").read_text(encoding="utf-8"))
-            return ("\n".join(logs + [summary]), report, _quarantine_table(report),
+            return ("\n".join(logs + [summary]), report, quarantine_table(report),
                     gr.update(choices=[("demo", "demo"), ("uploaded", "uploaded")], value="uploaded"),
                     st, _ws_summary(st))
 
@@ -841,7 +570,7 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
                 cats += sorted(st.ws.table("products")["category"].dropna().astype(str).unique().tolist())
             except Exception:  # noqa: BLE001
                 pass
-            return (st, _ws_summary(st), report, _quarantine_table(report), [], t("card_empty", lg),
+            return (st, _ws_summary(st), report, quarantine_table(report), [], t("card_empty", lg),
                     gr.update(choices=cats, value=""))
 
         ws_choice.change(on_ws, [ws_choice, state, lang], [state, ws_info, breport, bquar, chatbot, card, ccat], api_visibility="private")
@@ -857,21 +586,11 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
             with api_lock:
                 st = api_sessions.get(key)
                 if st is None:
-                    st = api_sessions[key] = session(None, request)
-            t0 = time.perf_counter()
-            result = st.ask(question)
-            audit(st.ws, st.user, st.role, "api_ask", question=question, tool_calls=_calls(result),
-                  names=names_for(st.ws), seconds=round(time.perf_counter() - t0, 3))
-            return result
+                    st = api_sessions[key] = session(None, request, entry="app_api")
+            return st.ask(question)
 
         gr.api(ask, api_name="ask")
     return demo
-
-
-def _calls(result: dict) -> list[dict]:
-    """The tool calls of an answer, for the audit log (arguments are hashed there)."""
-    return [{"tool": c.get("tool"), "args": c.get("args") or {},
-             "refused": bool((c.get("result") or {}).get("refused"))} for c in result.get("tool_calls") or []]
 
 
 def _draft(st: Session, cid, occ, fest, fb, ch, dl, tone, lang: str = "zh"):
@@ -884,22 +603,7 @@ def _draft(st: Session, cid, occ, fest, fb, ch, dl, tone, lang: str = "zh"):
                                              "tone": tone}, event="draft")
     except GuanxiError as e:
         return f"⚠ {e}", pd.DataFrame()
-    text = res.get("text", "")
-    if res.get("subject"):
-        text = f"Subject: {res['subject']}\n\n{text}"
-    meta = []
-    if res.get("length") is not None:
-        meta.append(f"{res['length']}/{res['limit']}" if res.get("limit") else f"{res['length']}")
-    if res.get("encoding"):
-        meta.append(str(res["encoding"]))
-    if meta:
-        text += f"\n\n[{' · '.join(meta)}]"
-    for w in res.get("warnings") or []:
-        text += f"\n⚠ {w}"
-    src = pd.DataFrame(res.get("sources") or [], columns=["detail", "value", "source"])
-    if lang != "en":
-        src = src.rename(columns={"detail": "项目", "value": "内容", "source": "来源"})
-    return text, src
+    return draft_view(res, lang)
 
 
 def serve(settings: Settings, block: bool = True):

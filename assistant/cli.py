@@ -89,7 +89,7 @@ def cmd_settings(args) -> int:
 # ---------------------------------------------------------------- assistant commands
 def cmd_ask(args) -> int:
     from assistant import Assistant
-    a = Assistant(settings=_settings(args))
+    a = Assistant(settings=_settings(args), entry="cli")   # audited as the operating-system user
     out = a.ask(args.question)
     if args.json:
         _print(json.dumps(out, ensure_ascii=False, default=str))
@@ -103,7 +103,7 @@ def cmd_ask(args) -> int:
 
 def cmd_chat(args) -> int:
     from assistant import Assistant
-    a = Assistant(settings=_settings(args))
+    a = Assistant(settings=_settings(args), entry="chat")  # audited as the operating-system user
     _print("Guanxi chat — type a question (zh/en); 'reset' forgets the conversation, 'exit' quits.")
     while True:
         try:

@@ -8,7 +8,8 @@
 {'customer_id': 'C01023'}
 
 ``ask`` returns exactly ``{"answer", "language", "tool_calls", "provenance", "chart",
-"needs_clarification"}`` — the object ``guanxi ask --json`` prints.
+"needs_clarification"}`` — the object ``guanxi ask --json`` prints — and writes one record per
+question to WORKSPACE/audit.jsonl (assistant.audit): user, role, entry, masked question, tools.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from assistant import answers
+from assistant.audit import audit_question, default_user
 from assistant.memory import Memory
 from knowledge.errors import GuanxiError
 from knowledge.settings import Settings
@@ -35,17 +37,23 @@ class Assistant:
     ``Assistant(workspace=DIR)`` or ``Assistant(settings=Settings)``; ``role`` is manager
     (default), agent or admin; ``llm`` is an optional LangChain chat model (tests pass a fake
     one), otherwise ``settings.llm_backend`` decides (none → offline router).
+
+    Every question is audited as ``user`` (default: the operating-system login) from ``entry``
+    (where the question came in: "api" for code, "cli", "chat", "app", "app_api");
+    ``audit=False`` writes nothing (the app's warm-up, evaluations).
     """
 
     def __init__(self, workspace: str | Path | None = None, settings: Settings | None = None, role: str = "manager",
-                 llm=None, user: str | None = None):
+                 llm=None, user: str | None = None, entry: str = "api", audit: bool = True):
         if settings is None:
             settings = Settings.load(workspace=workspace) if workspace is not None else Settings.load()
         elif workspace is not None:
             settings = settings.with_(workspace=workspace)
         self.settings = settings
         self.role = role
-        self.user = user
+        self.user = user or default_user()
+        self.entry = entry
+        self.audited = audit
         self.ctx = ToolContext(settings, role=role)
         self.ctx.ws.require_built()
         self.memory = Memory()
@@ -82,15 +90,28 @@ class Assistant:
             self._agent.reset()
 
     def ask(self, question: str) -> dict:
-        """Answer one question; see the module docstring for the returned object."""
+        """Answer one question; see the module docstring for the returned object. The question is
+        audited once, answered, refused, clarified or failed."""
         t0 = time.perf_counter()
         question = str(question or "").strip()
-        if self.llm_mode:
-            out = self.agent.ask(question)
-        else:
-            out = self.ask_offline(question)
-        self.last_timing = {"seconds": time.perf_counter() - t0}
-        return out
+        out, error = None, None
+        try:
+            out = self.agent.ask(question) if self.llm_mode else self.ask_offline(question)
+            return out
+        except Exception as e:
+            error = f"{type(e).__name__}: {e}"
+            raise
+        finally:
+            self.last_timing = {"seconds": time.perf_counter() - t0}
+            if self.audited:
+                self._audit(question, out, error)
+
+    def _audit(self, question: str, out: dict | None, error: str | None) -> None:
+        try:
+            audit_question(self.ctx.ws, self.user, self.role, self.entry, question, out,
+                           seconds=self.last_timing["seconds"], error=error)
+        except Exception:  # noqa: BLE001 - e.g. a read-only workspace: answer anyway, say why in the log
+            log.warning("could not write the audit record", exc_info=True)
 
     # ---------------------------------------------------------------- offline mode
     def ask_offline(self, question: str, notice: str | None = None) -> dict:

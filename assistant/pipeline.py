@@ -1,6 +1,10 @@
-"""The build pipeline behind `guanxi demo` and `guanxi build`:
-files → clean tables (knowledge.ingest/clean) → feedback index (knowledge.feedback_store)
-→ precomputed analyses (tools.precompute)."""
+"""The build pipeline behind `guanxi demo` and `guanxi build`, the one place that orchestrates
+every layer: files → clean tables (knowledge.ingest/clean) → precomputed analyses
+(tools.precompute) → feedback index (knowledge.feedback_store) → feedback analyses (tools.feedback).
+
+Every build function takes ``log`` (readable lines, the CLI prints them) and ``progress``
+(structured ``knowledge.progress.Progress`` events, the app shows them as a progress bar;
+``overall_fraction`` places an event on the whole build)."""
 from __future__ import annotations
 
 import json
@@ -9,39 +13,55 @@ from pathlib import Path
 from typing import Callable
 
 from knowledge.errors import GuanxiError
+from knowledge.progress import OnProgress, Progress, StageProgress
 from knowledge.settings import Settings
 from knowledge.workspace import Workspace
 
 Log = Callable[[str], None]
+
+# where each stage sits on a whole build, 0..1 (embedding the feedback is most of the time)
+STAGE_SPANS = {"demo": (0.0, 0.02), "tables": (0.02, 0.15), "analyses": (0.15, 0.45), "index": (0.45, 0.95),
+               "feedback_analyses": (0.95, 0.99)}
 
 
 def _noop(_: str) -> None:
     pass
 
 
+def overall_fraction(event: Progress) -> float:
+    """How far a whole build is at this event, 0..1 (an unknown stage counts as not started)."""
+    lo, hi = STAGE_SPANS.get(event.stage, (0.0, 0.0))
+    return round(lo + (hi - lo) * event.fraction, 4)
+
+
 def build_workspace(settings: Settings, data_dir: Path, mapping: str | Path | None = None,
-                    index: bool = True, log: Log = _noop) -> str:
+                    index: bool = True, log: Log = _noop, progress: OnProgress | None = None) -> str:
     """Ingest `data_dir` into the settings' workspace; returns a readable summary."""
     from knowledge.build import build_tables
     ws = Workspace(settings.workspace)
     t0 = time.perf_counter()
-    report = build_tables(Path(data_dir), ws, mapping=Path(mapping) if mapping else None, log=log)
+    report = build_tables(Path(data_dir), ws, mapping=Path(mapping) if mapping else None, log=log,
+                          progress=progress)
     timings = {"tables_s": round(time.perf_counter() - t0, 2)}
     log(report.summary_text())
-    _finish(ws, settings, index, log, timings)
+    _finish(ws, settings, index, log, timings, progress)
     return workspace_summary(settings)
 
 
 def build_demo(settings: Settings, customers: int | None = None, seed: int = 42, orders: int | None = None,
-               feedback: int | None = None, index: bool = True, log: Log = _noop) -> str:
+               feedback: int | None = None, index: bool = True, log: Log = _noop,
+               progress: OnProgress | None = None) -> str:
     """Generate the demo CRM files into WORKSPACE/raw and build the workspace from them."""
     from knowledge.demo import generate_demo
     ws = Workspace(settings.workspace)
     t0 = time.perf_counter()
+    stage = StageProgress(progress, "demo", total=1)
+    stage.start("generating the demo files")
     kw = {k: v for k, v in dict(customers=customers, orders=orders, feedback=feedback).items() if v is not None}
     generate_demo(ws.raw_dir, seed=seed, **kw)
     log(f"demo files generated in {time.perf_counter() - t0:.1f} s: {ws.raw_dir}")
-    summary = build_workspace(settings, ws.raw_dir, index=index, log=log)
+    stage.finish(f"demo files generated: {ws.raw_dir}")
+    summary = build_workspace(settings, ws.raw_dir, index=index, log=log, progress=progress)
     _demo_extras(ws)
     return summary
 
@@ -57,26 +77,62 @@ def _demo_extras(ws: Workspace) -> None:
     write_demo_offers(ws)
 
 
-def _finish(ws: Workspace, settings: Settings, index: bool, log: Log, timings: dict) -> None:
+def _finish(ws: Workspace, settings: Settings, index: bool, log: Log, timings: dict,
+            progress: OnProgress | None = None) -> None:
     t0 = time.perf_counter()
     try:
         from tools.precompute import precompute
     except ImportError:
         precompute = None
     if precompute is not None:
-        precompute(ws, settings, log=log)
+        stage = StageProgress(progress, "analyses", total=1)
+        stage.start("analyses")
+
+        def step_log(msg: str) -> None:   # each analysis' line is the stage's message
+            log(msg)
+            stage.update(message=msg.strip())
+
+        try:
+            precompute(ws, settings, log=step_log)
+        finally:
+            stage.finish("analyses done")
         timings["analyses_s"] = round(time.perf_counter() - t0, 2)
     if index:
         t0 = time.perf_counter()
         try:
-            from knowledge.feedback_store import sync_feedback_index
-        except ImportError:
-            sync_feedback_index = None
-        if sync_feedback_index is not None:
-            stats = sync_feedback_index(ws, settings, log=log)
+            import knowledge.feedback_store  # noqa: F401
+        except ImportError:  # a version without the feedback index
+            pass
+        else:
+            stats = sync_feedback(ws, settings, log=log, progress=progress)
             timings["index_s"] = round(time.perf_counter() - t0, 2)
             timings["index"] = stats
     (ws.root / "build_timings.json").write_text(json.dumps(timings, ensure_ascii=False, indent=1, default=str))
+
+
+def feedback_analyses(ws: Workspace, settings: Settings | None, log: Log | None = None,
+                      progress: OnProgress | None = None) -> Callable:
+    """The feedback analyses (complaint topics, sentiment: tools.feedback) to run once the index is
+    complete: the ``analyses`` hook of ``knowledge.feedback_store.sync_feedback_index``."""
+    def run(store) -> dict:
+        from tools.feedback import precompute_feedback_artefacts
+        stage = StageProgress(progress, "feedback_analyses", total=1)
+        stage.start("complaint topics and sentiment")
+        try:
+            return precompute_feedback_artefacts(ws, store, settings=settings, log=log)
+        finally:
+            stage.finish("feedback analyses done")
+    return run
+
+
+def sync_feedback(ws, settings: Settings | None = None, log: Log | None = _noop,
+                  progress: OnProgress | None = None, **kw) -> dict:
+    """Sync the feedback index, then compute the feedback analyses from it (what a build does);
+    returns the index counts with ``analyses``."""
+    from knowledge.feedback_store import sync_feedback_index
+    ws = ws if isinstance(ws, Workspace) else Workspace(ws)
+    return sync_feedback_index(ws, settings, log=log, progress=progress,
+                               analyses=feedback_analyses(ws, settings, log=log, progress=progress), **kw)
 
 
 def workspace_summary(settings: Settings) -> str:

@@ -101,7 +101,7 @@ def run(settings, cases: list[dict], mode: str = "offline", role: str = "manager
         settings = settings.with_(llm_backend="none")
     elif settings.llm_backend == "none" and llm is None:
         raise GuanxiError("--mode llm needs an LLM: set llm_backend (ollama or openai), llm_model and llm_base_url")
-    a = Assistant(settings=settings, role=role, llm=llm)
+    a = Assistant(settings=settings, role=role, llm=llm, entry="eval", audit=False)  # test questions: not audited
     t0 = time.perf_counter()
     a.ask("C00001 的 RFM 分群是什么?")  # warm-up: embedding model, exemplar vectors, tables
     warm = time.perf_counter() - t0

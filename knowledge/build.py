@@ -17,6 +17,7 @@ import pandas as pd
 from knowledge import clean
 from knowledge.ingest import (DELIMITER_NAMES, SOURCE_FILE, SOURCE_ROW, Mapping, combine, load_mapping,
                               read_folder)
+from knowledge.progress import OnProgress, StageProgress
 from knowledge.schema import TABLES
 from knowledge.workspace import Workspace
 
@@ -192,16 +193,20 @@ def write_outputs(ws: Workspace, c: Cleaned, raw: dict[str, pd.DataFrame], repor
 
 
 def build_tables(data_dir: Path, ws: Workspace, mapping: Path | None = None,
-                 log: Callable[[str], None] = lambda s: None) -> BuildReport:
+                 log: Callable[[str], None] = lambda s: None, progress: OnProgress | None = None) -> BuildReport:
     """Read every CSV/Excel file of `data_dir`, clean, and write the workspace tables,
-    quarantine files and quality report. Bad input raises GuanxiError before anything is written."""
+    quarantine files and quality report. Bad input raises GuanxiError before anything is written.
+    ``progress`` gets the "tables" stage: read, clean, write (knowledge.progress)."""
     data_dir = Path(data_dir)
+    stage = StageProgress(progress, "tables", total=3)
     m = load_mapping(Path(mapping)) if mapping else Mapping()
     log(f"reading {data_dir}")
+    stage.start(f"reading {data_dir}")
     sources = read_folder(data_dir, m, log)
     raw = combine(sources)
     today = pd.Timestamp.today().normalize()
     log("cleaning tables")
+    stage.step("cleaning tables")
     c = clean_tables(raw, today)
     tables = {t: table_report(t, c.ledgers[t], c.tables[t], c.derived.get(t, 0)) for t in TABLES}
     tables["orders"].flagged = {"amount_over_10x_median": len(c.flagged)}
@@ -210,5 +215,7 @@ def build_tables(data_dir: Path, ws: Workspace, mapping: Path | None = None,
             raise RuntimeError(f"{name}: rows do not add up: {asdict(t)}")
     report = BuildReport(data_dir=str(data_dir), today=f"{today:%Y-%m-%d}", tables=tables,
                          inputs=[s.describe() for s in sources], flagged_rows=flagged_section(c))
+    stage.step("writing tables")
     write_outputs(ws, c, {t: raw.get(t, empty_raw()) for t in TABLES}, report)
+    stage.finish(f"tables written: {sum(t.rows_written for t in tables.values()):,} rows")
     return report

@@ -277,9 +277,11 @@ class _Progress:
 
 def embed_cached(embedder: Embedder, texts: Sequence[str], cache: VectorCache | None, role: str = "passage",
                  log: Callable[[str], None] | None = None, chunk: int = 64,
-                 desc: str = "embedding") -> tuple[np.ndarray, int]:
+                 desc: str = "embedding", on_chunk: Callable[[int, int], None] | None = None
+                 ) -> tuple[np.ndarray, int]:
     """Vectors for `texts` (N, dim), embedding only those missing from `cache` (written to it
-    chunk by chunk). Returns (vectors, number of texts embedded)."""
+    chunk by chunk). Returns (vectors, number of texts embedded). ``on_chunk(done, total)`` is
+    called after each embedded chunk (total = texts missing from the cache)."""
     max_chars = getattr(embedder, "max_chars", DEFAULT_MAX_CHARS)
     keys = [text_key(t, role, max_chars) for t in texts]
     found = cache.get_many(embedder.name, keys) if cache is not None else {}
@@ -299,6 +301,8 @@ def embed_cached(embedder: Embedder, texts: Sequence[str], cache: VectorCache | 
             for k, v in zip(ck, vecs):
                 found[k] = v
             prog.update(len(ck))
+            if on_chunk is not None:
+                on_chunk(min(s + len(ck), len(mkeys)), len(mkeys))
         prog.close()
     dim = next(iter(found.values())).shape[0] if found else embedder.dim
     out = np.empty((len(texts), dim), np.float32)

@@ -39,6 +39,7 @@ import pandas as pd
 
 from knowledge.embeddings import Embedder, VectorCache, default_cache_path, embed_cached, get_embedder, text_key
 from knowledge.errors import GuanxiError
+from knowledge.progress import OnProgress, StageProgress
 from knowledge.text import detect_language, tokenize
 
 COLLECTION = "guanxi_feedback"
@@ -346,15 +347,27 @@ class _SimulatedCrash(RuntimeError):
 
 
 def sync_feedback_index(ws, settings=None, log: Log = print, embedder: Embedder | None = None,
-                        batch_size: int = UPSERT_BATCH, analyses: bool = True,
+                        batch_size: int = UPSERT_BATCH,
+                        analyses: Callable[[FeedbackStore], dict] | None | bool = None,
+                        progress: OnProgress | None = None,
                         _crash_after_batches: int | None = None) -> dict:
     """Bring the Chroma store, the snapshot and the BM25 index in line with the feedback table.
 
     Returns counts: rows, embedded (texts run through the model), added, updated, removed, unchanged,
-    skipped, seconds; plus the back-end name and what the feedback analyses did."""
+    skipped, seconds; plus the back-end name and, with ``analyses``, what the feedback analyses did.
+
+    ``analyses`` is called with the opened store once the index is complete, before the final log
+    line; its result is ``stats["analyses"]``; a failure is logged and recorded there (the index
+    stays complete, the next sync retries). The build pipeline passes the feedback analyses of
+    ``tools.feedback`` (``assistant.pipeline.sync_feedback``): knowledge imports nothing above it.
+    ``progress`` gets the "index" stage (knowledge.progress)."""
+    if analyses is True:
+        raise TypeError("analyses= takes a function (store) -> dict, e.g. from assistant.pipeline.sync_feedback")
     t0 = time.perf_counter()
     ws = _ws(ws)
     log = log or _noop
+    stage = StageProgress(progress, "index", total=1)
+    stage.start("reading the feedback table")
     embedder = embedder or get_embedder(settings)
     crash_after = _crash_after_batches
     if crash_after is None and os.environ.get("GUANXI_TEST_CRASH_AFTER_BATCHES"):
@@ -372,17 +385,18 @@ def sync_feedback_index(ws, settings=None, log: Log = print, embedder: Embedder 
         client = stack.enter_context(chroma_session(ws.chroma_dir))
         cache = VectorCache(default_cache_path(ws.root))
         stack.callback(cache.close)
-        gen, counts = _sync(ws, rows, embedder, client, cache, idir, batch_size, crash_after, log, was_clean)
+        gen, counts = _sync(ws, rows, embedder, client, cache, idir, batch_size, crash_after, log, was_clean,
+                            stage)
     embedded = getattr(embedder, "n_embedded", 0) - n_before
     stats = {"backend": embedder.name, "rows": int(len(rows)), "embedded": int(embedded), **counts,
              "skipped": int(skipped), "generation": gen}
     marker.unlink(missing_ok=True)
     FeedbackStore._cache.clear()
+    stage.finish(f"feedback index written: {stats['rows']:,} rows")
     if analyses:
         try:
-            from tools.feedback import precompute_feedback_artefacts
             store = FeedbackStore.open(ws, settings, embedder=embedder)
-            stats["analyses"] = precompute_feedback_artefacts(ws, store, settings=settings, log=log)
+            stats["analyses"] = analyses(store)
         except Exception as e:  # the index is complete; analyses are re-tried on the next sync
             log(f"feedback analyses failed: {type(e).__name__}: {e}")
             stats["analyses"] = {"error": f"{type(e).__name__}: {e}"}
@@ -413,7 +427,9 @@ def _previous_snapshot(idir: Path, embedder, col) -> dict | None:
             "tokens": meta["tokens"].tolist(), "vectors": vecs}
 
 
-def _sync(ws, rows, embedder, client, cache, idir, batch_size, crash_after, log, was_clean) -> tuple[str, dict]:
+def _sync(ws, rows, embedder, client, cache, idir, batch_size, crash_after, log, was_clean,
+          stage: StageProgress | None = None) -> tuple[str, dict]:
+    stage = stage or StageProgress(None, "index")
     col = _get_collection(client, embedder.name, embedder.dim, create=True)
     prev = _previous_snapshot(idir, embedder, col) if was_clean else None
     if prev is not None:
@@ -430,11 +446,19 @@ def _sync(ws, rows, embedder, client, cache, idir, batch_size, crash_after, log,
         f"{int(is_changed.sum()):,} changed, {len(removed):,} removed")
     counts = {"added": int(is_new.sum()), "updated": int(is_changed.sum()), "removed": len(removed),
               "unchanged": int(len(rows) - len(to_upsert))}
-    if prev is not None and not len(to_upsert) and not removed:
+    n_up = len(to_upsert)
+    # units of the "index" stage: each row to (re)embed, +1 for writing the store and the snapshot
+    stage.start(f"feedback index: {len(rows):,} rows, {n_up:,} to embed", total=n_up + 1)
+    if prev is not None and not n_up and not removed:
         return prev["manifest"]["generation"], counts   # nothing to do: the snapshot stays
+
+    def embedded(done: int, total: int) -> None:   # texts found in the cache count as done
+        stage.update(n_up - total + done, f"embedding feedback: {done:,}/{total:,}")
+
     # 1. vectors of new/changed texts, into the cache first (committed chunk by chunk)
     up_vecs, _ = embed_cached(embedder, to_upsert["text"].tolist(), cache, "passage", log=log,
-                              desc="embedding feedback")
+                              desc="embedding feedback", on_chunk=embedded)
+    stage.update(n_up, "writing the feedback index")
     # 2. upsert in batches
     nb = 0
     for s in range(0, len(to_upsert), batch_size):

@@ -25,15 +25,28 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(scope="session")
-def demo_settings(tmp_path_factory):
-    """Settings pointing at a small demo workspace, built once (400 customers, seed 7)."""
+def _demo_build(tmp_path_factory):
+    """The small demo workspace, built once (400 customers, seed 7), and the progress events of its build."""
     from knowledge.settings import Settings
     from assistant.pipeline import build_demo
 
     root = tmp_path_factory.mktemp("demo-ws")
     settings = Settings.load(env={}, config_file=root / "none.toml", workspace=root)
-    build_demo(settings, customers=DEMO_CUSTOMERS, seed=7)
-    return settings
+    events: list = []
+    build_demo(settings, customers=DEMO_CUSTOMERS, seed=7, progress=events.append)
+    return settings, events
+
+
+@pytest.fixture(scope="session")
+def demo_settings(_demo_build):
+    """Settings pointing at a small demo workspace, built once (400 customers, seed 7)."""
+    return _demo_build[0]
+
+
+@pytest.fixture(scope="session")
+def demo_build_progress(_demo_build) -> list:
+    """The `knowledge.progress.Progress` events the demo build reported, in order."""
+    return list(_demo_build[1])
 
 
 @pytest.fixture(scope="session")

@@ -134,11 +134,15 @@ def test_contacts_are_masked_for_manager_and_agent_but_not_admin(server, demo_ws
 def test_audit_log_records_questions_and_tools_without_personal_data(server, demo_ws):
     row = _customer_with_contacts(demo_ws)
     client = _client(server, "manager")
+    before = len(demo_ws.audit_log_path.read_text(encoding="utf-8").splitlines())
     _ask(client, f"{row['name']} 的客户画像")
     _ask(client, f"{row['customer_id']} 的手机号是 {row['phone']} 吗？")
     log = demo_ws.audit_log_path.read_text(encoding="utf-8")
     records = [json.loads(line) for line in log.splitlines()]
-    asks = [r for r in records if r["event"] == "api_ask" and r["user"] == "manager"]
+    # Assistant.ask writes one "ask" record per question, the app none of its own
+    new = [r for r in records[before:] if r["event"] == "ask"]
+    assert [(r["user"], r["role"], r["entry"]) for r in new] == [("manager", "manager", "app_api")] * 2
+    asks = [r for r in records if r["event"] == "ask" and r.get("entry") == "app_api" and r["user"] == "manager"]
     assert asks and all({"time", "user", "role", "question", "tool_calls"} <= set(r) for r in asks)
     assert any(c.get("args_sha256") for r in asks for c in r["tool_calls"])
     assert any(r["event"] == "login_ok" for r in records) and any(r["event"] == "login_failed" for r in records)

@@ -49,3 +49,28 @@ def test_ask_json_and_tool_on_a_built_workspace(demo_settings):
     r = guanxi("tool", "segment_summary", "--args", "{}", "--workspace", ws)
     assert r.returncode == 0, r.stderr
     assert "provenance" in json.loads(r.stdout)
+
+
+def _audit_records(ws) -> list[dict]:
+    p = ws.audit_log_path
+    return [json.loads(line) for line in p.read_text(encoding="utf-8").splitlines()] if p.exists() else []
+
+
+def test_guanxi_ask_and_chat_audit_each_question_once(demo_settings, demo_ws, capsys, monkeypatch):
+    from assistant.audit import default_user
+    from assistant.cli import main
+    ws = str(demo_settings.workspace)
+    before = len(_audit_records(demo_ws))
+    assert main(["ask", "复购率是多少？", "--workspace", ws]) == 0
+    assert capsys.readouterr().out.strip()
+    new = _audit_records(demo_ws)[before:]
+    assert [(r["event"], r["user"], r["role"], r["entry"]) for r in new] == [("ask", default_user(), "manager", "cli")]
+    assert [c["tool"] for c in new[0]["tool_calls"]] == ["kpi"] and new[0]["question"] == "复购率是多少？"
+
+    lines = iter(["各省份的销售额", "reset", "What is the repurchase rate?", "exit"])
+    monkeypatch.setattr("builtins.input", lambda prompt="": next(lines))
+    before = len(_audit_records(demo_ws))
+    assert main(["chat", "--workspace", ws]) == 0
+    new = _audit_records(demo_ws)[before:]
+    assert [(r["entry"], r["user"]) for r in new] == [("chat", default_user())] * 2   # reset and exit are not questions
+    assert all(r["tool_calls"] for r in new)

@@ -77,6 +77,14 @@ def crm(tmp_path_factory):
     return report, ws
 
 
+def test_a_build_reports_the_tables_stage_as_progress_events(tmp_path):
+    events = []
+    build_tables(write_crm(tmp_path / "data"), Workspace(tmp_path / "ws"), progress=events.append)
+    assert {e.stage for e in events} == {"tables"}
+    assert [(e.done, e.total) for e in events] == [(0, 3), (1, 3), (2, 3), (3, 3)]
+    assert all(e.message for e in events)
+
+
 def test_counts_per_table(crm):
     report, _ = crm
     t = report.tables

@@ -88,6 +88,24 @@ def test_lost_vector_cache_is_refilled_from_chroma(built):
     assert np.allclose(before.vectors, after.vectors, atol=1e-6)
 
 
+def test_sync_reports_index_progress_and_runs_the_analyses_hook(tmp_path):
+    ws, settings = make_ws(tmp_path, feedback_frame())
+    events, seen = [], []
+    st = sync_feedback_index(ws, settings, log=None, progress=events.append,
+                             analyses=lambda store: seen.append(len(store)) or {"rows": len(store)})
+    assert st["analyses"] == {"rows": len(TEXTS)} and seen == [len(TEXTS)]
+    assert {e.stage for e in events} == {"index"}
+    assert [e.done for e in events] == sorted(e.done for e in events)
+    assert all(0 <= e.done <= e.total for e in events)
+    assert events[-1].done == events[-1].total == len(TEXTS) + 1   # every row embedded, then the snapshot
+    again: list = []
+    sync_feedback_index(ws, settings, log=None, analyses=False, progress=again.append)
+    assert again[-1].done == again[-1].total == 1                   # nothing to embed
+    failed = sync_feedback_index(ws, settings, log=None, analyses=lambda store: 1 / 0)
+    assert "ZeroDivisionError" in failed["analyses"]["error"]       # the index stays complete
+    assert FeedbackStore.open(ws, settings, cached=False).source == "snapshot"
+
+
 def test_change_and_removal(tmp_path):
     df = feedback_frame()
     ws, settings = make_ws(tmp_path, df)

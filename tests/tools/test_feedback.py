@@ -5,7 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from knowledge.feedback_store import FeedbackStore, sync_feedback_index
+from assistant.pipeline import sync_feedback
+from knowledge.feedback_store import FeedbackStore
 from knowledge.settings import Settings
 from knowledge.workspace import Workspace
 from tools.feedback import (complaint_topics, ctfidf_keywords, fit_sentiment, fit_topics, lexicon_sentiment,
@@ -46,7 +47,7 @@ def store(tmp_path_factory):
     ws = Workspace(root)
     ws.write_table("feedback", frame())
     settings = Settings(workspace=root)
-    stats = sync_feedback_index(ws, settings, log=None)   # with the build-time analyses
+    stats = sync_feedback(ws, settings, log=None)   # the index, then the build-time analyses
     assert "error" not in stats["analyses"]
     return FeedbackStore.open(ws, settings)
 

@@ -1,0 +1,69 @@
+"""The layers import one way: knowledge → tools → assistant → app (and evals on top).
+
+Every module's imports are read with `ast`, including imports inside functions (lazy imports are
+still dependencies)."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TOP = ("knowledge", "tools", "assistant", "app", "evals")
+# (module, package) pairs allowed against the direction, each with its reason
+ALLOWED = {("assistant/cli.py", "app"): "`guanxi serve` / `guanxi start` launch the web app: the command line "
+                                        "is the entry point above every layer (lazy import in cmd_serve)"}
+
+
+def _modules(layer: str) -> list[Path]:
+    if layer == "app":
+        return [ROOT / "app.py"]
+    return sorted((ROOT / layer).rglob("*.py"))
+
+
+def imported_tops(path: Path, root: Path = ROOT) -> dict[str, list[str]]:
+    """The project's top-level packages a module imports: {package: ["file:line module", ...]}."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found: dict[str, list[str]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:   # a relative import stays inside its own package
+                continue
+            names = [node.module or ""]
+        else:
+            continue
+        for name in names:
+            top = name.split(".")[0]
+            if top in TOP:
+                found.setdefault(top, []).append(f"{path.relative_to(root)}:{node.lineno} {name}")
+    return found
+
+
+def violations(layer: str, forbidden: tuple[str, ...]) -> list[str]:
+    out = []
+    for path in _modules(layer):
+        for top, where in imported_tops(path).items():
+            if top in forbidden and (str(path.relative_to(ROOT)), top) not in ALLOWED:
+                out += where
+    return out
+
+
+def test_the_scan_sees_lazy_imports(tmp_path):
+    f = tmp_path / "m.py"
+    f.write_text("import os\ndef f():\n    from tools.registry import call_tool\n    import assistant.core\n")
+    got = {k: len(v) for k, v in imported_tops(f, root=tmp_path).items()}
+    assert got == {"tools": 1, "assistant": 1}
+
+
+@pytest.mark.parametrize("layer, forbidden", [
+    ("knowledge", ("tools", "assistant", "app", "evals")),
+    ("tools", ("assistant", "app", "evals")),
+    ("assistant", ("app",)),
+])
+def test_a_layer_imports_nothing_above_it(layer, forbidden):
+    assert _modules(layer), f"no modules found for {layer}"
+    bad = violations(layer, forbidden)
+    assert not bad, f"{layer} imports from above it:\n" + "\n".join(bad)
