@@ -178,11 +178,12 @@ class Session:
 
     def tool(self, name: str, args: dict, event: str = "tool") -> dict:
         """Call a tool as this session's role (refused / masked by the tool layer) and audit it."""
+        from tools.context import ToolContext
         from tools.registry import call_tool
         args = {k: v for k, v in args.items() if v not in (None, "")}
         refused = False
         try:
-            return call_tool(name, args, settings=self.settings, role=self.role)
+            return call_tool(name, args, ctx=ToolContext(self.settings, role=self.role, user=self.user))
         except GuanxiError as e:
             refused = type(e).__name__ == "ToolDenied"
             raise
@@ -492,26 +493,13 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
 
         def on_batch(seg, occ, fest, ch, dl, tone, st, request: gr.Request):
             st = session(st, request)
-            from tools.registry import check_role
-            try:
-                # a segment's drafts list its members: the same right as the segment_members tool
-                check_role("segment_members", st.role)
-            except GuanxiError as e:
-                audit(st.ws, st.user, st.role, "export_refused", tool_calls=[{"tool": "draft_batch",
-                                                                               "args": {"segment": seg}, "refused": True}])
-                raise gr.Error(str(e))
-            from tools.drafts import draft_batch
-            slug = re.sub(r"[^\w\u4e00-\u9fff]+", "_", str(seg)).strip("_") or "segment"
-            out = st.ws.root / "exports" / f"drafts-{slug}-{occ}-{ch}-{st.user}.csv"
-            try:
-                path = draft_batch(st.ws, seg, occ, ch, dl, out, tone=tone,
-                                   festival=fest if occ == "festival" else None, unmask=st.role == "admin")
+            try:  # the tool layer checks the right (draft_care_batch's own) and masks the file
+                res = st.tool("draft_care_batch", {"segment": seg, "occasion": occ, "channel": ch, "language": dl,
+                                                   "tone": tone, "festival": fest if occ == "festival" else None},
+                              event="export")
             except GuanxiError as e:
                 raise gr.Error(str(e))
-            audit(st.ws, st.user, st.role, "export", tool_calls=[{"tool": "draft_batch",
-                                                                   "args": {"segment": seg, "occasion": occ}}],
-                  rows=int(len(pd.read_csv(path))))
-            return gr.update(value=str(path), visible=True)
+            return gr.update(value=res["path"], visible=True)
 
         d_batch.click(on_batch, [d_seg, d_occ, d_fest, d_ch, d_lang, d_tone, state], [d_file], api_visibility="private")
 

@@ -54,7 +54,7 @@ class Assistant:
         self.user = user or default_user()
         self.entry = entry
         self.audited = audit
-        self.ctx = ToolContext(settings, role=role)
+        self.ctx = ToolContext(settings, role=role, user=self.user)
         self.ctx.ws.require_built()
         self.memory = Memory()
         self._router = None

@@ -12,9 +12,9 @@ import pandas as pd
 from tools.context import ToolContext, ToolError, context, customer_basic, customers_by_id, mask_deep, resolve_customer_id, top_n
 from tools.formatting import OCCASION_EN, OCCASION_ZH, bullets, fmt_int, who
 from tools.results import to_jsonable
-from tools.spec import EVERY_ROLE, Cue, ToolSpec, register
+from tools.spec import EVERY_ROLE, MANAGERS, Cue, Serve, ToolSpec, register
 
-__all__ = ["care_calendar", "draft_care_message"]
+__all__ = ["care_calendar", "draft_care_message", "draft_care_batch"]
 
 CareOccasion = Literal["all", "birthday", "festival", "winback", "vip_thanks", "regular"]
 
@@ -222,3 +222,76 @@ register(ToolSpec(
     ),
     render=_render_draft, help_zh="关怀消息草稿", help_en="care-message drafts",
     example_zh="给C00012写一条生日祝福短信", example_en="Draft a birthday SMS for C00012"))
+
+
+# =========================================================================== draft_care_batch
+def draft_care_batch(segment: str,
+                     occasion: Literal["birthday", "festival", "winback", "complaint_followup",
+                                       "vip_thanks", "recommendation"] = "vip_thanks",
+                     channel: Literal["sms", "wechat", "email"] = "sms",
+                     language: Literal["auto", "zh", "en"] = "auto",
+                     tone: Literal["warm", "formal", "playful"] = "warm",
+                     festival: str | None = None, *, ctx: ToolContext | None = None) -> dict:
+    """Draft a care message for every customer of a segment into a CSV file for a person to review
+    and send (nothing is sent); contacts in the file are masked for every role but admin.
+
+    Args:
+        segment: a segment name in English or Chinese (Champions, 重要价值客户, 高价值客户, At Risk …) or "all"
+        occasion: birthday, festival, winback, complaint_followup, vip_thanks or recommendation
+        channel: sms, wechat or email
+        language: zh, en or auto (from each customer's name)
+        tone: warm, formal or playful
+        festival: for occasion festival: 春节, 中秋, 国庆, 元旦, Christmas ... (default the next one)
+    """
+    import json
+    import re
+
+    from tools.drafts import draft_batch
+    ctx = context(ctx)
+    ws = ctx.ws
+    slug = re.sub(r"[^\w\u4e00-\u9fff]+", "_", str(segment)).strip("_") or "segment"
+    who_made = re.sub(r"[^\w-]+", "_", ctx.user or ctx.role)
+    out = ws.root / "exports" / f"drafts-{slug}-{occasion}-{channel}-{who_made}.csv"
+    path = draft_batch(ws, segment, occasion, channel, language, out, tone=tone, festival=festival,
+                       unmask=ctx.unmasked)
+    table = pd.read_csv(path)
+    warned = int(sum(1 for w in table["warnings"].fillna("[]") if json.loads(w)))
+    return {"segment": segment, "occasion": occasion, "channel": channel, "rows": int(len(table)),
+            "drafted": int((table["text"].fillna("") != "").sum()), "with_warnings": warned,
+            "path": str(path), "masked": not ctx.unmasked,
+            "provenance": f"tools.drafts.draft_batch · segment {segment} · {len(table):,} customers · {path.name}"}
+
+
+def _render_batch(r: dict, zh: bool, focus: dict) -> str:
+    occ = (OCCASION_ZH if zh else OCCASION_EN).get(r.get("occasion"), r.get("occasion"))
+    if zh:
+        return (f"已为「{r.get('segment')}」的 {fmt_int(r.get('rows'))} 位客户生成{occ}草稿（{r.get('channel')}），"
+                f"其中 {fmt_int(r.get('drafted'))} 条可用、{fmt_int(r.get('with_warnings'))} 条有提示；文件：{r.get('path')}"
+                + ("（联系方式已脱敏）" if r.get("masked") else "") + "。草稿需人工审核后发送，Guanxi 不会发送任何消息。")
+    return (f"Drafted {occ} messages ({r.get('channel')}) for the {fmt_int(r.get('rows'))} customers of \"{r.get('segment')}\": "
+            f"{fmt_int(r.get('drafted'))} ready, {fmt_int(r.get('with_warnings'))} with warnings; file: {r.get('path')}"
+            + (" (contacts masked)" if r.get("masked") else "") + ". A person reviews and sends them; Guanxi sends nothing.")
+
+
+def _batch_args(f) -> dict:
+    a = {k: v for k, v in _draft_args(f).items() if k != "language" or v}
+    if f.slots.get("segment"):
+        a["segment"] = f.slots["segment"]
+    return a
+
+
+register(ToolSpec(
+    draft_care_batch, order=15, roles=MANAGERS, family="draft_batch", needs=("segment",),
+    args=_batch_args,
+    exemplars=(
+        "给该分群的客户批量写生日短信", "给该分群群发一条节日祝福", "为该分群所有客户生成挽回短信草稿", "批量给该分群写感谢信",
+        "导出该分群的关怀短信", "该分群每个人都写一条关怀消息",
+        "draft birthday SMS for everyone in this segment", "write a win-back message to every customer in this segment",
+        "bulk draft festival greetings for this segment", "export care messages for all customers in this segment",
+        "prepare thank-you messages for each customer of this segment",
+    ),
+    cues=(Cue(r"批量|群发|一批|导出.{0,8}(短信|消息|草稿|文案)|(所有|全部|每个|每位|每一位).{0,8}(客户|人|会员).{0,10}(写|发|生成|起草)|"
+              r"\b(bulk|batch|mass)\b.{0,30}\b(messages?|sms|drafts?|greetings?)\b|"
+              r"\b(every|each|all)\b.{0,20}\b(customers?|members?)\b.{0,20}\b(message|sms|draft|greeting|note)", 0.4),),
+    render=_render_batch, help_zh="分群批量草稿", help_en="batch drafts for a segment",
+    example_zh="给重要价值客户批量写生日短信", example_en="Draft birthday SMS for all Champions"))

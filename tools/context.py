@@ -81,6 +81,7 @@ class ToolContext:
     role: str = "manager"
     workspace: Workspace | None = None
     cache: dict = field(default_factory=dict, repr=False)
+    user: str | None = None             # the logged-in user, where there is one (names exports)
 
     def __post_init__(self):
         if self.role not in ROLES:
