@@ -1,5 +1,14 @@
 """Shared fixtures: one small demo workspace built once per test session (real pipeline:
-generator → ingestion → cleaning → analyses → Chroma index with the real embedding model)."""
+generator → ingestion → cleaning → analyses → Chroma index with the real embedding model).
+
+It is built in two steps, each at most once per session and only when a test asks for it:
+- `routing_settings` / `routing_ws`: tables and analyses, no feedback vector index. For tests that
+  route questions or call table tools (RFM, KPI, churn, baskets ...), not complaint search;
+  `pytest tests/assistant/test_router.py` then embeds no feedback at all.
+- `demo_settings` / `demo_ws`: the same workspace with its feedback index (Chroma + BM25 + the
+  feedback analyses) added — what `build_demo(..., index=True)` gives.
+A test on `routing_ws` may therefore find the index present (another test asked for it first)
+or absent: it must not need it."""
 from __future__ import annotations
 
 import os
@@ -25,15 +34,34 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(scope="session")
-def demo_settings(tmp_path_factory):
-    """Settings pointing at a small demo workspace, built once (400 customers, seed 7)."""
+def routing_settings(tmp_path_factory):
+    """Settings pointing at the small demo workspace (400 customers, seed 7), built once with its
+    tables and analyses but without the feedback vector index."""
     from knowledge.settings import Settings
     from assistant.pipeline import build_demo
 
     root = tmp_path_factory.mktemp("demo-ws")
     settings = Settings.load(env={}, config_file=root / "none.toml", workspace=root)
-    build_demo(settings, customers=DEMO_CUSTOMERS, seed=7)
+    build_demo(settings, customers=DEMO_CUSTOMERS, seed=7, index=False)
     return settings
+
+
+@pytest.fixture(scope="session")
+def routing_ws(routing_settings):
+    """The small demo `Workspace` for routing and table tools (no feedback index needed)."""
+    from knowledge.workspace import Workspace
+    return Workspace(routing_settings.workspace)
+
+
+@pytest.fixture(scope="session")
+def demo_settings(routing_settings):
+    """Settings pointing at the small demo workspace, complete: the feedback vector index is added
+    once (the same step `build_demo(..., index=True)` ends with)."""
+    from knowledge.feedback_store import sync_feedback_index
+    from knowledge.workspace import Workspace
+
+    sync_feedback_index(Workspace(routing_settings.workspace), routing_settings, log=None)
+    return routing_settings
 
 
 @pytest.fixture(scope="session")
