@@ -180,17 +180,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_build)
 
     s = sub.add_parser("start", parents=[common], help="build the demo workspace if absent, then serve the app")
-    s.add_argument("--host")
-    s.add_argument("--port", type=int)
+    s.add_argument("--host", help="host to bind to (default: GUANXI_HOST or 127.0.0.1)")
+    s.add_argument("--port", type=int, help="port to listen on (default: GUANXI_PORT or 7860)")
     s.set_defaults(func=cmd_start)
 
     s = sub.add_parser("serve", parents=[common], help="serve the web app")
-    s.add_argument("--host")
-    s.add_argument("--port", type=int)
+    s.add_argument("--host", help="host to bind to (default: GUANXI_HOST or 127.0.0.1)")
+    s.add_argument("--port", type=int, help="port to listen on (default: GUANXI_PORT or 7860)")
     s.set_defaults(func=cmd_serve)
 
     s = sub.add_parser("ask", parents=[common], help="ask one question")
-    s.add_argument("question")
+    s.add_argument("question", help="the question, in Chinese or English (quote it)")
     s.add_argument("--json", action="store_true", help="print the full answer object as JSON")
     s.set_defaults(func=cmd_ask)
 
@@ -198,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_chat)
 
     s = sub.add_parser("tool", parents=[common], help="call one tool and print its JSON result")
-    s.add_argument("name")
+    s.add_argument("name", help="tool name (see `guanxi tools`)")
     s.add_argument("--args", default="{}", help="JSON object of arguments")
     s.add_argument("--role", default="manager", help="role to call as: manager (contacts masked, default), agent, admin")
     s.set_defaults(func=cmd_tool)
@@ -207,16 +207,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_tools)
 
     s = sub.add_parser("eval", parents=[common], help="run an evaluation: retrieval or assistant")
-    s.add_argument("what", choices=["retrieval", "assistant"])
-    s.add_argument("--mode", default="offline", choices=["offline", "llm"])
+    s.add_argument("what", choices=["retrieval", "assistant"],
+                   help="retrieval: search quality on the labelled public sets; "
+                        "assistant: routing / argument / fact accuracy")
+    s.add_argument("--mode", default="offline", choices=["offline", "llm"],
+                   help="assistant eval: the offline router or the configured LLM agent")
     s.add_argument("--limit", type=int, help="at most this many items per set (faster)")
     s.set_defaults(func=cmd_eval)
 
     s = sub.add_parser("users", parents=[common], help="manage app users")
     us = s.add_subparsers(dest="users_command", required=True)
     a = us.add_parser("add", parents=[common], help="add or update a user")
-    a.add_argument("username")
-    a.add_argument("--role", required=True, choices=["manager", "agent", "admin"])
+    a.add_argument("username", help="login name")
+    a.add_argument("--role", required=True, choices=["manager", "agent", "admin"], help="the user's role")
     a.add_argument("--password", help="password (prompted when absent)")
     a.set_defaults(func=cmd_users)
 

@@ -1,5 +1,14 @@
 """Shared fixtures: one small demo workspace built once per test session (real pipeline:
-generator → ingestion → cleaning → analyses → Chroma index with the real embedding model)."""
+generator → ingestion → cleaning → analyses → Chroma index with the real embedding model).
+
+It is built in two steps, each at most once per session and only when a test asks for it:
+- `routing_settings` / `routing_ws`: tables and analyses, no feedback vector index. For tests that
+  route questions or call table tools (RFM, KPI, churn, baskets ...), not complaint search;
+  `pytest tests/assistant/test_router.py` then embeds no feedback at all.
+- `demo_settings` / `demo_ws`: the same workspace with its feedback index (Chroma + BM25 + the
+  feedback analyses) added — what `build_demo(..., index=True)` gives.
+A test on `routing_ws` may therefore find the index present (another test asked for it first)
+or absent: it must not need it."""
 from __future__ import annotations
 
 import os
@@ -25,21 +34,47 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(scope="session")
-def _demo_build(tmp_path_factory):
-    """The small demo workspace, built once (400 customers, seed 7), and the progress events of its build."""
+def _routing_build(tmp_path_factory):
+    """The small demo workspace (400 customers, seed 7) with its tables and analyses, and the
+    progress events of that build."""
     from knowledge.settings import Settings
     from assistant.pipeline import build_demo
 
     root = tmp_path_factory.mktemp("demo-ws")
     settings = Settings.load(env={}, config_file=root / "none.toml", workspace=root)
     events: list = []
-    build_demo(settings, customers=DEMO_CUSTOMERS, seed=7, progress=events.append)
+    build_demo(settings, customers=DEMO_CUSTOMERS, seed=7, index=False, progress=events.append)
+    return settings, events
+
+
+@pytest.fixture(scope="session")
+def routing_settings(_routing_build):
+    """Settings of the small demo workspace without the feedback vector index (routing, table tools)."""
+    return _routing_build[0]
+
+
+@pytest.fixture(scope="session")
+def routing_ws(routing_settings):
+    """The small demo `Workspace` for routing and table tools (no feedback index needed)."""
+    from knowledge.workspace import Workspace
+    return Workspace(routing_settings.workspace)
+
+
+@pytest.fixture(scope="session")
+def _demo_build(_routing_build):
+    """The same workspace completed with the feedback index and the feedback analyses — the step
+    `build_demo(..., index=True)` ends with — and all the build's progress events."""
+    from assistant.pipeline import sync_feedback
+    from knowledge.workspace import Workspace
+
+    settings, events = _routing_build
+    sync_feedback(Workspace(settings.workspace), settings, log=None, progress=events.append)
     return settings, events
 
 
 @pytest.fixture(scope="session")
 def demo_settings(_demo_build):
-    """Settings pointing at a small demo workspace, built once (400 customers, seed 7)."""
+    """Settings pointing at the small demo workspace, complete (feedback index included)."""
     return _demo_build[0]
 
 

@@ -38,8 +38,8 @@ def test_user_mistakes_get_one_clear_message_and_exit_2(tmp_path, args, message)
     assert "Traceback" not in r.stderr + r.stdout
 
 
-def test_ask_json_and_tool_on_a_built_workspace(demo_settings):
-    ws = str(demo_settings.workspace)
+def test_ask_json_and_tool_on_a_built_workspace(routing_settings):
+    ws = str(routing_settings.workspace)
     r = guanxi("ask", "复购率是多少？", "--json", "--workspace", ws)
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)

@@ -68,15 +68,15 @@ def test_language_of_the_question_not_of_the_names_in_it(text, lang):
 
 # ------------------------------------------------------------------ routing on the demo workspace
 @pytest.fixture(scope="module")
-def router(demo_ws):
+def router(routing_ws):
     from assistant.router import Router
-    return Router(demo_ws)
+    return Router(routing_ws)
 
 
 @pytest.fixture(scope="module")
-def some(demo_ws):
-    cust = demo_ws.table("customers")
-    rfm = demo_ws.artefact("rfm")
+def some(routing_ws):
+    cust = routing_ws.table("customers")
+    rfm = routing_ws.artefact("rfm")
     names = cust["name"].astype(str)
     counts = names.value_counts()
     unique = [n for n in names if counts[n] == 1 and len(n) in (2, 3) and "·" not in n
@@ -164,13 +164,13 @@ def test_more_aggregate_questions(router, question, tool, args):
         assert r.args.get(k) == v, (question, r.args)
 
 
-def test_a_named_channel_is_a_filter_and_two_places_are_compared(router, demo_ws):
-    chan = str(demo_ws.table("orders")["channel"].dropna().iloc[0])
+def test_a_named_channel_is_a_filter_and_two_places_are_compared(router, routing_ws):
+    chan = str(routing_ws.table("orders")["channel"].dropna().iloc[0])
     r = router.route(f"{chan}的销售额")
     assert r.tool == "kpi" and r.args.get("order_channel") == chan and "by" not in r.args
     r = router.route(f"{chan}渠道来的客户数")
     assert r.tool == "kpi" and r.args.get("channel") == chan
-    cust = demo_ws.table("customers")
+    cust = routing_ws.table("customers")
     cities = [c for c in cust["city"].value_counts().index if str(c).endswith("市")][:2]
     r = router.route(f"{cities[0][:-1]}和{cities[1][:-1]}哪个卖得多")
     assert r.tool == "kpi" and r.args.get("by") == "city" and set(r.args["city"].split(",")) == set(cities)
@@ -188,8 +188,8 @@ def test_out_of_scope_questions_get_no_tool(router):
     assert router.route("你能做什么?").intent == "help"
 
 
-def test_province_and_city_filters(router, demo_ws):
-    cust = demo_ws.table("customers")
+def test_province_and_city_filters(router, routing_ws):
+    cust = routing_ws.table("customers")
     prov = next(p for p in cust["province"].value_counts().index if p.endswith("省"))
     r = router.route(f"{prov[:-1]}有哪些客户可能流失")
     assert r.tool == "at_risk_customers" and r.args.get("province") == prov
@@ -209,11 +209,11 @@ def test_the_shipped_exemplar_vectors_match_the_current_exemplars():
     assert not texts - shipped, "run: python -m assistant.intent --ship"
 
 
-def test_bought_together_chart_keeps_the_answers_order(demo_settings):
+def test_bought_together_chart_keeps_the_answers_order(routing_settings):
     """The bars are the answer's ranked list, first item first (top of a horizontal chart)."""
     from tools.basket_tools import bought_together
     from tools.context import ToolContext
-    ctx = ToolContext(demo_settings)
+    ctx = ToolContext(routing_settings)
     cat = str(ctx.ws.table("products")["category"].dropna().iloc[0])
     r = bought_together(cat, top=10, ctx=ctx)
     names = [row["item"] for row in r["items"]]
@@ -225,10 +225,10 @@ def test_bought_together_chart_keeps_the_answers_order(demo_settings):
         assert trace["x"] == names and layout["xaxis"]["categoryarray"] == names
 
 
-def test_segment_members_of_everyone_ranks_by_spend_in_a_period(demo_settings):
+def test_segment_members_of_everyone_ranks_by_spend_in_a_period(routing_settings):
     from tools.context import ToolContext
     from tools.segment_tools import segment_members
-    ctx = ToolContext(demo_settings)
+    ctx = ToolContext(routing_settings)
     o = ctx.ws.table("orders")
     o = o.assign(order_date=pd.to_datetime(o["order_date"]), customer_id=o["customer_id"].astype(str))
     last = o["order_date"].max()

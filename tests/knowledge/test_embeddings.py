@@ -60,7 +60,6 @@ def test_get_embedder_follows_settings():
     assert isinstance(st, SentenceTransformerEmbedder) and "MiniLM" in st.name
 
 
-@pytest.mark.slow
 def test_minilm_english_paraphrase_and_shapes():
     m = SentenceTransformerEmbedder()
     q = m.embed_queries(["my refund has not arrived after three weeks"])[0]
