@@ -133,7 +133,10 @@ def cmd_tool(args) -> int:
 
 
 def cmd_tools(args) -> int:
-    from tools.registry import tool_schemas
+    from tools.registry import tool_schemas, tools_markdown
+    if getattr(args, "markdown", False):
+        _print(tools_markdown().rstrip("\n"))
+        return 0
     _print(json.dumps(tool_schemas(), ensure_ascii=False, indent=2))
     return 0
 
@@ -204,6 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_tool)
 
     s = sub.add_parser("tools", parents=[common], help="list the tools and their argument schemas")
+    s.add_argument("--markdown", action="store_true",
+                   help="print the tools reference (docs/TOOLS.md) generated from the tool specs instead of JSON")
     s.set_defaults(func=cmd_tools)
 
     s = sub.add_parser("eval", parents=[common], help="run an evaluation: retrieval or assistant")

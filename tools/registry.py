@@ -303,3 +303,39 @@ def langchain_tools(ctx, names: list[str] | None = None) -> list:
             func=run, name=n, description=desc or n, args_schema=args_model(n),
             response_format="content_and_artifact", handle_tool_error=True))
     return tools
+
+
+# --------------------------------------------------------------------------- docs
+def tools_markdown() -> str:
+    """docs/TOOLS.md: every registered tool from its spec — roles, description, arguments, what it
+    needs from a question, and example questions (`guanxi tools --markdown` prints it)."""
+    out = ["# Tools", "",
+           "Generated from the tool specs (`tools/spec.py`, one `ToolSpec` beside each tool): "
+           "`guanxi tools --markdown > docs/TOOLS.md`. The offline router, the answers, the LLM tool "
+           "list and the role checks read the same specs.", "",
+           "| tool | roles | family | answers |", "|---|---|---|---|"]
+    for n in tool_names():
+        sp = get_spec(n)
+        out.append(f"| `{n}` | {', '.join(roles_of(n))} | {sp.family} | {sp.help_en or '—'} |")
+    for n in tool_names():
+        sp = get_spec(n)
+        desc, helps = _doc_parts(sp.fn)
+        out += ["", f"## {n}", "", desc, ""]
+        needs = ([f"one customer ({sp.customer})"] if sp.customer else []) + list(sp.needs)
+        out.append(f"- roles: {', '.join(roles_of(n))}; routing family `{sp.family}`"
+                   + (f"; asks for: {', '.join(needs)}" if needs else ""))
+        if sp.example_zh or sp.example_en:
+            out.append(f"- e.g. “{sp.example_zh}” / “{sp.example_en}”")
+        out.append(f"- {len(sp.exemplars_zh)} Chinese and {len(sp.exemplars_en)} English routing exemplars, "
+                   f"{len(sp.cues)} keyword cue(s)")
+        params = args_model(n).model_json_schema().get("properties", {})
+        if params:
+            out += ["", "| argument | type | meaning |", "|---|---|---|"]
+            for p, schema in params.items():
+                opts = [schema] + list(schema.get("anyOf", []))
+                enum = next((o["enum"] for o in opts if "enum" in o), None)
+                kind = " / ".join(map(str, enum)) if enum else ", ".join(str(o["type"]) for o in opts if o.get("type"))
+                if any(o.get("type") == "null" for o in opts) and enum:
+                    kind += " (optional)"
+                out.append(f"| `{p}` | {kind} | {(helps.get(p) or '').replace('|', '/')} |")
+    return "\n".join(out) + "\n"

@@ -136,3 +136,11 @@ def test_a_bad_spec_is_refused_with_a_clear_message():
         ToolSpec(loyalty_points, name="x", roles={"owner"})
     with pytest.raises(GuanxiError, match="lower_snake_case"):
         ToolSpec(loyalty_points, name="Loyalty Points")
+
+
+def test_docs_tools_md_is_generated_from_the_specs():
+    """docs/TOOLS.md is what `guanxi tools --markdown` prints (regenerate it after changing a tool)."""
+    from pathlib import Path
+    doc = Path(__file__).resolve().parents[2] / "docs" / "TOOLS.md"
+    assert doc.read_text(encoding="utf-8") == registry.tools_markdown(), \
+        "docs/TOOLS.md is stale: guanxi tools --markdown > docs/TOOLS.md"
