@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 
 from assistant import answers
-from assistant.lang import detect_language
+from knowledge.text import question_language
 from knowledge.pii import mask_text
 from tools import registry
 
@@ -111,7 +111,7 @@ class LlmAgent:
 
     def ask(self, question: str) -> dict:
         from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
-        lang = detect_language(question)
+        lang = question_language(question)
         if self.settings.language in ("zh", "en"):
             lang = self.settings.language
         rounds = max(1, int(self.settings.llm_max_rounds))

@@ -20,27 +20,9 @@ import pandas as pd
 
 from knowledge.text import CJK_RE, has_cjk
 
-__all__ = ["detect_language", "cn_number", "parse_top", "parse_days", "parse_date_range", "has_cjk",
+__all__ = ["cn_number", "parse_top", "parse_days", "parse_date_range", "has_cjk",
            "CJK_RE"]
 
-_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
-
-
-def detect_language(text: str, ignore: list[str] | tuple[str, ...] = ()) -> str:
-    """'zh' when the question (minus entity names in ``ignore``) is written in Chinese, else 'en'.
-
-    "What is 王伟's RFM segment?" is English: the Chinese characters are a name.
-    """
-    t = text or ""
-    for span in sorted((s for s in ignore if s), key=len, reverse=True):
-        t = t.replace(span, " ")
-    cjk = len(CJK_RE.findall(t))
-    words = len(_LATIN_WORD.findall(re.sub(r"(?<![A-Za-z])(RFM|CLV|KPI|AOV|VIP|GMV|ID|SMS|APP|CSV|TOP|Q[1-4])(?![A-Za-z])", " ", t, flags=re.I)))
-    if cjk == 0:
-        return "en" if words or not has_cjk(text) else "zh"
-    if words == 0:
-        return "zh"
-    return "zh" if cjk >= 2 * words or cjk >= 4 else "en"
 
 
 _CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "俩": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7,

@@ -69,44 +69,32 @@ def build_demo(settings: Settings, customers: int | None = None, seed: int = 42,
 def _demo_extras(ws: Workspace) -> None:
     """Demo-only: one user per role (README lists them) and an example offer list."""
     from assistant.users import write_demo_users
+    from tools.offers import write_demo_offers
     write_demo_users(ws)
-    try:
-        from tools.offers import write_demo_offers
-    except ImportError:
-        return
     write_demo_offers(ws)
 
 
 def _finish(ws: Workspace, settings: Settings, index: bool, log: Log, timings: dict,
             progress: OnProgress | None = None) -> None:
+    from tools.precompute import precompute
     t0 = time.perf_counter()
+    stage = StageProgress(progress, "analyses", total=1)
+    stage.start("analyses")
+
+    def step_log(msg: str) -> None:   # each analysis' line is the stage's message
+        log(msg)
+        stage.update(message=msg.strip())
+
     try:
-        from tools.precompute import precompute
-    except ImportError:
-        precompute = None
-    if precompute is not None:
-        stage = StageProgress(progress, "analyses", total=1)
-        stage.start("analyses")
-
-        def step_log(msg: str) -> None:   # each analysis' line is the stage's message
-            log(msg)
-            stage.update(message=msg.strip())
-
-        try:
-            precompute(ws, settings, log=step_log)
-        finally:
-            stage.finish("analyses done")
-        timings["analyses_s"] = round(time.perf_counter() - t0, 2)
+        precompute(ws, settings, log=step_log)
+    finally:
+        stage.finish("analyses done")
+    timings["analyses_s"] = round(time.perf_counter() - t0, 2)
     if index:
         t0 = time.perf_counter()
-        try:
-            import knowledge.feedback_store  # noqa: F401
-        except ImportError:  # a version without the feedback index
-            pass
-        else:
-            stats = sync_feedback(ws, settings, log=log, progress=progress)
-            timings["index_s"] = round(time.perf_counter() - t0, 2)
-            timings["index"] = stats
+        stats = sync_feedback(ws, settings, log=log, progress=progress)
+        timings["index_s"] = round(time.perf_counter() - t0, 2)
+        timings["index"] = stats
     (ws.root / "build_timings.json").write_text(json.dumps(timings, ensure_ascii=False, indent=1, default=str))
 
 

@@ -27,10 +27,10 @@ import sys
 from dataclasses import dataclass, field
 
 from assistant.intent import IntentModel
-from assistant.lang import detect_language, parse_date_range, parse_days, parse_top
+from assistant.lang import parse_date_range, parse_days, parse_top
 from assistant.vocabulary import Mention, Vocabulary, complaint_text, nfkc, normalise_question, vocabulary_for
 
-from knowledge.text import place_key
+from knowledge.text import place_key, question_language
 from knowledge.workspace import Workspace
 from tools.kpi_tools import DIMENSION_WORDS, METRIC_WORDS
 from tools.spec import Frame, ToolSpec, specs
@@ -133,7 +133,7 @@ class Router:
         prov, city, place_spans = v.find_places(q)
         spans = [m.span for m in mentions] + ([item_span] if item_span else []) + \
                 ([seg[2]] if seg else []) + place_spans
-        lang = detect_language(q, ignore=spans)
+        lang = question_language(q, ignore=spans)
         masked = self._mask(q, mentions, item_span, seg if seg and seg[3] else None, place_spans, lang)
         fam_scores = self.model.scores(masked)
         boosts = {}
@@ -498,7 +498,7 @@ class Router:
         p = memory.pending
         cands: list[str] = p.get("candidates") or []
         kind = p.get("kind")
-        lang = detect_language(q) if q else memory.language
+        lang = question_language(q) if q else memory.language
         chosen: str | None = None
         mentions = self.vocab.find_customers(q)
         if kind == "customer" or kind == "missing_customer":

@@ -97,6 +97,29 @@ def detect_language(text: str) -> str:
     return "zh" if cjk * 3 >= latin else "en"
 
 
+_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+
+
+def question_language(text: str, ignore: list[str] | tuple[str, ...] = ()) -> str:
+    """'zh' when a short question (minus entity names in ``ignore``) is written in Chinese, else 'en'.
+
+    Unlike `detect_language` (documents), a few Chinese characters make a question Chinese, and
+    acronyms (RFM, CLV, TOP …) and names count for neither language.
+
+    "What is 王伟's RFM segment?" is English: the Chinese characters are a name.
+    """
+    t = text or ""
+    for span in sorted((s for s in ignore if s), key=len, reverse=True):
+        t = t.replace(span, " ")
+    cjk = len(CJK_RE.findall(t))
+    words = len(_LATIN_WORD.findall(re.sub(r"(?<![A-Za-z])(RFM|CLV|KPI|AOV|VIP|GMV|ID|SMS|APP|CSV|TOP|Q[1-4])(?![A-Za-z])", " ", t, flags=re.I)))
+    if cjk == 0:
+        return "en" if words or not has_cjk(text) else "zh"
+    if words == 0:
+        return "zh"
+    return "zh" if cjk >= 2 * words or cjk >= 4 else "en"
+
+
 def normalise(text: str) -> str:
     """NFKC, lower-case, collapsed whitespace: the form compared for exact duplicates."""
     if not isinstance(text, str):

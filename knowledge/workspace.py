@@ -22,6 +22,18 @@ from knowledge.errors import GuanxiError
 from knowledge.schema import TABLES
 
 
+def default_as_of(orders: pd.DataFrame) -> pd.Timestamp:
+    """The day after the last order, at midnight (so every order counts and recency ≥ 1 day) — the
+    one definition of the default as-of date. Falls back to today (midnight) when there are no orders.
+    """
+    if orders is None or len(orders) == 0 or "order_date" not in orders:
+        return pd.Timestamp.today().normalize()
+    last = pd.to_datetime(orders["order_date"]).max()
+    if pd.isna(last):
+        return pd.Timestamp.today().normalize()
+    return pd.Timestamp(last).normalize() + pd.Timedelta(days=1)
+
+
 class Workspace:
     """Paths and cached loading of a workspace. Cheap to create; loads lazily."""
 
@@ -145,6 +157,5 @@ class Workspace:
             if isinstance(meta, dict) and meta.get("as_of"):
                 self.__dict__["_as_of_value"] = pd.Timestamp(meta["as_of"]).normalize()
             else:
-                orders = self.table("orders")
-                self.__dict__["_as_of_value"] = pd.Timestamp(orders["order_date"].max()).normalize() + pd.Timedelta(days=1)
+                self.__dict__["_as_of_value"] = default_as_of(self.table("orders"))
         return self.__dict__["_as_of_value"]

@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from knowledge.workspace import default_as_of  # noqa: F401  (the one definition; re-exported for the analyses)
+
 __all__ = ["provenance", "default_as_of", "resolve_as_of", "to_jsonable", "fmt_date"]
 
 
@@ -58,19 +60,6 @@ def provenance(source: str, tables: dict[str, int] | None = None, as_of=None, **
     if shown:
         parts.append("params: " + ", ".join(f"{k}={_fmt_param(v)}" for k, v in shown.items()))
     return " · ".join(parts)
-
-
-def default_as_of(orders: pd.DataFrame) -> pd.Timestamp:
-    """The day after the last order, at midnight (so every order counts and recency ≥ 1 day).
-
-    Falls back to today (midnight) when there are no orders.
-    """
-    if orders is None or len(orders) == 0 or "order_date" not in orders:
-        return pd.Timestamp.today().normalize()
-    last = pd.to_datetime(orders["order_date"]).max()
-    if pd.isna(last):
-        return pd.Timestamp.today().normalize()
-    return pd.Timestamp(last).normalize() + pd.Timedelta(days=1)
 
 
 def resolve_as_of(orders: pd.DataFrame, as_of=None) -> pd.Timestamp:

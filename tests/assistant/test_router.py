@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from assistant.lang import detect_language, parse_date_range, parse_days, parse_top
+from knowledge.text import question_language
+from assistant.lang import parse_date_range, parse_days, parse_top
 
 AS_OF = pd.Timestamp("2026-11-01")  # the day after the last order: "today" for every relative date
 
@@ -63,7 +64,7 @@ def test_day_windows(text, days):
                                         ("C01023的CLV", "zh"), ("王伟的RFM", "zh"), ("top 10 客户", "zh"),
                                         ("segment distribution", "en")])
 def test_language_of_the_question_not_of_the_names_in_it(text, lang):
-    assert detect_language(text, ignore=["王伟"]) == lang
+    assert question_language(text, ignore=["王伟"]) == lang
 
 
 # ------------------------------------------------------------------ routing on the demo workspace

@@ -416,7 +416,6 @@ def small_ws(tmp_path):
 
 
 def test_registered_tool_reads_the_workspace_and_its_offer_list(small_ws):
-    import assistant  # noqa: F401 - registers draft_care_message
     from knowledge.settings import Settings
     from tools.context import ToolContext
     from tools.registry import call_tool, tool_names

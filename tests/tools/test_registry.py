@@ -5,7 +5,6 @@ import re
 
 import pytest
 
-import assistant  # noqa: F401  (registers draft_care_message, tools.drafts)
 from knowledge.errors import GuanxiError
 from tools import registry
 from tools.registry import ToolDenied, call_tool, tool_schemas

@@ -1,5 +1,6 @@
 """Role enforcement over every tool × role pair, in the tool layer (tools.registry.call_tool):
-the agent is refused kpi / segment_summary / segment_members / at_risk_customers with a message;
+the agent is refused kpi / segment_summary / segment_members / at_risk_customers / draft_care_batch
+with a message;
 every other pair answers; only admin sees phone numbers and e-mail addresses in clear."""
 from __future__ import annotations
 
@@ -8,12 +9,11 @@ import re
 
 import pytest
 
-import assistant  # noqa: F401 - registers draft_care_message
 from tools import registry
 from tools.registry import ToolDenied, call_tool
 
 ROLES = ("manager", "agent", "admin")
-AGENT_REFUSED = {"kpi", "segment_summary", "segment_members", "at_risk_customers"}
+AGENT_REFUSED = {"kpi", "segment_summary", "segment_members", "at_risk_customers", "draft_care_batch"}
 PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 
@@ -46,6 +46,7 @@ def tool_args(demo_ws) -> dict[str, dict]:
         "complaint_topics": {},
         "care_calendar": {"days": 30, "top": 10},
         "draft_care_message": {"customer_id": cid, "occasion": "winback"},
+        "draft_care_batch": {"segment": segment, "occasion": "vip_thanks"},
     }
 
 
