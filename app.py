@@ -6,20 +6,22 @@ in assistant/views.py, the background warm-up in assistant/warmup.py; questions 
 `Assistant.ask` and builds report `knowledge.progress` events. Roles are
 enforced in the tool layer (`tools.registry.call_tool` refuses a tool the role may not use and
 masks contacts for everyone but admin); the UI only hides what a role cannot use. The data page
-checks the role again on the server before it accepts an upload.
+checks the right again on the server (`tools.registry.may`) before it accepts an upload.
 
     python app.py [--workspace DIR] [--host H] [--port P]      (or: guanxi serve)
 
 Start-up is kept short: the heavy parts (the assistant's router, tables, the embedding engine,
 the feedback index) load in a background thread right after the server starts, so the first
 question after the page loads is answered from warm caches.
+
+Long on purpose: the layout of the app's pages and their event wiring; nothing is rendered or
+computed here.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import re
 import shutil
 import sys
 import threading
@@ -45,6 +47,7 @@ from assistant.warmup import Warmup  # noqa: E402
 from knowledge.errors import GuanxiError  # noqa: E402
 from knowledge.settings import Settings  # noqa: E402
 from knowledge.workspace import Workspace  # noqa: E402
+from tools.registry import allowed, may  # noqa: E402
 
 # ---------------------------------------------------------------- interface texts (zh / en)
 # gradio's queue still calls pandas options that pandas 3 deprecates: not ours to fix, keep the log readable
@@ -326,7 +329,7 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
         # ------------------------------------------------ handlers
         def on_load(st, request: gr.Request):
             st = session(st, request)
-            admin = st.role == "admin"
+            admin = may("see_data_quality", st.role)
             cats = [""]
             try:
                 cats += sorted(st.ws.table("products")["category"].dropna().astype(str).unique().tolist())
@@ -338,7 +341,7 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
             audit(st.ws, st.user, st.role, "page_load")
             segs = segment_choices(st.ws)
             return (st, f"**{st.user}** · {ROLE_NAMES.get(st.role, st.role)}", gr.update(visible=admin), gr.update(choices=cats),
-                    _ws_summary(st) if admin else "", gr.update(choices=choices), gr.update(visible=st.role != "agent"),
+                    _ws_summary(st) if admin else "", gr.update(choices=choices), gr.update(visible=allowed("draft_care_batch", st.role)),
                     gr.update(choices=segs, value=segs[0] if "At Risk" not in segs else "At Risk"),
                     report, quarantine_table(report) if admin else pd.DataFrame(),
                     chart_figure({"chart": {"data": [{"type": "bar", "x": ["a"], "y": [1]}], "layout": {"height": 100}}}),
@@ -505,7 +508,7 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
 
         def on_build(files, mapfile, st, lg, request: gr.Request, progress=gr.Progress()):
             st = session(st, request)
-            if st.role != "admin":  # checked on the server, not only hidden in the page
+            if not may("upload_data", st.role):  # checked on the server, not only hidden in the page
                 audit(st.ws, st.user, st.role, "upload_refused")
                 raise gr.Error(t("admin_only", lg))
             if not files:
@@ -546,7 +549,7 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
 
         def on_ws(choice, st, lg, request: gr.Request):
             st = session(st, request)
-            if st.role != "admin":
+            if not may("switch_workspace", st.role):
                 raise gr.Error(t("admin_only", lg))
             target = _upload_dir(settings) if choice == "uploaded" else settings.workspace
             if Path(target).resolve() != Path(st.settings.workspace).resolve():

@@ -7,6 +7,8 @@ from __future__ import annotations
 import html
 import re
 
+from tools.formatting import fmt_money, number
+
 __all__ = ["CARD_EMPTY", "md_text", "render_card"]
 
 CARD_EMPTY = ("对话中提到某位客户时，这里会显示他的客户卡片；也可以直接输入客户编号。",
@@ -16,10 +18,7 @@ SOURCE_ZH = {"rule": "关联规则", "best seller in a favourite category": "偏
 
 
 def _money(v) -> str:
-    try:
-        return f"¥{float(v):,.2f}"
-    except (TypeError, ValueError):
-        return ""
+    return "" if number(v) is None else "¥" + fmt_money(v)
 
 
 def md_text(s) -> str:

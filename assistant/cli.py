@@ -66,13 +66,17 @@ def cmd_start(args) -> int:
 
 
 def cmd_serve(args) -> int:
+    """Run the web app (app.py, the layer above this one) as its own program with these settings."""
+    import os
+    import sys
     settings = _settings(args).with_(host=args.host, port=args.port)
-    try:
-        import app  # noqa: F401
-    except ImportError:
-        _print("the web app is not available in this version; the workspace is ready for `guanxi ask`")
-        return 0
-    return app.serve(settings)
+    argv = [sys.executable, "-m", "app", "--workspace", str(settings.workspace), "--host", str(settings.host),
+            "--port", str(settings.port)]
+    if getattr(args, "config", None):
+        os.environ["GUANXI_CONFIG"] = str(args.config)
+    sys.stdout.flush()
+    os.execv(sys.executable, argv)  # replaces this process; nothing below it imports the app
+    return 0  # pragma: no cover
 
 
 def cmd_schema(args) -> int:

@@ -103,11 +103,11 @@ def feedback_analyses(ws: Workspace, settings: Settings | None, log: Log | None 
     """The feedback analyses (complaint topics, sentiment: tools.feedback) to run once the index is
     complete: the ``analyses`` hook of ``knowledge.feedback_store.sync_feedback_index``."""
     def run(store) -> dict:
-        from tools.feedback import precompute_feedback_artefacts
+        from tools.precompute import precompute_feedback
         stage = StageProgress(progress, "feedback_analyses", total=1)
         stage.start("complaint topics and sentiment")
         try:
-            return precompute_feedback_artefacts(ws, store, settings=settings, log=log)
+            return precompute_feedback(ws, store, settings=settings, log=log)
         finally:
             stage.finish("feedback analyses done")
     return run

@@ -8,6 +8,10 @@ throughout, so a quarantined row can be written with its original values.
 
 `clean_customers`, `clean_products`, `clean_orders` and `clean_feedback` are the per-table
 pipelines; the functions after them link tables (re-pointing, derived rows, categories).
+
+Long on purpose: every cleaning rule of the seed documents, applied in order to one table at a
+time with the counts that prove the row invariant; split up, the order and the counting would be
+spread over several files.
 """
 from __future__ import annotations
 

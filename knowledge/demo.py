@@ -26,6 +26,10 @@ What the analyses should find in it:
   M/F genders) listed in manifest.json.
 
 Same arguments ⇒ byte-identical files. Vectorised with numpy: 1M order lines take seconds.
+
+Long on purpose: one deterministic generator (byte-identical output per seed) whose archetypes,
+calendar effects and planted defects depend on one random stream; split up, the draw order — and
+so every demo workspace — would change.
 """
 from __future__ import annotations
 

@@ -4,6 +4,8 @@ the customer-voice feedback templates (Chinese and English) with their resolutio
 Pure data; no logic. Template slots: {p} product name, {o} order number, {d} days,
 {a} amount (yuan), {h} hours, {n} a small count, {x} a category-specific defect,
 {r} (resolutions) an amount refunded.
+
+Long on purpose: data, not logic — the phrase lists the demo generator draws from.
 """
 from __future__ import annotations
 

@@ -20,6 +20,10 @@ the marker is present) and the next sync finishes the job, re-embedding nothing 
 matrix-vector product: ~10x faster than Chroma's own `where` filter at 100k rows, same hits
 (tests/knowledge/test_feedback_store.py, benchmarks/bench_feedback.py). Keyword search is BM25
 (bm25s) over jieba/English tokens; hybrid is reciprocal rank fusion (k=60) of the two rankings.
+
+Long on purpose: the Chroma collection, the BM25 index, the exact filtered search and the crash-
+safe sync must stay in step (one row per feedback id, the same order in every index); that
+invariant is kept in one place.
 """
 from __future__ import annotations
 

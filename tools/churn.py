@@ -42,6 +42,9 @@ Risk bands: ``high`` when P ≥ 0.6, ``medium`` when P ≥ 0.3, else ``low`` (:d
 
 Everything is deterministic for a fixed ``random_state`` (histogram gradient boosting is run
 on one OpenMP thread for that reason).
+
+Long on purpose: features, the time split with its leakage guards, model choice, calibration and
+the reasons in words are one model, each step documented where it is done.
 """
 from __future__ import annotations
 

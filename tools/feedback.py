@@ -9,12 +9,11 @@ fix it?", the top complaint topics of a period, and a sentiment score for unrate
 - `sentiment_scores(...)`: −1..1 per feedback item: the rating where there is one, else a
   logistic regression trained on the workspace's own rated feedback (rating ≤ 2 vs ≥ 4) over
   the embeddings, else a small zh/en lexicon.
-- `precompute_feedback_artefacts(ws, store)`: run by `sync_feedback_index` after each sync;
-  writes the artefacts `feedback_topics`, `feedback_topics_meta` and `feedback_sentiment`.
+The build-time artefacts (fitted topics, sentiment) are written by
+`tools.precompute.precompute_feedback` after each index sync; no function here reads a workspace.
 """
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Sequence
@@ -24,28 +23,13 @@ import pandas as pd
 
 from knowledge.errors import GuanxiError
 from knowledge.text import TOPIC_STOPWORDS, dedupe_key, detect_language, tokenize
+from tools.results import provenance
 
 DUPLICATE_COSINE = 0.97
 KIND_ALIASES = {"投诉": "complaint", "建议": "suggestion", "表扬": "praise", "咨询": "inquiry",
                 "complaints": "complaint", "suggestions": "suggestion", "inquiries": "inquiry", "query": "inquiry"}
 STATUS_ALIASES = {"已解决": "resolved", "已处理": "resolved", "closed": "resolved", "处理中": "open",
                   "未处理": "open", "未解决": "open", "pending": "open"}
-
-try:  # the shared provenance helper (tools/results.py)
-    from tools.results import provenance as _shared_provenance
-except Exception:  # pragma: no cover - older trees without it
-    _shared_provenance = None
-
-
-def _provenance(source: str, tables: dict, **params) -> str:
-    if _shared_provenance is not None:
-        return _shared_provenance(source, tables, **params)
-    parts = [source] + [f"{k} ({v})" for k, v in tables.items()]
-    shown = {k: v for k, v in params.items() if v is not None}
-    if shown:
-        parts.append("params: " + ", ".join(f"{k}={v}" for k, v in shown.items()))
-    return " · ".join(parts)
-
 
 def _norm(value, aliases: dict):
     if value is None:
@@ -109,7 +93,7 @@ def similar_feedback(store, text: str, k: int = 5, kind=None, category=None, dat
     method = {"hybrid": f"hybrid: dense {store.embedder.name} + BM25, RRF k=60",
               "dense": f"dense {store.embedder.name}", "bm25": "BM25 over jieba/English tokens",
               "keyword": "BM25 over jieba/English tokens"}.get(mode, mode)
-    prov = _provenance("similar_feedback",
+    prov = provenance("similar_feedback",
                        {"feedback index": f"{len(store):,} items, Chroma store of record"},
                        method=method, filters=filters or None, matched=matched,
                        near_duplicates_collapsed=collapsed)
@@ -286,13 +270,14 @@ def _complaints(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def complaint_topics(feedback_df: pd.DataFrame, store_or_vectors=None, date_from=None, date_to=None,
-                     n_topics: int | None = None, top: int = 10) -> TopicsResult:
+                     n_topics: int | None = None, top: int = 10, fitted: tuple | None = None) -> TopicsResult:
     """Top complaint topics within [date_from, date_to] (inclusive), with keywords, counts, shares,
     example ids and a monthly trend.
 
-    `store_or_vectors`: a FeedbackStore (uses the build-time topic artefact when present and
-    `n_topics` is not forced; complaints newer than the fit go to the nearest topic), or an array
-    of vectors aligned with the complaint rows of `feedback_df`, or a dict id → vector."""
+    `store_or_vectors`: a FeedbackStore, or an array of vectors aligned with the complaint rows of
+    `feedback_df`, or a dict id → vector. `fitted`: the build-time topics (artefacts
+    feedback_topics_meta, feedback_topics), used with a store when `n_topics` is not forced;
+    complaints newer than the fit go to the nearest topic."""
     comp = _complaints(feedback_df).reset_index(drop=True)
     comp_ids = comp["feedback_id"].astype(str).tolist()
     source, method = "fitted", ""
@@ -302,9 +287,8 @@ def complaint_topics(feedback_df: pd.DataFrame, store_or_vectors=None, date_from
     from knowledge.feedback_store import FeedbackStore
     if isinstance(store_or_vectors, FeedbackStore):
         store = store_or_vectors
-        if n_topics is None and store.ws is not None:
-            meta = store.ws.artefact("feedback_topics_meta")
-            art = store.ws.artefact("feedback_topics")
+        if n_topics is None and fitted is not None:
+            meta, art = fitted
             if isinstance(meta, dict) and isinstance(art, pd.DataFrame) and meta.get("embedder") == store.embedder.name:
                 topics_meta, source = meta, "artefact"
                 a = dict(zip(art["feedback_id"].astype(str), art["topic"].astype(int)))
@@ -364,7 +348,7 @@ def complaint_topics(feedback_df: pd.DataFrame, store_or_vectors=None, date_from
         out.append({"topic": int(t), "label": meta_t.get("label", f"topic {t}"), "keywords": meta_t.get("keywords", []),
                     "count": int(cnt), "share": round(cnt / total, 4) if total else 0.0, "example_ids": ex[:3],
                     "trend": {mo: int(trend.get(mo, 0)) for mo in months}})
-    prov = _provenance("complaint_topics", {"feedback": f"{len(comp):,} complaints, {total:,} in range"},
+    prov = provenance("complaint_topics", {"feedback": f"{len(comp):,} complaints, {total:,} in range"},
                        date_from=_day_str(date_from), date_to=_day_str(date_to), method=method)
     return TopicsResult(date_from=_day_str(date_from), date_to=_day_str(date_to), total=total,
                         n_topics=len(info), topics=out, months=months, source=source, method=method, provenance=prov)
@@ -458,35 +442,3 @@ def sentiment_scores(ids: Sequence[str], texts: Sequence[str], vectors: np.ndarr
             src[rest] = "lexicon"
     return pd.DataFrame({"feedback_id": [str(i) for i in ids], "sentiment": np.round(out, 4),
                          "label": [sentiment_label(s) for s in out], "source": src})
-
-
-# ------------------------------------------------------------------ build-time artefacts
-def precompute_feedback_artefacts(ws, store, settings=None, log=print) -> dict:
-    """Fit complaint topics (only when the complaints or the embedder changed) and score sentiment;
-    write artefacts feedback_topics (+ _meta) and feedback_sentiment. Returns what was done."""
-    meta = store.meta
-    done: dict = {}
-    comp = meta[meta["kind"] == "complaint"]
-    fp = hashlib.sha1((store.embedder.name + "\n" + "\n".join(sorted(comp["id"] + ":" + comp["hash"].str[:12]))
-                       ).encode()).hexdigest()
-    old = ws.artefact("feedback_topics_meta")
-    if isinstance(old, dict) and old.get("fingerprint") == fp and ws.has_artefact("feedback_topics"):
-        done["topics"] = "unchanged"
-    else:
-        rows = comp.index.to_numpy()
-        fit = fit_topics(comp["id"].tolist(), comp["text"].tolist(), store.vectors[rows])
-        ws.write_artefact("feedback_topics", fit["assignments"])
-        ws.write_artefact("feedback_topics_meta", {"fingerprint": fp, "embedder": store.embedder.name,
-                                                   "k": fit["k"], "silhouette": fit["silhouette"], "n": len(rows),
-                                                   "lang_means": fit["lang_means"], "topics": fit["topics"]})
-        done["topics"] = {"k": fit["k"], "silhouette": fit["silhouette"], "complaints": int(len(rows))}
-        if log:
-            log(f"complaint topics: k={fit['k']} over {len(rows):,} complaints: "
-                + "; ".join(t["label"] for t in fit["topics"][:6]))
-    model = fit_sentiment(store.vectors, meta["rating"].to_numpy(dtype=float))
-    sent = sentiment_scores(meta["id"].tolist(), meta["text"].tolist(), store.vectors,
-                            meta["rating"].to_numpy(dtype=float), model)
-    ws.write_artefact("feedback_sentiment", sent)
-    done["sentiment"] = {"method": "logistic regression on rated feedback" if model is not None else "lexicon",
-                         **sent["source"].value_counts().to_dict()}
-    return done

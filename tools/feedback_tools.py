@@ -167,8 +167,9 @@ def complaint_topics(date_from: str | None = None, date_to: str | None = None, t
     ws = ctx.ws
     from tools.feedback import complaint_topics as _topics
     store = feedback_store(ctx)
+    meta, art = ws.artefact("feedback_topics_meta"), ws.artefact("feedback_topics")
     res = _topics(ws.table("feedback"), store, date_from=date_from or None, date_to=date_to or None,
-                  top=top_n(top, 10, 50))
+                  top=top_n(top, 10, 50), fitted=(meta, art) if meta is not None and art is not None else None)
     fb = cached(ws, "feedback_by_id", lambda: ws.table("feedback").assign(
         feedback_id=ws.table("feedback")["feedback_id"].astype(str)).drop_duplicates("feedback_id", keep="last")
         .set_index("feedback_id"))

@@ -45,6 +45,9 @@ Metric definitions (value = the headline number; breakdown column ``value`` is t
 * resolution_time: (resolved_at − created_at) in days for feedback created in the period and
   resolved before as_of (status "resolved" or a resolved_at); value = mean, details.median.
   Open items = not resolved by as_of.
+
+Long on purpose: the eleven metric definitions share one period / filter / breakdown context and
+are the one definition of each metric; they read best side by side.
 """
 from __future__ import annotations
 

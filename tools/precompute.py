@@ -13,9 +13,11 @@ Artefacts written to WORKSPACE/artefacts/ (read back with `ws.artefact(name)`):
 | clv_params | json | same | bgnbd r/alpha/a/b, gamma-gamma p/q/v |
 | rules_product, rules_category | parquet | tools.association.mine_order_rules | antecedents, consequents (lists of names), support, confidence, lift, leverage, conviction |
 | meta | json | this module | as_of, row counts, provenance lines per artefact |
+| feedback_topics (+ _meta), feedback_sentiment | parquet / json | `precompute_feedback`, after each index sync | complaint topic per feedback_id (+ fitted topics), sentiment per feedback_id |
 """
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import Callable
 
@@ -24,6 +26,7 @@ import pandas as pd
 from knowledge.errors import GuanxiError
 from knowledge.settings import Settings
 from knowledge.workspace import Workspace
+from tools import feedback as feedback_analysis
 from tools.results import default_as_of
 
 
@@ -97,3 +100,34 @@ def precompute(ws: Workspace, settings: Settings, log: Callable[[str], None] = l
         step(name, fn)
     ws.write_artefact("meta", meta)
     return meta
+
+
+def precompute_feedback(ws, store, settings=None, log=print) -> dict:
+    """Fit complaint topics (only when the complaints or the embedder changed) and score sentiment;
+    write artefacts feedback_topics (+ _meta) and feedback_sentiment. Returns what was done."""
+    meta = store.meta
+    done: dict = {}
+    comp = meta[meta["kind"] == "complaint"]
+    fp = hashlib.sha1((store.embedder.name + "\n" + "\n".join(sorted(comp["id"] + ":" + comp["hash"].str[:12]))
+                       ).encode()).hexdigest()
+    old = ws.artefact("feedback_topics_meta")
+    if isinstance(old, dict) and old.get("fingerprint") == fp and ws.has_artefact("feedback_topics"):
+        done["topics"] = "unchanged"
+    else:
+        rows = comp.index.to_numpy()
+        fit = feedback_analysis.fit_topics(comp["id"].tolist(), comp["text"].tolist(), store.vectors[rows])
+        ws.write_artefact("feedback_topics", fit["assignments"])
+        ws.write_artefact("feedback_topics_meta", {"fingerprint": fp, "embedder": store.embedder.name,
+                                                   "k": fit["k"], "silhouette": fit["silhouette"], "n": len(rows),
+                                                   "lang_means": fit["lang_means"], "topics": fit["topics"]})
+        done["topics"] = {"k": fit["k"], "silhouette": fit["silhouette"], "complaints": int(len(rows))}
+        if log:
+            log(f"complaint topics: k={fit['k']} over {len(rows):,} complaints: "
+                + "; ".join(t["label"] for t in fit["topics"][:6]))
+    model = feedback_analysis.fit_sentiment(store.vectors, meta["rating"].to_numpy(dtype=float))
+    sent = feedback_analysis.sentiment_scores(meta["id"].tolist(), meta["text"].tolist(), store.vectors,
+                            meta["rating"].to_numpy(dtype=float), model)
+    ws.write_artefact("feedback_sentiment", sent)
+    done["sentiment"] = {"method": "logistic regression on rated feedback" if model is not None else "lexicon",
+                         **sent["source"].value_counts().to_dict()}
+    return done

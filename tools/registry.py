@@ -40,7 +40,7 @@ from tools.spec import ROLES, ToolSpec
 
 __all__ = ["ToolDenied", "UnknownTool", "register_tool", "unregister_tool", "tool_names", "get_tool", "get_spec",
            "args_model", "tool_schemas", "check_role", "call_tool", "langchain_tools", "allowed", "roles_of",
-           "INJECTED", "wrap_customer_text", "llm_content"]
+           "INJECTED", "wrap_customer_text", "llm_content", "may", "tools_markdown"]
 
 INJECTED = ("ctx", "ws", "workspace", "settings", "role", "unmask")
 
@@ -107,6 +107,13 @@ def allowed(name: str, role: str) -> bool:
     if role not in ROLES:
         raise GuanxiError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
     return role in get_spec(name).roles
+
+
+def may(right: str, role: str) -> bool:
+    """Whether ``role`` has a right that is not a tool (`tools.spec.RIGHTS`: upload_data …)."""
+    if right not in specs_mod.RIGHTS:
+        raise GuanxiError(f"unknown right {right!r}; expected one of {', '.join(specs_mod.RIGHTS)}")
+    return role in specs_mod.RIGHTS[right]
 
 
 def check_role(name: str, role: str) -> None:

@@ -37,13 +37,20 @@ from knowledge.errors import GuanxiError
 from knowledge.text import has_cjk
 
 __all__ = ["ToolSpec", "Serve", "Cue", "Frame", "register", "unregister", "spec_for", "specs", "spec_names",
-           "ROLES", "EVERY_ROLE", "MANAGERS"]
+           "ROLES", "EVERY_ROLE", "MANAGERS", "RIGHTS"]
 
 ROLES = ("manager", "agent", "admin")
 EVERY_ROLE = frozenset(ROLES)
 MANAGERS = frozenset({"manager", "admin"})
 
 Renderer = Callable[[dict, bool, dict], str]
+
+# Rights that are not a tool call (the app's data page). Tools carry their own `roles`.
+RIGHTS: dict[str, frozenset[str]] = {
+    "upload_data": frozenset({"admin"}),        # upload files and rebuild the workspace
+    "switch_workspace": frozenset({"admin"}),   # serve another workspace
+    "see_data_quality": frozenset({"admin"}),   # the quality report and quarantine counts
+}
 
 
 @dataclass(frozen=True)

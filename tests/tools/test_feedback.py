@@ -91,8 +91,9 @@ def test_topics_are_deterministic_with_keyword_labels(store):
     for t in a.topics:
         assert sum(t["trend"].values()) == t["count"]
         assert list(t["trend"]) == a.months
-    # the build-time artefact is used by default
-    c = complaint_topics(df, store)
+    # the build-time artefact (passed in by the tool wrapper) is used when given
+    fitted = (store.ws.artefact("feedback_topics_meta"), store.ws.artefact("feedback_topics"))
+    c = complaint_topics(df, store, fitted=fitted)
     assert c.source == "artefact" and c.total == 20
 
 
