@@ -336,7 +336,7 @@ class Router:
         fm = re.search(r"(春节|中秋节?|国庆节?|元旦|圣诞节?|christmas|new year|端午节?|元宵节?|劳动节|情人节|七夕)", q, re.I)
         if fm:
             s["festival"] = fm.group(1)
-        if re.search(r"短信|sms|text message|\b(a|an|the) text\b", q, re.I):
+        if re.search(r"短信|sms|text message|\b(a|an|the) text\b|\btexts\b", q, re.I):
             s["channel"] = "sms"
         elif re.search(r"微信|wechat|weixin", q, re.I):
             s["channel"] = "wechat"

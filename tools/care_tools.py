@@ -5,6 +5,7 @@ A person always sends: nothing in Guanxi sends a message. The calendar is comput
 """
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 import pandas as pd
@@ -244,7 +245,6 @@ def draft_care_batch(segment: str,
         festival: for occasion festival: 春节, 中秋, 国庆, 元旦, Christmas ... (default the next one)
     """
     import json
-    import re
 
     from tools.drafts import draft_batch
     ctx = context(ctx)
@@ -280,8 +280,18 @@ def _batch_args(f) -> dict:
     return a
 
 
+_MANY = re.compile(r"所有|全部|每个|每位|每一位|各位|批量|群发|一批|\b(every|each|all|bulk|batch|mass)\b", re.I)
+
+
+def _for_a_segment(f) -> bool:
+    """A message for a named segment and no one customer ("给冠军客户每人写一条生日短信") is a batch."""
+    return not f.has_customer and bool(f.slots.get("segment")) and bool(
+        f.slots.get("segment_strong") or f.segment_words or _MANY.search(f.q))
+
+
 register(ToolSpec(
     draft_care_batch, order=15, roles=MANAGERS, family="draft_batch", needs=("segment",),
+    serves=(Serve("draft_batch"), Serve("draft", _for_a_segment, 10)),
     args=_batch_args,
     exemplars=(
         "给该分群的客户批量写生日短信", "给该分群群发一条节日祝福", "为该分群所有客户生成挽回短信草稿", "批量给该分群写感谢信",
