@@ -129,9 +129,9 @@ register(ToolSpec(
     ),
     cues=(
         Cue(r"一起买|一起购买|一起下单|一起卖|一起销售|一起出现|经常一起|捆绑|一块买|同时购买|同时买|同时下单|搭配|连带|关联(商品|规则|购买)?|组合购买|套餐|"
-                     r"还会买|也买|还买了|顺便买|购物篮|bought together|buy together|purchased together|goes? with|along ?with|"
-                     r"alongside|frequently bought|bundle|basket|association rules?|also buy|also bought|paired with|"
-                     r"together with|cross[- ]sell(ing)? (for|with|of)", 0.22),
+            r"还会买|也买|还买了|顺便买|购物篮|bought together|buy together|purchased together|goes? with|along ?with|"
+            r"alongside|frequently bought|bundle|basket|association rules?|also buy|also bought|paired with|"
+            r"together with|cross[- ]sell(ing)? (for|with|of)", 0.22),
     ),
     render=_render_together, help_zh="一起购买的商品", help_en="products bought together",
     example_zh="买绿茶的人还会一起买什么?", example_en="What do people buy together with green tea?"))
@@ -228,9 +228,9 @@ register(ToolSpec(
     ),
     cues=(
         Cue(r"推荐|recommend|recomend|reccomend|suggest|upsell|up-sell|cross[- ]?sell|交叉销售|可能喜欢|可能会买|下一步.{0,4}买|"
-                      r"(可能|会|还|应该|也)+.{0,2}(喜欢|想要|想买|需要)(什么|啥|哪些|点什么)|感兴趣|推(点|些|个|几个|一下|几款)(什么|啥)?|"
-                      r"卖(点|些)?(什么|啥)给|\binterested in\b|\bwhat else (can|could|should) we sell\b|"
-                      r"next best|适合.{0,4}(商品|产品)|what (else )?(would|might) .{0,20} (like|want|buy)", 0.2),
+            r"(可能|会|还|应该|也)+.{0,2}(喜欢|想要|想买|需要)(什么|啥|哪些|点什么)|感兴趣|推(点|些|个|几个|一下|几款)(什么|啥)?|"
+            r"卖(点|些)?(什么|啥)给|\binterested in\b|\bwhat else (can|could|should) we sell\b|"
+            r"next best|适合.{0,4}(商品|产品)|what (else )?(would|might) .{0,20} (like|want|buy)", 0.2),
     ),
     render=_render_recommend, help_zh="商品推荐", help_en="product recommendations",
     example_zh="给 C01023 推荐什么商品?", example_en="What should we recommend to C01023?"))

@@ -117,8 +117,8 @@ register(ToolSpec(
     cues=(
         Cue(r"(感谢|答谢|致谢|thank).{0,12}(哪些|哪位|谁|which|who)|(哪些|哪位|谁|which|who).{0,24}(感谢|答谢|致谢|thank)", 0.3),
         Cue(r"过生日|生日|寿星|birthday|b-day|节日|festival|holiday|关怀|回访|该联系|需要联系|要联系|联系谁|该问候|"
-                 r"due for|check[- ]?in|follow[- ]?up|reach out|care calendar|contact (this|next)|who (should|to) (we )?contact|"
-                 r"春节|中秋|国庆|元旦|圣诞|christmas|new year|端午|元宵|greet", 0.15),
+            r"due for|check[- ]?in|follow[- ]?up|reach out|care calendar|contact (this|next)|who (should|to) (we )?contact|"
+            r"春节|中秋|国庆|元旦|圣诞|christmas|new year|端午|元宵|greet", 0.15),
     ),
     render=_render_care, help_zh="关怀日历", help_en="the care calendar",
     example_zh="未来7天谁过生日?", example_en="Whose birthday is in the next 7 days?"))
@@ -126,13 +126,13 @@ register(ToolSpec(
 
 # =========================================================================== draft_care_message
 def draft_care_message(customer_id: str,
-                         occasion: Literal["birthday", "festival", "winback", "complaint_followup",
-                                           "vip_thanks", "recommendation"],
-                         channel: Literal["sms", "wechat", "email"] = "sms",
-                         language: Literal["auto", "zh", "en"] = "auto",
-                         tone: Literal["warm", "formal", "playful"] = "warm",
-                         festival: str | None = None, feedback_id: str | None = None,
-                         *, ctx: ToolContext | None = None) -> dict:
+                       occasion: Literal["birthday", "festival", "winback", "complaint_followup",
+                                         "vip_thanks", "recommendation"],
+                       channel: Literal["sms", "wechat", "email"] = "sms",
+                       language: Literal["auto", "zh", "en"] = "auto",
+                       tone: Literal["warm", "formal", "playful"] = "warm",
+                       festival: str | None = None, feedback_id: str | None = None,
+                       *, ctx: ToolContext | None = None) -> dict:
     """Draft a care message for one customer (a person reviews and sends it; nothing is sent):
     birthday, festival greeting, win-back, complaint follow-up, VIP thanks or product
     recommendation, sized for SMS / WeChat / e-mail, with the source of every personal detail.
@@ -214,12 +214,12 @@ register(ToolSpec(
     ),
     cues=(
         Cue(r"(写|起草|草拟|拟|编写|撰写|生成|准备|帮我写).{0,12}(短信|消息|微信|邮件|祝福|信|文案|问候|关怀|感谢|贺卡|贺词|话术|回访|致歉|道歉)|"
-                  r"(发|送)(个|一个|一条|条|一段|段|一封|封|点)?.{0,10}(短信|微信消息|消息|邮件|祝福|问候|贺卡)|(语气|口吻).{0,6}(点|些|一点|的)|"
-                  r"\b(in a|with a) (formal|playful|warm|friendly|casual) tone\b|"
-                  r"\bsend\b.{0,40}\b(text|message|sms|note|e-?mail|card|greeting|wish(es)?|wechat)\b|"
-                  r"(发|送)(个|一个|一条|一段|一封)?.{0,6}(问候|祝福|短信|消息|贺卡).{0,8}(拟|写|起草)|帮我拟|拟一下|起草一下|"
-                  r"(短信|消息|文案|微信|邮件|祝福语?)(草稿|模板)|\bdrafts?\b|\bcompose\b|\bwrite\b.{0,40}\b(sms|message|text|email|e-mail|"
-                  r"wechat|note|greeting|letter|card|wish(es)?)|\bprepare\b.{0,20}\b(message|sms|email|greeting)", 0.35),
+            r"(发|送)(个|一个|一条|条|一段|段|一封|封|点)?.{0,10}(短信|微信消息|消息|邮件|祝福|问候|贺卡)|(语气|口吻).{0,6}(点|些|一点|的)|"
+            r"\b(in a|with a) (formal|playful|warm|friendly|casual) tone\b|"
+            r"\bsend\b.{0,40}\b(text|message|sms|note|e-?mail|card|greeting|wish(es)?|wechat)\b|"
+            r"(发|送)(个|一个|一条|一段|一封)?.{0,6}(问候|祝福|短信|消息|贺卡).{0,8}(拟|写|起草)|帮我拟|拟一下|起草一下|"
+            r"(短信|消息|文案|微信|邮件|祝福语?)(草稿|模板)|\bdrafts?\b|\bcompose\b|\bwrite\b.{0,40}\b(sms|message|text|email|e-mail|"
+            r"wechat|note|greeting|letter|card|wish(es)?)|\bprepare\b.{0,20}\b(message|sms|email|greeting)", 0.35),
     ),
     render=_render_draft, help_zh="关怀消息草稿", help_en="care-message drafts",
     example_zh="给C00012写一条生日祝福短信", example_en="Draft a birthday SMS for C00012"))

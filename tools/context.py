@@ -22,6 +22,7 @@ from knowledge.pii import mask_email, mask_phone, mask_text as _mask_pii
 from knowledge.settings import Settings
 from knowledge.text import place_key
 from knowledge.workspace import Workspace
+from tools.formatting import number
 from tools.results import plain, to_jsonable
 from tools.spec import ROLES
 
@@ -289,13 +290,8 @@ def top_n(top, default: int, cap: int = 500) -> int:
 
 def rounded(v, nd):
     """``v`` rounded to ``nd`` decimals; None for missing or non-finite values."""
-    if v is None:
-        return None
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return None if not np.isfinite(f) else round(f, nd)
+    f = number(v)
+    return None if f is None else round(f, nd)
 
 
 def as_list(v) -> list[str]:

@@ -151,11 +151,11 @@ register(ToolSpec(
     ),
     cues=(
         Cue(r"画像|档案|资料|基本信息|详细信息|客户卡|卡片|是谁|怎么样的人|什么样的(客户|人)|什么情况|情况如何|介绍一下|了解一下|查一下|"
-                    r"手机号|电话|联系方式|邮箱|哪里人|住在|几岁|多大了|会员等级|买过(什么|哪些)|最近买了|(平时|一般|经常|常|爱|喜欢)买(什么|哪些)|"
-                    r"偏好|phone( number)?|e-?mail address|contact (details|info)|how old|what (did|has) .{1,30} (buy|bought|order)|"
-                    r"favou?rite (categor|product)|usually buys?|tends? to buy|"
-                    r"profile|tell me about|who is|overview|\b360\b|details (of|on|for|about)|look up|look-up|info (on|about)|"
-                    r"background|summary of|know about", 0.2),
+            r"手机号|电话|联系方式|邮箱|哪里人|住在|几岁|多大了|会员等级|买过(什么|哪些)|最近买了|(平时|一般|经常|常|爱|喜欢)买(什么|哪些)|"
+            r"偏好|phone( number)?|e-?mail address|contact (details|info)|how old|what (did|has) .{1,30} (buy|bought|order)|"
+            r"favou?rite (categor|product)|usually buys?|tends? to buy|"
+            r"profile|tell me about|who is|overview|\b360\b|details (of|on|for|about)|look up|look-up|info (on|about)|"
+            r"background|summary of|know about", 0.2),
     ),
     render=_render_profile, help_zh="客户画像", help_en="customer profiles",
     example_zh="C01023 是什么样的客户?", example_en="Tell me about C01023"))
@@ -219,7 +219,7 @@ register(ToolSpec(
     ),
     cues=(
         Cue(r"\brfm\b|recency|最近一次(购买|消费|下单)|消费频次|消费频率|消费金额|购买频次|几天没(买|来)|多久没(买|来)|"
-                r"多少天(没|前)|spent in total|total spend|how much has .{1,40} spent|how (often|frequently) does", 0.2),
+            r"多少天(没|前)|spent in total|total spend|how much has .{1,40} spent|how (often|frequently) does", 0.2),
     ),
     render=_render_rfm, help_zh="RFM 分群", help_en="RFM segments",
     example_zh="C01023 的 RFM 分群是什么?", example_en="What is C01023's RFM segment?"))
@@ -432,7 +432,7 @@ register(ToolSpec(
     ),
     cues=(
         Cue(r"\bclv\b|\bltv\b|终身价值|生命周期价值|生命价值|客户价值预测|未来价值|预期价值|值多少钱|lifetime value|"
-                r"customer value|worth|p\(alive\)|p_alive|还活跃的概率|存活概率|expected (purchases|value|spend)|未来.{0,6}(消费|贡献|买几次)", 0.25),
+            r"customer value|worth|p\(alive\)|p_alive|还活跃的概率|存活概率|expected (purchases|value|spend)|未来.{0,6}(消费|贡献|买几次)", 0.25),
     ),
     render=_render_clv, help_zh="客户终身价值 CLV", help_en="customer lifetime value",
     example_zh="CLV 最高的客户是谁?", example_en="Who has the highest CLV?"))

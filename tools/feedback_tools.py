@@ -137,16 +137,16 @@ register(ToolSpec(
     ),
     cues=(
         Cue(r"投诉过|抱怨过|反映过|反馈过|投诉说|说过|类似.{0,6}(投诉|反馈|问题|情况|案例)|相似.{0,6}(投诉|反馈|问题|案例)|"
-                    r"同样的(投诉|问题)|有没有人.{0,12}(投诉|抱怨|反映|说)|有人.{0,8}(投诉|抱怨|反映|说|提到|反馈|吐槽|遇到)|有没有.{0,4}(投诉|反馈).{1,20}的|"
-                    r"(客户|顾客|用户|买家|消费者).{0,4}(说|反馈|反映|吐槽)(了)?.{2,}|(有没有|有无|有)类似的?(吗|呢|没有?)?[?？。!！]*$|先例|有过(吗|没有|没)|(发生|出现|遇到)过|"
-                    r"anyone (else )?(report|mention|say|said|complain|raise)|(happened|come up|seen this) before|"
-                    r"complain(ed|ing|s)?( that)? (the|my|our|their|his|her|a|an) [a-z]+( [a-z]+)? (was|were|is|are|tasted|smelled|"
-                    r"arrived|came|broke|had|has|did|does|didn't|wasn't|never|keeps?)\b|"
-                    r"(customer|client|buyer|user) (says|said|reports?|reported|told us|claims?)\b|"
-                    r"(similar|same) (cases|issues|problems|tickets|complaints)|like this before|"
-                    r"complain(ed|s)? (about|of|that)|anyone complain|(similar|related|matching) (complaints|feedback|cases|tickets|issues)|"
-                    r"complaints? (about|like|mentioning|regarding|on|that mention)|feedback (about|mentioning|on)|"
-                    r"\bcases? (of|where|like)\b|怎么(处理|解决)的|how (did|do) we (resolve|handle|fix)", 0.2),
+            r"同样的(投诉|问题)|有没有人.{0,12}(投诉|抱怨|反映|说)|有人.{0,8}(投诉|抱怨|反映|说|提到|反馈|吐槽|遇到)|有没有.{0,4}(投诉|反馈).{1,20}的|"
+            r"(客户|顾客|用户|买家|消费者).{0,4}(说|反馈|反映|吐槽)(了)?.{2,}|(有没有|有无|有)类似的?(吗|呢|没有?)?[?？。!！]*$|先例|有过(吗|没有|没)|(发生|出现|遇到)过|"
+            r"anyone (else )?(report|mention|say|said|complain|raise)|(happened|come up|seen this) before|"
+            r"complain(ed|ing|s)?( that)? (the|my|our|their|his|her|a|an) [a-z]+( [a-z]+)? (was|were|is|are|tasted|smelled|"
+            r"arrived|came|broke|had|has|did|does|didn't|wasn't|never|keeps?)\b|"
+            r"(customer|client|buyer|user) (says|said|reports?|reported|told us|claims?)\b|"
+            r"(similar|same) (cases|issues|problems|tickets|complaints)|like this before|"
+            r"complain(ed|s)? (about|of|that)|anyone complain|(similar|related|matching) (complaints|feedback|cases|tickets|issues)|"
+            r"complaints? (about|like|mentioning|regarding|on|that mention)|feedback (about|mentioning|on)|"
+            r"\bcases? (of|where|like)\b|怎么(处理|解决)的|how (did|do) we (resolve|handle|fix)", 0.2),
     ),
     render=_render_similar, help_zh="相似投诉", help_en="similar complaints",
     example_zh="有没有人投诉过快递破损?", example_en="Has anyone complained about damaged parcels?"))
@@ -219,10 +219,10 @@ register(ToolSpec(
     ),
     cues=(
         Cue(r"投诉.{0,8}(主题|热点|类型|原因|方面|话题|集中|分类|排名|排行|最多)|(主要|最多|最常见|常见|热门|高频).{0,6}(投诉|抱怨|问题|差评)|"
-                   r"投诉.{0,4}(都|主要).{0,4}(是|在|关于)|抱怨.{0,4}什么|吐槽.{0,4}什么|差评.{0,6}(说|原因|主要)|"
-                   r"complaint (topics?|themes?|categories|reasons|drivers|clusters|types)|"
-                   r"(top|main|common|biggest|frequent|key|recurring|major)\b.{0,25}\b(complaints|issues|pain points|problems|grievances)|"
-                   r"complaining about|what (do|are) (customers|people|clients).{0,20}(complain|unhappy)|topics? of complaints", 0.2),
+            r"投诉.{0,4}(都|主要).{0,4}(是|在|关于)|抱怨.{0,4}什么|吐槽.{0,4}什么|差评.{0,6}(说|原因|主要)|"
+            r"complaint (topics?|themes?|categories|reasons|drivers|clusters|types)|"
+            r"(top|main|common|biggest|frequent|key|recurring|major)\b.{0,25}\b(complaints|issues|pain points|problems|grievances)|"
+            r"complaining about|what (do|are) (customers|people|clients).{0,20}(complain|unhappy)|topics? of complaints", 0.2),
     ),
     render=_render_topics, help_zh="投诉主题", help_en="complaint topics",
     example_zh="上季度投诉主要集中在哪些问题?", example_en="Top complaint topics last quarter"))

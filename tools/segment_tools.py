@@ -431,11 +431,11 @@ register(ToolSpec(
     ),
     cues=(
         Cue(r"流失|churn|at[- ]risk|attrition|流失风险|可能不再|不再购买|不来了|lose|losing|leave us|stop buying|"
-                  r"还(会|能)?(再)?(来|回来)?(买|下单|光顾|复购)(吗|不|嘛)|会不会(再)?(来|回来|买)|还会回来|还会来|"
-                  r"(会|要)(跑|走)(吗|了)|跑路|跑掉|留不住|沉睡|休眠|唤醒|不活跃|(没|未|不)(再)?(下单|购买|买过?|消费|来)(过)?的(老)?(客户|顾客|会员)|"
-                  r"\b(dormant|inactive|lapsed)\b|(haven't|have not|hasn't|not) (bought|ordered|purchased|shopped|been back)|"
-                  r"\b(come|coming) back\b|\breturn to (us|buy)\b|"
-                  r"lapse|lapsing|defect|挽回|挽留|召回|win[- ]?back", 0.15),
+            r"还(会|能)?(再)?(来|回来)?(买|下单|光顾|复购)(吗|不|嘛)|会不会(再)?(来|回来|买)|还会回来|还会来|"
+            r"(会|要)(跑|走)(吗|了)|跑路|跑掉|留不住|沉睡|休眠|唤醒|不活跃|(没|未|不)(再)?(下单|购买|买过?|消费|来)(过)?的(老)?(客户|顾客|会员)|"
+            r"\b(dormant|inactive|lapsed)\b|(haven't|have not|hasn't|not) (bought|ordered|purchased|shopped|been back)|"
+            r"\b(come|coming) back\b|\breturn to (us|buy)\b|"
+            r"lapse|lapsing|defect|挽回|挽留|召回|win[- ]?back", 0.15),
     ),
     render=_render_at_risk, help_zh="流失风险名单", help_en="the at-risk list",
     example_zh="哪些客户有流失风险?", example_en="Which customers are at risk of churning?"))

@@ -181,11 +181,11 @@ class ToolSpec:
 _LOCK = threading.RLock()
 _SPECS: dict[str, ToolSpec] = {}
 _LOADED = False
-BUILTIN_MODULES = ("tools.customer_tools", "tools.segment_tools", "tools.basket_tools", "tools.kpi_tools",
-                   "tools.feedback_tools", "tools.care_tools")
+TOOL_MODULE_SUFFIX = "_tools"  # tools/<family>_tools.py: the built-in tool modules, found by name
 
 
 def _load_builtins() -> None:
+    """Import every ``tools/*_tools.py`` once: each registers its specs (no list of them exists)."""
     global _LOADED
     if _LOADED:
         return
@@ -193,8 +193,11 @@ def _load_builtins() -> None:
         if _LOADED:
             return
         _LOADED = True
-        for mod in BUILTIN_MODULES:
-            importlib.import_module(mod)
+        import pkgutil
+
+        import tools
+        for mod in sorted(m.name for m in pkgutil.iter_modules(tools.__path__) if m.name.endswith(TOOL_MODULE_SUFFIX)):
+            importlib.import_module(f"tools.{mod}")
 
 
 def register(spec: ToolSpec) -> ToolSpec:
