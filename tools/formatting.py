@@ -53,8 +53,10 @@ def fmt_unit(v, unit: str | None, zh: bool = True) -> str:
     """A metric value in its unit: shares as percentages, counts as integers, days with the word."""
     if unit in ("share", "complaints per order"):
         return fmt_pct(v, 2)
-    if unit in ("orders", "customers"):
+    if unit in ("orders", "customers", "units"):
         return fmt_int(v)
+    if unit == "years":
+        return f"{fmt_num(v, 1)} {'岁' if zh else 'years'}"
     if unit == "days":
         return f"{fmt_num(v, 1)} {'天' if zh else 'days'}"
     if unit and unit.startswith("rating"):

@@ -42,6 +42,14 @@ Metric definitions (value = the headline number; breakdown column ``value`` is t
 * satisfaction: mean rating (1-5) of feedback created in the period with a rating.
 * complaint_rate: complaints (feedback kind == "complaint") created in the period / distinct orders
   in the period (a share; details.per_100_orders and details.per_100_customers too).
+* units: sum of quantity over order lines in the period (a missing quantity counts 1).
+* sales_per_customer: sales / distinct customers with an order in the period.
+* largest_order: the largest order total (sum of its lines in the period), with its order_id,
+  customer and date; per group, the largest group-part of an order.
+* average_age: mean age in full years at as_of of the customers with an order in the period
+  (after filters); customers without a birthday are left out and counted.
+* Dimensions also: product (orders.product_name), segment / segment_cn8 / tier (artefact rfm,
+  ``tables["rfm"]``), cluster (artefact clusters), quarter ("2026-Q3"), year, weekday.
 * resolution_time: (resolved_at − created_at) in days for feedback created in the period and
   resolved before as_of (status "resolved" or a resolved_at); value = mean, details.median.
   Open items = not resolved by as_of.
@@ -81,6 +89,10 @@ METRICS: dict[str, dict[str, str]] = {
     "complaint_rate": {"zh": "投诉率", "en": "Complaint rate", "unit": "complaints per order"},
     "resolution_time": {"zh": "处理时长", "en": "Resolution time", "unit": "days"},
     "new_customers": {"zh": "新客户数", "en": "New customers", "unit": "customers"},
+    "units": {"zh": "销量（件数）", "en": "Units sold", "unit": "units"},
+    "sales_per_customer": {"zh": "人均消费", "en": "Sales per customer", "unit": "amount per customer"},
+    "largest_order": {"zh": "最大单笔订单金额", "en": "Largest order", "unit": "amount"},
+    "average_age": {"zh": "平均年龄", "en": "Average age", "unit": "years"},
 }
 
 DIMENSIONS: dict[str, dict[str, str]] = {
@@ -94,17 +106,30 @@ DIMENSIONS: dict[str, dict[str, str]] = {
     "month": {"zh": "月份", "en": "month"},
     "feedback_channel": {"zh": "反馈渠道", "en": "feedback channel"},
     "kind": {"zh": "反馈类型", "en": "feedback kind"},
+    "product": {"zh": "商品", "en": "product"},
+    "segment": {"zh": "RFM 分群", "en": "RFM segment"},
+    "segment_cn8": {"zh": "八大类客户", "en": "eight-class segment"},
+    "tier": {"zh": "客户层级", "en": "tier"},
+    "cluster": {"zh": "聚类", "en": "cluster"},
+    "quarter": {"zh": "季度", "en": "quarter"},
+    "year": {"zh": "年份", "en": "year"},
+    "weekday": {"zh": "星期", "en": "weekday"},
 }
 
 AGE_BANDS: tuple[str, ...] = ("<25", "25-34", "35-44", "45-54", "55+")
 UNKNOWN = "未知"
 
-_CUSTOMER_DIMS = ("province", "city", "gender", "age_band", "channel")
+_SEGMENT_DIMS = ("segment", "segment_cn8", "tier", "cluster")   # from the rfm / clusters artefacts
+_CUSTOMER_DIMS = ("province", "city", "gender", "age_band", "channel", *_SEGMENT_DIMS)
+_TIME_DIMS = ("month", "quarter", "year", "weekday")
 _ORDER_METRICS = ("sales", "orders", "customers", "aov", "repurchase_rate", "retention",
-                  "purchase_interval", "new_customers")
+                  "purchase_interval", "new_customers", "units", "sales_per_customer", "largest_order",
+                  "average_age")
 FEEDBACK_METRICS = ("satisfaction", "complaint_rate", "resolution_time")
-_ORDER_DIMS = (*_CUSTOMER_DIMS, "order_channel", "category", "month")
-_FEEDBACK_DIMS = (*_CUSTOMER_DIMS, "category", "month", "feedback_channel", "kind")
+ADDITIVE_METRICS = ("sales", "units")   # their group values sum to the total over any breakdown
+_ORDER_DIMS = (*_CUSTOMER_DIMS, "order_channel", "category", "product", *_TIME_DIMS)
+_FEEDBACK_DIMS = (*_CUSTOMER_DIMS, "category", *_TIME_DIMS, "feedback_channel", "kind")
+_WEEKDAYS = ("1 Mon 周一", "2 Tue 周二", "3 Wed 周三", "4 Thu 周四", "5 Fri 周五", "6 Sat 周六", "7 Sun 周日")
 
 _ALIASES = {
     "销售额": "sales", "销量": "sales", "revenue": "sales", "gmv": "sales", "amount": "sales",
@@ -118,6 +143,10 @@ _ALIASES = {
     "投诉率": "complaint_rate", "complaints": "complaint_rate",
     "处理时长": "resolution_time", "resolution": "resolution_time",
     "新客户数": "new_customers", "新客数": "new_customers", "新客户": "new_customers",
+    "件数": "units", "quantity": "units", "units_sold": "units",
+    "人均消费": "sales_per_customer", "客均消费": "sales_per_customer", "revenue_per_customer": "sales_per_customer",
+    "最大订单": "largest_order", "max_order": "largest_order", "biggest_order": "largest_order",
+    "平均年龄": "average_age", "mean_age": "average_age", "age_mean": "average_age",
 }
 _DIM_ALIASES = {
     "省份": "province", "省": "province", "城市": "city", "市": "city", "性别": "gender", "sex": "gender",
@@ -125,6 +154,9 @@ _DIM_ALIASES = {
     "acquisition_channel": "channel", "来源渠道": "channel", "下单渠道": "order_channel",
     "销售渠道": "order_channel", "sales_channel": "order_channel", "品类": "category", "类别": "category",
     "月份": "month", "月": "month", "反馈渠道": "feedback_channel", "反馈类型": "kind",
+    "商品": "product", "产品": "product", "product_name": "product", "分群": "segment", "rfm_segment": "segment",
+    "八大类": "segment_cn8", "层级": "tier", "聚类": "cluster", "季度": "quarter", "年": "year", "年份": "year",
+    "星期": "weekday", "day_of_week": "weekday",
 }
 _GENDER = {"f": "F", "female": "F", "女": "F", "女性": "F", "m": "M", "male": "M", "男": "M", "男性": "M"}
 
@@ -152,6 +184,8 @@ class KpiResult:
     filters: dict
     provenance: str
     figure_json: str | None = field(default=None, repr=False)
+    comparison: dict | None = None      # tools.kpi_compare: the other period's value and the change
+    contributions: dict | None = None   # tools.kpi_compare: the change decomposed by dimension
 
     def figure(self):
         """The chart as a plotly Figure (None when there is none)."""
@@ -248,6 +282,21 @@ def _need_cols(df: pd.DataFrame, table: str, cols, why: str) -> None:
         raise GuanxiError(f"the {table} table has no column {', '.join(missing)} (needed for {why})")
 
 
+def _segment_table(tables: dict, metric: str) -> pd.DataFrame:
+    """customer_id → segment, segment_cn8, tier (tables["rfm"]) and cluster (tables["clusters"])."""
+    rfm = tables.get("rfm") if isinstance(tables, dict) else None
+    if rfm is None:
+        raise GuanxiError(f"segment breakdowns and filters need the RFM table (tables['rfm']) for metric {metric}")
+    out = rfm.assign(customer_id=rfm["customer_id"].astype(str)).drop_duplicates("customer_id").set_index("customer_id")
+    out = out[[c for c in ("segment", "segment_cn8", "tier") if c in out]].copy()
+    cl = tables.get("clusters") if isinstance(tables, dict) else None
+    if cl is not None and len(cl):
+        name = "cluster_name_zh" if "cluster_name_zh" in cl else "cluster"
+        cl = cl.assign(customer_id=cl["customer_id"].astype(str)).drop_duplicates("customer_id").set_index("customer_id")
+        out["cluster"] = cl[name].astype(str).reindex(out.index)
+    return out
+
+
 class _Ctx:
     """Prepared inputs for one kpi() call."""
 
@@ -257,7 +306,7 @@ class _Ctx:
         need_orders = metric in _ORDER_METRICS or metric == "complaint_rate"
         need_feedback = metric in FEEDBACK_METRICS
         keys = set(filters) | ({by} if by else set())
-        need_customers = bool(keys & set(_CUSTOMER_DIMS))
+        need_customers = bool(keys & (set(_CUSTOMER_DIMS) - set(_SEGMENT_DIMS))) or metric == "average_age"
         self.counts: dict[str, int] = {}
         self.filters: dict = dict(filters)  # values as matched ("浙江" → "浙江省")
 
@@ -282,6 +331,9 @@ class _Ctx:
             end = min(end, self.date_to + pd.Timedelta(days=1))
         self.end = end
 
+        self.seg = None   # customer_id → segment / segment_cn8 / tier / cluster
+        if keys & set(_SEGMENT_DIMS):
+            self.seg = _segment_table(tables, metric)
         self.cust = None
         if need_customers:
             c = _table(tables, "customers", metric)
@@ -323,7 +375,14 @@ class _Ctx:
     # dimension labels for a frame
     def labels(self, df: pd.DataFrame, dim: str, kind: str) -> pd.Series:
         date_col = "order_date" if kind == "orders" else "created_at"
-        if dim in _CUSTOMER_DIMS:
+        if dim in _SEGMENT_DIMS:
+            if "customer_id" not in df:
+                raise GuanxiError(f"the {kind} table has no column customer_id (needed for {dim})")
+            if dim not in self.seg:
+                raise GuanxiError(f"no {dim} per customer in the workspace (artefacts rfm / clusters): "
+                                  f"rebuild it with `guanxi build`")
+            s = df["customer_id"].astype(str).map(self.seg[dim])
+        elif dim in _CUSTOMER_DIMS:
             if "customer_id" not in df:
                 raise GuanxiError(f"the {kind} table has no column customer_id (needed for {dim})")
             c = self.cust
@@ -338,6 +397,16 @@ class _Ctx:
             s = df["customer_id"].map(src)
         elif dim == "month":
             s = df[date_col].dt.strftime("%Y-%m")
+        elif dim == "quarter":
+            d = df[date_col]
+            s = d.dt.year.astype(str) + "-Q" + d.dt.quarter.astype(str)
+        elif dim == "year":
+            s = df[date_col].dt.year.astype(str)
+        elif dim == "weekday":
+            s = df[date_col].dt.dayofweek.map(dict(enumerate(_WEEKDAYS)))
+        elif dim == "product":
+            _need_cols(df, kind, ["product_name"], "product")
+            s = df["product_name"]
         elif dim == "order_channel":
             _need_cols(df, kind, ["channel"], "order_channel")
             s = df["channel"]
@@ -427,33 +496,95 @@ def _orders_level(lines: pd.DataFrame) -> pd.DataFrame:
     return o
 
 
+def _quantity(o: pd.DataFrame) -> pd.Series:
+    return pd.to_numeric(o["quantity"], errors="coerce").fillna(1) if "quantity" in o else pd.Series(1, index=o.index)
+
+
 def _m_sums(ctx: _Ctx, by: str | None):
-    o = ctx.o
+    o = ctx.o.assign(_units=_quantity(ctx.o))
     total_sales = float(o["amount"].sum())
     n_orders = int(o["order_id"].nunique())
     n_cust = int(o["customer_id"].nunique())
-    details = {"sales": total_sales, "orders": n_orders, "customers": n_cust, "order_lines": len(o)}
-    value = {"sales": total_sales, "orders": n_orders, "customers": n_cust,
-             "aov": total_sales / n_orders if n_orders else None}[ctx.metric]
+    n_units = int(o["_units"].sum())
+    details = {"sales": total_sales, "orders": n_orders, "customers": n_cust, "units": n_units,
+               "order_lines": len(o)}
+    value = {"sales": total_sales, "orders": n_orders, "customers": n_cust, "units": n_units,
+             "aov": total_sales / n_orders if n_orders else None,
+             "sales_per_customer": total_sales / n_cust if n_cust else None}[ctx.metric]
     bd = None
     if by:
         g = _group(o, ctx, by, "orders").groupby("_g")
         bd = pd.DataFrame({"sales": g["amount"].sum(), "orders": g["order_id"].nunique(),
-                           "customers": g["customer_id"].nunique()})
+                           "customers": g["customer_id"].nunique(), "units": g["_units"].sum()})
         bd.index.name = by
         bd = bd.reset_index()
         if by == "month":
-            bd = _reindex_months(ctx, bd, o["order_date"], {"sales": 0.0, "orders": 0, "customers": 0})
-        bd["orders"] = bd["orders"].astype("int64")
-        bd["customers"] = bd["customers"].astype("int64")
+            bd = _reindex_months(ctx, bd, o["order_date"], {"sales": 0.0, "orders": 0, "customers": 0, "units": 0})
+        for col in ("orders", "customers", "units"):
+            bd[col] = bd[col].astype("int64")
+        if ctx.metric != "units":
+            bd = bd.drop(columns=["units"])
         if ctx.metric == "aov":
             bd.insert(1, "value", bd["sales"] / bd["orders"].where(bd["orders"] > 0))
+        elif ctx.metric == "sales_per_customer":
+            bd.insert(1, "value", bd["sales"] / bd["customers"].where(bd["customers"] > 0))
         else:
             col = ctx.metric
             bd.insert(1, "value", bd[col])
-            tot = {"sales": total_sales, "orders": n_orders, "customers": n_cust}[col]
+            tot = {"sales": total_sales, "orders": n_orders, "customers": n_cust, "units": n_units}[col]
             bd.insert(2, "share", bd["value"] / tot if tot else np.nan)
             bd = bd.drop(columns=[col])
+    return value, details, bd
+
+
+def _m_largest(ctx: _Ctx, by: str | None):
+    """The largest single order (sum of its lines in the period) and its customer."""
+    o = ctx.o
+    tot = o.groupby("order_id").agg(amount=("amount", "sum"), customer_id=("customer_id", "first"),
+                                    order_date=("order_date", "min"), lines=("amount", "size"))
+    if tot.empty:
+        return None, {"orders": 0}, None
+    tot = tot.sort_values(["amount", "order_date"], ascending=[False, True], kind="stable")
+    top = tot.iloc[0]
+    value = float(top["amount"])
+    details = {"order_id": str(tot.index[0]), "customer_id": str(top["customer_id"]),
+               "order_date": fmt_date(top["order_date"]), "lines": int(top["lines"]), "orders": int(len(tot))}
+    bd = None
+    if by:
+        x = _group(o, ctx, by, "orders").groupby(["_g", "order_id"]).agg(
+            amount=("amount", "sum"), customer_id=("customer_id", "first")).reset_index()
+        x = x.sort_values(["_g", "amount"], ascending=[True, False], kind="stable").drop_duplicates("_g")
+        bd = x.rename(columns={"_g": by, "amount": "value"})[[by, "value", "order_id", "customer_id"]]
+        bd = bd.assign(order_id=bd["order_id"].astype(str), customer_id=bd["customer_id"].astype(str))
+    return value, details, bd
+
+
+def _ages(ctx: _Ctx) -> pd.Series:
+    c = ctx.cust
+    _need_cols(c, "customers", ["birthday"], "average_age")
+    b = pd.to_datetime(c["birthday"], errors="coerce", format="mixed")
+    a = ctx.as_of
+    age = a.year - b.dt.year - ((a.month < b.dt.month) | ((a.month == b.dt.month) & (a.day < b.dt.day))).astype(float)
+    return age.where((age >= 0) & (age < 130))
+
+
+def _m_age(ctx: _Ctx, by: str | None):
+    """Mean age (full years at as_of) of the customers who bought in the period (after filters)."""
+    ages = _ages(ctx)
+    buyers = ctx.o.drop_duplicates("customer_id")
+    a = buyers["customer_id"].astype(str).map(ages)
+    value = float(a.mean()) if a.notna().any() else None
+    details = {"customers": int(len(buyers)), "with_birthday": int(a.notna().sum()),
+               "definition": "mean age at the as-of date of the customers with an order in the period"}
+    bd = None
+    if by:
+        x = _group(ctx.o, ctx, by, "orders").drop_duplicates(["_g", "customer_id"])
+        x = x.assign(_age=x["customer_id"].astype(str).map(ages))
+        g = x.groupby("_g")
+        bd = pd.DataFrame({"value": g["_age"].mean(), "customers": g["customer_id"].nunique(),
+                           "with_birthday": g["_age"].count()})
+        bd.index.name = by
+        bd = bd.reset_index()
     return value, details, bd
 
 
@@ -662,8 +793,8 @@ def _m_resolution(ctx: _Ctx, by: str | None):
 # ---------------------------------------------------------------------------------------------
 
 def _sort_breakdown(bd: pd.DataFrame, by: str, top: int | None) -> pd.DataFrame:
-    if by == "month":
-        bd = bd.sort_values("month", kind="stable")
+    if by in ("month", "quarter", "year", "weekday"):
+        bd = bd.sort_values(by, kind="stable")
         if top:
             bd = bd.tail(int(top))
     elif by == "age_band":
@@ -726,8 +857,12 @@ def kpi(tables: dict[str, pd.DataFrame], metric: str, by: str | None = None, dat
         by = None  # the cohort matrix is the breakdown
 
     extra = None
-    if metric in ("sales", "orders", "customers", "aov"):
+    if metric in ("sales", "orders", "customers", "aov", "units", "sales_per_customer"):
         value, details, bd = _m_sums(ctx, by)
+    elif metric == "largest_order":
+        value, details, bd = _m_largest(ctx, by)
+    elif metric == "average_age":
+        value, details, bd = _m_age(ctx, by)
     elif metric == "repurchase_rate":
         value, details, bd = _m_repurchase(ctx, by)
     elif metric == "new_customers":

@@ -9,7 +9,7 @@ import re
 from typing import Literal
 
 from knowledge.text import place_key
-from tools.context import ToolContext, context
+from tools.context import ToolContext, ToolError, context, resolve_cluster, resolve_segment
 from tools.formatting import bullets, fmt_int, fmt_money, fmt_num, fmt_unit, period
 from tools.kpi import DIMENSIONS, FEEDBACK_METRICS, METRICS
 from tools.spec import MANAGERS, Cue, ToolSpec, register
@@ -71,19 +71,29 @@ DIMENSION_WORDS = [(re.compile(p, re.I | re.ASCII), b) for p, b in DIMENSION_WOR
 
 
 # =========================================================================== kpi
+Comparison = Literal["previous_period", "same_period_last_year"]
+ExplainBy = Literal["category", "product", "province", "city", "order_channel", "channel", "segment", "gender",
+                    "age_band"]
+
+
 def kpi(metric: KpiMetric, by: KpiBy | None = None, date_from: str | None = None, date_to: str | None = None,
         province: str | None = None, city: str | None = None, category: str | None = None,
-        channel: str | None = None, order_channel: str | None = None, top: int | None = None, *,
-        ctx: ToolContext | None = None) -> dict:
-    """A business KPI over an optional date range and filters, optionally broken down (with a chart).
+        channel: str | None = None, order_channel: str | None = None, top: int | None = None,
+        segment: str | None = None, product: str | None = None, compare: Comparison | None = None,
+        explain_by: list[ExplainBy] | None = None, *, ctx: ToolContext | None = None) -> dict:
+    """A business KPI over an optional date range and filters, optionally broken down (with a chart),
+    optionally compared with the previous period or the same period last year, and its change
+    explained by what each group contributed.
 
     Args:
         metric: sales (销售额), orders (订单数), customers (客户数), aov (客单价), repurchase_rate (复购率),
             retention (留存, monthly cohorts), purchase_interval (购买间隔, days), satisfaction (满意度, mean
             rating), complaint_rate (投诉率, complaints per order), resolution_time (处理时长, days),
-            new_customers (新客户数)
+            new_customers (新客户数), units (销量/件数, quantity sold), sales_per_customer (人均消费),
+            largest_order (最大单笔订单), average_age (平均年龄 of the buying customers)
         by: break down by province, city, gender, age_band, channel (acquisition), order_channel,
-            category, month (monthly trend), feedback_channel or kind
+            category, product, segment / segment_cn8 / tier / cluster, month (monthly trend), quarter,
+            year, weekday, feedback_channel or kind
         date_from: first day included, YYYY-MM-DD
         date_to: last day included, YYYY-MM-DD
         province: only this province, e.g. 浙江省 (several: comma-separated, 江苏省,浙江省,上海)
@@ -92,25 +102,57 @@ def kpi(metric: KpiMetric, by: KpiBy | None = None, date_from: str | None = None
         channel: only customers acquired through this channel (customers.channel), e.g. 抖音
         order_channel: only orders placed on this channel (orders.channel), e.g. 京东
         top: keep only the first N groups of the breakdown (highest value; for month the last N)
+        segment: only customers of this segment: an RFM segment (Champions), an eight-class segment
+            (重要价值客户), a tier (高价值客户) or a cluster name
+        product: only this product (its exact name)
+        compare: previous_period (环比) or same_period_last_year (同比); without a period, the last
+            complete month
+        explain_by: with compare, split the change of sales or units by these dimensions (each group's
+            contribution; they sum to the change)
     """
     ctx = context(ctx)
     ws = ctx.ws
     from tools.kpi import kpi as _kpi
-    tables = {"orders": ws.table("orders"), "customers": ws.table("customers"), "feedback": ws.table("feedback")}
+    tables = {"orders": ws.table("orders"), "customers": ws.table("customers"), "feedback": ws.table("feedback"),
+              "rfm": ws.artefact("rfm"), "clusters": ws.artefact("clusters")}
     filters = {k: v for k, v in dict(province=province, city=city, category=category, channel=channel,
-                                     order_channel=order_channel).items() if v not in (None, "")}
+                                     order_channel=order_channel, product=product).items() if v not in (None, "")}
     for k, v in list(filters.items()):  # "江苏省,浙江省,上海": several values of one filter
         if isinstance(v, str) and re.search(r"[,，、]", v):
             vals = [x.strip() for x in re.split(r"[,，、]", v) if x.strip()]
             filters[k] = vals if len(vals) > 1 else (vals[0] if vals else None)
     filters = {k: v for k, v in filters.items() if v}
-    res = _kpi(tables, metric, by=by, date_from=date_from or None, date_to=date_to or None,
-               as_of=ws.as_of(), top=int(top) if top else None, filters=filters or None)
+    if segment:
+        filters.update(_segment_filter(ws, segment))
+    kw = dict(by=by, date_from=date_from or None, date_to=date_to or None, as_of=ws.as_of(),
+              top=int(top) if top else None, filters=filters or None)
+    if compare:
+        from tools.kpi_compare import compare_kpi
+        res = compare_kpi(tables, metric, compare, explain_by=tuple(explain_by or ()), **kw)
+    elif explain_by:
+        raise ToolError("explain_by needs a comparison (compare=previous_period or same_period_last_year)")
+    else:
+        res = _kpi(tables, metric, **kw)
     out = res.to_dict()
     if res.figure_json:
         import json as _json
         out["chart"] = _json.loads(res.figure_json)
     return out
+
+
+def _segment_filter(ws, segment: str) -> dict:
+    """{rfm column: canonical value} for a segment name (an RFM segment, eight-class, tier or cluster)."""
+    from knowledge.errors import GuanxiError
+    try:
+        col, value = resolve_segment(segment)
+        return {col: value}
+    except GuanxiError:
+        cl = resolve_cluster(ws, segment)
+        if cl is None:
+            raise
+        prof = ws.artefact("cluster_profiles")
+        row = prof.loc[prof["cluster"] == cl].iloc[0]
+        return {"cluster": str(row.get("name_zh") or cl)}
 
 
 def _kpi_row_extra(metric, row: dict, zh: bool) -> str:
@@ -158,9 +200,21 @@ def _render_kpi(r: dict, zh: bool, focus: dict) -> str:
         extra.append(f"中位数 {fmt_num(det.get('median'), 1)} 天" if zh else f"median {fmt_num(det.get('median'), 1)} days")
     elif r.get("metric") == "satisfaction" and det.get("rated") is not None:
         extra.append(f"{fmt_int(det.get('rated'))} 条评分" if zh else f"{fmt_int(det.get('rated'))} ratings")
+    elif r.get("metric") == "largest_order" and det.get("order_id"):
+        extra.append(f"订单 {det.get('order_id')}，客户 {det.get('customer_id')}，{det.get('order_date')}" if zh else
+                     f"order {det.get('order_id')} by customer {det.get('customer_id')} on {det.get('order_date')}")
+    elif r.get("metric") == "sales_per_customer" and det.get("customers") is not None:
+        extra.append(f"销售额 {fmt_money(det.get('sales'))} / {fmt_int(det.get('customers'))} 位客户" if zh else
+                     f"sales {fmt_money(det.get('sales'))} / {fmt_int(det.get('customers'))} customers")
+    elif r.get("metric") == "average_age" and det.get("with_birthday") is not None:
+        extra.append(f"{fmt_int(det.get('with_birthday'))} 位有生日信息的购买客户" if zh else
+                     f"{fmt_int(det.get('with_birthday'))} buying customers with a birthday on file")
     if extra:
         txt += ("（" + "，".join(extra) + "）") if zh else (" (" + ", ".join(extra) + ")")
     txt += "。" if zh else "."
+    cmp_ = r.get("comparison")
+    if cmp_:
+        txt += _comparison_text(cmp_, unit, zh)
     if r.get("metric") == "retention":
         n = len(bd)
         txt += (f"共 {fmt_int(n)} 个月度同期群，见热力图。" if zh else f" {fmt_int(n)} monthly cohorts; see the heatmap.")
@@ -171,13 +225,53 @@ def _render_kpi(r: dict, zh: bool, focus: dict) -> str:
             show = show[-24:]
         lines = [(f"{row.get(by)}：{fmt_unit(row.get('value'), unit, zh)}" if zh else
                   f"{row.get(by)}: {fmt_unit(row.get('value'), unit, zh)}") + _kpi_row_extra(r.get("metric"), row, zh)
-                 for row in show]
+                 + (_row_change(row, unit, zh) if cmp_ else "") for row in show]
         dim = DIMENSIONS.get(by, {}).get("zh", by) if zh else by.replace("_", " ")
         if zh:
             txt += f"\n按{dim}" + (f"（前 {fmt_int(len(show))} 个）" if len(show) < len(bd) and by != "month" else "") + "：\n" + bullets(lines)
         else:
             txt += f"\nBy {dim}" + (f" (top {fmt_int(len(show))})" if len(show) < len(bd) and by != "month" else "") + ":\n" + bullets(lines)
+    for dim, rows in (r.get("contributions") or {}).items():
+        txt += _contributions_text(dim, rows, unit, zh)
     return txt
+
+
+def _signed(v, unit, zh) -> str:
+    if v is None:
+        return "—"
+    return ("+" if float(v) > 0 else "-" if float(v) < 0 else "±") + fmt_unit(abs(float(v)), unit, zh)
+
+
+def _comparison_text(c: dict, unit, zh: bool) -> str:
+    kind = {"previous_period": ("环比", "vs the previous period"), "same_period_last_year": ("同比", "vs the same period last year")}
+    k = kind.get(c.get("compare"), ("对比", "compared"))
+    pct = f"{float(c['change_pct']) * 100:+.1f}%" if c.get("change_pct") is not None else "—"
+    if zh:
+        return (f"{k[0]}：{c.get('current_period')} 为 {fmt_unit(c.get('current'), unit, zh)}，{c.get('previous_period')} 为 "
+                f"{fmt_unit(c.get('previous'), unit, zh)}，变化 {_signed(c.get('change'), unit, zh)}（{pct}）。")
+    return (f" {k[1].capitalize()}: {c.get('current_period')} {fmt_unit(c.get('current'), unit, zh)}, "
+            f"{c.get('previous_period')} {fmt_unit(c.get('previous'), unit, zh)}, change {_signed(c.get('change'), unit, zh)} ({pct}).")
+
+
+def _row_change(row: dict, unit, zh: bool) -> str:
+    if row.get("previous") is None:
+        return ""
+    pct = f"{float(row['change_pct']) * 100:+.1f}%" if row.get("change_pct") is not None else "—"
+    return (f"（上期 {fmt_unit(row.get('previous'), unit, zh)}，{_signed(row.get('change'), unit, zh)}，{pct}）" if zh else
+            f" (before {fmt_unit(row.get('previous'), unit, zh)}, {_signed(row.get('change'), unit, zh)}, {pct})")
+
+
+def _contributions_text(dim: str, rows, unit, zh: bool) -> str:
+    name = DIMENSIONS.get(dim, {}).get("zh" if zh else "en", dim)
+    if isinstance(rows, dict):  # the change of this metric cannot be split
+        return (f"\n无法按{name}拆分：{rows.get('error')}" if zh else f"\nNot split by {name}: {rows.get('error')}")
+    lines = [(f"{row.get(dim)}：{_signed(row.get('delta'), unit, zh)}（{fmt_unit(row.get('previous'), unit, zh)} → "
+              f"{fmt_unit(row.get('current'), unit, zh)}）" if zh else
+              f"{row.get(dim)}: {_signed(row.get('delta'), unit, zh)} ({fmt_unit(row.get('previous'), unit, zh)} → "
+              f"{fmt_unit(row.get('current'), unit, zh)})") for row in rows]
+    if zh:
+        return f"\n按{name}拆分变化（各项相加等于总变化，影响最大的在前）：\n" + bullets(lines)
+    return f"\nThe change by {name} (the parts add up to the total change, biggest first):\n" + bullets(lines)
 
 
 _ACQUISITION = re.compile(r"获客|来源|引流|注册|acqui|sign(ed)? ?up|came from|source", re.I)
