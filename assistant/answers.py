@@ -18,7 +18,7 @@ import re
 from tools.formatting import bullets, provenance_line
 from tools.spec import spec_for, specs
 
-__all__ = ["render", "help_text", "clarify_text", "error_text", "denied_text", "missing_text",
+__all__ = ["render", "help_text", "unsupported_text", "unknown_customer_text", "clarify_text", "error_text", "denied_text", "missing_text",
            "numbers_in", "unsupported_numbers", "provenance_line"]
 
 
@@ -50,6 +50,32 @@ def help_text(language: str, unknown: bool = True, tools: list[str] | None = Non
         return head + "我可以回答：" + "、".join(caps) + "。例如：\n" + bullets(examples)
     head = ("I can't answer that one: I only answer from this CRM knowledge base." if unknown else "I'm the Guanxi CRM assistant.")
     return head + " I can answer: " + ", ".join(caps) + ". For example:\n" + bullets(examples)
+
+
+def unsupported_text(term: str, language: str) -> str:
+    """A metric the data has no column for: what is missing and what can be asked instead."""
+    from tools.kpi import METRICS
+    zh = language == "zh"
+    names = [m["zh"] if zh else m["en"] for m in METRICS.values()]
+    if zh:
+        return (f"这个问题我回答不了：数据里没有「{term}」所需的字段（订单、客户、商品和反馈表里都没有这一列），"
+                "我不会用别的指标代替它。我能算的指标有：" + "、".join(names) + "。例如：\n"
+                + bullets(["上个月的销售额环比怎么样?", "上季度卖得最好的5个商品", "今年的复购率是多少?"]))
+    return (f"I can't answer that: the data has no field for \"{term}\" (no such column in the orders, customers, "
+            "products or feedback tables), and I won't answer with a different metric. Metrics I can compute: "
+            + ", ".join(names) + ". For example:\n"
+            + bullets(["How did sales last month compare with the month before?", "Top 5 products last quarter",
+                       "Repurchase rate this year"]))
+
+
+def unknown_customer_text(token: str, reason: str, language: str) -> str:
+    """An id shaped like a customer id that names no customer (with close ids when there are some)."""
+    close = re.search(r"did you mean ([^)?]+)\??\)", reason or "")
+    if language == "zh":
+        return (f"没有编号为 {token} 的客户" + (f"，您是不是指 {close.group(1)}?" if close else "。")
+                + "请检查客户编号，或者用客户姓名来问。")
+    return (f"There is no customer {token}" + (f"; did you mean {close.group(1)}?" if close else ".")
+            + " Check the id, or ask by the customer's name.")
 
 
 def clarify_text(candidates: list[dict], language: str, span: str = "", fuzzy: bool = False) -> str:

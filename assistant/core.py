@@ -120,7 +120,21 @@ class Assistant:
         lang = route.language if self.settings.language == "auto" else self.settings.language
         out = {"answer": "", "language": lang, "tool_calls": [], "provenance": [], "chart": None,
                "needs_clarification": False}
-        if route.tool is None:
+        if route.tool is None and route.intent == "unsupported":
+            term = next((n.split(":", 1)[1] for n in route.notes if n.startswith("unsupported:")), "")
+            out["answer"] = answers.unsupported_text(term, lang)
+            self.memory.remember(question, None, {}, None, lang)
+        elif route.tool is None and route.intent == "unknown_customer":
+            token = next((n.split(":", 1)[1] for n in route.notes if n.startswith("unknown_customer:")), "")
+            try:
+                from tools.context import resolve_customer_id
+                resolve_customer_id(self.ctx.ws, token)
+                reason = ""
+            except GuanxiError as e:
+                reason = str(e)
+            out["answer"] = answers.unknown_customer_text(token, reason, lang)
+            self.memory.remember(question, None, {}, None, lang)
+        elif route.tool is None:
             out["answer"] = answers.help_text(lang, unknown=route.intent != "help")
             self.memory.remember(question, None, {}, None, lang)
         elif route.needs_clarification:

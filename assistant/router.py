@@ -30,7 +30,7 @@ from assistant.intent import IntentModel
 from assistant.lang import parse_date_range, parse_days, parse_top
 from assistant.vocabulary import Mention, Vocabulary, complaint_text, nfkc, normalise_question, vocabulary_for
 
-from knowledge.text import place_key, question_language
+from knowledge.text import has_cjk, place_key, question_language
 from knowledge.workspace import Workspace
 from tools.kpi_tools import DIMENSION_WORDS, METRIC_WORDS
 from tools.spec import Frame, ToolSpec, specs
@@ -81,6 +81,35 @@ _ORDINAL = [(re.compile(r"第一|第1|头一个|first|1st|上面那个"), 0), (r
             (re.compile(r"第五|第5|fifth|5th"), 4), (re.compile(r"最后一|last one|the last"), -1)]
 
 
+# "环比" / "vs last month" and "同比" / "vs last year": a metric compared with another period
+_PREVIOUS_PERIOD = _rx(r"环比|比上(个|一个)?(月|季度|周|期)|较上(个)?(月|季度|周|期)|(跟|和|与|同)上(个|一个)?(月|季度|周)(比|相比|对比)|"
+                       r"上(个)?(月|季度|周)(相比|对比)|相比上(个)?(月|季度|周)|month[- ]over[- ]month|quarter[- ]over[- ]quarter|"
+                       r"week[- ]over[- ]week|\b(mom|qoq|wow)\b|(vs\.?|versus|compared (to|with)|than|against) (the )?(last|previous|prior) "
+                       r"(month|quarter|week|period)")
+_SAME_PERIOD_LAST_YEAR = _rx(r"同比|去年同期|上年同期|比去年|较去年|(跟|和|与|同)去年(比|相比|对比|同期)|相比去年|year[- ]over[- ]year|"
+                             r"\byoy\b|(vs\.?|versus|compared (to|with)|than|against) (the )?(last|previous|prior) year|"
+                             r"same (period|month|quarter|time) (last|a) year")
+# "为什么…下降了" / "why did sales drop": the change explained by what contributed to it
+_WHY = _rx(r"为什么|为何|为啥|什么原因|原因是|怎么回事|咋回事|怎么会|是什么导致|导致|\bwhy\b|what (drove|caused|explains|is behind)|"
+           r"reasons? for|driv(er|ers|ing|en)")
+_CHANGE = _rx(r"下降|下滑|减少|降低|下跌|跌|少了|变少|上升|上涨|增长|增加|涨|多了|变多|变化|波动|drop|declin|fall|fell|down|"
+              r"rise|rose|grow|grew|increas|went up|change|dip|slump|jump")
+
+# a metric the canonical tables have no column for (never answered with another metric)
+_UNSUPPORTED = _rx(r"退货率|退款率|退货(金额|数量|量|数|订单|情况|多少)|退款(金额|总额|数量|笔数|多少)|(多少|几)(单|笔|个|件)?(退货|退款)|"
+                   r"毛利(率)?|利润(率)?|净利|盈利|成本|库存|进货|广告(费|投放|花费)?|投放(效果|回报)|投入产出|\broi\b|roas|转化率|"
+                   r"点击率|浏览量|访客数|访问量|流量|客流量|\b(uv|pv)\b|"
+                   r"\breturns? (rate|ratio|volume|amount)|\bhow many (returns|refunds)|\brefund (rate|amount|total)|"
+                   r"\b(gross |net )?(profit|margin)s?\b|\bcogs\b|cost of goods|\binventory\b|stock levels?|ad spend|"
+                   r"advertising|conversion rate|click[- ]through|page views|web traffic|site traffic|\bvisitors\b")
+# complaint words: "有人投诉退款慢吗" is a complaint search, not a refund metric
+_COMPLAINT_CONTEXT = _rx(r"投诉|抱怨|差评|吐槽|反馈|反映|客诉|(客户|顾客|用户|买家|会员|有人).{0,6}(说|问|讲)|complain|feedback|unhappy|"
+                         r"(customer|client|buyer|someone) (says|said|asks|asked|reports?)")
+
+# metrics of a group that the segment tools do not give (a segment named with one → the KPI over it)
+_GROUP_METRICS = ("average_age", "units", "largest_order", "aov", "repurchase_rate", "purchase_interval", "satisfaction",
+                  "complaint_rate", "resolution_time", "sales_per_customer", "new_customers", "retention")
+
 _PLACE_GROUPS = [(re.compile(r"江浙沪|沪苏浙|长三角|yangtze (river )?delta", re.I), "province", ("江苏", "浙江", "上海")),
                  (re.compile(r"京津冀"), "province", ("北京", "天津", "河北")),
                  (re.compile(r"北上广深|一线城市|tier[- ]1 cities|first[- ]tier cities", re.I), "city", ("北京", "上海", "广州", "深圳")),
@@ -91,6 +120,26 @@ _CHANNEL_ALIASES = [(r"(?<![a-z])(jd|jd\.com|jingdong)(?![a-z])", "京东"), (r"
                     (r"(?<![a-z])(douyin|tiktok)(?![a-z])", "抖音"), (r"mini[- ]?program|小程序", "微信小程序"),
                     (r"offline stores?|physical stores?|in[- ]store|brick[- ]and[- ]mortar|线下|门店|实体店", "线下门店"),
                     (r"official (web)?site|own website|web ?shop|(?<![a-z])website(?![a-z])|官方网站|官网", "官网")]
+
+
+_KNOWN_WORDS: set[str] = set()
+
+
+def _known_words() -> set[str]:
+    """English words the router knows: its exemplars' and cues' words and common function words."""
+    if not _KNOWN_WORDS:
+        from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+        from assistant.exemplars import all_exemplars
+        words = set(ENGLISH_STOP_WORDS)
+        for ts in all_exemplars().values():
+            for t in ts:
+                words.update(w.lower() for w in re.findall(r"[A-Za-z]{2,}", t))
+        for sp in specs():
+            for _, rx, _ in sp.compiled_cues:
+                words.update(w.lower() for w in re.findall(r"[A-Za-z]{3,}", rx.pattern))
+        _KNOWN_WORDS.update(words)
+    return _KNOWN_WORDS
 
 
 def _cues():
@@ -125,6 +174,10 @@ class Router:
             if r is not None:
                 return r
         mentions = v.find_customers(q)
+        # 2. what the data cannot answer, said plainly instead of answering another question
+        declined = self._decline(q, mentions)
+        if declined is not None:
+            return declined
         item, item_span = v.find_item(q)
         seg = v.find_segment(q)
         if seg and not seg[3] and (_SEG_WORDS.search(q) or (seg[2] in q and re.fullmatch(r"[A-Z][a-z]+(?: [A-Z][a-z]+)*", seg[2])
@@ -157,6 +210,8 @@ class Router:
             scores["segment"] = scores.get("segment", 0) + 0.1
         if slots.get("metric"):
             scores["kpi"] = scores.get("kpi", 0) + 0.05
+            if seg and slots["metric"] in _GROUP_METRICS:
+                scores["kpi"] += 0.1  # "冠军客户的平均年龄": a metric over a segment, not the segment's list
             if slots["metric"] == "customers" and _SEG_WORDS.search(q) and not has_customer:
                 scores["kpi"] -= boosts.get("kpi", 0) + 0.05  # "各分群客户数量" is a segment count
         if slots.get("by") and not has_customer and not pronoun and \
@@ -219,6 +274,29 @@ class Router:
         return self._build(family, q, lang, slots, mentions, pronoun, memory, scores, best)
 
     # ---------------------------------------------------------------- pieces
+    def _decline(self, q: str, mentions) -> Route | None:
+        """A metric the data has no column for, a customer id that does not exist, or no words at all."""
+        lang = question_language(q)
+        m = _UNSUPPORTED.search(q)
+        if m and not _COMPLAINT_CONTEXT.search(q):
+            return Route(None, {}, "unsupported", lang, 0.0, notes=[f"unsupported:{m.group(0)}"])
+        unknown = self.vocab.unknown_ids(q)
+        if unknown and not mentions:
+            return Route(None, {}, "unknown_customer", lang, 0.0, notes=[f"unknown_customer:{unknown[0]}"])
+        if not self._has_words(q):
+            return Route(None, {}, "unknown", lang, 0.0, notes=["no words"])
+        return None
+
+    def _has_words(self, q: str) -> bool:
+        """Chinese characters, a known English word, a number or an entity: something to read."""
+        if has_cjk(q):
+            return True
+        words = re.findall(r"[A-Za-z]{2,}", q)
+        if not words:
+            return bool(re.search(r"\d", q))
+        known = _known_words()
+        return any(w.lower() in known or w.lower() in self.vocab.latin_words for w in words)
+
     def _mask(self, q, mentions, item_span, seg, place_spans, lang) -> str:
         zh = lang == "zh"
         out = q
@@ -277,6 +355,8 @@ class Router:
                     continue  # "抖音渠道的客户数": one channel, a filter
                 if b == "category" and item and item in self.vocab.categories and not grouping:
                     continue  # "茶叶类目今年卖了多少": one category, a filter
+                if b == "age_band" and s.get("metric") == "average_age" and not grouping:
+                    continue  # "冠军客户的平均年龄": the age is the metric, not a breakdown
                 s["by"] = b
                 break
         group = next((g for g in _PLACE_GROUPS if g[0].search(q)), None)
@@ -311,6 +391,17 @@ class Router:
         if m:
             val = float(m.group(1))
             s["min_probability"] = val / 100 if (m.group(2) or val > 1) else val
+        # comparisons and explanations of a metric ("10月销售额环比", "为什么上个月销售额下降了")
+        cmp_m = _SAME_PERIOD_LAST_YEAR.search(q) or _PREVIOUS_PERIOD.search(q)
+        if cmp_m:
+            s["period_compare"] = "same_period_last_year" if _SAME_PERIOD_LAST_YEAR.search(q) else "previous_period"
+            if dr and dr[2] and dr[2] in cmp_m.group(0):
+                # "和去年同期比": 去年 names the comparison, not the period asked about
+                for k in ("date_from", "date_to", "date_phrase"):
+                    s.pop(k, None)
+        if _WHY.search(q) and _CHANGE.search(q):
+            s["explain"] = True
+            s.setdefault("period_compare", "previous_period")
         if re.search(r"未解决|没解决|没有解决|还没(有)?(解决|处理)|待处理|处理中|未处理|\bopen\b|unresolved|pending|not (yet )?resolved", q, re.I):
             s["status"] = "open"
         elif re.search(r"已解决|已经解决|解决了|解决好|处理好|处理完|已处理|resolved|closed", q, re.I):

@@ -183,6 +183,12 @@ class Vocabulary:
         except Exception:  # noqa: BLE001 - the vocabulary works without the orders' channels
             pass
         self.channels = sorted({c for c in chans if c.strip() and c.lower() not in ("nan", "none")}, key=len, reverse=True)
+        # the shape of this workspace's ids (letters + digits), to tell an unknown id from a number
+        shapes = [re.fullmatch(r"([A-Za-z]{1,4})[-_]?(\d{3,12})", i) for i in self.ids]
+        self.id_prefixes = {m.group(1).upper() for m in shapes if m}
+        lens = [len(m.group(2)) for m in shapes if m]
+        self.id_digits = (min(lens), max(lens)) if lens else (0, 0)
+        self.latin_words = {w for n in self.latin_names for w in n.split()}
         self.blocked = (set(self.provinces) | set(self.cities) | {c.lower() for c in self.categories}
                         | {s for s, *_ in self.segments})
 
@@ -314,6 +320,19 @@ class Vocabulary:
                             ids = [cid for h in hits if h[1] >= best - 0.01 for cid in self.by_name[h[0]]]
                             out.append(Mention(span, ids, "fuzzy"))
                             break
+        return out
+
+    def unknown_ids(self, text: str) -> list[str]:
+        """Tokens shaped like this workspace's customer ids (C01023) that name no customer."""
+        if not self.id_prefixes:
+            return []
+        lo, hi = self.id_digits
+        out = []
+        for m in re.finditer(r"(?<![A-Za-z0-9])([A-Za-z]{1,4})[-_]?(\d{3,12})(?![A-Za-z0-9])", text):
+            tok = m.group(0)
+            if m.group(1).upper() in self.id_prefixes and lo - 2 <= len(m.group(2)) <= hi + 2 \
+                    and tok.upper() not in self.id_upper and tok.upper().replace("-", "").replace("_", "") not in self.id_upper:
+                out.append(tok)
         return out
 
     def fuzzy_cjk(self, text: str) -> Mention | None:

@@ -29,6 +29,14 @@ COMPLAINT_BY = (r"(投诉|差评|complaints?).{0,8}(最多|最少|最高|最低|
 
 # (pattern, metric): the first match names the metric a question asks about
 METRIC_WORDS: list[tuple[str, str]] = [
+    (r"最大的?(一|单)?笔?订单|单笔(最大|最高|最多|金额最高)|最大单|金额最(大|高)的(一笔)?订单|最贵的(一笔)?订单|"
+     r"(biggest|largest|highest[- ]value|most expensive) (single )?(order|purchase|transaction)", "largest_order"),
+    (r"平均年龄|年龄(的)?(平均|均值)|多大年纪|平均(多少|几)岁|average age|mean age|how old .{0,30}on average", "average_age"),
+    (r"人均(消费|销售|金额|花费|贡献|客单)?|客均|(每个|每位|每一位)(客户|顾客|会员|用户)(平均)?(消费|花|买|贡献)|平均每(个|位)(客户|顾客|人)|"
+     r"(sales|revenue|spend|spending|value) per (customer|buyer|head)|per[- ](customer|capita) (spend|sales|revenue|value)|"
+     r"average (spend|revenue|sales) per (customer|buyer)", "sales_per_customer"),
+    (r"销量|卖了多少件|卖出.{0,4}件|多少件|几件|件数|(units?|pieces|items) sold|how many (units|pieces|items)|\bquantity\b|"
+     r"\bunits\b|unit sales|volume sold", "units"),
     (r"购买间隔|复购周期|回购周期|多久(一次)?(复购|回购|买一次|下一单|再买)|间隔多少天|(隔|间隔)(多少|几)天|"
      r"多少天.{0,4}(回购|复购|再买|买一次|下一单|下单一次)|(回购|复购|购买)(间隔|频率)|purchase interval|between (purchases|orders)|"
      r"how often do customers (buy|order)|purchase cycle|days between", "purchase_interval"),
@@ -54,6 +62,11 @@ METRIC_WORDS: list[tuple[str, str]] = [
 METRIC_WORDS = [(re.compile(p, re.I | re.ASCII), m) for p, m in METRIC_WORDS]
 # (pattern, dimension): the first match names the breakdown
 DIMENSION_WORDS: list[tuple[str, str]] = [
+    (r"哪些商品|哪个商品|哪款商品|哪几款|什么商品|哪些产品|哪个产品|商品(排名|排行|榜)|产品(排名|排行|榜)|(最|比较)?(畅销|热销|好卖)的?(商品|产品)?|爆款|"
+     r"卖得(最)?好的.{0,6}(商品|产品|东西)?|卖得最多的.{0,6}(商品|产品)|(前|top)\s*\d+.{0,4}(个|款)?(商品|产品)|"
+     r"(销量|销售额|业绩|卖得)(最)?(好|高|多|差|低|少)的.{0,6}(商品|产品)|最(好|高|多|差|低|少)的\s*\d*\s*(个|款)?(商品|产品)|"
+     r"\b(top|best|worst)[- ]?(\d+ )?(selling )?products?\b|best[- ]sellers?|best[- ]selling|by product|per product|"
+     r"which products?|products? (rank|ranking)", "product"),
     (r"趋势|走势|月度|每月|按月|逐月|每个月|各月|分月|月份|trend|monthly|by month|per month|month by month|over time|each month", "month"),
     (r"各省|按省|分省|省份|哪个省|每个省|by province|per province|which province|across provinces|provinces|各地区|按地区|by region|"
      r"which region|regions", "province"),
@@ -303,7 +316,18 @@ def _kpi_args(f) -> dict:
         a["by"] = "order_channel"  # sales "by channel": where the orders were placed
     if s.get("top") and a.get("by"):
         a["top"] = s["top"]
+    if s.get("segment") and (s.get("segment_strong") or f.segment_words) and a.get("by") not in _SEGMENT_BYS:
+        a["segment"] = s["segment"]  # "冠军客户的平均年龄": the metric over one segment
+    if s.get("item") and "category" not in a and f.vocab is not None and s["item"] in f.vocab.products:
+        a["product"] = s["item"]
+    if s.get("period_compare") and metric != "retention":
+        a["compare"] = s["period_compare"]
+        if s.get("explain"):
+            a["explain_by"] = [d for d in ("category", "province", "order_channel") if d != a.get("by")]
     return a
+
+
+_SEGMENT_BYS = ("segment", "segment_cn8", "tier", "cluster")
 
 
 def _kpi_inherit(args: dict, new: dict, f) -> None:
@@ -317,6 +341,7 @@ def _kpi_inherit(args: dict, new: dict, f) -> None:
         args.pop("province", None)
     if s.get("province") and not s.get("city"):
         args.pop("city", None)
+
 
 
 register(ToolSpec(
@@ -336,6 +361,9 @@ register(ToolSpec(
         'sales on each platform', 'how many customers came from this channel',
     ),
     cues=(
+        Cue(r"环比|同比|平均年龄|人均消费|客均|最大的?一?笔?订单|单笔|销量|件数|多少件|畅销|热销|爆款|卖得最好|year[- ]over[- ]year|"
+            r"month[- ]over[- ]month|\byoy\b|\bmom\b|units sold|best[- ]selling|best sellers?|top products|largest order|"
+            r"biggest order|average age|per customer", 0.25),
         Cue(r"satisf|消费金额|消费额|复购率|回购率|重复购买率|客单价|平均订单|销售额|销售收入|营业额|营收|收入|gmv|销量|卖了多少|订单数|订单量|多少单|"
             r"多少订单|客户数|新客户数|新客数|新增客户|留存|同期群|购买间隔|复购周期|回购周期|满意度|平均评分|评分|好评率|投诉率|"
             r"投诉数|投诉量|处理时长|解决时长|处理时间|多久解决|趋势|走势|月度|每月|按月|各省|各城市|各地区|各渠道|各品类|按省|按城市|"
