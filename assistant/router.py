@@ -95,6 +95,11 @@ _WHY = _rx(r"为什么|为何|为啥|什么原因|原因是|怎么回事|咋回�
 _CHANGE = _rx(r"下降|下滑|减少|降低|下跌|跌|少了|变少|上升|上涨|增长|增加|涨|多了|变多|变化|波动|drop|declin|fall|fell|down|"
               r"rise|rose|grow|grew|increas|went up|change|dip|slump|jump")
 
+# a request to say the last answer in the other language (nothing else in the question)
+_LANGUAGE_SWITCH = _rx(r"\s*(请|麻烦)?(用|换成|改成|改用|翻译成|切换到?)?(英文|英语|中文|汉语)(说|回答|回复|显示|讲|版|再说一遍|来)?(一下|一遍|吧|呢|可以吗)?[。.!！?？]*\s*|"
+                       r"\s*(can you |could you |please )?(say|answer|reply|show|repeat|translate)?( (it|that|this))?( again)? ?"
+                       r"(in|into) (english|chinese)( please)?[.!?]*\s*|\s*(english|chinese),? please[.!?]*\s*")
+
 # a metric the canonical tables have no column for (never answered with another metric)
 _UNSUPPORTED = _rx(r"退货率|退款率|退货(金额|数量|量|数|订单|情况|多少)|退款(金额|总额|数量|笔数|多少)|(多少|几)(单|笔|个|件)?(退货|退款)|"
                    r"毛利(率)?|利润(率)?|净利|盈利|成本|库存|进货|广告(费|投放|花费)?|投放(效果|回报)|投入产出|\broi\b|roas|转化率|"
@@ -168,6 +173,14 @@ class Router:
     def route(self, question: str, memory=None) -> Route:
         q = normalise_question(nfkc(question).strip())
         v = self.vocab
+        # 0. "用英文说" / "in English please": the last answer again, in that language
+        switch = _LANGUAGE_SWITCH.fullmatch(q)
+        if switch and memory is not None and memory.last_tool and self._spec(memory.last_tool) is not None \
+                and self._spec(memory.last_tool).family not in ("draft", "draft_batch"):
+            target = "en" if re.search(r"英|english", q, re.I) else "zh"
+            route = Route(memory.last_tool, dict(memory.last_args or {}), memory.last_tool, target, 1.0, followup=True)
+            route.notes.append("language switch")
+            return route
         # 1. pending clarification: an answer picks one of the candidates
         if memory is not None and memory.pending:
             r = self._resolve_pending(q, memory)
@@ -414,7 +427,8 @@ class Router:
             occ = "festival"
         elif re.search(r"挽回|挽留|召回|win[- ]?back|回流|流失", q, re.I):
             occ = "winback"
-        elif re.search(r"投诉.{0,6}(回访|跟进)|回访.{0,6}投诉|complaint|apolog|道歉", q, re.I):
+        elif re.search(r"投诉.{0,6}(回访|跟进|回复|答复|安抚|处理)|(回访|跟进|回复|答复|安抚|处理|解决).{0,8}(投诉|问题|差评)|complaint|"
+                       r"apolog|道歉|致歉|follow[- ]?up on (the|his|her|their|this|an?) (issue|problem|case|ticket)", q, re.I):
             occ = "complaint_followup"
         elif re.search(r"感谢|谢谢|thank|vip", q, re.I):
             occ = "vip_thanks"

@@ -168,11 +168,14 @@ def _render_draft(r: dict, zh: bool, focus: dict) -> str:
         head = f"给 {who(r, zh)} 的{OCCASION_ZH.get(r.get('occasion'), r.get('occasion'))}草稿（{ch}" + \
                (f"，{fmt_int(r.get('length'))}/{fmt_int(lim)} 字" if lim else "") + "）：\n"
         body = (f"主题：{subj}\n" if subj else "") + str(r.get("text"))
-        return head + body + ("\n个人信息来源：" + srcs if srcs else "") + "\n（仅为草稿，需人工审核后发送，Guanxi 不会发送任何消息。）"
+        warn = "；".join(map(str, r.get("warnings") or []))
+        return head + body + ("\n个人信息来源：" + srcs if srcs else "") + (f"\n提示：{warn}" if warn else "") + \
+            "\n（仅为草稿，需人工审核后发送，Guanxi 不会发送任何消息。）"
     head = f"Draft {OCCASION_EN.get(r.get('occasion'), r.get('occasion'))} message for {who(r, zh)} ({ch}" + \
            (f", {fmt_int(r.get('length'))}/{fmt_int(lim)} characters" if lim else "") + "):\n"
     body = (f"Subject: {subj}\n" if subj else "") + str(r.get("text"))
-    return head + body + ("\nPersonal details from: " + srcs if srcs else "") + \
+    warn = "; ".join(map(str, r.get("warnings") or []))
+    return head + body + ("\nPersonal details from: " + srcs if srcs else "") + (f"\nNote: {warn}" if warn else "") + \
         "\n(Draft only: a person reviews and sends it; Guanxi sends nothing.)"
 
 

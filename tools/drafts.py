@@ -50,7 +50,8 @@ import pandas as pd
 from knowledge.errors import GuanxiError
 from knowledge.pii import mask_email, mask_phone
 from knowledge.workspace import Workspace
-from tools.care import FESTIVALS, Festival, festival_date, is_at_risk, is_latin_name, is_vip, resolve_festival
+from tools.care import (FESTIVALS, Festival, festival_date, is_at_risk, is_latin_name, is_vip, next_birthday,
+                        resolve_festival)
 from tools.care_data import CareData, care_data, clean_value
 from tools.draft_fit import CHANNELS, SUBJECT_LIMIT, Part, fit, measure
 from tools.draft_templates import (COMPLAINT_TOPICS, FESTIVAL_EN_IN_TEXT, FESTIVAL_WISH, GREETINGS,
@@ -264,14 +265,17 @@ def draft_care_message(ws_or_tables, customer_id: str, occasion: str, channel: s
     occasion_parts: list[Part] = []
     subject_fmt: dict = {"a": addr}
     core_fmt: dict = {"you": you}
+    occasion_day = pd.Timestamp(as_of).date()   # the day the message is for: offers must be valid then
     if occasion == "birthday":
         b = clean_value(cust.get("birthday"))
         if b is None:
             warnings.append("no birthday on file for this customer")
         else:
             sources_base.append(_src("birthday", pd.Timestamp(b).strftime("%m-%d"), f"{cust_src}: birthday"))
+            occasion_day = next_birthday(b, as_of) or occasion_day
     elif occasion == "festival":
         fest, fest_day, how = _pick_festival(festival, occasion_raw, as_of, lang, warnings)
+        occasion_day = fest_day
         if fest.audience == "en" and lang == "zh":
             warnings.append(f"{fest.zh} greetings usually go to English-speaking customers")
         if fest.audience == "none":
@@ -357,7 +361,7 @@ def draft_care_message(ws_or_tables, customer_id: str, occasion: str, channel: s
 
     # ---- offer (only from the configured list)
     seg_names = data.segment_names(cid)
-    offer, notes = data.offers.match(occasion, fest.key if fest else None, seg_names, as_of)
+    offer, notes = data.offers.match(occasion, fest.key if fest else None, seg_names, occasion_day)
     warnings += notes
     offer_part = None
     if offer is not None:

@@ -266,7 +266,7 @@ OFFERS = {
     "brand": "暖心商城",
     "offers": [
         {"id": "BDAY9", "occasions": ["birthday"], "text_zh": "生日当月下单享9折",
-         "text_en": "10% off in your birthday month", "valid_until": "2026-12-31"},
+         "text_en": "10% off in your birthday month", "valid_until": "2027-06-30"},
         {"id": "VIPSHIP", "occasions": ["vip_thanks"], "segments": ["Champions"], "text_zh": "贵宾专享免运费",
          "text_en": "free shipping for you", "valid_until": "2027-06-30"},
         {"id": "OLD", "occasions": ["winback"], "text_zh": "回归礼券", "text_en": "welcome-back coupon",
@@ -281,7 +281,7 @@ def test_offer_from_the_list_when_it_matches(tables):
     d = draft_care_message(tables, "C001", "birthday", channel="wechat", offers=OFFERS)
     assert "生日当月下单享9折" in d.text and d.offer_id == "BDAY9"
     src = next(s for s in d.sources if s["detail"] == "offer")
-    assert "BDAY9" in src["value"] and "valid until 2026-12-31" in src["source"]
+    assert "BDAY9" in src["value"] and "valid until 2027-06-30" in src["source"]
     assert "暖心商城" in d.text and any(s["detail"] == "brand" and s["value"] == "暖心商城" for s in d.sources)
     sms = draft_care_message(tables, "C001", "birthday", channel="sms", offers=OFFERS)
     assert sms.length <= 70 and "回T退订" in sms.text and sms.text.endswith("【暖心商城】")
@@ -431,3 +431,12 @@ def test_registered_tool_reads_the_workspace_and_its_offer_list(small_ws):
     assert r["offer_id"] == "BDAY-GIFT" and "9 折" in r["text"]
     out = draft_batch(small_ws, "Champions", "vip_thanks")
     assert out.parent == small_ws.root / "drafts" and len(pd.read_csv(out)) == 3
+
+
+def test_an_offer_must_be_valid_on_the_occasions_day_not_today(tables):
+    """C001's next birthday is 2 Feb 2027: an offer that ends on 31 Dec 2026 is valid today but not then."""
+    short = {"brand": "暖心商城", "offers": [{"id": "BDAY26", "occasions": ["birthday"], "text_zh": "生日当月下单享9折",
+                                              "text_en": "10% off in your birthday month", "valid_until": "2026-12-31"}]}
+    d = draft_care_message(tables, "C001", "birthday", channel="wechat", offers=short)
+    assert d.offer_id is None and "9折" not in d.text
+    assert any("BDAY26 expired" in w for w in d.warnings)
