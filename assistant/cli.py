@@ -85,6 +85,33 @@ def cmd_schema(args) -> int:
     return 0
 
 
+def cmd_semantic(args) -> int:
+    """The effective semantic model: the shipped metrics and dimensions plus WORKSPACE/semantic.toml."""
+    from knowledge.workspace import Workspace
+    from tools.semantic import semantic_model
+    model = semantic_model(Workspace(_settings(args).workspace))
+    if args.json:
+        _print(json.dumps(model.to_dict(), ensure_ascii=False, indent=2))
+        return 0
+    _print("sources: " + ", ".join(model.sources))
+    _print("metrics:")
+    for k, m in model.metrics.items():
+        _print(f"  {k:<20} {m['zh']} / {m['en']} ({m['unit']}): {m.get('description', '')}"
+               + (f" · words: {', '.join(m.get('synonyms', []))}" if m.get("synonyms") else ""))
+    _print("dimensions:")
+    for k, d in model.dimensions.items():
+        _print(f"  {k:<20} {d['zh']} / {d['en']}: {d.get('description', '')}")
+    if model.terms:
+        _print("workspace terms:")
+        for w, (kind, name) in model.terms.items():
+            _print(f"  {w} → {kind} {name}")
+    if model.verified:
+        _print("verified questions:")
+        for v in model.verified:
+            _print(f"  {v['question']} → {json.dumps(v['query'], ensure_ascii=False)}")
+    return 0
+
+
 def cmd_settings(args) -> int:
     _print(json.dumps(_settings(args).public_dict(), ensure_ascii=False, indent=2))
     return 0
@@ -209,6 +236,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--args", default="{}", help="JSON object of arguments")
     s.add_argument("--role", default="manager", help="role to call as: manager (contacts masked, default), agent, admin")
     s.set_defaults(func=cmd_tool)
+
+    s = sub.add_parser("semantic", parents=[common],
+                       help="print the semantic model: metrics, dimensions, the workspace's own terms and verified questions")
+    s.add_argument("--json", action="store_true", help="print it as JSON")
+    s.set_defaults(func=cmd_semantic)
 
     s = sub.add_parser("tools", parents=[common], help="list the tools and their argument schemas")
     s.add_argument("--markdown", action="store_true",

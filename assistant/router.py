@@ -163,6 +163,13 @@ class Router:
         self.vocab = vocabulary_for(ws)
         self._model = model
         self.as_of = ws.as_of()
+        self.semantic  # a bad WORKSPACE/semantic.toml is refused here, with its file and entry
+
+    @property
+    def semantic(self):
+        """The workspace's semantic model (its own words and verified questions included)."""
+        from tools.semantic import semantic_model
+        return semantic_model(self.ws)
 
     @property
     def model(self) -> IntentModel:
@@ -181,6 +188,12 @@ class Router:
             route = Route(memory.last_tool, dict(memory.last_args or {}), memory.last_tool, target, 1.0, followup=True)
             route.notes.append("language switch")
             return route
+        # a verified question of the workspace (WORKSPACE/semantic.toml): its query, trusted first
+        verified = self.semantic.verified_query(q)
+        if verified is not None:
+            route = Route("kpi", verified, "kpi", question_language(q), 1.0)
+            route.notes.append("verified question")
+            return route
         # 1. pending clarification: an answer picks one of the candidates
         if memory is not None and memory.pending:
             r = self._resolve_pending(q, memory)
@@ -193,6 +206,9 @@ class Router:
             return declined
         item, item_span = v.find_item(q)
         seg = v.find_segment(q)
+        seg_term = self.semantic.term_in(q, "segment")
+        if seg_term and (not seg or len(seg_term[1]) > len(seg[2])):
+            seg = (seg_term[0], "segment", seg_term[1], True)  # the company's word for a segment ("老客")
         if seg and not seg[3] and (_SEG_WORDS.search(q) or (seg[2] in q and re.fullmatch(r"[A-Z][a-z]+(?: [A-Z][a-z]+)*", seg[2])
                                                           and not q.startswith(seg[2]))):
             seg = (seg[0], seg[1], seg[2], True)  # "the At Risk segment", "list the At Risk customers"
@@ -222,7 +238,7 @@ class Router:
         if seg and seg[3]:
             scores["segment"] = scores.get("segment", 0) + 0.1
         if slots.get("metric"):
-            scores["kpi"] = scores.get("kpi", 0) + 0.05
+            scores["kpi"] = scores.get("kpi", 0) + (0.25 if slots.get("metric_term") else 0.05)
             if seg and slots["metric"] in _GROUP_METRICS:
                 scores["kpi"] += 0.1  # "冠军客户的平均年龄": a metric over a segment, not the segment's list
             if slots["metric"] == "customers" and _SEG_WORDS.search(q) and not has_customer:
@@ -343,7 +359,10 @@ class Router:
             s["province"] = prov
         if city:
             s["city"] = city
-        for rx, m in METRIC_WORDS:
+        term = self.semantic.term_in(q, "metric")
+        if term:
+            s["metric"], s["metric_term"] = term  # the company's own word wins ("GMV", "成交额")
+        for rx, m in METRIC_WORDS if not term else ():
             if rx.search(q):
                 if m == "orders" and rx is METRIC_WORDS[-1][0] and mentions:
                     break  # "C100420 的订单" is about the customer, not the order count
@@ -372,6 +391,9 @@ class Router:
                     continue  # "冠军客户的平均年龄": the age is the metric, not a breakdown
                 s["by"] = b
                 break
+        dim_term = self.semantic.term_in(q_by, "dimension")
+        if dim_term and "by" not in s:
+            s["by"] = dim_term[0]
         group = next((g for g in _PLACE_GROUPS if g[0].search(q)), None)
         if group:
             # "江浙沪" / "北上广深": several places at once → compare them in a breakdown

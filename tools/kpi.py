@@ -77,45 +77,17 @@ __all__ = [
     "new_customers",
 ]
 
-METRICS: dict[str, dict[str, str]] = {
-    "sales": {"zh": "销售额", "en": "Sales", "unit": "amount"},
-    "orders": {"zh": "订单数", "en": "Orders", "unit": "orders"},
-    "customers": {"zh": "客户数", "en": "Customers", "unit": "customers"},
-    "aov": {"zh": "客单价", "en": "Average order value", "unit": "amount per order"},
-    "repurchase_rate": {"zh": "复购率", "en": "Repurchase rate", "unit": "share"},
-    "retention": {"zh": "留存率", "en": "Cohort retention (month 1)", "unit": "share"},
-    "purchase_interval": {"zh": "购买间隔", "en": "Purchase interval", "unit": "days"},
-    "satisfaction": {"zh": "满意度", "en": "Satisfaction (mean rating)", "unit": "rating 1-5"},
-    "complaint_rate": {"zh": "投诉率", "en": "Complaint rate", "unit": "complaints per order"},
-    "resolution_time": {"zh": "处理时长", "en": "Resolution time", "unit": "days"},
-    "new_customers": {"zh": "新客户数", "en": "New customers", "unit": "customers"},
-    "units": {"zh": "销量（件数）", "en": "Units sold", "unit": "units"},
-    "sales_per_customer": {"zh": "人均消费", "en": "Sales per customer", "unit": "amount per customer"},
-    "largest_order": {"zh": "最大单笔订单金额", "en": "Largest order", "unit": "amount"},
-    "average_age": {"zh": "平均年龄", "en": "Average age", "unit": "years"},
-}
+def _load_model() -> tuple[dict, dict]:
+    """METRICS and DIMENSIONS (names, units) from the shipped semantic model (tools/data/semantic_model.toml)."""
+    import tomllib
+    from pathlib import Path
+    model = tomllib.loads((Path(__file__).with_name("data") / "semantic_model.toml").read_text(encoding="utf-8"))
+    metrics = {k: {"zh": v["zh"], "en": v["en"], "unit": v["unit"]} for k, v in model["metrics"].items()}
+    dims = {k: {"zh": v["zh"], "en": v["en"]} for k, v in model["dimensions"].items()}
+    return metrics, dims
 
-DIMENSIONS: dict[str, dict[str, str]] = {
-    "province": {"zh": "省份", "en": "province"},
-    "city": {"zh": "城市", "en": "city"},
-    "gender": {"zh": "性别", "en": "gender"},
-    "age_band": {"zh": "年龄段", "en": "age band"},
-    "channel": {"zh": "获客渠道", "en": "acquisition channel"},
-    "order_channel": {"zh": "下单渠道", "en": "order channel"},
-    "category": {"zh": "品类", "en": "category"},
-    "month": {"zh": "月份", "en": "month"},
-    "feedback_channel": {"zh": "反馈渠道", "en": "feedback channel"},
-    "kind": {"zh": "反馈类型", "en": "feedback kind"},
-    "product": {"zh": "商品", "en": "product"},
-    "segment": {"zh": "RFM 分群", "en": "RFM segment"},
-    "segment_cn8": {"zh": "八大类客户", "en": "eight-class segment"},
-    "tier": {"zh": "客户层级", "en": "tier"},
-    "cluster": {"zh": "聚类", "en": "cluster"},
-    "quarter": {"zh": "季度", "en": "quarter"},
-    "year": {"zh": "年份", "en": "year"},
-    "weekday": {"zh": "星期", "en": "weekday"},
-}
 
+METRICS, DIMENSIONS = _load_model()   # name → {zh, en, unit} / {zh, en}; every metric is computed below
 AGE_BANDS: tuple[str, ...] = ("<25", "25-34", "35-44", "45-54", "55+")
 UNKNOWN = "未知"
 

@@ -1,0 +1,169 @@
+"""The effective semantic model of a workspace: the shipped metrics and dimensions
+(tools/data/semantic_model.toml, computed by `tools.kpi`) plus the workspace's own words and
+verified questions (``WORKSPACE/semantic.toml``).
+
+A company says "GMV", "成交额", "老客"; a manager's standing question has one right query::
+
+    [terms]                      # word → metric, dimension or segment (the word wins over the built-in ones)
+    GMV = "sales"                # a metric (TOML wants Chinese keys in quotes)
+    "件单价" = "aov"
+    "大区" = "province"          # a dimension
+    "老客" = "segment:Loyal"     # a segment (any name segment_members accepts)
+
+    [metrics.sales]              # rename or add words to a built-in metric
+    zh = "成交额"
+    synonyms = ["流水"]
+
+    [[verified]]                 # asked exactly like this (after normalising), answered with this query
+    question = "双十一战报"
+    query = { metric = "sales", date_from = "2025-11-01", date_to = "2025-11-11", compare = "same_period_last_year" }
+
+Bad entries are refused with the file, the entry and what was expected (`SemanticError`).
+"""
+from __future__ import annotations
+
+import re
+import tomllib
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from knowledge.errors import GuanxiError
+
+__all__ = ["SemanticModel", "SemanticError", "semantic_model", "SHIPPED_MODEL", "normalise_question_key"]
+
+SHIPPED_MODEL = Path(__file__).with_name("data") / "semantic_model.toml"
+WORKSPACE_FILE = "semantic.toml"
+QUERY_KEYS = ("metric", "by", "date_from", "date_to", "province", "city", "category", "channel", "order_channel",
+              "top", "segment", "product", "compare", "explain_by")
+
+
+class SemanticError(GuanxiError):
+    """A semantic.toml entry Guanxi cannot use."""
+
+
+def normalise_question_key(q: str) -> str:
+    """A question as verified questions are matched: NFKC, lower case, no spaces or end punctuation."""
+    q = unicodedata.normalize("NFKC", q or "").lower()
+    return re.sub(r"[\s?？。.!！,，]+", "", q)
+
+
+@dataclass
+class SemanticModel:
+    metrics: dict[str, dict]
+    dimensions: dict[str, dict]
+    terms: dict[str, tuple[str, str]] = field(default_factory=dict)   # word → (kind, name): metric / dimension / segment
+    verified: list[dict] = field(default_factory=list)                 # {question, key, query}
+    sources: list[str] = field(default_factory=list)
+
+    # ------------------------------------------------------------------ lookups
+    def term_in(self, text: str, kind: str) -> tuple[str, str] | None:
+        """(name, word) of the longest workspace term of ``kind`` found in ``text``."""
+        low = text.lower()
+        for word in sorted(self.terms, key=len, reverse=True):
+            k, name = self.terms[word]
+            if k == kind and _contains(low, word.lower()):
+                return name, word
+        return None
+
+    def verified_query(self, question: str) -> dict | None:
+        key = normalise_question_key(question)
+        return next((dict(v["query"]) for v in self.verified if v["key"] == key), None)
+
+    def to_dict(self) -> dict:
+        return {"sources": self.sources, "metrics": self.metrics, "dimensions": self.dimensions,
+                "terms": {w: f"{k}:{n}" for w, (k, n) in self.terms.items()},
+                "verified": [{"question": v["question"], "query": v["query"]} for v in self.verified]}
+
+
+def _contains(low: str, word: str) -> bool:
+    if re.fullmatch(r"[a-z0-9 _-]+", word):
+        return re.search(r"(?<![a-z0-9])" + re.escape(word) + r"(?![a-z0-9])", low) is not None
+    return word in low
+
+
+def _shipped() -> tuple[dict, dict]:
+    data = tomllib.loads(SHIPPED_MODEL.read_text(encoding="utf-8"))
+    return ({k: dict(v) for k, v in data["metrics"].items()}, {k: dict(v) for k, v in data["dimensions"].items()})
+
+
+def _load_workspace(path: Path, model: SemanticModel) -> None:
+    where = str(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise SemanticError(f"{where}: not valid TOML ({e})") from None
+    except UnicodeDecodeError:
+        raise SemanticError(f"{where}: not UTF-8 text") from None
+    unknown = set(data) - {"terms", "metrics", "dimensions", "verified"}
+    if unknown:
+        raise SemanticError(f"{where}: unknown section(s) {sorted(unknown)}; expected terms, metrics, dimensions, verified")
+    for word, target in (data.get("terms") or {}).items():
+        if not isinstance(target, str) or not target.strip():
+            raise SemanticError(f"{where}: terms.{word} = {target!r}: expected a metric, a dimension or "
+                                f"\"segment:NAME\" as a string")
+        t = target.strip()
+        if t.startswith("segment:"):
+            name = t.split(":", 1)[1].strip()
+            if not name:
+                raise SemanticError(f"{where}: terms.{word}: \"segment:\" needs a segment name")
+            model.terms[word] = ("segment", name)
+        elif t in model.metrics:
+            model.terms[word] = ("metric", t)
+        elif t in model.dimensions:
+            model.terms[word] = ("dimension", t)
+        else:
+            raise SemanticError(f"{where}: terms.{word} = {t!r} names no metric or dimension; metrics: "
+                                f"{', '.join(model.metrics)}; dimensions: {', '.join(model.dimensions)}; "
+                                f"or \"segment:NAME\"")
+    for kind, table in (("metrics", model.metrics), ("dimensions", model.dimensions)):
+        for name, entry in (data.get(kind) or {}).items():
+            if name not in table:
+                raise SemanticError(f"{where}: {kind}.{name}: no such {kind[:-1]} (metrics over a workspace's own "
+                                    f"columns are not supported yet); known: {', '.join(table)}")
+            if not isinstance(entry, dict):
+                raise SemanticError(f"{where}: {kind}.{name}: expected a table with zh / en / synonyms")
+            bad = set(entry) - {"zh", "en", "synonyms", "description"}
+            if bad:
+                raise SemanticError(f"{where}: {kind}.{name}: unknown key(s) {sorted(bad)}; expected zh, en, synonyms, description")
+            syn = entry.get("synonyms", [])
+            if not isinstance(syn, list) or not all(isinstance(x, str) for x in syn):
+                raise SemanticError(f"{where}: {kind}.{name}.synonyms: expected a list of strings")
+            for k in ("zh", "en", "description"):
+                if k in entry:
+                    if not isinstance(entry[k], str):
+                        raise SemanticError(f"{where}: {kind}.{name}.{k}: expected a string")
+                    table[name][k] = entry[k]
+            table[name]["synonyms"] = list(dict.fromkeys(list(table[name].get("synonyms", [])) + syn))
+            for w in syn + [entry[k] for k in ("zh", "en") if k in entry]:
+                model.terms.setdefault(w, (kind[:-1], name))
+    for i, v in enumerate(data.get("verified") or []):
+        item = f"{where}: verified[{i}]"
+        if not isinstance(v, dict) or not isinstance(v.get("question"), str) or not isinstance(v.get("query"), dict):
+            raise SemanticError(f"{item}: expected question = \"...\" and query = {{ metric = \"...\", ... }}")
+        q = dict(v["query"])
+        bad = set(q) - set(QUERY_KEYS)
+        if bad:
+            raise SemanticError(f"{item}: unknown query key(s) {sorted(bad)}; expected {', '.join(QUERY_KEYS)}")
+        if q.get("metric") not in model.metrics:
+            raise SemanticError(f"{item}: query.metric = {q.get('metric')!r}: expected one of {', '.join(model.metrics)}")
+        if q.get("by") is not None and q["by"] not in model.dimensions:
+            raise SemanticError(f"{item}: query.by = {q['by']!r}: expected one of {', '.join(model.dimensions)}")
+        model.verified.append({"question": v["question"], "key": normalise_question_key(v["question"]), "query": q})
+    model.sources.append(where)
+
+
+def semantic_model(ws=None) -> SemanticModel:
+    """The shipped model, with ``WORKSPACE/semantic.toml`` applied when the workspace has one."""
+    metrics, dims = _shipped()
+    model = SemanticModel(metrics, dims, sources=[str(SHIPPED_MODEL)])
+    if ws is not None:
+        path = Path(ws.root) / WORKSPACE_FILE
+        if path.is_file():
+            cache = ws.__dict__.setdefault("_semantic_cache", {})
+            stamp = path.stat().st_mtime_ns
+            if cache.get("stamp") != stamp:
+                _load_workspace(path, model)
+                cache.update(stamp=stamp, model=model)
+            return cache["model"]
+    return model
