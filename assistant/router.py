@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 
 from assistant.intent import IntentModel
 from assistant.lang import parse_date_range, parse_days, parse_top
-from assistant.vocabulary import Mention, Vocabulary, complaint_text, nfkc, normalise_question, vocabulary_for
+from assistant.vocabulary import (Mention, Vocabulary, complaint_text, homophone_fixer, nfkc, normalise_question,
+                                  vocabulary_for)
 
 from knowledge.text import has_cjk, place_key, question_language
 from knowledge.workspace import Workspace
@@ -179,6 +180,7 @@ class Router:
     # ---------------------------------------------------------------- public
     def route(self, question: str, memory=None) -> Route:
         q = normalise_question(nfkc(question).strip())
+        q = homophone_fixer(self.semantic.terms).fix(q)  # 客单架 → 客单价: same pinyin, wrong character
         v = self.vocab
         # 0. "用英文说" / "in English please": the last answer again, in that language
         switch = _LANGUAGE_SWITCH.fullmatch(q)
