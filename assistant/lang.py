@@ -62,11 +62,13 @@ def _en_num(s: str) -> int:
 _TOP_PATTERNS = [
     re.compile(r"\btop[\s-]*" + _EN_NUM_RE + r"(?![0-9A-Za-z])", re.I),  # "TOP10城市": no \b before a CJK char
     re.compile(r"\b(?:first|best|biggest|largest|highest|worst|main)\s+" + _EN_NUM_RE + r"(?![0-9A-Za-z])", re.I),
+    re.compile(r"\bbottom[\s-]*" + _EN_NUM_RE + r"(?![0-9A-Za-z])", re.I),
+    re.compile(r"倒数(?:前)?\s*" + _NUM + r"\s*(?:名|个|位|条|款|种|项|家|类)?"),
     re.compile(r"前\s*" + _NUM + r"\s*(?:名|个|位|条|款|大|种|项|家|类)?"),
     re.compile(r"(?:最\S{1,6}?的|列出|列一下|列举|给我|显示|看看|找出|推荐)\s*" + _NUM + r"\s*(?:个|位|名|条|款|种|项|件|样)"),
     re.compile(r"(?<![\d年月])" + _NUM + r"\s*(?:个|位|名)\s*(?:客户|顾客|会员|用户|商品|产品|主题|话题|问题)"),
     re.compile(r"\b" + _EN_NUM_RE + r"\s+(?:customers|clients|people|products|items|topics|members|complaints|buyers"
-               r"|names|accounts|suggestions|recommendations|themes)\b", re.I),
+               r"|names|accounts|suggestions|recommendations|themes|categories|cities|provinces|channels)\b", re.I),
 ]
 
 

@@ -116,6 +116,9 @@ _COMPLAINT_CONTEXT = _rx(r"投诉|抱怨|差评|吐槽|反馈|反映|客诉|(客
 _GROUP_METRICS = ("average_age", "units", "largest_order", "aov", "repurchase_rate", "purchase_interval", "satisfaction",
                   "complaint_rate", "resolution_time", "sales_per_customer", "new_customers", "retention")
 
+_LOWEST = _rx(r"最差|最少|最低|倒数|垫底|最不好卖|卖得(最)?(差|少|不好)|\b(worst|bottom|least|lowest|fewest)\b")
+_AND = _rx(r"和|与|及|以及|、|还有|跟|\band\b|,|&|\+")
+
 _PLACE_GROUPS = [(re.compile(r"江浙沪|沪苏浙|长三角|yangtze (river )?delta", re.I), "province", ("江苏", "浙江", "上海")),
                  (re.compile(r"京津冀"), "province", ("北京", "天津", "河北")),
                  (re.compile(r"北上广深|一线城市|tier[- ]1 cities|first[- ]tier cities", re.I), "city", ("北京", "上海", "广州", "深圳")),
@@ -436,6 +439,12 @@ class Router:
                 # "和去年同期比": 去年 names the comparison, not the period asked about
                 for k in ("date_from", "date_to", "date_phrase"):
                     s.pop(k, None)
+        if _LOWEST.search(q):
+            s["lowest"] = True  # "卖得最差的5个商品": the bottom of the ranking
+        metrics = self._metrics_named(q)
+        if len(metrics) >= 2 and _AND.search(q):
+            # "各省销售额和订单数": the first metric named leads, the others come along
+            s["metric"], s["also_metrics"] = metrics[0], metrics[1:]
         if _WHY.search(q) and _CHANGE.search(q):
             s["explain"] = True
             s.setdefault("period_compare", "previous_period")
@@ -487,6 +496,18 @@ class Router:
             s["scheme_hint"] = "tier"
         return s
 
+    @staticmethod
+    def _metrics_named(q: str) -> list[str]:
+        """Every metric a question names, in the order they appear (non-overlapping, first pattern wins)."""
+        found, taken = [], []
+        for rx, m in METRIC_WORDS:
+            for mm in rx.finditer(q):
+                a, b = mm.span()
+                if b > a and all(b <= x or a >= y for x, y in taken):
+                    taken.append((a, b))
+                    found.append((a, m))
+        return list(dict.fromkeys(m for _, m in sorted(found)))
+
     def _channel(self, q: str) -> tuple[str | None, str | None]:
         """A sales / acquisition channel named in the question (天猫, 京东, "JD", "Tmall" …)."""
         chans = self.vocab.channels
@@ -505,7 +526,7 @@ class Router:
     @staticmethod
     def _has_slots(slots, mentions, pronoun) -> bool:
         keys = {"top", "date_from", "item", "segment", "province", "city", "metric", "by", "days", "min_probability",
-                "status", "channel", "occasion", "sales_channel"}
+                "status", "channel", "occasion", "sales_channel", "period_compare", "explain", "lowest"}
         return bool(mentions) or pronoun or any(k in slots for k in keys)
 
     def _customer(self, mentions, pronoun, memory, q) -> tuple[list[str], Mention | None]:

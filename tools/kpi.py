@@ -764,7 +764,7 @@ def _m_resolution(ctx: _Ctx, by: str | None):
 # Dispatcher
 # ---------------------------------------------------------------------------------------------
 
-def _sort_breakdown(bd: pd.DataFrame, by: str, top: int | None) -> pd.DataFrame:
+def _sort_breakdown(bd: pd.DataFrame, by: str, top: int | None, lowest: bool = False) -> pd.DataFrame:
     if by in ("month", "quarter", "year", "weekday"):
         bd = bd.sort_values(by, kind="stable")
         if top:
@@ -775,7 +775,7 @@ def _sort_breakdown(bd: pd.DataFrame, by: str, top: int | None) -> pd.DataFrame:
         if top:
             bd = bd.head(int(top))
     else:
-        bd = bd.sort_values(["value", by], ascending=[False, True], kind="stable", na_position="last")
+        bd = bd.sort_values(["value", by], ascending=[lowest, True], kind="stable", na_position="last")
         if top:
             bd = bd.head(int(top))
     return bd.reset_index(drop=True)
@@ -804,14 +804,15 @@ def _chart(metric: str, by: str | None, bd, extra, ctx: _Ctx):
 
 
 def kpi(tables: dict[str, pd.DataFrame], metric: str, by: str | None = None, date_from=None, date_to=None,
-        as_of=None, top: int | None = None, filters: dict | None = None) -> KpiResult:
+        as_of=None, top: int | None = None, filters: dict | None = None, lowest: bool = False) -> KpiResult:
     """Compute one KPI (see the module docstring for every definition).
 
     metric: sales, orders, customers, aov, repurchase_rate, retention, purchase_interval,
     satisfaction, complaint_rate, resolution_time, new_customers (Chinese labels accepted).
     by: province, city, gender, age_band, channel, order_channel, category, month (feedback
     metrics: also feedback_channel, kind). Unknown names → GuanxiError listing the valid ones.
-    top: keep the first ``top`` groups (highest value; for month the last ``top`` months).
+    top: keep the first ``top`` groups (highest value — lowest with ``lowest=True``; for month the
+    last ``top`` months).
     """
     metric = _resolve_metric(metric)
     allowed = _FEEDBACK_DIMS if metric in ("satisfaction", "resolution_time") else _ORDER_DIMS
@@ -851,7 +852,7 @@ def kpi(tables: dict[str, pd.DataFrame], metric: str, by: str | None = None, dat
     else:
         value, details, bd = _m_resolution(ctx, by)
     if bd is not None and by is not None:
-        bd = _sort_breakdown(bd, by, top)
+        bd = _sort_breakdown(bd, by, top, lowest=lowest)
     if isinstance(value, (np.integer, np.floating)):
         value = value.item()
     if isinstance(value, float) and np.isnan(value):

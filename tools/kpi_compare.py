@@ -118,7 +118,7 @@ def contributions(tables, metric: str, dim: str, current: Window, previous: Wind
 
 def compare_kpi(tables, metric: str, compare: str, by: str | None = None, date_from=None, date_to=None,
                 as_of=None, top: int | None = None, filters: dict | None = None,
-                explain_by: tuple[str, ...] = ()) -> KpiResult:
+                explain_by: tuple[str, ...] = (), lowest: bool = False) -> KpiResult:
     """The KPI in a period and in its comparison period, with the change (and, with ``by``, per
     group; with ``explain_by``, the change decomposed by those dimensions)."""
     cur_w, prev_w = resolve_windows(compare, date_from, date_to, as_of)
@@ -136,7 +136,7 @@ def compare_kpi(tables, metric: str, compare: str, by: str | None = None, date_f
         bd[by] = bd[by].fillna(UNKNOWN)
         bd["change"] = bd["value"] - bd["previous"]
         bd["change_pct"] = bd["change"] / bd["previous"].where(bd["previous"] != 0)
-        bd = bd.sort_values(["value", by], ascending=[False, True], kind="stable", na_position="last")
+        bd = bd.sort_values(["value", by], ascending=[lowest, True], kind="stable", na_position="last")
         if by in ("month", "quarter", "year", "weekday"):
             bd = bd.sort_values(by, kind="stable")
         cur.breakdown = (bd.head(int(top)) if top else bd).reset_index(drop=True)

@@ -12,6 +12,7 @@ from knowledge.text import place_key
 from tools.context import ToolContext, ToolError, context, resolve_cluster, resolve_segment
 from tools.formatting import bullets, fmt_int, fmt_money, fmt_num, fmt_unit, period
 from tools.kpi import DIMENSIONS, FEEDBACK_METRICS, METRICS
+from tools.results import to_jsonable
 from tools.spec import MANAGERS, Cue, ToolSpec, register
 
 __all__ = ["kpi", "KPI_METRICS", "KPI_BY", "METRIC_WORDS", "DIMENSION_WORDS", "COMPLAINT_BY"]
@@ -93,7 +94,8 @@ def kpi(metric: KpiMetric, by: KpiBy | None = None, date_from: str | None = None
         province: str | None = None, city: str | None = None, category: str | None = None,
         channel: str | None = None, order_channel: str | None = None, top: int | None = None,
         segment: str | None = None, product: str | None = None, compare: Comparison | None = None,
-        explain_by: list[ExplainBy] | None = None, *, ctx: ToolContext | None = None) -> dict:
+        explain_by: list[ExplainBy] | None = None, order: Literal["highest", "lowest"] = "highest",
+        also: list[KpiMetric] | None = None, *, ctx: ToolContext | None = None) -> dict:
     """A business KPI over an optional date range and filters, optionally broken down (with a chart),
     optionally compared with the previous period or the same period last year, and its change
     explained by what each group contributed.
@@ -122,6 +124,8 @@ def kpi(metric: KpiMetric, by: KpiBy | None = None, date_from: str | None = None
             complete month
         explain_by: with compare, split the change of sales or units by these dimensions (each group's
             contribution; they sum to the change)
+        order: with by and top: the highest groups first (default) or the lowest ("卖得最差的5个商品")
+        also: more metrics over the same period, filters and breakdown ("各省销售额和订单数")
     """
     ctx = context(ctx)
     ws = ctx.ws
@@ -138,7 +142,7 @@ def kpi(metric: KpiMetric, by: KpiBy | None = None, date_from: str | None = None
     if segment:
         filters.update(_segment_filter(ws, segment))
     kw = dict(by=by, date_from=date_from or None, date_to=date_to or None, as_of=ws.as_of(),
-              top=int(top) if top else None, filters=filters or None)
+              top=int(top) if top else None, filters=filters or None, lowest=order == "lowest")
     if compare:
         from tools.kpi_compare import compare_kpi
         res = compare_kpi(tables, metric, compare, explain_by=tuple(explain_by or ()), **kw)
@@ -150,6 +154,24 @@ def kpi(metric: KpiMetric, by: KpiBy | None = None, date_from: str | None = None
     if res.figure_json:
         import json as _json
         out["chart"] = _json.loads(res.figure_json)
+    if also:
+        out["also"] = _also(tables, [m for m in dict.fromkeys(also) if m != res.metric], res, kw)
+    return out
+
+
+def _also(tables, metrics: list[str], res, kw: dict) -> list[dict]:
+    """Other metrics over the same period, filters and groups as ``res`` (the groups ``res`` shows)."""
+    from tools.kpi import kpi as _kpi
+    out = []
+    groups = [row[res.by] for row in res.to_dict()["breakdown"] or []] if res.by else []
+    window = dict(kw, date_from=res.date_from, date_to=res.date_to, top=None)
+    for m in metrics:
+        r = _kpi(tables, m, **window)
+        item = {"metric": m, "label_zh": r.label_zh, "label_en": r.label_en, "unit": r.unit, "value": r.value}
+        if res.by and r.breakdown is not None:
+            vals = dict(zip(r.breakdown[res.by].astype(str), r.breakdown["value"]))
+            item["by_group"] = {g: to_jsonable(vals.get(str(g))) for g in groups}
+        out.append(item)
     return out
 
 
@@ -228,6 +250,10 @@ def _render_kpi(r: dict, zh: bool, focus: dict) -> str:
     cmp_ = r.get("comparison")
     if cmp_:
         txt += _comparison_text(cmp_, unit, zh)
+    also = r.get("also") or []
+    for a in also:
+        txt += ((f"{a['label_zh']}为 {fmt_unit(a.get('value'), a.get('unit'), zh)}。") if zh else
+                f" {a['label_en']}: {fmt_unit(a.get('value'), a.get('unit'), zh)}.")
     if r.get("metric") == "retention":
         n = len(bd)
         txt += (f"共 {fmt_int(n)} 个月度同期群，见热力图。" if zh else f" {fmt_int(n)} monthly cohorts; see the heatmap.")
@@ -238,7 +264,7 @@ def _render_kpi(r: dict, zh: bool, focus: dict) -> str:
             show = show[-24:]
         lines = [(f"{row.get(by)}：{fmt_unit(row.get('value'), unit, zh)}" if zh else
                   f"{row.get(by)}: {fmt_unit(row.get('value'), unit, zh)}") + _kpi_row_extra(r.get("metric"), row, zh)
-                 + (_row_change(row, unit, zh) if cmp_ else "") for row in show]
+                 + (_row_change(row, unit, zh) if cmp_ else "") + _also_row(also, row.get(by), zh) for row in show]
         dim = DIMENSIONS.get(by, {}).get("zh", by) if zh else by.replace("_", " ")
         if zh:
             txt += f"\n按{dim}" + (f"（前 {fmt_int(len(show))} 个）" if len(show) < len(bd) and by != "month" else "") + "：\n" + bullets(lines)
@@ -247,6 +273,14 @@ def _render_kpi(r: dict, zh: bool, focus: dict) -> str:
     for dim, rows in (r.get("contributions") or {}).items():
         txt += _contributions_text(dim, rows, unit, zh)
     return txt
+
+
+def _also_row(also: list, group, zh: bool) -> str:
+    parts = [f"{a['label_zh' if zh else 'label_en']} {fmt_unit((a.get('by_group') or {}).get(group), a.get('unit'), zh)}"
+             for a in also if a.get("by_group")]
+    if not parts:
+        return ""
+    return ("，" + "，".join(parts)) if zh else ("; " + ", ".join(parts))
 
 
 def _signed(v, unit, zh) -> str:
@@ -320,6 +354,10 @@ def _kpi_args(f) -> dict:
         a["segment"] = s["segment"]  # "冠军客户的平均年龄": the metric over one segment
     if s.get("item") and "category" not in a and f.vocab is not None and s["item"] in f.vocab.products:
         a["product"] = s["item"]
+    if s.get("lowest") and a.get("by"):
+        a["order"] = "lowest"
+    if s.get("also_metrics"):
+        a["also"] = [m for m in s["also_metrics"] if m != metric]
     if s.get("period_compare") and metric != "retention":
         a["compare"] = s["period_compare"]
         if s.get("explain"):
@@ -332,6 +370,8 @@ _SEGMENT_BYS = ("segment", "segment_cn8", "tier", "cluster")
 
 def _kpi_inherit(args: dict, new: dict, f) -> None:
     s = f.slots
+    if s.get("top") and args.get("by"):
+        new["top"] = s["top"]  # "top 5 instead"
     if s.get("metric"):
         args["metric"] = s["metric"]
     new.pop("metric", None)
