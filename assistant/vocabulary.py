@@ -248,7 +248,22 @@ class Vocabulary:
         return out
 
     def find_segment(self, text: str) -> tuple[str, str, str, bool] | None:
-        """(canonical, scheme, span, strong) of the first (longest) segment name in ``text``."""
+        """(canonical, scheme, span, strong) of the first (longest) segment name in ``text``; an
+        English name typed with a slip ("Champoins") is matched fuzzily."""
+        hit = self._find_segment_exact(text)
+        if hit is not None:
+            return hit
+        from rapidfuzz import fuzz, process
+        latin = [(f, c, sch, st) for f, c, sch, st in self.segments if st and re.fullmatch(r"[a-z' ]{6,}", f)]
+        for m in re.finditer(r"[A-Za-z][A-Za-z']{5,}(?: [A-Za-z][A-Za-z']+)?", text):
+            span = m.group(0)
+            best = process.extractOne(span.lower(), [f for f, *_ in latin], scorer=fuzz.ratio, score_cutoff=85)
+            if best:
+                f, canon, scheme, strong = latin[best[2]]
+                return canon, scheme, span, strong
+        return None
+
+    def _find_segment_exact(self, text: str) -> tuple[str, str, str, bool] | None:
         low = text.lower()
         for surface, canon, scheme, strong in self.segments:
             i = low.find(surface)
