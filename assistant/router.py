@@ -27,9 +27,10 @@ import sys
 from dataclasses import dataclass, field
 
 from assistant.intent import IntentModel
+from assistant.question_words import (AND_WORDS, CHANGE, CHANNEL_ALIASES, COMPLAINT_CONTEXT, FOLLOWUP, GROUP_METRICS, LANGUAGE_SWITCH, LOWEST, ORDINAL, PLACE_GROUPS, PREVIOUS_PERIOD, PRONOUN, SAME_PERIOD_LAST_YEAR, SEG_WORDS, UNSUPPORTED, WHY, all_cues, has_slots, known_words, metrics_named)
 from assistant.lang import parse_date_range, parse_days, parse_top
-from assistant.vocabulary import (Mention, Vocabulary, complaint_text, homophone_fixer, nfkc, normalise_question,
-                                  vocabulary_for)
+from assistant.homophones import homophone_fixer
+from assistant.vocabulary import Mention, Vocabulary, complaint_text, nfkc, normalise_question, vocabulary_for
 
 from knowledge.text import has_cjk, place_key, question_language
 from knowledge.workspace import Workspace
@@ -54,108 +55,6 @@ class Route:
     notes: list[str] = field(default_factory=list)
     scores: dict = field(default_factory=dict)
     focus: dict = field(default_factory=dict)   # what the answer should lead with (e.g. one segment)
-
-
-# ================================================================= vocabulary
-_SEG_WORDS = re.compile(r"分群|分层|细分|客群|群体|人群|分组|分类|这一类|这类|类客户|段|segment|tier|group|cohort|bucket|"
-                        r"cluster|聚类|名单|成员|members|list", re.I)
-
-
-# ================================================================= rules
-def _rx(p: str) -> re.Pattern:
-    # ASCII word boundaries: "C01023的CLV" has a boundary between 的 and CLV
-    return re.compile(p, re.I | re.ASCII)
-
-
-# "what can you do": the one cue that is not a tool's (each tool's cues are in its spec)
-_HELP = (_rx(r"你能做什么|你会什么|能做什么|能干什么|可以做什么|怎么用|如何使用|使用说明|帮助|功能|能回答|能问什么|"
-                 r"^help\b|what can you|how (do|can) i use|what (questions|kind of questions)|^(你好|您好|hi|hello|hey)\W*$"), 0.25)
-
-# (ASCII \b never matches between two Chinese characters, so the Chinese openers stand without it)
-_FOLLOWUP = _rx(r"^(那|那么|换成|换为|改成|改为|改看|再看|只看|仅看|同样)|^(and\b|and what|what about|how about|"
-                r"same (for|but)|now (for|show|by)|only|just|instead|ok,? (and|what|now)|also for|then|for)\b|呢[?？。!！]*$|"
-                r"instead\W*$|\bthen\W*$|(换成|改成|换为|改为).{1,12}$")
-_PRONOUN = _rx(r"(?<![其吉])[他她](?!们)|该客户|这个客户|这位客户|这位|此客户|那位|ta的|\b(his|her|him|this customer|that customer|"
-               r"this client|that client|this person|he|she)\b")
-_ORDINAL = [(re.compile(r"第一|第1|头一个|first|1st|上面那个"), 0), (re.compile(r"第二|第2|second|2nd|\btwo\b"), 1),
-            (re.compile(r"第三|第3|third|3rd|\bthree\b"), 2), (re.compile(r"第四|第4|fourth|4th"), 3),
-            (re.compile(r"第五|第5|fifth|5th"), 4), (re.compile(r"最后一|last one|the last"), -1)]
-
-
-# "环比" / "vs last month" and "同比" / "vs last year": a metric compared with another period
-_PREVIOUS_PERIOD = _rx(r"环比|比上(个|一个)?(月|季度|周|期)|较上(个)?(月|季度|周|期)|(跟|和|与|同)上(个|一个)?(月|季度|周)(比|相比|对比)|"
-                       r"上(个)?(月|季度|周)(相比|对比)|相比上(个)?(月|季度|周)|month[- ]over[- ]month|quarter[- ]over[- ]quarter|"
-                       r"week[- ]over[- ]week|\b(mom|qoq|wow)\b|(vs\.?|versus|compared (to|with)|than|against) (the )?(last|previous|prior) "
-                       r"(month|quarter|week|period)")
-_SAME_PERIOD_LAST_YEAR = _rx(r"同比|去年同期|上年同期|比去年|较去年|(跟|和|与|同)去年(比|相比|对比|同期)|相比去年|year[- ]over[- ]year|"
-                             r"\byoy\b|(vs\.?|versus|compared (to|with)|than|against) (the )?(last|previous|prior) year|"
-                             r"same (period|month|quarter|time) (last|a) year")
-# "为什么…下降了" / "why did sales drop": the change explained by what contributed to it
-_WHY = _rx(r"为什么|为何|为啥|什么原因|原因是|怎么回事|咋回事|怎么会|是什么导致|导致|\bwhy\b|what (drove|caused|explains|is behind)|"
-           r"reasons? for|driv(er|ers|ing|en)")
-_CHANGE = _rx(r"下降|下滑|减少|降低|下跌|跌|少了|变少|上升|上涨|增长|增加|涨|多了|变多|变化|波动|drop|declin|fall|fell|down|"
-              r"rise|rose|grow|grew|increas|went up|change|dip|slump|jump")
-
-# a request to say the last answer in the other language (nothing else in the question)
-_LANGUAGE_SWITCH = _rx(r"\s*(请|麻烦)?(用|换成|改成|改用|翻译成|切换到?)?(英文|英语|中文|汉语)(说|回答|回复|显示|讲|版|再说一遍|来)?(一下|一遍|吧|呢|可以吗)?[。.!！?？]*\s*|"
-                       r"\s*(can you |could you |please )?(say|answer|reply|show|repeat|translate)?( (it|that|this))?( again)? ?"
-                       r"(in|into) (english|chinese)( please)?[.!?]*\s*|\s*(english|chinese),? please[.!?]*\s*")
-
-# a metric the canonical tables have no column for (never answered with another metric)
-_UNSUPPORTED = _rx(r"退货率|退款率|退货(金额|数量|量|数|订单|情况|多少)|退款(金额|总额|数量|笔数|多少)|(多少|几)(单|笔|个|件)?(退货|退款)|"
-                   r"毛利(率)?|利润(率)?|净利|盈利|成本|库存|进货|广告(费|投放|花费)?|投放(效果|回报)|投入产出|\broi\b|roas|转化率|"
-                   r"点击率|浏览量|访客数|访问量|流量|客流量|\b(uv|pv)\b|"
-                   r"\breturns? (rate|ratio|volume|amount)|\bhow many (returns|refunds)|\brefund (rate|amount|total)|"
-                   r"\b(gross |net )?(profit|margin)s?\b|\bcogs\b|cost of goods|\binventory\b|stock levels?|ad spend|"
-                   r"advertising|conversion rate|click[- ]through|page views|web traffic|site traffic|\bvisitors\b")
-# complaint words: "有人投诉退款慢吗" is a complaint search, not a refund metric
-_COMPLAINT_CONTEXT = _rx(r"投诉|抱怨|差评|吐槽|反馈|反映|客诉|(客户|顾客|用户|买家|会员|有人).{0,6}(说|问|讲)|complain|feedback|unhappy|"
-                         r"(customer|client|buyer|someone) (says|said|asks|asked|reports?)")
-
-# metrics of a group that the segment tools do not give (a segment named with one → the KPI over it)
-_GROUP_METRICS = ("average_age", "units", "largest_order", "aov", "repurchase_rate", "purchase_interval", "satisfaction",
-                  "complaint_rate", "resolution_time", "sales_per_customer", "new_customers", "retention")
-
-_LOWEST = _rx(r"最差|最少|最低|倒数|垫底|最不好卖|卖得(最)?(差|少|不好)|\b(worst|bottom|least|lowest|fewest)\b")
-_AND = _rx(r"和|与|及|以及|、|还有|跟|\band\b|,|&|\+")
-
-_PLACE_GROUPS = [(re.compile(r"江浙沪|沪苏浙|长三角|yangtze (river )?delta", re.I), "province", ("江苏", "浙江", "上海")),
-                 (re.compile(r"京津冀"), "province", ("北京", "天津", "河北")),
-                 (re.compile(r"北上广深|一线城市|tier[- ]1 cities|first[- ]tier cities", re.I), "city", ("北京", "上海", "广州", "深圳")),
-                 (re.compile(r"北上广"), "city", ("北京", "上海", "广州")),
-                 (re.compile(r"珠三角|pearl river delta", re.I), "city", ("广州", "深圳", "东莞", "佛山", "珠海")),
-                 (re.compile(r"东三省|东北三省"), "province", ("黑龙江", "吉林", "辽宁"))]
-_CHANNEL_ALIASES = [(r"(?<![a-z])(jd|jd\.com|jingdong)(?![a-z])", "京东"), (r"(?<![a-z])(tmall|tianmao)(?![a-z])", "天猫"),
-                    (r"(?<![a-z])(douyin|tiktok)(?![a-z])", "抖音"), (r"mini[- ]?program|小程序", "微信小程序"),
-                    (r"offline stores?|physical stores?|in[- ]store|brick[- ]and[- ]mortar|线下|门店|实体店", "线下门店"),
-                    (r"official (web)?site|own website|web ?shop|(?<![a-z])website(?![a-z])|官方网站|官网", "官网")]
-
-
-_KNOWN_WORDS: set[str] = set()
-
-
-def _known_words() -> set[str]:
-    """English words the router knows: its exemplars' and cues' words and common function words."""
-    if not _KNOWN_WORDS:
-        from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
-        from assistant.exemplars import all_exemplars
-        words = set(ENGLISH_STOP_WORDS)
-        for ts in all_exemplars().values():
-            for t in ts:
-                words.update(w.lower() for w in re.findall(r"[A-Za-z]{2,}", t))
-        for sp in specs():
-            for _, rx, _ in sp.compiled_cues:
-                words.update(w.lower() for w in re.findall(r"[A-Za-z]{3,}", rx.pattern))
-        _KNOWN_WORDS.update(words)
-    return _KNOWN_WORDS
-
-
-def _cues():
-    """(family, pattern, boost) of every registered tool's cues, then help's."""
-    for sp in specs():
-        yield from sp.compiled_cues
-    yield ("help", *_HELP)
 
 
 # ================================================================= router
@@ -186,7 +85,7 @@ class Router:
         q = homophone_fixer(self.semantic.terms).fix(q)  # 客单架 → 客单价: same pinyin, wrong character
         v = self.vocab
         # 0. "用英文说" / "in English please": the last answer again, in that language
-        switch = _LANGUAGE_SWITCH.fullmatch(q)
+        switch = LANGUAGE_SWITCH.fullmatch(q)
         if switch and memory is not None and memory.last_tool and self._spec(memory.last_tool) is not None \
                 and self._spec(memory.last_tool).family not in ("draft", "draft_batch"):
             target = "en" if re.search(r"英|english", q, re.I) else "zh"
@@ -214,7 +113,7 @@ class Router:
         seg_term = self.semantic.term_in(q, "segment")
         if seg_term and (not seg or len(seg_term[1]) > len(seg[2])):
             seg = (seg_term[0], "segment", seg_term[1], True)  # the company's word for a segment ("老客")
-        if seg and not seg[3] and (_SEG_WORDS.search(q) or (seg[2] in q and re.fullmatch(r"[A-Z][a-z]+(?: [A-Z][a-z]+)*", seg[2])
+        if seg and not seg[3] and (SEG_WORDS.search(q) or (seg[2] in q and re.fullmatch(r"[A-Z][a-z]+(?: [A-Z][a-z]+)*", seg[2])
                                                           and not q.startswith(seg[2]))):
             seg = (seg[0], seg[1], seg[2], True)  # "the At Risk segment", "list the At Risk customers"
         prov, city, place_spans = v.find_places(q)
@@ -225,13 +124,13 @@ class Router:
         fam_scores = self.model.scores(masked)
         boosts = {}
         q_rules = q.replace(seg[2], " 分群 ") if seg and seg[3] else q  # "有流失风险客户" is a segment, not a churn cue
-        for fam, rx, b in _cues():
+        for fam, rx, b in all_cues():
             if rx.search(q_rules):
                 boosts[fam] = max(boosts.get(fam, 0.0), b)
         scores = {f: s + boosts.get(f, 0.0) for f, s in fam_scores.items()}
         slots = self._slots(q, lang, mentions, item, seg, prov, city)
         has_customer = bool(mentions)
-        pronoun = bool(_PRONOUN.search(q))
+        pronoun = bool(PRONOUN.search(q))
         # slot-driven adjustments
         if has_customer or pronoun:
             for f in {sp.family for sp in specs() if sp.customer}:  # families of the tools about one customer
@@ -244,9 +143,9 @@ class Router:
             scores["segment"] = scores.get("segment", 0) + 0.1
         if slots.get("metric"):
             scores["kpi"] = scores.get("kpi", 0) + (0.25 if slots.get("metric_term") else 0.05)
-            if seg and slots["metric"] in _GROUP_METRICS:
+            if seg and slots["metric"] in GROUP_METRICS:
                 scores["kpi"] += 0.1  # "冠军客户的平均年龄": a metric over a segment, not the segment's list
-            if slots["metric"] == "customers" and _SEG_WORDS.search(q) and not has_customer:
+            if slots["metric"] == "customers" and SEG_WORDS.search(q) and not has_customer:
                 scores["kpi"] -= boosts.get("kpi", 0) + 0.05  # "各分群客户数量" is a segment count
         if slots.get("by") and not has_customer and not pronoun and \
                 not any(b >= 0.15 for f, b in boosts.items() if f not in ("kpi", "segment", "rfm")):
@@ -291,9 +190,9 @@ class Router:
         last_family = last_spec.family if last_spec is not None else None
         cues = {f for f, b in boosts.items() if b >= 0.15 and f != "help"}
         own_intent = bool(cues) or bool(seg and seg[3]) or bool(slots.get("metric"))
-        marker = bool(_FOLLOWUP.search(q))
+        marker = bool(FOLLOWUP.search(q))
         # 2. follow-ups: "那上海呢?", "top 20 instead", "换成上个月" re-run the last tool with new slots
-        if last_family and self._has_slots(slots, mentions, pronoun) and not boosts.get("help"):
+        if last_family and has_slots(slots, mentions, pronoun) and not boosts.get("help"):
             other_cue = bool(cues - {last_family})
             if (marker and not other_cue) or (not own_intent and (len(q) <= 14 or marker or family == "unknown")):
                 return self._followup(q, lang, memory, slots, mentions, pronoun, scores)
@@ -311,8 +210,8 @@ class Router:
     def _decline(self, q: str, mentions) -> Route | None:
         """A metric the data has no column for, a customer id that does not exist, or no words at all."""
         lang = question_language(q)
-        m = _UNSUPPORTED.search(q)
-        if m and not _COMPLAINT_CONTEXT.search(q):
+        m = UNSUPPORTED.search(q)
+        if m and not COMPLAINT_CONTEXT.search(q):
             return Route(None, {}, "unsupported", lang, 0.0, notes=[f"unsupported:{m.group(0)}"])
         unknown = self.vocab.unknown_ids(q)
         if unknown and not mentions:
@@ -328,7 +227,7 @@ class Router:
         words = re.findall(r"[A-Za-z]{2,}", q)
         if not words:
             return bool(re.search(r"\d", q))
-        known = _known_words()
+        known = known_words()
         return any(w.lower() in known or w.lower() in self.vocab.latin_words for w in words)
 
     def _mask(self, q, mentions, item_span, seg, place_spans, lang) -> str:
@@ -399,7 +298,7 @@ class Router:
         dim_term = self.semantic.term_in(q_by, "dimension")
         if dim_term and "by" not in s:
             s["by"] = dim_term[0]
-        group = next((g for g in _PLACE_GROUPS if g[0].search(q)), None)
+        group = next((g for g in PLACE_GROUPS if g[0].search(q)), None)
         if group:
             # "江浙沪" / "北上广深": several places at once → compare them in a breakdown
             kind, names = group[1], group[2]
@@ -432,20 +331,20 @@ class Router:
             val = float(m.group(1))
             s["min_probability"] = val / 100 if (m.group(2) or val > 1) else val
         # comparisons and explanations of a metric ("10月销售额环比", "为什么上个月销售额下降了")
-        cmp_m = _SAME_PERIOD_LAST_YEAR.search(q) or _PREVIOUS_PERIOD.search(q)
+        cmp_m = SAME_PERIOD_LAST_YEAR.search(q) or PREVIOUS_PERIOD.search(q)
         if cmp_m:
-            s["period_compare"] = "same_period_last_year" if _SAME_PERIOD_LAST_YEAR.search(q) else "previous_period"
+            s["period_compare"] = "same_period_last_year" if SAME_PERIOD_LAST_YEAR.search(q) else "previous_period"
             if dr and dr[2] and dr[2] in cmp_m.group(0):
                 # "和去年同期比": 去年 names the comparison, not the period asked about
                 for k in ("date_from", "date_to", "date_phrase"):
                     s.pop(k, None)
-        if _LOWEST.search(q):
+        if LOWEST.search(q):
             s["lowest"] = True  # "卖得最差的5个商品": the bottom of the ranking
-        metrics = self._metrics_named(q)
-        if len(metrics) >= 2 and _AND.search(q):
+        metrics = metrics_named(q)
+        if len(metrics) >= 2 and AND_WORDS.search(q):
             # "各省销售额和订单数": the first metric named leads, the others come along
             s["metric"], s["also_metrics"] = metrics[0], metrics[1:]
-        if _WHY.search(q) and _CHANGE.search(q):
+        if WHY.search(q) and CHANGE.search(q):
             s["explain"] = True
             s.setdefault("period_compare", "previous_period")
         if re.search(r"未解决|没解决|没有解决|还没(有)?(解决|处理)|待处理|处理中|未处理|\bopen\b|unresolved|pending|not (yet )?resolved", q, re.I):
@@ -496,18 +395,6 @@ class Router:
             s["scheme_hint"] = "tier"
         return s
 
-    @staticmethod
-    def _metrics_named(q: str) -> list[str]:
-        """Every metric a question names, in the order they appear (non-overlapping, first pattern wins)."""
-        found, taken = [], []
-        for rx, m in METRIC_WORDS:
-            for mm in rx.finditer(q):
-                a, b = mm.span()
-                if b > a and all(b <= x or a >= y for x, y in taken):
-                    taken.append((a, b))
-                    found.append((a, m))
-        return list(dict.fromkeys(m for _, m in sorted(found)))
-
     def _channel(self, q: str) -> tuple[str | None, str | None]:
         """A sales / acquisition channel named in the question (天猫, 京东, "JD", "Tmall" …)."""
         chans = self.vocab.channels
@@ -515,7 +402,7 @@ class Router:
             if c in q:
                 return c, c
         low = q.lower()
-        for alias, zh in _CHANNEL_ALIASES:
+        for alias, zh in CHANNEL_ALIASES:
             m = re.search(alias, low)
             if m:
                 hit = next((c for c in chans if c == zh), None) or next((c for c in chans if zh in c), None)
@@ -523,19 +410,13 @@ class Router:
                     return hit, q[m.start():m.end()]
         return None, None
 
-    @staticmethod
-    def _has_slots(slots, mentions, pronoun) -> bool:
-        keys = {"top", "date_from", "item", "segment", "province", "city", "metric", "by", "days", "min_probability",
-                "status", "channel", "occasion", "sales_channel", "period_compare", "explain", "lowest"}
-        return bool(mentions) or pronoun or any(k in slots for k in keys)
-
     def _customer(self, mentions, pronoun, memory, q) -> tuple[list[str], Mention | None]:
         if mentions:
             m = mentions[0]
             return m.ids, m
         # ordinal reference to the last list ("第一个的CLV")
         if memory is not None and memory.last_list:
-            for rx, idx in _ORDINAL:
+            for rx, idx in ORDINAL:
                 if rx.search(q) and (re.search(r"个|位|名|one|customer|客户|guy|person", q, re.I)):
                     try:
                         return [memory.last_list[idx]], Mention(rx.pattern, [memory.last_list[idx]], "ordinal")
@@ -554,7 +435,7 @@ class Router:
 
     def _frame(self, q, lang, slots, has_customer, memory, who=None) -> Frame:
         return Frame(q=q, slots=slots, has_customer=has_customer, language=lang, memory=memory, vocab=self.vocab,
-                     ws=self.ws, who=who, segment_words=bool(_SEG_WORDS.search(q)), complaint_text=complaint_text)
+                     ws=self.ws, who=who, segment_words=bool(SEG_WORDS.search(q)), complaint_text=complaint_text)
 
     def _build(self, family, q, lang, slots, mentions, pronoun, memory, scores, best) -> Route:
         ids, mention = [], None
@@ -564,7 +445,7 @@ class Router:
             ids, mention = self._customer([], pronoun, memory, q)
             if mention is not None and mention.how == "memory" and not pronoun:
                 needs_one = family in ("profile", "draft") or (family == "recommend" and not slots.get("item")) or (
-                    bool(_FOLLOWUP.search(q)) and self._customer_tool(memory.last_tool)
+                    bool(FOLLOWUP.search(q)) and self._customer_tool(memory.last_tool)
                     and memory.last_args.get("customer_id") == memory.customer_id)
                 if not needs_one:
                     ids, mention = [], None  # "哪些客户有流失风险" is not about the last customer
@@ -689,7 +570,7 @@ class Router:
                     if len(pool2) == 1:
                         chosen = pool2[0]
         if chosen is None and cands:
-            for rx, idx in _ORDINAL:
+            for rx, idx in ORDINAL:
                 if rx.search(q):
                     try:
                         chosen = cands[idx]

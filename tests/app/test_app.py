@@ -275,3 +275,38 @@ def test_each_role_sees_only_its_pages(server):
                 page.context.close()
         finally:
             browser.close()
+
+
+@pytest.mark.browser
+def test_a_comparison_and_a_ranking_show_their_charts_in_the_browser(server):
+    """"10月销售额环比怎么样" answers with both months, the change and a chart; "上季度卖得最好的5个商品"
+    with the ranked products and their bar chart."""
+    from playwright.sync_api import expect, sync_playwright
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium"), headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(server)
+            page.get_by_label("username").fill("manager")
+            page.get_by_label("password").fill(DEMO_USERS["manager"][1])
+            page.get_by_role("button", name="Login").click()
+            expect(page.locator("#whoami")).to_contain_text("manager", timeout=30_000)
+            page.fill("#question textarea", "上个月销售额环比怎么样")
+            page.click("#send")
+            expect(page.locator("#chatbot")).to_contain_text("环比", timeout=30_000)
+            expect(page.locator("#chatbot .js-plotly-plot").first).to_be_visible(timeout=30_000)
+            text = page.locator("#chatbot").inner_text()
+            assert re.search(r"变化 [+-][\d,]+\.\d\d（[+-]\d+\.\d%）", text), text[-400:]
+            page.screenshot(path=str(SCREENSHOTS / "09-comparison.png"), full_page=True)
+            page.fill("#question textarea", "上季度卖得最好的5个商品")
+            page.click("#send")
+            expect(page.locator("#chatbot")).to_contain_text("按商品", timeout=30_000)
+            expect(page.locator("#chatbot .js-plotly-plot")).to_have_count(2, timeout=30_000)
+            page.locator("#chatbot .js-plotly-plot").last.scroll_into_view_if_needed()
+            page.screenshot(path=str(SCREENSHOTS / "10-ranking.png"), full_page=True)
+        finally:
+            browser.close()

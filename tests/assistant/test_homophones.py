@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.vocabulary import HomophoneFixer, homophone_fixer
+from assistant.homophones import HomophoneFixer, homophone_fixer
 
 
 @pytest.mark.parametrize("typed, fixed", [("上个月客单架多少", "上个月客单价多少"), ("今年的复够率", "今年的复购率"),
