@@ -14,13 +14,34 @@ Placeholders: {cid} {cid2} (customers with orders), {name} (a unique Chinese nam
 (a unique Latin-script name), {amb} (a name shared by ≥ 2 customers in different cities) and
 {amb_city} (the city of one of them), {province} {city} (places with many customers),
 {category} (a category), {category_en} (an English word for a category), {item_zh} / {item_en}
-(a product word such as 绿茶 / green tea), {segment_en} {segment_zh} {cn8} {tier}.
+(a product word such as 绿茶 / green tea), {segment_en} {segment_zh} {cn8} {tier}; for the
+semantic and decline sets also {city_short} {province_short} (杭州, 浙江 — as people type them),
+{missing_cid} (a plausible customer id that does not exist), {missing_name} (a Chinese name no
+customer has) and {paste_zh} / {paste_en} (a pasted text of about 2,000 characters, no question).
 Periods ("period": "last_quarter" …) are computed from the as-of date (the day after the
-last order), as the router's documented convention says.
+last order), as the router's documented convention says; the semantic set adds month_MM (the
+latest month MM before the as-of date), quarter_N (the latest quarter N that has started),
+double11_day / double11_season (the latest 11-11, or 11-01..11-11), last_week (the calendar
+week Monday-Sunday before the as-of week) and last_month_last_year.
 
-Usage: ``python -m evals.make_questions --workspace DIR [--out cases.json]`` writes the filled
-cases (questions, expected tools/args/facts) for inspection; `evals.assistant` calls
-`build_cases` directly.
+Other template sets (see ``SETS``): ``questions_semantic.jsonl`` (comparisons, product rankings,
+compound filters, explanations, extremes, units, follow-ups — written before the code supports
+them) and ``questions_decline.jsonl`` (questions that must get no confident answer). Their
+turns may say, besides tool/args/facts/period: ``tools`` (several acceptable tools), ``judge``
+(filters the facts apply that have no agreed argument name yet, e.g. {"segment": "Champions"}),
+``one_of`` (alternative argument sets, each may name a "period"), ``fact_periods`` (the facts
+hold for any of these periods), ``"period": "all"`` (no date arguments expected), ``decline``
+(no confident answer expected) and ``rerender`` (the previous answer shown again, e.g. in
+English: no new tool call needed).
+
+Usage: ``python -m evals.make_questions --workspace DIR [--set main|semantic|decline]
+[--out cases.json]`` writes the filled cases (questions, expected tools/args/facts) for
+inspection; `evals.assistant` calls `build_cases` directly.
+
+Long on purpose: this is the eval's one independent judge — every period, placeholder and fact
+kind the template sets name, re-implemented once in plain pandas beside the vocabulary it
+serves; split in two, the fact kinds and the periods / placeholders they use would import each
+other.
 """
 from __future__ import annotations
 
@@ -37,6 +58,8 @@ import pandas as pd
 from knowledge.workspace import Workspace
 
 QUESTIONS = Path(__file__).with_name("questions.jsonl")
+SETS = {"semantic": Path(__file__).with_name("questions_semantic.jsonl"),
+        "decline": Path(__file__).with_name("questions_decline.jsonl")}
 
 CATEGORY_EN = {"茶叶": "tea", "咖啡": "coffee", "零食": "snacks", "乳制品": "dairy", "酒水饮料": "drinks",
                "粮油调味": "cooking oil", "生鲜水果": "fresh fruit", "个护美妆": "beauty", "母婴": "baby products",
@@ -51,6 +74,24 @@ PLACE_EN = {"广东省": "Guangdong", "浙江省": "Zhejiang", "江苏省": "Jia
             "南京市": "Nanjing", "重庆市": "Chongqing", "郑州市": "Zhengzhou", "西安市": "Xi'an", "长沙市": "Changsha",
             "宁波市": "Ningbo", "青岛市": "Qingdao", "厦门市": "Xiamen", "天津市": "Tianjin", "济南市": "Jinan"}
 MUNICIPALITIES = ("北京", "上海", "天津", "重庆")
+CHANNEL_EN = {"天猫": "Tmall", "京东": "JD", "抖音": "Douyin", "微信小程序": "WeChat", "线下门店": "store",
+              "官网": "website"}
+MISSING_NAMES = ("欧阳震华", "司马相如", "诸葛青云", "上官婉儿", "东方不败")
+PASTE_ZH = ("各位同事好，以下是本周仓储与物流协调会的会议纪要，请大家查收。一、华东仓本周完成了货架改造，拣货动线缩短，"
+            "夜班人手已经补齐，但周三因为暴雨导致两车货延迟入库，相关供应商已经沟通，后续会提前一天送货。二、快递合作方"
+            "下月起调整首重价格，财务正在核对合同条款，暂定维持原有结算周期。三、包装材料方面，环保纸箱的样品已经到货，"
+            "大家试用后反馈偏软，需要供应商加厚后再送一批。四、客服组提醒：节假日前后咨询量明显上升，排班表请在周五前确认。"
+            "五、下周一上午十点在三楼会议室继续讨论年终盘点的安排，请各组组长准时参加，没有问题的话就按这个执行。")
+PASTE_EN = ("Hi all, please find below the notes from this week's warehouse and logistics sync. First, the east "
+            "warehouse finished the shelving upgrade; picking routes are shorter and the night shift is fully "
+            "staffed again, although Wednesday's storm delayed two inbound trucks and the supplier has agreed to "
+            "deliver a day earlier from now on. Second, our courier partner changes its first-kilo price next "
+            "month; finance is checking the contract and the billing cycle stays as it is for now. Third, the "
+            "recycled carton samples arrived; people found them a bit soft, so the supplier will send thicker ones. "
+            "Fourth, the service team reminds everyone that enquiries rise around holidays, so please confirm the "
+            "rota by Friday. Finally, we continue the year-end stock-take planning on Monday at ten in room three. ")
+AGE_BANDS = ("<25", "25-34", "35-44", "45-54", "55+")
+FILTER_KEYS = ("province", "city", "gender", "age_band", "channel", "segment", "order_channel", "category", "product")
 SEG_ZH = {"Champions": "冠军客户", "Loyal": "忠诚客户", "Potential Loyalist": "潜力忠诚客户",
           "New Customers": "新客户", "Promising": "有潜力客户", "Need Attention": "需要关注客户",
           "About to Sleep": "即将沉睡客户", "At Risk": "有流失风险客户", "Can't Lose Them": "不能失去的客户",
@@ -76,6 +117,13 @@ class Facts:
         self.feedback = f[f["created_at"] < self.as_of]
         self.products = ws.table("products")
         self._rfm = None
+        self._judge = None
+
+    @property
+    def judge(self) -> "Judge":
+        if self._judge is None:
+            self._judge = Judge(self)
+        return self._judge
 
     # ---------------------------------------------------------------- periods
     def period(self, name: str) -> tuple[str, str]:
@@ -105,10 +153,50 @@ class Facts:
         m = re.fullmatch(r"year_(\d{4})", name)
         if m:
             return f"{m.group(1)}-01-01", f"{m.group(1)}-12-31"
+        m = re.fullmatch(r"month_(\d{2})", name)  # the latest month MM that has started
+        if m:
+            start = pd.Timestamp(y, int(m.group(1)), 1)
+            start = start if start < today else pd.Timestamp(y - 1, int(m.group(1)), 1)
+            return d(start), d(min(start + pd.offsets.MonthEnd(0), last))
+        m = re.fullmatch(r"quarter_([1-4])", name)  # the latest quarter N that has started
+        if m:
+            start = pd.Timestamp(y, 3 * int(m.group(1)) - 2, 1)
+            start = start if start < today else pd.Timestamp(y - 1, start.month, 1)
+            return d(start), d(min(start + pd.offsets.QuarterEnd(0), last))
+        if name in ("double11_day", "double11_season"):
+            yy = y if pd.Timestamp(y, 11, 11) < today else y - 1
+            return (f"{yy}-11-11" if name == "double11_day" else f"{yy}-11-01"), f"{yy}-11-11"
+        if name == "last_week":  # Monday-Sunday of the calendar week before the as-of date's week
+            monday = today.normalize() - pd.Timedelta(days=today.weekday())
+            return d(monday - pd.Timedelta(days=7)), d(monday - pd.Timedelta(days=1))
+        if name == "last_month_last_year":
+            a, b = self.period("last_month")
+            return shift_year(a, -1), shift_year(b, -1)
         m = re.fullmatch(r"(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})", name)  # an explicit range (fixed-data sets)
         if m:
             return m.group(1), m.group(2)
         raise ValueError(f"unknown period {name}")
+
+    def compare_period(self, period: tuple[str, str], kind: str) -> tuple[str, str]:
+        """The period a comparison is made with: ``previous_period`` (the month / quarter / year
+        before a whole calendar month / quarter / year; else the window of the same length just
+        before) or ``same_period_last_year`` (both ends a year earlier)."""
+        a, b = pd.Timestamp(period[0]), pd.Timestamp(period[1])
+        d = lambda t: pd.Timestamp(t).strftime("%Y-%m-%d")  # noqa: E731
+        if kind == "same_period_last_year":
+            return shift_year(period[0], -1), shift_year(period[1], -1)
+        if kind != "previous_period":
+            raise ValueError(f"unknown comparison {kind}")
+        if a.day == 1 and b == a + pd.offsets.MonthEnd(0):
+            p = a - pd.offsets.MonthBegin(1)
+            return d(p), d(p + pd.offsets.MonthEnd(0))
+        if a.day == 1 and a.month in (1, 4, 7, 10) and b == a + pd.offsets.QuarterEnd(0):
+            p = a - pd.DateOffset(months=3)
+            return d(p), d(p + pd.offsets.QuarterEnd(0))
+        if (a.month, a.day, b.month, b.day) == (1, 1, 12, 31) and a.year == b.year:
+            return f"{a.year - 1}-01-01", f"{a.year - 1}-12-31"
+        n = (b - a).days + 1
+        return d(a - pd.Timedelta(days=n)), d(a - pd.Timedelta(days=1))
 
     def _in(self, df, col, period):
         if not period:
@@ -207,6 +295,295 @@ class Facts:
         return total, top
 
 
+# ---------------------------------------------------------------- extended metrics (semantic set)
+def shift_year(day: str, years: int) -> str:
+    t = pd.Timestamp(day)
+    try:
+        return t.replace(year=t.year + years).strftime("%Y-%m-%d")
+    except ValueError:  # 29 February
+        return t.replace(year=t.year + years, day=28).strftime("%Y-%m-%d")
+
+
+def ages(birthday: pd.Series, as_of: pd.Timestamp) -> pd.Series:
+    """Full years at ``as_of`` (NaN when unknown or implausible)."""
+    b = pd.to_datetime(birthday, errors="coerce")
+    before = (as_of.month < b.dt.month) | ((as_of.month == b.dt.month) & (as_of.day < b.dt.day))
+    age = as_of.year - b.dt.year - before.astype(float)
+    return age.where((age >= 0) & (age < 130))
+
+
+def _match_label(values: pd.Series, want: str) -> pd.Series:
+    """Rows whose label is ``want`` — exactly, else by a unique prefix ("杭州" → "杭州市")."""
+    v = values.astype(str)
+    want = str(want)
+    if (v == want).any():
+        return v == want
+    known = sorted(set(v))
+    cands = [k for k in known if k.startswith(want) or (want.startswith(k) and len(k) >= 2)]
+    return v == cands[0] if len(cands) == 1 else v == want
+
+
+class Judge:
+    """Plain pandas for the semantic set: a metric over a period, filters and a breakdown,
+    written from the definitions in the issue (units = quantity; sales per customer = sales /
+    distinct buying customers; average age = full years at the as-of date; largest order = the
+    biggest order total), not from tools/."""
+
+    ORDER_METRICS = ("sales", "orders", "units", "customers", "aov", "sales_per_customer", "repurchase_rate",
+                     "largest_order")
+
+    def __init__(self, f: Facts):
+        self.f = f
+        c = f.customers
+        self.cust = c.assign(_age=ages(c["birthday"], f.as_of))
+        rfm = f.rfm
+        self.seg = {"segment": rfm["segment"], "cn8": rfm["cn8"], "tier": rfm["tier"]}
+
+    # labels of customers for a customer-side dimension
+    def cust_labels(self, dim: str) -> pd.Series:
+        c = self.cust
+        if dim == "age_band":
+            a = c["_age"]
+            band = pd.cut(a, [-np.inf, 25, 35, 45, 55, np.inf], right=False, labels=list(AGE_BANDS))
+            return band.astype(object).where(band.notna(), "未知").astype(str)
+        if dim == "segment":
+            return self.f.rfm["segment"].reindex(c.index).fillna("未知")
+        return c[dim].astype(object).where(c[dim].notna(), "未知").astype(str)
+
+    def segment_members(self, name: str) -> pd.Index:
+        en = {v: k for k, v in SEG_ZH.items()}.get(name, name)
+        for col, s in self.seg.items():
+            if (s == en).any():
+                return s.index[s == en]
+        return pd.Index([])
+
+    def customer_set(self, filters: dict) -> pd.Index:
+        keep = self.cust.index
+        for k, want in filters.items():
+            if k == "segment":
+                keep = keep.intersection(self.segment_members(want))
+            elif k == "gender":
+                g = {"女": "F", "female": "F", "男": "M", "male": "M"}.get(str(want).lower(), want)
+                keep = keep.intersection(self.cust.index[self.cust["gender"].astype(str) == g])
+            elif k in ("province", "city", "channel", "age_band"):
+                lab = self.cust_labels(k)
+                keep = keep.intersection(lab.index[_match_label(lab, want)])
+        return keep
+
+    def lines(self, period, filters: dict) -> pd.DataFrame:
+        o = self.f._in(self.f.orders, "order_date", period)
+        if any(k in filters for k in ("province", "city", "channel", "age_band", "segment", "gender")):
+            o = o[o["customer_id"].isin(self.customer_set(filters))]
+        if filters.get("order_channel"):
+            o = o[_match_label(o["channel"], filters["order_channel"])]
+        if filters.get("category"):
+            o = o[o["category"].astype(str) == str(filters["category"])]
+        if filters.get("product"):
+            o = o[o["product_name"].astype(str).str.contains(str(filters["product"]), regex=False)]
+        return o
+
+    def line_labels(self, o: pd.DataFrame, dim: str) -> pd.Series:
+        if dim == "month":
+            return o["order_date"].dt.strftime("%Y-%m")
+        if dim == "product":
+            return o["product_name"].astype(str)
+        if dim == "order_channel":
+            return o["channel"].astype(str)
+        if dim == "category":
+            return o["category"].astype(str)
+        return o["customer_id"].map(self.cust_labels(dim)).fillna("未知")
+
+    @staticmethod
+    def value(metric: str, o: pd.DataFrame):
+        if metric == "sales":
+            return float(o["amount"].sum())
+        if metric == "orders":
+            return float(o["order_id"].nunique())
+        if metric == "units":
+            return float(o["quantity"].sum())
+        if metric == "customers":
+            return float(o["customer_id"].nunique())
+        n, c = o["order_id"].nunique(), o["customer_id"].nunique()
+        if metric == "aov":
+            return float(o["amount"].sum() / n) if n else None
+        if metric == "sales_per_customer":
+            return float(o["amount"].sum() / c) if c else None
+        if metric == "repurchase_rate":
+            per = o.groupby("customer_id")["order_id"].nunique()
+            return float((per >= 2).mean()) if len(per) else None
+        if metric == "largest_order":
+            tot = o.groupby("order_id")["amount"].sum()
+            return float(tot.max()) if len(tot) else None
+        raise ValueError(metric)
+
+    def metric(self, metric: str, period, filters: dict, by: str | None = None):
+        """(value or [alternative values], {group: value} or None)."""
+        if metric == "average_age":
+            return self.average_age(period, filters, by)
+        if metric == "new_customers":
+            hist = self.lines(None, {k: v for k, v in filters.items()})
+            first = hist.groupby("customer_id")["order_date"].min()
+            if period:
+                a, b = pd.Timestamp(period[0]), pd.Timestamp(period[1]) + pd.Timedelta(days=1)
+                first = first[(first >= a) & (first < b)]
+            return float(len(first)), None
+        if metric in ("satisfaction", "complaint_rate"):
+            total, _ = self.f.kpi(metric, period, None, filters.get("province"), filters.get("city"),
+                                  filters.get("category"))
+            return total, None
+        o = self.lines(period, filters)
+        total = self.value(metric, o)
+        if not by:
+            return total, None
+        lab = self.line_labels(o, by)
+        groups = {g: self.value(metric, sub) for g, sub in o.groupby(lab)}
+        return total, {k: v for k, v in groups.items() if v is not None}
+
+    def average_age(self, period, filters: dict, by: str | None):
+        """Mean age of the group's customers: all of them, and (an alternative reading) those
+        with an order in the period."""
+        keep = self.customer_set(filters)
+        buyers = set(self.lines(period, filters)["customer_id"])
+        alts = [keep, keep[keep.isin(list(buyers))]]
+        if not period and not any(k in filters for k in ("order_channel", "category", "product")):
+            alts = [keep, keep[keep.isin(self.f.rfm.index)]]
+        vals = []
+        for ids in alts:
+            a = self.cust.loc[ids, "_age"].dropna()
+            if len(a):
+                vals.append(float(a.mean()))
+        groups = None
+        if by:
+            lab = self.cust_labels(by).loc[keep]
+            a = self.cust.loc[keep, "_age"]
+            groups = {g: float(s.dropna().mean()) for g, s in a.groupby(lab) if s.notna().any() and g != "未知"}
+        return sorted(set(vals)), groups
+
+    def largest_order(self, period, filters: dict):
+        o = self.lines(period, filters)
+        tot = o.groupby("order_id").agg(amount=("amount", "sum"), customer_id=("customer_id", "first"))
+        tot = tot.sort_values(["amount"], ascending=False, kind="stable")
+        return tot.iloc[0] if len(tot) else None
+
+
+def label_texts(dim: str | None, label) -> tuple:
+    """The ways an answer may write a group label (杭州市 / 杭州, 天猫 / Tmall, 茶叶 / tea …)."""
+    s = str(label)
+    out = [s]
+    if dim in ("province", "city") and len(s) > 2 and s[-1] in "省市":
+        out.append(s[:-1])
+        out.append(PLACE_EN.get(s, s))
+    if dim == "province" and s in MUNICIPALITIES:
+        out.append(PLACE_EN.get(s + "市", s))
+    if dim in ("channel", "order_channel") and s in CHANNEL_EN:
+        out.append(CHANNEL_EN[s])
+    if dim == "category" and s in CATEGORY_EN:
+        out.append(CATEGORY_EN[s])
+    if dim == "segment" and s in SEG_ZH:
+        out.append(SEG_ZH[s])
+    return tuple(dict.fromkeys(x for x in out if x))
+
+
+def _filters_of(args: dict) -> dict:
+    return {k: args[k] for k in FILTER_KEYS if args.get(k) not in (None, "")}
+
+
+def _changes(cur, prev, share: bool) -> list[float]:
+    """A change as a share: relative change (and, for a rate, the difference in points)."""
+    out = []
+    if cur is not None and prev:
+        out.append((cur - prev) / prev)
+    if share and cur is not None and prev is not None:
+        out.append(cur - prev)
+    return out
+
+
+def semantic_facts(name: str, param, f: Facts, v: dict, period, args: dict) -> list | None:
+    """Fact kinds of the semantic set (None: not one of them)."""
+    J = f.judge
+    metric = args.get("metric")
+    filt = _filters_of(args)
+    by = args.get("by")
+    share = metric in ("repurchase_rate", "complaint_rate", "retention")
+    if name == "metric":  # the headline value (alternatives for average age)
+        total, _ = J.metric(metric, period, filt)
+        vals = total if isinstance(total, list) else [total]
+        vals = [x for x in vals if x is not None]
+        return [Expect(values=tuple(vals), pct=share, label=f"{metric} value")] if vals else []
+    if name in ("metric_top", "metric_top_only"):  # the first N groups of a breakdown: labels, and values
+        n = int(param or 1)
+        _, groups = J.metric(metric, period, filt, by)
+        ranked = sorted(groups.items(), key=lambda kv: (-kv[1], str(kv[0])))
+        out = []
+        if name == "metric_top_only" and len(ranked) > n:  # "top 5": the 6th is not listed
+            out.append(Expect(label_texts(by, ranked[n][0])[:1], absent=True, label=f"#{n + 1} {by} not listed"))
+        ranked = ranked[:n]
+        for i, (g, val) in enumerate(ranked, 1):
+            if by != "gender":  # F / M are letters inside any word: the values say it
+                out.append(Expect(label_texts(by, g), label=f"#{i} {by}"))
+            out.append(Expect(value=val, pct=share, label=f"{g} {metric}"))
+        return out
+    if name == "top_either":  # best sellers where 卖得最好 may mean units or amount: the #1 of either
+        n = int(param or 1)
+        out = []
+        for i in range(n):
+            labs = []
+            for m in ("units", "sales"):
+                _, groups = J.metric(m, period, filt, by or "product")
+                ranked = sorted(groups.items(), key=lambda kv: (-kv[1], str(kv[0])))
+                if len(ranked) > i:
+                    labs += list(label_texts(by or "product", ranked[i][0]))
+            out.append(Expect(tuple(dict.fromkeys(labs)), label=f"#{i + 1} product (units or amount)"))
+        return out
+    if name == "compare":  # the two period values and the change
+        kinds = [param or args.get("compare")]
+        if kinds == ["yoy_or_full"]:
+            kinds = ["same_period_last_year", "full_previous_year"]
+        cur, _ = J.metric(metric, period, filt)
+        prevs = []
+        for k in kinds:
+            pp = (f"{pd.Timestamp(period[0]).year - 1}-01-01", f"{pd.Timestamp(period[0]).year - 1}-12-31") \
+                if k == "full_previous_year" else f.compare_period(period, k)
+            prevs.append(J.metric(metric, pp, filt)[0])
+        ch = [c for p_ in prevs for c in _changes(cur, p_, share)]
+        return [Expect(value=cur, pct=share, label=f"{metric} this period"),
+                Expect(values=tuple(p_ for p_ in prevs if p_ is not None), pct=share, label=f"{metric} compared period"),
+                Expect(values=tuple(ch), pct=True, absolute=True, label="change")]
+    if name == "decompose":  # the change vs the previous period, and its largest contributor
+        dims = ("category", "province", "order_channel") if param in (None, "any") else (param,)
+        prev_p = f.compare_period(period, "previous_period")
+        cur, _ = J.metric(metric, period, filt)
+        prev, _ = J.metric(metric, prev_p, filt)
+        delta = cur - prev
+        labs, deltas = [], []
+        for dim in dims:
+            _, gc = J.metric(metric, period, filt, dim)
+            _, gp = J.metric(metric, prev_p, filt, dim)
+            dd = {g: gc.get(g, 0.0) - gp.get(g, 0.0) for g in set(gc) | set(gp)}
+            same = {g: x for g, x in dd.items() if x * delta > 0} or dd
+            g = max(sorted(same), key=lambda k: abs(same[k]))
+            labs += list(label_texts(dim, g))
+            deltas.append(dd[g])
+        return [Expect(value=delta, absolute=True, label=f"{metric} change"),
+                Expect(tuple(dict.fromkeys(labs)), label="largest contributor"),
+                Expect(values=tuple(deltas), absolute=True, label="largest contributor's change")]
+    if name == "largest_order":
+        r = J.largest_order(period, filt)
+        cid = str(r["customer_id"])
+        return [Expect(value=round(float(r["amount"]), 2), label="largest order amount"),
+                Expect((cid, str(f.customers.loc[cid, "name"])) if cid in f.customers.index else (cid,),
+                       label="its customer")]
+    if name in ("group_count", "group_monetary"):  # a segment's customers within filters (all time)
+        ids = J.customer_set(filt)
+        ids = ids[ids.isin(f.rfm.index)]
+        if name == "group_count":
+            return [Expect(value=float(len(ids)), label="customers in the group")]
+        return [Expect(value=round(float(f.rfm.loc[ids, "monetary"].mean()), 2), label="mean spend in the group")]
+    if name == "lang":  # the answer is written in this language
+        return [Expect(script=param, label=f"answer in {param}")]
+    return None
+
+
 # ======================================================================= entity choice
 def _pick(seq, key: str):
     seq = list(seq)
@@ -275,6 +652,17 @@ def fill_values(f: Facts, ents: dict, key: str) -> dict:
     v["segment_en"], v["segment_zh"] = seg, SEG_ZH[seg]
     v["cn8"] = _pick(["重要价值客户", "重要发展客户", "重要保持客户", "重要挽留客户", "一般价值客户", "一般挽留客户"], key + "cn8")
     v["tier"] = _pick(["高价值客户", "潜力客户"], key + "tier")
+    for k in ("city", "province"):  # as people type them: 杭州, 浙江
+        x = v.get(k)
+        v[k + "_short"] = x[:-1] if x and len(x) > 2 and x[-1] in "省市" else x
+    ids = sorted(f.customers.index)
+    num = [int(m.group(1)) for m in (re.fullmatch(r"C(\d+)", i) for i in ids) if m]
+    width = len(ids[-1]) - 1 if ids else 6
+    v["missing_cid"] = "C" + str((max(num) if num else 100000) + 1013).zfill(width)
+    names = set(f.customers["name"].astype(str))
+    v["missing_name"] = next((n for n in MISSING_NAMES if n not in names), MISSING_NAMES[0])
+    v["paste_zh"] = (PASTE_ZH * (2000 // len(PASTE_ZH) + 1))[:2000]
+    v["paste_en"] = (PASTE_EN * (2000 // len(PASTE_EN) + 1))[:2000]
     return v
 
 
@@ -287,9 +675,22 @@ class Expect:
     value: float | None = None
     pct: bool = False
     label: str = ""
+    values: tuple = ()      # alternatives: any of these numbers
+    absolute: bool = False  # a change: its size, whatever sign the answer writes it with
+    script: str | None = None  # "en" / "zh": the answer's language
+    absent: bool = False    # the answer must NOT contain any of ``texts`` (e.g. the 6th of a top 5)
 
     def to_dict(self):
-        return {"texts": list(self.texts), "value": self.value, "pct": self.pct, "label": self.label}
+        d = {"texts": list(self.texts), "value": self.value, "pct": self.pct, "label": self.label}
+        if self.values:
+            d["values"] = [float(x) for x in self.values]
+        if self.absolute:
+            d["absolute"] = True
+        if self.script:
+            d["script"] = self.script
+        if self.absent:
+            d["absent"] = True
+        return d
 
 
 def facts_for(name: str, f: Facts, v: dict, period, args: dict) -> list[Expect]:
@@ -298,6 +699,9 @@ def facts_for(name: str, f: Facts, v: dict, period, args: dict) -> list[Expect]:
     if ":" in name and not name.startswith("similar:"):
         name, param = name.split(":", 1)
     rfm = f.rfm
+    sem = semantic_facts(name, param, f, v, period, args)
+    if sem is not None:
+        return sem
     if name == "rfm":
         r = rfm.loc[cid]
         return [Expect((r["segment"], SEG_ZH[r["segment"]]), label="segment"),
@@ -428,8 +832,32 @@ def _sub(obj, v: dict):
     return obj
 
 
+def _facts(names, f: Facts, v: dict, period, args: dict) -> list[dict]:
+    out = []
+    for name in names:
+        try:
+            out += [x.to_dict() for x in facts_for(name, f, v, period, args)]
+        except (KeyError, IndexError, TypeError, AttributeError) as err:
+            out.append({"texts": [], "value": None, "pct": False, "label": f"unavailable: {name} ({err})"})
+    return out
+
+
+def _merge_alternatives(per_period: list[list[dict]]) -> list[dict]:
+    """Facts that hold for any of several periods: position by position, any value or text."""
+    out = []
+    for group in zip(*per_period):
+        d = dict(group[0])
+        vals = [x for g in group for x in ([g["value"]] if g.get("value") is not None else []) + list(g.get("values") or [])]
+        texts = list(dict.fromkeys(t for g in group for t in g.get("texts") or []))
+        if vals or texts:
+            d.update(texts=texts, value=None, values=vals)
+        out.append(d)
+    return out
+
+
 def build_cases(ws: Workspace, templates: list[dict] | None = None) -> list[dict]:
-    """Filled cases: {id, lang, split, turns: [{question, expect: {tool, args, facts, clarify}}]}."""
+    """Filled cases: {id, lang, split, turns: [{question, expect: {tool, args, facts, clarify}}]}.
+    Turns of the semantic / decline sets also carry tools, one_of, absent, judge, decline, rerender."""
     f = Facts(ws)
     ents = entities(f)
     cases = []
@@ -446,18 +874,38 @@ def build_cases(ws: Workspace, templates: list[dict] | None = None) -> list[dict
                 args = _sub(exp.get("args") or {}, v)
                 if exp.get("args_customer") == "amb_pick":
                     args["customer_id"] = v["amb_pick"]
-                period = f.period(exp["period"]) if exp.get("period") else None
+                pname = exp.get("period")
+                period = f.period(pname) if pname and pname != "all" else None
                 if period:
                     args.setdefault("date_from", period[0])
                     args.setdefault("date_to", period[1])
-                facts = []
-                for name in _sub(exp.get("facts") or [], v):
-                    try:
-                        facts += [x.to_dict() for x in facts_for(name, f, v, period, args)]
-                    except (KeyError, IndexError, TypeError, AttributeError) as err:
-                        facts.append({"texts": [], "value": None, "pct": False, "label": f"unavailable: {name} ({err})"})
+                judge = _sub(exp.get("judge") or {}, v)
+                fargs = {**args, **judge}
+                names = _sub(exp.get("facts") or [], v)
+                if exp.get("fact_periods"):
+                    facts = _merge_alternatives([_facts(names, f, v, f.period(p), fargs) for p in exp["fact_periods"]])
+                else:
+                    facts = _facts(names, f, v, period, fargs)
                 e = {"tool": exp.get("tool"), "args": args, "facts": facts, "clarify": bool(exp.get("clarify")),
                      "arg_contains": exp.get("arg_contains") or {}}
+                if exp.get("tools"):
+                    e["tools"] = list(exp["tools"])
+                if exp.get("one_of"):
+                    alts = []
+                    for alt in _sub(exp["one_of"], v):
+                        alt = dict(alt)
+                        if alt.get("period"):
+                            a, b = f.period(alt.pop("period"))
+                            alt.update(date_from=a, date_to=b)
+                        alts.append(alt)
+                    e["one_of"] = alts
+                if pname == "all":
+                    e["absent"] = ["date_from", "date_to"]
+                for k in ("decline", "rerender"):
+                    if exp.get(k):
+                        e[k] = True
+                if judge:
+                    e["judge"] = judge
             turns.append({"question": q, "expect": e})
         cases.append({"id": t["id"], "lang": t.get("lang"), "tags": t.get("tags", []), "turns": turns})
     return cases
@@ -467,8 +915,10 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--workspace", required=True)
     p.add_argument("--out", default="-")
+    p.add_argument("--set", default="main", choices=["main", *SETS],
+                   help="which template set: main (questions.jsonl), semantic or decline")
     a = p.parse_args(argv)
-    cases = build_cases(Workspace(a.workspace))
+    cases = build_cases(Workspace(a.workspace), None if a.set == "main" else load_templates(SETS[a.set]))
     txt = json.dumps(cases, ensure_ascii=False, indent=1, default=str)
     if a.out == "-":
         print(txt)
