@@ -10,7 +10,7 @@ __all__ = ["DOMAIN_WORDS", "HomophoneFixer", "homophone_fixer"]
 # Words worth correcting when typed with a same-sounding wrong character (拼音输入法 slips):
 # the semantic model's Chinese metric and dimension words, plus the other intents' key words.
 DOMAIN_WORDS = ("流失", "画像", "投诉", "分群", "推荐", "复购", "回购", "留存", "关怀", "聚类", "生日", "订单", "客户",
-                "商品", "品类", "退款", "物流", "快递", "满意", "祝福", "短信", "终身价值")
+                "商品", "品类", "退款", "物流", "快递", "满意", "祝福", "短信", "终身价值", "环比", "同比")
 
 
 class HomophoneFixer:

@@ -9,7 +9,7 @@ import re
 from tools.kpi_tools import METRIC_WORDS
 from tools.spec import specs
 
-__all__ = ["metrics_named", "has_slots", "SEG_WORDS", "rx", "HELP_CUE", "FOLLOWUP", "PRONOUN", "ORDINAL", "PREVIOUS_PERIOD", "SAME_PERIOD_LAST_YEAR", "WHY", "CHANGE", "LANGUAGE_SWITCH", "UNSUPPORTED", "COMPLAINT_CONTEXT", "GROUP_METRICS", "LOWEST", "AND_WORDS", "PLACE_GROUPS", "CHANNEL_ALIASES", "known_words", "all_cues"]
+__all__ = ["BLAME", "LISTING", "GENDER_ONE", "COUNTING", "THEM", "OUT_OF_SCOPE", "age_band_named", "metrics_named", "has_slots", "SEG_WORDS", "rx", "HELP_CUE", "FOLLOWUP", "PRONOUN", "ORDINAL", "PREVIOUS_PERIOD", "SAME_PERIOD_LAST_YEAR", "WHY", "CHANGE", "LANGUAGE_SWITCH", "UNSUPPORTED", "COMPLAINT_CONTEXT", "GROUP_METRICS", "LOWEST", "AND_WORDS", "PLACE_GROUPS", "CHANNEL_ALIASES", "known_words", "all_cues"]
 
 
 SEG_WORDS = re.compile(r"分群|分层|细分|客群|群体|人群|分组|分类|这一类|这类|类客户|段|segment|tier|group|cohort|bucket|"
@@ -38,14 +38,18 @@ ORDINAL = [(re.compile(r"第一|第1|头一个|first|1st|上面那个"), 0), (re
 
 
 # "环比" / "vs last month" and "同比" / "vs last year": a metric compared with another period
-PREVIOUS_PERIOD = rx(r"环比|比上(个|一个)?(月|季度|周|期)|较上(个)?(月|季度|周|期)|(跟|和|与|同)上(个|一个)?(月|季度|周)(比|相比|对比)|"
+PREVIOUS_PERIOD = rx(r"上上个?月|前一个?(月|季度|周)|(跟|和|与|比|较)(上|前)(一)?(个)?(月|季度|周)|涨了还是跌了|是涨是跌|增长还是下降|"
+                     r"the (month|quarter|week) before|(vs\.?|versus|compared (to|with)) the previous|环比|比上(个|一个)?(月|季度|周|期)|较上(个)?(月|季度|周|期)|(跟|和|与|同)上(个|一个)?(月|季度|周)(比|相比|对比)|"
                        r"上(个)?(月|季度|周)(相比|对比)|相比上(个)?(月|季度|周)|month[- ]over[- ]month|quarter[- ]over[- ]quarter|"
                        r"week[- ]over[- ]week|\b(mom|qoq|wow)\b|(vs\.?|versus|compared (to|with)|than|against) (the )?(last|previous|prior) "
                        r"(month|quarter|week|period)")
-SAME_PERIOD_LAST_YEAR = rx(r"同比|去年同期|上年同期|比去年|较去年|(跟|和|与|同)去年(比|相比|对比|同期)|相比去年|year[- ]over[- ]year|"
+SAME_PERIOD_LAST_YEAR = rx(r"去年的?(这个|同一个?|同个)(月|季度)|(compared? (to|with)|vs\.?|versus) .{0,12}\blast year\b|同比|去年同期|上年同期|比去年|较去年|(跟|和|与|同)去年(比|相比|对比|同期)|相比去年|year[- ]over[- ]year|"
                              r"\byoy\b|(vs\.?|versus|compared (to|with)|than|against) (the )?(last|previous|prior) year|"
                              r"same (period|month|quarter|time) (last|a) year")
 # "为什么…下降了" / "why did sales drop": the change explained by what contributed to it
+# "哪个品类拖的后腿" / "下滑最多的是哪个省": which group the change came from
+BLAME = rx(r"拖(了)?(的)?后腿|拖累|主要是哪|(下滑|下降|减少|增长|上涨|涨|跌|掉)(得)?最(多|厉害|大)的?(是)?|"
+           r"which .{0,20}(drove|dragged|caused|contributed)|(fell|dropped|grew|rose) the most")
 WHY = rx(r"为什么|为何|为啥|什么原因|原因是|怎么回事|咋回事|怎么会|是什么导致|导致|\bwhy\b|what (drove|caused|explains|is behind)|"
            r"reasons? for|driv(er|ers|ing|en)")
 CHANGE = rx(r"下降|下滑|减少|降低|下跌|跌|少了|变少|上升|上涨|增长|增加|涨|多了|变多|变化|波动|drop|declin|fall|fell|down|"
@@ -57,7 +61,11 @@ LANGUAGE_SWITCH = rx(r"\s*(请|麻烦)?(用|换成|改成|改用|翻译成|切�
                        r"(in|into) (english|chinese)( please)?[.!?]*\s*|\s*(english|chinese),? please[.!?]*\s*")
 
 # a metric the canonical tables have no column for (never answered with another metric)
-UNSUPPORTED = rx(r"退货率|退款率|退货(金额|数量|量|数|订单|情况|多少)|退款(金额|总额|数量|笔数|多少)|(多少|几)(单|笔|个|件)?(退货|退款)|"
+UNSUPPORTED = rx(r"(下个?月|下季度|下一季度|明年|下周|未来.{0,4}(个月|季度|年))[^，。?？]{0,10}(销售额|销量|订单|营收|业绩|收入)|"
+                 r"(销售额|销量|订单量|营收|业绩)[^，。?？]{0,10}(下个?月|明年|预测|预计能)|"
+                 r"\b(forecast|predict)\w*\b.{0,20}\b(sales|revenue|orders)|\bnext (month|quarter|year)'?s? (sales|revenue|orders)|"
+                 r"发货(时间|时长|速度|天数)|配送(时间|时长)|物流时效|优惠券|核销|折扣率|delivery time|shipping time|coupons?|"
+                 r"退货率|退款率|退货(金额|数量|量|数|订单|情况|多少)|退款(金额|总额|数量|笔数|多少)|(多少|几)(单|笔|个|件)?(退货|退款)|"
                    r"毛利(率)?|利润(率)?|净利|盈利|成本|库存|进货|广告(费|投放|花费)?|投放(效果|回报)|投入产出|\broi\b|roas|转化率|"
                    r"点击率|浏览量|访客数|访问量|流量|客流量|\b(uv|pv)\b|"
                    r"\breturns? (rate|ratio|volume|amount)|\bhow many (returns|refunds)|\brefund (rate|amount|total)|"
@@ -70,6 +78,32 @@ COMPLAINT_CONTEXT = rx(r"投诉|抱怨|差评|吐槽|反馈|反映|客诉|(客�
 # metrics of a group that the segment tools do not give (a segment named with one → the KPI over it)
 GROUP_METRICS = ("average_age", "units", "largest_order", "aov", "repurchase_rate", "purchase_interval", "satisfaction",
                   "complaint_rate", "resolution_time", "sales_per_customer", "new_customers", "retention")
+
+# one gender named ("女性客户", "female customers"): a filter unless the question groups by gender
+GENDER_ONE = rx(r"女性|女客户|女顾客|女士|女生|女的|男性|男客户|男顾客|男士|男生|男的|\b(female|male|women|men|ladies)\b")
+# a list asked for ("名单", "who are"): the segment's members, not a number
+LISTING = rx(r"哪些|有谁|是谁|都是谁|名单|列出|列一下|成员|清单|\bwho\b|\blist\b|members|names")
+# a count ("有多少", "how many")
+COUNTING = rx(r"多少|几个|几位|how many|number of|count")
+# "他们平均消费多少": the group of the last answer
+THEM = rx(r"他们|她们|这些(客户|人|会员)|那些(客户|人|会员)|这群|\b(they|them|those customers|these customers)\b")
+# what a CRM assistant does not do
+OUT_OF_SCOPE = rx(r"爬虫|写(个|一个|段)?(代码|程序|脚本)|python|javascript|sql|\b(write|code) (a |some )?(code|script|program|scraper)\b|"
+                  r"\bscrape\b")
+
+
+def age_band_named(q: str) -> str | None:
+    """The age band a question names ("25到34岁", "25-34 year olds"), when it is exactly one of the bands."""
+    m = re.search(r"(\d{2})\s*(?:到|至|-|~|–|to)\s*(\d{2})\s*(?:岁|周岁|year)", q, re.I)
+    if m:
+        band = f"{m.group(1)}-{m.group(2)}"
+        return band if band in ("25-34", "35-44", "45-54") else None
+    if re.search(r"(25|二十五)岁以下|不到25岁|under 25", q, re.I):
+        return "<25"
+    if re.search(r"55岁(以上|及以上)|over 55|55\+", q, re.I):
+        return "55+"
+    return None
+
 
 LOWEST = rx(r"最差|最少|最低|倒数|垫底|最不好卖|卖得(最)?(差|少|不好)|\b(worst|bottom|least|lowest|fewest)\b")
 AND_WORDS = rx(r"和|与|及|以及|、|还有|跟|\band\b|,|&|\+")

@@ -27,7 +27,7 @@ import sys
 from dataclasses import dataclass, field
 
 from assistant.intent import IntentModel
-from assistant.question_words import (AND_WORDS, CHANGE, CHANNEL_ALIASES, COMPLAINT_CONTEXT, FOLLOWUP, GROUP_METRICS, LANGUAGE_SWITCH, LOWEST, ORDINAL, PLACE_GROUPS, PREVIOUS_PERIOD, PRONOUN, SAME_PERIOD_LAST_YEAR, SEG_WORDS, UNSUPPORTED, WHY, all_cues, has_slots, known_words, metrics_named)
+from assistant.question_words import (AND_WORDS, BLAME, CHANGE, CHANNEL_ALIASES, COMPLAINT_CONTEXT, FOLLOWUP, GENDER_ONE, GROUP_METRICS, LANGUAGE_SWITCH, LISTING, LOWEST, ORDINAL, OUT_OF_SCOPE, PLACE_GROUPS, PREVIOUS_PERIOD, PRONOUN, SAME_PERIOD_LAST_YEAR, SEG_WORDS, THEM, UNSUPPORTED, WHY, age_band_named, all_cues, has_slots, known_words, metrics_named)
 from assistant.lang import parse_date_range, parse_days, parse_top
 from assistant.homophones import homophone_fixer
 from assistant.vocabulary import Mention, Vocabulary, complaint_text, nfkc, normalise_question, vocabulary_for
@@ -143,8 +143,13 @@ class Router:
             scores["segment"] = scores.get("segment", 0) + 0.1
         if slots.get("metric"):
             scores["kpi"] = scores.get("kpi", 0) + (0.25 if slots.get("metric_term") else 0.05)
-            if seg and slots["metric"] in GROUP_METRICS:
+            if seg and (slots["metric"] in GROUP_METRICS or slots.get("province") or slots.get("city")
+                        or slots.get("sales_channel") or slots.get("date_from")):
                 scores["kpi"] += 0.1  # "冠军客户的平均年龄": a metric over a segment, not the segment's list
+            if seg and (slots.get("province") or slots.get("city") or slots.get("sales_channel")) \
+                    and not LISTING.search(q):
+                # "广州的重要价值客户有多少": the segment tables cannot filter by place or channel; the KPI can
+                scores["kpi"] = max(scores["kpi"], scores.get("segment", 0) + 0.01)
             if slots["metric"] == "customers" and SEG_WORDS.search(q) and not has_customer:
                 scores["kpi"] -= boosts.get("kpi", 0) + 0.05  # "各分群客户数量" is a segment count
         if slots.get("by") and not has_customer and not pronoun and \
@@ -193,8 +198,14 @@ class Router:
         marker = bool(FOLLOWUP.search(q))
         # 2. follow-ups: "那上海呢?", "top 20 instead", "换成上个月" re-run the last tool with new slots
         if last_family and has_slots(slots, mentions, pronoun) and not boosts.get("help"):
-            other_cue = bool(cues - {last_family})
-            if (marker and not other_cue) or (not own_intent and (len(q) <= 14 or marker or family == "unknown")):
+            # the question's own cues, without the placeholder a segment name was replaced by above
+            q_plain = q.replace(seg[2], " ") if seg and seg[3] else q
+            own_cues = {f for f, rx, b in all_cues() if b >= 0.15 and f != "help" and rx.search(q_plain)}
+            other_cue = bool(own_cues - {last_family})
+            same_only = bool(own_cues) and not other_cue and not slots.get("metric") and len(q) <= 24
+            group_ref = bool(THEM.search(q)) and not mentions and last_family == "kpi"
+            if (marker and not other_cue) or (not own_intent and (len(q) <= 14 or marker or family == "unknown")) \
+                    or same_only or group_ref:
                 return self._followup(q, lang, memory, slots, mentions, pronoun, scores)
         strong_cue = bool(cues)
         # 3. nothing recognisable
@@ -213,6 +224,10 @@ class Router:
         m = UNSUPPORTED.search(q)
         if m and not COMPLAINT_CONTEXT.search(q):
             return Route(None, {}, "unsupported", lang, 0.0, notes=[f"unsupported:{m.group(0)}"])
+        if OUT_OF_SCOPE.search(q):
+            return Route(None, {}, "unknown", lang, 0.0, notes=["out of scope"])
+        if len(q) > 400 and not COMPLAINT_CONTEXT.search(q[:400]):
+            return Route(None, {}, "unknown", lang, 0.0, notes=["a long paste, not a question"])
         unknown = self.vocab.unknown_ids(q)
         if unknown and not mentions:
             return Route(None, {}, "unknown_customer", lang, 0.0, notes=[f"unknown_customer:{unknown[0]}"])
@@ -335,16 +350,35 @@ class Router:
         if cmp_m:
             s["period_compare"] = "same_period_last_year" if SAME_PERIOD_LAST_YEAR.search(q) else "previous_period"
             if dr and dr[2] and dr[2] in cmp_m.group(0):
-                # "和去年同期比": 去年 names the comparison, not the period asked about
+                # "和去年同期比": 去年 names the comparison, not the period asked about — unless the
+                # question names its own period outside the comparison ("Q3 … vs Q3 last year")
+                own = parse_date_range(q.replace(cmp_m.group(0), " "), self.as_of)
                 for k in ("date_from", "date_to", "date_phrase"):
                     s.pop(k, None)
+                if own:
+                    s["date_from"], s["date_to"], s["date_phrase"] = own
+        g = GENDER_ONE.search(q)
+        if g and s.get("by") == "gender" and not grouping and not re.search(r"男女|性别|gender|men and women", q, re.I):
+            s.pop("by")  # "山东女性客户的客单价": one gender, a filter
+        if g and s.get("by") != "gender":
+            s["gender"] = "F" if re.search(r"女|female|women|ladies", g.group(0), re.I) else "M"
+        band = age_band_named(q)
+        if band and not grouping:
+            s["age_band"] = band
+            if s.get("by") == "age_band":
+                s.pop("by")
         if LOWEST.search(q):
             s["lowest"] = True  # "卖得最差的5个商品": the bottom of the ranking
         metrics = metrics_named(q)
+        if seg and (prov or city or chan or dr) and re.search(r"有多少(?!钱)(人|位|个)?(?=$|[、，,和?？。])|how many", q, re.I) \
+                and "customers" not in metrics:
+            # "成都的重要价值客户有多少(、平均消费多少)": a count inside a place, not the national table
+            metrics = ["customers"] + metrics
+            s["metric"] = "customers"
         if len(metrics) >= 2 and AND_WORDS.search(q):
             # "各省销售额和订单数": the first metric named leads, the others come along
             s["metric"], s["also_metrics"] = metrics[0], metrics[1:]
-        if WHY.search(q) and CHANGE.search(q):
+        if (WHY.search(q) or BLAME.search(q)) and CHANGE.search(q):
             s["explain"] = True
             s.setdefault("period_compare", "previous_period")
         if re.search(r"未解决|没解决|没有解决|还没(有)?(解决|处理)|待处理|处理中|未处理|\bopen\b|unresolved|pending|not (yet )?resolved", q, re.I):

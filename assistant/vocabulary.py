@@ -120,9 +120,15 @@ _NORMALISE = [("客诉", "投诉"), ("啥时候", "什么时候"), ("为啥", "�
               ("满意读", "满意度"), ("画象", "画像")]
 
 
+_EN_SLIPS = [(r"\byrs?\b", "year"), (r"\b(revnue|reveune|revenu|revenew)\b", "revenue"), (r"\bmnth\b", "month"),
+             (r"\bcustmers?\b", "customers"), (r"\bsles\b", "sales")]
+
+
 def normalise_question(q: str) -> str:
     for a, b in _NORMALISE:
         q = q.replace(a, b)
+    for a, b in _EN_SLIPS:
+        q = re.sub(a, b, q, flags=re.I)
     return q
 
 

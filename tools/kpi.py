@@ -269,6 +269,13 @@ def _segment_table(tables: dict, metric: str) -> pd.DataFrame:
     return out
 
 
+def _first_day(df, col: str):
+    if df is None or col not in df or not len(df):
+        return None
+    d = pd.to_datetime(df[col], errors="coerce").min()
+    return None if pd.isna(d) else pd.Timestamp(d).normalize()
+
+
 class _Ctx:
     """Prepared inputs for one kpi() call."""
 
@@ -297,6 +304,15 @@ class _Ctx:
         self.date_to = _parse_day(date_to, "date_to", end=True)
         if self.date_from is not None and self.date_to is not None and self.date_from > self.date_to:
             raise GuanxiError(f"date_from {fmt_date(self.date_from)} is after date_to {fmt_date(self.date_to)}")
+        if self.date_from is not None and self.date_from >= self.as_of:
+            raise GuanxiError(f"the period from {fmt_date(self.date_from)} is after the data's last day "
+                              f"({fmt_date(self.as_of - pd.Timedelta(days=1))}); Guanxi reports what happened and "
+                              f"does not forecast")
+        first = _first_day(orders if orders is not None else feedback, "order_date" if orders is not None else "created_at")
+        if self.date_to is not None and first is not None and self.date_to < first:
+            raise GuanxiError(f"no data before {fmt_date(first)}: the period up to {fmt_date(self.date_to)} "
+                              f"is older than the data (which covers {fmt_date(first)} … "
+                              f"{fmt_date(self.as_of - pd.Timedelta(days=1))})")
         # exclusive end of the window
         end = self.as_of
         if self.date_to is not None:
@@ -423,6 +439,9 @@ def _match_values(dim: str, want, labels: pd.Series) -> list[str]:
                 [k for k in known if w in k]
         if len(cands) == 1:
             out.append(cands[0])
+            continue
+        if dim == "product" and len(w) >= 2 and (inside := [k for k in known if w in k]):
+            out.extend(inside)   # "绿茶": every product whose name holds the word
             continue
         shown = ", ".join(known[:30]) + (" …" if len(known) > 30 else "")
         hint = f"ambiguous ({', '.join(cands[:10])})" if cands else "not found"

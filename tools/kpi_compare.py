@@ -8,8 +8,9 @@ Every value comes from `tools.kpi.kpi` (the one definition of each metric), run 
 - same period last year: the same days one year earlier (29 Feb → 28 Feb).
 - no period given: the last complete calendar month before the as-of date.
 - change = current − previous; change_pct = change / previous (None when previous is 0 or missing).
-- contributions (additive metrics only: sales, units): per group, current − previous; the groups'
-  deltas sum exactly to the total change (groups beyond the top ones are summed as "其他 other").
+- contributions: per group, current − previous; the groups' deltas sum exactly to the total change
+  (groups beyond the top ones are summed as "其他 other"). Sales and units split over any dimension;
+  orders and customers only over dimensions that put each order / customer in one group.
 """
 from __future__ import annotations
 
@@ -25,6 +26,9 @@ __all__ = ["COMPARISONS", "Window", "resolve_windows", "compare_kpi", "contribut
 
 COMPARISONS = ("previous_period", "same_period_last_year")
 OTHER = "其他 other"
+# dimensions that put each order (each customer) in exactly one group, so their counts add up
+_CUSTOMER_ATTRS = ("province", "city", "gender", "age_band", "channel", "segment", "segment_cn8", "tier", "cluster")
+_PARTITIONS = {"orders": (*_CUSTOMER_ATTRS, "order_channel"), "customers": _CUSTOMER_ATTRS}
 
 
 @dataclass(frozen=True)
@@ -93,9 +97,10 @@ def contributions(tables, metric: str, dim: str, current: Window, previous: Wind
                   filters: dict | None = None, top: int = 5) -> list[dict]:
     """What each group of ``dim`` added to the change of an additive metric, biggest |delta| first;
     the rows (with "其他 other" for the rest) sum exactly to the total change."""
-    if metric not in ADDITIVE_METRICS:
-        raise GuanxiError(f"a change of {metric} cannot be split into parts that add up; "
-                          f"explanations work for {', '.join(ADDITIVE_METRICS)}")
+    if metric not in ADDITIVE_METRICS and not (metric in ("orders", "customers") and dim in _PARTITIONS[metric]):
+        raise GuanxiError(f"a change of {metric} cannot be split by {dim} into parts that add up; "
+                          f"explanations work for {', '.join(ADDITIVE_METRICS)} by any dimension, and for orders or "
+                          f"customers by a customer attribute (orders also by order channel)")
     a = _run(tables, metric, current, by=dim, as_of=as_of, filters=filters).breakdown
     b = _run(tables, metric, previous, by=dim, as_of=as_of, filters=filters).breakdown
     a = a.set_index(dim)["value"] if a is not None else pd.Series(dtype=float)

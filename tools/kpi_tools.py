@@ -30,10 +30,11 @@ COMPLAINT_BY = (r"(投诉|差评|complaints?).{0,8}(最多|最少|最高|最低|
 
 # (pattern, metric): the first match names the metric a question asks about
 METRIC_WORDS: list[tuple[str, str]] = [
-    (r"最大的?(一|单)?笔?订单|单笔(最大|最高|最多|金额最高)|最大单|金额最(大|高)的(一笔)?订单|最贵的(一笔)?订单|"
+    (r"最大的?(一|单)?笔?订单|单笔(最大|最高|最多|金额最高)|最大单|最大的?一单|金额最(大|高)的.{0,3}(订单|一单|那单)|最贵的(一笔)?订单|"
      r"(biggest|largest|highest[- ]value|most expensive) (single )?(order|purchase|transaction)", "largest_order"),
-    (r"平均年龄|年龄(的)?(平均|均值)|多大年纪|平均(多少|几)岁|average age|mean age|how old .{0,30}on average", "average_age"),
-    (r"人均(消费|销售|金额|花费|贡献|客单)?|客均|(每个|每位|每一位)(客户|顾客|会员|用户)(平均)?(消费|花|买|贡献)|平均每(个|位)(客户|顾客|人)|"
+    (r"平均年龄|年龄(的)?(平均|均值)|多大年纪|平均(多少|几)岁|平均多大|多大岁数|平均岁数|average age|mean age|"
+     r"how old .{0,60}on average", "average_age"),
+    (r"人均(消费|销售|金额|花费|贡献|客单)?|客均|平均(每人|每个人)?(消费|花费|花了?)(多少|金额)?|舍得花钱|最能花钱|(每个|每位|每一位)(客户|顾客|会员|用户)(平均)?(消费|花|买|贡献)|平均每(个|位)(客户|顾客|人)|"
      r"(sales|revenue|spend|spending|value) per (customer|buyer|head)|per[- ](customer|capita) (spend|sales|revenue|value)|"
      r"average (spend|revenue|sales) per (customer|buyer)", "sales_per_customer"),
     (r"销量|卖了多少件|卖出.{0,4}件|多少件|几件|件数|(units?|pieces|items) sold|how many (units|pieces|items)|\bquantity\b|"
@@ -54,17 +55,18 @@ METRIC_WORDS: list[tuple[str, str]] = [
      r"new (customers|buyers|clients|members|signups|sign-ups)|first[- ]time (buyers|customers)|acquired|newly", "new_customers"),
     (r"订单数|订单量|多少单|多少订单|下单量|单量|单数|how many orders|number of orders|order count|order volume|orders? per", "orders"),
     (r"客户数|客户总数|总客户数|客户总量|购买客户数|买家数|顾客数|用户数|会员数|活跃客户|多少客户|多少(位|个|名)(客户|顾客|用户|会员|买家)|多少人买|人数|"
-     r"(客户|顾客|买家|用户)(最多|最少|数量|规模|占比|比例|分布|构成|多吗|多不多|少吗)|(有)?多少(个)?人(?!均)|几个人|how many (customers|clients|buyers|shoppers)|number of (customers|clients|buyers)|"
+     r"(客户|顾客|买家|用户)(最多|最少|数量|规模|占比|比例|分布|构成|多吗|多不多|少吗)|(有)?多少(个)?人(?!均)|几个人|how many \w+( \w+)? (customers|clients|buyers)|how many (customers|clients|buyers|shoppers)|number of (customers|clients|buyers)|"
      r"customer count|active customers|buyers|how many people bought", "customers"),
     (r"销售额|销售收入|营业额|营收|收入|消费金额|消费额|gmv|销量|卖了多少|业绩|卖得|卖的|sales|revenue|turnover|sold|takings|income|"
-     r"how much did we (sell|make)|销售", "sales"),
+     r"how much did we (sell|make)|销售|买了多少钱|花了多少|消费了多少|贡献了?多少|一共花|\bspen[dt]\b", "sales"),
     (r"订单|单子|\borders\b", "orders"),
 ]
 METRIC_WORDS = [(re.compile(p, re.I | re.ASCII), m) for p, m in METRIC_WORDS]
 # (pattern, dimension): the first match names the breakdown
 DIMENSION_WORDS: list[tuple[str, str]] = [
     (r"哪些商品|哪个商品|哪款商品|哪几款|什么商品|哪些产品|哪个产品|商品(排名|排行|榜)|产品(排名|排行|榜)|(最|比较)?(畅销|热销|好卖)的?(商品|产品)?|爆款|"
-     r"卖得(最)?好的.{0,6}(商品|产品|东西)?|卖得最多的.{0,6}(商品|产品)|(前|top)\s*\d+.{0,4}(个|款)?(商品|产品)|"
+     r"卖得(最)?好的.{0,6}(商品|产品|东西)?|卖得最多的.{0,6}(商品|产品)|(前|top)\s*[\d一二三四五六七八九十]+.{0,4}(个|款)?(商品|产品)|"
+     r"哪(款|个|些|几款)(产品|商品)|(商品|产品)[^，。]{0,6}(最高|最多|最好|排名)|"
      r"(销量|销售额|业绩|卖得)(最)?(好|高|多|差|低|少)的.{0,6}(商品|产品)|最(好|高|多|差|低|少)的\s*\d*\s*(个|款)?(商品|产品)|"
      r"\b(top|best|worst)[- ]?(\d+ )?(selling )?products?\b|best[- ]sellers?|best[- ]selling|by product|per product|"
      r"which products?|products? (rank|ranking)", "product"),
@@ -93,7 +95,8 @@ ExplainBy = Literal["category", "product", "province", "city", "order_channel", 
 def kpi(metric: KpiMetric, by: KpiBy | None = None, date_from: str | None = None, date_to: str | None = None,
         province: str | None = None, city: str | None = None, category: str | None = None,
         channel: str | None = None, order_channel: str | None = None, top: int | None = None,
-        segment: str | None = None, product: str | None = None, compare: Comparison | None = None,
+        segment: str | None = None, product: str | None = None, gender: Literal["F", "M"] | None = None,
+        age_band: Literal["<25", "25-34", "35-44", "45-54", "55+"] | None = None, compare: Comparison | None = None,
         explain_by: list[ExplainBy] | None = None, order: Literal["highest", "lowest"] = "highest",
         also: list[KpiMetric] | None = None, *, ctx: ToolContext | None = None) -> dict:
     """A business KPI over an optional date range and filters, optionally broken down (with a chart),
@@ -119,7 +122,9 @@ def kpi(metric: KpiMetric, by: KpiBy | None = None, date_from: str | None = None
         top: keep only the first N groups of the breakdown (highest value; for month the last N)
         segment: only customers of this segment: an RFM segment (Champions), an eight-class segment
             (重要价值客户), a tier (高价值客户) or a cluster name
-        product: only this product (its exact name)
+        product: only this product, or every product whose name contains this word (绿茶)
+        gender: only female (F) or male (M) customers
+        age_band: only customers of this age band
         compare: previous_period (环比) or same_period_last_year (同比); without a period, the last
             complete month
         explain_by: with compare, split the change of sales or units by these dimensions (each group's
@@ -133,7 +138,8 @@ def kpi(metric: KpiMetric, by: KpiBy | None = None, date_from: str | None = None
     tables = {"orders": ws.table("orders"), "customers": ws.table("customers"), "feedback": ws.table("feedback"),
               "rfm": ws.artefact("rfm"), "clusters": ws.artefact("clusters")}
     filters = {k: v for k, v in dict(province=province, city=city, category=category, channel=channel,
-                                     order_channel=order_channel, product=product).items() if v not in (None, "")}
+                                     order_channel=order_channel, product=product, gender=gender,
+                                     age_band=age_band).items() if v not in (None, "")}
     for k, v in list(filters.items()):  # "江苏省,浙江省,上海": several values of one filter
         if isinstance(v, str) and re.search(r"[,，、]", v):
             vals = [x.strip() for x in re.split(r"[,，、]", v) if x.strip()]
@@ -352,8 +358,12 @@ def _kpi_args(f) -> dict:
         a["top"] = s["top"]
     if s.get("segment") and (s.get("segment_strong") or f.segment_words) and a.get("by") not in _SEGMENT_BYS:
         a["segment"] = s["segment"]  # "冠军客户的平均年龄": the metric over one segment
-    if s.get("item") and "category" not in a and f.vocab is not None and s["item"] in f.vocab.products:
-        a["product"] = s["item"]
+    if s.get("item") and "category" not in a and f.vocab is not None and \
+            any(s["item"] in p for p in f.vocab.products):
+        a["product"] = s["item"]  # a product, or a word in product names ("绿茶": every green tea)
+    for k in ("gender", "age_band"):
+        if s.get(k) and a.get("by") != k:
+            a[k] = s[k]
     if s.get("lowest") and a.get("by"):
         a["order"] = "lowest"
     if s.get("also_metrics"):
@@ -361,11 +371,16 @@ def _kpi_args(f) -> dict:
     if s.get("period_compare") and metric != "retention":
         a["compare"] = s["period_compare"]
         if s.get("explain"):
-            a["explain_by"] = [d for d in ("category", "province", "order_channel") if d != a.get("by")]
+            if a.get("by") and a["by"] in _EXPLAINABLE:
+                a["explain_by"] = [a.pop("by")]   # "哪个品类拖的后腿": the change split by that dimension
+                a.pop("top", None)
+            else:
+                a["explain_by"] = [d for d in ("category", "province", "order_channel") if d != a.get("by")]
     return a
 
 
 _SEGMENT_BYS = ("segment", "segment_cn8", "tier", "cluster")
+_EXPLAINABLE = ("category", "product", "province", "city", "order_channel", "channel", "segment", "gender", "age_band")
 
 
 def _kpi_inherit(args: dict, new: dict, f) -> None:
