@@ -370,7 +370,7 @@ class Router:
         if LOWEST.search(q):
             s["lowest"] = True  # "卖得最差的5个商品": the bottom of the ranking
         metrics = metrics_named(q)
-        if seg and (prov or city or chan or dr) and re.search(r"有多少(?!钱)(人|位|个)?(?=$|[、，,和?？。])|how many", q, re.I) \
+        if seg and seg[3] and (prov or city or chan or dr) and re.search(r"有多少(?!钱)(人|位|个)?(?=$|[、，,和?？。])|how many", q, re.I) \
                 and "customers" not in metrics:
             # "成都的重要价值客户有多少(、平均消费多少)": a count inside a place, not the national table
             metrics = ["customers"] + metrics
