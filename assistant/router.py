@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass, field
 
 from assistant.intent import IntentModel
+from assistant.route import Route
+from assistant.pending import resolve_pending
 from assistant.question_words import (AND_WORDS, BLAME, CHANGE, CHANNEL_ALIASES, COMPLAINT_CONTEXT, FOLLOWUP, GENDER_ONE, GROUP_METRICS, LANGUAGE_SWITCH, LISTING, LOWEST, ORDINAL, OUT_OF_SCOPE, PLACE_GROUPS, PREVIOUS_PERIOD, PRONOUN, SAME_PERIOD_LAST_YEAR, SEG_WORDS, THEM, UNSUPPORTED, WHY, age_band_named, all_cues, has_slots, known_words, metrics_named)
 from assistant.lang import parse_date_range, parse_days, parse_top
 from assistant.homophones import homophone_fixer
@@ -38,23 +39,6 @@ from tools.kpi_tools import DIMENSION_WORDS, METRIC_WORDS
 from tools.spec import Frame, ToolSpec, specs
 
 __all__ = ["Route", "Router", "Vocabulary", "IntentModel", "Mention"]
-
-
-@dataclass
-class Route:
-    """The router's decision for one question."""
-    tool: str | None                    # a tool name, or None for help / unknown / clarification
-    args: dict = field(default_factory=dict)
-    intent: str = "unknown"             # tool name, "help", "unknown", "clarify"
-    language: str = "en"
-    confidence: float = 0.0
-    needs_clarification: bool = False
-    clarify_kind: str | None = None     # customer | missing_customer | missing_item | missing_segment
-    candidates: list[str] = field(default_factory=list)  # customer ids to choose from
-    followup: bool = False
-    notes: list[str] = field(default_factory=list)
-    scores: dict = field(default_factory=dict)
-    focus: dict = field(default_factory=dict)   # what the answer should lead with (e.g. one segment)
 
 
 # ================================================================= router
@@ -100,7 +84,7 @@ class Router:
             return route
         # 1. pending clarification: an answer picks one of the candidates
         if memory is not None and memory.pending:
-            r = self._resolve_pending(q, memory)
+            r = resolve_pending(self, q, memory)
             if r is not None:
                 return r
         mentions = v.find_customers(q)
@@ -557,70 +541,6 @@ class Router:
             # a named customer after a list: show that customer's card for the same topic
             route.tool = route.intent = spec.after_list_customer
             route.args = {"customer_id": mentions[0].ids[0]}
-        return route
-
-    def _resolve_pending(self, q: str, memory) -> Route | None:
-        p = memory.pending
-        cands: list[str] = p.get("candidates") or []
-        kind = p.get("kind")
-        lang = question_language(q) if q else memory.language
-        chosen: str | None = None
-        mentions = self.vocab.find_customers(q)
-        if kind == "customer" or kind == "missing_customer":
-            ids = [i for m in mentions for i in m.ids]
-            if kind == "customer":
-                inter = [i for i in ids if i in cands]
-                if len(inter) == 1:
-                    chosen = inter[0]
-            elif len(set(ids)) == 1:
-                chosen = ids[0]
-            elif len(set(ids)) > 1:
-                route = Route(p["tool"], dict(p.get("args") or {}), p["tool"], lang)
-                return self._clarify(route, list(dict.fromkeys(ids)), "customer", mentions[0].span)
-            if chosen is None and cands:
-                m = re.fullmatch(r"\s*(\d)\s*[.)、]?\s*", q)
-                if m and 1 <= int(m.group(1)) <= len(cands):
-                    chosen = cands[int(m.group(1)) - 1]
-            if chosen is None and cands:
-                # distinguishing info: city / province / gender
-                prov, city, _ = self.vocab.find_places(q)
-                cust = self.vocab.cust
-                pool = cands
-                if city:
-                    pool = [c for c in pool if str(cust.loc[c].get("city")) == city]
-                elif prov:
-                    pool = [c for c in pool if str(cust.loc[c].get("province")) == prov]
-                if (city or prov) and len(pool) == 1:
-                    chosen = pool[0]
-                elif (city or prov) and not pool and len(q) <= 20 and re.search(
-                        r"那个|那位|这个|这位|的那|那一个|住在|\b(one|who|lives?|living|from)\b", q, re.I):
-                    # "杭州那个" when none of them is in 杭州: ask again with the same choices
-                    route = Route(p["tool"], dict(p.get("args") or {}), p["tool"], p.get("language") or lang)
-                    route.notes.append(f"no candidate in {city or prov}")
-                    return self._clarify(route, list(cands), "customer", "")
-                elif re.search(r"女|female|woman|ms\b|mrs\b", q, re.I) or re.search(r"男|male|\bman\b|mr\b", q, re.I):
-                    g = "F" if re.search(r"女|female|woman|ms\b|mrs\b", q, re.I) else "M"
-                    pool2 = [c for c in cands if str(cust.loc[c].get("gender")) == g]
-                    if len(pool2) == 1:
-                        chosen = pool2[0]
-        if chosen is None and cands:
-            for rx, idx in ORDINAL:
-                if rx.search(q):
-                    try:
-                        chosen = cands[idx]
-                    except IndexError:
-                        pass
-                    break
-        if chosen is None:
-            if kind == "customer" and re.fullmatch(r"\s*(都|全部|all|both|都要|两个都)\s*", q, re.I):
-                pass
-            memory.pending = None if not re.search(r"第|one|个|位", q) else memory.pending
-            return None
-        args = dict(p.get("args") or {})
-        args["customer_id"] = chosen
-        memory.pending = None
-        route = Route(p["tool"], args, p["tool"], p.get("language") or lang, 1.0, followup=True)
-        route.notes.append("clarified")
         return route
 
 

@@ -93,3 +93,40 @@ def test_no_module_is_over_600_lines_without_saying_why():
         if text.count("\n") > 600 and "Long on purpose:" not in (ast.get_docstring(ast.parse(text)) or ""):
             long.append(f"{path.relative_to(ROOT)} ({text.count(chr(10))} lines)")
     assert not long, long
+
+
+def test_no_import_cycles_between_modules():
+    """Module-level imports form no cycle (lazy imports inside functions are how a cycle is broken
+    on purpose, and there are none between layers: see the tests above)."""
+    mods = {}
+    for path in _all_modules():
+        rel = path.relative_to(ROOT).with_suffix("")
+        name = ".".join(rel.parts).removesuffix(".__init__")
+        mods[name] = path
+    graph: dict[str, set[str]] = {}
+    for name, path in mods.items():
+        deps = set()
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:   # module level only
+            targets = []
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                targets = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            deps |= {t for t in targets if t in mods and t != name}
+        graph[name] = deps
+    seen, stack, cycles = set(), [], []
+
+    def visit(n):
+        if n in stack:
+            cycles.append(stack[stack.index(n):] + [n])
+            return
+        if n in seen:
+            return
+        seen.add(n)
+        stack.append(n)
+        for d in sorted(graph.get(n, ())):
+            visit(d)
+        stack.pop()
+    for n in sorted(graph):
+        visit(n)
+    assert not cycles, cycles[:5]
