@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 __all__ = ["CJK_FONT", "bilingual_title", "bar_chart", "line_chart", "heatmap", "pie_chart",
-           "histogram", "style"]
+           "histogram", "style", "bar_chart_json", "line_chart_json"]
 
 CJK_FONT = "Noto Sans CJK SC, Noto Sans SC, Microsoft YaHei, PingFang SC, Source Han Sans SC, sans-serif"
 
@@ -139,3 +139,18 @@ def bar_chart_json(df: pd.DataFrame, x: str, y: str, title_zh: str, title_en: st
               "font": {"family": CJK_FONT, "size": 13}, "paper_bgcolor": "white", "plot_bgcolor": "white",
               "margin": {"l": 60, "r": 20, "t": 60, "b": 60}, "height": height, **axes}
     return {"data": [trace], "layout": layout}
+
+
+def line_chart_json(df: pd.DataFrame, x: str, y: str, title_zh: str, title_en: str, x_title: str | None = None,
+                    y_title: str | None = None) -> dict:
+    """A line with markers as plotly JSON, built directly (same look as `line_chart`, without the
+    ~50-100 ms a plotly Figure costs)."""
+    xs = _labels(df[x].tolist())
+    ys = [None if v is None or (isinstance(v, float) and np.isnan(v)) else float(v)
+          for v in pd.to_numeric(df[y], errors="coerce").tolist()]
+    return {"data": [{"type": "scatter", "mode": "lines+markers", "x": xs, "y": ys, "name": y_title or y}],
+            "layout": {"title": {"text": bilingual_title(title_zh, title_en), "x": 0.01},
+                       "font": {"family": CJK_FONT, "size": 13}, "paper_bgcolor": "white", "plot_bgcolor": "white",
+                       "margin": {"l": 60, "r": 20, "t": 60, "b": 60}, "height": 420, "showlegend": False,
+                       "xaxis": {"title": {"text": x_title or x}, "type": "category"},
+                       "yaxis": {"title": {"text": y_title or y}}}}

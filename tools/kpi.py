@@ -59,6 +59,7 @@ are the one definition of each metric; they read best side by side.
 """
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 
@@ -269,6 +270,26 @@ def _segment_table(tables: dict, metric: str) -> pd.DataFrame:
     return out
 
 
+def _clean_labels(values: np.ndarray, index) -> pd.Series:
+    """Labels as str, missing or blank → 未知 (numpy, not per-element pandas: this runs per query)."""
+    out = np.array([UNKNOWN if v is None or (isinstance(v, float) and v != v) or not str(v).strip() else str(v)
+                    for v in values], dtype=object) if len(values) < 64 else None
+    if out is None:
+        vals = pd.Series(values, dtype=object)
+        keys, uniq = pd.factorize(vals, use_na_sentinel=True)
+        names = np.array([UNKNOWN if (isinstance(u, float) and u != u) or not str(u).strip() else str(u) for u in uniq]
+                         + [UNKNOWN], dtype=object)
+        out = names[keys]  # -1 (missing) takes the last entry, 未知
+    return pd.Series(out, index=index, dtype=object)
+
+
+def _lookup(ids: pd.Series, src: pd.Series) -> pd.Series:
+    """``src`` (indexed by customer_id) looked up for each id, as clean labels."""
+    pos = pd.Index(src.index.astype(str)).get_indexer(ids.astype(str))
+    vals = np.append(src.to_numpy(dtype=object, na_value=None), [None])[pos]  # -1 → None → 未知
+    return _clean_labels(vals, ids.index)
+
+
 def _first_day(df, col: str):
     if df is None or col not in df or not len(df):
         return None
@@ -369,7 +390,7 @@ class _Ctx:
             if dim not in self.seg:
                 raise GuanxiError(f"no {dim} per customer in the workspace (artefacts rfm / clusters): "
                                   f"rebuild it with `guanxi build`")
-            s = df["customer_id"].astype(str).map(self.seg[dim])
+            return _lookup(df["customer_id"].astype(str), self.seg[dim])
         elif dim in _CUSTOMER_DIMS:
             if "customer_id" not in df:
                 raise GuanxiError(f"the {kind} table has no column customer_id (needed for {dim})")
@@ -382,7 +403,7 @@ class _Ctx:
             else:
                 _need_cols(c, "customers", [dim], dim)
                 src = c[dim]
-            s = df["customer_id"].map(src)
+            return _lookup(df["customer_id"], src)
         elif dim == "month":
             s = df[date_col].dt.strftime("%Y-%m")
         elif dim == "quarter":
@@ -404,9 +425,7 @@ class _Ctx:
         else:  # category, kind
             _need_cols(df, kind, [dim], dim)
             s = df[dim]
-        s = s.astype(object)
-        s = s.where(s.notna() & (s.astype(str).str.strip() != ""), UNKNOWN).astype(str)
-        return s
+        return _clean_labels(s.to_numpy(dtype=object, na_value=None), df.index)
 
     def _filter(self, df: pd.DataFrame, kind: str, filters: dict) -> pd.DataFrame:
         for dim, want in filters.items():
@@ -815,11 +834,12 @@ def _chart(metric: str, by: str | None, bd, extra, ctx: _Ctx):
     if bd is None or bd.empty:
         return None
     dz, de = DIMENSIONS[by]["zh"], DIMENSIONS[by]["en"]
+    # bars and lines as plotly JSON directly: a plotly Figure costs more than the metric itself
     if by == "month":
-        return charts.line_chart(bd, "month", "value", f"{lab['zh']}月度趋势", f"{lab['en']} by month",
-                                 x_title="月份 month", y_title=f"{lab['zh']} {lab['en']}")
-    return charts.bar_chart(bd, by, "value", f"{lab['zh']}（按{dz}）", f"{lab['en']} by {de}",
-                            x_title=f"{dz} {de}", y_title=f"{lab['zh']} {lab['en']}")
+        return charts.line_chart_json(bd, "month", "value", f"{lab['zh']}月度趋势", f"{lab['en']} by month",
+                                      x_title="月份 month", y_title=f"{lab['zh']} {lab['en']}")
+    return charts.bar_chart_json(bd, by, "value", f"{lab['zh']}（按{dz}）", f"{lab['en']} by {de}",
+                                 y_title=f"{lab['zh']} {lab['en']}")
 
 
 def kpi(tables: dict[str, pd.DataFrame], metric: str, by: str | None = None, date_from=None, date_to=None,
@@ -895,7 +915,8 @@ def kpi(tables: dict[str, pd.DataFrame], metric: str, by: str | None = None, dat
         as_of=fmt_date(ctx.as_of),
         date_from=fmt_date(ctx.date_from) if ctx.date_from is not None else None,
         date_to=fmt_date(ctx.date_to) if ctx.date_to is not None else None,
-        filters=ctx.filters, provenance=prov, figure_json=fig.to_json() if fig is not None else None)
+        filters=ctx.filters, provenance=prov, figure_json=None if fig is None else json.dumps(fig, ensure_ascii=False) if isinstance(fig, dict)
+        else fig.to_json())
 
 
 # ---------------------------------------------------------------------------------------------
