@@ -134,8 +134,8 @@ FEATURE_LABELS: dict[str, tuple[str, ...]] = {
     "tenure_days": ("days since first order", "首次购买至今天数"),
     "avg_interval_days": ("average days between orders", "平均购买间隔天数",
                           "only one order so far", "目前只有一笔订单"),
-    "overdue_ratio": ("last order {recency_days:.0f} days ago, {v:.1f}× the usual {avg_interval_days:.0f}-day interval",
-                      "距上次购买天数 {recency_days:.0f} 天，是平均间隔 {avg_interval_days:.0f} 天的 {v:.1f} 倍",
+    "overdue_ratio": ("last order {recency_days:days} days ago, {v:.1f}× the usual {avg_interval_days:.0f}-day interval",
+                      "距上次购买天数 {recency_days:days} 天，是平均间隔 {avg_interval_days:.0f} 天的 {v:.1f} 倍",
                       "only one order so far", "目前只有一笔订单"),
     "silence_odds": ("a silence this long happens 1 in {v:,.0f} times at their own buying pace",
                      "按其自身购买节奏，这么久不下单的概率约 1/{v:,.0f}"),
@@ -178,14 +178,14 @@ FEATURE_GROUPS: dict[str, dict] = {
     "silence": {
         "features": ("recency_days", "overdue_ratio", "silence_odds", "p_alive", "orders_30d", "orders_90d",
                      "amount_90d"),
-        "en": ("last order {recency_days:.0f} days ago, {overdue_ratio:.1f}× the usual {avg_interval_days:.0f}-day "
+        "en": ("last order {recency_days:days} days ago, {overdue_ratio:.1f}× the usual {avg_interval_days:.0f}-day "
                "interval (a silence this long: 1 in {silence_odds:,.0f} at their own pace)",
-               "last order {recency_days:.0f} days ago, {overdue_ratio:.1f}× the usual {avg_interval_days:.0f}-day "
-               "interval", "last (and only) order {recency_days:.0f} days ago"),
-        "zh": ("距上次购买天数 {recency_days:.0f} 天，是平均间隔 {avg_interval_days:.0f} 天的 {overdue_ratio:.1f} 倍"
+               "last order {recency_days:days} days ago, {overdue_ratio:.1f}× the usual {avg_interval_days:.0f}-day "
+               "interval", "last (and only) order {recency_days:days} days ago"),
+        "zh": ("距上次购买天数 {recency_days:days} 天，是平均间隔 {avg_interval_days:.0f} 天的 {overdue_ratio:.1f} 倍"
                "(按其自身节奏，这么久不下单的概率约 1/{silence_odds:,.0f})",
-               "距上次购买天数 {recency_days:.0f} 天，是平均间隔 {avg_interval_days:.0f} 天的 {overdue_ratio:.1f} 倍",
-               "距上次购买天数 {recency_days:.0f} 天(仅有的一笔订单)"),
+               "距上次购买天数 {recency_days:days} 天，是平均间隔 {avg_interval_days:.0f} 天的 {overdue_ratio:.1f} 倍",
+               "距上次购买天数 {recency_days:days} 天(仅有的一笔订单)"),
         "when": ({"silence_odds": 3.0},),   # "1 in 1" or "1 in 2" says nothing
     },
     "rhythm": {
@@ -405,13 +405,16 @@ _PLACEHOLDER = re.compile(r"\{(\w+)(?::([^{}]*))?\}")
 
 def _fill(template: str, value, row: dict, lang: int) -> str:
     """A label template: ``{v}`` → the value, ``{feature}`` → that feature's value in ``row``;
-    an optional format spec (``{v:.1f}``, ``{recency_days:,.0f}``) applies to numbers."""
+    an optional format spec (``{v:.1f}``, ``{monetary:,.0f}``; ``{recency_days:days}`` = whole calendar
+    days, rounded up) applies to numbers."""
     def sub(m: re.Match) -> str:
         name, spec = m.group(1), m.group(2)
         if name != "v" and name not in row:
             return m.group(0)
         val = value if name == "v" else row[name]
         if spec and isinstance(val, (int, float, np.integer, np.floating)) and not pd.isna(val):
+            if spec == "days":   # whole calendar days, as RFM counts them (a purchase last night: 1 day ago)
+                return str(int(math.ceil(float(val) - 1e-9)))
             return format(float(val), spec)
         return _fmt_value(val)[lang]
     return _PLACEHOLDER.sub(sub, template)
