@@ -425,7 +425,7 @@ def test_reason_groups_and_templates(crm):
     en, zh = m._group_phrases("silence", {**rows.iloc[0].to_dict()})
     assert en.startswith("last (and only) order ") and zh.endswith("天(仅有的一笔订单)")
     row1 = rows.iloc[1].to_dict()
-    row1.update(recency_days=190.4, avg_interval_days=60.2, overdue_ratio=3.16, silence_odds=1234.5)
+    row1.update(recency_days=189.6, avg_interval_days=60.2, overdue_ratio=3.16, silence_odds=1234.5)
     en, zh = m._group_phrases("silence", row1)
     assert en == ("last order 190 days ago, 3.2× the usual 60-day interval (a silence this long: 1 in 1,234 at "
                   "their own pace)")
@@ -520,8 +520,34 @@ def test_demo_recent_champion_is_not_at_risk(demo_truth):
     assert champs.max() < 0.5                                       # none of them counted as at risk
     ex = s.loc["C104867"]                                            # the one in the issue
     assert ex["segment"] == "Champions" and ex["churn_probability"] < 0.05
-    assert ex["reasons_en"].startswith("last order 24 days ago, 0.3× the usual 89-day interval lowers risk")
+    assert ex["reasons_en"].startswith("last order 25 days ago, 0.3× the usual 89-day interval lowers risk")
+    assert rfm.loc["C104867", "recency_days"] == 25                  # the same count of days as RFM
     assert "省份" not in ex["reasons_zh"]
+
+
+def test_the_tools_lead_with_the_customers_worth_saving(routing_settings):
+    """The at-risk tool (small demo workspace): those at risk first, the most value at risk first,
+    the rule in the provenance and the words; the old keys kept. churn_risk says what P means."""
+    from tools.registry import call_tool
+    from tools.spec import spec_for
+
+    def render(tool, result, zh):
+        return spec_for(tool).render(result, zh, {})
+    r = call_tool("at_risk_customers", {"top": 10}, settings=routing_settings, role="manager")
+    assert {"count_at_risk", "threshold", "customers_considered", "shown", "customers", "chart", "provenance"} <= set(r)
+    rows = r["customers"]
+    assert rows and {"customer_id", "churn_probability", "risk_band", "reasons_en", "reasons_zh",
+                     "value_at_risk"} <= set(rows[0])
+    at_risk = [c for c in rows if c["churn_probability"] >= r["threshold"]]
+    assert rows[:len(at_risk)] == at_risk                             # those at risk first ...
+    values = [c["value_at_risk"] for c in at_risk]
+    assert values == sorted(values, reverse=True)                     # ... most value at risk first
+    assert r["order"] == "value_at_risk" and "ranked by value at risk = churn_probability × annual_value" in r["provenance"]
+    assert "value at risk" in render("at_risk_customers", r, zh=False)
+    assert "风险价值" in render("at_risk_customers", r, zh=True)
+    one = call_tool("churn_risk", {"customer_id": rows[0]["customer_id"]}, settings=routing_settings)
+    assert one["model"]["label"] == "own_cycle"
+    assert "beyond their own buying pace" in render("churn_risk", one, zh=False)
 
 
 # --------------------------------------------------------------------------- (b) any labelled table
