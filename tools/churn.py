@@ -92,9 +92,9 @@ from tools.results import fmt_date, provenance, resolve_as_of
 
 __all__ = [
     "fit_tabular", "TabularChurnModel", "churn_features", "churn_labels", "lapse_labels", "buying_rhythm",
-    "churn_scores", "ChurnResult", "at_risk_customers", "risk_band", "RISK_BANDS", "RISK_BAND_ZH",
-    "FEATURE_LABELS", "FEATURE_GROUPS", "OWN_CYCLE_FEATURES", "MIN_PER_CLASS", "LAPSE_LEVEL", "ATTRIBUTE_MIN_GAIN", "ATTRIBUTE_FEATURES", "LABELS",
-    "AT_RISK_ORDER", "truth_metrics",
+    "churn_scores", "ChurnResult", "at_risk_customers", "truth_metrics", "risk_band", "RISK_BANDS", "RISK_BAND_ZH",
+    "FEATURE_LABELS", "FEATURE_GROUPS", "OWN_CYCLE_FEATURES", "ATTRIBUTE_FEATURES", "MIN_PER_CLASS", "LAPSE_LEVEL",
+    "ATTRIBUTE_MIN_GAIN", "LABELS", "AT_RISK_ORDER",
 ]
 
 # --------------------------------------------------------------------------- constants
