@@ -297,8 +297,8 @@ register(ToolSpec(
 
 # =========================================================================== churn_risk
 def churn_risk(customer_id: str, *, ctx: ToolContext | None = None) -> dict:
-    """One customer's churn probability (chance of buying nothing in the churn horizon), risk band
-    and the top reasons in words.
+    """One customer's churn probability (chance of buying nothing in the churn horizon and so falling
+    silent beyond their own buying pace), risk band and the top reasons in words.
 
     Args:
         customer_id: the customer's id, e.g. C01023
@@ -317,7 +317,8 @@ def churn_risk(customer_id: str, *, ctx: ToolContext | None = None) -> dict:
             "reasons_zh": as_list(row.get("reasons_zh")), "recency_days": rfm.get("recency_days"),
             "segment": rfm.get("segment"), "segment_zh": rfm.get("segment_zh"),
             "horizon_days": card.get("horizon_days", card.get("horizon", ctx.settings.churn_horizon_days)),
-            "model": {k: card.get(k) for k in ("model", "roc_auc", "pr_auc", "brier") if k in card},
+            "model": {k: card.get(k) for k in ("model", "roc_auc", "pr_auc", "brier", "label", "score_meaning")
+                      if k in card},
             "as_of": fmt_date(ws.as_of()),
             "provenance": meta_provenance(ws, "churn", "tools.churn.churn_scores") + f" · customer {cid}"}
 
@@ -325,10 +326,12 @@ def churn_risk(customer_id: str, *, ctx: ToolContext | None = None) -> dict:
 def _render_churn(r: dict, zh: bool, focus: dict) -> str:
     band = r.get("risk_band")
     reasons = r.get("reasons_zh" if zh else "reasons_en") or r.get("reasons_en") or []
+    own = (r.get("model") or {}).get("label") == "own_cycle"   # churn against the customer's own pace
     if zh:
         txt = (f"{who(r, zh)} 的流失概率为 {fmt_pct(r.get('churn_probability'))}"
                + (f"（{BANDS_ZH.get(str(band), band)}）" if band else "")
-               + (f"，未来 {fmt_int(r.get('horizon_days'))} 天内不再购买的可能性" if r.get("horizon_days") else "") + "。")
+               + (f"，未来 {fmt_int(r.get('horizon_days'))} 天内不再购买" + ("、沉默超出其自身购买节奏" if own else "")
+                  + "的可能性" if r.get("horizon_days") else "") + "。")
         if r.get("recency_days") is not None:
             txt += f"最近一次购买在 {fmt_int(r.get('recency_days'))} 天前。"
         if reasons:
@@ -336,7 +339,8 @@ def _render_churn(r: dict, zh: bool, focus: dict) -> str:
         return txt
     txt = (f"{who(r, zh)} has a churn probability of {fmt_pct(r.get('churn_probability'))}"
            + (f" ({band} risk)" if band else "")
-           + (f": the chance of no purchase in the next {fmt_int(r.get('horizon_days'))} days" if r.get("horizon_days") else "") + ".")
+           + (f": the chance of no purchase in the next {fmt_int(r.get('horizon_days'))} days"
+              + (", falling silent beyond their own buying pace" if own else "") if r.get("horizon_days") else "") + ".")
     if r.get("recency_days") is not None:
         txt += f" Last purchase {fmt_int(r.get('recency_days'))} days ago."
     if reasons:

@@ -306,7 +306,8 @@ register(ToolSpec(
 def at_risk_customers(top: int = 20, province: str | None = None, city: str | None = None,
                       segment: str | None = None, min_probability: float | None = None,
                       *, ctx: ToolContext | None = None) -> dict:
-    """Customers most likely to churn, highest probability first, with the count above the threshold.
+    """Customers at risk of churning (against their own buying cycle), those worth saving first — value at
+    risk = churn probability × yearly spend — with the count above the probability threshold.
 
     Args:
         top: how many customers to list (default 20)
@@ -327,7 +328,8 @@ def at_risk_customers(top: int = 20, province: str | None = None, city: str | No
     churn = artefact_by_id(ws, "churn", "churn scores")
     cust = customers_by_id(ws)
     rfm = rfm_by_id(ws)
-    df = churn[["churn_probability"] + [c for c in ("risk_band", "reasons_en", "reasons_zh") if c in churn]].join(
+    df = churn[["churn_probability"] + [c for c in ("risk_band", "reasons_en", "reasons_zh", "value_at_risk")
+                                        if c in churn]].join(
         cust[["name", "city", "province"]], how="left").join(
         rfm[["recency_days", "frequency", "monetary", "segment", "segment_zh", "segment_cn8", "tier"]], how="left")
     df = df.loc[match_place(df["province"], province) & match_place(df["city"], city)]
@@ -338,8 +340,17 @@ def at_risk_customers(top: int = 20, province: str | None = None, city: str | No
         seg_label = value
     threshold = 0.5 if min_probability is None else float(min_probability)
     above = df.loc[df["churn_probability"] >= threshold]
-    listed = (above if min_probability is not None else df).sort_values(
-        ["churn_probability", "monetary"], ascending=[False, False], kind="stable")
+    by_value = "value_at_risk" in df
+    if by_value:   # those at risk first, the most value at risk first among them
+        listed = (above if min_probability is not None else df).assign(_at_risk=df["churn_probability"] >= threshold)
+        listed = listed.sort_values(["_at_risk", "value_at_risk", "churn_probability"], ascending=[False, False, False],
+                                    kind="stable")
+        order = (f"ranked by value at risk = churn_probability × annual_value (total spend ÷ years since the first "
+                 f"order, at least one), those with probability ≥ {threshold:g} first")
+    else:          # a churn artefact from before value_at_risk
+        listed = (above if min_probability is not None else df).sort_values(
+            ["churn_probability", "monetary"], ascending=[False, False], kind="stable")
+        order = "ranked by churn_probability"
     rows = []
     for cid, r in listed.head(top).iterrows():
         basic = customer_basic(ws, cid, ctx)
@@ -347,19 +358,24 @@ def at_risk_customers(top: int = 20, province: str | None = None, city: str | No
                      "risk_band": plain(r.get("risk_band")), "recency_days": plain(r.get("recency_days")),
                      "monetary": round(float(r["monetary"]), 2) if pd.notna(r.get("monetary")) else None,
                      "segment": plain(r.get("segment")), "reasons_en": as_list(r.get("reasons_en"))[:2],
-                     "reasons_zh": as_list(r.get("reasons_zh"))[:2]})
+                     "reasons_zh": as_list(r.get("reasons_zh"))[:2],
+                     **({"value_at_risk": round(float(r["value_at_risk"]), 2) if pd.notna(r.get("value_at_risk"))
+                         else None} if by_value else {})})
     chart = None
     if rows:
         from tools.charts import bar_chart_json
         cdf = pd.DataFrame(rows)
-        chart = (bar_chart_json(cdf.assign(label=cdf["customer_id"] + " " + cdf["name"].fillna("")), "label",
-                                 "churn_probability", "流失概率最高的客户", "Highest churn probability",
-                                 y_title="流失概率 churn probability"))
+        cdf = cdf.assign(label=cdf["customer_id"] + " " + cdf["name"].fillna(""))
+        chart = (bar_chart_json(cdf, "label", "value_at_risk", "最值得挽回的流失风险客户(流失概率×年消费)",
+                                "At-risk customers most worth saving (churn probability × yearly spend)",
+                                y_title="风险价值 value at risk") if by_value else
+                 bar_chart_json(cdf, "label", "churn_probability", "流失概率最高的客户", "Highest churn probability",
+                                y_title="流失概率 churn probability"))
     return {"count_at_risk": int(len(above)), "threshold": threshold, "customers_considered": int(len(df)),
             "shown": len(rows), "customers": rows, "province": province, "city": city, "segment": seg_label,
-            "chart": chart, "as_of": fmt_date(ws.as_of()),
+            "chart": chart, "as_of": fmt_date(ws.as_of()), "order": "value_at_risk" if by_value else "churn_probability",
             "provenance": meta_provenance(ws, "churn", "tools.churn.churn_scores")
-            + f" · ranked by churn_probability; count with probability ≥ {threshold:g}"}
+            + f" · {order}; count with probability ≥ {threshold:g}"}
 
 
 def _render_at_risk(r: dict, zh: bool, focus: dict) -> str:
@@ -371,24 +387,29 @@ def _render_at_risk(r: dict, zh: bool, focus: dict) -> str:
             lines.append(f"{who(c, zh)}" + (f"，{place(c)}" if place(c) else "") + f"：流失概率 {fmt_pct(c.get('churn_probability'))}"
                          + (f"，最近购买 {fmt_int(c.get('recency_days'))} 天前" if c.get("recency_days") is not None else "")
                          + (f"，累计消费 {fmt_money(c.get('monetary'))}" if c.get("monetary") is not None else "")
+                         + (f"，风险价值 {fmt_money(c.get('value_at_risk'))}/年" if c.get("value_at_risk") is not None else "")
                          + (f"，电话 {c.get('phone')}" if c.get("phone") else ""))
         else:
             lines.append(f"{who(c, zh)}" + (f", {place(c)}" if place(c) else "") + f": churn probability {fmt_pct(c.get('churn_probability'))}"
                          + (f", last purchase {fmt_int(c.get('recency_days'))} days ago" if c.get("recency_days") is not None else "")
                          + (f", spent {fmt_money(c.get('monetary'))}" if c.get("monetary") is not None else "")
+                         + (f", value at risk {fmt_money(c.get('value_at_risk'))}/yr" if c.get("value_at_risk") is not None else "")
                          + (f", phone {c.get('phone')}" if c.get("phone") else ""))
+    by_value = r.get("order") == "value_at_risk"
     if zh:
         txt = (("在" + where + "，") if where else "") + \
               f"流失概率 ≥ {fmt_pct(r.get('threshold'), 0)} 的客户共 {fmt_int(r.get('count_at_risk'))} 位" + \
               f"（共评估 {fmt_int(r.get('customers_considered'))} 位）。"
         if rows:
-            txt += f"流失概率最高的 {fmt_int(len(rows))} 位：\n" + bullets(lines)
+            txt += ((f"最值得挽回的 {fmt_int(len(rows))} 位(按风险价值=流失概率×年消费排序)：\n" if by_value
+                     else f"流失概率最高的 {fmt_int(len(rows))} 位：\n") + bullets(lines))
         return txt
     txt = (f"In {where}, " if where else "") + \
           f"{fmt_int(r.get('count_at_risk'))} customers have a churn probability of at least {fmt_pct(r.get('threshold'), 0)}" + \
           f" (of {fmt_int(r.get('customers_considered'))} scored)."
     if rows:
-        txt += f" The {fmt_int(len(rows))} most at risk:\n" + bullets(lines)
+        txt += ((f" The {fmt_int(len(rows))} most worth saving (by value at risk = churn probability × yearly spend):\n"
+                 if by_value else f" The {fmt_int(len(rows))} most at risk:\n") + bullets(lines))
     return txt
 
 
