@@ -31,7 +31,7 @@ SETTINGS: list[tuple[str, object, str]] = [
     ("llm_base_url", "", "LLM server URL, e.g. http://127.0.0.1:11434 or http://127.0.0.1:8000/v1."),
     ("llm_api_key", "", "API key for an OpenAI-compatible server (never logged)."),
     ("llm_max_rounds", 6, "Cap on tool-call rounds per question in LLM mode."),
-    ("churn_horizon_days", 90, "Days without a purchase after the cutoff that count as churned."),
+    ("churn_horizon_days", 90, "Prediction window in days: churn = no purchase in it, and a silence that long is unlikely at the customer's own buying pace."),
     ("host", "127.0.0.1", "Host the web app binds to."),
     ("port", 7860, "Port the web app listens on."),
     ("seed", 42, "Random seed for the demo generator and models."),
