@@ -358,8 +358,8 @@ def _kpi_args(f) -> dict:
         a["top"] = s["top"]
     if s.get("segment") and (s.get("segment_strong") or f.segment_words) and a.get("by") not in _SEGMENT_BYS:
         a["segment"] = s["segment"]  # "冠军客户的平均年龄": the metric over one segment
-    if s.get("item") and "category" not in a and f.vocab is not None and \
-            any(s["item"] in p for p in f.vocab.products):
+    if s.get("item") and "category" not in a and f.vocab is not None and metric not in FEEDBACK_METRICS \
+            and _product_word(s["item"], q, f.vocab.products):
         a["product"] = s["item"]  # a product, or a word in product names ("绿茶": every green tea)
     for k in ("gender", "age_band"):
         if s.get(k) and a.get("by") != k:
@@ -377,6 +377,15 @@ def _kpi_args(f) -> dict:
             else:
                 a["explain_by"] = [d for d in ("category", "province", "order_channel") if d != a.get("by")]
     return a
+
+
+def _product_word(item: str, q: str, products) -> bool:
+    """A product's name, or a word of the question (jieba) found in product names — not two characters
+    that happen to meet across words ("今年高" holds 年高, as in 中老年高钙奶粉)."""
+    if item in products:
+        return True
+    from knowledge.text import tokenize
+    return item in tokenize(q, stop=False) and any(item in p for p in products)
 
 
 _SEGMENT_BYS = ("segment", "segment_cn8", "tier", "cluster")
