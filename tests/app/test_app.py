@@ -153,6 +153,24 @@ def test_audit_log_records_questions_and_tools_without_personal_data(server, dem
     assert str(row["name"]) not in log
 
 
+def _chromium(p):
+    """Debian's chromium, headless, with no network chatter (this machine has no network)."""
+    return p.chromium.launch(executable_path=shutil.which("chromium"), headless=True, args=[
+        "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"])
+
+
+def _log_in(browser, server, user: str):
+    from playwright.sync_api import expect
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(server)
+    page.get_by_label("username").fill(user)
+    page.get_by_label("password").fill(DEMO_USERS[user][1])
+    page.get_by_role("button", name="Login").click()
+    expect(page.locator("#whoami")).to_contain_text(user, timeout=30_000)
+    return page
+
+
 @pytest.mark.browser
 def test_a_manager_uses_the_app_in_a_real_browser(server, demo_ws):
     """Log in, ask in Chinese (answer + chart + folded provenance), see the customer card,
@@ -172,16 +190,9 @@ def test_a_manager_uses_the_app_in_a_real_browser(server, demo_ws):
         page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
+        browser = _chromium(p)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(server)
-            page.get_by_label("username").fill("manager")
-            page.get_by_label("password").fill(DEMO_USERS["manager"][1])
-            page.get_by_role("button", name="Login").click()
-            expect(page.locator("#whoami")).to_contain_text("manager", timeout=30_000)
+            page = _log_in(browser, server, "manager")
             shot(page, "01-logged-in.png")
 
             page.fill("#question textarea", "各省份的销售额")
@@ -246,9 +257,7 @@ def test_each_role_sees_only_its_pages(server):
     from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=shutil.which("chromium"), headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
+        browser = _chromium(p)
         try:
             for user in ("agent", "admin"):
                 page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
@@ -285,16 +294,9 @@ def test_a_comparison_and_a_ranking_show_their_charts_in_the_browser(server):
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=shutil.which("chromium"), headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
+        browser = _chromium(p)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(server)
-            page.get_by_label("username").fill("manager")
-            page.get_by_label("password").fill(DEMO_USERS["manager"][1])
-            page.get_by_role("button", name="Login").click()
-            expect(page.locator("#whoami")).to_contain_text("manager", timeout=30_000)
+            page = _log_in(browser, server, "manager")
             page.fill("#question textarea", "上个月销售额环比怎么样")
             page.click("#send")
             expect(page.locator("#chatbot")).to_contain_text("环比", timeout=30_000)
