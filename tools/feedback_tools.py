@@ -80,7 +80,7 @@ def similar_complaints(text: str, k: int = 5, category: str | None = None, statu
 def _render_similar(r: dict, zh: bool, focus: dict) -> str:
     hits = r.get("hits") or []
     if not hits:
-        return (f"没有找到与「{r.get('query')}」相似的投诉。" if zh else f"No complaints similar to \"{r.get('query')}\".")
+        return (f"没有找到与「{short(r.get('query'), 60)}」相似的投诉。" if zh else f"No complaints similar to \"{short(r.get('query'), 60)}\".")
     lines = []
     for h in hits:
         status = h.get("status")
@@ -93,9 +93,9 @@ def _render_similar(r: dict, zh: bool, focus: dict) -> str:
             lines.append(f"[{date}, {status or 'status unknown'}] \"{short(h.get('text'))}\""
                          + (f" → resolution: {short(res, 50)}" if res else ""))
     if zh:
-        return (f"找到 {fmt_int(len(hits))} 条与「{r.get('query')}」相似的投诉（其中 {fmt_int(r.get('resolved'))} 条已解决）：\n"
+        return (f"找到 {fmt_int(len(hits))} 条与「{short(r.get('query'), 60)}」相似的投诉（其中 {fmt_int(r.get('resolved'))} 条已解决）：\n"
                 + bullets(lines))
-    return (f"{fmt_int(len(hits))} complaints similar to \"{r.get('query')}\" ({fmt_int(r.get('resolved'))} resolved):\n"
+    return (f"{fmt_int(len(hits))} complaints similar to \"{short(r.get('query'), 60)}\" ({fmt_int(r.get('resolved'))} resolved):\n"
             + bullets(lines))
 
 

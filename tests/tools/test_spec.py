@@ -144,3 +144,10 @@ def test_docs_tools_md_is_generated_from_the_specs():
     doc = Path(__file__).resolve().parents[2] / "docs" / "TOOLS.md"
     assert doc.read_text(encoding="utf-8") == registry.tools_markdown(), \
         "docs/TOOLS.md is stale: guanxi tools --markdown > docs/TOOLS.md"
+
+
+def test_a_long_paste_is_not_echoed_back_whole():
+    from tools.spec import spec_for
+    paste = "快递破损，" * 400
+    text = spec_for("similar_complaints").render({"query": paste, "hits": [], "resolved": 0}, True, {})
+    assert len(text) < 120 and "…" in text
