@@ -15,6 +15,7 @@ from typing import Callable
 import pandas as pd
 
 from knowledge import clean
+from knowledge.export import write_csv
 from knowledge.ingest import (DELIMITER_NAMES, SOURCE_FILE, SOURCE_ROW, Mapping, combine, load_mapping,
                               read_folder)
 from knowledge.progress import OnProgress, StageProgress
@@ -183,7 +184,7 @@ def write_outputs(ws: Workspace, c: Cleaned, raw: dict[str, pd.DataFrame], repor
         path = ws.quarantine_dir / f"{name}.csv"
         if led.n_quarantined:
             ws.quarantine_dir.mkdir(parents=True, exist_ok=True)
-            quarantine_frame(raw[name], led).to_csv(path, index=False, encoding="utf-8-sig")
+            write_csv(quarantine_frame(raw[name], led), path, encoding="utf-8-sig")  # opened in Excel
         elif path.exists():
             path.unlink()
     ws.root.mkdir(parents=True, exist_ok=True)

@@ -1171,6 +1171,8 @@ def _feedback_frame(F: _Feedback, C: _Customers, P: _Products) -> pd.DataFrame:
 
 
 def _write_csv(df: pd.DataFrame, path: Path, encoding: str) -> None:
+    # the demo's *input* files, written as a shop's export would be (byte-identical per seed); the files
+    # Guanxi writes for people to open (quarantine, draft batches) go through knowledge.export.write_csv
     df.to_csv(path, index=False, encoding=encoding, lineterminator="\n")
 
 

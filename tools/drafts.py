@@ -47,6 +47,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from knowledge.export import write_csv
 from knowledge.errors import GuanxiError
 from knowledge.pii import mask_email, mask_phone
 from knowledge.workspace import Workspace
@@ -579,7 +580,7 @@ def draft_batch(ws, segment: str, occasion: str, channel: str = "sms", language:
     out.parent.mkdir(parents=True, exist_ok=True)
     cols = ["customer_id", "name", "phone", "email", "channel", "language", "tone", "occasion", "text", "subject",
             "length", "limit", "offer_id", "sources", "warnings"]
-    pd.DataFrame(rows, columns=cols).to_csv(out, index=False, encoding="utf-8-sig")
+    write_csv(pd.DataFrame(rows, columns=cols), out, encoding="utf-8-sig")  # customer text: no formulas
     return out
 
 

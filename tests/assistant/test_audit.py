@@ -62,7 +62,7 @@ def test_a_question_from_code_is_one_record_naming_user_role_entry_and_tools(dem
     assert rec["event"] == "ask" and rec["user"] == "alice" and rec["role"] == "manager" and rec["entry"] == "api"
     assert [c["tool"] for c in rec["tool_calls"]] == [c["tool"] for c in out["tool_calls"]] == ["customer_profile"]
     assert len(rec["tool_calls"][0]["args_sha256"]) == 16 and "args" not in rec["tool_calls"][0]
-    assert rec["refused"] is False and rec["needs_clarification"] is False and rec["seconds"] >= 0
+    assert rec["refused"] is False and rec["needs_clarification"] is False and isinstance(rec["seconds"], float)
     assert rec["question"] and person["name"] not in rec["question"] and person["phone"] not in rec["question"]
     assert_no_personal_data(demo_ws)
 

