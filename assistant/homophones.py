@@ -53,19 +53,21 @@ class HomophoneFixer:
         return out
 
 
-_FIXERS: dict[int, HomophoneFixer] = {}
+_FIXERS: dict[frozenset, HomophoneFixer] = {}
 
 
 def homophone_fixer(extra_words=()) -> HomophoneFixer:
-    """The fixer for the semantic model's words (plus ``extra_words``: a workspace's own terms)."""
-    from tools.semantic import semantic_model
-    model = semantic_model()
-    words = set(DOMAIN_WORDS) | set(extra_words)
-    for table in (model.metrics, model.dimensions):
-        for entry in table.values():
-            words.update([entry.get("zh", "")] + list(entry.get("synonyms", [])))
-    key = hash(frozenset(words))
+    """The fixer for the semantic model's words (plus ``extra_words``: a workspace's own terms), built
+    once per set of extra words."""
+    key = frozenset(extra_words)
     if key not in _FIXERS:
-        _FIXERS.clear()
+        from tools.semantic import semantic_model
+        model = semantic_model()
+        words = set(DOMAIN_WORDS) | set(key)
+        for table in (model.metrics, model.dimensions):
+            for entry in table.values():
+                words.update([entry.get("zh", "")] + list(entry.get("synonyms", [])))
+        if len(_FIXERS) > 16:
+            _FIXERS.clear()
         _FIXERS[key] = HomophoneFixer(words)
     return _FIXERS[key]

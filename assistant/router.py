@@ -154,6 +154,10 @@ class Router:
                 scores["profile"] = scores["similar"] + 0.01  # "C101353 之前投诉过什么": the customer's card lists them
             if lead == "care" and not boosts.get("draft") and not re.search(r"哪些|谁|名单|list|who|which|upcoming|calendar", q, re.I):
                 scores["profile"] = scores["care"] + 0.01  # "Linda Clark 生日快到了吗": the card has the birthday
+        if not has_customer and not pronoun and max(scores, key=scores.get) == "profile" and slots.get("by") and (
+                slots.get("gender") or seg or slots.get("province") or slots.get("city") or slots.get("sales_channel")):
+            # "女性客户喜欢买什么品类": a group's preference, a breakdown over that group
+            scores["kpi"] = scores["profile"] + 0.01
         if has_customer and max(scores, key=scores.get) == "kpi":
             # "邹宇轩下过多少单" / "王博文以后能带来多少收入": one customer's numbers are in the customer tools, not a KPI
             fams = ("rfm", "profile", "clv", "churn", "recommend", "cluster")
@@ -290,6 +294,9 @@ class Router:
                     continue  # "抖音渠道的客户数": one channel, a filter
                 if b == "category" and item and item in self.vocab.categories and not grouping:
                     continue  # "茶叶类目今年卖了多少": one category, a filter
+                if b == "gender" and GENDER_ONE.search(q_by) and not grouping and \
+                        not re.search(r"男女|性别|gender|men and women", q_by, re.I):
+                    continue  # "山东女性客户的客单价": one gender, a filter (set below)
                 if b == "age_band" and s.get("metric") == "average_age" and not grouping:
                     continue  # "冠军客户的平均年龄": the age is the metric, not a breakdown
                 s["by"] = b
@@ -342,8 +349,6 @@ class Router:
                 if own:
                     s["date_from"], s["date_to"], s["date_phrase"] = own
         g = GENDER_ONE.search(q)
-        if g and s.get("by") == "gender" and not grouping and not re.search(r"男女|性别|gender|men and women", q, re.I):
-            s.pop("by")  # "山东女性客户的客单价": one gender, a filter
         if g and s.get("by") != "gender":
             s["gender"] = "F" if re.search(r"女|female|women|ladies", g.group(0), re.I) else "M"
         band = age_band_named(q)

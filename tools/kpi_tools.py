@@ -35,7 +35,7 @@ METRIC_WORDS: list[tuple[str, str]] = [
     (r"平均年龄|年龄(的)?(平均|均值)|多大年纪|平均(多少|几)岁|平均多大|多大岁数|平均岁数|average age|mean age|"
      r"how old .{0,60}on average", "average_age"),
     (r"人均(消费|销售|金额|花费|贡献|客单)?|客均|平均(每人|每个人)?(消费|花费|花了?)(多少|金额)?|舍得花钱|最能花钱|(每个|每位|每一位)(客户|顾客|会员|用户)(平均)?(消费|花|买|贡献)|平均每(个|位)(客户|顾客|人)|"
-     r"(sales|revenue|spend|spending|value) per (customer|buyer|head)|per[- ](customer|capita) (spend|sales|revenue|value)|"
+     r"(sales|revenue|spend|spending|value) per (customer|buyer|head)|spends? (the )?most per (customer|head)|per[- ](customer|capita) (spend|sales|revenue|value)|"
      r"average (spend|revenue|sales) per (customer|buyer)", "sales_per_customer"),
     (r"销量|卖了多少件|卖出.{0,4}件|多少件|几件|件数|(units?|pieces|items) sold|how many (units|pieces|items)|\bquantity\b|"
      r"\bunits\b|unit sales|volume sold", "units"),
@@ -64,6 +64,11 @@ METRIC_WORDS: list[tuple[str, str]] = [
 METRIC_WORDS = [(re.compile(p, re.I | re.ASCII), m) for p, m in METRIC_WORDS]
 # (pattern, dimension): the first match names the breakdown
 DIMENSION_WORDS: list[tuple[str, str]] = [
+    (r"每个?季度|各季度|按季度|分季度|季度(趋势|走势|对比|变化)|\bquarterly\b|by quarter|per quarter|each quarter", "quarter"),
+    (r"(每一?年|各年|按年|逐年|分年|历年)(?!龄|纪)|\byearly\b|by year|per year|each year|year by year", "year"),
+    (r"星期几|周几|每周几|周末(和|与|跟|还是|vs)工作日|工作日(和|与|跟|还是|vs)周末|by weekday|day of (the )?week|\bweekdays?\b", "weekday"),
+    (r"哪个(分群|客群|分层)|各(个)?(分群|客群|分层)|按(分群|客群)|分群(对比|排名)|\b(by|per|which|each) (rfm )?segments?\b",
+     "segment"),
     (r"哪些商品|哪个商品|哪款商品|哪几款|什么商品|哪些产品|哪个产品|商品(排名|排行|榜)|产品(排名|排行|榜)|(最|比较)?(畅销|热销|好卖)的?(商品|产品)?|爆款|"
      r"卖得(最)?好的.{0,6}(商品|产品|东西)?|卖得最多的.{0,6}(商品|产品)|(前|top)\s*[\d一二三四五六七八九十]+.{0,4}(个|款)?(商品|产品)|"
      r"哪(款|个|些|几款)(产品|商品)|(商品|产品)[^，。]{0,6}(最高|最多|最好|排名)|"

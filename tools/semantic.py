@@ -26,6 +26,7 @@ import re
 import tomllib
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from knowledge.errors import GuanxiError
@@ -82,8 +83,13 @@ def _contains(low: str, word: str) -> bool:
     return word in low
 
 
+@lru_cache(maxsize=1)
+def _shipped_data() -> dict:
+    return tomllib.loads(SHIPPED_MODEL.read_text(encoding="utf-8"))   # read once per process
+
+
 def _shipped() -> tuple[dict, dict]:
-    data = tomllib.loads(SHIPPED_MODEL.read_text(encoding="utf-8"))
+    data = _shipped_data()
     return ({k: dict(v) for k, v in data["metrics"].items()}, {k: dict(v) for k, v in data["dimensions"].items()})
 
 
@@ -153,17 +159,24 @@ def _load_workspace(path: Path, model: SemanticModel) -> None:
     model.sources.append(where)
 
 
+_SHIPPED_MODEL: list[SemanticModel] = []
+
+
 def semantic_model(ws=None) -> SemanticModel:
-    """The shipped model, with ``WORKSPACE/semantic.toml`` applied when the workspace has one."""
-    metrics, dims = _shipped()
-    model = SemanticModel(metrics, dims, sources=[str(SHIPPED_MODEL)])
-    if ws is not None:
-        path = Path(ws.root) / WORKSPACE_FILE
-        if path.is_file():
-            cache = ws.__dict__.setdefault("_semantic_cache", {})
-            stamp = path.stat().st_mtime_ns
-            if cache.get("stamp") != stamp:
-                _load_workspace(path, model)
-                cache.update(stamp=stamp, model=model)
-            return cache["model"]
-    return model
+    """The shipped model, with ``WORKSPACE/semantic.toml`` applied when the workspace has one (read
+    again only when the file changes). Callers must not change the model they get."""
+    if not _SHIPPED_MODEL:
+        _SHIPPED_MODEL.append(SemanticModel(*_shipped(), sources=[str(SHIPPED_MODEL)]))
+    if ws is None:
+        return _SHIPPED_MODEL[0]
+    path = Path(ws.root) / WORKSPACE_FILE
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError:
+        return _SHIPPED_MODEL[0]
+    cache = ws.__dict__.setdefault("_semantic_cache", {})
+    if cache.get("stamp") != stamp:
+        model = SemanticModel(*_shipped(), sources=[str(SHIPPED_MODEL)])
+        _load_workspace(path, model)
+        cache.update(stamp=stamp, model=model)
+    return cache["model"]
