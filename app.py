@@ -41,7 +41,7 @@ import pandas as pd  # noqa: E402
 from assistant.audit import audit  # noqa: E402
 from assistant.card import CARD_EMPTY, md_text, render_card  # noqa: E402
 from assistant.users import authenticate, role_of  # noqa: E402
-from assistant.views import (chart_figure, complaints_table, customer_in, draft_view,  # noqa: E402
+from assistant.views import (chart_figure, complaints_table, customer_in, draft_view, sql_block,  # noqa: E402
                              quarantine_table, segment_choices, split_answer)
 from assistant.warmup import Warmup  # noqa: E402
 from knowledge.errors import GuanxiError  # noqa: E402
@@ -407,7 +407,7 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
                 history.append({"role": "assistant", "content": gr.Plot(fig, show_label=False)})
             prov = result.get("provenance") or []
             if prov:
-                history.append({"role": "assistant", "content": "\n".join(f"- {md_text(p)}" for p in prov),
+                history.append({"role": "assistant", "content": "\n".join(f"- {md_text(p)}" for p in prov) + sql_block(result),
                                 "metadata": {"title": t("provenance", alang), "status": "done"}})
             cid = customer_in(result)
             card_md = card_for(st, cid, lg) if cid else gr.update()

@@ -46,6 +46,8 @@ PREVIOUS_PERIOD = rx(r"上上个?月|前一个?(月|季度|周)|(跟|和|与|比
 SAME_PERIOD_LAST_YEAR = rx(r"去年的?(这个|同一个?|同个)(月|季度)|(compared? (to|with)|vs\.?|versus) .{0,12}\blast year\b|同比|去年同期|上年同期|比去年|较去年|(跟|和|与|同)去年(比|相比|对比|同期)|相比去年|year[- ]over[- ]year|"
                              r"\byoy\b|(vs\.?|versus|compared (to|with)|than|against) (the )?(last|previous|prior) year|"
                              r"same (period|month|quarter|time) (last|a) year")
+# two named periods set against each other ("10月和9月比", "Q3 vs Q2", "October compared with September")
+TWO_PERIODS = rx(r"(和|与|跟|同|比|较|对比|相比|比较|相较|vs\.?|versus|compared? (to|with)|against|than)")
 # "为什么…下降了" / "why did sales drop": the change explained by what contributed to it
 # "哪个品类拖的后腿" / "下滑最多的是哪个省": which group the change came from
 BLAME = rx(r"拖(了)?(的)?后腿|拖累|主要是哪|(下滑|下降|减少|增长|上涨|涨|跌|掉)(得)?最(多|厉害|大)的?(是)?|"

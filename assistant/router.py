@@ -28,7 +28,7 @@ import sys
 from assistant.intent import IntentModel
 from assistant.route import Route
 from assistant.pending import resolve_pending
-from assistant.question_words import (AND_WORDS, BLAME, CHANGE, CHANNEL_ALIASES, COMPLAINT_CONTEXT, FOLLOWUP, GENDER_ONE, GROUP_METRICS, LANGUAGE_SWITCH, LISTING, LOWEST, ORDINAL, OUT_OF_SCOPE, PLACE_GROUPS, PREVIOUS_PERIOD, PRONOUN, SAME_PERIOD_LAST_YEAR, SEG_WORDS, THEM, UNSUPPORTED, WHY, age_band_named, all_cues, has_slots, known_words, metrics_named)
+from assistant.question_words import (AND_WORDS, BLAME, CHANGE, CHANNEL_ALIASES, COMPLAINT_CONTEXT, FOLLOWUP, GENDER_ONE, GROUP_METRICS, LANGUAGE_SWITCH, LISTING, LOWEST, ORDINAL, OUT_OF_SCOPE, PLACE_GROUPS, PREVIOUS_PERIOD, PRONOUN, SAME_PERIOD_LAST_YEAR, SEG_WORDS, THEM, TWO_PERIODS, UNSUPPORTED, WHY, age_band_named, all_cues, has_slots, known_words, metrics_named)
 from assistant.lang import parse_date_range, parse_days, parse_top
 from assistant.homophones import homophone_fixer
 from assistant.vocabulary import Mention, Vocabulary, complaint_text, nfkc, normalise_question, vocabulary_for
@@ -348,6 +348,13 @@ class Router:
                     s.pop(k, None)
                 if own:
                     s["date_from"], s["date_to"], s["date_phrase"] = own
+        if not cmp_m and dr and TWO_PERIODS.search(q):
+            # "2026年10月和2025年10月比" / "Q3 vs Q2": two named periods, the later one is the current
+            other = parse_date_range(q.replace(dr[2], " ", 1), self.as_of)
+            if other and other[:2] != dr[:2]:
+                older, newer = sorted([dr, other], key=lambda p: p[0])
+                s["date_from"], s["date_to"], s["date_phrase"] = newer
+                s["period_compare"], s["compare_from"], s["compare_to"] = "period", older[0], older[1]
         g = GENDER_ONE.search(q)
         if g and s.get("by") != "gender":
             s["gender"] = "F" if re.search(r"女|female|women|ladies", g.group(0), re.I) else "M"

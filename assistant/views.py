@@ -9,7 +9,7 @@ import re
 import pandas as pd
 
 __all__ = ["MAX_CHART_HEIGHT", "chart_figure", "complaints_table", "customer_in", "draft_view",
-           "quarantine_table", "segment_choices", "split_answer"]
+           "quarantine_table", "segment_choices", "split_answer", "sql_block"]
 
 MAX_CHART_HEIGHT = 900
 
@@ -22,6 +22,17 @@ def split_answer(answer: str) -> str:
     while lines and _PROV_LINE.match(lines[-1]):
         lines.pop()
     return "\n".join(lines).rstrip() or (answer or "")
+
+
+def sql_block(result: dict) -> str:
+    """The SQL behind an answer's numbers (the metric queries DuckDB ran), as a Markdown code block."""
+    stmts = [q for call in result.get("tool_calls") or [] for q in (call.get("result") or {}).get("sql") or []
+             if isinstance(q, str)]
+    if not stmts:
+        return ""
+    body = ";\n\n".join(q.replace("```", "` ` `") for q in stmts[:6])
+    more = f"\n-- … {len(stmts) - 6} more statements" if len(stmts) > 6 else ""
+    return f"\n\n```sql\n{body};{more}\n```"
 
 
 def customer_in(result: dict) -> str | None:

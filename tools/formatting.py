@@ -55,6 +55,8 @@ def fmt_unit(v, unit: str | None, zh: bool = True) -> str:
         return fmt_pct(v, 2)
     if unit in ("orders", "customers", "units"):
         return fmt_int(v)
+    if unit == "date":
+        return "—" if v is None else str(v)
     if unit == "years":
         return f"{fmt_num(v, 1)} {'岁' if zh else 'years'}"
     if unit == "days":

@@ -69,6 +69,7 @@ import pandas as pd
 from knowledge.errors import GuanxiError
 from tools import charts
 from tools.formatting import fmt_unit
+from tools.metric_sql import CUSTOMER_DIMS, SEGMENT_DIMS, UNKNOWN, MetricSource, age_sql, lit
 from tools.results import default_as_of, fmt_date, provenance, to_jsonable
 
 __all__ = [
@@ -85,24 +86,27 @@ def _load_model() -> tuple[dict, dict]:
     model = tomllib.loads((Path(__file__).with_name("data") / "semantic_model.toml").read_text(encoding="utf-8"))
     metrics = {k: {"zh": v["zh"], "en": v["en"], "unit": v["unit"]} for k, v in model["metrics"].items()}
     dims = {k: {"zh": v["zh"], "en": v["en"]} for k, v in model["dimensions"].items()}
-    return metrics, dims
+    return metrics, dims, {k: v["description"] for k, v in model["metrics"].items()}
 
 
-METRICS, DIMENSIONS = _load_model()   # name → {zh, en, unit} / {zh, en}; every metric is computed below
+# name → {zh, en, unit} / {zh, en} / description; every metric is computed below
+METRICS, DIMENSIONS, METRIC_DEFINITIONS = _load_model()
 AGE_BANDS: tuple[str, ...] = ("<25", "25-34", "35-44", "45-54", "55+")
-UNKNOWN = "未知"
 
-_SEGMENT_DIMS = ("segment", "segment_cn8", "tier", "cluster")   # from the rfm / clusters artefacts
-_CUSTOMER_DIMS = ("province", "city", "gender", "age_band", "channel", *_SEGMENT_DIMS)
+_SEGMENT_DIMS, _CUSTOMER_DIMS = SEGMENT_DIMS, CUSTOMER_DIMS
 _TIME_DIMS = ("month", "quarter", "year", "weekday")
+#: metric → (artefact, column, aggregate) for the per-customer values read from the artefacts
+_CUSTOMER_VALUE_METRICS = {"clv_mean": ("clv", "clv_12m", "mean"), "clv_total": ("clv", "clv_12m", "total"),
+                           "churn_probability": ("churn", "churn_probability", "mean"),
+                           "at_risk_customers": ("churn", "churn_probability", "at_risk")}
+AT_RISK_PROBABILITY = 0.5   # "at risk": churn probability ≥ 50% (as the churn tool's lists)
 _ORDER_METRICS = ("sales", "orders", "customers", "aov", "repurchase_rate", "retention",
                   "purchase_interval", "new_customers", "units", "sales_per_customer", "largest_order",
-                  "average_age")
+                  "average_age", *_CUSTOMER_VALUE_METRICS, "first_purchase", "last_purchase")
 FEEDBACK_METRICS = ("satisfaction", "complaint_rate", "resolution_time")
 ADDITIVE_METRICS = ("sales", "units")   # their group values sum to the total over any breakdown
 _ORDER_DIMS = (*_CUSTOMER_DIMS, "order_channel", "category", "product", *_TIME_DIMS)
 _FEEDBACK_DIMS = (*_CUSTOMER_DIMS, "category", *_TIME_DIMS, "feedback_channel", "kind")
-_WEEKDAYS = ("1 Mon 周一", "2 Tue 周二", "3 Wed 周三", "4 Thu 周四", "5 Fri 周五", "6 Sat 周六", "7 Sun 周日")
 
 _ALIASES = {
     "销售额": "sales", "销量": "sales", "revenue": "sales", "gmv": "sales", "amount": "sales",
@@ -158,6 +162,8 @@ class KpiResult:
     provenance: str
     figure_json: str | None = field(default=None, repr=False)
     comparison: dict | None = None      # tools.kpi_compare: the other period's value and the change
+    sql: list = field(default_factory=list)            # the DuckDB statements that computed it
+    rows_scanned: dict = field(default_factory=dict)   # source table → rows it holds
     contributions: dict | None = None   # tools.kpi_compare: the change decomposed by dimension
 
     def figure(self):
@@ -240,212 +246,11 @@ def _resolve_dim(dim: str, allowed: tuple[str, ...], metric: str, what: str = "b
     return key
 
 
-def _table(tables: dict, name: str, metric: str) -> pd.DataFrame:
-    t = tables.get(name) if isinstance(tables, dict) else None
-    if t is None:
-        raise GuanxiError(f"metric {metric} needs the {name} table (tables[{name!r}] is missing)")
-    if not isinstance(t, pd.DataFrame):
-        raise GuanxiError(f"tables[{name!r}] must be a DataFrame, got {type(t).__name__}")
-    return t
-
-
-def _need_cols(df: pd.DataFrame, table: str, cols, why: str) -> None:
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise GuanxiError(f"the {table} table has no column {', '.join(missing)} (needed for {why})")
-
-
-def _segment_table(tables: dict, metric: str) -> pd.DataFrame:
-    """customer_id → segment, segment_cn8, tier (tables["rfm"]) and cluster (tables["clusters"])."""
-    rfm = tables.get("rfm") if isinstance(tables, dict) else None
-    if rfm is None:
-        raise GuanxiError(f"segment breakdowns and filters need the RFM table (tables['rfm']) for metric {metric}")
-    out = rfm.assign(customer_id=rfm["customer_id"].astype(str)).drop_duplicates("customer_id").set_index("customer_id")
-    out = out[[c for c in ("segment", "segment_cn8", "tier") if c in out]].copy()
-    cl = tables.get("clusters") if isinstance(tables, dict) else None
-    if cl is not None and len(cl):
-        name = "cluster_name_zh" if "cluster_name_zh" in cl else "cluster"
-        cl = cl.assign(customer_id=cl["customer_id"].astype(str)).drop_duplicates("customer_id").set_index("customer_id")
-        out["cluster"] = cl[name].astype(str).reindex(out.index)
-    return out
-
-
-def _clean_labels(values: np.ndarray, index) -> pd.Series:
-    """Labels as str, missing or blank → 未知 (numpy, not per-element pandas: this runs per query)."""
-    out = np.array([UNKNOWN if v is None or (isinstance(v, float) and v != v) or not str(v).strip() else str(v)
-                    for v in values], dtype=object) if len(values) < 64 else None
-    if out is None:
-        vals = pd.Series(values, dtype=object)
-        keys, uniq = pd.factorize(vals, use_na_sentinel=True)
-        names = np.array([UNKNOWN if (isinstance(u, float) and u != u) or not str(u).strip() else str(u) for u in uniq]
-                         + [UNKNOWN], dtype=object)
-        out = names[keys]  # -1 (missing) takes the last entry, 未知
-    return pd.Series(out, index=index, dtype=object)
-
-
-def _lookup(ids: pd.Series, src: pd.Series) -> pd.Series:
-    """``src`` (indexed by customer_id) looked up for each id, as clean labels."""
-    pos = pd.Index(src.index.astype(str)).get_indexer(ids.astype(str))
-    vals = np.append(src.to_numpy(dtype=object, na_value=None), [None])[pos]  # -1 → None → 未知
-    return _clean_labels(vals, ids.index)
-
-
-def _first_day(df, col: str):
-    if df is None or col not in df or not len(df):
-        return None
-    d = pd.to_datetime(df[col], errors="coerce").min()
-    return None if pd.isna(d) else pd.Timestamp(d).normalize()
-
-
-class _Ctx:
-    """Prepared inputs for one kpi() call."""
-
-    def __init__(self, tables, metric, by, filters, as_of, date_from, date_to):
-        self.metric = metric
-        self.by = by
-        need_orders = metric in _ORDER_METRICS or metric == "complaint_rate"
-        need_feedback = metric in FEEDBACK_METRICS
-        keys = set(filters) | ({by} if by else set())
-        need_customers = bool(keys & (set(_CUSTOMER_DIMS) - set(_SEGMENT_DIMS))) or metric == "average_age"
-        self.counts: dict[str, int] = {}
-        self.filters: dict = dict(filters)  # values as matched ("浙江" → "浙江省")
-
-        orders = _table(tables, "orders", metric) if need_orders else (
-            tables.get("orders") if isinstance(tables, dict) else None)
-        feedback = _table(tables, "feedback", metric) if need_feedback else None
-        if as_of is None:
-            if orders is not None and len(orders) and "order_date" in orders:
-                as_of = default_as_of(orders)
-            elif feedback is not None and len(feedback) and "created_at" in feedback:
-                from tools.rfm import to_datetimes
-                created = to_datetimes(feedback["created_at"], "feedback.created_at", f"kpi {metric}")
-                as_of = created.max().normalize() + pd.Timedelta(days=1)
-        self.as_of = _parse_day(as_of, "as_of") if as_of is not None else pd.Timestamp.today().normalize()
-        self.date_from = _parse_day(date_from, "date_from")
-        self.date_to = _parse_day(date_to, "date_to", end=True)
-        if self.date_from is not None and self.date_to is not None and self.date_from > self.date_to:
-            raise GuanxiError(f"date_from {fmt_date(self.date_from)} is after date_to {fmt_date(self.date_to)}")
-        if self.date_from is not None and self.date_from >= self.as_of:
-            raise GuanxiError(f"the period from {fmt_date(self.date_from)} is after the data's last day "
-                              f"({fmt_date(self.as_of - pd.Timedelta(days=1))}); Guanxi reports what happened and "
-                              f"does not forecast")
-        first = _first_day(orders if orders is not None else feedback, "order_date" if orders is not None else "created_at")
-        if self.date_to is not None and first is not None and self.date_to < first:
-            raise GuanxiError(f"no data before {fmt_date(first)}: the period up to {fmt_date(self.date_to)} "
-                              f"is older than the data (which covers {fmt_date(first)} … "
-                              f"{fmt_date(self.as_of - pd.Timedelta(days=1))})")
-        # exclusive end of the window
-        end = self.as_of
-        if self.date_to is not None:
-            end = min(end, self.date_to + pd.Timedelta(days=1))
-        self.end = end
-
-        self.seg = None   # customer_id → segment / segment_cn8 / tier / cluster
-        if keys & set(_SEGMENT_DIMS):
-            self.seg = _segment_table(tables, metric)
-        self.cust = None
-        if need_customers:
-            c = _table(tables, "customers", metric)
-            _need_cols(c, "customers", ["customer_id"], "customer breakdowns/filters")
-            c = c.drop_duplicates("customer_id").copy()
-            c.index = c["customer_id"].astype(str)
-            self.cust = c
-            self.counts["customers"] = len(c)
-
-        self.hist = None  # order lines before as_of, filtered
-        self.o = None     # order lines in the window
-        if need_orders:
-            from tools.rfm import prepare_orders
-            hist, _ = prepare_orders(orders, self.as_of, source=f"kpi {metric}")
-            self.counts["orders"] = len(orders)
-            hist = self._filter(hist, "orders", filters)
-            self.hist = hist
-            self.o = self._window(hist, "order_date")
-        self.fb = None
-        if need_feedback:
-            _need_cols(feedback, "feedback", ["created_at"], f"metric {metric}")
-            from tools.rfm import to_datetimes
-            fb = feedback.assign(created_at=to_datetimes(feedback["created_at"], "feedback.created_at",
-                                                         f"kpi {metric}"))
-            fb = fb.loc[fb["created_at"].notna() & (fb["created_at"] < self.as_of)]
-            if "customer_id" in fb:
-                fb = fb.assign(customer_id=fb["customer_id"].astype(object).where(fb["customer_id"].isna(),
-                                                                                 fb["customer_id"].astype(str)))
-            self.counts["feedback"] = len(feedback)
-            fb = self._filter(fb, "feedback", filters)
-            self.fb = self._window(fb, "created_at")
-
-    def _window(self, df: pd.DataFrame, col: str) -> pd.DataFrame:
-        keep = df[col] < self.end
-        if self.date_from is not None:
-            keep &= df[col] >= self.date_from
-        return df.loc[keep]
-
-    # dimension labels for a frame
-    def labels(self, df: pd.DataFrame, dim: str, kind: str) -> pd.Series:
-        date_col = "order_date" if kind == "orders" else "created_at"
-        if dim in _SEGMENT_DIMS:
-            if "customer_id" not in df:
-                raise GuanxiError(f"the {kind} table has no column customer_id (needed for {dim})")
-            if dim not in self.seg:
-                raise GuanxiError(f"no {dim} per customer in the workspace (artefacts rfm / clusters): "
-                                  f"rebuild it with `guanxi build`")
-            return _lookup(df["customer_id"].astype(str), self.seg[dim])
-        elif dim in _CUSTOMER_DIMS:
-            if "customer_id" not in df:
-                raise GuanxiError(f"the {kind} table has no column customer_id (needed for {dim})")
-            c = self.cust
-            if dim == "age_band":
-                _need_cols(c, "customers", ["birthday"], "age_band")
-                if "_age_band" not in c:
-                    c["_age_band"] = age_band(c["birthday"], self.as_of).to_numpy()
-                src = c["_age_band"]
-            else:
-                _need_cols(c, "customers", [dim], dim)
-                src = c[dim]
-            return _lookup(df["customer_id"], src)
-        elif dim == "month":
-            s = df[date_col].dt.strftime("%Y-%m")
-        elif dim == "quarter":
-            d = df[date_col]
-            s = d.dt.year.astype(str) + "-Q" + d.dt.quarter.astype(str)
-        elif dim == "year":
-            s = df[date_col].dt.year.astype(str)
-        elif dim == "weekday":
-            s = df[date_col].dt.dayofweek.map(dict(enumerate(_WEEKDAYS)))
-        elif dim == "product":
-            _need_cols(df, kind, ["product_name"], "product")
-            s = df["product_name"]
-        elif dim == "order_channel":
-            _need_cols(df, kind, ["channel"], "order_channel")
-            s = df["channel"]
-        elif dim == "feedback_channel":
-            _need_cols(df, kind, ["channel"], "feedback_channel")
-            s = df["channel"]
-        else:  # category, kind
-            _need_cols(df, kind, [dim], dim)
-            s = df[dim]
-        return _clean_labels(s.to_numpy(dtype=object, na_value=None), df.index)
-
-    def _filter(self, df: pd.DataFrame, kind: str, filters: dict) -> pd.DataFrame:
-        for dim, want in filters.items():
-            if kind == "orders" and dim in ("feedback_channel", "kind"):
-                if self.metric == "complaint_rate":
-                    continue  # applies to the feedback side only
-                raise GuanxiError(f"filter {dim} applies to feedback, not to metric {self.metric}")
-            if kind == "feedback" and dim == "order_channel":
-                raise GuanxiError(f"filter order_channel cannot apply to feedback (metric {self.metric}): "
-                                  f"feedback has no order channel; use feedback_channel")
-            lab = self.labels(df, dim, kind)
-            values = _match_values(dim, want, lab)
-            self.filters[dim] = values[0] if len(values) == 1 and not isinstance(want, (list, tuple, set)) else values
-            df = df.loc[lab.isin(values)]
-        return df
-
-
-def _match_values(dim: str, want, labels: pd.Series) -> list[str]:
+def _match_values(dim: str, want, known: list[str]) -> list[str]:
+    """The labels a filter value stands for: exact, else one label by prefix / substring ("浙江" →
+    "浙江省"), a gender word (女 → F), or for product every name holding the word."""
     wants = list(want) if isinstance(want, (list, tuple, set)) else [want]
-    known = sorted(set(labels.unique()))
+    known = sorted(set(known))
     out = []
     for w in wants:
         w = str(w).strip()
@@ -468,68 +273,130 @@ def _match_values(dim: str, want, labels: pd.Series) -> list[str]:
     return out
 
 
+class _Ctx:
+    """One kpi() call: the period, the as-of date and the SQL rows (``oq`` over order lines, ``fq``
+    over feedback) its metric reads."""
+
+    def __init__(self, src: MetricSource, metric, by, filters, as_of, date_from, date_to):
+        self.src, self.metric, self.by = src, metric, by
+        need_orders = metric in _ORDER_METRICS or metric == "complaint_rate"
+        need_feedback = metric in FEEDBACK_METRICS
+        self.filters: dict = {}  # values as matched ("浙江" → "浙江省")
+        if need_orders:
+            src.lines(metric)
+        if need_feedback:
+            src.feedback(metric)
+        if as_of is None:
+            if src.has("orders") and len(src.tables["orders"]) and "order_date" in src.tables["orders"]:
+                as_of = default_as_of(src.tables["orders"])
+            elif need_feedback and len(src.tables["feedback"]):
+                last = src.scalar("SELECT max(created_at) FROM fb")
+                as_of = pd.Timestamp(last).normalize() + pd.Timedelta(days=1) if last is not None else None
+        self.as_of = _parse_day(as_of, "as_of") if as_of is not None else pd.Timestamp.today().normalize()
+        self.date_from = _parse_day(date_from, "date_from")
+        self.date_to = _parse_day(date_to, "date_to", end=True)
+        if self.date_from is not None and self.date_to is not None and self.date_from > self.date_to:
+            raise GuanxiError(f"date_from {fmt_date(self.date_from)} is after date_to {fmt_date(self.date_to)}")
+        if self.date_from is not None and self.date_from >= self.as_of:
+            raise GuanxiError(f"the period from {fmt_date(self.date_from)} is after the data's last day "
+                              f"({fmt_date(self.as_of - pd.Timedelta(days=1))}); Guanxi reports what happened and "
+                              f"does not forecast")
+        first = None
+        if src.has("orders") and "order_date" in src.tables["orders"]:
+            first = src.scalar(f"SELECT min(order_date) FROM {src.lines(metric)}")
+        elif need_feedback:
+            first = src.scalar("SELECT min(created_at) FROM fb")
+        first = None if first is None or pd.isna(first) else pd.Timestamp(first).normalize()
+        if self.date_to is not None and first is not None and self.date_to < first:
+            raise GuanxiError(f"no data before {fmt_date(first)}: the period up to {fmt_date(self.date_to)} "
+                              f"is older than the data (which covers {fmt_date(first)} … "
+                              f"{fmt_date(self.as_of - pd.Timedelta(days=1))})")
+        self.end = self.as_of if self.date_to is None else min(self.as_of, self.date_to + pd.Timedelta(days=1))
+        if metric == "average_age" or metric in _CUSTOMER_VALUE_METRICS:
+            src.customers(metric) if metric == "average_age" else None
+        dims = [by] if by else []
+        self.oq = self.fq = None
+        if need_orders:
+            f = {}
+            for dim, want in filters.items():
+                if dim in ("feedback_channel", "kind"):
+                    if metric == "complaint_rate":
+                        continue  # applies to the feedback side only
+                    raise GuanxiError(f"filter {dim} applies to feedback, not to metric {metric}")
+                f[dim] = want
+            odims = [d for d in dims if d not in ("feedback_channel", "kind")]
+            self.oq = src.query("orders", metric, odims, f, self.as_of, self.date_from, self.end, _match_values)
+            self.filters.update(self._shown(self.oq.filters, f))
+        if need_feedback:
+            if "order_channel" in filters:
+                raise GuanxiError(f"filter order_channel cannot apply to feedback (metric {metric}): "
+                                  f"feedback has no order channel; use feedback_channel")
+            fdims = [d for d in dims if d != "order_channel"]
+            self.fq = src.query("feedback", metric, fdims, filters, self.as_of, self.date_from, self.end, _match_values)
+            self.filters.update(self._shown(self.fq.filters, filters))
+
+    @staticmethod
+    def _shown(matched: dict, asked: dict) -> dict:
+        return {d: v[0] if len(v) == 1 and not isinstance(asked[d], (list, tuple, set)) else v for d, v in matched.items()}
+
+    def sql(self, q, body: str, keep: bool = True) -> pd.DataFrame:
+        """``body`` (a SELECT over h / w and any more CTEs after a leading comma) run with q's CTEs."""
+        return self.src.run(f"WITH {q.ctes}{body}" if body.startswith(",") else f"WITH {q.ctes} {body}", keep=keep)
+
+    def one(self, q, body: str, keep: bool = True) -> dict:
+        df = self.sql(q, body, keep=keep)
+        return {k: (None if pd.isna(v) else v.item() if hasattr(v, "item") else v) for k, v in df.iloc[0].items()}
+
+
 # ---------------------------------------------------------------------------------------------
-# Metric computations: each returns (value, details, breakdown or None, extra for the chart)
+# Metric definitions (DuckDB SQL): each returns (value, details, breakdown or None[, chart extra])
 # ---------------------------------------------------------------------------------------------
 
-def _month_range(ctx: _Ctx, dates: pd.Series) -> list[str]:
-    if ctx.date_from is not None:
-        start = ctx.date_from
-    elif len(dates):
-        start = dates.min()
-    else:
+def _month_range(ctx: _Ctx, first) -> list[str]:
+    start = ctx.date_from if ctx.date_from is not None else first
+    if start is None or pd.isna(start):
         return []
+    start = pd.Timestamp(start)
     last = ctx.end - pd.Timedelta(days=1)
     if last < start:
         return []
     return [p.strftime("%Y-%m") for p in pd.period_range(start.to_period("M"), last.to_period("M"), freq="M")]
 
 
-def _reindex_months(ctx: _Ctx, bd: pd.DataFrame, dates: pd.Series, fill: dict) -> pd.DataFrame:
-    months = _month_range(ctx, dates)
+def _reindex_months(ctx: _Ctx, bd: pd.DataFrame, first, fill: dict) -> pd.DataFrame:
+    months = _month_range(ctx, first)
     bd = bd.set_index("month").reindex(sorted(set(months) | set(bd["month"]))).rename_axis("month")
     for col, v in fill.items():
         bd[col] = bd[col].fillna(v)
     return bd.reset_index()
 
 
-def _group(df: pd.DataFrame, ctx: _Ctx, dim: str, kind: str) -> pd.DataFrame:
-    return df.assign(_g=ctx.labels(df, dim, kind).to_numpy())
+def _first_in_window(ctx: _Ctx):
+    return ctx.one(ctx.oq, "SELECT min(order_date) AS d FROM w")["d"]
 
 
-def _orders_level(lines: pd.DataFrame) -> pd.DataFrame:
-    """One row per (group?, order): customer_id, date (day of the earliest line)."""
-    keys = ["_g", "order_id"] if "_g" in lines else ["order_id"]
-    o = lines.groupby(keys, sort=False).agg(customer_id=("customer_id", "first"),
-                                            date=("order_date", "min")).reset_index()
-    o["date"] = o["date"].dt.normalize()
-    return o
-
-
-def _quantity(o: pd.DataFrame) -> pd.Series:
-    return pd.to_numeric(o["quantity"], errors="coerce").fillna(1) if "quantity" in o else pd.Series(1, index=o.index)
+def _g(by: str) -> str:
+    return f'd_{by} AS "{by}"'
 
 
 def _m_sums(ctx: _Ctx, by: str | None):
-    o = ctx.o.assign(_units=_quantity(ctx.o))
-    total_sales = float(o["amount"].sum())
-    n_orders = int(o["order_id"].nunique())
-    n_cust = int(o["customer_id"].nunique())
-    n_units = int(o["_units"].sum())
+    q = ctx.oq
+    t = ctx.one(q, "SELECT coalesce(fsum(amount), 0) AS sales, count(DISTINCT order_id) AS orders, "
+                   "count(DISTINCT customer_id) AS customers, coalesce(sum(qty), 0) AS units, count(*) AS order_lines FROM w")
+    total_sales, n_orders, n_cust = float(t["sales"]), int(t["orders"]), int(t["customers"])
+    n_units = int(t["units"])
     details = {"sales": total_sales, "orders": n_orders, "customers": n_cust, "units": n_units,
-               "order_lines": len(o)}
+               "order_lines": int(t["order_lines"])}
     value = {"sales": total_sales, "orders": n_orders, "customers": n_cust, "units": n_units,
              "aov": total_sales / n_orders if n_orders else None,
              "sales_per_customer": total_sales / n_cust if n_cust else None}[ctx.metric]
     bd = None
     if by:
-        g = _group(o, ctx, by, "orders").groupby("_g")
-        bd = pd.DataFrame({"sales": g["amount"].sum(), "orders": g["order_id"].nunique(),
-                           "customers": g["customer_id"].nunique(), "units": g["_units"].sum()})
-        bd.index.name = by
-        bd = bd.reset_index()
+        bd = ctx.sql(q, f"SELECT {_g(by)}, coalesce(fsum(amount), 0) AS sales, count(DISTINCT order_id) AS orders, "
+                        f"count(DISTINCT customer_id) AS customers, coalesce(sum(qty), 0) AS units FROM w GROUP BY 1")
         if by == "month":
-            bd = _reindex_months(ctx, bd, o["order_date"], {"sales": 0.0, "orders": 0, "customers": 0, "units": 0})
+            bd = _reindex_months(ctx, bd, _first_in_window(ctx), {"sales": 0.0, "orders": 0, "customers": 0, "units": 0})
+        bd["sales"] = bd["sales"].astype(float)
         for col in ("orders", "customers", "units"):
             bd[col] = bd[col].astype("int64")
         if ctx.metric != "units":
@@ -549,150 +416,163 @@ def _m_sums(ctx: _Ctx, by: str | None):
 
 def _m_largest(ctx: _Ctx, by: str | None):
     """The largest single order (sum of its lines in the period) and its customer."""
-    o = ctx.o
-    tot = o.groupby("order_id").agg(amount=("amount", "sum"), customer_id=("customer_id", "first"),
-                                    order_date=("order_date", "min"), lines=("amount", "size"))
-    if tot.empty:
+    q = ctx.oq
+    top = ctx.sql(q, "SELECT order_id, fsum(amount) AS amount, min(customer_id) AS customer_id, "
+                     "min(order_date) AS order_date, count(*) AS lines, count(*) OVER () AS orders FROM w "
+                     "GROUP BY order_id ORDER BY amount DESC, order_date, order_id LIMIT 1")
+    if top.empty:
         return None, {"orders": 0}, None
-    tot = tot.sort_values(["amount", "order_date"], ascending=[False, True], kind="stable")
-    top = tot.iloc[0]
-    value = float(top["amount"])
-    details = {"order_id": str(tot.index[0]), "customer_id": str(top["customer_id"]),
-               "order_date": fmt_date(top["order_date"]), "lines": int(top["lines"]), "orders": int(len(tot))}
+    r = top.iloc[0]
+    value = float(r["amount"])
+    details = {"order_id": str(r["order_id"]), "customer_id": str(r["customer_id"]),
+               "order_date": fmt_date(r["order_date"]), "lines": int(r["lines"]), "orders": int(r["orders"])}
     bd = None
     if by:
-        x = _group(o, ctx, by, "orders").groupby(["_g", "order_id"]).agg(
-            amount=("amount", "sum"), customer_id=("customer_id", "first")).reset_index()
-        x = x.sort_values(["_g", "amount"], ascending=[True, False], kind="stable").drop_duplicates("_g")
-        bd = x.rename(columns={"_g": by, "amount": "value"})[[by, "value", "order_id", "customer_id"]]
-        bd = bd.assign(order_id=bd["order_id"].astype(str), customer_id=bd["customer_id"].astype(str))
+        bd = ctx.sql(q, f', o AS (SELECT d_{by} AS g, order_id, fsum(amount) AS amount, min(customer_id) AS customer_id '
+                        f'FROM w GROUP BY 1, 2) SELECT g AS "{by}", amount AS value, order_id, customer_id FROM o '
+                        f'QUALIFY row_number() OVER (PARTITION BY g ORDER BY amount DESC, order_id) = 1')
+        bd = bd.assign(value=bd["value"].astype(float), order_id=bd["order_id"].astype(str),
+                       customer_id=bd["customer_id"].astype(str))
     return value, details, bd
-
-
-def _ages(ctx: _Ctx) -> pd.Series:
-    c = ctx.cust
-    _need_cols(c, "customers", ["birthday"], "average_age")
-    b = pd.to_datetime(c["birthday"], errors="coerce", format="mixed")
-    a = ctx.as_of
-    age = a.year - b.dt.year - ((a.month < b.dt.month) | ((a.month == b.dt.month) & (a.day < b.dt.day))).astype(float)
-    return age.where((age >= 0) & (age < 130))
 
 
 def _m_age(ctx: _Ctx, by: str | None):
     """Mean age (full years at as_of) of the customers who bought in the period (after filters)."""
-    ages = _ages(ctx)
-    buyers = ctx.o.drop_duplicates("customer_id")
-    a = buyers["customer_id"].astype(str).map(ages)
-    value = float(a.mean()) if a.notna().any() else None
-    details = {"customers": int(len(buyers)), "with_birthday": int(a.notna().sum()),
+    if "birthday" not in ctx.src.columns("customers"):
+        raise GuanxiError("the customers table has no column birthday (needed for average_age)")
+    cust = ctx.src.customers(ctx.metric)
+    ages = f", ages AS (SELECT customer_id, {age_sql('birthday', ctx.as_of)} AS age FROM {cust})"
+    t = ctx.one(ctx.oq, ages + ", b AS (SELECT DISTINCT customer_id FROM w) SELECT count(*) AS customers, "
+                               "count(a.age) AS with_birthday, avg(a.age) AS value FROM b LEFT JOIN ages a USING (customer_id)")
+    details = {"customers": int(t["customers"]), "with_birthday": int(t["with_birthday"]),
                "definition": "mean age at the as-of date of the customers with an order in the period"}
     bd = None
     if by:
-        x = _group(ctx.o, ctx, by, "orders").drop_duplicates(["_g", "customer_id"])
-        x = x.assign(_age=x["customer_id"].astype(str).map(ages))
-        g = x.groupby("_g")
-        bd = pd.DataFrame({"value": g["_age"].mean(), "customers": g["customer_id"].nunique(),
-                           "with_birthday": g["_age"].count()})
-        bd.index.name = by
-        bd = bd.reset_index()
+        bd = ctx.sql(ctx.oq, ages + f', b AS (SELECT DISTINCT d_{by} AS g, customer_id FROM w) SELECT g AS "{by}", '
+                                    f'avg(a.age) AS value, count(*) AS customers, count(a.age) AS with_birthday '
+                                    f'FROM b LEFT JOIN ages a USING (customer_id) GROUP BY g')
+    return t["value"], details, bd
+
+
+def _m_customer_value(ctx: _Ctx, by: str | None):
+    """A per-customer artefact value (CLV, churn probability) over the customers who bought in the
+    period (after filters): mean, total or the count at risk."""
+    artefact, column, agg = _CUSTOMER_VALUE_METRICS[ctx.metric]
+    view = ctx.src.customer_values(artefact, ctx.metric, column)
+    expr = {"mean": f"avg(v.{column})", "total": f"coalesce(fsum(v.{column}), 0)",
+            "at_risk": f"count_if(v.{column} >= {AT_RISK_PROBABILITY})"}[agg]
+    body = (f"SELECT {{g}}{expr} AS value, count(*) AS customers, count(v.{column}) AS scored "
+            f"FROM b LEFT JOIN {view} v USING (customer_id)")
+    t = ctx.one(ctx.oq, ", b AS (SELECT DISTINCT customer_id FROM w) " + body.format(g=""))
+    details = {"customers": int(t["customers"]), "scored": int(t["scored"]), "source": f"artefact {artefact}.{column}",
+               "definition": METRIC_DEFINITIONS[ctx.metric]}
+    value = t["value"]
+    if agg == "at_risk":
+        value = int(value or 0)
+        details["share"] = value / t["scored"] if t["scored"] else None
+        details["threshold"] = AT_RISK_PROBABILITY
+    bd = None
+    if by:
+        bd = ctx.sql(ctx.oq, f", b AS (SELECT DISTINCT d_{by} AS g, customer_id FROM w) "
+                     + body.format(g=f'g AS "{by}", ') + " GROUP BY g")
+        if agg == "at_risk":
+            bd["value"] = bd["value"].astype("int64")
+            bd["share"] = bd["value"] / bd["scored"].where(bd["scored"] > 0)
+    return value, details, bd
+
+
+def _m_dates(ctx: _Ctx, by: str | None):
+    """The first or last order date in the period (after filters)."""
+    fn = "min" if ctx.metric == "first_purchase" else "max"
+    t = ctx.one(ctx.oq, f"SELECT {fn}(order_date) AS d, count(DISTINCT customer_id) AS customers FROM w")
+    value = fmt_date(t["d"]) if t["d"] is not None else None
+    details = {"customers": int(t["customers"]), "definition": METRIC_DEFINITIONS[ctx.metric]}
+    bd = None
+    if by:
+        bd = ctx.sql(ctx.oq, f'SELECT {_g(by)}, strftime({fn}(order_date), \'%Y-%m-%d\') AS value, '
+                             f'count(DISTINCT customer_id) AS customers FROM w GROUP BY 1')
     return value, details, bd
 
 
 def _m_repurchase(ctx: _Ctx, by: str | None):
-    o = ctx.o
-    per = o.groupby("customer_id")["order_id"].nunique()
-    n, rep = int(len(per)), int((per >= 2).sum())
-    value = rep / n if n else None
+    t = ctx.one(ctx.oq, ", p AS (SELECT customer_id, count(DISTINCT order_id) AS n FROM w GROUP BY 1) "
+                        "SELECT count(*) AS customers, count_if(n >= 2) AS repeat_customers FROM p")
+    n, rep = int(t["customers"]), int(t["repeat_customers"])
     details = {"customers": n, "repeat_customers": rep}
     bd = None
     if by:
-        x = _group(o, ctx, by, "orders")
-        per = x.groupby(["_g", "customer_id"])["order_id"].nunique()
-        g = per.groupby(level=0)
-        bd = pd.DataFrame({"customers": g.size(), "repeat_customers": g.apply(lambda s: int((s >= 2).sum()))})
-        bd.index.name = by
-        bd = bd.reset_index()
+        bd = ctx.sql(ctx.oq, f', p AS (SELECT d_{by} AS g, customer_id, count(DISTINCT order_id) AS n FROM w GROUP BY 1, 2) '
+                             f'SELECT g AS "{by}", count(*) AS customers, count_if(n >= 2) AS repeat_customers FROM p GROUP BY g')
+        bd = bd.astype({"customers": "int64", "repeat_customers": "int64"})
         bd.insert(1, "value", bd["repeat_customers"] / bd["customers"])
-    return value, details, bd
+    return (rep / n if n else None), details, bd
 
 
-def _first_orders(ctx: _Ctx) -> pd.DataFrame:
-    """Lines of each customer's first order ever (earliest order_date, then order_id) before as_of."""
-    h = ctx.hist
-    first = (h.sort_values(["order_date", "order_id"], kind="stable")
-             .drop_duplicates("customer_id")[["customer_id", "order_id"]])
-    lines = h.merge(first, on=["customer_id", "order_id"], how="inner")
-    return ctx._window(lines, "order_date")
+_FIRST_ORDERS = (", f AS (SELECT customer_id, order_id FROM h QUALIFY row_number() OVER "
+                 "(PARTITION BY customer_id ORDER BY order_date, order_id) = 1), "
+                 "n AS (SELECT w.* FROM w JOIN f USING (customer_id, order_id)) ")
 
 
 def _m_new(ctx: _Ctx, by: str | None):
-    lines = _first_orders(ctx)
-    value = int(lines["customer_id"].nunique())
+    """Customers whose first order ever (before as_of, after filters) falls in the period."""
+    value = int(ctx.one(ctx.oq, _FIRST_ORDERS + "SELECT count(DISTINCT customer_id) AS n FROM n")["n"])
     details = {"new_customers": value, "definition": "first order ever falls in the period"}
     bd = None
     if by:
-        x = _group(lines, ctx, by, "orders")
-        bd = x.groupby("_g")["customer_id"].nunique().rename("value").rename_axis(by).reset_index()
+        bd = ctx.sql(ctx.oq, _FIRST_ORDERS + f"SELECT {_g(by)}, count(DISTINCT customer_id) AS value FROM n GROUP BY 1")
         if by == "month":
-            bd = _reindex_months(ctx, bd, ctx.o["order_date"] if len(ctx.o) else lines["order_date"], {"value": 0})
+            bd = _reindex_months(ctx, bd, _first_in_window(ctx), {"value": 0})
         bd["value"] = bd["value"].astype("int64")
         bd["share"] = bd["value"] / value if value else np.nan
     return value, details, bd
 
 
-def _intervals(lines: pd.DataFrame) -> pd.DataFrame:
-    o = _orders_level(lines)
-    keys = ["_g", "customer_id"] if "_g" in o else ["customer_id"]
-    o = o.sort_values([*keys, "date", "order_id"], kind="stable")
-    o["days"] = o.groupby(keys, sort=False)["date"].diff().dt.days
-    return o.loc[o["days"].notna()]
+def _intervals(by: str | None) -> str:
+    """CTE ``iv``: days between a customer's consecutive orders (order day = its earliest line)."""
+    g = f"d_{by} AS g, " if by and by != "month" else ""
+    part = "g, customer_id" if g else "customer_id"
+    return (f", o AS (SELECT {g}customer_id, order_id, date_trunc('day', min(order_date)) AS d FROM w GROUP BY ALL), "
+            f"iv AS (SELECT *, CAST(date_diff('day', lag(d) OVER (PARTITION BY {part} ORDER BY d, order_id), d) AS DOUBLE) "
+            f"AS days FROM o) ")
 
 
 def _m_interval(ctx: _Ctx, by: str | None):
-    iv = _intervals(ctx.o)
-    d = iv["days"].astype(float)
+    days = ctx.sql(ctx.oq, _intervals(None) + "SELECT days, customer_id FROM iv WHERE days IS NOT NULL")
+    d = days["days"].astype(float)
     value = float(d.mean()) if len(d) else None
     details = {"mean_days": value, "median_days": float(d.median()) if len(d) else None,
-               "intervals": int(len(d)), "customers": int(iv["customer_id"].nunique())}
+               "intervals": int(len(d)), "customers": int(days["customer_id"].nunique())}
     bd = None
     if by:
-        if by == "month":
-            x = iv.assign(_g=iv["date"].dt.strftime("%Y-%m"))
-        else:
-            x = _intervals(_group(ctx.o, ctx, by, "orders"))
-        g = x.groupby("_g")["days"]
-        bd = pd.DataFrame({"value": g.mean(), "median": g.median(), "intervals": g.size()})
-        bd.index.name = by
-        bd = bd.reset_index()
-    return value, details, bd, d
+        g = "strftime(d, '%Y-%m')" if by == "month" else "g"
+        bd = ctx.sql(ctx.oq, _intervals(by) + f'SELECT {g} AS "{by}", avg(days) AS value, median(days) AS median, '
+                                              f'count(*) AS intervals FROM iv WHERE days IS NOT NULL GROUP BY 1')
+    return value, details, bd, d.reset_index(drop=True)
 
 
 def _m_retention(ctx: _Ctx, by: str | None):
-    h = ctx.hist
-    first = h.groupby("customer_id")["order_date"].min()
-    in_win = (first < ctx.end) & ((first >= ctx.date_from) if ctx.date_from is not None else True)
-    first = first[in_win]
-    if first.empty:
+    start = f" AND f >= {lit(ctx.date_from)}" if ctx.date_from is not None else ""
+    cohorts = (f", first AS (SELECT customer_id, min(order_date) AS f FROM h GROUP BY 1), "
+               f"co AS (SELECT customer_id, year(f) * 12 + month(f) - 1 AS cohort FROM first WHERE f < {lit(ctx.end)}{start}) ")
+    sizes = ctx.sql(ctx.oq, cohorts + "SELECT cohort, count(*) AS n FROM co GROUP BY 1 ORDER BY 1")
+    if sizes.empty:
         return None, {"cohorts": 0, "customers": 0}, pd.DataFrame(columns=["cohort", "cohort_size"])
-    cohort_ord = first.dt.year * 12 + first.dt.month - 1
-    act = h.loc[h["customer_id"].isin(first.index) & (h["order_date"] < ctx.end), ["customer_id", "order_date"]]
-    act_ord = act["order_date"].dt.year * 12 + act["order_date"].dt.month - 1
-    co = act["customer_id"].map(cohort_ord).to_numpy()
-    off = act_ord.to_numpy() - co
-    cells = pd.DataFrame({"cohort": co, "offset": off,
-                          "customer_id": act["customer_id"].to_numpy()}).drop_duplicates()
-    counts = cells.groupby(["cohort", "offset"]).size().unstack(fill_value=0)
-    sizes = cohort_ord.value_counts().sort_index()
+    cells = ctx.sql(ctx.oq, cohorts + "SELECT co.cohort, year(h.order_date) * 12 + month(h.order_date) - 1 - co.cohort "
+                                      "AS offset, count(DISTINCT h.customer_id) AS n FROM h JOIN co USING (customer_id) "
+                                      f"WHERE h.order_date < {lit(ctx.end)} GROUP BY 1, 2")
+    sizes = sizes.set_index("cohort")["n"].astype("int64")
+    counts = cells.pivot(index="cohort", columns="offset", values="n").fillna(0)
     last_day = ctx.end - pd.Timedelta(days=1)
     last_ord = last_day.year * 12 + last_day.month - 1
     max_off = int(last_ord - sizes.index.min())
-    counts = counts.reindex(index=sizes.index, columns=range(0, max_off + 1), fill_value=0)
+    counts = counts.reindex(index=sizes.index, columns=range(0, max_off + 1), fill_value=0).fillna(0).astype("int64")
     share = counts.div(sizes, axis=0).astype(float)
     observable = np.add.outer(share.index.to_numpy(), share.columns.to_numpy()) <= last_ord
     share = share.where(observable)
     label = [f"{o // 12:04d}-{o % 12 + 1:02d}" for o in share.index]
     matrix = share.copy()
     matrix.index = label
+    matrix.columns = [int(c) for c in matrix.columns]
     bd = matrix.reset_index().rename(columns={"index": "cohort"})
     bd.insert(1, "cohort_size", sizes.to_numpy().astype("int64"))
     bd.columns = ["cohort", "cohort_size", *[int(c) for c in matrix.columns]]
@@ -711,68 +591,65 @@ def _m_retention(ctx: _Ctx, by: str | None):
     return value, details, bd, matrix
 
 
-def _feedback_kind(fb: pd.DataFrame) -> pd.Series:
-    _need_cols(fb, "feedback", ["kind"], "complaints")
-    return fb["kind"].astype(str).str.strip().str.lower()
+def _need_feedback(ctx: _Ctx, *cols: str, why: str) -> None:
+    missing = [c for c in cols if c not in ctx.src.columns("feedback")]
+    if missing:
+        raise GuanxiError(f"the feedback table has no column {', '.join(missing)} (needed for {why})")
 
 
-def _resolved(ctx: _Ctx, fb: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
-    """(resolved by as_of mask, resolution days) for feedback rows."""
-    has_status = "status" in fb
-    has_at = "resolved_at" in fb
-    if not has_status and not has_at:
+_COMPLAINT = "lower(trim(CAST(kind AS VARCHAR))) = 'complaint'"
+
+
+def _resolution(ctx: _Ctx) -> str:
+    """CTE ``r``: feedback in the period with ``resolved`` (by as_of) and ``days`` to resolution."""
+    cols = ctx.src.columns("feedback")
+    if "status" not in cols and "resolved_at" not in cols:
         raise GuanxiError("the feedback table has no column status or resolved_at (needed for resolution)")
-    from tools.rfm import to_datetimes
-    at = to_datetimes(fb["resolved_at"], "feedback.resolved_at", "resolution") if has_at else pd.Series(pd.NaT, index=fb.index)
-    status = fb["status"].astype(str).str.strip().str.lower() if has_status else pd.Series("", index=fb.index)
-    resolved = ((status == "resolved") | at.notna()) & ~(at >= ctx.as_of)
-    days = (at - fb["created_at"]).dt.total_seconds() / 86400.0
-    days = days.where(resolved & at.notna() & (days >= 0))
-    return resolved, days
+    resolved = (f"coalesce((lower(trim(CAST(status AS VARCHAR))) = 'resolved') OR resolved_at IS NOT NULL, FALSE) "
+                f"AND NOT coalesce(resolved_at >= {lit(ctx.as_of)}, FALSE)")
+    ms = "(epoch_ms(resolved_at) - epoch_ms(created_at))"
+    return (f", r AS (SELECT *, {resolved} AS resolved, CASE WHEN {resolved} AND resolved_at IS NOT NULL AND {ms} >= 0 "
+            f"THEN {ms} / 86400000.0 END AS days FROM w) ")
 
 
 def _m_satisfaction(ctx: _Ctx, by: str | None):
-    fb = ctx.fb
-    _need_cols(fb, "feedback", ["rating"], "satisfaction")
-    r = pd.to_numeric(fb["rating"], errors="coerce")
-    value = float(r.mean()) if r.notna().any() else None
-    details = {"mean_rating": value, "rated": int(r.notna().sum()), "feedback": int(len(fb))}
-    if "kind" in fb:
-        comp = _feedback_kind(fb) == "complaint"
-        details["complaints"] = int(comp.sum())
-        if "status" in fb or "resolved_at" in fb:
-            resolved, days = _resolved(ctx, fb)
-            details["open_complaints"] = int((comp & ~resolved).sum())
-            details["resolution_mean_days"] = float(days.mean()) if days.notna().any() else None
-            details["resolution_median_days"] = float(days.median()) if days.notna().any() else None
+    _need_feedback(ctx, "rating", why="satisfaction")
+    q = ctx.fq
+    t = ctx.one(q, "SELECT avg(rating) AS value, count(rating) AS rated, count(*) AS feedback FROM w")
+    details = {"mean_rating": t["value"], "rated": int(t["rated"]), "feedback": int(t["feedback"])}
+    cols = ctx.src.columns("feedback")
+    if "kind" in cols:
+        details["complaints"] = int(ctx.one(q, f"SELECT count_if({_COMPLAINT}) AS n FROM w")["n"])
+        if "status" in cols or "resolved_at" in cols:
+            r = ctx.one(q, _resolution(ctx) + f"SELECT count_if({_COMPLAINT} AND NOT resolved) AS open, avg(days) AS mean, "
+                                              f"median(days) AS median FROM r")
+            details["open_complaints"] = int(r["open"])
+            details["resolution_mean_days"] = r["mean"]
+            details["resolution_median_days"] = r["median"]
     bd = None
     if by:
-        x = _group(fb.assign(_r=r), ctx, by, "feedback").groupby("_g")
-        bd = pd.DataFrame({"value": x["_r"].mean(), "rated": x["_r"].count(), "feedback": x.size()})
-        bd.index.name = by
-        bd = bd.reset_index()
-    return value, details, bd
+        bd = ctx.sql(q, f"SELECT {_g(by)}, avg(rating) AS value, count(rating) AS rated, count(*) AS feedback FROM w GROUP BY 1")
+    return t["value"], details, bd
 
 
 def _m_complaints(ctx: _Ctx, by: str | None):
-    fb = ctx.fb
-    comp = fb.loc[_feedback_kind(fb) == "complaint"]
-    o = ctx.o
-    n_orders = int(o["order_id"].nunique())
-    n_cust = int(o["customer_id"].nunique())
-    value = len(comp) / n_orders if n_orders else None
-    details = {"complaints": int(len(comp)), "orders": n_orders, "customers": n_cust,
-               "per_100_orders": 100 * len(comp) / n_orders if n_orders else None,
-               "per_100_customers": 100 * len(comp) / n_cust if n_cust else None,
+    _need_feedback(ctx, "kind", why="complaints")
+    n_comp = int(ctx.one(ctx.fq, f"SELECT count(*) AS n FROM w WHERE {_COMPLAINT}")["n"])
+    o = ctx.one(ctx.oq, "SELECT count(DISTINCT order_id) AS orders, count(DISTINCT customer_id) AS customers FROM w")
+    n_orders, n_cust = int(o["orders"]), int(o["customers"])
+    value = n_comp / n_orders if n_orders else None
+    details = {"complaints": n_comp, "orders": n_orders, "customers": n_cust,
+               "per_100_orders": 100 * n_comp / n_orders if n_orders else None,
+               "per_100_customers": 100 * n_comp / n_cust if n_cust else None,
                "definition": "complaints created in the period / distinct orders in the period"}
     bd = None
     if by:
         if by in ("feedback_channel", "kind", "order_channel"):
             raise GuanxiError(f"complaint_rate cannot be broken down by {by}: orders and feedback do not "
                               f"share it; use province, city, gender, age_band, channel, category or month")
-        c = _group(comp, ctx, by, "feedback").groupby("_g").size()
-        og = _group(o, ctx, by, "orders").groupby("_g")["order_id"].nunique()
-        bd = pd.DataFrame({"complaints": c, "orders": og}).fillna(0).astype("int64")
+        c = ctx.sql(ctx.fq, f"SELECT d_{by} AS g, count(*) AS complaints FROM w WHERE {_COMPLAINT} GROUP BY 1").set_index("g")
+        og = ctx.sql(ctx.oq, f"SELECT d_{by} AS g, count(DISTINCT order_id) AS orders FROM w GROUP BY 1").set_index("g")
+        bd = pd.DataFrame({"complaints": c["complaints"], "orders": og["orders"]}).fillna(0).astype("int64")
         bd.index.name = by
         bd = bd.reset_index()
         bd.insert(1, "value", bd["complaints"] / bd["orders"].where(bd["orders"] > 0))
@@ -780,23 +657,19 @@ def _m_complaints(ctx: _Ctx, by: str | None):
 
 
 def _m_resolution(ctx: _Ctx, by: str | None):
-    fb = ctx.fb
-    resolved, days = _resolved(ctx, fb)
-    d = days.dropna()
-    value = float(d.mean()) if len(d) else None
-    details = {"mean_days": value, "median_days": float(d.median()) if len(d) else None,
-               "resolved": int(len(d)), "open": int((~resolved).sum()), "feedback": int(len(fb))}
-    if "kind" in fb:
-        details["open_complaints"] = int(((_feedback_kind(fb) == "complaint") & ~resolved).sum())
+    r = _resolution(ctx)
+    t = ctx.one(ctx.fq, r + "SELECT avg(days) AS value, median(days) AS median, count(days) AS resolved, "
+                            "count_if(NOT resolved) AS open, count(*) AS feedback FROM r")
+    details = {"mean_days": t["value"], "median_days": t["median"], "resolved": int(t["resolved"]),
+               "open": int(t["open"]), "feedback": int(t["feedback"])}
+    if "kind" in ctx.src.columns("feedback"):
+        details["open_complaints"] = int(ctx.one(ctx.fq, r + f"SELECT count_if({_COMPLAINT} AND NOT resolved) AS n FROM r")["n"])
     bd = None
     if by:
-        x = _group(fb.assign(_d=days, _open=~resolved), ctx, by, "feedback").groupby("_g")
-        bd = pd.DataFrame({"value": x["_d"].mean(), "median": x["_d"].median(), "resolved": x["_d"].count(),
-                           "open": x["_open"].sum().astype("int64")})
-        bd.index.name = by
-        bd = bd.reset_index()
-    return value, details, bd
-
+        bd = ctx.sql(ctx.fq, r + f"SELECT {_g(by)}, avg(days) AS value, median(days) AS median, count(days) AS resolved, "
+                                 f"count_if(NOT resolved) AS open FROM r GROUP BY 1")
+        bd["open"] = bd["open"].astype("int64")
+    return t["value"], details, bd
 
 # ---------------------------------------------------------------------------------------------
 # Dispatcher
@@ -842,14 +715,15 @@ def _chart(metric: str, by: str | None, bd, extra, ctx: _Ctx):
                                  y_title=f"{lab['zh']} {lab['en']}")
 
 
-def kpi(tables: dict[str, pd.DataFrame], metric: str, by: str | None = None, date_from=None, date_to=None,
-        as_of=None, top: int | None = None, filters: dict | None = None, lowest: bool = False) -> KpiResult:
-    """Compute one KPI (see the module docstring for every definition).
+def kpi(tables: dict[str, pd.DataFrame] | MetricSource, metric: str, by: str | None = None, date_from=None,
+        date_to=None, as_of=None, top: int | None = None, filters: dict | None = None,
+        lowest: bool = False) -> KpiResult:
+    """Compute one KPI (see the module docstring for every definition), in DuckDB SQL.
 
-    metric: sales, orders, customers, aov, repurchase_rate, retention, purchase_interval,
-    satisfaction, complaint_rate, resolution_time, new_customers (Chinese labels accepted).
-    by: province, city, gender, age_band, channel, order_channel, category, month (feedback
-    metrics: also feedback_channel, kind). Unknown names → GuanxiError listing the valid ones.
+    tables: {"orders", "customers", "feedback", "rfm", "clusters", "clv", "churn": DataFrame} or a
+    `MetricSource` over them (a workspace keeps one, so its tables register once).
+    metric: one of METRICS (Chinese labels accepted). by: one of DIMENSIONS (feedback metrics:
+    also feedback_channel, kind). Unknown names → GuanxiError listing the valid ones.
     top: keep the first ``top`` groups (highest value — lowest with ``lowest=True``; for month the
     last ``top`` months).
     """
@@ -864,32 +738,20 @@ def kpi(tables: dict[str, pd.DataFrame], metric: str, by: str | None = None, dat
     filt = {_resolve_dim(k, allowed, metric, "filter"): v for k, v in (filters or {}).items()}
     if top is not None and (not isinstance(top, (int, np.integer)) or top < 1):
         raise GuanxiError(f"top must be a positive integer, got {top!r}")
-    ctx = _Ctx(tables, metric, by, filt, as_of, date_from, date_to)
-    if metric == "retention":
-        by = None  # the cohort matrix is the breakdown
-
-    extra = None
-    if metric in ("sales", "orders", "customers", "aov", "units", "sales_per_customer"):
-        value, details, bd = _m_sums(ctx, by)
-    elif metric == "largest_order":
-        value, details, bd = _m_largest(ctx, by)
-    elif metric == "average_age":
-        value, details, bd = _m_age(ctx, by)
-    elif metric == "repurchase_rate":
-        value, details, bd = _m_repurchase(ctx, by)
-    elif metric == "new_customers":
-        value, details, bd = _m_new(ctx, by)
-    elif metric == "purchase_interval":
-        value, details, bd, extra = _m_interval(ctx, by)
-    elif metric == "retention":
-        value, details, bd, *rest = _m_retention(ctx, by)
+    src = tables if isinstance(tables, MetricSource) else MetricSource(tables)
+    with src.session() as log:
+        ctx = _Ctx(src, metric, by, filt, as_of, date_from, date_to)
+        if metric == "retention":
+            by = None  # the cohort matrix is the breakdown
+        extra = None
+        value, details, bd, *rest = _COMPUTE[metric](ctx, by)
         extra = rest[0] if rest else None
-    elif metric == "satisfaction":
-        value, details, bd = _m_satisfaction(ctx, by)
-    elif metric == "complaint_rate":
-        value, details, bd = _m_complaints(ctx, by)
-    else:
-        value, details, bd = _m_resolution(ctx, by)
+        counted = {}
+        if ctx.oq is not None:
+            counted["orders"] = f"{int(ctx.one(ctx.oq, 'SELECT count(*) AS n FROM w', keep=False)['n']):,} lines in period"
+        if ctx.fq is not None:
+            counted["feedback"] = f"{int(ctx.one(ctx.fq, 'SELECT count(*) AS n FROM w', keep=False)['n']):,} rows in period"
+        statements = list(log)
     if bd is not None and by is not None:
         bd = _sort_breakdown(bd, by, top, lowest=lowest)
     if isinstance(value, (np.integer, np.floating)):
@@ -897,18 +759,15 @@ def kpi(tables: dict[str, pd.DataFrame], metric: str, by: str | None = None, dat
     if isinstance(value, float) and np.isnan(value):
         value = None
     fig = _chart(metric, by, bd, extra, ctx)
-
-    counted = {}
-    if ctx.o is not None:
-        counted["orders"] = f"{len(ctx.o):,} lines in period"
-    if ctx.fb is not None:
-        counted["feedback"] = f"{len(ctx.fb):,} rows in period"
-    if ctx.cust is not None:
-        counted["customers"] = ctx.counts["customers"]
-    prov = provenance(f"kpi {metric}", counted, as_of=ctx.as_of,
+    scanned = {name: src.rows(name) for name in ("orders", "feedback", "customers", "rfm", "clusters", "clv", "churn")
+               if src.used(name)}
+    if "customers" in scanned:
+        counted["customers"] = scanned["customers"]
+    prov = provenance(f"kpi {metric} (DuckDB)", counted, as_of=ctx.as_of,
                       date_from=fmt_date(ctx.date_from) if ctx.date_from is not None else None,
                       date_to=fmt_date(ctx.date_to) if ctx.date_to is not None else None,
                       by=by, filters=ctx.filters or None, top=top)
+    prov += " · rows scanned: " + ", ".join(f"{name} {n:,}" for name, n in scanned.items())
     return KpiResult(
         metric=metric, label_zh=METRICS[metric]["zh"], label_en=METRICS[metric]["en"], value=value,
         unit=METRICS[metric]["unit"], by=by, breakdown=bd, details=details,
@@ -916,7 +775,15 @@ def kpi(tables: dict[str, pd.DataFrame], metric: str, by: str | None = None, dat
         date_from=fmt_date(ctx.date_from) if ctx.date_from is not None else None,
         date_to=fmt_date(ctx.date_to) if ctx.date_to is not None else None,
         filters=ctx.filters, provenance=prov, figure_json=None if fig is None else json.dumps(fig, ensure_ascii=False) if isinstance(fig, dict)
-        else fig.to_json())
+        else fig.to_json(), sql=statements, rows_scanned=scanned)
+
+
+_COMPUTE = {**dict.fromkeys(("sales", "orders", "customers", "aov", "units", "sales_per_customer"), _m_sums),
+            "largest_order": _m_largest, "average_age": _m_age, "repurchase_rate": _m_repurchase,
+            "new_customers": _m_new, "purchase_interval": _m_interval, "retention": _m_retention,
+            "satisfaction": _m_satisfaction, "complaint_rate": _m_complaints, "resolution_time": _m_resolution,
+            **dict.fromkeys(_CUSTOMER_VALUE_METRICS, _m_customer_value),
+            "first_purchase": _m_dates, "last_purchase": _m_dates}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ Every value comes from `tools.kpi.kpi` (the one definition of each metric), run 
 - previous period: the window of the same length just before; a window of whole calendar months
   (a month, a quarter, a year) is compared with the same number of months before it.
 - same period last year: the same days one year earlier (29 Feb → 28 Feb).
+- period: an explicit second period (compare_from … compare_to), e.g. "2026年10月和2025年10月比".
 - no period given: the last complete calendar month before the as-of date.
 - change = current − previous; change_pct = change / previous (None when previous is 0 or missing).
 - contributions: per group, current − previous; the groups' deltas sum exactly to the total change
@@ -24,7 +25,7 @@ from tools.results import fmt_date
 
 __all__ = ["COMPARISONS", "Window", "resolve_windows", "compare_kpi", "contributions"]
 
-COMPARISONS = ("previous_period", "same_period_last_year")
+COMPARISONS = ("previous_period", "same_period_last_year", "period")
 OTHER = "其他 other"
 # dimensions that put each order (each customer) in exactly one group, so their counts add up
 _CUSTOMER_ATTRS = ("province", "city", "gender", "age_band", "channel", "segment", "segment_cn8", "tier", "cluster")
@@ -53,11 +54,19 @@ def _whole_months(a: pd.Timestamp, b: pd.Timestamp) -> int | None:
     return (b.year - a.year) * 12 + b.month - a.month + 1
 
 
-def resolve_windows(compare: str, date_from, date_to, as_of) -> tuple[Window, Window]:
+def resolve_windows(compare: str, date_from, date_to, as_of, compare_from=None, compare_to=None) -> tuple[Window, Window]:
     """(current, comparison) windows for ``compare`` (see the module docstring)."""
     if compare not in COMPARISONS:
         raise GuanxiError(f"unknown comparison {compare!r}; expected one of {', '.join(COMPARISONS)}")
     as_of = pd.Timestamp(as_of).normalize()
+    if compare == "period":
+        if not (compare_from and compare_to and date_from):
+            raise GuanxiError("compare=period needs both periods: date_from / date_to and compare_from / compare_to")
+        other = Window(pd.Timestamp(compare_from).normalize(), pd.Timestamp(compare_to).normalize())
+        if other.end < other.start:
+            raise GuanxiError(f"the period {fmt_date(other.start)}…{fmt_date(other.end)} ends before it starts")
+        cur, _ = resolve_windows("previous_period", date_from, date_to, as_of)
+        return cur, other
     if date_from is None and date_to is None:
         last = (as_of - pd.Timedelta(days=1))
         if last + pd.Timedelta(days=1) != last + pd.offsets.MonthEnd(0) + pd.Timedelta(days=1):
@@ -123,10 +132,13 @@ def contributions(tables, metric: str, dim: str, current: Window, previous: Wind
 
 def compare_kpi(tables, metric: str, compare: str, by: str | None = None, date_from=None, date_to=None,
                 as_of=None, top: int | None = None, filters: dict | None = None,
-                explain_by: tuple[str, ...] = (), lowest: bool = False) -> KpiResult:
+                explain_by: tuple[str, ...] = (), lowest: bool = False, compare_from=None,
+                compare_to=None) -> KpiResult:
     """The KPI in a period and in its comparison period, with the change (and, with ``by``, per
     group; with ``explain_by``, the change decomposed by those dimensions)."""
-    cur_w, prev_w = resolve_windows(compare, date_from, date_to, as_of)
+    if METRICS.get(metric, {}).get("unit") == "date" or metric in ("first_purchase", "last_purchase"):
+        raise GuanxiError(f"{metric} is a date: it has no change to compare; ask for it in each period instead")
+    cur_w, prev_w = resolve_windows(compare, date_from, date_to, as_of, compare_from, compare_to)
     cur = _run(tables, metric, cur_w, by=by, as_of=as_of, top=None, filters=filters)
     prev = _run(tables, metric, prev_w, by=by, as_of=as_of, top=None, filters=filters)
     delta, pct = _change(cur.value, prev.value)
@@ -152,6 +164,7 @@ def compare_kpi(tables, metric: str, compare: str, by: str | None = None, date_f
                 explained[dim] = contributions(tables, metric, dim, cur_w, prev_w, as_of=as_of, filters=filters)
             except GuanxiError as e:
                 explained[dim] = {"error": str(e)}
+    cur.sql = [*cur.sql, *prev.sql]
     cur.comparison = comparison
     cur.contributions = explained or None
     cur.date_from, cur.date_to = fmt_date(cur_w.start), fmt_date(cur_w.end)

@@ -9,7 +9,7 @@ import re
 from typing import Literal
 
 from knowledge.text import place_key
-from tools.context import ToolContext, ToolError, context, resolve_cluster, resolve_segment
+from tools.context import ToolContext, ToolError, cached, context, resolve_cluster, resolve_segment
 from tools.formatting import bullets, fmt_int, fmt_money, fmt_num, fmt_unit, period
 from tools.kpi import DIMENSIONS, FEEDBACK_METRICS, METRICS
 from tools.results import to_jsonable
@@ -92,7 +92,7 @@ DIMENSION_WORDS = [(re.compile(p, re.I | re.ASCII), b) for p, b in DIMENSION_WOR
 
 
 # =========================================================================== kpi
-Comparison = Literal["previous_period", "same_period_last_year"]
+Comparison = Literal["previous_period", "same_period_last_year", "period"]
 ExplainBy = Literal["category", "product", "province", "city", "order_channel", "channel", "segment", "gender",
                     "age_band"]
 
@@ -103,7 +103,8 @@ def kpi(metric: KpiMetric, by: KpiBy | None = None, date_from: str | None = None
         segment: str | None = None, product: str | None = None, gender: Literal["F", "M"] | None = None,
         age_band: Literal["<25", "25-34", "35-44", "45-54", "55+"] | None = None, compare: Comparison | None = None,
         explain_by: list[ExplainBy] | None = None, order: Literal["highest", "lowest"] = "highest",
-        also: list[KpiMetric] | None = None, *, ctx: ToolContext | None = None) -> dict:
+        also: list[KpiMetric] | None = None, compare_from: str | None = None, compare_to: str | None = None,
+        *, ctx: ToolContext | None = None) -> dict:
     """A business KPI over an optional date range and filters, optionally broken down (with a chart),
     optionally compared with the previous period or the same period last year, and its change
     explained by what each group contributed.
@@ -113,7 +114,10 @@ def kpi(metric: KpiMetric, by: KpiBy | None = None, date_from: str | None = None
             retention (留存, monthly cohorts), purchase_interval (购买间隔, days), satisfaction (满意度, mean
             rating), complaint_rate (投诉率, complaints per order), resolution_time (处理时长, days),
             new_customers (新客户数), units (销量/件数, quantity sold), sales_per_customer (人均消费),
-            largest_order (最大单笔订单), average_age (平均年龄 of the buying customers)
+            largest_order (最大单笔订单), average_age (平均年龄 of the buying customers), clv_mean / clv_total
+            (平均 / 合计客户终身价值, 12 months), churn_probability (平均流失概率), at_risk_customers (流失风险
+            客户数, probability ≥ 50%), first_purchase / last_purchase (最早 / 最近购买日期); customer values are
+            over the customers who bought in the period
         by: break down by province, city, gender, age_band, channel (acquisition), order_channel,
             category, product, segment / segment_cn8 / tier / cluster, month (monthly trend), quarter,
             year, weekday, feedback_channel or kind
@@ -130,18 +134,19 @@ def kpi(metric: KpiMetric, by: KpiBy | None = None, date_from: str | None = None
         product: only this product, or every product whose name contains this word (绿茶)
         gender: only female (F) or male (M) customers
         age_band: only customers of this age band
-        compare: previous_period (环比) or same_period_last_year (同比); without a period, the last
-            complete month
+        compare: previous_period (环比), same_period_last_year (同比) or period (the explicit second
+            period compare_from … compare_to); without a period, the last complete month
         explain_by: with compare, split the change of sales or units by these dimensions (each group's
             contribution; they sum to the change)
         order: with by and top: the highest groups first (default) or the lowest ("卖得最差的5个商品")
         also: more metrics over the same period, filters and breakdown ("各省销售额和订单数")
+        compare_from: with compare=period, the other period's first day, YYYY-MM-DD
+        compare_to: with compare=period, the other period's last day, YYYY-MM-DD
     """
     ctx = context(ctx)
     ws = ctx.ws
     from tools.kpi import kpi as _kpi
-    tables = {"orders": ws.table("orders"), "customers": ws.table("customers"), "feedback": ws.table("feedback"),
-              "rfm": ws.artefact("rfm"), "clusters": ws.artefact("clusters")}
+    tables = metric_source(ws)
     filters = {k: v for k, v in dict(province=province, city=city, category=category, channel=channel,
                                      order_channel=order_channel, product=product, gender=gender,
                                      age_band=age_band).items() if v not in (None, "")}
@@ -156,7 +161,8 @@ def kpi(metric: KpiMetric, by: KpiBy | None = None, date_from: str | None = None
               top=int(top) if top else None, filters=filters or None, lowest=order == "lowest")
     if compare:
         from tools.kpi_compare import compare_kpi
-        res = compare_kpi(tables, metric, compare, explain_by=tuple(explain_by or ()), **kw)
+        res = compare_kpi(tables, metric, compare, explain_by=tuple(explain_by or ()), compare_from=compare_from or None,
+                          compare_to=compare_to or None, **kw)
     elif explain_by:
         raise ToolError("explain_by needs a comparison (compare=previous_period or same_period_last_year)")
     else:
@@ -168,6 +174,18 @@ def kpi(metric: KpiMetric, by: KpiBy | None = None, date_from: str | None = None
     if also:
         out["also"] = _also(tables, [m for m in dict.fromkeys(also) if m != res.metric], res, kw)
     return out
+
+
+def metric_source(ws):
+    """The workspace's DuckDB `MetricSource` over its tables and artefacts (registered once per
+    workspace object: a rebuilt workspace gets a new one)."""
+    from tools.metric_sql import MetricSource
+
+    def build():
+        names = ("rfm", "clusters", "clv", "churn")
+        return MetricSource({"orders": ws.table("orders"), "customers": ws.table("customers"),
+                             "feedback": ws.table("feedback"), **{n: ws.artefact(n) for n in names}})
+    return cached(ws, "metric_source", build)
 
 
 def _also(tables, metrics: list[str], res, kw: dict) -> list[dict]:
@@ -301,7 +319,8 @@ def _signed(v, unit, zh) -> str:
 
 
 def _comparison_text(c: dict, unit, zh: bool) -> str:
-    kind = {"previous_period": ("环比", "vs the previous period"), "same_period_last_year": ("同比", "vs the same period last year")}
+    kind = {"previous_period": ("环比", "vs the previous period"), "same_period_last_year": ("同比", "vs the same period last year"),
+            "period": ("对比", "compared")}
     k = kind.get(c.get("compare"), ("对比", "compared"))
     pct = f"{float(c['change_pct']) * 100:+.1f}%" if c.get("change_pct") is not None else "—"
     if zh:
@@ -375,6 +394,8 @@ def _kpi_args(f) -> dict:
         a["also"] = [m for m in s["also_metrics"] if m != metric]
     if s.get("period_compare") and metric != "retention":
         a["compare"] = s["period_compare"]
+        if s["period_compare"] == "period":
+            a["compare_from"], a["compare_to"] = s["compare_from"], s["compare_to"]
         if s.get("explain"):
             if a.get("by") and a["by"] in _EXPLAINABLE:
                 a["explain_by"] = [a.pop("by")]   # "哪个品类拖的后腿": the change split by that dimension

@@ -1,0 +1,309 @@
+"""The SQL side of the metrics: a DuckDB connection over a workspace's tables, and a query's
+rows (lines or feedback) with the labels of its dimensions, filtered and windowed.
+
+    src = MetricSource({"orders": orders, "customers": customers, "rfm": rfm})
+    q = src.query("orders", dims={"province"}, filters={"province": ["浙江省"]}, as_of=..., start=..., end=...)
+    src.run(f"WITH {q.ctes} SELECT fsum(amount) FROM w")
+
+DuckDB (embedded, no server) runs every metric of `tools.kpi`; it scans the workspace's
+DataFrames in place (they are Arrow-backed), so a query costs no copy of the tables. Every
+statement run is kept in ``src.log`` (the provenance card shows it), with the rows each source
+table holds. Values are inlined as SQL literals (quotes doubled); they come from the data's own
+labels or from parsed dates, never from free text.
+"""
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from knowledge.errors import GuanxiError
+
+__all__ = ["MetricSource", "Query", "lit", "age_sql", "UNKNOWN", "SEGMENT_DIMS", "CUSTOMER_DIMS", "WEEKDAYS"]
+
+UNKNOWN = "未知"
+SEGMENT_DIMS = ("segment", "segment_cn8", "tier", "cluster")   # from the rfm / clusters artefacts
+CUSTOMER_DIMS = ("province", "city", "gender", "age_band", "channel", *SEGMENT_DIMS)
+WEEKDAYS = ("1 Mon 周一", "2 Tue 周二", "3 Wed 周三", "4 Thu 周四", "5 Fri 周五", "6 Sat 周六", "7 Sun 周日")
+_ORDER_COLUMNS = ("order_id", "customer_id", "order_date", "amount")
+_OPTIONAL_ORDER_COLUMNS = ("quantity", "category", "product_name", "channel")
+_FEEDBACK_COLUMNS = ("customer_id", "channel", "kind", "category", "rating", "status", "resolved_at")
+
+
+def lit(value) -> str:
+    """A SQL literal: a string (quotes doubled), a number, a Timestamp (as TIMESTAMP) or NULL."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, pd.Timestamp):
+        return f"TIMESTAMP '{value.strftime('%Y-%m-%d %H:%M:%S')}'"
+    if isinstance(value, (bool, np.bool_)):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return repr(float(value)) if isinstance(value, (float, np.floating)) else str(int(value))
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _clean(expr: str) -> str:
+    """A dimension label: text, blank or missing → 未知."""
+    return f"coalesce(nullif(trim(CAST({expr} AS VARCHAR)), ''), {lit(UNKNOWN)})"
+
+
+def age_sql(birthday: str, as_of: pd.Timestamp) -> str:
+    """Full years at as_of (NULL when missing, negative or ≥ 130)."""
+    a = as_of
+    age = (f"({a.year} - year({birthday}) - CASE WHEN {a.month} < month({birthday}) OR ({a.month} = month({birthday}) "
+           f"AND {a.day} < day({birthday})) THEN 1 ELSE 0 END)")
+    return f"CASE WHEN {age} >= 0 AND {age} < 130 THEN {age} END"
+
+
+def _datetimes(values: pd.Series, what: str, source: str) -> pd.Series:
+    from tools.rfm import to_datetimes
+    return to_datetimes(values, what, source)
+
+
+@dataclass
+class Query:
+    """The CTEs of one metric query: ``h`` (rows before as_of, filtered, with labels ``d_<dim>``)
+    and ``w`` (``h`` inside the period)."""
+    ctes: str
+    date: str            # the date column: order_date or created_at
+    filters: dict        # dimension → matched values
+    kind: str            # "orders" or "feedback"
+
+
+@dataclass
+class MetricSource:
+    """The tables a metric reads, registered once in an in-process DuckDB connection.
+
+    ``tables``: "orders", "customers", "feedback" (clean tables) and the artefacts "rfm",
+    "clusters", "clv", "churn" (each optional until a metric needs it).
+    """
+    tables: dict
+    log: list = field(default_factory=list, repr=False)
+    _con: object = field(default=None, repr=False)
+    _ready: dict = field(default_factory=dict, repr=False)
+    _lock: object = field(default_factory=threading.RLock, repr=False)
+    _touched: set = field(default_factory=set, repr=False)
+
+    def __post_init__(self):
+        self._con = duckdb.connect(config={"threads": 2})
+
+    # ------------------------------------------------------------------ running
+    @contextmanager
+    def session(self):
+        """One metric's statements: the connection held, ``log`` and the tables used started afresh."""
+        with self._lock:
+            self.log, self._touched = [], set()
+            yield self.log
+
+    def run(self, sql: str, keep: bool = True) -> pd.DataFrame:
+        """Run one statement (added to ``log`` when ``keep``)."""
+        with self._lock:
+            if keep:
+                self.log.append(sql)
+            try:
+                return self._con.sql(sql).df()
+            except duckdb.Error as e:   # a bug of ours, or data DuckDB cannot read: say which statement
+                raise GuanxiError(f"the metric query failed in DuckDB ({type(e).__name__}: {str(e).splitlines()[0]})") from None
+
+    def scalar(self, sql: str):
+        """The first value of one statement (not logged: as-of and range checks)."""
+        df = self.run(sql, keep=False)
+        return None if df.empty else df.iloc[0, 0]
+
+    def used(self, name: str) -> bool:
+        """Whether the current session read the source table ``name``."""
+        return name in self._touched
+
+    def rows(self, name: str) -> int:
+        """Rows of one source table (for the provenance card)."""
+        t = self.tables.get(name)
+        return 0 if t is None else int(len(t))
+
+    # ------------------------------------------------------------------ sources
+    def table(self, name: str, metric: str) -> pd.DataFrame:
+        t = self.tables.get(name) if isinstance(self.tables, dict) else None
+        if t is None:
+            raise GuanxiError(f"metric {metric} needs the {name} table (tables[{name!r}] is missing)")
+        if not isinstance(t, pd.DataFrame):
+            raise GuanxiError(f"tables[{name!r}] must be a DataFrame, got {type(t).__name__}")
+        return t
+
+    def has(self, name: str) -> bool:
+        return isinstance(self.tables, dict) and isinstance(self.tables.get(name), pd.DataFrame)
+
+    def columns(self, name: str) -> set:
+        return set(self.tables[name].columns) if self.has(name) else set()
+
+    def _register(self, view: str, df: pd.DataFrame) -> str:
+        self._con.register(view, df)
+        self._ready[view] = True
+        return view
+
+    def lines(self, metric: str) -> str:
+        """The view ``lines``: order lines with customer_id, order_id as text, order_date, amount, qty."""
+        with self._lock:
+            self._touched.add("orders")
+            if "lines" in self._ready:
+                return "lines"
+            o = self.table("orders", metric)
+            missing = [c for c in _ORDER_COLUMNS if c not in o.columns]
+            if missing:
+                raise GuanxiError(f"kpi {metric}: the orders table has no column {', '.join(missing)} "
+                                  f"(expected columns {', '.join(_ORDER_COLUMNS)})")
+            src = o
+            if not pd.api.types.is_datetime64_any_dtype(o["order_date"]):
+                src = src.assign(order_date=_datetimes(o["order_date"], "orders.order_date", f"kpi {metric}"))
+            if not pd.api.types.is_numeric_dtype(o["amount"]):
+                amount = pd.to_numeric(o["amount"], errors="coerce")
+                if amount.isna().all() and len(o):
+                    raise GuanxiError(f"kpi {metric}: orders.amount must be numeric (no numeric value found)")
+                src = src.assign(amount=amount.astype(float))
+            self._register("orders_src", src)
+            opt = {c: (f"b.{c}" if c in o.columns else "NULL") for c in _OPTIONAL_ORDER_COLUMNS}
+            qty = f"coalesce(TRY_CAST({opt['quantity']} AS DOUBLE), 1)" if "quantity" in o.columns else "1.0"
+            self._con.sql(
+                "CREATE OR REPLACE TEMP VIEW lines AS SELECT CAST(b.order_id AS VARCHAR) AS order_id, "
+                "CAST(b.customer_id AS VARCHAR) AS customer_id, CAST(b.order_date AS TIMESTAMP) AS order_date, "
+                f"CAST(b.amount AS DOUBLE) AS amount, {qty} AS qty, {opt['category']} AS category, "
+                f"{opt['product_name']} AS product_name, {opt['channel']} AS channel FROM orders_src b "
+                "WHERE b.customer_id IS NOT NULL AND b.order_date IS NOT NULL AND b.amount IS NOT NULL "
+                "AND NOT isnan(CAST(b.amount AS DOUBLE))")
+            self._ready["lines"] = True
+            return "lines"
+
+    def feedback(self, metric: str) -> str:
+        """The view ``fb``: feedback rows with created_at (and resolved_at) as timestamps."""
+        with self._lock:
+            self._touched.add("feedback")
+            if "fb" in self._ready:
+                return "fb"
+            f = self.table("feedback", metric)
+            if "created_at" not in f.columns:
+                raise GuanxiError(f"the feedback table has no column created_at (needed for metric {metric})")
+            src = f.assign(created_at=_datetimes(f["created_at"], "feedback.created_at", f"kpi {metric}"))
+            if "resolved_at" in f.columns:
+                src = src.assign(resolved_at=_datetimes(f["resolved_at"], "feedback.resolved_at", "resolution"))
+            self._register("fb_src", src)
+            cols = ", ".join(
+                (f"CAST(b.{c} AS VARCHAR) AS {c}" if c == "customer_id" else
+                 f"TRY_CAST(b.{c} AS DOUBLE) AS {c}" if c == "rating" else
+                 f"CAST(b.{c} AS TIMESTAMP) AS {c}" if c == "resolved_at" else f"b.{c}")
+                if c in f.columns else f"NULL AS {c}" for c in _FEEDBACK_COLUMNS)
+            self._con.sql(f"CREATE OR REPLACE TEMP VIEW fb AS SELECT CAST(b.created_at AS TIMESTAMP) AS created_at, "
+                          f"{cols} FROM fb_src b WHERE b.created_at IS NOT NULL")
+            self._ready["fb"] = True
+            return "fb"
+
+    def customers(self, metric: str) -> str:
+        """The view ``cust``: one row per customer_id (the first), birthday as a timestamp."""
+        with self._lock:
+            self._touched.add("customers")
+            if "cust" in self._ready:
+                return "cust"
+            c = self.table("customers", metric)
+            if "customer_id" not in c.columns:
+                raise GuanxiError("the customers table has no column customer_id (needed for customer breakdowns/filters)")
+            c = c.drop_duplicates("customer_id")
+            c = c.assign(customer_id=c["customer_id"].astype(str))
+            if "birthday" in c.columns and not pd.api.types.is_datetime64_any_dtype(c["birthday"]):
+                c = c.assign(birthday=pd.to_datetime(c["birthday"], errors="coerce", format="mixed"))
+            self._register("cust", c)
+            return "cust"
+
+    def segments(self, metric: str) -> str:
+        """The view ``seg``: customer_id → segment, segment_cn8, tier (rfm) and cluster (clusters)."""
+        with self._lock:
+            self._touched.update(("rfm", "clusters") if self.has("clusters") else ("rfm",))
+            if "seg" in self._ready:
+                return "seg"
+            rfm = self.tables.get("rfm") if isinstance(self.tables, dict) else None
+            if rfm is None:
+                raise GuanxiError(f"segment breakdowns and filters need the RFM table (tables['rfm']) for metric {metric}")
+            out = rfm.assign(customer_id=rfm["customer_id"].astype(str)).drop_duplicates("customer_id")
+            out = out[["customer_id", *[c for c in ("segment", "segment_cn8", "tier") if c in out]]].copy()
+            cl = self.tables.get("clusters")
+            if cl is not None and len(cl):
+                name = "cluster_name_zh" if "cluster_name_zh" in cl else "cluster"
+                cl = cl.assign(customer_id=cl["customer_id"].astype(str)).drop_duplicates("customer_id")
+                out["cluster"] = out["customer_id"].map(dict(zip(cl["customer_id"], cl[name].astype(str))))
+            self._register("seg", out)
+            return "seg"
+
+    def customer_values(self, name: str, metric: str, column: str) -> str:
+        """A per-customer artefact (``clv`` or ``churn``) as a view of customer_id, ``column``."""
+        with self._lock:
+            view = f"cv_{name}"
+            self._touched.add(name)
+            if view in self._ready:
+                return view
+            t = self.tables.get(name) if isinstance(self.tables, dict) else None
+            if t is None or column not in t:
+                raise GuanxiError(f"metric {metric} needs the {name} artefact (column {column}): rebuild the workspace "
+                                  f"with `guanxi build`")
+            t = t.assign(customer_id=t["customer_id"].astype(str)).drop_duplicates("customer_id")
+            return self._register(view, t)
+
+    # ------------------------------------------------------------------ labels
+    def label(self, dim: str, kind: str, as_of: pd.Timestamp) -> str:
+        """The SQL label of ``dim`` over ``b`` (lines or fb), ``c`` (cust) and ``s`` (seg)."""
+        date = "b.order_date" if kind == "orders" else "b.created_at"
+        table = "orders" if kind == "orders" else "feedback"
+        if dim in SEGMENT_DIMS:
+            if not self.has("rfm") or (dim == "cluster" and not self.has("clusters")) or \
+                    (dim != "cluster" and dim not in self.columns("rfm")):
+                raise GuanxiError(f"no {dim} per customer in the workspace (artefacts rfm / clusters): "
+                                  f"rebuild it with `guanxi build`")
+            return _clean(f"s.{dim}")
+        if dim in CUSTOMER_DIMS:
+            col = "birthday" if dim == "age_band" else dim
+            if col not in self.columns("customers"):
+                raise GuanxiError(f"the customers table has no column {col} (needed for {dim})")
+            if dim == "age_band":
+                age = age_sql("c.birthday", as_of)
+                return (f"CASE WHEN {age} IS NULL THEN {lit(UNKNOWN)} WHEN {age} < 25 THEN '<25' WHEN {age} < 35 "
+                        f"THEN '25-34' WHEN {age} < 45 THEN '35-44' WHEN {age} < 55 THEN '45-54' ELSE '55+' END")
+            return _clean(f"c.{dim}")
+        if dim == "month":
+            return f"strftime({date}, '%Y-%m')"
+        if dim == "quarter":
+            return f"CAST(year({date}) AS VARCHAR) || '-Q' || CAST(quarter({date}) AS VARCHAR)"
+        if dim == "year":
+            return f"CAST(year({date}) AS VARCHAR)"
+        if dim == "weekday":
+            return "[" + ", ".join(lit(w) for w in WEEKDAYS) + f"][isodow({date})]"
+        col = {"product": "product_name", "order_channel": "channel", "feedback_channel": "channel"}.get(dim, dim)
+        raw = self.tables["orders" if kind == "orders" else "feedback"]
+        if col not in raw.columns:
+            raise GuanxiError(f"the {table} table has no column {col} (needed for {dim})")
+        return _clean(f"b.{col}")
+
+    # ------------------------------------------------------------------ the query's rows
+    def query(self, kind: str, metric: str, dims, filters: dict, as_of: pd.Timestamp,
+              start: pd.Timestamp | None, end: pd.Timestamp, match) -> Query:
+        """CTEs ``h`` and ``w`` over lines (kind "orders") or feedback, with ``d_<dim>`` for every
+        dimension in ``dims`` and ``filters``; ``match(dim, want, known)`` → the values to keep."""
+        base = self.lines(metric) if kind == "orders" else self.feedback(metric)
+        date = "order_date" if kind == "orders" else "created_at"
+        dims = list(dict.fromkeys([*dims, *filters]))
+        joins = []
+        if any(d in CUSTOMER_DIMS and d not in SEGMENT_DIMS for d in dims):
+            joins.append(f"LEFT JOIN {self.customers(metric)} c ON c.customer_id = b.customer_id")
+        if any(d in SEGMENT_DIMS for d in dims):
+            joins.append(f"LEFT JOIN {self.segments(metric)} s ON s.customer_id = b.customer_id")
+        labels = "".join(f", {self.label(d, kind, as_of)} AS d_{d}" for d in dims)
+        rows = f"SELECT b.*{labels} FROM {base} b {' '.join(joins)} WHERE b.{date} < {lit(as_of)}"
+        matched, where = {}, []
+        for dim, want in filters.items():
+            known = self.run(f"SELECT DISTINCT d_{dim} AS v FROM ({rows}) ORDER BY v", keep=False)["v"].astype(str).tolist()
+            values = match(dim, want, known)
+            matched[dim] = values
+            where.append(f"d_{dim} IN ({', '.join(lit(v) for v in values)})")
+        h = f"SELECT * FROM ({rows})" + (f" WHERE {' AND '.join(where)}" if where else "")
+        win = [f"{date} < {lit(end)}"] + ([f"{date} >= {lit(start)}"] if start is not None else [])
+        ctes = f"h AS ({h}), w AS (SELECT * FROM h WHERE {' AND '.join(win)})"
+        return Query(ctes=ctes, date=date, filters=matched, kind=kind)
