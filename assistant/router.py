@@ -36,6 +36,8 @@ from assistant.vocabulary import Mention, Vocabulary, complaint_text, nfkc, norm
 from knowledge.text import has_cjk, place_key, question_language
 from knowledge.workspace import Workspace
 from tools.kpi_tools import DIMENSION_WORDS, METRIC_WORDS
+
+ARTEFACT_METRICS = ("clv_mean", "clv_total", "churn_probability", "at_risk_customers")
 from tools.spec import Frame, ToolSpec, specs
 
 __all__ = ["Route", "Router", "Vocabulary", "IntentModel", "Mention"]
@@ -79,7 +81,7 @@ class Router:
         # a verified question of the workspace (WORKSPACE/semantic.toml): its query, trusted first
         verified = self.semantic.verified_query(q)
         if verified is not None:
-            route = Route("kpi", verified, "kpi", question_language(q), 1.0)
+            route = Route("query_metrics", verified, "kpi", question_language(q), 1.0)
             route.notes.append("verified question")
             return route
         # 1. pending clarification: an answer picks one of the candidates
@@ -165,6 +167,18 @@ class Router:
                 scores["clv"] = scores.get("clv", 0) + 0.05
             pick = max(fams, key=lambda f: scores.get(f, 0))
             scores[pick] = scores["kpi"] + 0.01
+        artefact_metric = slots.get("metric") in ARTEFACT_METRICS and not has_customer and not pronoun
+        if artefact_metric and (slots["metric"] == "churn_probability" or slots.get("by") or slots.get("province")
+                                or slots.get("city") or slots.get("sales_channel") or slots.get("gender")
+                                or slots.get("age_band") or slots.get("date_from") or (seg and seg[3])):
+            # "各省的平均流失概率", "杭州客户的平均CLV": an aggregate over a group, which the lists cannot give
+            scores["kpi"] = max(scores.values()) + 0.01
+        elif slots.get("metric") in ("first_purchase", "last_purchase") and not has_customer and not pronoun:
+            scores["kpi"] = max(scores.values()) + 0.01   # "杭州客户最近一次购买是什么时候": a date over a group
+        elif artefact_metric:
+            # "有多少客户有流失风险", "平均CLV是多少": the churn / CLV tools answer the whole base, with names
+            fam = "churn" if slots["metric"] in ("at_risk_customers", "churn_probability") else "clv"
+            scores[fam] = max(scores.values()) + 0.01
         if boosts.get("churn") and not slots.get("metric") and not has_customer and \
                 scores.get("kpi", 0) >= scores.get("churn", 0) > 0:
             scores["churn"] = scores["kpi"] + 0.01  # "which city has the highest churn": no churn KPI, the at-risk list

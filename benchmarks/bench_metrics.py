@@ -4,7 +4,7 @@ process: the same numbers from minimal hand-written pandas groupbys on the works
 tables.
 
 Each question is called the way the assistant calls it,
-``tools.registry.call_tool("kpi", args, ctx=ToolContext(settings))``, once to warm up (the
+``tools.registry.call_tool("query_metrics", args, ctx=ToolContext(settings))``, once to warm up (the
 workspace loads its tables), then ``--repeat`` times, the kinds interleaved, each tool call
 followed by its pandas version (tables read once beforehand, customers indexed by customer_id).
 Prints p50 / p95 per query kind and overall, the ratio tool / pandas, and whether the tool's
@@ -259,7 +259,7 @@ def main() -> None:
     t_warm = time.perf_counter()
     for kind, args in queries.items():
         t0 = time.perf_counter()
-        res = call_tool("kpi", args, ctx=ctx)
+        res = call_tool("query_metrics", args, ctx=ctx)
         cold[kind] = (time.perf_counter() - t0) * 1000
         status[kind] = check(kind, tool_figures(kind, args, res), baseline[kind]())
     t_warm = time.perf_counter() - t_warm
@@ -269,7 +269,7 @@ def main() -> None:
     for _ in range(a.repeat):
         for kind, args in queries.items():
             t0 = time.perf_counter()
-            call_tool("kpi", args, ctx=ctx)
+            call_tool("query_metrics", args, ctx=ctx)
             t1 = time.perf_counter()
             baseline[kind]()
             t2 = time.perf_counter()

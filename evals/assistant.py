@@ -110,11 +110,17 @@ def _same(expected, actual) -> bool:
     return str(expected).strip().lower() == str(actual).strip().lower()
 
 
+def _canonical(tool: str | None) -> str | None:
+    """A tool's current name (question sets written before a rename say "kpi" for query_metrics)."""
+    from tools.spec import RENAMED
+    return RENAMED.get(tool, tool) if tool else tool
+
+
 def score_turn(expect: dict, out: dict) -> dict:
     calls = out.get("tool_calls") or []
     call = calls[-1] if calls else None
     tool = call["tool"] if call else None
-    want = expect.get("tool")
+    want = _canonical(expect.get("tool"))
     if expect.get("clarify"):
         routed = bool(out.get("needs_clarification")) and not calls
     elif expect.get("decline"):  # no tool, or the tool whose decline is right
@@ -122,7 +128,7 @@ def score_turn(expect: dict, out: dict) -> dict:
     elif expect.get("rerender") and not calls:  # the previous answer shown again
         routed = True
     else:
-        routed = (tool == want or tool in (expect.get("tools") or ())) and \
+        routed = (tool == want or tool in [_canonical(t) for t in expect.get("tools") or ()]) and \
             not (want is None and out.get("needs_clarification"))
     args_ok = None
     if routed and want is not None and not expect.get("clarify") and not expect.get("decline") and call:
@@ -198,7 +204,7 @@ def _wrong_args(expect: dict, args: dict, tool: str | None = None) -> list[str]:
         if k not in want and not any(k in a for a in alts) and not _carries(args, k, v):
             why.append(f"no {k} filter {v!r}")
     allowed = set(want) | {k for a in alts for k in a}
-    if tool != "kpi" or not want:  # unasked filters: judged on the metric tool, where expected args are given
+    if _canonical(tool) != "query_metrics" or not want:  # unasked filters: judged on the metric tool, where expected args are given
         return why
     for k in FILTER_ARGS:
         if args.get(k) not in (None, "") and k not in allowed and \

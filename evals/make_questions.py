@@ -777,7 +777,7 @@ def facts_for(name: str, f: Facts, v: dict, period, args: dict) -> list[Expect]:
         lift = (cnt / len(with_x)) / (freq[cnt.index] / n)
         cands = set(cnt.head(5).index) | set(lift[cnt >= 3].sort_values(ascending=False).head(10).index)
         return [Expect(tuple(sorted(cands)), label="a companion item")]
-    if name == "kpi":
+    if name == "query_metrics":
         metric = args["metric"]
         total, top = f.kpi(metric, period, args.get("by"), args.get("province"), args.get("city"), args.get("category"))
         pct = metric in ("repurchase_rate", "complaint_rate")

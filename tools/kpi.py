@@ -73,7 +73,7 @@ from tools.metric_sql import CUSTOMER_DIMS, SEGMENT_DIMS, UNKNOWN, MetricSource,
 from tools.results import default_as_of, fmt_date, provenance, to_jsonable
 
 __all__ = [
-    "METRICS", "DIMENSIONS", "FEEDBACK_METRICS", "AGE_BANDS", "KpiResult", "kpi", "age_band",
+    "METRICS", "DIMENSIONS", "FEEDBACK_METRICS", "AGE_BANDS", "KpiResult", "kpi", "age_band", "resolve_metric",
     "sales", "order_count", "customer_count", "average_order_value", "repurchase_rate",
     "cohort_retention", "purchase_interval", "satisfaction", "complaint_rate", "resolution_time",
     "new_customers",
@@ -225,7 +225,8 @@ def _parse_day(value, name: str, end: bool = False) -> pd.Timestamp | None:
     return ts
 
 
-def _resolve_metric(metric: str) -> str:
+def resolve_metric(metric: str) -> str:
+    """The canonical metric name for a name or alias (客单价 → aov); unknown → GuanxiError listing them."""
     m = str(metric).strip()
     key = m.lower().replace(" ", "_").replace("-", "_")
     if key in METRICS:
@@ -485,7 +486,7 @@ def _m_dates(ctx: _Ctx, by: str | None):
     """The first or last order date in the period (after filters)."""
     fn = "min" if ctx.metric == "first_purchase" else "max"
     t = ctx.one(ctx.oq, f"SELECT {fn}(order_date) AS d, count(DISTINCT customer_id) AS customers FROM w")
-    value = fmt_date(t["d"]) if t["d"] is not None else None
+    value = pd.Timestamp(t["d"]).strftime("%Y-%m-%d") if t["d"] is not None else None
     details = {"customers": int(t["customers"]), "definition": METRIC_DEFINITIONS[ctx.metric]}
     bd = None
     if by:
@@ -727,7 +728,7 @@ def kpi(tables: dict[str, pd.DataFrame] | MetricSource, metric: str, by: str | N
     top: keep the first ``top`` groups (highest value — lowest with ``lowest=True``; for month the
     last ``top`` months).
     """
-    metric = _resolve_metric(metric)
+    metric = resolve_metric(metric)
     allowed = _FEEDBACK_DIMS if metric in ("satisfaction", "resolution_time") else _ORDER_DIMS
     if metric == "complaint_rate":
         allowed = tuple(dict.fromkeys((*_ORDER_DIMS, *_FEEDBACK_DIMS)))

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from knowledge.errors import GuanxiError
-from tools.kpi import ADDITIVE_METRICS, DIMENSIONS, METRICS, UNKNOWN, KpiResult, kpi
+from tools.kpi import ADDITIVE_METRICS, DIMENSIONS, METRICS, UNKNOWN, KpiResult, kpi, resolve_metric
 from tools.results import fmt_date
 
 __all__ = ["COMPARISONS", "Window", "resolve_windows", "compare_kpi", "contributions"]
@@ -44,6 +44,8 @@ class Window:
             return a.strftime("%Y-%m")
         if a.day == 1 and a.month == 1 and b.month == 12 and b.day == 31 and a.year == b.year:
             return str(a.year)
+        if a.day == 1 and a.month % 3 == 1 and b == a + pd.offsets.QuarterEnd(0):
+            return f"{a.year}-Q{(a.month - 1) // 3 + 1}"
         return f"{fmt_date(a)}…{fmt_date(b)}"
 
 
@@ -136,7 +138,8 @@ def compare_kpi(tables, metric: str, compare: str, by: str | None = None, date_f
                 compare_to=None) -> KpiResult:
     """The KPI in a period and in its comparison period, with the change (and, with ``by``, per
     group; with ``explain_by``, the change decomposed by those dimensions)."""
-    if METRICS.get(metric, {}).get("unit") == "date" or metric in ("first_purchase", "last_purchase"):
+    metric = resolve_metric(metric)
+    if METRICS[metric]["unit"] == "date":
         raise GuanxiError(f"{metric} is a date: it has no change to compare; ask for it in each period instead")
     cur_w, prev_w = resolve_windows(compare, date_from, date_to, as_of, compare_from, compare_to)
     cur = _run(tables, metric, cur_w, by=by, as_of=as_of, top=None, filters=filters)

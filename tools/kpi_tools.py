@@ -15,7 +15,7 @@ from tools.kpi import DIMENSIONS, FEEDBACK_METRICS, METRICS
 from tools.results import to_jsonable
 from tools.spec import MANAGERS, Cue, ToolSpec, register
 
-__all__ = ["kpi", "KPI_METRICS", "KPI_BY", "METRIC_WORDS", "DIMENSION_WORDS", "COMPLAINT_BY"]
+__all__ = ["query_metrics", "KPI_METRICS", "KPI_BY", "METRIC_WORDS", "DIMENSION_WORDS", "COMPLAINT_BY"]
 
 KPI_METRICS = tuple(METRICS)
 KPI_BY = tuple(DIMENSIONS)
@@ -30,6 +30,22 @@ COMPLAINT_BY = (r"(投诉|差评|complaints?).{0,8}(最多|最少|最高|最低|
 
 # (pattern, metric): the first match names the metric a question asks about
 METRIC_WORDS: list[tuple[str, str]] = [
+    # the per-customer values of the artefacts, aggregated: only with a word that asks for an aggregate
+    (r"平均(的|每位|每个)?(客户)?(的)?(终身|生命周期)价值|平均\s*clv|clv\s*(的)?(平均|均值)|(终身|生命周期)价值(的)?(平均|均值)|"
+     r"average (customer )?(lifetime value|clv)|mean clv|clv per customer|average predicted value", "clv_mean"),
+    (r"(终身|生命周期)价值(总和|合计|总额|一共|加起来)|clv\s*(总和|合计|总额|加起来)|总\s*clv|总(的)?(终身|生命周期)价值|"
+     r"total (customer )?(lifetime value|clv)|sum of (the )?clv", "clv_total"),
+    (r"平均(的)?流失(概率|可能性|风险)|流失(概率|可能性)(的)?(平均|均值|平均值)|average churn (probability|risk|score)|"
+     r"mean churn (probability|risk|score)|churn probability on average", "churn_probability"),
+    (r"(有|存在|面临)?流失风险的?(客户|顾客|会员|用户)?(数|数量|人数|有多少|多少(位|个|人|名)?)|有?多少(位|个|名)?(客户|顾客|会员|人)?.{0,4}(有|存在)流失风险|"
+     r"(高)?风险客户(数|数量|人数|有多少)|how many (customers |clients |buyers )?(are )?(at risk|likely to churn)|"
+     r"number of (customers )?at[- ]risk|at[- ]risk (customer )?count|count of at[- ]risk", "at_risk_customers"),
+    (r"(最近一次|最后一次|最近的一次|最新一次)(购买|下单|消费|买东西)(是)?(什么时候|哪天|哪一天|几号|的日期|日期|时间)|"
+     r"when (was|did) .{0,30}(last|most recent|latest) (purchase|order)|(last|latest|most recent) (purchase|order) date|"
+     r"date of the (last|latest|most recent) (purchase|order)", "last_purchase"),
+    (r"(最早|第一次|第一笔|首次)(的)?(一次|一笔)?(购买|下单|订单|消费)(是)?(什么时候|哪天|哪一天|几号|的日期|日期|时间)|"
+     r"when (was|did) .{0,30}(first|earliest) (purchase|order)|(first|earliest) (purchase|order) date|"
+     r"date of the (first|earliest) (purchase|order)", "first_purchase"),
     (r"最大的?(一|单)?笔?订单|单笔(最大|最高|最多|金额最高)|最大单|最大的?一单|金额最(大|高)的.{0,3}(订单|一单|那单)|最贵的(一笔)?订单|"
      r"(biggest|largest|highest[- ]value|most expensive) (single )?(order|purchase|transaction)", "largest_order"),
     (r"平均年龄|年龄(的)?(平均|均值)|多大年纪|平均(多少|几)岁|平均多大|多大岁数|平均岁数|average age|mean age|"
@@ -97,7 +113,7 @@ ExplainBy = Literal["category", "product", "province", "city", "order_channel", 
                     "age_band"]
 
 
-def kpi(metric: KpiMetric, by: KpiBy | None = None, date_from: str | None = None, date_to: str | None = None,
+def query_metrics(metric: KpiMetric, by: KpiBy | None = None, date_from: str | None = None, date_to: str | None = None,
         province: str | None = None, city: str | None = None, category: str | None = None,
         channel: str | None = None, order_channel: str | None = None, top: int | None = None,
         segment: str | None = None, product: str | None = None, gender: Literal["F", "M"] | None = None,
@@ -435,7 +451,7 @@ def _kpi_inherit(args: dict, new: dict, f) -> None:
 
 
 register(ToolSpec(
-    kpi, order=10, roles=MANAGERS, family="kpi",
+    query_metrics, order=10, roles=MANAGERS, family="kpi",
     args=_kpi_args, inherit=_kpi_inherit,
     exemplars=(
         '复购率是多少', '客单价多少', '按省份的销售额', '月度销售趋势', '留存率怎么样', '客户满意度', '投诉率是多少', '销售额是多少', '订单数', '卖了多少钱',

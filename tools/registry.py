@@ -11,9 +11,9 @@ section gives each argument's description.
 
 Roles (each spec's ``roles``): manager and admin may use every built-in tool; agents the customer
 cards, churn/CLV/RFM/cluster lookups, complaints, recommendations, the care calendar and drafts
-(not kpi, segment_summary, segment_members, at_risk_customers). Contacts are masked (138****5678,
+(not query_metrics, segment_summary, segment_members, at_risk_customers). Contacts are masked (138****5678,
 j***@example.com) for every role but admin. A refused call raises `ToolDenied`: "role 'agent'
-may not use tool 'kpi'".
+may not use tool 'query_metrics'".
 
 A tool from outside the package (a plugin) is one call::
 

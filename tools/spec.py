@@ -224,7 +224,11 @@ def spec_names() -> list[str]:
     return [s.name for s in specs()]
 
 
+#: names tools had before (old audit logs, scripts): "kpi" is query_metrics since the semantic layer
+RENAMED = {"kpi": "query_metrics"}
+
+
 def spec_for(name: str) -> ToolSpec | None:
     _load_builtins()
     with _LOCK:
-        return _SPECS.get(name)
+        return _SPECS.get(name) or _SPECS.get(RENAMED.get(name, ""))

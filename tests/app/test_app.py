@@ -98,7 +98,7 @@ def test_wrong_password_is_refused(server):
 def test_manager_asks_in_chinese_and_gets_the_kpi_tool_with_a_chart(server):
     out = _ask(_client(server, "manager"), "各省份的销售额是多少？")
     assert out["language"] == "zh"
-    assert [c["tool"] for c in out["tool_calls"]] == ["kpi"]
+    assert [c["tool"] for c in out["tool_calls"]] == ["query_metrics"]
     assert out["tool_calls"][0]["args"]["by"] == "province"
     assert out["chart"] is not None and out["provenance"]
     assert "销售额" in out["answer"]
@@ -114,7 +114,7 @@ def test_manager_asks_in_english_and_gets_an_english_answer(server):
 def test_agent_is_refused_kpi_by_the_tool_layer(server):
     out = _ask(_client(server, "agent"), "What is the average order value?")
     call = out["tool_calls"][0]
-    assert call["tool"] == "kpi" and call["result"].get("refused") is True
+    assert call["tool"] == "query_metrics" and call["result"].get("refused") is True
     assert "role 'agent' may not use tool 'kpi'" in call["result"]["error"]
     assert "value" not in call["result"]
 

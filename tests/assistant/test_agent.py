@@ -101,7 +101,7 @@ def test_too_many_tool_rounds_fall_back_to_offline(demo_settings, cid):
 
 
 def test_an_agent_role_gets_only_its_tools_in_llm_mode(demo_settings):
-    llm = scripted(call("kpi", {"metric": "sales"}), AIMessage(content="I cannot see sales figures."))
+    llm = scripted(call("query_metrics", {"metric": "sales"}), AIMessage(content="I cannot see sales figures."))
     out = Assistant(settings=demo_settings, role="agent", llm=llm).ask("total sales?")
-    assert out["tool_calls"][0]["tool"] == "kpi" and "error" in out["tool_calls"][0]["result"]
+    assert out["tool_calls"][0]["tool"] == "query_metrics" and "error" in out["tool_calls"][0]["result"]
     assert out["tool_calls"][0]["result"]["error"]  # the unknown/refused tool comes back as an error message

@@ -72,7 +72,7 @@ def test_the_default_user_is_the_login_and_audit_false_writes_nothing(demo_setti
     assert a.user == default_user() and a.entry == "api"
     with Audit(demo_ws) as log:
         a.ask("复购率是多少？")
-    assert [(r["user"], r["entry"], r["tool_calls"][0]["tool"]) for r in log.new] == [(default_user(), "api", "kpi")]
+    assert [(r["user"], r["entry"], r["tool_calls"][0]["tool"]) for r in log.new] == [(default_user(), "api", "query_metrics")]
     with Audit(demo_ws) as log:
         Assistant(settings=demo_settings, audit=False).ask("复购率是多少？")
     assert log.new == []
@@ -85,7 +85,7 @@ def test_refused_clarified_and_unknown_questions_are_audited_too(demo_settings, 
     assert out["tool_calls"][0]["result"].get("refused")
     assert len(log.new) == 1 and log.new[0]["refused"] is True and log.new[0]["role"] == "agent"
     call = log.new[0]["tool_calls"][0]
-    assert call["tool"] == "kpi" and call["refused"] is True
+    assert call["tool"] == "query_metrics" and call["refused"] is True
 
     a = Assistant(settings=demo_settings, user="carol")
     with Audit(demo_ws) as log:

@@ -29,7 +29,7 @@ def test_every_command_is_in_the_readme():
 @pytest.mark.parametrize("args, message", [
     (("build", "--data", "/nonexistent/folder", "--no-index"), "data folder /nonexistent/folder does not exist"),
     (("ask", "hello"), "has no built tables"),
-    (("tool", "kpi", "--args", "{not json"), "--args: expected a JSON object"),
+    (("tool", "query_metrics", "--args", "{not json"), "--args: expected a JSON object"),
 ])
 def test_user_mistakes_get_one_clear_message_and_exit_2(tmp_path, args, message):
     r = guanxi(*args, "--workspace", str(tmp_path / "ws"))
@@ -44,7 +44,7 @@ def test_ask_json_and_tool_on_a_built_workspace(routing_settings):
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert set(out) >= {"answer", "language", "tool_calls", "provenance", "chart", "needs_clarification"}
-    assert out["language"] == "zh" and out["tool_calls"][0]["tool"] == "kpi"
+    assert out["language"] == "zh" and out["tool_calls"][0]["tool"] == "query_metrics"
     assert out["tool_calls"][0]["args"]["metric"] == "repurchase_rate"
     r = guanxi("tool", "segment_summary", "--args", "{}", "--workspace", ws)
     assert r.returncode == 0, r.stderr
@@ -65,7 +65,7 @@ def test_guanxi_ask_and_chat_audit_each_question_once(demo_settings, demo_ws, ca
     assert capsys.readouterr().out.strip()
     new = _audit_records(demo_ws)[before:]
     assert [(r["event"], r["user"], r["role"], r["entry"]) for r in new] == [("ask", default_user(), "manager", "cli")]
-    assert [c["tool"] for c in new[0]["tool_calls"]] == ["kpi"] and new[0]["question"] == "复购率是多少？"
+    assert [c["tool"] for c in new[0]["tool_calls"]] == ["query_metrics"] and new[0]["question"] == "复购率是多少？"
 
     lines = iter(["各省份的销售额", "reset", "What is the repurchase rate?", "exit"])
     monkeypatch.setattr("builtins.input", lambda prompt="": next(lines))

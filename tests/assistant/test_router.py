@@ -114,10 +114,10 @@ def test_two_customers_with_one_name_need_a_clarifying_question(router, some):
     ("冠军客户有哪些?", "segment_members", {"segment": "Champions"}),
     ("what do people buy together with green tea?", "bought_together", {"item": "绿茶"}),
     ("咖啡经常和什么一起买", "bought_together", {"item": "咖啡"}),
-    ("各省销售额", "kpi", {"metric": "sales", "by": "province"}),
-    ("客单价", "kpi", {"metric": "aov"}),
-    ("monthly sales trend", "kpi", {"metric": "sales", "by": "month"}),
-    ("投诉率是多少", "kpi", {"metric": "complaint_rate"}),
+    ("各省销售额", "query_metrics", {"metric": "sales", "by": "province"}),
+    ("客单价", "query_metrics", {"metric": "aov"}),
+    ("monthly sales trend", "query_metrics", {"metric": "sales", "by": "month"}),
+    ("投诉率是多少", "query_metrics", {"metric": "complaint_rate"}),
     ("有没有人投诉过快递破损?", "similar_complaints", {}),
     ("top complaint topics last quarter", "complaint_topics", {}),
     ("未来7天谁过生日?", "care_calendar", {"days": 7, "occasion": "birthday"}),
@@ -152,9 +152,9 @@ def test_complaint_text_drops_the_question_scaffolding(question, text):
 @pytest.mark.parametrize("question, tool, args", [
     ("冠军客户里有谁可能要流失", "at_risk_customers", {"segment": "Champions"}),
     ("消费金额前十的客户", "segment_members", {"segment": "all", "top": 10}),
-    ("哪些品类投诉最多", "kpi", {"metric": "complaint_rate", "by": "category"}),
-    ("茶叶类目今年卖了多少", "kpi", {"metric": "sales", "category": "茶叶"}),
-    ("各渠道销售额", "kpi", {"metric": "sales", "by": "order_channel"}),
+    ("哪些品类投诉最多", "query_metrics", {"metric": "complaint_rate", "by": "category"}),
+    ("茶叶类目今年卖了多少", "query_metrics", {"metric": "sales", "category": "茶叶"}),
+    ("各渠道销售额", "query_metrics", {"metric": "sales", "by": "order_channel"}),
     ("近期有什么节日要给客户发祝福", "care_calendar", {"occasion": "festival"}),
     ("which city has the highest churn", "at_risk_customers", {}),
 ])
@@ -168,13 +168,13 @@ def test_more_aggregate_questions(router, question, tool, args):
 def test_a_named_channel_is_a_filter_and_two_places_are_compared(router, routing_ws):
     chan = str(routing_ws.table("orders")["channel"].dropna().iloc[0])
     r = router.route(f"{chan}的销售额")
-    assert r.tool == "kpi" and r.args.get("order_channel") == chan and "by" not in r.args
+    assert r.tool == "query_metrics" and r.args.get("order_channel") == chan and "by" not in r.args
     r = router.route(f"{chan}渠道来的客户数")
-    assert r.tool == "kpi" and r.args.get("channel") == chan
+    assert r.tool == "query_metrics" and r.args.get("channel") == chan
     cust = routing_ws.table("customers")
     cities = [c for c in cust["city"].value_counts().index if str(c).endswith("市")][:2]
     r = router.route(f"{cities[0][:-1]}和{cities[1][:-1]}哪个卖得多")
-    assert r.tool == "kpi" and r.args.get("by") == "city" and set(r.args["city"].split(",")) == set(cities)
+    assert r.tool == "query_metrics" and r.args.get("by") == "city" and set(r.args["city"].split(",")) == set(cities)
 
 
 def test_one_customers_numbers_come_from_the_customer_tools(router, some):

@@ -103,36 +103,36 @@ def _out(tool=None, args=None, answer="", error=None, clarify=False):
 
 
 def test_outcome_classes():
-    kpi = {"tool": "kpi", "args": {"metric": "units", "date_from": "2026-10-01", "date_to": "2026-10-31"},
+    kpi = {"tool": "query_metrics", "args": {"metric": "units", "date_from": "2026-10-01", "date_to": "2026-10-31"},
            "facts": [{"value": 4490.0, "label": "units"}]}
 
     def oc(expect, out, q="上个月卖了多少件"):
         return outcome(expect, out, score_turn(expect, out), q)[0]
 
     right = {"metric": "units", "date_from": "2026-10-01", "date_to": "2026-10-31"}
-    assert oc(kpi, _out("kpi", right, "共 4,490 件")) == "correct"
-    assert oc(kpi, _out("kpi", right, "共 4,491 件")) == "partial"
-    assert oc(kpi, _out("kpi", {**right, "metric": "sales"}, "360,472.39")) == "wrong_confident"
-    assert oc(kpi, _out("kpi", {**right, "date_from": None}, "4,490")) == "wrong_confident"
-    assert oc(kpi, _out("kpi", {**right, "city": "杭州市"}, "4,490")) == "wrong_confident"  # an unasked filter
+    assert oc(kpi, _out("query_metrics", right, "共 4,490 件")) == "correct"
+    assert oc(kpi, _out("query_metrics", right, "共 4,491 件")) == "partial"
+    assert oc(kpi, _out("query_metrics", {**right, "metric": "sales"}, "360,472.39")) == "wrong_confident"
+    assert oc(kpi, _out("query_metrics", {**right, "date_from": None}, "4,490")) == "wrong_confident"
+    assert oc(kpi, _out("query_metrics", {**right, "city": "杭州市"}, "4,490")) == "wrong_confident"  # an unasked filter
     assert oc(kpi, _out("segment_summary", {}, "663 人")) == "wrong_confident"
-    assert oc(kpi, _out("kpi", right, error="unknown metric")) == "declined"
+    assert oc(kpi, _out("query_metrics", right, error="unknown metric")) == "declined"
     assert oc(kpi, _out(answer="我可以回答：…")) == "declined"
     assert oc(kpi, _out(answer="哪位客户?", clarify=True)) == "clarified"
-    judged = {"tool": "kpi", "args": {"metric": "average_age"}, "judge": {"segment": "Champions"}, "facts": []}
-    assert oc(judged, _out("kpi", {"metric": "average_age"}, "37.6 岁")) == "wrong_confident"  # filter dropped
-    assert oc(judged, _out("kpi", {"metric": "average_age", "segment": "冠军客户"}, "37.6 岁")) == "correct"
-    alts = {"tool": "kpi", "args": {"metric": "sales"}, "facts": [],
+    judged = {"tool": "query_metrics", "args": {"metric": "average_age"}, "judge": {"segment": "Champions"}, "facts": []}
+    assert oc(judged, _out("query_metrics", {"metric": "average_age"}, "37.6 岁")) == "wrong_confident"  # filter dropped
+    assert oc(judged, _out("query_metrics", {"metric": "average_age", "segment": "冠军客户"}, "37.6 岁")) == "correct"
+    alts = {"tool": "query_metrics", "args": {"metric": "sales"}, "facts": [],
             "one_of": [{"date_from": "2025-11-11", "date_to": "2025-11-11"},
                        {"date_from": "2025-11-01", "date_to": "2025-11-11"}]}
-    assert oc(alts, _out("kpi", {"metric": "sales", "date_from": "2025-11-01", "date_to": "2025-11-11"}, "x")) == "correct"
-    assert oc(alts, _out("kpi", {"metric": "sales"}, "11,707,010.13")) == "wrong_confident"
-    decline = {"tool": "kpi", "args": {}, "facts": [], "decline": True}
-    assert oc(decline, _out("kpi", {"metric": "sales"}, "销售额为 11,707,010.13"), "退货率是多少") == "wrong_confident"
-    assert oc(decline, _out("kpi", {"metric": "returns"}, error="unknown metric"), "退货率是多少") == "declined"
-    assert oc(decline, _out("kpi", {}, "抱歉，数据里没有退货记录，无法计算退货率。"), "退货率是多少") == "declined"
+    assert oc(alts, _out("query_metrics", {"metric": "sales", "date_from": "2025-11-01", "date_to": "2025-11-11"}, "x")) == "correct"
+    assert oc(alts, _out("query_metrics", {"metric": "sales"}, "11,707,010.13")) == "wrong_confident"
+    decline = {"tool": "query_metrics", "args": {}, "facts": [], "decline": True}
+    assert oc(decline, _out("query_metrics", {"metric": "sales"}, "销售额为 11,707,010.13"), "退货率是多少") == "wrong_confident"
+    assert oc(decline, _out("query_metrics", {"metric": "returns"}, error="unknown metric"), "退货率是多少") == "declined"
+    assert oc(decline, _out("query_metrics", {}, "抱歉，数据里没有退货记录，无法计算退货率。"), "退货率是多少") == "declined"
     assert oc(decline, _out(answer="I can't answer that one"), "asdfgh") == "declined"
-    rerender = {"tool": "kpi", "args": {}, "rerender": True,
+    rerender = {"tool": "query_metrics", "args": {}, "rerender": True,
                 "facts": [{"script": "en", "label": "en"}]}
     assert oc(rerender, _out(answer="Orders over all time: 44,506."), "用英文说") == "correct"
     assert oc(rerender, _out(answer="我是 Guanxi CRM 助手。"), "用英文说") == "declined"

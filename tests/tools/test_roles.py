@@ -13,7 +13,7 @@ from tools import registry
 from tools.registry import ToolDenied, call_tool
 
 ROLES = ("manager", "agent", "admin")
-AGENT_REFUSED = {"kpi", "segment_summary", "segment_members", "at_risk_customers", "draft_care_batch"}
+AGENT_REFUSED = {"query_metrics", "segment_summary", "segment_members", "at_risk_customers", "draft_care_batch"}
 PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 
@@ -41,7 +41,7 @@ def tool_args(demo_ws) -> dict[str, dict]:
         "clv_estimate": {"customer_id": cid},
         "bought_together": {"item": item},
         "recommend_products": {"customer_id": cid},
-        "kpi": {"metric": "sales", "by": "province"},
+        "query_metrics": {"metric": "sales", "by": "province"},
         "similar_complaints": {"text": "快递太慢了", "k": 3},
         "complaint_topics": {},
         "care_calendar": {"days": 30, "top": 10},

@@ -47,7 +47,7 @@ query = { metric = "sales", date_from = "2025-11-01", date_to = "2025-11-11", co
     assert r.route("件单价是多少").args["metric"] == "aov"
     assert r.route("老客的平均年龄").args == {"metric": "average_age", "segment": "Loyal"}
     v = r.route("双十一战报?")
-    assert v.tool == "kpi" and v.args["compare"] == "same_period_last_year" and "verified question" in v.notes
+    assert v.tool == "query_metrics" and v.args["compare"] == "same_period_last_year" and "verified question" in v.notes
 
 
 @pytest.mark.parametrize("text, message", [
