@@ -93,8 +93,8 @@ DIMENSION_WORDS: list[tuple[str, str]] = [
      r"which products?|products? (rank|ranking)", "product"),
     (r"趋势|走势|月度|每月|按月|逐月|每个月|各月|分月|月份|trend|monthly|by month|per month|month by month|over time|each month", "month"),
     (r"各省|按省|分省|省份|哪个省|每个省|by province|per province|which province|across provinces|provinces|各地区|按地区|by region|"
-     r"which region|regions", "province"),
-    (r"各城市|按城市|分城市|哪个城市|哪些城市|每个城市|各市|城市|by city|per city|which city|which cities|cities", "city"),
+     r"which region|regions|(each|every) (province|region)", "province"),
+    (r"各城市|按城市|分城市|哪个城市|哪些城市|每个城市|各市|城市|by city|per city|which city|which cities|cities|(each|every) city", "city"),
     (r"性别|男女|男性|女性|男客户|女客户|男顾客|女顾客|男士|女士|男生|女生|男的|女的|by gender|gender|\b(wo)?men\b|\bladies\b|"
      r"male|female", "gender"),
     (r"年龄段|年龄|岁|[0-9零〇一二三四五六七八九]0后|by age|age group|age band|age bracket|\bages?\b|year[- ]olds?|"

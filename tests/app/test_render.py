@@ -9,7 +9,7 @@ import pytest
 
 import app
 from assistant.card import render_card
-from assistant.views import (MAX_CHART_HEIGHT, chart_figure, complaints_table, customer_in, quarantine_table,
+from assistant.views import (MAX_CHART_HEIGHT, chart_figure, complaints_table, customer_in, quarantine_table, sql_block,
                              split_answer)
 from tools.registry import call_tool
 
@@ -103,3 +103,15 @@ def test_the_data_page_build_shows_progress_from_the_pipeline_events(tmp_path):
     for words in ("reading", "cleaning tables", "analyses", "embedding feedback", "complaint topics"):
         assert words in descs, words
     assert st.settings.workspace == tmp_path / "ws-uploaded"
+
+
+def test_a_metric_answer_shows_the_sql_it_ran(demo_settings):
+    """The provenance fold under a metric answer holds the DuckDB statements, as a code block."""
+    from assistant import Assistant
+    out = Assistant(settings=demo_settings).ask("10月销售额环比怎么样")
+    block = sql_block(out)
+    assert block.startswith("\n\n```sql\n") and block.rstrip().endswith("```")
+    assert block.count("WITH h AS") == 2            # this month and the month before
+    assert "TIMESTAMP '2026-10-01 00:00:00'" in block and "TIMESTAMP '2026-09-01 00:00:00'" in block
+    assert "rows scanned: orders" in out["provenance"][0]
+    assert sql_block({"tool_calls": [{"tool": "rfm_lookup", "result": {"segment": "Loyal"}}]}) == ""
