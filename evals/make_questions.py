@@ -543,7 +543,8 @@ def semantic_facts(name: str, param, f: Facts, v: dict, period, args: dict) -> l
         prevs = []
         for k in kinds:
             pp = (f"{pd.Timestamp(period[0]).year - 1}-01-01", f"{pd.Timestamp(period[0]).year - 1}-12-31") \
-                if k == "full_previous_year" else f.compare_period(period, k)
+                if k == "full_previous_year" else (args["compare_from"], args["compare_to"]) if k == "period" \
+                else f.compare_period(period, k)
             prevs.append(J.metric(metric, pp, filt)[0])
         ch = [c for p_ in prevs for c in _changes(cur, p_, share)]
         return [Expect(value=cur, pct=share, label=f"{metric} this period"),

@@ -115,7 +115,7 @@ def test_agent_is_refused_kpi_by_the_tool_layer(server):
     out = _ask(_client(server, "agent"), "What is the average order value?")
     call = out["tool_calls"][0]
     assert call["tool"] == "query_metrics" and call["result"].get("refused") is True
-    assert "role 'agent' may not use tool 'kpi'" in call["result"]["error"]
+    assert "role 'agent' may not use tool 'query_metrics'" in call["result"]["error"]
     assert "value" not in call["result"]
 
 

@@ -81,7 +81,7 @@ def test_unknown_questions_get_an_honest_list_not_a_guess(a):
 def test_an_agent_may_not_see_kpis(demo_settings):
     agent = Assistant(settings=demo_settings, role="agent")
     out = agent.ask("各省销售额")
-    assert out["tool_calls"][0]["result"]["error"] == "role 'agent' may not use tool 'kpi'"
+    assert out["tool_calls"][0]["result"]["error"] == "role 'agent' may not use tool 'query_metrics'"
     assert "agent" in out["answer"]
 
 

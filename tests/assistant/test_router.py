@@ -157,6 +157,14 @@ def test_complaint_text_drops_the_question_scaffolding(question, text):
     ("各渠道销售额", "query_metrics", {"metric": "sales", "by": "order_channel"}),
     ("近期有什么节日要给客户发祝福", "care_calendar", {"occasion": "festival"}),
     ("which city has the highest churn", "at_risk_customers", {}),
+    # a group's values from the artefacts, and dates: the metric tool; the whole base: the lists with names
+    ("各省的平均流失概率", "query_metrics", {"metric": "churn_probability", "by": "province"}),
+    ("average CLV by acquisition channel", "query_metrics", {"metric": "clv_mean", "by": "channel"}),
+    ("how many customers are at risk in each province", "query_metrics", {"metric": "at_risk_customers", "by": "province"}),
+    ("女性客户的平均客户终身价值是多少", "query_metrics", {"metric": "clv_mean", "gender": "F"}),
+    ("杭州客户最近一次购买是什么时候", "query_metrics", {"metric": "last_purchase", "city": "杭州市"}),
+    ("有多少客户有流失风险", "at_risk_customers", {}),
+    ("哪些客户有流失风险", "at_risk_customers", {}),
 ])
 def test_more_aggregate_questions(router, question, tool, args):
     r = router.route(question)

@@ -15,7 +15,7 @@ METRICS = {"sales", "orders", "units", "customers", "new_customers", "aov", "sal
            "purchase_interval", "retention", "satisfaction", "complaint_rate", "resolution_time", "average_age",
            "largest_order"}
 BY = {"province", "city", "gender", "age_band", "channel", "order_channel", "category", "product", "month", "segment"}
-COMPARE = {"previous_period", "same_period_last_year"}
+COMPARE = {"previous_period", "same_period_last_year", "period"}
 
 
 @pytest.mark.parametrize("name", sorted(SETS))
