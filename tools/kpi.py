@@ -764,10 +764,7 @@ def kpi(tables: dict[str, pd.DataFrame] | MetricSource, metric: str, by: str | N
                if src.used(name)}
     if "customers" in scanned:
         counted["customers"] = scanned["customers"]
-    prov = provenance(f"kpi {metric} (DuckDB)", counted, as_of=ctx.as_of,
-                      date_from=fmt_date(ctx.date_from) if ctx.date_from is not None else None,
-                      date_to=fmt_date(ctx.date_to) if ctx.date_to is not None else None,
-                      by=by, filters=ctx.filters or None, top=top)
+    prov = provenance(f"query_metrics: {query_words(metric, by, ctx, top, lowest)} (DuckDB SQL)", counted, as_of=ctx.as_of)
     prov += " · rows scanned: " + ", ".join(f"{name} {n:,}" for name, n in scanned.items())
     return KpiResult(
         metric=metric, label_zh=METRICS[metric]["zh"], label_en=METRICS[metric]["en"], value=value,
@@ -777,6 +774,18 @@ def kpi(tables: dict[str, pd.DataFrame] | MetricSource, metric: str, by: str | N
         date_to=fmt_date(ctx.date_to) if ctx.date_to is not None else None,
         filters=ctx.filters, provenance=prov, figure_json=None if fig is None else json.dumps(fig, ensure_ascii=False) if isinstance(fig, dict)
         else fig.to_json(), sql=statements, rows_scanned=scanned)
+
+
+def query_words(metric: str, by, ctx: _Ctx, top=None, lowest=False) -> str:
+    """The query in words: "sales by province, city=杭州市, 2026-10-01…2026-10-31, top 5"."""
+    parts = [metric + (f" by {by}" if by else "")]
+    parts += [f"{d}={'/'.join(map(str, v)) if isinstance(v, (list, tuple)) else v}" for d, v in ctx.filters.items()]
+    a = fmt_date(ctx.date_from) if ctx.date_from is not None else "first day"
+    b = fmt_date(ctx.date_to) if ctx.date_to is not None else fmt_date(ctx.as_of - pd.Timedelta(days=1))
+    parts.append(f"{a}…{b}" if ctx.date_from is not None or ctx.date_to is not None else f"all time to {b}")
+    if top and by:
+        parts.append(f"{'bottom' if lowest else 'top'} {top}")
+    return ", ".join(parts)
 
 
 _COMPUTE = {**dict.fromkeys(("sales", "orders", "customers", "aov", "units", "sales_per_customer"), _m_sums),

@@ -120,7 +120,7 @@ def query_metrics(metric: KpiMetric, by: KpiBy | None = None, date_from: str | N
         age_band: Literal["<25", "25-34", "35-44", "45-54", "55+"] | None = None, compare: Comparison | None = None,
         explain_by: list[ExplainBy] | None = None, order: Literal["highest", "lowest"] = "highest",
         also: list[KpiMetric] | None = None, compare_from: str | None = None, compare_to: str | None = None,
-        *, ctx: ToolContext | None = None) -> dict:
+        where: dict[KpiBy, str] | None = None, *, ctx: ToolContext | None = None) -> dict:
     """A business KPI over an optional date range and filters, optionally broken down (with a chart),
     optionally compared with the previous period or the same period last year, and its change
     explained by what each group contributed.
@@ -158,6 +158,8 @@ def query_metrics(metric: KpiMetric, by: KpiBy | None = None, date_from: str | N
         also: more metrics over the same period, filters and breakdown ("各省销售额和订单数")
         compare_from: with compare=period, the other period's first day, YYYY-MM-DD
         compare_to: with compare=period, the other period's last day, YYYY-MM-DD
+        where: more filters on any dimension, {dimension: value} (several values comma-separated), e.g.
+            {"weekday": "6 Sat 周六,7 Sun 周日"} or {"cluster": "高价值忠诚客户"}
     """
     ctx = context(ctx)
     ws = ctx.ws
@@ -166,6 +168,9 @@ def query_metrics(metric: KpiMetric, by: KpiBy | None = None, date_from: str | N
     filters = {k: v for k, v in dict(province=province, city=city, category=category, channel=channel,
                                      order_channel=order_channel, product=product, gender=gender,
                                      age_band=age_band).items() if v not in (None, "")}
+    for k, v in (where or {}).items():
+        if v not in (None, "") and filters.setdefault(k, v) != v:
+            raise ToolError(f"filter {k} given twice ({filters[k]!r} and {v!r})")
     for k, v in list(filters.items()):  # "江苏省,浙江省,上海": several values of one filter
         if isinstance(v, str) and re.search(r"[,，、]", v):
             vals = [x.strip() for x in re.split(r"[,，、]", v) if x.strip()]
