@@ -345,6 +345,13 @@ def parse_date_range(text: str, as_of) -> tuple[str, str, str] | None:
         return _d(a), _d(min(b, last_day) if a <= last_day else b), m.group(0)
 
     # months
+    m = re.search(r"(今年|本年|去年|上一?年|前年)\s*的?\s*(\d{1,2}|[一二三四五六七八九十]{1,3})\s*月份?(?!\d|日|号)", t)
+    if m:  # "去年12月" / "今年10月": that month of that year, not the whole year
+        mm = cn_number(m.group(2))
+        if mm and 1 <= mm <= 12:
+            yy = year - 2 if m.group(1) == "前年" else year if m.group(1) in ("今年", "本年") else year - 1
+            a, b = _month_range(yy, mm)
+            return _d(a), _d(b), m.group(0)
     m = re.search(r"(\d{4})\s*年\s*(\d{1,2})\s*月(?:份)?|(\d{4})[-/](\d{1,2})(?![-/\d])", t)
     if m:
         yy, mm = (int(m.group(1)), int(m.group(2))) if m.group(1) else (int(m.group(3)), int(m.group(4)))

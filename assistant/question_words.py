@@ -48,6 +48,10 @@ SAME_PERIOD_LAST_YEAR = rx(r"去年的?(这个|同一个?|同个)(月|季度)|(c
                              r"same (period|month|quarter|time) (last|a) year")
 # two named periods set against each other ("10月和9月比", "Q3 vs Q2", "October compared with September")
 TWO_PERIODS = rx(r"(和|与|跟|同|比|较|对比|相比|比较|相较|vs\.?|versus|compared? (to|with)|against|than)")
+# a date word left over once two periods are read: the reading is not sure
+PERIOD_WORD = rx(r"\d{1,2}\s*月|[一二三四五六七八九十]\s*月|\d{4}\s*年|今年|去年|前年|季度|\bQ[1-4]\b|上个?月|本月")
+WEEKEND = rx(r"周末|双休日|礼拜六.{0,2}礼拜天|\bweekends?\b")
+WORKDAYS = rx(r"工作日|周一到周五|\bworkdays?\b|\bon weekdays\b|\bweekdays only\b")
 # "为什么…下降了" / "why did sales drop": the change explained by what contributed to it
 # "哪个品类拖的后腿" / "下滑最多的是哪个省": which group the change came from
 BLAME = rx(r"拖(了)?(的)?后腿|拖累|主要是哪|(下滑|下降|减少|增长|上涨|涨|跌|掉)(得)?最(多|厉害|大)的?(是)?|"
@@ -164,5 +168,5 @@ def metrics_named(q: str) -> list[str]:
 
 def has_slots(slots, mentions, pronoun) -> bool:
     keys = {"top", "date_from", "item", "segment", "province", "city", "metric", "by", "days", "min_probability",
-            "status", "channel", "occasion", "sales_channel", "period_compare", "explain", "lowest"}
+            "status", "channel", "occasion", "sales_channel", "period_compare", "explain", "lowest", "weekday"}
     return bool(mentions) or pronoun or any(k in slots for k in keys)

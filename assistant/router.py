@@ -28,7 +28,7 @@ import sys
 from assistant.intent import IntentModel
 from assistant.route import Route
 from assistant.pending import resolve_pending
-from assistant.question_words import (AND_WORDS, BLAME, CHANGE, CHANNEL_ALIASES, COMPLAINT_CONTEXT, FOLLOWUP, GENDER_ONE, GROUP_METRICS, LANGUAGE_SWITCH, LISTING, LOWEST, ORDINAL, OUT_OF_SCOPE, PLACE_GROUPS, PREVIOUS_PERIOD, PRONOUN, SAME_PERIOD_LAST_YEAR, SEG_WORDS, THEM, TWO_PERIODS, UNSUPPORTED, WHY, age_band_named, all_cues, has_slots, known_words, metrics_named)
+from assistant.question_words import (AND_WORDS, BLAME, CHANGE, CHANNEL_ALIASES, COMPLAINT_CONTEXT, FOLLOWUP, GENDER_ONE, GROUP_METRICS, LANGUAGE_SWITCH, LISTING, LOWEST, ORDINAL, OUT_OF_SCOPE, PLACE_GROUPS, PREVIOUS_PERIOD, PRONOUN, SAME_PERIOD_LAST_YEAR, SEG_WORDS, THEM, TWO_PERIODS, PERIOD_WORD, WEEKEND, WORKDAYS, UNSUPPORTED, WHY, age_band_named, all_cues, has_slots, known_words, metrics_named)
 from assistant.lang import parse_date_range, parse_days, parse_top
 from assistant.homophones import homophone_fixer
 from assistant.vocabulary import Mention, Vocabulary, complaint_text, nfkc, normalise_question, vocabulary_for
@@ -365,10 +365,16 @@ class Router:
         if not cmp_m and dr and TWO_PERIODS.search(q):
             # "2026年10月和2025年10月比" / "Q3 vs Q2": two named periods, the later one is the current
             other = parse_date_range(q.replace(dr[2], " ", 1), self.as_of)
-            if other and other[:2] != dr[:2]:
+            rest = q.replace(dr[2], " ", 1).replace(other[2], " ", 1) if other else q
+            if other and other[:2] != dr[:2] and not PERIOD_WORD.search(rest):   # a third date word: not sure
                 older, newer = sorted([dr, other], key=lambda p: p[0])
                 s["date_from"], s["date_to"], s["date_phrase"] = newer
                 s["period_compare"], s["compare_from"], s["compare_to"] = "period", older[0], older[1]
+        if s.get("by") != "weekday":
+            if WEEKEND.search(q) and not WORKDAYS.search(q):
+                s["weekday"] = "6 Sat 周六,7 Sun 周日"   # "周末的销售额": Saturdays and Sundays only
+            elif WORKDAYS.search(q) and not WEEKEND.search(q):
+                s["weekday"] = "1 Mon 周一,2 Tue 周二,3 Wed 周三,4 Thu 周四,5 Fri 周五"
         g = GENDER_ONE.search(q)
         if g and s.get("by") != "gender":
             s["gender"] = "F" if re.search(r"女|female|women|ladies", g.group(0), re.I) else "M"

@@ -409,6 +409,8 @@ def _kpi_args(f) -> dict:
     for k in ("gender", "age_band"):
         if s.get(k) and a.get("by") != k:
             a[k] = s[k]
+    if s.get("weekday") and a.get("by") != "weekday":
+        a["where"] = {"weekday": s["weekday"]}
     if s.get("lowest") and a.get("by"):
         a["order"] = "lowest"
     if s.get("also_metrics"):

@@ -39,6 +39,9 @@ AS_OF = pd.Timestamp("2026-11-01")  # the day after the last order: "today" for 
     ("10月1号到10月7号", ("2026-10-01", "2026-10-07")),
     ("昨天的订单", ("2026-10-31", "2026-10-31")),
     ("new customers in September", ("2026-09-01", "2026-09-30")),
+    ("去年12月的销售额", ("2025-12-01", "2025-12-31")),      # that month, not the whole year
+    ("今年10月", ("2026-10-01", "2026-10-31")),
+    ("前年5月份的订单", ("2024-05-01", "2024-05-31")),
 ])
 def test_date_ranges_are_relative_to_the_as_of_date(text, expected):
     assert parse_date_range(text, AS_OF)[:2] == expected
@@ -164,6 +167,8 @@ def test_complaint_text_drops_the_question_scaffolding(question, text):
     ("女性客户的平均客户终身价值是多少", "query_metrics", {"metric": "clv_mean", "gender": "F"}),
     ("杭州客户最近一次购买是什么时候", "query_metrics", {"metric": "last_purchase", "city": "杭州市"}),
     ("有多少客户有流失风险", "at_risk_customers", {}),
+    ("周末的销售额是多少", "query_metrics", {"metric": "sales", "where": {"weekday": "6 Sat 周六,7 Sun 周日"}}),
+    ("周末和工作日的销售额对比", "query_metrics", {"metric": "sales", "by": "weekday", "where": None}),
     ("哪些客户有流失风险", "at_risk_customers", {}),
 ])
 def test_more_aggregate_questions(router, question, tool, args):
@@ -251,3 +256,14 @@ def test_segment_members_of_everyone_ranks_by_spend_in_a_period(routing_settings
     assert abs(r["members"][0]["monetary"] - round(spend.iloc[0], 2)) < 0.01
     everyone = segment_members("all", top=1, ctx=ctx)
     assert everyone["scheme"] == "all" and everyone["count"] == len(ctx.ws.artefact("rfm"))
+
+
+@pytest.mark.parametrize("question, current, other", [
+    ("2026年10月和2025年10月的销售额对比", ("2026-10-01", "2026-10-31"), ("2025-10-01", "2025-10-31")),
+    ("去年12月和今年10月的销售额比较", ("2026-10-01", "2026-10-31"), ("2025-12-01", "2025-12-31")),
+    ("Q3 vs Q2 2026 sales", ("2026-07-01", "2026-09-30"), ("2026-04-01", "2026-06-30")),
+])
+def test_two_named_periods_are_compared_the_later_as_current(router, question, current, other):
+    a = router.route(question).args
+    assert a["compare"] == "period" and (a["date_from"], a["date_to"]) == current
+    assert (a["compare_from"], a["compare_to"]) == other
