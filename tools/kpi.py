@@ -304,7 +304,7 @@ class _Ctx:
                               f"does not forecast")
         first = None
         if src.has("orders") and "order_date" in src.tables["orders"]:
-            first = src.scalar(f"SELECT min(order_date) FROM {src.lines(metric)}")
+            first = src.first_day(metric)
         elif need_feedback:
             first = src.scalar("SELECT min(created_at) FROM fb")
         first = None if first is None or pd.isna(first) else pd.Timestamp(first).normalize()
@@ -380,10 +380,21 @@ def _g(by: str) -> str:
     return f'd_{by} AS "{by}"'
 
 
+_SUMS = ("coalesce(fsum(amount), 0) AS sales, count(DISTINCT order_id) AS orders, count(DISTINCT customer_id) AS customers, "
+         "coalesce(sum(qty), 0) AS units, count(*) AS order_lines")
+
+
 def _m_sums(ctx: _Ctx, by: str | None):
     q = ctx.oq
-    t = ctx.one(q, "SELECT coalesce(fsum(amount), 0) AS sales, count(DISTINCT order_id) AS orders, "
-                   "count(DISTINCT customer_id) AS customers, coalesce(sum(qty), 0) AS units, count(*) AS order_lines FROM w")
+    groups = None
+    if by:   # the total and the groups in one scan
+        both = ctx.sql(q, f"SELECT {_g(by)}, {_SUMS}, grouping(d_{by}) AS is_total FROM w GROUP BY GROUPING SETS ((d_{by}), ())")
+        total = both.loc[both["is_total"] == 1]
+        t = {k: (v.item() if hasattr(v, "item") else v) for k, v in total.iloc[0].items()} if len(total) else \
+            {"sales": 0.0, "orders": 0, "customers": 0, "units": 0, "order_lines": 0}
+        groups = both.loc[both["is_total"] == 0].drop(columns=["is_total", "order_lines"]).reset_index(drop=True)
+    else:
+        t = ctx.one(q, f"SELECT {_SUMS} FROM w")
     total_sales, n_orders, n_cust = float(t["sales"]), int(t["orders"]), int(t["customers"])
     n_units = int(t["units"])
     details = {"sales": total_sales, "orders": n_orders, "customers": n_cust, "units": n_units,
@@ -393,8 +404,7 @@ def _m_sums(ctx: _Ctx, by: str | None):
              "sales_per_customer": total_sales / n_cust if n_cust else None}[ctx.metric]
     bd = None
     if by:
-        bd = ctx.sql(q, f"SELECT {_g(by)}, coalesce(fsum(amount), 0) AS sales, count(DISTINCT order_id) AS orders, "
-                        f"count(DISTINCT customer_id) AS customers, coalesce(sum(qty), 0) AS units FROM w GROUP BY 1")
+        bd = groups
         if by == "month":
             bd = _reindex_months(ctx, bd, _first_in_window(ctx), {"sales": 0.0, "orders": 0, "customers": 0, "units": 0})
         bd["sales"] = bd["sales"].astype(float)
@@ -749,7 +759,10 @@ def kpi(tables: dict[str, pd.DataFrame] | MetricSource, metric: str, by: str | N
         extra = rest[0] if rest else None
         counted = {}
         if ctx.oq is not None:
-            counted["orders"] = f"{int(ctx.one(ctx.oq, 'SELECT count(*) AS n FROM w', keep=False)['n']):,} lines in period"
+            n_lines = details.get("order_lines") if metric in _SUM_METRICS else None
+            if n_lines is None:
+                n_lines = ctx.one(ctx.oq, "SELECT count(*) AS n FROM w", keep=False)["n"]
+            counted["orders"] = f"{int(n_lines):,} lines in period"
         if ctx.fq is not None:
             counted["feedback"] = f"{int(ctx.one(ctx.fq, 'SELECT count(*) AS n FROM w', keep=False)['n']):,} rows in period"
         statements = list(log)
@@ -788,7 +801,8 @@ def query_words(metric: str, by, ctx: _Ctx, top=None, lowest=False) -> str:
     return ", ".join(parts)
 
 
-_COMPUTE = {**dict.fromkeys(("sales", "orders", "customers", "aov", "units", "sales_per_customer"), _m_sums),
+_SUM_METRICS = ("sales", "orders", "customers", "aov", "units", "sales_per_customer")
+_COMPUTE = {**dict.fromkeys(_SUM_METRICS, _m_sums),
             "largest_order": _m_largest, "average_age": _m_age, "repurchase_rate": _m_repurchase,
             "new_customers": _m_new, "purchase_interval": _m_interval, "retention": _m_retention,
             "satisfaction": _m_satisfaction, "complaint_rate": _m_complaints, "resolution_time": _m_resolution,

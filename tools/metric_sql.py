@@ -139,10 +139,22 @@ class MetricSource:
     def columns(self, name: str) -> set:
         return set(self.tables[name].columns) if self.has(name) else set()
 
-    def _register(self, view: str, df: pd.DataFrame) -> str:
-        self._con.register(view, df)
+    def _register(self, view: str, df: pd.DataFrame, copy: bool = False) -> str:
+        """``df`` as ``view`` (with ``copy``: as a DuckDB table, for the tables every query joins)."""
+        if copy:
+            self._con.register("_src", df)
+            self._con.sql(f"CREATE OR REPLACE TEMP TABLE {view} AS SELECT * FROM _src")
+            self._con.unregister("_src")
+        else:
+            self._con.register(view, df)
         self._ready[view] = True
         return view
+
+    def first_day(self, metric: str):
+        """The earliest order day (fixed for a source: computed once)."""
+        if "first_day" not in self._ready:
+            self._ready["first_day"] = self.scalar(f"SELECT min(order_date) FROM {self.lines(metric)}")
+        return self._ready["first_day"]
 
     def lines(self, metric: str) -> str:
         """The view ``lines``: order lines with customer_id, order_id as text, order_date, amount, qty."""
@@ -166,8 +178,9 @@ class MetricSource:
             self._register("orders_src", src)
             opt = {c: (f"b.{c}" if c in o.columns else "NULL") for c in _OPTIONAL_ORDER_COLUMNS}
             qty = f"coalesce(TRY_CAST({opt['quantity']} AS DOUBLE), 1)" if "quantity" in o.columns else "1.0"
+            # a table, not a view: DuckDB's own columns scan several times faster than the DataFrame
             self._con.sql(
-                "CREATE OR REPLACE TEMP VIEW lines AS SELECT CAST(b.order_id AS VARCHAR) AS order_id, "
+                "CREATE OR REPLACE TEMP TABLE lines AS SELECT CAST(b.order_id AS VARCHAR) AS order_id, "
                 "CAST(b.customer_id AS VARCHAR) AS customer_id, CAST(b.order_date AS TIMESTAMP) AS order_date, "
                 f"CAST(b.amount AS DOUBLE) AS amount, {qty} AS qty, {opt['category']} AS category, "
                 f"{opt['product_name']} AS product_name, {opt['channel']} AS channel FROM orders_src b "
@@ -194,7 +207,7 @@ class MetricSource:
                  f"TRY_CAST(b.{c} AS DOUBLE) AS {c}" if c == "rating" else
                  f"CAST(b.{c} AS TIMESTAMP) AS {c}" if c == "resolved_at" else f"b.{c}")
                 if c in f.columns else f"NULL AS {c}" for c in _FEEDBACK_COLUMNS)
-            self._con.sql(f"CREATE OR REPLACE TEMP VIEW fb AS SELECT CAST(b.created_at AS TIMESTAMP) AS created_at, "
+            self._con.sql(f"CREATE OR REPLACE TEMP TABLE fb AS SELECT CAST(b.created_at AS TIMESTAMP) AS created_at, "
                           f"{cols} FROM fb_src b WHERE b.created_at IS NOT NULL")
             self._ready["fb"] = True
             return "fb"
@@ -212,7 +225,7 @@ class MetricSource:
             c = c.assign(customer_id=c["customer_id"].astype(str))
             if "birthday" in c.columns and not pd.api.types.is_datetime64_any_dtype(c["birthday"]):
                 c = c.assign(birthday=pd.to_datetime(c["birthday"], errors="coerce", format="mixed"))
-            self._register("cust", c)
+            self._register("cust", c, copy=True)
             return "cust"
 
     def segments(self, metric: str) -> str:
@@ -231,7 +244,7 @@ class MetricSource:
                 name = "cluster_name_zh" if "cluster_name_zh" in cl else "cluster"
                 cl = cl.assign(customer_id=cl["customer_id"].astype(str)).drop_duplicates("customer_id")
                 out["cluster"] = out["customer_id"].map(dict(zip(cl["customer_id"], cl[name].astype(str))))
-            self._register("seg", out)
+            self._register("seg", out, copy=True)
             return "seg"
 
     def customer_values(self, name: str, metric: str, column: str) -> str:
@@ -246,7 +259,7 @@ class MetricSource:
                 raise GuanxiError(f"metric {metric} needs the {name} artefact (column {column}): rebuild the workspace "
                                   f"with `guanxi build`")
             t = t.assign(customer_id=t["customer_id"].astype(str)).drop_duplicates("customer_id")
-            return self._register(view, t)
+            return self._register(view, t[["customer_id", column]], copy=True)
 
     # ------------------------------------------------------------------ labels
     def label(self, dim: str, kind: str, as_of: pd.Timestamp) -> str:
