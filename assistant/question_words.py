@@ -47,8 +47,10 @@ SAME_PERIOD_LAST_YEAR = rx(r"去年的?(这个|同一个?|同个)(月|季度)|(c
                              r"\byoy\b|(vs\.?|versus|compared (to|with)|than|against) (the )?(last|previous|prior) year|"
                              r"same (period|month|quarter|time) (last|a) year")
 # two named periods set against each other ("10月和9月比", "Q3 vs Q2", "October compared with September")
-TWO_PERIODS = rx(r"(和|与|跟|同|比|较|对比|相比|比较|相较|vs\.?|versus|compared? (to|with)|against|than)")
+TWO_PERIODS = rx(r"(和|与|跟|同|比|较|对比|相比|比较|相较|vs\.?|versus|\bcompared?\b|against|than)")
 # a date word left over once two periods are read: the reading is not sure
+# both genders named ("男性客户和女性客户谁的客单价高"): a breakdown by gender, not one filter
+BOTH_GENDERS = rx(r"(男|male|\bmen\b).{0,12}(女|female|women)|(女|female|women).{0,12}(男|\bmale\b|\bmen\b)")
 PERIOD_WORD = rx(r"\d{1,2}\s*月|[一二三四五六七八九十]\s*月|\d{4}\s*年|今年|去年|前年|季度|\bQ[1-4]\b|上个?月|本月")
 WEEKEND = rx(r"周末|双休日|礼拜六.{0,2}礼拜天|\bweekends?\b")
 WORKDAYS = rx(r"工作日|周一到周五|\bworkdays?\b|\bon weekdays\b|\bweekdays only\b")
@@ -56,7 +58,7 @@ WORKDAYS = rx(r"工作日|周一到周五|\bworkdays?\b|\bon weekdays\b|\bweekda
 # "哪个品类拖的后腿" / "下滑最多的是哪个省": which group the change came from
 BLAME = rx(r"拖(了)?(的)?后腿|拖累|主要是哪|(下滑|下降|减少|增长|上涨|涨|跌|掉)(得)?最(多|厉害|大)的?(是)?|"
            r"which .{0,20}(drove|dragged|caused|contributed)|(fell|dropped|grew|rose) the most")
-WHY = rx(r"为什么|为何|为啥|什么原因|原因是|怎么回事|咋回事|怎么会|是什么导致|导致|\bwhy\b|what (drove|caused|explains|is behind)|"
+WHY = rx(r"为什么|为何|为啥|什么原因|原因|怎么回事|咋回事|怎么会|是什么导致|导致|\bwhy\b|what (drove|caused|explains|is behind)|"
            r"reasons? for|driv(er|ers|ing|en)")
 CHANGE = rx(r"下降|下滑|减少|降低|下跌|跌|少了|变少|上升|上涨|增长|增加|涨|多了|变多|变化|波动|drop|declin|fall|fell|down|"
               r"rise|rose|grow|grew|increas|went up|change|dip|slump|jump")
@@ -109,6 +111,30 @@ def age_band_named(q: str) -> str | None:
         return "<25"
     if re.search(r"55岁(以上|及以上)|over 55|55\+", q, re.I):
         return "55+"
+    return None
+
+
+def age_range_named(q: str) -> tuple[str, int, int] | None:
+    """An age range that is not one of the bands: ("age", lo, hi) in full years at the as-of date
+    ("30岁以上", "over 40", "30到40岁"), or ("birth_year", lo, hi) for a generation ("90后", "00后")."""
+    m = re.search(r"(?<!\d)([0-9])0\s*后", q)
+    if m:
+        d = int(m.group(1))
+        start = 2000 + 10 * d if d <= 2 else 1900 + 10 * d
+        return "birth_year", start, start + 9
+    m = re.search(r"(\d{2})\s*(?:到|至|-|~|–|to)\s*(\d{2})\s*(?:岁|周岁|years?)|(?:aged|between)\s+(\d{2})\s*(?:-|–|to|and)\s*(\d{2})", q, re.I)
+    if m:
+        a, b = (int(m.group(1)), int(m.group(2))) if m.group(1) else (int(m.group(3)), int(m.group(4)))
+        return ("age", a, b) if a <= b else None
+    m = re.search(r"(\d{2})\s*(?:周岁|岁)\s*(及以上|以上|往上|或以上)|(?:over|above|older than)\s+(\d{2})\b|(\d{2})\s*\+", q, re.I)
+    if m:
+        if m.group(1):
+            return "age", int(m.group(1)), 129
+        return ("age", int(m.group(3)) + 1, 129) if m.group(3) else ("age", int(m.group(4)), 129)
+    m = re.search(r"(\d{2})\s*(?:周岁|岁)\s*(及以下|以下|以内)|(?:under|below|younger than)\s+(\d{2})\b|不到\s*(\d{2})\s*岁", q, re.I)
+    if m:
+        n = int(m.group(1) or m.group(3) or m.group(4))
+        return "age", 0, (n if m.group(2) == "及以下" else n - 1)
     return None
 
 

@@ -28,7 +28,7 @@ import sys
 from assistant.intent import IntentModel
 from assistant.route import Route
 from assistant.pending import resolve_pending
-from assistant.question_words import (AND_WORDS, BLAME, CHANGE, CHANNEL_ALIASES, COMPLAINT_CONTEXT, FOLLOWUP, GENDER_ONE, GROUP_METRICS, LANGUAGE_SWITCH, LISTING, LOWEST, ORDINAL, OUT_OF_SCOPE, PLACE_GROUPS, PREVIOUS_PERIOD, PRONOUN, SAME_PERIOD_LAST_YEAR, SEG_WORDS, THEM, TWO_PERIODS, PERIOD_WORD, WEEKEND, WORKDAYS, UNSUPPORTED, WHY, age_band_named, all_cues, has_slots, known_words, metrics_named)
+from assistant.question_words import (AND_WORDS, BLAME, CHANGE, CHANNEL_ALIASES, COMPLAINT_CONTEXT, FOLLOWUP, GENDER_ONE, GROUP_METRICS, LANGUAGE_SWITCH, LISTING, LOWEST, ORDINAL, OUT_OF_SCOPE, PLACE_GROUPS, PREVIOUS_PERIOD, PRONOUN, SAME_PERIOD_LAST_YEAR, SEG_WORDS, THEM, TWO_PERIODS, PERIOD_WORD, WEEKEND, WORKDAYS, BOTH_GENDERS, age_range_named, UNSUPPORTED, WHY, age_band_named, all_cues, has_slots, known_words, metrics_named)
 from assistant.lang import parse_date_range, parse_days, parse_top
 from assistant.homophones import homophone_fixer
 from assistant.vocabulary import Mention, Vocabulary, complaint_text, nfkc, normalise_question, vocabulary_for
@@ -136,7 +136,8 @@ class Router:
                     and not LISTING.search(q):
                 # "广州的重要价值客户有多少": the segment tables cannot filter by place or channel; the KPI can
                 scores["kpi"] = max(scores["kpi"], scores.get("segment", 0) + 0.01)
-            if slots["metric"] == "customers" and SEG_WORDS.search(q) and not has_customer:
+            if slots["metric"] == "customers" and SEG_WORDS.search(q) and not has_customer and not (
+                    seg and (slots.get("province") or slots.get("city") or slots.get("sales_channel"))):
                 scores["kpi"] -= boosts.get("kpi", 0) + 0.05  # "各分群客户数量" is a segment count
         if slots.get("by") and not has_customer and not pronoun and \
                 not any(b >= 0.15 for f, b in boosts.items() if f not in ("kpi", "segment", "rfm")):
@@ -156,6 +157,12 @@ class Router:
                 scores["profile"] = scores["similar"] + 0.01  # "C101353 之前投诉过什么": the customer's card lists them
             if lead == "care" and not boosts.get("draft") and not re.search(r"哪些|谁|名单|list|who|which|upcoming|calendar", q, re.I):
                 scores["profile"] = scores["care"] + 0.01  # "Linda Clark 生日快到了吗": the card has the birthday
+        if not has_customer and not pronoun and max(scores, key=scores.get) in ("profile", "segment") and \
+                slots.get("by") in ("category", "product", "order_channel") and not LISTING.search(q) and (
+                slots.get("gender") or slots.get("age_band") or slots.get("province") or slots.get("city")
+                or slots.get("sales_channel")):
+            # "25岁以下的客户买得最多的品类是什么": a group's ranking of categories, not its top customers
+            scores["kpi"] = max(scores.values()) + 0.01
         if not has_customer and not pronoun and max(scores, key=scores.get) == "profile" and slots.get("by") and (
                 slots.get("gender") or seg or slots.get("province") or slots.get("city") or slots.get("sales_channel")):
             # "女性客户喜欢买什么品类": a group's preference, a breakdown over that group
@@ -313,6 +320,8 @@ class Router:
                     continue  # "山东女性客户的客单价": one gender, a filter (set below)
                 if b == "age_band" and s.get("metric") == "average_age" and not grouping:
                     continue  # "冠军客户的平均年龄": the age is the metric, not a breakdown
+                if b == "age_band" and (age_band_named(q) or age_range_named(q)) and not re.search(r"年龄段|各.{0,3}年龄|by age|age (group|band)s", q_by, re.I):
+                    continue  # "25岁以下的客户": one band, a filter (set below)
                 s["by"] = b
                 break
         dim_term = self.semantic.term_in(q_by, "dimension")
@@ -369,18 +378,29 @@ class Router:
             if other and other[:2] != dr[:2] and not PERIOD_WORD.search(rest):   # a third date word: not sure
                 older, newer = sorted([dr, other], key=lambda p: p[0])
                 s["date_from"], s["date_to"], s["date_phrase"] = newer
-                s["period_compare"], s["compare_from"], s["compare_to"] = "period", older[0], older[1]
+                if newer[0].endswith("-01-01") and older[0].endswith("-01-01") and older[1].endswith("-12-31") and \
+                        int(older[0][:4]) == int(newer[0][:4]) - 1 and newer[1] < f"{newer[0][:4]}-12-31":
+                    s["period_compare"] = "same_period_last_year"   # "今年和去年比": the year so far, like for like
+                else:
+                    s["period_compare"], s["compare_from"], s["compare_to"] = "period", older[0], older[1]
         if s.get("by") != "weekday":
             if WEEKEND.search(q) and not WORKDAYS.search(q):
                 s["weekday"] = "6 Sat 周六,7 Sun 周日"   # "周末的销售额": Saturdays and Sundays only
             elif WORKDAYS.search(q) and not WEEKEND.search(q):
                 s["weekday"] = "1 Mon 周一,2 Tue 周二,3 Wed 周三,4 Thu 周四,5 Fri 周五"
+        if BOTH_GENDERS.search(q) and not s.get("by"):
+            s["by"] = "gender"   # "男性客户和女性客户谁的客单价高": the two side by side
         g = GENDER_ONE.search(q)
         if g and s.get("by") != "gender":
             s["gender"] = "F" if re.search(r"女|female|women|ladies", g.group(0), re.I) else "M"
         band = age_band_named(q)
-        if band and not grouping:
-            s["age_band"] = band
+        span = None if band else age_range_named(q)
+        if span:   # "30岁以上女性客户", "90后": an age or birth-year range, a filter
+            s["age_range"] = span
+            if s.get("by") == "age_band":
+                s.pop("by")
+        if band and (not grouping or s.get("by") not in (None, "age_band")):
+            s["age_band"] = band   # one band; "under 25 … by category" filters too
             if s.get("by") == "age_band":
                 s.pop("by")
         if LOWEST.search(q):

@@ -94,6 +94,8 @@ METRICS, DIMENSIONS, METRIC_DEFINITIONS = _load_model()
 AGE_BANDS: tuple[str, ...] = ("<25", "25-34", "35-44", "45-54", "55+")
 
 _SEGMENT_DIMS, _CUSTOMER_DIMS = SEGMENT_DIMS, CUSTOMER_DIMS
+#: filters over a customer's age (full years at as_of) or birth year: (lowest, highest), either may be None
+RANGE_FILTERS = ("age", "birth_year")
 _TIME_DIMS = ("month", "quarter", "year", "weekday")
 #: metric → (artefact, column, aggregate) for the per-customer values read from the artefacts
 _CUSTOMER_VALUE_METRICS = {"clv_mean": ("clv", "clv_12m", "mean"), "clv_total": ("clv", "clv_12m", "total"),
@@ -746,7 +748,7 @@ def kpi(tables: dict[str, pd.DataFrame] | MetricSource, metric: str, by: str | N
         by = _resolve_dim(by, allowed if metric != "retention" else ("month",), metric)
     if filters is not None and not isinstance(filters, dict):
         raise GuanxiError(f"filters must be a dict like {{'province': '浙江省'}}, got {type(filters).__name__}")
-    filt = {_resolve_dim(k, allowed, metric, "filter"): v for k, v in (filters or {}).items()}
+    filt = {(k if k in RANGE_FILTERS else _resolve_dim(k, allowed, metric, "filter")): v for k, v in (filters or {}).items()}
     if top is not None and (not isinstance(top, (int, np.integer)) or top < 1):
         raise GuanxiError(f"top must be a positive integer, got {top!r}")
     src = tables if isinstance(tables, MetricSource) else MetricSource(tables)
@@ -792,7 +794,8 @@ def kpi(tables: dict[str, pd.DataFrame] | MetricSource, metric: str, by: str | N
 def query_words(metric: str, by, ctx: _Ctx, top=None, lowest=False) -> str:
     """The query in words: "sales by province, city=杭州市, 2026-10-01…2026-10-31, top 5"."""
     parts = [metric + (f" by {by}" if by else "")]
-    parts += [f"{d}={'/'.join(map(str, v)) if isinstance(v, (list, tuple)) else v}" for d, v in ctx.filters.items()]
+    parts += [str(v) if d in RANGE_FILTERS else f"{d}={'/'.join(map(str, v)) if isinstance(v, (list, tuple)) else v}"
+              for d, v in ctx.filters.items()]
     a = fmt_date(ctx.date_from) if ctx.date_from is not None else "first day"
     b = fmt_date(ctx.date_to) if ctx.date_to is not None else fmt_date(ctx.as_of - pd.Timedelta(days=1))
     parts.append(f"{a}…{b}" if ctx.date_from is not None or ctx.date_to is not None else f"all time to {b}")

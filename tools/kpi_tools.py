@@ -71,7 +71,7 @@ METRIC_WORDS: list[tuple[str, str]] = [
      r"new (customers|buyers|clients|members|signups|sign-ups)|first[- ]time (buyers|customers)|acquired|newly", "new_customers"),
     (r"订单数|订单量|多少单|多少订单|下单量|单量|单数|how many orders|number of orders|order count|order volume|orders? per", "orders"),
     (r"客户数|客户总数|总客户数|客户总量|购买客户数|买家数|顾客数|用户数|会员数|活跃客户|多少客户|多少(位|个|名)(客户|顾客|用户|会员|买家)|多少人买|人数|"
-     r"(客户|顾客|买家|用户)(最多|最少|数量|规模|占比|比例|分布|构成|多吗|多不多|少吗)|(有)?多少(个)?人(?!均)|几个人|how many \w+( \w+)? (customers|clients|buyers)|how many (customers|clients|buyers|shoppers)|number of (customers|clients|buyers)|"
+     r"(客户|顾客|买家|用户)(最多|最少|数量|规模|占比|比例|分布|构成|多吗|多不多|少吗)|(客户|顾客|会员|用户|买家)(一共|总共)?有?多少(个|位|名|人)?(?!钱|元|块|消费|销售|单|订单|件|天)|(有)?多少(个)?人(?!均)|几个人|how many \w+( \w+)? (customers|clients|buyers)|how many (customers|clients|buyers|shoppers)|number of (customers|clients|buyers)|"
      r"customer count|active customers|buyers|how many people bought", "customers"),
     (r"销售额|销售收入|营业额|营收|收入|消费金额|消费额|gmv|销量|卖了多少|业绩|卖得|卖的|sales|revenue|turnover|sold|takings|income|"
      r"how much did we (sell|make)|销售|买了多少钱|花了多少|消费了多少|贡献了?多少|一共花|\bspen[dt]\b", "sales"),
@@ -120,7 +120,8 @@ def query_metrics(metric: KpiMetric, by: KpiBy | None = None, date_from: str | N
         age_band: Literal["<25", "25-34", "35-44", "45-54", "55+"] | None = None, compare: Comparison | None = None,
         explain_by: list[ExplainBy] | None = None, order: Literal["highest", "lowest"] = "highest",
         also: list[KpiMetric] | None = None, compare_from: str | None = None, compare_to: str | None = None,
-        where: dict[KpiBy, str] | None = None, *, ctx: ToolContext | None = None) -> dict:
+        where: dict[KpiBy, str] | None = None, age_min: int | None = None, age_max: int | None = None,
+        born_from: int | None = None, born_to: int | None = None, *, ctx: ToolContext | None = None) -> dict:
     """A business KPI over an optional date range and filters, optionally broken down (with a chart),
     optionally compared with the previous period or the same period last year, and its change
     explained by what each group contributed.
@@ -160,6 +161,10 @@ def query_metrics(metric: KpiMetric, by: KpiBy | None = None, date_from: str | N
         compare_to: with compare=period, the other period's last day, YYYY-MM-DD
         where: more filters on any dimension, {dimension: value} (several values comma-separated), e.g.
             {"weekday": "6 Sat 周六,7 Sun 周日"} or {"cluster": "高价值忠诚客户"}
+        age_min: only customers at least this old (full years at the as-of date), e.g. 30 for "30岁以上"
+        age_max: only customers at most this old, e.g. 24 for "25岁以下"
+        born_from: only customers born in or after this year, e.g. 1990 for "90后"
+        born_to: only customers born in or before this year, e.g. 1999 for "90后"
     """
     ctx = context(ctx)
     ws = ctx.ws
@@ -168,6 +173,11 @@ def query_metrics(metric: KpiMetric, by: KpiBy | None = None, date_from: str | N
     filters = {k: v for k, v in dict(province=province, city=city, category=category, channel=channel,
                                      order_channel=order_channel, product=product, gender=gender,
                                      age_band=age_band).items() if v not in (None, "")}
+    ranges = {}
+    if age_min is not None or age_max is not None:
+        ranges["age"] = (age_min, age_max)
+    if born_from is not None or born_to is not None:
+        ranges["birth_year"] = (born_from, born_to)
     for k, v in (where or {}).items():
         if v not in (None, "") and filters.setdefault(k, v) != v:
             raise ToolError(f"filter {k} given twice ({filters[k]!r} and {v!r})")
@@ -178,6 +188,7 @@ def query_metrics(metric: KpiMetric, by: KpiBy | None = None, date_from: str | N
     filters = {k: v for k, v in filters.items() if v}
     if segment:
         filters.update(_segment_filter(ws, segment))
+    filters.update(ranges)
     kw = dict(by=by, date_from=date_from or None, date_to=date_to or None, as_of=ws.as_of(),
               top=int(top) if top else None, filters=filters or None, lowest=order == "lowest")
     if compare:
@@ -409,6 +420,12 @@ def _kpi_args(f) -> dict:
     for k in ("gender", "age_band"):
         if s.get(k) and a.get("by") != k:
             a[k] = s[k]
+    if s.get("age_range") and metric not in FEEDBACK_METRICS:
+        kind, lo, hi = s["age_range"]
+        a["age_min" if kind == "age" else "born_from"] = lo
+        a["age_max" if kind == "age" else "born_to"] = hi
+        if kind == "age" and hi >= 129:
+            a.pop("age_max")
     if s.get("weekday") and a.get("by") != "weekday":
         a["where"] = {"weekday": s["weekday"]}
     if s.get("lowest") and a.get("by"):

@@ -302,9 +302,13 @@ class MetricSource:
         dimension in ``dims`` and ``filters``; ``match(dim, want, known)`` → the values to keep."""
         base = self.lines(metric) if kind == "orders" else self.feedback(metric)
         date = "order_date" if kind == "orders" else "created_at"
+        ranges = {d: filters[d] for d in ("age", "birth_year") if d in filters}
+        filters = {d: v for d, v in filters.items() if d not in ranges}
         dims = list(dict.fromkeys([*dims, *filters]))
         joins = []
-        if any(d in CUSTOMER_DIMS and d not in SEGMENT_DIMS for d in dims):
+        if ranges and "birthday" not in self.columns("customers"):
+            raise GuanxiError("the customers table has no column birthday (needed for an age filter)")
+        if ranges or any(d in CUSTOMER_DIMS and d not in SEGMENT_DIMS for d in dims):
             joins.append(f"LEFT JOIN {self.customers(metric)} c ON c.customer_id = b.customer_id")
         if any(d in SEGMENT_DIMS for d in dims):
             joins.append(f"LEFT JOIN {self.segments(metric)} s ON s.customer_id = b.customer_id")
@@ -316,6 +320,14 @@ class MetricSource:
             values = match(dim, want, known)
             matched[dim] = values
             where.append(f"d_{dim} IN ({', '.join(lit(v) for v in values)})")
+        for dim, (lo, hi) in ranges.items():
+            expr = age_sql("c.birthday", as_of) if dim == "age" else "year(c.birthday)"
+            where_rows = [f"{expr} >= {int(lo)}"] if lo is not None else []
+            where_rows += [f"{expr} <= {int(hi)}"] if hi is not None else []
+            rows += "".join(f" AND {w}" for w in where_rows)
+            word = "age" if dim == "age" else "born"
+            matched[dim] = (f"{word} {lo}-{hi}" if lo is not None and hi is not None else
+                            f"{word} ≥ {lo}" if lo is not None else f"{word} ≤ {hi}")
         h = f"SELECT * FROM ({rows})" + (f" WHERE {' AND '.join(where)}" if where else "")
         win = [f"{date} < {lit(end)}"] + ([f"{date} >= {lit(start)}"] if start is not None else [])
         ctes = f"h AS ({h}), w AS (SELECT * FROM h WHERE {' AND '.join(win)})"

@@ -169,6 +169,16 @@ def test_complaint_text_drops_the_question_scaffolding(question, text):
     ("有多少客户有流失风险", "at_risk_customers", {}),
     ("周末的销售额是多少", "query_metrics", {"metric": "sales", "where": {"weekday": "6 Sat 周六,7 Sun 周日"}}),
     ("周末和工作日的销售额对比", "query_metrics", {"metric": "sales", "by": "weekday", "where": None}),
+    ("男性客户和女性客户谁的客单价高", "query_metrics", {"metric": "aov", "by": "gender", "gender": None}),
+    ("25岁以下的客户买得最多的品类是什么", "query_metrics", {"by": "category", "age_band": "<25"}),
+    ("what do customers under 25 buy most, by category", "query_metrics", {"by": "category", "age_band": "<25"}),
+    ("30岁以上女性客户的客单价", "query_metrics", {"metric": "aov", "gender": "F", "age_min": 30, "by": None}),
+    ("40到50岁客户的复购率", "query_metrics", {"metric": "repurchase_rate", "age_min": 40, "age_max": 50}),
+    ("90后客户最喜欢哪个品类", "query_metrics", {"by": "category", "born_from": 1990, "born_to": 1999}),
+    ("80后的客户有多少", "query_metrics", {"metric": "customers", "born_from": 1980, "born_to": 1989}),
+    ("10月销售额下降的原因", "query_metrics", {"metric": "sales", "compare": "previous_period"}),
+    ("how many customers are in the Champions segment in Shanghai", "query_metrics", {"metric": "customers", "city": "上海市"}),
+    ("compare sales this year with last year", "query_metrics", {"metric": "sales", "compare": "same_period_last_year"}),
     ("哪些客户有流失风险", "at_risk_customers", {}),
 ])
 def test_more_aggregate_questions(router, question, tool, args):

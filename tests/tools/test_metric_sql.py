@@ -284,3 +284,22 @@ def test_demo_units_by_category_in_zhejiang_match_pandas(demo):
     r = kpi(tables, "units", by="category", filters={"province": "浙江省"}, as_of=as_of)
     assert r.value == int(zj["quantity"].sum())
     assert _by(r, "category") == pytest.approx(want, rel=1e-6)
+
+
+def test_age_and_birth_year_ranges_filter_the_customers():
+    """age_min / age_max in full years at the as-of date, born_from / born_to on the birthday's year."""
+    import pandas as pd
+    from tools.kpi import kpi
+    orders = pd.DataFrame({"order_id": ["o1", "o2", "o3", "o4"], "customer_id": ["a", "b", "c", "d"],
+                           "order_date": pd.to_datetime(["2025-03-01"] * 4), "amount": [10.0, 20.0, 40.0, 80.0]})
+    customers = pd.DataFrame({"customer_id": ["a", "b", "c", "d"],
+                              "birthday": pd.to_datetime(["1995-06-01", "1990-03-31", "1985-01-01", None])})
+    t = {"orders": orders, "customers": customers}
+    as_of = "2025-04-01"   # ages: a 29, b 35 (birthday on 31 March), c 40, d unknown
+    assert kpi(t, "sales", as_of=as_of, filters={"age": (30, None)}).value == 60.0
+    assert kpi(t, "sales", as_of=as_of, filters={"age": (None, 35)}).value == 30.0
+    assert kpi(t, "sales", as_of=as_of, filters={"age": (35, 35)}).value == 20.0
+    r = kpi(t, "customers", as_of=as_of, filters={"birth_year": (1990, 1999)})
+    assert r.value == 2 and r.filters == {"birth_year": "born 1990-1999"}
+    assert "year(c.birthday) >= 1990" in r.sql[0]
+
