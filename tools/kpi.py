@@ -370,7 +370,8 @@ def _reindex_months(ctx: _Ctx, bd: pd.DataFrame, first, fill: dict) -> pd.DataFr
     months = _month_range(ctx, first)
     bd = bd.set_index("month").reindex(sorted(set(months) | set(bd["month"]))).rename_axis("month")
     for col, v in fill.items():
-        bd[col] = bd[col].fillna(v)
+        if col in bd:
+            bd[col] = bd[col].fillna(v)
     return bd.reset_index()
 
 
@@ -382,25 +383,32 @@ def _g(by: str) -> str:
     return f'd_{by} AS "{by}"'
 
 
-_SUMS = ("coalesce(fsum(amount), 0) AS sales, count(DISTINCT order_id) AS orders, count(DISTINCT customer_id) AS customers, "
-         "coalesce(sum(qty), 0) AS units, count(*) AS order_lines")
+def _sums(metric: str) -> str:
+    """The sums a metric needs: the distinct counts (the costly part of the scan) only for the
+    metrics that are or divide by them."""
+    counts = "count(DISTINCT order_id)" if metric in ("orders", "aov", "sales_per_customer", "customers") else "NULL"
+    buyers = "count(DISTINCT customer_id)" if metric in ("orders", "aov", "sales_per_customer", "customers") else "NULL"
+    return (f"coalesce(fsum(amount), 0) AS sales, {counts} AS orders, {buyers} AS customers, "
+            f"coalesce(sum(qty), 0) AS units, count(*) AS order_lines")
 
 
 def _m_sums(ctx: _Ctx, by: str | None):
     q = ctx.oq
     groups = None
     if by:   # the total and the groups in one scan
-        both = ctx.sql(q, f"SELECT {_g(by)}, {_SUMS}, grouping(d_{by}) AS is_total FROM w GROUP BY GROUPING SETS ((d_{by}), ())")
+        both = ctx.sql(q, f"SELECT {_g(by)}, {_sums(ctx.metric)}, grouping(d_{by}) AS is_total FROM w "
+                          f"GROUP BY GROUPING SETS ((d_{by}), ())")
         total = both.loc[both["is_total"] == 1]
-        t = {k: (v.item() if hasattr(v, "item") else v) for k, v in total.iloc[0].items()} if len(total) else \
-            {"sales": 0.0, "orders": 0, "customers": 0, "units": 0, "order_lines": 0}
+        t = {k: (None if pd.isna(v) else v.item() if hasattr(v, "item") else v) for k, v in total.iloc[0].items()} \
+            if len(total) else {"sales": 0.0, "orders": 0, "customers": 0, "units": 0, "order_lines": 0}
         groups = both.loc[both["is_total"] == 0].drop(columns=["is_total", "order_lines"]).reset_index(drop=True)
     else:
-        t = ctx.one(q, f"SELECT {_SUMS} FROM w")
-    total_sales, n_orders, n_cust = float(t["sales"]), int(t["orders"]), int(t["customers"])
-    n_units = int(t["units"])
-    details = {"sales": total_sales, "orders": n_orders, "customers": n_cust, "units": n_units,
-               "order_lines": int(t["order_lines"])}
+        t = ctx.one(q, f"SELECT {_sums(ctx.metric)} FROM w")
+    total_sales, n_units = float(t["sales"]), int(t["units"])
+    n_orders = int(t["orders"]) if t["orders"] is not None else None
+    n_cust = int(t["customers"]) if t["customers"] is not None else None
+    details = {k: v for k, v in {"sales": total_sales, "orders": n_orders, "customers": n_cust, "units": n_units,
+                                 "order_lines": int(t["order_lines"])}.items() if v is not None}
     value = {"sales": total_sales, "orders": n_orders, "customers": n_cust, "units": n_units,
              "aov": total_sales / n_orders if n_orders else None,
              "sales_per_customer": total_sales / n_cust if n_cust else None}[ctx.metric]
@@ -411,7 +419,10 @@ def _m_sums(ctx: _Ctx, by: str | None):
             bd = _reindex_months(ctx, bd, _first_in_window(ctx), {"sales": 0.0, "orders": 0, "customers": 0, "units": 0})
         bd["sales"] = bd["sales"].astype(float)
         for col in ("orders", "customers", "units"):
-            bd[col] = bd[col].astype("int64")
+            if n_orders is None and col in ("orders", "customers"):
+                bd = bd.drop(columns=[col])
+            else:
+                bd[col] = bd[col].astype("int64")
         if ctx.metric != "units":
             bd = bd.drop(columns=["units"])
         if ctx.metric == "aov":

@@ -106,7 +106,7 @@ class MetricSource:
             if keep:
                 self.log.append(sql)
             try:
-                return self._con.sql(sql).df()
+                return self._con.execute(sql).df()
             except duckdb.Error as e:   # a bug of ours, or data DuckDB cannot read: say which statement
                 raise GuanxiError(f"the metric query failed in DuckDB ({type(e).__name__}: {str(e).splitlines()[0]})") from None
 
@@ -316,7 +316,11 @@ class MetricSource:
         rows = f"SELECT b.*{labels} FROM {base} b {' '.join(joins)} WHERE b.{date} < {lit(as_of)}"
         matched, where = {}, []
         for dim, want in filters.items():
-            known = self.run(f"SELECT DISTINCT d_{dim} AS v FROM ({rows}) ORDER BY v", keep=False)["v"].astype(str).tolist()
+            key = ("known", kind, dim, as_of)   # the labels a filter is matched against, once per source
+            if key not in self._ready:
+                self._ready[key] = self.run(f"SELECT DISTINCT d_{dim} AS v FROM ({rows}) ORDER BY v",
+                                            keep=False)["v"].astype(str).tolist()
+            known = self._ready[key]
             values = match(dim, want, known)
             matched[dim] = values
             where.append(f"d_{dim} IN ({', '.join(lit(v) for v in values)})")

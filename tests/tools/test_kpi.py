@@ -204,5 +204,7 @@ def test_unknown_names_and_json(tables):
     assert isinstance(r, KpiResult)
     d = r.to_dict()
     json.dumps(d, ensure_ascii=False)
-    assert d["breakdown"][0] == {"province": "浙江省", "value": 700.0, "share": 0.7, "orders": 4, "customers": 2}
+    assert d["breakdown"][0] == {"province": "浙江省", "value": 700.0, "share": 0.7}   # sales needs no distinct counts
+    aov = {row["province"]: row for row in kpi(tables, "aov", by="province").to_dict()["breakdown"]}
+    assert aov["浙江省"]["orders"] == 4 and aov["浙江省"]["customers"] == 2 and aov["浙江省"]["value"] == 175.0
     assert METRICS["repurchase_rate"]["zh"] == "复购率"
