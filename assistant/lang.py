@@ -76,6 +76,8 @@ def parse_top(text: str) -> int | None:
     """The N of "top 10", "前10", "前十名", "5个客户", "20 customers"; None when absent."""
     for pat in _TOP_PATTERNS:
         m = pat.search(text or "")
+        if m and re.match(r"\s*个?(季度|月|天|日|周|星期|年)", (text or "")[m.end(1):]):
+            continue   # "前三个季度" / "前两个月" is a period, not a top N
         if m:
             g = m.group(1)
             n = _en_num(g) if (g.isdigit() or g.lower() in _EN_NUM) else cn_number(g)
@@ -324,6 +326,15 @@ def parse_date_range(text: str, as_of) -> tuple[str, str, str] | None:
         a, b = _quarter_range(yy, q)
         return _d(a), _d(b), m.group(0)
     cur_q = (last_day.month - 1) // 3 + 1
+    # "今年前三个季度" / "first two quarters": from Q1 to that quarter
+    m = re.search(r"(今年|去年|前年|(\d{4})\s*年)?\s*的?\s*前\s*([两二三2-3])\s*个?季度|\bfirst (two|three|2|3) quarters\b(?:\s+of\s+(\d{4}))?", t, re.I)
+    if m:
+        n = {"两": 2, "二": 2, "三": 3, "2": 2, "3": 3, "two": 2, "three": 3}[(m.group(3) or m.group(4)).lower()]
+        rel, y = m.group(1), m.group(2) or m.group(5)
+        yy = int(y) if y else year - 1 if rel == "去年" else year - 2 if rel == "前年" else year
+        a, _ = _quarter_range(yy, 1)
+        _, b = _quarter_range(yy, n)
+        return _d(a), _d(b), m.group(0)
     m = re.search(r"上个?季度|上一个?季度|\blast quarter\b|\bprevious quarter\b|\bprior quarter\b", t, re.I)
     if m:
         q, yy = (cur_q - 1, year) if cur_q > 1 else (4, year - 1)
@@ -431,3 +442,22 @@ def _relative(n: int, unit: str, today: pd.Timestamp, phrase: str) -> tuple[str,
     else:
         start = today - pd.DateOffset(years=n)
     return _d(pd.Timestamp(start)), _d(last_day), phrase
+
+
+def two_periods(text: str, first: tuple[str, str, str], as_of):
+    """Two named periods set against each other ("去年12月和今年10月比", "Q3 vs Q2"), ``first`` being
+    the one `parse_date_range` found: (the later period, "period", (other's first, last day)), or
+    (this year so far, "same_period_last_year", None) for this year against last year; None when
+    there is no second period, or a third date word is left over (the reading is not sure)."""
+    from assistant.question_words import PERIOD_WORD
+    other = parse_date_range(text.replace(first[2], " ", 1), as_of)
+    if not other or other[:2] == first[:2]:
+        return None
+    if PERIOD_WORD.search(text.replace(first[2], " ", 1).replace(other[2], " ", 1)):
+        return None
+    older, newer = sorted([first, other], key=lambda p: p[0])
+    if newer[0].endswith("-01-01") and older[0].endswith("-01-01") and older[1].endswith("-12-31") and \
+            int(older[0][:4]) == int(newer[0][:4]) - 1 and newer[1] < f"{newer[0][:4]}-12-31":
+        return newer, "same_period_last_year", None   # "今年和去年比": the year so far, like for like
+    return newer, "period", (older[0], older[1])
+

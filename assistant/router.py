@@ -28,14 +28,14 @@ import sys
 from assistant.intent import IntentModel
 from assistant.route import Route
 from assistant.pending import resolve_pending
-from assistant.question_words import (AND_WORDS, BLAME, CHANGE, CHANNEL_ALIASES, COMPLAINT_CONTEXT, FOLLOWUP, GENDER_ONE, GROUP_METRICS, LANGUAGE_SWITCH, LISTING, LOWEST, ORDINAL, OUT_OF_SCOPE, PLACE_GROUPS, PREVIOUS_PERIOD, PRONOUN, SAME_PERIOD_LAST_YEAR, SEG_WORDS, THEM, TWO_PERIODS, PERIOD_WORD, WEEKEND, WORKDAYS, BOTH_GENDERS, age_range_named, UNSUPPORTED, WHY, age_band_named, all_cues, has_slots, known_words, metrics_named)
-from assistant.lang import parse_date_range, parse_days, parse_top
+from assistant.question_words import (AND_WORDS, BLAME, CHANGE, CHANNEL_ALIASES, COMPLAINT_CONTEXT, FOLLOWUP, GENDER_ONE, GROUP_METRICS, LANGUAGE_SWITCH, LISTING, LOWEST, ORDINAL, OUT_OF_SCOPE, PLACE_GROUPS, PREVIOUS_PERIOD, PRONOUN, SAME_PERIOD_LAST_YEAR, SEG_WORDS, THEM, TWO_PERIODS, WEEKEND, WORKDAYS, BOTH_GENDERS, age_range_named, UNSUPPORTED, WHY, age_band_named, all_cues, has_slots, known_words, metrics_named)
+from assistant.lang import parse_date_range, parse_days, parse_top, two_periods
 from assistant.homophones import homophone_fixer
 from assistant.vocabulary import Mention, Vocabulary, complaint_text, nfkc, normalise_question, vocabulary_for
 
 from knowledge.text import has_cjk, place_key, question_language
 from knowledge.workspace import Workspace
-from tools.kpi_tools import DIMENSION_WORDS, METRIC_WORDS
+from tools.kpi_tools import CUSTOMER_MIX, DIMENSION_WORDS, METRIC_WORDS
 
 ARTEFACT_METRICS = ("clv_mean", "clv_total", "churn_probability", "at_risk_customers")
 from tools.spec import Frame, ToolSpec, specs
@@ -167,6 +167,9 @@ class Router:
                 slots.get("gender") or seg or slots.get("province") or slots.get("city") or slots.get("sales_channel")):
             # "女性客户喜欢买什么品类": a group's preference, a breakdown over that group
             scores["kpi"] = scores["profile"] + 0.01
+        if not has_customer and not pronoun and slots.get("by") and CUSTOMER_MIX.search(q) and \
+                max(scores, key=scores.get) in {sp.family for sp in specs() if sp.customer}:
+            scores["kpi"] = max(scores.values()) + 0.01   # "会员等级分布": how the customers split, not one customer
         if has_customer and max(scores, key=scores.get) == "kpi":
             # "邹宇轩下过多少单" / "王博文以后能带来多少收入": one customer's numbers are in the customer tools, not a KPI
             fams = ("rfm", "profile", "clv", "churn", "recommend", "cluster")
@@ -371,18 +374,11 @@ class Router:
                     s.pop(k, None)
                 if own:
                     s["date_from"], s["date_to"], s["date_phrase"] = own
-        if not cmp_m and dr and TWO_PERIODS.search(q):
-            # "2026年10月和2025年10月比" / "Q3 vs Q2": two named periods, the later one is the current
-            other = parse_date_range(q.replace(dr[2], " ", 1), self.as_of)
-            rest = q.replace(dr[2], " ", 1).replace(other[2], " ", 1) if other else q
-            if other and other[:2] != dr[:2] and not PERIOD_WORD.search(rest):   # a third date word: not sure
-                older, newer = sorted([dr, other], key=lambda p: p[0])
-                s["date_from"], s["date_to"], s["date_phrase"] = newer
-                if newer[0].endswith("-01-01") and older[0].endswith("-01-01") and older[1].endswith("-12-31") and \
-                        int(older[0][:4]) == int(newer[0][:4]) - 1 and newer[1] < f"{newer[0][:4]}-12-31":
-                    s["period_compare"] = "same_period_last_year"   # "今年和去年比": the year so far, like for like
-                else:
-                    s["period_compare"], s["compare_from"], s["compare_to"] = "period", older[0], older[1]
+        two = two_periods(q, dr, self.as_of) if not cmp_m and dr and TWO_PERIODS.search(q) else None
+        if two:   # "2026年10月和2025年10月比" / "Q3 vs Q2": the later period is the current one
+            (s["date_from"], s["date_to"], s["date_phrase"]), s["period_compare"], other = two
+            if other:
+                s["compare_from"], s["compare_to"] = other
         if s.get("by") != "weekday":
             if WEEKEND.search(q) and not WORKDAYS.search(q):
                 s["weekday"] = "6 Sat 周六,7 Sun 周日"   # "周末的销售额": Saturdays and Sundays only

@@ -53,8 +53,10 @@ def fmt_unit(v, unit: str | None, zh: bool = True) -> str:
     """A metric value in its unit: shares as percentages, counts as integers, days with the word."""
     if unit in ("share", "complaints per order"):
         return fmt_pct(v, 2)
-    if unit in ("orders", "customers", "units"):
+    if unit in ("orders", "customers", "units", "complaints"):
         return fmt_int(v)
+    if unit == "orders per day":
+        return fmt_num(v, 1)
     if unit == "date":
         return "—" if v is None else str(v)
     if unit == "years":

@@ -96,7 +96,7 @@ AGE_BANDS: tuple[str, ...] = ("<25", "25-34", "35-44", "45-54", "55+")
 _SEGMENT_DIMS, _CUSTOMER_DIMS = SEGMENT_DIMS, CUSTOMER_DIMS
 #: filters over a customer's age (full years at as_of) or birth year: (lowest, highest), either may be None
 RANGE_FILTERS = ("age", "birth_year")
-_TIME_DIMS = ("month", "quarter", "year", "weekday")
+_TIME_DIMS = ("month", "quarter", "year", "weekday", "day")
 #: metric → (artefact, column, aggregate) for the per-customer values read from the artefacts
 _CUSTOMER_VALUE_METRICS = {"clv_mean": ("clv", "clv_12m", "mean"), "clv_total": ("clv", "clv_12m", "total"),
                            "churn_probability": ("churn", "churn_probability", "mean"),
@@ -104,9 +104,10 @@ _CUSTOMER_VALUE_METRICS = {"clv_mean": ("clv", "clv_12m", "mean"), "clv_total": 
 AT_RISK_PROBABILITY = 0.5   # "at risk": churn probability ≥ 50% (as the churn tool's lists)
 _ORDER_METRICS = ("sales", "orders", "customers", "aov", "repurchase_rate", "retention",
                   "purchase_interval", "new_customers", "units", "sales_per_customer", "largest_order",
-                  "average_age", *_CUSTOMER_VALUE_METRICS, "first_purchase", "last_purchase")
-FEEDBACK_METRICS = ("satisfaction", "complaint_rate", "resolution_time")
-ADDITIVE_METRICS = ("sales", "units")   # their group values sum to the total over any breakdown
+                  "average_age", *_CUSTOMER_VALUE_METRICS, "first_purchase", "last_purchase", "sales_per_day",
+                  "orders_per_day")
+FEEDBACK_METRICS = ("satisfaction", "complaint_rate", "resolution_time", "complaints", "open_complaints")
+ADDITIVE_METRICS = ("sales", "units", "complaints")   # their group values sum to the total over any breakdown
 _ORDER_DIMS = (*_CUSTOMER_DIMS, "order_channel", "category", "product", *_TIME_DIMS)
 _FEEDBACK_DIMS = (*_CUSTOMER_DIMS, "category", *_TIME_DIMS, "feedback_channel", "kind")
 
@@ -518,6 +519,38 @@ def _m_dates(ctx: _Ctx, by: str | None):
     return value, details, bd
 
 
+def _m_per_day(ctx: _Ctx, by: str | None):
+    """Sales or distinct orders per calendar day of the period (first day: date_from, else the first order)."""
+    agg = "coalesce(fsum(amount), 0)" if ctx.metric == "sales_per_day" else "count(DISTINCT order_id)"
+    start = ctx.date_from if ctx.date_from is not None else ctx.src.first_day(ctx.metric)
+    days = max(1, (ctx.end - pd.Timestamp(start).normalize()).days) if start is not None else None
+    t = ctx.one(ctx.oq, f"SELECT {agg} AS total, count(*) AS order_lines FROM w")
+    details = {"total": t["total"], "days": days, "order_lines": int(t["order_lines"]),
+               "definition": METRIC_DEFINITIONS[ctx.metric]}
+    bd = None
+    if by:
+        bd = ctx.sql(ctx.oq, f"SELECT {_g(by)}, {agg} AS total FROM w GROUP BY 1")
+        bd.insert(1, "value", bd["total"] / days if days else np.nan)
+    return (t["total"] / days if days else None), details, bd
+
+
+def _m_complaint_count(ctx: _Ctx, by: str | None):
+    """Complaints created in the period (open ones: not resolved by as_of)."""
+    _need_feedback(ctx, "kind", why="complaints")
+    cond = _COMPLAINT + (" AND NOT resolved" if ctx.metric == "open_complaints" else "")
+    r = _resolution(ctx) if ctx.metric == "open_complaints" else ", r AS (SELECT * FROM w) "
+    t = ctx.one(ctx.fq, r + f"SELECT count_if({cond}) AS value, count_if({_COMPLAINT}) AS complaints, "
+                            f"count(*) AS feedback FROM r")
+    details = {"complaints": int(t["complaints"]), "feedback": int(t["feedback"]),
+               "definition": METRIC_DEFINITIONS[ctx.metric]}
+    bd = None
+    if by:
+        bd = ctx.sql(ctx.fq, r + f"SELECT {_g(by)}, count_if({cond}) AS value, count_if({_COMPLAINT}) AS complaints "
+                                 f"FROM r GROUP BY 1")
+        bd = bd.astype({"value": "int64", "complaints": "int64"})
+    return int(t["value"]), details, bd
+
+
 def _m_repurchase(ctx: _Ctx, by: str | None):
     t = ctx.one(ctx.oq, ", p AS (SELECT customer_id, count(DISTINCT order_id) AS n FROM w GROUP BY 1) "
                         "SELECT count(*) AS customers, count_if(n >= 2) AS repeat_customers FROM p")
@@ -699,8 +732,9 @@ def _m_resolution(ctx: _Ctx, by: str | None):
 # Dispatcher
 # ---------------------------------------------------------------------------------------------
 
-def _sort_breakdown(bd: pd.DataFrame, by: str, top: int | None, lowest: bool = False) -> pd.DataFrame:
-    if by in ("month", "quarter", "year", "weekday"):
+def _sort_breakdown(bd: pd.DataFrame, by: str, top: int | None, lowest: bool = False,
+                    ranked: bool = False) -> pd.DataFrame:
+    if by in _TIME_DIMS and not ranked:
         bd = bd.sort_values(by, kind="stable")
         if top:
             bd = bd.tail(int(top))
@@ -741,18 +775,19 @@ def _chart(metric: str, by: str | None, bd, extra, ctx: _Ctx):
 
 def kpi(tables: dict[str, pd.DataFrame] | MetricSource, metric: str, by: str | None = None, date_from=None,
         date_to=None, as_of=None, top: int | None = None, filters: dict | None = None,
-        lowest: bool = False) -> KpiResult:
+        lowest: bool = False, ranked: bool = False) -> KpiResult:
     """Compute one KPI (see the module docstring for every definition), in DuckDB SQL.
 
     tables: {"orders", "customers", "feedback", "rfm", "clusters", "clv", "churn": DataFrame} or a
     `MetricSource` over them (a workspace keeps one, so its tables register once).
     metric: one of METRICS (Chinese labels accepted). by: one of DIMENSIONS (feedback metrics:
     also feedback_channel, kind). Unknown names → GuanxiError listing the valid ones.
-    top: keep the first ``top`` groups (highest value — lowest with ``lowest=True``; for month the
-    last ``top`` months).
+    top: keep the first ``top`` groups (highest value — lowest with ``lowest=True``; for a time
+    breakdown the last ``top`` periods, unless ``ranked``: then by value too, "the best month").
     """
     metric = resolve_metric(metric)
-    allowed = _FEEDBACK_DIMS if metric in ("satisfaction", "resolution_time") else _ORDER_DIMS
+    allowed = _FEEDBACK_DIMS if metric in ("satisfaction", "resolution_time", "complaints", "open_complaints") \
+        else _ORDER_DIMS
     if metric == "complaint_rate":
         allowed = tuple(dict.fromkeys((*_ORDER_DIMS, *_FEEDBACK_DIMS)))
     if by is not None:
@@ -780,7 +815,7 @@ def kpi(tables: dict[str, pd.DataFrame] | MetricSource, metric: str, by: str | N
             counted["feedback"] = f"{int(ctx.one(ctx.fq, 'SELECT count(*) AS n FROM w', keep=False)['n']):,} rows in period"
         statements = list(log)
     if bd is not None and by is not None:
-        bd = _sort_breakdown(bd, by, top, lowest=lowest)
+        bd = _sort_breakdown(bd, by, top, lowest=lowest, ranked=ranked)
     if isinstance(value, (np.integer, np.floating)):
         value = value.item()
     if isinstance(value, float) and np.isnan(value):
@@ -821,7 +856,8 @@ _COMPUTE = {**dict.fromkeys(_SUM_METRICS, _m_sums),
             "new_customers": _m_new, "purchase_interval": _m_interval, "retention": _m_retention,
             "satisfaction": _m_satisfaction, "complaint_rate": _m_complaints, "resolution_time": _m_resolution,
             **dict.fromkeys(_CUSTOMER_VALUE_METRICS, _m_customer_value),
-            "first_purchase": _m_dates, "last_purchase": _m_dates}
+            "first_purchase": _m_dates, "last_purchase": _m_dates, "sales_per_day": _m_per_day,
+            "orders_per_day": _m_per_day, "complaints": _m_complaint_count, "open_complaints": _m_complaint_count}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -135,7 +135,7 @@ def contributions(tables, metric: str, dim: str, current: Window, previous: Wind
 def compare_kpi(tables, metric: str, compare: str, by: str | None = None, date_from=None, date_to=None,
                 as_of=None, top: int | None = None, filters: dict | None = None,
                 explain_by: tuple[str, ...] = (), lowest: bool = False, compare_from=None,
-                compare_to=None) -> KpiResult:
+                compare_to=None, ranked: bool = False) -> KpiResult:
     """The KPI in a period and in its comparison period, with the change (and, with ``by``, per
     group; with ``explain_by``, the change decomposed by those dimensions)."""
     metric = resolve_metric(metric)
@@ -157,7 +157,7 @@ def compare_kpi(tables, metric: str, compare: str, by: str | None = None, date_f
         bd["change"] = bd["value"] - bd["previous"]
         bd["change_pct"] = bd["change"] / bd["previous"].where(bd["previous"] != 0)
         bd = bd.sort_values(["value", by], ascending=[lowest, True], kind="stable", na_position="last")
-        if by in ("month", "quarter", "year", "weekday"):
+        if by in ("month", "quarter", "year", "weekday", "day") and not ranked:
             bd = bd.sort_values(by, kind="stable")
         cur.breakdown = (bd.head(int(top)) if top else bd).reset_index(drop=True)
     explained = {}

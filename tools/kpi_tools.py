@@ -46,6 +46,13 @@ METRIC_WORDS: list[tuple[str, str]] = [
     (r"(最早|第一次|第一笔|首次)(的)?(一次|一笔)?(购买|下单|订单|消费)(是)?(什么时候|哪天|哪一天|几号|的日期|日期|时间)|"
      r"when (was|did) .{0,30}(first|earliest) (purchase|order)|(first|earliest) (purchase|order) date|"
      r"date of the (first|earliest) (purchase|order)", "first_purchase"),
+    (r"日均(订单|单量|下单)|平均每天(多少)?(个|笔|单)?(订单|单)|每天平均(多少)?(个|笔)?(订单|单)|(average |mean )?orders per day|daily orders|"
+     r"average (number of )?orders (a|per) day", "orders_per_day"),
+    (r"日均(销售额|销售|营业额|收入|流水|卖)?|平均每天(的)?(销售额|卖了?多少钱?|卖多少钱?|收入|营业额)|每天平均(销售额|卖多少钱?)|"
+     r"(average|mean) daily (sales|revenue)|daily average (sales|revenue)|(sales|revenue) (a|per) day", "sales_per_day"),
+    (r"(未解决|没解决|没有解决|还没(有)?(解决|处理)|待处理|未处理|未关闭|处理中|未结)的?(投诉|客诉)|(投诉|客诉).{0,6}(未解决|没解决|还没(有)?解决|待处理|未处理)|"
+     r"open complaints|unresolved complaints|complaints (are )?(still )?(open|unresolved|pending)", "open_complaints"),
+    (r"投诉(一共|总共)?有多少(条|个|起)?(?!钱)", "complaints"),
     (r"最大的?(一|单)?笔?订单|单笔(最大|最高|最多|金额最高)|最大单|最大的?一单|金额最(大|高)的.{0,3}(订单|一单|那单)|最贵的(一笔)?订单|"
      r"(biggest|largest|highest[- ]value|most expensive) (single )?(order|purchase|transaction)", "largest_order"),
     (r"平均年龄|年龄(的)?(平均|均值)|多大年纪|平均(多少|几)岁|平均多大|多大岁数|平均岁数|average age|mean age|"
@@ -80,8 +87,10 @@ METRIC_WORDS: list[tuple[str, str]] = [
 METRIC_WORDS = [(re.compile(p, re.I | re.ASCII), m) for p, m in METRIC_WORDS]
 # (pattern, dimension): the first match names the breakdown
 DIMENSION_WORDS: list[tuple[str, str]] = [
-    (r"每个?季度|各季度|按季度|分季度|季度(趋势|走势|对比|变化)|\bquarterly\b|by quarter|per quarter|each quarter", "quarter"),
-    (r"(每一?年|各年|按年|逐年|分年|历年)(?!龄|纪)|\byearly\b|by year|per year|each year|year by year", "year"),
+    (r"每个?季度|各季度|按季度|分季度|季度(趋势|走势|对比|变化)|哪(个|一)季度|\bquarterly\b|by quarter|per quarter|each quarter|"
+     r"which quarter|(best|worst|busiest|strongest|weakest) quarter", "quarter"),
+    (r"(每一?年|各年|按年|逐年|分年|历年)(?!龄|纪)|哪一?年(?!龄|纪|的)|\byearly\b|by year|per year|each year|year by year|which year|"
+     r"(best|worst|busiest|strongest|weakest) year", "year"),
     (r"星期几|周几|每周几|周末(和|与|跟|还是|vs)工作日|工作日(和|与|跟|还是|vs)周末|by weekday|day of (the )?week|\bweekdays?\b", "weekday"),
     (r"哪个(分群|客群|分层)|各(个)?(分群|客群|分层)|按(分群|客群)|分群(对比|排名)|\b(by|per|which|each) (rfm )?segments?\b",
      "segment"),
@@ -91,7 +100,8 @@ DIMENSION_WORDS: list[tuple[str, str]] = [
      r"(销量|销售额|业绩|卖得)(最)?(好|高|多|差|低|少)的.{0,6}(商品|产品)|最(好|高|多|差|低|少)的\s*\d*\s*(个|款)?(商品|产品)|"
      r"\b(top|best|worst)[- ]?(\d+ )?(selling )?products?\b|best[- ]sellers?|best[- ]selling|by product|per product|"
      r"which products?|products? (rank|ranking)", "product"),
-    (r"趋势|走势|月度|每月|按月|逐月|每个月|各月|分月|月份|trend|monthly|by month|per month|month by month|over time|each month", "month"),
+    (r"趋势|走势|月度|每月|按月|逐月|每个月|各月|分月|月份|哪(个|一个|一)月|trend|monthly|by month|per month|month by month|over time|"
+     r"each month|which month|(best|worst|busiest|strongest|weakest|biggest|slowest) month", "month"),
     (r"各省|按省|分省|省份|哪个省|每个省|by province|per province|which province|across provinces|provinces|各地区|按地区|by region|"
      r"which region|regions|(each|every) (province|region)", "province"),
     (r"各城市|按城市|分城市|哪个城市|哪些城市|每个城市|各市|城市|by city|per city|which city|which cities|cities|(each|every) city", "city"),
@@ -103,6 +113,10 @@ DIMENSION_WORDS: list[tuple[str, str]] = [
     (r"反馈渠道|feedback channel", "feedback_channel"),
     (r"获客渠道|来源渠道|渠道|acquisition|channel|source", "channel"),
     (r"品类|类目|类别|分类|哪类商品|by category|per category|category|categories|product line", "category"),
+    (r"会员等级|会员级别|会员层级|(?<!风险)等级|membership (level|tier)s?|member levels?|loyalty levels?|by level", "level"),
+    (r"行业|\bindustry\b|\bindustries\b|\bsectors?\b", "industry"),
+    (r"哪一?天|那一?天|哪个日子|每一?天的|每日|逐日|按天|按日|\bby day\b|\bdaily\b|which day|what day|best day|busiest day|"
+     r"single day", "day"),
 ]
 DIMENSION_WORDS = [(re.compile(p, re.I | re.ASCII), b) for p, b in DIMENSION_WORDS]
 
@@ -121,7 +135,8 @@ def query_metrics(metric: KpiMetric, by: KpiBy | None = None, date_from: str | N
         explain_by: list[ExplainBy] | None = None, order: Literal["highest", "lowest"] = "highest",
         also: list[KpiMetric] | None = None, compare_from: str | None = None, compare_to: str | None = None,
         where: dict[KpiBy, str] | None = None, age_min: int | None = None, age_max: int | None = None,
-        born_from: int | None = None, born_to: int | None = None, *, ctx: ToolContext | None = None) -> dict:
+        born_from: int | None = None, born_to: int | None = None, rank_periods: bool = False,
+        *, ctx: ToolContext | None = None) -> dict:
     """A business KPI over an optional date range and filters, optionally broken down (with a chart),
     optionally compared with the previous period or the same period last year, and its change
     explained by what each group contributed.
@@ -165,6 +180,8 @@ def query_metrics(metric: KpiMetric, by: KpiBy | None = None, date_from: str | N
         age_max: only customers at most this old, e.g. 24 for "25岁以下"
         born_from: only customers born in or after this year, e.g. 1990 for "90后"
         born_to: only customers born in or before this year, e.g. 1999 for "90后"
+        rank_periods: with a time breakdown (month, quarter, year, weekday, day), rank the periods by
+            value ("the best month", "销售额最高的那天") instead of listing them in time order
     """
     ctx = context(ctx)
     ws = ctx.ws
@@ -191,6 +208,8 @@ def query_metrics(metric: KpiMetric, by: KpiBy | None = None, date_from: str | N
     filters.update(ranges)
     kw = dict(by=by, date_from=date_from or None, date_to=date_to or None, as_of=ws.as_of(),
               top=int(top) if top else None, filters=filters or None, lowest=order == "lowest")
+    if rank_periods:
+        kw["ranked"] = True
     if compare:
         from tools.kpi_compare import compare_kpi
         res = compare_kpi(tables, metric, compare, explain_by=tuple(explain_by or ()), compare_from=compare_from or None,
@@ -200,6 +219,8 @@ def query_metrics(metric: KpiMetric, by: KpiBy | None = None, date_from: str | N
     else:
         res = _kpi(tables, metric, **kw)
     out = res.to_dict()
+    if rank_periods and res.by:
+        out["ranked"] = True
     if res.figure_json:
         import json as _json
         out["chart"] = _json.loads(res.figure_json)
@@ -320,9 +341,10 @@ def _render_kpi(r: dict, zh: bool, focus: dict) -> str:
         txt += (f"共 {fmt_int(n)} 个月度同期群，见热力图。" if zh else f" {fmt_int(n)} monthly cohorts; see the heatmap.")
         return txt
     if by and bd:
-        show = bd if by == "month" else bd if len(bd) <= 20 else bd[:10]
-        if by == "month" and len(show) > 24:
-            show = show[-24:]
+        timeline = by in ("month", "day") and not r.get("ranked")
+        show = bd if timeline else bd if len(bd) <= 20 else bd[:10]
+        if timeline and len(show) > (24 if by == "month" else 31):
+            show = show[-(24 if by == "month" else 31):]
         lines = [(f"{row.get(by)}：{fmt_unit(row.get('value'), unit, zh)}" if zh else
                   f"{row.get(by)}: {fmt_unit(row.get('value'), unit, zh)}") + _kpi_row_extra(r.get("metric"), row, zh)
                  + (_row_change(row, unit, zh) if cmp_ else "") + _also_row(also, row.get(by), zh) for row in show]
@@ -383,12 +405,19 @@ def _contributions_text(dim: str, rows, unit, zh: bool) -> str:
     return f"\nThe change by {name} (the parts add up to the total change, biggest first):\n" + bullets(lines)
 
 
+# "客户的性别分布": how the customers split, a count — not sales
+CUSTOMER_MIX = re.compile(r"(客户|顾客|会员|用户|买家|customers?|clients?|members?|buyers?).{0,12}(分布|构成|占比|比例|结构|组成|"
+                          r"distribution|breakdown|mix|split)|(分布|distribution|breakdown|mix|split).{0,12}(客户|customers|clients|members)",
+                          re.I)
+# "哪个月卖得最好" / "best month": a time breakdown ranked by value
+RANKED_PERIOD = re.compile(r"最(高|好|多|低|差|少|旺|淡)|哪(个|一)?(月|季度|年|天)|那(一)?天|\b(best|worst|highest|lowest|peak|busiest|"
+                           r"quietest|slowest|record|top|which (month|quarter|year|day|weekday))\b", re.I)
 _ACQUISITION = re.compile(r"获客|来源|引流|注册|acqui|sign(ed)? ?up|came from|source", re.I)
 
 
 def _kpi_args(f) -> dict:
     s, q = f.slots, f.q
-    metric = s.get("metric") or "sales"
+    metric = s.get("metric") or ("customers" if s.get("by") and CUSTOMER_MIX.search(q) else "sales")
     a: dict = {"metric": metric}
     if s.get("by") and metric != "retention":
         a["by"] = s["by"]
@@ -426,6 +455,10 @@ def _kpi_args(f) -> dict:
         a["age_max" if kind == "age" else "born_to"] = hi
         if kind == "age" and hi >= 129:
             a.pop("age_max")
+    if metric in ("sales_per_day", "orders_per_day") and a.get("by") == "day":
+        a.pop("by")   # "平均每天多少订单": the day is in the metric
+    if a.get("by") in ("month", "quarter", "year", "weekday", "day") and RANKED_PERIOD.search(q):
+        a["rank_periods"] = True   # "what is our best month ever": the periods by value
     if s.get("weekday") and a.get("by") != "weekday":
         a["where"] = {"weekday": s["weekday"]}
     if s.get("lowest") and a.get("by"):

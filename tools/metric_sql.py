@@ -27,7 +27,7 @@ __all__ = ["MetricSource", "Query", "lit", "age_sql", "UNKNOWN", "SEGMENT_DIMS",
 
 UNKNOWN = "未知"
 SEGMENT_DIMS = ("segment", "segment_cn8", "tier", "cluster")   # from the rfm / clusters artefacts
-CUSTOMER_DIMS = ("province", "city", "gender", "age_band", "channel", *SEGMENT_DIMS)
+CUSTOMER_DIMS = ("province", "city", "gender", "age_band", "channel", "level", "industry", *SEGMENT_DIMS)
 WEEKDAYS = ("1 Mon 周一", "2 Tue 周二", "3 Wed 周三", "4 Thu 周四", "5 Fri 周五", "6 Sat 周六", "7 Sun 周日")
 _ORDER_COLUMNS = ("order_id", "customer_id", "order_date", "amount")
 _OPTIONAL_ORDER_COLUMNS = ("quantity", "category", "product_name", "channel")
@@ -283,6 +283,8 @@ class MetricSource:
             return _clean(f"c.{dim}")
         if dim == "month":
             return f"strftime({date}, '%Y-%m')"
+        if dim == "day":
+            return f"strftime({date}, '%Y-%m-%d')"
         if dim == "quarter":
             return f"CAST(year({date}) AS VARCHAR) || '-Q' || CAST(quarter({date}) AS VARCHAR)"
         if dim == "year":

@@ -179,6 +179,15 @@ def test_complaint_text_drops_the_question_scaffolding(question, text):
     ("10月销售额下降的原因", "query_metrics", {"metric": "sales", "compare": "previous_period"}),
     ("how many customers are in the Champions segment in Shanghai", "query_metrics", {"metric": "customers", "city": "上海市"}),
     ("compare sales this year with last year", "query_metrics", {"metric": "sales", "compare": "same_period_last_year"}),
+    ("what is our best month ever", "query_metrics", {"metric": "sales", "by": "month", "rank_periods": True}),
+    ("销售额最高的那天是哪天", "query_metrics", {"metric": "sales", "by": "day", "rank_periods": True}),
+    ("每个月的销售额", "query_metrics", {"by": "month", "rank_periods": None}),
+    ("日均销售额是多少", "query_metrics", {"metric": "sales_per_day", "by": None}),
+    ("平均每天多少订单", "query_metrics", {"metric": "orders_per_day", "by": None}),
+    ("未解决的投诉有多少", "query_metrics", {"metric": "open_complaints"}),
+    ("会员等级分布", "query_metrics", {"metric": "customers", "by": "level"}),
+    ("客户的性别分布", "query_metrics", {"metric": "customers", "by": "gender"}),
+    ("今年前三个季度的销售趋势", "query_metrics", {"by": "month", "date_to": "2026-09-30", "top": None}),
     ("哪些客户有流失风险", "at_risk_customers", {}),
 ])
 def test_more_aggregate_questions(router, question, tool, args):

@@ -303,3 +303,26 @@ def test_age_and_birth_year_ranges_filter_the_customers():
     assert r.value == 2 and r.filters == {"birth_year": "born 1990-1999"}
     assert "year(c.birthday) >= 1990" in r.sql[0]
 
+
+def test_per_day_complaint_counts_days_and_ranked_periods():
+    """Daily averages over the period's calendar days; complaints and open complaints counted; a
+    time breakdown ranked by value when asked."""
+    import pandas as pd
+    from tools.kpi import kpi
+    orders = pd.DataFrame({"order_id": ["o1", "o2", "o3", "o4"], "customer_id": ["a", "b", "a", "b"],
+                           "order_date": pd.to_datetime(["2025-03-01", "2025-03-01", "2025-03-05", "2025-03-10"]),
+                           "amount": [10.0, 30.0, 50.0, 20.0]})
+    feedback = pd.DataFrame({"created_at": pd.to_datetime(["2025-03-02", "2025-03-03", "2025-03-04"]),
+                             "kind": ["complaint", "complaint", "praise"], "status": ["resolved", "open", "resolved"],
+                             "resolved_at": pd.to_datetime(["2025-03-03", None, None])})
+    t = {"orders": orders, "feedback": feedback}
+    r = kpi(t, "sales_per_day", date_from="2025-03-01", date_to="2025-03-10", as_of="2025-04-01")
+    assert r.value == 11.0 and r.details["days"] == 10                     # 110 over ten days
+    assert kpi(t, "orders_per_day", date_from="2025-03-01", date_to="2025-03-10", as_of="2025-04-01").value == 0.4
+    assert kpi(t, "complaints", as_of="2025-04-01").value == 2
+    assert kpi(t, "open_complaints", as_of="2025-04-01").value == 1
+    days = kpi(t, "sales", by="day", as_of="2025-04-01")
+    assert list(days.breakdown["day"]) == ["2025-03-01", "2025-03-05", "2025-03-10"]          # in time order
+    best = kpi(t, "sales", by="day", as_of="2025-04-01", ranked=True, top=1)
+    assert list(best.breakdown["day"]) == ["2025-03-05"] and best.breakdown["value"].iloc[0] == 50.0
+
