@@ -41,7 +41,7 @@ def build_workspace(settings: Settings, data_dir: Path, mapping: str | Path | No
     ws = Workspace(settings.workspace)
     t0 = time.perf_counter()
     report = build_tables(Path(data_dir), ws, mapping=Path(mapping) if mapping else None, log=log,
-                          progress=progress)
+                          progress=progress, settings=settings)
     timings = {"tables_s": round(time.perf_counter() - t0, 2)}
     log(report.summary_text())
     _finish(ws, settings, index, log, timings, progress)

@@ -3,7 +3,9 @@
 files ─ knowledge.ingest (encodings, delimiters, headers → tables) ─ knowledge.clean (rules,
 quarantine, merges, derived rows) ─ WORKSPACE/tables/*.parquet, WORKSPACE/quarantine/<table>.csv,
 WORKSPACE/quality_report.json. Every input row is accounted for:
-rows_read == kept + quarantined + merged_duplicates + dropped_duplicates, per table.
+rows_read == kept + quarantined + merged_duplicates + dropped_duplicates, per table (blank lines
+are not rows: they are counted apart, per table and per input). Each file's number and date
+columns get a format decision (knowledge.formats), reported with its evidence.
 """
 from __future__ import annotations
 
@@ -12,14 +14,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import pandas as pd
 
 from knowledge import clean
 from knowledge.export import write_csv
-from knowledge.ingest import (DELIMITER_NAMES, SOURCE_FILE, SOURCE_ROW, Mapping, combine, load_mapping,
-                              read_folder)
+from knowledge.ingest import DELIMITER_NAMES, SOURCE_FILE, SOURCE_ROW, combine, formats_by_table, read_folder
+from knowledge.limits import OVERSIZE_COLUMN, Limits
+from knowledge.mapping import Mapping, load_mapping
 from knowledge.progress import OnProgress, StageProgress
 from knowledge.schema import TABLES
+from knowledge.settings import Settings
 from knowledge.workspace import Workspace
 
 MAX_FLAGGED_LISTED = 1000
@@ -28,8 +33,10 @@ ID_COLUMNS = {"customers": "customer_id", "products": "product_id", "orders": "o
 
 @dataclass
 class TableReport:
-    """The books of one table. derived_from_orders rows are added on top of `kept`."""
+    """The books of one table. derived_from_orders rows are added on top of `kept`; blank_lines
+    (empty lines or rows of only delimiters) are not rows and not in rows_read."""
     rows_read: int = 0
+    blank_lines: int = 0
     kept: int = 0
     quarantined: int = 0
     merged_duplicates: int = 0
@@ -40,6 +47,7 @@ class TableReport:
     fixes: dict[str, int] = field(default_factory=dict)
     flagged: dict[str, int] = field(default_factory=dict)
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
+    format_decisions: list[dict] = field(default_factory=list)
 
     def balanced(self) -> bool:
         """rows_read == kept + quarantined + merged_duplicates + dropped_duplicates."""
@@ -65,13 +73,18 @@ class BuildReport:
         lines = [f"Read {len(self.inputs)} input table(s) from {self.data_dir}:"]
         for i in self.inputs:
             how = f"{i['encoding']}, {DELIMITER_NAMES.get(i['delimiter'], i['delimiter'])}" if i["encoding"] else "xlsx"
+            extra = "".join(f"; {i[k]:,} {what}" for k, what in (
+                ("blank_lines", "blank lines"), ("fields_over_limit", "fields over max_field_chars (rows quarantined)"),
+                ("unmapped_fields_over_limit", "unread fields over max_field_chars (cut)")) if i.get(k))
             lines.append(f"  {i['file']} → {i['table']} ({i['rows']:,} rows; {how}; "
-                         f"{len(i['header_mapping'])} columns mapped)")
+                         f"{len(i['header_mapping'])} columns mapped{extra})")
         lines.append(f"  {'table':<10}{'read':>10}{'kept':>10}{'quarant.':>10}{'merged':>8}{'dup.drop':>9}"
-                     f"{'derived':>9}{'written':>10}")
+                     f"{'derived':>9}{'written':>10}{'blank':>8}")
         for name, t in self.tables.items():
             lines.append(f"  {name:<10}{t.rows_read:>10,}{t.kept:>10,}{t.quarantined:>10,}{t.merged_duplicates:>8,}"
-                         f"{t.dropped_duplicates:>9,}{t.derived_from_orders:>9,}{t.rows_written:>10,}")
+                         f"{t.dropped_duplicates:>9,}{t.derived_from_orders:>9,}{t.rows_written:>10,}"
+                         f"{t.blank_lines:>8,}")
+        lines += [format_line(d) for t in self.tables.values() for d in t.format_decisions if worth_showing(d)]
         fixes: dict[str, int] = {}
         for t in self.tables.values():
             for k, v in t.fixes.items():
@@ -94,6 +107,22 @@ class BuildReport:
         return "\n".join(lines)
 
 
+PLAIN_DECISIONS = ("YMD", "decimal_point", "none")
+
+
+def worth_showing(d: dict) -> bool:
+    """A format decision to print: anything but plain year-first dates and point-decimal numbers
+    read without a problem."""
+    return bool(d["quarantined"]) or d["source"] == "mapping" or d["decision"] not in PLAIN_DECISIONS
+
+
+def format_line(d: dict) -> str:
+    """One format decision for the screen: file, column, decision, its evidence."""
+    evidence = ", ".join(f"{k} {v:,}" for k, v in d["evidence"].items() if v)
+    problems = f"; {d['quarantined']:,} quarantined" if d["quarantined"] else ""
+    return f"  format: {d['file']} {d['column']} → {d['decision']} (from the {d['source']}: {evidence}){problems}"
+
+
 def empty_raw() -> pd.DataFrame:
     """A raw table with no rows (a table absent from the input)."""
     return pd.DataFrame({SOURCE_FILE: pd.Series(dtype="str"), SOURCE_ROW: pd.Series(dtype="int64")})
@@ -109,14 +138,17 @@ class Cleaned:
     median_amount: float
 
 
-def clean_tables(raw: dict[str, pd.DataFrame], today: pd.Timestamp) -> Cleaned:
+def clean_tables(raw: dict[str, pd.DataFrame], today: pd.Timestamp,
+                 formats: dict[str, dict[str, dict[str, str]]] | None = None) -> Cleaned:
     """Clean every table, link them (re-point merged customers, categories, product ids) and
-    derive missing customers/products from orders."""
+    derive missing customers/products from orders. `formats`: table → column → {file: format}
+    set in the mapping file (knowledge.ingest.formats_by_table)."""
     get = lambda t: raw.get(t, empty_raw())  # noqa: E731
-    customers, id_map = clean.clean_customers(get("customers"), today)
-    products = clean.clean_products(get("products"), today)
-    orders = clean.clean_orders(get("orders"), today, id_map)
-    feedback = clean.clean_feedback(get("feedback"), today, id_map)
+    f = formats or {}
+    customers, id_map, conflicted = clean.clean_customers(get("customers"), today, f.get("customers"))
+    products = clean.clean_products(get("products"), today, f.get("products"))
+    orders = clean.clean_orders(get("orders"), today, id_map, f.get("orders"), conflicted)
+    feedback = clean.clean_feedback(get("feedback"), today, id_map, f.get("feedback"), conflicted)
     spellings = clean.category_spellings([products.df["category"], orders.df["category"], feedback.df["category"]])
     for led in (products, orders, feedback):
         led.run(clean.unify_categories, spellings)
@@ -142,17 +174,18 @@ def _concat(kept: pd.DataFrame, derived: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([kept, derived], ignore_index=True) if len(kept) else derived
 
 
-def table_report(name: str, led: clean.Ledger, table: pd.DataFrame, derived: int) -> TableReport:
+def table_report(name: str, led: clean.Ledger, table: pd.DataFrame, derived: int, blank_lines: int = 0) -> TableReport:
     """The counts of one table."""
     reasons = led.quarantine["rule"].value_counts() if led.n_quarantined else pd.Series(dtype="int64")
     optional = [c.name for c in TABLES[name].columns if not c.required]
     return TableReport(
-        rows_read=led.rows_read, kept=len(led.df), quarantined=led.n_quarantined,
+        rows_read=led.rows_read, blank_lines=blank_lines, kept=len(led.df), quarantined=led.n_quarantined,
         merged_duplicates=led.merged, dropped_duplicates=led.dropped, derived_from_orders=derived,
         rows_written=len(table),
         optional_missing={c: int(table[c].isna().sum()) for c in optional},
         fixes={k: int(v) for k, v in sorted(led.fixes.items()) if v},
-        quarantine_reasons={str(k): int(v) for k, v in reasons.items()})
+        quarantine_reasons={str(k): int(v) for k, v in reasons.items()},
+        format_decisions=[d.to_dict() for d in led.decisions])
 
 
 def flagged_section(c: Cleaned) -> dict[str, dict]:
@@ -168,7 +201,7 @@ def flagged_section(c: Cleaned) -> dict[str, dict]:
 def quarantine_frame(raw: pd.DataFrame, led: clean.Ledger) -> pd.DataFrame:
     """The quarantined rows with their original values, source_file, source_row and reason."""
     q = led.quarantine
-    cols = [c for c in raw.columns if c not in (SOURCE_FILE, SOURCE_ROW)]
+    cols = [c for c in raw.columns if c not in (SOURCE_FILE, SOURCE_ROW, OVERSIZE_COLUMN)]
     out = raw.loc[q.index, cols].copy()
     out[SOURCE_FILE] = raw.loc[q.index, SOURCE_FILE].to_numpy()
     out[SOURCE_ROW] = raw.loc[q.index, SOURCE_ROW].to_numpy()
@@ -193,27 +226,39 @@ def write_outputs(ws: Workspace, c: Cleaned, raw: dict[str, pd.DataFrame], repor
     ws.__dict__.pop("quality_report", None)  # drop the cached_property so the new report is read
 
 
+def check_finite(tables: dict[str, pd.DataFrame]) -> None:
+    """No infinity in a number column (the cleaner quarantines non-finite values: a bug if not)."""
+    for name, df in tables.items():
+        for c in TABLES[name].columns:
+            if c.dtype == "float" and np.isinf(df[c.name].to_numpy(dtype="float64")).any():
+                raise RuntimeError(f"{name}.{c.name}: a non-finite value reached the clean table")
+
+
 def build_tables(data_dir: Path, ws: Workspace, mapping: Path | None = None,
-                 log: Callable[[str], None] = lambda s: None, progress: OnProgress | None = None) -> BuildReport:
+                 log: Callable[[str], None] = lambda s: None, progress: OnProgress | None = None,
+                 settings: Settings | None = None) -> BuildReport:
     """Read every CSV/Excel file of `data_dir`, clean, and write the workspace tables,
     quarantine files and quality report. Bad input raises GuanxiError before anything is written.
-    ``progress`` gets the "tables" stage: read, clean, write (knowledge.progress)."""
+    ``progress`` gets the "tables" stage: read, clean, write (knowledge.progress). ``settings``
+    give the import limits (max_file_mb, max_field_chars; default: the defaults)."""
     data_dir = Path(data_dir)
     stage = StageProgress(progress, "tables", total=3)
     m = load_mapping(Path(mapping)) if mapping else Mapping()
     log(f"reading {data_dir}")
     stage.start(f"reading {data_dir}")
-    sources = read_folder(data_dir, m, log)
+    sources = read_folder(data_dir, m, log, Limits.from_settings(settings))
     raw = combine(sources)
     today = pd.Timestamp.today().normalize()
     log("cleaning tables")
     stage.step("cleaning tables")
-    c = clean_tables(raw, today)
-    tables = {t: table_report(t, c.ledgers[t], c.tables[t], c.derived.get(t, 0)) for t in TABLES}
+    c = clean_tables(raw, today, formats_by_table(sources))
+    blank = {t: sum(s.blank_lines for s in sources if s.table == t) for t in TABLES}
+    tables = {t: table_report(t, c.ledgers[t], c.tables[t], c.derived.get(t, 0), blank[t]) for t in TABLES}
     tables["orders"].flagged = {"amount_over_10x_median": len(c.flagged)}
     for name, t in tables.items():
         if not t.balanced():  # a bug in the cleaner, not the user's input
             raise RuntimeError(f"{name}: rows do not add up: {asdict(t)}")
+    check_finite(c.tables)
     report = BuildReport(data_dir=str(data_dir), today=f"{today:%Y-%m-%d}", tables=tables,
                          inputs=[s.describe() for s in sources], flagged_rows=flagged_section(c))
     stage.step("writing tables")

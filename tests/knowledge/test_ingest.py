@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 
 from knowledge.errors import GuanxiError
-from knowledge.ingest import (Mapping, assign_table, detect_encoding, filename_hint, load_mapping, match_headers,
-                              read_folder, sniff_delimiter)
+from knowledge.headers import assign_table, filename_hint, match_headers
+from knowledge.ingest import detect_encoding, read_folder, sniff_delimiter
+from knowledge.mapping import Mapping, load_mapping
 
 ORDERS_ZH = "订单号,客户编号,下单时间,商品名称,数量,金额\nA001,00012,2024/3/5,绿茶,2,12.50\nA002,00013,2024年3月6日,乌龙茶,1,8\n"
 
