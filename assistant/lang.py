@@ -248,6 +248,16 @@ def parse_date_range(text: str, as_of) -> tuple[str, str, str] | None:
             a + pd.DateOffset(months=6) - pd.Timedelta(days=1)
         return _d(a), _d(pd.Timestamp(b)), m.group(0)
 
+    # "on 11/11 last year", "6/18": the shopping-festival days written month/day
+    m = re.search(r"(?<![\d/.-])(11/11|6/18|12/12)(?![\d/.-])", t)
+    if m:
+        mo, dd = map(int, m.group(1).split("/"))
+        yy = year - 1 if re.search(r"去年|last year", t, re.I) else year
+        if pd.Timestamp(year=yy, month=mo, day=dd) > last_day:
+            yy -= 1
+        day = pd.Timestamp(year=yy, month=mo, day=dd)
+        return _d(day), _d(day), m.group(0)
+
     # yesterday / today / this week (to date)
     m = re.search(r"昨天|昨日|\byesterday\b", t, re.I)
     if m:

@@ -56,8 +56,10 @@ WEEKEND = rx(r"周末|双休日|礼拜六.{0,2}礼拜天|\bweekends?\b")
 WORKDAYS = rx(r"工作日|周一到周五|\bworkdays?\b|\bon weekdays\b|\bweekdays only\b")
 # "为什么…下降了" / "why did sales drop": the change explained by what contributed to it
 # "哪个品类拖的后腿" / "下滑最多的是哪个省": which group the change came from
-BLAME = rx(r"拖(了)?(的)?后腿|拖累|主要是哪|(下滑|下降|减少|增长|上涨|涨|跌|掉)(得)?最(多|厉害|大)的?(是)?|"
-           r"which .{0,20}(drove|dragged|caused|contributed)|(fell|dropped|grew|rose) the most")
+BLAME = rx(r"拖(了)?(的)?后腿|拖累|主要是哪|(下滑|下降|减少|增长|增速|上涨|涨|跌|掉)(得)?最(多|厉害|大|快)的?(是)?|"
+           r"which .{0,20}(drove|dragged|caused|contributed)|(fell|dropped|grew|rose) the most|"
+           r"(growing|grew|rising|rose|declining|dropping|falling|shrinking)( the)? (fastest|most)|fastest[- ]growing|"
+           r"(which|what) .{0,24}\b(declining|shrinking|dropping|falling|growing)\b")
 WHY = rx(r"为什么|为何|为啥|什么原因|原因|怎么回事|咋回事|怎么会|是什么导致|导致|\bwhy\b|what (drove|caused|explains|is behind)|"
            r"reasons? for|driv(er|ers|ing|en)")
 CHANGE = rx(r"下降|下滑|减少|降低|下跌|跌|少了|变少|上升|上涨|增长|增加|涨|多了|变多|变化|波动|drop|declin|fall|fell|down|"

@@ -304,6 +304,9 @@ class Router:
         chan, chan_span = self._channel(q_by)
         if chan:
             q_by = q_by.replace(chan_span, " ")
+            chan2, span2 = self._channel(q_by)
+            if chan2 and chan2 != chan:   # "天猫和京东哪个渠道客单价高": both, side by side
+                chan, q_by = f"{chan},{chan2}", q_by.replace(span2, " ")
         grouping = re.search(r"各|按|每个|每一个|每类|分品类|分渠道|分省|分城市|分月|哪个|哪些|哪类|哪一|排名|排行|对比|比较|分布|\bby\b|per\b|which|"
                              r"across|breakdown|split|compare|ranking|distribution", q_by, re.I)
         for rx, b in DIMENSION_WORDS:

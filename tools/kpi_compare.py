@@ -105,9 +105,10 @@ def _change(cur, prev) -> tuple[float | None, float | None]:
 
 
 def contributions(tables, metric: str, dim: str, current: Window, previous: Window, as_of=None,
-                  filters: dict | None = None, top: int = 5) -> list[dict]:
-    """What each group of ``dim`` added to the change of an additive metric, biggest |delta| first;
-    the rows (with "其他 other" for the rest) sum exactly to the total change."""
+                  filters: dict | None = None, top: int = 5, order: str = "size") -> list[dict]:
+    """What each group of ``dim`` added to the change of an additive metric, biggest |delta| first
+    (``order="growth"``: the biggest rises first; ``"decline"``: the biggest falls first); the rows
+    (with "其他 other" for the rest) sum exactly to the total change."""
     if metric not in ADDITIVE_METRICS and not (metric in ("orders", "customers") and dim in _PARTITIONS[metric]):
         raise GuanxiError(f"a change of {metric} cannot be split by {dim} into parts that add up; "
                           f"explanations work for {', '.join(ADDITIVE_METRICS)} by any dimension, and for orders or "
@@ -118,7 +119,8 @@ def contributions(tables, metric: str, dim: str, current: Window, previous: Wind
     b = b.set_index(dim)["value"] if b is not None else pd.Series(dtype=float)
     both = pd.DataFrame({"current": a, "previous": b}).fillna(0.0)
     both["delta"] = both["current"] - both["previous"]
-    both = both.reindex(both["delta"].abs().sort_values(ascending=False, kind="stable").index)
+    key = both["delta"].abs() if order == "size" else both["delta"] if order == "growth" else -both["delta"]
+    both = both.reindex(key.sort_values(ascending=False, kind="stable").index)
     total = float(both["delta"].sum())
     rows = []
     for label, r in both.head(top).iterrows():
@@ -135,7 +137,7 @@ def contributions(tables, metric: str, dim: str, current: Window, previous: Wind
 def compare_kpi(tables, metric: str, compare: str, by: str | None = None, date_from=None, date_to=None,
                 as_of=None, top: int | None = None, filters: dict | None = None,
                 explain_by: tuple[str, ...] = (), lowest: bool = False, compare_from=None,
-                compare_to=None, ranked: bool = False) -> KpiResult:
+                compare_to=None, ranked: bool = False, explain_order: str = "size") -> KpiResult:
     """The KPI in a period and in its comparison period, with the change (and, with ``by``, per
     group; with ``explain_by``, the change decomposed by those dimensions)."""
     metric = resolve_metric(metric)
@@ -164,7 +166,8 @@ def compare_kpi(tables, metric: str, compare: str, by: str | None = None, date_f
     if explain_by:
         for dim in explain_by:
             try:
-                explained[dim] = contributions(tables, metric, dim, cur_w, prev_w, as_of=as_of, filters=filters)
+                explained[dim] = contributions(tables, metric, dim, cur_w, prev_w, as_of=as_of, filters=filters,
+                                               order=explain_order)
             except GuanxiError as e:
                 explained[dim] = {"error": str(e)}
     cur.sql = [*cur.sql, *prev.sql]

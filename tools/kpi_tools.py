@@ -95,6 +95,7 @@ DIMENSION_WORDS: list[tuple[str, str]] = [
     (r"哪个(分群|客群|分层)|各(个)?(分群|客群|分层)|按(分群|客群)|分群(对比|排名)|\b(by|per|which|each) (rfm )?segments?\b",
      "segment"),
     (r"哪些商品|哪个商品|哪款商品|哪几款|什么商品|哪些产品|哪个产品|商品(排名|排行|榜)|产品(排名|排行|榜)|(最|比较)?(畅销|热销|好卖)的?(商品|产品)?|爆款|"
+     r"(最)?受欢迎的?(商品|产品|东西)|most popular (products?|items?)|popular products|"
      r"卖得(最)?好的.{0,6}(商品|产品|东西)?|卖得最多的.{0,6}(商品|产品)|(前|top)\s*[\d一二三四五六七八九十]+.{0,4}(个|款)?(商品|产品)|"
      r"哪(款|个|些|几款)(产品|商品)|(商品|产品)[^，。]{0,6}(最高|最多|最好|排名)|"
      r"(销量|销售额|业绩|卖得)(最)?(好|高|多|差|低|少)的.{0,6}(商品|产品)|最(好|高|多|差|低|少)的\s*\d*\s*(个|款)?(商品|产品)|"
@@ -136,6 +137,7 @@ def query_metrics(metric: KpiMetric, by: KpiBy | None = None, date_from: str | N
         also: list[KpiMetric] | None = None, compare_from: str | None = None, compare_to: str | None = None,
         where: dict[KpiBy, str] | None = None, age_min: int | None = None, age_max: int | None = None,
         born_from: int | None = None, born_to: int | None = None, rank_periods: bool = False,
+        explain_order: Literal["size", "growth", "decline"] = "size",
         *, ctx: ToolContext | None = None) -> dict:
     """A business KPI over an optional date range and filters, optionally broken down (with a chart),
     optionally compared with the previous period or the same period last year, and its change
@@ -182,6 +184,8 @@ def query_metrics(metric: KpiMetric, by: KpiBy | None = None, date_from: str | N
         born_to: only customers born in or before this year, e.g. 1999 for "90后"
         rank_periods: with a time breakdown (month, quarter, year, weekday, day), rank the periods by
             value ("the best month", "销售额最高的那天") instead of listing them in time order
+        explain_order: with explain_by, the groups by the size of their change (default), the biggest
+            rises first ("哪个省增长最快") or the biggest falls first ("which products are declining")
     """
     ctx = context(ctx)
     ws = ctx.ws
@@ -213,7 +217,7 @@ def query_metrics(metric: KpiMetric, by: KpiBy | None = None, date_from: str | N
     if compare:
         from tools.kpi_compare import compare_kpi
         res = compare_kpi(tables, metric, compare, explain_by=tuple(explain_by or ()), compare_from=compare_from or None,
-                          compare_to=compare_to or None, **kw)
+                          compare_to=compare_to or None, explain_order=explain_order, **kw)
     elif explain_by:
         raise ToolError("explain_by needs a comparison (compare=previous_period or same_period_last_year)")
     else:
@@ -221,6 +225,8 @@ def query_metrics(metric: KpiMetric, by: KpiBy | None = None, date_from: str | N
     out = res.to_dict()
     if rank_periods and res.by:
         out["ranked"] = True
+    if explain_by and explain_order != "size":
+        out["explain_order"] = explain_order
     if res.figure_json:
         import json as _json
         out["chart"] = _json.loads(res.figure_json)
@@ -354,7 +360,7 @@ def _render_kpi(r: dict, zh: bool, focus: dict) -> str:
         else:
             txt += f"\nBy {dim}" + (f" (top {fmt_int(len(show))})" if len(show) < len(bd) and by != "month" else "") + ":\n" + bullets(lines)
     for dim, rows in (r.get("contributions") or {}).items():
-        txt += _contributions_text(dim, rows, unit, zh)
+        txt += _contributions_text(dim, rows, unit, zh, r.get("explain_order") or "size")
     return txt
 
 
@@ -392,7 +398,7 @@ def _row_change(row: dict, unit, zh: bool) -> str:
             f" (before {fmt_unit(row.get('previous'), unit, zh)}, {_signed(row.get('change'), unit, zh)}, {pct})")
 
 
-def _contributions_text(dim: str, rows, unit, zh: bool) -> str:
+def _contributions_text(dim: str, rows, unit, zh: bool, order: str = "size") -> str:
     name = DIMENSIONS.get(dim, {}).get("zh" if zh else "en", dim)
     if isinstance(rows, dict):  # the change of this metric cannot be split
         return (f"\n无法按{name}拆分：{rows.get('error')}" if zh else f"\nNot split by {name}: {rows.get('error')}")
@@ -400,11 +406,15 @@ def _contributions_text(dim: str, rows, unit, zh: bool) -> str:
               f"{fmt_unit(row.get('current'), unit, zh)}）" if zh else
               f"{row.get(dim)}: {_signed(row.get('delta'), unit, zh)} ({fmt_unit(row.get('previous'), unit, zh)} → "
               f"{fmt_unit(row.get('current'), unit, zh)})") for row in rows]
+    first_zh = {"size": "影响最大的在前", "growth": "增长最多的在前", "decline": "下降最多的在前"}[order]
+    first_en = {"size": "biggest first", "growth": "biggest rises first", "decline": "biggest falls first"}[order]
     if zh:
-        return f"\n按{name}拆分变化（各项相加等于总变化，影响最大的在前）：\n" + bullets(lines)
-    return f"\nThe change by {name} (the parts add up to the total change, biggest first):\n" + bullets(lines)
+        return f"\n按{name}拆分变化（各项相加等于总变化，{first_zh}）：\n" + bullets(lines)
+    return f"\nThe change by {name} (the parts add up to the total change, {first_en}):\n" + bullets(lines)
 
 
+GROWTH_WORDS = re.compile(r"增长|上涨|涨|上升|增加|提升|grow|grew|rising|rose|increas|up the most", re.I)
+DECLINE_WORDS = re.compile(r"下滑|下降|减少|降低|下跌|跌|掉|拖.{0,2}后腿|拖累|declin|drop|fall|fell|shrink|los(e|ing)|dragg", re.I)
 # "客户的性别分布": how the customers split, a count — not sales
 CUSTOMER_MIX = re.compile(r"(客户|顾客|会员|用户|买家|customers?|clients?|members?|buyers?).{0,12}(分布|构成|占比|比例|结构|组成|"
                           r"distribution|breakdown|mix|split)|(分布|distribution|breakdown|mix|split).{0,12}(客户|customers|clients|members)",
@@ -424,11 +434,14 @@ def _kpi_args(f) -> dict:
     a.update(f.copy(("date_from", "date_to", "province", "city")))
     if s.get("item") and a.get("by") != "category" and f.vocab is not None and s["item"] in f.vocab.categories:
         a["category"] = s["item"]
-    if s.get("sales_channel") and a.get("by") not in ("channel", "order_channel"):
+    several = "," in (s.get("sales_channel") or "")
+    if s.get("sales_channel") and (a.get("by") not in ("channel", "order_channel") or several):
         kind = s.get("channel_kind") or "order_channel"
         if metric in FEEDBACK_METRICS:
             kind = "channel"  # feedback has no order channel
         a[kind] = s["sales_channel"]
+        if several and not s.get("compare"):
+            a["by"] = kind   # two channels named: the two side by side
     if s.get("compare") and not s.get("by"):
         # the places side by side: a breakdown limited to them
         a["by"] = s["compare"]
@@ -470,6 +483,10 @@ def _kpi_args(f) -> dict:
         if s["period_compare"] == "period":
             a["compare_from"], a["compare_to"] = s["compare_from"], s["compare_to"]
         if s.get("explain"):
+            if GROWTH_WORDS.search(q) and not DECLINE_WORDS.search(q):
+                a["explain_order"] = "growth"
+            elif DECLINE_WORDS.search(q) and not GROWTH_WORDS.search(q):
+                a["explain_order"] = "decline"
             if a.get("by") and a["by"] in _EXPLAINABLE:
                 a["explain_by"] = [a.pop("by")]   # "哪个品类拖的后腿": the change split by that dimension
                 a.pop("top", None)

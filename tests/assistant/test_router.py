@@ -40,6 +40,8 @@ AS_OF = pd.Timestamp("2026-11-01")  # the day after the last order: "today" for 
     ("昨天的订单", ("2026-10-31", "2026-10-31")),
     ("new customers in September", ("2026-09-01", "2026-09-30")),
     ("去年12月的销售额", ("2025-12-01", "2025-12-31")),      # that month, not the whole year
+    ("how many orders on 11/11 last year", ("2025-11-11", "2025-11-11")),
+    ("今年前三个季度", ("2026-01-01", "2026-09-30")),
     ("今年10月", ("2026-10-01", "2026-10-31")),
     ("前年5月份的订单", ("2024-05-01", "2024-05-31")),
 ])
@@ -186,6 +188,10 @@ def test_complaint_text_drops_the_question_scaffolding(question, text):
     ("平均每天多少订单", "query_metrics", {"metric": "orders_per_day", "by": None}),
     ("未解决的投诉有多少", "query_metrics", {"metric": "open_complaints"}),
     ("会员等级分布", "query_metrics", {"metric": "customers", "by": "level"}),
+    ("天猫和京东哪个渠道客单价高", "query_metrics", {"metric": "aov", "by": "order_channel"}),
+    ("哪个省增长最快", "query_metrics", {"explain_by": ["province"], "explain_order": "growth"}),
+    ("which products are declining", "query_metrics", {"explain_by": ["product"], "explain_order": "decline"}),
+    ("最受欢迎的商品", "query_metrics", {"by": "product"}),
     ("客户的性别分布", "query_metrics", {"metric": "customers", "by": "gender"}),
     ("今年前三个季度的销售趋势", "query_metrics", {"by": "month", "date_to": "2026-09-30", "top": None}),
     ("哪些客户有流失风险", "at_risk_customers", {}),
