@@ -410,6 +410,11 @@ class Router:
             # "成都的重要价值客户有多少(、平均消费多少)": a count inside a place, not the national table
             metrics = ["customers"] + metrics
             s["metric"] = "customers"
+        if s.get("by") == "customer_type" and "new_customers" in metrics + [s.get("metric")]:
+            # "新客和老客的销售额": new / returning is the breakdown, not the new-customer count
+            metrics = [m for m in metrics if m != "new_customers"] or [
+                "customers" if re.search(r"多少|几个|how many|number", q, re.I) else "sales"]
+            s["metric"] = metrics[0]
         if len(metrics) >= 2 and AND_WORDS.search(q):
             # "各省销售额和订单数": the first metric named leads, the others come along
             s["metric"], s["also_metrics"] = metrics[0], metrics[1:]

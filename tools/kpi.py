@@ -108,7 +108,7 @@ _ORDER_METRICS = ("sales", "orders", "customers", "aov", "repurchase_rate", "ret
                   "orders_per_day")
 FEEDBACK_METRICS = ("satisfaction", "complaint_rate", "resolution_time", "complaints", "open_complaints")
 ADDITIVE_METRICS = ("sales", "units", "complaints")   # their group values sum to the total over any breakdown
-_ORDER_DIMS = (*_CUSTOMER_DIMS, "order_channel", "category", "product", *_TIME_DIMS)
+_ORDER_DIMS = (*_CUSTOMER_DIMS, "order_channel", "category", "product", *_TIME_DIMS, "customer_type")
 _FEEDBACK_DIMS = (*_CUSTOMER_DIMS, "category", *_TIME_DIMS, "feedback_channel", "kind")
 
 _ALIASES = {

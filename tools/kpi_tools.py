@@ -87,6 +87,9 @@ METRIC_WORDS: list[tuple[str, str]] = [
 METRIC_WORDS = [(re.compile(p, re.I | re.ASCII), m) for p, m in METRIC_WORDS]
 # (pattern, dimension): the first match names the breakdown
 DIMENSION_WORDS: list[tuple[str, str]] = [
+    (r"新老(客户|顾客|客)|新客户?(和|与|跟|及|vs\.?|还是|、|对比)老客户?|老客户?(和|与|跟|及|vs\.?|还是|、|对比)新客户?|"
+     r"new (vs\.?|versus|and|or) (returning|existing|old|repeat) (customers|buyers)|(returning|existing|repeat) (vs\.?|versus|and|or) new "
+     r"(customers|buyers)|new and returning", "customer_type"),
     (r"每个?季度|各季度|按季度|分季度|季度(趋势|走势|对比|变化)|哪(个|一)季度|\bquarterly\b|by quarter|per quarter|each quarter|"
      r"which quarter|(best|worst|busiest|strongest|weakest) quarter", "quarter"),
     (r"(每一?年|各年|按年|逐年|分年|历年)(?!龄|纪)|哪一?年(?!龄|纪|的)|\byearly\b|by year|per year|each year|year by year|which year|"
@@ -210,6 +213,11 @@ def query_metrics(metric: KpiMetric, by: KpiBy | None = None, date_from: str | N
     if segment:
         filters.update(_segment_filter(ws, segment))
     filters.update(ranges)
+    if (by == "customer_type" or "customer_type" in filters) and not date_from and not compare:
+        # new vs returning needs a period to be new in: the last complete month, as comparisons do
+        from tools.kpi_compare import resolve_windows
+        window, _ = resolve_windows("previous_period", None, None, ws.as_of())
+        date_from, date_to = window.start.strftime("%Y-%m-%d"), window.end.strftime("%Y-%m-%d")
     kw = dict(by=by, date_from=date_from or None, date_to=date_to or None, as_of=ws.as_of(),
               top=int(top) if top else None, filters=filters or None, lowest=order == "lowest")
     if rank_periods:

@@ -262,10 +262,15 @@ class MetricSource:
             return self._register(view, t[["customer_id", column]], copy=True)
 
     # ------------------------------------------------------------------ labels
-    def label(self, dim: str, kind: str, as_of: pd.Timestamp) -> str:
-        """The SQL label of ``dim`` over ``b`` (lines or fb), ``c`` (cust) and ``s`` (seg)."""
+    def label(self, dim: str, kind: str, as_of: pd.Timestamp, start: pd.Timestamp | None = None) -> str:
+        """The SQL label of ``dim`` over ``b`` (lines or fb), ``c`` (cust), ``s`` (seg) and ``f``
+        (each customer's first order)."""
         date = "b.order_date" if kind == "orders" else "b.created_at"
         table = "orders" if kind == "orders" else "feedback"
+        if dim == "customer_type":
+            since = lit(start) if start is not None else "TIMESTAMP '1900-01-01 00:00:00'"
+            return (f"CASE WHEN f.first_order IS NULL THEN {lit(UNKNOWN)} WHEN f.first_order >= {since} "
+                    f"THEN '新客 new' ELSE '老客 returning' END")
         if dim in SEGMENT_DIMS:
             if not self.has("rfm") or (dim == "cluster" and not self.has("clusters")) or \
                     (dim != "cluster" and dim not in self.columns("rfm")):
@@ -314,7 +319,10 @@ class MetricSource:
             joins.append(f"LEFT JOIN {self.customers(metric)} c ON c.customer_id = b.customer_id")
         if any(d in SEGMENT_DIMS for d in dims):
             joins.append(f"LEFT JOIN {self.segments(metric)} s ON s.customer_id = b.customer_id")
-        labels = "".join(f", {self.label(d, kind, as_of)} AS d_{d}" for d in dims)
+        if "customer_type" in dims:
+            joins.append(f"LEFT JOIN (SELECT customer_id, min(order_date) AS first_order FROM {self.lines(metric)} "
+                         f"WHERE order_date < {lit(as_of)} GROUP BY 1) f ON f.customer_id = b.customer_id")
+        labels = "".join(f", {self.label(d, kind, as_of, start)} AS d_{d}" for d in dims)
         rows = f"SELECT b.*{labels} FROM {base} b {' '.join(joins)} WHERE b.{date} < {lit(as_of)}"
         matched, where = {}, []
         for dim, want in filters.items():

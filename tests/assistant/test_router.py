@@ -192,6 +192,8 @@ def test_complaint_text_drops_the_question_scaffolding(question, text):
     ("哪个省增长最快", "query_metrics", {"explain_by": ["province"], "explain_order": "growth"}),
     ("which products are declining", "query_metrics", {"explain_by": ["product"], "explain_order": "decline"}),
     ("最受欢迎的商品", "query_metrics", {"by": "product"}),
+    ("上个月新客和老客的销售额", "query_metrics", {"metric": "sales", "by": "customer_type"}),
+    ("新老客户各多少", "query_metrics", {"metric": "customers", "by": "customer_type"}),
     ("客户的性别分布", "query_metrics", {"metric": "customers", "by": "gender"}),
     ("今年前三个季度的销售趋势", "query_metrics", {"by": "month", "date_to": "2026-09-30", "top": None}),
     ("哪些客户有流失风险", "at_risk_customers", {}),

@@ -326,3 +326,20 @@ def test_per_day_complaint_counts_days_and_ranked_periods():
     best = kpi(t, "sales", by="day", as_of="2025-04-01", ranked=True, top=1)
     assert list(best.breakdown["day"]) == ["2025-03-05"] and best.breakdown["value"].iloc[0] == 50.0
 
+
+def test_new_and_returning_customers_split_a_period():
+    """新客: the customer's first order ever is in the period; 老客: they bought before it."""
+    import pandas as pd
+    from tools.kpi import kpi
+    orders = pd.DataFrame({"order_id": ["o1", "o2", "o3", "o4"], "customer_id": ["a", "a", "b", "c"],
+                           "order_date": pd.to_datetime(["2025-01-05", "2025-03-02", "2025-03-03", "2025-03-09"]),
+                           "amount": [5.0, 10.0, 20.0, 40.0]})
+    r = kpi({"orders": orders}, "sales", by="customer_type", date_from="2025-03-01", date_to="2025-03-31",
+            as_of="2025-04-01")
+    assert dict(zip(r.breakdown["customer_type"], r.breakdown["value"])) == {"新客 new": 60.0, "老客 returning": 10.0}
+    n = kpi({"orders": orders}, "customers", by="customer_type", date_from="2025-03-01", date_to="2025-03-31",
+            as_of="2025-04-01")
+    new = dict(zip(n.breakdown["customer_type"], n.breakdown["value"]))["新客 new"]
+    assert new == kpi({"orders": orders}, "new_customers", date_from="2025-03-01", date_to="2025-03-31",
+                      as_of="2025-04-01").value == 2
+
