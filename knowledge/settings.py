@@ -35,6 +35,10 @@ SETTINGS: list[tuple[str, object, str]] = [
     ("host", "127.0.0.1", "Host the web app binds to."),
     ("port", 7860, "Port the web app listens on."),
     ("seed", 42, "Random seed for the demo generator and models."),
+    ("export_ttl_minutes", 60, "Minutes a batch export stays downloadable by the user who made it; older exports are deleted."),
+    ("login_max_failures", 5, "Failed logins to one account within the lock-out window before the account is locked."),
+    ("login_client_max_failures", 20, "Failed logins from one client address (any accounts) within the lock-out window before the address is locked."),
+    ("login_lockout_seconds", 900, "The lock-out window in seconds: failed logins older than this are forgotten, so a lock-out ends within it."),
 ]
 
 
@@ -53,6 +57,10 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 7860
     seed: int = 42
+    export_ttl_minutes: int = 60
+    login_max_failures: int = 5
+    login_client_max_failures: int = 20
+    login_lockout_seconds: int = 900
 
     @classmethod
     def load(cls, config_file: str | Path | None = None, env: dict | None = None, **overrides) -> "Settings":
@@ -96,6 +104,8 @@ _CHOICES = {
     "llm_backend": ("none", "ollama", "openai"),
 }
 
+_AT_LEAST_ONE = {"export_ttl_minutes", "login_max_failures", "login_client_max_failures", "login_lockout_seconds"}
+
 
 def _coerce(name: str, value: object) -> object:
     if name not in _FIELDS:
@@ -110,6 +120,8 @@ def _coerce(name: str, value: object) -> object:
             value = str(value)
     except ValueError:
         raise GuanxiError(f"setting '{name}': expected a whole number, got {value!r}") from None
+    if name in _AT_LEAST_ONE and value < 1:   # 0 failures allowed would lock everyone out
+        raise GuanxiError(f"setting '{name}': expected a whole number of at least 1, got {value!r}")
     if name in _CHOICES and value not in _CHOICES[name]:
         raise GuanxiError(f"setting '{name}': expected one of {', '.join(_CHOICES[name])}, got {value!r}")
     return value
