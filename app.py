@@ -6,7 +6,10 @@ in assistant/views.py, the background warm-up in assistant/warmup.py; questions 
 `Assistant.ask` and builds report `knowledge.progress` events. Roles are
 enforced in the tool layer (`tools.registry.call_tool` refuses a tool the role may not use and
 masks contacts for everyone but admin); the UI only hides what a role cannot use. The data page
-checks the right again on the server (`tools.registry.may`) before it accepts an upload.
+checks the right again on the server (`tools.registry.may`) before it accepts an upload. Every
+handler reads the user from the login (``gr.Request.username``) and the role from the users file
+on each call (`Sessions`: one conversation per user and Gradio session; no gr.State grants
+anything). Logins and export downloads are plain HTTP, in assistant/web.py.
 
     python app.py [--workspace DIR] [--host H] [--port P]      (or: guanxi serve)
 
@@ -40,11 +43,15 @@ import pandas as pd  # noqa: E402
 
 from assistant.audit import audit  # noqa: E402
 from assistant.card import CARD_EMPTY, md_text, render_card  # noqa: E402
-from assistant.users import authenticate, role_of  # noqa: E402
+from assistant.login import LoginGuard  # noqa: E402
+from assistant.users import role_of  # noqa: E402
 from assistant.views import (chart_figure, complaints_table, customer_in, draft_view, sql_block,  # noqa: E402
                              quarantine_table, segment_choices, split_answer)
 from assistant.warmup import Warmup  # noqa: E402
+from assistant.web import (LoginLimits, confirm_login, download_route, export_fields, export_html,  # noqa: E402
+                           export_link, export_links)
 from knowledge.errors import GuanxiError  # noqa: E402
+from knowledge.export import purge_expired_exports  # noqa: E402
 from knowledge.settings import Settings  # noqa: E402
 from knowledge.workspace import Workspace  # noqa: E402
 from tools.registry import allowed, may  # noqa: E402
@@ -149,7 +156,9 @@ def _upload_dir(settings: Settings) -> Path:
 
 
 class Session:
-    """Per-browser-session state: who is logged in, which workspace, the assistant. ``entry`` is
+    """One conversation: one logged-in user in one Gradio session (a browser tab or an API client) —
+    the workspace in use, the assistant with its memory, the last card. ``role`` is the one the
+    request's user had when it began (`Sessions.get` starts another when it changes). ``entry`` is
     where its questions come in, for the audit log: "app" (the chat page) or "app_api" (/ask)."""
 
     def __init__(self, settings: Settings, user: str, role: str, entry: str = "app"):
@@ -157,6 +166,7 @@ class Session:
         self._assistant = None
         self.lock = threading.Lock()  # one question at a time per conversation
         self.card: dict | None = None  # the last card shown: {"profile", "recs"}
+        self.used = time.monotonic()
 
     @property
     def ws(self) -> Workspace:
@@ -184,15 +194,55 @@ class Session:
         from tools.context import ToolContext
         from tools.registry import call_tool
         args = {k: v for k, v in args.items() if v not in (None, "")}
-        refused = False
+        refused, result = False, None
         try:
-            return call_tool(name, args, ctx=ToolContext(self.settings, role=self.role, user=self.user))
+            result = call_tool(name, args, ctx=ToolContext(self.settings, role=self.role, user=self.user))
+            return result
         except GuanxiError as e:
             refused = type(e).__name__ == "ToolDenied"
             raise
         finally:
             audit(self.ws, self.user, self.role, event,
-                  tool_calls=[{"tool": name, "args": args, "refused": refused}])
+                  tool_calls=[{"tool": name, "args": args, "refused": refused}], **export_fields(result))
+
+
+SESSION_IDLE_SECONDS = 4 * 3600   # an API client never says goodbye: its conversation ends when idle
+MAX_SESSIONS = 1000
+
+
+class Sessions:
+    """The app's conversations, keyed by (logged-in user, Gradio session hash, entry): a session hash
+    replayed under another login finds nothing of the first user's, and two API clients of one user
+    are two conversations; a user whose role changed starts a fresh one (nothing seen with the old
+    rights, nor the workspace switched to, carries over). A closed tab drops its own (`drop`); idle
+    ones are dropped after `SESSION_IDLE_SECONDS`, the least recently used beyond `MAX_SESSIONS`."""
+
+    def __init__(self, settings: Settings, clock=time.monotonic):
+        self.settings, self.clock = settings, clock
+        self._by_key: dict[tuple, Session] = {}
+        self._lock = threading.Lock()
+
+    def get(self, user: str, role: str, session_hash: str | None, entry: str) -> Session:
+        """The conversation of this user in this session, with ``role`` (read from the request)."""
+        now = self.clock()
+        if not session_hash:   # a call with no session (a bare HTTP request): a conversation of its own
+            return Session(self.settings, user, role, entry=entry)
+        key = (user, session_hash, entry)
+        with self._lock:
+            for k in [k for k, st in self._by_key.items() if now - st.used > SESSION_IDLE_SECONDS]:
+                del self._by_key[k]
+            st = self._by_key.get(key)
+            if st is None or st.role != role:
+                if st is None and len(self._by_key) >= MAX_SESSIONS:
+                    del self._by_key[min(self._by_key, key=lambda k: self._by_key[k].used)]
+                st = self._by_key[key] = Session(self.settings, user, role, entry=entry)
+            st.used = now
+            return st
+
+    def drop(self, user: str, session_hash: str | None) -> None:
+        with self._lock:
+            for k in [k for k in self._by_key if k[:2] == (user, session_hash)]:
+                del self._by_key[k]
 
 
 # ---------------------------------------------------------------- views
@@ -210,17 +260,18 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
     workspace's users file. Without a login (tests) ``anonymous_role`` is used, or access is refused."""
     home_ws = Workspace(settings.workspace)
 
-    def session(state, request: gr.Request | None, entry: str = "app") -> Session:
-        if state is None:
-            user = getattr(request, "username", None)
-            role = role_of(home_ws, user) if user else anonymous_role
-            if role is None:
-                raise gr.Error("not logged in / 未登录")
-            state = Session(settings, user or "local", role, entry=entry)
-        return state
+    sessions = Sessions(settings)
+
+    def session(request: gr.Request | None, entry: str = "app") -> Session:
+        """This call's conversation, as the user the request is logged in as, with the role the
+        users file gives that user now (a user taken out of the file is refused at once)."""
+        user = getattr(request, "username", None)
+        role = role_of(home_ws, user) if user else anonymous_role
+        if role is None:
+            raise gr.Error("not logged in / 未登录")
+        return sessions.get(user or "local", role, getattr(request, "session_hash", None), entry)
 
     with gr.Blocks(title="Guanxi 关系", analytics_enabled=False) as demo:
-        state = gr.State(None)
         lang = gr.State("zh")
         i18n: list[tuple] = []  # (component, text key, property) re-labelled on a language switch
 
@@ -307,8 +358,8 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
                     d_seg = L(gr.Dropdown(["At Risk"], value="At Risk", label=t("segment", "zh"),
                                           allow_custom_value=True, scale=2), "segment")
                     d_batch = L(gr.Button(t("batch", "zh"), scale=1, elem_id="batch-btn"), "batch", "value")
-                    d_file = L(gr.File(label=t("batch_file", "zh"), interactive=False, scale=2, visible=False,
-                                       elem_id="batch-file"), "batch_file")
+                    d_file = L(gr.HTML(label=t("batch_file", "zh"), show_label=True, container=True, padding=True,
+                                       scale=2, visible=False, elem_id="batch-file", js_on_load=None), "batch_file")
             with gr.Tab(t("data", "zh"), id="data", visible=False, elem_id="tab-data") as tab_data:
                 L(tab_data, "data")
                 with gr.Row():
@@ -327,8 +378,8 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
                 breport = L(gr.JSON(label=t("quality", "zh"), open=False), "quality")
 
         # ------------------------------------------------ handlers
-        def on_load(st, request: gr.Request):
-            st = session(st, request)
+        def on_load(request: gr.Request):
+            st = session(request)
             admin = may("see_data_quality", st.role)
             cats = [""]
             try:
@@ -340,17 +391,18 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
             report = st.ws.quality_report if admin else {}
             audit(st.ws, st.user, st.role, "page_load")
             segs = segment_choices(st.ws)
-            return (st, f"**{st.user}** · {ROLE_NAMES.get(st.role, st.role)}", gr.update(visible=admin), gr.update(choices=cats),
+            return (f"**{st.user}** · {ROLE_NAMES.get(st.role, st.role)}", gr.update(visible=admin), gr.update(choices=cats),
                     _ws_summary(st) if admin else "", gr.update(choices=choices), gr.update(visible=allowed("draft_care_batch", st.role)),
                     gr.update(choices=segs, value=segs[0] if "At Risk" not in segs else "At Risk"),
                     report, quarantine_table(report) if admin else pd.DataFrame(),
                     chart_figure({"chart": {"data": [{"type": "bar", "x": ["a"], "y": [1]}], "layout": {"height": 100}}}),
                     gr.Dataset(samples=[[e] for e in (AGENT_EXAMPLES if st.role == "agent" else EXAMPLES)]))
 
-        demo.load(on_load, [state], [state, whoami, tab_data, ccat, ws_info, ws_choice, batch_row, d_seg, breport, bquar,
+        demo.load(on_load, None, [whoami, tab_data, ccat, ws_info, ws_choice, batch_row, d_seg, breport, bquar,
                                      preload, examples], api_visibility="private")
 
-        def on_lang(choice, st):
+        def on_lang(choice, request: gr.Request):
+            st = session(request)
             lg = "en" if choice == "English" else "zh"
             ups = [lg]
             for comp, key, prop in i18n:
@@ -360,11 +412,11 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
                     ups.append(f"### {t(key, lg)}")
                 else:
                     ups.append(gr.update(**{prop: t(key, lg)}))
-            c = st.card if st is not None else None
+            c = st.card
             ups.append(render_card(c["profile"], lg, c["recs"]) if c else t("card_empty", lg))
             return ups
 
-        ui_lang.change(on_lang, [ui_lang, state], [lang] + [c for c, _, _ in i18n] + [card], api_visibility="private")
+        ui_lang.change(on_lang, [ui_lang], [lang] + [c for c, _, _ in i18n] + [card], api_visibility="private")
 
         examples.click(lambda x: x[0], [examples], [question], api_visibility="private")
 
@@ -376,16 +428,16 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
             st.card = {"profile": profile, "recs": None}
             return render_card(profile, lg)
 
-        def on_ask(message, history, st, lg, request: gr.Request):
-            st = session(st, request)
+        def on_ask(message, history, lg, request: gr.Request):
+            st = session(request)
             history = list(history or [])
             message = (message or "").strip()
             if not message:
-                yield history, st, gr.update(), ""
+                yield history, gr.update(), ""
                 return
             history.append({"role": "user", "content": message})
             history.append({"role": "assistant", "content": f"*{t('thinking', lg)}*"})
-            yield history, st, gr.update(), ""
+            yield history, gr.update(), ""
             try:
                 result = st.ask(message)
             except GuanxiError as e:
@@ -400,7 +452,7 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
             step = max(8, len(answer) // 6)
             for i in range(step, len(answer) + step, step):  # stream the answer in a few chunks
                 history[-1] = {"role": "assistant", "content": answer[:i]}
-                yield history, st, gr.update(), ""
+                yield history, gr.update(), ""
                 time.sleep(0.02)
             fig = chart_figure(result)
             if fig is not None:
@@ -409,43 +461,45 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
             if prov:
                 history.append({"role": "assistant", "content": "\n".join(f"- {md_text(p)}" for p in prov) + sql_block(result),
                                 "metadata": {"title": t("provenance", alang), "status": "done"}})
+            for link, name in export_links(result):
+                history.append({"role": "assistant", "content": f"[⬇ {name}]({link})"})
             cid = customer_in(result)
             card_md = card_for(st, cid, lg) if cid else gr.update()
-            yield history, st, card_md, ""
+            yield history, card_md, ""
 
-        send.click(on_ask, [question, chatbot, state, lang], [chatbot, state, card, question], api_visibility="private")
-        question.submit(on_ask, [question, chatbot, state, lang], [chatbot, state, card, question], api_visibility="private")
+        send.click(on_ask, [question, chatbot, lang], [chatbot, card, question], api_visibility="private")
+        question.submit(on_ask, [question, chatbot, lang], [chatbot, card, question], api_visibility="private")
 
-        def on_card(q, st, lg, request: gr.Request):
-            st = session(st, request)
+        def on_card(q, lg, request: gr.Request):
+            st = session(request)
             q = (q or "").strip()
             if not q:
-                return st, t("card_empty", lg)
-            return st, card_for(st, q, lg)
+                return t("card_empty", lg)
+            return card_for(st, q, lg)
 
-        card_btn.click(on_card, [card_q, state, lang], [state, card], api_visibility="private")
-        card_q.submit(on_card, [card_q, state, lang], [state, card], api_visibility="private")
+        card_btn.click(on_card, [card_q, lang], [card], api_visibility="private")
+        card_q.submit(on_card, [card_q, lang], [card], api_visibility="private")
 
-        def on_reset(st, lg, request: gr.Request):
-            st = session(st, request)
+        def on_reset(lg, request: gr.Request):
+            st = session(request)
             with st.lock:
                 st.assistant.reset()
             st.card = None
-            return [], st, t("card_empty", lg)
+            return [], t("card_empty", lg)
 
-        reset.click(on_reset, [state, lang], [chatbot, state, card], api_visibility="private")
+        reset.click(on_reset, [lang], [chatbot, card], api_visibility="private")
 
-        def on_search(text, kind, cat, status, dfrom, dto, st, lg, request: gr.Request):
-            st = session(st, request)
+        def on_search(text, kind, cat, status, dfrom, dto, lg, request: gr.Request):
+            st = session(request)
             if not (text or "").strip():
-                return pd.DataFrame(), st, "⚠ " + t("enter_query", lg), None, "", []
+                return pd.DataFrame(), "⚠ " + t("enter_query", lg), None, "", []
             try:
                 res = st.tool("similar_complaints", {"text": text, "k": 10, "kind": kind or "complaint",
                                                      "category": cat, "status": status,
                                                      "date_from": (dfrom or "").strip(), "date_to": (dto or "").strip()},
                               event="complaint_search")
             except GuanxiError as e:
-                return pd.DataFrame(), st, f"⚠ {md_text(e)}", None, "", []
+                return pd.DataFrame(), f"⚠ {md_text(e)}", None, "", []
             raw = res.get("hits") or []
             ids = [{"feedback_id": str(h.get("feedback_id")), "customer_id": str(h.get("customer_id"))} for h in raw]
             zh = lg != "en"
@@ -454,10 +508,10 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
                    f"{res.get('count', len(raw))} shown ({res.get('matched', '?')} feedback items pass the filters; "
                    f"{res.get('resolved', 0)} resolved)")
             msg += f"  \n<sub>{md_text(res.get('provenance', ''))}</sub>"
-            return complaints_table(raw, lg), st, msg, None, "", ids
+            return complaints_table(raw, lg), msg, None, "", ids
 
-        search_inputs = [cq, ckind, ccat, cstatus, cfrom, cto, state, lang]
-        search_outputs = [cresults, state, cmsg, cselected, csel_md, chits]
+        search_inputs = [cq, ckind, ccat, cstatus, cfrom, cto, lang]
+        search_outputs = [cresults, cmsg, cselected, csel_md, chits]
         cbtn.click(on_search, search_inputs, search_outputs, api_visibility="private")
         cq.submit(on_search, search_inputs, search_outputs, api_visibility="private")
 
@@ -470,8 +524,8 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
 
         cresults.select(on_select, [chits, lang], [cselected, csel_md], api_visibility="private")
 
-        def on_follow(sel, st, lg, request: gr.Request):
-            st = session(st, request)
+        def on_follow(sel, lg, request: gr.Request):
+            st = session(request)
             if not sel:
                 gr.Warning(t("select_first", lg))
                 return (gr.update(),) * 7
@@ -480,34 +534,36 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
             return (gr.Tabs(selected="drafts"), sel["customer_id"], "complaint_followup",
                     gr.update(value=sel["feedback_id"], visible=True), gr.update(visible=False), text, sources)
 
-        cfollow.click(on_follow, [cselected, state, lang], [tabs, d_cid, d_occ, d_fb, d_fest, d_text, d_sources], api_visibility="private")
+        cfollow.click(on_follow, [cselected, lang], [tabs, d_cid, d_occ, d_fb, d_fest, d_text, d_sources], api_visibility="private")
 
         def on_occ(occ):
             return gr.update(visible=occ == "festival"), gr.update(visible=occ == "complaint_followup")
 
         d_occ.change(on_occ, [d_occ], [d_fest, d_fb], api_visibility="private")
 
-        def on_draft(cid, occ, fest, fb, ch, dl, tone, st, lg, request: gr.Request):
-            st = session(st, request)
+        def on_draft(cid, occ, fest, fb, ch, dl, tone, lg, request: gr.Request):
+            st = session(request)
             return _draft(st, cid, occ, fest if occ == "festival" else None,
                           fb if occ == "complaint_followup" else None, ch, dl, tone, lg)
 
-        d_btn.click(on_draft, [d_cid, d_occ, d_fest, d_fb, d_ch, d_lang, d_tone, state, lang], [d_text, d_sources], api_visibility="private")
+        d_btn.click(on_draft, [d_cid, d_occ, d_fest, d_fb, d_ch, d_lang, d_tone, lang], [d_text, d_sources], api_visibility="private")
 
-        def on_batch(seg, occ, fest, ch, dl, tone, st, request: gr.Request):
-            st = session(st, request)
+        def on_batch(seg, occ, fest, ch, dl, tone, request: gr.Request):
+            st = session(request)
             try:  # the tool layer checks the right (draft_care_batch's own) and masks the file
                 res = st.tool("draft_care_batch", {"segment": seg, "occasion": occ, "channel": ch, "language": dl,
                                                    "tone": tone, "festival": fest if occ == "festival" else None},
                               event="export")
             except GuanxiError as e:
                 raise gr.Error(str(e))
-            return gr.update(value=res["path"], visible=True)
+            # a link to the app's own download route (owner checked, audited), never the file itself:
+            # a file handed to Gradio is copied to its cache, which every logged-in session may read
+            return gr.update(value=export_html(res), visible=True)
 
-        d_batch.click(on_batch, [d_seg, d_occ, d_fest, d_ch, d_lang, d_tone, state], [d_file], api_visibility="private")
+        d_batch.click(on_batch, [d_seg, d_occ, d_fest, d_ch, d_lang, d_tone], [d_file], api_visibility="private")
 
-        def on_build(files, mapfile, st, lg, request: gr.Request, progress=gr.Progress()):
-            st = session(st, request)
+        def on_build(files, mapfile, lg, request: gr.Request, progress=gr.Progress()):
+            st = session(request)
             if not may("upload_data", st.role):  # checked on the server, not only hidden in the page
                 audit(st.ws, st.user, st.role, "upload_refused")
                 raise gr.Error(t("admin_only", lg))
@@ -537,18 +593,18 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
                                           progress=on_progress)
             except GuanxiError as e:
                 audit(st.ws, st.user, st.role, "build_failed", error=str(e))
-                return ("\n".join(logs + [f"error: {e}"]), {}, pd.DataFrame(), gr.update(), st, _ws_summary(st))
+                return ("\n".join(logs + [f"error: {e}"]), {}, pd.DataFrame(), gr.update(), _ws_summary(st))
             st.use_workspace(target)
             audit(st.ws, st.user, st.role, "build", seconds=round(time.perf_counter() - t0, 1))
             report = json.loads((target / "quality_report.json").read_text(encoding="utf-8"))
             return ("\n".join(logs + [summary]), report, quarantine_table(report),
                     gr.update(choices=[("demo", "demo"), ("uploaded", "uploaded")], value="uploaded"),
-                    st, _ws_summary(st))
+                    _ws_summary(st))
 
-        bbtn.click(on_build, [up, mapping, state, lang], [blog, breport, bquar, ws_choice, state, ws_info], api_visibility="private", show_progress_on=[blog])
+        bbtn.click(on_build, [up, mapping, lang], [blog, breport, bquar, ws_choice, ws_info], api_visibility="private", show_progress_on=[blog])
 
-        def on_ws(choice, st, lg, request: gr.Request):
-            st = session(st, request)
+        def on_ws(choice, lg, request: gr.Request):
+            st = session(request)
             if not may("switch_workspace", st.role):
                 raise gr.Error(t("admin_only", lg))
             target = _upload_dir(settings) if choice == "uploaded" else settings.workspace
@@ -561,26 +617,32 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
                 cats += sorted(st.ws.table("products")["category"].dropna().astype(str).unique().tolist())
             except Exception:  # noqa: BLE001
                 pass
-            return (st, _ws_summary(st), report, quarantine_table(report), [], t("card_empty", lg),
+            return (_ws_summary(st), report, quarantine_table(report), [], t("card_empty", lg),
                     gr.update(choices=cats, value=""))
 
-        ws_choice.change(on_ws, [ws_choice, state, lang], [state, ws_info, breport, bquar, chatbot, card, ccat], api_visibility="private")
+        ws_choice.change(on_ws, [ws_choice, lang], [ws_info, breport, bquar, chatbot, card, ccat], api_visibility="private")
+
+        def on_unload(request: gr.Request):
+            sessions.drop(getattr(request, "username", None) or "local", getattr(request, "session_hash", None))
+
+        demo.unload(on_unload)
 
         # ------------------------------------------------ API: /ask (gradio_client)
-        api_sessions: dict[str, Session] = {}
-        api_lock = threading.Lock()
-
         def ask(question: str, request: gr.Request) -> dict:
             """Ask one question as the logged-in user; returns the assistant's full answer object
-            {answer, language, tool_calls, provenance, chart, needs_clarification}."""
-            key = getattr(request, "username", None) or "local"
-            with api_lock:
-                st = api_sessions.get(key)
-                if st is None:
-                    st = api_sessions[key] = session(None, request, entry="app_api")
-            return st.ask(question)
+            {answer, language, tool_calls, provenance, chart, needs_clarification}. Each client (its
+            session) is its own conversation. An export's tool result names its "file" and its
+            "download" link (for its maker's login) instead of the server's path."""
+            out = session(request, entry="app_api").ask(question)
+            for call in out.get("tool_calls") or []:
+                res = call.get("result") or {}
+                link = export_link(res)
+                if link:   # a "path" key would also make gradio_client fetch it as a file
+                    res["file"], res["download"] = Path(res.pop("path")).name, "/" + link
+            return out
 
         gr.api(ask, api_name="ask")
+    demo.sessions = sessions   # the app's conversations (tests look them up)
     return demo
 
 
@@ -599,24 +661,27 @@ def _draft(st: Session, cid, occ, fest, fb, ch, dl, tone, lang: str = "zh"):
 
 def serve(settings: Settings, block: bool = True):
     """Start the app bound to settings.host:settings.port with login from the workspace's users."""
+    from starlette.middleware import Middleware
     t0 = time.perf_counter()
     ws = Workspace(settings.workspace).require_built()
     if not ws.users_path.exists():
         raise GuanxiError(f"workspace {ws.root} has no users; add one with "
                           f"`guanxi users add NAME --role admin --workspace {ws.root}`")
-
-    def login(username: str, password: str) -> bool:
-        user = authenticate(ws, username, password)
-        audit(ws, username if user else "?", user.role if user else "", "login_ok" if user else "login_failed")
-        return user is not None
-
+    for root in (ws.root, _upload_dir(settings)):
+        purge_expired_exports(root, settings.export_ttl_minutes)
+    guard = LoginGuard.from_settings(settings)
+    minutes = max(1, settings.login_lockout_seconds // 60)
     warm = Warmup(settings).start()
     app = build_app(settings)
     app.queue(default_concurrency_limit=4)
-    app.launch(server_name=settings.host, server_port=settings.port, auth=login,
-               auth_message="Guanxi 关系 · 请登录 / please log in", share=False, prevent_thread_lock=True,
-               footer_links=["api"], quiet=True, show_error=True, css=CSS,
-               allowed_paths=[str(Path(ws.root) / "exports"), str(_upload_dir(settings) / "exports")])
+    # no allowed_paths: exports are served by the download route only, to their owner
+    app.launch(server_name=settings.host, server_port=settings.port, auth=confirm_login,
+               auth_message=(f"Guanxi 关系 · 请登录 / please log in<br><sub>{settings.login_max_failures} 次密码错误将锁定账号，"
+                             f"最长 {minutes} 分钟 / {settings.login_max_failures} wrong passwords lock the account "
+                             f"for up to {minutes} minutes</sub>"),
+               share=False, prevent_thread_lock=True, footer_links=["api"], quiet=True, show_error=True, css=CSS,
+               app_kwargs={"routes": [download_route(settings, ws, [Path(ws.root), _upload_dir(settings)])],
+                           "middleware": [Middleware(LoginLimits, ws=ws, guard=guard)]})
     app.warmup = warm
     print(f"Guanxi is serving on http://{settings.host}:{settings.port} (workspace {ws.root}); "
           f"started in {time.perf_counter() - t0:.1f} s", flush=True)

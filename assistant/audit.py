@@ -2,8 +2,8 @@
 data masked), tool calls with argument hashes. Nothing personal is written in clear.
 
 Every question is written by `Assistant.ask` (event "ask", one record per question, with the entry
-it came from: cli, chat, api, app, app_api); the app adds its own events (login, page_load, card,
-complaint_search, draft, export, build, workspace_switch, ...)."""
+it came from: cli, chat, api, app, app_api); the app adds its own events (login_ok / login_failed /
+login_locked, page_load, card, complaint_search, draft, export, download, build, workspace_switch, ...)."""
 from __future__ import annotations
 
 import getpass

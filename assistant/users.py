@@ -6,7 +6,8 @@ role = "manager"
 password = "scrypt$16384$8$1$<salt hex>$<hash hex>"
 ```
 Roles: manager (everything, contacts masked), agent (complaints, drafts, customer cards; no KPI
-exports), admin (data upload, unmasked contacts)."""
+exports), admin (data upload, unmasked contacts). Rate limits and lock-out of logins:
+assistant/login.py."""
 from __future__ import annotations
 
 import getpass
@@ -50,7 +51,7 @@ def verify_password(password: str, stored: str) -> bool:
                              dklen=len(bytes.fromhex(digest)))
     except (ValueError, TypeError):
         return False
-    return hmac.compare_digest(got.hex(), digest)
+    return hmac.compare_digest(got, bytes.fromhex(digest))
 
 
 def load_users(path: Path) -> dict[str, dict]:
@@ -96,11 +97,22 @@ def add_user(settings: Settings, username: str, role: str, password: str | None 
     _write_users(path, users)
 
 
+_DUMMY: list[str] = []
+
+
+def _dummy_hash() -> str:
+    """A hash no password matches, made once with the same cost as real ones."""
+    if not _DUMMY:
+        _DUMMY.append(hash_password(os.urandom(16).hex()))
+    return _DUMMY[0]
+
+
 def authenticate(ws: Workspace, username: str, password: str) -> User | None:
+    """The user if the password is theirs. An unknown name costs the same scrypt check as a known
+    one (against a dummy hash), so the answer's timing does not tell which names exist."""
     u = load_users(ws.users_path).get(username)
-    if u and verify_password(password, u["password"]):
-        return User(username, u["role"])
-    return None
+    ok = verify_password(password, u["password"] if u else _dummy_hash())
+    return User(username, u["role"]) if u and ok else None
 
 
 def role_of(ws: Workspace, username: str) -> str | None:

@@ -37,6 +37,10 @@ SETTINGS: list[tuple[str, object, str]] = [
     ("seed", 42, "Random seed for the demo generator and models."),
     ("max_file_mb", 1024, "Largest input file `guanxi build` reads, in MB (an .xlsx by its unpacked size); a larger file is refused."),
     ("max_field_chars", 100000, "Longest value one field of an input file may hold, in characters; a row with a longer field is quarantined (the field is never loaded whole)."),
+    ("export_ttl_minutes", 60, "Minutes a batch export stays downloadable by the user who made it; older exports are deleted."),
+    ("login_max_failures", 5, "Failed logins to one account within the lock-out window before the account is locked."),
+    ("login_client_max_failures", 20, "Failed logins from one client address (any accounts) within the lock-out window before the address is locked."),
+    ("login_lockout_seconds", 900, "The lock-out window in seconds: failed logins older than this are forgotten, so a lock-out ends within it."),
 ]
 
 
@@ -57,6 +61,10 @@ class Settings:
     seed: int = 42
     max_file_mb: int = 1024
     max_field_chars: int = 100000
+    export_ttl_minutes: int = 60
+    login_max_failures: int = 5
+    login_client_max_failures: int = 20
+    login_lockout_seconds: int = 900
 
     @classmethod
     def load(cls, config_file: str | Path | None = None, env: dict | None = None, **overrides) -> "Settings":
@@ -101,6 +109,8 @@ _CHOICES = {
     "llm_backend": ("none", "ollama", "openai"),
 }
 
+_AT_LEAST_ONE = {"export_ttl_minutes", "login_max_failures", "login_client_max_failures", "login_lockout_seconds"}
+
 
 def _coerce(name: str, value: object) -> object:
     if name not in _FIELDS:
@@ -115,7 +125,7 @@ def _coerce(name: str, value: object) -> object:
             value = str(value)
     except ValueError:
         raise GuanxiError(f"setting '{name}': expected a whole number, got {value!r}") from None
-    if name in _POSITIVE and value < 1:
+    if name in (_POSITIVE | _AT_LEAST_ONE) and value < 1:   # 0 failures allowed would lock everyone out
         raise GuanxiError(f"setting '{name}': expected a whole number of at least 1, got {value!r}")
     if name in _CHOICES and value not in _CHOICES[name]:
         raise GuanxiError(f"setting '{name}': expected one of {', '.join(_CHOICES[name])}, got {value!r}")

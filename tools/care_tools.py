@@ -10,6 +10,7 @@ from typing import Literal
 
 import pandas as pd
 
+from knowledge.export import new_export_path
 from tools.context import ToolContext, ToolError, context, customer_basic, customers_by_id, mask_deep, resolve_customer_id, top_n
 from tools.formatting import OCCASION_EN, OCCASION_ZH, bullets, fmt_int, who
 from tools.results import to_jsonable
@@ -253,8 +254,9 @@ def draft_care_batch(segment: str,
     ctx = context(ctx)
     ws = ctx.ws
     slug = re.sub(r"[^\w\u4e00-\u9fff]+", "_", str(segment)).strip("_") or "segment"
-    who_made = re.sub(r"[^\w-]+", "_", ctx.user or ctx.role)
-    out = ws.root / "exports" / f"drafts-{slug}-{occasion}-{channel}-{who_made}.csv"
+    # the file has contacts (in clear for an admin): it goes to its maker's own folder, under a random id
+    out = new_export_path(ws.root, ctx.user or ctx.role, f"drafts-{slug}-{occasion}-{channel}.csv",
+                          ctx.settings.export_ttl_minutes)
     path = draft_batch(ws, segment, occasion, channel, language, out, tone=tone, festival=festival,
                        unmask=ctx.unmasked)
     table = pd.read_csv(path)

@@ -1,7 +1,11 @@
-"""The web app, served for real: the API through gradio_client, the UI through headless Chromium.
+"""The web app, served for real: the API through gradio_client, the UI through headless Chromium,
+and plain HTTP where an attacker would use it (the login form, the UI's own event calls with a
+chosen session hash, Gradio's file route, the export download route).
 
 One server (``python app.py --workspace WS --port P``, a subprocess) serves every test of this
-module; the workspace is the session's small demo workspace (tests/conftest.py).
+module; the workspace is the session's small demo workspace (tests/conftest.py). Its login limits
+are small (`LOGIN_MAX_FAILURES` per account); each test that fails logins on purpose does it on an
+account of its own, and all of them together stay under the per-client limit.
 """
 from __future__ import annotations
 
@@ -14,16 +18,21 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 
-from assistant.users import DEMO_USERS
+from assistant.users import DEMO_USERS, add_user
+from knowledge.export import owner_folder
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+LOGIN_MAX_FAILURES = 3
+GRADIO_CACHE = "gradio-cache"   # the server's GRADIO_TEMP_DIR, inside the workspace's parent
 
 
 def _free_port() -> int:
@@ -36,7 +45,9 @@ def _free_port() -> int:
 def server(demo_settings):
     """`python app.py --workspace WS --port P` in a subprocess; yields its URL."""
     port = _free_port()
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
+    cache = demo_settings.workspace.parent / GRADIO_CACHE
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "GRADIO_TEMP_DIR": str(cache),
+           "GUANXI_LOGIN_MAX_FAILURES": str(LOGIN_MAX_FAILURES), "GUANXI_LOGIN_CLIENT_MAX_FAILURES": "40"}
     log_path = demo_settings.workspace / "app-test.log"
     log = open(log_path, "w")
     t0 = time.perf_counter()
@@ -79,6 +90,47 @@ def _customer_with_contacts(ws):
     c = ws.table("customers")
     c = c.loc[c["phone"].notna()]
     return c.iloc[len(c) // 3]
+
+
+def _records(ws) -> list[dict]:
+    return [json.loads(line) for line in ws.audit_log_path.read_text(encoding="utf-8").splitlines()]
+
+
+def _http_login(server, user: str, password: str | None = None) -> httpx.Client:
+    """A plain HTTP client logged in through the login form (its cookie is the login)."""
+    http = httpx.Client(base_url=server, timeout=60)
+    r = http.post("/login", data={"username": user, "password": password or DEMO_USERS[user][1]})
+    assert r.status_code == 200, (user, r.status_code, r.text)
+    return http
+
+
+def _ui_call(http: httpx.Client, elem_id: str, data: list, session_hash: str, event: str = "click") -> dict:
+    """Call the UI handler behind a component's event as the browser does — queue/join with a
+    session hash of the caller's choosing — and return Gradio's "process_completed" message, plus
+    "out": its output values by the outputs' elem_id. ``data`` are the values of the inputs that
+    are not gr.State (the server holds those)."""
+    config = http.get("/config").json()
+    comps = {c["id"]: c for c in config["components"]}
+    ids = {i for i, c in comps.items() if c.get("props", {}).get("elem_id") == elem_id}
+    dep = next(d for d in config["dependencies"] if any(t == [i, event] for i in ids for t in d["targets"]))
+    values = iter(data)
+    full = [None if comps[i]["type"] == "state" else next(values) for i in dep["inputs"]]
+    r = http.post("/gradio_api/queue/join", json={"data": full, "fn_index": dep["id"], "session_hash": session_hash,
+                                                  "event_data": None, "trigger_id": None})
+    r.raise_for_status()
+    event_id = r.json()["event_id"]
+    with http.stream("GET", "/gradio_api/queue/data", params={"session_hash": session_hash}) as stream:
+        for line in stream.iter_lines():
+            if line.startswith("data:"):
+                msg = json.loads(line[5:])
+                if msg.get("event_id") == event_id and msg.get("msg") == "process_completed":
+                    outs = (msg.get("output") or {}).get("data") or []
+                    msg["out"] = {comps[o].get("props", {}).get("elem_id") or o: v for o, v in zip(dep["outputs"], outs)}
+                    return msg
+    raise AssertionError(f"no result for {elem_id}")
+
+
+BATCH = ["At Risk", "birthday", "春节", "sms", "auto", "warm"]   # the drafts page's batch export inputs
 
 
 def test_the_server_binds_localhost_and_hides_its_ui_handlers(server):
@@ -151,6 +203,140 @@ def test_audit_log_records_questions_and_tools_without_personal_data(server, dem
     assert not set(PHONE.findall(log)) & phones
     assert not set(EMAIL.findall(log)) & emails
     assert str(row["name"]) not in log
+
+
+# ---------------------------------------------------------------- leaks and privilege (issue 11)
+def test_an_export_is_readable_by_its_maker_only_and_every_download_is_audited(server, demo_ws):
+    """An admin's unmasked batch export: not served by Gradio's file route (not even to the admin),
+    never copied into Gradio's cache, downloadable from the app's route by the admin alone; every
+    download is audited with the user, the file and the outcome, and no contact in clear."""
+    admin, agent, manager = (_http_login(server, u) for u in ("admin", "agent", "manager"))
+    msg = _ui_call(admin, "batch-btn", BATCH, uuid.uuid4().hex)
+    assert msg["success"], msg
+    shown = json.dumps(msg["out"]["batch-file"], ensure_ascii=False)
+    predictable = demo_ws.root / "exports" / "drafts-At_Risk-birthday-sms-admin.csv"
+    for p in [predictable] + re.findall(r'"path": "([^"]+)"', shown):   # what an agent could fetch before
+        assert agent.get(f"/gradio_api/file={p}").status_code == 403, p
+    token = re.search(r'href=\\?"exports/([A-Za-z0-9_-]{32})', shown).group(1)
+    (path,) = (demo_ws.root / "exports").glob(f"*/{token}/*.csv")
+    assert path.parent.parent.name == owner_folder("admin") and path.name == "drafts-At_Risk-birthday-sms.csv"
+    phones = set(demo_ws.table("customers")["phone"].dropna().astype(str))
+    clear = set(PHONE.findall(path.read_text(encoding="utf-8-sig"))) & phones
+    assert clear   # an admin's export has the contacts in clear: what must not leak
+
+    before = len(_records(demo_ws))
+    legacy = predictable                                   # a file left there by an older version
+    legacy.write_text(path.read_text(encoding="utf-8-sig"), encoding="utf-8")
+    for http in (agent, admin):
+        for p in (path, legacy):
+            assert http.get(f"/gradio_api/file={p}").status_code == 403, p
+    cache = demo_ws.root.parent / GRADIO_CACHE
+    cached = [f for f in cache.rglob("*") if f.is_file() and f.suffix == ".csv"] if cache.exists() else []
+    assert not any(set(PHONE.findall(f.read_text(encoding="utf-8", errors="ignore"))) & clear for f in cached)
+
+    assert agent.get(f"/exports/{token}").status_code == 404       # as if it did not exist
+    assert manager.get(f"/exports/{token}").status_code == 404
+    assert httpx.get(f"{server}/exports/{token}").status_code == 401
+    assert agent.get(f"/exports/{'x' * 32}").status_code == 404
+    r = admin.get(f"/exports/{token}")
+    assert r.status_code == 200 and "attachment" in r.headers["content-disposition"]
+    assert set(PHONE.findall(r.text)) & phones == clear and r.headers["cache-control"] == "private, no-store"
+
+    old = time.time() - 61 * 60                                    # past the default TTL of 60 minutes
+    os.utime(path, (old, old))
+    assert admin.get(f"/exports/{token}").status_code == 410 and not path.exists()
+
+    records = _records(demo_ws)[before:]
+    downloads = [(r["user"], r["role"], r["outcome"], r.get("file", "")) for r in records if r["event"] == "download"]
+    assert downloads == [("agent", "agent", "not_yours", ""), ("manager", "manager", "not_yours", ""),
+                         ("?", "", "not_logged_in", ""), ("agent", "agent", "not_found", ""),
+                         ("admin", "admin", "ok", path.name), ("admin", "admin", "expired", "")]
+    ids = [r["export_id"] for r in records if r["event"] == "download"]
+    assert len(set(ids[:3] + ids[4:])) == 1 and token not in json.dumps(records)   # one export, its id hashed
+    log = demo_ws.audit_log_path.read_text(encoding="utf-8")
+    assert not set(PHONE.findall(log)) & phones
+    legacy.unlink()
+
+
+def test_a_replayed_session_hash_gets_the_callers_rights_not_the_sessions(server, demo_ws):
+    """An agent who replays an admin's Gradio session hash with its own login gets agent rights —
+    masked contacts, no batch export — and is audited as the agent; the admin's conversation is not
+    the agent's."""
+    row = _customer_with_contacts(demo_ws)
+    cid, phone = str(row["customer_id"]), str(row["phone"])
+    admin, agent = _http_login(server, "admin"), _http_login(server, "agent")
+    session_hash = uuid.uuid4().hex
+    before = len(_records(demo_ws))
+    admin_card = _ui_call(admin, "card-open", [cid], session_hash)["out"]["customer-card"]
+    assert phone in admin_card
+    agent_card = _ui_call(agent, "card-open", [cid], session_hash)["out"]["customer-card"]
+    assert cid in agent_card and phone not in agent_card and phone[-4:] in agent_card
+    refused = _ui_call(agent, "batch-btn", BATCH, session_hash)
+    assert refused["success"] is False and "may not use tool 'draft_care_batch'" in json.dumps(refused)
+    new = [r for r in _records(demo_ws)[before:] if r["event"] in ("card", "export")]
+    assert [(r["event"], r["user"], r["role"], r["tool_calls"][0]["refused"]) for r in new] == [
+        ("card", "admin", "admin", False), ("card", "agent", "agent", False), ("export", "agent", "agent", True)]
+
+
+def test_two_api_clients_of_one_user_are_two_conversations(server, demo_ws):
+    cid = str(_customer_with_contacts(demo_ws)["customer_id"])
+    first, second = _client(server, "manager"), _client(server, "manager")
+    assert _ask(first, f"{cid} 的客户画像")["tool_calls"][0]["args"]["customer_id"] == cid
+    other = _ask(second, "他的流失概率是多少？")          # the second client has no customer in focus
+    assert other["needs_clarification"] and cid not in json.dumps(other, ensure_ascii=False)
+    again = _ask(first, "他的流失概率是多少？")           # the first one still has its own
+    assert again["tool_calls"][0]["args"]["customer_id"] == cid
+
+
+def test_an_export_asked_for_through_the_api_links_to_its_makers_download(server, demo_ws):
+    out = _ask(_client(server, "admin"), "draft win-back SMS for all At Risk customers")
+    result = out["tool_calls"][0]["result"]
+    assert out["tool_calls"][0]["tool"] == "draft_care_batch" and re.fullmatch(r"/exports/[\w-]{32}", result["download"])
+    assert result["file"] == "drafts-At_Risk-winback-sms.csv" and "path" not in result
+    assert _http_login(server, "admin").get(result["download"]).status_code == 200
+    assert _http_login(server, "manager").get(result["download"]).status_code == 404
+
+
+def test_wrong_passwords_lock_the_account_with_a_clear_message(server, demo_settings, demo_ws):
+    """Failed logins to one account lock it (even the right password is refused, with 429, a clear
+    message and Retry-After); each attempt is audited with the account tried, never a password."""
+    add_user(demo_settings, "lock-probe", "agent", "the-right-password")
+
+    def attempt(password):
+        return httpx.post(f"{server}/login", data={"username": "lock-probe", "password": password}, timeout=60)
+
+    before = len(_records(demo_ws))
+    assert [attempt("a-wrong-password").status_code for _ in range(LOGIN_MAX_FAILURES)] == [400] * LOGIN_MAX_FAILURES
+    r = attempt("the-right-password")
+    assert r.status_code == 429 and 0 < int(r.headers["retry-after"]) <= 900
+    assert "Too many failed logins" in r.json()["detail"] and "登录失败次数过多" in r.json()["detail"]
+    from gradio_client import Client
+    with pytest.raises(Exception):
+        Client(server, auth=("lock-probe", "the-right-password"), verbose=False)
+    new = [(r["event"], r["user"], r["client"]) for r in _records(demo_ws)[before:] if r["event"].startswith("login")]
+    assert new == [("login_failed", "lock-probe", "127.0.0.1")] * LOGIN_MAX_FAILURES + [
+        ("login_locked", "lock-probe", "127.0.0.1")] * 2
+    log = demo_ws.audit_log_path.read_text(encoding="utf-8")
+    assert "a-wrong-password" not in log and "the-right-password" not in log
+
+
+def test_an_unknown_account_answers_as_slowly_as_a_known_one(server, demo_settings):
+    """No timing oracle for which names exist: an unknown name pays the same password check."""
+    probes = [f"timing-probe-{i}" for i in range(2)]
+    for name in probes:
+        add_user(demo_settings, name, "agent", "the-right-password")
+
+    def seconds(username):
+        t0 = time.perf_counter()
+        r = httpx.post(f"{server}/login", data={"username": username, "password": "wrong"}, timeout=60)
+        assert r.status_code == 400
+        return time.perf_counter() - t0
+
+    known, unknown = [], []
+    for i in range(2 * (LOGIN_MAX_FAILURES - 1)):     # interleaved: a busy machine slows both alike
+        known.append(seconds(probes[i % 2]))
+        unknown.append(seconds(f"nobody-{i}"))
+    assert min(unknown) > 0.5 * min(known), (unknown, known)
 
 
 def _chromium(p):
@@ -230,6 +416,10 @@ def test_a_manager_uses_the_app_in_a_real_browser(server, demo_ws):
             expect(page.locator("#draft-text textarea")).not_to_have_value("", timeout=30_000)
             page.click("#batch-btn")  # drafts for the whole At Risk segment, as CSV
             expect(page.locator("#batch-file")).to_contain_text(".csv", timeout=30_000)
+            with page.expect_download() as download:   # from the app's own route, as its maker
+                page.locator("#batch-file a").click()
+            exported = Path(download.value.path()).read_text(encoding="utf-8-sig")
+            exported_name = download.value.suggested_filename
             shot(page, "05-follow-up-draft.png")
 
             page.locator("#ui-lang").get_by_text("English").click()
@@ -241,13 +431,25 @@ def test_a_manager_uses_the_app_in_a_real_browser(server, demo_ws):
             expect(page.locator("#customer-card")).to_contain_text("Churn probability")
             page.evaluate(scroll_to, "green tea")
             shot(page, "06-english.png")
+
+            page.click("#reset")                       # a new conversation: no customer in focus
+            page.fill("#question textarea", "draft win-back SMS for all At Risk customers")
+            page.click("#send")                        # a batch asked for in the chat: its link under the answer
+            link = page.locator("#chatbot a", has_text="drafts-At_Risk-winback-sms.csv")
+            expect(link).to_be_visible(timeout=30_000)
+            with page.expect_download() as chat_download:
+                link.click()
+            from_chat = Path(chat_download.value.path()).read_text(encoding="utf-8-sig")
         finally:
             browser.close()
     assert len(list(SCREENSHOTS.glob("0[1-6]*.png"))) == 7
-    export = next((demo_ws.root / "exports").glob("drafts-*-manager.csv"))
+    export = max((demo_ws.root / "exports" / owner_folder("manager")).glob(f"*/{exported_name}"),
+                 key=lambda p: p.stat().st_mtime)
     text = export.read_text(encoding="utf-8-sig")
     phones = set(demo_ws.table("customers")["phone"].dropna().astype(str))
     assert text.count("\n") > 2 and not set(PHONE.findall(text)) & phones  # the manager's export is masked
+    assert exported == text
+    assert from_chat.count("\n") > 2 and not set(PHONE.findall(from_chat)) & phones
 
 
 @pytest.mark.browser

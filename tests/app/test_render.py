@@ -4,6 +4,7 @@ other views (assistant/views.py)."""
 from __future__ import annotations
 
 import re
+import types
 
 import pytest
 
@@ -90,10 +91,10 @@ def test_the_data_page_build_shows_progress_from_the_pipeline_events(tmp_path):
     data = tmp_path / "files"
     generate_demo(data, seed=3, customers=60)
     settings = Settings.load(env={}, config_file=tmp_path / "none.toml", workspace=tmp_path / "ws")
-    blocks = app.build_app(settings)
-    st = app.Session(settings, "root", "admin")
+    blocks = app.build_app(settings, anonymous_role="admin")
+    request = types.SimpleNamespace(username=None, session_hash="tab-1")
     bar: list[tuple[float, str]] = []
-    out = _handler(blocks, "on_build")(sorted(map(str, data.iterdir())), None, st, "en", None,
+    out = _handler(blocks, "on_build")(sorted(map(str, data.iterdir())), None, "en", request,
                                        progress=lambda p, desc="": bar.append((p, desc)))
     log, report, quarantine = out[0], out[1], out[2]
     assert "Read" in log and "feedback index ready" in log and report["tables"] and len(quarantine) == 4
@@ -102,7 +103,7 @@ def test_the_data_page_build_shows_progress_from_the_pipeline_events(tmp_path):
     descs = " ".join(d for _, d in bar)
     for words in ("reading", "cleaning tables", "analyses", "embedding feedback", "complaint topics"):
         assert words in descs, words
-    assert st.settings.workspace == tmp_path / "ws-uploaded"
+    assert blocks.sessions.get("local", "admin", "tab-1", "app").settings.workspace == tmp_path / "ws-uploaded"
 
 
 def test_a_metric_answer_shows_the_sql_it_ran(demo_settings):
@@ -115,3 +116,32 @@ def test_a_metric_answer_shows_the_sql_it_ran(demo_settings):
     assert "TIMESTAMP '2026-10-01 00:00:00'" in block and "TIMESTAMP '2026-09-01 00:00:00'" in block
     assert "rows scanned: orders" in out["provenance"][0]
     assert sql_block({"tool_calls": [{"tool": "rfm_lookup", "result": {"segment": "Loyal"}}]}) == ""
+
+
+def test_a_conversation_belongs_to_one_login_and_one_session_and_grants_nothing(demo_settings):
+    """Conversations are keyed by (login, session hash): the same hash under another login, or
+    another session of the same login, is another conversation; the role is the caller's on every
+    call (a changed role starts afresh, in the home workspace); idle ones are forgotten."""
+    clock = [0.0]
+    sessions = app.Sessions(demo_settings, clock=lambda: clock[0])
+    mine = sessions.get("alice", "admin", "h1", "app")
+    assert sessions.get("bob", "agent", "h1", "app") is not mine
+    assert sessions.get("alice", "admin", "h2", "app") is not mine
+    assert sessions.get("alice", "admin", "h1", "app_api") is not mine
+    assert sessions.get("alice", "admin", None, "app") is not sessions.get("alice", "admin", None, "app")
+    assert sessions.get("alice", "admin", "h1", "app") is mine
+    mine.use_workspace(demo_settings.workspace.parent / "elsewhere")
+    demoted = sessions.get("alice", "agent", "h1", "app")        # the users file says agent now
+    assert demoted is not mine and demoted.role == "agent" and demoted.settings == demo_settings
+    sessions.drop("bob", "h1")                                   # bob's tab closing leaves alice's alone
+    assert sessions.get("alice", "agent", "h1", "app") is demoted
+    clock[0] += app.SESSION_IDLE_SECONDS + 1
+    assert sessions.get("alice", "agent", "h1", "app") is not demoted
+
+
+def test_a_login_without_a_role_in_the_users_file_is_refused(demo_settings):
+    import gradio as gr
+    blocks = app.build_app(demo_settings)
+    ghost = types.SimpleNamespace(username="ghost", session_hash="tab-9")   # logged in, then removed
+    with pytest.raises(gr.Error, match="not logged in"):
+        _handler(blocks, "on_reset")("zh", ghost)
