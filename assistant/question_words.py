@@ -54,6 +54,21 @@ BOTH_GENDERS = rx(r"(男|male|\bmen\b).{0,12}(女|female|women)|(女|female|wome
 PERIOD_WORD = rx(r"\d{1,2}\s*月|[一二三四五六七八九十]\s*月|\d{4}\s*年|今年|去年|前年|季度|\bQ[1-4]\b|上个?月|本月")
 WEEKEND = rx(r"周末|双休日|礼拜六.{0,2}礼拜天|\bweekends?\b")
 WORKDAYS = rx(r"工作日|周一到周五|\bworkdays?\b|\bon weekdays\b|\bweekdays only\b")
+def weekdays_named(q: str) -> str | None:
+    """The weekday labels a question keeps: 周末 / weekends → Sat, Sun; 工作日 / workdays → Mon–Fri."""
+    if WEEKEND.search(q) and not WORKDAYS.search(q):
+        return "6 Sat 周六,7 Sun 周日"
+    if WORKDAYS.search(q) and not WEEKEND.search(q):
+        return "1 Mon 周一,2 Tue 周二,3 Wed 周三,4 Thu 周四,5 Fri 周五"
+    return None
+
+
+def without_new_customers(q: str, metrics: list[str]) -> list[str]:
+    """The metrics of a new-vs-returning question: 新客 names the breakdown, not the new-customer count."""
+    return [m for m in metrics if m != "new_customers"] or [
+        "customers" if re.search(r"多少|几个|how many|number", q, re.I) else "sales"]
+
+
 # "为什么…下降了" / "why did sales drop": the change explained by what contributed to it
 # "哪个品类拖的后腿" / "下滑最多的是哪个省": which group the change came from
 BLAME = rx(r"拖(了)?(的)?后腿|拖累|主要是哪|(下滑|下降|减少|增长|增速|上涨|涨|跌|掉)(得)?最(多|厉害|大|快)的?(是)?|"

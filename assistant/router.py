@@ -28,7 +28,7 @@ import sys
 from assistant.intent import IntentModel
 from assistant.route import Route
 from assistant.pending import resolve_pending
-from assistant.question_words import (AND_WORDS, BLAME, CHANGE, CHANNEL_ALIASES, COMPLAINT_CONTEXT, FOLLOWUP, GENDER_ONE, GROUP_METRICS, LANGUAGE_SWITCH, LISTING, LOWEST, ORDINAL, OUT_OF_SCOPE, PLACE_GROUPS, PREVIOUS_PERIOD, PRONOUN, SAME_PERIOD_LAST_YEAR, SEG_WORDS, THEM, TWO_PERIODS, WEEKEND, WORKDAYS, BOTH_GENDERS, age_range_named, UNSUPPORTED, WHY, age_band_named, all_cues, has_slots, known_words, metrics_named)
+from assistant.question_words import (AND_WORDS, BLAME, CHANGE, CHANNEL_ALIASES, COMPLAINT_CONTEXT, FOLLOWUP, GENDER_ONE, GROUP_METRICS, LANGUAGE_SWITCH, LISTING, LOWEST, ORDINAL, OUT_OF_SCOPE, PLACE_GROUPS, PREVIOUS_PERIOD, PRONOUN, SAME_PERIOD_LAST_YEAR, SEG_WORDS, THEM, TWO_PERIODS, BOTH_GENDERS, weekdays_named, without_new_customers, age_range_named, UNSUPPORTED, WHY, age_band_named, all_cues, has_slots, known_words, metrics_named)
 from assistant.lang import parse_date_range, parse_days, parse_top, two_periods
 from assistant.homophones import homophone_fixer
 from assistant.vocabulary import Mention, Vocabulary, complaint_text, nfkc, normalise_question, vocabulary_for
@@ -382,11 +382,8 @@ class Router:
             (s["date_from"], s["date_to"], s["date_phrase"]), s["period_compare"], other = two
             if other:
                 s["compare_from"], s["compare_to"] = other
-        if s.get("by") != "weekday":
-            if WEEKEND.search(q) and not WORKDAYS.search(q):
-                s["weekday"] = "6 Sat 周六,7 Sun 周日"   # "周末的销售额": Saturdays and Sundays only
-            elif WORKDAYS.search(q) and not WEEKEND.search(q):
-                s["weekday"] = "1 Mon 周一,2 Tue 周二,3 Wed 周三,4 Thu 周四,5 Fri 周五"
+        if s.get("by") != "weekday" and weekdays_named(q):
+            s["weekday"] = weekdays_named(q)   # "周末的销售额": Saturdays and Sundays only
         if BOTH_GENDERS.search(q) and not s.get("by"):
             s["by"] = "gender"   # "男性客户和女性客户谁的客单价高": the two side by side
         g = GENDER_ONE.search(q)
@@ -411,9 +408,7 @@ class Router:
             metrics = ["customers"] + metrics
             s["metric"] = "customers"
         if s.get("by") == "customer_type" and "new_customers" in metrics + [s.get("metric")]:
-            # "新客和老客的销售额": new / returning is the breakdown, not the new-customer count
-            metrics = [m for m in metrics if m != "new_customers"] or [
-                "customers" if re.search(r"多少|几个|how many|number", q, re.I) else "sales"]
+            metrics = without_new_customers(q, metrics)   # "新客和老客的销售额": new / returning is the breakdown
             s["metric"] = metrics[0]
         if len(metrics) >= 2 and AND_WORDS.search(q):
             # "各省销售额和订单数": the first metric named leads, the others come along
