@@ -21,6 +21,7 @@ from typing import Callable
 import pandas as pd
 
 from knowledge.errors import GuanxiError
+from knowledge.export import restore_cell, restore_formulas
 from knowledge.schema import CUSTOMERS, TABLES, normalise_header
 
 TEXT_SUFFIXES = (".csv", ".txt", ".tsv")
@@ -481,7 +482,9 @@ class SourceTable:
 def map_frame(df: pd.DataFrame, label: str, file_name: str, mapping: Mapping, header: bool,
               encoding: str | None, delimiter: str | None) -> SourceTable:
     """Assign a table to a raw frame, map its headers and keep the mapped columns."""
-    df.columns = [str(c).replace("\ufeff", "").strip() for c in df.columns]
+    # a leading apostrophe in front of a formula start is how Guanxi (and people) write a cell that must
+    # not run in a spreadsheet (knowledge.export): the value is what follows it
+    df.columns = [restore_cell(str(c).replace("\ufeff", "").strip()) for c in df.columns]
     headers = list(df.columns)
     if len(headers) == 1 and delimiter is None:
         raise GuanxiError(f"{label}: has only one column (header '{headers[0][:80]}'); a table needs at least "
@@ -503,7 +506,7 @@ def map_frame(df: pd.DataFrame, label: str, file_name: str, mapping: Mapping, he
     cols = dict(matched)
     if table == "orders":
         cols.update(customer_extras(headers, set(matched.values())))
-    frame = pd.DataFrame({c: df[s] for c, s in cols.items()})
+    frame = restore_formulas(pd.DataFrame({c: df[s] for c, s in cols.items()}))
     frame[SOURCE_FILE] = label
     frame[SOURCE_ROW] = df[SOURCE_ROW].astype("int64")
     used = set(cols.values())
