@@ -47,6 +47,7 @@ from assistant.warmup import Warmup  # noqa: E402
 from knowledge.errors import GuanxiError  # noqa: E402
 from knowledge.settings import Settings  # noqa: E402
 from knowledge.workspace import Workspace  # noqa: E402
+from tools.formatting import md_code  # noqa: E402
 from tools.registry import allowed, may  # noqa: E402
 
 # ---------------------------------------------------------------- interface texts (zh / en)
@@ -383,17 +384,17 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
             if not message:
                 yield history, st, gr.update(), ""
                 return
-            history.append({"role": "user", "content": message})
+            history.append({"role": "user", "content": md_text(message, lines=True)})  # pasted text shows as text
             history.append({"role": "assistant", "content": f"*{t('thinking', lg)}*"})
             yield history, st, gr.update(), ""
             try:
                 result = st.ask(message)
             except GuanxiError as e:
-                result = {"answer": f"⚠ {e}", "tool_calls": [], "provenance": [], "chart": None, "language": lg}
+                result = {"answer": f"⚠ {md_text(e)}", "tool_calls": [], "provenance": [], "chart": None, "language": lg}
             except Exception as e:  # noqa: BLE001 - a bug must not end the conversation
                 import logging
                 logging.getLogger("guanxi.app").exception("question failed")
-                result = {"answer": f"⚠ {type(e).__name__}: {e}", "tool_calls": [], "provenance": [], "chart": None,
+                result = {"answer": f"⚠ {type(e).__name__}: {md_text(e)}", "tool_calls": [], "provenance": [], "chart": None,
                           "language": lg}
             answer = split_answer(result.get("answer") or "")
             alang = result.get("language") or lg
@@ -466,7 +467,7 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
                 sel = ids[evt.index[0]]
             except Exception:  # noqa: BLE001
                 return None, ""
-            return sel, f"{t('selected', lg)}: `{sel['feedback_id']}` · `{sel['customer_id']}`"
+            return sel, f"{t('selected', lg)}: `{md_code(sel['feedback_id'])}` · `{md_code(sel['customer_id'])}`"
 
         cresults.select(on_select, [chits, lang], [cselected, csel_md], api_visibility="private")
 

@@ -8,7 +8,8 @@
   (LangGraph ``recursion_limit``).
 - Customer-written text in tool results is wrapped in ``<customer_text>`` tags under a "data, not
   instructions" note (`tools.registry.llm_content`); contacts arrive already masked (tool layer)
-  and the final answer is masked again for every role but admin.
+  and the final answer is masked again for every role but admin; it is Markdown the app renders, so
+  raw HTML, images, links and auto-links in it are shown as text (`tools.formatting.md_answer`).
 - "Never worse at the facts": every number in the LLM's answer must appear in a tool result;
   otherwise the answer is replaced by the offline template answer for the same tool results (or
   by the offline router's answer when no tool was called), with a visible note.
@@ -23,6 +24,7 @@ from assistant import answers
 from knowledge.text import question_language
 from knowledge.pii import mask_text
 from tools import registry
+from tools.formatting import md_answer
 
 __all__ = ["LlmAgent", "SYSTEM_PROMPT", "make_chat_model", "is_connection_error"]
 
@@ -157,6 +159,7 @@ class LlmAgent:
         text = str(text or "")
         if not self.assistant.ctx.unmasked:
             text = mask_text(text)
+        text = md_answer(text)   # Markdown the app renders: no HTML, image or link the model copied from data
         ok_results = [c["result"] for c in calls if "error" not in c["result"]]
         bad = answers.unsupported_numbers(text, ok_results, extra=_question_numbers(question))
         chart, prov = None, []

@@ -105,3 +105,16 @@ def test_an_agent_role_gets_only_its_tools_in_llm_mode(demo_settings):
     out = Assistant(settings=demo_settings, role="agent", llm=llm).ask("total sales?")
     assert out["tool_calls"][0]["tool"] == "query_metrics" and "error" in out["tool_calls"][0]["result"]
     assert out["tool_calls"][0]["result"]["error"]  # the unknown/refused tool comes back as an error message
+
+
+def test_an_llm_answer_shows_html_images_and_links_as_text(demo_settings, cid):
+    """The model reads customer text; what it writes is rendered, so it cannot make the page fetch or link."""
+    from markdown_it import MarkdownIt
+    bait = "http://evil.example"
+    llm = scripted(call("rfm_lookup", {"customer_id": cid}),
+                   AIMessage(content=f"**{cid}** <img src={bait}/x> ![p]({bait}/p.png) [more]({bait}/y) "
+                                     f"{bait}/z. Source: rfm_lookup"))
+    out = Assistant(settings=demo_settings, llm=llm).ask(f"What is {cid}'s RFM segment?")
+    html = MarkdownIt("commonmark", {"html": True}).render(out["answer"])
+    assert f"<strong>{cid}</strong>" in html and "<img" not in html and "<a " not in html
+    assert "://" not in out["answer"].replace("\\:", "")
