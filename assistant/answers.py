@@ -21,6 +21,7 @@ import math
 import re
 
 from tools.formatting import bullets, md_safe, md_text, provenance_line
+from tools.registry import CUSTOMER_TEXT_KEYS
 from tools.spec import spec_for, specs
 
 __all__ = ["render", "help_text", "unsupported_text", "unknown_customer_text", "clarify_text", "error_text", "denied_text", "missing_text",
@@ -137,7 +138,12 @@ def numbers_in(text: str) -> list[str]:
     return [m.group(0) for m in _NUM_RE.finditer(text or "")]
 
 
-def _flatten_numbers(obj, out: set[float]) -> None:
+# Strings that are not facts a tool computed: customer-written text (the keys the LLM sees wrapped as
+# <customer_text>), names, the question's own words echoed back, keywords and labels made of customers' words
+NOT_COMPUTED = CUSTOMER_TEXT_KEYS + ("name", "customer_name", "query", "keywords", "label")
+
+
+def _flatten_numbers(obj, out: set[float], facts_only: bool = False, in_text: bool = False) -> None:
     if isinstance(obj, bool):
         return
     if isinstance(obj, (int, float)):
@@ -145,6 +151,8 @@ def _flatten_numbers(obj, out: set[float]) -> None:
             out.add(float(obj))
         return
     if isinstance(obj, str):
+        if in_text:
+            return  # a number written by a customer ("987654.32" in a complaint) supports nothing
         for n in _NUM_RE.findall(obj):
             try:
                 v = float(n.rstrip("%").replace(",", ""))
@@ -157,21 +165,24 @@ def _flatten_numbers(obj, out: set[float]) -> None:
     if isinstance(obj, dict):
         for k, v in obj.items():
             if k != "chart":
-                _flatten_numbers(v, out)
+                _flatten_numbers(v, out, facts_only, in_text or (facts_only and k in NOT_COMPUTED))
     elif isinstance(obj, (list, tuple)):
         for v in obj:
-            _flatten_numbers(v, out)
+            _flatten_numbers(v, out, facts_only, in_text)
 
 
-def unsupported_numbers(text: str, results: list, extra: tuple = ()) -> list[str]:
+def unsupported_numbers(text: str, results: list, extra: tuple = (), facts_only: bool = False) -> list[str]:
     """Numbers in ``text`` that match no number in ``results`` (after rounding / as a percentage).
 
     Small integers ≤ 10 (list positions, "3 reasons") and years are allowed; a number matches a
     result value when it equals it rounded to the number's own decimals, directly or ×100 (%).
+    ``facts_only`` (an LLM's answer): only numbers the tools computed count, not numbers inside
+    customer text, names or the question echoed back (`NOT_COMPUTED`); a template answer may quote a
+    complaint, an LLM's numbers must be facts.
     """
     known: set[float] = set(float(x) for x in extra)
     for r in results:
-        _flatten_numbers(r, known)
+        _flatten_numbers(r, known, facts_only)
     bad = []
     for tok in numbers_in(text):
         pct = tok.endswith("%")
