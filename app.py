@@ -200,9 +200,9 @@ class Session:
 def _ws_summary(st: Session) -> str:
     try:
         from assistant.pipeline import workspace_summary
-        return f"```\n{workspace_summary(st.settings)}\n```"
+        return f"```\n{workspace_summary(st.settings).replace('```', '` ` `')}\n```"
     except GuanxiError as e:
-        return f"⚠ {e}"
+        return f"⚠ {md_text(e)}"
 
 
 # ---------------------------------------------------------------- the app
@@ -341,7 +341,7 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
             report = st.ws.quality_report if admin else {}
             audit(st.ws, st.user, st.role, "page_load")
             segs = segment_choices(st.ws)
-            return (st, f"**{st.user}** · {ROLE_NAMES.get(st.role, st.role)}", gr.update(visible=admin), gr.update(choices=cats),
+            return (st, f"**{md_text(st.user)}** · {ROLE_NAMES.get(st.role, st.role)}", gr.update(visible=admin), gr.update(choices=cats),
                     _ws_summary(st) if admin else "", gr.update(choices=choices), gr.update(visible=allowed("draft_care_batch", st.role)),
                     gr.update(choices=segs, value=segs[0] if "At Risk" not in segs else "At Risk"),
                     report, quarantine_table(report) if admin else pd.DataFrame(),
