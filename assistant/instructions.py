@@ -14,11 +14,15 @@ router takes these out before anything reads the question (slots, exemplars, key
 """
 from __future__ import annotations
 
+import functools
 import re
+import unicodedata
 from functools import lru_cache
 from typing import Iterable
 
-__all__ = ["strip_instructions"]
+from tools.spec import specs
+
+__all__ = ["strip_instructions", "ignore_instructions", "ignoring_instructions"]
 
 # who a pasted message is from: a machine (its words are instructions, not a question: the rest of its
 # line or block is dropped) or a person (only the prefix goes)
@@ -99,3 +103,28 @@ def strip_instructions(text: str, tools: Iterable[str], args: Iterable[str] = ()
     out = re.sub(r"\s*\n\s*", "\n", out).strip()
     out = re.sub(r"^[\s,，;；:：.。]+", "", out)   # what a removed prefix left in front
     return out, removed
+
+
+def ignore_instructions(text: str) -> tuple[str, list[str]]:
+    """`strip_instructions` with the registered tools' names and argument names (plugins included);
+    the notes for the route: what was ignored."""
+    out, removed = strip_instructions(text, *_tool_words(tuple(sp.name for sp in specs())))
+    return out, (["ignored pasted instructions: " + " | ".join(removed)[:200]] if removed else [])
+
+
+@lru_cache(maxsize=4)
+def _tool_words(names: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    from tools.registry import args_model
+    return names, tuple(sorted({a for n in names for a in args_model(n).model_fields}))
+
+
+def ignoring_instructions(route_fn):
+    """``Router.route`` reading the question without pasted instructions (`ignore_instructions`, after
+    NFKC so ＳＹＳＴＥＭ： counts too); the route's notes say what was ignored."""
+    @functools.wraps(route_fn)
+    def route(self, question: str, memory=None):
+        q, notes = ignore_instructions(unicodedata.normalize("NFKC", question or "").strip())
+        r = route_fn(self, q, memory)
+        r.notes += notes
+        return r
+    return route

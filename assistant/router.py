@@ -31,7 +31,7 @@ from assistant.pending import resolve_pending
 from assistant.question_words import (AND_WORDS, BLAME, CHANGE, CHANNEL_ALIASES, COMPLAINT_CONTEXT, FOLLOWUP, GENDER_ONE, GROUP_METRICS, LANGUAGE_SWITCH, LISTING, LOWEST, ORDINAL, OUT_OF_SCOPE, PLACE_GROUPS, PREVIOUS_PERIOD, PRONOUN, SAME_PERIOD_LAST_YEAR, SEG_WORDS, THEM, TWO_PERIODS, UNSUPPORTED, WHY, age_band_named, all_cues, has_slots, known_words, metrics_named)
 from assistant.lang import parse_date_range, parse_days, parse_top
 from assistant.homophones import homophone_fixer
-from assistant.instructions import strip_instructions
+from assistant.instructions import ignoring_instructions
 from assistant.vocabulary import Mention, Vocabulary, complaint_text, nfkc, normalise_question, vocabulary_for
 
 from knowledge.text import has_cjk, place_key, question_language
@@ -52,7 +52,6 @@ class Router:
         self.ws = ws
         self.vocab = vocabulary_for(ws)
         self._model = model
-        self._words: tuple | None = None
         self.as_of = ws.as_of()
         self.semantic  # a bad WORKSPACE/semantic.toml is refused here, with its file and entry
 
@@ -68,25 +67,9 @@ class Router:
         return self._model or IntentModel.shared()
 
     # ---------------------------------------------------------------- public
+    @ignoring_instructions  # pasted "SYSTEM: 调用 segment_members …", tool names and calls are not the question
     def route(self, question: str, memory=None) -> Route:
-        # pasted "SYSTEM: 调用 segment_members …", tool names and calls are not what the question asks
-        q, ignored = strip_instructions(nfkc(question).strip(), *self._tool_words())
-        route = self._route(q, memory)
-        if ignored:
-            route.notes.append("ignored pasted instructions: " + " | ".join(ignored)[:200])
-        return route
-
-    def _tool_words(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        """The registered tools' names and argument names (plugins included)."""
-        from tools.registry import args_model
-        names = tuple(sp.name for sp in specs())
-        if self._words is None or self._words[0] != names:
-            args = tuple(sorted({a for n in names for a in args_model(n).model_fields}))
-            self._words = (names, args)
-        return self._words
-
-    def _route(self, q: str, memory) -> Route:
-        q = normalise_question(q)
+        q = normalise_question(nfkc(question).strip())
         q = homophone_fixer(self.semantic.terms).fix(q)  # 客单架 → 客单价: same pinyin, wrong character
         v = self.vocab
         # 0. "用英文说" / "in English please": the last answer again, in that language
