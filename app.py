@@ -54,6 +54,7 @@ from knowledge.errors import GuanxiError  # noqa: E402
 from knowledge.export import purge_expired_exports  # noqa: E402
 from knowledge.settings import Settings  # noqa: E402
 from knowledge.workspace import Workspace  # noqa: E402
+from tools.formatting import md_code  # noqa: E402
 from tools.registry import allowed, may  # noqa: E402
 
 # ---------------------------------------------------------------- interface texts (zh / en)
@@ -249,9 +250,9 @@ class Sessions:
 def _ws_summary(st: Session) -> str:
     try:
         from assistant.pipeline import workspace_summary
-        return f"```\n{workspace_summary(st.settings)}\n```"
+        return f"```\n{workspace_summary(st.settings).replace('```', '` ` `')}\n```"
     except GuanxiError as e:
-        return f"⚠ {e}"
+        return f"⚠ {md_text(e)}"
 
 
 # ---------------------------------------------------------------- the app
@@ -391,7 +392,7 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
             report = st.ws.quality_report if admin else {}
             audit(st.ws, st.user, st.role, "page_load")
             segs = segment_choices(st.ws)
-            return (f"**{st.user}** · {ROLE_NAMES.get(st.role, st.role)}", gr.update(visible=admin), gr.update(choices=cats),
+            return (f"**{md_text(st.user)}** · {ROLE_NAMES.get(st.role, st.role)}", gr.update(visible=admin), gr.update(choices=cats),
                     _ws_summary(st) if admin else "", gr.update(choices=choices), gr.update(visible=allowed("draft_care_batch", st.role)),
                     gr.update(choices=segs, value=segs[0] if "At Risk" not in segs else "At Risk"),
                     report, quarantine_table(report) if admin else pd.DataFrame(),
@@ -435,17 +436,17 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
             if not message:
                 yield history, gr.update(), ""
                 return
-            history.append({"role": "user", "content": message})
+            history.append({"role": "user", "content": md_text(message, lines=True)})  # pasted text shows as text
             history.append({"role": "assistant", "content": f"*{t('thinking', lg)}*"})
             yield history, gr.update(), ""
             try:
                 result = st.ask(message)
             except GuanxiError as e:
-                result = {"answer": f"⚠ {e}", "tool_calls": [], "provenance": [], "chart": None, "language": lg}
+                result = {"answer": f"⚠ {md_text(e)}", "tool_calls": [], "provenance": [], "chart": None, "language": lg}
             except Exception as e:  # noqa: BLE001 - a bug must not end the conversation
                 import logging
                 logging.getLogger("guanxi.app").exception("question failed")
-                result = {"answer": f"⚠ {type(e).__name__}: {e}", "tool_calls": [], "provenance": [], "chart": None,
+                result = {"answer": f"⚠ {type(e).__name__}: {md_text(e)}", "tool_calls": [], "provenance": [], "chart": None,
                           "language": lg}
             answer = split_answer(result.get("answer") or "")
             alang = result.get("language") or lg
@@ -520,7 +521,7 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
                 sel = ids[evt.index[0]]
             except Exception:  # noqa: BLE001
                 return None, ""
-            return sel, f"{t('selected', lg)}: `{sel['feedback_id']}` · `{sel['customer_id']}`"
+            return sel, f"{t('selected', lg)}: `{md_code(sel['feedback_id'])}` · `{md_code(sel['customer_id'])}`"
 
         cresults.select(on_select, [chits, lang], [cselected, csel_md], api_visibility="private")
 

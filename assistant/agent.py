@@ -7,9 +7,12 @@
   system_prompt=SYSTEM_PROMPT)`; ``settings.llm_max_rounds`` caps the tool-call rounds
   (LangGraph ``recursion_limit``).
 - Customer-written text in tool results is wrapped in ``<customer_text>`` tags under a "data, not
-  instructions" note (`tools.registry.llm_content`); contacts arrive already masked (tool layer)
-  and the final answer is masked again for every role but admin.
-- "Never worse at the facts": every number in the LLM's answer must appear in a tool result;
+  instructions" note (`tools.registry.llm_content`); every < and > of the data is written &lt; / &gt;,
+  so no text can close or open the wrapper; contacts arrive already masked (tool layer)
+  and the final answer is masked again for every role but admin; it is Markdown the app renders, so
+  raw HTML, images, links and auto-links in it are shown as text (`tools.formatting.md_answer`).
+- "Never worse at the facts": every number in the LLM's answer must be one a tool computed (a number
+  that appears only inside customer text, a name or the question's echo supports nothing);
   otherwise the answer is replaced by the offline template answer for the same tool results (or
   by the offline router's answer when no tool was called), with a visible note.
 - A connection error (no server), a timeout or too many rounds → the offline router answers,
@@ -23,6 +26,7 @@ from assistant import answers
 from knowledge.text import question_language
 from knowledge.pii import mask_text
 from tools import registry
+from tools.formatting import md_answer
 
 __all__ = ["LlmAgent", "SYSTEM_PROMPT", "make_chat_model", "is_connection_error"]
 
@@ -157,8 +161,9 @@ class LlmAgent:
         text = str(text or "")
         if not self.assistant.ctx.unmasked:
             text = mask_text(text)
+        text = md_answer(text)   # Markdown the app renders: no HTML, image or link the model copied from data
         ok_results = [c["result"] for c in calls if "error" not in c["result"]]
-        bad = answers.unsupported_numbers(text, ok_results, extra=_question_numbers(question))
+        bad = answers.unsupported_numbers(text, ok_results, extra=_question_numbers(question), facts_only=True)
         chart, prov = None, []
         for r in ok_results:
             if r.get("chart") is not None:

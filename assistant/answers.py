@@ -5,6 +5,11 @@ Every number in an answer is read from the tool result it describes — nothing 
 here except formatting (`tools.formatting`) — and every answer ends with a provenance line.
 Lists use bullets, not numbers, so the only numbers in the text are facts.
 
+Answers are Markdown, and customer data is data: every string of a tool result is escaped
+(`tools.formatting.md_safe` / `md_text`) before its renderer sees it, and so is every piece of data or
+of the question an answer text here quotes (names, cities, ids, error messages), so a name such as
+``<img src=…>``, a ``[link](…)`` in a complaint or a masked ``182****3495`` shows as written.
+
 `render(tool, result, language, ...)` → text; `help_text`, `clarify_text`, `error_text`,
 `denied_text`, `missing_text` for the other outcomes; `numbers_in` / `unsupported_numbers` check
 that a text (e.g. an LLM's answer) states no number that is not in the tool results.
@@ -15,7 +20,8 @@ import json
 import math
 import re
 
-from tools.formatting import bullets, provenance_line
+from tools.formatting import bullets, md_safe, md_text, provenance_line
+from tools.registry import CUSTOMER_TEXT_KEYS
 from tools.spec import spec_for, specs
 
 __all__ = ["render", "help_text", "unsupported_text", "unknown_customer_text", "clarify_text", "error_text", "denied_text", "missing_text",
@@ -28,10 +34,10 @@ def render(tool: str, result: dict, language: str, focus: dict | None = None, wi
     zh = language == "zh"
     spec = spec_for(tool)
     if spec is None or spec.render is None:
-        body = json.dumps({k: v for k, v in result.items() if k not in ("chart", "provenance")}, ensure_ascii=False,
-                          default=str)[:1500]
+        body = md_text(json.dumps({k: v for k, v in result.items() if k not in ("chart", "provenance")},
+                                  ensure_ascii=False, default=str)[:1500])
     else:
-        body = spec.render(result, zh, focus or {})
+        body = spec.render(md_safe(result), zh, md_safe(focus or {}))
     if with_provenance:
         body += "\n" + provenance_line(result.get("provenance"), zh)
     return body
@@ -56,6 +62,7 @@ def unsupported_text(term: str, language: str) -> str:
     """A metric the data has no column for: what is missing and what can be asked instead."""
     from tools.kpi import METRICS
     zh = language == "zh"
+    term = md_text(term)
     names = [m["zh"] if zh else m["en"] for m in METRICS.values()]
     if zh:
         return (f"这个问题我回答不了：数据里没有「{term}」所需的字段（订单、客户、商品和反馈表里都没有这一列），"
@@ -71,10 +78,11 @@ def unsupported_text(term: str, language: str) -> str:
 def unknown_customer_text(token: str, reason: str, language: str) -> str:
     """An id shaped like a customer id that names no customer (with close ids when there are some)."""
     close = re.search(r"did you mean ([^)?]+)\??\)", reason or "")
+    token, close = md_text(token), (md_text(close.group(1)) if close else None)
     if language == "zh":
-        return (f"没有编号为 {token} 的客户" + (f"，您是不是指 {close.group(1)}?" if close else "。")
+        return (f"没有编号为 {token} 的客户" + (f"，您是不是指 {close}?" if close else "。")
                 + "请检查客户编号，或者用客户姓名来问。")
-    return (f"There is no customer {token}" + (f"; did you mean {close.group(1)}?" if close else ".")
+    return (f"There is no customer {token}" + (f"; did you mean {close}?" if close else ".")
             + " Check the id, or ask by the customer's name.")
 
 
@@ -82,6 +90,8 @@ def clarify_text(candidates: list[dict], language: str, span: str = "", fuzzy: b
     """"Which 王伟?" with distinguishing details (city, last order, masked phone)."""
     zh = language == "zh"
     lines = []
+    span = md_text(span)
+    candidates = md_safe(candidates)
     for c in candidates:
         det = [x for x in (c.get("city") or c.get("province"),
                            (f"最近下单 {c['last_order']}" if zh else f"last order {c['last_order']}") if c.get("last_order") else None,
@@ -109,6 +119,7 @@ def missing_text(kind: str, tool: str, language: str) -> str:
 
 
 def error_text(tool: str, message: str, language: str) -> str:
+    message = md_text(message)  # an error can quote the question or the data
     return (f"没能回答：{message}" if language == "zh" else f"I couldn't answer that: {message}")
 
 
@@ -127,7 +138,12 @@ def numbers_in(text: str) -> list[str]:
     return [m.group(0) for m in _NUM_RE.finditer(text or "")]
 
 
-def _flatten_numbers(obj, out: set[float]) -> None:
+# Strings that are not facts a tool computed: customer-written text (the keys the LLM sees wrapped as
+# <customer_text>), names, the question's own words echoed back, keywords and labels made of customers' words
+NOT_COMPUTED = CUSTOMER_TEXT_KEYS + ("name", "customer_name", "query", "keywords", "label")
+
+
+def _flatten_numbers(obj, out: set[float], facts_only: bool = False, in_text: bool = False) -> None:
     if isinstance(obj, bool):
         return
     if isinstance(obj, (int, float)):
@@ -135,6 +151,8 @@ def _flatten_numbers(obj, out: set[float]) -> None:
             out.add(float(obj))
         return
     if isinstance(obj, str):
+        if in_text:
+            return  # a number written by a customer ("987654.32" in a complaint) supports nothing
         for n in _NUM_RE.findall(obj):
             try:
                 v = float(n.rstrip("%").replace(",", ""))
@@ -147,21 +165,24 @@ def _flatten_numbers(obj, out: set[float]) -> None:
     if isinstance(obj, dict):
         for k, v in obj.items():
             if k != "chart":
-                _flatten_numbers(v, out)
+                _flatten_numbers(v, out, facts_only, in_text or (facts_only and k in NOT_COMPUTED))
     elif isinstance(obj, (list, tuple)):
         for v in obj:
-            _flatten_numbers(v, out)
+            _flatten_numbers(v, out, facts_only, in_text)
 
 
-def unsupported_numbers(text: str, results: list, extra: tuple = ()) -> list[str]:
+def unsupported_numbers(text: str, results: list, extra: tuple = (), facts_only: bool = False) -> list[str]:
     """Numbers in ``text`` that match no number in ``results`` (after rounding / as a percentage).
 
     Small integers ≤ 10 (list positions, "3 reasons") and years are allowed; a number matches a
     result value when it equals it rounded to the number's own decimals, directly or ×100 (%).
+    ``facts_only`` (an LLM's answer): only numbers the tools computed count, not numbers inside
+    customer text, names or the question echoed back (`NOT_COMPUTED`); a template answer may quote a
+    complaint, an LLM's numbers must be facts.
     """
     known: set[float] = set(float(x) for x in extra)
     for r in results:
-        _flatten_numbers(r, known)
+        _flatten_numbers(r, known, facts_only)
     bad = []
     for tok in numbers_in(text):
         pct = tok.endswith("%")

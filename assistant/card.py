@@ -1,5 +1,6 @@
 """The customer card: a customer_profile result (and recommend_products) as Markdown for the app's
-card panel, in zh or en. Customer text (names, complaints) is escaped so it cannot add markup;
+card panel, in zh or en. Customer text (names, complaints, products) is escaped so it cannot add markup
+(`tools.formatting.md_text`, the one escaping the answers use too);
 the facts table is HTML with escaped cells. Contacts are shown as the tool returned them (masked
 for every role but admin)."""
 from __future__ import annotations
@@ -7,7 +8,7 @@ from __future__ import annotations
 import html
 import re
 
-from tools.formatting import fmt_money, number
+from tools.formatting import fmt_money, md_code, md_text, number  # md_text: the one escaping of data text
 
 __all__ = ["CARD_EMPTY", "md_text", "render_card"]
 
@@ -19,12 +20,6 @@ SOURCE_ZH = {"rule": "关联规则", "best seller in a favourite category": "偏
 
 def _money(v) -> str:
     return "" if number(v) is None else "¥" + fmt_money(v)
-
-
-def md_text(s) -> str:
-    """Plain text (customer's words, names) safe inside Markdown: no markup, one line."""
-    s = re.sub(r"\s+", " ", str(s if s is not None else "")).strip()
-    return re.sub(r"([\\`*_{}\[\]<>#|])", r"\\\1", s)
 
 
 def _h(s) -> str:
@@ -48,7 +43,7 @@ def render_card(profile: dict | None, lang: str, recs: dict | None = None) -> st
         return f"⚠ {md_text(profile['error'])}"
     zh = lang != "en"
     p = profile
-    lines = [f"#### {md_text(p.get('name') or '')} · `{p.get('customer_id', '')}`"]
+    lines = [f"#### {md_text(p.get('name') or '')} · `{md_code(p.get('customer_id', ''))}`"]
     place = " ".join(x for x in (p.get("province"), p.get("city")) if x)
     bits = [place, p.get("level"), p.get("channel"),
             (f"{p['age']} 岁" if zh else f"age {p['age']}") if p.get("age") is not None else None]

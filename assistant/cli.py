@@ -11,6 +11,7 @@ from pathlib import Path
 
 from knowledge.errors import GuanxiError
 from knowledge.settings import Settings
+from tools.formatting import md_unescape
 
 # Offline at run time: never reach a model hub or a telemetry host.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -125,9 +126,10 @@ def cmd_ask(args) -> int:
     if args.json:
         _print(json.dumps(out, ensure_ascii=False, default=str))
     else:
-        _print(out["answer"])
+        text = md_unescape(out["answer"])   # the answer is Markdown; a terminal shows its text
+        _print(text)
         for p in out.get("provenance") or []:
-            if p not in out["answer"]:
+            if p not in text:
                 _print(f"  · {p}")
     return 0
 
@@ -148,7 +150,7 @@ def cmd_chat(args) -> int:
             continue
         if q:
             out = a.ask(q)
-            _print(out["answer"])
+            _print(md_unescape(out["answer"]))
     return 0
 
 

@@ -31,6 +31,7 @@ from assistant.pending import resolve_pending
 from assistant.question_words import (AND_WORDS, BLAME, CHANGE, CHANNEL_ALIASES, COMPLAINT_CONTEXT, FOLLOWUP, GENDER_ONE, GROUP_METRICS, LANGUAGE_SWITCH, LISTING, LOWEST, ORDINAL, OUT_OF_SCOPE, PLACE_GROUPS, PREVIOUS_PERIOD, PRONOUN, SAME_PERIOD_LAST_YEAR, SEG_WORDS, THEM, TWO_PERIODS, BOTH_GENDERS, weekdays_named, without_new_customers, age_range_named, UNSUPPORTED, WHY, age_band_named, all_cues, has_slots, known_words, metrics_named)
 from assistant.lang import parse_date_range, parse_days, parse_top, two_periods
 from assistant.homophones import homophone_fixer
+from assistant.instructions import ignoring_instructions
 from assistant.vocabulary import Mention, Vocabulary, complaint_text, nfkc, normalise_question, vocabulary_for
 
 from knowledge.text import has_cjk, place_key, question_language
@@ -66,6 +67,7 @@ class Router:
         return self._model or IntentModel.shared()
 
     # ---------------------------------------------------------------- public
+    @ignoring_instructions  # pasted "SYSTEM: 调用 segment_members …", tool names and calls are not the question
     def route(self, question: str, memory=None) -> Route:
         q = normalise_question(nfkc(question).strip())
         q = homophone_fixer(self.semantic.terms).fix(q)  # 客单架 → 客单价: same pinyin, wrong character

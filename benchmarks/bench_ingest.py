@@ -22,6 +22,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from knowledge.export import write_csv  # noqa: E402  (every CSV Guanxi writes: formula cells neutralised)
+
 SURNAMES = list("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗")
 GIVEN = list("伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华")
 CITIES = [("杭州市", "浙江省"), ("上海市", "上海"), ("北京市", "北京"), ("广州市", "广东省"), ("深圳市", "广东省"),
@@ -40,28 +42,28 @@ def generate(folder: Path, orders: int, customers: int, products: int = 2000, se
     signup = pd.Timestamp("2019-01-01") + pd.to_timedelta(rng.integers(0, 4 * 365, customers), unit="D")
     phones = np.char.add("1", rng.integers(3_000_000_000, 9_999_999_999, customers).astype(str))
     phones = np.where(rng.random(customers) < 0.1, np.char.add("+86 ", phones), phones)
-    pd.DataFrame({
+    write_csv(pd.DataFrame({
         "客户编号": cid, "姓名": names, "性别": rng.choice(["男", "女", "M", "F"], customers),
         "生日": birthday.strftime("%Y-%m-%d"), "手机号": phones,
         "邮箱": np.where(rng.random(customers) < 0.5, np.char.add(np.char.lower(cid), "@example.com"), ""),
         "城市": [CITIES[i][0] for i in city], "省份": [CITIES[i][1] for i in city],
         "注册日期": signup.strftime("%Y/%m/%d"),
-    }).to_csv(folder / "customers.csv", index=False)
+    }), folder / "customers.csv")
     pid = np.char.add("P", np.char.zfill(np.arange(1, products + 1).astype(str), 5))
     price = np.round(rng.lognormal(3.5, 0.8, products), 2)
-    pd.DataFrame({"商品编号": pid, "商品名称": np.char.add("商品", pid), "品类": rng.choice(CATEGORIES, products),
-                  "价格": price}).to_csv(folder / "products.csv", index=False)
+    write_csv(pd.DataFrame({"商品编号": pid, "商品名称": np.char.add("商品", pid), "品类": rng.choice(CATEGORIES, products),
+                            "价格": price}), folder / "products.csv")
     prod = rng.integers(0, products, orders)
     qty = rng.integers(1, 6, orders)
     when = (pd.Timestamp("2022-01-01") + pd.to_timedelta(rng.integers(0, 3 * 365 * 86400, orders), unit="s"))
     qty_text = qty.astype(str)
     qty_text[rng.random(orders) < 0.001] = "-1"
-    pd.DataFrame({
+    write_csv(pd.DataFrame({
         "订单号": np.char.add("O", np.char.zfill(np.arange(1, orders + 1).astype(str), 8)),
         "客户编号": cid[rng.integers(0, customers, orders)], "下单时间": when.strftime("%Y-%m-%d %H:%M:%S"),
         "商品编号": pid[prod], "数量": qty_text, "单价": price[prod],
         "实付金额": np.round(qty * price[prod], 2),
-    }).to_csv(folder / "orders.csv", index=False)
+    }), folder / "orders.csv")
 
 
 def peak_rss_mb() -> float:

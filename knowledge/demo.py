@@ -45,6 +45,7 @@ import numpy as np
 import pandas as pd
 
 from knowledge import demo_text as T
+from knowledge.export import neutralise_cell, write_csv, xlsx_workbook
 
 DEFAULT_END = date(2026, 10, 31)
 HISTORY_YEARS = 3
@@ -1115,9 +1116,11 @@ def _write_orders(path: Path, Ls: _Lines, C: _Customers, P: _Products, X: _Dirt)
         d = d.replace(year=FUTURE_YEAR, day=min(d.day, 28) if d.month == 2 else d.day)
         ts[i] = int((d - datetime(1970, 1, 1)).total_seconds())
     oid = pc.binary_join_element_wise(pa.scalar("O"), pc.cast(pa.array(Ls.o_id_num), pa.string()), pa.scalar(""))
-    cids, pids, chans = pa.array(list(C.ids)), pa.array(P.ids), pa.array(T.CHANNELS)
+    # the text columns are taken from these small dictionaries, so neutralising them (knowledge.export)
+    # neutralises every cell of the file; the order ids are "O" + digits
+    cids, pids, chans = (pa.array([neutralise_cell(str(v)) for v in vals]) for vals in (C.ids, P.ids, T.CHANNELS))
     with open(path, "wb") as f:
-        f.write((",".join(ORDER_HEADERS) + "\n").encode("utf-8"))
+        f.write((",".join(map(neutralise_cell, ORDER_HEADERS)) + "\n").encode("utf-8"))
         for s0 in range(0, len(rows), 250_000):
             r = rows[s0:s0 + 250_000]
             o = Ls.order[r]
@@ -1171,20 +1174,15 @@ def _feedback_frame(F: _Feedback, C: _Customers, P: _Products) -> pd.DataFrame:
 
 
 def _write_csv(df: pd.DataFrame, path: Path, encoding: str) -> None:
-    # the demo's *input* files, written as a shop's export would be (byte-identical per seed); the files
-    # Guanxi writes for people to open (quarantine, draft batches) go through knowledge.export.write_csv
-    df.to_csv(path, index=False, encoding=encoding, lineterminator="\n")
+    # the demo's input files are opened in Excel too: formula cells ("+86 138-…") neutralised like
+    # every file Guanxi writes (knowledge.export); `guanxi build` takes the apostrophe off again
+    write_csv(df, path, encoding=encoding, lineterminator="\n")
 
 
 def _write_xlsx(path: Path, sheet: str, header: list[str], rows: list[list]) -> None:
-    """An .xlsx with fixed timestamps inside (openpyxl stamps 'now'), so reruns are byte-identical."""
-    from openpyxl import Workbook
-    wb = Workbook()
-    ws = wb.active
-    ws.title = sheet
-    ws.append(header)
-    for r in rows:
-        ws.append(r)
+    """An .xlsx with fixed timestamps inside (openpyxl stamps 'now'), so reruns are byte-identical;
+    text cells neutralised and stored as text (knowledge.export.xlsx_workbook)."""
+    wb = xlsx_workbook(sheet, header, rows)
     fixed = datetime(*_FIXED_STAMP)
     wb.properties.creator = "Guanxi demo"
     wb.properties.created = fixed

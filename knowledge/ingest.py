@@ -30,6 +30,7 @@ from knowledge.limits import (OVERSIZE_COLUMN, Limits, check_file_size, check_wo
                               open_truncated, truncation_patches)
 from knowledge.mapping import Mapping
 from knowledge.schema import TABLES, normalise_header
+from knowledge.export import restore_cell, restore_formulas
 
 TEXT_SUFFIXES = (".csv", ".txt", ".tsv")
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")
@@ -331,7 +332,9 @@ def map_frame(df: pd.DataFrame, label: str, file_name: str, mapping: Mapping, he
     """Assign a table to a raw frame, map its headers and keep the mapped columns; cut over-long
     values (`marked`: the reader already cut some, knowledge.limits) and count blank lines."""
     limits = limits or Limits.from_settings()
-    raw = [str(c).replace("\ufeff", "").strip() for c in df.columns]
+    # a leading apostrophe in front of a formula start is how Guanxi (and people) write a cell that must
+    # not run in a spreadsheet (knowledge.export): the value is what follows it
+    raw = [restore_cell(str(c).replace("\ufeff", "").strip()) for c in df.columns]
     df.columns = headers = _unique_headers(raw)
     if len(headers) == 1 and delimiter is None:
         raise GuanxiError(f"{label}: has only one column (header '{headers[0][:80]}'); a table needs at least "
@@ -356,7 +359,7 @@ def map_frame(df: pd.DataFrame, label: str, file_name: str, mapping: Mapping, he
     if table == "orders":
         cols.update(customer_extras(headers, set(matched.values())))
     check_repeated_headers(label, table, raw, cols)
-    frame = pd.DataFrame({c: df[s] for c, s in cols.items()})
+    frame = restore_formulas(pd.DataFrame({c: df[s] for c, s in cols.items()}))
     frame[SOURCE_FILE] = label
     frame[SOURCE_ROW] = df[SOURCE_ROW].astype("int64")
     used = {s: c for c, s in cols.items()}

@@ -7,11 +7,29 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
-_PHONE = re.compile(r"(?<!\d)(?:\+?86[- ]?)?(1[3-9]\d)[- ]?(\d{4})[- ]?(\d{4})(?!\d)")
-_EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*(@[A-Za-z0-9.-]+\.[A-Za-z]{2,})")
+# Matching is done on a copy folded to ASCII one character for one (full-width digits, letters and
+# ＠ ．－ as in "１３９１２３４５６７８" or "wang＠example.com", the ideographic space, dash variants), so
+# positions line up and only the masked spans change in the text.
+_FOLD = str.maketrans({**{chr(c): chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)}, "\u3000": " ",
+                       **{d: "-" for d in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe63"}})
+_SEP = r"[-. ]?"   # 139-1234-5678, 139.1234.5678, 139 1234 5678
+_PHONE = re.compile(rf"(?<!\d)(?:\+?86{_SEP})?(1[3-9]\d){_SEP}(\d{{4}}){_SEP}(\d{{4}})(?!\d)")
+_AT = r"(?:\s*@\s*|\s*[\[(]\s*at\s*[\])]\s*)"   # a@b.com, a @ b.com, a(at)b.com, a[at]b.com
+_EMAIL = re.compile(rf"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*{_AT}([A-Za-z0-9.-]+\.[A-Za-z]{{2,}})", re.I)
 _ID_CARD = re.compile(r"(?<!\d)(\d{6})\d{8}(\d{3}[\dXx])(?!\d)")
-# Bank-card-like runs of 15-19 digits; ids with a letter prefix (order O2026...) are not personal data.
+# Bank-card-like runs of 15-19 digits, also in groups of four (6222 0212 3456 7890 123); ids with a
+# letter prefix (order O2026...) are not personal data.
 _LONG_DIGITS = re.compile(r"(?<![\dA-Za-z])(\d{4})\d{7,11}(\d{4})(?![\dA-Za-z])")
+_CARD_GROUPS = re.compile(r"(?<![\dA-Za-z])(\d{4})(?:[- ]\d{4}){2,3}[- ](\d{1,4})(?![\dA-Za-z])")
+
+def _sub(rx: re.Pattern, repl, text: str) -> str:
+    """``rx.sub(repl, text)`` with the match found in the ASCII-folded copy of ``text``."""
+    folded = text.translate(_FOLD)
+    out, last = [], 0
+    for m in rx.finditer(folded):
+        out += [text[last:m.start()], repl(m)]
+        last = m.end()
+    return "".join(out) + text[last:] if out else text
 
 
 def mask_phone(phone: object) -> object:
@@ -40,13 +58,16 @@ def mask_email(email: object) -> object:
 
 
 def mask_text(text: str, names: Iterable[str] = ()) -> str:
-    """Mask phones, e-mails, ID-card numbers and the given names inside free text."""
+    """Mask phones, e-mails, ID-card numbers, card numbers and the given names inside free text, also
+    when written with dots or spaces (139.1234.5678), in full-width characters (１３９１２３４５６７８,
+    wang＠example.com) or as "name(at)host"."""
     if not text:
         return text
-    out = _ID_CARD.sub(lambda m: f"{m.group(1)}********{m.group(2)}", text)
-    out = _PHONE.sub(lambda m: f"{m.group(1)}****{m.group(3)}", out)
-    out = _EMAIL.sub(lambda m: f"{m.group(1)}***{m.group(2)}", out)
-    out = _LONG_DIGITS.sub(lambda m: f"{m.group(1)}****{m.group(2)}", out)
+    out = _sub(_ID_CARD, lambda m: f"{m.group(1)}********{m.group(2)}", text)
+    out = _sub(_PHONE, lambda m: f"{m.group(1)}****{m.group(3)}", out)
+    out = _sub(_EMAIL, lambda m: f"{m.group(1)}***@{m.group(2)}", out)
+    out = _sub(_LONG_DIGITS, lambda m: f"{m.group(1)}****{m.group(2)}", out)
+    out = _sub(_CARD_GROUPS, lambda m: f"{m.group(1)}****{m.group(2)}", out)
     for name in sorted({n for n in names if n and len(n) >= 2}, key=len, reverse=True):
         if name in out:
             out = out.replace(name, name[0] + "*" * (len(name) - 1))

@@ -17,6 +17,8 @@ person to review, edit and send.
   favourite category (orders), recommended products (rules), complaint status / resolution
   (feedback), an offer (offer list).
 * ``sources``: one ``{detail, value, source}`` per personal detail that appears in the text.
+* a draft carries no markup from the data: names, product and category names are used by their words
+  (`tools.formatting.plain_text`: no HTML tag, link, URL or Markdown character).
 * channels: ``sms`` — one segment: 160 GSM-7 characters, or 70 UCS-2 characters when any
   character is outside GSM-7 (any Chinese); ``wechat`` — ≤ 300 characters; ``email`` — with a
   subject. Optional parts are dropped (never cut mid-word) until the draft fits; the sign-off
@@ -55,6 +57,7 @@ from tools.care import (FESTIVALS, Festival, festival_date, is_at_risk, is_latin
                         resolve_festival)
 from tools.care_data import CareData, care_data, clean_value
 from tools.draft_fit import CHANNELS, SUBJECT_LIMIT, Part, fit, measure
+from tools.formatting import plain_text
 from tools.draft_templates import (COMPLAINT_TOPICS, FESTIVAL_EN_IN_TEXT, FESTIVAL_WISH, GREETINGS,
                                    NO_NAME_GREETING, RESOLUTIONS, SHORT_CORES, SUBJECTS, TEMPLATES, classify,
                                    part_text)
@@ -236,7 +239,11 @@ def draft_care_message(ws_or_tables, customer_id: str, occasion: str, channel: s
     cid = str(cust["customer_id"])
     name = str(cust["name"]).strip()
     warnings: list[str] = []
-    lang = ("en" if is_latin_name(name) else "zh") if language == "auto" else language
+    shown = plain_text(name)   # a draft carries the name's words, never markup from the data
+    if shown != name:
+        warnings.append("the name holds markup (HTML, a link or Markdown): only its words are used"
+                        if shown else "the name is only markup: the draft has no name")
+    lang = ("en" if is_latin_name(shown) else "zh") if language == "auto" else language
     if occasion == "complaint_followup" and tone == "playful":
         tone = "warm"
         warnings.append("a complaint follow-up is never playful: warm tone used")
@@ -249,8 +256,8 @@ def draft_care_message(ws_or_tables, customer_id: str, occasion: str, channel: s
     # ---- form of address
     gender = clean_value(cust.get("gender"))
     age = _age(cust.get("birthday"), as_of)
-    addr, rule = address_form(name, gender, lang, tone, age)
-    addr_src = [_src("name", name, f"{cust_src}: name")]
+    addr, rule = address_form(shown, gender, lang, tone, age) if shown else ("", "no name")
+    addr_src = [_src("name", shown, f"{cust_src}: name")]
     if "gender" in rule or "title" in rule:
         addr_src.append(_src("gender", gender, f"{cust_src}: gender"))
     if rule == "full name" and tone == "warm" and lang == "zh" and age is not None and age < 30 and gender:
@@ -318,6 +325,9 @@ def draft_care_message(ws_or_tables, customer_id: str, occasion: str, channel: s
                               f"shown as a positive phrase only")]))
     prof = data.purchases(cid)
     last, fav = prof["last"], prof["fav"]
+    # product and category names from the data: their words only, no markup
+    last = (plain_text(last[0]), *last[1:]) if last and plain_text(last[0]) else None
+    fav = (plain_text(fav[0]), *fav[1:]) if fav and plain_text(fav[0]) else None
     if last and occasion in ("winback", "vip_thanks", "recommendation"):
         t = part_text("last_purchase", lang, occasion).format(you=you, date=_fmt_day(last[1], lang, as_of),
                                                               product=last[0])
@@ -332,7 +342,7 @@ def draft_care_message(ws_or_tables, customer_id: str, occasion: str, channel: s
 
     # ---- recommendations
     if occasion in ("recommendation", "winback"):
-        recs = data.recommendations(cid)
+        recs = [{**r, "item": plain_text(r["item"])} for r in data.recommendations(cid) if plain_text(r["item"])]
         if recs:
             for k in (min(3, len(recs)), 2, 1):
                 if k > len(recs) or (k == 3 and channel == "sms"):
@@ -396,7 +406,7 @@ def draft_care_message(ws_or_tables, customer_id: str, occasion: str, channel: s
     # fallback, then the compact fallback without the name (only when nothing else fits)
     optout = Part("optout", optout_text, 0, block="optout") if optout_text else None
     sign = Part("sign", sign_text, 0, [_src("brand", brand, brand_src)], block="sign")
-    plans = [("full", vi) for vi in order] + [("short", None), ("noname", None)]
+    plans = [("full", vi) for vi in order] + [("short", None), ("noname", None)] if addr else [("noname", None)]
     best = None
     for rank, (kind, vi) in enumerate(plans):
         if kind == "full":
@@ -425,7 +435,7 @@ def draft_care_message(ws_or_tables, customer_id: str, occasion: str, channel: s
     if best is None:  # only when nothing at all could be assembled
         raise GuanxiError("could not assemble a draft")
     fits, named, score, _, kept, text, vi = best
-    if not named:
+    if not named and addr:
         warnings.append("the name was left out to fit one SMS")
     if not fits:
         warnings.append("even the shortest draft is over the channel limit; shorten it by hand")

@@ -3,14 +3,24 @@
 Renderers (the ``render`` of each `tools.spec.ToolSpec`) and the app use these; nothing here
 computes a number, it only formats one read from a tool result.
 
+Answers are Markdown (the app renders them), and customer data is data: `md_text` is the one
+escaping of text that comes from the data (names, complaint text, product names, resolutions,
+masked contacts such as 182****3495) so that it shows as written — no HTML, image, link, auto-link,
+emphasis or heading from it. `md_safe` applies it to every string of a tool result before a renderer
+sees it (`assistant.answers.render`); `md_answer` keeps the formatting of Markdown an LLM wrote but
+takes out what could fetch or link; `plain_text` is a name or product name without any markup, for
+drafts; `md_unescape` undoes `md_text` for a terminal.
+
 >>> fmt_money(1234.5), fmt_pct(0.4567), fmt_int(12345.0), fmt_num(2.0), fmt_num(2.345)
 ('1,234.50', '45.7%', '12,345', '2', '2.35')
 """
 from __future__ import annotations
 
+import html
 import math
+import re
 
-__all__ = ["number", "fmt_money", "fmt_pct", "fmt_int", "fmt_num", "fmt_unit", "pick", "who", "place", "bullets", "period",
+__all__ = ["md_text", "md_code", "md_safe", "md_answer", "md_unescape", "plain_text", "number", "fmt_money", "fmt_pct", "fmt_int", "fmt_num", "fmt_unit", "pick", "who", "place", "bullets", "period",
            "short", "provenance_line", "BANDS_ZH", "OCCASION_ZH", "OCCASION_EN", "STATUS_ZH"]
 
 
@@ -112,13 +122,103 @@ def period(r: dict, zh: bool) -> str:
 
 def short(s, n: int = 60) -> str:
     s = " ".join(str(s or "").split())
-    return s if len(s) <= n else s[: n - 1] + "…"
+    if len(s) <= n:
+        return s
+    cut = s[: n - 1]
+    if (len(cut) - len(cut.rstrip("\\"))) % 2:  # never end on half of an escape (md_text's "\\*")
+        cut = cut[:-1]
+    return cut + "…"
+
+
+# ----------------------------------------------------------------------------- Markdown and data
+# characters with a meaning in (GitHub-flavoured) Markdown, HTML or the chat's LaTeX: \ ` * { } [ ] < > # | ~ & @ $
+_MD_SPECIAL = re.compile(r"([\\`*{}\[\]<>#|~&@$])")
+_MD_UNDERSCORE = re.compile(r"(?<!\w)_|_(?!\w)")           # snake_case underscores cannot emphasise: left alone
+_MD_AUTOLINK = re.compile(r"(?i)\b(https?|ftp)(?=://)|\b(www)(?=\.)")   # auto-links of GFM: http://x, www.x
+_MD_LINE_START = re.compile(r"^([-+=]+|\d{1,9}(?=[.)]))(?=[\s.)]|$)")    # a list item, a setext underline
+
+
+def _md_line(line: str) -> str:
+    line = _MD_SPECIAL.sub(r"\\\1", line.strip())
+    line = _MD_UNDERSCORE.sub(r"\\_", line)
+    line = _MD_AUTOLINK.sub(lambda m: (m.group(1) + "\\") if m.group(1) else (m.group(2) + "\\"), line)
+    return _MD_LINE_START.sub(lambda m: "\\" + m.group(1) if not m.group(1)[0].isdigit() else m.group(1) + "\\", line)
+
+
+def md_text(s, lines: bool = False) -> str:
+    """Text from the data, safe inside Markdown: shown as written, never markup. One line (whitespace
+    collapsed) unless ``lines``, which keeps its line breaks (a draft's paragraphs).
+
+    >>> print(md_text('<img src=http://127.0.0.1:9/x> [a](http://x) 182****3495'))
+    \\<img src=http\\://127.0.0.1:9/x\\> \\[a\\](http\\://x) 182\\*\\*\\*\\*3495
+    """
+    s = str(s if s is not None else "")
+    if not lines:
+        return _md_line(re.sub(r"\s+", " ", s))
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(_md_line(ln) for ln in s.replace("\r\n", "\n").split("\n")))
+
+
+def md_code(s) -> str:
+    """An id inside a Markdown code span (`C01023`): nothing that could close the span."""
+    return re.sub(r"[`\s]+", " ", str(s if s is not None else "")).strip() or " "
+
+
+def md_safe(obj):
+    """A copy of a tool result with `md_text` applied to every string (keys and numbers unchanged)."""
+    if isinstance(obj, str):
+        return md_text(obj, lines=True)
+    if isinstance(obj, dict):
+        return {k: md_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(md_safe(v) for v in obj)
+    return obj
+
+
+_MD_ESCAPED = re.compile(r"\\([\\`*_{}\[\]<>#|~&@$:.+=()!-])")
+
+
+def md_unescape(s: str) -> str:
+    """Markdown from `md_text` back to the plain text (for a terminal)."""
+    return _MD_ESCAPED.sub(r"\1", s or "")
+
+
+_MD_IMAGE = re.compile(r"!\[([^\]\n]*)\]\([^)\n]*\)")
+_MD_LINK = re.compile(r"\[([^\]\n]*)\]\(\s*([^)\s\n]*)[^)\n]*\)")
+_MASK_RUN = re.compile(r"(?<=\w)\*{2,}(?=[\w@])")
+
+
+def md_answer(text: str) -> str:
+    """Markdown written by an LLM (which reads customer text) as the answer: bold, lists and line
+    breaks stay; raw HTML, images, links and auto-links are shown as text, and the asterisks of a
+    masked contact (138****5678, j***@x.com) as asterisks."""
+    t = str(text or "")
+    t = _MD_IMAGE.sub(lambda m: m.group(1), t)
+    t = _MD_LINK.sub(lambda m: m.group(1) + (f" ({m.group(2)})" if m.group(2) else ""), t)
+    t = re.sub(r"([<>\[\]])", r"\\\1", t)
+    t = _MASK_RUN.sub(lambda m: "\\*" * len(m.group(0)), t)
+    t = re.sub(r"(?<=\w)\*(?=@)", r"\\*", t)
+    t = re.sub(r"@", r"\\@", t)
+    return _MD_AUTOLINK.sub(lambda m: (m.group(1) + "\\") if m.group(1) else (m.group(2) + "\\"), t)
+
+
+def plain_text(s) -> str:
+    """A name or product name for a draft (an SMS, a WeChat message, an e-mail): its words without any
+    markup — no HTML tag, image, link, URL or Markdown character from the data."""
+    t = html.unescape(str(s if s is not None else ""))
+    t = _MD_IMAGE.sub(r"\1", t)
+    t = re.sub(r"\[([^\]\n]*)\]\([^)\n]*\)", r"\1", t)
+    t = re.sub(r"<[/!?]?[A-Za-z][^<>]*(?:>|$)", " ", t)
+    t = re.sub(r"(?i)\b(?:https?|ftp)://\S*|\bwww\.\S*|\bjavascript:\S*", " ", t)
+    t = re.sub(r"[<>\[\]{}`*|#\\$~]", "", t)
+    t = re.sub(r"(?<!\w)_+|_+(?!\w)", "", t)
+    return re.sub(r"\s+", " ", t).strip()
 
 
 def provenance_line(prov: str | list, zh: bool) -> str:
+    """"来源：…" / "Source: …" — escaped (`md_text`): a provenance can quote the question or a segment name."""
     if isinstance(prov, list):
         prov = " · ".join(map(str, prov))
-    return ("来源：" if zh else "Source: ") + str(prov or "—")
+    return ("来源：" if zh else "Source: ") + (md_text(prov) if prov else "—")
 
 
 BANDS_ZH = {"high": "高风险", "medium": "中风险", "low": "低风险", "very high": "极高风险"}

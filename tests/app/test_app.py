@@ -41,39 +41,49 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+class _Serving:
+    """`python app.py --workspace WS --port P` in a subprocess, until closed."""
+
+    def __init__(self, workspace: Path):
+        port = _free_port()
+        cache = Path(workspace).parent / GRADIO_CACHE
+        env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "GRADIO_TEMP_DIR": str(cache),
+               "GUANXI_LOGIN_MAX_FAILURES": str(LOGIN_MAX_FAILURES), "GUANXI_LOGIN_CLIENT_MAX_FAILURES": "40"}
+        self.log_path = Path(workspace) / "app-test.log"
+        self.log = open(self.log_path, "w")
+        t0 = time.perf_counter()
+        self.proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--workspace", str(workspace),
+                                      "--port", str(port)], cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        self.url = f"http://127.0.0.1:{port}"
+        deadline = time.time() + 90
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen(self.url, timeout=2)
+                break
+            except OSError:
+                if self.proc.poll() is not None:
+                    raise AssertionError(self.log_path.read_text())
+                time.sleep(0.25)
+        else:
+            self.proc.kill()
+            raise AssertionError("app did not start within 90 s:\n" + self.log_path.read_text())
+        print(f"\napp serving after {time.perf_counter() - t0:.1f} s")
+
+    def close(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
 @pytest.fixture(scope="module")
 def server(demo_settings):
     """`python app.py --workspace WS --port P` in a subprocess; yields its URL."""
-    port = _free_port()
-    cache = demo_settings.workspace.parent / GRADIO_CACHE
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "GRADIO_TEMP_DIR": str(cache),
-           "GUANXI_LOGIN_MAX_FAILURES": str(LOGIN_MAX_FAILURES), "GUANXI_LOGIN_CLIENT_MAX_FAILURES": "40"}
-    log_path = demo_settings.workspace / "app-test.log"
-    log = open(log_path, "w")
-    t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--workspace", str(demo_settings.workspace),
-                             "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            break
-        except OSError:
-            if proc.poll() is not None:
-                raise AssertionError(log_path.read_text())
-            time.sleep(0.25)
-    else:
-        proc.kill()
-        raise AssertionError("app did not start within 90 s:\n" + log_path.read_text())
-    print(f"\napp serving after {time.perf_counter() - t0:.1f} s")
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    app = _Serving(demo_settings.workspace)
+    yield app.url
+    app.close()
 
 
 def _client(url, username):
@@ -514,3 +524,71 @@ def test_a_comparison_and_a_ranking_show_their_charts_in_the_browser(server):
             page.screenshot(path=str(SCREENSHOTS / "10-ranking.png"), full_page=True)
         finally:
             browser.close()
+
+
+@pytest.mark.browser
+def test_markup_in_a_name_and_a_complaint_renders_as_text_and_fetches_nothing(demo_settings, tmp_path):
+    """A customer named <img src=http://127.0.0.1:PORT/…> and a complaint holding a [link](…) and an image:
+    in the chat answer and the card they read as written, the page asks the bait server for nothing, and
+    the masked phone shows its asterisks. The app serves a copy of the demo workspace with that data."""
+    import http.server
+    import threading
+
+    import pandas as pd
+    from playwright.sync_api import expect, sync_playwright
+
+    from knowledge.workspace import Workspace
+    hits: list[str] = []
+
+    class Bait(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the stdlib's name
+            hits.append(self.path)
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    bait = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Bait)
+    threading.Thread(target=bait.serve_forever, daemon=True).start()
+    origin = f"http://127.0.0.1:{bait.server_address[1]}"
+    root = tmp_path / "ws"
+    shutil.copytree(demo_settings.workspace, root, ignore=shutil.ignore_patterns(
+        "chroma", "index", "exports", "audit.jsonl", "*.log"))
+    ws = Workspace(root)
+    fb, cust = ws.table("feedback").copy(), ws.table("customers").copy()
+    open_ = fb["kind"].eq("complaint") & fb["status"].eq("open") & fb["customer_id"].isin(
+        cust.loc[cust["phone"].notna(), "customer_id"])
+    cid = str(fb.loc[open_, "customer_id"].iloc[0])
+    name = f"<img src={origin}/name.png>"
+    complaint = f"快递太慢 [点我]({origin}/link) ![图]({origin}/img.png) <{origin}/auto>"
+    cust.loc[cust["customer_id"] == cid, "name"] = name
+    fb.loc[open_ & fb["customer_id"].eq(cid), "text"] = complaint
+    ws.write_table("customers", cust)
+    ws.write_table("feedback", fb)
+    phone = str(cust.loc[cust["customer_id"] == cid, "phone"].iloc[0])
+    app = _Serving(root)
+    try:
+        with sync_playwright() as p:
+            browser = _chromium(p)
+            try:
+                page = _log_in(browser, app.url, "manager")
+                requested: list[str] = []
+                page.on("request", lambda r: requested.append(r.url))
+                page.fill("#question textarea", f"{cid} 的客户画像")
+                page.click("#send")
+                expect(page.locator("#customer-card")).to_contain_text(cid, timeout=30_000)
+                expect(page.locator("#chatbot")).to_contain_text("未解决投诉", timeout=30_000)
+                chat, card = page.locator("#chatbot").inner_text(), page.locator("#customer-card").inner_text()
+                for text in (chat, card):
+                    assert name in text, text[:500]              # the name reads as written
+                assert "[点我](" in chat or "[点我](" in card     # the complaint's link too
+                assert phone[:3] + "****" + phone[-4:] in chat   # the mask shows as a mask, not bold
+                assert page.locator(f"img[src^='{origin}'], a[href^='{origin}']").count() == 0
+                page.screenshot(path=str(SCREENSHOTS / "11-markup-as-text.png"), full_page=True)
+            finally:
+                browser.close()
+    finally:
+        app.close()
+        bait.shutdown()
+    assert not [u for u in requested if u.startswith(origin)] and hits == [], (requested, hits)

@@ -122,3 +122,19 @@ def test_a_question_in_the_app_is_one_record(demo_settings, demo_ws):
     assert (rec["event"], rec["user"], rec["role"], rec["entry"]) == ("ask", "erin", "manager", "app")
     assert [c["tool"] for c in rec["tool_calls"]] == [c["tool"] for c in out["tool_calls"]]
     assert rec["tool_calls"]
+
+
+def test_contacts_with_dots_full_width_digits_or_a_full_width_at_are_masked_in_the_log(demo_settings, demo_ws, person):
+    """139.1234.5678, １３９１２３４５６７８ and wang＠example.com are the same contacts: none is written in clear."""
+    phone, email = str(person["phone"]), str(person["email"])
+    dotted = f"{phone[:3]}.{phone[3:7]}.{phone[7:]}"
+    wide = phone.translate({ord(d): chr(ord(d) + 0xFEE0) for d in "0123456789"})
+    at = email.replace("@", "＠")
+    a = Assistant(settings=demo_settings, user="alice")
+    with Audit(demo_ws) as log:
+        a.ask(f"{person['customer_id']} 的手机是 {dotted} 还是 {wide}，邮箱 {at} 对吗?")
+    q = log.new[0]["question"]
+    local = email.split("@")[0]
+    assert dotted not in q and wide not in q and at not in q and local not in q, q
+    assert phone[-4:] in q and wide[-4:] not in q          # masked as 139****5678, in ASCII digits
+    assert q.count(phone[:3] + "****" + phone[-4:]) == 2 and "***@" in q

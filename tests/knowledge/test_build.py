@@ -281,3 +281,31 @@ def test_cdnow_master_with_a_mapping_file(tmp_path):
     assert orders.loc[orders["customer_id"] == "00002", "order_id"].tolist() == ["00002-19970112"] * 2
     assert ws.table("customers")["customer_id"].iloc[0] == "00001"  # zero padding kept
     assert report.inputs[0]["delimiter"] == "whitespace"
+
+
+def test_a_quarantine_file_fixed_and_built_again_keeps_its_values(tmp_path):
+    """A quarantine file has formula-like cells written with an apostrophe (knowledge.export); built again
+    after the impossible birthday is fixed, the values are the customer's, without the apostrophe."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "customers.csv").write_text("客户编号,姓名,性别,生日,手机号\nC001,=HYPERLINK(\"http://x\"),女,1890-01-01,"
+                                        "+86 138-0000-0001\nC002,@王芳,女,,\n", encoding="utf-8")
+    (data / "orders.csv").write_text("订单号,客户编号,下单时间,商品名称,数量,实付金额\nO1,C002,2024-03-05,-茶-,1,10\n", encoding="utf-8")
+    ws = Workspace(tmp_path / "ws")
+    build_tables(data, ws)
+    q = pd.read_csv(ws.quarantine_dir / "customers.csv", dtype=str, encoding="utf-8-sig", keep_default_na=False)
+    assert q["name"].tolist() == ["'=HYPERLINK(\"http://x\")"] and q["phone"].tolist() == ["'+86 138-0000-0001"]
+    c = ws.table("customers").set_index("customer_id")
+    assert c.loc["C002", "name"] == "@王芳"
+    fixed = tmp_path / "fixed"
+    fixed.mkdir()
+    q.drop(columns=[x for x in q.columns if x not in ("customer_id", "name", "gender", "phone")]) \
+        .rename(columns={"customer_id": "客户编号", "name": "姓名", "gender": "性别", "phone": "手机号"}) \
+        .assign(生日="1990-01-01").to_csv(fixed / "customers.csv", index=False)   # a person's own edit
+    (fixed / "orders.csv").write_text((data / "orders.csv").read_text(encoding="utf-8").replace("C002", "C001"),
+                                      encoding="utf-8")
+    ws2 = Workspace(tmp_path / "ws2")
+    build_tables(fixed, ws2)
+    c2 = ws2.table("customers").set_index("customer_id")
+    assert c2.loc["C001", "name"] == "=HYPERLINK(\"http://x\")" and c2.loc["C001", "phone"] == "13800000001"
+    assert ws2.table("orders")["product_name"].tolist() == ["-茶-"]

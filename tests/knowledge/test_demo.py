@@ -13,19 +13,59 @@ import pytest
 
 from knowledge import demo_text as T
 from knowledge.demo import DEFAULT_END, FILES, MANIFEST, generate_demo
+from knowledge.export import FORMULA_START, restore_formulas
 from knowledge.schema import TABLES, normalise_header
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 def _load(d: Path) -> dict:
+    """The demo's files as `guanxi build` reads them (the apostrophe in front of a formula-like cell,
+    e.g. '+86 138-…, taken off: knowledge.export.restore_formulas)."""
     m = json.loads((d / MANIFEST).read_text(encoding="utf-8"))
-    c = pd.read_csv(d / "customers.csv", dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    p = pd.read_excel(d / "products.xlsx", sheet_name="商品", dtype={"商品编号": str})
-    o = pd.read_csv(d / "orders.csv", dtype={"order_id": str, "customer_id": str, "product_id": str, "channel": str})
+    c = restore_formulas(pd.read_csv(d / "customers.csv", dtype=str, keep_default_na=False, encoding="utf-8-sig"))
+    p = restore_formulas(pd.read_excel(d / "products.xlsx", sheet_name="商品", dtype={"商品编号": str}))
+    o = restore_formulas(pd.read_csv(d / "orders.csv", dtype={"order_id": str, "customer_id": str, "product_id": str,
+                                                                "channel": str}))
     o["order_date"] = pd.to_datetime(o["order_date"])
-    f = pd.read_csv(d / "feedback.csv", dtype=str, keep_default_na=False, encoding="gb18030")
+    f = restore_formulas(pd.read_csv(d / "feedback.csv", dtype=str, keep_default_na=False, encoding="gb18030"))
     return {"m": m, "c": c, "p": p, "o": o, "f": f, "dir": d}
+
+
+def _formula_like(v) -> bool:
+    """A cell Excel would run as a formula: text starting with = + - @ tab CR that is not a number."""
+    return isinstance(v, str) and v.startswith(FORMULA_START) and not re.fullmatch(r"[+-]?\d[\d,]*(\.\d*)?%?", v.strip())
+
+
+def test_the_demo_files_open_in_a_spreadsheet_without_formulas(small):
+    """customers.csv holds '+86 138-…' phones (Excel would run "+86 138-1234-5678" as a formula): every
+    CSV cell is read as a spreadsheet program reads it (csv module) and none starts a formula; every
+    cell of products.xlsx is a value, not a formula (openpyxl)."""
+    import csv
+
+    from openpyxl import load_workbook
+    d = small["dir"]
+    for name, enc in (("customers.csv", "utf-8-sig"), ("orders.csv", "utf-8"), ("feedback.csv", "gb18030")):
+        with open(d / name, newline="", encoding=enc) as fh:
+            cells = [v for row in csv.reader(fh) for v in row]
+        assert cells and not [v for v in cells if _formula_like(v)], name
+    raw = pd.read_csv(d / "customers.csv", dtype=str, keep_default_na=False, encoding="utf-8-sig")["手机号"]
+    assert raw.str.startswith("'+86 ").sum() == len(small["m"]["planted"]["phone_plus86_format"]["customer_ids"]) \
+        + len(small["m"]["planted"]["duplicate_customers"]["ids_with_plus86_phone"]) > 0
+    wb = load_workbook(d / "products.xlsx")
+    cells = [c for ws in wb.worksheets for row in ws.iter_rows() for c in row if c.value is not None]
+    assert cells and all(c.data_type != "f" for c in cells) and not [c.value for c in cells if _formula_like(c.value)]
+
+
+def test_the_demo_workbook_writer_stores_a_formula_like_name_as_text(tmp_path):
+    from openpyxl import load_workbook
+
+    from knowledge.demo import _write_xlsx
+    _write_xlsx(tmp_path / "p.xlsx", "商品", ["商品编号", "商品名称"], [["P1", '=HYPERLINK("http://x","y")'], ["P2", "@SUM(A1)"]])
+    ws = load_workbook(tmp_path / "p.xlsx")["商品"]
+    names = [ws.cell(row=r, column=2) for r in (2, 3)]
+    assert [c.data_type for c in names] == ["s", "s"]
+    assert [c.value for c in names] == ['\'=HYPERLINK("http://x","y")', "'@SUM(A1)"]
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import stat
 import time
+import re
+from pathlib import Path
 
 import pandas as pd
 
@@ -66,3 +68,57 @@ def test_expired_exports_are_purged_old_flat_ones_too(tmp_path):
     assert fresh.exists() and not stale.exists() and not stale.parent.exists() and not legacy.exists()
     _export(tmp_path, "agent", now=time.time() + 2 * 3600)       # a new export purges first
     assert not fresh.exists()
+
+
+def test_a_neutralised_value_reads_back_as_itself():
+    """`guanxi build` on a file Guanxi wrote (a fixed quarantine file, the demo) gets the values back."""
+    from knowledge.export import restore_cell
+    for v in ("=1+1", "'=1+1", "''=x", "+86 138-0000-0001", "@张三", "-5", "'abc", "张三", "", None, 3.5, "\t=x"):
+        assert restore_cell(neutralise_cell(v)) == v, v
+
+
+def test_headers_are_cells_too_and_the_frame_round_trips(tmp_path):
+    from knowledge.export import restore_formulas
+    df = pd.DataFrame({"=cmd": ["@SUM(A1)", "x"], "n": [1, 2], "phone": ["+86 138-0000-0001", None]})
+    path = write_csv(df, tmp_path / "x.csv")
+    back = pd.read_csv(path, dtype=str, keep_default_na=False)
+    assert list(back.columns) == ["'=cmd", "n", "phone"] and back.iloc[0].tolist() == ["'@SUM(A1)", "1", "'+86 138-0000-0001"]
+    again = restore_formulas(back)
+    assert list(again.columns) == ["=cmd", "n", "phone"] and again.iloc[0].tolist() == ["@SUM(A1)", "1", "+86 138-0000-0001"]
+
+
+def test_an_xlsx_cell_is_text_never_a_formula(tmp_path):
+    """openpyxl stores a string starting with "=" as a formula; the workbook writer stores text."""
+    from openpyxl import load_workbook
+
+    from knowledge.export import xlsx_workbook
+    xlsx_workbook("s", ["name", "n"], [["=HYPERLINK(\"http://x\")", 1], ["+cmd", -5], ["ok", 2]]).save(tmp_path / "x.xlsx")
+    ws = load_workbook(tmp_path / "x.xlsx")["s"]
+    col = [ws.cell(row=r, column=1) for r in range(2, 5)]
+    assert [c.data_type for c in col] == ["s", "s", "s"]
+    assert [c.value for c in col] == ["'=HYPERLINK(\"http://x\")", "'+cmd", "ok"] and ws.cell(row=3, column=2).value == -5
+
+
+# Code that writes a spreadsheet file, and where it may: knowledge/export.py is the one writer.
+_WRITERS = re.compile(r"\.to_csv\(|\.to_excel\(|csv\.writer\(|csv\.DictWriter\(|ExcelWriter\(|\bWorkbook\(|"
+                      r"(?:pa_csv|pacsv|pyarrow\.csv)\.write_csv\(")
+_ALLOWED = {  # file → the one writer allowed there, and why
+    "knowledge/export.py": (r".", "the neutralising writers themselves"),
+    "knowledge/demo.py": (r"pa_csv\.write_csv\(", "orders.csv through Arrow: its text columns come from neutralised dictionaries"),
+}
+
+
+def test_every_spreadsheet_writer_goes_through_knowledge_export():
+    root = Path(__file__).resolve().parents[2]
+    files = [root / "app.py", *[p for d in ("knowledge", "tools", "assistant", "evals", "scripts", "benchmarks")
+                                for p in sorted((root / d).rglob("*.py"))]]
+    bad, seen = [], set()
+    for f in files:
+        rel = str(f.relative_to(root))
+        for n, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1):
+            if _WRITERS.search(line) and not line.lstrip().startswith("#"):
+                seen.add(rel)
+                if rel not in _ALLOWED or not re.search(_ALLOWED[rel][0], line):
+                    bad.append(f"{rel}:{n}: {line.strip()}")
+    assert not bad, "spreadsheet files must be written through knowledge.export:\n" + "\n".join(bad)
+    assert "knowledge/export.py" in seen  # the scan sees the writers

@@ -20,3 +20,24 @@ def test_free_text_is_masked_for_logs():
 def test_ids_are_not_personal_data_but_card_numbers_are():
     assert mask_text("订单 O202609020033 已发货") == "订单 O202609020033 已发货"
     assert "6222021234567890123" not in mask_text("卡号 6222021234567890123")
+
+
+def test_phones_with_dots_spaces_or_full_width_digits_are_masked():
+    for text, shown in (("电话 139.1234.5678 谢谢", "139****5678"), ("电话 139 1234 5678", "139****5678"),
+                        ("电话１３９１２３４５６７８，谢谢", "139****5678"), ("+86．139．1234．5678", "139****5678"),
+                        ("手机：１３９－１２３４－５６７８", "139****5678"), ("call 139—1234—5678", "139****5678")):
+        out = mask_text(text)
+        assert shown in out and "1234" not in out and "１２３４" not in out, (text, out)
+    assert mask_text("电话１３９１２３４５６７８，谢谢") == "电话139****5678，谢谢"   # the rest of the text unchanged
+
+
+def test_full_width_and_spelled_out_e_mails_are_masked():
+    for text in ("mail wang.wei＠example.com", "mail ｗａｎｇ．ｗｅｉ＠ｅｘａｍｐｌｅ．ｃｏｍ", "mail wang.wei @ example.com",
+                 "mail wang.wei(at)example.com", "mail wang.wei [at] example.com"):
+        out = mask_text(text)
+        assert "wang.wei" not in out and "ｗａｎｇ" not in out and "w***@" in out, (text, out)
+
+
+def test_a_card_number_in_groups_of_four_is_masked_but_dates_are_not():
+    assert "0212" not in mask_text("卡号 6222 0212 3456 7890 123")
+    assert mask_text("2025-10-03 到 2025-10-31 的订单 O202609020033") == "2025-10-03 到 2025-10-31 的订单 O202609020033"

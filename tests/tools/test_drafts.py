@@ -451,3 +451,30 @@ def test_a_batch_csv_cannot_run_a_formula_from_customer_data(tmp_path, tables):
     df = pd.read_csv(draft_batch(t, "At Risk", "winback", out_csv=tmp_path / "f.csv"), encoding="utf-8-sig", dtype=str)
     names = df["name"].dropna().tolist()
     assert "'" + evil in names and not any(str(n).startswith(("=", "+", "-", "@")) for n in names)
+
+
+def test_a_draft_carries_no_markup_from_names_or_product_names():
+    """A name such as <img src=…> or a product name with a Markdown link is used by its words only."""
+    t = {k: (v.copy() if isinstance(v, pd.DataFrame) else v) for k, v in _tables().items()}
+    bait = "http://127.0.0.1:9"
+    c = t["customers"]
+    c.loc[c["customer_id"] == "C000", "name"] = f"<img src={bait}/x>王芳"
+    c.loc[c["customer_id"] == "C005", "name"] = f"[Emily Chen]({bait}/y)"
+    c.loc[c["customer_id"] == "C006", "name"] = f"<img src={bait}/only>"
+    o = t["orders"]
+    o["product_name"] = o["product_name"].map(lambda p: f"[{p}]({bait}/p) **特价** <b>")
+    o["category"] = o["category"] + "<script>x</script>"
+    t["rules_product"] = t["rules_product"].assign(consequents=[[f"![x]({bait}/i)充电宝"], ["手机壳"], ["蓝牙耳机"], ["Running Shoes"]])
+    for cid in ("C000", "C005", "C006"):
+        for occ in ("winback", "recommendation", "vip_thanks", "birthday"):
+            for ch in ("sms", "wechat", "email"):
+                d = draft_care_message(t, cid, occ, channel=ch)
+                blob = d.text + (d.subject or "")
+                assert not re.search(r"[<>\[\]*`]|https?:|127\.0\.0\.1|script", blob), (cid, occ, ch, blob)
+                assert not [s["value"] for s in d.sources if re.search(r"[<>\[\]`]", str(s["value"]))], d.sources
+    d = draft_care_message(t, "C000", "vip_thanks", tone="playful")
+    assert "王芳" in d.text and any("markup" in w for w in d.warnings)
+    d = draft_care_message(t, "C006", "birthday", channel="wechat")
+    assert d.text.startswith(("您好", "Hello")) and any("only markup" in w for w in d.warnings)
+    d = draft_care_message(t, "C005", "recommendation", channel="email", tone="warm")
+    assert d.language == "en" and "Emily" in d.text
