@@ -54,6 +54,10 @@ BOTH_GENDERS = rx(r"(男|male|\bmen\b).{0,12}(女|female|women)|(女|female|wome
 PERIOD_WORD = rx(r"\d{1,2}\s*月|[一二三四五六七八九十]\s*月|\d{4}\s*年|今年|去年|前年|季度|\bQ[1-4]\b|上个?月|本月")
 WEEKEND = rx(r"周末|双休日|礼拜六.{0,2}礼拜天|\bweekends?\b")
 WORKDAYS = rx(r"工作日|周一到周五|\bworkdays?\b|\bon weekdays\b|\bweekdays only\b")
+# metrics read from the per-customer artefacts: a group's aggregate goes to the metric tool
+ARTEFACT_METRICS = ("clv_mean", "clv_total", "churn_probability", "at_risk_customers")
+
+
 def weekdays_named(q: str) -> str | None:
     """The weekday labels a question keeps: 周末 / weekends → Sat, Sun; 工作日 / workdays → Mon–Fri."""
     if WEEKEND.search(q) and not WORKDAYS.search(q):

@@ -28,7 +28,7 @@ import sys
 from assistant.intent import IntentModel
 from assistant.route import Route
 from assistant.pending import resolve_pending
-from assistant.question_words import (AND_WORDS, BLAME, CHANGE, CHANNEL_ALIASES, COMPLAINT_CONTEXT, FOLLOWUP, GENDER_ONE, GROUP_METRICS, LANGUAGE_SWITCH, LISTING, LOWEST, ORDINAL, OUT_OF_SCOPE, PLACE_GROUPS, PREVIOUS_PERIOD, PRONOUN, SAME_PERIOD_LAST_YEAR, SEG_WORDS, THEM, TWO_PERIODS, BOTH_GENDERS, weekdays_named, without_new_customers, age_range_named, UNSUPPORTED, WHY, age_band_named, all_cues, has_slots, known_words, metrics_named)
+from assistant.question_words import (ARTEFACT_METRICS, AND_WORDS, BLAME, CHANGE, CHANNEL_ALIASES, COMPLAINT_CONTEXT, FOLLOWUP, GENDER_ONE, GROUP_METRICS, LANGUAGE_SWITCH, LISTING, LOWEST, ORDINAL, OUT_OF_SCOPE, PLACE_GROUPS, PREVIOUS_PERIOD, PRONOUN, SAME_PERIOD_LAST_YEAR, SEG_WORDS, THEM, TWO_PERIODS, BOTH_GENDERS, weekdays_named, without_new_customers, age_range_named, UNSUPPORTED, WHY, age_band_named, all_cues, has_slots, known_words, metrics_named)
 from assistant.lang import parse_date_range, parse_days, parse_top, two_periods
 from assistant.homophones import homophone_fixer
 from assistant.instructions import ignoring_instructions
@@ -37,8 +37,6 @@ from assistant.vocabulary import Mention, Vocabulary, complaint_text, nfkc, norm
 from knowledge.text import has_cjk, place_key, question_language
 from knowledge.workspace import Workspace
 from tools.kpi_tools import CUSTOMER_MIX, DIMENSION_WORDS, METRIC_WORDS
-
-ARTEFACT_METRICS = ("clv_mean", "clv_total", "churn_probability", "at_risk_customers")
 from tools.spec import Frame, ToolSpec, specs
 
 __all__ = ["Route", "Router", "Vocabulary", "IntentModel", "Mention"]
