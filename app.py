@@ -392,7 +392,7 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
                 cats += sorted(st.ws.table("products")["category"].dropna().astype(str).unique().tolist())
             except Exception:  # noqa: BLE001
                 pass
-            choices = [("demo", "demo")] + ([("uploaded", "uploaded")] if _upload_dir(settings).joinpath("tables").exists()
+            choices = [("demo", "demo")] + ([("uploaded", "uploaded")] if Workspace(_upload_dir(settings)).is_built()
                                             else [])
             report = st.ws.quality_report if admin else {}
             audit(st.ws, st.user, st.role, "page_load")
@@ -602,7 +602,7 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
                 return ("\n".join(logs + [f"error: {e}"]), {}, pd.DataFrame(), gr.update(), _ws_summary(st))
             st.use_workspace(target)
             audit(st.ws, st.user, st.role, "build", seconds=round(time.perf_counter() - t0, 1))
-            report = json.loads((target / "quality_report.json").read_text(encoding="utf-8"))
+            report = Workspace(target).quality_report   # the generation just published
             return ("\n".join(logs + [summary]), report, quarantine_table(report),
                     gr.update(choices=[("demo", "demo"), ("uploaded", "uploaded")], value="uploaded"),
                     _ws_summary(st))
