@@ -47,6 +47,7 @@ from assistant.login import LoginGuard  # noqa: E402
 from assistant.users import role_of  # noqa: E402
 from assistant.views import (chart_figure, complaints_table, customer_in, draft_view, sql_block,  # noqa: E402
                              quarantine_table, segment_choices, split_answer)
+from assistant.indexer import BackgroundIndex, status_line  # noqa: E402
 from assistant.warmup import Warmup  # noqa: E402
 from assistant.web import (LoginLimits, confirm_login, download_route, export_fields, export_html,  # noqa: E402
                            export_link, export_links)
@@ -286,6 +287,11 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
                 whoami = gr.Markdown("", elem_classes="gx-who", elem_id="whoami")
                 ui_lang = gr.Radio(["中文", "English"], value="中文", show_label=False, container=False,
                                    elem_id="ui-lang")
+        # the feedback index, built in the background by `guanxi start` (assistant/indexer.py)
+        index_md = gr.Markdown(status_line(settings), elem_id="index-status")
+        index_timer = gr.Timer(2.0)
+        index_timer.tick(lambda lg: status_line(settings, lg), [lang], [index_md], api_visibility="private",
+                         show_progress="hidden")
         with gr.Tabs(selected="chat") as tabs:
             with gr.Tab(t("chat", "zh"), id="chat", elem_id="tab-chat") as tab_chat:
                 L(tab_chat, "chat")
@@ -387,7 +393,7 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
                 cats += sorted(st.ws.table("products")["category"].dropna().astype(str).unique().tolist())
             except Exception:  # noqa: BLE001
                 pass
-            choices = [("demo", "demo")] + ([("uploaded", "uploaded")] if _upload_dir(settings).joinpath("tables").exists()
+            choices = [("demo", "demo")] + ([("uploaded", "uploaded")] if Workspace(_upload_dir(settings)).is_built()
                                             else [])
             report = st.ws.quality_report if admin else {}
             audit(st.ws, st.user, st.role, "page_load")
@@ -597,7 +603,7 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
                 return ("\n".join(logs + [f"error: {e}"]), {}, pd.DataFrame(), gr.update(), _ws_summary(st))
             st.use_workspace(target)
             audit(st.ws, st.user, st.role, "build", seconds=round(time.perf_counter() - t0, 1))
-            report = json.loads((target / "quality_report.json").read_text(encoding="utf-8"))
+            report = Workspace(target).quality_report   # the generation just published
             return ("\n".join(logs + [summary]), report, quarantine_table(report),
                     gr.update(choices=[("demo", "demo"), ("uploaded", "uploaded")], value="uploaded"),
                     _ws_summary(st))
@@ -684,6 +690,7 @@ def serve(settings: Settings, block: bool = True):
                app_kwargs={"routes": [download_route(settings, ws, [Path(ws.root), _upload_dir(settings)])],
                            "middleware": [Middleware(LoginLimits, ws=ws, guard=guard)]})
     app.warmup = warm
+    app.indexer = BackgroundIndex(settings).start()   # after launch: the first page does not wait for it
     print(f"Guanxi is serving on http://{settings.host}:{settings.port} (workspace {ws.root}); "
           f"started in {time.perf_counter() - t0:.1f} s", flush=True)
     if not block:

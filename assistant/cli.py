@@ -53,12 +53,14 @@ def cmd_build(args) -> int:
 
 
 def cmd_start(args) -> int:
-    """Build the demo workspace if absent, then serve the app."""
+    """Build the demo workspace's tables and analyses if absent, then serve the app (which indexes
+    the feedback in the background: assistant/indexer.py)."""
     from knowledge.workspace import Workspace
     settings = _settings(args)
     if not Workspace(settings.workspace).is_built():
-        _print(f"no workspace at {settings.workspace}: building the demo knowledge base first")
-        args.customers, args.seed, args.orders, args.feedback, args.no_index = None, None, None, None, False
+        _print(f"no workspace at {settings.workspace}: building the demo knowledge base first "
+               f"(the feedback index is built in the background once the app serves)")
+        args.customers, args.seed, args.orders, args.feedback, args.no_index = None, None, None, None, True
         cmd_demo(args)
     else:
         from assistant.pipeline import workspace_summary

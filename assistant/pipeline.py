@@ -38,13 +38,13 @@ def build_workspace(settings: Settings, data_dir: Path, mapping: str | Path | No
                     index: bool = True, log: Log = _noop, progress: OnProgress | None = None) -> str:
     """Ingest `data_dir` into the settings' workspace; returns a readable summary."""
     from knowledge.build import build_tables
-    ws = Workspace(settings.workspace)
+    staged = Workspace.staging(settings.workspace)   # served only once tables and analyses are done
     t0 = time.perf_counter()
-    report = build_tables(Path(data_dir), ws, mapping=Path(mapping) if mapping else None, log=log,
+    report = build_tables(Path(data_dir), staged, mapping=Path(mapping) if mapping else None, log=log,
                           progress=progress, settings=settings)
     timings = {"tables_s": round(time.perf_counter() - t0, 2)}
     log(report.summary_text())
-    _finish(ws, settings, index, log, timings, progress)
+    _finish(staged, settings, index, log, timings, progress)
     return workspace_summary(settings)
 
 
@@ -90,6 +90,11 @@ def _finish(ws: Workspace, settings: Settings, index: bool, log: Log, timings: d
     finally:
         stage.finish("analyses done")
     timings["analyses_s"] = round(time.perf_counter() - t0, 2)
+    if ws.generation:   # a staged build: serve it now that its tables and analyses are complete
+        info = ws.publish()
+        timings["generation"] = info["generation"]
+        log(f"build {info['generation']} published (data {info['fingerprint'][:12]})")
+        ws = Workspace(ws.root, generation=info["generation"])
     if index:
         t0 = time.perf_counter()
         stats = sync_feedback(ws, settings, log=log, progress=progress)

@@ -83,12 +83,14 @@ class Tables:
     """The parquet tables, read once; order lines and feedback before the as-of date."""
 
     def __init__(self, root: Path, as_of: pd.Timestamp):
-        orders = pd.read_parquet(root / "tables" / "orders.parquet")
-        feedback = pd.read_parquet(root / "tables" / "feedback.parquet")
+        from knowledge.workspace import Workspace
+        ws = Workspace(root)   # the served generation's files (builds/<gen>/ or in place)
+        orders = pd.read_parquet(ws.table_path("orders"))
+        feedback = pd.read_parquet(ws.table_path("feedback"))
         self.orders = orders.loc[orders["order_date"] < as_of]
         self.feedback = feedback.loc[feedback["created_at"] < as_of]
-        self.cust = pd.read_parquet(root / "tables" / "customers.parquet").set_index("customer_id")
-        self.rfm = pd.read_parquet(root / "artefacts" / "rfm.parquet")
+        self.cust = pd.read_parquet(ws.table_path("customers")).set_index("customer_id")
+        self.rfm = pd.read_parquet(ws.artefact_path("rfm"))
         self.as_of = as_of
 
 

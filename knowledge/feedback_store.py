@@ -377,12 +377,24 @@ def sync_feedback_index(ws, settings=None, log: Log = print, embedder: Embedder 
     if crash_after is None and os.environ.get("GUANXI_TEST_CRASH_AFTER_BATCHES"):
         crash_after = int(os.environ["GUANXI_TEST_CRASH_AFTER_BATCHES"])
 
-    rows, skipped = prepare_rows(ws.table("feedback"))
     idir = index_dir(ws)
     idir.mkdir(parents=True, exist_ok=True)
     marker = idir / "SYNCING"
     was_clean = not marker.exists()   # the last sync finished: its snapshot mirrors Chroma
-    marker.write_text(json.dumps({"pid": os.getpid(), "started": time.time()}))
+    started = time.time()
+    _write_marker(marker, started, 0, 1)
+    last = [0]
+
+    def on_progress(event) -> None:   # the marker carries the progress, for other processes (index_status)
+        if progress:
+            progress(event)
+        pct = int(100 * event.fraction)
+        if pct != last[0]:   # at most ~100 small writes a sync
+            last[0] = pct
+            _write_marker(marker, started, event.done, event.total)
+
+    stage.on_progress = on_progress
+    rows, skipped = prepare_rows(ws.table("feedback"))
 
     n_before = getattr(embedder, "n_embedded", 0)
     with ExitStack() as stack:
@@ -394,6 +406,8 @@ def sync_feedback_index(ws, settings=None, log: Log = print, embedder: Embedder 
     embedded = getattr(embedder, "n_embedded", 0) - n_before
     stats = {"backend": embedder.name, "rows": int(len(rows)), "embedded": int(embedded), **counts,
              "skipped": int(skipped), "generation": gen}
+    _stamp_manifest(idir, getattr(ws, "generation", None))
+    stage.on_progress = progress or _noop   # the marker is gone: the last event must not write it again
     marker.unlink(missing_ok=True)
     FeedbackStore._cache.clear()
     stage.finish(f"feedback index written: {stats['rows']:,} rows")
@@ -409,6 +423,59 @@ def sync_feedback_index(ws, settings=None, log: Log = print, embedder: Embedder 
         f"updated {stats['updated']:,}, removed {stats['removed']:,}, unchanged {stats['unchanged']:,} "
         f"in {stats['seconds']} s")
     return stats
+
+
+def _write_marker(marker: Path, started: float, done: int, total: int) -> None:
+    tmp = marker.with_name(f"SYNCING.tmp{os.getpid()}")
+    tmp.write_text(json.dumps({"pid": os.getpid(), "started": started, "done": int(done), "total": int(total),
+                               "updated": time.time()}))
+    os.replace(tmp, marker)
+
+
+def _stamp_manifest(idir: Path, table_generation: str | None) -> None:
+    """Record which workspace generation (knowledge.workspace) the complete snapshot mirrors."""
+    man = _read_manifest(idir)
+    if man is None:
+        return
+    man["table_generation"] = table_generation
+    tmp = idir / "current.json.tmp"
+    tmp.write_text(json.dumps(man, indent=1))
+    os.replace(tmp, idir / "current.json")
+
+
+def _pid_alive(pid) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (TypeError, ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def index_status(ws) -> dict:
+    """Whether the feedback index mirrors the served feedback table, without opening it:
+    ``state`` is "ready", "indexing" (a sync runs: ``percent`` done), "interrupted" (a sync was
+    killed: the next `guanxi start` / `guanxi build` finishes it), "missing" (never built) or
+    "stale" (built for another generation of the workspace's tables; the next sync updates it)."""
+    ws = _ws(ws)
+    idir = index_dir(ws)
+    marker = idir / "SYNCING"
+    if marker.exists():
+        try:
+            m = json.loads(marker.read_text())
+        except (OSError, json.JSONDecodeError):
+            m = {}
+        total = max(int(m.get("total") or 1), 1)
+        percent = int(100 * min(int(m.get("done") or 0), total) / total)
+        return {"state": "indexing" if _pid_alive(m.get("pid")) else "interrupted", "percent": percent}
+    man = _read_manifest(idir)
+    if not man:
+        return {"state": "missing", "percent": 0}
+    gen = getattr(ws, "generation", None)
+    if gen and man.get("table_generation") != gen:
+        return {"state": "stale", "percent": 0}
+    return {"state": "ready", "percent": 100, "generation": man.get("generation")}
 
 
 def _previous_snapshot(idir: Path, embedder, col) -> dict | None:

@@ -2,21 +2,36 @@
 
 ```
 WORKSPACE/
-  tables/{customers,products,orders,feedback}.parquet   clean tables (knowledge/schema.py)
-  quarantine/<table>.csv                                rejected rows with a `reason` column
-  quality_report.json                                   counts of every fix
-  artefacts/*.parquet, artefacts/*.json                 precomputed analyses (tools/precompute.py)
-  chroma/                                               feedback vector store
+  current.json                                          the served build: generation, built_at, fingerprint
+  builds/<generation>/                                  one build (a "generation"):
+    tables/{customers,products,orders,feedback}.parquet   clean tables (knowledge/schema.py)
+    quarantine/<table>.csv                                rejected rows with a `reason` column
+    quality_report.json                                   counts of every fix
+    artefacts/*.parquet, artefacts/*.json                 precomputed analyses (tools/precompute.py)
+    build.json                                            written last: the build is complete
+  chroma/, index/feedback/                              feedback vector store (knowledge/feedback_store.py)
   raw/                                                  demo input files (demo workspaces only)
 ```
+
+Builds are all-or-nothing: `guanxi build` / `guanxi demo` write a new generation beside the served
+one (`Workspace.staging`) and switch `current.json` to it only once its tables and analyses are
+complete (`Workspace.publish`, an atomic rename). A build killed midway leaves the previous
+generation served (or, on a first build, a workspace that is clearly "not built"). A folder with
+`tables/` at its root and no `current.json` (older workspaces, or `build_tables` called directly)
+is read in place.
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import shutil
+import time
 from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from knowledge.errors import GuanxiError
 from knowledge.schema import TABLES
@@ -34,29 +49,120 @@ def default_as_of(orders: pd.DataFrame) -> pd.Timestamp:
     return pd.Timestamp(last).normalize() + pd.Timedelta(days=1)
 
 
+BUILDS = "builds"
+CURRENT = "current.json"
+
+
+def read_current(root: str | Path) -> dict | None:
+    """The served build of a workspace folder (current.json), or None."""
+    p = Path(root) / CURRENT
+    try:
+        info = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    return info if isinstance(info, dict) and info.get("generation") else None
+
+
+def _write_json_atomic(path: Path, value: dict) -> None:
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps(value, ensure_ascii=False, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+
+
 class Workspace:
     """Paths and cached loading of a workspace. Cheap to create; loads lazily."""
 
-    def __init__(self, root: str | Path):
+    def __init__(self, root: str | Path, generation: str | None = None):
+        """``generation``: a build to read or write (`staging`); default: the served one, read
+        from current.json once, here — this object keeps reading that build even if a newer
+        one is published meanwhile (tables and artefacts always of one build)."""
         self.root = Path(root)
         self._tables: dict[str, pd.DataFrame] = {}
         self._artefacts: dict[str, object] = {}
+        if generation is None:
+            info = read_current(self.root)
+            if info and (self.root / BUILDS / info["generation"]).is_dir():
+                generation = info["generation"]
+        self.generation = generation
 
     def __repr__(self) -> str:
-        return f"Workspace({str(self.root)!r})"
+        gen = f", generation={self.generation!r}" if self.generation else ""
+        return f"Workspace({str(self.root)!r}{gen})"
+
+    # generations
+    @classmethod
+    def staging(cls, root: str | Path) -> "Workspace":
+        """A new, empty generation of ``root`` to build into; not served until `publish`."""
+        gen = f"gen-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{time.time_ns() % 1_000_000:06d}"
+        ws = cls(root, generation=gen)
+        ws.base.mkdir(parents=True, exist_ok=True)
+        return ws
+
+    @property
+    def base(self) -> Path:
+        """The folder of this generation's tables and artefacts (the root for an in-place workspace)."""
+        return self.root / BUILDS / self.generation if self.generation else self.root
+
+    @cached_property
+    def build_info(self) -> dict:
+        """This generation's build.json (generation, built_at, fingerprint, rows); {} in place."""
+        p = self.base / "build.json"
+        try:
+            return json.loads(p.read_text(encoding="utf-8")) if self.generation and p.is_file() else {}
+        except (OSError, json.JSONDecodeError):
+            return {}
+
+    def build_label(self) -> str:
+        """"build 2026-05-01 12:00:03 · data 1a2b3c4d5e6f" — which build an answer comes from ('' in place)."""
+        info = self.build_info
+        if not info:
+            return ""
+        return f"build {info.get('built_at', '?')} · data {str(info.get('fingerprint', '?'))[:12]}"
+
+    def data_fingerprint(self) -> str:
+        """sha1 over the four table files of this generation (what the analyses were computed from)."""
+        h = hashlib.sha1()
+        for t in TABLES:
+            h.update(t.encode())
+            p = self.table_path(t)
+            if p.is_file():
+                with open(p, "rb") as f:
+                    for chunk in iter(lambda: f.read(1 << 20), b""):
+                        h.update(chunk)
+        return h.hexdigest()
+
+    def publish(self) -> dict:
+        """Mark this staged generation complete (build.json) and serve it (current.json, atomic
+        rename); older generations but the previous one are removed. Returns the build info."""
+        if not self.generation:
+            raise GuanxiError("only a staged generation (Workspace.staging) can be published")
+        if not all(self.table_path(t).is_file() for t in TABLES) or not self.artefact_path("meta", ".json").is_file():
+            raise GuanxiError(f"build {self.generation} is incomplete (tables or analyses missing): not published")
+        previous = read_current(self.root)
+        info = {"generation": self.generation, "built_at": time.strftime("%Y-%m-%d %H:%M:%S"),
+                "fingerprint": self.data_fingerprint(),
+                "rows": {t: int(pq.read_metadata(self.table_path(t)).num_rows) for t in TABLES}}
+        _write_json_atomic(self.base / "build.json", info)
+        _write_json_atomic(self.root / CURRENT, info)
+        self.__dict__.pop("build_info", None)
+        keep = {self.generation, (previous or {}).get("generation")}
+        for p in (self.root / BUILDS).iterdir():   # the previous one stays: a server may still read it
+            if p.is_dir() and p.name not in keep:
+                shutil.rmtree(p, ignore_errors=True)
+        return info
 
     # paths
     @property
     def tables_dir(self) -> Path:
-        return self.root / "tables"
+        return self.base / "tables"
 
     @property
     def quarantine_dir(self) -> Path:
-        return self.root / "quarantine"
+        return self.base / "quarantine"
 
     @property
     def artefacts_dir(self) -> Path:
-        return self.root / "artefacts"
+        return self.base / "artefacts"
 
     @property
     def chroma_dir(self) -> Path:
@@ -68,7 +174,7 @@ class Workspace:
 
     @property
     def quality_report_path(self) -> Path:
-        return self.root / "quality_report.json"
+        return self.base / "quality_report.json"
 
     @property
     def audit_log_path(self) -> Path:
@@ -87,6 +193,11 @@ class Workspace:
 
     def require_built(self) -> "Workspace":
         if not self.is_built():
+            if (self.root / BUILDS).is_dir() and not read_current(self.root):
+                raise GuanxiError(
+                    f"workspace {self.root} has no complete build yet: a build is under way or was interrupted "
+                    f"before its tables and analyses were done; wait for it or run `guanxi demo --workspace "
+                    f"{self.root}` / `guanxi build --data DIR --workspace {self.root}` again")
             raise GuanxiError(
                 f"workspace {self.root} has no built tables; run `guanxi demo --workspace {self.root}` "
                 f"or `guanxi build --data DIR --workspace {self.root}` first")

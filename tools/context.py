@@ -21,7 +21,7 @@ from knowledge.errors import GuanxiError
 from knowledge.pii import mask_email, mask_phone, mask_text as _mask_pii
 from knowledge.settings import Settings
 from knowledge.text import place_key
-from knowledge.workspace import Workspace
+from knowledge.workspace import Workspace, read_current
 from tools.formatting import number
 from tools.results import plain, to_jsonable
 from tools.spec import ROLES
@@ -43,7 +43,7 @@ _WORKSPACES: dict[str, Workspace] = {}
 
 
 def _stamp(ws: Workspace) -> tuple:
-    out = []
+    out: list = [(read_current(ws.root) or {}).get("generation")]   # a newly published build
     for p in [ws.table_path(t) for t in ("customers", "products", "orders", "feedback")] + [ws.artefact_path("meta", ".json")]:
         try:
             st = p.stat()

@@ -17,8 +17,30 @@ from tools.spec import EVERY_ROLE, Cue, ToolSpec, register
 __all__ = ["similar_complaints", "complaint_topics", "feedback_store", "latest_complaint"]
 
 
+def index_not_ready(status: dict) -> str | None:
+    """Why complaint search cannot answer yet (an honest "indexing, N%", never "nothing found"),
+    or None when the feedback index mirrors the served feedback table."""
+    state, pct = status.get("state"), status.get("percent", 0)
+    if state == "ready":
+        return None
+    if state == "indexing":
+        return (f"the feedback index is being built (indexing, {pct}%): complaint search answers when it is done "
+                f"· 投诉检索的索引正在建立（{pct}%），建好后即可搜索")
+    if state == "interrupted":
+        return (f"the feedback index is incomplete (its build stopped at {pct}%); `guanxi start` or `guanxi build` "
+                f"finishes it · 投诉检索的索引未建完（停在 {pct}%），重新启动或构建后即可搜索")
+    if state == "stale":
+        return ("the feedback index is being built for the new data (the index is being built; `guanxi start` "
+                "indexes in the background) · 投诉检索的索引正在为新数据重建，建好后即可搜索")
+    return ("the feedback index is not built yet (`guanxi start` indexes in the background, or run `guanxi build` "
+            "without --no-index) · 投诉检索的索引尚未建立")
+
+
 def feedback_store(ctx: ToolContext):
-    from knowledge.feedback_store import FeedbackStore
+    from knowledge.feedback_store import FeedbackStore, index_status
+    why = index_not_ready(index_status(ctx.ws))
+    if why:
+        raise ToolError(why)
     try:
         return FeedbackStore.open(ctx.ws, ctx.settings)
     except GuanxiError as e:

@@ -250,6 +250,9 @@ def call_tool(name: str, args: dict | None = None, *, settings: Settings | None 
     result.setdefault("provenance", f"{name}")
     if isinstance(result.get("provenance"), list):
         result["provenance"] = " · ".join(map(str, result["provenance"]))
+    label = ctx.ws.build_label()   # which complete build answered: build time · data fingerprint
+    if label and label not in str(result["provenance"]):
+        result["provenance"] = f"{result['provenance']} · {label}"
     return result
 
 

@@ -14,8 +14,8 @@ from tools.semantic import SemanticError, semantic_model
 def ws_copy(routing_ws, tmp_path):
     """A copy of the demo workspace's tables and artefacts that a test may give a semantic.toml."""
     from knowledge.workspace import Workspace
-    for d in ("tables", "artefacts"):
-        shutil.copytree(routing_ws.root / d, tmp_path / d)
+    for d, src in (("tables", routing_ws.tables_dir), ("artefacts", routing_ws.artefacts_dir)):
+        shutil.copytree(src, tmp_path / d)   # read in place (no current.json)
     return Workspace(tmp_path)
 
 
