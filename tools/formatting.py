@@ -65,7 +65,7 @@ def fmt_unit(v, unit: str | None, zh: bool = True) -> str:
         return fmt_pct(v, 2)
     if unit in ("orders", "customers", "units", "complaints"):
         return fmt_int(v)
-    if unit == "orders per day":
+    if unit in ("orders per day", "orders per customer"):
         return fmt_num(v, 1)
     if unit == "date":
         return "—" if v is None else str(v)

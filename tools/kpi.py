@@ -102,7 +102,7 @@ _CUSTOMER_VALUE_METRICS = {"clv_mean": ("clv", "clv_12m", "mean"), "clv_total": 
                            "churn_probability": ("churn", "churn_probability", "mean"),
                            "at_risk_customers": ("churn", "churn_probability", "at_risk")}
 AT_RISK_PROBABILITY = 0.5   # "at risk": churn probability ≥ 50% (as the churn tool's lists)
-_ORDER_METRICS = ("sales", "orders", "customers", "aov", "repurchase_rate", "retention",
+_ORDER_METRICS = ("sales", "orders", "customers", "aov", "orders_per_customer", "repurchase_rate", "retention",
                   "purchase_interval", "new_customers", "units", "sales_per_customer", "largest_order",
                   "average_age", *_CUSTOMER_VALUE_METRICS, "first_purchase", "last_purchase", "sales_per_day",
                   "orders_per_day")
@@ -387,8 +387,9 @@ def _g(by: str) -> str:
 def _sums(metric: str) -> str:
     """The sums a metric needs: the distinct counts (the costly part of the scan) only for the
     metrics that are or divide by them."""
-    counts = "count(DISTINCT order_id)" if metric in ("orders", "aov", "sales_per_customer", "customers") else "NULL"
-    buyers = "count(DISTINCT customer_id)" if metric in ("orders", "aov", "sales_per_customer", "customers") else "NULL"
+    counted = metric in ("orders", "aov", "sales_per_customer", "customers", "orders_per_customer")
+    counts = "count(DISTINCT order_id)" if counted else "NULL"
+    buyers = "count(DISTINCT customer_id)" if counted else "NULL"
     return (f"coalesce(fsum(amount), 0) AS sales, {counts} AS orders, {buyers} AS customers, "
             f"coalesce(sum(qty), 0) AS units, count(*) AS order_lines")
 
@@ -412,7 +413,8 @@ def _m_sums(ctx: _Ctx, by: str | None):
                                  "order_lines": int(t["order_lines"])}.items() if v is not None}
     value = {"sales": total_sales, "orders": n_orders, "customers": n_cust, "units": n_units,
              "aov": total_sales / n_orders if n_orders else None,
-             "sales_per_customer": total_sales / n_cust if n_cust else None}[ctx.metric]
+             "sales_per_customer": total_sales / n_cust if n_cust else None,
+             "orders_per_customer": n_orders / n_cust if n_cust else None}[ctx.metric]
     bd = None
     if by:
         bd = groups
@@ -430,6 +432,8 @@ def _m_sums(ctx: _Ctx, by: str | None):
             bd.insert(1, "value", bd["sales"] / bd["orders"].where(bd["orders"] > 0))
         elif ctx.metric == "sales_per_customer":
             bd.insert(1, "value", bd["sales"] / bd["customers"].where(bd["customers"] > 0))
+        elif ctx.metric == "orders_per_customer":
+            bd.insert(1, "value", bd["orders"] / bd["customers"].where(bd["customers"] > 0))
         else:
             col = ctx.metric
             bd.insert(1, "value", bd[col])
@@ -850,7 +854,7 @@ def query_words(metric: str, by, ctx: _Ctx, top=None, lowest=False) -> str:
     return ", ".join(parts)
 
 
-_SUM_METRICS = ("sales", "orders", "customers", "aov", "units", "sales_per_customer")
+_SUM_METRICS = ("sales", "orders", "customers", "aov", "units", "sales_per_customer", "orders_per_customer")
 _COMPUTE = {**dict.fromkeys(_SUM_METRICS, _m_sums),
             "largest_order": _m_largest, "average_age": _m_age, "repurchase_rate": _m_repurchase,
             "new_customers": _m_new, "purchase_interval": _m_interval, "retention": _m_retention,

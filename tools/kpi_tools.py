@@ -53,6 +53,10 @@ METRIC_WORDS: list[tuple[str, str]] = [
     (r"(未解决|没解决|没有解决|还没(有)?(解决|处理)|待处理|未处理|未关闭|处理中|未结)的?(投诉|客诉)|(投诉|客诉).{0,6}(未解决|没解决|还没(有)?解决|待处理|未处理)|"
      r"open complaints|unresolved complaints|complaints (are )?(still )?(open|unresolved|pending)", "open_complaints"),
     (r"投诉(一共|总共)?有多少(条|个|起)?(?!钱)", "complaints"),
+    (r"(平均)?每(个|位|一位)?(客户|顾客|会员|人)(平均)?(下|买|购买)?了?(几|多少)(单|次|笔)|人均(订单|下单|单数|购买次数)|"
+     r"orders per (customer|buyer)|average (number of )?orders (per|by each) (customer|buyer)", "orders_per_customer"),
+    (r"(买|购买|下单)(过)?(两|2|二)次(及)?以上|(买|购买|下单)(过)?不止一次|回头客(有)?多少|(bought|ordered|purchased) (more than once|"
+     r"twice or more|again)|more than one order|how many repeat (buyers|customers)", "repurchase_rate"),
     (r"最大的?(一|单)?笔?订单|单笔(最大|最高|最多|金额最高)|最大单|最大的?一单|金额最(大|高)的.{0,3}(订单|一单|那单)|最贵的(一笔)?订单|"
      r"(biggest|largest|highest[- ]value|most expensive) (single )?(order|purchase|transaction)", "largest_order"),
     (r"平均年龄|年龄(的)?(平均|均值)|多大年纪|平均(多少|几)岁|平均多大|多大岁数|平均岁数|average age|mean age|"
@@ -151,7 +155,8 @@ def query_metrics(metric: KpiMetric, by: KpiBy | None = None, date_from: str | N
             retention (留存, monthly cohorts), purchase_interval (购买间隔, days), satisfaction (满意度, mean
             rating), complaint_rate (投诉率, complaints per order), resolution_time (处理时长, days),
             new_customers (新客户数), units (销量/件数, quantity sold), sales_per_customer (人均消费),
-            largest_order (最大单笔订单), average_age (平均年龄 of the buying customers), clv_mean / clv_total
+            largest_order (最大单笔订单), average_age (平均年龄 of the buying customers), orders_per_customer
+            (人均订单数), clv_mean / clv_total
             (平均 / 合计客户终身价值, 12 months), churn_probability (平均流失概率), at_risk_customers (流失风险
             客户数, probability ≥ 50%), first_purchase / last_purchase (最早 / 最近购买日期); customer values are
             over the customers who bought in the period

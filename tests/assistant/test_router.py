@@ -194,6 +194,8 @@ def test_complaint_text_drops_the_question_scaffolding(question, text):
     ("哪个省增长最快", "query_metrics", {"explain_by": ["province"], "explain_order": "growth"}),
     ("which products are declining", "query_metrics", {"explain_by": ["product"], "explain_order": "decline"}),
     ("最受欢迎的商品", "query_metrics", {"by": "product"}),
+    ("平均每个客户下几单", "query_metrics", {"metric": "orders_per_customer"}),
+    ("how many customers from Shenzhen bought more than once", "query_metrics", {"metric": "repurchase_rate", "city": "深圳市"}),
     ("上个月新客和老客的销售额", "query_metrics", {"metric": "sales", "by": "customer_type"}),
     ("新老客户各多少", "query_metrics", {"metric": "customers", "by": "customer_type"}),
     ("客户的性别分布", "query_metrics", {"metric": "customers", "by": "gender"}),

@@ -343,3 +343,11 @@ def test_new_and_returning_customers_split_a_period():
     assert new == kpi({"orders": orders}, "new_customers", date_from="2025-03-01", date_to="2025-03-31",
                       as_of="2025-04-01").value == 2
 
+
+def test_orders_per_customer_divides_distinct_orders_by_buyers():
+    import pandas as pd
+    from tools.kpi import kpi
+    orders = pd.DataFrame({"order_id": ["o1", "o1", "o2", "o3"], "customer_id": ["a", "a", "a", "b"],
+                           "order_date": pd.to_datetime(["2025-03-01"] * 4), "amount": [1.0, 2.0, 3.0, 4.0]})
+    assert kpi({"orders": orders}, "orders_per_customer", as_of="2025-04-01").value == 1.5   # 3 orders, 2 buyers
+
