@@ -13,6 +13,7 @@ labels or from parsed dates, never from free text.
 """
 from __future__ import annotations
 
+import functools
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -63,6 +64,22 @@ def age_sql(birthday: str, as_of: pd.Timestamp) -> str:
 def _datetimes(values: pd.Series, what: str, source: str) -> pd.Series:
     from tools.rfm import to_datetimes
     return to_datetimes(values, what, source)
+
+
+def _prepares(view: str, table: str):
+    """A MetricSource method that builds ``view`` from the source ``table``: the body runs once per
+    source (under its lock), every call counts the table as read and returns the view's name."""
+    def wrap(build):
+        @functools.wraps(build)
+        def method(self, metric: str) -> str:
+            with self._lock:
+                self._touched.add(table)
+                if view not in self._ready:
+                    build(self, metric)
+                    self._ready[view] = True
+                return view
+        return method
+    return wrap
 
 
 @dataclass
@@ -156,77 +173,63 @@ class MetricSource:
             self._ready["first_day"] = self.scalar(f"SELECT min(order_date) FROM {self.lines(metric)}")
         return self._ready["first_day"]
 
+    @_prepares("lines", "orders")
     def lines(self, metric: str) -> str:
         """The view ``lines``: order lines with customer_id, order_id as text, order_date, amount, qty."""
-        with self._lock:
-            self._touched.add("orders")
-            if "lines" in self._ready:
-                return "lines"
-            o = self.table("orders", metric)
-            missing = [c for c in _ORDER_COLUMNS if c not in o.columns]
-            if missing:
-                raise GuanxiError(f"kpi {metric}: the orders table has no column {', '.join(missing)} "
-                                  f"(expected columns {', '.join(_ORDER_COLUMNS)})")
-            src = o
-            if not pd.api.types.is_datetime64_any_dtype(o["order_date"]):
-                src = src.assign(order_date=_datetimes(o["order_date"], "orders.order_date", f"kpi {metric}"))
-            if not pd.api.types.is_numeric_dtype(o["amount"]):
-                amount = pd.to_numeric(o["amount"], errors="coerce")
-                if amount.isna().all() and len(o):
-                    raise GuanxiError(f"kpi {metric}: orders.amount must be numeric (no numeric value found)")
-                src = src.assign(amount=amount.astype(float))
-            self._register("orders_src", src)
-            opt = {c: (f"b.{c}" if c in o.columns else "NULL") for c in _OPTIONAL_ORDER_COLUMNS}
-            qty = f"coalesce(TRY_CAST({opt['quantity']} AS DOUBLE), 1)" if "quantity" in o.columns else "1.0"
-            # a table, not a view: DuckDB's own columns scan several times faster than the DataFrame
-            self._con.sql(
-                "CREATE OR REPLACE TEMP TABLE lines AS SELECT CAST(b.order_id AS VARCHAR) AS order_id, "
-                "CAST(b.customer_id AS VARCHAR) AS customer_id, CAST(b.order_date AS TIMESTAMP) AS order_date, "
-                f"CAST(b.amount AS DOUBLE) AS amount, {qty} AS qty, {opt['category']} AS category, "
-                f"{opt['product_name']} AS product_name, {opt['channel']} AS channel FROM orders_src b "
-                "WHERE b.customer_id IS NOT NULL AND b.order_date IS NOT NULL AND b.amount IS NOT NULL "
-                "AND NOT isnan(CAST(b.amount AS DOUBLE))")
-            self._ready["lines"] = True
-            return "lines"
+        o = self.table("orders", metric)
+        missing = [c for c in _ORDER_COLUMNS if c not in o.columns]
+        if missing:
+            raise GuanxiError(f"kpi {metric}: the orders table has no column {', '.join(missing)} "
+                              f"(expected columns {', '.join(_ORDER_COLUMNS)})")
+        src = o
+        if not pd.api.types.is_datetime64_any_dtype(o["order_date"]):
+            src = src.assign(order_date=_datetimes(o["order_date"], "orders.order_date", f"kpi {metric}"))
+        if not pd.api.types.is_numeric_dtype(o["amount"]):
+            amount = pd.to_numeric(o["amount"], errors="coerce")
+            if amount.isna().all() and len(o):
+                raise GuanxiError(f"kpi {metric}: orders.amount must be numeric (no numeric value found)")
+            src = src.assign(amount=amount.astype(float))
+        self._register("orders_src", src)
+        opt = {c: (f"b.{c}" if c in o.columns else "NULL") for c in _OPTIONAL_ORDER_COLUMNS}
+        qty = f"coalesce(TRY_CAST({opt['quantity']} AS DOUBLE), 1)" if "quantity" in o.columns else "1.0"
+        # a table, not a view: DuckDB's own columns scan several times faster than the DataFrame
+        self._con.sql(
+            "CREATE OR REPLACE TEMP TABLE lines AS SELECT CAST(b.order_id AS VARCHAR) AS order_id, "
+            "CAST(b.customer_id AS VARCHAR) AS customer_id, CAST(b.order_date AS TIMESTAMP) AS order_date, "
+            f"CAST(b.amount AS DOUBLE) AS amount, {qty} AS qty, {opt['category']} AS category, "
+            f"{opt['product_name']} AS product_name, {opt['channel']} AS channel FROM orders_src b "
+            "WHERE b.customer_id IS NOT NULL AND b.order_date IS NOT NULL AND b.amount IS NOT NULL "
+            "AND NOT isnan(CAST(b.amount AS DOUBLE))")
 
+    @_prepares("fb", "feedback")
     def feedback(self, metric: str) -> str:
         """The view ``fb``: feedback rows with created_at (and resolved_at) as timestamps."""
-        with self._lock:
-            self._touched.add("feedback")
-            if "fb" in self._ready:
-                return "fb"
-            f = self.table("feedback", metric)
-            if "created_at" not in f.columns:
-                raise GuanxiError(f"the feedback table has no column created_at (needed for metric {metric})")
-            src = f.assign(created_at=_datetimes(f["created_at"], "feedback.created_at", f"kpi {metric}"))
-            if "resolved_at" in f.columns:
-                src = src.assign(resolved_at=_datetimes(f["resolved_at"], "feedback.resolved_at", "resolution"))
-            self._register("fb_src", src)
-            cols = ", ".join(
-                (f"CAST(b.{c} AS VARCHAR) AS {c}" if c == "customer_id" else
-                 f"TRY_CAST(b.{c} AS DOUBLE) AS {c}" if c == "rating" else
-                 f"CAST(b.{c} AS TIMESTAMP) AS {c}" if c == "resolved_at" else f"b.{c}")
-                if c in f.columns else f"NULL AS {c}" for c in _FEEDBACK_COLUMNS)
-            self._con.sql(f"CREATE OR REPLACE TEMP TABLE fb AS SELECT CAST(b.created_at AS TIMESTAMP) AS created_at, "
-                          f"{cols} FROM fb_src b WHERE b.created_at IS NOT NULL")
-            self._ready["fb"] = True
-            return "fb"
+        f = self.table("feedback", metric)
+        if "created_at" not in f.columns:
+            raise GuanxiError(f"the feedback table has no column created_at (needed for metric {metric})")
+        src = f.assign(created_at=_datetimes(f["created_at"], "feedback.created_at", f"kpi {metric}"))
+        if "resolved_at" in f.columns:
+            src = src.assign(resolved_at=_datetimes(f["resolved_at"], "feedback.resolved_at", "resolution"))
+        self._register("fb_src", src)
+        cols = ", ".join(
+            (f"CAST(b.{c} AS VARCHAR) AS {c}" if c == "customer_id" else
+             f"TRY_CAST(b.{c} AS DOUBLE) AS {c}" if c == "rating" else
+             f"CAST(b.{c} AS TIMESTAMP) AS {c}" if c == "resolved_at" else f"b.{c}")
+            if c in f.columns else f"NULL AS {c}" for c in _FEEDBACK_COLUMNS)
+        self._con.sql(f"CREATE OR REPLACE TEMP TABLE fb AS SELECT CAST(b.created_at AS TIMESTAMP) AS created_at, "
+                      f"{cols} FROM fb_src b WHERE b.created_at IS NOT NULL")
 
+    @_prepares("cust", "customers")
     def customers(self, metric: str) -> str:
         """The view ``cust``: one row per customer_id (the first), birthday as a timestamp."""
-        with self._lock:
-            self._touched.add("customers")
-            if "cust" in self._ready:
-                return "cust"
-            c = self.table("customers", metric)
-            if "customer_id" not in c.columns:
-                raise GuanxiError("the customers table has no column customer_id (needed for customer breakdowns/filters)")
-            c = c.drop_duplicates("customer_id")
-            c = c.assign(customer_id=c["customer_id"].astype(str))
-            if "birthday" in c.columns and not pd.api.types.is_datetime64_any_dtype(c["birthday"]):
-                c = c.assign(birthday=pd.to_datetime(c["birthday"], errors="coerce", format="mixed"))
-            self._register("cust", c, copy=True)
-            return "cust"
+        c = self.table("customers", metric)
+        if "customer_id" not in c.columns:
+            raise GuanxiError("the customers table has no column customer_id (needed for customer breakdowns/filters)")
+        c = c.drop_duplicates("customer_id")
+        c = c.assign(customer_id=c["customer_id"].astype(str))
+        if "birthday" in c.columns and not pd.api.types.is_datetime64_any_dtype(c["birthday"]):
+            c = c.assign(birthday=pd.to_datetime(c["birthday"], errors="coerce", format="mixed"))
+        self._register("cust", c, copy=True)
 
     def segments(self, metric: str) -> str:
         """The view ``seg``: customer_id → segment, segment_cn8, tier (rfm) and cluster (clusters)."""
