@@ -11,6 +11,8 @@ WORKSPACE/
     build.json                                            written last: the build is complete
   chroma/, index/feedback/                              feedback vector store (knowledge/feedback_store.py)
   raw/                                                  demo input files (demo workspaces only)
+  events.sqlite                                         the event log (knowledge/events.py): campaigns, contacts,
+                                                        complaint status, notes — append-only, survives rebuilds
 ```
 
 Builds are all-or-nothing: `guanxi build` / `guanxi demo` write a new generation beside the served
@@ -183,6 +185,11 @@ class Workspace:
     @property
     def users_path(self) -> Path:
         return self.root / "users.toml"
+
+    @property
+    def events_path(self) -> Path:
+        """The event log (knowledge/events.py): beside the generations, never rebuilt."""
+        return self.root / "events.sqlite"
 
     def table_path(self, name: str) -> Path:
         return self.tables_dir / f"{name}.parquet"

@@ -1,0 +1,154 @@
+"""The workspace's event log: what people did, which exists nowhere else (campaigns created,
+approved, exported and sent; contacts; complaint status changes; notes on customers).
+
+An append-only SQLite database at ``WORKSPACE/events.sqlite`` in WAL mode: one writer at a time
+(SQLite's lock, waited for up to `BUSY_TIMEOUT_S`), readers never blocked, a committed event
+survives a process killed mid-write. It lives beside the build generations, so `guanxi build`
+never touches it::
+
+    log = EventLog.of(ws)
+    eid = log.append("complaint_status", actor="alice", subject="F000123",
+                     payload={"status": "resolved", "resolution": "退款已到账"})
+    log.append_many([("contact", "bob", "C00012", {"campaign_id": "cmp-1", "channel": "sms"})])
+    [e.payload["status"] for e in log.events(kind="complaint_status", subject="F000123")]
+
+Events are never updated or deleted (triggers refuse it): a later event supersedes an earlier one.
+``at`` is local time "YYYY-MM-DD HH:MM:SS" (the app's clock) unless given.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+from knowledge.errors import GuanxiError
+
+__all__ = ["Event", "EventLog", "EVENTS_FILE", "KINDS"]
+
+EVENTS_FILE = "events.sqlite"
+BUSY_TIMEOUT_S = 30.0
+#: the kinds of events Guanxi writes (others are refused, so a typo cannot hide an event)
+KINDS = ("campaign_created", "campaign_approved", "campaign_exported", "campaign_sent", "campaign_cancelled",
+         "contact", "complaint_status", "customer_note")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    subject TEXT NOT NULL DEFAULT '',
+    payload TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS events_kind_subject ON events (kind, subject);
+CREATE INDEX IF NOT EXISTS events_at ON events (at);
+CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
+    BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
+    BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+"""
+
+
+@dataclass(frozen=True)
+class Event:
+    id: int
+    at: str
+    kind: str
+    actor: str
+    subject: str
+    payload: dict = field(default_factory=dict)
+
+
+def now() -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S")
+
+
+class EventLog:
+    """The append-only event log of one workspace (``EventLog.of(ws)``) or of a file."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    @classmethod
+    def of(cls, ws) -> "EventLog":
+        """The log of a workspace (its root, not a build generation)."""
+        return cls(ws.events_path)
+
+    def exists(self) -> bool:
+        return self.path.is_file()
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            con = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute("PRAGMA synchronous=FULL")   # a committed event is on disk
+            con.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as e:
+            raise GuanxiError(f"{self.path}: cannot open the event log ({e})") from None
+        return con
+
+    def append(self, kind: str, actor: str, subject: str = "", payload: dict | None = None,
+               at: str | None = None) -> int:
+        """Write one event (committed when this returns); its id."""
+        return self.append_many([(kind, actor, subject, payload or {})], at=at)[0]
+
+    def append_many(self, rows: Iterable[tuple[str, str, str, dict]], at: str | None = None) -> list[int]:
+        """Write several events in one transaction (all or none); their ids in order."""
+        stamp = at or now()
+        values = []
+        for kind, actor, subject, payload in rows:
+            if kind not in KINDS:
+                raise GuanxiError(f"event kind {kind!r} is not one of {', '.join(KINDS)}")
+            if not str(actor or "").strip():
+                raise GuanxiError(f"event {kind}: the actor (who did it) is required")
+            values.append((stamp, kind, str(actor), str(subject or ""),
+                           json.dumps(payload or {}, ensure_ascii=False, default=str)))
+        if not values:
+            return []
+        with closing(self._connect()) as con:
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                ids = [con.execute("INSERT INTO events (at, kind, actor, subject, payload) VALUES (?, ?, ?, ?, ?)",
+                                   v).lastrowid for v in values]
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        return ids
+
+    def events(self, kind: str | tuple[str, ...] | None = None, subject: str | None = None,
+               since: str | None = None, until: str | None = None, limit: int | None = None) -> list[Event]:
+        """Events in the order written, filtered by kind(s), subject and ``since <= at < until``."""
+        if not self.exists():
+            return []
+        where, args = [], []
+        if kind is not None:
+            kinds = (kind,) if isinstance(kind, str) else tuple(kind)
+            where.append(f"kind IN ({', '.join('?' * len(kinds))})")
+            args += kinds
+        if subject is not None:
+            where.append("subject = ?")
+            args.append(str(subject))
+        if since is not None:
+            where.append("at >= ?")
+            args.append(str(since))
+        if until is not None:
+            where.append("at < ?")
+            args.append(str(until))
+        sql = "SELECT id, at, kind, actor, subject, payload FROM events"
+        sql += (" WHERE " + " AND ".join(where)) if where else ""
+        sql += " ORDER BY id" + (f" LIMIT {int(limit)}" if limit else "")
+        with closing(self._connect()) as con:
+            rows = con.execute(sql, args).fetchall()
+        return [Event(i, a, k, ac, s, json.loads(p)) for i, a, k, ac, s, p in rows]
+
+    def count(self) -> int:
+        if not self.exists():
+            return 0
+        with closing(self._connect()) as con:
+            return int(con.execute("SELECT count(*) FROM events").fetchone()[0])
