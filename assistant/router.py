@@ -37,6 +37,7 @@ from assistant.vocabulary import Mention, Vocabulary, complaint_text, nfkc, norm
 from knowledge.text import has_cjk, place_key, question_language
 from knowledge.workspace import Workspace
 from tools.kpi_tools import CUSTOMER_MIX, DIMENSION_WORDS, METRIC_WORDS
+from tools.semantic import semantic_model
 from tools.spec import Frame, ToolSpec, specs
 
 __all__ = ["Route", "Router", "Vocabulary", "IntentModel", "Mention"]
@@ -53,16 +54,9 @@ class Router:
         self.as_of = ws.as_of()
         self.semantic  # a bad WORKSPACE/semantic.toml is refused here, with its file and entry
 
-    @property
-    def semantic(self):
-        """The workspace's semantic model (its own words and verified questions included)."""
-        from tools.semantic import semantic_model
-        return semantic_model(self.ws)
-
-    @property
-    def model(self) -> IntentModel:
-        """The given intent model, else the shared one for today's exemplars (plugins included)."""
-        return self._model or IntentModel.shared()
+    semantic = property(lambda self: semantic_model(self.ws), doc="The workspace's semantic model (own words included).")
+    model = property(lambda self: self._model or IntentModel.shared(),
+                     doc="The given intent model, else the shared one for today's exemplars (plugins included).")
 
     # ---------------------------------------------------------------- public
     @ignoring_instructions  # pasted "SYSTEM: 调用 segment_members …", tool names and calls are not the question
@@ -233,7 +227,10 @@ class Router:
     def _decline(self, q: str, mentions) -> Route | None:
         """A metric the data has no column for, a customer id that does not exist, or no words at all."""
         lang = question_language(q)
-        m = UNSUPPORTED.search(q)
+        m, rest = UNSUPPORTED.search(q), q
+        while m and self.semantic.declares_metric(q, m.group(0)):   # the workspace's own metric ("毛利")
+            rest = rest.replace(m.group(0), " ")
+            m = UNSUPPORTED.search(rest)
         if m and not COMPLAINT_CONTEXT.search(q):
             return Route(None, {}, "unsupported", lang, 0.0, notes=[f"unsupported:{m.group(0)}"])
         if OUT_OF_SCOPE.search(q):
@@ -333,6 +330,8 @@ class Router:
         dim_term = self.semantic.term_in(q_by, "dimension")
         if dim_term and "by" not in s:
             s["by"] = dim_term[0]
+        if self.semantic.own and (own := self.semantic.own_values_in(self.ws, q_by)):
+            s["own_where"] = own   # "西湖店的毛利": a label of the workspace's own dimension, a filter
         group = next((g for g in PLACE_GROUPS if g[0].search(q)), None)
         if group:
             # "江浙沪" / "北上广深": several places at once → compare them in a breakdown

@@ -10,7 +10,7 @@ columns get a format decision (knowledge.formats), reported with its evidence.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -22,6 +22,7 @@ from knowledge.export import write_csv
 from knowledge.ingest import DELIMITER_NAMES, SOURCE_FILE, SOURCE_ROW, combine, formats_by_table, read_folder
 from knowledge.limits import OVERSIZE_COLUMN, Limits
 from knowledge.mapping import Mapping, load_mapping
+from knowledge.own_columns import declared_columns, own_name
 from knowledge.progress import OnProgress, StageProgress
 from knowledge.schema import TABLES
 from knowledge.settings import Settings
@@ -62,11 +63,12 @@ class BuildReport:
     tables: dict[str, TableReport]
     inputs: list[dict]
     flagged_rows: dict[str, dict] = field(default_factory=dict)
+    own_columns: dict = field(default_factory=dict)   # own_columns_section
 
     def to_dict(self) -> dict:
         return {"data_dir": self.data_dir, "today": self.today,
                 "tables": {k: asdict(v) for k, v in self.tables.items()},
-                "inputs": self.inputs, "flagged_rows": self.flagged_rows}
+                "inputs": self.inputs, "flagged_rows": self.flagged_rows, "own_columns": self.own_columns}
 
     def summary_text(self) -> str:
         """A readable multi-line summary for the screen."""
@@ -91,6 +93,10 @@ class BuildReport:
                 fixes[k] = fixes.get(k, 0) + v
         if fixes:
             lines.append("  fixes: " + ", ".join(f"{k} {v:,}" for k, v in sorted(fixes.items(), key=lambda kv: -kv[1])))
+        for col, info in self.own_columns.get("kept", {}).items():
+            lines.append(f"  own column {col} ({info['kind']}): {info['values']:,} values, {info['missing']:,} missing")
+        for col in self.own_columns.get("not_found", []):
+            lines.append(f"  own column {col}: named in semantic.toml, but no input file has this header")
         for key, f in self.flagged_rows.items():
             if not f["count"]:
                 continue
@@ -139,16 +145,20 @@ class Cleaned:
 
 
 def clean_tables(raw: dict[str, pd.DataFrame], today: pd.Timestamp,
-                 formats: dict[str, dict[str, dict[str, str]]] | None = None) -> Cleaned:
+                 formats: dict[str, dict[str, dict[str, str]]] | None = None,
+                 own: dict[str, dict[str, str]] | None = None) -> Cleaned:
     """Clean every table, link them (re-point merged customers, categories, product ids) and
     derive missing customers/products from orders. `formats`: table → column → {file: format}
-    set in the mapping file (knowledge.ingest.formats_by_table)."""
+    set in the mapping file (knowledge.ingest.formats_by_table); `own`: the company's own columns
+    (knowledge.own_columns.declared_columns)."""
     get = lambda t: raw.get(t, empty_raw())  # noqa: E731
     f = formats or {}
     customers, id_map, conflicted = clean.clean_customers(get("customers"), today, f.get("customers"))
     products = clean.clean_products(get("products"), today, f.get("products"))
     orders = clean.clean_orders(get("orders"), today, id_map, f.get("orders"), conflicted)
     feedback = clean.clean_feedback(get("feedback"), today, id_map, f.get("feedback"), conflicted)
+    clean.parse_own_numbers(customers, "customers", own, f.get("customers"))
+    clean.parse_own_numbers(orders, "orders", own, f.get("orders"))
     spellings = clean.category_spellings([products.df["category"], orders.df["category"], feedback.df["category"]])
     for led in (products, orders, feedback):
         led.run(clean.unify_categories, spellings)
@@ -198,6 +208,20 @@ def flagged_section(c: Cleaned) -> dict[str, dict]:
         "count": len(f), "listed": len(rows), "rows": rows}}
 
 
+def own_columns_section(own: dict[str, dict[str, str]], tables: dict[str, pd.DataFrame]) -> dict:
+    """The declared own columns kept (values, missing) and those no input file had."""
+    kept, not_found = {}, []
+    for table, headers in own.items():
+        for header, kind in headers.items():
+            col = own_name(header)
+            if col in tables[table].columns:
+                s = tables[table][col]
+                kept[f"{table}.{header}"] = {"kind": kind, "values": int(s.notna().sum()), "missing": int(s.isna().sum())}
+            else:
+                not_found.append(f"{table}.{header}")
+    return {"kept": kept, "not_found": not_found} if own else {}
+
+
 def quarantine_frame(raw: pd.DataFrame, led: clean.Ledger) -> pd.DataFrame:
     """The quarantined rows with their original values, source_file, source_row and reason."""
     q = led.quarantine
@@ -244,6 +268,8 @@ def build_tables(data_dir: Path, ws: Workspace, mapping: Path | None = None,
     data_dir = Path(data_dir)
     stage = StageProgress(progress, "tables", total=3)
     m = load_mapping(Path(mapping)) if mapping else Mapping()
+    own = declared_columns(ws.root)   # the columns WORKSPACE/semantic.toml names
+    m = replace(m, own=own)
     log(f"reading {data_dir}")
     stage.start(f"reading {data_dir}")
     sources = read_folder(data_dir, m, log, Limits.from_settings(settings))
@@ -251,7 +277,7 @@ def build_tables(data_dir: Path, ws: Workspace, mapping: Path | None = None,
     today = pd.Timestamp.today().normalize()
     log("cleaning tables")
     stage.step("cleaning tables")
-    c = clean_tables(raw, today, formats_by_table(sources))
+    c = clean_tables(raw, today, formats_by_table(sources), own)
     blank = {t: sum(s.blank_lines for s in sources if s.table == t) for t in TABLES}
     tables = {t: table_report(t, c.ledgers[t], c.tables[t], c.derived.get(t, 0), blank[t]) for t in TABLES}
     tables["orders"].flagged = {"amount_over_10x_median": len(c.flagged)}
@@ -260,7 +286,10 @@ def build_tables(data_dir: Path, ws: Workspace, mapping: Path | None = None,
             raise RuntimeError(f"{name}: rows do not add up: {asdict(t)}")
     check_finite(c.tables)
     report = BuildReport(data_dir=str(data_dir), today=f"{today:%Y-%m-%d}", tables=tables,
-                         inputs=[s.describe() for s in sources], flagged_rows=flagged_section(c))
+                         inputs=[s.describe() for s in sources], flagged_rows=flagged_section(c),
+                         own_columns=own_columns_section(own, c.tables))
+    for missing in report.own_columns.get("not_found", []):
+        log(f"note: semantic.toml names the column {missing}, which no input file has")
     stage.step("writing tables")
     write_outputs(ws, c, {t: raw.get(t, empty_raw()) for t in TABLES}, report)
     stage.finish(f"tables written: {sum(t.rows_written for t in tables.values()):,} rows")

@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 from knowledge.formats import (SHOWN, ColumnRead, Decision, Decisions, arrow, decide_dates, decide_numbers,
                                read_date_column, read_number_column)
 from knowledge.limits import OVERSIZE_COLUMN
+from knowledge.own_columns import OWN_PREFIX, own_name
 from knowledge.schema import TABLES
 
 NA_TOKENS = frozenset({"", "NA", "N/A", "n/a", "#N/A", "null", "NULL", "Null", "None", "none", "nan", "NaN",
@@ -801,4 +802,21 @@ def to_schema(df: pd.DataFrame, table: str) -> pd.DataFrame:
         else:
             s = pd.to_numeric(s).astype("float64")
         out[c.name] = s.reset_index(drop=True)
+    for col in df.columns:   # the company's own columns (knowledge.own_columns): numbers already parsed
+        if col.startswith(OWN_PREFIX):
+            s = df[col]
+            out[col] = (s.astype("float64") if pd.api.types.is_numeric_dtype(s) else s.astype("str")).reset_index(drop=True)
     return pd.DataFrame(out)
+
+
+def parse_own_numbers(led: "Ledger", table: str, own: dict[str, dict[str, str]] | None,
+                      formats: Formats | None = None) -> None:
+    """The table's own metric columns (knowledge.own_columns) as numbers, each file's decimal
+    separator decided as for amount; unreadable values cleared and counted, as for unit_price."""
+    for header, kind in (own or {}).get(table, {}).items():
+        col = own_name(header)
+        if kind != "number" or col not in led.df.columns:
+            continue
+        decided = decide_numbers(led.df, col, (formats or {}).get(col))
+        led.decisions += decided.values()
+        led.run(parse_number_column, col, required=False, decided=decided)

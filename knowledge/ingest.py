@@ -29,6 +29,7 @@ from knowledge.headers import EXTRA_PREFIX, assign_table, check_required, custom
 from knowledge.limits import (OVERSIZE_COLUMN, Limits, check_file_size, check_workbook_size, flag_oversize,
                               open_truncated, truncation_patches)
 from knowledge.mapping import Mapping
+from knowledge.own_columns import own_name
 from knowledge.schema import TABLES, normalise_header
 from knowledge.export import restore_cell, restore_formulas
 
@@ -358,6 +359,10 @@ def map_frame(df: pd.DataFrame, label: str, file_name: str, mapping: Mapping, he
     cols = dict(matched)
     if table == "orders":
         cols.update(customer_extras(headers, set(matched.values())))
+    for own in mapping.own.get(table, {}):   # the company's own columns its semantic model names
+        found = find_header(headers, own)
+        if found:
+            cols[own_name(own)] = found
     check_repeated_headers(label, table, raw, cols)
     frame = restore_formulas(pd.DataFrame({c: df[s] for c, s in cols.items()}))
     frame[SOURCE_FILE] = label

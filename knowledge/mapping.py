@@ -56,6 +56,7 @@ class Mapping:
     columns: dict[str, dict[str, str]] = field(default_factory=dict)  # table → canonical → source
     formats: dict[str, dict[str, str]] = field(default_factory=dict)  # table → canonical → format
     path: Path | None = None
+    own: dict[str, dict[str, str]] = field(default_factory=dict)  # table → header → number | text (knowledge.own_columns)
 
     def for_file(self, label: str, file_name: str) -> FileMapping:
         """The entry for "book.xlsx#Sheet1" or, failing that, for "book.xlsx"."""

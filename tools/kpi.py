@@ -74,6 +74,7 @@ from tools.results import default_as_of, fmt_date, provenance, to_jsonable
 
 __all__ = [
     "METRICS", "DIMENSIONS", "FEEDBACK_METRICS", "AGE_BANDS", "KpiResult", "kpi", "age_band", "resolve_metric",
+    "metric_labels", "dimension_labels",
     "sales", "order_count", "customer_count", "average_order_value", "repurchase_rate",
     "cohort_retention", "purchase_interval", "satisfaction", "complaint_rate", "resolution_time",
     "new_customers",
@@ -228,24 +229,46 @@ def _parse_day(value, name: str, end: bool = False) -> pd.Timestamp | None:
     return ts
 
 
-def resolve_metric(metric: str) -> str:
-    """The canonical metric name for a name or alias (客单价 → aov); unknown → GuanxiError listing them."""
+def resolve_metric(metric: str, own: dict | None = None) -> str:
+    """The canonical metric name for a name or alias (客单价 → aov), or one of ``own`` (the
+    workspace's metrics over its own columns, by name or zh name); unknown → GuanxiError listing them."""
     m = str(metric).strip()
     key = m.lower().replace(" ", "_").replace("-", "_")
     if key in METRICS:
         return key
     if m in _ALIASES or key in _ALIASES:
         return _ALIASES.get(m, _ALIASES.get(key))
-    valid = ", ".join(f"{k} ({v['zh']})" for k, v in METRICS.items())
+    for name, o in (own or {}).items():
+        if key == name or m == o.get("zh"):
+            return name
+    valid = ", ".join(f"{k} ({v['zh']})" for k, v in {**METRICS, **(own or {})}.items())
     raise GuanxiError(f"unknown metric {metric!r}; valid metrics: {valid}")
 
 
-def _resolve_dim(dim: str, allowed: tuple[str, ...], metric: str, what: str = "by") -> str:
+def metric_labels(metric: str, src: MetricSource | None = None) -> dict:
+    """{zh, en, unit} of a shipped metric or of one of the workspace's own (``src.own_metrics``)."""
+    if metric in METRICS:
+        return METRICS[metric]
+    o = (src.own_metrics if src is not None else {}).get(metric) or {}
+    return {"zh": o.get("zh", metric), "en": o.get("en", metric), "unit": o.get("unit", "number")}
+
+
+def dimension_labels(dim: str, src: MetricSource | None = None) -> dict:
+    """{zh, en} of a shipped dimension or of one of the workspace's own (``src.own_dims``)."""
+    if dim in DIMENSIONS:
+        return DIMENSIONS[dim]
+    o = (src.own_dims if src is not None else {}).get(dim) or {}
+    return {"zh": o.get("zh", dim), "en": o.get("en", dim)}
+
+
+def _resolve_dim(dim: str, allowed: tuple[str, ...], metric: str, what: str = "by", src=None) -> str:
     d = str(dim).strip()
     key = d.lower().replace(" ", "_").replace("-", "_")
-    key = key if key in DIMENSIONS else _DIM_ALIASES.get(d, _DIM_ALIASES.get(key, key))
+    own = src.own_dims if src is not None else {}
+    key = next((n for n, o in own.items() if d == o.get("zh")), key)
+    key = key if key in DIMENSIONS or key in own else _DIM_ALIASES.get(d, _DIM_ALIASES.get(key, key))
     if key not in allowed:
-        valid = ", ".join(f"{k} ({DIMENSIONS[k]['zh']})" for k in allowed)
+        valid = ", ".join(f"{k} ({dimension_labels(k, src)['zh']})" for k in allowed)
         raise GuanxiError(f"unknown or unsupported {what} {dim!r} for metric {metric}; valid: {valid}")
     return key
 
@@ -283,7 +306,7 @@ class _Ctx:
 
     def __init__(self, src: MetricSource, metric, by, filters, as_of, date_from, date_to):
         self.src, self.metric, self.by = src, metric, by
-        need_orders = metric in _ORDER_METRICS or metric == "complaint_rate"
+        need_orders = metric in _ORDER_METRICS or metric == "complaint_rate" or metric in src.own_metrics
         need_feedback = metric in FEEDBACK_METRICS
         self.filters: dict = {}  # values as matched ("浙江" → "浙江省")
         if need_orders:
@@ -732,6 +755,60 @@ def _m_resolution(ctx: _Ctx, by: str | None):
         bd["open"] = bd["open"].astype("int64")
     return t["value"], details, bd
 
+_OWN_AGG = {"sum": "coalesce(fsum({x}), 0)", "mean": "avg({x})", "min": "min({x})", "max": "max({x})",
+            "median": "median({x})"}
+_OWN_ZH = {"sum": "合计", "mean": "平均值", "min": "最小值", "max": "最大值", "median": "中位数", "sales": "销售额",
+           "orders": "订单数", "customers": "客户数", "units": "件数"}
+_OWN_BASE = {"sales": "fsum(amount)", "orders": "count(DISTINCT order_id)", "customers": "count(DISTINCT customer_id)",
+             "units": "sum(qty)"}
+
+
+def _m_own(ctx: _Ctx, by: str | None):
+    """A metric over the company's own column (semantic.toml): its aggregate over the order lines
+    in the period (optionally divided by sales, orders, customers or units), or over the customers
+    who bought in the period for a column of the customers."""
+    own = ctx.src.own_metrics[ctx.metric]
+    col = ctx.src.own_column(ctx.metric, own)
+    agg = _OWN_AGG[own["aggregate"]]
+    div = own.get("divide_by")
+    details = {"own_column": own["column"], "aggregate": own["aggregate"], "divide_by": div,
+               "definition_zh": f"{own['column']} 的{_OWN_ZH[own['aggregate']]}" + (f"除以{_OWN_ZH[div]}" if div else "")
+               + ("（订单行）" if own["table"] == "orders" else "（期间内购买的客户）") + "，定义见 semantic.toml",
+               "definition": f"{own['aggregate']} of {own['column']}" + (f" / {own['divide_by']}" if own.get("divide_by") else "")
+               + (" over the order lines in the period" if own["table"] == "orders" else
+                  " over the customers who bought in the period") + " (semantic.toml)"}
+    g = f'g AS "{by}", ' if by else ""
+    if own["table"] == "orders":
+        num = agg.format(x=col)
+        base = _OWN_BASE.get(own.get("divide_by"), "NULL")
+        body = f"SELECT {{g}}{num} AS num, {base} AS base, count({col}) AS with_value, count(*) AS order_lines FROM w"
+        t = ctx.one(ctx.oq, body.format(g=""))
+        details.update(order_lines=int(t["order_lines"]), with_value=int(t["with_value"]))
+        grouped = body.format(g=f'd_{by} AS "{by}", ') + " GROUP BY 1" if by else None
+    else:
+        body = (f"SELECT {{g}}{agg.format(x='c.' + col)} AS num, NULL AS base, count(c.{col}) AS with_value, "
+                f"count(*) AS customers FROM b LEFT JOIN {ctx.src.customers(ctx.metric)} c USING (customer_id)")
+        t = ctx.one(ctx.oq, ", b AS (SELECT DISTINCT customer_id FROM w) " + body.format(g=""))
+        details.update(customers=int(t["customers"]), with_value=int(t["with_value"]))
+        grouped = (f", b AS (SELECT DISTINCT d_{by} AS g, customer_id FROM w) " + body.format(g=g)
+                   + " GROUP BY 1") if by else None
+
+    def ratio(num, base):
+        if own.get("divide_by"):
+            return None if base is None or not base or pd.isna(base) else float(num) / float(base)
+        return None if num is None or pd.isna(num) else float(num)
+    value = ratio(t["num"], t["base"])
+    bd = None
+    if by:
+        bd = ctx.sql(ctx.oq, grouped)
+        bd.insert(1, "value", [ratio(n, b) for n, b in zip(bd["num"], bd["base"])])
+        bd["value"] = bd["value"].astype(float)
+        if own["aggregate"] == "sum" and not own.get("divide_by") and value:
+            bd.insert(2, "share", bd["value"] / value)
+        bd = bd.drop(columns=["num", "base"])
+    return value, details, bd
+
+
 # ---------------------------------------------------------------------------------------------
 # Dispatcher
 # ---------------------------------------------------------------------------------------------
@@ -755,7 +832,7 @@ def _sort_breakdown(bd: pd.DataFrame, by: str, top: int | None, lowest: bool = F
 
 
 def _chart(metric: str, by: str | None, bd, extra, ctx: _Ctx):
-    lab = METRICS[metric]
+    lab = metric_labels(metric, ctx.src)
     if metric == "retention":
         if extra is None or len(extra) == 0:
             return None
@@ -768,7 +845,7 @@ def _chart(metric: str, by: str | None, bd, extra, ctx: _Ctx):
         return None
     if bd is None or bd.empty:
         return None
-    dz, de = DIMENSIONS[by]["zh"], DIMENSIONS[by]["en"]
+    dz, de = dimension_labels(by, ctx.src)["zh"], dimension_labels(by, ctx.src)["en"]
     # bars and lines as plotly JSON directly: a plotly Figure costs more than the metric itself
     if by == "month":
         return charts.line_chart_json(bd, "month", "value", f"{lab['zh']}月度趋势", f"{lab['en']} by month",
@@ -789,25 +866,30 @@ def kpi(tables: dict[str, pd.DataFrame] | MetricSource, metric: str, by: str | N
     top: keep the first ``top`` groups (highest value — lowest with ``lowest=True``; for a time
     breakdown the last ``top`` periods, unless ``ranked``: then by value too, "the best month").
     """
-    metric = resolve_metric(metric)
+    src = tables if isinstance(tables, MetricSource) else MetricSource(tables)
+    metric = resolve_metric(metric, src.own_metrics)
     allowed = _FEEDBACK_DIMS if metric in ("satisfaction", "resolution_time", "complaints", "open_complaints") \
         else _ORDER_DIMS
     if metric == "complaint_rate":
         allowed = tuple(dict.fromkeys((*_ORDER_DIMS, *_FEEDBACK_DIMS)))
+    if allowed is _ORDER_DIMS:   # the company's own dimensions: of its orders or customers
+        allowed = (*allowed, *src.own_dims)
+    elif metric != "complaint_rate":
+        allowed = (*allowed, *(n for n, o in src.own_dims.items() if o["table"] == "customers"))
     if by is not None:
-        by = _resolve_dim(by, allowed if metric != "retention" else ("month",), metric)
+        by = _resolve_dim(by, allowed if metric != "retention" else ("month",), metric, src=src)
     if filters is not None and not isinstance(filters, dict):
         raise GuanxiError(f"filters must be a dict like {{'province': '浙江省'}}, got {type(filters).__name__}")
-    filt = {(k if k in RANGE_FILTERS else _resolve_dim(k, allowed, metric, "filter")): v for k, v in (filters or {}).items()}
+    filt = {(k if k in RANGE_FILTERS else _resolve_dim(k, allowed, metric, "filter", src)): v
+            for k, v in (filters or {}).items()}
     if top is not None and (not isinstance(top, (int, np.integer)) or top < 1):
         raise GuanxiError(f"top must be a positive integer, got {top!r}")
-    src = tables if isinstance(tables, MetricSource) else MetricSource(tables)
     with src.session() as log:
         ctx = _Ctx(src, metric, by, filt, as_of, date_from, date_to)
         if metric == "retention":
             by = None  # the cohort matrix is the breakdown
         extra = None
-        value, details, bd, *rest = _COMPUTE[metric](ctx, by)
+        value, details, bd, *rest = _COMPUTE.get(metric, _m_own)(ctx, by)
         extra = rest[0] if rest else None
         counted = {}
         if ctx.oq is not None:
@@ -831,9 +913,10 @@ def kpi(tables: dict[str, pd.DataFrame] | MetricSource, metric: str, by: str | N
         counted["customers"] = scanned["customers"]
     prov = provenance(f"query_metrics: {query_words(metric, by, ctx, top, lowest)} (DuckDB SQL)", counted, as_of=ctx.as_of)
     prov += " · rows scanned: " + ", ".join(f"{name} {n:,}" for name, n in scanned.items())
+    lab = metric_labels(metric, src)
     return KpiResult(
-        metric=metric, label_zh=METRICS[metric]["zh"], label_en=METRICS[metric]["en"], value=value,
-        unit=METRICS[metric]["unit"], by=by, breakdown=bd, details=details,
+        metric=metric, label_zh=lab["zh"], label_en=lab["en"], value=value,
+        unit=lab["unit"], by=by, breakdown=bd, details=details,
         as_of=fmt_date(ctx.as_of),
         date_from=fmt_date(ctx.date_from) if ctx.date_from is not None else None,
         date_to=fmt_date(ctx.date_to) if ctx.date_to is not None else None,

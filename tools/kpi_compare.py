@@ -20,7 +20,8 @@ from dataclasses import dataclass
 import pandas as pd
 
 from knowledge.errors import GuanxiError
-from tools.kpi import ADDITIVE_METRICS, DIMENSIONS, METRICS, UNKNOWN, KpiResult, kpi, resolve_metric
+from tools.kpi import ADDITIVE_METRICS, UNKNOWN, KpiResult, dimension_labels, kpi, metric_labels, resolve_metric
+from tools.metric_sql import MetricSource
 from tools.results import fmt_date
 
 __all__ = ["COMPARISONS", "Window", "resolve_windows", "compare_kpi", "contributions"]
@@ -109,7 +110,9 @@ def contributions(tables, metric: str, dim: str, current: Window, previous: Wind
     """What each group of ``dim`` added to the change of an additive metric, biggest |delta| first
     (``order="growth"``: the biggest rises first; ``"decline"``: the biggest falls first); the rows
     (with "其他 other" for the rest) sum exactly to the total change."""
-    if metric not in ADDITIVE_METRICS and not (metric in ("orders", "customers") and dim in _PARTITIONS[metric]):
+    own = _source(tables).own_metrics.get(metric) if _source(tables) is not None else None
+    additive = metric in ADDITIVE_METRICS or (own is not None and own["aggregate"] == "sum" and not own.get("divide_by"))
+    if not additive and not (metric in ("orders", "customers") and dim in _PARTITIONS[metric]):
         raise GuanxiError(f"a change of {metric} cannot be split by {dim} into parts that add up; "
                           f"explanations work for {', '.join(ADDITIVE_METRICS)} by any dimension, and for orders or "
                           f"customers by a customer attribute (orders also by order channel)")
@@ -140,8 +143,9 @@ def compare_kpi(tables, metric: str, compare: str, by: str | None = None, date_f
                 compare_to=None, ranked: bool = False, explain_order: str = "size") -> KpiResult:
     """The KPI in a period and in its comparison period, with the change (and, with ``by``, per
     group; with ``explain_by``, the change decomposed by those dimensions)."""
-    metric = resolve_metric(metric)
-    if METRICS[metric]["unit"] == "date":
+    src = _source(tables)
+    metric = resolve_metric(metric, src.own_metrics if src is not None else None)
+    if metric_labels(metric, src)["unit"] == "date":
         raise GuanxiError(f"{metric} is a date: it has no change to compare; ask for it in each period instead")
     cur_w, prev_w = resolve_windows(compare, date_from, date_to, as_of, compare_from, compare_to)
     cur = _run(tables, metric, cur_w, by=by, as_of=as_of, top=None, filters=filters)
@@ -176,22 +180,26 @@ def compare_kpi(tables, metric: str, compare: str, by: str | None = None, date_f
     cur.date_from, cur.date_to = fmt_date(cur_w.start), fmt_date(cur_w.end)
     cur.provenance = (cur.provenance + f" · compared with {prev_w.label} ({compare.replace('_', ' ')}): "
                       + prev.provenance.split(" · ", 1)[-1])
-    cur.figure_json = _figure(metric, by, cur, comparison, explained)
+    cur.figure_json = _figure(metric, by, cur, comparison, explained, src)
     return cur
 
 
-def _figure(metric, by, res: KpiResult, comparison: dict, explained: dict) -> str | None:
+def _source(tables) -> MetricSource | None:
+    return tables if isinstance(tables, MetricSource) else None
+
+
+def _figure(metric, by, res: KpiResult, comparison: dict, explained: dict, src=None) -> str | None:
     import json
 
     from tools.charts import CJK_FONT, bilingual_title
-    lab = METRICS[metric]
+    lab = metric_labels(metric, src)
     layout = {"font": {"family": CJK_FONT, "size": 13}, "paper_bgcolor": "white", "plot_bgcolor": "white",
               "margin": {"l": 60, "r": 20, "t": 60, "b": 60}, "height": 420, "barmode": "group"}
     cur_l, prev_l = comparison["current_period"], comparison["previous_period"]
     first = next((d for d, rows in explained.items() if isinstance(rows, list) and rows), None)
     if first:
         rows = explained[first]
-        dz, de = DIMENSIONS[first]["zh"], DIMENSIONS[first]["en"]
+        dz, de = dimension_labels(first, src)["zh"], dimension_labels(first, src)["en"]
         data = [{"type": "bar", "x": [r[first] for r in rows], "y": [r["delta"] for r in rows],
                  "name": "变化 change"}]
         layout["title"] = {"text": bilingual_title(f"{lab['zh']}变化的来源（按{dz}）", f"What changed {lab['en']}, by {de}"),
@@ -203,7 +211,7 @@ def _figure(metric, by, res: KpiResult, comparison: dict, explained: dict) -> st
         x = [str(v) for v in bd[by]]
         data = [{"type": "bar", "x": x, "y": [None if pd.isna(v) else float(v) for v in bd["previous"]], "name": prev_l},
                 {"type": "bar", "x": x, "y": [None if pd.isna(v) else float(v) for v in bd["value"]], "name": cur_l}]
-        dz, de = DIMENSIONS[by]["zh"], DIMENSIONS[by]["en"]
+        dz, de = dimension_labels(by, src)["zh"], dimension_labels(by, src)["en"]
         layout["title"] = {"text": bilingual_title(f"{lab['zh']}：{cur_l} 对比 {prev_l}（按{dz}）",
                                                    f"{lab['en']}: {cur_l} vs {prev_l} by {de}"), "x": 0.01}
         layout["xaxis"] = {"type": "category", "categoryorder": "array", "categoryarray": x}

@@ -13,6 +13,7 @@ from tools.context import ToolContext, ToolError, cached, context, resolve_clust
 from tools.formatting import bullets, fmt_int, fmt_money, fmt_num, fmt_unit, period
 from tools.kpi import DIMENSIONS, FEEDBACK_METRICS, METRICS
 from tools.results import to_jsonable
+from tools.semantic import semantic_model
 from tools.spec import MANAGERS, Cue, ToolSpec, register
 
 __all__ = ["query_metrics", "KPI_METRICS", "KPI_BY", "METRIC_WORDS", "DIMENSION_WORDS", "COMPLAINT_BY"]
@@ -135,14 +136,14 @@ ExplainBy = Literal["category", "product", "province", "city", "order_channel", 
                     "age_band"]
 
 
-def query_metrics(metric: KpiMetric, by: KpiBy | None = None, date_from: str | None = None, date_to: str | None = None,
+def query_metrics(metric: KpiMetric | str, by: KpiBy | str | None = None, date_from: str | None = None, date_to: str | None = None,
         province: str | None = None, city: str | None = None, category: str | None = None,
         channel: str | None = None, order_channel: str | None = None, top: int | None = None,
         segment: str | None = None, product: str | None = None, gender: Literal["F", "M"] | None = None,
         age_band: Literal["<25", "25-34", "35-44", "45-54", "55+"] | None = None, compare: Comparison | None = None,
         explain_by: list[ExplainBy] | None = None, order: Literal["highest", "lowest"] = "highest",
-        also: list[KpiMetric] | None = None, compare_from: str | None = None, compare_to: str | None = None,
-        where: dict[KpiBy, str] | None = None, age_min: int | None = None, age_max: int | None = None,
+        also: list[KpiMetric | str] | None = None, compare_from: str | None = None, compare_to: str | None = None,
+        where: dict[KpiBy | str, str] | None = None, age_min: int | None = None, age_max: int | None = None,
         born_from: int | None = None, born_to: int | None = None, rank_periods: bool = False,
         explain_order: Literal["size", "growth", "decline"] = "size",
         *, ctx: ToolContext | None = None) -> dict:
@@ -159,10 +160,11 @@ def query_metrics(metric: KpiMetric, by: KpiBy | None = None, date_from: str | N
             (人均订单数), clv_mean / clv_total
             (平均 / 合计客户终身价值, 12 months), churn_probability (平均流失概率), at_risk_customers (流失风险
             客户数, probability ≥ 50%), first_purchase / last_purchase (最早 / 最近购买日期); customer values are
-            over the customers who bought in the period
+            over the customers who bought in the period; or a metric the workspace declares over its own
+            columns in semantic.toml (gross_profit, …: `guanxi semantic` lists them)
         by: break down by province, city, gender, age_band, channel (acquisition), order_channel,
             category, product, segment / segment_cn8 / tier / cluster, month (monthly trend), quarter,
-            year, weekday, feedback_channel or kind
+            year, weekday, feedback_channel or kind, or a dimension of the workspace's semantic.toml (store, …)
         date_from: first day included, YYYY-MM-DD
         date_to: last day included, YYYY-MM-DD
         province: only this province, e.g. 浙江省 (several: comma-separated, 江苏省,浙江省,上海)
@@ -236,6 +238,9 @@ def query_metrics(metric: KpiMetric, by: KpiBy | None = None, date_from: str | N
     else:
         res = _kpi(tables, metric, **kw)
     out = res.to_dict()
+    if res.by:
+        from tools.kpi import dimension_labels
+        out["by_label"] = dimension_labels(res.by, tables)
     if rank_periods and res.by:
         out["ranked"] = True
     if explain_by and explain_order != "size":
@@ -257,7 +262,10 @@ def metric_source(ws):
         names = ("rfm", "clusters", "clv", "churn")
         return MetricSource({"orders": ws.table("orders"), "customers": ws.table("customers"),
                              "feedback": ws.table("feedback"), **{n: ws.artefact(n) for n in names}})
-    return cached(ws, "metric_source", build)
+    src = cached(ws, "metric_source", build)
+    model = semantic_model(ws)   # re-read when semantic.toml changes
+    src.own_metrics, src.own_dims = model.own_metrics(), model.own_dimensions()
+    return src
 
 
 def _also(tables, metrics: list[str], res, kw: dict) -> list[dict]:
@@ -345,6 +353,10 @@ def _render_kpi(r: dict, zh: bool, focus: dict) -> str:
     elif r.get("metric") == "average_age" and det.get("with_birthday") is not None:
         extra.append(f"{fmt_int(det.get('with_birthday'))} 位有生日信息的购买客户" if zh else
                      f"{fmt_int(det.get('with_birthday'))} buying customers with a birthday on file")
+    elif det.get("own_column"):   # a metric over the company's own column (semantic.toml)
+        gap = (det.get("order_lines") or det.get("customers") or 0) - (det.get("with_value") or 0)
+        how = det.get("definition_zh") if zh else det["definition"]
+        extra.append((f"{how}；{fmt_int(gap)} 行无值" if zh else f"{how}; {fmt_int(gap)} without a value") if gap else how)
     if extra:
         txt += ("（" + "，".join(extra) + "）") if zh else (" (" + ", ".join(extra) + ")")
     txt += "。" if zh else "."
@@ -367,7 +379,8 @@ def _render_kpi(r: dict, zh: bool, focus: dict) -> str:
         lines = [(f"{row.get(by)}：{fmt_unit(row.get('value'), unit, zh)}" if zh else
                   f"{row.get(by)}: {fmt_unit(row.get('value'), unit, zh)}") + _kpi_row_extra(r.get("metric"), row, zh)
                  + (_row_change(row, unit, zh) if cmp_ else "") + _also_row(also, row.get(by), zh) for row in show]
-        dim = DIMENSIONS.get(by, {}).get("zh", by) if zh else by.replace("_", " ")
+        dim = (r.get("by_label") or DIMENSIONS.get(by) or {}).get("zh", by) if zh else \
+            (r.get("by_label") or {}).get("en", by.replace("_", " ")) if by not in DIMENSIONS else by.replace("_", " ")
         if zh:
             txt += f"\n按{dim}" + (f"（前 {fmt_int(len(show))} 个）" if len(show) < len(bd) and by != "month" else "") + "：\n" + bullets(lines)
         else:
@@ -487,6 +500,11 @@ def _kpi_args(f) -> dict:
         a["rank_periods"] = True   # "what is our best month ever": the periods by value
     if s.get("weekday") and a.get("by") != "weekday":
         a["where"] = {"weekday": s["weekday"]}
+    for dim, labels in (s.get("own_where") or {}).items():   # the workspace's own dimension (semantic.toml)
+        if len(labels) > 1 and not a.get("by"):
+            a["by"] = dim   # "西湖店和滨江店的毛利": the two side by side
+        if a.get("by") != dim or len(labels) > 1:
+            a.setdefault("where", {})[dim] = ",".join(labels)
     if s.get("lowest") and a.get("by"):
         a["order"] = "lowest"
     if s.get("also_metrics"):

@@ -23,8 +23,9 @@ import numpy as np
 import pandas as pd
 
 from knowledge.errors import GuanxiError
+from knowledge.own_columns import OWN_PREFIX, own_name
 
-__all__ = ["MetricSource", "Query", "lit", "age_sql", "UNKNOWN", "SEGMENT_DIMS", "CUSTOMER_DIMS", "WEEKDAYS"]
+__all__ = ["MetricSource", "Query", "lit", "ident", "age_sql", "UNKNOWN", "SEGMENT_DIMS", "CUSTOMER_DIMS", "WEEKDAYS"]
 
 UNKNOWN = "未知"
 SEGMENT_DIMS = ("segment", "segment_cn8", "tier", "cluster")   # from the rfm / clusters artefacts
@@ -46,6 +47,11 @@ def lit(value) -> str:
     if isinstance(value, (int, float, np.integer, np.floating)):
         return repr(float(value)) if isinstance(value, (float, np.floating)) else str(int(value))
     return "'" + str(value).replace("'", "''") + "'"
+
+
+def ident(name: str) -> str:
+    """A quoted SQL identifier ("own:毛利" → "own:毛利" in double quotes, quotes doubled)."""
+    return '"' + str(name).replace('"', '""') + '"'
 
 
 def _clean(expr: str) -> str:
@@ -105,6 +111,9 @@ class MetricSource:
     _ready: dict = field(default_factory=dict, repr=False)
     _lock: object = field(default_factory=threading.RLock, repr=False)
     _touched: set = field(default_factory=set, repr=False)
+    #: the workspace's own metrics and dimensions (tools.semantic: SemanticModel.own_metrics / own_dimensions)
+    own_metrics: dict = field(default_factory=dict, repr=False)
+    own_dims: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
         self._con = duckdb.connect(config={"threads": 2})
@@ -192,12 +201,13 @@ class MetricSource:
         self._register("orders_src", src)
         opt = {c: (f"b.{c}" if c in o.columns else "NULL") for c in _OPTIONAL_ORDER_COLUMNS}
         qty = f"coalesce(TRY_CAST({opt['quantity']} AS DOUBLE), 1)" if "quantity" in o.columns else "1.0"
+        own = "".join(f", b.{ident(c)}" for c in o.columns if c.startswith(OWN_PREFIX))
         # a table, not a view: DuckDB's own columns scan several times faster than the DataFrame
         self._con.sql(
             "CREATE OR REPLACE TEMP TABLE lines AS SELECT CAST(b.order_id AS VARCHAR) AS order_id, "
             "CAST(b.customer_id AS VARCHAR) AS customer_id, CAST(b.order_date AS TIMESTAMP) AS order_date, "
             f"CAST(b.amount AS DOUBLE) AS amount, {qty} AS qty, {opt['category']} AS category, "
-            f"{opt['product_name']} AS product_name, {opt['channel']} AS channel FROM orders_src b "
+            f"{opt['product_name']} AS product_name, {opt['channel']} AS channel{own} FROM orders_src b "
             "WHERE b.customer_id IS NOT NULL AND b.order_date IS NOT NULL AND b.amount IS NOT NULL "
             "AND NOT isnan(CAST(b.amount AS DOUBLE))")
 
@@ -270,6 +280,9 @@ class MetricSource:
         (each customer's first order)."""
         date = "b.order_date" if kind == "orders" else "b.created_at"
         table = "orders" if kind == "orders" else "feedback"
+        if dim in self.own_dims:
+            own = self.own_dims[dim]
+            return _clean(("b." if own["table"] == "orders" else "c.") + self.own_column(dim, own, kind))
         if dim == "customer_type":
             since = lit(start) if start is not None else "TIMESTAMP '1900-01-01 00:00:00'"
             return (f"CASE WHEN f.first_order IS NULL THEN {lit(UNKNOWN)} WHEN f.first_order >= {since} "
@@ -305,6 +318,18 @@ class MetricSource:
             raise GuanxiError(f"the {table} table has no column {col} (needed for {dim})")
         return _clean(f"b.{col}")
 
+    def own_column(self, name: str, own: dict, kind: str = "orders") -> str:
+        """The SQL column of an own metric or dimension (``b.`` lines, ``c.`` customers); a column
+        the served build does not hold → GuanxiError saying how to get it."""
+        col = own_name(own["header"])
+        if own["table"] == "orders" and kind != "orders":
+            raise GuanxiError(f"{name} is a column of the orders ({own['column']}); feedback metrics cannot use it")
+        if col not in self.columns(own["table"]):
+            raise GuanxiError(f"{name} reads the column {own['column']} (semantic.toml), which the served build "
+                              f"does not hold: run `guanxi build` again after adding it to semantic.toml, with input "
+                              f"files whose {own['table']} have a header {own['header']!r}")
+        return ident(col)
+
     # ------------------------------------------------------------------ the query's rows
     def query(self, kind: str, metric: str, dims, filters: dict, as_of: pd.Timestamp,
               start: pd.Timestamp | None, end: pd.Timestamp, match) -> Query:
@@ -318,7 +343,8 @@ class MetricSource:
         joins = []
         if ranges and "birthday" not in self.columns("customers"):
             raise GuanxiError("the customers table has no column birthday (needed for an age filter)")
-        if ranges or any(d in CUSTOMER_DIMS and d not in SEGMENT_DIMS for d in dims):
+        own_customer = any(self.own_dims.get(d, {}).get("table") == "customers" for d in dims)
+        if ranges or own_customer or any(d in CUSTOMER_DIMS and d not in SEGMENT_DIMS for d in dims):
             joins.append(f"LEFT JOIN {self.customers(metric)} c ON c.customer_id = b.customer_id")
         if any(d in SEGMENT_DIMS for d in dims):
             joins.append(f"LEFT JOIN {self.segments(metric)} s ON s.customer_id = b.customer_id")
