@@ -9,7 +9,7 @@ import re
 from tools.kpi_tools import METRIC_WORDS
 from tools.spec import specs
 
-__all__ = ["BLAME", "LISTING", "GENDER_ONE", "COUNTING", "THEM", "OUT_OF_SCOPE", "age_band_named", "metrics_named", "has_slots", "SEG_WORDS", "rx", "HELP_CUE", "FOLLOWUP", "PRONOUN", "ORDINAL", "PREVIOUS_PERIOD", "SAME_PERIOD_LAST_YEAR", "WHY", "CHANGE", "LANGUAGE_SWITCH", "UNSUPPORTED", "COMPLAINT_CONTEXT", "GROUP_METRICS", "LOWEST", "AND_WORDS", "PLACE_GROUPS", "CHANNEL_ALIASES", "known_words", "all_cues"]
+__all__ = ["customer_type_named", "BLAME", "LISTING", "GENDER_ONE", "COUNTING", "THEM", "OUT_OF_SCOPE", "age_band_named", "metrics_named", "has_slots", "SEG_WORDS", "rx", "HELP_CUE", "FOLLOWUP", "PRONOUN", "ORDINAL", "PREVIOUS_PERIOD", "SAME_PERIOD_LAST_YEAR", "WHY", "CHANGE", "LANGUAGE_SWITCH", "UNSUPPORTED", "COMPLAINT_CONTEXT", "GROUP_METRICS", "LOWEST", "AND_WORDS", "PLACE_GROUPS", "CHANNEL_ALIASES", "known_words", "all_cues"]
 
 
 SEG_WORDS = re.compile(r"分群|分层|细分|客群|群体|人群|分组|分类|这一类|这类|类客户|段|segment|tier|group|cohort|bucket|"
@@ -71,6 +71,20 @@ def without_new_customers(q: str, metrics: list[str]) -> list[str]:
     """The metrics of a new-vs-returning question: 新客 names the breakdown, not the new-customer count."""
     return [m for m in metrics if m != "new_customers"] or [
         "customers" if re.search(r"多少|几个|how many|number", q, re.I) else "sales"]
+
+
+_OF_NEW = rx(r"(?P<w>新(客户?|用户|会员|顾客|买家)|首单客户|\bnew (customers?|buyers?|users?)('s?)?|(?P<o>老(客户?|用户|会员|顾客)|"
+             r"回头客|\b(returning|existing|repeat) (customers?|buyers?)('s?)?))(的|\s*(of|,))?\s*(?=复购|回购|客单|销售|消费|"
+             r"订单|留存|满意|购买间隔|人均|平均|repurchase|repeat rate|aov|average|spend|sales|revenue|orders|retention)")
+
+
+def customer_type_named(q: str, metrics: list[str]) -> str | None:
+    """"新客复购率" / "老客的客单价": the new (or returning) customers as a filter of another metric,
+    "新客 new" or "老客 returning" (the customer_type labels); None for "新客户数和复购率"."""
+    m = _OF_NEW.search(q)
+    if not m or not [x for x in metrics if x != "new_customers"]:
+        return None
+    return "老客 returning" if m.group("o") else "新客 new"
 
 
 # "为什么…下降了" / "why did sales drop": the change explained by what contributed to it

@@ -28,7 +28,7 @@ import sys
 from assistant.intent import IntentModel
 from assistant.route import Route
 from assistant.pending import resolve_pending
-from assistant.question_words import (ARTEFACT_METRICS, AND_WORDS, BLAME, CHANGE, CHANNEL_ALIASES, COMPLAINT_CONTEXT, FOLLOWUP, GENDER_ONE, GROUP_METRICS, LANGUAGE_SWITCH, LISTING, LOWEST, ORDINAL, OUT_OF_SCOPE, PLACE_GROUPS, PREVIOUS_PERIOD, PRONOUN, SAME_PERIOD_LAST_YEAR, SEG_WORDS, THEM, TWO_PERIODS, BOTH_GENDERS, weekdays_named, without_new_customers, age_range_named, UNSUPPORTED, WHY, age_band_named, all_cues, has_slots, known_words, metrics_named)
+from assistant.question_words import (ARTEFACT_METRICS, AND_WORDS, BLAME, CHANGE, CHANNEL_ALIASES, COMPLAINT_CONTEXT, FOLLOWUP, GENDER_ONE, GROUP_METRICS, LANGUAGE_SWITCH, LISTING, LOWEST, ORDINAL, OUT_OF_SCOPE, PLACE_GROUPS, PREVIOUS_PERIOD, PRONOUN, SAME_PERIOD_LAST_YEAR, SEG_WORDS, THEM, TWO_PERIODS, BOTH_GENDERS, weekdays_named, without_new_customers, age_range_named, customer_type_named, UNSUPPORTED, WHY, age_band_named, all_cues, has_slots, known_words, metrics_named)
 from assistant.lang import parse_date_range, parse_days, parse_top, two_periods
 from assistant.homophones import homophone_fixer
 from assistant.instructions import ignoring_instructions
@@ -392,12 +392,10 @@ class Router:
         span = None if band else age_range_named(q)
         if span:   # "30岁以上女性客户", "90后": an age or birth-year range, a filter
             s["age_range"] = span
-            if s.get("by") == "age_band":
-                s.pop("by")
         if band and (not grouping or s.get("by") not in (None, "age_band")):
             s["age_band"] = band   # one band; "under 25 … by category" filters too
-            if s.get("by") == "age_band":
-                s.pop("by")
+        if (span or s.get("age_band")) and s.get("by") == "age_band":
+            s.pop("by")
         if LOWEST.search(q):
             s["lowest"] = True  # "卖得最差的5个商品": the bottom of the ranking
         metrics = metrics_named(q)
@@ -406,6 +404,9 @@ class Router:
             # "成都的重要价值客户有多少(、平均消费多少)": a count inside a place, not the national table
             metrics = ["customers"] + metrics
             s["metric"] = "customers"
+        if s.get("by") != "customer_type" and (ctype := customer_type_named(q, metrics or [s.get("metric")])):
+            s["customer_type"], metrics = ctype, [m for m in metrics if m != "new_customers"]   # "新客复购率"
+            s["metric"] = (metrics or [s.get("metric")])[0]
         if s.get("by") == "customer_type" and "new_customers" in metrics + [s.get("metric")]:
             metrics = without_new_customers(q, metrics)   # "新客和老客的销售额": new / returning is the breakdown
             s["metric"] = metrics[0]

@@ -500,6 +500,8 @@ def _kpi_args(f) -> dict:
         a["rank_periods"] = True   # "what is our best month ever": the periods by value
     if s.get("weekday") and a.get("by") != "weekday":
         a["where"] = {"weekday": s["weekday"]}
+    if s.get("customer_type") and a.get("by") != "customer_type":
+        a.setdefault("where", {})["customer_type"] = s["customer_type"]   # "新客复购率": new customers only
     for dim, labels in (s.get("own_where") or {}).items():   # the workspace's own dimension (semantic.toml)
         if len(labels) > 1 and not a.get("by"):
             a["by"] = dim   # "西湖店和滨江店的毛利": the two side by side
