@@ -28,7 +28,7 @@ from knowledge.pii import mask_text
 from tools import registry
 from tools.formatting import md_answer
 
-__all__ = ["LlmAgent", "SYSTEM_PROMPT", "make_chat_model", "is_connection_error"]
+__all__ = ["LlmAgent", "SYSTEM_PROMPT", "make_chat_model", "is_connection_error", "workspace_prompt"]
 
 log = logging.getLogger("guanxi.agent")
 
@@ -48,6 +48,21 @@ Rules:
    and end with one line "来源 / Source:" naming the tools whose results you used.
 5. Drafts of care messages are drafts: a person reviews and sends them; never claim to send anything.
 """
+
+
+def workspace_prompt(ws) -> str:
+    """The system prompt's lines on the workspace's own metrics and dimensions (semantic.toml),
+    which the query_metrics schema cannot enumerate; "" when it declares none."""
+    from tools.semantic import semantic_model
+    model = semantic_model(ws)
+    metrics, dims = model.own_metrics(), model.own_dimensions()
+    if not metrics and not dims:
+        return ""
+    lines = ["", "This workspace declares its own metrics and dimensions; query_metrics takes them by name:"]
+    lines += [f"- metric {n}: {o['zh']} / {o['en']} ({o['aggregate']} of {o['column']}"
+              + (f" / {o['divide_by']}" if o.get("divide_by") else "") + ")" for n, o in metrics.items()]
+    lines += [f"- dimension {n}: {o['zh']} / {o['en']} (labels of {o['column']})" for n, o in dims.items()]
+    return "\n".join(lines) + "\n"
 
 
 def make_chat_model(settings):
@@ -96,7 +111,8 @@ class LlmAgent:
             from langchain.agents import create_agent
             llm = self._llm if self._llm is not None else make_chat_model(self.settings)
             tools = registry.langchain_tools(self.assistant.ctx)
-            self._graph = create_agent(llm, tools=tools, system_prompt=SYSTEM_PROMPT)
+            self._graph = create_agent(llm, tools=tools,
+                                       system_prompt=SYSTEM_PROMPT + workspace_prompt(self.assistant.ctx.ws))
         return self._graph
 
     def reset(self) -> None:

@@ -168,3 +168,12 @@ def test_the_build_refuses_a_column_declared_as_metric_and_dimension(tmp_path):
                                             encoding="utf-8")
     with pytest.raises(GuanxiError, match="both a metric's"):
         declared_columns(tmp_path)
+
+
+def test_the_llm_is_told_the_workspace_s_own_metrics(own_ws, tmp_path):
+    from assistant.agent import workspace_prompt
+    ws, _, _ = own_ws
+    prompt = workspace_prompt(ws)
+    assert "metric gross_margin: 毛利率 / Gross margin (sum of orders.毛利 / sales)" in prompt
+    assert "dimension store: 门店 / Store" in prompt
+    assert workspace_prompt(Workspace(tmp_path)) == ""
