@@ -289,6 +289,69 @@ def _usual_intervals(orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
                          "median_gap": g["gap"].median()})
 
 
+def _by_customer(t: pd.DataFrame | None) -> pd.DataFrame:
+    """An artefact indexed by customer_id (as text, first row per customer); empty without one."""
+    if t is None or not len(t):
+        return pd.DataFrame(index=pd.Index([], dtype="str"))
+    t = t.assign(customer_id=t["customer_id"].astype(str).astype(object)).drop_duplicates("customer_id")
+    return t.set_index("customer_id", drop=False)
+
+
+def _col(t: pd.DataFrame, col: str, ids: pd.Index) -> pd.Series:
+    return t[col].astype(object).reindex(ids) if col in t.columns else pd.Series(None, index=ids, dtype="object")
+
+
+def _rows(t: pd.DataFrame, cols: list[str], ids: pd.Index) -> dict[str, dict]:
+    """{customer_id: {col: value}} for the customers of ``ids`` that ``t`` holds (plain Python values)."""
+    if not len(t):
+        return {}
+    sub = t.reindex(ids[ids.isin(t.index)])
+    values = [sub[c].astype(object).tolist() for c in cols]
+    return {cid: dict(zip(cols, row)) for cid, *row in zip(sub.index.tolist(), *values)} if cols else \
+        {cid: {} for cid in sub.index.tolist()}
+
+
+def _flag(values: pd.Series, test) -> pd.Series:
+    """``test(value)`` for each value, computed once per distinct value (missing → False)."""
+    lut = {v: bool(test(v)) for v in values.dropna().unique()}
+    return values.map(lut).fillna(False).astype(bool)
+
+
+def _vip_mask(rfm: pd.DataFrame, ids: pd.Index) -> pd.Series:
+    """`is_vip` for every customer of ``ids`` at once."""
+    out = _flag(_col(rfm, "segment", ids), lambda v: _norm(v) in _VIP_SEGMENTS)
+    for k in ("tier", "tier_en", "segment_cn8", "segment_zh"):
+        out |= _col(rfm, k, ids).isin(_VIP_OTHER)
+    return out.astype(bool)
+
+
+def _risk_mask(rfm: pd.DataFrame, churn: pd.DataFrame, ids: pd.Index) -> pd.Series:
+    """`is_at_risk` for every customer of ``ids`` at once."""
+    out = _flag(_col(churn, "risk_band", ids), _risk_band_high)
+    out |= pd.to_numeric(_col(churn, "churn_probability", ids), errors="coerce").ge(0.6)
+    out |= _flag(_col(rfm, "segment", ids), lambda v: _norm(v) in _RISK_SEGMENTS)
+    out |= _col(rfm, "segment_cn8", ids).isin(_RISK_OTHER) | _col(rfm, "segment_zh", ids).isin(_RISK_OTHER)
+    return out.astype(bool)
+
+
+def _next_birthdays(bdays: pd.Series, as_of: _dt.date) -> pd.Series:
+    """`next_birthday` for a column of birthdays (NaT where missing)."""
+    ok = bdays.notna()
+    out = pd.Series(pd.NaT, index=bdays.index, dtype="datetime64[ns]")
+    if not ok.any():
+        return out
+    m, d = bdays[ok].dt.month, bdays[ok].dt.day
+
+    def in_year(year: int) -> pd.Series:
+        leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+        dd = d.where(~((m == 2) & (d == 29)) | leap, 28)
+        return pd.to_datetime(pd.DataFrame({"year": year, "month": m, "day": dd}))
+    this = in_year(as_of.year)
+    nxt = this.where(this >= pd.Timestamp(as_of), in_year(as_of.year + 1))
+    out[ok] = nxt
+    return out
+
+
 def _fmt_md(d: _dt.date, lang: str) -> str:
     return f"{d.month}月{d.day}日" if lang == "zh" else f"{d:%b} {d.day}"
 
@@ -320,17 +383,15 @@ def care_calendar(customers: pd.DataFrame, orders: pd.DataFrame, as_of=None, day
     warnings: list[str] = []
 
     cust = customers.drop_duplicates("customer_id").copy()
-    cust["customer_id"] = cust["customer_id"].astype(str)
-    names = dict(zip(cust["customer_id"], cust["name"].astype(str)))
-    latin = {cid: is_latin_name(n) for cid, n in names.items()}
-    lang_of = {cid: ("en" if lt else "zh") for cid, lt in latin.items()}
-
-    rfm_rows = {}
-    if rfm is not None and len(rfm):
-        rfm_rows = {str(r["customer_id"]): r for r in rfm.to_dict(orient="records")}
-    churn_rows = {}
-    if churn is not None and len(churn):
-        churn_rows = {str(r["customer_id"]): r for r in churn.to_dict(orient="records")}
+    # python strings (object dtype): hashing and iterating them is many times cheaper than Arrow's
+    cust["customer_id"] = cust["customer_id"].astype(str).astype(object)
+    cust = cust.set_index("customer_id", drop=False)
+    name_s = cust["name"].astype(str)
+    names = dict(zip(cust.index.tolist(), name_s.tolist()))
+    latin_s = name_s.str.contains(_LATIN) & ~name_s.str.contains(CJK_RE)
+    lang_of = dict(zip(cust.index.tolist(), latin_s.map({True: "en", False: "zh"}).tolist()))
+    rfm_f = _by_customer(rfm)
+    churn_f = _by_customer(churn)
     if rfm is None:
         warnings.append("no RFM table: VIP thanks not assessed (build the workspace to precompute it)")
     if rfm is None and churn is None:
@@ -338,104 +399,114 @@ def care_calendar(customers: pd.DataFrame, orders: pd.DataFrame, as_of=None, day
 
     entries: list[CareEntry] = []
 
-    # birthdays
+    # birthdays: each customer's next celebration, computed for all at once; entries only for the window
     if "birthday" in cust.columns:
         bdays = pd.to_datetime(cust["birthday"], errors="coerce")
-        for cid, name, bday in zip(cust["customer_id"], cust["name"].astype(str), bdays.tolist()):
-            d = next_birthday(bday, a_date)
-            if d is None or not (a_date <= d < e_date):
-                continue
-            b = pd.Timestamp(bday).date()
-            age = d.year - b.year
+        nxt = _next_birthdays(bdays, a_date)
+        inside = nxt.notna() & (nxt >= pd.Timestamp(a_date)) & (nxt < pd.Timestamp(e_date))
+        for cid, bday, day in zip(cust.index[inside], bdays[inside], nxt[inside]):
+            d, b = day.date(), bday.date()
             feb29 = (b.month, b.day) == (2, 29) and (d.month, d.day) == (2, 28)
             note_zh = "（2月29日生日，平年按2月28日）" if feb29 else ""
             note_en = " (born 29 Feb; 28 Feb this year)" if feb29 else ""
             entries.append(CareEntry(
-                cid, name, d.isoformat(), "birthday", "birthday",
+                cid, names[cid], d.isoformat(), "birthday", "birthday",
                 f"{_fmt_md(d, 'zh')}生日{note_zh}", f"birthday on {_fmt_md(d, 'en')}{note_en}",
                 lang_of[cid], None,
                 {"customer_id": cid, "occasion": "birthday", "language": lang_of[cid]},
-                {"birthday": b.isoformat(), "age": age, "source": "customers.birthday"}))
+                {"birthday": b.isoformat(), "age": d.year - b.year, "source": "customers.birthday"}))
     else:
         warnings.append("customers table has no birthday column: no birthdays listed")
 
-    # due for contact
+    # due for contact: every customer's interval, last touch and due day as columns; entries for
+    # the at-risk customers and for those due inside the window only
     iv = _usual_intervals(orders, as_of) if len(orders) else pd.DataFrame(
         columns=["last_order", "order_days", "median_gap"])
-    last_fb = {}
+    iv.index = iv.index.astype(str).astype(object)
+    iv = iv.loc[iv.index.isin(cust.index)]
     if feedback is not None and len(feedback) and "customer_id" in feedback.columns:
         fb = feedback.dropna(subset=["customer_id"])
-        fb = fb.loc[pd.to_datetime(fb["created_at"]) < as_of]
-        last_fb = pd.to_datetime(fb["created_at"]).groupby(fb["customer_id"].astype(str)).max().dt.normalize().to_dict()
-    last_fb = {k: v.date() for k, v in last_fb.items()}
-    for cid, last_order, n_days, gap in zip(iv.index.astype(str).tolist(), iv["last_order"].tolist(),
-                                            iv["order_days"].tolist(), iv["median_gap"].tolist()):
-        if cid not in names:
-            continue
-        r, c = rfm_rows.get(cid), churn_rows.get(cid)
-        last_order = pd.Timestamp(last_order).date()
-        last_touch = max(last_order, last_fb.get(cid, last_order))
-        since = (a_date - last_touch).days
-        since_order = (a_date - last_order).days
-        vip = is_vip(r)
-        if contact_every_days is not None:
-            interval = int(contact_every_days)
-        elif n_days >= 2 and gap == gap and gap is not None:
-            interval = int(min(180, max(MIN_INTERVAL_DAYS, round(float(gap)))))
-        else:
-            interval = 30 if vip else 60
-        name = names[cid]
-        details = {"last_order": last_order.isoformat(), "days_since_last_order": since_order,
-                   "last_touch": last_touch.isoformat(), "days_since_last_touch": since,
-                   "usual_interval_days": interval}
+        created = pd.to_datetime(fb["created_at"])
+        fb_last = created[created < as_of].groupby(
+            fb.loc[created < as_of, "customer_id"].astype(str).astype(object)).max().dt.normalize()
+    else:
+        fb_last = pd.Series(dtype="datetime64[ns]")
+    last_order = pd.to_datetime(iv["last_order"]).dt.normalize()
+    last_touch = pd.concat([last_order, fb_last.reindex(iv.index).fillna(last_order)], axis=1).max(axis=1)
+    a_ts = pd.Timestamp(a_date)
+    since = (a_ts - last_touch).dt.days
+    since_order = (a_ts - last_order).dt.days
+    vip = _vip_mask(rfm_f, iv.index)
+    risky = _risk_mask(rfm_f, churn_f, iv.index)
+    if contact_every_days is not None:
+        interval = pd.Series(int(contact_every_days), index=iv.index)
+    else:
+        gap = pd.to_numeric(iv["median_gap"], errors="coerce")
+        own = gap.round().clip(lower=MIN_INTERVAL_DAYS, upper=180)
+        interval = own.where((iv["order_days"] >= 2) & gap.notna(), vip.map({True: 30, False: 60})).astype(int)
+    threshold = interval.where(vip, (interval * 1.5).round().astype(int))
+    due = last_touch + pd.to_timedelta(threshold, unit="D")
+    regular_ok = vip | (iv["order_days"] >= 2) | (contact_every_days is not None)
+    listed = risky | ((due < pd.Timestamp(e_date)) & regular_ok)
+    p_churn = churn_f["churn_probability"].reindex(iv.index) if "churn_probability" in churn_f else \
+        pd.Series(float("nan"), index=iv.index)
+    keep_r = [k for k in ("segment", "segment_zh", "segment_cn8", "tier", "tier_en") if k in rfm_f.columns]
+    keep_c = [k for k in ("churn_probability", "risk_band") if k in churn_f.columns]
+    ids = iv.index[listed]
+    rfm_rows, churn_rows = _rows(rfm_f, keep_r, ids), _rows(churn_f, keep_c, ids)
+    sub = pd.DataFrame({"lo": last_order, "lt": last_touch, "since": since, "order": since_order, "iv": interval,
+                        "p": p_churn, "risky": risky, "vip": vip, "due": due})[listed]
+    in_rfm, in_churn = set(rfm_f.index), set(churn_f.index)
+    for cid, lo, lt, n_since, n_order, n_iv, p, at_risk, is_v, due_day in zip(
+            sub.index, sub["lo"].dt.date, sub["lt"].dt.date, sub["since"].tolist(), sub["order"].tolist(),
+            sub["iv"].tolist(), sub["p"].tolist(), sub["risky"].tolist(), sub["vip"].tolist(), sub["due"].dt.date):
+        r = rfm_rows.get(cid) if cid in in_rfm else None
+        c = churn_rows.get(cid) if cid in in_churn else None
+        n_since, n_order, n_iv = int(n_since), int(n_order), int(n_iv)
+        details = {"last_order": lo.isoformat(), "days_since_last_order": n_order,
+                   "last_touch": lt.isoformat(), "days_since_last_touch": n_since,
+                   "usual_interval_days": n_iv}
         if r is not None:
             details.update({k: r.get(k) for k in ("segment", "segment_zh", "segment_cn8", "tier") if k in r})
         if c is not None:
             details.update({k: c.get(k) for k in ("churn_probability", "risk_band") if k in c})
-        p_churn = _row_get(c, "churn_probability") if c is not None else None
         # ranking within a day: win-back by churn probability (else days since the last order),
         # thanks / check-ins by how far past the usual interval the customer is
-        details["urgency"] = round(float(p_churn) if p_churn is not None and is_at_risk(r, c) else
-                                   since_order / 1000.0 if is_at_risk(r, c) else since / interval, 4)
-        if is_at_risk(r, c):
+        details["urgency"] = round(float(p) if at_risk and p == p else n_order / 1000.0 if at_risk
+                                   else n_since / n_iv, 4)
+        name = names[cid]
+        if at_risk:
             bits_zh, bits_en = [], []
             if c is not None and _row_get(c, "churn_probability") is not None:
-                p = float(c["churn_probability"])
                 band = _row_get(c, "risk_band")
-                bits_zh.append(f"流失概率 {p:.2f}" + (f"（{band}）" if band else ""))
-                bits_en.append(f"churn probability {p:.2f}" + (f" ({band})" if band else ""))
+                bits_zh.append(f"流失概率 {float(c['churn_probability']):.2f}" + (f"（{band}）" if band else ""))
+                bits_en.append(f"churn probability {float(c['churn_probability']):.2f}" + (f" ({band})" if band else ""))
             if r is not None and _row_get(r, "segment"):
                 bits_zh.append(f"RFM 分群：{_row_get(r, 'segment_zh') or r['segment']}")
                 bits_en.append(f"RFM segment: {r['segment']}")
-            bits_zh.append(f"距上次下单 {since_order} 天")
-            bits_en.append(f"{since_order} days since the last order")
+            bits_zh.append(f"距上次下单 {n_order} 天")
+            bits_en.append(f"{n_order} days since the last order")
             entries.append(CareEntry(
                 cid, name, a_date.isoformat(), "winback", "winback",
                 "流失风险，建议挽回：" + "，".join(bits_zh), "at risk, win back: " + ", ".join(bits_en),
                 lang_of[cid], None,
                 {"customer_id": cid, "occasion": "winback", "language": lang_of[cid]}, details))
             continue
-        threshold = interval if vip else int(round(interval * 1.5))
-        due = last_touch + _dt.timedelta(days=threshold)
-        if due >= e_date:
-            continue
-        if not vip and n_days < 2 and contact_every_days is None:
-            continue  # one-off buyers are not "regular" customers
-        date = max(due, a_date).isoformat()
-        if vip:
+        date = max(due_day, a_date).isoformat()
+        if is_v:
             seg = (_row_get(r, "segment_zh") or _row_get(r, "tier") or "高价值客户", _row_get(r, "segment") or
                    _row_get(r, "tier_en") or "high value")
             entries.append(CareEntry(
                 cid, name, date, "vip_thanks", "vip_thanks",
-                f"高价值客户（{seg[0]}），距上次联系 {since} 天，超过其常规间隔 {interval} 天",
-                f"high-value customer ({seg[1]}), {since} days since the last contact, usual interval {interval} days",
+                f"高价值客户（{seg[0]}），距上次联系 {n_since} 天，超过其常规间隔 {n_iv} 天",
+                f"high-value customer ({seg[1]}), {n_since} days since the last contact, usual interval {n_iv} days",
                 lang_of[cid], None,
                 {"customer_id": cid, "occasion": "vip_thanks", "language": lang_of[cid]}, details))
         else:
             entries.append(CareEntry(
                 cid, name, date, "regular", "recommendation",
-                f"距上次联系 {since} 天，超过其常规间隔 {interval} 天的 1.5 倍，建议推荐商品",
-                f"{since} days since the last contact, over 1.5 × the usual interval of {interval} days; "
+                f"距上次联系 {n_since} 天，超过其常规间隔 {n_iv} 天的 1.5 倍，建议推荐商品",
+                f"{n_since} days since the last contact, over 1.5 × the usual interval of {n_iv} days; "
                 f"suggest a recommendation",
                 lang_of[cid], None,
                 {"customer_id": cid, "occasion": "recommendation", "language": lang_of[cid]}, details))
