@@ -314,7 +314,7 @@ def _rows(t: pd.DataFrame, cols: list[str], ids: pd.Index) -> dict[str, dict]:
 def _flag(values: pd.Series, test) -> pd.Series:
     """``test(value)`` for each value, computed once per distinct value (missing → False)."""
     lut = {v: bool(test(v)) for v in values.dropna().unique()}
-    return values.map(lut).fillna(False).astype(bool)
+    return values.map(lut).astype(object).fillna(False).astype(bool)
 
 
 def _vip_mask(rfm: pd.DataFrame, ids: pd.Index) -> pd.Series:
