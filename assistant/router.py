@@ -404,7 +404,7 @@ class Router:
             # "成都的重要价值客户有多少(、平均消费多少)": a count inside a place, not the national table
             metrics = ["customers"] + metrics
             s["metric"] = "customers"
-        if s.get("by") != "customer_type" and (ctype := customer_type_named(q, metrics or [s.get("metric")])):
+        if s.get("by") != "customer_type" and not seg and (ctype := customer_type_named(q, metrics or [s.get("metric")])):
             s["customer_type"], metrics = ctype, [m for m in metrics if m != "new_customers"]   # "新客复购率"
             s["metric"] = (metrics or [s.get("metric")])[0]
         if s.get("by") == "customer_type" and "new_customers" in metrics + [s.get("metric")]:
