@@ -41,8 +41,12 @@ def customer_profile(customer_id: str, *, ctx: ToolContext | None = None) -> dic
                 for r in recommend_products(cid, top=3, ctx=ctx).get("products", [])]
     except GuanxiError:
         recs = []
-    return customer_card(cid, customers_by_id(ws), orders_table(ws), ws.table("feedback"), ws.as_of(), artefacts,
-                         recommendations=recs, unmask=ctx.unmasked)
+    from tools.service_tools import service_record
+    record = service_record(ctx, cid)   # the event log: complaint follow-through, notes, contacts
+    card = customer_card(cid, customers_by_id(ws), orders_table(ws), ws.table("feedback"), ws.as_of(), artefacts,
+                         recommendations=recs, unmask=ctx.unmasked, status_of=record.pop("status_of"))
+    card.update(record)
+    return card
 
 
 def _render_profile(r: dict, zh: bool, focus: dict) -> str:
@@ -133,7 +137,8 @@ def _profile_extra(r: dict, zh: bool) -> str:
     recs = [str(p.get("product")) for p in (r.get("recommended_products") or []) if isinstance(p, dict) and p.get("product")][:3]
     if recs:
         out.append(("推荐商品：" + "、".join(recs) + "。") if zh else ("Recommended: " + ", ".join(recs) + "."))
-    return "\n".join(out)
+    from tools.service_tools import service_lines
+    return "\n".join(out + service_lines(r, zh))
 
 
 register(ToolSpec(
