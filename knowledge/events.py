@@ -200,7 +200,7 @@ class EventLog:
         tmp.replace(dest)
         return {"file": str(dest), "events": int(n), "last_id": int(last)}
 
-    def restore_from(self, source: str | Path, force: bool = False) -> dict:
+    def restore_from(self, source: str | Path, force: bool = False, label: str | None = None) -> dict:
         """Replace this log by the copy at ``source`` (checked first: it must be an event log).
         Refuses when this log already holds events, unless ``force``. Returns {"file", "events", "replaced"}."""
         source = Path(source)
@@ -211,7 +211,7 @@ class EventLog:
         had = self.count() if self.exists() else 0
         if had and not force:
             raise GuanxiError(f"{self.path}: the event log already holds {had:,} events; restoring would replace "
-                              f"them with the {n_in:,} of {source} — pass --force to do so")
+                              f"them with the {n_in:,} of {label or source} — pass --force to do so")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with closing(copy._connect()) as src, closing(self._connect()) as out:
             src.backup(out)
