@@ -206,13 +206,24 @@ class EventLog:
         source = Path(source)
         if not source.is_file():
             raise GuanxiError(f"{source}: no such backup file")
-        copy = EventLog(source)
-        n_in = copy.count()   # opens it as an event log: a wrong file is refused here, with its name
-        had = self.count() if self.exists() else 0
-        if had and not force:
-            raise GuanxiError(f"{self.path}: the event log already holds {had:,} events; restoring would replace "
-                              f"them with the {n_in:,} of {label or source} — pass --force to do so")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(copy._connect()) as src, closing(self._connect()) as out:
-            src.backup(out)
+        name = label or str(source)
+        try:   # read-only: checking a backup never changes it
+            src = sqlite3.connect(source.resolve().as_uri() + "?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
+        except sqlite3.DatabaseError as e:
+            raise GuanxiError(f"{name}: cannot open the backup ({e})") from None
+        with closing(src):
+            try:
+                cols = [r[1] for r in src.execute("PRAGMA table_info(events)")]
+                if cols[:6] != ["id", "at", "kind", "actor", "subject", "payload"]:
+                    raise sqlite3.DatabaseError("it has no Guanxi events table")
+                n_in = int(src.execute("SELECT count(*) FROM events").fetchone()[0])
+            except sqlite3.DatabaseError as e:
+                raise GuanxiError(f"{name}: not a Guanxi event log ({e})") from None
+            had = self.count() if self.exists() else 0
+            if had and not force:
+                raise GuanxiError(f"{self.path}: the event log already holds {had:,} events; restoring would replace "
+                                  f"them with the {n_in:,} of {name} — pass --force to do so")
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with closing(self._connect()) as out:
+                src.backup(out)
         return {"file": str(self.path), "events": self.count(), "replaced": had}
