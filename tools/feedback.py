@@ -116,6 +116,8 @@ def _effective_status_selection(store, filters: dict, status, status_of: dict[st
     wanted = set(status if isinstance(status, list) else [status])
     source = store.meta["status"].to_numpy(dtype=object)[rows]
     ids = store.ids[rows]
+    if "in_progress" not in wanted:   # in progress is not resolved yet: "open" finds it
+        status_of = {i: ("open" if s == "in_progress" else s) for i, s in status_of.items()}
     keep = np.fromiter((status_of.get(i, s) in wanted for i, s in zip(ids, source)), bool, len(rows))
     return Selection(sel.segments, rows=rows[keep])
 

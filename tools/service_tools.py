@@ -326,6 +326,9 @@ _OCC_WORDS = (("birthday", r"生日|birthday"), ("festival", r"节日|春节|中
 
 def _sent_args(f) -> dict:
     a: dict = {}
+    day = re.search(r"(20\d\d)[-/.年](\d{1,2})[-/.月](\d{1,2})", f.q)
+    if day:
+        a["sent_at"] = "%s-%02d-%02d" % (day.group(1), int(day.group(2)), int(day.group(3)))
     for occ, rx in _OCC_WORDS:
         if re.search(rx, f.q, re.I):
             a["occasion"] = occ
