@@ -211,3 +211,22 @@ def test_contact_history_who_was_contacted_and_who_not_in_90_days(ws_copy):
     assert out["tool_calls"][0]["result"]["total"] == 1
     card = render_card(call_tool("customer_profile", {"customer_id": active[0]}, ctx=_ctx(ws_copy)), "zh")
     assert "**联系记录**：1 次" in card and "dave" in card
+
+
+def test_the_cli_writes_events_as_its_user_and_audits_them(ws_copy, capsys):
+    import getpass
+    import json
+
+    from assistant.cli import main as guanxi
+    ws = Workspace(ws_copy.workspace)
+    row = _open_complaint(ws)
+    fid, cid = str(row["feedback_id"]), str(row["customer_id"])
+    assert guanxi(["ask", f"mark complaint {fid} resolved: refunded", "--workspace", str(ws.root), "--user", "erin"]) == 0
+    assert "resolved (by erin" in capsys.readouterr().out
+    assert guanxi(["tool", "add_customer_note", "--args", json.dumps({"customer_id": cid, "text": "VIP"}),
+                   "--role", "agent", "--workspace", str(ws.root)]) == 0
+    assert [(e.kind, e.actor) for e in EventLog.of(ws).events()] == [("complaint_status", "erin"),
+                                                                     ("customer_note", getpass.getuser())]
+    audit = [json.loads(x) for x in ws.audit_log_path.read_text(encoding="utf-8").splitlines()]
+    assert [(r["user"], r["tool_calls"][0]["tool"]) for r in audit] == [("erin", "update_complaint"),
+                                                                         (getpass.getuser(), "add_customer_note")]
