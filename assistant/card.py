@@ -122,7 +122,8 @@ def render_card(profile: dict | None, lang: str, recs: dict | None = None) -> st
             lines.append(f"- {str(o.get('date') or o.get('order_date') or '')[:10]} · "
                          f"{md_text(o.get('items') or o.get('product_name') or '')} · {_money(o.get('amount'))}")
     complaints = p.get("open_complaints") or []
-    lines += ["", (f"**未解决投诉**：{len(complaints)} 条" if zh else f"**Open complaints**: {len(complaints)}")
+    n_open = p.get("open_count", len(complaints))
+    lines += ["", (f"**未解决投诉**：{n_open} 条" if zh else f"**Open complaints**: {n_open}")
               + (f"（累计投诉 {p['complaints']} 条）" if zh and p.get("complaints") else
                  f" ({p['complaints']} in all)" if p.get("complaints") else "")]
     for fb in complaints[:3]:

@@ -66,7 +66,7 @@ def _render_profile(r: dict, zh: bool, focus: dict) -> str:
     favs = [f if isinstance(f, str) else str(pick(f, "category", "name", default=f)) for f in favs][:3]
     last = pick(r, "last_order", "last_order_date")
     open_c = pick(r, "open_complaints", default=[])
-    n_open = len(open_c) if isinstance(open_c, list) else open_c
+    n_open = r.get("open_count", len(open_c) if isinstance(open_c, list) else open_c)
     n_all = r.get("complaints") if isinstance(r.get("complaints"), int) and not isinstance(r.get("complaints"), bool) else None
     phone, email = r.get("phone") or pick(r, "contact.phone"), r.get("email") or pick(r, "contact.email")
     place = " ".join(x for x in (r.get("province"), r.get("city")) if x)

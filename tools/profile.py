@@ -101,6 +101,7 @@ def customer_card(customer_id: str, customers: pd.DataFrame, orders: pd.DataFram
             d["resolution"] = mask_text(str(d["resolution"]))
         return d
     out["open_complaints"] = [item(r) for _, r in opened.sort_values("created_at").tail(3).iterrows()]
+    out["open_count"] = int(len(opened))   # all of them; the list above is the latest three
     followed = comp.loc[comp["feedback_id"].astype(str).isin(list(status_of))]
     out["followed_complaints"] = [item(r) for _, r in followed.sort_values("created_at").tail(3).iterrows()]
     if recommendations is not None:

@@ -230,3 +230,18 @@ def test_the_cli_writes_events_as_its_user_and_audits_them(ws_copy, capsys):
     audit = [json.loads(x) for x in ws.audit_log_path.read_text(encoding="utf-8").splitlines()]
     assert [(r["user"], r["tool_calls"][0]["tool"]) for r in audit] == [("erin", "update_complaint"),
                                                                          (getpass.getuser(), "add_customer_note")]
+
+
+def test_the_card_counts_every_open_complaint_not_only_the_three_it_lists(ws_copy):
+    ws = Workspace(ws_copy.workspace)
+    fb = ws.table("feedback")
+    opened = fb.loc[fb["kind"].eq("complaint") & fb["status"].eq("open")]
+    cid = str(opened.groupby("customer_id")["feedback_id"].count().idxmax())   # the most open complaints
+    mine = opened.loc[opened["customer_id"] == cid]
+    card = call_tool("customer_profile", {"customer_id": cid}, ctx=_ctx(ws_copy))
+    assert card["open_count"] == len(mine) >= 1
+    call_tool("update_complaint", {"feedback_id": str(mine["feedback_id"].iloc[0]), "resolution": "已处理"},
+              ctx=_ctx(ws_copy))
+    after = call_tool("customer_profile", {"customer_id": cid}, ctx=_ctx(ws_copy))
+    assert after["open_count"] == len(mine) - 1
+    assert f"**未解决投诉**：{len(mine) - 1} 条" in render_card(after, "zh")
