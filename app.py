@@ -365,7 +365,7 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
                 cmsg = gr.Markdown("")
                 cresults = L(gr.Dataframe(interactive=False, wrap=True, elem_id="complaint-results",
                                           label=t("results", "zh"), max_height=520,
-                                          column_widths=["13%", "9%", "8%", "7%", "8%", "7%", "26%", "16%", "6%"]),
+                                          column_widths=["12%", "8%", "8%", "6%", "7%", "13%", "24%", "16%", "6%"]),
                              "results")
                 cselected = gr.State(None)
                 chits = gr.State([])

@@ -634,6 +634,19 @@ def test_an_agent_resolves_a_complaint_from_the_search_results_in_a_real_browser
                 draft = page.locator("#draft-text textarea").input_value()
                 page.click("#draft-sent")
                 expect(page.locator("#draft-sent-status")).to_contain_text("已记录", timeout=30_000)
+                # the customer's card shows the follow-through (both statuses), and takes a note
+                page.click("#tab-chat-button")
+                page.fill("#card-id textarea", str(row["customer_id"]))
+                page.click("#card-open")
+                card = page.locator("#customer-card")
+                expect(card).to_contain_text("投诉跟进", timeout=30_000)
+                expect(card).to_contain_text("源文件为 未解决")
+                expect(card).to_contain_text("联系记录")
+                page.locator("#card-followup").get_by_text("客服跟进").click()
+                page.fill("#card-note textarea", "<b>只在工作日联系</b>")
+                page.click("#card-add-note")
+                expect(card).to_contain_text("<b>只在工作日联系</b>", timeout=30_000)   # as text, not markup
+                page.screenshot(path=str(SCREENSHOTS / "12-card-follow-through.png"), full_page=True)
             finally:
                 browser.close()
     finally:
@@ -645,5 +658,6 @@ def test_an_agent_resolves_a_complaint_from_the_search_results_in_a_real_browser
     assert (contact.subject, contact.actor, contact.payload["campaign_id"], contact.payload["occasion"]) == (
         str(row["customer_id"]), "agent", None, "complaint_followup")
     assert "补发" in draft   # the follow-up reads the log's resolution (classified: reship), not the file's status
+    assert [e.payload["text"] for e in EventLog.of(ws).events(kind="customer_note")] == ["<b>只在工作日联系</b>"]
     audited = [r["event"] for r in _records(ws)]
     assert "complaint_update" in audited and "mark_sent" in audited
