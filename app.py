@@ -112,10 +112,21 @@ TEXT = {
     "thinking": ("正在查询…", "Looking it up…"),
     "admin_only": ("仅管理员可以上传数据。", "Only an admin may upload data."),
     "no_files": ("请先上传文件。", "Upload files first."),
+    "new_status": ("新状态", "New status"),
+    "resolution": ("处理结果（最多 300 字，会记入事件日志）", "Resolution (at most 300 characters, kept in the event log)"),
+    "save_status": ("保存投诉状态", "Save complaint status"),
+    "followup_box": ("客服跟进：投诉状态、备注", "Service follow-up: complaint status, notes"),
+    "card_complaint": ("该客户的投诉编号", "This customer's complaint id"),
+    "card_draft": ("起草投诉回访", "Draft the complaint follow-up"),
+    "note": ("备注（最多 500 字）", "Note (at most 500 characters)"),
+    "add_note": ("添加备注", "Add note"),
+    "no_card": ("请先打开一位客户的卡片。", "Open a customer's card first."),
+    "mark_sent": ("我已发送这条消息（记入联系记录）", "I sent this message (add to the contact history)"),
 }
 KINDS = [("投诉 complaint", "complaint"), ("建议 suggestion", "suggestion"), ("表扬 praise", "praise"),
          ("咨询 inquiry", "inquiry"), ("全部 all", "all")]
 STATUSES = [("全部 any", ""), ("未解决 open", "open"), ("已解决 resolved", "resolved")]
+NEW_STATUSES = [("已解决 resolved", "resolved"), ("处理中 in progress", "in_progress"), ("重新打开 reopen", "open")]
 OCCASIONS = [("生日 birthday", "birthday"), ("节日 festival", "festival"), ("挽回 win-back", "winback"),
              ("投诉回访 complaint follow-up", "complaint_followup"), ("VIP 感谢 VIP thanks", "vip_thanks"),
              ("商品推荐 recommendation", "recommendation")]
@@ -321,6 +332,24 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
                         with gr.Group():
                             card_title = L(gr.Markdown(f"### {t('card', 'zh')}"), "card", "h3")
                             card = gr.Markdown(t("card_empty", "zh"), elem_id="customer-card", padding=True)
+                        # service follow-up on the card's customer: written to the event log (tools.service_tools)
+                        with gr.Accordion(t("followup_box", "zh"), open=False, elem_id="card-followup") as card_acc:
+                            L(card_acc, "followup_box")
+                            with gr.Row():
+                                k_fid = L(gr.Dropdown([], label=t("card_complaint", "zh"), allow_custom_value=True,
+                                                      elem_id="card-complaint"), "card_complaint")
+                                k_new = L(gr.Dropdown(NEW_STATUSES, value="resolved", label=t("new_status", "zh"),
+                                                      elem_id="card-new-status"), "new_status")
+                            k_res = L(gr.Textbox(label=t("resolution", "zh"), max_length=300, elem_id="card-resolution"),
+                                      "resolution")
+                            with gr.Row():
+                                k_save = L(gr.Button(t("save_status", "zh"), size="sm", elem_id="card-save-status"),
+                                           "save_status", "value")
+                                k_draft = L(gr.Button(t("card_draft", "zh"), size="sm", elem_id="card-draft"),
+                                            "card_draft", "value")
+                            k_note = L(gr.Textbox(label=t("note", "zh"), max_length=500, elem_id="card-note"), "note")
+                            k_add = L(gr.Button(t("add_note", "zh"), size="sm", elem_id="card-add-note"), "add_note", "value")
+                            k_msg = gr.Markdown("", elem_id="card-followup-msg")
             with gr.Tab(t("complaints", "zh"), id="complaints", elem_id="tab-complaints") as tab_complaints:
                 L(tab_complaints, "complaints")
                 with gr.Row():
@@ -336,13 +365,20 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
                 cmsg = gr.Markdown("")
                 cresults = L(gr.Dataframe(interactive=False, wrap=True, elem_id="complaint-results",
                                           label=t("results", "zh"), max_height=520,
-                                          column_widths=["13%", "9%", "8%", "7%", "8%", "7%", "26%", "16%", "6%"]),
+                                          column_widths=["12%", "8%", "8%", "6%", "7%", "13%", "24%", "16%", "6%"]),
                              "results")
                 cselected = gr.State(None)
                 chits = gr.State([])
                 with gr.Row():
                     csel_md = gr.Markdown("")
                     cfollow = L(gr.Button(t("followup", "zh"), elem_id="complaint-followup"), "followup", "value")
+                with gr.Row():   # the selected complaint's follow-through, written to the event log
+                    cnew = L(gr.Dropdown(NEW_STATUSES, value="resolved", label=t("new_status", "zh"), scale=1,
+                                         elem_id="complaint-new-status"), "new_status")
+                    cres = L(gr.Textbox(label=t("resolution", "zh"), max_length=300, scale=3,
+                                        elem_id="complaint-resolution"), "resolution")
+                    cupd = L(gr.Button(t("save_status", "zh"), variant="primary", scale=1, elem_id="complaint-update"),
+                             "save_status", "value")
             with gr.Tab(t("drafts", "zh"), id="drafts", elem_id="tab-drafts") as tab_drafts:
                 L(tab_drafts, "drafts")
                 with gr.Row():
@@ -359,6 +395,9 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
                 d_btn = L(gr.Button(t("draft", "zh"), variant="primary", elem_id="draft-btn"), "draft", "value")
                 d_text = L(gr.Textbox(label=t("draft_text", "zh"), lines=5, buttons=["copy"], elem_id="draft-text"),
                            "draft_text")
+                with gr.Row():
+                    d_sent = L(gr.Button(t("mark_sent", "zh"), size="sm", scale=1, elem_id="draft-sent"), "mark_sent", "value")
+                    d_sent_md = gr.Markdown("", elem_id="draft-sent-status")
                 d_sources = L(gr.Dataframe(label=t("sources", "zh"), interactive=False, wrap=True,
                                            column_widths=["18%", "18%", "64%"]), "sources")
                 with gr.Row(visible=False) as batch_row:
@@ -543,6 +582,82 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
 
         cfollow.click(on_follow, [cselected, lang], [tabs, d_cid, d_occ, d_fb, d_fest, d_text, d_sources], api_visibility="private")
 
+        def on_update(sel, new, res, text, kind, cat, status, dfrom, dto, lg, request: gr.Request):
+            """The selected complaint's new status (an event; the file is never changed), then the results again."""
+            st = session(request)
+            if not sel:
+                gr.Warning(t("select_first", lg))
+                return (gr.update(),) * 6
+            try:
+                done = st.tool("update_complaint", {"feedback_id": sel["feedback_id"], "status": new, "resolution": res},
+                               event="complaint_update")
+            except GuanxiError as e:
+                return gr.update(), f"⚠ {md_text(e)}", sel, gr.update(), gr.update(), gr.update()
+            table, msg, _, _, ids = on_search(text, kind, cat, status, dfrom, dto, lg, request)
+            label = done.get("label_zh" if lg != "en" else "label_en")
+            return (table, f"✓ `{md_code(done['feedback_id'])}` → {md_text(label)}  \n" + msg, sel,
+                    f"{t('selected', lg)}: `{md_code(sel['feedback_id'])}` · `{md_code(sel['customer_id'])}` · {md_text(label)}",
+                    ids, "")
+
+        cupd.click(on_update, [cselected, cnew, cres] + search_inputs, [cresults, cmsg, cselected, csel_md, chits, cres],
+                   api_visibility="private")
+
+        def card_complaints(request: gr.Request):
+            """The card customer's complaints (open first, then those followed through) for the follow-up box."""
+            st = session(request)
+            p = (st.card or {}).get("profile") or {}
+            ids = []
+            for c in (p.get("open_complaints") or []) + (p.get("followed_complaints") or []):
+                if c.get("feedback_id") and c["feedback_id"] not in ids:
+                    ids.append(str(c["feedback_id"]))
+            return gr.update(choices=ids, value=ids[0] if ids else None)
+
+        card.change(card_complaints, None, [k_fid], api_visibility="private")
+
+        def refresh_card(st: Session, lg: str) -> str:
+            p = (st.card or {}).get("profile") or {}
+            return card_for(st, p["customer_id"], lg) if p.get("customer_id") else t("card_empty", lg)
+
+        def on_card_status(fid, new, res, lg, request: gr.Request):
+            st = session(request)
+            if not ((st.card or {}).get("profile") or {}).get("customer_id"):
+                return gr.update(), "⚠ " + t("no_card", lg), gr.update()
+            if not (fid or "").strip():
+                return gr.update(), "⚠ " + t("select_first", lg), gr.update()
+            try:
+                done = st.tool("update_complaint", {"feedback_id": fid, "status": new, "resolution": res},
+                               event="complaint_update")
+            except GuanxiError as e:
+                return gr.update(), f"⚠ {md_text(e)}", gr.update()
+            return (refresh_card(st, lg), f"✓ `{md_code(done['feedback_id'])}` → "
+                    f"{md_text(done.get('label_zh' if lg != 'en' else 'label_en'))}", "")
+
+        k_save.click(on_card_status, [k_fid, k_new, k_res, lang], [card, k_msg, k_res], api_visibility="private")
+
+        def on_card_note(text, lg, request: gr.Request):
+            st = session(request)
+            cid = ((st.card or {}).get("profile") or {}).get("customer_id")
+            if not cid:
+                return gr.update(), "⚠ " + t("no_card", lg), gr.update()
+            try:
+                st.tool("add_customer_note", {"customer_id": cid, "text": text}, event="note")
+            except GuanxiError as e:
+                return gr.update(), f"⚠ {md_text(e)}", gr.update()
+            return refresh_card(st, lg), "✓", ""
+
+        k_add.click(on_card_note, [k_note, lang], [card, k_msg, k_note], api_visibility="private")
+
+        def on_card_draft(fid, lg, request: gr.Request):
+            st = session(request)
+            cid = ((st.card or {}).get("profile") or {}).get("customer_id")
+            if not cid:
+                gr.Warning(t("no_card", lg))
+                return (gr.update(),) * 7
+            return on_follow({"feedback_id": (fid or "").strip(), "customer_id": cid}, lg, request)
+
+        k_draft.click(on_card_draft, [k_fid, lang], [tabs, d_cid, d_occ, d_fb, d_fest, d_text, d_sources],
+                      api_visibility="private")
+
         def on_occ(occ):
             return gr.update(visible=occ == "festival"), gr.update(visible=occ == "complaint_followup")
 
@@ -554,6 +669,22 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
                           fb if occ == "complaint_followup" else None, ch, dl, tone, lg)
 
         d_btn.click(on_draft, [d_cid, d_occ, d_fest, d_fb, d_ch, d_lang, d_tone, lang], [d_text, d_sources], api_visibility="private")
+
+        def on_sent(cid, occ, fb, ch, text, lg, request: gr.Request):
+            """A person sent the drafted message (Guanxi sends nothing): a contact in the event log."""
+            st = session(request)
+            if not (cid or "").strip() or not (text or "").strip() or str(text).startswith("⚠"):
+                return "⚠ " + ("请先生成草稿。" if lg != "en" else "Draft a message first.")
+            try:
+                res = st.tool("mark_message_sent", {"customer_id": cid.strip(), "occasion": occ, "channel": ch,
+                                                    "feedback_id": (fb or "").strip() if occ == "complaint_followup" else None},
+                              event="mark_sent")
+            except GuanxiError as e:
+                return f"⚠ {md_text(e)}"
+            from tools.spec import spec_for
+            return "✓ " + md_text(spec_for("mark_message_sent").render(res, lg != "en", {}))
+
+        d_sent.click(on_sent, [d_cid, d_occ, d_fb, d_ch, d_text, lang], [d_sent_md], api_visibility="private")
 
         def on_batch(seg, occ, fest, ch, dl, tone, request: gr.Request):
             st = session(request)

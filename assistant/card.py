@@ -8,7 +8,7 @@ from __future__ import annotations
 import html
 import re
 
-from tools.formatting import fmt_money, md_code, md_text, number  # md_text: the one escaping of data text
+from tools.formatting import OCCASION_EN, OCCASION_ZH, fmt_money, md_code, md_text, number  # md_text: the one escaping of data text
 
 __all__ = ["CARD_EMPTY", "md_text", "render_card"]
 
@@ -33,6 +33,33 @@ def _reasons(v) -> list[str]:
     if isinstance(v, (list, tuple)):
         return [str(x) for x in v if str(x).strip()]
     return [p.strip() for p in re.split(r"[;；\n]", str(v)) if p.strip()]
+
+
+def _service_lines(p: dict, zh: bool) -> list[str]:
+    """The event log's part of the card: complaints followed through (the status that counts and the
+    file's), notes, the contact history."""
+    out: list[str] = []
+    open_ids = {str(c.get("feedback_id")) for c in p.get("open_complaints") or []}
+    done = [c for c in p.get("followed_complaints") or [] if str(c.get("feedback_id")) not in open_ids]
+    if done:
+        out += ["", "**投诉跟进**" if zh else "**Complaint follow-through**"]
+        for c in done:
+            res = c.get("resolution")
+            out.append(f"- `{md_code(c.get('feedback_id', ''))}` {md_text(c.get('status_label_zh' if zh else 'status_label_en') or '')}"
+                       + (f" · {'处理' if zh else 'resolution'}：{md_text(str(res)[:80])}" if res else ""))
+    notes = p.get("notes") or []
+    if notes:
+        out += ["", "**备注**" if zh else "**Notes**"]
+        out += [f"- {md_text(str(n.get('at', ''))[:10])} {md_text(n.get('actor', ''))}：{md_text(n.get('text', ''))}" for n in notes]
+    total = p.get("contacts_total")
+    if total:
+        out += ["", (f"**联系记录**：{total} 次" if zh else f"**Contact history**: {total}")]
+        for c in p.get("contacts") or []:
+            out.append(f"- {md_text(c.get('sent_at', ''))} · {md_text(c.get('channel') or '')} · {md_text((OCCASION_ZH if zh else OCCASION_EN).get(c.get('occasion'), c.get('occasion') or ''))}"
+                       + (f" · {md_text(c.get('campaign_id'))}" if c.get("campaign_id") else "") + f" · {md_text(c.get('actor', ''))}")
+    elif "contacts_total" in p:
+        out += ["", "**联系记录**：无" if zh else "**Contact history**: none on record"]
+    return out
 
 
 def render_card(profile: dict | None, lang: str, recs: dict | None = None) -> str:
@@ -95,11 +122,15 @@ def render_card(profile: dict | None, lang: str, recs: dict | None = None) -> st
             lines.append(f"- {str(o.get('date') or o.get('order_date') or '')[:10]} · "
                          f"{md_text(o.get('items') or o.get('product_name') or '')} · {_money(o.get('amount'))}")
     complaints = p.get("open_complaints") or []
-    lines += ["", (f"**未解决投诉**：{len(complaints)} 条" if zh else f"**Open complaints**: {len(complaints)}")
+    n_open = p.get("open_count", len(complaints))
+    lines += ["", (f"**未解决投诉**：{n_open} 条" if zh else f"**Open complaints**: {n_open}")
               + (f"（累计投诉 {p['complaints']} 条）" if zh and p.get("complaints") else
                  f" ({p['complaints']} in all)" if p.get("complaints") else "")]
     for fb in complaints[:3]:
-        lines.append(f"- {str(fb.get('date') or fb.get('created_at') or '')[:10]} {md_text(str(fb.get('text', ''))[:60])}")
+        label = fb.get("status_label_zh" if zh else "status_label_en")
+        lines.append(f"- {str(fb.get('date') or fb.get('created_at') or '')[:10]} `{md_code(fb.get('feedback_id', ''))}` "
+                     f"{md_text(str(fb.get('text', ''))[:60])}" + (f" · {md_text(label)}" if label else ""))
+    lines += _service_lines(p, zh)
     products = p.get("recommended_products") or (recs or {}).get("products") or []
     if products:
         lines += ["", "**推荐商品**" if zh else "**Recommended products**"]

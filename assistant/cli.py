@@ -123,7 +123,8 @@ def cmd_settings(args) -> int:
 # ---------------------------------------------------------------- assistant commands
 def cmd_ask(args) -> int:
     from assistant import Assistant
-    a = Assistant(settings=_settings(args), entry="cli")   # audited as the operating-system user
+    # audited as --user, else the operating-system user; tools that write events record them as that user
+    a = Assistant(settings=_settings(args), entry="cli", user=getattr(args, "user", None))
     out = a.ask(args.question)
     if args.json:
         _print(json.dumps(out, ensure_ascii=False, default=str))
@@ -138,7 +139,7 @@ def cmd_ask(args) -> int:
 
 def cmd_chat(args) -> int:
     from assistant import Assistant
-    a = Assistant(settings=_settings(args), entry="chat")  # audited as the operating-system user
+    a = Assistant(settings=_settings(args), entry="chat", user=getattr(args, "user", None))  # --user or the OS user
     _print("Guanxi chat — type a question (zh/en); 'reset' forgets the conversation, 'exit' quits.")
     while True:
         try:
@@ -162,7 +163,21 @@ def cmd_tool(args) -> int:
         tool_args = json.loads(args.args or "{}")
     except json.JSONDecodeError as e:
         raise GuanxiError(f"--args: expected a JSON object, got {args.args!r} ({e.msg})") from None
-    result = call_tool(args.name, tool_args, settings=_settings(args), role=args.role)
+    from assistant.audit import audit, default_user
+    from knowledge.workspace import Workspace
+    from tools.context import ToolContext
+    settings = _settings(args)
+    user = args.user or default_user()
+    refused = False
+    try:
+        result = call_tool(args.name, tool_args, ctx=ToolContext(settings, role=args.role, user=user))
+    except GuanxiError as e:
+        refused = type(e).__name__ == "ToolDenied"
+        raise
+    finally:   # audited like a question: who, which tool, the arguments' hash
+        if Path(settings.workspace).is_dir():
+            audit(Workspace(settings.workspace), user, args.role, "tool", entry="cli",
+                  tool_calls=[{"tool": args.name, "args": tool_args, "refused": refused}])
     _print(json.dumps(result, ensure_ascii=False, indent=2, default=str))
     return 0
 
@@ -191,6 +206,34 @@ def cmd_users(args) -> int:
     settings = _settings(args)
     add_user(settings, args.username, args.role, args.password)
     _print(f"user {args.username} ({args.role}) saved")
+    return 0
+
+
+def cmd_backup(args) -> int:
+    from assistant.audit import audit, default_user
+    from knowledge.backup import backup_workspace
+    from knowledge.workspace import Workspace
+    ws = Workspace(_settings(args).workspace)
+    if not ws.root.is_dir():
+        raise GuanxiError(f"workspace {ws.root} does not exist")
+    info = backup_workspace(ws, args.to)
+    audit(ws, args.user or default_user(), "admin", "backup", events=info["events"], file=Path(info["path"]).name)
+    _print(f"backup written: {info['path']} — {info['events']:,} events (last id {info['last_id']})"
+           + (", users file" if info["users"] else ", no users file"))
+    return 0
+
+
+def cmd_restore(args) -> int:
+    from assistant.audit import audit, default_user
+    from knowledge.backup import restore_workspace
+    from knowledge.workspace import Workspace
+    ws = Workspace(_settings(args).workspace)
+    info = restore_workspace(args.source, ws, force=args.force)
+    audit(ws, args.user or default_user(), "admin", "restore", events=info["events"],
+          replaced_events=info["replaced_events"], file=Path(args.source).name)
+    _print(f"restored into {ws.root}: {info['events']:,} events"
+           + (f" (replacing {info['replaced_events']:,})" if info["replaced_events"] else "")
+           + (", users file" if info["users"] else "") + f" — backup of {info['created']}")
     return 0
 
 
@@ -230,15 +273,18 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("ask", parents=[common], help="ask one question")
     s.add_argument("question", help="the question, in Chinese or English (quote it)")
     s.add_argument("--json", action="store_true", help="print the full answer object as JSON")
+    s.add_argument("--user", help="who is asking, for the audit log and the events written (default: the OS login)")
     s.set_defaults(func=cmd_ask)
 
     s = sub.add_parser("chat", parents=[common], help="a terminal conversation")
+    s.add_argument("--user", help="who is asking, for the audit log and the events written (default: the OS login)")
     s.set_defaults(func=cmd_chat)
 
     s = sub.add_parser("tool", parents=[common], help="call one tool and print its JSON result")
     s.add_argument("name", help="tool name (see `guanxi tools`)")
     s.add_argument("--args", default="{}", help="JSON object of arguments")
     s.add_argument("--role", default="manager", help="role to call as: manager (contacts masked, default), agent, admin")
+    s.add_argument("--user", help="who is calling, for the audit log and the events written (default: the OS login)")
     s.set_defaults(func=cmd_tool)
 
     s = sub.add_parser("semantic", parents=[common],
@@ -267,6 +313,19 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--role", required=True, choices=["manager", "agent", "admin"], help="the user's role")
     a.add_argument("--password", help="password (prompted when absent)")
     a.set_defaults(func=cmd_users)
+
+    s = sub.add_parser("backup", parents=[common],
+                       help="copy the event log and the users file (the data that exists nowhere else), safe while the app runs")
+    s.add_argument("--to", required=True, help="a folder (a new guanxi-backup-… folder is made inside) or a new .zip file")
+    s.add_argument("--user", help="who makes the backup, for the audit log (default: the OS login)")
+    s.set_defaults(func=cmd_backup)
+
+    s = sub.add_parser("restore", parents=[common], help="bring back the event log and users file from a backup")
+    s.add_argument("source", help="a backup folder or .zip written by `guanxi backup`")
+    s.add_argument("--force", action="store_true",
+                   help="replace an event log that already holds events (and a different users file)")
+    s.add_argument("--user", help="who restores, for the audit log (default: the OS login)")
+    s.set_defaults(func=cmd_restore)
 
     s = sub.add_parser("schema", parents=[common], help="print the canonical schema (Markdown)")
     s.set_defaults(func=cmd_schema)

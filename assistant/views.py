@@ -84,6 +84,8 @@ def complaints_table(hits: list[dict], lang: str) -> pd.DataFrame:
                 v = str(v)[:10]
             elif key == "score":
                 v = round(float(v), 3)
+            elif key == "status" and h.get("status_label_zh" if zh else "status_label_en"):
+                v = h["status_label_zh" if zh else "status_label_en"]   # the event log's status, and the file's
             elif key in ("kind", "status") and zh:
                 v = VALUE_ZH.get(str(v), v)
             row.append(v)

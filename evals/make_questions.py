@@ -16,7 +16,7 @@ Placeholders: {cid} {cid2} (customers with orders), {name} (a unique Chinese nam
 {category} (a category), {category_en} (an English word for a category), {item_zh} / {item_en}
 (a product word such as 绿茶 / green tea), {segment_en} {segment_zh} {cn8} {tier}; for the
 semantic and decline sets also {city_short} {province_short} (杭州, 浙江 — as people type them),
-{missing_cid} (a plausible customer id that does not exist), {missing_name} (a Chinese name no
+{missing_cid} (a plausible customer id that does not exist), {fid} (an open complaint's feedback id), {missing_name} (a Chinese name no
 customer has) and {paste_zh} / {paste_en} (a pasted text of about 2,000 characters, no question).
 Periods ("period": "last_quarter" …) are computed from the as-of date (the day after the
 last order), as the router's documented convention says; the semantic set adds month_MM (the
@@ -662,6 +662,9 @@ def fill_values(f: Facts, ents: dict, key: str) -> dict:
     v["missing_cid"] = "C" + str((max(num) if num else 100000) + 1013).zfill(width)
     names = set(f.customers["name"].astype(str))
     v["missing_name"] = next((n for n in MISSING_NAMES if n not in names), MISSING_NAMES[0])
+    fb = f.feedback
+    v["fid"] = _pick(sorted(fb.loc[fb["kind"].eq("complaint") & fb["status"].eq("open"), "feedback_id"].astype(str)),
+                     key + "fid")   # an open complaint, for the follow-through tools
     v["paste_zh"] = (PASTE_ZH * (2000 // len(PASTE_ZH) + 1))[:2000]
     v["paste_en"] = (PASTE_EN * (2000 // len(PASTE_EN) + 1))[:2000]
     return v

@@ -14,6 +14,13 @@ never touches it::
 
 Events are never updated or deleted (triggers refuse it): a later event supersedes an earlier one.
 ``at`` is local time "YYYY-MM-DD HH:MM:SS" (the app's clock) unless given.
+
+Safety, tested in tests/knowledge/test_events.py: several processes appending at once lose no event
+(each append is one ``BEGIN IMMEDIATE`` transaction; ids come from AUTOINCREMENT, never reused); a
+process killed inside a transaction leaves a log that opens with every committed event and none of
+the killed transaction's; a file at the path that is not an event log is refused with its name.
+`EventLog.backup` copies the log with SQLite's online backup API (a consistent snapshot while other
+processes write); `EventLog.restore_from` brings a copy back (`guanxi backup` / `guanxi restore`).
 """
 from __future__ import annotations
 
@@ -27,7 +34,7 @@ from typing import Iterable
 
 from knowledge.errors import GuanxiError
 
-__all__ = ["Event", "EventLog", "EVENTS_FILE", "KINDS"]
+__all__ = ["Event", "EventLog", "EVENTS_FILE", "KINDS", "now"]
 
 EVENTS_FILE = "events.sqlite"
 BUSY_TIMEOUT_S = 30.0
@@ -82,13 +89,25 @@ class EventLog:
         return self.path.is_file()
 
     def _connect(self) -> sqlite3.Connection:
+        if self.path.is_dir():
+            raise GuanxiError(f"{self.path}: expected the event log file (SQLite), found a folder")
+        con = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             con = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
             con.execute("PRAGMA journal_mode=WAL")
             con.execute("PRAGMA synchronous=FULL")   # a committed event is on disk
             con.executescript(_SCHEMA)
+            cols = [r[1] for r in con.execute("PRAGMA table_info(events)")]
+            if cols[:6] != ["id", "at", "kind", "actor", "subject", "payload"]:
+                raise sqlite3.DatabaseError(f"its events table has columns {cols}, expected "
+                                            "id, at, kind, actor, subject, payload")
         except sqlite3.DatabaseError as e:
+            if con is not None:
+                con.close()
+            raise GuanxiError(f"{self.path}: cannot open the event log ({e}); expected a Guanxi event log "
+                              f"(SQLite) — restore one with `guanxi restore` or move the file away") from None
+        except OSError as e:
             raise GuanxiError(f"{self.path}: cannot open the event log ({e})") from None
         return con
 
@@ -111,7 +130,10 @@ class EventLog:
         if not values:
             return []
         with closing(self._connect()) as con:
-            con.execute("BEGIN IMMEDIATE")
+            try:
+                con.execute("BEGIN IMMEDIATE")   # waits (BUSY_TIMEOUT_S) for another writer
+            except sqlite3.OperationalError as e:
+                raise GuanxiError(f"{self.path}: the event log is busy ({e}); nothing was written, try again") from None
             try:
                 ids = [con.execute("INSERT INTO events (at, kind, actor, subject, payload) VALUES (?, ?, ?, ?, ?)",
                                    v).lastrowid for v in values]
@@ -152,3 +174,56 @@ class EventLog:
             return 0
         with closing(self._connect()) as con:
             return int(con.execute("SELECT count(*) FROM events").fetchone()[0])
+
+    def last_id(self) -> int:
+        """The id of the newest event (0 when the log is empty)."""
+        if not self.exists():
+            return 0
+        with closing(self._connect()) as con:
+            return int(con.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0])
+
+    # ------------------------------------------------------------------ backup / restore
+    def backup(self, dest: str | Path) -> dict:
+        """A consistent copy of the log at ``dest`` (a new file; SQLite's online backup API, so
+        it is safe while other processes append: the copy holds every event committed before it
+        began). Returns {"file", "events", "last_id"}."""
+        dest = Path(dest)
+        if dest.exists():
+            raise GuanxiError(f"{dest}: already exists; the backup writes a new file")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(dest.name + ".part")
+        tmp.unlink(missing_ok=True)
+        with closing(self._connect()) as src, closing(sqlite3.connect(tmp)) as out:
+            src.backup(out)
+            n, last = out.execute("SELECT count(*), coalesce(max(id), 0) FROM events").fetchone()
+            out.execute("PRAGMA journal_mode=DELETE")   # one self-contained file
+        tmp.replace(dest)
+        return {"file": str(dest), "events": int(n), "last_id": int(last)}
+
+    def restore_from(self, source: str | Path, force: bool = False, label: str | None = None) -> dict:
+        """Replace this log by the copy at ``source`` (checked first: it must be an event log).
+        Refuses when this log already holds events, unless ``force``. Returns {"file", "events", "replaced"}."""
+        source = Path(source)
+        if not source.is_file():
+            raise GuanxiError(f"{source}: no such backup file")
+        name = label or str(source)
+        try:   # read-only: checking a backup never changes it
+            src = sqlite3.connect(source.resolve().as_uri() + "?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
+        except sqlite3.DatabaseError as e:
+            raise GuanxiError(f"{name}: cannot open the backup ({e})") from None
+        with closing(src):
+            try:
+                cols = [r[1] for r in src.execute("PRAGMA table_info(events)")]
+                if cols[:6] != ["id", "at", "kind", "actor", "subject", "payload"]:
+                    raise sqlite3.DatabaseError("it has no Guanxi events table")
+                n_in = int(src.execute("SELECT count(*) FROM events").fetchone()[0])
+            except sqlite3.DatabaseError as e:
+                raise GuanxiError(f"{name}: not a Guanxi event log ({e})") from None
+            had = self.count() if self.exists() else 0
+            if had and not force:
+                raise GuanxiError(f"{self.path}: the event log already holds {had:,} events; restoring would replace "
+                                  f"them with the {n_in:,} of {name} — pass --force to do so")
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with closing(self._connect()) as out:
+                src.backup(out)
+        return {"file": str(self.path), "events": self.count(), "replaced": had}

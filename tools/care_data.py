@@ -47,6 +47,8 @@ class CareData:
     _prof: dict = field(default_factory=dict, repr=False)
     _fb_cid: pd.Series | None = field(default=None, repr=False)
     _shared: dict = field(default_factory=dict, repr=False)
+    #: feedback_id → the event log's latest status change (tools.service_log.StatusChange), read per call
+    status_of: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
         if "customer_id" not in self.customers.columns or "name" not in self.customers.columns:
@@ -239,6 +241,9 @@ def care_data(ws_or_tables, offers=None, as_of=None) -> CareData:
                      base.as_of if as_of is None else pd.Timestamp(as_of), base.label,
                      base._cust, base._rfm, base._churn, base._orders_by, base._cid_col, {}, base._fb_cid,
                      base._shared)
+        from knowledge.events import EventLog
+        from tools.service_log import status_changes
+        d.status_of = status_changes(EventLog.of(ws))   # a complaint marked resolved is followed up as resolved
         return d
     if isinstance(ws_or_tables, dict):
         t = ws_or_tables

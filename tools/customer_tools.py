@@ -41,8 +41,12 @@ def customer_profile(customer_id: str, *, ctx: ToolContext | None = None) -> dic
                 for r in recommend_products(cid, top=3, ctx=ctx).get("products", [])]
     except GuanxiError:
         recs = []
-    return customer_card(cid, customers_by_id(ws), orders_table(ws), ws.table("feedback"), ws.as_of(), artefacts,
-                         recommendations=recs, unmask=ctx.unmasked)
+    from tools.service_tools import service_record
+    record = service_record(ctx, cid)   # the event log: complaint follow-through, notes, contacts
+    card = customer_card(cid, customers_by_id(ws), orders_table(ws), ws.table("feedback"), ws.as_of(), artefacts,
+                         recommendations=recs, unmask=ctx.unmasked, status_of=record.pop("status_of"))
+    card.update(record)
+    return card
 
 
 def _render_profile(r: dict, zh: bool, focus: dict) -> str:
@@ -62,7 +66,7 @@ def _render_profile(r: dict, zh: bool, focus: dict) -> str:
     favs = [f if isinstance(f, str) else str(pick(f, "category", "name", default=f)) for f in favs][:3]
     last = pick(r, "last_order", "last_order_date")
     open_c = pick(r, "open_complaints", default=[])
-    n_open = len(open_c) if isinstance(open_c, list) else open_c
+    n_open = r.get("open_count", len(open_c) if isinstance(open_c, list) else open_c)
     n_all = r.get("complaints") if isinstance(r.get("complaints"), int) and not isinstance(r.get("complaints"), bool) else None
     phone, email = r.get("phone") or pick(r, "contact.phone"), r.get("email") or pick(r, "contact.email")
     place = " ".join(x for x in (r.get("province"), r.get("city")) if x)
@@ -133,7 +137,8 @@ def _profile_extra(r: dict, zh: bool) -> str:
     recs = [str(p.get("product")) for p in (r.get("recommended_products") or []) if isinstance(p, dict) and p.get("product")][:3]
     if recs:
         out.append(("推荐商品：" + "、".join(recs) + "。") if zh else ("Recommended: " + ", ".join(recs) + "."))
-    return "\n".join(out)
+    from tools.service_tools import service_lines
+    return "\n".join(out + service_lines(r, zh))
 
 
 register(ToolSpec(

@@ -519,12 +519,13 @@ def _complaint_parts(data: CareData, cid: str, feedback_id, lang: str, tone: str
                          f"{fsrc}: text, matched to a fixed topic list (the customer's words are not quoted)"))
     else:
         ref = part_text("ref", lang).format(you=you, date=date)
-    status = str(clean_value(row.get("status")) or "open").lower()
+    ch = data.status_of.get(fid)   # the event log's follow-through (tools.service_log) supersedes the file
+    status, fsrc = (ch.status, f"event log (complaint_status by {ch.actor} {ch.at[:10]})") if ch else (str(clean_value(row.get("status")) or "open").lower(), fsrc)
     short_ref = part_text("ref.short", lang).format(you=you, date=date)
     parts = [Part("ref", ref, 0, srcs, short=short_ref)]
     t = "formal" if tone == "formal" else "warm"
     if status == "resolved":
-        res_raw = clean_value(row.get("resolution"))
+        res_raw = ch.resolution if ch and ch.resolution else clean_value(row.get("resolution"))
         match = classify(res_raw, RESOLUTIONS) if res_raw else None
         if match is not None:
             phrase = match[1] if lang == "zh" else match[2].capitalize()

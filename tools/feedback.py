@@ -68,12 +68,15 @@ class SimilarResult:
 
 
 def similar_feedback(store, text: str, k: int = 5, kind=None, category=None, date_from=None, date_to=None,
-                     status=None, customer_id=None, mode: str = "hybrid") -> SimilarResult:
+                     status=None, customer_id=None, mode: str = "hybrid",
+                     status_of: dict[str, str] | None = None) -> SimilarResult:
     """The k feedback items most like `text` (zh or en), filtered, near-duplicates collapsed.
 
     Each hit: feedback_id, text, customer_id, created_at, kind, category, status, resolution,
     score (cosine for dense, BM25 for bm25, RRF for hybrid), cosine, duplicates (how many
-    near-identical items it stands for) and duplicate_ids (up to 5)."""
+    near-identical items it stands for) and duplicate_ids (up to 5). ``status_of`` (feedback_id →
+    status) overrides the index's status for the status filter: the event log's follow-through
+    (`tools.service_log`), which the index built from the file does not know."""
     store = _open_store(store)
     if not isinstance(text, str) or not text.strip():
         raise GuanxiError("similar_feedback: give the text of the complaint to look for")
@@ -81,7 +84,11 @@ def similar_feedback(store, text: str, k: int = 5, kind=None, category=None, dat
     filters = {"kind": _norm(kind, KIND_ALIASES), "category": category, "status": _norm(status, STATUS_ALIASES),
                "customer_id": customer_id, "date_from": _day_str(date_from), "date_to": _day_str(date_to)}
     filters = {a: b for a, b in filters.items() if b not in (None, "", [])}
-    sel = store.select(**filters)
+    if status_of and "status" in filters:
+        sel = _effective_status_selection(store, {k: v for k, v in filters.items() if k != "status"},
+                                          filters["status"], status_of)
+    else:
+        sel = store.select(**filters)
     matched = sel.count()
     pool = max(4 * k, 20)
     while True:  # fetch more when near-duplicates ate the pool
@@ -99,6 +106,20 @@ def similar_feedback(store, text: str, k: int = 5, kind=None, category=None, dat
                        near_duplicates_collapsed=collapsed)
     return SimilarResult(query=text, mode=mode, filters=filters, matched=matched, hits=kept,
                          collapsed=collapsed, provenance=prov)
+
+
+def _effective_status_selection(store, filters: dict, status, status_of: dict[str, str]):
+    """The rows passing ``filters`` whose status — the override where there is one — is ``status``."""
+    from knowledge.feedback_store import Selection
+    sel = store.select(**filters)
+    rows = sel.row_indices()
+    wanted = set(status if isinstance(status, list) else [status])
+    source = store.meta["status"].to_numpy(dtype=object)[rows]
+    ids = store.ids[rows]
+    if "in_progress" not in wanted:   # in progress is not resolved yet: "open" finds it
+        status_of = {i: ("open" if s == "in_progress" else s) for i, s in status_of.items()}
+    keep = np.fromiter((status_of.get(i, s) in wanted for i, s in zip(ids, source)), bool, len(rows))
+    return Selection(sel.segments, rows=rows[keep])
 
 
 def _collapse(store, hits, k: int) -> tuple[list[dict], int]:

@@ -82,21 +82,25 @@ def similar_complaints(text: str, k: int = 5, category: str | None = None, statu
     """
     ctx = context(ctx)
     from tools.feedback import similar_feedback
+    from tools.service_tools import status_overrides, with_effective_status
     store = feedback_store(ctx)
     kind = None if kind in (None, "", "all", "any") else kind
+    changes = status_overrides(ctx)   # the event log's follow-through: the status that counts
     res = similar_feedback(store, text, k=top_n(k, 5, 50), kind=kind, category=category or None,
-                           status=status or None, date_from=date_from or None, date_to=date_to or None)
+                           status=status or None, date_from=date_from or None, date_to=date_to or None,
+                           status_of={i: c.status for i, c in changes.items()})
     hits = []
     for h in res.hits:
-        h = to_jsonable(h)
-        for key in ("text", "resolution"):
+        h = with_effective_status(to_jsonable(h), changes)
+        for key in ("text", "resolution", "resolution_source"):
             if isinstance(h.get(key), str):
                 h[key] = mask_text(h[key], ctx.unmasked)
         hits.append(h)
     resolved = sum(1 for h in hits if str(h.get("status")) == "resolved")
     return {"query": text, "filters": to_jsonable(res.filters), "matched": int(res.matched), "count": len(hits),
             "resolved": resolved, "hits": hits, "collapsed": int(res.collapsed),
-            "as_of": fmt_date(ctx.ws.as_of()), "provenance": res.provenance}
+            "as_of": fmt_date(ctx.ws.as_of()),
+            "provenance": res.provenance + (f" · status from the event log for {len(changes):,} complaints" if changes else "")}
 
 
 def _render_similar(r: dict, zh: bool, focus: dict) -> str:
@@ -108,11 +112,14 @@ def _render_similar(r: dict, zh: bool, focus: dict) -> str:
         status = h.get("status")
         res = h.get("resolution")
         date = str(h.get("created_at") or "")[:10]
+        fid = h.get("feedback_id")
         if zh:
-            lines.append(f"[{date}，{STATUS_ZH.get(str(status), status or '状态未知')}] 「{short(h.get('text'))}」"
+            label = h.get("status_label_zh") or STATUS_ZH.get(str(status), status or '状态未知')
+            lines.append(f"[{date}，{label}] {fid}「{short(h.get('text'))}」"
                          + (f" → 处理：{short(res, 50)}" if res else ""))
         else:
-            lines.append(f"[{date}, {status or 'status unknown'}] \"{short(h.get('text'))}\""
+            label = h.get("status_label_en") or status or 'status unknown'
+            lines.append(f"[{date}, {label}] {fid} \"{short(h.get('text'))}\""
                          + (f" → resolution: {short(res, 50)}" if res else ""))
     if zh:
         return (f"找到 {fmt_int(len(hits))} 条与「{short(r.get('query'), 60)}」相似的投诉（其中 {fmt_int(r.get('resolved'))} 条已解决）：\n"

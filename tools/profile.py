@@ -31,9 +31,12 @@ def _row(df: pd.DataFrame | None, cid: str) -> dict | None:
 
 def customer_card(customer_id: str, customers: pd.DataFrame, orders: pd.DataFrame, feedback: pd.DataFrame,
                   as_of: pd.Timestamp, artefacts: dict[str, pd.DataFrame | None] | None = None,
-                  recommendations: list[dict] | None = None, unmask: bool = False, last_n: int = 3) -> dict:
+                  recommendations: list[dict] | None = None, unmask: bool = False, last_n: int = 3,
+                  status_of: dict[str, dict] | None = None) -> dict:
     """The card as a JSON-safe dict. `customers` and each artefact in `artefacts` (rfm, cluster,
-    churn, clv) are indexed by customer_id; `orders` / `feedback` are the canonical tables."""
+    churn, clv) are indexed by customer_id; `orders` / `feedback` are the canonical tables.
+    ``status_of`` (feedback_id → {status, status_label_zh, status_label_en, resolution, ...}): the
+    event log's follow-through, which supersedes the file's status (open = open or in_progress)."""
     artefacts = artefacts or {}
     cid = str(customer_id)
     cust = customers.loc[cid]
@@ -83,12 +86,24 @@ def customer_card(customer_id: str, customers: pd.DataFrame, orders: pd.DataFram
 
     fb = feedback.loc[feedback["customer_id"].astype(str) == cid]
     comp = fb.loc[fb["kind"] == "complaint"] if "kind" in fb else fb
-    opened = comp.loc[comp["status"] == "open"] if "status" in comp else comp.iloc[:0]
+    status_of = status_of or {}
+    src = comp["status"].astype(str) if "status" in comp else pd.Series("", index=comp.index)
+    eff = pd.Series([status_of.get(str(i), {}).get("status", s) for i, s in zip(comp["feedback_id"], src)],
+                    index=comp.index, dtype=object)
+    opened = comp.loc[eff.isin(["open", "in_progress"])]
     out["complaints"] = int(len(comp))
-    out["open_complaints"] = [
-        {"feedback_id": str(r["feedback_id"]), "date": fmt_date(r["created_at"]),
-         "text": str(r["text"]) if unmask else mask_text(str(r["text"]))}
-        for _, r in opened.sort_values("created_at").tail(3).iterrows()]
+
+    def item(r) -> dict:
+        d = {"feedback_id": str(r["feedback_id"]), "date": fmt_date(r["created_at"]),
+             "text": str(r["text"]) if unmask else mask_text(str(r["text"])), "status_source": _value(r.get("status"))}
+        d.update({k: v for k, v in status_of.get(str(r["feedback_id"]), {}).items() if k != "feedback_id"})
+        if d.get("resolution") and not unmask:
+            d["resolution"] = mask_text(str(d["resolution"]))
+        return d
+    out["open_complaints"] = [item(r) for _, r in opened.sort_values("created_at").tail(3).iterrows()]
+    out["open_count"] = int(len(opened))   # all of them; the list above is the latest three
+    followed = comp.loc[comp["feedback_id"].astype(str).isin(list(status_of))]
+    out["followed_complaints"] = [item(r) for _, r in followed.sort_values("created_at").tail(3).iterrows()]
     if recommendations is not None:
         out["recommended_products"] = recommendations
     out["as_of"] = fmt_date(as_of)

@@ -592,3 +592,72 @@ def test_markup_in_a_name_and_a_complaint_renders_as_text_and_fetches_nothing(de
         app.close()
         bait.shutdown()
     assert not [u for u in requested if u.startswith(origin)] and hits == [], (requested, hits)
+
+
+@pytest.mark.browser
+def test_an_agent_resolves_a_complaint_from_the_search_results_in_a_real_browser(demo_settings, tmp_path):
+    """Complaint follow-through (issue 12): an agent finds an open complaint, marks it resolved with
+    a resolution, and the results show the new status beside the file's; the event log has it, by
+    that agent; the follow-up drafted from the same row says it was resolved."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from knowledge.events import EventLog
+    from knowledge.workspace import Workspace
+    root = tmp_path / "ws"
+    shutil.copytree(demo_settings.workspace, root, ignore=shutil.ignore_patterns(
+        "exports", "audit.jsonl", "*.log", "events.sqlite*"))
+    ws = Workspace(root)
+    fb = ws.table("feedback")
+    row = fb.loc[fb["kind"].eq("complaint") & fb["status"].eq("open")].iloc[0]
+    fid, text = str(row["feedback_id"]), str(row["text"])
+    app = _Serving(root)
+    try:
+        with sync_playwright() as p:
+            browser = _chromium(p)
+            try:
+                page = _log_in(browser, app.url, "agent")
+                page.click("#tab-complaints-button")
+                page.fill("#complaint-query textarea", text)
+                page.click("#complaint-search")
+                results = page.locator("#complaint-results")
+                expect(results).to_contain_text(fid, timeout=60_000)
+                expect(results.locator("[role=gridcell]").first).to_be_visible(timeout=30_000)
+                results.locator("[role=gridcell]", has_text=fid).first.click()
+                expect(page.get_by_text(f"已选中: {fid}")).to_be_visible(timeout=10_000)
+                page.fill("#complaint-resolution textarea", "已补发新品并致歉")
+                page.click("#complaint-update")
+                expect(results).to_contain_text("已解决（agent", timeout=30_000)
+                expect(results).to_contain_text("源文件为 未解决")
+                page.screenshot(path=str(SCREENSHOTS / "12-complaint-resolved.png"), full_page=True)
+                page.click("#complaint-followup")
+                expect(page.locator("#draft-text textarea")).not_to_have_value("", timeout=30_000)
+                draft = page.locator("#draft-text textarea").input_value()
+                page.click("#draft-sent")
+                expect(page.locator("#draft-sent-status")).to_contain_text("已记录", timeout=30_000)
+                # the customer's card shows the follow-through (both statuses), and takes a note
+                page.click("#tab-chat-button")
+                page.fill("#card-id textarea", str(row["customer_id"]))
+                page.click("#card-open")
+                card = page.locator("#customer-card")
+                expect(card).to_contain_text("投诉跟进", timeout=30_000)
+                expect(card).to_contain_text("源文件为 未解决")
+                expect(card).to_contain_text("联系记录")
+                page.locator("#card-followup").get_by_text("客服跟进").click()
+                page.fill("#card-note textarea", "<b>只在工作日联系</b>")
+                page.click("#card-add-note")
+                expect(card).to_contain_text("<b>只在工作日联系</b>", timeout=30_000)   # as text, not markup
+                page.screenshot(path=str(SCREENSHOTS / "12-card-follow-through.png"), full_page=True)
+            finally:
+                browser.close()
+    finally:
+        app.close()
+    (ev,) = EventLog.of(ws).events(kind="complaint_status")
+    assert (ev.subject, ev.actor, ev.payload["status"], ev.payload["resolution"]) == (fid, "agent", "resolved", "已补发新品并致歉")
+    assert ev.payload["previous_status"] == "open"
+    (contact,) = EventLog.of(ws).events(kind="contact")
+    assert (contact.subject, contact.actor, contact.payload["campaign_id"], contact.payload["occasion"]) == (
+        str(row["customer_id"]), "agent", None, "complaint_followup")
+    assert "补发" in draft   # the follow-up reads the log's resolution (classified: reship), not the file's status
+    assert [e.payload["text"] for e in EventLog.of(ws).events(kind="customer_note")] == ["<b>只在工作日联系</b>"]
+    audited = [r["event"] for r in _records(ws)]
+    assert "complaint_update" in audited and "mark_sent" in audited

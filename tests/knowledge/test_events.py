@@ -24,3 +24,120 @@ def test_the_log_refuses_updates_deletes_and_unknown_kinds(tmp_path):
     with pytest.raises(GuanxiError, match="not one of"):
         log.append("complaint_resolvd", "alice", "F1")
     assert log.count() == 1
+
+
+# ------------------------------------------------------------------ several processes, a kill, a bad file
+import multiprocessing as mp  # noqa: E402
+import os  # noqa: E402
+import signal  # noqa: E402
+import time  # noqa: E402
+
+WRITERS, PER_WRITER = 4, 200
+
+
+def _append_events(path: str, writer: int, n: int) -> None:
+    log = EventLog(path)
+    for i in range(n):
+        if i % 10 == 9:   # some single appends, some small batches
+            log.append_many([("contact", f"w{writer}", f"C{writer}-{i}-{j}", {"n": j}) for j in range(2)])
+        else:
+            log.append("customer_note", f"w{writer}", f"C{writer}-{i}", {"text": f"note {i}"})
+
+
+def _expected_per_writer(n: int) -> int:
+    return sum(2 if i % 10 == 9 else 1 for i in range(n))
+
+
+def test_concurrent_appends_from_several_processes_lose_no_event(tmp_path):
+    path = str(tmp_path / "events.sqlite")
+    ctx = mp.get_context("spawn")   # fresh interpreters, as separate app processes would be
+    procs = [ctx.Process(target=_append_events, args=(path, w, PER_WRITER)) for w in range(WRITERS)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    events = EventLog(path).events()
+    ids = [e.id for e in events]
+    assert len(ids) == len(set(ids)) == WRITERS * _expected_per_writer(PER_WRITER)
+    for w in range(WRITERS):
+        mine = [e for e in events if e.actor == f"w{w}"]
+        assert len(mine) == _expected_per_writer(PER_WRITER)
+        notes = [int(e.payload["text"].split()[1]) for e in mine if e.kind == "customer_note"]
+        assert notes == sorted(notes)   # each writer's events are in the order it wrote them
+
+
+class _SlowLog(EventLog):
+    """An event log whose connection announces each INSERT and then sleeps: the test kills the process
+    in the middle of a long transaction."""
+
+    def __init__(self, path, signal_file):
+        super().__init__(path)
+        self.signal_file = signal_file
+
+    def _connect(self):
+        con = super()._connect()
+        inserts = [0]
+
+        def traced(sql):
+            if sql.startswith("INSERT"):
+                inserts[0] += 1
+                if inserts[0] == 50:
+                    open(self.signal_file, "w").close()
+                if inserts[0] >= 50:
+                    time.sleep(0.05)
+        con.set_trace_callback(traced)
+        return con
+
+
+def _commit_then_hang(path: str, signal_file: str) -> None:
+    EventLog(path).append_many([("contact", "bob", f"C{i}", {"campaign_id": None}) for i in range(30)])
+    _SlowLog(path, signal_file).append_many([("contact", "bob", f"X{i}", {}) for i in range(10_000)])
+
+
+def test_a_process_killed_mid_transaction_leaves_every_committed_event(tmp_path):
+    path, flag = str(tmp_path / "events.sqlite"), str(tmp_path / "in-transaction")
+    p = mp.get_context("spawn").Process(target=_commit_then_hang, args=(path, flag))
+    p.start()
+    deadline = time.monotonic() + 60
+    while not os.path.exists(flag):
+        assert time.monotonic() < deadline and p.is_alive(), "the writer never reached its long transaction"
+        time.sleep(0.02)
+    os.kill(p.pid, signal.SIGKILL)
+    p.join(10)
+    assert p.exitcode == -signal.SIGKILL
+    log = EventLog(path)
+    subjects = [e.subject for e in log.events()]
+    assert subjects == [f"C{i}" for i in range(30)]   # committed: all there; the killed batch: none of it
+    log.append("customer_note", "alice", "C1", {"text": "after the crash"})   # and it takes new events
+    assert log.count() == 31
+
+
+def test_a_file_that_is_not_an_event_log_is_refused_by_name(tmp_path):
+    bad = tmp_path / "events.sqlite"
+    bad.write_bytes(b"customer_id,name\nC1,Li\n" * 100)
+    log = EventLog(bad)
+    for call in (lambda: log.append("customer_note", "alice", "C1", {"text": "x"}), log.events, log.count):
+        with pytest.raises(GuanxiError, match="events.sqlite.*cannot open the event log"):
+            call()
+    other = tmp_path / "other.sqlite"
+    with sqlite3.connect(other) as con:
+        con.execute("CREATE TABLE events (x TEXT)")
+    with pytest.raises(GuanxiError, match="other.sqlite: cannot open the event log"):
+        EventLog(other).count()
+
+
+def test_backup_is_a_consistent_copy_and_restore_refuses_to_overwrite(tmp_path):
+    log = EventLog(tmp_path / "a" / "events.sqlite")
+    log.append_many([("customer_note", "alice", f"C{i}", {"text": "备注"}) for i in range(5)])
+    info = log.backup(tmp_path / "copy.sqlite")
+    assert (info["events"], info["last_id"]) == (5, 5)
+    with pytest.raises(GuanxiError, match="already exists"):
+        log.backup(tmp_path / "copy.sqlite")
+    fresh = EventLog(tmp_path / "b" / "events.sqlite")
+    assert fresh.restore_from(tmp_path / "copy.sqlite")["events"] == 5
+    with pytest.raises(GuanxiError, match="already holds 5 events.*--force"):
+        fresh.restore_from(tmp_path / "copy.sqlite")
+    fresh.append("customer_note", "bob", "C9", {"text": "later"})
+    assert fresh.restore_from(tmp_path / "copy.sqlite", force=True) == {"file": str(fresh.path), "events": 5, "replaced": 6}
+    assert [e.payload["text"] for e in fresh.events()] == ["备注"] * 5

@@ -30,6 +30,8 @@ def tool_args(demo_ws) -> dict[str, dict]:
     cid = str(with_contacts.iloc[0])
     segment = str(rfm.loc[rfm["customer_id"].astype(str) == cid, "segment"].iloc[0])
     item = str(demo_ws.table("orders")["product_name"].value_counts().index[0])
+    fb = demo_ws.table("feedback")
+    fid = str(fb.loc[fb["kind"].eq("complaint") & fb["status"].eq("open"), "feedback_id"].iloc[0])
     return {
         "customer_profile": {"customer_id": cid},
         "rfm_lookup": {"customer_id": cid},
@@ -47,6 +49,11 @@ def tool_args(demo_ws) -> dict[str, dict]:
         "care_calendar": {"days": 30, "top": 10},
         "draft_care_message": {"customer_id": cid, "occasion": "winback"},
         "draft_care_batch": {"segment": segment, "occasion": "vip_thanks"},
+        # these write events to the shared workspace's log: in progress stays open; a contact long ago caps nothing
+        "update_complaint": {"feedback_id": fid, "status": "in_progress", "resolution": "跟进中"},
+        "add_customer_note": {"customer_id": cid, "text": "prefers calls"},
+        "mark_message_sent": {"customer_id": cid, "occasion": "birthday", "sent_at": "2020-01-05"},
+        "contact_history": {"mode": "not_contacted", "days": 90},
     }
 
 
