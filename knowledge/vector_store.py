@@ -32,8 +32,8 @@ EMBEDDED_COLLECTION = "guanxi_feedback"
 ID_FILE = "workspace_id.json"
 PREFIX_RE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]{0,99})?$")
 
-__all__ = ["EMBEDDED_COLLECTION", "VectorStore", "vector_store", "workspace_id", "parse_chroma_url",
-           "check_prefix", "is_connection_error", "server_error"]
+__all__ = ["EMBEDDED_COLLECTION", "VectorStore", "vector_store", "require_reachable", "workspace_id",
+           "parse_chroma_url", "check_prefix", "is_connection_error", "server_error"]
 
 
 def parse_chroma_url(url: str) -> tuple[str, int, bool]:
@@ -165,8 +165,11 @@ class VectorStore:
 
 def vector_store(ws, settings=None, create_id: bool = True) -> VectorStore:
     """The vector store ``settings`` name for workspace ``ws`` (a Workspace or its folder)."""
-    root = Path(getattr(ws, "root", ws))
-    path = Path(getattr(ws, "chroma_dir", root / "chroma")).resolve()
+    if isinstance(ws, (str, os.PathLike)):   # a folder (a Path's own .root is "/", not the workspace)
+        root, path = Path(ws), Path(ws) / "chroma"
+    else:
+        root, path = Path(ws.root), Path(ws.chroma_dir)
+    path = path.resolve()
     url = str(getattr(settings, "chroma_url", "") or "").strip().rstrip("/")
     if not url:
         return VectorStore("", path, EMBEDDED_COLLECTION)
@@ -177,6 +180,14 @@ def vector_store(ws, settings=None, create_id: bool = True) -> VectorStore:
         return VectorStore(url, path, "", None)
     name = f"{prefix}-feedback-{wid}" if prefix else f"feedback-{wid}"
     return VectorStore(url, path, name, wid)
+
+
+def require_reachable(settings) -> None:
+    """Nothing for the embedded store; for a server, a heartbeat, else `server_error` (a build
+    checks this first, so a server that is down stops it before the tables are built)."""
+    url = str(getattr(settings, "chroma_url", "") or "").strip()
+    if url:
+        VectorStore(url.rstrip("/"), Path("."), "").connect().close()
 
 
 def _evict(path: Path) -> None:
