@@ -34,37 +34,46 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def chroma_server(tmp_path_factory):
-    """A real Chroma server for this module; its URL. Killed at teardown."""
+def start_chroma(path: Path, port: int | None = None) -> tuple[subprocess.Popen, str]:
+    """`chroma run` on loopback, storing in `path`; returns (process, URL) once its heartbeat answers."""
     exe = Path(sys.executable).with_name("chroma")
     exe = exe if exe.exists() else Path(shutil.which("chroma") or "chroma")
-    data = tmp_path_factory.mktemp("chroma-server")
-    port = _free_port()
-    log = open(data.parent / f"chroma-{port}.log", "wb")
-    proc = subprocess.Popen([str(exe), "run", "--path", str(data / "db"), "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT,
-                            env={**os.environ, "ANONYMIZED_TELEMETRY": "False"})
+    port = port or _free_port()
+    path.mkdir(parents=True, exist_ok=True)
+    log = path / f"chroma-{port}.log"
+    with open(log, "ab") as out:
+        proc = subprocess.Popen([str(exe), "run", "--path", str(path / "db"), "--host", "127.0.0.1", "--port",
+                                 str(port)], stdout=out, stderr=subprocess.STDOUT,
+                                env={**os.environ, "ANONYMIZED_TELEMETRY": "False"})
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
         try:
             if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
-                break
+                return proc, url
         except httpx.TransportError:
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"chroma run did not start: {Path(log.name).read_text(errors='replace')[-2000:]}")
+            stop_chroma(proc)
+            pytest.fail(f"chroma run did not start: {log.read_text(errors='replace')[-2000:]}")
         time.sleep(0.2)
-    yield url
+
+
+def stop_chroma(proc: subprocess.Popen) -> None:
     proc.terminate()
     try:
         proc.wait(10)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
-    log.close()
+
+
+@pytest.fixture(scope="module")
+def chroma_server(tmp_path_factory):
+    """A real Chroma server for this module; its URL. Stopped at teardown."""
+    proc, url = start_chroma(tmp_path_factory.mktemp("chroma-server"))
+    yield url
+    stop_chroma(proc)
 
 
 def _settings(root: Path, **kw) -> Settings:
@@ -153,6 +162,30 @@ def test_incremental_sync_and_resume_on_a_server(tmp_path, chroma_server, feedba
     assert sorted(back.ids) == sorted(store.ids)
     assert back.record(back.row_of[str(changed.iloc[0]["feedback_id"])])["text"] == "快递员把包裹扔在门口就走了"
     store.close()
+
+
+def test_a_server_lost_midway_is_a_message_and_the_next_sync_resumes(tmp_path, feedback):
+    proc, url = start_chroma(tmp_path / "server")
+    ws = _small_ws(tmp_path / "ws", feedback)
+    settings = _settings(ws.root, chroma_url=url)
+    emb = TinyEmbedder()
+
+    def kill_when_writing(event) -> None:     # the server dies after the vectors are embedded
+        if event.message.startswith("writing") and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    try:
+        with pytest.raises(GuanxiError, match=rf"{url} \(setting chroma_url\) does not answer"):
+            sync_feedback_index(ws, settings, log=None, analyses=False, embedder=emb, batch_size=20,
+                                progress=kill_when_writing)
+        assert (index_dir(ws) / "SYNCING").exists() and not (index_dir(ws) / "current.json").exists()
+        proc, _ = start_chroma(tmp_path / "server", port=int(url.rsplit(":", 1)[1]))   # back, same data
+        st = sync_feedback_index(ws, settings, log=None, analyses=False, embedder=emb, batch_size=20)
+        assert st["embedded"] == 0 and st["added"] + st["unchanged"] == len(feedback)
+        assert index_status(ws, settings)["state"] == "ready"
+        assert FeedbackStore.from_chroma(ws, emb, settings=settings).vectors.shape == (len(feedback), emb.dim)
+    finally:
+        stop_chroma(proc)
 
 
 def test_two_workspaces_share_one_server_without_clashing(tmp_path, chroma_server, feedback):
