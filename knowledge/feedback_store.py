@@ -35,7 +35,7 @@ import os
 import shutil
 import threading
 import time
-from contextlib import contextmanager, ExitStack
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
