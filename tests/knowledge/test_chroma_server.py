@@ -134,6 +134,23 @@ def test_pointing_a_workspace_at_a_server_gives_the_same_hits(tmp_path, chroma_s
     local.close()
 
 
+def test_the_app_moves_an_embedded_index_to_the_server_it_is_pointed_at(tmp_path, chroma_server, feedback,
+                                                                        monkeypatch):
+    import knowledge.feedback_store as fs
+    from assistant.indexer import BackgroundIndex, status_line
+    monkeypatch.setattr(fs, "get_embedder", lambda *a, **k: TinyEmbedder())
+    ws = _small_ws(tmp_path / "ws", feedback.head(50))
+    sync_feedback_index(ws, _settings(ws.root), log=None, analyses=False)
+    served = _settings(ws.root, chroma_url=chroma_server)
+    job = BackgroundIndex(served).start()          # `guanxi start` with chroma_url newly set
+    assert job.thread is not None and job.done.wait(120) and job.error is None
+    assert index_status(ws, served)["state"] == "ready" and status_line(served, "en") == ""
+    store = FeedbackStore.open(ws, served, cached=False)
+    assert store.vstore.server and store.collection.count() == 50
+    store.close()
+    assert BackgroundIndex(served).start().thread is None      # in place: nothing more to do
+
+
 def test_incremental_sync_and_resume_on_a_server(tmp_path, chroma_server, feedback):
     ws = _small_ws(tmp_path / "ws", feedback)
     settings = _settings(ws.root, chroma_url=chroma_server)
