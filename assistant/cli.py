@@ -116,7 +116,11 @@ def cmd_semantic(args) -> int:
 
 
 def cmd_settings(args) -> int:
-    _print(json.dumps(_settings(args).public_dict(), ensure_ascii=False, indent=2))
+    from knowledge.vector_store import vector_store
+    settings = _settings(args)
+    shown = settings.public_dict()
+    shown["vector_store"] = vector_store(settings.workspace, settings, create_id=False).describe()
+    _print(json.dumps(shown, ensure_ascii=False, indent=2))
     return 0
 
 

