@@ -47,7 +47,7 @@ def _occ(d: dict, zh: bool) -> str:
 
 def _chan(d: dict, zh: bool) -> str:
     ch = d.get("channel") or ""
-    return _CHANNEL_ZH.get(ch, ch) if zh else ch.upper() if ch == "sms" else (ch.capitalize() if ch else "")
+    return _CHANNEL_ZH.get(ch, ch) if zh else {"sms": "SMS", "wechat": "WeChat", "email": "e-mail"}.get(ch, ch)
 
 
 def _val(metric: str, v) -> str:
@@ -173,7 +173,7 @@ def effect_markdown(d: dict, zh: bool, segments: int = 8, actions: bool = True) 
             rows.append("满意度：窗口内两组都没有评分" if zh else "satisfaction: no ratings in the window in either group")
             continue
         v = (_VERDICT_ZH if zh else _VERDICT_EN)[m["verdict"]]
-        unit = ("评分人数" if zh else "raters") if k == "satisfaction" else ""
+        unit = ("评分人数 " if zh else "raters") if k == "satisfaction" else ""
         if zh:
             rows.append(f"{METRIC_ZH[k]}：处理组 {_val(k, m['treated'])} vs 对照组 {_val(k, m['control'])}，提升 "
                         f"{_diff(k, m['uplift'], zh)}（95% CI {_ci(k, m['ci_low'], m['ci_high'])}；"
@@ -248,8 +248,8 @@ def next_actions(effects: list[dict]) -> list[dict]:
     """The next action per RFM segment from the measured campaigns (windows over only), each with
     the numbers it rests on: ``{segment, action, campaign_id, occasion, channel, uplift, ci_low,
     ci_high, n_treated, n_control, text_zh, text_en}``; action is ``repeat`` (a distinguishable lift),
-    ``stop`` (a distinguishable drop), ``change`` (measured, no effect), ``test_bigger`` (too few to
-    tell). A campaign without a segment split counts as one segment "all"."""
+    ``stop`` (a distinguishable drop), ``retest`` (not distinguishable, leaning positive), ``change``
+    (measured, no effect), ``test_bigger`` (too few to tell). A campaign without a segment split counts as one segment "all"."""
     rows: dict[str, list[tuple[dict, dict]]] = {}
     for e in effects:
         if not e.get("complete"):
@@ -283,13 +283,20 @@ def next_actions(effects: list[dict]) -> list[dict]:
             en = (f"{md_text(seg_en)}: after {_occ(e, False)} by {_chan(e, False)} repurchase was lower {_fig(s, False)} → "
                   f"suggest pausing it for them")
         elif nulls:
-            e, s = nulls[0]
-            action = "change"
-            tried_zh = "、".join(sorted({f"{_occ(x, True)}（{_chan(x, True)}）" for x, _ in nulls}))
-            tried_en = ", ".join(sorted({f"{_occ(x, False)} by {_chan(x, False)}" for x, _ in nulls}))
-            zh = (f"{md_text(seg_zh)}：{tried_zh} 没有可测出的效果 {_fig(s, True)} → 建议换一种场合、渠道或加优惠再试，并保留对照组")
-            en = (f"{md_text(seg_en)}: no measurable effect of {tried_en} {_fig(s, False)} → suggest another occasion, "
-                  f"channel or an offer next time, with a holdout")
+            e, s = max(nulls, key=lambda p: p[1]["uplift"] or 0)
+            figs_zh = "；".join(f"{_occ(x, True)}（{_chan(x, True)}）{_fig(y, True)}" for x, y in nulls)
+            figs_en = "; ".join(f"{_occ(x, False)} by {_chan(x, False)} {_fig(y, False)}" for x, y in nulls)
+            if (s["uplift"] or 0) > 0:
+                action = "retest"
+                zh = (f"{md_text(seg_zh)}：没有可区分的效果，但方向为正 — {figs_zh} → 建议用更大的样本再测一次"
+                      f"{_occ(e, True)}（{_chan(e, True)}），保留对照组")
+                en = (f"{md_text(seg_en)}: no distinguishable effect, though leaning positive — {figs_en} → suggest "
+                      f"testing {_occ(e, False)} by {_chan(e, False)} again on a bigger group, with a holdout")
+            else:
+                action = "change"
+                zh = f"{md_text(seg_zh)}：没有可测出的效果 — {figs_zh} → 建议换一种场合、渠道或加优惠再试，并保留对照组"
+                en = (f"{md_text(seg_en)}: no measurable effect — {figs_en} → suggest another occasion, channel or an "
+                      f"offer next time, with a holdout")
         else:
             e, s = max(pairs, key=lambda p: p[1]["n_treated"] + p[1]["n_control"])
             action = "test_bigger"
