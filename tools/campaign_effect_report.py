@@ -142,7 +142,8 @@ def effect_markdown(d: dict, zh: bool, segments: int = 8, actions: bool = True) 
     occ, ch = _occ(d, zh), _chan(d, zh)
     lines = []
     if zh:
-        lines.append(f"**活动效果：{_name(d, zh)}**（{d.get('campaign_id')}；{occ}，{ch}；{d.get('sent_at')} 发送）")
+        how = "，".join(x for x in (occ, ch) if x)
+        lines.append(f"**活动效果：{_name(d, zh)}**（{d.get('campaign_id')}；{how + '；' if how else ''}{d.get('sent_at')} 发送）")
         lines.append(f"窗口：发送后 {fmt_int(d.get('window_days'))} 天（{d.get('window_start')} 至 {d.get('window_end')}）。")
         if not d.get("complete"):
             lines.append(f"⚠ 窗口尚未结束：数据截至 {d.get('observed_to')}，以下是前 {fmt_int(d.get('days_observed'))} 天的**部分结果**，"
@@ -154,7 +155,8 @@ def effect_markdown(d: dict, zh: bool, segments: int = 8, actions: bool = True) 
             grp += f"；{fmt_int(d['n_not_in_data'])} 位不在当前数据中，未计入"
         lines.append(grp + "。")
     else:
-        lines.append(f"**Campaign effect: {_name(d, zh)}** ({d.get('campaign_id')}; {occ}, {ch}; sent {d.get('sent_at')})")
+        how = ", ".join(x for x in (occ, ch) if x)
+        lines.append(f"**Campaign effect: {_name(d, zh)}** ({d.get('campaign_id')}; {how + '; ' if how else ''}sent {d.get('sent_at')})")
         lines.append(f"Window: {fmt_int(d.get('window_days'))} days after sending ({d.get('window_start')} to {d.get('window_end')}).")
         if not d.get("complete"):
             lines.append(f"⚠ The window is not over yet: data up to {d.get('observed_to')}, so these are **partial figures** "
