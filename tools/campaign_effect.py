@@ -37,7 +37,7 @@ from tools.results import fmt_date, to_jsonable
 
 __all__ = ["Campaign", "MetricEffect", "SegmentEffect", "CampaignEffect", "campaigns_from_events", "measure_campaign",
            "campaign_effect", "find_campaign", "sent_campaigns", "wilson", "newcombe_diff", "welch_diff",
-           "segments_as_of", "MIN_GROUP", "MIN_RATERS", "DEFAULT_WINDOW_DAYS", "METHODS"]
+           "segments_as_of", "campaign_choices", "MIN_GROUP", "MIN_RATERS", "DEFAULT_WINDOW_DAYS", "METHODS"]
 
 DEFAULT_WINDOW_DAYS = 30
 MIN_GROUP = 30        # customers per group below which no verdict is drawn
@@ -381,3 +381,11 @@ def campaign_effect(ws, campaign_id: str | None = None, window_days: int | None 
     fb = ws.table("feedback")
     return measure_campaign(c, ws.table("orders"), fb, ws.as_of(), window_days,
                             known_customers=customers["customer_id"].astype(str) if "customer_id" in customers else None)
+
+
+def campaign_choices(ws) -> list[tuple[str, str]]:
+    """(label, id) of the workspace's campaigns marked sent, most recent first (the app's picker)."""
+    from knowledge.events import EventLog
+    cs = campaigns_from_events(EventLog.of(ws).events(
+        kind=("campaign_created", "campaign_approved", "campaign_sent", "campaign_cancelled")))
+    return [(f"{c.sent_at} · {c.name} · {c.id}", c.id) for c in sent_campaigns(cs)]
