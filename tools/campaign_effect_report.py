@@ -205,9 +205,10 @@ def effect_markdown(d: dict, zh: bool, segments: int = 8, actions: bool = True) 
         acts = next_actions([d])
         if acts:
             lines.append(("建议（依据上面的数字）：" if zh else "Next step (from the figures above):") + "\n" +
-                         bullets([a["text_zh" if zh else "text_en"] for a in acts[:6]]))
+                         bullets([a["text_zh" if zh else "text_en"] for a in acts[:6]]) +
+                         ("\n\n" + _MULTIPLE[zh] if len(acts) > 1 else ""))
     lines.append(("口径：" + DEFINITIONS_ZH) if zh else ("Definitions: " + DEFINITIONS_EN))
-    return "\n".join(lines)
+    return "\n\n".join(lines)
 
 
 # =========================================================================== many campaigns
@@ -232,7 +233,7 @@ def ranking_markdown(effects: list[dict], zh: bool) -> str:
     elif done:
         lines.append("没有一个活动的复购率提升能与无效果区分开。" if zh else
                      "No campaign's repurchase uplift is distinguishable from no effect.")
-    return "\n".join(x for x in lines if x)
+    return "\n\n".join(x for x in lines if x)
 
 
 def _rep(e: dict) -> dict | None:
@@ -322,4 +323,9 @@ def actions_markdown(effects: list[dict], zh: bool) -> str:
         return "Nothing measured to base a suggestion on yet: no campaign's window is over" + \
             (f" ({len(pending)} still running)" if pending else "") + "."
     head = "下一步建议（按分群，依据已结束窗口的活动）：" if zh else "Next action per segment (from the campaigns whose window is over):"
-    return head + "\n" + bullets([a["text_zh" if zh else "text_en"] for a in acts])
+    return head + "\n" + bullets([a["text_zh" if zh else "text_en"] for a in acts]) + "\n\n" + _MULTIPLE[zh]
+
+
+_MULTIPLE = {True: "注意：每个分群单独检验（未做多重比较校正），分群越多越可能有偶然的“有效”，请在下一次活动中用对照组复核。",
+             False: "Note: each segment is tested on its own (no correction for multiple comparisons); with many "
+                    "segments one may look effective by chance, so check it again with a holdout next time."}

@@ -190,7 +190,7 @@ def _render_compare(r: dict, zh: bool, focus: dict) -> str:
     if effects:
         parts.append(actions_markdown(effects, zh))
         parts.append(("口径：" + DEFINITIONS_ZH) if zh else ("Definitions: " + DEFINITIONS_EN))
-    return "\n".join(parts)
+    return "\n\n".join(parts)
 
 
 def _compare_args(f) -> dict:
