@@ -134,8 +134,10 @@ class Campaign:
 
 
 def campaigns_from_events(events) -> list[Campaign]:
-    """The campaigns of the log's events (``knowledge.events.Event``), in the order created; a later
-    ``campaign_sent`` supersedes an earlier one (the last marks what was sent)."""
+    """The campaigns of the log's events (``knowledge.events.Event``), in the order created. A campaign
+    marked sent in several batches (several ``campaign_sent``) counts from its first sending day, and
+    its treated group is every customer marked sent (treated customers never marked sent are in
+    neither group: the comparison is of those who got the message against the holdout)."""
     by_id: dict[str, Campaign] = {}
     for e in events:
         p = e.payload or {}
@@ -151,9 +153,10 @@ def campaigns_from_events(events) -> list[Campaign]:
                 target_en=str(t.get("description_en") or ""))
         elif e.subject in by_id:
             c = by_id[e.subject]
-            if e.kind == "campaign_sent":
-                c.sent_at = str(p.get("sent_at") or e.at[:10])[:10]
-                c.sent_to = [str(x) for x in p.get("customers") or c.treated]
+            if e.kind == "campaign_sent":   # sent in batches: the first day counts, every batch's customers
+                day = str(p.get("sent_at") or e.at[:10])[:10]
+                c.sent_at = min(c.sent_at, day) if c.sent_at else day
+                c.sent_to = list(dict.fromkeys(c.sent_to + [str(x) for x in p.get("customers") or c.treated]))
             elif e.kind == "campaign_approved":
                 c.approved = True
             elif e.kind == "campaign_cancelled":

@@ -142,6 +142,9 @@ def test_campaigns_are_found_by_id_or_as_the_last_sent(tmp_path):
         find_campaign(cs, occasion="birthday")
     with pytest.raises(GuanxiError, match="not been marked sent"):
         measure_campaign(cs[2], pd.DataFrame({"customer_id": [], "order_date": [], "amount": []}), None, "2026-11-01")
+    log.append("campaign_sent", "alice", "cmp-20260801-aaaa", {"sent_at": "2026-08-01", "customers": ["C7"]})
+    batched = next(c for c in campaigns_from_events(log.events()) if c.id == "cmp-20260801-aaaa")
+    assert batched.sent_at == "2026-08-01" and batched.sent_to == ["C1", "C7"]   # two batches: both, from the first day
     log.append("campaign_cancelled", "alice", "cmp-20260901-bbbb", {"reason": "test"})
     assert find_campaign(campaigns_from_events(log.events())).id == "cmp-20260801-aaaa"
 
