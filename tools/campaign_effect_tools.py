@@ -18,7 +18,7 @@ __all__ = ["campaign_effect", "compare_campaigns"]
 
 Occasion = Literal["winback", "festival", "birthday", "vip_thanks", "regular", "complaint_followup", "recommendation"]
 _OCCASIONS = ("winback", "festival", "birthday", "vip_thanks", "regular", "complaint_followup", "recommendation")
-_ID = re.compile(r"\bcmp-[A-Za-z0-9][A-Za-z0-9-]*", re.I)
+_ID = re.compile(r"(?<![A-Za-z0-9])cmp-[A-Za-z0-9][A-Za-z0-9-]*", re.I)   # "活动CMP-2026…" too
 # an occasion named as the campaign's kind ("挽回活动", "the mid-autumn greeting"), not a group of customers
 _NAMED = (("winback", r"挽回|召回|挽留|回流|win-?back|re-?engage"),
           ("festival", r"节日|中秋|春节|国庆|元旦|端午|圣诞|新年|mid-?autumn|moon ?cake|spring festival|christmas|new year|festival|holiday"),
@@ -112,6 +112,7 @@ register(ToolSpec(
         "how did the treated group compare with the control group", "was the last campaign effective",
     ),
     cues=(Cue(_EFFECT_CUE, 0.45),
+          Cue(r"(活动|camp[a-z]*).{0,10}(咋样|怎么样|如何|结果|表现|值不值|效过|results?|outcome|performance|how did)", 0.4),
           Cue(r"(对照组|控制组|处理组|实验组|holdout|control group|treated group|treatment group)", 0.3)),
     render=_render_effect, help_zh="活动效果（处理组 vs 对照组）", help_en="campaign effect (treated vs control)",
     example_zh="上次挽回活动效果怎么样?", example_en="Did last month's win-back campaign work?"))
