@@ -13,7 +13,7 @@ import json
 from tools.charts import CJK_FONT, bilingual_title
 from tools.formatting import OCCASION_EN, OCCASION_ZH, bullets, fmt_int, fmt_money, md_text
 
-__all__ = ["effect_figure", "effect_markdown", "effect_headline", "next_actions", "ranking_markdown",
+__all__ = ["effect_figure", "effect_markdown", "effect_headline", "next_actions", "ranking_markdown", "segment_name",
            "actions_markdown", "METRIC_ZH", "METRIC_EN", "DEFINITIONS_ZH", "DEFINITIONS_EN"]
 
 METRIC_ZH = {"repurchase_rate": "复购率", "revenue_per_customer": "人均收入", "satisfaction": "满意度"}
@@ -38,6 +38,11 @@ _VERDICT_EN = {"higher": "distinguishable: higher in the treated group", "lower"
 def _seg_zh(seg: str) -> str:
     from tools.rfm import SEGMENT_ZH
     return SEGMENT_ZH.get(seg, seg)
+
+
+def segment_name(seg: str, zh: bool) -> str:
+    """A segment's name in the answer's language, escaped."""
+    return md_text(_seg_zh(seg) if zh else seg)
 
 
 def _occ(d: dict, zh: bool) -> str:

@@ -11,6 +11,7 @@ from typing import Literal
 
 from knowledge.errors import GuanxiError
 from tools.context import ToolContext, ToolError, context
+from tools.formatting import bullets
 from tools.results import fmt_date
 from tools.spec import MANAGERS, Cue, ToolSpec, register
 
@@ -120,7 +121,7 @@ register(ToolSpec(
 
 # =========================================================================== compare_campaigns
 def compare_campaigns(occasion: Occasion | None = None, window_days: int | None = None, top: int = 10,
-                      *, ctx: ToolContext | None = None) -> dict:
+                      segment: str | None = None, *, ctx: ToolContext | None = None) -> dict:
     """Which campaign worked best, and what to do next per segment: every campaign marked sent,
     ranked by its repurchase uplift over control (95% CI, sizes, verdict; windows not over shown
     apart as partial), and the next action per RFM segment from what was measured.
@@ -129,6 +130,7 @@ def compare_campaigns(occasion: Occasion | None = None, window_days: int | None 
         occasion: only campaigns of this occasion (winback, festival, birthday, vip_thanks …)
         window_days: days after sending to measure over (default the setting campaign_effect_window_days, 30)
         top: how many campaigns to list (default 10)
+        segment: only this RFM segment's next action (Champions, At Risk, 休眠客户 …)
     """
     from knowledge.events import EventLog
     from tools.campaign_effect import campaigns_from_events, measure_campaign, sent_campaigns
@@ -152,8 +154,19 @@ def compare_campaigns(occasion: Occasion | None = None, window_days: int | None 
         return (not e["complete"], -(m["uplift"] if m and m["uplift"] is not None else -9))
     effects.sort(key=key)
     chart = _ranking_chart(effects) if effects else None
+    actions = next_actions(effects)
+    seg = None
+    if segment not in (None, "", "all"):
+        from tools.rfm import resolve_segment
+        try:
+            col, seg = resolve_segment(segment)
+        except GuanxiError as e:
+            raise ToolError(str(e)) from None
+        if col != "segment":
+            raise ToolError(f"campaigns are split by RFM segment (Champions, At Risk …), not by {col}: {segment!r}")
+        actions = [a for a in actions if a["segment"] == seg]
     return {"occasion": occasion, "window_days": w, "count": len(effects), "campaigns_sent": len(sent),
-            "effects": effects, "next_actions": next_actions(effects), "chart": chart, "as_of": fmt_date(as_of),
+            "segment": seg, "effects": effects, "next_actions": actions, "chart": chart, "as_of": fmt_date(as_of),
             "provenance": (f"tools.campaign_effect.measure_campaign × {len(effects)} · events.sqlite "
                            f"({len(sent)} campaigns marked sent) · orders, feedback · window {w} days · as of "
                            f"{fmt_date(as_of)} · Newcombe / Welch 95% CI")}
@@ -188,14 +201,25 @@ def _render_compare(r: dict, zh: bool, focus: dict) -> str:
     head = (f"评估窗口：发送后 {r.get('window_days')} 天；数据截至 {r.get('as_of')}。" if zh else
             f"Window: {r.get('window_days')} days after sending; data as of {r.get('as_of')}.")
     parts = [head, ranking_markdown(effects, zh)]
-    if effects:
+    seg = r.get("segment")
+    if seg and effects:
+        from tools.campaign_effect_report import segment_name
+        acts = r.get("next_actions") or []
+        parts.append((f"「{segment_name(seg, zh)}」的下一步：" if zh else f"Next action for {segment_name(seg, zh)}:") + "\n" +
+                     (bullets([a["text_zh" if zh else "text_en"] for a in acts]) if acts else
+                      ("- 已结束窗口的活动里没有这个分群的客户，暂无依据。" if zh else
+                       "- no finished campaign reached this segment: nothing to base a suggestion on.")))
+    elif effects:
         parts.append(actions_markdown(effects, zh))
+    if effects:
         parts.append(("口径：" + DEFINITIONS_ZH) if zh else ("Definitions: " + DEFINITIONS_EN))
     return "\n\n".join(parts)
 
 
 def _compare_args(f) -> dict:
     a = dict(f.top())
+    if f.slots.get("segment") and f.slots.get("scheme") == "segment":
+        a["segment"] = f.slots["segment"]
     occ = _named_occasion(f.q)   # "哪种活动对流失客户最管用" asks about customers, not win-back campaigns only
     if occ:
         a["occasion"] = occ

@@ -208,6 +208,18 @@ def test_which_campaign_worked_best_ranks_them_and_suggests_per_segment(routing_
     assert "Window not over" in out["answer"] and "Next action per segment" in out["answer"]
 
 
+def test_the_next_action_for_one_segment(routing_settings):
+    from assistant import Assistant
+    out = Assistant(settings=routing_settings, role="manager").ask("下一步给休眠客户做什么活动好?")
+    call = out["tool_calls"][0]
+    assert call["tool"] == "compare_campaigns" and call["args"]["segment"] == "Hibernating"
+    acts = call["result"]["next_actions"]
+    assert all(a["segment"] == "Hibernating" for a in acts)
+    assert "「休眠客户」的下一步" in out["answer"] and "口径" in out["answer"]
+    for a in acts:
+        assert a["text_zh"] in out["answer"]
+
+
 def test_agents_are_refused_the_effect_tools(routing_settings):
     from assistant import Assistant
     out = Assistant(settings=routing_settings, role="agent").ask("did last month's win-back campaign work?")
