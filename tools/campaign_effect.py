@@ -16,7 +16,8 @@ day up to ``window`` days (default the setting ``campaign_effect_window_days``, 
 An uplift is *distinguishable from no effect* when its 95 % CI excludes 0. A group smaller than
 `MIN_GROUP` (`MIN_RATERS` raters for satisfaction) is *too small to tell*: the figures are shown,
 no verdict is drawn. When ``sent_at + window`` is after the data's last day, the result says so
-(``complete`` False) and every figure is over the days observed so far (partial).
+(``complete`` False) and every figure is over the days observed so far (partial); a campaign sent on
+or after the data's last day has no figures at all (``days_observed`` 0) until newer data is built.
 
 Pure: `measure_campaign(campaign, orders, feedback, as_of)` over DataFrames; `campaigns_from_events`
 reads the log's events; `campaign_effect(ws, id)` does both for a workspace.
@@ -347,7 +348,9 @@ def measure_campaign(c: Campaign, orders: pd.DataFrame, feedback: pd.DataFrame |
                               per.reindex([x for x in control if x in per.index]).to_numpy(float),
                               "satisfaction", MIN_RATERS))
     segments = []
-    if c.segment_of:
+    if days_observed == 0:   # sent after the data's last day: nothing to compare yet (not 0 % vs 0 %)
+        metrics = []
+    if c.segment_of and days_observed > 0:
         for seg in sorted({c.segment_of.get(x, "") for x in treated + control} - {""}):
             st = [x for x in treated if c.segment_of.get(x) == seg]
             sc = [x for x in control if c.segment_of.get(x) == seg]

@@ -90,10 +90,12 @@ def _name(d: dict, zh: bool) -> str:
 
 
 # =========================================================================== chart
-def effect_figure(res) -> str:
+def effect_figure(res) -> str | None:
     """Plotly JSON: per metric a panel with the treated and control bars and their 95 % CI whiskers,
-    the uplift and its CI in the panel's title."""
+    the uplift and its CI in the panel's title; None when there is nothing to draw."""
     ms = [m for m in res.metrics if m.treated is not None and m.control is not None]
+    if not ms:
+        return None
     data, layout = [], {}
     w = 1.0 / max(1, len(ms))
     for i, m in enumerate(ms, start=1):
@@ -129,7 +131,8 @@ def effect_headline(d: dict, zh: bool) -> str:
     m = next((x for x in d.get("metrics") or [] if x["metric"] == "repurchase_rate"), None)
     part = "" if d.get("complete") else ("（窗口未结束，部分结果）" if zh else " (window not over: partial)")
     if not m:
-        return f"{_name(d, zh)}（{d.get('campaign_id')}）" if zh else f"{_name(d, zh)} ({d.get('campaign_id')})"
+        return (f"{_name(d, zh)}（{d.get('campaign_id')}，{d.get('sent_at')} 发送）：发送之后还没有数据" if zh else
+                f"{_name(d, zh)} ({d.get('campaign_id')}, sent {d.get('sent_at')}): no data after sending yet")
     if zh:
         return (f"{_name(d, zh)}（{d.get('campaign_id')}，{_occ(d, zh)}，{_chan(d, zh)}，{d.get('sent_at')} 发送）："
                 f"复购率 {_val('repurchase_rate', m['treated'])} vs {_val('repurchase_rate', m['control'])}，"
@@ -150,7 +153,9 @@ def effect_markdown(d: dict, zh: bool, segments: int = 8, actions: bool = True) 
         how = "，".join(x for x in (occ, ch) if x)
         lines.append(f"**活动效果：{_name(d, zh)}**（{d.get('campaign_id')}；{how + '；' if how else ''}{d.get('sent_at')} 发送）")
         lines.append(f"窗口：发送后 {fmt_int(d.get('window_days'))} 天（{d.get('window_start')} 至 {d.get('window_end')}）。")
-        if not d.get("complete"):
+        if not d.get("days_observed"):
+            lines.append(f"⚠ 数据只到 {d.get('data_as_of')} 之前，还没有发送之后的数据，暂时无法评估；导入新数据（guanxi build）后再看。")
+        elif not d.get("complete"):
             lines.append(f"⚠ 窗口尚未结束：数据截至 {d.get('observed_to')}，以下是前 {fmt_int(d.get('days_observed'))} 天的**部分结果**，"
                          f"窗口结束后再看结论。")
         grp = f"分组：处理组 {fmt_int(d.get('n_treated'))} 人（已发送），对照组 {fmt_int(d.get('n_control'))} 人（按设计未发送）"
@@ -163,7 +168,10 @@ def effect_markdown(d: dict, zh: bool, segments: int = 8, actions: bool = True) 
         how = ", ".join(x for x in (occ, ch) if x)
         lines.append(f"**Campaign effect: {_name(d, zh)}** ({d.get('campaign_id')}; {how + '; ' if how else ''}sent {d.get('sent_at')})")
         lines.append(f"Window: {fmt_int(d.get('window_days'))} days after sending ({d.get('window_start')} to {d.get('window_end')}).")
-        if not d.get("complete"):
+        if not d.get("days_observed"):
+            lines.append(f"⚠ The data ends before {d.get('data_as_of')}, with nothing after the sending day yet: "
+                         f"nothing to measure until newer data is built (guanxi build).")
+        elif not d.get("complete"):
             lines.append(f"⚠ The window is not over yet: data up to {d.get('observed_to')}, so these are **partial figures** "
                          f"over the first {fmt_int(d.get('days_observed'))} days; judge once the window has ended.")
         grp = (f"Groups: {fmt_int(d.get('n_treated'))} treated (sent), {fmt_int(d.get('n_control'))} control "
@@ -189,7 +197,8 @@ def effect_markdown(d: dict, zh: bool, segments: int = 8, actions: bool = True) 
             rows.append(f"{METRIC_EN[k]}: treated {_val(k, m['treated'])} vs control {_val(k, m['control'])}, uplift "
                         f"{_diff(k, m['uplift'], zh)} (95% CI {_ci(k, m['ci_low'], m['ci_high'])}; "
                         f"{unit + ' ' if unit else ''}n={fmt_int(m['n_treated'])}/{fmt_int(m['n_control'])}) — {v}")
-    lines.append(bullets(rows))
+    if rows:
+        lines.append(bullets(rows))
     segs = d.get("segments") or []
     if segs:
         lines.append("按 RFM 分群（复购率，处理组/对照组人数）：" if zh else "By RFM segment (repurchase rate; treated/control sizes):")

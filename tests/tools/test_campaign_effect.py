@@ -163,6 +163,16 @@ def test_the_window_is_after_the_sending_day_up_to_its_last_day():
         measure_campaign(c, orders, None, "2026-11-01", window_days=0)
 
 
+def test_a_campaign_sent_after_the_data_ends_has_no_figures_yet():
+    orders = pd.DataFrame({"customer_id": ["A"], "order_date": ["2026-10-30"], "amount": [5.0]})
+    c = Campaign(id="cmp-2", name="今天的活动", sent_at="2026-12-02", treated=["A"], control=["B"])
+    res = measure_campaign(c, orders, None, "2026-10-31")
+    assert res.days_observed == 0 and not res.complete and res.metrics == [] and res.segments == []
+    zh, en = effect_markdown(res.to_dict(), True), effect_markdown(res.to_dict(), False)
+    assert "还没有发送之后的数据" in zh and "nothing to measure until newer data" in en
+    assert "0.0%" not in zh and res.figure_json is None
+
+
 def test_names_people_typed_are_shown_as_text():
     c = Campaign(id="cmp-1", name="**大促** <img src=x>", name_en="[x](http://e.x)", sent_at="2026-08-02",
                  treated=["A"], control=["B"])
