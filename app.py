@@ -45,7 +45,7 @@ from assistant.audit import audit  # noqa: E402
 from assistant.card import CARD_EMPTY, md_text, render_card  # noqa: E402
 from assistant.login import LoginGuard  # noqa: E402
 from assistant.users import role_of  # noqa: E402
-from assistant.views import (chart_figure, complaints_table, customer_in, draft_view, sql_block,  # noqa: E402
+from assistant.views import (chart_figure, complaints_table, customer_in, draft_view, effect_view, sql_block,  # noqa: E402
                              quarantine_table, segment_choices, split_answer)
 from assistant.indexer import BackgroundIndex, status_line  # noqa: E402
 from assistant.warmup import Warmup  # noqa: E402
@@ -100,6 +100,11 @@ TEXT = {
     "segment": ("客户分群（批量起草）", "Segment (batch drafts)"),
     "batch": ("为该分群批量起草并导出 CSV", "Draft for the whole segment, export CSV"),
     "batch_file": ("导出的 CSV", "Exported CSV"),
+    "effect": ("活动效果", "Campaign effect"),
+    "effect_campaign": ("活动（已标记发送）", "Campaign (marked sent)"),
+    "effect_window": ("评估窗口（发送后天数）", "Window (days after sending)"),
+    "effect_run": ("评估该活动", "Measure this campaign"),
+    "effect_compare": ("对比所有活动并给出建议", "Compare all, with next actions"),
     "data": ("数据", "Data"),
     "upload": ("上传 CSV / Excel 文件", "Upload CSV / Excel files"),
     "mapping": ("字段映射 mapping.toml（可选）", "Column mapping mapping.toml (optional)"),
@@ -406,6 +411,19 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
                     d_batch = L(gr.Button(t("batch", "zh"), scale=1, elem_id="batch-btn"), "batch", "value")
                     d_file = L(gr.HTML(label=t("batch_file", "zh"), show_label=True, container=True, padding=True,
                                        scale=2, visible=False, elem_id="batch-file", js_on_load=None), "batch_file")
+            with gr.Tab(t("effect", "zh"), id="effect", visible=False, elem_id="tab-effect") as tab_effect:
+                L(tab_effect, "effect")   # measured by tools.campaign_effect; CAMPAIGN's page may fold this in
+                with gr.Row():
+                    e_campaign = L(gr.Dropdown([], label=t("effect_campaign", "zh"), scale=3, elem_id="effect-campaign",
+                                               allow_custom_value=True),
+                                   "effect_campaign")
+                    e_window = L(gr.Number(value=settings.campaign_effect_window_days, precision=0, minimum=1,
+                                           maximum=365, label=t("effect_window", "zh"), scale=1), "effect_window")
+                with gr.Row():
+                    e_run = L(gr.Button(t("effect_run", "zh"), variant="primary", elem_id="effect-run"), "effect_run", "value")
+                    e_all = L(gr.Button(t("effect_compare", "zh"), elem_id="effect-compare"), "effect_compare", "value")
+                e_text = gr.Markdown("", elem_id="effect-text")
+                e_plot = gr.Plot(show_label=False, elem_id="effect-plot")
             with gr.Tab(t("data", "zh"), id="data", visible=False, elem_id="tab-data") as tab_data:
                 L(tab_data, "data")
                 with gr.Row():
@@ -446,6 +464,36 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
 
         demo.load(on_load, None, [whoami, tab_data, ccat, ws_info, ws_choice, batch_row, d_seg, breport, bquar,
                                      preload, examples], api_visibility="private")
+
+        def on_effect_load(request: gr.Request):
+            st = session(request)
+            if not allowed("campaign_effect", st.role):
+                return gr.update(visible=False), gr.update()
+            from tools.campaign_effect import campaign_choices
+            choices = campaign_choices(st.ws)
+            return gr.update(visible=True), gr.update(choices=choices, value=choices[0][1] if choices else None)
+
+        demo.load(on_effect_load, None, [tab_effect, e_campaign], api_visibility="private")
+
+        def on_effect(tool, campaign, window, lg, request: gr.Request):
+            st = session(request)
+            args = {"window_days": int(window) if window else None}
+            if tool == "campaign_effect":
+                args["campaign"] = campaign
+            try:   # the tool layer checks the role; the call is audited
+                res = st.tool(tool, args, event=tool)
+            except GuanxiError as e:
+                return f"⚠ {md_text(e)}", None
+            return effect_view(tool, res, lg)
+
+        def on_effect_one(campaign, window, lg, request: gr.Request):
+            return on_effect("campaign_effect", campaign, window, lg, request)
+
+        def on_effect_all(campaign, window, lg, request: gr.Request):
+            return on_effect("compare_campaigns", campaign, window, lg, request)
+
+        e_run.click(on_effect_one, [e_campaign, e_window, lang], [e_text, e_plot], api_visibility="private")
+        e_all.click(on_effect_all, [e_campaign, e_window, lang], [e_text, e_plot], api_visibility="private")
 
         def on_lang(choice, request: gr.Request):
             st = session(request)

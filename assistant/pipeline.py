@@ -56,12 +56,14 @@ def build_demo(settings: Settings, customers: int | None = None, seed: int = 42,
                progress: OnProgress | None = None) -> str:
     """Generate the demo CRM files into WORKSPACE/raw and build the workspace from them."""
     from knowledge.demo import generate_demo
+    from knowledge.demo_campaigns import plant_campaigns
     ws = Workspace(settings.workspace)
     t0 = time.perf_counter()
     stage = StageProgress(progress, "demo", total=1)
     stage.start("generating the demo files")
     kw = {k: v for k, v in dict(customers=customers, orders=orders, feedback=feedback).items() if v is not None}
     generate_demo(ws.raw_dir, seed=seed, **kw)
+    plant_campaigns(ws.raw_dir, window_days=settings.campaign_effect_window_days)   # past campaigns (events below)
     log(f"demo files generated in {time.perf_counter() - t0:.1f} s: {ws.raw_dir}")
     stage.finish(f"demo files generated: {ws.raw_dir}")
     summary = build_workspace(settings, ws.raw_dir, index=index, log=log, progress=progress)
@@ -70,11 +72,18 @@ def build_demo(settings: Settings, customers: int | None = None, seed: int = 42,
 
 
 def _demo_extras(ws: Workspace) -> None:
-    """Demo-only: one user per role (README lists them) and an example offer list."""
+    """Demo-only: one user per role (README lists them), an example offer list and the past
+    campaigns planted in the files, written to the event log (once: a rebuild skips them)."""
     from assistant.users import write_demo_users
+    from knowledge.demo_campaigns import demo_campaigns, write_campaign_events
+    from knowledge.events import EventLog
+    from tools.campaign_effect import segments_as_of
     from tools.offers import write_demo_offers
     write_demo_users(ws)
     write_demo_offers(ws)
+    served = Workspace(ws.root)
+    write_campaign_events(EventLog.of(served), demo_campaigns(ws.raw_dir),
+                          segment_of=lambda as_of: segments_as_of(served.table("orders"), as_of))
 
 
 def _finish(ws: Workspace, settings: Settings, index: bool, log: Log, timings: dict,

@@ -8,7 +8,7 @@ import re
 
 import pandas as pd
 
-__all__ = ["MAX_CHART_HEIGHT", "chart_figure", "complaints_table", "customer_in", "draft_view",
+__all__ = ["MAX_CHART_HEIGHT", "chart_figure", "effect_view", "complaints_table", "customer_in", "draft_view",
            "quarantine_table", "segment_choices", "split_answer", "sql_block"]
 
 MAX_CHART_HEIGHT = 900
@@ -139,3 +139,13 @@ def draft_view(res: dict, lang: str = "zh") -> tuple[str, pd.DataFrame]:
     if lang != "en":
         src = src.rename(columns={"detail": "项目", "value": "内容", "source": "来源"})
     return text, src
+
+
+def effect_view(tool: str, res: dict, lang: str = "zh"):
+    """A campaign-effect tool's result (campaign_effect / compare_campaigns) as the app's page shows
+    it: the answer's Markdown (the tool's own renderer, with its provenance) and the chart."""
+    from tools.formatting import md_text
+    from tools.spec import spec_for
+    text = spec_for(tool).render(res, lang != "en", {})
+    prov = res.get("provenance")
+    return text + (f"\n\n<sub>{md_text(prov)}</sub>" if prov else ""), chart_figure(res)

@@ -810,7 +810,38 @@ def facts_for(name: str, f: Facts, v: dict, period, args: dict) -> list[Expect]:
                     n += 1
                     break
         return [Expect(value=float(n), label="birthdays in window")]
+    if name == "campaign_repurchase":
+        return _campaign_repurchase(f, param)
     raise ValueError(f"unknown fact {name!r}")
+
+
+def _campaign_repurchase(f: Facts, occasion: str | None) -> list[Expect]:
+    """The last sent campaign (of ``occasion``) read straight from WORKSPACE/events.sqlite: the
+    treated and control groups' shares with an order in the 30 days after the sending day."""
+    import sqlite3
+    with sqlite3.connect(f.ws.events_path) as con:
+        rows = con.execute("SELECT kind, subject, payload FROM events WHERE kind IN ('campaign_created', "
+                           "'campaign_sent', 'campaign_cancelled') ORDER BY id").fetchall()
+    created, sent, cancelled = {}, {}, set()
+    for kind, subject, payload in rows:
+        p = json.loads(payload)
+        if kind == "campaign_created":
+            created[subject] = p
+        elif kind == "campaign_sent":
+            sent[subject] = p
+        else:
+            cancelled.add(subject)
+    ok = [k for k in sent if k in created and k not in cancelled and (not occasion or created[k].get("occasion") == occasion)]
+    last = max(ok, key=lambda k: sent[k]["sent_at"])
+    day = f.orders["order_date"].dt.normalize()
+    start = pd.Timestamp(sent[last]["sent_at"])
+    buyers = set(f.orders.loc[(day > start) & (day <= start + pd.Timedelta(days=30)), "customer_id"])
+    out = []
+    for group, ids in (("treated", sent[last].get("customers") or created[last]["treated"]),
+                       ("control", created[last]["control"])):
+        ids = [i for i in ids if i in f.customers.index]
+        out.append(Expect(value=sum(i in buyers for i in ids) / len(ids), pct=True, label=f"{group} repurchase"))
+    return out
 
 
 # ======================================================================= building cases

