@@ -25,7 +25,6 @@ def test_there_is_one_spec_per_tool_and_no_other_list():
     assert len({s.name for s in BUILTIN}) == len(BUILTIN) == 22
 
 
-
 @pytest.mark.parametrize("spec", BUILTIN, ids=lambda s: s.name)
 def test_every_tool_has_exemplars_in_both_languages(spec):
     assert len(spec.exemplars_zh) >= 2 and len(spec.exemplars_en) >= 2, spec.name
