@@ -41,6 +41,8 @@ SETTINGS: list[tuple[str, object, str]] = [
     ("login_max_failures", 5, "Failed logins to one account within the lock-out window before the account is locked."),
     ("login_client_max_failures", 20, "Failed logins from one client address (any accounts) within the lock-out window before the address is locked."),
     ("login_lockout_seconds", 900, "The lock-out window in seconds: failed logins older than this are forgotten, so a lock-out ends within it."),
+    ("campaign_holdout_percent", 10, "Share of a campaign's eligible customers held out as its control group (no message), in percent, drawn at random per RFM segment (0-50)."),
+    ("contact_cap_days", 7, "Frequency cap: a customer who got a marketing message within this many days is left out of a new campaign (0 = no cap)."),
 ]
 
 
@@ -65,6 +67,8 @@ class Settings:
     login_max_failures: int = 5
     login_client_max_failures: int = 20
     login_lockout_seconds: int = 900
+    campaign_holdout_percent: int = 10
+    contact_cap_days: int = 7
 
     @classmethod
     def load(cls, config_file: str | Path | None = None, env: dict | None = None, **overrides) -> "Settings":
@@ -109,6 +113,7 @@ _CHOICES = {
     "llm_backend": ("none", "ollama", "openai"),
 }
 
+_RANGES = {"campaign_holdout_percent": (0, 50), "contact_cap_days": (0, 365)}
 _AT_LEAST_ONE = {"export_ttl_minutes", "login_max_failures", "login_client_max_failures", "login_lockout_seconds"}
 
 
@@ -127,6 +132,9 @@ def _coerce(name: str, value: object) -> object:
         raise GuanxiError(f"setting '{name}': expected a whole number, got {value!r}") from None
     if name in (_POSITIVE | _AT_LEAST_ONE) and value < 1:   # 0 failures allowed would lock everyone out
         raise GuanxiError(f"setting '{name}': expected a whole number of at least 1, got {value!r}")
+    if name in _RANGES and not _RANGES[name][0] <= value <= _RANGES[name][1]:
+        lo, hi = _RANGES[name]
+        raise GuanxiError(f"setting '{name}': expected a whole number from {lo} to {hi}, got {value!r}")
     if name in _CHOICES and value not in _CHOICES[name]:
         raise GuanxiError(f"setting '{name}': expected one of {', '.join(_CHOICES[name])}, got {value!r}")
     return value
