@@ -192,7 +192,7 @@ def resolve_target(ws: Workspace, kind: str, spec: dict | None = None) -> Target
         ce = [f"no order in the last {lo} days" if lo is not None else "",
               f"ordered within {hi} days" if hi is not None else "",
               f"in the segment {spec['segment']}" if spec.get("segment") else ""]
-        dz = f"{pz}" + ("、".join(c for c in cz if c) or "全部") + "的客户"
+        dz = "、".join(c for c in [pz, *cz] if c) + "的客户" if any(cz) or pz else "全部客户"
         de = f"customers{pe}" + (" with " + ", ".join(c for c in ce if c) if any(ce) else "")
     else:
         raw = spec.get("ids") or []
