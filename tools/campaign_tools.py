@@ -325,7 +325,7 @@ def show_campaign(campaign_id: str | None = None, *, ctx: ToolContext | None = N
     else:
         every = campaigns(ctx.ws)
         if not every:
-            raise ToolError("no campaign yet / 还没有营销活动")
+            return {"campaign_id": None, "state": None, "provenance": f"event log {ctx.ws.events_path.name}: no campaign"}
         c = every[0]
     out = c.summary()
     out["provenance"] = f"event log {ctx.ws.events_path.name}: {len(c.history)} events of {c.id}"
@@ -333,6 +333,8 @@ def show_campaign(campaign_id: str | None = None, *, ctx: ToolContext | None = N
 
 
 def _render_show(r: dict, zh: bool, focus: dict) -> str:
+    if not r.get("campaign_id"):
+        return _render_list({"total": 0}, zh, focus)
     n = r.get("counts") or {}
     t = r.get("target") or {}
     hist = r.get("history") or []
