@@ -414,6 +414,7 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
                                   "cm_cancel", "value")
                 cm_file = gr.HTML("", visible=False, elem_id="campaign-file")
                 cm_table = L(gr.Dataframe(label=t("cm_drafts", "zh"), interactive=False, wrap=True, max_height=420,
+                                          column_widths=["10%", "10%", "52%", "8%", "15%", "5%"],
                                           elem_id="campaign-drafts"), "cm_drafts")
                 cm_edits = gr.State({})
                 with gr.Row(visible=False) as cm_edit_row:
