@@ -178,6 +178,16 @@ _OFFER = re.compile(r"优惠|券|折扣|打折|满减|红包|促销|coupon|disco
 _CHURN = re.compile(r"流失|挽回|挽留|召回|唤醒|churn|at[- ]risk|win[- ]?back|lapsed|losing", re.I)
 
 
+_HOW_MANY = re.compile(r"(\d+)\s*(个|位|名)?\s*(人|客户|顾客|会员)|\b(\d+)\s+(customers|people|members)\b", re.I)
+
+
+def _how_many(f) -> int | None:
+    if f.slots.get("top"):
+        return f.slots["top"]
+    m = _HOW_MANY.search(f.q)
+    return int(m.group(1) or m.group(4)) if m else None
+
+
 def _not_bought_days(q: str) -> int | None:
     m = _DAYS_NOT_BOUGHT.search(q)
     if not m:
@@ -199,14 +209,14 @@ def _create_args(f) -> dict:
         occ = occ if occ in ("birthday", "festival") else ("festival" if re.search(r"节日|festival", f.q, re.I) else "birthday")
     elif _CHURN.search(f.q):
         a["target"] = "at_risk"
-        if s.get("top"):
-            a["top"] = s["top"]
+        if _how_many(f):
+            a["top"] = _how_many(f)
         if s.get("segment") and s.get("segment_strong") and s["segment"] != "At Risk":
             a["segment"] = s["segment"]
     elif s.get("segment"):
         a.update(target="segment", segment=s["segment"])
-    elif s.get("top"):
-        a.update(target="at_risk", top=s["top"])
+    elif _how_many(f):
+        a.update(target="at_risk", top=_how_many(f))
     if occ in ("birthday", "festival", "winback", "complaint_followup", "vip_thanks", "recommendation"):
         a["occasion"] = occ
     elif a.get("target") in ("at_risk", "metric_query"):
