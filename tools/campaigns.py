@@ -423,8 +423,6 @@ def create_campaign(ws: Workspace, *, actor: str, role: str, target_kind: str, t
     target = resolve_target(ws, target_kind, target_spec)
     as_of = pd.Timestamp(ws.as_of()).normalize()
     warnings: list[str] = []
-    if festival is None and occasion == "festival" and target.kind == "care_calendar":
-        festival = None   # each customer's festival comes from the calendar entry (drafts pick the next one)
     offer_id = check_offer(ws, offer, occasion, festival, as_of) if offer else None
     if not target.ids:
         warnings.append("the target has no customer")
