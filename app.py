@@ -644,10 +644,11 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
 
         cm_view = [cm_pick, cm_info, cm_table]
         tab_campaigns.select(on_cm_load, [lang], [cm_create_row, cm_steps, cm_edit_row] + cm_view, api_visibility="private")
-        cm_refresh.click(lambda cid, ed, lg, request: cm_show(session(request), cid, ed, lg), [cm_pick, cm_edits, lang],
-                         cm_view, api_visibility="private")
-        cm_pick.input(lambda cid, ed, lg, request: cm_show(session(request), cid, ed, lg), [cm_pick, cm_edits, lang],
-                      cm_view, api_visibility="private")
+        def on_cm_pick(cid, ed, lg, request: gr.Request):
+            return cm_show(session(request), cid, ed, lg)
+
+        cm_refresh.click(on_cm_pick, [cm_pick, cm_edits, lang], cm_view, api_visibility="private")
+        cm_pick.input(on_cm_pick, [cm_pick, cm_edits, lang], cm_view, api_visibility="private")
 
         def on_cm_create(kind, n, seg, city, ch, ed, lg, request: gr.Request):
             st = session(request)

@@ -667,6 +667,8 @@ def test_a_manager_runs_a_win_back_campaign_in_the_browser(demo_settings, tmp_pa
                 page = _log_in(browser, app.url, "agent")
                 page.get_by_role("tab", name="营销活动").click()
                 expect(page.locator("#campaign-info")).to_contain_text(cmp_id, timeout=30_000)
+                page.click("#campaign-refresh")
+                expect(page.locator("#campaign-info")).to_contain_text("已发送", timeout=30_000)
                 assert not page.locator("#campaign-create").is_visible()
                 assert not page.locator("#campaign-approve").is_visible()
             finally:
