@@ -690,7 +690,8 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
             def run(cid, ed, lg, request: gr.Request):
                 st = session(request)
                 msg, export = campaign_step(st.ws, st.user, st.role, step, cid, edits=(ed or {}).get(cid),
-                                            ttl_minutes=settings.export_ttl_minutes, lang=lg)
+                                            ttl_minutes=settings.export_ttl_minutes,
+                                            send_hours=st.settings.campaign_send_hours, lang=lg)
                 ed = {k: v for k, v in (ed or {}).items() if k != cid or step != "approve" or msg.startswith("⚠")}
                 file = gr.update(value=export_html(export), visible=True) if export else gr.update()
                 return (msg, file, ed, *cm_show(st, cid, ed, lg))

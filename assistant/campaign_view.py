@@ -44,7 +44,8 @@ def drafts_table(ws: Workspace, campaign_id: str | None, edits: dict | None, lan
 
 
 def campaign_step(ws: Workspace, user: str, role: str, step: str, campaign_id: str | None, *,
-                  edits: dict | None = None, ttl_minutes: int = 60, sent_at: str | None = None,
+                  edits: dict | None = None, ttl_minutes: int = 60, send_hours: str = "08:00-21:00",
+                  sent_at: str | None = None,
                   reason: str = "", lang: str = "zh") -> tuple[str, dict | None]:
     """Run one step on a campaign as ``user`` / ``role``: (message in Markdown, the export's result or None).
     A refused or out-of-order step is a message, never a traceback; every attempt is audited."""
@@ -59,7 +60,7 @@ def campaign_step(ws: Workspace, user: str, role: str, step: str, campaign_id: s
             approve_campaign(ws, campaign_id, actor=user, role=role, edits=edits or {})
         elif step in ("export_csv", "export_xlsx"):
             export = export_campaign(ws, campaign_id, actor=user, role=role, fmt=step.split("_")[1],
-                                     ttl_minutes=ttl_minutes)
+                                     ttl_minutes=ttl_minutes, send_hours=send_hours)
         elif step == "sent":
             mark_sent(ws, campaign_id, actor=user, role=role, sent_at=sent_at or None)
         else:
@@ -74,6 +75,7 @@ def campaign_step(ws: Workspace, user: str, role: str, step: str, campaign_id: s
     if step == "approve" and edits:
         extra = f"（含 {len(edits)} 处修改）" if zh else f" (with {len(edits)} edits)"
     if export:
-        extra = (f"：{export['rows']} 行" + ("，联系方式已脱敏" if export["masked"] else "") if zh else
-                 f": {export['rows']} rows" + (", contacts masked" if export["masked"] else ""))
+        extra = (f"：{export['rows']} 行，发送时段 {export['send_hours']}" + ("，联系方式已脱敏" if export["masked"] else "")
+                 if zh else f": {export['rows']} rows, to send within {export['send_hours']}"
+                 + (", contacts masked" if export["masked"] else ""))
     return f"✓ {md_text(campaign_id)} {done}{extra}", export

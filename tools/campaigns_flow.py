@@ -8,7 +8,8 @@
   carries {approved_by_role, edits, texts, subjects}: what was approved is what is exported.
 * `export_campaign` — CSV or .xlsx for the SMS / e-mail platform into the user's own export folder
   (`knowledge.export.new_export_path`, downloaded through the app's /exports/<id> route), contacts
-  masked for every role but admin, cells neutralised against formula injection.
+  masked for every role but admin, cells neutralised against formula injection, each row with the send
+  window (the setting `campaign_send_hours`: quiet time outside it) for the platform to schedule by.
 * `mark_sent` — a person says the platform sent it: ``campaign_sent`` and one ``contact`` event per
   customer in one transaction (`EventLog.append_many`). Guanxi never sends anything.
 * `cancel_campaign` — any step before sent.
@@ -34,7 +35,7 @@ __all__ = ["check_options", "check_offer", "campaign_drafts", "approve_campaign"
 
 MAX_EDIT_CHARS = 2000
 EXPORT_COLUMNS = ["campaign_id", "customer_id", "name", "phone", "email", "channel", "language", "occasion",
-                  "subject", "text", "length", "limit", "offer_id"]
+                  "subject", "text", "length", "limit", "offer_id", "send_not_before", "send_not_after"]
 NEXT_STEP = {"drafted": ("审批", "approve it"), "approved": ("导出", "export it"), "exported": ("标记为已发送", "mark it sent"),
              "sent": ("无（已发送）", "nothing (it was sent)"), "cancelled": ("无（已取消）", "nothing (it was cancelled)")}
 STATE_ZH = {"drafted": "草稿", "approved": "已审批", "exported": "已导出", "sent": "已发送", "cancelled": "已取消"}
@@ -171,9 +172,10 @@ def approve_campaign(ws: Workspace, campaign_id: str, *, actor: str, role: str, 
 
 
 def export_campaign(ws: Workspace, campaign_id: str, *, actor: str, role: str, fmt: str = "csv",
-                    ttl_minutes: int = 60) -> dict:
+                    ttl_minutes: int = 60, send_hours: str = "08:00-21:00") -> dict:
     """Write the approved campaign's messages for the SMS / e-mail platform (CSV or .xlsx) into the
-    user's export folder: {path, format, rows, masked}. Contacts are masked unless the role is admin."""
+    user's export folder: {path, format, rows, masked}. Contacts are masked unless the role is admin;
+    every row carries the send window ``send_hours`` (quiet time outside it) for the platform."""
     require_manager(role, "导出活动", "export a campaign")
     fmt = str(fmt or "csv").strip().lower().lstrip(".")
     if fmt not in ("csv", "xlsx"):
@@ -182,6 +184,7 @@ def export_campaign(ws: Workspace, campaign_id: str, *, actor: str, role: str, f
     if c.state not in ("approved", "exported"):
         raise _refuse(c, "导出", "export it")
     masked = role != "admin"
+    start, _, end = str(send_hours).replace(" ", "").partition("-")
     cust = customers_by_id(ws)
     p = c.payload
     rows = []
@@ -192,7 +195,7 @@ def export_campaign(ws: Workspace, campaign_id: str, *, actor: str, role: str, f
         email = None if email is None or pd.isna(email) else str(email)
         rows.append([c.id, r["customer_id"], r["name"], mask_phone(phone) if masked and phone else phone,
                      mask_email(email) if masked and email else email, p["channel"], p["language"], p["occasion"],
-                     r["subject"], r["text"], r["length"], r["limit"], r["offer_id"]])
+                     r["subject"], r["text"], r["length"], r["limit"], r["offer_id"], start, end])
     out = new_export_path(ws.root, actor, f"{c.id}-{p['channel']}.{fmt}", ttl_minutes)
     if fmt == "csv":
         write_csv(pd.DataFrame(rows, columns=EXPORT_COLUMNS), out, encoding="utf-8-sig")
@@ -201,7 +204,7 @@ def export_campaign(ws: Workspace, campaign_id: str, *, actor: str, role: str, f
     EventLog.of(ws).append("campaign_exported", actor, c.id,
                            {"format": fmt, "rows": len(rows), "masked": masked, "file": out.name})
     return {"campaign_id": c.id, "path": str(out), "format": fmt, "rows": len(rows), "masked": masked,
-            "contact_column": CHANNEL_CONTACT[p["channel"]]}
+            "contact_column": CHANNEL_CONTACT[p["channel"]], "send_hours": f"{start}-{end}"}
 
 
 def mark_sent(ws: Workspace, campaign_id: str, *, actor: str, role: str, sent_at: str | None = None,

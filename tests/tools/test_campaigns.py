@@ -175,9 +175,10 @@ def test_the_steps_run_in_order_and_an_early_step_is_refused_with_the_state(ws):
     approve_campaign(ws, c.id, actor="mia", role="manager", edits={who: '=HYPERLINK("http://x","点我") 回来看看'})
     with pytest.raises(ToolError, match="approved.*next step: export it"):
         approve_campaign(ws, c.id, actor="mia", role="manager")
-    csv = export_campaign(ws, c.id, actor="mia", role="manager", fmt="csv")
+    csv = export_campaign(ws, c.id, actor="mia", role="manager", fmt="csv", send_hours="09:00-20:30")
     table = pd.read_csv(csv["path"], dtype=str, encoding="utf-8-sig").set_index("customer_id")
     assert list(table.index) == c.treated and csv["masked"]
+    assert set(table["send_not_before"]) == {"09:00"} and set(table["send_not_after"]) == {"20:30"}  # quiet time
     assert table.loc[who, "text"].startswith("'=HYPERLINK")                    # never a formula
     phones = set(ws.table("customers")["phone"].dropna().astype(str))
     assert not set(table["phone"].dropna()) & phones and table["phone"].str.contains(r"\*").all()
@@ -276,3 +277,15 @@ def test_a_campaign_created_from_chat_is_a_draft_and_the_answer_says_what_was_ta
     refused = Assistant(settings=settings, role="agent").ask("给流失风险最高的 50 个客户做一次挽回活动")
     assert refused["tool_calls"][0]["result"]["refused"] is True
     assert len(campaigns(ws)) == 1
+
+
+@pytest.mark.parametrize("hours, ok", [("08:00-21:00", True), ("9:00-20:00", False), ("21:00-08:00", False),
+                                       ("00:00-24:00", True), ("08:00-25:00", False), ("evening", False)])
+def test_the_send_hours_setting_is_a_window_within_one_day(hours, ok):
+    from knowledge.errors import GuanxiError
+    from knowledge.settings import Settings
+    if ok:
+        assert Settings.load(env={}, campaign_send_hours=hours).campaign_send_hours == hours
+    else:
+        with pytest.raises(GuanxiError, match="campaign_send_hours.*HH:MM-HH:MM"):
+            Settings.load(env={}, campaign_send_hours=hours)
