@@ -43,7 +43,7 @@ import pandas as pd  # noqa: E402
 
 from assistant.audit import audit  # noqa: E402
 from assistant.answers import render  # noqa: E402
-from assistant.campaign_view import campaign_choices, campaign_step, drafts_table  # noqa: E402
+from assistant.campaign_view import campaign_choices, campaign_step, draft_sources, drafts_table  # noqa: E402
 from assistant.card import CARD_EMPTY, md_text, render_card  # noqa: E402
 from assistant.login import LoginGuard  # noqa: E402
 from assistant.users import role_of  # noqa: E402
@@ -422,6 +422,8 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
                     cm_text = L(gr.Textbox(label=t("cm_edit", "zh"), lines=3, scale=4, elem_id="campaign-edit-text"),
                                 "cm_edit")
                     cm_save = L(gr.Button(t("cm_save", "zh"), scale=1, elem_id="campaign-edit-save"), "cm_save", "value")
+                cm_sources = L(gr.Dataframe(label=t("sources", "zh"), interactive=False, wrap=True,
+                                            column_widths=["18%", "18%", "64%"], elem_id="campaign-sources"), "sources")
             with gr.Tab(t("data", "zh"), id="data", visible=False, elem_id="tab-data") as tab_data:
                 L(tab_data, "data")
                 with gr.Row():
@@ -669,13 +671,14 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
         cm_new.click(on_cm_create, [cm_kind, cm_n, cm_seg, cm_city, cm_ch, cm_edits, lang], [cm_msg] + cm_view,
                      api_visibility="private")
 
-        def on_cm_row(table, evt: gr.SelectData):
+        def on_cm_row(cid, table, lg, request: gr.Request, evt: gr.SelectData):
             row = table.iloc[evt.index[0]] if table is not None and len(table) else None
             if row is None:
-                return "", ""
-            return str(row.iloc[0]), str(row.iloc[2])
+                return "", "", None
+            st = session(request)
+            return str(row.iloc[0]), str(row.iloc[2]), draft_sources(st.ws, cid, str(row.iloc[0]), lg)
 
-        cm_table.select(on_cm_row, [cm_table], [cm_cid, cm_text], api_visibility="private")
+        cm_table.select(on_cm_row, [cm_pick, cm_table, lang], [cm_cid, cm_text, cm_sources], api_visibility="private")
 
         def on_cm_save(cid, cust, text, ed, lg, request: gr.Request):
             st = session(request)

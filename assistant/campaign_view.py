@@ -15,7 +15,7 @@ from tools.campaigns import campaigns
 from tools.campaigns_flow import approve_campaign, campaign_drafts, cancel_campaign, export_campaign, mark_sent
 from tools.formatting import md_text
 
-__all__ = ["campaign_choices", "drafts_table", "campaign_step", "DRAFT_COLUMNS", "STEPS"]
+__all__ = ["campaign_choices", "drafts_table", "draft_sources", "campaign_step", "DRAFT_COLUMNS", "STEPS"]
 
 DRAFT_COLUMNS = ["customer_id", "name", "text", "length", "warnings", "edited"]
 _HEAD_ZH = {"customer_id": "客户编号", "name": "姓名", "text": "草稿", "length": "长度", "warnings": "提示", "edited": "已修改"}
@@ -41,6 +41,13 @@ def drafts_table(ws: Workspace, campaign_id: str | None, edits: dict | None, lan
                         "warnings": "; ".join(map(str, r["warnings"])), "edited": "✓" if r["edited"] else ""}
                        for r in rows], columns=DRAFT_COLUMNS)
     return df.rename(columns=_HEAD_ZH) if lang != "en" else df
+
+
+def draft_sources(ws: Workspace, campaign_id: str | None, customer_id: str, lang: str = "zh") -> pd.DataFrame:
+    """Where each personal detail of one customer's draft comes from (detail, value, source)."""
+    rows = campaign_drafts(ws, campaign_id, customers=[customer_id]) if campaign_id else []
+    src = pd.DataFrame(rows[0]["sources"] if rows else [], columns=["detail", "value", "source"])
+    return src.rename(columns={"detail": "项目", "value": "内容", "source": "来源"}) if lang != "en" else src
 
 
 def campaign_step(ws: Workspace, user: str, role: str, step: str, campaign_id: str | None, *,

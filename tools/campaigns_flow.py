@@ -5,7 +5,8 @@
   the approved texts (with the reviewers' edits) are what every later step reads.
 * `approve_campaign` — a manager or admin; ``edits`` {customer_id: text} replace drafts (each
   checked: a treated customer, not empty, the channel's length measured). ``campaign_approved``
-  carries {approved_by_role, edits, texts, subjects}: what was approved is what is exported.
+  carries {approved_by_role, edits, texts, subjects, offers, names}: what was approved is what is
+  exported (the export does not draft again).
 * `export_campaign` — CSV or .xlsx for the SMS / e-mail platform into the user's own export folder
   (`knowledge.export.new_export_path`, downloaded through the app's /exports/<id> route), contacts
   masked for every role but admin, cells neutralised against formula injection, each row with the send
@@ -101,9 +102,10 @@ def _offers_for(ws: Workspace, offer_id: str | None):
 
 
 def campaign_drafts(ws: Workspace, c: Campaign | str, customers: list[str] | None = None,
-                    edits: dict | None = None) -> list[dict]:
+                    edits: dict | None = None, with_sources: bool = True) -> list[dict]:
     """The draft of every treated customer (or of ``customers``): {customer_id, name, text, subject,
-    length, limit, offer_id, warnings, sources, edited}. Approved campaigns give their approved texts."""
+    length, limit, offer_id, warnings, sources, edited}. Approved campaigns give their approved texts
+    (``with_sources=False``: those alone, without drafting again — the export)."""
     from tools.care_data import care_data
     from tools.drafts import draft_care_message
     c = campaign(ws, c) if isinstance(c, str) else c
@@ -112,6 +114,15 @@ def campaign_drafts(ws: Workspace, c: Campaign | str, customers: list[str] | Non
     approved = (c.approved or {}).get("texts")
     subjects = (c.approved or {}).get("subjects") or {}
     edits = dict((c.approved or {}).get("edits") or {}) if approved is not None else dict(edits or {})
+    if approved is not None and not with_sources:
+        cust, offers, names = customers_by_id(ws), (c.approved or {}).get("offers") or {}, (c.approved or {}).get("names") or {}
+        out = []
+        for cid in ids:
+            n, limit, _ = measure(approved.get(cid, ""), c.payload["channel"])
+            out.append({"customer_id": cid, "name": names.get(cid) or (str(cust.loc[cid].get("name")) if cid in cust.index else ""),
+                        "text": approved.get(cid, ""), "subject": subjects.get(cid, ""), "length": n, "limit": limit,
+                        "offer_id": offers.get(cid), "warnings": [], "sources": [], "edited": cid in edits})
+        return out
     data = care_data(ws, offers=_offers_for(ws, c.payload.get("offer")), as_of=c.payload.get("as_of"))
     data.index_orders()
     cust = customers_by_id(ws)
@@ -167,7 +178,9 @@ def approve_campaign(ws: Workspace, campaign_id: str, *, actor: str, role: str, 
                         f"edit their text or cancel the campaign")
     EventLog.of(ws).append("campaign_approved", actor, c.id, {
         "approved_by_role": role, "edits": clean, "texts": {r["customer_id"]: r["text"] for r in rows},
-        "subjects": {r["customer_id"]: r["subject"] for r in rows if r["subject"]}})
+        "subjects": {r["customer_id"]: r["subject"] for r in rows if r["subject"]},
+        "offers": {r["customer_id"]: r["offer_id"] for r in rows if r["offer_id"]},
+        "names": {r["customer_id"]: r["name"] for r in rows}})
     return campaign(ws, c.id)
 
 
@@ -188,7 +201,7 @@ def export_campaign(ws: Workspace, campaign_id: str, *, actor: str, role: str, f
     cust = customers_by_id(ws)
     p = c.payload
     rows = []
-    for r in campaign_drafts(ws, c):
+    for r in campaign_drafts(ws, c, with_sources=False):
         row = cust.loc[r["customer_id"]] if r["customer_id"] in cust.index else {}
         phone, email = row.get("phone"), row.get("email")
         phone = None if phone is None or pd.isna(phone) else str(phone)

@@ -644,6 +644,7 @@ def test_a_manager_runs_a_win_back_campaign_in_the_browser(demo_settings, tmp_pa
                 table.locator("[role=gridcell]").nth(2).click()          # the first draft's text
                 expect(page.locator("#campaign-edit-text textarea")).not_to_have_value("", timeout=10_000)
                 edited_for = page.locator("#campaign-edit-cid textarea").input_value()
+                expect(page.locator("#campaign-sources")).to_contain_text("customers table", timeout=30_000)
                 page.fill("#campaign-edit-text textarea", "王女士您好，好久不见，回来看看新品吧。回T退订【Guanxi 商城】")
                 page.click("#campaign-edit-save")
                 expect(table).to_contain_text("✓", timeout=30_000)

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from assistant.campaign_view import campaign_choices, campaign_step, drafts_table
+from assistant.campaign_view import campaign_choices, campaign_step, draft_sources, drafts_table
 from knowledge.workspace import Workspace
 from tools.campaigns import campaign, create_campaign
 
@@ -31,6 +31,9 @@ def test_the_steps_say_what_happened_and_are_audited(ws):
     table = drafts_table(ws, c.id, {who: "王女士您好，回来看看吧【Guanxi 商城】"}, "zh")
     assert list(table.columns[:3]) == ["客户编号", "姓名", "草稿"] and len(table) == len(c.treated)
     assert table.set_index("客户编号").loc[who, "已修改"] == "✓"
+    src = draft_sources(ws, c.id, who, "en")
+    assert list(src.columns) == ["detail", "value", "source"] and "name" in set(src["detail"])
+    assert "customers table" in " ".join(src["source"])
 
     msg, export = campaign_step(ws, "al", "agent", "approve", c.id)
     assert msg.startswith("⚠") and "只有经理或管理员" in msg and export is None
