@@ -149,14 +149,14 @@ def _render_created(r: dict, zh: bool, focus: dict) -> str:
     t = r.get("target") or {}
     warn = _warnings(r, zh)
     if zh:
-        txt = (f"已创建活动草稿 **{r.get('campaign_id')}**（{_what(r, zh)}）。\n"
+        txt = (f"已创建活动草稿 {r.get('campaign_id')}（{_what(r, zh)}）。\n"
                f"- 目标：{t.get('description_zh')}，共 {fmt_int(n.get('targeted'))} 位\n"
                f"- 联系规则：{_excluded_text(n, zh)}\n"
                f"- 对照组：{fmt_int(n.get('control'))} 位（{fmt_pct(r.get('holdout_share'), 0)}，按 RFM 分群随机留出，不发送，用于衡量效果）\n"
                f"- 待发送：{fmt_int(n.get('treated'))} 位\n\n"
                f"下一步：经理或管理员在「营销活动」页审核草稿、审批、导出，发送后标记已发送。Guanxi 不会发送任何消息。")
         return txt + (f"\n\n提示：{'；'.join(warn)}" if warn else "")
-    txt = (f"Created draft campaign **{r.get('campaign_id')}** ({_what(r, zh)}).\n"
+    txt = (f"Created draft campaign {r.get('campaign_id')} ({_what(r, zh)}).\n"
            f"- Target: {t.get('description_en')}: {fmt_int(n.get('targeted'))} customers\n"
            f"- Contact rules: {_excluded_text(n, zh)}\n"
            f"- Control group: {fmt_int(n.get('control'))} ({fmt_pct(r.get('holdout_share'), 0)}, held out at random per RFM "
@@ -354,14 +354,14 @@ def _render_show(r: dict, zh: bool, focus: dict) -> str:
                  f"对照组 {fmt_int(n.get('control'))} 位（{fmt_pct(r.get('holdout_share'), 0)}），发送 {fmt_int(n.get('treated'))} 位"
                  + (f"，已标记发送 {fmt_int(n.get('sent'))} 位（{r.get('sent_at')}）" if r.get("sent_at") else ""),
                  "经过：" + " → ".join(f"{h['kind'].replace('campaign_', '')} {h['at'][:16]} {h['actor']}" for h in hist)]
-        return (f"活动 **{r.get('campaign_id')}**：{STATE_ZH.get(r.get('state'), r.get('state'))}，{_what(r, zh)}\n"
+        return (f"活动 {r.get('campaign_id')}：{STATE_ZH.get(r.get('state'), r.get('state'))}，{_what(r, zh)}\n"
                 + bullets(lines) + "\n")
     lines = [f"Target: {t.get('description_en')}: {fmt_int(n.get('targeted'))} customers",
              f"Contact rules: {_excluded_text(n, zh)}",
              f"Control group {fmt_int(n.get('control'))} ({fmt_pct(r.get('holdout_share'), 0)}), treated {fmt_int(n.get('treated'))}"
              + (f", marked sent to {fmt_int(n.get('sent'))} on {r.get('sent_at')}" if r.get("sent_at") else ""),
              "History: " + " → ".join(f"{h['kind'].replace('campaign_', '')} {h['at'][:16]} {h['actor']}" for h in hist)]
-    return f"Campaign **{r.get('campaign_id')}**: {STATE_EN.get(r.get('state'), r.get('state'))}, {_what(r, zh)}\n" + bullets(lines) + "\n"
+    return f"Campaign {r.get('campaign_id')}: {STATE_EN.get(r.get('state'), r.get('state'))}, {_what(r, zh)}\n" + bullets(lines) + "\n"
 
 
 def _show_args(f) -> dict:
