@@ -204,6 +204,9 @@ def _create_args(f) -> dict:
         a.update(target="metric_query", min_days_since_order=quiet)
         if s.get("segment") and s.get("segment_strong"):
             a["segment"] = s["segment"]
+    elif s.get("festival"):      # a named festival: greet the segment (everyone), not the calendar's window
+        a.update(target="segment", segment=s["segment"] if s.get("segment") else "all")
+        occ = "festival"
     elif occ in ("birthday", "festival") or re.search(r"生日|birthday|节日|festival", f.q, re.I):
         a.update(target="care_calendar", days=s.get("days") or 7)
         occ = occ if occ in ("birthday", "festival") else ("festival" if re.search(r"节日|festival", f.q, re.I) else "birthday")

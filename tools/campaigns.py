@@ -13,7 +13,7 @@ split) → **approved** (a manager or admin; drafts frozen with the edits) → *
 Guanxi never sends anything.
 
 Targets (``target_kind`` → ``target_spec``): ``segment`` / ``cn8`` {segment} (RFM segment, eight
-classes or tier, any language), ``at_risk`` {top, min_probability, segment} (ranked as the
+classes or tier, any language; "all" = every customer), ``at_risk`` {top, min_probability, segment} (ranked as the
 churn tool ranks: probability ≥ threshold first, then value at risk), ``care_calendar`` {days,
 occasion} (`tools.care.care_calendar`), ``cluster`` {cluster}, ``metric_query`` {min_days_since_order,
 max_days_since_order, segment} (days since the last order at the as-of date), ``customers``
@@ -65,6 +65,7 @@ CHANNEL_CONTACT = {"sms": "phone", "wechat": "phone", "email": "email"}
 DEFAULT_OCCASION = {"at_risk": "winback", "metric_query": "winback", "care_calendar": "birthday",
                     "segment": "vip_thanks", "cn8": "vip_thanks", "cluster": "vip_thanks", "customers": "vip_thanks"}
 OPT_OUT_FILES = ("opt_out.txt", "opt_out.csv")
+_ALL = {"all", "everyone", "全部", "所有", "全部客户", "所有客户"}
 _YES = {"1", "y", "yes", "true", "t", "x", "是", "拒收", "退订", "已退订", "拒绝", "opt-out", "optout", "opted out",
         "opted_out", "unsubscribed", "dnc", "√", "✓"}
 
@@ -128,9 +129,13 @@ def resolve_target(ws: Workspace, kind: str, spec: dict | None = None) -> Target
     if kind in ("segment", "cn8"):
         if not spec.get("segment"):
             raise ToolError("campaign target segment: name the segment (e.g. At Risk, 重要挽留客户)")
-        ids, col, value = _segment_ids(ws, spec["segment"])
-        kind = "cn8" if col == "segment_cn8" else "segment"
-        dz, de = f"{pz}「{value}」分群的客户", f"customers of the segment \"{value}\"{pe}"
+        if str(spec["segment"]).strip().lower() in _ALL:
+            ids, kind = [str(i) for i in customers_by_id(ws).index], "segment"
+            dz, de = f"{pz}全部客户", f"every customer{pe}"
+        else:
+            ids, col, value = _segment_ids(ws, spec["segment"])
+            kind = "cn8" if col == "segment_cn8" else "segment"
+            dz, de = f"{pz}「{value}」分群的客户", f"customers of the segment \"{value}\"{pe}"
     elif kind == "at_risk":
         top = _int(spec, "top", None)
         mp = spec.get("min_probability")

@@ -367,6 +367,7 @@ def test_no_question_of_the_eval_sets_is_taken_for_pasted_instructions():
                                            "city": "上海市"}),
     ("create a win-back campaign for customers who haven't bought in 60 days",
      {"target": "metric_query", "min_days_since_order": 60}),
+    ("给所有客户做一个中秋节日问候活动", {"target": "segment", "segment": "all", "occasion": "festival"}),
 ])
 def test_a_campaign_asked_for_in_chat_goes_to_create_campaign(router, q, args):
     r = router.route(q)

@@ -79,6 +79,7 @@ def test_segment_cn8_cluster_and_explicit_ids_are_targets(ws):
     cn8 = rfm["segment_cn8"].value_counts().index[0]
     t = resolve_target(ws, "segment", {"segment": cn8})
     assert t.kind == "cn8" and set(t.ids) == set(rfm.loc[rfm["segment_cn8"] == cn8, "customer_id"].astype(str))
+    assert len(resolve_target(ws, "segment", {"segment": "所有客户"}).ids) == ws.table("customers")["customer_id"].nunique()
     ids = _ids(ws, 3)
     assert resolve_target(ws, "customers", {"ids": ", ".join(i.lower() for i in ids)}).ids == ids
     with pytest.raises(ToolError, match="unknown customer id.*NOPE1"):
