@@ -364,6 +364,11 @@ class Campaign:
                 "history": self.history}
 
 
+#: the states each step may follow
+_FROM = {"campaign_approved": ("drafted",), "campaign_exported": ("approved", "exported"), "campaign_sent": ("exported",),
+         "campaign_cancelled": ("drafted", "approved", "exported")}
+
+
 def _fold(events) -> dict[str, Campaign]:
     out: dict[str, Campaign] = {}
     for e in events:
@@ -372,6 +377,8 @@ def _fold(events) -> dict[str, Campaign]:
         c = out.get(e.subject)
         if c is None:
             continue
+        if e.kind != "campaign_created" and c.state not in _FROM.get(e.kind, ()):
+            continue   # a step raced by another session (two approvals at once): the first one counts
         c.history.append({"at": e.at, "kind": e.kind, "actor": e.actor})
         if e.kind == "campaign_approved":
             c.state, c.approved = "approved", {**e.payload, "actor": e.actor, "at": e.at}

@@ -290,3 +290,14 @@ def test_the_send_hours_setting_is_a_window_within_one_day(hours, ok):
     else:
         with pytest.raises(GuanxiError, match="campaign_send_hours.*HH:MM-HH:MM"):
             Settings.load(env={}, campaign_send_hours=hours)
+
+
+def test_a_step_raced_by_another_session_does_not_count_twice(ws):
+    c = _new(ws, spec={"top": 10})
+    approve_campaign(ws, c.id, actor="mia", role="manager")
+    # a second approval written by a session that read the campaign before the first one committed
+    EventLog.of(ws).append("campaign_approved", "bob", c.id, {"approved_by_role": "manager", "edits": {},
+                                                              "texts": {i: "late" for i in c.treated}})
+    again = campaign(ws, c.id)
+    assert again.approved["actor"] == "mia" and [h["actor"] for h in again.history] == ["mia", "mia"]
+    assert {d["text"] for d in campaign_drafts(ws, c.id)} != {"late"}
