@@ -1,4 +1,4 @@
-"""Guanxi web app (Gradio): chat with charts, customer card, complaint search, drafts, data upload.
+"""Guanxi web app (Gradio): chat with charts, customer card, complaint search, drafts, campaigns, data upload.
 
 Layout and event wiring only — every number comes from the assistant and the tools, and what is
 shown is rendered below the app: the customer card in assistant/card.py, answers, charts and tables
@@ -42,6 +42,8 @@ import gradio as gr  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from assistant.audit import audit  # noqa: E402
+from assistant.answers import render  # noqa: E402
+from assistant.campaign_view import campaign_choices, campaign_step, draft_sources, drafts_table  # noqa: E402
 from assistant.card import CARD_EMPTY, md_text, render_card  # noqa: E402
 from assistant.login import LoginGuard  # noqa: E402
 from assistant.users import role_of  # noqa: E402
@@ -127,7 +129,25 @@ TEXT = {
     "add_note": ("添加备注", "Add note"),
     "no_card": ("请先打开一位客户的卡片。", "Open a customer's card first."),
     "mark_sent": ("我已发送这条消息（记入联系记录）", "I sent this message (add to the contact history)"),
+    "campaigns": ("营销活动", "Campaigns"),
+    "cm_pick": ("活动", "Campaign"),
+    "cm_refresh": ("刷新", "Refresh"),
+    "cm_target": ("目标客户", "Target"),
+    "cm_size": ("人数 / 天数", "How many / days"),
+    "cm_segment": ("分群（按分群时）", "Segment (for a segment)"),
+    "cm_city": ("城市（可选）", "City (optional)"),
+    "cm_create": ("创建活动草稿", "Create a draft campaign"),
+    "cm_drafts": ("草稿（点选一行可修改；客户文字按原样显示）", "Drafts (click a row to edit)"),
+    "cm_edit": ("修改选中客户的草稿", "Edit the selected customer's draft"),
+    "cm_save": ("保存修改（审批时生效）", "Keep the edit (applied on approval)"),
+    "cm_approve": ("审批", "Approve"),
+    "cm_csv": ("导出 CSV", "Export CSV"),
+    "cm_xlsx": ("导出 xlsx", "Export .xlsx"),
+    "cm_sent": ("标记为已发送", "Mark sent"),
+    "cm_cancel": ("取消活动", "Cancel campaign"),
 }
+TARGETS = [("流失风险名单 at-risk list", "at_risk"), ("关怀日历·生日 birthdays", "care_calendar"),
+           ("客户分群 segment", "segment"), ("N 天未下单 no order in N days", "metric_query")]
 KINDS = [("投诉 complaint", "complaint"), ("建议 suggestion", "suggestion"), ("表扬 praise", "praise"),
          ("咨询 inquiry", "inquiry"), ("全部 all", "all")]
 STATUSES = [("全部 any", ""), ("未解决 open", "open"), ("已解决 resolved", "resolved")]
@@ -424,6 +444,43 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
                     e_all = L(gr.Button(t("effect_compare", "zh"), elem_id="effect-compare"), "effect_compare", "value")
                 e_text = gr.Markdown("", elem_id="effect-text")
                 e_plot = gr.Plot(show_label=False, elem_id="effect-plot")
+            with gr.Tab(t("campaigns", "zh"), id="campaigns", elem_id="tab-campaigns") as tab_campaigns:
+                L(tab_campaigns, "campaigns")
+                with gr.Row(visible=False) as cm_create_row:
+                    cm_kind = L(gr.Dropdown(TARGETS, value="at_risk", label=t("cm_target", "zh"), elem_id="campaign-target"),
+                                "cm_target")
+                    cm_n = L(gr.Number(value=200, precision=0, label=t("cm_size", "zh"), elem_id="campaign-size"), "cm_size")
+                    cm_seg = L(gr.Textbox(label=t("cm_segment", "zh"), elem_id="campaign-segment"), "cm_segment")
+                    cm_city = L(gr.Textbox(label=t("cm_city", "zh"), elem_id="campaign-city"), "cm_city")
+                    cm_ch = L(gr.Radio(CHANNELS, value="sms", label=t("channel", "zh")), "channel")
+                    cm_new = L(gr.Button(t("cm_create", "zh"), variant="primary", elem_id="campaign-create"),
+                               "cm_create", "value")
+                with gr.Row():
+                    cm_pick = L(gr.Dropdown([], label=t("cm_pick", "zh"), scale=4, elem_id="campaign-pick"), "cm_pick")
+                    cm_refresh = L(gr.Button(t("cm_refresh", "zh"), scale=1, elem_id="campaign-refresh"),
+                                   "cm_refresh", "value")
+                cm_info = gr.Markdown("", elem_id="campaign-info")
+                cm_msg = gr.Markdown("", elem_id="campaign-msg")
+                with gr.Row(visible=False) as cm_steps:
+                    cm_approve = L(gr.Button(t("cm_approve", "zh"), variant="primary", elem_id="campaign-approve"),
+                                   "cm_approve", "value")
+                    cm_csv = L(gr.Button(t("cm_csv", "zh"), elem_id="campaign-export-csv"), "cm_csv", "value")
+                    cm_xlsx = L(gr.Button(t("cm_xlsx", "zh"), elem_id="campaign-export-xlsx"), "cm_xlsx", "value")
+                    cm_sent = L(gr.Button(t("cm_sent", "zh"), elem_id="campaign-sent"), "cm_sent", "value")
+                    cm_cancel = L(gr.Button(t("cm_cancel", "zh"), variant="stop", elem_id="campaign-cancel"),
+                                  "cm_cancel", "value")
+                cm_file = gr.HTML("", visible=False, elem_id="campaign-file")
+                cm_table = L(gr.Dataframe(label=t("cm_drafts", "zh"), interactive=False, wrap=True, max_height=420,
+                                          column_widths=["10%", "10%", "52%", "8%", "15%", "5%"],
+                                          elem_id="campaign-drafts"), "cm_drafts")
+                cm_edits = gr.State({})
+                with gr.Row(visible=False) as cm_edit_row:
+                    cm_cid = gr.Textbox(label=t("customer_id", "zh"), interactive=False, scale=1, elem_id="campaign-edit-cid")
+                    cm_text = L(gr.Textbox(label=t("cm_edit", "zh"), lines=3, scale=4, elem_id="campaign-edit-text"),
+                                "cm_edit")
+                    cm_save = L(gr.Button(t("cm_save", "zh"), scale=1, elem_id="campaign-edit-save"), "cm_save", "value")
+                cm_sources = L(gr.Dataframe(label=t("sources", "zh"), interactive=False, wrap=True,
+                                            column_widths=["18%", "18%", "64%"], elem_id="campaign-sources"), "sources")
             with gr.Tab(t("data", "zh"), id="data", visible=False, elem_id="tab-data") as tab_data:
                 L(tab_data, "data")
                 with gr.Row():
@@ -747,6 +804,85 @@ def build_app(settings: Settings, anonymous_role: str | None = None) -> gr.Block
             return gr.update(value=export_html(res), visible=True)
 
         d_batch.click(on_batch, [d_seg, d_occ, d_fest, d_ch, d_lang, d_tone], [d_file], api_visibility="private")
+
+        # ------------------------------------------------ campaigns (assistant/campaign_view.py, tools/campaigns*.py)
+        def cm_show(st: Session, cid, edits, lg):
+            """The picker, the campaign's summary and its drafts table (pending edits applied)."""
+            choices = campaign_choices(st.ws)
+            cid = cid if cid in [c for _, c in choices] else (choices[0][1] if choices else None)
+            info, table = "", drafts_table(st.ws, None, None, lg)
+            if cid:
+                res = st.tool("show_campaign", {"campaign_id": cid}, event="campaign_view")
+                info = render("show_campaign", res, lg)
+                table = drafts_table(st.ws, cid, (edits or {}).get(cid), lg)
+            return gr.update(choices=choices, value=cid), info, table
+
+        def on_cm_load(lg, request: gr.Request):
+            st = session(request)
+            boss = allowed("create_campaign", st.role)
+            return (gr.update(visible=boss), gr.update(visible=boss), gr.update(visible=boss),
+                    *cm_show(st, None, {}, lg))
+
+        cm_view = [cm_pick, cm_info, cm_table]
+        tab_campaigns.select(on_cm_load, [lang], [cm_create_row, cm_steps, cm_edit_row] + cm_view, api_visibility="private")
+        def on_cm_pick(cid, ed, lg, request: gr.Request):
+            return cm_show(session(request), cid, ed, lg)
+
+        cm_refresh.click(on_cm_pick, [cm_pick, cm_edits, lang], cm_view, api_visibility="private")
+        cm_pick.input(on_cm_pick, [cm_pick, cm_edits, lang], cm_view, api_visibility="private")
+
+        def on_cm_create(kind, n, seg, city, ch, ed, lg, request: gr.Request):
+            st = session(request)
+            args = {"target": kind, "channel": ch, "city": (city or "").strip() or None,
+                    "segment": (seg or "").strip() or None}
+            if kind == "at_risk" and n:
+                args["top"] = int(n)
+            elif kind == "care_calendar":
+                args.update(days=int(n or 7), occasion="birthday")
+            elif kind == "metric_query":
+                args["min_days_since_order"] = int(n or 90)
+            try:
+                res = st.tool("create_campaign", args, event="campaign_create")
+            except GuanxiError as e:
+                return (f"⚠ {md_text(e)}", *cm_show(st, None, ed, lg))
+            return (render("create_campaign", res, lg), *cm_show(st, res["campaign_id"], ed, lg))
+
+        cm_new.click(on_cm_create, [cm_kind, cm_n, cm_seg, cm_city, cm_ch, cm_edits, lang], [cm_msg] + cm_view,
+                     api_visibility="private")
+
+        def on_cm_row(cid, table, lg, request: gr.Request, evt: gr.SelectData):
+            row = table.iloc[evt.index[0]] if table is not None and len(table) else None
+            if row is None:
+                return "", "", None
+            st = session(request)
+            return str(row.iloc[0]), str(row.iloc[2]), draft_sources(st.ws, cid, str(row.iloc[0]), lg)
+
+        cm_table.select(on_cm_row, [cm_pick, cm_table, lang], [cm_cid, cm_text, cm_sources], api_visibility="private")
+
+        def on_cm_save(cid, cust, text, ed, lg, request: gr.Request):
+            st = session(request)
+            ed = dict(ed or {})
+            if cid and cust and (text or "").strip():
+                ed[cid] = {**ed.get(cid, {}), cust: text.strip()}
+            return (ed, *cm_show(st, cid, ed, lg))
+
+        cm_save.click(on_cm_save, [cm_pick, cm_cid, cm_text, cm_edits, lang], [cm_edits] + cm_view, api_visibility="private")
+
+        def cm_step(step):
+            def run(cid, ed, lg, request: gr.Request):
+                st = session(request)
+                msg, export = campaign_step(st.ws, st.user, st.role, step, cid, edits=(ed or {}).get(cid),
+                                            ttl_minutes=settings.export_ttl_minutes,
+                                            send_hours=st.settings.campaign_send_hours, lang=lg)
+                ed = {k: v for k, v in (ed or {}).items() if k != cid or step != "approve" or msg.startswith("⚠")}
+                file = gr.update(value=export_html(export), visible=True) if export else gr.update()
+                return (msg, file, ed, *cm_show(st, cid, ed, lg))
+            return run
+
+        for btn, step in ((cm_approve, "approve"), (cm_csv, "export_csv"), (cm_xlsx, "export_xlsx"),
+                          (cm_sent, "sent"), (cm_cancel, "cancel")):
+            btn.click(cm_step(step), [cm_pick, cm_edits, lang], [cm_msg, cm_file, cm_edits] + cm_view,
+                      api_visibility="private")
 
         def on_build(files, mapfile, lg, request: gr.Request, progress=gr.Progress()):
             st = session(request)

@@ -72,6 +72,10 @@ CUSTOMERS = Table(
         C("industry", "str", False, "Industry (B2B customers)", ("行业", "所属行业")),
         C("level", "str", False, "Membership level", ("会员等级", "等级", "客户等级", "tier", "member_level")),
         C("tags", "str", False, "Free tags, separated by ';'", ("标签", "客户标签", "tag")),
+        C("opt_out", "str", False, "Opted out of marketing messages: yes / 1 / true / 是 / 拒收 / 退订 mean opted out "
+          "(a campaign never targets them)",
+          ("拒收", "退订", "拒收营销", "拒收短信", "是否退订", "是否拒收", "免打扰", "opt-out", "optout", "opted_out",
+           "unsubscribed", "do_not_contact", "dnc")),
     ),
     signature=("customer_id", "name", "birthday", "phone", "email", "gender", "signup_date"),
 )

@@ -44,6 +44,9 @@ SETTINGS: list[tuple[str, object, str]] = [
     ("login_max_failures", 5, "Failed logins to one account within the lock-out window before the account is locked."),
     ("login_client_max_failures", 20, "Failed logins from one client address (any accounts) within the lock-out window before the address is locked."),
     ("login_lockout_seconds", 900, "The lock-out window in seconds: failed logins older than this are forgotten, so a lock-out ends within it."),
+    ("campaign_holdout_percent", 10, "Share of a campaign's eligible customers held out as its control group (no message), in percent, drawn at random per RFM segment (0-50)."),
+    ("campaign_send_hours", "08:00-21:00", "Hours a campaign message may be sent in (local time, HH:MM-HH:MM): written into every exported row for the SMS / e-mail platform to schedule by; outside them is quiet time."),
+    ("contact_cap_days", 7, "Frequency cap: a customer who got a marketing message within this many days is left out of a new campaign (0 = no cap)."),
 ]
 
 
@@ -71,6 +74,9 @@ class Settings:
     login_max_failures: int = 5
     login_client_max_failures: int = 20
     login_lockout_seconds: int = 900
+    campaign_holdout_percent: int = 10
+    campaign_send_hours: str = "08:00-21:00"
+    contact_cap_days: int = 7
 
     @classmethod
     def load(cls, config_file: str | Path | None = None, env: dict | None = None, **overrides) -> "Settings":
@@ -115,7 +121,14 @@ _CHOICES = {
     "llm_backend": ("none", "ollama", "openai"),
 }
 
+_RANGES = {"campaign_holdout_percent": (0, 50), "contact_cap_days": (0, 365)}
 _AT_LEAST_ONE = {"export_ttl_minutes", "login_max_failures", "login_client_max_failures", "login_lockout_seconds"}
+
+
+def _hours_ok(v: str) -> bool:
+    import re
+    m = re.fullmatch(r"\s*([01]\d|2[0-3]):([0-5]\d)\s*-\s*([01]\d|2[0-3]|24):([0-5]\d)\s*", v)
+    return bool(m) and (int(m[1]), int(m[2])) < (int(m[3]), int(m[4])) and (m[3] != "24" or m[4] == "00")
 
 
 def _coerce(name: str, value: object) -> object:
@@ -140,6 +153,12 @@ def _coerce(name: str, value: object) -> object:
     if name == "chroma_collection_prefix":
         from knowledge.vector_store import check_prefix
         check_prefix(value)
+    if name in _RANGES and not _RANGES[name][0] <= value <= _RANGES[name][1]:
+        lo, hi = _RANGES[name]
+        raise GuanxiError(f"setting '{name}': expected a whole number from {lo} to {hi}, got {value!r}")
+    if name == "campaign_send_hours" and not _hours_ok(str(value)):
+        raise GuanxiError(f"setting '{name}': expected HH:MM-HH:MM with the start before the end, e.g. 08:00-21:00, "
+                          f"got {value!r}")
     if name in _CHOICES and value not in _CHOICES[name]:
         raise GuanxiError(f"setting '{name}': expected one of {', '.join(_CHOICES[name])}, got {value!r}")
     return value

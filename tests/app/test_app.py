@@ -599,6 +599,14 @@ def test_an_agent_resolves_a_complaint_from_the_search_results_in_a_real_browser
     """Complaint follow-through (issue 12): an agent finds an open complaint, marks it resolved with
     a resolution, and the results show the new status beside the file's; the event log has it, by
     that agent; the follow-up drafted from the same row says it was resolved."""
+def test_a_manager_runs_a_win_back_campaign_in_the_browser(demo_settings, tmp_path):
+    """Create a win-back campaign for the at-risk list (an opted-out customer and one contacted two days
+    ago are left out and counted), edit a draft, approve, export .xlsx (masked, a formula-like name
+    kept as text), mark it sent; an agent sees the campaign but none of the steps."""
+    import io
+
+    import openpyxl
+    import pandas as pd
     from playwright.sync_api import expect, sync_playwright
 
     from knowledge.events import EventLog
@@ -610,6 +618,23 @@ def test_an_agent_resolves_a_complaint_from_the_search_results_in_a_real_browser
     fb = ws.table("feedback")
     row = fb.loc[fb["kind"].eq("complaint") & fb["status"].eq("open")].iloc[0]
     fid, text = str(row["feedback_id"]), str(row["text"])
+    from tools.campaigns import resolve_target
+
+    root = tmp_path / "ws"
+    shutil.copytree(demo_settings.workspace, root, ignore=shutil.ignore_patterns("exports", "audit.jsonl", "*.log",
+                                                                                  "events.sqlite*"))
+    ws = Workspace(root)
+    top = resolve_target(ws, "at_risk", {"top": 40}).ids
+    opted, capped, renamed = top[0], top[1], top[2:5]   # three, so that one is surely not in the control group
+    (root / "opt_out.txt").write_text(f"# asked not to be messaged\n{opted}\n", encoding="utf-8")
+    as_of = ws.as_of()
+    EventLog.of(ws).append("contact", "alice", capped, {"campaign_id": None, "channel": "sms", "occasion": "birthday",
+                                                         "marketing": True,
+                                                         "sent_at": (as_of - pd.Timedelta(days=2)).date().isoformat()})
+    cust = ws.table("customers").copy()
+    cust.loc[cust["customer_id"].isin(renamed), "name"] = "=HYPERLINK(\"http://x\",\"点我\")"
+    ws.write_table("customers", cust)
+    phones = set(cust["phone"].dropna().astype(str))
     app = _Serving(root)
     try:
         with sync_playwright() as p:
@@ -647,6 +672,49 @@ def test_an_agent_resolves_a_complaint_from_the_search_results_in_a_real_browser
                 page.click("#card-add-note")
                 expect(card).to_contain_text("<b>只在工作日联系</b>", timeout=30_000)   # as text, not markup
                 page.screenshot(path=str(SCREENSHOTS / "12-card-follow-through.png"), full_page=True)
+                page = _log_in(browser, app.url, "manager")
+                page.get_by_role("tab", name="营销活动").click()
+                expect(page.locator("#campaign-create")).to_be_visible(timeout=30_000)
+                page.locator("#campaign-size input").fill("40")
+                page.click("#campaign-create")
+                msg = page.locator("#campaign-msg")
+                expect(msg).to_contain_text("已创建活动草稿", timeout=60_000)
+                expect(msg).to_contain_text("已退订/拒收 1")
+                expect(msg).to_contain_text("频次上限） 1")
+                cmp_id = re.search(r"cmp-\d{8}-[0-9a-f]{4}", msg.inner_text()).group(0)
+                table = page.locator("#campaign-drafts")
+                expect(table.locator("[role=gridcell]").first).to_be_visible(timeout=60_000)
+                table.locator("[role=gridcell]").nth(2).click()          # the first draft's text
+                expect(page.locator("#campaign-edit-text textarea")).not_to_have_value("", timeout=10_000)
+                edited_for = page.locator("#campaign-edit-cid textarea").input_value()
+                expect(page.locator("#campaign-sources")).to_contain_text("customers table", timeout=30_000)
+                page.fill("#campaign-edit-text textarea", "王女士您好，好久不见，回来看看新品吧。回T退订【Guanxi 商城】")
+                page.click("#campaign-edit-save")
+                expect(table).to_contain_text("✓", timeout=30_000)
+                page.screenshot(path=str(SCREENSHOTS / "12-campaign-drafts.png"), full_page=True)
+                page.click("#campaign-export-xlsx")                         # out of order: refused, said why
+                expect(msg).to_contain_text("不能导出", timeout=30_000)
+                page.click("#campaign-approve")
+                expect(msg).to_contain_text("已审批（含 1 处修改）", timeout=60_000)
+                page.click("#campaign-export-xlsx")
+                expect(page.locator("#campaign-file")).to_contain_text(".xlsx", timeout=60_000)
+                with page.expect_download() as download:
+                    page.locator("#campaign-file a").click()
+                assert download.value.suggested_filename == f"{cmp_id}-sms.xlsx"
+                book = openpyxl.load_workbook(io.BytesIO(Path(download.value.path()).read_bytes()))
+                page.click("#campaign-sent")
+                expect(msg).to_contain_text("已标记为已发送", timeout=60_000)
+                expect(page.locator("#campaign-info")).to_contain_text("已发送", timeout=30_000)
+                page.screenshot(path=str(SCREENSHOTS / "13-campaign-sent.png"), full_page=True)
+                page.close()
+
+                page = _log_in(browser, app.url, "agent")
+                page.get_by_role("tab", name="营销活动").click()
+                expect(page.locator("#campaign-info")).to_contain_text(cmp_id, timeout=30_000)
+                page.click("#campaign-refresh")
+                expect(page.locator("#campaign-info")).to_contain_text("已发送", timeout=30_000)
+                assert not page.locator("#campaign-create").is_visible()
+                assert not page.locator("#campaign-approve").is_visible()
             finally:
                 browser.close()
     finally:
@@ -698,3 +766,17 @@ def test_a_manager_sees_the_planted_uplift_on_the_effect_page(server):
             page.screenshot(path=str(SCREENSHOTS / "11-campaign-effect.png"), full_page=True)
         finally:
             browser.close()
+    sheet = book.active
+    rows = [[c.value for c in r] for r in sheet.iter_rows()]
+    head, body = rows[0], rows[1:]
+    by_id = {r[head.index("customer_id")]: r for r in body}
+    assert opted not in by_id and capped not in by_id and len(body) >= 30
+    assert by_id[edited_for][head.index("text")].startswith("王女士您好")
+    cells = [sheet.cell(row=2 + list(by_id).index(c), column=head.index("name") + 1) for c in renamed if c in by_id]
+    assert cells and all(c.data_type == "s" and str(c.value).startswith("'=HYPERLINK") for c in cells)  # text, not a formula
+    assert not {str(r[head.index("phone")]) for r in body} & phones          # masked for a manager
+    log = EventLog.of(Workspace(root))
+    sent = log.events(kind="campaign_sent", subject=cmp_id)
+    assert len(sent) == 1 and sorted(sent[0].payload["customers"]) == sorted(by_id)
+    contacts = [e for e in log.events(kind="contact") if e.payload.get("campaign_id") == cmp_id]
+    assert sorted(e.subject for e in contacts) == sorted(by_id)

@@ -361,3 +361,35 @@ def test_no_question_of_the_eval_sets_is_taken_for_pasted_instructions():
     assert len(qs) > 500
     changed = [(q, strip_instructions(q, names, args)[1]) for q in qs if strip_instructions(q, names, args)[1]]
     assert not changed, changed[:5]
+
+
+@pytest.mark.parametrize("q, args", [
+    ("给流失风险最高的 200 个客户做一次挽回活动", {"target": "at_risk", "top": 200, "occasion": "winback"}),
+    ("搞一波召回活动，给最可能流失的100人", {"target": "at_risk", "top": 100}),
+    ("run a birthday campaign for next week's birthdays", {"target": "care_calendar", "days": 7, "occasion": "birthday"}),
+    ("给上海90天没买过的客户发个优惠券活动", {"target": "metric_query", "min_days_since_order": 90, "offer": "auto",
+                                           "city": "上海市"}),
+    ("create a win-back campaign for customers who haven't bought in 60 days",
+     {"target": "metric_query", "min_days_since_order": 60}),
+    ("给所有客户做一个中秋节日问候活动", {"target": "segment", "segment": "all", "occasion": "festival"}),
+])
+def test_a_campaign_asked_for_in_chat_goes_to_create_campaign(router, q, args):
+    r = router.route(q)
+    assert r.tool == "create_campaign", (q, r)
+    assert {k: r.args.get(k) for k in args} == args, r.args
+
+
+@pytest.mark.parametrize("q, tool", [
+    ("最近有哪些活动", "list_campaigns"), ("what campaigns have we run?", "list_campaigns"),
+    ("show campaign cmp-20261202-ab12", "show_campaign"), ("活动 cmp-20261202-ab12 的情况", "show_campaign"),
+    # campaign words do not take the questions other tools answer
+    ("哪些客户有流失风险", "at_risk_customers"), ("未来7天谁过生日", "care_calendar"),
+    ("给冠军客户批量写生日短信", "draft_care_batch"), ("which customers should we win back", "at_risk_customers"),
+])
+def test_campaign_questions_route_to_the_campaign_tools_and_take_no_others(router, q, tool):
+    assert router.route(q).tool == tool, q
+
+
+def test_coupons_in_a_campaign_are_not_the_coupon_metric_we_have_no_column_for(router):
+    assert router.route("优惠券核销率").intent == "unsupported"
+    assert router.route("给上海90天没买过的客户发个优惠券活动").intent != "unsupported"

@@ -1,6 +1,6 @@
 """Role enforcement over every tool × role pair, in the tool layer (tools.registry.call_tool):
-the agent is refused kpi / segment_summary / segment_members / at_risk_customers / draft_care_batch
-with a message;
+the agent is refused kpi / segment_summary / segment_members / at_risk_customers / draft_care_batch /
+create_campaign with a message;
 every other pair answers; only admin sees phone numbers and e-mail addresses in clear."""
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from tools import registry
 from tools.registry import ToolDenied, call_tool
 
 ROLES = ("manager", "agent", "admin")
-AGENT_REFUSED = {"query_metrics", "segment_summary", "segment_members", "at_risk_customers", "draft_care_batch"}
+AGENT_REFUSED = {"query_metrics", "segment_summary", "segment_members", "at_risk_customers", "draft_care_batch",
+                 "create_campaign"}
 PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 
@@ -54,6 +55,10 @@ def tool_args(demo_ws) -> dict[str, dict]:
         "add_customer_note": {"customer_id": cid, "text": "prefers calls"},
         "mark_message_sent": {"customer_id": cid, "occasion": "birthday", "sent_at": "2020-01-05"},
         "contact_history": {"mode": "not_contacted", "days": 90},
+        # a drafted campaign (nothing approved or sent): it changes no other tool's answer
+        "create_campaign": {"target": "customers", "customer_ids": cid},
+        "list_campaigns": {},
+        "show_campaign": {},
     }
 
 

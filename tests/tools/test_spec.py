@@ -22,7 +22,7 @@ def _eval_templates():
 
 def test_there_is_one_spec_per_tool_and_no_other_list():
     assert [s.name for s in BUILTIN] == registry.tool_names()[:len(BUILTIN)]
-    assert len({s.name for s in BUILTIN}) == len(BUILTIN) == 22
+    assert len({s.name for s in BUILTIN}) == len(BUILTIN) == 25
 
 
 @pytest.mark.parametrize("spec", BUILTIN, ids=lambda s: s.name)
