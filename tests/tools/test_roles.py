@@ -14,7 +14,7 @@ from tools.registry import ToolDenied, call_tool
 
 ROLES = ("manager", "agent", "admin")
 AGENT_REFUSED = {"query_metrics", "segment_summary", "segment_members", "at_risk_customers", "draft_care_batch",
-                 "create_campaign"}
+                 "create_campaign", "campaign_effect", "compare_campaigns"}
 PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 
@@ -59,6 +59,8 @@ def tool_args(demo_ws) -> dict[str, dict]:
         "create_campaign": {"target": "customers", "customer_ids": cid},
         "list_campaigns": {},
         "show_campaign": {},
+        "campaign_effect": {},
+        "compare_campaigns": {},
     }
 
 
