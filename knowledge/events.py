@@ -116,8 +116,12 @@ class EventLog:
         """Write one event (committed when this returns); its id."""
         return self.append_many([(kind, actor, subject, payload or {})], at=at)[0]
 
-    def append_many(self, rows: Iterable[tuple[str, str, str, dict]], at: str | None = None) -> list[int]:
-        """Write several events in one transaction (all or none); their ids in order."""
+    def append_many(self, rows: Iterable[tuple[str, str, str, dict]], at: str | None = None,
+                    unless: tuple[tuple[str, ...], str] | None = None) -> list[int]:
+        """Write several events in one transaction (all or none); their ids in order. ``unless``
+        = (kinds, subject): write nothing (and return []) when the log already holds an event of
+        one of those kinds about that subject — checked inside the same transaction, so two
+        sessions marking one campaign sent at once cannot both write its contacts."""
         stamp = at or now()
         values = []
         for kind, actor, subject, payload in rows:
@@ -135,6 +139,12 @@ class EventLog:
             except sqlite3.OperationalError as e:
                 raise GuanxiError(f"{self.path}: the event log is busy ({e}); nothing was written, try again") from None
             try:
+                if unless is not None:
+                    kinds, subject = tuple(unless[0]), str(unless[1])
+                    if con.execute(f"SELECT 1 FROM events WHERE subject = ? AND kind IN ({', '.join('?' * len(kinds))}) "
+                                   "LIMIT 1", (subject, *kinds)).fetchone():
+                        con.execute("ROLLBACK")
+                        return []
                 ids = [con.execute("INSERT INTO events (at, kind, actor, subject, payload) VALUES (?, ?, ?, ?, ?)",
                                    v).lastrowid for v in values]
                 con.execute("COMMIT")

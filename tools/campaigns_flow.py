@@ -244,7 +244,8 @@ def mark_sent(ws: Workspace, campaign_id: str, *, actor: str, role: str, sent_at
     rows = [("campaign_sent", actor, c.id, {"sent_at": day, "customers": sent})]
     rows += [("contact", actor, i, {"campaign_id": c.id, "channel": p["channel"], "occasion": p["occasion"],
                                     "marketing": is_marketing(p["occasion"]), "sent_at": day}) for i in sent]
-    EventLog.of(ws).append_many(rows)
+    if not EventLog.of(ws).append_many(rows, unless=(("campaign_sent", "campaign_cancelled"), c.id)):
+        raise _refuse(campaign(ws, c.id), "标记为已发送", "mark it sent")   # another session did it first
     return campaign(ws, c.id)
 
 

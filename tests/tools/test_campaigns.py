@@ -301,3 +301,19 @@ def test_a_step_raced_by_another_session_does_not_count_twice(ws):
     again = campaign(ws, c.id)
     assert again.approved["actor"] == "mia" and [h["actor"] for h in again.history] == ["mia", "mia"]
     assert {d["text"] for d in campaign_drafts(ws, c.id)} != {"late"}
+
+
+def test_two_sessions_marking_one_campaign_sent_at_once_write_its_contacts_once(ws, monkeypatch):
+    import tools.campaigns_flow as flow
+    c = _new(ws, spec={"top": 10})
+    approve_campaign(ws, c.id, actor="mia", role="manager")
+    export_campaign(ws, c.id, actor="mia", role="manager")
+    stale = campaign(ws, c.id)            # what the second session read before the first one committed
+    mark_sent(ws, c.id, actor="mia", role="manager", sent_at="2026-11-03")
+    monkeypatch.setattr(flow, "campaign", lambda ws_, cid: stale if cid == c.id and stale.state == "exported" else campaign(ws_, cid))
+    with pytest.raises(ToolError, match="cannot mark it sent"):
+        mark_sent(ws, c.id, actor="bob", role="manager", sent_at="2026-11-03")
+    log = EventLog.of(ws)
+    assert len(log.events(kind="campaign_sent", subject=c.id)) == 1
+    contacts = [e for e in log.events(kind="contact") if e.payload.get("campaign_id") == c.id]
+    assert sorted(e.subject for e in contacts) == sorted(c.treated) and {e.actor for e in contacts} == {"mia"}
