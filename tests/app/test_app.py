@@ -599,14 +599,6 @@ def test_an_agent_resolves_a_complaint_from_the_search_results_in_a_real_browser
     """Complaint follow-through (issue 12): an agent finds an open complaint, marks it resolved with
     a resolution, and the results show the new status beside the file's; the event log has it, by
     that agent; the follow-up drafted from the same row says it was resolved."""
-def test_a_manager_runs_a_win_back_campaign_in_the_browser(demo_settings, tmp_path):
-    """Create a win-back campaign for the at-risk list (an opted-out customer and one contacted two days
-    ago are left out and counted), edit a draft, approve, export .xlsx (masked, a formula-like name
-    kept as text), mark it sent; an agent sees the campaign but none of the steps."""
-    import io
-
-    import openpyxl
-    import pandas as pd
     from playwright.sync_api import expect, sync_playwright
 
     from knowledge.events import EventLog
@@ -618,23 +610,6 @@ def test_a_manager_runs_a_win_back_campaign_in_the_browser(demo_settings, tmp_pa
     fb = ws.table("feedback")
     row = fb.loc[fb["kind"].eq("complaint") & fb["status"].eq("open")].iloc[0]
     fid, text = str(row["feedback_id"]), str(row["text"])
-    from tools.campaigns import resolve_target
-
-    root = tmp_path / "ws"
-    shutil.copytree(demo_settings.workspace, root, ignore=shutil.ignore_patterns("exports", "audit.jsonl", "*.log",
-                                                                                  "events.sqlite*"))
-    ws = Workspace(root)
-    top = resolve_target(ws, "at_risk", {"top": 40}).ids
-    opted, capped, renamed = top[0], top[1], top[2:5]   # three, so that one is surely not in the control group
-    (root / "opt_out.txt").write_text(f"# asked not to be messaged\n{opted}\n", encoding="utf-8")
-    as_of = ws.as_of()
-    EventLog.of(ws).append("contact", "alice", capped, {"campaign_id": None, "channel": "sms", "occasion": "birthday",
-                                                         "marketing": True,
-                                                         "sent_at": (as_of - pd.Timedelta(days=2)).date().isoformat()})
-    cust = ws.table("customers").copy()
-    cust.loc[cust["customer_id"].isin(renamed), "name"] = "=HYPERLINK(\"http://x\",\"点我\")"
-    ws.write_table("customers", cust)
-    phones = set(cust["phone"].dropna().astype(str))
     app = _Serving(root)
     try:
         with sync_playwright() as p:
@@ -672,6 +647,96 @@ def test_a_manager_runs_a_win_back_campaign_in_the_browser(demo_settings, tmp_pa
                 page.click("#card-add-note")
                 expect(card).to_contain_text("<b>只在工作日联系</b>", timeout=30_000)   # as text, not markup
                 page.screenshot(path=str(SCREENSHOTS / "12-card-follow-through.png"), full_page=True)
+            finally:
+                browser.close()
+    finally:
+        app.close()
+    (ev,) = EventLog.of(ws).events(kind="complaint_status")
+    assert (ev.subject, ev.actor, ev.payload["status"], ev.payload["resolution"]) == (fid, "agent", "resolved", "已补发新品并致歉")
+    assert ev.payload["previous_status"] == "open"
+    (contact,) = EventLog.of(ws).events(kind="contact")
+    assert (contact.subject, contact.actor, contact.payload["campaign_id"], contact.payload["occasion"]) == (
+        str(row["customer_id"]), "agent", None, "complaint_followup")
+    assert "补发" in draft   # the follow-up reads the log's resolution (classified: reship), not the file's status
+    assert [e.payload["text"] for e in EventLog.of(ws).events(kind="customer_note")] == ["<b>只在工作日联系</b>"]
+    audited = [r["event"] for r in _records(ws)]
+    assert "complaint_update" in audited and "mark_sent" in audited
+
+
+def test_the_effect_page_measures_a_campaign_for_managers_only(server, demo_ws):
+    """The campaign-effect view (issue 12): a manager measures the planted win-back campaign and
+    gets its figures and chart; an agent's call is refused by the tool layer; both are audited."""
+    from tools.campaign_effect import campaign_choices
+    wb = next(cid for label, cid in campaign_choices(demo_ws) if "挽回" in label)
+    manager = _http_login(server, "manager")
+    msg = _ui_call(manager, "effect-run", [wb, 30, "zh"], uuid.uuid4().hex)
+    out = msg["out"]
+    assert msg.get("success", True), msg
+    assert wb in out["effect-text"] and "95% CI" in out["effect-text"]
+    assert out["effect-plot"] is not None
+    agent = _http_login(server, "agent")
+    refused = _ui_call(agent, "effect-run", [wb, 30, "zh"], uuid.uuid4().hex)["out"]
+    assert refused["effect-text"].startswith("⚠") and refused["effect-plot"] is None
+    calls = [r for r in _records(demo_ws) if r.get("event") == "campaign_effect"]
+    assert {(r["user"], r["tool_calls"][0]["refused"]) for r in calls[-2:]} == {("manager", False), ("agent", True)}
+
+
+@pytest.mark.browser
+def test_a_manager_sees_the_planted_uplift_on_the_effect_page(server):
+    from playwright.sync_api import expect, sync_playwright
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = _chromium(p)
+        try:
+            page = _log_in(browser, server, "manager")
+            page.get_by_role("tab", name="活动效果").click()
+            page.click("#effect-compare")
+            expect(page.locator("#effect-text")).to_contain_text("已评估", timeout=30_000)
+            expect(page.locator("#effect-plot .js-plotly-plot")).to_be_visible(timeout=30_000)
+            page.click("#effect-run")
+            expect(page.locator("#effect-text")).to_contain_text("活动效果：", timeout=30_000)
+            expect(page.locator("#effect-text")).to_contain_text("95% CI")
+            page.screenshot(path=str(SCREENSHOTS / "11-campaign-effect.png"), full_page=True)
+        finally:
+            browser.close()
+
+
+@pytest.mark.browser
+def test_a_manager_runs_a_win_back_campaign_in_the_browser(demo_settings, tmp_path):
+    """Create a win-back campaign for the at-risk list (an opted-out customer and one contacted two days
+    ago are left out and counted), edit a draft, approve, export .xlsx (masked, a formula-like name
+    kept as text), mark it sent; an agent sees the campaign but none of the steps."""
+    import io
+
+    import openpyxl
+    import pandas as pd
+    from playwright.sync_api import expect, sync_playwright
+
+    from knowledge.events import EventLog
+    from knowledge.workspace import Workspace
+    from tools.campaigns import resolve_target
+
+    root = tmp_path / "ws"
+    shutil.copytree(demo_settings.workspace, root, ignore=shutil.ignore_patterns("exports", "audit.jsonl", "*.log",
+                                                                                  "events.sqlite*"))
+    ws = Workspace(root)
+    top = resolve_target(ws, "at_risk", {"top": 40}).ids
+    opted, capped, renamed = top[0], top[1], top[2:5]   # three, so that one is surely not in the control group
+    (root / "opt_out.txt").write_text(f"# asked not to be messaged\n{opted}\n", encoding="utf-8")
+    as_of = ws.as_of()
+    EventLog.of(ws).append("contact", "alice", capped, {"campaign_id": None, "channel": "sms", "occasion": "birthday",
+                                                         "marketing": True,
+                                                         "sent_at": (as_of - pd.Timedelta(days=2)).date().isoformat()})
+    cust = ws.table("customers").copy()
+    cust.loc[cust["customer_id"].isin(renamed), "name"] = "=HYPERLINK(\"http://x\",\"点我\")"
+    ws.write_table("customers", cust)
+    phones = set(cust["phone"].dropna().astype(str))
+    app = _Serving(root)
+    try:
+        with sync_playwright() as p:
+            browser = _chromium(p)
+            try:
                 page = _log_in(browser, app.url, "manager")
                 page.get_by_role("tab", name="营销活动").click()
                 expect(page.locator("#campaign-create")).to_be_visible(timeout=30_000)
@@ -719,53 +784,6 @@ def test_a_manager_runs_a_win_back_campaign_in_the_browser(demo_settings, tmp_pa
                 browser.close()
     finally:
         app.close()
-    (ev,) = EventLog.of(ws).events(kind="complaint_status")
-    assert (ev.subject, ev.actor, ev.payload["status"], ev.payload["resolution"]) == (fid, "agent", "resolved", "已补发新品并致歉")
-    assert ev.payload["previous_status"] == "open"
-    (contact,) = EventLog.of(ws).events(kind="contact")
-    assert (contact.subject, contact.actor, contact.payload["campaign_id"], contact.payload["occasion"]) == (
-        str(row["customer_id"]), "agent", None, "complaint_followup")
-    assert "补发" in draft   # the follow-up reads the log's resolution (classified: reship), not the file's status
-    assert [e.payload["text"] for e in EventLog.of(ws).events(kind="customer_note")] == ["<b>只在工作日联系</b>"]
-    audited = [r["event"] for r in _records(ws)]
-    assert "complaint_update" in audited and "mark_sent" in audited
-def test_the_effect_page_measures_a_campaign_for_managers_only(server, demo_ws):
-    """The campaign-effect view (issue 12): a manager measures the planted win-back campaign and
-    gets its figures and chart; an agent's call is refused by the tool layer; both are audited."""
-    from tools.campaign_effect import campaign_choices
-    wb = next(cid for label, cid in campaign_choices(demo_ws) if "挽回" in label)
-    manager = _http_login(server, "manager")
-    msg = _ui_call(manager, "effect-run", [wb, 30, "zh"], uuid.uuid4().hex)
-    out = msg["out"]
-    assert msg.get("success", True), msg
-    assert wb in out["effect-text"] and "95% CI" in out["effect-text"]
-    assert out["effect-plot"] is not None
-    agent = _http_login(server, "agent")
-    refused = _ui_call(agent, "effect-run", [wb, 30, "zh"], uuid.uuid4().hex)["out"]
-    assert refused["effect-text"].startswith("⚠") and refused["effect-plot"] is None
-    calls = [r for r in _records(demo_ws) if r.get("event") == "campaign_effect"]
-    assert {(r["user"], r["tool_calls"][0]["refused"]) for r in calls[-2:]} == {("manager", False), ("agent", True)}
-
-
-@pytest.mark.browser
-def test_a_manager_sees_the_planted_uplift_on_the_effect_page(server):
-    from playwright.sync_api import expect, sync_playwright
-
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = _chromium(p)
-        try:
-            page = _log_in(browser, server, "manager")
-            page.get_by_role("tab", name="活动效果").click()
-            page.click("#effect-compare")
-            expect(page.locator("#effect-text")).to_contain_text("已评估", timeout=30_000)
-            expect(page.locator("#effect-plot .js-plotly-plot")).to_be_visible(timeout=30_000)
-            page.click("#effect-run")
-            expect(page.locator("#effect-text")).to_contain_text("活动效果：", timeout=30_000)
-            expect(page.locator("#effect-text")).to_contain_text("95% CI")
-            page.screenshot(path=str(SCREENSHOTS / "11-campaign-effect.png"), full_page=True)
-        finally:
-            browser.close()
     sheet = book.active
     rows = [[c.value for c in r] for r in sheet.iter_rows()]
     head, body = rows[0], rows[1:]
