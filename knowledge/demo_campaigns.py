@@ -21,8 +21,8 @@ sequence within a day never gets that high), the customer's last product at its 
 and ``planted.campaign_orders``; its order counts include the extra orders.
 
 `write_campaign_events(log, campaigns, segment_of)` writes each campaign as the event-log contract
-says (campaign_created, campaign_approved, campaign_sent with one ``contact`` per treated customer)
-with the historical times; a campaign already in the log is skipped, so rebuilding the demo never
+says (campaign_created, campaign_approved, campaign_exported, campaign_sent with one ``contact`` per
+treated customer) with the historical times; a campaign already in the log is skipped, so rebuilding the demo never
 duplicates it. ``segment_of(as_of) -> {customer_id: RFM segment}`` is given by the caller (the
 build pipeline, which may use the analyses; this layer may not).
 
@@ -255,6 +255,9 @@ def write_campaign_events(log, campaigns: list[dict],
         }
         log.append("campaign_created", DEMO_ACTOR, c["id"], created, at=c["created_at"])
         log.append("campaign_approved", DEMO_ACTOR, c["id"], {"approved_by_role": "manager"}, at=c["approved_at"])
+        # exported for the platform before it was sent: the campaigns' steps in order (tools.campaigns)
+        log.append("campaign_exported", DEMO_ACTOR, c["id"], {"format": "csv", "rows": len(c["treated"]),
+                                                               "masked": True, "file": None}, at=c["approved_at"])
         rows = [("campaign_sent", DEMO_ACTOR, c["id"], {"sent_at": c["sent_at"], "customers": c["treated"]})]
         rows += [("contact", DEMO_ACTOR, cid, {"campaign_id": c["id"], "channel": c["channel"],
                                                 "occasion": c["occasion"], "marketing": True, "sent_at": c["sent_at"]})

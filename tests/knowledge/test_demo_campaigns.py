@@ -86,6 +86,9 @@ def test_the_events_follow_the_contract_and_are_written_once(tmp_path, planted):
     contacts = [e for e in log.events(kind="contact") if e.payload["campaign_id"] == wb["id"]]
     assert sorted(e.subject for e in contacts) == wb["treated"]
     assert all(e.payload["marketing"] is True and e.payload["sent_at"] == wb["sent_at"] for e in contacts)
+    # the steps in order, so the campaign pages read them as sent, not as waiting for an export
+    assert [e.kind for e in log.events(subject=wb["id"])] == ["campaign_created", "campaign_approved",
+                                                              "campaign_exported", "campaign_sent"]
 
 
 def test_the_demo_build_writes_the_campaign_events(routing_ws, tmp_path):
