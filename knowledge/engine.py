@@ -265,18 +265,23 @@ def spark_session(master: str = "local[2]", app_name: str = "guanxi"):
     why = spark_available()
     if why:
         raise GuanxiError(f"engine = \"spark\" needs Spark: {why}")
+    import warnings
+    # "PySpark does not yet fully support pandas >= 3": data moves through Arrow / Parquet only
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
     from pyspark.sql import SparkSession
     with _SESSION_LOCK:
         active = SparkSession.getActiveSession()
         if active is not None:
             return active
-        return (SparkSession.builder.master(master).appName(app_name)
-                .config("spark.ui.enabled", "false")
-                .config("spark.sql.session.timeZone", "UTC")
-                .config("spark.sql.shuffle.partitions", "4")
-                .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-                .config("spark.driver.memory", "2g")
-                .getOrCreate())
+        session = (SparkSession.builder.master(master).appName(app_name)
+                   .config("spark.ui.enabled", "false")
+                   .config("spark.ui.showConsoleProgress", "false")
+                   .config("spark.sql.session.timeZone", "UTC")
+                   .config("spark.sql.shuffle.partitions", "4")
+                   .config("spark.driver.memory", "2g")
+                   .getOrCreate())
+        session.sparkContext.setLogLevel("ERROR")
+        return session
 
 
 def _spark_readable(path: Path, cache: Path) -> Path:
@@ -354,6 +359,7 @@ class SparkEngine(Engine):
         return self.fpgrowth_frame(self.spark.createDataFrame(table), min_count, min_confidence, FPGrowth)
 
     def fpgrowth_frame(self, df, min_count: int, min_confidence: float, FPGrowth):
+        df = df.cache()
         n = df.count()
         if n == 0:
             return pd.DataFrame(columns=["antecedents", "consequents", "n_ac", "n_a", "n_c"]), 0, 0
@@ -362,6 +368,7 @@ class SparkEngine(Engine):
                          minConfidence=max(0.0, min_confidence - 1e-6)).fit(df)
         n_itemsets = model.freqItemsets.count()
         rules = model.associationRules.select("antecedent", "consequent", "confidence", "lift", "support").toArrow()
+        df.unpersist()
         support = rules.column("support").to_numpy(zero_copy_only=False).astype(float)
         conf = rules.column("confidence").to_numpy(zero_copy_only=False).astype(float)
         lift = rules.column("lift").to_numpy(zero_copy_only=False).astype(float)
