@@ -128,3 +128,10 @@ def test_an_unknown_engine_setting_is_refused_by_name():
 def test_spark_availability_is_reported_as_a_reason_or_none():
     why = spark_available()
     assert why is None or "pyspark" in why or "Java" in why
+
+
+def test_choosing_spark_without_spark_installed_says_how_to_get_it(routing_ws, monkeypatch):
+    import knowledge.engine as engine
+    monkeypatch.setattr(engine, "spark_available", lambda: "pyspark is not installed (pip install 'guanxi[spark]')")
+    with pytest.raises(GuanxiError, match=r"engine = \"spark\" needs Spark: pyspark is not installed.*guanxi\[spark\]"):
+        engine_for(routing_ws, Settings().with_(engine="spark"))
