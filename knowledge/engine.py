@@ -35,7 +35,7 @@ import pyarrow.parquet as pq
 from knowledge.errors import GuanxiError
 
 __all__ = ["Engine", "DuckDBEngine", "SparkEngine", "engine_for", "spark_available", "spark_session",
-           "rfm_sql", "purchase_days_sql", "order_items_sql", "ENGINES"]
+           "rfm_sql", "spend_by_sql", "purchase_days_sql", "order_items_sql", "ENGINES"]
 
 ENGINES = ("duckdb", "spark")
 _DAY = np.timedelta64(1, "D")
@@ -59,12 +59,22 @@ def rfm_sql(as_of: pd.Timestamp) -> str:
     """Per customer, from lines with customer, date and amount before ``as_of``: the last order day,
     distinct orders, total amount and the lines used (as tools.rfm.prepare_orders keeps them)."""
     return f"""
-SELECT customer_id, CAST(max(order_date) AS DATE) AS last_day, count(DISTINCT order_id) AS frequency,
-       sum(amount) AS monetary, count(*) AS lines
+SELECT customer_id, CAST(max(order_date) AS DATE) AS last_day, CAST(min(order_date) AS DATE) AS first_day,
+       count(DISTINCT order_id) AS frequency, sum(amount) AS monetary, count(*) AS lines
 FROM orders
 WHERE customer_id IS NOT NULL AND order_date IS NOT NULL AND amount IS NOT NULL AND order_date < {_ts(as_of)}
 GROUP BY customer_id
 ORDER BY customer_id"""
+
+
+def spend_by_sql(as_of: pd.Timestamp, column: str) -> str:
+    """Per customer and value of ``column`` (NULL kept), the amount spent, from RFM's lines."""
+    return f"""
+SELECT customer_id, {_q(column)} AS value, sum(amount) AS amount
+FROM orders
+WHERE customer_id IS NOT NULL AND order_date IS NOT NULL AND amount IS NOT NULL AND order_date < {_ts(as_of)}
+GROUP BY customer_id, {_q(column)}
+ORDER BY customer_id, value"""
 
 
 def purchase_days_sql(as_of: pd.Timestamp) -> str:
@@ -146,7 +156,8 @@ class Engine:
 
     def rfm_values(self, as_of) -> pd.DataFrame:
         """customer_id, recency_days (as_of − last order day), frequency (distinct orders), monetary
-        (sum of amount), lines (order lines used); sorted by customer_id."""
+        (sum of amount), lines (order lines used), first_order_days (as_of − first order day);
+        sorted by customer_id."""
         self._need_orders()
         as_of = pd.Timestamp(as_of).normalize()
         t = self.sql(rfm_sql(as_of))
@@ -156,8 +167,20 @@ class Engine:
             "frequency": t.column("frequency").to_numpy().astype("int64"),
             "monetary": t.column("monetary").to_numpy().astype(float),
             "lines": t.column("lines").to_numpy().astype("int64"),
+            "first_order_days": _day_number(as_of) - _epoch_days(t.column("first_day")),
         })
         return out.sort_values("customer_id", kind="stable").reset_index(drop=True)
+
+    def spend_by(self, as_of, column: str = "category") -> pd.DataFrame:
+        """customer_id, value (of ``column``; None when missing), amount: each customer's spend per
+        value over RFM's lines before ``as_of`` (e.g. the category mix of the clusters)."""
+        self._need_orders()
+        if column not in self.columns("orders"):
+            raise GuanxiError(f"engine: the orders table has no column {column}")
+        t = self.sql(spend_by_sql(pd.Timestamp(as_of).normalize(), column))
+        return pd.DataFrame({"customer_id": t.column("customer_id").to_pandas().astype(str),
+                             "value": t.column("value").to_pandas().astype(object),
+                             "amount": t.column("amount").to_numpy().astype(float)})
 
     def purchase_summary(self, as_of) -> pd.DataFrame:
         """BG/NBD / Gamma-Gamma inputs in weeks, calibration ending the day before ``as_of`` (as

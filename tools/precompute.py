@@ -84,7 +84,7 @@ def _precompute(ws: Workspace, settings: Settings, eng: Engine, log: Callable[[s
             f"rfm_table · orders ({len(orders):,} rows, {len(table):,} customers) · as of {as_of.date()}")
 
     def do_clusters():
-        res = segments.cluster_customers(orders, customers, as_of=as_of, random_state=settings.seed)
+        res = segments.cluster_customers(orders, customers, as_of=as_of, random_state=settings.seed, engine=eng)
         ws.write_artefact("clusters", res.assignments)
         ws.write_artefact("cluster_profiles", res.profiles)
         meta["provenance"]["clusters"] = res.provenance

@@ -135,3 +135,16 @@ def test_choosing_spark_without_spark_installed_says_how_to_get_it(routing_ws, m
     monkeypatch.setattr(engine, "spark_available", lambda: "pyspark is not installed (pip install 'guanxi[spark]')")
     with pytest.raises(GuanxiError, match=r"engine = \"spark\" needs Spark: pyspark is not installed.*guanxi\[spark\]"):
         engine_for(routing_ws, Settings().with_(engine="spark"))
+
+
+def test_cluster_features_from_the_engine_equal_the_pandas_ones(duck, routing_ws, orders, as_of):
+    from tools import segments
+    customers = routing_ws.table("customers")
+    got, got_cols, _ = segments.customer_features(None, customers, as_of, engine=duck)
+    ref, ref_cols, _ = segments.customer_features(orders, customers, as_of)
+    assert got_cols == ref_cols and len(got_cols) > 1
+    pd.testing.assert_frame_equal(got, ref, check_exact=False, rtol=RTOL)
+    a = segments.cluster_customers(orders, customers, as_of=as_of, random_state=7, engine=duck)
+    b = segments.cluster_customers(orders, customers, as_of=as_of, random_state=7)
+    pd.testing.assert_frame_equal(a.assignments, b.assignments)
+    assert a.provenance == b.provenance
