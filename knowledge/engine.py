@@ -46,8 +46,8 @@ def _ts(value: pd.Timestamp) -> str:
 
 
 def _q(name: str) -> str:
-    """An identifier in back-quotes (Spark) — DuckDB reads double quotes; both read plain names,
-    so only plain ASCII column names are used in the shared SQL."""
+    """A column name in the shared SQL: Spark quotes with back-quotes, DuckDB with double quotes,
+    so only plain ASCII names (the canonical schema's) are used, unquoted."""
     if not name.replace("_", "").isalnum() or not name.isascii():
         raise GuanxiError(f"engine SQL: column name {name!r} is not a plain identifier")
     return name
@@ -135,9 +135,6 @@ class Engine:
 
     def sql(self, query: str) -> pa.Table:   # pragma: no cover - abstract
         raise NotImplementedError
-
-    def frame(self, query: str) -> pd.DataFrame:
-        return self.sql(query).to_pandas()
 
     def columns(self, table: str) -> list[str]:
         if table not in self.tables:
@@ -348,17 +345,24 @@ class SparkEngine(Engine):
         super().__init__(tables)
         self.spark = session or spark_session(master)
         self.master = self.spark.sparkContext.master
+        self._frames = {}
         for name, path in self.tables.items():
             cache = Path(cache_dir) if cache_dir else path.parent.parent / "spark"
-            self.spark.read.parquet(str(_spark_readable(path, cache))).createOrReplaceTempView(name)
+            self._frames[name] = self.spark.read.parquet(str(_spark_readable(path, cache)))
 
     def _run(self, query: str):
+        """The query as a Spark DataFrame. The session is the process's: this engine's tables are
+        (re)named as the views just before the query is analysed, under one lock, so engines over
+        two workspaces in one process never read each other's."""
         self.log.append(query.strip())
-        try:
-            return self.spark.sql(query)
-        except Exception as e:   # AnalysisException and friends: say which statement
-            raise GuanxiError(f"Spark could not run the engine query ({str(e).splitlines()[0]}): "
-                              f"{query.strip()[:200]}") from None
+        with _SESSION_LOCK:
+            for name, df in self._frames.items():
+                df.createOrReplaceTempView(name)
+            try:
+                return self.spark.sql(query)
+            except Exception as e:   # AnalysisException and friends: say which statement
+                raise GuanxiError(f"Spark could not run the engine query ({str(e).splitlines()[0]}): "
+                                  f"{query.strip()[:200]}") from None
 
     def sql(self, query: str) -> pa.Table:
         return self._run(query).toArrow()

@@ -49,6 +49,16 @@ def test_the_spark_engine_uses_the_run_session_and_reads_the_same_rows(engines, 
     assert sp.sql(q).to_pylist() == du.sql(q).to_pylist()
 
 
+def test_two_spark_engines_in_one_process_each_read_their_own_workspace(engines, tables, tmp_path):
+    sp, du = engines
+    (tmp_path / "tables").mkdir()
+    pd.read_parquet(tables / "tables" / "orders.parquet").head(50).to_parquet(tmp_path / "tables" / "orders.parquet")
+    other = SparkEngine({"orders": tmp_path / "tables" / "orders.parquet"})
+    q = "SELECT count(*) AS n FROM orders"
+    assert other.sql(q).column("n")[0].as_py() == 50
+    assert sp.sql(q).column("n")[0].as_py() == du.sql(q).column("n")[0].as_py() > 50
+
+
 def test_rfm_values_and_purchase_summary_equal_duckdbs(engines, as_of):
     sp, du = engines
     pd.testing.assert_frame_equal(sp.rfm_values(as_of), du.rfm_values(as_of), check_exact=False, rtol=RTOL)
