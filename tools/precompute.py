@@ -56,13 +56,16 @@ def precompute(ws: Workspace, settings: Settings, log: Callable[[str], None] = l
 def _precompute(ws: Workspace, settings: Settings, eng: Engine, log: Callable[[str], None]) -> dict:
     from tools import association, churn, clv, rfm, segments
 
-    orders, customers, feedback = ws.table("orders"), ws.table("customers"), ws.table("feedback")
+    customers = ws.table("customers")
     meta: dict = {"as_of": None, "provenance": {}, "seconds": {}, "skipped": {}, "engine": eng.name}
-    if orders.empty:
+    lines = (int(eng.sql("SELECT count(*) AS n FROM orders").column("n")[0].as_py())
+             if "orders" in eng.tables else 0)
+    if not lines:
         log("no orders: analyses skipped")
         ws.write_artefact("meta", {**meta, "skipped": {"all": "no orders"}})
         return meta
-    as_of = default_as_of(orders)
+    last = eng.last_order()   # as knowledge.workspace.default_as_of: the day after the last order
+    as_of = last.normalize() + pd.Timedelta(days=1) if last is not None else default_as_of(None)
     meta["as_of"] = str(as_of.date())
 
     def step(name: str, fn: Callable[[], None]) -> None:
@@ -81,15 +84,16 @@ def _precompute(ws: Workspace, settings: Settings, eng: Engine, log: Callable[[s
         table = rfm.rfm_scores(values, as_of, rows=int(values["lines"].sum()))
         ws.write_artefact("rfm", table)
         meta["provenance"]["rfm"] = table.attrs.get("provenance") or (
-            f"rfm_table · orders ({len(orders):,} rows, {len(table):,} customers) · as of {as_of.date()}")
+            f"rfm_table · orders ({lines:,} rows, {len(table):,} customers) · as of {as_of.date()}")
 
     def do_clusters():
-        res = segments.cluster_customers(orders, customers, as_of=as_of, random_state=settings.seed, engine=eng)
+        res = segments.cluster_customers(None, customers, as_of=as_of, random_state=settings.seed, engine=eng)
         ws.write_artefact("clusters", res.assignments)
         ws.write_artefact("cluster_profiles", res.profiles)
         meta["provenance"]["clusters"] = res.provenance
 
-    def do_churn():
+    def do_churn():   # features over the order lines in pandas (not yet on the engine)
+        orders, feedback = ws.table("orders"), ws.table("feedback")
         res = churn.churn_scores(orders, customers, feedback, as_of=as_of, horizon_days=settings.churn_horizon_days,
                                  random_state=settings.seed)
         ws.write_artefact("churn", res.scores)
@@ -97,7 +101,7 @@ def _precompute(ws: Workspace, settings: Settings, eng: Engine, log: Callable[[s
         meta["provenance"]["churn"] = res.provenance
 
     def do_clv():
-        res = clv.clv_from_summary(eng.purchase_summary(as_of), as_of, len(orders))
+        res = clv.clv_from_summary(eng.purchase_summary(as_of), as_of, lines)
         ws.write_artefact("clv", res.table)
         ws.write_artefact("clv_params", {"bgnbd": res.bgnbd, "gamma_gamma": res.gamma_gamma, "notes": res.notes})
         meta["provenance"]["clv"] = res.provenance
@@ -107,12 +111,13 @@ def _precompute(ws: Workspace, settings: Settings, eng: Engine, log: Callable[[s
             rules = association.mine_order_rules(None, level=level, engine=eng)
             ws.write_artefact(f"rules_{level}", _rules_frame(rules))
             meta["provenance"][f"rules_{level}"] = rules.attrs.get("provenance") or (
-                f"mine_order_rules · orders ({len(orders):,} rows) · level={level} · {len(rules):,} rules")
+                f"mine_order_rules · orders ({lines:,} rows) · level={level} · {len(rules):,} rules")
 
     log("analyses:")
-    for name, fn in (("rfm", do_rfm), ("clusters", do_clusters), ("churn", do_churn), ("clv", do_clv),
-                     ("rules", do_rules)):
+    for name, fn in (("rfm", do_rfm), ("clusters", do_clusters), ("clv", do_clv), ("rules", do_rules)):
         step(name, fn)
+    eng.close()   # its memory is given back before the order table is loaded for churn
+    step("churn", do_churn)
     ws.write_artefact("meta", meta)
     return meta
 
