@@ -133,11 +133,10 @@ def bench_fit(sizes: list[int]) -> None:
     print(f"{'customers':>10} {'distinct':>10} {'fit s':>8} {'peak MB':>8}")
     for n in sizes:
         rng = np.random.default_rng(0)
-        # whole days over three years, in weeks — as the summaries of real orders are
-        t_days = rng.integers(7, 3 * 365, n)
-        x = rng.poisson(rng.gamma(0.6, 1 / 0.8, n) * t_days / 70)
-        tx_days = np.where(x > 0, np.minimum(t_days, np.ceil(rng.uniform(0, 1, n) * t_days) + x), 0)
-        s = pd.DataFrame({"frequency": x, "recency": tx_days / 7.0, "T": t_days / 7.0})
+        T = rng.integers(1, 157, n).astype(float)
+        x = rng.poisson(rng.gamma(0.6, 1 / 0.8, n) * T / 10)
+        tx = np.where(x > 0, np.minimum(T, rng.uniform(0, 1, n) * T + x), 0.0)
+        s = pd.DataFrame({"frequency": x, "recency": np.minimum(tx, T), "T": T})   # nearly every history distinct
         t0 = time.perf_counter()
         fit_bgnbd(s)
         dt = time.perf_counter() - t0
