@@ -41,7 +41,7 @@ SETTINGS: list[tuple[str, object, str]] = [
     ("login_max_failures", 5, "Failed logins to one account within the lock-out window before the account is locked."),
     ("login_client_max_failures", 20, "Failed logins from one client address (any accounts) within the lock-out window before the address is locked."),
     ("login_lockout_seconds", 900, "The lock-out window in seconds: failed logins older than this are forgotten, so a lock-out ends within it."),
-    ("engine", "duckdb", "Engine for the aggregations over the order lines (RFM, CLV summary, rule baskets): duckdb (embedded) or spark (the guanxi[spark] extra, Java 17)."),
+    ("engine", "duckdb", "Engine for the aggregations over the order lines (RFM, cluster features, CLV summary, rule baskets): duckdb (embedded) or spark (the guanxi[spark] extra, Java 17)."),
     ("spark_master", "local[2]", "Spark master URL when engine = spark: local[N] on this machine, or spark://host:7077 for an existing cluster."),
 ]
 
