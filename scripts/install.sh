@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extra="${1:-}"
+# the test set includes the Spark-engine tests (they skip, saying why, where Java is missing)
+if [ "$extra" = test ]; then extra="test,spark"; fi
 if [ ! -x .venv/bin/python ]; then
   python3.11 -m venv .venv 2>/dev/null || python3 -m venv .venv
 fi

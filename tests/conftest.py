@@ -89,3 +89,16 @@ def demo_ws(demo_settings):
     """The built small demo `Workspace`."""
     from knowledge.workspace import Workspace
     return Workspace(demo_settings.workspace)
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One SparkSession for the whole run (local[2], UI off), for the Spark-engine tests; they skip,
+    saying why, when pyspark or Java is missing (./test.sh installs the spark extra)."""
+    from knowledge.engine import spark_available, spark_session
+    why = spark_available()
+    if why:
+        pytest.skip(f"Spark engine tests need Spark: {why}")
+    session = spark_session("local[2]", app_name="guanxi-tests")
+    yield session
+    session.stop()

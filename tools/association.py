@@ -23,8 +23,8 @@ import scipy.sparse as sp
 from knowledge.errors import GuanxiError
 from tools.results import provenance
 
-__all__ = ["mine_rules", "baskets_from_orders", "mine_order_rules", "bought_together", "top_rules",
-           "recommend_for_customer", "BoughtTogether", "RULE_COLUMNS"]
+__all__ = ["mine_rules", "rules_from_counts", "baskets_from_orders", "mine_order_rules", "bought_together",
+           "top_rules", "recommend_for_customer", "BoughtTogether", "RULE_COLUMNS"]
 
 RULE_COLUMNS = ["antecedents", "consequents", "antecedent_support", "consequent_support", "support",
                 "confidence", "lift", "leverage", "conviction", "count"]
@@ -134,22 +134,34 @@ def mine_rules(baskets, min_support: float, min_confidence: float, max_len: int 
     raw = raw[(raw["antecedents"].map(len) + raw["consequents"].map(len)) >= min_len]
     if raw.empty:
         return finish(_empty_rules(), len(frequent))
-    n_ac = np.rint(raw["support"].to_numpy() * n)
-    n_a = np.rint(raw["antecedent support"].to_numpy() * n)
-    n_c = np.rint(raw["consequent support"].to_numpy() * n)
+    rules = rules_from_counts(list(raw["antecedents"]), list(raw["consequents"]),
+                              np.rint(raw["support"].to_numpy() * n), np.rint(raw["antecedent support"].to_numpy() * n),
+                              np.rint(raw["consequent support"].to_numpy() * n), n, min_confidence)
+    return finish(rules, len(frequent))
+
+
+def rules_from_counts(antecedents, consequents, n_ac, n_a, n_c, n: int, min_confidence: float) -> pd.DataFrame:
+    """The rules table (RULE_COLUMNS, sorted) from each rule's basket counts n(A∪C), n(A), n(C) out of
+    ``n`` baskets, keeping n(A∪C) ≥ min_confidence·n(A) (tolerance 1e-9) — whichever miner found
+    them (mlxtend here, MLlib FPGrowth on the Spark engine)."""
+    n_ac, n_a, n_c = (np.asarray(v, dtype=float) for v in (n_ac, n_a, n_c))
     ok = n_ac + _EPS >= min_confidence * n_a
-    n_ac, n_a, n_c, raw = n_ac[ok], n_a[ok], n_c[ok], raw[ok]
+    ante = [frozenset(a) for a, k in zip(antecedents, ok) if k]
+    cons = [frozenset(c) for c, k in zip(consequents, ok) if k]
+    n_ac, n_a, n_c = n_ac[ok], n_a[ok], n_c[ok]
+    if not len(n_ac):
+        return _empty_rules()
     s_ac, s_a, s_c = n_ac / n, n_a / n, n_c / n
     conf = n_ac / n_a
     with np.errstate(divide="ignore", invalid="ignore"):
         conviction = np.where(n_ac == n_a, np.inf, (1 - s_c) / (1 - conf))
     rules = pd.DataFrame({
-        "antecedents": list(raw["antecedents"]), "consequents": list(raw["consequents"]),
+        "antecedents": ante, "consequents": cons,
         "antecedent_support": s_a, "consequent_support": s_c, "support": s_ac, "confidence": conf,
         "lift": conf / s_c, "leverage": s_ac - s_a * s_c, "conviction": conviction,
         "count": n_ac.astype("int64"),
     })
-    return finish(_sort_rules(rules), len(frequent))
+    return _sort_rules(rules)
 
 
 # --------------------------------------------------------------------------- CRM: orders → rules
@@ -199,20 +211,58 @@ def default_min_support(n_baskets: int) -> float:
     return min(1.0, max(0.001, count / n_baskets))
 
 
-def mine_order_rules(orders: pd.DataFrame, level: str = "product", min_support: float | None = None,
-                     min_confidence: float = 0.1, max_len: int | None = 3) -> pd.DataFrame:
+def mine_order_rules(orders: pd.DataFrame | None, level: str = "product", min_support: float | None = None,
+                     min_confidence: float = 0.1, max_len: int | None = 3, engine=None) -> pd.DataFrame:
     """Rules over the canonical orders table (one basket per order). ``min_support`` defaults to
-    :func:`default_min_support`. ``df.attrs``: n_baskets, level, provenance."""
+    :func:`default_min_support`. ``df.attrs``: n_baskets, level, provenance.
+
+    With an ``engine`` (``knowledge.engine``; ``orders`` may then be None) the baskets are built
+    by its SQL over the workspace's Parquet; an engine with a miner of its own (Spark: MLlib
+    FPGrowth) also mines them, its rules then pass through :func:`rules_from_counts` as here."""
+    _level_col(level)
+    if engine is not None:
+        return _engine_rules(engine, level, min_support, min_confidence, max_len)
     baskets = baskets_from_orders(orders, level)
     if not baskets:
         raise GuanxiError(f"no orders with a {_level_col(level)} to mine")
     ms = default_min_support(len(baskets)) if min_support is None else min_support
     rules = mine_rules(baskets, ms, min_confidence, max_len=max_len)
+    return _order_rules_attrs(rules, level, f"{len(orders):,} rows, {len(baskets):,} baskets", ms,
+                              min_confidence, max_len)
+
+
+def _order_rules_attrs(rules, level, source, ms, min_confidence, max_len, **extra) -> pd.DataFrame:
     rules.attrs["level"] = level
     rules.attrs["provenance"] = provenance(
-        "mine_order_rules", {"orders": f"{len(orders):,} rows, {len(baskets):,} baskets"}, level=level,
-        min_support=round(ms, 6), min_confidence=min_confidence, max_len=max_len, rules=len(rules))
+        "mine_order_rules", {"orders": source}, level=level, min_support=round(ms, 6),
+        min_confidence=min_confidence, max_len=max_len, rules=len(rules), **extra)
     return rules
+
+
+def _engine_rules(engine, level, min_support, min_confidence, max_len) -> pd.DataFrame:
+    n = int(engine.sql("SELECT count(DISTINCT order_id) AS n FROM (" + _items_sql(engine, level) + ") AS p"
+                       ).column("n")[0].as_py() or 0)
+    if not n:
+        raise GuanxiError(f"no orders with a {_level_col(level)} to mine")
+    ms = default_min_support(n) if min_support is None else min_support
+    source = f"{engine.name} SQL over orders.parquet, {n:,} baskets"
+    found = engine.fpgrowth(level, max(1, math.ceil(ms * n - _EPS)), min_confidence)
+    if found is None:
+        rules = mine_rules(engine.baskets(level), ms, min_confidence, max_len=max_len)
+        return _order_rules_attrs(rules, level, source, ms, min_confidence, max_len)
+    raw, n_baskets, n_itemsets = found
+    size = raw["antecedents"].map(len) + 1
+    raw = raw[size <= max_len] if max_len is not None else raw
+    rules = rules_from_counts(raw["antecedents"], raw["consequents"], raw["n_ac"], raw["n_a"], raw["n_c"],
+                              n_baskets, min_confidence)
+    rules.attrs["n_baskets"] = n_baskets
+    return _order_rules_attrs(rules, level, source, ms, min_confidence, max_len,
+                              miner=f"MLlib FPGrowth ({n_itemsets:,} frequent itemsets)")
+
+
+def _items_sql(engine, level: str) -> str:
+    from knowledge.engine import order_items_sql
+    return order_items_sql(engine.columns("orders"), level)
 
 
 # --------------------------------------------------------------------------- CRM queries

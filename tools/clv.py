@@ -27,7 +27,7 @@ from tools.results import provenance, resolve_as_of
 
 __all__ = [
     "summary_from_transactions", "fit_bgnbd", "fit_gamma_gamma", "p_alive", "expected_purchases",
-    "expected_avg_value", "customer_lifetime_value", "clv_table", "ClvResult",
+    "expected_avg_value", "customer_lifetime_value", "clv_table", "clv_from_summary", "ClvResult",
 ]
 
 _UNIT_DAYS = {"W": 7.0, "D": 1.0}
@@ -422,6 +422,19 @@ def clv_table(orders: pd.DataFrame, as_of=None, months: int = 12, discount_rate_
         raise GuanxiError("all orders have amount ≤ 0: nothing to model")
     cal_end = as_of - pd.Timedelta(days=1)
     summary = summary_from_transactions(daily, "customer_id", "day", "amount", calibration_end=cal_end, freq="W")
+    return clv_from_summary(summary, as_of, len(orders), months, discount_rate_annual)
+
+
+def clv_from_summary(summary: pd.DataFrame, as_of, n_orders: int, months: int = 12,
+                     discount_rate_annual: float = 0.1) -> ClvResult:
+    """The fit and table of :func:`clv_table` from a per-customer summary already computed (index
+    customer_id; frequency, recency, T, monetary_value in weeks, as :func:`summary_from_transactions`
+    or ``knowledge.engine.Engine.purchase_summary`` give it). ``n_orders``: order lines read."""
+    if months < 1 or int(months) != months:
+        raise GuanxiError(f"months must be a positive whole number, got {months!r}")
+    as_of = pd.Timestamp(as_of).normalize()
+    if summary.empty:
+        raise GuanxiError(f"no orders before {as_of:%Y-%m-%d}: nothing to model")
     n_repeat = int((summary["frequency"] > 0).sum())
     if n_repeat == 0:
         raise GuanxiError(f"CLV needs repeat buyers: none of the {len(summary)} customers bought on more than "
@@ -444,7 +457,7 @@ def clv_table(orders: pd.DataFrame, as_of=None, months: int = 12, discount_rate_
                                 out["T"].to_numpy(float), months, discount_rate_annual, "W") * value.to_numpy()
     out[clv_col] = clv
     out = out.reset_index()
-    prov = provenance("clv_table", {"orders": len(orders)}, as_of=as_of, customers=len(out),
+    prov = provenance("clv_table", {"orders": n_orders}, as_of=as_of, customers=len(out),
                       repeat_buyers=n_repeat, months=months, discount_rate_annual=discount_rate_annual,
                       model="BG/NBD + Gamma-Gamma, weeks, same-day orders merged")
     return ClvResult(table=out, bgnbd=bg, gamma_gamma=gg, as_of=as_of, provenance=prov, notes=notes)

@@ -23,6 +23,7 @@ from typing import Callable
 
 import pandas as pd
 
+from knowledge.engine import Engine, engine_for
 from knowledge.errors import GuanxiError
 from knowledge.settings import Settings
 from knowledge.workspace import Workspace
@@ -39,16 +40,32 @@ def _rules_frame(rules: pd.DataFrame) -> pd.DataFrame:
 
 
 def precompute(ws: Workspace, settings: Settings, log: Callable[[str], None] = lambda s: None) -> dict:
-    """Run every per-customer analysis once and store it under WORKSPACE/artefacts."""
+    """Run every per-customer analysis once and store it under WORKSPACE/artefacts.
+
+    The aggregations over the order lines behind RFM, CLV's BG/NBD summary and the rule baskets
+    run as SQL on the engine ``settings.engine`` names (knowledge.engine: DuckDB by default,
+    Spark), over the Parquet tables in place; the models (BG/NBD, churn, clusters) are fitted in
+    this process on the per-customer results. ``meta["engine"]`` says which engine ran them."""
+    eng = engine_for(ws, settings)
+    try:
+        return _precompute(ws, settings, eng, log)
+    finally:
+        eng.close()
+
+
+def _precompute(ws: Workspace, settings: Settings, eng: Engine, log: Callable[[str], None]) -> dict:
     from tools import association, churn, clv, rfm, segments
 
-    orders, customers, feedback = ws.table("orders"), ws.table("customers"), ws.table("feedback")
-    meta: dict = {"as_of": None, "provenance": {}, "seconds": {}, "skipped": {}}
-    if orders.empty:
+    customers = ws.table("customers")
+    meta: dict = {"as_of": None, "provenance": {}, "seconds": {}, "skipped": {}, "engine": eng.name}
+    lines = (int(eng.sql("SELECT count(*) AS n FROM orders").column("n")[0].as_py())
+             if "orders" in eng.tables else 0)
+    if not lines:
         log("no orders: analyses skipped")
         ws.write_artefact("meta", {**meta, "skipped": {"all": "no orders"}})
         return meta
-    as_of = default_as_of(orders)
+    last = eng.last_order()   # as knowledge.workspace.default_as_of: the day after the last order
+    as_of = last.normalize() + pd.Timedelta(days=1) if last is not None else default_as_of(None)
     meta["as_of"] = str(as_of.date())
 
     def step(name: str, fn: Callable[[], None]) -> None:
@@ -63,18 +80,20 @@ def precompute(ws: Workspace, settings: Settings, log: Callable[[str], None] = l
         log(f"  {name}: {meta['seconds'][name]:.1f} s")
 
     def do_rfm():
-        table = rfm.rfm_table(orders, as_of=as_of)
+        values = eng.rfm_values(as_of)
+        table = rfm.rfm_scores(values, as_of, rows=int(values["lines"].sum()))
         ws.write_artefact("rfm", table)
         meta["provenance"]["rfm"] = table.attrs.get("provenance") or (
-            f"rfm_table · orders ({len(orders):,} rows, {len(table):,} customers) · as of {as_of.date()}")
+            f"rfm_table · orders ({lines:,} rows, {len(table):,} customers) · as of {as_of.date()}")
 
     def do_clusters():
-        res = segments.cluster_customers(orders, customers, as_of=as_of, random_state=settings.seed)
+        res = segments.cluster_customers(None, customers, as_of=as_of, random_state=settings.seed, engine=eng)
         ws.write_artefact("clusters", res.assignments)
         ws.write_artefact("cluster_profiles", res.profiles)
         meta["provenance"]["clusters"] = res.provenance
 
-    def do_churn():
+    def do_churn():   # features over the order lines in pandas (not yet on the engine)
+        orders, feedback = ws.table("orders"), ws.table("feedback")
         res = churn.churn_scores(orders, customers, feedback, as_of=as_of, horizon_days=settings.churn_horizon_days,
                                  random_state=settings.seed)
         ws.write_artefact("churn", res.scores)
@@ -82,22 +101,23 @@ def precompute(ws: Workspace, settings: Settings, log: Callable[[str], None] = l
         meta["provenance"]["churn"] = res.provenance
 
     def do_clv():
-        res = clv.clv_table(orders, as_of=as_of)
+        res = clv.clv_from_summary(eng.purchase_summary(as_of), as_of, lines)
         ws.write_artefact("clv", res.table)
         ws.write_artefact("clv_params", {"bgnbd": res.bgnbd, "gamma_gamma": res.gamma_gamma, "notes": res.notes})
         meta["provenance"]["clv"] = res.provenance
 
     def do_rules():
         for level in ("product", "category"):
-            rules = association.mine_order_rules(orders, level=level)
+            rules = association.mine_order_rules(None, level=level, engine=eng)
             ws.write_artefact(f"rules_{level}", _rules_frame(rules))
             meta["provenance"][f"rules_{level}"] = rules.attrs.get("provenance") or (
-                f"mine_order_rules · orders ({len(orders):,} rows) · level={level} · {len(rules):,} rules")
+                f"mine_order_rules · orders ({lines:,} rows) · level={level} · {len(rules):,} rules")
 
     log("analyses:")
-    for name, fn in (("rfm", do_rfm), ("clusters", do_clusters), ("churn", do_churn), ("clv", do_clv),
-                     ("rules", do_rules)):
+    for name, fn in (("rfm", do_rfm), ("clusters", do_clusters), ("clv", do_clv), ("rules", do_rules)):
         step(name, fn)
+    eng.close()   # its memory is given back before the order table is loaded for churn
+    step("churn", do_churn)
     ws.write_artefact("meta", meta)
     return meta
 

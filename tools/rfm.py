@@ -28,7 +28,7 @@ from tools.results import provenance, resolve_as_of
 
 __all__ = [
     "SEGMENT_MAP", "SEGMENT_REGEX", "SEGMENT_ZH", "SEGMENTS", "CN8_MAP", "CN8_NAMES", "CN8_EN",
-    "TIERS", "TIER_EN", "segment_of", "cn8_of", "tier_of", "rfm_table", "rfm_lookup",
+    "TIERS", "TIER_EN", "segment_of", "cn8_of", "tier_of", "rfm_table", "rfm_scores", "rfm_lookup",
     "segment_distribution", "segment_members", "prepare_orders", "resolve_segment",
 ]
 
@@ -251,8 +251,22 @@ def rfm_table(orders: pd.DataFrame, as_of=None) -> pd.DataFrame:
     df, as_of = prepare_orders(orders, as_of, "rfm_table")
     if df.empty:
         raise GuanxiError(f"rfm_table: no orders before {as_of:%Y-%m-%d} (check as_of and the orders table)")
-    t = rfm_values(df.groupby("customer_id", sort=True), as_of)
-    t = t.reset_index().sort_values("customer_id", kind="stable").reset_index(drop=True)
+    return rfm_scores(rfm_values(df.groupby("customer_id", sort=True), as_of).reset_index(), as_of, rows=len(df))
+
+
+def rfm_scores(values: pd.DataFrame, as_of, rows: int | None = None) -> pd.DataFrame:
+    """The RFM table of :func:`rfm_table` from per-customer values already computed (columns
+    customer_id, recency_days, frequency, monetary — e.g. by an engine's SQL,
+    ``knowledge.engine.Engine.rfm_values``): scores, segments, tiers, attrs. ``rows``: the order
+    lines the values came from (for the provenance line)."""
+    as_of = pd.Timestamp(as_of).normalize()
+    if values.empty:
+        raise GuanxiError(f"rfm_table: no orders before {as_of:%Y-%m-%d} (check as_of and the orders table)")
+    t = values[["customer_id", "recency_days", "frequency", "monetary"]].astype(
+        {"recency_days": "int64", "frequency": "int64", "monetary": float})
+    t = t.sort_values("customer_id", kind="stable").reset_index(drop=True)
+    # to the micro-unit: sums of the same lines in another order (another engine) rank ties alike
+    t["monetary"] = t["monetary"].round(6)
     t["r_score"] = _quintile((-t["recency_days"]).rank(method="first"))
     t["f_score"] = _quintile(t["frequency"].rank(method="first"))
     t["m_score"] = _quintile(t["monetary"].rank(method="first"))
@@ -272,7 +286,7 @@ def rfm_table(orders: pd.DataFrame, as_of=None) -> pd.DataFrame:
     t["tier_en"] = t["tier"].map(TIER_EN)
     t.attrs["as_of"] = as_of.strftime("%Y-%m-%d")
     t.attrs["provenance"] = provenance(
-        "rfm_table", {"orders": f"{len(df):,} rows, {len(t):,} customers"}, as_of=as_of,
+        "rfm_table", {"orders": (f"{rows:,} rows, " if rows is not None else "") + f"{len(t):,} customers"}, as_of=as_of,
         scores="quintiles of rank(method=first) by customer_id", segments="RF grid (11)",
         cn8="strict vs mean", tiers="r<=2 at_risk; f+m>=8 high_value")
     return t

@@ -58,18 +58,32 @@ class ClusterResult:
         return to_jsonable(self)
 
 
-def customer_features(orders: pd.DataFrame, customers: pd.DataFrame | None = None, as_of=None,
-                      top_categories: int = TOP_CATEGORIES) -> tuple[pd.DataFrame, list[str], pd.Timestamp]:
+def customer_features(orders: pd.DataFrame | None, customers: pd.DataFrame | None = None, as_of=None,
+                      top_categories: int = TOP_CATEGORIES, engine=None) -> tuple[pd.DataFrame, list[str], pd.Timestamp]:
     """Raw per-customer features (index customer_id, sorted): recency_days, frequency, monetary,
     tenure_days and cat_<name> spend shares (top categories + 其他). Returns (frame, category
-    column names, as_of)."""
+    column names, as_of). With an ``engine`` (knowledge.engine; ``orders`` may be None, ``as_of``
+    is then needed) the per-customer values and spends come from its SQL over the Parquet."""
     from tools.rfm import prepare_orders, rfm_values
-    df, as_of = prepare_orders(orders, as_of, "cluster_customers")
-    if df.empty:
-        raise GuanxiError(f"cluster_customers: no orders before {as_of:%Y-%m-%d}")
-    g = df.groupby("customer_id", sort=True)
-    first = g["order_date"].min().dt.normalize()
-    f = rfm_values(g, as_of).astype(float)
+    if engine is not None:
+        if as_of is None:
+            raise GuanxiError("cluster_customers: give as_of with an engine")
+        as_of = pd.Timestamp(as_of).normalize()
+        v = engine.rfm_values(as_of).set_index("customer_id")
+        if v.empty:
+            raise GuanxiError(f"cluster_customers: no orders before {as_of:%Y-%m-%d}")
+        f = v[["recency_days", "frequency", "monetary"]].astype(float)
+        first = as_of - pd.to_timedelta(v["first_order_days"], unit="D")
+        spend = engine.spend_by(as_of, "category") if "category" in engine.columns("orders") else None
+    else:
+        df, as_of = prepare_orders(orders, as_of, "cluster_customers")
+        if df.empty:
+            raise GuanxiError(f"cluster_customers: no orders before {as_of:%Y-%m-%d}")
+        g = df.groupby("customer_id", sort=True)
+        first = g["order_date"].min().dt.normalize()
+        f = rfm_values(g, as_of).astype(float)
+        spend = (pd.DataFrame({"customer_id": df["customer_id"].to_numpy(), "value": df["category"].to_numpy(),
+                               "amount": df["amount"].to_numpy()}) if "category" in df.columns else None)
     start = first
     if customers is not None and "signup_date" in customers.columns and "customer_id" in customers.columns:
         c = customers.dropna(subset=["customer_id"]).drop_duplicates("customer_id")
@@ -80,13 +94,13 @@ def customer_features(orders: pd.DataFrame, customers: pd.DataFrame | None = Non
     f["tenure_days"] = (as_of - start).dt.days.clip(lower=0).astype(float)
 
     cat_cols: list[str] = []
-    if "category" in df.columns:
-        cat = df["category"].astype(object).where(df["category"].notna(), OTHER).astype(str)
-        spend = df.assign(_cat=cat.to_numpy()).groupby("_cat")["amount"].sum().sort_values(ascending=False)
-        top = [c for c in spend.index if c != OTHER][:top_categories]
+    if spend is not None:   # (customer_id, value, amount) rows: order lines, or sums per customer and value
+        cat = spend["value"].astype(object).where(spend["value"].notna(), OTHER).astype(str)
+        totals = spend.assign(_cat=cat.to_numpy()).groupby("_cat")["amount"].sum().sort_values(ascending=False)
+        top = [c for c in totals.index if c != OTHER][:top_categories]
         cat = cat.where(cat.isin(top), OTHER)
-        mix = (df.assign(_cat=cat.to_numpy()).pivot_table(index="customer_id", columns="_cat", values="amount",
-                                                          aggfunc="sum", fill_value=0.0)
+        mix = (spend.assign(_cat=cat.to_numpy()).pivot_table(index="customer_id", columns="_cat", values="amount",
+                                                             aggfunc="sum", fill_value=0.0)
                .reindex(index=f.index, columns=[*top, OTHER], fill_value=0.0))
         mix = mix.clip(lower=0)
         tot = mix.sum(axis=1)
@@ -190,12 +204,13 @@ def _disambiguate(zh: list[str], en: list[str], cats: list, prof: pd.DataFrame) 
             zh[i], en[i] = f"{zh[i]} {n}", f"{en[i]} {n}"
 
 
-def cluster_customers(orders: pd.DataFrame, customers: pd.DataFrame | None = None, as_of=None,
-                      k_range=range(3, 9), random_state: int = 0) -> ClusterResult:
+def cluster_customers(orders: pd.DataFrame | None, customers: pd.DataFrame | None = None, as_of=None,
+                      k_range=range(3, 9), random_state: int = 0, engine=None) -> ClusterResult:
     """Cluster customers by RFM, tenure and category mix; pick k in ``k_range`` by silhouette.
 
     Deterministic for a given ``random_state``. Clusters are numbered 0..k-1 by descending mean
-    monetary. See the module docstring for features and naming.
+    monetary. See the module docstring for features and naming. ``engine``: see
+    :func:`customer_features`.
     """
     from sklearn.cluster import KMeans
     from sklearn.metrics import silhouette_score
@@ -204,7 +219,7 @@ def cluster_customers(orders: pd.DataFrame, customers: pd.DataFrame | None = Non
     ks = sorted({int(k) for k in k_range})
     if not ks or ks[0] < 2:
         raise GuanxiError(f"cluster_customers: k_range must contain integers ≥ 2, got {list(k_range)}")
-    f, cat_cols, as_of = customer_features(orders, customers, as_of)
+    f, cat_cols, as_of = customer_features(orders, customers, as_of, engine=engine)
     n = len(f)
     ks = [k for k in ks if k < n]
     if not ks:
@@ -276,7 +291,8 @@ def cluster_customers(orders: pd.DataFrame, customers: pd.DataFrame | None = Non
     assign["cluster_name_en"] = assign["cluster"].map(name_en)
     assign["cluster_name_zh"] = assign["cluster"].map(name_zh)
     feats = ["log1p_recency_days", "log1p_frequency", "log1p_monetary", "log1p_tenure_days", *cat_cols]
-    prov = provenance("cluster_customers", {"orders": f"{len(orders):,} rows, {n:,} customers"}, as_of=as_of,
+    rows = len(orders) if orders is not None else engine.sql("SELECT count(*) AS n FROM orders").column("n")[0].as_py()
+    prov = provenance("cluster_customers", {"orders": f"{rows:,} rows, {n:,} customers"}, as_of=as_of,
                       k=best, k_range=f"{ks[0]}..{ks[-1]}", silhouette=round(sil[best], 3),
                       random_state=random_state, features=len(feats),
                       silhouette_sample=min(n, SILHOUETTE_SAMPLE))

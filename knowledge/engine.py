@@ -1,0 +1,420 @@
+"""One engine interface, two engines: the heavy per-customer and per-order aggregations as SQL over
+a workspace's Parquet tables, in place (no pandas copy of the order table).
+
+    eng = engine_for(ws, settings)            # settings.engine: "duckdb" (default) or "spark"
+    eng.rfm_values(as_of)                     # customer_id, recency_days, frequency, monetary, lines
+    eng.purchase_summary(as_of)               # BG/NBD inputs: frequency, recency, T, monetary_value (weeks)
+    eng.order_items("product")                # (order_id, item) pairs, one per distinct item of an order
+    eng.sql("SELECT count(*) AS n FROM orders")   # any query over the tables, as a pyarrow.Table
+
+* :class:`DuckDBEngine` — embedded, the default: DuckDB scans the Parquet files out of core.
+* :class:`SparkEngine` — Apache Spark (the optional ``guanxi[spark]`` extra, Java 17): the same SQL
+  through ``spark.sql`` over the same Parquet files, on ``settings.spark_master`` (``local[2]``, or
+  ``spark://host:7077`` for an existing cluster, whose executors must see the workspace folder).
+  It also mines association rules with MLlib ``FPGrowth`` (:meth:`SparkEngine.fpgrowth`).
+
+The SQL is written once (the ``*_SQL`` functions below) in the dialect both engines share: CAST,
+count(DISTINCT), min_by, coalesce/trim, TIMESTAMP literals. Day arithmetic is done on the
+per-customer result (dates as epoch days, exact integers), never on the order lines. Results
+come back as Arrow (DuckDB natively, Spark via ``DataFrame.toArrow``), then pandas; no Spark
+``toPandas`` (pandas ≥ 3 is not fully supported by pyspark).
+"""
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from knowledge.errors import GuanxiError
+
+__all__ = ["Engine", "DuckDBEngine", "SparkEngine", "engine_for", "spark_available", "spark_session",
+           "rfm_sql", "spend_by_sql", "purchase_days_sql", "order_items_sql", "ENGINES"]
+
+ENGINES = ("duckdb", "spark")
+_DAY = np.timedelta64(1, "D")
+
+
+def _ts(value: pd.Timestamp) -> str:
+    return f"TIMESTAMP '{pd.Timestamp(value):%Y-%m-%d %H:%M:%S}'"
+
+
+def _q(name: str) -> str:
+    """A column name in the shared SQL: Spark quotes with back-quotes, DuckDB with double quotes,
+    so only plain ASCII names (the canonical schema's) are used, unquoted."""
+    if not name.replace("_", "").isalnum() or not name.isascii():
+        raise GuanxiError(f"engine SQL: column name {name!r} is not a plain identifier")
+    return name
+
+
+# --------------------------------------------------------------------------- the shared SQL
+
+def rfm_sql(as_of: pd.Timestamp) -> str:
+    """Per customer, from lines with customer, date and amount before ``as_of``: the last order day,
+    distinct orders, total amount and the lines used (as tools.rfm.prepare_orders keeps them)."""
+    return f"""
+SELECT customer_id, CAST(max(order_date) AS DATE) AS last_day, CAST(min(order_date) AS DATE) AS first_day,
+       count(DISTINCT order_id) AS frequency, sum(amount) AS monetary, count(*) AS lines
+FROM orders
+WHERE customer_id IS NOT NULL AND order_date IS NOT NULL AND amount IS NOT NULL AND order_date < {_ts(as_of)}
+GROUP BY customer_id
+ORDER BY customer_id"""
+
+
+def spend_by_sql(as_of: pd.Timestamp, column: str) -> str:
+    """Per customer and value of ``column`` (NULL kept), the amount spent, from RFM's lines."""
+    return f"""
+SELECT customer_id, {_q(column)} AS value, sum(amount) AS amount
+FROM orders
+WHERE customer_id IS NOT NULL AND order_date IS NOT NULL AND amount IS NOT NULL AND order_date < {_ts(as_of)}
+GROUP BY customer_id, {_q(column)}
+ORDER BY customer_id, value"""
+
+
+def purchase_days_sql(as_of: pd.Timestamp) -> str:
+    """Per customer, over purchase days (lines of one day summed, days totalling ≤ 0 dropped, as
+    tools.clv.clv_table does): days, first and last day, total and the first day's total."""
+    return f"""
+WITH d AS (
+  SELECT customer_id, CAST(order_date AS DATE) AS day, sum(coalesce(amount, 0.0)) AS value
+  FROM orders
+  WHERE customer_id IS NOT NULL AND order_date IS NOT NULL AND order_date < {_ts(as_of)}
+  GROUP BY customer_id, CAST(order_date AS DATE))
+SELECT customer_id, count(*) AS days, min(day) AS first_day, max(day) AS last_day, sum(value) AS total,
+       min_by(value, day) AS first_value
+FROM d WHERE value > 0
+GROUP BY customer_id
+ORDER BY customer_id"""
+
+
+def order_items_sql(columns: list[str], level: str) -> str:
+    """(order_id, item): the distinct named items of each order — product_name (product_id when the
+    name is missing) or category; blank names dropped (as tools.association._order_items)."""
+    if level == "product":
+        parts = [c for c in ("product_name", "product_id") if c in columns]
+    elif level == "category":
+        parts = ["category"] if "category" in columns else []
+    else:
+        raise GuanxiError(f"level must be 'product' or 'category', got {level!r}")
+    if not parts or "order_id" not in columns:
+        need = "order_id and " + ("product_name or product_id" if level == "product" else "category")
+        raise GuanxiError(f"orders lack the columns needed for {level}-level baskets ({need})")
+    item = f"CAST(coalesce({', '.join(_q(p) for p in parts)}) AS STRING)"
+    return f"""
+SELECT DISTINCT CAST(order_id AS STRING) AS order_id, {item} AS item
+FROM orders
+WHERE order_id IS NOT NULL AND {item} IS NOT NULL AND trim({item}) <> ''
+ORDER BY order_id, item"""
+
+
+def _epoch_days(col: pa.ChunkedArray) -> np.ndarray:
+    """A DATE column as whole days since 1970-01-01 (exact integers)."""
+    return pc.cast(col.cast(pa.date32()), pa.int32()).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _day_number(value: pd.Timestamp) -> int:
+    return int((pd.Timestamp(value).normalize() - pd.Timestamp("1970-01-01")) // pd.Timedelta(days=1))
+
+
+# --------------------------------------------------------------------------- the interface
+
+class Engine:
+    """Runs the shared SQL over named Parquet tables (``tables``: name → file). Subclasses give
+    :meth:`sql`; everything else is written once here."""
+    name = "?"
+
+    def __init__(self, tables: Mapping[str, str | Path]):
+        self.tables = {k: Path(v) for k, v in tables.items() if Path(v).is_file()}
+        self.log: list[str] = []   # the statements run, in order (for provenance)
+
+    def sql(self, query: str) -> pa.Table:   # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def columns(self, table: str) -> list[str]:
+        if table not in self.tables:
+            raise GuanxiError(f"engine: the workspace has no {table} table (looked for {table}.parquet)")
+        return list(pq.read_schema(self.tables[table]).names)
+
+    def _need_orders(self) -> None:
+        missing = [c for c in ("order_id", "customer_id", "order_date", "amount") if c not in self.columns("orders")]
+        if missing:
+            raise GuanxiError(f"engine: the orders table has no column {', '.join(missing)}")
+
+    def last_order(self) -> pd.Timestamp | None:
+        t = self.sql("SELECT max(order_date) AS last FROM orders")
+        v = t.column("last")[0].as_py()
+        return None if v is None else pd.Timestamp(v)
+
+    def rfm_values(self, as_of) -> pd.DataFrame:
+        """customer_id, recency_days (as_of − last order day), frequency (distinct orders), monetary
+        (sum of amount), lines (order lines used), first_order_days (as_of − first order day);
+        sorted by customer_id."""
+        self._need_orders()
+        as_of = pd.Timestamp(as_of).normalize()
+        t = self.sql(rfm_sql(as_of))
+        out = pd.DataFrame({
+            "customer_id": t.column("customer_id").to_pandas().astype(str),
+            "recency_days": _day_number(as_of) - _epoch_days(t.column("last_day")),
+            "frequency": t.column("frequency").to_numpy().astype("int64"),
+            "monetary": t.column("monetary").to_numpy().astype(float),
+            "lines": t.column("lines").to_numpy().astype("int64"),
+            "first_order_days": _day_number(as_of) - _epoch_days(t.column("first_day")),
+        })
+        return out.sort_values("customer_id", kind="stable").reset_index(drop=True)
+
+    def spend_by(self, as_of, column: str = "category") -> pd.DataFrame:
+        """customer_id, value (of ``column``; None when missing), amount: each customer's spend per
+        value over RFM's lines before ``as_of`` (e.g. the category mix of the clusters)."""
+        self._need_orders()
+        if column not in self.columns("orders"):
+            raise GuanxiError(f"engine: the orders table has no column {column}")
+        t = self.sql(spend_by_sql(pd.Timestamp(as_of).normalize(), column))
+        return pd.DataFrame({"customer_id": t.column("customer_id").to_pandas().astype(str),
+                             "value": t.column("value").to_pandas().astype(object),
+                             "amount": t.column("amount").to_numpy().astype(float)})
+
+    def purchase_summary(self, as_of) -> pd.DataFrame:
+        """BG/NBD / Gamma-Gamma inputs in weeks, calibration ending the day before ``as_of`` (as
+        tools.clv.clv_table): frequency (repeat days), recency, T, monetary_value (mean of the
+        repeat days' totals, 0 for one-day buyers); index customer_id, sorted."""
+        self._need_orders()
+        as_of = pd.Timestamp(as_of).normalize()
+        t = self.sql(purchase_days_sql(as_of))
+        first, last = _epoch_days(t.column("first_day")), _epoch_days(t.column("last_day"))
+        days = t.column("days").to_numpy().astype("int64")
+        freq = days - 1
+        total = t.column("total").to_numpy().astype(float)
+        first_value = t.column("first_value").to_numpy().astype(float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            monetary = np.where(freq > 0, (total - first_value) / np.maximum(freq, 1), 0.0)
+        out = pd.DataFrame({"frequency": freq, "recency": (last - first) / 7.0,
+                            "T": (_day_number(as_of) - 1 - first) / 7.0, "monetary_value": monetary},
+                           index=pd.Index(t.column("customer_id").to_pandas().astype(str), name="customer_id"))
+        return out.sort_index(kind="stable")
+
+    def order_items(self, level: str = "product") -> pd.DataFrame:
+        """(order_id, item) pairs sorted by order_id then item."""
+        t = self.sql(order_items_sql(self.columns("orders"), level))
+        return pd.DataFrame({"order_id": t.column("order_id").to_pandas().astype(str),
+                             "item": t.column("item").to_pandas().astype(str)})
+
+    def baskets(self, level: str = "product") -> list[list[str]]:
+        """One basket per order (its distinct items, sorted), orders sorted by order_id."""
+        pairs = self.order_items(level)
+        if pairs.empty:
+            return []
+        oid = pairs["order_id"].to_numpy()
+        cuts = np.flatnonzero(oid[1:] != oid[:-1]) + 1
+        items = pairs["item"].tolist()
+        bounds = [0, *cuts.tolist(), len(items)]
+        return [items[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+    def fpgrowth(self, level: str, min_count: int, min_confidence: float):
+        """Frequent-pattern rules mined by the engine itself, or None when it has no miner of its own
+        (DuckDB: tools.association mines the baskets with mlxtend)."""
+        return None
+
+    def close(self) -> None:
+        pass
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(sorted(self.tables))})"
+
+
+class DuckDBEngine(Engine):
+    """Embedded DuckDB: each table is a view over its Parquet file (read in place, out of core)."""
+    name = "duckdb"
+
+    def __init__(self, tables: Mapping[str, str | Path], threads: int = 2, memory_limit: str | None = None):
+        import duckdb
+        super().__init__(tables)
+        config = {"threads": threads, **({"memory_limit": memory_limit} if memory_limit else {})}
+        self._con = duckdb.connect(config=config)
+        self._lock = threading.Lock()
+        for name, path in self.tables.items():
+            self._con.execute(f"CREATE VIEW {_q(name)} AS SELECT * FROM read_parquet('{_path_lit(path)}')")
+
+    def sql(self, query: str) -> pa.Table:
+        import duckdb
+        self.log.append(query.strip())
+        with self._lock:
+            try:
+                return self._con.sql(query).to_arrow_table()
+            except duckdb.Error as e:
+                raise GuanxiError(f"DuckDB could not run the engine query ({e}): {query.strip()[:200]}") from None
+
+    def close(self) -> None:
+        self._con.close()
+
+
+def _path_lit(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+# --------------------------------------------------------------------------- Spark
+
+def spark_available() -> str | None:
+    """None when pyspark and a Java runtime are installed; else why not (for a clear message)."""
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        return "pyspark is not installed (pip install 'guanxi[spark]')"
+    if not shutil.which("java") and not _java_home():
+        return "no Java runtime (Spark needs Java 17: install a JDK or set JAVA_HOME)"
+    return None
+
+
+def _java_home() -> str | None:
+    import os
+    home = os.environ.get("JAVA_HOME")
+    return home if home and (Path(home) / "bin" / "java").exists() else None
+
+
+_SESSION_LOCK = threading.Lock()
+
+
+def spark_session(master: str = "local[2]", app_name: str = "guanxi"):
+    """The process's SparkSession (created once; reused by every SparkEngine): UI off, UTC session
+    time zone, Arrow transfers on."""
+    why = spark_available()
+    if why:
+        raise GuanxiError(f"engine = \"spark\" needs Spark: {why}")
+    import warnings
+    # "PySpark does not yet fully support pandas >= 3": data moves through Arrow / Parquet only
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
+    from pyspark.sql import SparkSession
+    with _SESSION_LOCK:
+        active = SparkSession.getActiveSession()
+        if active is not None:
+            return active
+        session = (SparkSession.builder.master(master).appName(app_name)
+                   .config("spark.ui.enabled", "false")
+                   .config("spark.ui.showConsoleProgress", "false")
+                   .config("spark.sql.session.timeZone", "UTC")
+                   .config("spark.sql.shuffle.partitions", "4")
+                   .config("spark.driver.memory", "2g")
+                   .getOrCreate())
+        session.sparkContext.setLogLevel("ERROR")
+        return session
+
+
+def _spark_readable(path: Path, cache: Path) -> Path:
+    """Spark reads timestamps to the microsecond: a table written with nanoseconds is rewritten
+    once (same rows, timestamps as µs) into ``cache``; others are read as they are."""
+    schema = pq.read_schema(path)
+    ns = [f.name for f in schema if pa.types.is_timestamp(f.type) and f.type.unit == "ns"]
+    large = [f.name for f in schema if pa.types.is_large_string(f.type)]
+    if not ns and not large:
+        return path
+    out = cache / path.name
+    if out.is_file() and out.stat().st_mtime >= path.stat().st_mtime:
+        return out
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    with pq.ParquetWriter(tmp, _spark_schema(schema)) as w:
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=256_000):
+            w.write_table(pa.Table.from_batches([batch]).cast(_spark_schema(schema)))
+    tmp.replace(out)
+    return out
+
+
+def _spark_schema(schema: pa.Schema) -> pa.Schema:
+    fields = []
+    for f in schema:
+        t = f.type
+        if pa.types.is_timestamp(t) and t.unit == "ns":
+            t = pa.timestamp("us", tz=t.tz)
+        elif pa.types.is_large_string(t):
+            t = pa.string()
+        fields.append(pa.field(f.name, t, f.nullable))
+    return pa.schema(fields)
+
+
+class SparkEngine(Engine):
+    """Apache Spark: each table a temp view over its Parquet file; the same SQL via ``spark.sql``."""
+    name = "spark"
+
+    def __init__(self, tables: Mapping[str, str | Path], master: str = "local[2]", cache_dir: str | Path | None = None,
+                 session=None):
+        super().__init__(tables)
+        self.spark = session or spark_session(master)
+        self.master = self.spark.sparkContext.master
+        self._frames = {}
+        for name, path in self.tables.items():
+            cache = Path(cache_dir) if cache_dir else path.parent.parent / "spark"
+            self._frames[name] = self.spark.read.parquet(str(_spark_readable(path, cache)))
+
+    def _run(self, query: str):
+        """The query as a Spark DataFrame. The session is the process's: this engine's tables are
+        (re)named as the views just before the query is analysed, under one lock, so engines over
+        two workspaces in one process never read each other's."""
+        self.log.append(query.strip())
+        with _SESSION_LOCK:
+            for name, df in self._frames.items():
+                df.createOrReplaceTempView(name)
+            try:
+                return self.spark.sql(query)
+            except Exception as e:   # AnalysisException and friends: say which statement
+                raise GuanxiError(f"Spark could not run the engine query ({str(e).splitlines()[0]}): "
+                                  f"{query.strip()[:200]}") from None
+
+    def sql(self, query: str) -> pa.Table:
+        return self._run(query).toArrow()
+
+    def fpgrowth(self, level: str, min_count: int, min_confidence: float) -> tuple[pd.DataFrame, int, int]:
+        """MLlib FPGrowth over the orders' baskets: (rules with antecedents, consequents (sorted lists
+        of items), n_ac, n_a, n_c counts; number of baskets; number of frequent itemsets). Rules
+        with one consequent, confidence ≥ min_confidence − 1e-6 (tools.association re-applies the
+        exact thresholds on the counts)."""
+        from pyspark.ml.fpm import FPGrowth
+        from pyspark.sql import functions as F
+        pairs = self._run(order_items_sql(self.columns("orders"), level))
+        return self.fpgrowth_frame(pairs.groupBy("order_id").agg(F.collect_list("item").alias("items")),
+                                   min_count, min_confidence, FPGrowth)
+
+    def fpgrowth_baskets(self, baskets: list[list[str]], min_count: int, min_confidence: float):
+        """The same mining over baskets given in memory (e.g. the Groceries reference)."""
+        from pyspark.ml.fpm import FPGrowth
+        schema = pa.schema([pa.field("items", pa.list_(pa.string()))])
+        table = pa.Table.from_pydict({"items": [list(dict.fromkeys(b)) for b in baskets]}, schema=schema)
+        return self.fpgrowth_frame(self.spark.createDataFrame(table), min_count, min_confidence, FPGrowth)
+
+    def fpgrowth_frame(self, df, min_count: int, min_confidence: float, FPGrowth):
+        df = df.cache()
+        n = df.count()
+        if n == 0:
+            return pd.DataFrame(columns=["antecedents", "consequents", "n_ac", "n_a", "n_c"]), 0, 0
+        # Spark keeps itemsets with count ≥ ceil(minSupport·n): half a basket below gives min_count
+        model = FPGrowth(itemsCol="items", minSupport=(min_count - 0.5) / n,
+                         minConfidence=max(0.0, min_confidence - 1e-6)).fit(df)
+        n_itemsets = model.freqItemsets.count()
+        rules = model.associationRules.select("antecedent", "consequent", "confidence", "lift", "support").toArrow()
+        df.unpersist()
+        support = rules.column("support").to_numpy(zero_copy_only=False).astype(float)
+        conf = rules.column("confidence").to_numpy(zero_copy_only=False).astype(float)
+        lift = rules.column("lift").to_numpy(zero_copy_only=False).astype(float)
+        n_ac = np.rint(support * n)
+        out = pd.DataFrame({
+            "antecedents": [sorted(a) for a in rules.column("antecedent").to_pylist()],
+            "consequents": [sorted(c) for c in rules.column("consequent").to_pylist()],
+            "n_ac": n_ac, "n_a": np.rint(n_ac / conf), "n_c": np.rint(n * conf / lift),
+        })
+        return out, n, n_itemsets
+
+
+def engine_for(ws, settings=None) -> Engine:
+    """The engine the settings name, over the workspace's tables (orders, customers, products, feedback)."""
+    from knowledge.schema import TABLES
+    name = getattr(settings, "engine", "duckdb") if settings is not None else "duckdb"
+    tables = {t: ws.table_path(t) for t in TABLES}
+    if name == "duckdb":
+        return DuckDBEngine(tables)
+    if name == "spark":
+        return SparkEngine(tables, master=getattr(settings, "spark_master", "local[2]"))
+    raise GuanxiError(f"setting 'engine': expected one of {', '.join(ENGINES)}, got {name!r}")

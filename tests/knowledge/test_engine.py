@@ -1,0 +1,150 @@
+"""The DuckDB engine (the default): its SQL over the demo workspace's Parquet gives what the pandas
+analyses give — integers exactly, sums of money within 1e-9 relative — and the build uses it."""
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from knowledge.engine import DuckDBEngine, engine_for, order_items_sql, spark_available
+from knowledge.errors import GuanxiError
+from knowledge.settings import Settings
+from tools import association, clv, rfm
+from tools.results import default_as_of
+
+RTOL = 1e-9   # float sums in another order: the only difference allowed
+
+
+@pytest.fixture(scope="module")
+def orders(routing_ws):
+    return routing_ws.table("orders")
+
+
+@pytest.fixture(scope="module")
+def as_of(orders):
+    return default_as_of(orders)
+
+
+@pytest.fixture(scope="module")
+def duck(routing_ws):
+    eng = engine_for(routing_ws, Settings())
+    yield eng
+    eng.close()
+
+
+def test_the_default_engine_is_duckdb_over_the_workspace_tables(duck, routing_ws):
+    assert isinstance(duck, DuckDBEngine) and duck.name == "duckdb"
+    assert duck.tables["orders"] == routing_ws.table_path("orders")
+    n = duck.sql("SELECT count(*) AS n FROM orders").column("n")[0].as_py()
+    assert n == len(routing_ws.table("orders")) > 0
+
+
+def test_rfm_values_equal_the_pandas_rfm_table(duck, orders, as_of):
+    values = duck.rfm_values(as_of)
+    ref = rfm.rfm_table(orders, as_of=as_of)
+    assert values["customer_id"].tolist() == ref["customer_id"].tolist()
+    assert values["recency_days"].tolist() == ref["recency_days"].tolist()
+    assert values["frequency"].tolist() == ref["frequency"].tolist()
+    np.testing.assert_allclose(values["monetary"], ref["monetary"], rtol=RTOL)
+    assert values["lines"].sum() == len(rfm.prepare_orders(orders, as_of)[0])
+
+
+def test_the_rfm_table_from_engine_values_is_the_pandas_one(duck, orders, as_of):
+    values = duck.rfm_values(as_of)
+    table = rfm.rfm_scores(values, as_of, rows=int(values["lines"].sum()))
+    ref = rfm.rfm_table(orders, as_of=as_of)
+    pd.testing.assert_frame_equal(table, ref, check_exact=False, rtol=RTOL)
+    assert table.attrs["provenance"] == ref.attrs["provenance"]
+
+
+def test_an_earlier_as_of_leaves_later_orders_out_on_both_paths(duck, orders, as_of):
+    earlier = as_of - pd.Timedelta(days=120)
+    values = duck.rfm_values(earlier)
+    ref = rfm.rfm_table(orders, as_of=earlier)
+    assert len(values) == len(ref) < len(duck.rfm_values(as_of)) + 1
+    assert values["frequency"].tolist() == ref["frequency"].tolist()
+    assert (values["recency_days"] >= 1).all()
+
+
+def test_purchase_summary_equals_the_clv_summary_and_fits_the_same_model(duck, orders, as_of):
+    summary = duck.purchase_summary(as_of)
+    ref = clv.clv_table(orders, as_of=as_of)
+    got = clv.clv_from_summary(summary, as_of, len(orders))
+    cols = ["customer_id", "frequency", "recency", "T", "monetary_value"]
+    pd.testing.assert_frame_equal(got.table[cols], ref.table[cols], check_exact=False, rtol=RTOL)
+    assert got.bgnbd == pytest.approx(ref.bgnbd, rel=1e-6)
+    np.testing.assert_allclose(got.table["clv_12m"], ref.table["clv_12m"], rtol=1e-6)
+
+
+@pytest.mark.parametrize("level", ["product", "category"])
+def test_baskets_equal_the_pandas_baskets(duck, orders, level):
+    assert duck.baskets(level) == association.baskets_from_orders(orders, level)
+
+
+@pytest.mark.parametrize("level", ["product", "category"])
+def test_rules_over_engine_baskets_equal_the_pandas_rules(duck, orders, level):
+    got = association.mine_order_rules(None, level=level, engine=duck)
+    ref = association.mine_order_rules(orders, level=level)
+    assert len(got) == len(ref) > 0
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), ref.reset_index(drop=True))
+    assert got.attrs["n_baskets"] == ref.attrs["n_baskets"]
+    assert "duckdb SQL over orders.parquet" in got.attrs["provenance"]
+
+
+def test_the_build_ran_its_analyses_on_duckdb_and_they_equal_pandas(routing_ws, orders, as_of):
+    meta = routing_ws.artefact("meta")
+    assert meta["engine"] == "duckdb"
+    stored = routing_ws.artefact("rfm")
+    ref = rfm.rfm_table(orders, as_of=as_of)
+    pd.testing.assert_frame_equal(stored[ref.columns.tolist()], ref, check_exact=False, rtol=RTOL)
+    rules = routing_ws.artefact("rules_product")
+    ref_rules = association.mine_order_rules(orders, level="product")
+    assert len(rules) == len(ref_rules)
+    np.testing.assert_allclose(rules["lift"], ref_rules["lift"], rtol=RTOL)
+
+
+def test_a_workspace_without_product_columns_says_what_baskets_need(tmp_path, routing_ws):
+    shutil.copy(routing_ws.table_path("orders"), tmp_path / "orders.parquet")
+    o = pd.read_parquet(tmp_path / "orders.parquet").drop(columns=["category"])
+    o.to_parquet(tmp_path / "orders.parquet", index=False)
+    eng = DuckDBEngine({"orders": tmp_path / "orders.parquet"})
+    with pytest.raises(GuanxiError, match="category"):
+        eng.baskets("category")
+    with pytest.raises(GuanxiError, match="level must be"):
+        order_items_sql(["order_id"], "brand")
+    with pytest.raises(GuanxiError, match="no feedback table"):
+        eng.columns("feedback")
+    eng.close()
+
+
+def test_an_unknown_engine_setting_is_refused_by_name():
+    with pytest.raises(GuanxiError, match="engine.*duckdb, spark"):
+        Settings().with_(engine="polars")
+    assert Settings().with_(engine="spark", spark_master="spark://10.0.0.5:7077").spark_master.startswith("spark://")
+
+
+def test_spark_availability_is_reported_as_a_reason_or_none():
+    why = spark_available()
+    assert why is None or "pyspark" in why or "Java" in why
+
+
+def test_choosing_spark_without_spark_installed_says_how_to_get_it(routing_ws, monkeypatch):
+    import knowledge.engine as engine
+    monkeypatch.setattr(engine, "spark_available", lambda: "pyspark is not installed (pip install 'guanxi[spark]')")
+    with pytest.raises(GuanxiError, match=r"engine = \"spark\" needs Spark: pyspark is not installed.*guanxi\[spark\]"):
+        engine_for(routing_ws, Settings().with_(engine="spark"))
+
+
+def test_cluster_features_from_the_engine_equal_the_pandas_ones(duck, routing_ws, orders, as_of):
+    from tools import segments
+    customers = routing_ws.table("customers")
+    got, got_cols, _ = segments.customer_features(None, customers, as_of, engine=duck)
+    ref, ref_cols, _ = segments.customer_features(orders, customers, as_of)
+    assert got_cols == ref_cols and len(got_cols) > 1
+    pd.testing.assert_frame_equal(got, ref, check_exact=False, rtol=RTOL)
+    a = segments.cluster_customers(orders, customers, as_of=as_of, random_state=7, engine=duck)
+    b = segments.cluster_customers(orders, customers, as_of=as_of, random_state=7)
+    pd.testing.assert_frame_equal(a.assignments, b.assignments)
+    assert a.provenance == b.provenance
