@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from knowledge.errors import GuanxiError
+from knowledge.export import neutralise_cell
 
 __all__ = ["plant_campaigns", "write_campaign_events", "demo_campaigns", "WINBACK_UPLIFT", "DEMO_ACTOR"]
 
@@ -216,7 +217,7 @@ def plant_campaigns(raw_dir: Path, window_days: int = WINDOW_DAYS) -> list[dict]
         })
     if extra_rows:
         with open(opath, "a", encoding="utf-8", newline="") as f:
-            csv.writer(f, lineterminator="\n").writerows(extra_rows)
+            csv.writer(f, lineterminator="\n").writerows([[neutralise_cell(v) for v in r] for r in extra_rows])
     manifest["rows"]["orders"] = int(manifest["rows"]["orders"]) + len(extra_rows)
     manifest["rows"]["orders_distinct"] = int(manifest["rows"]["orders_distinct"]) + len(extra_rows)
     manifest.setdefault("planted", {})["campaign_orders"] = {

@@ -35,6 +35,12 @@ _VERDICT_EN = {"higher": "distinguishable: higher in the treated group", "lower"
                "too_small": "too small to tell", "no_data": "no data"}
 
 
+def _verdict(key, zh: bool) -> str:
+    """The words of a verdict; a value that is not one of ours is shown as text (escaped), never a crash."""
+    words = (_VERDICT_ZH if zh else _VERDICT_EN).get(key)
+    return words if words is not None else md_text(str(key))
+
+
 def _seg_zh(seg: str) -> str:
     from tools.rfm import SEGMENT_ZH
     return SEGMENT_ZH.get(seg, seg)
@@ -137,11 +143,11 @@ def effect_headline(d: dict, zh: bool) -> str:
         return (f"{_name(d, zh)}（{d.get('campaign_id')}，{_occ(d, zh)}，{_chan(d, zh)}，{d.get('sent_at')} 发送）："
                 f"复购率 {_val('repurchase_rate', m['treated'])} vs {_val('repurchase_rate', m['control'])}，"
                 f"提升 {_diff('repurchase_rate', m['uplift'], zh)}（95% CI {_ci('repurchase_rate', m['ci_low'], m['ci_high'])}，"
-                f"n={fmt_int(m['n_treated'])}/{fmt_int(m['n_control'])}）— {_VERDICT_ZH[m['verdict']]}{part}")
+                f"n={fmt_int(m['n_treated'])}/{fmt_int(m['n_control'])}）— {_verdict(m['verdict'], True)}{part}")
     return (f"{_name(d, zh)} ({d.get('campaign_id')}, {_occ(d, zh)}, {_chan(d, zh)}, sent {d.get('sent_at')}): "
             f"repurchase {_val('repurchase_rate', m['treated'])} vs {_val('repurchase_rate', m['control'])}, "
             f"uplift {_diff('repurchase_rate', m['uplift'], zh)} (95% CI {_ci('repurchase_rate', m['ci_low'], m['ci_high'])}, "
-            f"n={fmt_int(m['n_treated'])}/{fmt_int(m['n_control'])}) — {_VERDICT_EN[m['verdict']]}{part}")
+            f"n={fmt_int(m['n_treated'])}/{fmt_int(m['n_control'])}) — {_verdict(m['verdict'], False)}{part}")
 
 
 def effect_markdown(d: dict, zh: bool, segments: int = 8, actions: bool = True) -> str:
@@ -151,12 +157,12 @@ def effect_markdown(d: dict, zh: bool, segments: int = 8, actions: bool = True) 
     lines = []
     if zh:
         how = "，".join(x for x in (occ, ch) if x)
-        lines.append(f"**活动效果：{_name(d, zh)}**（{d.get('campaign_id')}；{how + '；' if how else ''}{d.get('sent_at')} 发送）")
+        lines.append(f"活动效果：{_name(d, zh)}（{d.get('campaign_id')}；{how + '；' if how else ''}{d.get('sent_at')} 发送）")
         lines.append(f"窗口：发送后 {fmt_int(d.get('window_days'))} 天（{d.get('window_start')} 至 {d.get('window_end')}）。")
         if not d.get("days_observed"):
             lines.append(f"⚠ 数据只到 {d.get('data_as_of')} 之前，还没有发送之后的数据，暂时无法评估；导入新数据（guanxi build）后再看。")
         elif not d.get("complete"):
-            lines.append(f"⚠ 窗口尚未结束：数据截至 {d.get('observed_to')}，以下是前 {fmt_int(d.get('days_observed'))} 天的**部分结果**，"
+            lines.append(f"⚠ 窗口尚未结束：数据截至 {d.get('observed_to')}，以下是前 {fmt_int(d.get('days_observed'))} 天的部分结果，"
                          f"窗口结束后再看结论。")
         grp = f"分组：处理组 {fmt_int(d.get('n_treated'))} 人（已发送），对照组 {fmt_int(d.get('n_control'))} 人（按设计未发送）"
         if d.get("target_zh"):
@@ -166,13 +172,13 @@ def effect_markdown(d: dict, zh: bool, segments: int = 8, actions: bool = True) 
         lines.append(grp + "。")
     else:
         how = ", ".join(x for x in (occ, ch) if x)
-        lines.append(f"**Campaign effect: {_name(d, zh)}** ({d.get('campaign_id')}; {how + '; ' if how else ''}sent {d.get('sent_at')})")
+        lines.append(f"Campaign effect: {_name(d, zh)} ({d.get('campaign_id')}; {how + '; ' if how else ''}sent {d.get('sent_at')})")
         lines.append(f"Window: {fmt_int(d.get('window_days'))} days after sending ({d.get('window_start')} to {d.get('window_end')}).")
         if not d.get("days_observed"):
             lines.append(f"⚠ The data ends before {d.get('data_as_of')}, with nothing after the sending day yet: "
                          f"nothing to measure until newer data is built (guanxi build).")
         elif not d.get("complete"):
-            lines.append(f"⚠ The window is not over yet: data up to {d.get('observed_to')}, so these are **partial figures** "
+            lines.append(f"⚠ The window is not over yet: data up to {d.get('observed_to')}, so these are partial figures "
                          f"over the first {fmt_int(d.get('days_observed'))} days; judge once the window has ended.")
         grp = (f"Groups: {fmt_int(d.get('n_treated'))} treated (sent), {fmt_int(d.get('n_control'))} control "
                f"(held out by design)")
@@ -187,14 +193,14 @@ def effect_markdown(d: dict, zh: bool, segments: int = 8, actions: bool = True) 
         if m["n_treated"] == 0 and m["n_control"] == 0 and k == "satisfaction":
             rows.append("满意度：窗口内两组都没有评分" if zh else "satisfaction: no ratings in the window in either group")
             continue
-        v = (_VERDICT_ZH if zh else _VERDICT_EN)[m["verdict"]]
+        v = _verdict(m["verdict"], zh)
         unit = ("评分人数 " if zh else "raters") if k == "satisfaction" else ""
         if zh:
-            rows.append(f"{METRIC_ZH[k]}：处理组 {_val(k, m['treated'])} vs 对照组 {_val(k, m['control'])}，提升 "
+            rows.append(f"{METRIC_ZH.get(k) or md_text(k)}：处理组 {_val(k, m['treated'])} vs 对照组 {_val(k, m['control'])}，提升 "
                         f"{_diff(k, m['uplift'], zh)}（95% CI {_ci(k, m['ci_low'], m['ci_high'])}；"
                         f"{unit}n={fmt_int(m['n_treated'])}/{fmt_int(m['n_control'])}）— {v}")
         else:
-            rows.append(f"{METRIC_EN[k]}: treated {_val(k, m['treated'])} vs control {_val(k, m['control'])}, uplift "
+            rows.append(f"{METRIC_EN.get(k) or md_text(k)}: treated {_val(k, m['treated'])} vs control {_val(k, m['control'])}, uplift "
                         f"{_diff(k, m['uplift'], zh)} (95% CI {_ci(k, m['ci_low'], m['ci_high'])}; "
                         f"{unit + ' ' if unit else ''}n={fmt_int(m['n_treated'])}/{fmt_int(m['n_control'])}) — {v}")
     if rows:
@@ -205,7 +211,7 @@ def effect_markdown(d: dict, zh: bool, segments: int = 8, actions: bool = True) 
         srows = []
         for s in segs[:segments]:
             name = _seg_zh(s["segment"]) if zh else s["segment"]
-            v = (_VERDICT_ZH if zh else _VERDICT_EN)[s["verdict"]]
+            v = _verdict(s["verdict"], zh)
             srows.append(f"{md_text(name)}：{_val('repurchase_rate', s['treated'])} vs {_val('repurchase_rate', s['control'])}，"
                          f"{_diff('repurchase_rate', s['uplift'], zh)}（95% CI {_ci('repurchase_rate', s['ci_low'], s['ci_high'])}，"
                          f"n={fmt_int(s['n_treated'])}/{fmt_int(s['n_control'])}）— {v}" if zh else

@@ -100,7 +100,8 @@ def _campaign_args(f) -> dict:
 
 
 _EFFECT_CUE = (r"(活动|挽回|召回|营销|关怀|问候|祝福|短信|群发|campaign|win-?back|greeting|outreach).{0,14}"
-               r"(效果|成效|有没有用|有用吗|管用|奏效|有效|起作用|提升|带来|拉动|复购|回购|uplift|work|worked|effect|impact|lift|pay off)|"
+               r"(效果|成效|有没有用|有用吗|管用|奏效|有效|起作用|提升|带来|拉动|复购|回购|值不值|划算|uplift|work|worked|effect|impact|lift|"
+               r"pay off|paid off|worth)|"
                r"(效果|成效|uplift|effect|impact).{0,12}(活动|campaign)|cmp-[a-z0-9]")
 
 register(ToolSpec(

@@ -499,7 +499,7 @@ def _render_contacts(r: dict, zh: bool, focus: dict) -> str:
             + (":\n" + bullets(lines) if lines else "; the event log has no contact in that window."))
 
 
-_NOT = re.compile(r"(没|未|没有|从未|从没|还没)(有)?(被)?(联系|触达|联络|沟通|回访)|多久没(联系|沟通)|"
+_NOT = re.compile(r"(没|未|没有|从未|从没|还没)(有)?(人|被|再)?(联系|触达|联络|沟通|回访|跟进)|多久没(人)?(联系|沟通)|"
                   r"\b(not|never|n't|haven't|hasn't)\b.{0,20}\b(contacted|reached|messaged)\b|\bno contact\b", re.I)
 
 

@@ -50,6 +50,8 @@ def results(demo_settings, demo_ws) -> dict:
     cid = str(demo_ws.artefact("rfm")["customer_id"].iloc[3])
     fb = demo_ws.table("feedback")
     complainer = str(fb.loc[fb["kind"].eq("complaint") & fb["customer_id"].notna(), "customer_id"].iloc[0])
+    # a complaint already resolved in the file: marking it resolved changes no other test's open counts
+    done = str(fb.loc[fb["kind"].eq("complaint") & fb["status"].eq("resolved"), "feedback_id"].iloc[0])
     out = {}
     a = Assistant(settings=demo_settings, role="admin", audit=False)
     for name in tool_names():
@@ -58,6 +60,7 @@ def results(demo_settings, demo_ws) -> dict:
             if not q:
                 continue
             q = re.sub(r"C\d{5}", complainer if name == "draft_care_message" else cid, q)
+            q = re.sub(r"FB\d{12}", done, q)
             a.reset()
             calls = [c for c in a.ask(q)["tool_calls"] if c["tool"] == name and "error" not in c["result"]]
             if calls:
