@@ -152,8 +152,7 @@ class Assistant:
         else:
             self._run(route.tool, route.args, lang, out, focus=route.focus)
             self.memory.remember(question, route.tool, route.args,
-                                 out["tool_calls"][-1]["result"] if out["tool_calls"] and
-                                 "error" not in out["tool_calls"][-1]["result"] else None, lang)
+                                 out["tool_calls"][-1]["result"] if out["tool_calls"] else None, lang)
         if notice:
             out["answer"] = notice + "\n" + out["answer"]
         return out

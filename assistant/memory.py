@@ -31,7 +31,9 @@ class Memory:
         self.turns = []
 
     def remember(self, question: str, tool: str | None, args: dict, result: dict | None, language: str) -> None:
-        """Record one answered turn (a successful tool call updates the focus)."""
+        """Record one answered turn: a successful tool call updates the focus; a failed one (its
+        result holds "error") is still the question a follow-up refers to ("那今年呢?" after
+        "上季度投诉主题" asks the same tool again), but moves no customer or list focus."""
         self.language = language
         self.turns.append({"question": question, "tool": tool, "args": dict(args or {})})
         del self.turns[:-self.max_turns]
@@ -39,6 +41,8 @@ class Memory:
             return
         self.last_tool = tool
         self.last_args = dict(args or {})
+        if "error" in result:
+            return
         cid = (args or {}).get("customer_id") or result.get("customer_id")
         if cid:
             self.customer_id = str(cid)

@@ -314,7 +314,7 @@ register(ToolSpec(
     args=lambda f: {**f.top(), **_state_in(f.q)},
     exemplars=("最近有哪些活动", "列出所有营销活动", "我们做过哪些活动", "有哪些活动还没发送", "查看活动列表",
                "list the campaigns", "what campaigns have we run", "show recent campaigns", "which campaigns are waiting for approval"),
-    cues=(Cue(r"(哪些|什么|列出|所有|全部|查看|看看|看下|最近的?|做过|办过|跑过).{0,8}(营销)?活动(?!.{0,6}(效果|成效|怎么样|如何|有用|提升))|"
+    cues=(Cue(r"(哪些|什么|列出|所有|全部|查看|看看|看下|最近的?|做过|办过|跑过).{0,8}(营销)?活动(?!.{0,10}(效果|成效|怎么样|如何|有用|提升|对照|处理组|复购|回购|带来))|"
               r"活动(列表|清单|记录)|\b(list|show|recent|all|which|what)\b.{0,20}\bcampaigns\b(?!.{0,30}\b(work|effect|uplift|result))", 0.5),),
     render=_render_list, help_zh="营销活动列表", help_en="the campaigns",
     example_zh="最近有哪些活动?", example_en="List the campaigns"))

@@ -110,3 +110,11 @@ def test_eval_questions_are_not_router_exemplars():
     ex = {t.lower() for ts in all_exemplars().values() for t in ts}
     qs = [turn["q"].lower() for c in load_templates() for turn in c["turns"]]
     assert not [q for q in qs if q in ex]
+
+
+def test_a_follow_up_after_a_failed_answer_asks_the_same_question_again(routing_settings):
+    a = Assistant(settings=routing_settings, audit=False)
+    first = a.ask("2030年的销售额")["tool_calls"][0]
+    assert first["tool"] == "query_metrics" and "error" in first["result"]   # the data does not reach 2030
+    again = a.ask("那2025年呢?")["tool_calls"][0]
+    assert again["tool"] == "query_metrics" and again["args"]["date_from"] == "2025-01-01" and "error" not in again["result"]
