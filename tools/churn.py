@@ -58,6 +58,12 @@ risk compared with a typical value (so the most common category can still be a r
 "Contract = Month-to-month raises risk (+0.12)"). Correlated features share credit unevenly,
 as with any one-feature-at-a-time attribution.
 
+On an engine (``engine=`` of :func:`churn_scores`, :func:`churn_features`, :func:`buying_rhythm`,
+the label functions; knowledge.engine, DuckDB or Spark) the per-order and per-customer
+aggregations behind the features and labels are SQL over the workspace's Parquet
+(knowledge.churn_sql) and the order table is never loaded; the features are then computed by the
+same expressions as the pandas path, which stays the reference (tests/knowledge/test_engine.py).
+
 Risk bands: ``high`` when P ≥ 0.6, ``medium`` when P ≥ 0.3, else ``low`` (:data:`RISK_BANDS`).
 
 Everything is deterministic for a fixed ``random_state`` (histogram gradient boosting is run
