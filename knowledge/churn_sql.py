@@ -32,10 +32,16 @@ def _valid(at) -> str:
     return f"customer_id IS NOT NULL AND order_date IS NOT NULL AND order_date < {_ts(at)}"
 
 
+# Money is summed exactly (decimals, to the millionth): a float sum in the engine's order would
+# differ from pandas' (compensated) sum in the last bits, enough to turn 10,889.5 into "10,889" in
+# a reason's words. Decimals come back as Python Decimals, converted to the nearest float.
+_MONEY = "CASE WHEN isnan(CAST(amount AS DOUBLE)) THEN NULL ELSE CAST(amount AS DECIMAL(38, 6)) END"
+
+
 def _per_order(at) -> str:
     return f"""po AS (
   SELECT CAST(customer_id AS STRING) AS customer_id, CAST(order_id AS STRING) AS order_key,
-         min(order_date) AS odate, coalesce(sum(amount), 0.0) AS amount
+         min(order_date) AS odate, coalesce(sum({_MONEY}), 0) AS amount
   FROM orders WHERE {_valid(at)}
   GROUP BY CAST(customer_id AS STRING), CAST(order_id AS STRING))"""
 
@@ -71,7 +77,7 @@ def churn_orders_sql(columns: list[str], at, festivals) -> str:
          count(CASE WHEN odate >= {d90} THEN 1 END) AS orders_90d,
          count(CASE WHEN odate >= {d180} THEN 1 END) AS orders_180d,
          count(CASE WHEN odate >= {d180} AND odate < {d90} THEN 1 END) AS orders_prev_90d,
-         coalesce(sum(CASE WHEN odate >= {d90} THEN amount END), 0.0) AS amount_90d,
+         coalesce(sum(CASE WHEN odate >= {d90} THEN amount END), 0) AS amount_90d,
          count(CASE WHEN {fest} THEN 1 END) AS festival_orders,
          count(DISTINCT CAST(odate AS DATE)) AS purchase_days
   FROM r GROUP BY customer_id)"""]
@@ -126,6 +132,9 @@ def _frame(t: pa.Table) -> pd.DataFrame:
             col = pc.cast(col, pa.timestamp("s"))
         if pa.types.is_timestamp(col.type) and col.type.tz is not None:
             col = pc.cast(col, pa.timestamp(col.type.unit))
+        if pa.types.is_decimal(col.type):
+            cols[name] = pd.Series([None if v is None else float(v) for v in col.to_pylist()], dtype=float)
+            continue
         cols[name] = col.to_pandas()
     out = pd.DataFrame(cols)
     out.index = pd.Index(t.column("customer_id").to_pandas().astype(str), name="customer_id")
