@@ -58,6 +58,12 @@ risk compared with a typical value (so the most common category can still be a r
 "Contract = Month-to-month raises risk (+0.12)"). Correlated features share credit unevenly,
 as with any one-feature-at-a-time attribution.
 
+On an engine (``engine=`` of :func:`churn_scores`, :func:`churn_features`, :func:`buying_rhythm`,
+the label functions; knowledge.engine, DuckDB or Spark) the per-order and per-customer
+aggregations behind the features and labels are SQL over the workspace's Parquet
+(knowledge.churn_sql) and the order table is never loaded; the features are then computed by the
+same expressions as the pandas path, which stays the reference (tests/knowledge/test_engine.py).
+
 Risk bands: ``high`` when P ≥ 0.6, ``medium`` when P ≥ 0.3, else ``low`` (:data:`RISK_BANDS`).
 
 Everything is deterministic for a fixed ``random_state`` (histogram gradient boosting is run
@@ -86,6 +92,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
+from knowledge import churn_sql
 from knowledge.errors import GuanxiError
 from tools import clv
 from tools.results import fmt_date, provenance, resolve_as_of
@@ -846,11 +853,16 @@ def _order_level(orders: pd.DataFrame, at: pd.Timestamp) -> pd.DataFrame:
 def _rhythm_from_orders(per_order: pd.DataFrame, at: pd.Timestamp) -> pd.DataFrame:
     """Purchase days (orders on one day merged) per customer, the BG/NBD fit on them and the
     own-pace numbers; see :func:`buying_rhythm`."""
-    cal_end = (at - pd.Timedelta(1, "ns")).normalize()      # the last day wholly or partly before `at`
     day = per_order["date"].dt.normalize()
     g = pd.DataFrame({"customer_id": per_order["customer_id"].to_numpy(), "day": day.to_numpy()}
                      ).drop_duplicates().groupby("customer_id", sort=True)["day"]
-    first, last, n = g.min(), g.max(), g.size()
+    return _rhythm_from_days(g.min(), g.max(), g.size(), at)
+
+
+def _rhythm_from_days(first: pd.Series, last: pd.Series, n: pd.Series, at: pd.Timestamp) -> pd.DataFrame:
+    """The rhythm of :func:`buying_rhythm` from each customer's first and last purchase day and
+    number of purchase days (Series indexed by customer_id, sorted)."""
+    cal_end = (at - pd.Timedelta(1, "ns")).normalize()      # the last day wholly or partly before `at`
     week = pd.Timedelta(days=7)
     out = pd.DataFrame({"purchase_days": n.astype(float), "frequency": (n - 1).astype(float),
                         "recency": (last - first) / week, "T": (cal_end - first) / week})
@@ -922,7 +934,7 @@ def _silence_chance(rhythm: pd.DataFrame, extra_days: float = 0.0) -> pd.Series:
     return base ** (r + rhythm["frequency"])
 
 
-def buying_rhythm(orders: pd.DataFrame, at) -> pd.DataFrame:
+def buying_rhythm(orders: pd.DataFrame | None, at, *, engine=None) -> pd.DataFrame:
     """Each customer's buying rhythm from orders dated before ``at`` (index customer_id).
 
     Purchase days (same-day orders merged, as in BG/NBD): purchase_days, frequency (repeat days x),
@@ -930,20 +942,25 @@ def buying_rhythm(orders: pd.DataFrame, at) -> pd.DataFrame:
     silence_weeks (T − t_x), p_alive (BG/NBD fitted on these customers; NaN when the fit is not
     possible), silence_chance (:func:`_silence_chance`: how often a silence this long happens at
     the customer's own pace). ``attrs["prior"]``: r, alpha (a, b) and where they came from.
+    With an ``engine`` (knowledge.engine; ``orders`` may be None) the purchase days come from its SQL.
     """
     if at is None:
         raise GuanxiError("buying_rhythm needs the date `at` (only orders dated before it are used)")
     at = pd.Timestamp(at)
-    o = _order_level(orders, at)
-    per_order = o.groupby(["customer_id", "order_key"], sort=True).agg(date=("date", "min")).reset_index()
-    out = _rhythm_from_orders(per_order, at)
+    if engine is not None:
+        d = churn_sql.churn_purchase_days(engine, at)
+        out = _rhythm_from_days(d["first_day"], d["last_day"], d["purchase_days"], at)
+    else:
+        o = _order_level(orders, at)
+        per_order = o.groupby(["customer_id", "order_key"], sort=True).agg(date=("date", "min")).reset_index()
+        out = _rhythm_from_orders(per_order, at)
     out["silence_chance"] = _silence_chance(out)
     return out
 
 
-def churn_features(orders: pd.DataFrame, customers: pd.DataFrame | None = None,
-                   feedback: pd.DataFrame | None = None, at=None, *, rhythm: pd.DataFrame | None = None
-                   ) -> pd.DataFrame:
+def churn_features(orders: pd.DataFrame | None, customers: pd.DataFrame | None = None,
+                   feedback: pd.DataFrame | None = None, at=None, *, rhythm: pd.DataFrame | None = None,
+                   engine=None) -> pd.DataFrame:
     """Per-customer churn features from rows dated strictly before ``at`` (index customer_id, sorted).
 
     One row per customer with ≥ 1 order before ``at``. Order features: recency_days, frequency
@@ -963,10 +980,14 @@ def churn_features(orders: pd.DataFrame, customers: pd.DataFrame | None = None,
     Customer attributes when present: level, channel, province, gender, industry, age_years
     (from birthday), signup_days (sign-up before ``at`` only). Attributes are the table's
     current values (no history is kept for them).
+    With an ``engine`` (knowledge.engine; ``orders`` may be None) the order features come from its
+    SQL over the order lines (knowledge.churn_sql) instead of pandas; the same values.
     """
     if at is None:
         raise GuanxiError("churn_features needs the date `at` (features use only rows dated before it)")
     at = pd.Timestamp(at)
+    if engine is not None:
+        return _other_features(_engine_order_features(engine, at, rhythm), customers, feedback, at)
     o = _order_level(orders, at)
     per_order = o.groupby(["customer_id", "order_key"], sort=True).agg(date=("date", "min"), amount=("amount", "sum"))
     per_order = per_order.reset_index()
@@ -1031,7 +1052,56 @@ def churn_features(orders: pd.DataFrame, customers: pd.DataFrame | None = None,
         ch = ch.sort_values(["customer_id", "n", "channel"], ascending=[True, False, True], kind="mergesort")
         feats["order_channel"] = ch.drop_duplicates("customer_id").set_index("customer_id")["channel"].reindex(
             feats.index).astype(object)
+    return _other_features(feats, customers, feedback, at)
 
+
+def _engine_order_features(engine, at: pd.Timestamp, rhythm: pd.DataFrame | None) -> pd.DataFrame:
+    """The order features of :func:`churn_features` from the engine's per-customer aggregates
+    (knowledge.churn_sql), computed with the same expressions as the pandas path."""
+    a = churn_sql.churn_order_aggregates(engine, at, _FESTIVALS)
+    feats = pd.DataFrame(index=a.index)
+    day = pd.Timedelta(days=1)
+    first, last = a["first_date"], a["last_date"]
+    feats["recency_days"] = (at - last) / day
+    feats["frequency"] = a["n_orders"].astype(float)
+    feats["monetary"] = a["monetary"].astype(float)
+    feats["avg_order_value"] = feats["monetary"] / feats["frequency"]
+    feats["tenure_days"] = (at - first) / day
+    span = (last - first) / day
+    feats["avg_interval_days"] = (span / (feats["frequency"] - 1)).where(feats["frequency"] > 1)
+    feats["overdue_ratio"] = feats["recency_days"] / feats["avg_interval_days"].where(feats["avg_interval_days"] > 0)
+    if rhythm is None:
+        rhythm = _rhythm_from_days(first.dt.normalize(), last.dt.normalize(), a["purchase_days"], at)
+    chance = _silence_chance(rhythm).reindex(feats.index)
+    feats["silence_odds"] = (1.0 / chance.clip(lower=1.0 / _SILENCE_ODDS_CAP)).astype(float)
+    feats["p_alive"] = rhythm["p_alive"].reindex(feats.index).astype(float)
+    n_orders = feats["frequency"]
+    last_gap = (last - a["prev_date"]) / day
+    feats["last_gap_days"] = last_gap.where(n_orders >= 2).astype(float)
+    earlier = (span - last_gap) / (n_orders - 2)
+    feats["gap_trend"] = (last_gap / earlier.where(earlier > 0)).where(n_orders >= 3).astype(float)
+    last3 = a["recent_sum"].astype(float) / a["recent_n"].astype(float)
+    before = (feats["monetary"] - a["recent_sum"].astype(float)) / (n_orders - 3)
+    feats["amount_trend"] = (last3 / before.where(before > 0)).where(n_orders >= 4).astype(float)
+    feats.attrs["rhythm_prior"] = dict(rhythm.attrs["prior"])
+    for name in ("orders_30d", "orders_90d", "orders_180d", "orders_prev_90d"):
+        feats[name] = a[name].astype(float)
+    feats["trend_90d"] = feats["orders_90d"] - feats["orders_prev_90d"]
+    feats["amount_90d"] = a["amount_90d"].astype(float)
+    for name in ("n_categories", "n_products"):
+        if name in a:
+            feats[name] = a[name].astype(float)
+    feats["festival_share"] = a["festival_orders"].astype(float) / feats["frequency"]
+    if "order_channel" in a:
+        ch = a["order_channel"].astype(object)
+        feats["order_channel"] = ch.where(ch.notna(), np.nan)
+    return feats
+
+
+def _other_features(feats: pd.DataFrame, customers: pd.DataFrame | None, feedback: pd.DataFrame | None,
+                    at: pd.Timestamp) -> pd.DataFrame:
+    """Feedback and customer-attribute features of :func:`churn_features` joined to ``feats``."""
+    day = pd.Timedelta(days=1)
     if feedback is not None:
         _require(feedback, "feedback", ("customer_id", "created_at"))
         feedback = feedback.reset_index(drop=True)
@@ -1082,14 +1152,17 @@ def churn_features(orders: pd.DataFrame, customers: pd.DataFrame | None = None,
     return feats
 
 
-def churn_labels(orders: pd.DataFrame, cutoff, as_of) -> pd.Series:
+def churn_labels(orders: pd.DataFrame | None, cutoff, as_of, *, engine=None) -> pd.Series:
     """1 = churned (an order before ``cutoff``, none in [cutoff, as_of)), 0 = bought again; index customer_id.
 
     The plain label (``label="no_order"``): whatever the customer's own rhythm, so a customer who
     buys twice a year counts as churned after most 90-day windows. :func:`lapse_labels` is the
-    own-cycle label churn_scores uses by default.
+    own-cycle label churn_scores uses by default. With an ``engine`` (``orders`` may be None): by its SQL.
     """
     cutoff, as_of = pd.Timestamp(cutoff), pd.Timestamp(as_of)
+    if engine is not None:
+        back = churn_sql.churn_came_back(engine, cutoff, as_of)
+        return pd.Series(1 - back.to_numpy(), index=back.index, name="churned", dtype=int)
     before = _order_level(orders, cutoff)
     window = _order_level(orders, as_of)
     window = window.loc[window["date"] >= cutoff]
@@ -1108,8 +1181,8 @@ def _check_level(level) -> float:
     return lv
 
 
-def lapse_labels(orders: pd.DataFrame, cutoff, as_of, level: float = LAPSE_LEVEL, *,
-                 rhythm: pd.DataFrame | None = None) -> pd.Series:
+def lapse_labels(orders: pd.DataFrame | None, cutoff, as_of, level: float = LAPSE_LEVEL, *,
+                 rhythm: pd.DataFrame | None = None, engine=None) -> pd.Series:
     """Own-cycle churn label: 1 = lapsed, 0 = not; index customer_id (customers with an order before ``cutoff``).
 
     Lapsed = no order in [cutoff, as_of) *and*, by ``as_of``, a silence that would happen less
@@ -1121,9 +1194,9 @@ def lapse_labels(orders: pd.DataFrame, cutoff, as_of, level: float = LAPSE_LEVEL
     """
     lv = _check_level(level)
     cutoff, as_of = pd.Timestamp(cutoff), pd.Timestamp(as_of)
-    no_order = churn_labels(orders, cutoff, as_of)
+    no_order = churn_labels(orders, cutoff, as_of, engine=engine)
     if rhythm is None:
-        rhythm = buying_rhythm(orders, cutoff)
+        rhythm = buying_rhythm(orders, cutoff, engine=engine)
     chance = _silence_chance(rhythm, extra_days=(as_of - cutoff) / pd.Timedelta(days=1)).reindex(no_order.index)
     out = ((no_order == 1) & (chance < lv)).astype(int).rename("churned")
     out.attrs["prior"] = dict(rhythm.attrs["prior"])
@@ -1177,10 +1250,10 @@ def _attribute_gain(X: pd.DataFrame, y: np.ndarray, attrs: list[str], holdout: f
     return out
 
 
-def churn_scores(orders: pd.DataFrame, customers: pd.DataFrame | None = None, feedback: pd.DataFrame | None = None,
-                 as_of=None, horizon_days: int = 90, random_state: int = 0, holdout: float = 0.2,
-                 top_reasons: int = 3, label: str = "own_cycle", lapse_level: float = LAPSE_LEVEL,
-                 attributes: str | bool = "auto") -> ChurnResult:
+def churn_scores(orders: pd.DataFrame | None, customers: pd.DataFrame | None = None,
+                 feedback: pd.DataFrame | None = None, as_of=None, horizon_days: int = 90, random_state: int = 0,
+                 holdout: float = 0.2, top_reasons: int = 3, label: str = "own_cycle",
+                 lapse_level: float = LAPSE_LEVEL, attributes: str | bool = "auto", engine=None) -> ChurnResult:
     """Churn probability per customer, against each customer's own buying cycle.
 
     ``label="own_cycle"`` (default): P(by ``as_of + horizon_days`` the customer has bought nothing
@@ -1198,7 +1271,13 @@ def churn_scores(orders: pd.DataFrame, customers: pd.DataFrame | None = None, fe
     sign-up) are used when they add ≥ :data:`ATTRIBUTE_MIN_GAIN` cross-validated ROC AUC to the
     behaviour-only model (``"auto"``, the check is in ``card['attribute_check']``), always
     (True) or never (False).
+
+    ``engine`` (knowledge.engine, DuckDB or Spark; ``orders`` may then be None): the features and
+    labels are aggregated by its SQL over the workspace's order lines (knowledge.churn_sql), so the
+    order table is never loaded; the scores, card and reasons are the pandas path's.
     """
+    if engine is None and orders is None:
+        raise GuanxiError("churn_scores needs the orders table or an engine over it")
     _require(orders, "orders", ("customer_id", "order_date"))
     try:
         horizon = int(horizon_days)
@@ -1211,15 +1290,22 @@ def churn_scores(orders: pd.DataFrame, customers: pd.DataFrame | None = None, fe
     level = _check_level(lapse_level)
     if attributes not in ("auto", True, False):
         raise GuanxiError(f"attributes must be 'auto', True or False; got {attributes!r}")
-    if len(orders) and not pd.api.types.is_datetime64_any_dtype(orders["order_date"]):
-        orders = orders.assign(order_date=_dates(orders["order_date"], "orders.order_date"))
-    as_of = resolve_as_of(orders, as_of)
+    if engine is not None:
+        n_lines = int(engine.sql("SELECT count(*) AS n FROM orders").column("n")[0].as_py())
+        last = engine.last_order() if as_of is None else None
+        as_of = resolve_as_of(None, as_of if last is None else last.normalize() + pd.Timedelta(days=1))
+        orders = None
+    else:
+        n_lines = int(len(orders))
+        if len(orders) and not pd.api.types.is_datetime64_any_dtype(orders["order_date"]):
+            orders = orders.assign(order_date=_dates(orders["order_date"], "orders.order_date"))
+        as_of = resolve_as_of(orders, as_of)
     cutoff = as_of - pd.Timedelta(days=horizon)
 
-    rhythm = buying_rhythm(orders, cutoff)     # the BG/NBD prior at the cutoff, fitted once
-    X_train = churn_features(orders, customers, feedback, at=cutoff, rhythm=rhythm)
-    labels = (lapse_labels(orders, cutoff, as_of, level, rhythm=rhythm) if label == "own_cycle"
-              else churn_labels(orders, cutoff, as_of))
+    rhythm = buying_rhythm(orders, cutoff, engine=engine)     # the BG/NBD prior at the cutoff, fitted once
+    X_train = churn_features(orders, customers, feedback, at=cutoff, rhythm=rhythm, engine=engine)
+    labels = (lapse_labels(orders, cutoff, as_of, level, rhythm=rhythm, engine=engine) if label == "own_cycle"
+              else churn_labels(orders, cutoff, as_of, engine=engine))
     y = labels.reindex(X_train.index)
     n, n_churn = int(len(y)), int(y.sum())
     where = f"before the cutoff {fmt_date(cutoff)} (as of {fmt_date(as_of)}, horizon {horizon} days)"
@@ -1253,7 +1339,7 @@ def churn_scores(orders: pd.DataFrame, customers: pd.DataFrame | None = None, fe
                               exclude=tuple(exclude), groups=FEATURE_GROUPS)
     model.fit(X_train.assign(churned=y.to_numpy()), "churned")
 
-    X_now = churn_features(orders, customers, feedback, at=as_of)
+    X_now = churn_features(orders, customers, feedback, at=as_of, engine=engine)
     proba = model.predict_proba(X_now)
     why = model.reasons(X_now, top=top_reasons)
     joined_en = why.groupby("row", sort=False)["text_en"].agg("; ".join)
@@ -1340,7 +1426,7 @@ def churn_scores(orders: pd.DataFrame, customers: pd.DataFrame | None = None, fe
         "reason_groups": {k: list(v["features"]) for k, v in FEATURE_GROUPS.items()},
         "notes": notes,
     }
-    tables = {"orders": int(len(orders))}
+    tables = {"orders": n_lines}
     if customers is not None:
         tables["customers"] = int(len(customers))
     if feedback is not None:

@@ -42,8 +42,8 @@ def _rules_frame(rules: pd.DataFrame) -> pd.DataFrame:
 def precompute(ws: Workspace, settings: Settings, log: Callable[[str], None] = lambda s: None) -> dict:
     """Run every per-customer analysis once and store it under WORKSPACE/artefacts.
 
-    The aggregations over the order lines behind RFM, CLV's BG/NBD summary and the rule baskets
-    run as SQL on the engine ``settings.engine`` names (knowledge.engine: DuckDB by default,
+    The aggregations over the order lines behind RFM, the clusters' and churn's features (and
+    churn's labels), CLV's BG/NBD summary and the rule baskets run as SQL on the engine ``settings.engine`` names (knowledge.engine: DuckDB by default,
     Spark), over the Parquet tables in place; the models (BG/NBD, churn, clusters) are fitted in
     this process on the per-customer results. ``meta["engine"]`` says which engine ran them."""
     eng = engine_for(ws, settings)
@@ -92,10 +92,9 @@ def _precompute(ws: Workspace, settings: Settings, eng: Engine, log: Callable[[s
         ws.write_artefact("cluster_profiles", res.profiles)
         meta["provenance"]["clusters"] = res.provenance
 
-    def do_churn():   # features over the order lines in pandas (not yet on the engine)
-        orders, feedback = ws.table("orders"), ws.table("feedback")
-        res = churn.churn_scores(orders, customers, feedback, as_of=as_of, horizon_days=settings.churn_horizon_days,
-                                 random_state=settings.seed)
+    def do_churn():   # features and labels by the engine's SQL: the order table is never loaded
+        res = churn.churn_scores(None, customers, ws.table("feedback"), as_of=as_of,
+                                 horizon_days=settings.churn_horizon_days, random_state=settings.seed, engine=eng)
         ws.write_artefact("churn", res.scores)
         ws.write_artefact("churn_card", res.card if isinstance(res.card, dict) else res.card.__dict__)
         meta["provenance"]["churn"] = res.provenance
@@ -114,10 +113,9 @@ def _precompute(ws: Workspace, settings: Settings, eng: Engine, log: Callable[[s
                 f"mine_order_rules · orders ({lines:,} rows) · level={level} · {len(rules):,} rules")
 
     log("analyses:")
-    for name, fn in (("rfm", do_rfm), ("clusters", do_clusters), ("clv", do_clv), ("rules", do_rules)):
+    for name, fn in (("rfm", do_rfm), ("clusters", do_clusters), ("clv", do_clv), ("rules", do_rules),
+                     ("churn", do_churn)):
         step(name, fn)
-    eng.close()   # its memory is given back before the order table is loaded for churn
-    step("churn", do_churn)
     ws.write_artefact("meta", meta)
     return meta
 

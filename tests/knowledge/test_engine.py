@@ -148,3 +148,55 @@ def test_cluster_features_from_the_engine_equal_the_pandas_ones(duck, routing_ws
     b = segments.cluster_customers(orders, customers, as_of=as_of, random_state=7)
     pd.testing.assert_frame_equal(a.assignments, b.assignments)
     assert a.provenance == b.provenance
+
+
+@pytest.mark.parametrize("at_days_before", [0, 90])
+def test_churn_features_from_the_engine_equal_the_pandas_ones(duck, routing_ws, orders, as_of, at_days_before):
+    from tools import churn
+    at = as_of - pd.Timedelta(days=at_days_before)
+    customers, feedback = routing_ws.table("customers"), routing_ws.table("feedback")
+    got = churn.churn_features(None, customers, feedback, at=at, engine=duck)
+    ref = churn.churn_features(orders, customers, feedback, at=at)
+    assert len(got) == len(ref) > 0 and got.columns.tolist() == ref.columns.tolist()
+    assert {"gap_trend", "amount_trend", "order_channel", "n_categories", "complaints"} <= set(got.columns)
+    pd.testing.assert_frame_equal(got, ref, check_exact=False, rtol=RTOL, check_index_type=False)
+    prior, ref_prior = got.attrs["rhythm_prior"], ref.attrs["rhythm_prior"]
+    assert prior["source"] == ref_prior["source"] == "BG/NBD fit"
+    assert [prior[k] for k in "r alpha a b".split()] == pytest.approx([ref_prior[k] for k in "r alpha a b".split()],
+                                                                      rel=1e-9)
+    rhythm = churn.buying_rhythm(None, at, engine=duck)
+    pd.testing.assert_frame_equal(rhythm, churn.buying_rhythm(orders, at), check_exact=False, rtol=RTOL,
+                                  check_index_type=False)
+
+
+def test_churn_labels_from_the_engine_equal_the_pandas_ones(duck, orders, as_of):
+    from tools import churn
+    cutoff = as_of - pd.Timedelta(days=90)
+    plain = churn.churn_labels(None, cutoff, as_of, engine=duck)
+    pd.testing.assert_series_equal(plain, churn.churn_labels(orders, cutoff, as_of), check_index_type=False)
+    lapsed = churn.lapse_labels(None, cutoff, as_of, engine=duck)
+    ref = churn.lapse_labels(orders, cutoff, as_of)
+    assert 0 < lapsed.sum() < plain.sum()
+    pd.testing.assert_series_equal(lapsed, ref, check_index_type=False)
+
+
+def test_churn_scores_on_the_engine_equal_the_pandas_scores_and_reasons(duck, routing_ws, routing_settings, orders,
+                                                                       as_of):
+    from tools import churn
+    customers, feedback = routing_ws.table("customers"), routing_ws.table("feedback")
+    kw = dict(as_of=as_of, horizon_days=routing_settings.churn_horizon_days, random_state=routing_settings.seed)
+    got = churn.churn_scores(None, customers, feedback, engine=duck, **kw)
+    ref = churn.churn_scores(orders, customers, feedback, **kw)
+    np.testing.assert_allclose(got.scores["churn_probability"], ref.scores["churn_probability"], rtol=1e-6, atol=1e-9)
+    for col in ("customer_id", "risk_band", "reasons_en", "reasons_zh"):
+        assert got.scores[col].tolist() == ref.scores[col].tolist(), col
+    pd.testing.assert_frame_equal(got.scores, ref.scores, check_exact=False, rtol=1e-6)
+    assert got.card["roc_auc"] == pytest.approx(ref.card["roc_auc"], rel=1e-9)
+    assert got.provenance == ref.provenance
+    assert got.card["label_definition"] == ref.card["label_definition"]
+    # the build ran churn on the engine: its artefact is these scores
+    stored = routing_ws.artefact("churn")
+    assert stored["customer_id"].tolist() == ref.scores["customer_id"].tolist()
+    assert stored["reasons_en"].tolist() == ref.scores["reasons_en"].tolist()
+    np.testing.assert_allclose(stored["churn_probability"], ref.scores["churn_probability"], rtol=1e-6, atol=1e-9)
+    assert routing_ws.artefact("meta")["provenance"]["churn"] == ref.provenance

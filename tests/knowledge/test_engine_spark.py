@@ -13,7 +13,7 @@ import pytest
 from knowledge.engine import DuckDBEngine, SparkEngine, engine_for
 from knowledge.settings import Settings
 from knowledge.workspace import Workspace
-from tools import association
+from tools import association, churn
 from tools.precompute import precompute
 from tools.results import default_as_of
 
@@ -77,6 +77,20 @@ def test_baskets_and_fpgrowth_rules_equal_duckdb_and_mlxtend(engines):
         assert "MLlib FPGrowth" in got.attrs["provenance"]
 
 
+def test_churn_features_and_labels_on_spark_equal_duckdbs(engines, routing_ws, as_of):
+    sp, du = engines
+    customers, feedback = routing_ws.table("customers"), routing_ws.table("feedback")
+    cutoff = as_of - pd.Timedelta(days=90)
+    for at in (as_of, cutoff):
+        got = churn.churn_features(None, customers, feedback, at=at, engine=sp)
+        ref = churn.churn_features(None, customers, feedback, at=at, engine=du)
+        assert len(got) == len(ref) > 0
+        pd.testing.assert_frame_equal(got, ref, check_exact=False, rtol=RTOL, check_index_type=False)
+    pd.testing.assert_series_equal(churn.lapse_labels(None, cutoff, as_of, engine=sp),
+                                   churn.lapse_labels(None, cutoff, as_of, engine=du), check_index_type=False)
+    assert any("row_number() OVER" in q for q in sp.log)   # the features' SQL ran on Spark
+
+
 def test_groceries_with_mllib_fpgrowth_gives_the_published_5668_rules(engines, shared_data):
     sp, _ = engines
     with open(shared_data / "groceries" / "groceries.csv", encoding="utf-8") as f:
@@ -110,3 +124,8 @@ def test_the_demo_build_gives_the_same_artefacts_on_spark_and_duckdb(tables, eng
             else:
                 assert a[col].astype(str).tolist() == b[col].astype(str).tolist(), f"{name}.{col}"
     assert spark_ws.artefact("clv_params")["bgnbd"] == pytest.approx(duck_ws.artefact("clv_params")["bgnbd"], rel=1e-6)
+    # churn's features and labels came from each engine's SQL: the same model, card and reasons
+    card_s, card_d = spark_ws.artefact("churn_card"), duck_ws.artefact("churn_card")
+    assert card_s["roc_auc"] == pytest.approx(card_d["roc_auc"], rel=1e-9)
+    assert (card_s["n_train_customers"], card_s["n_churned"]) == (card_d["n_train_customers"], card_d["n_churned"])
+    assert meta_s["provenance"]["churn"] == meta_d["provenance"]["churn"]
