@@ -245,6 +245,8 @@ register(ToolSpec(
               r"\b(best|most effective|most successful|biggest uplift|highest uplift|largest uplift)\b.{0,20}\bcampaigns?\b|"
               r"\bcampaigns?\b.{0,30}\b(best|most effective|biggest uplift|highest uplift)\b|"
               r"\bnext (step|action)s?\b.{0,30}\b(segment|campaign)|\b(do|try|send) next\b.{0,40}\b(segments?|campaigns?)\b|"
-              r"\bbased on (the )?(past|previous|earlier|last) campaigns\b", 0.6),),
+              r"\bbased on (the )?(past|previous|earlier|last) campaigns\b|"
+              r"\b(which|what) (campaign|occasion)s?\b.{0,20}\b(repeat|run again|reuse|keep|stop)\b|"
+              r"(哪个|哪次|哪种|什么)(营销)?活动.{0,10}(值得|应该|可以)?(再做|重复|继续做|再来|停掉)", 0.6),),
     render=_render_compare, help_zh="活动效果对比与下一步建议", help_en="campaigns compared, and the next action per segment",
     example_zh="哪个活动最有效?", example_en="Which campaign worked best?"))

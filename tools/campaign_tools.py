@@ -167,7 +167,8 @@ def _render_created(r: dict, zh: bool, focus: dict) -> str:
     return txt + (f"\n\nNote: {'; '.join(warn)}" if warn else "")
 
 
-_CREATE_VERB = (r"(做|搞|办|发起|发|创建|新建|建|策划|安排|来|跑|开展|组织|启动|弄|设|开)(一|个|一个|一次|一波|一场|场|次|波)?"
+_CREATE_VERB = (r"(做|搞|办|发起|发|创建|新建|建|策划|安排|来|跑|开展|组织|启动|弄|设|开)(?![了过]?(多少|几))"   # not "发了多少条"
+                r"(一|个|一个|一次|一波|一场|场|次|波)?"
                 r".{0,16}(活动|营销|campaign)|"
                 r"(活动|营销活动)(草稿)?.{0,4}(创建|新建|发起)|(发|送)(个|张|点|些|一波)?(优惠券|红包)|"
                 r"\b(run|create|start|launch|set up|setup|plan|make|build|do|new)\b.{0,40}\bcampaigns?\b")

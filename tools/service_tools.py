@@ -549,6 +549,8 @@ register(ToolSpec(
     cues=(Cue(r"(联系|触达|联络|沟通|回访)(了|过)(哪些|谁|多少|几)|(谁|哪些客户|多少客户).{0,12}(没|未)(有)?(被)?(联系|触达|联络|沟通)|"
               r"(没|未)(有)?(被)?(联系|触达|联络)|联系记录|联系历史|沟通记录|上次联系|最近一次联系|"
               r"\bcontact(ed)? history\b|\bwho did we (contact|message|text|email|call|reach)|\b(been|was|were) contacted\b|"
-              r"\bhaven't contacted\b|\bnot contacted\b|\blast contact(ed)?\b|\bdid we (message|contact)\b", 0.45),),
+              r"\bhaven't contacted\b|\bnot contacted\b|\blast contact(ed)?\b|\bdid we (message|contact)\b|"
+              r"(发|发送|发出)(了|过)(多少|几)(条|次|个)|(发|发送)了?(多少|几)(条|次)|"
+              r"\bhow many (messages|texts|sms|e-?mails)\b.{0,20}\b(did we|have we|were|went)\b", 0.45),),
     render=_render_contacts, help_zh="联系记录（谁联系过、谁很久没联系）", help_en="contact history (who was contacted, who not)",
     example_zh="上周联系了哪些客户?", example_en="Who hasn't been contacted in 90 days?"))

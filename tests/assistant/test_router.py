@@ -385,6 +385,9 @@ def test_a_campaign_asked_for_in_chat_goes_to_create_campaign(router, q, args):
     # campaign words do not take the questions other tools answer
     ("哪些客户有流失风险", "at_risk_customers"), ("未来7天谁过生日", "care_calendar"),
     ("给冠军客户批量写生日短信", "draft_care_batch"), ("which customers should we win back", "at_risk_customers"),
+    # counting what was sent is the contact log, not a new campaign; repeating one asks what worked
+    ("最近一周发了多少条营销短信", "contact_history"), ("上个月发过几次活动短信", "contact_history"),
+    ("which campaign should we repeat for at risk customers?", "compare_campaigns"), ("哪个活动值得再做", "compare_campaigns"),
 ])
 def test_campaign_questions_route_to_the_campaign_tools_and_take_no_others(router, q, tool):
     assert router.route(q).tool == tool, q
