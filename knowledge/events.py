@@ -95,9 +95,7 @@ class EventLog:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             con = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-            con.execute("PRAGMA journal_mode=WAL")
-            con.execute("PRAGMA synchronous=FULL")   # a committed event is on disk
-            con.executescript(_SCHEMA)
+            self._set_up(con)
             cols = [r[1] for r in con.execute("PRAGMA table_info(events)")]
             if cols[:6] != ["id", "at", "kind", "actor", "subject", "payload"]:
                 raise sqlite3.DatabaseError(f"its events table has columns {cols}, expected "
@@ -110,6 +108,23 @@ class EventLog:
         except OSError as e:
             raise GuanxiError(f"{self.path}: cannot open the event log ({e})") from None
         return con
+
+    @staticmethod
+    def _set_up(con: sqlite3.Connection) -> None:
+        """WAL mode and the schema. Switching a new file to WAL while other processes open it can
+        fail with "database is locked" at once (SQLite's busy timeout does not cover it): retried
+        until BUSY_TIMEOUT_S has passed."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while True:
+            try:
+                con.execute("PRAGMA journal_mode=WAL")
+                con.execute("PRAGMA synchronous=FULL")   # a committed event is on disk
+                con.executescript(_SCHEMA)
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) and "busy" not in str(e) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def append(self, kind: str, actor: str, subject: str = "", payload: dict | None = None,
                at: str | None = None) -> int:
