@@ -39,6 +39,7 @@ SETTINGS: list[tuple[str, object, str]] = [
     ("port", 7860, "Port the web app listens on."),
     ("seed", 42, "Random seed for the demo generator and models."),
     ("max_file_mb", 1024, "Largest input file `guanxi build` reads, in MB (an .xlsx by its unpacked size); a larger file is refused."),
+    ("stream_above_mb", 64, "Order files larger than this, in MB, are read and cleaned in chunks of 500,000 lines (memory stays bounded whatever the file's length); smaller ones in one piece. Both give the same tables."),
     ("max_field_chars", 100000, "Longest value one field of an input file may hold, in characters; a row with a longer field is quarantined (the field is never loaded whole)."),
     ("export_ttl_minutes", 60, "Minutes a batch export stays downloadable by the user who made it; older exports are deleted."),
     ("login_max_failures", 5, "Failed logins to one account within the lock-out window before the account is locked."),
@@ -71,6 +72,7 @@ class Settings:
     port: int = 7860
     seed: int = 42
     max_file_mb: int = 1024
+    stream_above_mb: int = 64
     max_field_chars: int = 100000
     export_ttl_minutes: int = 60
     login_max_failures: int = 5
