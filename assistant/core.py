@@ -188,7 +188,9 @@ class Assistant:
     def _candidate_info(self, ids: list[str]) -> list[dict]:
         """Distinguishing details of customers for a clarifying question (contacts masked)."""
         v = self.router.vocab
-        orders = self.ctx.ws.table("orders")
+        wanted = [str(c) for c in ids if c in v.cust.index]
+        orders = self.ctx.ws.table_columns("orders", ["customer_id", "order_date"],
+                                           filters=[("customer_id", "in", wanted or [""])]).to_pandas()
         out = []
         for cid in ids:
             if cid not in v.cust.index:

@@ -183,9 +183,10 @@ class Vocabulary:
         # acquisition / order channels (kpi filter)
         chans = set(cust.get("channel", pd.Series(dtype=str)).dropna().astype(str).unique())
         try:
-            orders = ws.table("orders")
-            if "channel" in orders:
-                chans |= set(orders["channel"].dropna().astype(str).unique())
+            import pyarrow.compute as pc
+            col = ws.table_columns("orders", ["channel"])   # the one column, not the order table
+            if col.num_columns:
+                chans |= {str(c) for c in pc.unique(col.column(0)).to_pylist() if c is not None}
         except Exception:  # noqa: BLE001 - the vocabulary works without the orders' channels
             pass
         self.channels = sorted({c for c in chans if c.strip() and c.lower() not in ("nan", "none")}, key=len, reverse=True)
