@@ -37,8 +37,8 @@ from knowledge.errors import GuanxiError
 from knowledge.export import restore_cell, write_csv
 from knowledge.formats import Decision, Decisions, merge_decisions
 from knowledge.headers import assign_table
-from knowledge.ingest import (DELIMITER_NAMES, SOURCE_FILE, SOURCE_ROW, SourceTable, _blank_rows, _opened,
-                              _promote_header, _unique_headers, detect_encoding, has_blank_lines, map_frame, sample_lines,
+from knowledge.ingest import (DELIMITER_NAMES, SOURCE_FILE, SOURCE_ROW, SourceTable, blank_rows, opened,
+                              promote_header, unique_headers, detect_encoding, has_blank_lines, map_frame, sample_lines,
                               sniff_delimiter)
 from knowledge.limits import OVERSIZE_COLUMN, Limits, check_file_size, open_truncated, truncation_patches
 from knowledge.mapping import Mapping
@@ -97,7 +97,7 @@ def streamed_file(path: Path, mapping: Mapping, limits: Limits, above_bytes: int
         headers = list(fm.names)
     else:
         cells = first[0].split() if sep == "whitespace" else next(csv.reader(first, delimiter=sep))
-        headers = _unique_headers([restore_cell(str(c).replace("\ufeff", "").strip()) for c in cells])
+        headers = unique_headers([restore_cell(str(c).replace("\ufeff", "").strip()) for c in cells])
     try:
         if assign_table(headers, path.name, path.name, mapping) != "orders":
             return None
@@ -121,7 +121,7 @@ def _arrow_chunks(f: StreamedFile, rows: int) -> Iterator[pd.DataFrame]:
     tmp = [f"c{i}" for i in range(len(cols))]
     enc = "utf8" if f.encoding.replace("_", "-").lower() in ("utf-8", "utf-8-sig", "utf8") else f.encoding
     block = int(min(_BLOCK_BYTES, max(1 << 14, rows * 64)))
-    with _opened(_source(f)) as handle:
+    with opened(_source(f)) as handle:
         reader = pacsv.open_csv(
             handle, read_options=pacsv.ReadOptions(column_names=tmp, skip_rows=1 if f.header else 0, encoding=enc,
                                                    block_size=block),
@@ -157,10 +157,10 @@ def _pandas_chunks(f: StreamedFile, rows: int) -> Iterator[pd.DataFrame]:
     promote = f.header and not f.names
     cols, start = None, 0
     try:
-        with _opened(_source(f)) as handle:
+        with opened(_source(f)) as handle:
             for df in pd.read_csv(handle, **kw):
                 if promote and cols is None:
-                    df = _promote_header(df)
+                    df = promote_header(df)
                     cols = list(df.columns)
                 elif promote:
                     df.columns = cols
@@ -223,7 +223,7 @@ class StreamedOrders:
             return
         first = True
         for raw in _raw_chunks(src, self.rows):
-            if not first and len(raw) and _blank_rows(raw).all():   # map_frame would call it an empty file
+            if not first and len(raw) and blank_rows(raw).all():   # map_frame would call it an empty file
                 src.blank_lines += len(raw) if counting else 0
                 continue
             st = map_frame(raw, src.label, src.label, self.mapping, src.header, src.encoding, src.sep, self.limits,
