@@ -158,18 +158,17 @@ def resolve_target(ws: Workspace, kind: str, spec: dict | None = None) -> Target
               if top else f"every customer{pe} with churn probability ≥ {threshold:g}")
         de += f" in the segment {spec['segment']}" if spec.get("segment") else ""
     elif kind == "care_calendar":
-        from tools.care import care_calendar
+        from tools.care_plan import workspace_window
         days = _int(spec, "days", 7, 1, 366)
         occ = str(spec.get("occasion") or "birthday")
-        rfm, churn = ws.artefact("rfm"), ws.artefact("churn")
-        cal = care_calendar(ws.table("customers"), ws.table("orders"), as_of=ws.as_of(), days=days,
-                            rfm=rfm if isinstance(rfm, pd.DataFrame) else None,
-                            churn=churn if isinstance(churn, pd.DataFrame) else None, feedback=ws.table("feedback"))
-        ids = list(dict.fromkeys(str(e.customer_id) for e in cal.by_occasion(occ)))
+        win = workspace_window(ws, days)
+        ids = [str(i) for i in win.customer_ids(occ)]
+        window_end = (win.end - pd.Timedelta(days=1)).date().isoformat()
         spec = {**spec, "days": days, "occasion": occ}
         from tools.formatting import OCCASION_EN, OCCASION_ZH
-        dz = f"{pz}未来 {days} 天的{OCCASION_ZH.get(occ, occ)}客户（关怀日历，{cal.as_of} 至 {cal.window_end}）"
-        de = f"customers{pe} with a {OCCASION_EN.get(occ, occ)} in the next {days} days (care calendar, {cal.as_of} to {cal.window_end})"
+        a = win.plan.as_of.date().isoformat()
+        dz = f"{pz}未来 {days} 天的{OCCASION_ZH.get(occ, occ)}客户（关怀日历，{a} 至 {window_end}）"
+        de = f"customers{pe} with a {OCCASION_EN.get(occ, occ)} in the next {days} days (care calendar, {a} to {window_end})"
     elif kind == "cluster":
         if spec.get("cluster") is None:
             raise ToolError("campaign target cluster: name the cluster (its number or name)")
