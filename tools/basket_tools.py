@@ -33,9 +33,8 @@ def bought_together(item: str, top: int = 10, *, ctx: ToolContext | None = None)
     level, name = resolve_item(ws, item)
     from tools.association import bought_together as _bt
     rules = rules_table(ws, level)
-    orders = orders_table(ws)
     if rules is None:
-        res = _bt(orders, name, level=level, top=top)
+        res = _bt(orders_table(ws), name, level=level, top=top)
     else:
         res = _bt(rules, name, level=level, top=top)
         if res.method == "none" or not res.items:  # no rule: plain co-occurrence in the orders
@@ -151,8 +150,8 @@ def recommend_products(customer_id: str, top: int = 5, *, ctx: ToolContext | Non
     ws = ctx.ws
     top = top_n(top, 5)
     cid = resolve_customer_id(ws, customer_id)
-    o = orders_table(ws)
-    mine = o.loc[o["customer_id"] == cid]
+    from tools.orders_index import customer_orders, product_sales
+    mine = customer_orders(ws, cid)
     bought = set(mine["product_name"].dropna().astype(str)) if "product_name" in mine else set()
     recs: list[dict] = []
     rules = rules_table(ws, "product")
@@ -166,7 +165,9 @@ def recommend_products(customer_id: str, top: int = 5, *, ctx: ToolContext | Non
         sources.append(meta_provenance(ws, "rules_product", "artefacts/rules_product"))
     if len(recs) < top and "category" in mine:
         p = ws.table("products")
-        sales = cached(ws, "product_sales", lambda: o.groupby("product_name")["amount"].sum())
+        sales = product_sales(ws)
+        if sales is None:
+            sales = cached(ws, "product_sales", lambda: orders_table(ws).groupby("product_name")["amount"].sum())
         fav = mine.groupby("category")["amount"].sum().sort_values(ascending=False).index.tolist()
         have = bought | {r["product"] for r in recs}
         added = 0

@@ -448,11 +448,12 @@ def create_campaign(ws: Workspace, *, actor: str, role: str, target_kind: str, t
             for i in c.payload.get("control") or []}
     excluded: dict[str, list[str]] = {r: [] for r in EXCLUSION_REASONS}
     eligible = []
-    for i in target.ids:
-        row = cust.loc[i] if i in cust.index else {}
+    col = CHANNEL_CONTACT[channel]   # the one column has_contact reads, for the targeted customers at once
+    values = cust[col].reindex(target.ids).tolist() if col in cust.columns and target.ids else [None] * len(target.ids)
+    for i, v in zip(target.ids, values):
         if i in optout:
             excluded["opt_out"].append(i)
-        elif not has_contact(row, channel):
+        elif not has_contact({col: v}, channel):
             excluded["no_contact"].append(i)
         elif is_marketing(occasion) and i in recent:
             excluded["frequency_cap"].append(i)
@@ -464,7 +465,8 @@ def create_campaign(ws: Workspace, *, actor: str, role: str, target_kind: str, t
             eligible.append(i)
     rfm = rfm_by_id(ws)
     seg = rfm["segment"] if "segment" in rfm else pd.Series(dtype=object)
-    segment_of = {i: (str(seg.get(i)) if i in seg.index and pd.notna(seg.get(i)) else "none") for i in eligible}
+    seg_values = seg.reindex(eligible).tolist() if len(seg) and eligible else [None] * len(eligible)
+    segment_of = {i: (str(v) if v is not None and pd.notna(v) else "none") for i, v in zip(eligible, seg_values)}
     cid = new_campaign_id(ws)
     if seed is None:
         seed = int(hashlib.sha256(cid.encode()).hexdigest()[:8], 16)

@@ -180,3 +180,27 @@ def care_intervals(ws) -> pd.DataFrame | None:
         t = ws.artefact("care_intervals")
         return None if not isinstance(t, pd.DataFrame) else t.set_index("customer_id")
     return cached(ws, "care_intervals", build)
+
+
+def customers_lines(ws, ids, cols: list[str]) -> dict[str, list[dict]] | None:
+    """{customer_id: [{col: value} per order line, in file order]} for the customers of ``ids`` — as
+    grouping ``ws.table("orders")`` would give — from the sorted artefact (None without it)."""
+    p = ws.artefact_path("orders_by_customer")
+    if not p.is_file():
+        return None
+    schema = pq.read_schema(ws.table_path("orders"))
+    keys = sorted({str(i) for i in ids})
+    t = pq.read_table(p, columns=["customer_id", *cols], filters=[("customer_id", "in", keys)] if keys else None)
+    if not keys:
+        t = t.slice(0, 0)
+    t = t.cast(pa.schema([schema.field(n) for n in ["customer_id", *cols]]))
+    df = t.to_pandas()
+    by: dict[str, list[dict]] = {}
+    for cid, *vals in zip(df["customer_id"].astype(str).tolist(), *[df[c].tolist() for c in cols]):
+        by.setdefault(cid, []).append(dict(zip(cols, vals)))
+    return by
+
+
+def order_lines_count(ws) -> int:
+    """Rows of the order table (from the Parquet footer)."""
+    return int(pq.read_metadata(ws.table_path("orders")).num_rows)
