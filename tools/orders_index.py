@@ -204,3 +204,19 @@ def customers_lines(ws, ids, cols: list[str]) -> dict[str, list[dict]] | None:
 def order_lines_count(ws) -> int:
     """Rows of the order table (from the Parquet footer)."""
     return int(pq.read_metadata(ws.table_path("orders")).num_rows)
+
+
+def window_revenue(ws, after: pd.Timestamp, through: pd.Timestamp) -> tuple[pd.Series, int]:
+    """(revenue per customer_id, order lines) of the lines dated after ``after`` up to ``through``
+    (days), by DuckDB over the Parquet — what `tools.campaign_effect.measure_campaign` groups."""
+    import duckdb
+
+    from tools.context import cached
+    con, lock = cached(ws, "duckdb_orders", lambda: (duckdb.connect(config={"threads": 2}), threading.Lock()))
+    sql = (f"SELECT CAST(customer_id AS VARCHAR) AS customer_id, fsum(COALESCE(amount, 0)) AS amount, count(*) AS n "
+           f"FROM read_parquet({_lit(ws.table_path('orders'))}) "
+           f"WHERE CAST(order_date AS DATE) > DATE {_lit(after.date())} AND CAST(order_date AS DATE) <= DATE "
+           f"{_lit(through.date())} GROUP BY 1")
+    with lock:
+        df = con.execute(sql).df()
+    return df.set_index("customer_id")["amount"].astype(float), int(df["n"].sum())
