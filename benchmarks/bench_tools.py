@@ -22,7 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
+import shutil
 import subprocess
 import sys
 import time
@@ -221,6 +221,18 @@ def log_sent_campaign(root: Path) -> None:
     marker.write_text(json.dumps({"campaign": cid, "sent_at": sent}))
 
 
+def reset_events(root: Path) -> None:
+    """The event log as it was after `log_sent_campaign` (kept beside it), so that every checkout starts
+    from the same log, however many campaigns an earlier run created."""
+    log, snap = root / "events.sqlite", root / "bench-events.sqlite"
+    for tail in ("-wal", "-shm"):
+        Path(str(log) + tail).unlink(missing_ok=True)
+    if snap.is_file():
+        shutil.copyfile(snap, log)
+    elif log.is_file():
+        shutil.copyfile(log, snap)
+
+
 def fill_analyses(root: Path, code: Path) -> None:
     """Analyses a checkout's precompute has and the workspace lacks (``tools.precompute.fill_missing``,
     where the checkout has it), written before that checkout is measured."""
@@ -288,6 +300,7 @@ def main() -> None:
             continue
         code = Path(code).resolve()
         fill_analyses(root, code)
+        reset_events(root)
         runs[label] = child(root, a.repeat, code, root / f"bench-tools-{label}.json")
         print(f"{label}: done (peak {runs[label]['peak_mb']:,} MB)", flush=True)
     md = table(runs)

@@ -323,7 +323,8 @@ def measure_campaign(c: Campaign, orders: pd.DataFrame, feedback: pd.DataFrame |
     complete = end <= last_day
     days_observed = max(0, int((observed_to - sent).days))
 
-    known = None if known_customers is None else set(map(str, known_customers))
+    known = None if known_customers is None else (
+        known_customers if isinstance(known_customers, frozenset) else set(map(str, known_customers)))
     treated = [x for x in dict.fromkeys(c.sent_to or c.treated) if known is None or x in known]
     control = [x for x in dict.fromkeys(c.control) if (known is None or x in known) and x not in set(treated)]
     missing = len(set(c.sent_to or c.treated) | set(c.control)) - len(treated) - len(control)
@@ -393,7 +394,13 @@ def campaign_effect(ws, campaign_id: str | None = None, window_days: int | None 
     customers = ws.table("customers")
     fb = ws.table("feedback")
     return measure_campaign(c, None, fb, ws.as_of(), window_days, window_lines=workspace_lines(ws),
-                            known_customers=customers["customer_id"].astype(str) if "customer_id" in customers else None)
+                            known_customers=known_ids(ws) if "customer_id" in customers else None)
+
+
+def known_ids(ws) -> frozenset:
+    """The workspace's customer ids as text (once per workspace)."""
+    from tools.context import cached
+    return cached(ws, "known_customer_ids", lambda: frozenset(ws.table("customers")["customer_id"].astype(str)))
 
 
 def workspace_lines(ws):

@@ -47,7 +47,7 @@ import pandas as pd
 
 from knowledge.events import EventLog
 from knowledge.workspace import Workspace
-from tools.context import (ToolError, artefact_by_id, customers_by_id, match_place, resolve_cluster,
+from tools.context import (ToolError, artefact_by_id, cached, customers_by_id, match_place, resolve_cluster,
                            resolve_customer_id, resolve_segment, rfm_by_id)
 from tools.spec import MANAGERS
 
@@ -241,8 +241,10 @@ def opted_out(ws: Workspace) -> tuple[set[str], list[str]]:
     out: set[str] = set()
     sources: list[str] = []
     cust = customers_by_id(ws)
-    if "opt_out" in cust.columns:
-        hit = set(cust.index[cust["opt_out"].map(is_opt_out)])
+    if "opt_out" in cust.columns:   # the column is part of the build: read once per workspace (each value once)
+        hit = set(cached(ws, "opt_out_column", lambda: frozenset(
+            cust.index[cust["opt_out"].map({v: is_opt_out(v) for v in cust["opt_out"].dropna().unique()})
+                       .astype(object).eq(True).to_numpy()])))
         out |= hit
         sources.append(f"customers table, opt_out column: {len(hit)}")
     for name in OPT_OUT_FILES:
