@@ -168,9 +168,12 @@ def shadow_of(built: Path, shadow: Path) -> Path:
     for name in ("tables", "quarantine", "quality_report.json", "build.json"):
         if (src / name).exists() and not (dst / name).exists():
             (dst / name).symlink_to(src / name)
-    for f in (src / "artefacts").iterdir():
+    for f in (src / "artefacts").iterdir():   # json files are copied: meta.json may be rewritten here
         if not (dst / "artefacts" / f.name).exists():
-            (dst / "artefacts" / f.name).symlink_to(f)
+            if f.suffix == ".json":
+                shutil.copyfile(f, dst / "artefacts" / f.name)
+            else:
+                (dst / "artefacts" / f.name).symlink_to(f)
     (shadow / "current.json").write_text(json.dumps(info))
     return shadow
 
