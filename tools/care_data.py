@@ -21,6 +21,12 @@ from tools.results import plain, resolve_as_of
 __all__ = ["CareData", "care_data", "clean_value"]
 
 
+def _records(df: pd.DataFrame) -> list[dict]:
+    """``df.to_dict(orient="records")`` (the same values), built column by column: several times faster."""
+    cols = list(df.columns)
+    return [dict(zip(cols, row)) for row in zip(*[df[c].tolist() for c in cols])] if cols else [{} for _ in range(len(df))]
+
+
 def clean_value(v) -> str | None:
     """A table cell as stripped text; None for a missing or empty value."""
     v = plain(v)
@@ -61,7 +67,7 @@ class CareData:
         if not self._cust:
             c = self.customers.copy()
             c["customer_id"] = c["customer_id"].astype(str)
-            self._cust = {r["customer_id"]: r for r in c.drop_duplicates("customer_id").to_dict(orient="records")}
+            self._cust = {r["customer_id"]: r for r in _records(c.drop_duplicates("customer_id"))}
         self.as_of = resolve_as_of(self.orders, self.as_of)
 
     def customer(self, customer_id) -> dict:
@@ -83,14 +89,14 @@ class CareData:
         if self.rfm is None:
             return None
         if self._rfm is None:
-            self._rfm = {str(r["customer_id"]): r for r in self.rfm.to_dict(orient="records")}
+            self._rfm = {str(r["customer_id"]): r for r in _records(self.rfm)}
         return self._rfm.get(cid)
 
     def churn_row(self, cid: str) -> dict | None:
         if self.churn is None:
             return None
         if self._churn is None:
-            self._churn = {str(r["customer_id"]): r for r in self.churn.to_dict(orient="records")}
+            self._churn = {str(r["customer_id"]): r for r in _records(self.churn)}
         return self._churn.get(cid)
 
     def segment_names(self, cid: str) -> set[str]:
