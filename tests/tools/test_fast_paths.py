@@ -160,3 +160,11 @@ def test_active_customers_from_the_intervals_match_the_orders(ws):
     for days in (30, 90, 365):
         recent = o[(o["order_date"] < as_of) & (o["order_date"] >= as_of - pd.Timedelta(days=days))]
         assert _active_customers(ws, as_of, days).tolist() == sorted(set(recent["customer_id"].astype(str)))
+
+
+def test_the_router_reads_the_order_channels_from_the_column_alone(routing_ws):
+    from assistant.vocabulary import _order_channels
+    fresh = Workspace(routing_ws.root)
+    got = _order_channels(fresh)
+    assert "orders" not in fresh._tables                     # the order table was not loaded
+    assert got == set(routing_ws.table("orders")["channel"].dropna().astype(str).unique()) and got
