@@ -12,6 +12,7 @@ import pytest
 from knowledge.workspace import Workspace
 from tools.context import ToolContext, orders_table
 from tools.registry import args_model, call_tool, tool_names
+from tools.results import to_jsonable
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -168,3 +169,28 @@ def test_the_router_reads_the_order_channels_from_the_column_alone(routing_ws):
     got = _order_channels(fresh)
     assert "orders" not in fresh._tables                     # the order table was not loaded
     assert got == set(routing_ws.table("orders")["channel"].dropna().astype(str).unique()) and got
+
+
+def _close(x, y) -> bool:
+    if isinstance(x, float) and isinstance(y, float):
+        return abs(x - y) <= 1e-9 * max(1.0, abs(x), abs(y)) or (x != x and y != y)
+    if isinstance(x, dict) and isinstance(y, dict):
+        return x.keys() == y.keys() and all(_close(x[k], y[k]) for k in x)
+    if isinstance(x, list) and isinstance(y, list):
+        return len(x) == len(y) and all(_close(a, b) for a, b in zip(x, y))
+    return x == y
+
+
+@pytest.mark.parametrize("metric,kw", [("sales", {"by": "province"}), ("repurchase_rate", {"by": "month"}),
+                                       ("customers", {"by": "city", "top": 5}), ("aov", {"by": "order_channel"}),
+                                       ("units", {"by": "category", "date_from": "2026-03-01"})])
+def test_metrics_scanned_from_the_parquet_match_the_dataframe(ws, metric, kw):
+    from tools.kpi import kpi
+    from tools.metric_sql import MetricSource, ParquetTable
+    others = {"customers": ws.table("customers"), "feedback": ws.table("feedback"),
+              **{n: ws.artefact(n) for n in ("rfm", "clusters", "clv", "churn")}}
+    slow = kpi(MetricSource({"orders": ws.table("orders"), **others}), metric, as_of=ws.as_of(), **kw).to_dict()
+    fast = kpi(MetricSource({"orders": ParquetTable(ws.table_path("orders")), **others}), metric, as_of=ws.as_of(),
+               **kw).to_dict()
+    slow.pop("figure_json", None), fast.pop("figure_json", None)
+    assert _close(to_jsonable(fast), to_jsonable(slow))
