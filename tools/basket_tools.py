@@ -65,22 +65,17 @@ def _cooccurrence(ws: Workspace, level: str, name: str, top: int):
     """Companions by plain co-occurrence in the same order (cached baskets; the same definitions as
     `tools.association.bought_together`'s fallback: count, support, confidence, lift)."""
     from tools.association import BoughtTogether
-
-    def build():
-        o = orders_table(ws)
-        col = "category" if level == "category" else "product_name"
-        pairs = o[["order_id", col]].dropna().astype(str).drop_duplicates()
-        pairs.columns = ["order_id", "item"]
-        return pairs, pairs["item"].value_counts(), pairs["order_id"].nunique()
-    pairs, freq, n = cached(ws, f"pairs:{level}", build)
+    from tools.orders_index import companions, item_baskets
+    col = "category" if level == "category" else "product_name"
+    freq, n = item_baskets(ws, col)   # DuckDB over the order Parquet: the lines are not loaded
     matched = [name] if name in freq.index else [i for i in freq.index if name.lower() in str(i).lower()]
     if not matched:
         return None
-    with_x = pairs.loc[pairs["item"].isin(matched), "order_id"].unique()
-    other = pairs.loc[pairs["order_id"].isin(with_x) & ~pairs["item"].isin(matched), "item"].value_counts()
+    other, n_with = companions(ws, col, matched)
+    other = other.sort_values(ascending=False, kind="stable")
     rows = []
     for it, c in other.items():
-        conf = c / len(with_x)
+        conf = c / n_with
         rows.append({"item": it, "support": c / n, "confidence": conf, "lift": conf / (freq[it] / n), "count": int(c),
                      "antecedents": sorted(matched)[:5]})
     rows.sort(key=lambda r: (-r["count"], -r["lift"], r["item"]))

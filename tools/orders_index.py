@@ -209,10 +209,7 @@ def order_lines_count(ws) -> int:
 def window_revenue(ws, after: pd.Timestamp, through: pd.Timestamp) -> tuple[pd.Series, int]:
     """(revenue per customer_id, order lines) of the lines dated after ``after`` up to ``through``
     (days), by DuckDB over the Parquet — what `tools.campaign_effect.measure_campaign` groups."""
-    import duckdb
-
-    from tools.context import cached
-    con, lock = cached(ws, "duckdb_orders", lambda: (duckdb.connect(config={"threads": 2}), threading.Lock()))
+    con, lock = _orders_con(ws)
     sql = (f"SELECT CAST(customer_id AS VARCHAR) AS customer_id, fsum(COALESCE(amount, 0)) AS amount, count(*) AS n "
            f"FROM read_parquet({_lit(ws.table_path('orders'))}) "
            f"WHERE CAST(order_date AS DATE) > DATE {_lit(after.date())} AND CAST(order_date AS DATE) <= DATE "
@@ -220,3 +217,43 @@ def window_revenue(ws, after: pd.Timestamp, through: pd.Timestamp) -> tuple[pd.S
     with lock:
         df = con.execute(sql).df()
     return df.set_index("customer_id")["amount"].astype(float), int(df["n"].sum())
+
+
+def _orders_con(ws):
+    import duckdb
+
+    from tools.context import cached
+    return cached(ws, "duckdb_orders", lambda: (duckdb.connect(config={"threads": 2}), threading.Lock()))
+
+
+def _pairs_sql(ws, col: str) -> str:
+    """Distinct (order_id, item) of the order lines, as text (the baskets of plain co-occurrence)."""
+    return (f"SELECT DISTINCT CAST(order_id AS VARCHAR) AS order_id, CAST({col} AS VARCHAR) AS item "
+            f"FROM read_parquet({_lit(ws.table_path('orders'))}) WHERE order_id IS NOT NULL AND {col} IS NOT NULL")
+
+
+def item_baskets(ws, col: str) -> tuple[pd.Series, int]:
+    """(orders per item, most first; number of orders with an item) — once per workspace."""
+    from tools.context import cached
+
+    def build():
+        con, lock = _orders_con(ws)
+        with lock:
+            df = con.execute(f"WITH p AS ({_pairs_sql(ws, col)}) SELECT item, count(*) AS n FROM p GROUP BY item "
+                             f"ORDER BY n DESC, item").df()
+            n = con.execute(f"WITH p AS ({_pairs_sql(ws, col)}) SELECT count(DISTINCT order_id) FROM p").fetchone()[0]
+        return df.set_index("item")["n"].astype("int64"), int(n)
+    return cached(ws, f"baskets:{col}", build)
+
+
+def companions(ws, col: str, matched: list[str]) -> tuple[pd.Series, int]:
+    """(orders per other item among the orders holding any of ``matched``, the number of those orders)."""
+    con, lock = _orders_con(ws)
+    items = ", ".join(_lit(m) for m in matched)
+    sql = (f"WITH p AS ({_pairs_sql(ws, col)}), x AS (SELECT DISTINCT order_id FROM p WHERE item IN ({items})) "
+           f"SELECT p.item, count(*) AS n FROM p JOIN x USING (order_id) WHERE p.item NOT IN ({items}) GROUP BY p.item")
+    with lock:
+        df = con.execute(sql).df()
+        k = con.execute(f"WITH p AS ({_pairs_sql(ws, col)}) SELECT count(DISTINCT order_id) FROM p "
+                        f"WHERE item IN ({items})").fetchone()[0]
+    return df.set_index("item")["n"].astype("int64"), int(k)

@@ -194,3 +194,39 @@ def test_metrics_scanned_from_the_parquet_match_the_dataframe(ws, metric, kw):
                **kw).to_dict()
     slow.pop("figure_json", None), fast.pop("figure_json", None)
     assert _close(to_jsonable(fast), to_jsonable(slow))
+
+
+def _cooccurrence_from_the_table(ws, level, name, top):
+    """Plain co-occurrence as it was computed: from the whole order table in pandas."""
+    o = orders_table(ws)
+    col = "category" if level == "category" else "product_name"
+    pairs = o[["order_id", col]].dropna().astype(str).drop_duplicates()
+    pairs.columns = ["order_id", "item"]
+    freq, n = pairs["item"].value_counts(), pairs["order_id"].nunique()
+    matched = [name] if name in freq.index else [i for i in freq.index if name.lower() in str(i).lower()]
+    if not matched:
+        return None
+    with_x = pairs.loc[pairs["item"].isin(matched), "order_id"].unique()
+    other = pairs.loc[pairs["order_id"].isin(with_x) & ~pairs["item"].isin(matched), "item"].value_counts()
+    rows = [{"item": it, "support": c / n, "confidence": c / len(with_x), "lift": (c / len(with_x)) / (freq[it] / n),
+             "count": int(c), "antecedents": sorted(matched)[:5]} for it, c in other.items()]
+    rows.sort(key=lambda r: (-r["count"], -r["lift"], r["item"]))
+    return sorted(matched), rows[:top]
+
+
+def test_co_occurrence_by_duckdb_matches_pandas(ws):
+    from tools.basket_tools import _cooccurrence
+    o = ws.table("orders")
+    names = o["product_name"].value_counts().index.tolist()
+    cats = o["category"].dropna().unique().tolist()
+    cases = [("product", names[0]), ("product", names[-1]), ("category", cats[0]), ("product", names[3][:2]),
+             ("product", "no such thing")]
+    listed = 0
+    for level, name in cases:
+        want = _cooccurrence_from_the_table(ws, level, name, 10)
+        got = _cooccurrence(ws, level, name, 10)
+        assert (got is None) == (want is None)
+        if got is not None:
+            assert (got.matched, got.items) == want
+            listed += len(got.items)
+    assert listed
