@@ -257,3 +257,20 @@ def companions(ws, col: str, matched: list[str]) -> tuple[pd.Series, int]:
         k = con.execute(f"WITH p AS ({_pairs_sql(ws, col)}) SELECT count(DISTINCT order_id) FROM p "
                         f"WHERE item IN ({items})").fetchone()[0]
     return df.set_index("item")["n"].astype("int64"), int(k)
+
+
+def period_totals(ws, start: pd.Timestamp | None, end: pd.Timestamp) -> tuple[pd.DataFrame, pd.Timestamp]:
+    """(per customer_id: period_monetary, period_orders over order_date in [start, end)), the period's
+    first day — start, or the first order's day when None), by DuckDB over the order Parquet."""
+    con, lock = _orders_con(ws)
+    src = f"read_parquet({_lit(ws.table_path('orders'))})"
+    with lock:
+        if start is None:
+            first = con.execute(f"SELECT min(order_date) FROM {src}").fetchone()[0]
+            start = pd.Timestamp(first).normalize()
+        df = con.execute(
+            f"SELECT CAST(customer_id AS VARCHAR) AS customer_id, coalesce(fsum(amount), 0) AS period_monetary, "
+            f"count(DISTINCT order_id) AS period_orders FROM {src} WHERE order_date >= TIMESTAMP {_lit(start)} "
+            f"AND order_date < TIMESTAMP {_lit(end)} GROUP BY 1").df()
+    df["period_orders"] = df["period_orders"].astype("int64")
+    return df.set_index("customer_id"), start

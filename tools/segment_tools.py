@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from tools.context import (ToolContext, ToolError, artefact_by_id, as_list, cached, context, customer_basic,
-                           customers_by_id, match_place, meta_provenance, orders_table, resolve_cluster, resolve_segment, rfm_by_id,
+                           customers_by_id, match_place, meta_provenance, resolve_cluster, resolve_segment, rfm_by_id,
                            top_n)
 from tools.formatting import bullets, fmt_int, fmt_money, fmt_pct, place, who
 from tools.results import fmt_date, plain, to_jsonable
@@ -190,11 +190,9 @@ def segment_members(segment: str, top: int = 20, province: str | None = None, ci
     period = None
     if date_from or date_to:
         # spend and orders inside the period (orders before the as-of date), members with none left out
-        o = orders_table(ws)
-        a = pd.Timestamp(date_from) if date_from else o["order_date"].min().normalize()
+        from tools.orders_index import period_totals
         b = pd.Timestamp(date_to) + pd.Timedelta(days=1) if date_to else ws.as_of()
-        sel = o[(o["order_date"] >= a) & (o["order_date"] < min(b, ws.as_of()))]
-        g = sel.groupby("customer_id").agg(period_monetary=("amount", "sum"), period_orders=("order_id", "nunique"))
+        g, a = period_totals(ws, pd.Timestamp(date_from) if date_from else None, min(b, ws.as_of()))
         members = members.join(g, how="inner")
         members["monetary"] = members["period_monetary"]
         members["frequency"] = members["period_orders"]

@@ -230,3 +230,21 @@ def test_co_occurrence_by_duckdb_matches_pandas(ws):
             assert (got.matched, got.items) == want
             listed += len(got.items)
     assert listed
+
+
+@pytest.mark.parametrize("dates", [{"date_from": "2026-06-01", "date_to": "2026-09-30"}, {"date_to": "2026-03-31"}])
+def test_segment_members_in_a_period_sum_the_periods_lines(routing_settings, dates):
+    ctx = ToolContext(routing_settings, role="admin")
+    got = call_tool("segment_members", {"segment": "all", "top": 500, **dates}, ctx=ctx)
+    o = orders_table(ctx.ws)
+    a = pd.Timestamp(dates.get("date_from") or o["order_date"].min().normalize())
+    b = min(pd.Timestamp(dates["date_to"]) + pd.Timedelta(days=1), ctx.ws.as_of())
+    sel = o[(o["order_date"] >= a) & (o["order_date"] < b)]
+    g = sel.groupby("customer_id").agg(m=("amount", "sum"), n=("order_id", "nunique"))
+    rfm_ids = set(ctx.ws.artefact("rfm")["customer_id"].astype(str))
+    g = g[g.index.isin(rfm_ids)]
+    assert got["count"] == len(g) and got["date_from"] == a.strftime("%Y-%m-%d")
+    want = g.assign(cid=g.index).sort_values(["m", "cid"], ascending=[False, True]).head(500)
+    assert [r["customer_id"] for r in got["members"]] == want.index.tolist()
+    assert [(r["monetary"], r["frequency"]) for r in got["members"]] == [(round(float(m), 2), int(n))
+                                                                         for m, n in zip(want["m"], want["n"])]
