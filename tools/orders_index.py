@@ -18,6 +18,7 @@ table. Without the artefacts (a workspace built before them) both fall back to t
 from __future__ import annotations
 
 import bisect
+import shutil
 import threading
 
 import pandas as pd
@@ -51,7 +52,8 @@ def write_order_artefacts(ws, as_of: pd.Timestamp, threads: int = 2) -> dict:
     import duckdb
     src = ws.table_path("orders")
     ws.artefacts_dir.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(config={"threads": threads})
+    spill = ws.base / "duckdb-tmp"   # the sort spills to disk past 1 GB (10M lines and more)
+    con = duckdb.connect(config={"threads": threads, "memory_limit": "1GB", "temp_directory": str(spill)})
     try:
         con.execute(f"CREATE VIEW orders AS SELECT * FROM read_parquet({_lit(src)}, file_row_number = true)")
         cols = [r[0] for r in con.execute("DESCRIBE orders").fetchall() if r[0] != "file_row_number"]
@@ -75,7 +77,7 @@ def write_order_artefacts(ws, as_of: pd.Timestamp, threads: int = 2) -> dict:
                 "AND category IS NOT NULL GROUP BY category, product_name ORDER BY category, product_name").df())
     finally:
         con.close()
-    ws._artefacts.pop("orders_by_customer", None)
+        shutil.rmtree(spill, ignore_errors=True)
     return {"orders_by_customer": f"orders sorted by customer_id ({ROW_GROUP:,}-line row groups)",
             "care_intervals": f"order days per customer before {as_of.date()} ({len(iv):,} customers)"}
 
