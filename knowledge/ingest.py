@@ -440,8 +440,10 @@ def list_input_files(data_dir: Path) -> list[Path]:
 
 
 def read_folder(data_dir: Path, mapping: Mapping | None = None, log: Log = lambda s: None,
-                limits: Limits | None = None) -> list[SourceTable]:
-    """Every input file of `data_dir` read and mapped to a table."""
+                limits: Limits | None = None, defer: Callable[[Path], object] | None = None) -> list:
+    """Every input file of `data_dir` read and mapped to a table, in name order. ``defer(path)``
+    may return a stand-in for a file to read later in chunks (knowledge.stream): it takes the
+    file's place in the list, unread."""
     mapping = mapping or Mapping()
     limits = limits or Limits.from_settings()
     files = list_input_files(data_dir)
@@ -450,8 +452,13 @@ def read_folder(data_dir: Path, mapping: Mapping | None = None, log: Log = lambd
         if key.split("#")[0] not in names:
             raise GuanxiError(f"mapping file {mapping.path}: files.\"{key}\" names a file that is not in "
                               f"{data_dir} (files there: {', '.join(sorted(names))})")
-    out = []
+    out: list = []
     for path in files:
+        later = defer(path) if defer else None
+        if later is not None:
+            log(f"  {path.name}: {path.stat().st_size / (1 << 20):,.0f} MB → orders, read in chunks")
+            out.append(later)
+            continue
         for src in read_file(path, mapping, limits):
             log(f"  {src.label}: {len(src.frame):,} rows → {src.table}"
                 + (f" ({src.encoding}, {DELIMITER_NAMES.get(src.delimiter, src.delimiter)})" if src.encoding else ""))

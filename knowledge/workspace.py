@@ -224,6 +224,11 @@ class Workspace:
             self._tables[name] = pd.read_parquet(path)
         return self._tables[name]
 
+    def drop_cached(self, name: str) -> None:
+        """Forget a table read before (it was written again behind this object's back)."""
+        self._tables.pop(name, None)
+        self.__dict__.pop("_as_of_value", None)
+
     def write_table(self, name: str, df: pd.DataFrame) -> Path:
         self.tables_dir.mkdir(parents=True, exist_ok=True)
         path = self.table_path(name)

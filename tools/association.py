@@ -81,6 +81,16 @@ def _sort_rules(rules: pd.DataFrame, by: str = "lift") -> pd.DataFrame:
     return tmp.drop(columns="_key").reset_index(drop=True)
 
 
+def _check_thresholds(min_support, min_confidence, max_len) -> None:
+    """Refuse thresholds outside their ranges (GuanxiError naming the argument)."""
+    if not (0 < min_support <= 1):
+        raise GuanxiError(f"min_support must be in (0, 1], got {min_support!r}")
+    if not (0 <= min_confidence <= 1):
+        raise GuanxiError(f"min_confidence must be in [0, 1], got {min_confidence!r}")
+    if max_len is not None and max_len < 2:
+        raise GuanxiError(f"max_len must be ≥ 2 (a rule has at least two items), got {max_len!r}")
+
+
 def mine_rules(baskets, min_support: float, min_confidence: float, max_len: int | None = None,
                min_len: int = 2, single_consequent: bool = True) -> pd.DataFrame:
     """Association rules A ⇒ C with support ≥ min_support and confidence ≥ min_confidence.
@@ -93,18 +103,23 @@ def mine_rules(baskets, min_support: float, min_confidence: float, max_len: int 
     Sorted by lift, confidence, support (descending) then rule text. ``df.attrs`` holds
     ``n_baskets`` and ``provenance``. Columns: see RULE_COLUMNS.
     """
+    _check_thresholds(min_support, min_confidence, max_len)
+    baskets = _clean_baskets(baskets)
+    matrix, items = _one_hot(baskets)
+    return mine_matrix(matrix, items, min_support, min_confidence, max_len, min_len, single_consequent)
+
+
+def mine_matrix(matrix, items: list[str], min_support: float, min_confidence: float, max_len: int | None = None,
+                min_len: int = 2, single_consequent: bool = True) -> pd.DataFrame:
+    """:func:`mine_rules` from the baskets already one-hot encoded (sparse basket × item boolean
+    matrix, ``items`` its column names; e.g. knowledge.engine.Engine.basket_matrix)."""
     from mlxtend.frequent_patterns import association_rules, fpgrowth
 
-    if not (0 < min_support <= 1):
-        raise GuanxiError(f"min_support must be in (0, 1], got {min_support!r}")
-    if not (0 <= min_confidence <= 1):
-        raise GuanxiError(f"min_confidence must be in [0, 1], got {min_confidence!r}")
-    if max_len is not None and max_len < 2:
-        raise GuanxiError(f"max_len must be ≥ 2 (a rule has at least two items), got {max_len!r}")
-    baskets = _clean_baskets(baskets)
-    n = len(baskets)
+    _check_thresholds(min_support, min_confidence, max_len)
+    n = matrix.shape[0]
+    if not n:
+        raise GuanxiError("no baskets to mine")
     min_count = max(1, math.ceil(min_support * n - _EPS))
-    matrix, items = _one_hot(baskets)
     counts = np.asarray(matrix.sum(axis=0)).ravel()
     keep = np.flatnonzero(counts >= min_count)  # infrequent items cannot be in a frequent itemset
 
@@ -248,7 +263,8 @@ def _engine_rules(engine, level, min_support, min_confidence, max_len) -> pd.Dat
     source = f"{engine.name} SQL over orders.parquet, {n:,} baskets"
     found = engine.fpgrowth(level, max(1, math.ceil(ms * n - _EPS)), min_confidence)
     if found is None:
-        rules = mine_rules(engine.baskets(level), ms, min_confidence, max_len=max_len)
+        matrix, items = engine.basket_matrix(level)
+        rules = mine_matrix(matrix, items, ms, min_confidence, max_len=max_len)
         return _order_rules_attrs(rules, level, source, ms, min_confidence, max_len)
     raw, n_baskets, n_itemsets = found
     size = raw["antecedents"].map(len) + 1

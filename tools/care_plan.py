@@ -7,7 +7,8 @@ birthday, the usual interval, last touch, due day, VIP and at-risk flags (from t
 the window's personal entries as columns (one sort over numbers) and counts them with the
 festivals' recipients; `CareWindow.entries(occasion, limit)` builds `CareEntry` objects only for the
 entries asked for. The tool keeps one plan per workspace and as-of date; `care_calendar` builds
-every entry, from the same code.
+every entry, from the same code. This module is the second half of `tools.care` (split for length)
+and uses its helpers (``care._vip_mask``, ``care._rows`` …) as its own.
 """
 from __future__ import annotations
 

@@ -37,6 +37,9 @@ def customer_profile(customer_id: str, *, ctx: ToolContext | None = None) -> dic
     artefacts = {"rfm": rfm_by_id(ws)}
     for name, label in (("clusters", "cluster"), ("churn", "churn"), ("clv", "clv")):
         artefacts[label] = artefact_by_id(ws, name, label) if ws.artefact(name) is not None else None
+    if artefacts["churn"] is not None and cid in artefacts["churn"].index:   # reasons left for when shown
+        from tools.churn_reasons import fill_reasons
+        artefacts["churn"] = fill_reasons(ws, artefacts["churn"].loc[[cid]])
     try:
         recs = [{"product": r["product"], "source": r["source"]}
                 for r in recommend_products(cid, top=3, ctx=ctx).get("products", [])]

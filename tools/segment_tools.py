@@ -315,8 +315,8 @@ def _at_risk_frame(ws) -> pd.DataFrame:
         churn = artefact_by_id(ws, "churn", "churn scores")
         cust = customers_by_id(ws)
         rfm = rfm_by_id(ws)
-        return churn[["churn_probability"] + [c for c in ("risk_band", "reasons_en", "reasons_zh", "value_at_risk")
-                                              if c in churn]].join(
+        return churn[["churn_probability"] + [c for c in ("risk_band", "reasons_en", "reasons_zh", "value_at_risk",
+                                                          "reasons_deferred") if c in churn]].join(
             cust[["name", "city", "province"]], how="left").join(
             rfm[["recency_days", "frequency", "monetary", "segment", "segment_zh", "segment_cn8", "tier"]], how="left")
     return cached(ws, "at_risk_frame", build)
@@ -373,7 +373,8 @@ def at_risk_customers(top: int = 20, province: str | None = None, city: str | No
     else:          # a churn artefact from before value_at_risk
         order = "ranked by churn_probability"
     rows = []
-    for cid, r in listed.head(top).iterrows():
+    from tools.churn_reasons import fill_reasons
+    for cid, r in fill_reasons(ws, listed.head(top)).iterrows():
         basic = customer_basic(ws, cid, ctx)
         rows.append({**basic, "churn_probability": round(float(r["churn_probability"]), 4),
                      "risk_band": plain(r.get("risk_band")), "recency_days": plain(r.get("recency_days")),
