@@ -188,15 +188,13 @@ class Assistant:
     def _candidate_info(self, ids: list[str]) -> list[dict]:
         """Distinguishing details of customers for a clarifying question (contacts masked)."""
         v = self.router.vocab
-        wanted = [str(c) for c in ids if c in v.cust.index]
-        orders = self.ctx.ws.table_columns("orders", ["customer_id", "order_date"],
-                                           filters=[("customer_id", "in", wanted or [""])]).to_pandas()
+        from tools.orders_index import customer_orders
         out = []
         for cid in ids:
             if cid not in v.cust.index:
                 continue
             row = v.cust.loc[cid]
-            mine = orders.loc[orders["customer_id"].astype(str) == cid, "order_date"]
+            mine = customer_orders(self.ctx.ws, str(cid))["order_date"]   # that customer's lines only
             last = pd.Timestamp(mine.max()).strftime("%Y-%m-%d") if len(mine) else None
             phone = row.get("phone")
             phone = None if phone is None or pd.isna(phone) else (str(phone) if self.ctx.unmasked else mask_phone(phone))

@@ -13,6 +13,7 @@ Artefacts written to WORKSPACE/artefacts/ (read back with `ws.artefact(name)`):
 | clv_params | json | same | bgnbd r/alpha/a/b, gamma-gamma p/q/v |
 | rules_product, rules_category | parquet | tools.association.mine_order_rules | antecedents, consequents (lists of names), support, confidence, lift, leverage, conviction |
 | churn_deferred (+ churn_model.pkl) | parquet / pickle | same, past model_fit_customers | the scoring features of the customers whose reasons are computed when shown (tools.churn_reasons), and the fitted model |
+| orders_by_customer, care_intervals, product_sales, category_product_sales | parquet | tools.orders_index | order lines sorted by customer (one customer's lines without loading the table); per-customer order days and median gap; sales per product / (category, product) |
 | meta | json | this module | as_of, row counts, provenance lines per artefact |
 | feedback_topics (+ _meta), feedback_sentiment | parquet / json | `precompute_feedback`, after each index sync | complaint topic per feedback_id (+ fitted topics), sentiment per feedback_id |
 """
@@ -124,12 +125,30 @@ def _precompute(ws: Workspace, settings: Settings, eng: Engine, log: Callable[[s
             meta["provenance"][f"rules_{level}"] = rules.attrs.get("provenance") or (
                 f"mine_order_rules · orders ({lines:,} rows) · level={level} · {len(rules):,} rules")
 
+    def do_orders_index():
+        from tools.orders_index import write_order_artefacts
+        meta["provenance"].update(write_order_artefacts(ws, as_of))
+
     log("analyses:")
     for name, fn in (("rfm", do_rfm), ("clusters", do_clusters), ("clv", do_clv), ("rules", do_rules),
-                     ("churn", do_churn)):
+                     ("churn", do_churn), ("orders_index", do_orders_index)):
         step(name, fn)
     ws.write_artefact("meta", meta)
     return meta
+
+
+def fill_missing(ws: Workspace, settings: Settings) -> list[str]:
+    """Write the per-customer order artefacts (`tools.orders_index`) of a workspace built before them,
+    as of its analyses' date; the names written (none when present)."""
+    from tools.orders_index import ORDER_ARTEFACTS, write_order_artefacts
+    if all(ws.artefact_path(n).is_file() for n in ORDER_ARTEFACTS) or ws.artefact("meta") is None:
+        return []
+    meta = dict(ws.artefact("meta"))
+    if not meta.get("as_of"):
+        return []
+    meta.setdefault("provenance", {}).update(write_order_artefacts(ws, pd.Timestamp(meta["as_of"])))
+    ws.write_artefact("meta", meta)
+    return list(ORDER_ARTEFACTS)
 
 
 def precompute_feedback(ws, store, settings=None, log=print) -> dict:
