@@ -80,8 +80,8 @@ def build_once(data: Path, ws: Path, engine: str) -> dict:
     if proc.returncode:
         return {"error": out.strip().splitlines()[-1] if out.strip() else f"exit {proc.returncode}",
                 "seconds": round(seconds, 1), "peak_mb": round(peak[0])}
-    stages = {m.group(1): float(m.group(2)) for m in re.finditer(r"^\s+(rfm|clusters|clv|rules|churn): ([\d.]+) s",
-                                                                 out, re.M)}
+    after = out.split("\nanalyses:", 1)[-1]
+    stages = {m.group(1): float(m.group(2)) for m in re.finditer(r"^\s+([a-z_]+): ([\d.]+) s$", after, re.M)}
     return {"seconds": round(seconds, 1), "peak_mb": round(peak[0]), "analyses": stages,
             "analyses_s": round(sum(stages.values()), 1)}
 
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     a.root.mkdir(parents=True, exist_ok=True)
     results = []
-    print("| order lines | customers | engine | build | peak RSS | of which analyses | rfm · clusters · clv · rules · churn |")
+    print("| order lines | customers | engine | build | peak RSS | of which analyses | rfm · clusters · clv · rules · churn · order index |")
     print("|---|---|---|---|---|---|---|")
     for lines in (int(x) for x in a.lines.split(",")):
         data = data_for(a.root, lines)
@@ -107,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"| {lines:,} | {r['customers']:,} | {engine} | failed after {r['seconds']} s: {r['error']} | | | |")
                 continue
             st = r["analyses"]
-            parts = " · ".join(f"{st.get(k, float('nan')):.0f}" for k in ("rfm", "clusters", "clv", "rules", "churn"))
+            parts = " · ".join(f"{st.get(k, float('nan')):.0f}" for k in ("rfm", "clusters", "clv", "rules", "churn",
+                                                                           "orders_index"))
             print(f"| {lines:,} | {r['customers']:,} | {engine} | {r['seconds']:.0f} s | {r['peak_mb'] / 1024:.2f} GB "
                   f"| {r['analyses_s']:.0f} s | {parts} s |", flush=True)
     if a.json:

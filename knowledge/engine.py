@@ -128,6 +128,7 @@ class Engine:
     """Runs the shared SQL over named Parquet tables (``tables``: name → file). Subclasses give
     :meth:`sql`; everything else is written once here."""
     name = "?"
+    mines_rules = False   # whether fpgrowth mines rules itself (else tools.association mines basket_matrix)
 
     def __init__(self, tables: Mapping[str, str | Path]):
         self.tables = {k: Path(v) for k, v in tables.items() if Path(v).is_file()}
@@ -363,6 +364,7 @@ def _spark_schema(schema: pa.Schema) -> pa.Schema:
 class SparkEngine(Engine):
     """Apache Spark: each table a temp view over its Parquet file; the same SQL via ``spark.sql``."""
     name = "spark"
+    mines_rules = True   # MLlib FPGrowth (fpgrowth below)
 
     def __init__(self, tables: Mapping[str, str | Path], master: str = "local[2]", cache_dir: str | Path | None = None,
                  session=None):
