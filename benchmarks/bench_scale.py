@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -80,8 +79,8 @@ def build_once(data: Path, ws: Path, engine: str) -> dict:
     if proc.returncode:
         return {"error": out.strip().splitlines()[-1] if out.strip() else f"exit {proc.returncode}",
                 "seconds": round(seconds, 1), "peak_mb": round(peak[0])}
-    after = out.split("\nanalyses:", 1)[-1]
-    stages = {m.group(1): float(m.group(2)) for m in re.finditer(r"^\s+([a-z_]+): ([\d.]+) s$", after, re.M)}
+    metas = sorted(ws.glob("builds/*/artefacts/meta.json"))   # the build's own step times
+    stages = json.loads(metas[-1].read_text()).get("seconds", {}) if metas else {}
     return {"seconds": round(seconds, 1), "peak_mb": round(peak[0]), "analyses": stages,
             "analyses_s": round(sum(stages.values()), 1)}
 
