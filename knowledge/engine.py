@@ -27,6 +27,7 @@ import os
 import shutil
 import sys
 import threading
+import warnings
 from pathlib import Path
 from typing import Mapping
 
@@ -294,7 +295,6 @@ def spark_session(master: str = "local[2]", app_name: str = "guanxi"):
     why = spark_available()
     if why:
         raise GuanxiError(f"engine = \"spark\" needs Spark: {why}")
-    import warnings
     # "PySpark does not yet fully support pandas >= 3": data moves through Arrow / Parquet only
     warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
     from pyspark.sql import SparkSession
@@ -401,7 +401,11 @@ class SparkEngine(Engine):
                                               pa.string())})
             df = self.spark.createDataFrame(part).repartition(n_part)
             try:
-                out = df.mapInArrow(fn, "key string, vec binary").toArrow()
+                with warnings.catch_warnings():   # mapInArrow checks the pandas version; no pandas is used
+                    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas",
+                                            category=FutureWarning)
+                    mapped = df.mapInArrow(fn, "key string, vec binary")
+                out = mapped.toArrow()
             except Exception as e:   # a worker failed: the usual cause is a missing package there
                 first = next((ln for ln in str(e).splitlines() if ln.strip()), type(e).__name__)
                 raise GuanxiError(f"Spark could not embed on the executors ({first[:300]}); every executor needs "
