@@ -188,13 +188,13 @@ class Assistant:
     def _candidate_info(self, ids: list[str]) -> list[dict]:
         """Distinguishing details of customers for a clarifying question (contacts masked)."""
         v = self.router.vocab
-        orders = self.ctx.ws.table("orders")
+        from tools.orders_index import customer_orders
         out = []
         for cid in ids:
             if cid not in v.cust.index:
                 continue
             row = v.cust.loc[cid]
-            mine = orders.loc[orders["customer_id"].astype(str) == cid, "order_date"]
+            mine = customer_orders(self.ctx.ws, str(cid))["order_date"]   # that customer's lines only
             last = pd.Timestamp(mine.max()).strftime("%Y-%m-%d") if len(mine) else None
             phone = row.get("phone")
             phone = None if phone is None or pd.isna(phone) else (str(phone) if self.ctx.unmasked else mask_phone(phone))

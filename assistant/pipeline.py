@@ -147,12 +147,13 @@ def workspace_summary(settings: Settings) -> str:
         raise GuanxiError(f"workspace {ws.root} is not built")
     lines = [f"Workspace {ws.root}"]
     for name in ("customers", "products", "orders", "feedback"):
-        df = ws.table(name)
-        lines.append(f"  {name:<10} {len(df):>9,} rows")
-    orders = ws.table("orders")
-    if len(orders):
-        lines.append(f"  orders from {orders['order_date'].min():%Y-%m-%d} to {orders['order_date'].max():%Y-%m-%d}, "
-                     f"sales {orders['amount'].sum():,.2f}")
+        lines.append(f"  {name:<10} {ws.table_rows(name):>9,} rows")
+    orders = ws.table_columns("orders", ["order_date", "amount"])   # two columns, not the whole table
+    if orders.num_rows:
+        import pyarrow.compute as pc
+        span = pc.min_max(orders.column("order_date")).as_py()
+        lines.append(f"  orders from {span['min']:%Y-%m-%d} to {span['max']:%Y-%m-%d}, "
+                     f"sales {pc.sum(orders.column('amount')).as_py():,.2f}")
     q = ws.quality_report
     if q:
         quarantined = sum(t.get("quarantined", 0) for t in q.get("tables", {}).values())

@@ -182,10 +182,8 @@ class Vocabulary:
         self.segments = self._segment_forms()
         # acquisition / order channels (kpi filter)
         chans = set(cust.get("channel", pd.Series(dtype=str)).dropna().astype(str).unique())
-        try:
-            orders = ws.table("orders")
-            if "channel" in orders:
-                chans |= set(orders["channel"].dropna().astype(str).unique())
+        try:   # the one column, not the whole order table
+            chans |= _order_channels(ws)
         except Exception:  # noqa: BLE001 - the vocabulary works without the orders' channels
             pass
         self.channels = sorted({c for c in chans if c.strip() and c.lower() not in ("nan", "none")}, key=len, reverse=True)
@@ -586,3 +584,17 @@ def complaint_text(q: str, drop: tuple = (), fallback: bool = True) -> str:
                                                         r"products?|items?|things?|stuff|goods|what)?[\W\d_]*", t, re.I):
         return q if fallback else ""
     return t
+
+
+def _order_channels(ws) -> set[str]:
+    """The distinct order channels (as text), read from the orders Parquet's channel column alone."""
+    path = ws.table_path("orders") if hasattr(ws, "table_path") else None
+    if "orders" in getattr(ws, "_tables", {}) or path is None or not path.is_file():   # loaded, or not a file
+        orders = ws.table("orders")
+        return set(orders["channel"].dropna().astype(str).unique()) if "channel" in orders else set()
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+    if "channel" not in pq.read_schema(path).names:
+        return set()
+    col = pq.read_table(path, columns=["channel"]).column("channel")
+    return {str(v) for v in pc.unique(col.drop_null()).to_pylist()}

@@ -22,10 +22,11 @@ from knowledge.export import write_csv
 from knowledge.ingest import DELIMITER_NAMES, SOURCE_FILE, SOURCE_ROW, combine, formats_by_table, read_folder
 from knowledge.limits import OVERSIZE_COLUMN, Limits
 from knowledge.mapping import Mapping, load_mapping
-from knowledge.own_columns import declared_columns, own_name
+from knowledge.own_columns import declared_columns, own_name, own_number_columns
 from knowledge.progress import OnProgress, StageProgress
 from knowledge.schema import TABLES
 from knowledge.settings import Settings
+from knowledge.stream import CHUNK_ROWS, StreamedFile, StreamedOrders, streamed_file
 from knowledge.workspace import Workspace
 
 MAX_FLAGGED_LISTED = 1000
@@ -136,46 +137,72 @@ def empty_raw() -> pd.DataFrame:
 
 @dataclass
 class Cleaned:
-    """The result of cleaning all tables: final tables, ledgers, derived counts, flags."""
+    """The result of cleaning all tables: final tables, ledgers, derived counts, flags. With the
+    orders streamed (knowledge.stream), ``stream`` holds their books and tables/ledgers have no
+    orders: the table is already written."""
     tables: dict[str, pd.DataFrame]
     ledgers: dict[str, clean.Ledger]
     derived: dict[str, int]
     flagged: pd.DataFrame
     median_amount: float
+    flagged_count: int = 0
+    stream: StreamedOrders | None = None
 
 
 def clean_tables(raw: dict[str, pd.DataFrame], today: pd.Timestamp,
                  formats: dict[str, dict[str, dict[str, str]]] | None = None,
-                 own: dict[str, dict[str, str]] | None = None) -> Cleaned:
+                 own: dict[str, dict[str, str]] | None = None, stream: StreamedOrders | None = None) -> Cleaned:
     """Clean every table, link them (re-point merged customers, categories, product ids) and
     derive missing customers/products from orders. `formats`: table → column → {file: format}
     set in the mapping file (knowledge.ingest.formats_by_table); `own`: the company's own columns
-    (knowledge.own_columns.declared_columns)."""
+    (knowledge.own_columns.declared_columns); `stream`: the orders read in chunks (then not in `raw`)."""
     get = lambda t: raw.get(t, empty_raw())  # noqa: E731
     f = formats or {}
+    own_orders = own_number_columns(own, "orders")
     customers, id_map, conflicted = clean.clean_customers(get("customers"), today, f.get("customers"))
     products = clean.clean_products(get("products"), today, f.get("products"))
-    orders = clean.clean_orders(get("orders"), today, id_map, f.get("orders"), conflicted)
+    orders = None
+    if stream is None:
+        orders = clean.clean_orders(get("orders"), today, id_map, f.get("orders"), conflicted, own_numbers=own_orders)
+    else:
+        stream.clean(stream.decide(f.get("orders"), own_orders), today, id_map, conflicted, own_orders)
+        stream.drop_duplicates()
     feedback = clean.clean_feedback(get("feedback"), today, id_map, f.get("feedback"), conflicted)
     clean.parse_own_numbers(customers, "customers", own, f.get("customers"))
-    clean.parse_own_numbers(orders, "orders", own, f.get("orders"))
-    spellings = clean.category_spellings([products.df["category"], orders.df["category"], feedback.df["category"]])
-    for led in (products, orders, feedback):
+    spellings = clean.category_spellings([products.df["category"], feedback.df["category"]]
+                                         + ([orders.df["category"]] if orders else []),
+                                         stream.category_counts if stream else None)
+    for led in (products, feedback) + ((orders,) if orders else ()):
         led.run(clean.unify_categories, spellings)
-    orders.run(clean.link_products, products.df)
-    new_products = clean.products_from_orders(orders.df, set(products.df["product_id"].dropna()))
-    new_customers = clean.customers_from_orders(orders.df, set(customers.df["customer_id"].dropna()))
+    known_products, known_customers = set(products.df["product_id"].dropna()), set(customers.df["customer_id"].dropna())
+    if orders:
+        orders.run(clean.link_products, products.df)
+        lines = orders.df
+    else:
+        stream.link(spellings, products.df, known_customers, known_products)
+        lines = stream.unknown_lines()
+    new_products = clean.products_from_orders(lines, known_products)
+    new_customers = clean.customers_from_orders(lines, known_customers)
     customers.fixes["customers_derived_from_orders"] += len(new_customers)
     products.fixes["products_derived_from_orders"] += len(new_products)
     frames = {"customers": _concat(customers.df, new_customers), "products": _concat(products.df, new_products),
-              "orders": orders.df, "feedback": feedback.df}
+              "feedback": feedback.df, **({"orders": orders.df} if orders else {})}
     tables = {t: clean.sort_by_id(clean.to_schema(frames[t], t), ID_COLUMNS[t]).reset_index(drop=True)
-              for t in TABLES}
+              for t in TABLES if t in frames}
+    ledgers = {"customers": customers, "products": products, "feedback": feedback, **({"orders": orders} if orders else {})}
+    derived = {"customers": len(new_customers), "products": len(new_products)}
+    if stream:
+        stream.write_table(list(own_columns_of(own, "orders")))
+        return Cleaned(tables=tables, ledgers=ledgers, derived=derived, flagged=stream.flagged,
+                       median_amount=stream.median_amount, flagged_count=stream.flagged_count, stream=stream)
     flagged, median = clean.extreme_amounts(tables["orders"])
-    return Cleaned(tables=tables, ledgers={"customers": customers, "products": products, "orders": orders,
-                                           "feedback": feedback},
-                   derived={"customers": len(new_customers), "products": len(new_products)},
-                   flagged=flagged, median_amount=median)
+    return Cleaned(tables=tables, ledgers=ledgers, derived=derived, flagged=flagged, median_amount=median,
+                   flagged_count=len(flagged))
+
+
+def own_columns_of(own: dict[str, dict[str, str]] | None, table: str) -> list[str]:
+    """The table columns of every own column declared for ``table`` (numbers and labels)."""
+    return [own_name(h) for h in (own or {}).get(table, {})]
 
 
 def _concat(kept: pd.DataFrame, derived: pd.DataFrame) -> pd.DataFrame:
@@ -205,45 +232,52 @@ def flagged_section(c: Cleaned) -> dict[str, dict]:
              "amount": float(r.amount)} for r in f.head(MAX_FLAGGED_LISTED).itertuples()]
     return {"orders_amount_over_10x_median": {
         "median": round(c.median_amount, 4), "threshold": round(clean.EXTREME_FACTOR * c.median_amount, 4),
-        "count": len(f), "listed": len(rows), "rows": rows}}
+        "count": c.flagged_count, "listed": len(rows), "rows": rows}}
 
 
-def own_columns_section(own: dict[str, dict[str, str]], tables: dict[str, pd.DataFrame]) -> dict:
+def own_columns_section(own: dict[str, dict[str, str]], c: Cleaned) -> dict:
     """The declared own columns kept (values, missing) and those no input file had."""
     kept, not_found = {}, []
     for table, headers in own.items():
         for header, kind in headers.items():
             col = own_name(header)
-            if col in tables[table].columns:
-                s = tables[table][col]
-                kept[f"{table}.{header}"] = {"kind": kind, "values": int(s.notna().sum()), "missing": int(s.isna().sum())}
+            if table == "orders" and c.stream is not None:
+                counts = c.stream.own_counts.get(col)
+            elif col in c.tables[table].columns:
+                s = c.tables[table][col]
+                counts = (int(s.notna().sum()), int(s.isna().sum()))
             else:
+                counts = None
+            if counts is None:
                 not_found.append(f"{table}.{header}")
+            else:
+                kept[f"{table}.{header}"] = {"kind": kind, "values": counts[0], "missing": counts[1]}
     return {"kept": kept, "not_found": not_found} if own else {}
 
 
-def quarantine_frame(raw: pd.DataFrame, led: clean.Ledger) -> pd.DataFrame:
-    """The quarantined rows with their original values, source_file, source_row and reason."""
-    q = led.quarantine
-    cols = [c for c in raw.columns if c not in (SOURCE_FILE, SOURCE_ROW, OVERSIZE_COLUMN)]
-    out = raw.loc[q.index, cols].copy()
-    out[SOURCE_FILE] = raw.loc[q.index, SOURCE_FILE].to_numpy()
-    out[SOURCE_ROW] = raw.loc[q.index, SOURCE_ROW].to_numpy()
-    out["reason"] = q["reason"].to_numpy()
-    return out.sort_values([SOURCE_FILE, SOURCE_ROW], kind="stable")
+def streamed_report(s: StreamedOrders, blank_lines: int) -> TableReport:
+    """The counts of the orders cleaned in chunks (as table_report gives them for one piece)."""
+    return TableReport(
+        rows_read=s.rows_read, blank_lines=blank_lines, kept=s.kept, quarantined=s.quarantined,
+        merged_duplicates=0, dropped_duplicates=s.dropped, derived_from_orders=0, rows_written=s.written,
+        optional_missing=dict(s.optional_missing), fixes={k: int(v) for k, v in sorted(s.fixes.items()) if v},
+        quarantine_reasons={str(k): int(v) for k, v in s.reasons.items()},
+        format_decisions=[d.to_dict() for d in s.decisions])
 
 
 def write_outputs(ws: Workspace, c: Cleaned, raw: dict[str, pd.DataFrame], report: BuildReport) -> None:
     """Tables, quarantine files (stale ones removed) and quality_report.json."""
     for name, df in c.tables.items():
         ws.write_table(name, df)
-    for name, led in c.ledgers.items():
+    for name, led in c.ledgers.items():   # the orders' file, when streamed, is written by the stream
         path = ws.quarantine_dir / f"{name}.csv"
         if led.n_quarantined:
             ws.quarantine_dir.mkdir(parents=True, exist_ok=True)
-            write_csv(quarantine_frame(raw[name], led), path, encoding="utf-8-sig")  # opened in Excel
+            write_csv(clean.quarantine_frame(raw[name], led), path, encoding="utf-8-sig")  # opened in Excel
         elif path.exists():
             path.unlink()
+    if c.stream is not None:
+        ws.drop_cached("orders")
     ws.root.mkdir(parents=True, exist_ok=True)
     ws.quality_report_path.write_text(json.dumps(report.to_dict(), ensure_ascii=False, indent=1, default=str),
                                       encoding="utf-8")
@@ -260,11 +294,12 @@ def check_finite(tables: dict[str, pd.DataFrame]) -> None:
 
 def build_tables(data_dir: Path, ws: Workspace, mapping: Path | None = None,
                  log: Callable[[str], None] = lambda s: None, progress: OnProgress | None = None,
-                 settings: Settings | None = None) -> BuildReport:
+                 settings: Settings | None = None, chunk_rows: int = CHUNK_ROWS) -> BuildReport:
     """Read every CSV/Excel file of `data_dir`, clean, and write the workspace tables,
     quarantine files and quality report. Bad input raises GuanxiError before anything is written.
     ``progress`` gets the "tables" stage: read, clean, write (knowledge.progress). ``settings``
-    give the import limits (max_file_mb, max_field_chars; default: the defaults)."""
+    give the import limits (max_file_mb, max_field_chars; default: the defaults) and
+    stream_above_mb: order files over it are cleaned in chunks of ``chunk_rows`` lines (knowledge.stream)."""
     data_dir = Path(data_dir)
     stage = StageProgress(progress, "tables", total=3)
     m = load_mapping(Path(mapping)) if mapping else Mapping()
@@ -272,22 +307,33 @@ def build_tables(data_dir: Path, ws: Workspace, mapping: Path | None = None,
     m = replace(m, own=own)
     log(f"reading {data_dir}")
     stage.start(f"reading {data_dir}")
-    sources = read_folder(data_dir, m, log, Limits.from_settings(settings))
-    raw = combine(sources)
+    limits = Limits.from_settings(settings)
+    above = (settings or Settings()).stream_above_mb << 20
+    sources = read_folder(data_dir, m, log, limits, defer=lambda p: streamed_file(p, m, limits, above))
+    stream = None
+    if any(isinstance(s, StreamedFile) for s in sources):   # then every order file goes through the stream
+        stream = StreamedOrders([s for s in sources if isinstance(s, StreamedFile) or s.table == "orders"], m, limits,
+                                ws.base / "_orders-in-chunks", ws.table_path("orders"),
+                                ws.quarantine_dir / "orders.csv", rows=chunk_rows, log=log)
+        sources_read = [s for s in sources if not isinstance(s, StreamedFile) and s.table != "orders"]
+    else:
+        sources_read = sources
+    raw = combine(sources_read)
     today = pd.Timestamp.today().normalize()
     log("cleaning tables")
     stage.step("cleaning tables")
-    c = clean_tables(raw, today, formats_by_table(sources), own)
-    blank = {t: sum(s.blank_lines for s in sources if s.table == t) for t in TABLES}
-    tables = {t: table_report(t, c.ledgers[t], c.tables[t], c.derived.get(t, 0), blank[t]) for t in TABLES}
-    tables["orders"].flagged = {"amount_over_10x_median": len(c.flagged)}
+    c = clean_tables(raw, today, formats_by_table([s for s in sources if not isinstance(s, StreamedFile)]), own, stream)
+    blank = {t: sum(s.blank_lines for s in sources if s.describe()["table"] == t) for t in TABLES}
+    tables = {t: (streamed_report(stream, blank[t]) if t == "orders" and stream else
+                  table_report(t, c.ledgers[t], c.tables[t], c.derived.get(t, 0), blank[t])) for t in TABLES}
+    tables["orders"].flagged = {"amount_over_10x_median": c.flagged_count}
     for name, t in tables.items():
         if not t.balanced():  # a bug in the cleaner, not the user's input
             raise RuntimeError(f"{name}: rows do not add up: {asdict(t)}")
     check_finite(c.tables)
     report = BuildReport(data_dir=str(data_dir), today=f"{today:%Y-%m-%d}", tables=tables,
                          inputs=[s.describe() for s in sources], flagged_rows=flagged_section(c),
-                         own_columns=own_columns_section(own, c.tables))
+                         own_columns=own_columns_section(own, c))
     for missing in report.own_columns.get("not_found", []):
         log(f"note: semantic.toml names the column {missing}, which no input file has")
     stage.step("writing tables")

@@ -237,10 +237,12 @@ def _format_problems(r: ColumnRead) -> tuple[pd.Series, pd.Series, pd.Series]:
 Formats = dict[str, dict[str, str]]  # column → {file label: format set in the mapping file}
 
 
-def decide_formats(led: "Ledger", table: str, formats: Formats | None) -> dict[str, Decisions]:
-    """Each date and number column's format per file, decided from all its values (the rows kept
-    so far: every row but blank or over-long ones) or set in the mapping file; the decisions go
-    into the ledger (the quality report) and the parse rules apply them to the rows left then."""
+def decide_formats(led: "Ledger", table: str, formats: Formats | None,
+                   own_numbers: tuple[str, ...] = ()) -> dict[str, Decisions]:
+    """Each date and number column's format per file (and each of ``own_numbers``, the table's own
+    number columns), decided from all its values (the rows kept so far: every row but blank or
+    over-long ones) or set in the mapping file; the decisions go into the ledger (the quality
+    report) and the parse rules apply them to the rows left then."""
     out = {}
     for c in TABLES[table].columns:
         forced = (formats or {}).get(c.name)
@@ -251,6 +253,10 @@ def decide_formats(led: "Ledger", table: str, formats: Formats | None) -> dict[s
         else:
             continue
         led.decisions += out[c.name].values()
+    for col in own_numbers:
+        if col in led.df.columns:
+            out[col] = decide_numbers(led.df, col, (formats or {}).get(col))
+            led.decisions += out[col].values()
     return out
 
 
@@ -677,13 +683,16 @@ def customers_from_orders(orders: pd.DataFrame, known_ids: set[str]) -> pd.DataF
     return out.reindex(columns=cols)
 
 
-def category_spellings(values: list[pd.Series]) -> dict[str, str]:
+def category_spellings(values: list[pd.Series], counted: pd.Series | None = None) -> dict[str, str]:
     """Spelling → the one spelling of its category, for categories written several ways
-    (case, spacing, full-width): the most frequent spelling wins, ties alphabetically."""
-    vals = [v.dropna() for v in values if v is not None and len(v)]
+    (case, spacing, full-width): the most frequent spelling wins, ties alphabetically.
+    ``counted``: more spellings with their counts (a table read in chunks)."""
+    vals = [v.dropna().value_counts() for v in values if v is not None and len(v)]
+    if counted is not None and len(counted):
+        vals.append(counted)
     if not vals:
         return {}
-    vc = pd.concat(vals).value_counts()
+    vc = vals[0] if len(vals) == 1 else pd.concat(vals).groupby(level=0).sum()
     spell = pd.Series(vc.index, dtype="str")
     frame = pd.DataFrame({"s": spell, "n": vc.to_numpy(),
                           "k": nfkc(spell).str.lower().str.replace(r"\s+", "", regex=True)})
@@ -740,13 +749,21 @@ def clean_products(raw: pd.DataFrame, today: pd.Timestamp, formats: Formats | No
     return led.run(drop_duplicate_ids, "product_id")
 
 
+HAD_ORDER_ID = "_had_order_id"   # clean_orders(dedupe=False): whether the input line had an order id
+
+
 def clean_orders(raw: pd.DataFrame, today: pd.Timestamp, id_map: dict[str, str] | None = None,
-                 formats: Formats | None = None, conflicted: set[str] | None = None) -> Ledger:
+                 formats: Formats | None = None, conflicted: set[str] | None = None,
+                 own_numbers: tuple[str, ...] = (), decided: dict[str, Decisions] | None = None,
+                 dedupe: bool = True) -> Ledger:
     """Order lines: required customer and date, quantity (default 1) a positive whole number,
-    amount (default quantity × unit_price) not negative, ids derived, exact duplicates dropped;
-    lines of a customer_id used by different people quarantined."""
+    amount (default quantity × unit_price) not negative, own number columns parsed, ids derived,
+    exact duplicates dropped; lines of a customer_id used by different people quarantined.
+    A file read in chunks (knowledge.stream) passes the formats decided over the whole file
+    (``decided``) and ``dedupe=False``: the duplicates are found across chunks, from the
+    HAD_ORDER_ID column kept instead."""
     led = Ledger("orders", raw).run(reject_oversize).run(prepare, "orders")
-    f = decide_formats(led, "orders", formats)
+    f = decided if decided is not None else decide_formats(led, "orders", formats, own_numbers)
     led.run(require, "customer_id").run(reject_conflicting_customers, conflicted or set(), "orders")
     led.run(require, "order_date")
     led.run(parse_date_column, "order_date", "datetime", required=True, decided=f["order_date"])
@@ -758,11 +775,17 @@ def clean_orders(raw: pd.DataFrame, today: pd.Timestamp, id_map: dict[str, str] 
     led.run(check_not_negative, "quantity", " (a return or cancellation)").run(check_positive, "quantity")
     led.run(check_not_negative, "unit_price").run(derive_amount)
     led.run(require, "amount", " (and no unit_price to compute it)").run(check_not_negative, "amount")
+    for col in own_numbers:   # unreadable values are cleared, never quarantined (as for unit_price)
+        if col in led.df.columns:
+            led.run(parse_number_column, col, required=False, decided=f[col])
     led.run(repoint_customers, id_map or {}, "orders_repointed")
     # Without an order id, identical lines may be two real purchases on the same day (CDNOW):
     # only lines that carry an order id in the input can be proven duplicates.
     had_order_id = led.df["order_id"].notna()
     led.run(derive_order_ids)
+    if not dedupe:
+        led.df = led.df.assign(**{HAD_ORDER_ID: had_order_id})
+        return led
     return led.run(drop_exact_duplicates, ORDER_COLUMNS, had_order_id)
 
 
@@ -820,3 +843,14 @@ def parse_own_numbers(led: "Ledger", table: str, own: dict[str, dict[str, str]] 
         decided = decide_numbers(led.df, col, (formats or {}).get(col))
         led.decisions += decided.values()
         led.run(parse_number_column, col, required=False, decided=decided)
+
+
+def quarantine_frame(raw: pd.DataFrame, led: Ledger) -> pd.DataFrame:
+    """The quarantined rows with their original values, source_file, source_row and reason."""
+    q = led.quarantine
+    cols = [c for c in raw.columns if c not in ("source_file", "source_row", OVERSIZE_COLUMN)]
+    out = raw.loc[q.index, cols].copy()
+    out["source_file"] = raw.loc[q.index, "source_file"].to_numpy()
+    out["source_row"] = raw.loc[q.index, "source_row"].to_numpy()
+    out["reason"] = q["reason"].to_numpy()
+    return out.sort_values(["source_file", "source_row"], kind="stable")

@@ -133,6 +133,7 @@ class Engine:
     """Runs the shared SQL over named Parquet tables (``tables``: name → file). Subclasses give
     :meth:`sql`; everything else is written once here."""
     name = "?"
+    mines_rules = False   # whether fpgrowth mines rules itself (else tools.association mines basket_matrix)
 
     def __init__(self, tables: Mapping[str, str | Path]):
         self.tables = {k: Path(v) for k, v in tables.items() if Path(v).is_file()}
@@ -220,6 +221,24 @@ class Engine:
         bounds = [0, *cuts.tolist(), len(items)]
         return [items[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
 
+    def basket_matrix(self, level: str = "product"):
+        """The baskets as a sparse order × item boolean matrix (scipy CSR; orders sorted by order_id,
+        items sorted by name) and the item names: what tools.association one-hot encodes from
+        :meth:`baskets`, without a Python list per order."""
+        import scipy.sparse as sp
+        t = self.sql(order_items_sql(self.columns("orders"), level))
+        oid, item = t.column("order_id"), t.column("item")
+        items = sorted(pc.unique(item).to_pylist())
+        codes = pc.index_in(item, value_set=pa.array(items, pa.string())).to_numpy(zero_copy_only=False)
+        if len(oid):
+            starts = np.flatnonzero(pc.not_equal(oid.slice(1), oid.slice(0, len(oid) - 1)).to_numpy(
+                zero_copy_only=False)) + 1
+            indptr = np.concatenate(([0], starts, [len(oid)])).astype(np.int64)
+        else:
+            indptr = np.zeros(1, dtype=np.int64)
+        data = np.ones(len(codes), dtype=bool)
+        return sp.csr_matrix((data, codes.astype(np.int32), indptr), shape=(len(indptr) - 1, len(items))), items
+
     def fpgrowth(self, level: str, min_count: int, min_confidence: float):
         """Frequent-pattern rules mined by the engine itself, or None when it has no miner of its own
         (DuckDB: tools.association mines the baskets with mlxtend)."""
@@ -238,14 +257,20 @@ class Engine:
         return f"{type(self).__name__}({', '.join(sorted(self.tables))})"
 
 
+MEMORY_LIMIT = "1536MB"   # DuckDB's buffer pool; its sorts and group-bys spill to disk past it
+
+
 class DuckDBEngine(Engine):
     """Embedded DuckDB: each table is a view over its Parquet file (read in place, out of core)."""
     name = "duckdb"
 
-    def __init__(self, tables: Mapping[str, str | Path], threads: int = 2, memory_limit: str | None = None):
+    def __init__(self, tables: Mapping[str, str | Path], threads: int = 2, memory_limit: str | None = MEMORY_LIMIT):
         import duckdb
+        import tempfile
         super().__init__(tables)
-        config = {"threads": threads, **({"memory_limit": memory_limit} if memory_limit else {})}
+        # bounded, spilling to the system's temporary folder past it (never the working directory)
+        config = {"threads": threads, "temp_directory": str(Path(tempfile.gettempdir()) / "guanxi-duckdb"),
+                  **({"memory_limit": memory_limit} if memory_limit else {})}
         self._con = duckdb.connect(config=config)
         self._lock = threading.Lock()
         for name, path in self.tables.items():
@@ -351,6 +376,7 @@ def _spark_schema(schema: pa.Schema) -> pa.Schema:
 class SparkEngine(Engine):
     """Apache Spark: each table a temp view over its Parquet file; the same SQL via ``spark.sql``."""
     name = "spark"
+    mines_rules = True   # MLlib FPGrowth (fpgrowth below)
 
     def __init__(self, tables: Mapping[str, str | Path], master: str = "local[2]", cache_dir: str | Path | None = None,
                  session=None):

@@ -107,6 +107,7 @@ class Decision:
     evidence: dict[str, int]
     examples: dict[str, str] = field(default_factory=dict)
     quarantined: int = 0
+    any_dmy_form: bool = False   # dates: some value is a/b/YYYY (decide_date_order's has_dmy_form)
 
     def to_dict(self) -> dict:
         return {"file": self.file, "column": self.column, "kind": self.kind, "decision": self.decision,
@@ -486,7 +487,8 @@ def _decide_dates(g: _Group, label: str, col: str, forced: str | None) -> Decisi
     return Decision(file=label, column=col, kind="date",
                     decision=decide_date_order(n_day, n_month, n_amb, bool(f.hit.any()), forced),
                     source="mapping" if forced else "values", evidence=evidence,
-                    examples={"day_first": g.first(f.dmy | f.dotted), "month_first": g.first(f.mdy)})
+                    examples={"day_first": g.first(f.dmy | f.dotted), "month_first": g.first(f.mdy)},
+                    any_dmy_form=bool(f.hit.any()))
 
 
 def _apply_dates(g: _Group, d: Decision, kind: str):
@@ -565,3 +567,27 @@ def parse_dates(s: pd.Series, kind: str = "datetime", order: str | None = None) 
     decision. Each distinct string is parsed once: fast on big tables."""
     r = read_date_column(pd.DataFrame({"v": s}), "v", kind, forced={"": order} if order else None)
     return r.values, r.reformatted
+
+
+def merge_decisions(parts: list[Decision], forced: str | None = None) -> Decision:
+    """One file column's decision from the decisions of its parts (chunks of a file read in
+    pieces): the evidence summed, the first example of each kind, and the format decided again
+    from the summed evidence — the decision the whole column would get at once."""
+    first = parts[0]
+    evidence: dict[str, int] = {}
+    examples: dict[str, str] = {}
+    for d in parts:
+        for k, v in d.evidence.items():
+            evidence[k] = evidence.get(k, 0) + int(v)
+        for k, v in d.examples.items():
+            if not examples.get(k):
+                examples[k] = v
+    any_dmy = any(d.any_dmy_form for d in parts)
+    if first.kind == "number":
+        decision = decide_decimal(evidence.get(DECIMAL_POINT, 0), evidence.get(DECIMAL_COMMA, 0), forced)
+    else:
+        decision = decide_date_order(evidence.get("dmy", 0) + evidence.get("dotted_dmy", 0), evidence.get("mdy", 0),
+                                     evidence.get("ambiguous", 0), any_dmy, forced)
+    return Decision(file=first.file, column=first.column, kind=first.kind, decision=decision, source=first.source,
+                    evidence=evidence, examples=examples, quarantined=sum(d.quarantined for d in parts),
+                    any_dmy_form=any_dmy)

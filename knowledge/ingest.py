@@ -130,7 +130,7 @@ Patches = list[tuple[int, int, bytes]]
 
 
 @contextmanager
-def _opened(source):
+def opened(source):
     """The file to hand a reader: the path, or a stream cutting over-long fields (closed after)."""
     handle = source()
     try:
@@ -187,7 +187,7 @@ def _read_with_arrow(source, first: list[str], encoding: str, sep: str, header: 
     tmp = [f"c{i}" for i in range(len(cols))]
     enc = "utf8" if encoding.replace("_", "-").lower() in ("utf-8", "utf-8-sig", "utf8") else encoding
     try:
-        with _opened(source) as f:
+        with opened(source) as f:
             table = pacsv.read_csv(
                 f, read_options=pacsv.ReadOptions(column_names=tmp, skip_rows=1 if header else 0, encoding=enc),
                 parse_options=pacsv.ParseOptions(delimiter=sep, newlines_in_values=True),
@@ -200,7 +200,7 @@ def _read_with_arrow(source, first: list[str], encoding: str, sep: str, header: 
     return df
 
 
-def _promote_header(df: pd.DataFrame) -> pd.DataFrame:
+def promote_header(df: pd.DataFrame) -> pd.DataFrame:
     """A frame read without a header: its first row becomes the columns (repeats kept)."""
     cols = [str(v) for v in df.iloc[0].tolist()] if len(df) else [str(c) for c in df.columns]
     df = df.iloc[1:].reset_index(drop=True)
@@ -216,7 +216,7 @@ def _read_with_pandas(path: Path, source, encoding: str, sep: str, header: bool,
     if names:
         kw.update(names=list(names), skiprows=1 if header else 0)
     try:
-        with _opened(source) as f:
+        with opened(source) as f:
             df = pd.read_csv(f, **kw)
     except pd.errors.EmptyDataError:
         raise GuanxiError(f"{path.name}: empty file (no header, no rows)") from None
@@ -227,7 +227,7 @@ def _read_with_pandas(path: Path, source, encoding: str, sep: str, header: bool,
     except UnicodeDecodeError as e:
         raise GuanxiError(f"{path.name}: not valid {encoding} text at byte {e.start}; save it as UTF-8 "
                           f"or give encoding = \"...\" in a mapping file") from None
-    return _promote_header(df) if header and not names else df
+    return promote_header(df) if header and not names else df
 
 
 AMBIGUOUS_LOOKING = re.compile(r"[+-]?[1-9]\d{0,2}\.\d{3}")
@@ -266,7 +266,7 @@ def read_excel_file(path: Path, header: bool = True, names: tuple[str, ...] = ()
             df = df.iloc[1:].reset_index(drop=True) if header else df
             df.columns = list(names)[:df.shape[1]]
         elif header:
-            df = _promote_header(df)
+            df = promote_header(df)
         out[sheet] = df
     return out
 
@@ -300,7 +300,7 @@ class SourceTable:
                 "unmapped_fields_over_limit": self.unmapped_fields_over_limit}
 
 
-def _unique_headers(headers: list[str]) -> list[str]:
+def unique_headers(headers: list[str]) -> list[str]:
     """Headers with exact repeats renamed 'name #2', 'name #3' (they then match no column)."""
     seen: Counter = Counter()
     out = []
@@ -336,7 +336,7 @@ def map_frame(df: pd.DataFrame, label: str, file_name: str, mapping: Mapping, he
     # a leading apostrophe in front of a formula start is how Guanxi (and people) write a cell that must
     # not run in a spreadsheet (knowledge.export): the value is what follows it
     raw = [restore_cell(str(c).replace("\ufeff", "").strip()) for c in df.columns]
-    df.columns = headers = _unique_headers(raw)
+    df.columns = headers = unique_headers(raw)
     if len(headers) == 1 and delimiter is None:
         raise GuanxiError(f"{label}: has only one column (header '{headers[0][:80]}'); a table needs at least "
                           f"two (e.g. an id and a name)")
@@ -346,7 +346,7 @@ def map_frame(df: pd.DataFrame, label: str, file_name: str, mapping: Mapping, he
                           f"sep = \"...\" for this file in a mapping file")
     over = flag_oversize(df, limits, marked)
     df[SOURCE_ROW] = df.index.to_numpy() + (2 if header else 1)
-    blank = _blank_rows(df[headers])
+    blank = blank_rows(df[headers])
     df = df[~blank]
     if df.empty:
         raise GuanxiError(f"{label}: empty file (a header but no data rows)")
@@ -379,7 +379,7 @@ def map_frame(df: pd.DataFrame, label: str, file_name: str, mapping: Mapping, he
                        unmapped_fields_over_limit=sum(len(v) for h, v in over.items() if h not in used))
 
 
-def _blank_rows(df: pd.DataFrame) -> pd.Series:
+def blank_rows(df: pd.DataFrame) -> pd.Series:
     """Rows whose every value is empty or whitespace (blank lines, empty Excel rows)."""
     blank = pd.Series(True, index=df.index)
     for c in df.columns:
@@ -440,8 +440,10 @@ def list_input_files(data_dir: Path) -> list[Path]:
 
 
 def read_folder(data_dir: Path, mapping: Mapping | None = None, log: Log = lambda s: None,
-                limits: Limits | None = None) -> list[SourceTable]:
-    """Every input file of `data_dir` read and mapped to a table."""
+                limits: Limits | None = None, defer: Callable[[Path], object] | None = None) -> list:
+    """Every input file of `data_dir` read and mapped to a table, in name order. ``defer(path)``
+    may return a stand-in for a file to read later in chunks (knowledge.stream): it takes the
+    file's place in the list, unread."""
     mapping = mapping or Mapping()
     limits = limits or Limits.from_settings()
     files = list_input_files(data_dir)
@@ -450,8 +452,13 @@ def read_folder(data_dir: Path, mapping: Mapping | None = None, log: Log = lambd
         if key.split("#")[0] not in names:
             raise GuanxiError(f"mapping file {mapping.path}: files.\"{key}\" names a file that is not in "
                               f"{data_dir} (files there: {', '.join(sorted(names))})")
-    out = []
+    out: list = []
     for path in files:
+        later = defer(path) if defer else None
+        if later is not None:
+            log(f"  {path.name}: {path.stat().st_size / (1 << 20):,.0f} MB → orders, read in chunks")
+            out.append(later)
+            continue
         for src in read_file(path, mapping, limits):
             log(f"  {src.label}: {len(src.frame):,} rows → {src.table}"
                 + (f" ({src.encoding}, {DELIMITER_NAMES.get(src.delimiter, src.delimiter)})" if src.encoding else ""))

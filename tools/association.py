@@ -81,6 +81,16 @@ def _sort_rules(rules: pd.DataFrame, by: str = "lift") -> pd.DataFrame:
     return tmp.drop(columns="_key").reset_index(drop=True)
 
 
+def _check_thresholds(min_support, min_confidence, max_len) -> None:
+    """Refuse thresholds outside their ranges (GuanxiError naming the argument)."""
+    if not (0 < min_support <= 1):
+        raise GuanxiError(f"min_support must be in (0, 1], got {min_support!r}")
+    if not (0 <= min_confidence <= 1):
+        raise GuanxiError(f"min_confidence must be in [0, 1], got {min_confidence!r}")
+    if max_len is not None and max_len < 2:
+        raise GuanxiError(f"max_len must be ≥ 2 (a rule has at least two items), got {max_len!r}")
+
+
 def mine_rules(baskets, min_support: float, min_confidence: float, max_len: int | None = None,
                min_len: int = 2, single_consequent: bool = True) -> pd.DataFrame:
     """Association rules A ⇒ C with support ≥ min_support and confidence ≥ min_confidence.
@@ -93,18 +103,26 @@ def mine_rules(baskets, min_support: float, min_confidence: float, max_len: int 
     Sorted by lift, confidence, support (descending) then rule text. ``df.attrs`` holds
     ``n_baskets`` and ``provenance``. Columns: see RULE_COLUMNS.
     """
+    _check_thresholds(min_support, min_confidence, max_len)
+    baskets = _clean_baskets(baskets)
+    matrix, items = _one_hot(baskets)
+    return mine_matrix(matrix, items, min_support, min_confidence, max_len, min_len, single_consequent)
+
+
+def mine_matrix(matrix, items: list[str], min_support: float, min_confidence: float, max_len: int | None = None,
+                min_len: int = 2, single_consequent: bool = True, counted: bool = True) -> pd.DataFrame:
+    """:func:`mine_rules` from the baskets already one-hot encoded (sparse basket × item boolean
+    matrix, ``items`` its column names; e.g. knowledge.engine.Engine.basket_matrix). Rules of up
+    to 3 items are found by counting itemsets as sparse column products (``counted``; 10M order
+    lines: seconds instead of FP-growth's minute in Python), longer ones by mlxtend's FP-growth —
+    the same rules either way (tests/tools/test_association.py)."""
     from mlxtend.frequent_patterns import association_rules, fpgrowth
 
-    if not (0 < min_support <= 1):
-        raise GuanxiError(f"min_support must be in (0, 1], got {min_support!r}")
-    if not (0 <= min_confidence <= 1):
-        raise GuanxiError(f"min_confidence must be in [0, 1], got {min_confidence!r}")
-    if max_len is not None and max_len < 2:
-        raise GuanxiError(f"max_len must be ≥ 2 (a rule has at least two items), got {max_len!r}")
-    baskets = _clean_baskets(baskets)
-    n = len(baskets)
+    _check_thresholds(min_support, min_confidence, max_len)
+    n = matrix.shape[0]
+    if not n:
+        raise GuanxiError("no baskets to mine")
     min_count = max(1, math.ceil(min_support * n - _EPS))
-    matrix, items = _one_hot(baskets)
     counts = np.asarray(matrix.sum(axis=0)).ravel()
     keep = np.flatnonzero(counts >= min_count)  # infrequent items cannot be in a frequent itemset
 
@@ -120,6 +138,10 @@ def mine_rules(baskets, min_support: float, min_confidence: float, max_len: int 
         return finish(_empty_rules(), len(keep))
     sub = matrix[:, keep].tocsr()
     names = [items[j] for j in keep]
+    if counted and single_consequent and max_len is not None and max_len <= 3:
+        found = _itemset_counts(sub, min_count, max_len)
+        rules = _rules_from_itemsets(found, names, n, min_confidence, min_len)
+        return finish(rules, len(found))
     onehot = pd.DataFrame.sparse.from_spmatrix(sub, columns=names)
     # Half a basket below the integer threshold: mlxtend's float comparisons then select exactly
     # the itemsets with count ≥ min_count.
@@ -138,6 +160,51 @@ def mine_rules(baskets, min_support: float, min_confidence: float, max_len: int 
                               np.rint(raw["support"].to_numpy() * n), np.rint(raw["antecedent support"].to_numpy() * n),
                               np.rint(raw["consequent support"].to_numpy() * n), n, min_confidence)
     return finish(rules, len(frequent))
+
+
+def _itemset_counts(sub, min_count: int, max_len: int) -> dict[tuple[int, ...], int]:
+    """Every itemset of up to ``max_len`` (≤ 3) columns present in at least ``min_count`` rows of
+    the sparse basket × item matrix, with its count — what FP-growth finds, counted exactly as
+    column products (Apriori: a frequent pair's baskets are crossed with the later items)."""
+    x = sub.astype(np.int32).tocsc()
+    ones = np.asarray(x.sum(axis=0)).ravel()
+    out: dict[tuple[int, ...], int] = {(i,): int(c) for i, c in enumerate(ones) if c >= min_count}
+    if max_len < 2:
+        return out
+    pairs = (x.T @ x).toarray()
+    k = x.shape[1]
+    frequent_pairs = [(i, j) for i in range(k) for j in range(i + 1, k) if pairs[i, j] >= min_count]
+    out.update({p: int(pairs[p]) for p in frequent_pairs})
+    if max_len < 3:
+        return out
+    for i, j in frequent_pairs:
+        both = x[:, i].multiply(x[:, j])
+        if j + 1 >= k:
+            continue
+        with_l = np.asarray((both.T @ x[:, j + 1:]).todense()).ravel()
+        for off in np.flatnonzero(with_l >= min_count):
+            out[(i, j, j + 1 + int(off))] = int(with_l[off])
+    return out
+
+
+def _rules_from_itemsets(found: dict[tuple[int, ...], int], names: list[str], n: int, min_confidence: float,
+                         min_len: int) -> pd.DataFrame:
+    """One-consequent rules A ⇒ c of every frequent itemset (A ∪ {c}) with at least ``min_len``
+    items, from the itemsets' counts (A is frequent whenever A ∪ {c} is)."""
+    ante, cons, n_ac, n_a, n_c = [], [], [], [], []
+    for itemset, count in found.items():
+        if len(itemset) < max(2, min_len):
+            continue
+        for c in itemset:
+            rest = tuple(i for i in itemset if i != c)
+            ante.append([names[i] for i in rest])
+            cons.append([names[c]])
+            n_ac.append(count)
+            n_a.append(found[rest])
+            n_c.append(found[(c,)])
+    if not ante:
+        return _empty_rules()
+    return rules_from_counts(ante, cons, n_ac, n_a, n_c, n, min_confidence)
 
 
 def rules_from_counts(antecedents, consequents, n_ac, n_a, n_c, n: int, min_confidence: float) -> pd.DataFrame:
@@ -240,6 +307,15 @@ def _order_rules_attrs(rules, level, source, ms, min_confidence, max_len, **extr
 
 
 def _engine_rules(engine, level, min_support, min_confidence, max_len) -> pd.DataFrame:
+    if not engine.mines_rules:   # the baskets as a matrix, mined here; its rows are the baskets
+        matrix, items = engine.basket_matrix(level)
+        n = matrix.shape[0]
+        if not n:
+            raise GuanxiError(f"no orders with a {_level_col(level)} to mine")
+        ms = default_min_support(n) if min_support is None else min_support
+        rules = mine_matrix(matrix, items, ms, min_confidence, max_len=max_len)
+        return _order_rules_attrs(rules, level, f"{engine.name} SQL over orders.parquet, {n:,} baskets", ms,
+                                  min_confidence, max_len)
     n = int(engine.sql("SELECT count(DISTINCT order_id) AS n FROM (" + _items_sql(engine, level) + ") AS p"
                        ).column("n")[0].as_py() or 0)
     if not n:
@@ -247,9 +323,6 @@ def _engine_rules(engine, level, min_support, min_confidence, max_len) -> pd.Dat
     ms = default_min_support(n) if min_support is None else min_support
     source = f"{engine.name} SQL over orders.parquet, {n:,} baskets"
     found = engine.fpgrowth(level, max(1, math.ceil(ms * n - _EPS)), min_confidence)
-    if found is None:
-        rules = mine_rules(engine.baskets(level), ms, min_confidence, max_len=max_len)
-        return _order_rules_attrs(rules, level, source, ms, min_confidence, max_len)
     raw, n_baskets, n_itemsets = found
     size = raw["antecedents"].map(len) + 1
     raw = raw[size <= max_len] if max_len is not None else raw

@@ -33,9 +33,8 @@ def bought_together(item: str, top: int = 10, *, ctx: ToolContext | None = None)
     level, name = resolve_item(ws, item)
     from tools.association import bought_together as _bt
     rules = rules_table(ws, level)
-    orders = orders_table(ws)
     if rules is None:
-        res = _bt(orders, name, level=level, top=top)
+        res = _bt(orders_table(ws), name, level=level, top=top)
     else:
         res = _bt(rules, name, level=level, top=top)
         if res.method == "none" or not res.items:  # no rule: plain co-occurrence in the orders
@@ -66,22 +65,17 @@ def _cooccurrence(ws: Workspace, level: str, name: str, top: int):
     """Companions by plain co-occurrence in the same order (cached baskets; the same definitions as
     `tools.association.bought_together`'s fallback: count, support, confidence, lift)."""
     from tools.association import BoughtTogether
-
-    def build():
-        o = orders_table(ws)
-        col = "category" if level == "category" else "product_name"
-        pairs = o[["order_id", col]].dropna().astype(str).drop_duplicates()
-        pairs.columns = ["order_id", "item"]
-        return pairs, pairs["item"].value_counts(), pairs["order_id"].nunique()
-    pairs, freq, n = cached(ws, f"pairs:{level}", build)
+    from tools.orders_index import companions, item_baskets
+    col = "category" if level == "category" else "product_name"
+    freq, n = item_baskets(ws, col)   # DuckDB over the order Parquet: the lines are not loaded
     matched = [name] if name in freq.index else [i for i in freq.index if name.lower() in str(i).lower()]
     if not matched:
         return None
-    with_x = pairs.loc[pairs["item"].isin(matched), "order_id"].unique()
-    other = pairs.loc[pairs["order_id"].isin(with_x) & ~pairs["item"].isin(matched), "item"].value_counts()
+    other, n_with = companions(ws, col, matched)
+    other = other.sort_values(ascending=False, kind="stable")
     rows = []
     for it, c in other.items():
-        conf = c / len(with_x)
+        conf = c / n_with
         rows.append({"item": it, "support": c / n, "confidence": conf, "lift": conf / (freq[it] / n), "count": int(c),
                      "antecedents": sorted(matched)[:5]})
     rows.sort(key=lambda r: (-r["count"], -r["lift"], r["item"]))
@@ -151,8 +145,8 @@ def recommend_products(customer_id: str, top: int = 5, *, ctx: ToolContext | Non
     ws = ctx.ws
     top = top_n(top, 5)
     cid = resolve_customer_id(ws, customer_id)
-    o = orders_table(ws)
-    mine = o.loc[o["customer_id"] == cid]
+    from tools.orders_index import customer_orders, product_sales
+    mine = customer_orders(ws, cid)
     bought = set(mine["product_name"].dropna().astype(str)) if "product_name" in mine else set()
     recs: list[dict] = []
     rules = rules_table(ws, "product")
@@ -166,7 +160,9 @@ def recommend_products(customer_id: str, top: int = 5, *, ctx: ToolContext | Non
         sources.append(meta_provenance(ws, "rules_product", "artefacts/rules_product"))
     if len(recs) < top and "category" in mine:
         p = ws.table("products")
-        sales = cached(ws, "product_sales", lambda: o.groupby("product_name")["amount"].sum())
+        sales = product_sales(ws)
+        if sales is None:
+            sales = cached(ws, "product_sales", lambda: orders_table(ws).groupby("product_name")["amount"].sum())
         fav = mine.groupby("category")["amount"].sum().sort_values(ascending=False).index.tolist()
         have = bought | {r["product"] for r in recs}
         added = 0

@@ -297,10 +297,13 @@ def _means(x1, x2, metric: str, minimum: int) -> MetricEffect:
 
 
 def measure_campaign(c: Campaign, orders: pd.DataFrame, feedback: pd.DataFrame | None, as_of,
-                     window_days: int = DEFAULT_WINDOW_DAYS, known_customers=None) -> CampaignEffect:
+                     window_days: int = DEFAULT_WINDOW_DAYS, known_customers=None,
+                     window_lines=None) -> CampaignEffect:
     """Treatment vs control of a sent campaign over ``(sent_at, sent_at + window_days]``, cut at the
     data's ``as_of`` (the day after its last day). ``known_customers``: the customer ids of the data —
-    group members not in it are left out and counted (``n_not_in_data``)."""
+    group members not in it are left out and counted (``n_not_in_data``). ``window_lines(after,
+    through)`` → (revenue per customer, lines): the window's order lines grouped elsewhere
+    (`tools.orders_index.window_revenue`, over the Parquet); ``orders`` is then not read."""
     if not c.sent_at:
         raise GuanxiError(f"campaign {c.id} has not been marked sent yet: nothing to measure")
     try:
@@ -309,7 +312,7 @@ def measure_campaign(c: Campaign, orders: pd.DataFrame, feedback: pd.DataFrame |
         raise GuanxiError(f"window_days must be a whole number of days, got {window_days!r}") from None
     if not 1 <= window_days <= 365:
         raise GuanxiError(f"window_days must be between 1 and 365, got {window_days}")
-    for col in ("customer_id", "order_date", "amount"):
+    for col in ("customer_id", "order_date", "amount") if window_lines is None else ():
         if col not in orders.columns:
             raise GuanxiError(f"campaign effect: the orders table has no column {col!r}")
     sent = pd.Timestamp(c.sent_at).normalize()
@@ -320,16 +323,21 @@ def measure_campaign(c: Campaign, orders: pd.DataFrame, feedback: pd.DataFrame |
     complete = end <= last_day
     days_observed = max(0, int((observed_to - sent).days))
 
-    known = None if known_customers is None else set(map(str, known_customers))
+    known = None if known_customers is None else (
+        known_customers if isinstance(known_customers, frozenset) else set(map(str, known_customers)))
     treated = [x for x in dict.fromkeys(c.sent_to or c.treated) if known is None or x in known]
     control = [x for x in dict.fromkeys(c.control) if (known is None or x in known) and x not in set(treated)]
     missing = len(set(c.sent_to or c.treated) | set(c.control)) - len(treated) - len(control)
 
-    day = pd.to_datetime(orders["order_date"], errors="coerce").dt.normalize()
-    inwin = (day > sent) & (day <= observed_to)
-    o = orders.loc[inwin, ["customer_id", "amount"]]
-    o = o.assign(customer_id=o["customer_id"].astype(str), amount=pd.to_numeric(o["amount"], errors="coerce").fillna(0.0))
-    revenue = o.groupby("customer_id")["amount"].sum()
+    if window_lines is not None:
+        revenue, n_lines = window_lines(sent, observed_to)
+    else:
+        day = pd.to_datetime(orders["order_date"], errors="coerce").dt.normalize()
+        inwin = (day > sent) & (day <= observed_to)
+        o = orders.loc[inwin, ["customer_id", "amount"]]
+        o = o.assign(customer_id=o["customer_id"].astype(str),
+                     amount=pd.to_numeric(o["amount"], errors="coerce").fillna(0.0))
+        revenue, n_lines = o.groupby("customer_id")["amount"].sum(), int(inwin.sum())
     buyers = set(revenue.index)
     t_buy = sum(1 for x in treated if x in buyers)
     c_buy = sum(1 for x in control if x in buyers)
@@ -359,7 +367,7 @@ def measure_campaign(c: Campaign, orders: pd.DataFrame, feedback: pd.DataFrame |
                                           m.verdict))
         segments.sort(key=lambda s: (-(s.n_treated + s.n_control), s.segment))
     prov = (f"tools.campaign_effect.measure_campaign · campaign {c.id} · events.sqlite (campaign_created, campaign_sent) · "
-            f"orders ({int(inwin.sum()):,} lines in the window) · feedback ({n_ratings:,} ratings in the window) · "
+            f"orders ({n_lines:,} lines in the window) · feedback ({n_ratings:,} ratings in the window) · "
             f"window {fmt_date(sent + pd.Timedelta(days=1))}..{fmt_date(observed_to)}"
             f"{'' if complete else ' (partial)'} · as of {fmt_date(as_of)} · Newcombe / Welch 95% CI")
     res = CampaignEffect(
@@ -385,8 +393,20 @@ def campaign_effect(ws, campaign_id: str | None = None, window_days: int | None 
         window_days = getattr(settings, "campaign_effect_window_days", None) or DEFAULT_WINDOW_DAYS
     customers = ws.table("customers")
     fb = ws.table("feedback")
-    return measure_campaign(c, ws.table("orders"), fb, ws.as_of(), window_days,
-                            known_customers=customers["customer_id"].astype(str) if "customer_id" in customers else None)
+    return measure_campaign(c, None, fb, ws.as_of(), window_days, window_lines=workspace_lines(ws),
+                            known_customers=known_ids(ws) if "customer_id" in customers else None)
+
+
+def known_ids(ws) -> frozenset:
+    """The workspace's customer ids as text (once per workspace)."""
+    from tools.context import cached
+    return cached(ws, "known_customer_ids", lambda: frozenset(ws.table("customers")["customer_id"].astype(str)))
+
+
+def workspace_lines(ws):
+    """`measure_campaign`'s ``window_lines`` for a workspace: DuckDB over its order Parquet."""
+    from tools.orders_index import window_revenue
+    return lambda after, through: window_revenue(ws, after, through)
 
 
 def campaign_choices(ws) -> list[tuple[str, str]]:

@@ -134,7 +134,8 @@ def compare_campaigns(occasion: Occasion | None = None, window_days: int | None 
         segment: only this RFM segment's next action (Champions, At Risk, 休眠客户 …)
     """
     from knowledge.events import EventLog
-    from tools.campaign_effect import campaigns_from_events, measure_campaign, sent_campaigns
+    from tools.campaign_effect import (campaigns_from_events, known_ids, measure_campaign, sent_campaigns,
+                                      workspace_lines)
     from tools.campaign_effect_report import next_actions
     ctx = context(ctx)
     ws = ctx.ws
@@ -146,9 +147,11 @@ def compare_campaigns(occasion: Occasion | None = None, window_days: int | None 
         top = max(1, min(100, int(top)))
     except (TypeError, ValueError):
         raise ToolError(f"top must be a whole number, got {top!r}") from None
-    orders, fb, as_of = ws.table("orders"), ws.table("feedback"), ws.as_of()
-    known = ws.table("customers")["customer_id"].astype(str)
-    effects = [measure_campaign(c, orders, fb, as_of, w, known_customers=known).to_dict() for c in sent[:top]]
+    fb, as_of = ws.table("feedback"), ws.as_of()
+    known = known_ids(ws)
+    lines = workspace_lines(ws)
+    effects = [measure_campaign(c, None, fb, as_of, w, known_customers=known, window_lines=lines).to_dict()
+               for c in sent[:top]]
 
     def key(e):
         m = next((x for x in e["metrics"] if x["metric"] == "repurchase_rate"), None)

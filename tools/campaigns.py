@@ -47,7 +47,7 @@ import pandas as pd
 
 from knowledge.events import EventLog
 from knowledge.workspace import Workspace
-from tools.context import (ToolError, artefact_by_id, customers_by_id, match_place, resolve_cluster,
+from tools.context import (ToolError, artefact_by_id, cached, customers_by_id, match_place, resolve_cluster,
                            resolve_customer_id, resolve_segment, rfm_by_id)
 from tools.spec import MANAGERS
 
@@ -158,18 +158,17 @@ def resolve_target(ws: Workspace, kind: str, spec: dict | None = None) -> Target
               if top else f"every customer{pe} with churn probability ≥ {threshold:g}")
         de += f" in the segment {spec['segment']}" if spec.get("segment") else ""
     elif kind == "care_calendar":
-        from tools.care import care_calendar
+        from tools.care_plan import workspace_window
         days = _int(spec, "days", 7, 1, 366)
         occ = str(spec.get("occasion") or "birthday")
-        rfm, churn = ws.artefact("rfm"), ws.artefact("churn")
-        cal = care_calendar(ws.table("customers"), ws.table("orders"), as_of=ws.as_of(), days=days,
-                            rfm=rfm if isinstance(rfm, pd.DataFrame) else None,
-                            churn=churn if isinstance(churn, pd.DataFrame) else None, feedback=ws.table("feedback"))
-        ids = list(dict.fromkeys(str(e.customer_id) for e in cal.by_occasion(occ)))
+        win = workspace_window(ws, days)
+        ids = [str(i) for i in win.customer_ids(occ)]
+        window_end = (win.end - pd.Timedelta(days=1)).date().isoformat()
         spec = {**spec, "days": days, "occasion": occ}
         from tools.formatting import OCCASION_EN, OCCASION_ZH
-        dz = f"{pz}未来 {days} 天的{OCCASION_ZH.get(occ, occ)}客户（关怀日历，{cal.as_of} 至 {cal.window_end}）"
-        de = f"customers{pe} with a {OCCASION_EN.get(occ, occ)} in the next {days} days (care calendar, {cal.as_of} to {cal.window_end})"
+        a = win.plan.as_of.date().isoformat()
+        dz = f"{pz}未来 {days} 天的{OCCASION_ZH.get(occ, occ)}客户（关怀日历，{a} 至 {window_end}）"
+        de = f"customers{pe} with a {OCCASION_EN.get(occ, occ)} in the next {days} days (care calendar, {a} to {window_end})"
     elif kind == "cluster":
         if spec.get("cluster") is None:
             raise ToolError("campaign target cluster: name the cluster (its number or name)")
@@ -242,8 +241,10 @@ def opted_out(ws: Workspace) -> tuple[set[str], list[str]]:
     out: set[str] = set()
     sources: list[str] = []
     cust = customers_by_id(ws)
-    if "opt_out" in cust.columns:
-        hit = set(cust.index[cust["opt_out"].map(is_opt_out)])
+    if "opt_out" in cust.columns:   # the column is part of the build: read once per workspace (each value once)
+        hit = set(cached(ws, "opt_out_column", lambda: frozenset(
+            cust.index[cust["opt_out"].map({v: is_opt_out(v) for v in cust["opt_out"].dropna().unique()})
+                       .astype(object).eq(True).to_numpy()])))
         out |= hit
         sources.append(f"customers table, opt_out column: {len(hit)}")
     for name in OPT_OUT_FILES:
@@ -449,11 +450,12 @@ def create_campaign(ws: Workspace, *, actor: str, role: str, target_kind: str, t
             for i in c.payload.get("control") or []}
     excluded: dict[str, list[str]] = {r: [] for r in EXCLUSION_REASONS}
     eligible = []
-    for i in target.ids:
-        row = cust.loc[i] if i in cust.index else {}
+    col = CHANNEL_CONTACT[channel]   # the one column has_contact reads, for the targeted customers at once
+    values = cust[col].reindex(target.ids).tolist() if col in cust.columns and target.ids else [None] * len(target.ids)
+    for i, v in zip(target.ids, values):
         if i in optout:
             excluded["opt_out"].append(i)
-        elif not has_contact(row, channel):
+        elif not has_contact({col: v}, channel):
             excluded["no_contact"].append(i)
         elif is_marketing(occasion) and i in recent:
             excluded["frequency_cap"].append(i)
@@ -465,7 +467,8 @@ def create_campaign(ws: Workspace, *, actor: str, role: str, target_kind: str, t
             eligible.append(i)
     rfm = rfm_by_id(ws)
     seg = rfm["segment"] if "segment" in rfm else pd.Series(dtype=object)
-    segment_of = {i: (str(seg.get(i)) if i in seg.index and pd.notna(seg.get(i)) else "none") for i in eligible}
+    seg_values = seg.reindex(eligible).tolist() if len(seg) and eligible else [None] * len(eligible)
+    segment_of = {i: (str(v) if v is not None and pd.notna(v) else "none") for i, v in zip(eligible, seg_values)}
     cid = new_campaign_id(ws)
     if seed is None:
         seed = int(hashlib.sha256(cid.encode()).hexdigest()[:8], 16)

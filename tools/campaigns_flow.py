@@ -124,7 +124,7 @@ def campaign_drafts(ws: Workspace, c: Campaign | str, customers: list[str] | Non
                         "offer_id": offers.get(cid), "warnings": [], "sources": [], "edited": cid in edits})
         return out
     data = care_data(ws, offers=_offers_for(ws, c.payload.get("offer")), as_of=c.payload.get("as_of"))
-    data.index_orders()
+    data.index_orders(ids)
     cust = customers_by_id(ws)
     out = []
     for cid in ids:

@@ -359,7 +359,7 @@ def _fmt_md(d: _dt.date, lang: str) -> str:
 def care_calendar(customers: pd.DataFrame, orders: pd.DataFrame, as_of=None, days: int = 7,
                   rfm: pd.DataFrame | None = None, churn: pd.DataFrame | None = None,
                   contact_every_days: int | None = None, feedback: pd.DataFrame | None = None,
-                  festivals: bool = True) -> CareCalendar:
+                  festivals: bool = True, intervals: pd.DataFrame | None = None) -> CareCalendar:
     """Birthdays and festivals in ``[as_of, as_of + days)`` and customers due for contact.
 
     ``as_of`` defaults to the day after the last order. ``rfm`` / ``churn`` are the precomputed
@@ -367,7 +367,9 @@ def care_calendar(customers: pd.DataFrame, orders: pd.DataFrame, as_of=None, day
     ``feedback`` (optional) counts as a touch point for the last-contact date.
     Entries are sorted by date, then birthday < winback < vip_thanks < regular < festival, then by
     ``details["urgency"]`` (win-back: churn probability; thanks / check-ins: days since the last
-    touch ÷ usual interval), highest first.
+    touch ÷ usual interval), highest first. ``intervals``: the per-customer order days
+    (`tools.care_plan.usual_intervals` or the workspace's care_intervals artefact) instead of
+    computing them from ``orders`` (which then only gives the as-of date and its row count).
     """
     if days is None or int(days) < 1:
         raise GuanxiError(f"care_calendar: days must be ≥ 1, got {days}")
@@ -378,180 +380,11 @@ def care_calendar(customers: pd.DataFrame, orders: pd.DataFrame, as_of=None, day
         if col not in customers.columns:
             raise GuanxiError(f"care_calendar: customers table needs a '{col}' column")
     as_of = resolve_as_of(orders, as_of)
-    end = as_of + pd.Timedelta(days=days)  # exclusive
-    a_date, e_date = as_of.date(), end.date()
-    warnings: list[str] = []
-
-    cust = customers.drop_duplicates("customer_id").copy()
-    # python strings (object dtype): hashing and iterating them is many times cheaper than Arrow's
-    cust["customer_id"] = cust["customer_id"].astype(str).astype(object)
-    cust = cust.set_index("customer_id", drop=False)
-    name_s = cust["name"].astype(str)
-    names = dict(zip(cust.index.tolist(), name_s.tolist()))
-    latin_s = name_s.str.contains(_LATIN) & ~name_s.str.contains(CJK_RE)
-    lang_of = dict(zip(cust.index.tolist(), latin_s.map({True: "en", False: "zh"}).tolist()))
-    rfm_f = _by_customer(rfm)
-    churn_f = _by_customer(churn)
-    if rfm is None:
-        warnings.append("no RFM table: VIP thanks not assessed (build the workspace to precompute it)")
-    if rfm is None and churn is None:
-        warnings.append("no RFM or churn table: win-back not assessed")
-
-    entries: list[CareEntry] = []
-
-    # birthdays: each customer's next celebration, computed for all at once; entries only for the window
-    if "birthday" in cust.columns:
-        bdays = pd.to_datetime(cust["birthday"], errors="coerce")
-        nxt = _next_birthdays(bdays, a_date)
-        inside = nxt.notna() & (nxt >= pd.Timestamp(a_date)) & (nxt < pd.Timestamp(e_date))
-        for cid, bday, day in zip(cust.index[inside], bdays[inside], nxt[inside]):
-            d, b = day.date(), bday.date()
-            feb29 = (b.month, b.day) == (2, 29) and (d.month, d.day) == (2, 28)
-            note_zh = "（2月29日生日，平年按2月28日）" if feb29 else ""
-            note_en = " (born 29 Feb; 28 Feb this year)" if feb29 else ""
-            entries.append(CareEntry(
-                cid, names[cid], d.isoformat(), "birthday", "birthday",
-                f"{_fmt_md(d, 'zh')}生日{note_zh}", f"birthday on {_fmt_md(d, 'en')}{note_en}",
-                lang_of[cid], None,
-                {"customer_id": cid, "occasion": "birthday", "language": lang_of[cid]},
-                {"birthday": b.isoformat(), "age": d.year - b.year, "source": "customers.birthday"}))
-    else:
-        warnings.append("customers table has no birthday column: no birthdays listed")
-
-    # due for contact: every customer's interval, last touch and due day as columns; entries for
-    # the at-risk customers and for those due inside the window only
-    iv = _usual_intervals(orders, as_of) if len(orders) else pd.DataFrame(
-        columns=["last_order", "order_days", "median_gap"])
-    iv.index = iv.index.astype(str).astype(object)
-    iv = iv.loc[iv.index.isin(cust.index)]
-    if feedback is not None and len(feedback) and "customer_id" in feedback.columns:
-        fb = feedback.dropna(subset=["customer_id"])
-        created = pd.to_datetime(fb["created_at"])
-        fb_last = created[created < as_of].groupby(
-            fb.loc[created < as_of, "customer_id"].astype(str).astype(object)).max().dt.normalize()
-    else:
-        fb_last = pd.Series(dtype="datetime64[ns]")
-    last_order = pd.to_datetime(iv["last_order"]).dt.normalize()
-    last_touch = pd.concat([last_order, fb_last.reindex(iv.index).fillna(last_order)], axis=1).max(axis=1)
-    a_ts = pd.Timestamp(a_date)
-    since = (a_ts - last_touch).dt.days
-    since_order = (a_ts - last_order).dt.days
-    vip = _vip_mask(rfm_f, iv.index)
-    risky = _risk_mask(rfm_f, churn_f, iv.index)
-    if contact_every_days is not None:
-        interval = pd.Series(int(contact_every_days), index=iv.index)
-    else:
-        gap = pd.to_numeric(iv["median_gap"], errors="coerce")
-        own = gap.round().clip(lower=MIN_INTERVAL_DAYS, upper=180)
-        interval = own.where((iv["order_days"] >= 2) & gap.notna(), vip.map({True: 30, False: 60})).astype(int)
-    threshold = interval.where(vip, (interval * 1.5).round().astype(int))
-    due = last_touch + pd.to_timedelta(threshold, unit="D")
-    regular_ok = vip | (iv["order_days"] >= 2) | (contact_every_days is not None)
-    listed = risky | ((due < pd.Timestamp(e_date)) & regular_ok)
-    p_churn = churn_f["churn_probability"].reindex(iv.index) if "churn_probability" in churn_f else \
-        pd.Series(float("nan"), index=iv.index)
-    keep_r = [k for k in ("segment", "segment_zh", "segment_cn8", "tier", "tier_en") if k in rfm_f.columns]
-    keep_c = [k for k in ("churn_probability", "risk_band") if k in churn_f.columns]
-    ids = iv.index[listed]
-    rfm_rows, churn_rows = _rows(rfm_f, keep_r, ids), _rows(churn_f, keep_c, ids)
-    sub = pd.DataFrame({"lo": last_order, "lt": last_touch, "since": since, "order": since_order, "iv": interval,
-                        "p": p_churn, "risky": risky, "vip": vip, "due": due})[listed]
-    in_rfm, in_churn = set(rfm_f.index), set(churn_f.index)
-    for cid, lo, lt, n_since, n_order, n_iv, p, at_risk, is_v, due_day in zip(
-            sub.index, sub["lo"].dt.date, sub["lt"].dt.date, sub["since"].tolist(), sub["order"].tolist(),
-            sub["iv"].tolist(), sub["p"].tolist(), sub["risky"].tolist(), sub["vip"].tolist(), sub["due"].dt.date):
-        r = rfm_rows.get(cid) if cid in in_rfm else None
-        c = churn_rows.get(cid) if cid in in_churn else None
-        n_since, n_order, n_iv = int(n_since), int(n_order), int(n_iv)
-        details = {"last_order": lo.isoformat(), "days_since_last_order": n_order,
-                   "last_touch": lt.isoformat(), "days_since_last_touch": n_since,
-                   "usual_interval_days": n_iv}
-        if r is not None:
-            details.update({k: r.get(k) for k in ("segment", "segment_zh", "segment_cn8", "tier") if k in r})
-        if c is not None:
-            details.update({k: c.get(k) for k in ("churn_probability", "risk_band") if k in c})
-        # ranking within a day: win-back by churn probability (else days since the last order),
-        # thanks / check-ins by how far past the usual interval the customer is
-        details["urgency"] = round(float(p) if at_risk and p == p else n_order / 1000.0 if at_risk
-                                   else n_since / n_iv, 4)
-        name = names[cid]
-        if at_risk:
-            bits_zh, bits_en = [], []
-            if c is not None and _row_get(c, "churn_probability") is not None:
-                band = _row_get(c, "risk_band")
-                bits_zh.append(f"流失概率 {float(c['churn_probability']):.2f}" + (f"（{band}）" if band else ""))
-                bits_en.append(f"churn probability {float(c['churn_probability']):.2f}" + (f" ({band})" if band else ""))
-            if r is not None and _row_get(r, "segment"):
-                bits_zh.append(f"RFM 分群：{_row_get(r, 'segment_zh') or r['segment']}")
-                bits_en.append(f"RFM segment: {r['segment']}")
-            bits_zh.append(f"距上次下单 {n_order} 天")
-            bits_en.append(f"{n_order} days since the last order")
-            entries.append(CareEntry(
-                cid, name, a_date.isoformat(), "winback", "winback",
-                "流失风险，建议挽回：" + "，".join(bits_zh), "at risk, win back: " + ", ".join(bits_en),
-                lang_of[cid], None,
-                {"customer_id": cid, "occasion": "winback", "language": lang_of[cid]}, details))
-            continue
-        date = max(due_day, a_date).isoformat()
-        if is_v:
-            seg = (_row_get(r, "segment_zh") or _row_get(r, "tier") or "高价值客户", _row_get(r, "segment") or
-                   _row_get(r, "tier_en") or "high value")
-            entries.append(CareEntry(
-                cid, name, date, "vip_thanks", "vip_thanks",
-                f"高价值客户（{seg[0]}），距上次联系 {n_since} 天，超过其常规间隔 {n_iv} 天",
-                f"high-value customer ({seg[1]}), {n_since} days since the last contact, usual interval {n_iv} days",
-                lang_of[cid], None,
-                {"customer_id": cid, "occasion": "vip_thanks", "language": lang_of[cid]}, details))
-        else:
-            entries.append(CareEntry(
-                cid, name, date, "regular", "recommendation",
-                f"距上次联系 {n_since} 天，超过其常规间隔 {n_iv} 天的 1.5 倍，建议推荐商品",
-                f"{n_since} days since the last contact, over 1.5 × the usual interval of {n_iv} days; "
-                f"suggest a recommendation",
-                lang_of[cid], None,
-                {"customer_id": cid, "occasion": "recommendation", "language": lang_of[cid]}, details))
-
-    # festivals
-    fest_list = []
-    fest_entries: list[CareEntry] = []
-    if festivals:
-        for d, f in festivals_between(as_of, end):
-            if f.audience == "all":
-                ids = list(names)
-            elif f.audience in ("zh", "en"):
-                ids = [cid for cid in names if lang_of[cid] == f.audience]
-            else:
-                ids = []
-            aud_zh = {"all": "全部客户", "zh": "中文名客户", "en": "英文名客户", "none": "营销节点，不默认发送问候"}[f.audience]
-            aud_en = {"all": "all customers", "zh": "Chinese-named customers", "en": "English-speaking customers",
-                      "none": "marketing date; no default greeting"}[f.audience]
-            src = (f"lunardate: lunar {f.month}/{f.day} of {d.year}" if f.calendar == "lunar"
-                   else f"solar {f.month}/{f.day}")
-            fest_list.append({"key": f.key, "date": d.isoformat(), "name_zh": f.zh, "name_en": f.en,
-                              "zh": f.zh, "en": f.en,
-                              "calendar": f.calendar, "audience": f.audience, "audience_zh": aud_zh,
-                              "audience_en": aud_en, "n_recipients": len(ids), "source": src})
-            for cid in ids:
-                lang = lang_of[cid]
-                fest_entries.append(CareEntry(
-                    cid, names[cid], d.isoformat(), f"festival:{f.key}", "festival",
-                    f"{f.zh}（{d.month}月{d.day}日）问候", f"{f.en} greeting ({_fmt_md(d, 'en')})",
-                    lang, f.key,
-                    {"customer_id": cid, "occasion": "festival", "festival": f.key, "language": lang},
-                    {"festival_date": d.isoformat(), "source": src}))
-
-    entries.sort(key=lambda e: (e.date, _PRIORITY.get(e.occasion, 9), -e.details.get("urgency", 0.0),
-                                e.customer_id))
-    fest_entries.sort(key=lambda e: (e.date, e.occasion, e.customer_id))
-    entries += fest_entries
-
-    prov = [provenance("care_calendar", {"customers": len(customers), "orders": len(orders)}, as_of=as_of,
-                       days=days, contact_every_days=contact_every_days)]
-    if rfm is not None:
-        prov.append(f"rfm artefact ({len(rfm):,} customers): segment / tier")
-    if churn is not None:
-        prov.append(f"churn artefact ({len(churn):,} customers): churn_probability / risk_band")
-    if any(f["calendar"] == "lunar" for f in fest_list):
-        prov.append("lunar festival dates: lunardate")
-    return CareCalendar(as_of.date().isoformat(), days, (end - pd.Timedelta(days=1)).date().isoformat(),
-                        entries, fest_list, prov, warnings)
+    from tools.care_plan import CarePlan, usual_intervals
+    iv = usual_intervals(orders, as_of) if intervals is None else intervals
+    plan = CarePlan(customers, iv, as_of, len(orders), rfm=rfm, churn=churn,
+                    contact_every_days=contact_every_days, feedback=feedback)
+    win = plan.window(days)
+    if not festivals:
+        win.fests = []
+    return win.calendar()

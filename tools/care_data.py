@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from knowledge.errors import GuanxiError
 from knowledge.workspace import Workspace
@@ -18,6 +19,12 @@ from tools.offers import OfferList, load_offers, segment_key
 from tools.results import plain, resolve_as_of
 
 __all__ = ["CareData", "care_data", "clean_value"]
+
+
+def _records(df: pd.DataFrame) -> list[dict]:
+    """``df.to_dict(orient="records")`` (the same values), built column by column: several times faster."""
+    cols = list(df.columns)
+    return [dict(zip(cols, row)) for row in zip(*[df[c].tolist() for c in cols])] if cols else [{} for _ in range(len(df))]
 
 
 def clean_value(v) -> str | None:
@@ -49,6 +56,10 @@ class CareData:
     _shared: dict = field(default_factory=dict, repr=False)
     #: feedback_id → the event log's latest status change (tools.service_log.StatusChange), read per call
     status_of: dict = field(default_factory=dict, repr=False)
+    #: a workspace with the per-customer order artefacts (tools.orders_index): ``orders`` is then empty
+    #: and the lines are read per customer (or per batch) from the artefact
+    ws: Workspace | None = field(default=None, repr=False)
+    _scope: set | None = field(default=None, repr=False)
 
     def __post_init__(self):
         if "customer_id" not in self.customers.columns or "name" not in self.customers.columns:
@@ -56,7 +67,7 @@ class CareData:
         if not self._cust:
             c = self.customers.copy()
             c["customer_id"] = c["customer_id"].astype(str)
-            self._cust = {r["customer_id"]: r for r in c.drop_duplicates("customer_id").to_dict(orient="records")}
+            self._cust = {r["customer_id"]: r for r in _records(c.drop_duplicates("customer_id"))}
         self.as_of = resolve_as_of(self.orders, self.as_of)
 
     def customer(self, customer_id) -> dict:
@@ -78,14 +89,14 @@ class CareData:
         if self.rfm is None:
             return None
         if self._rfm is None:
-            self._rfm = {str(r["customer_id"]): r for r in self.rfm.to_dict(orient="records")}
+            self._rfm = {str(r["customer_id"]): r for r in _records(self.rfm)}
         return self._rfm.get(cid)
 
     def churn_row(self, cid: str) -> dict | None:
         if self.churn is None:
             return None
         if self._churn is None:
-            self._churn = {str(r["customer_id"]): r for r in self.churn.to_dict(orient="records")}
+            self._churn = {str(r["customer_id"]): r for r in _records(self.churn)}
         return self._churn.get(cid)
 
     def segment_names(self, cid: str) -> set[str]:
@@ -123,8 +134,22 @@ class CareData:
 
     _ORDER_COLS = ("order_id", "order_date", "product_name", "category", "amount")
 
-    def index_orders(self) -> None:
-        """Group the order lines by customer once (batch drafting)."""
+    def n_orders(self) -> int:
+        """Order lines in the data (the table's rows, also when they are read per customer)."""
+        if self.ws is not None:
+            from tools.orders_index import order_lines_count
+            return order_lines_count(self.ws)
+        return len(self.orders)
+
+    def index_orders(self, ids=None) -> None:
+        """Group the order lines by customer once (batch drafting); from a workspace's artefact, the
+        lines of the customers ``ids`` only."""
+        if self.ws is not None and self._orders_by is None:
+            from tools.orders_index import customers_lines
+            cols = [c for c in self._ORDER_COLS if c in self.orders.columns]
+            keep = list(self._cust) if ids is None else [str(i) for i in ids]
+            self._orders_by, self._scope = customers_lines(self.ws, keep, cols), set(keep)
+            return
         if self._orders_by is None:
             o = self.orders
             cols = [c for c in self._ORDER_COLS if c in o.columns]
@@ -136,8 +161,12 @@ class CareData:
 
     def order_rows(self, cid: str) -> list[dict]:
         """The customer's order lines as dicts (order_id, order_date, product_name, category, amount)."""
-        if self._orders_by is not None:
+        if self._orders_by is not None and (self._scope is None or cid in self._scope):
             return self._orders_by.get(cid, [])
+        if self.ws is not None:
+            from tools.orders_index import customer_orders
+            o = customer_orders(self.ws, cid)
+            return o[[c for c in self._ORDER_COLS if c in o.columns]].to_dict(orient="records")
         if self._cid_col is None:
             self._cid_col = self.orders["customer_id"].astype(str)
         o = self.orders.loc[self._cid_col == cid]
@@ -194,8 +223,11 @@ class CareData:
         if "best_sellers" not in self._shared:
             o = self.orders
             out: dict[str, list[tuple[str, float]]] = {}
-            if len(o) and {"product_name", "category", "amount"} <= set(o.columns):
+            from tools.orders_index import category_product_sales
+            g = category_product_sales(self.ws) if self.ws is not None else None
+            if g is None and len(o) and {"product_name", "category", "amount"} <= set(o.columns):
                 g = o.groupby(["category", "product_name"], sort=False)["amount"].sum()
+            if g is not None:
                 for (cat, name), amt in sorted(g.items(), key=lambda t: (str(t[0][0]), -float(t[1]), str(t[0][1]))):
                     out.setdefault(str(cat), []).append((str(name), round(float(amt), 2)))
             self._shared["best_sellers"] = out
@@ -225,13 +257,18 @@ def care_data(ws_or_tables, offers=None, as_of=None) -> CareData:
         if "data" not in cache:
             meta = ws.artefact("meta")
             ws_as_of = pd.Timestamp(meta["as_of"]).normalize() if isinstance(meta, dict) and meta.get("as_of") else None
+            from tools.orders_index import ORDER_ARTEFACTS
+            lazy = ws_as_of is not None and all(ws.artefact_path(n).is_file() for n in ORDER_ARTEFACTS)
+            orders = (pq.read_schema(ws.table_path("orders")).empty_table().to_pandas() if lazy
+                      else ws.table("orders"))
             cache["data"] = CareData(
-                ws.table("customers"), ws.table("orders"), ws.table("feedback"),
+                ws.table("customers"), orders, ws.table("feedback"),
                 _df_or_none(ws.artefact("rfm")), _df_or_none(ws.artefact("churn")),
-                _df_or_none(ws.artefact("rules_product")), load_offers(ws), ws_as_of, f"workspace {ws.root}")
+                _df_or_none(ws.artefact("rules_product")), load_offers(ws), ws_as_of, f"workspace {ws.root}",
+                ws=ws if lazy else None)
         base: CareData = cache["data"]
         base.rfm_row(""), base.churn_row("")  # build the lookups once, share them
-        if base._cid_col is None:
+        if base._cid_col is None and base.ws is None:
             base._cid_col = base.orders["customer_id"].astype(str)
         if base._fb_cid is None and base.feedback is not None and "customer_id" in base.feedback.columns:
             base._fb_cid = base.feedback["customer_id"].astype(str)
@@ -240,7 +277,7 @@ def care_data(ws_or_tables, offers=None, as_of=None) -> CareData:
                      load_offers(ws) if offers is None else load_offers(offers),
                      base.as_of if as_of is None else pd.Timestamp(as_of), base.label,
                      base._cust, base._rfm, base._churn, base._orders_by, base._cid_col, {}, base._fb_cid,
-                     base._shared)
+                     base._shared, ws=base.ws)
         from knowledge.events import EventLog
         from tools.service_log import status_changes
         d.status_of = status_changes(EventLog.of(ws))   # a complaint marked resolved is followed up as resolved

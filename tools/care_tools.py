@@ -40,15 +40,10 @@ def care_calendar(days: int = 7, occasion: CareOccasion = "all", top: int = 30,
         raise ToolError(f"days must be a whole number, got {days!r}") from None
     if not 1 <= days <= 366:
         raise ToolError(f"days must be between 1 and 366, got {days}")
-    from tools.care import care_calendar as calendar
-    rfm, churn = ws.artefact("rfm"), ws.artefact("churn")
-    cal = calendar(ws.table("customers"), ws.table("orders"), as_of=ws.as_of(), days=days,
-                   rfm=rfm if isinstance(rfm, pd.DataFrame) else None,
-                   churn=churn if isinstance(churn, pd.DataFrame) else None, feedback=ws.table("feedback"))
-    entries = cal.entries if occasion in (None, "", "all") else cal.by_occasion(occasion)
-    personal = [e for e in entries if not e.occasion.startswith("festival:")]
-    festive = [e for e in entries if e.occasion.startswith("festival:")]
-    listed = (personal + festive)[: top_n(top, 30, 1000)]
+    from tools.care_plan import workspace_window
+    win = workspace_window(ws, days)   # entries are built for the rows listed only; counts are of all
+    occ = occasion or "all"
+    listed = win.entries(occ, limit=top_n(top, 30, 1000))
     cust = customers_by_id(ws)
     rows = []
     for e in listed:
@@ -58,14 +53,12 @@ def care_calendar(days: int = 7, occasion: CareOccasion = "all", top: int = 30,
                       if k in ("city", "phone", "email")})
         mask_deep(d, ctx)
         rows.append(d)
-    counts: dict[str, int] = {}
-    for e in entries:
-        key = "festival" if e.occasion.startswith("festival:") else e.occasion
-        counts[key] = counts.get(key, 0) + 1
-    return {"as_of": cal.as_of, "days": cal.days, "window_end": cal.window_end, "occasion": occasion or "all",
-            "counts": counts, "total": len(entries), "shown": len(rows), "entries": rows,
-            "festivals": to_jsonable(cal.festivals), "warnings": list(cal.warnings),
-            "provenance": " · ".join(cal.provenance) if isinstance(cal.provenance, list) else str(cal.provenance)}
+    counts = win.counts(occ)
+    as_of, window_end = win.plan.as_of.date().isoformat(), (win.end - pd.Timedelta(days=1)).date().isoformat()
+    return {"as_of": as_of, "days": win.days, "window_end": window_end, "occasion": occ,
+            "counts": counts, "total": sum(counts.values()), "shown": len(rows), "entries": rows,
+            "festivals": to_jsonable(win.festivals()), "warnings": list(win.plan.warnings),
+            "provenance": " · ".join(win.provenance())}
 
 
 def _render_care(r: dict, zh: bool, focus: dict) -> str:

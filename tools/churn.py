@@ -95,7 +95,7 @@ from threadpoolctl import threadpool_limits
 from knowledge import churn_sql
 from knowledge.errors import GuanxiError
 from tools import clv
-from tools.results import fmt_date, provenance, resolve_as_of
+from tools.results import fit_sample, fmt_date, provenance, resolve_as_of
 
 __all__ = [
     "fit_tabular", "TabularChurnModel", "churn_features", "churn_labels", "lapse_labels", "buying_rhythm",
@@ -850,18 +850,20 @@ def _order_level(orders: pd.DataFrame, at: pd.Timestamp) -> pd.DataFrame:
     return o.loc[keep]
 
 
-def _rhythm_from_orders(per_order: pd.DataFrame, at: pd.Timestamp) -> pd.DataFrame:
+def _rhythm_from_orders(per_order: pd.DataFrame, at: pd.Timestamp, max_fit: int | None = None) -> pd.DataFrame:
     """Purchase days (orders on one day merged) per customer, the BG/NBD fit on them and the
     own-pace numbers; see :func:`buying_rhythm`."""
     day = per_order["date"].dt.normalize()
     g = pd.DataFrame({"customer_id": per_order["customer_id"].to_numpy(), "day": day.to_numpy()}
                      ).drop_duplicates().groupby("customer_id", sort=True)["day"]
-    return _rhythm_from_days(g.min(), g.max(), g.size(), at)
+    return _rhythm_from_days(g.min(), g.max(), g.size(), at, max_fit)
 
 
-def _rhythm_from_days(first: pd.Series, last: pd.Series, n: pd.Series, at: pd.Timestamp) -> pd.DataFrame:
+def _rhythm_from_days(first: pd.Series, last: pd.Series, n: pd.Series, at: pd.Timestamp,
+                      max_fit: int | None = None) -> pd.DataFrame:
     """The rhythm of :func:`buying_rhythm` from each customer's first and last purchase day and
-    number of purchase days (Series indexed by customer_id, sorted)."""
+    number of purchase days (Series indexed by customer_id, sorted); the BG/NBD prior fitted on at
+    most ``max_fit`` customers (a seeded sample past it)."""
     cal_end = (at - pd.Timedelta(1, "ns")).normalize()      # the last day wholly or partly before `at`
     week = pd.Timedelta(days=7)
     out = pd.DataFrame({"purchase_days": n.astype(float), "frequency": (n - 1).astype(float),
@@ -877,7 +879,7 @@ def _rhythm_from_days(first: pd.Series, last: pd.Series, n: pd.Series, at: pd.Ti
             raise GuanxiError(f"{len(out)} customers, {distinct} distinct repeat-buyer histories: too few to fit "
                               f"(needs {_BGNBD_MIN_CUSTOMERS} and {_BGNBD_MIN_DISTINCT})")
         with np.errstate(all="ignore"):
-            bg = clv.fit_bgnbd(out[["frequency", "recency", "T"]])
+            bg = clv.fit_bgnbd(out[["frequency", "recency", "T"]], max_fit)
         prior = {**{k: bg[k] for k in ("r", "alpha", "a", "b")}, "source": "BG/NBD fit"}
         out["p_alive"] = np.asarray(clv.p_alive(bg, out["frequency"], out["recency"], out["T"]), dtype=float)
     except GuanxiError as e:  # no BG/NBD: the NBD part alone (no dropout), else a plain gamma prior
@@ -934,7 +936,7 @@ def _silence_chance(rhythm: pd.DataFrame, extra_days: float = 0.0) -> pd.Series:
     return base ** (r + rhythm["frequency"])
 
 
-def buying_rhythm(orders: pd.DataFrame | None, at, *, engine=None) -> pd.DataFrame:
+def buying_rhythm(orders: pd.DataFrame | None, at, *, engine=None, max_fit_customers: int | None = None) -> pd.DataFrame:
     """Each customer's buying rhythm from orders dated before ``at`` (index customer_id).
 
     Purchase days (same-day orders merged, as in BG/NBD): purchase_days, frequency (repeat days x),
@@ -949,18 +951,18 @@ def buying_rhythm(orders: pd.DataFrame | None, at, *, engine=None) -> pd.DataFra
     at = pd.Timestamp(at)
     if engine is not None:
         d = churn_sql.churn_purchase_days(engine, at)
-        out = _rhythm_from_days(d["first_day"], d["last_day"], d["purchase_days"], at)
+        out = _rhythm_from_days(d["first_day"], d["last_day"], d["purchase_days"], at, max_fit_customers)
     else:
         o = _order_level(orders, at)
         per_order = o.groupby(["customer_id", "order_key"], sort=True).agg(date=("date", "min")).reset_index()
-        out = _rhythm_from_orders(per_order, at)
+        out = _rhythm_from_orders(per_order, at, max_fit_customers)
     out["silence_chance"] = _silence_chance(out)
     return out
 
 
 def churn_features(orders: pd.DataFrame | None, customers: pd.DataFrame | None = None,
                    feedback: pd.DataFrame | None = None, at=None, *, rhythm: pd.DataFrame | None = None,
-                   engine=None) -> pd.DataFrame:
+                   engine=None, max_fit_customers: int | None = None) -> pd.DataFrame:
     """Per-customer churn features from rows dated strictly before ``at`` (index customer_id, sorted).
 
     One row per customer with ≥ 1 order before ``at``. Order features: recency_days, frequency
@@ -987,7 +989,7 @@ def churn_features(orders: pd.DataFrame | None, customers: pd.DataFrame | None =
         raise GuanxiError("churn_features needs the date `at` (features use only rows dated before it)")
     at = pd.Timestamp(at)
     if engine is not None:
-        return _other_features(_engine_order_features(engine, at, rhythm), customers, feedback, at)
+        return _other_features(_engine_order_features(engine, at, rhythm, max_fit_customers), customers, feedback, at)
     o = _order_level(orders, at)
     per_order = o.groupby(["customer_id", "order_key"], sort=True).agg(date=("date", "min"), amount=("amount", "sum"))
     per_order = per_order.reset_index()
@@ -1005,7 +1007,7 @@ def churn_features(orders: pd.DataFrame | None, customers: pd.DataFrame | None =
     feats["avg_interval_days"] = (span / (feats["frequency"] - 1)).where(feats["frequency"] > 1)
     feats["overdue_ratio"] = feats["recency_days"] / feats["avg_interval_days"].where(feats["avg_interval_days"] > 0)
     if rhythm is None:
-        rhythm = _rhythm_from_orders(per_order, at)
+        rhythm = _rhythm_from_orders(per_order, at, max_fit_customers)
     chance = _silence_chance(rhythm).reindex(feats.index)
     feats["silence_odds"] = (1.0 / chance.clip(lower=1.0 / _SILENCE_ODDS_CAP)).astype(float)
     feats["p_alive"] = rhythm["p_alive"].reindex(feats.index).astype(float)
@@ -1055,7 +1057,8 @@ def churn_features(orders: pd.DataFrame | None, customers: pd.DataFrame | None =
     return _other_features(feats, customers, feedback, at)
 
 
-def _engine_order_features(engine, at: pd.Timestamp, rhythm: pd.DataFrame | None) -> pd.DataFrame:
+def _engine_order_features(engine, at: pd.Timestamp, rhythm: pd.DataFrame | None,
+                           max_fit: int | None = None) -> pd.DataFrame:
     """The order features of :func:`churn_features` from the engine's per-customer aggregates
     (knowledge.churn_sql), computed with the same expressions as the pandas path."""
     a = churn_sql.churn_order_aggregates(engine, at, _FESTIVALS)
@@ -1071,7 +1074,7 @@ def _engine_order_features(engine, at: pd.Timestamp, rhythm: pd.DataFrame | None
     feats["avg_interval_days"] = (span / (feats["frequency"] - 1)).where(feats["frequency"] > 1)
     feats["overdue_ratio"] = feats["recency_days"] / feats["avg_interval_days"].where(feats["avg_interval_days"] > 0)
     if rhythm is None:
-        rhythm = _rhythm_from_days(first.dt.normalize(), last.dt.normalize(), a["purchase_days"], at)
+        rhythm = _rhythm_from_days(first.dt.normalize(), last.dt.normalize(), a["purchase_days"], at, max_fit)
     chance = _silence_chance(rhythm).reindex(feats.index)
     feats["silence_odds"] = (1.0 / chance.clip(lower=1.0 / _SILENCE_ODDS_CAP)).astype(float)
     feats["p_alive"] = rhythm["p_alive"].reindex(feats.index).astype(float)
@@ -1226,6 +1229,7 @@ class ChurnResult:
     cutoff: pd.Timestamp
     horizon_days: int
     notes: list[str] = field(default_factory=list)
+    deferred_features: pd.DataFrame | None = None   # rows scored without reasons: model.reasons(rows) on demand
 
 
 def _attribute_gain(X: pd.DataFrame, y: np.ndarray, attrs: list[str], holdout: float, random_state: int,
@@ -1253,7 +1257,8 @@ def _attribute_gain(X: pd.DataFrame, y: np.ndarray, attrs: list[str], holdout: f
 def churn_scores(orders: pd.DataFrame | None, customers: pd.DataFrame | None = None,
                  feedback: pd.DataFrame | None = None, as_of=None, horizon_days: int = 90, random_state: int = 0,
                  holdout: float = 0.2, top_reasons: int = 3, label: str = "own_cycle",
-                 lapse_level: float = LAPSE_LEVEL, attributes: str | bool = "auto", engine=None) -> ChurnResult:
+                 lapse_level: float = LAPSE_LEVEL, attributes: str | bool = "auto", engine=None,
+                 max_fit_customers: int | None = None, reasons_limit: int | None = None) -> ChurnResult:
     """Churn probability per customer, against each customer's own buying cycle.
 
     ``label="own_cycle"`` (default): P(by ``as_of + horizon_days`` the customer has bought nothing
@@ -1275,6 +1280,12 @@ def churn_scores(orders: pd.DataFrame | None, customers: pd.DataFrame | None = N
     ``engine`` (knowledge.engine, DuckDB or Spark; ``orders`` may then be None): the features and
     labels are aggregated by its SQL over the workspace's order lines (knowledge.churn_sql), so the
     order table is never loaded; the scores, card and reasons are the pandas path's.
+
+    At scale: past ``max_fit_customers`` training customers the models (the BG/NBD pace priors, the
+    attribute check, the churn model) are fitted on a seeded random sample of that many, and
+    everyone is scored; past ``reasons_limit`` scored customers only that many get their reasons
+    here — those listed first as at risk (probability ≥ 0.5, most value at risk first) — and the
+    others' are computed when shown (``deferred_features``; tools.churn_reasons), the same text.
     """
     if engine is None and orders is None:
         raise GuanxiError("churn_scores needs the orders table or an engine over it")
@@ -1302,7 +1313,8 @@ def churn_scores(orders: pd.DataFrame | None, customers: pd.DataFrame | None = N
         as_of = resolve_as_of(orders, as_of)
     cutoff = as_of - pd.Timedelta(days=horizon)
 
-    rhythm = buying_rhythm(orders, cutoff, engine=engine)     # the BG/NBD prior at the cutoff, fitted once
+    rhythm = buying_rhythm(orders, cutoff, engine=engine,      # the BG/NBD prior at the cutoff, fitted once
+                           max_fit_customers=max_fit_customers)
     X_train = churn_features(orders, customers, feedback, at=cutoff, rhythm=rhythm, engine=engine)
     labels = (lapse_labels(orders, cutoff, as_of, level, rhythm=rhythm, engine=engine) if label == "own_cycle"
               else churn_labels(orders, cutoff, as_of, engine=engine))
@@ -1321,13 +1333,15 @@ def churn_scores(orders: pd.DataFrame | None, customers: pd.DataFrame | None = N
         raise GuanxiError(f"churn model needs at least {MIN_PER_CLASS} churned and {MIN_PER_CLASS} retained "
                           f"customers {where}; found {n_churn} churned and {n - n_churn} retained among {n}{hint}")
 
+    pick = fit_sample(n, max_fit_customers, random_state)
+    X_fit, y_fit = (X_train, y) if pick is None else (X_train.iloc[pick], y.iloc[pick])
     attrs = [c for c in ATTRIBUTE_FEATURES if c in X_train.columns and X_train[c].notna().any()]
     # own cycle: only the features measured against the customer's own pace (OWN_CYCLE_FEATURES)
     base = ([c for c in X_train.columns if c not in OWN_CYCLE_FEATURES and c not in ATTRIBUTE_FEATURES]
             if label == "own_cycle" else [])
     attribute_check, exclude = None, list(base)
     if attrs and attributes == "auto":
-        attribute_check = _attribute_gain(X_train, y.to_numpy(dtype=int), attrs, float(holdout or 0.0), random_state,
+        attribute_check = _attribute_gain(X_fit, y_fit.to_numpy(dtype=int), attrs, float(holdout or 0.0), random_state,
                                           base_exclude=tuple(base))
         attribute_check.update(attributes=attrs, min_gain=ATTRIBUTE_MIN_GAIN,
                                used=attribute_check["gain"] >= ATTRIBUTE_MIN_GAIN,
@@ -1337,14 +1351,15 @@ def churn_scores(orders: pd.DataFrame | None, customers: pd.DataFrame | None = N
         exclude += attrs
     model = TabularChurnModel(holdout=holdout, random_state=random_state, labels=dict(FEATURE_LABELS),
                               exclude=tuple(exclude), groups=FEATURE_GROUPS)
-    model.fit(X_train.assign(churned=y.to_numpy()), "churned")
+    model.fit(X_fit.assign(churned=y_fit.to_numpy()), "churned")
 
-    X_now = churn_features(orders, customers, feedback, at=as_of, engine=engine)
+    X_now = churn_features(orders, customers, feedback, at=as_of, engine=engine, max_fit_customers=max_fit_customers)
     proba = model.predict_proba(X_now)
-    why = model.reasons(X_now, top=top_reasons)
+    annual = X_now["monetary"] * 365.0 / X_now["tenure_days"].clip(lower=365.0)
+    explain = reasons_first(proba, annual.fillna(0.0).to_numpy(dtype=float), reasons_limit)
+    why = model.reasons(X_now if explain is None else X_now.iloc[explain], top=top_reasons)
     joined_en = why.groupby("row", sort=False)["text_en"].agg("; ".join)
     joined_zh = why.groupby("row", sort=False)["text_zh"].agg("；".join)
-    annual = X_now["monetary"] * 365.0 / X_now["tenure_days"].clip(lower=365.0)
     scores = pd.DataFrame({
         "customer_id": X_now.index.astype(str),
         "churn_probability": proba,
@@ -1359,8 +1374,18 @@ def churn_scores(orders: pd.DataFrame | None, customers: pd.DataFrame | None = N
         "annual_value": annual.to_numpy(dtype=float),
         "value_at_risk": proba * annual.fillna(0.0).to_numpy(dtype=float),
     }).reset_index(drop=True)
+    deferred = None
+    if explain is not None:
+        scores["reasons_deferred"] = ~np.isin(np.arange(len(scores)), explain)
+        deferred = X_now.iloc[np.flatnonzero(scores["reasons_deferred"].to_numpy())]
 
     notes = []
+    if pick is not None:
+        notes.append(f"the models were fitted on a random sample of {len(pick):,} of the {n:,} training customers "
+                     f"(setting model_fit_customers); all {len(scores):,} customers are scored")
+    if explain is not None:
+        notes.append(f"reasons computed at build time for the {len(explain):,} customers listed first as at risk; "
+                     f"the others' when shown")
     used_attrs = [c for c in ATTRIBUTE_FEATURES if c in model.features_]
     if attribute_check is not None:
         verdict = "used" if attribute_check["used"] else "left out"
@@ -1405,6 +1430,7 @@ def churn_scores(orders: pd.DataFrame | None, customers: pd.DataFrame | None = N
         "as_of": fmt_date(as_of), "cutoff": fmt_date(cutoff), "horizon_days": horizon,
         "label": label, "lapse_level": level if label == "own_cycle" else None,
         "n_train_customers": n, "churn_rate": n_churn / n, "n_churned": n_churn,
+        **({} if pick is None else {"n_fit_customers": int(len(pick))}),
         "n_scored": int(len(scores)), "n_customers_without_orders": n_without,
         "risk_bands": {name: lower for name, lower in RISK_BANDS},
         "band_counts": {name: int(bands.get(name, 0)) for name, _ in RISK_BANDS},
@@ -1440,7 +1466,17 @@ def churn_scores(orders: pd.DataFrame | None, customers: pd.DataFrame | None = N
                       scored=len(scores), random_state=random_state)
     card["provenance"] = prov
     return ChurnResult(scores=scores, card=card, provenance=prov, model=model, train_features=X_train,
-                       train_labels=y, as_of=as_of, cutoff=cutoff, horizon_days=horizon, notes=notes)
+                       train_labels=y, as_of=as_of, cutoff=cutoff, horizon_days=horizon, notes=notes,
+                       deferred_features=deferred)
+
+
+def reasons_first(proba: np.ndarray, annual: np.ndarray, limit: int | None) -> np.ndarray | None:
+    """Positions (sorted) of the ``limit`` customers the at-risk list shows first — probability
+    ≥ 0.5 first, then the most value at risk, then the highest probability — or None for all."""
+    if limit is None or len(proba) <= int(limit):
+        return None
+    order = np.lexsort((-proba, -(proba * annual), -(proba >= 0.5).astype(int)))
+    return np.sort(order[:int(limit)])
 
 
 def truth_metrics(scores: pd.DataFrame, truth: pd.Series, score: str = "churn_probability",

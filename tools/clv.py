@@ -23,7 +23,7 @@ from scipy.optimize import minimize
 from scipy.special import betaln, gammaln, hyp2f1
 
 from knowledge.errors import GuanxiError
-from tools.results import provenance, resolve_as_of
+from tools.results import fit_sample, provenance, resolve_as_of
 
 __all__ = [
     "summary_from_transactions", "fit_bgnbd", "fit_gamma_gamma", "p_alive", "expected_purchases",
@@ -221,14 +221,17 @@ def _bgnbd_ll(r, alpha, a, b, x, tx, T):
     return a1 + a2 + np.logaddexp(a3, a4)
 
 
-def fit_bgnbd(summary: pd.DataFrame) -> dict:
+def fit_bgnbd(summary: pd.DataFrame, max_customers: int | None = None, random_state: int = 0) -> dict:
     """Maximum-likelihood BG/NBD fit (Fader, Hardie & Lee 2005).
 
     L(r,α,a,b | x,t_x,T) = B(a,b+x)/B(a,b) · Γ(r+x)α^r/Γ(r) · [ (α+T)^-(r+x)
                            + 1{x>0} · a/(b+x-1) · (α+t_x)^-(r+x) ].
-    Returns {"r", "alpha", "a", "b", "ll" (total log-likelihood), "converged", "n"}.
+    Returns {"r", "alpha", "a", "b", "ll" (total log-likelihood), "converged", "n"}. Past
+    ``max_customers`` the fit uses a seeded random sample of that many ("fitted_on"); ll is over all.
     """
-    x, tx, T = _rft(summary)
+    x_all, tx_all, T_all = _rft(summary)
+    pick = fit_sample(len(x_all), max_customers, random_state)
+    x, tx, T = (x_all, tx_all, T_all) if pick is None else (x_all[pick], tx_all[pick], T_all[pick])
     if not (x > 0).any():
         raise GuanxiError(f"BG/NBD needs repeat buyers: none of the {len(x)} customers bought more than once")
     if (T <= 0).all():
@@ -247,9 +250,9 @@ def fit_bgnbd(summary: pd.DataFrame) -> dict:
     lp, _ = _minimise(nll, np.zeros(4), len(x), "BG/NBD")
     r, alpha, a, b = np.exp(lp)
     alpha *= scale
-    ll = float(np.sum(_bgnbd_ll(r, alpha, a, b, x, tx, T)))
+    ll = float(np.sum(_bgnbd_ll(r, alpha, a, b, x_all, tx_all, T_all)))
     return {"r": float(r), "alpha": float(alpha), "a": float(a), "b": float(b), "ll": ll,
-            "converged": True, "n": int(len(x))}
+            "converged": True, "n": int(len(x_all)), **({} if pick is None else {"fitted_on": int(len(x))})}
 
 
 def _gg_ll(p, q, v, x, m):
@@ -258,12 +261,13 @@ def _gg_ll(p, q, v, x, m):
             + (p * x - 1) * np.log(m) + p * x * np.log(x) - (p * x + q) * np.log(x * m + v))
 
 
-def fit_gamma_gamma(summary: pd.DataFrame) -> dict:
+def fit_gamma_gamma(summary: pd.DataFrame, max_customers: int | None = None, random_state: int = 0) -> dict:
     """Maximum-likelihood Gamma-Gamma spend model (Fader, Hardie & Lee 2005, "RFM and CLV").
 
     Fitted on customers with frequency > 0 and monetary_value > 0:
     f(m̄ | p,q,v,x) = Γ(px+q) / (Γ(px)Γ(q)) · v^q m̄^(px-1) x^(px) / (v + x m̄)^(px+q).
-    Returns {"p", "q", "v", "ll", "converged", "n"} (n = customers used).
+    Returns {"p", "q", "v", "ll", "converged", "n"} (n = customers used). Past ``max_customers``
+    repeat buyers the fit uses a seeded random sample of that many ("fitted_on"); ll is over all.
     """
     if not isinstance(summary, pd.DataFrame) or summary.empty:
         raise GuanxiError("summary is empty: need frequency and monetary_value per customer")
@@ -274,7 +278,9 @@ def fit_gamma_gamma(summary: pd.DataFrame) -> dict:
     if keep.sum() < 3:
         raise GuanxiError(f"Gamma-Gamma needs repeat buyers with positive spend; found {int(keep.sum())} "
                           f"of {len(x)} customers (need at least 3)")
-    x, m = x[keep], m[keep]
+    x_all, m_all = x[keep], m[keep]
+    pick = fit_sample(len(x_all), max_customers, random_state)
+    x, m = (x_all, m_all) if pick is None else (x_all[pick], m_all[pick])
     scale = float(np.mean(m))  # spend rescaled so v starts near 1
 
     def nll(lp):
@@ -285,8 +291,8 @@ def fit_gamma_gamma(summary: pd.DataFrame) -> dict:
     lp, _ = _minimise(nll, np.zeros(3), len(x), "Gamma-Gamma")
     p, q, v = np.exp(lp)
     v *= scale
-    return {"p": float(p), "q": float(q), "v": float(v), "ll": float(np.sum(_gg_ll(p, q, v, x, m))),
-            "converged": True, "n": int(len(x))}
+    return {"p": float(p), "q": float(q), "v": float(v), "ll": float(np.sum(_gg_ll(p, q, v, x_all, m_all))),
+            "converged": True, "n": int(len(x_all)), **({} if pick is None else {"fitted_on": int(len(x))})}
 
 
 # --------------------------------------------------------------------------- predictions
@@ -426,10 +432,12 @@ def clv_table(orders: pd.DataFrame, as_of=None, months: int = 12, discount_rate_
 
 
 def clv_from_summary(summary: pd.DataFrame, as_of, n_orders: int, months: int = 12,
-                     discount_rate_annual: float = 0.1) -> ClvResult:
+                     discount_rate_annual: float = 0.1, max_fit_customers: int | None = None,
+                     random_state: int = 0) -> ClvResult:
     """The fit and table of :func:`clv_table` from a per-customer summary already computed (index
     customer_id; frequency, recency, T, monetary_value in weeks, as :func:`summary_from_transactions`
-    or ``knowledge.engine.Engine.purchase_summary`` give it). ``n_orders``: order lines read."""
+    or ``knowledge.engine.Engine.purchase_summary`` give it). ``n_orders``: order lines read.
+    Past ``max_fit_customers`` both models are fitted on a seeded sample; everyone is scored."""
     if months < 1 or int(months) != months:
         raise GuanxiError(f"months must be a positive whole number, got {months!r}")
     as_of = pd.Timestamp(as_of).normalize()
@@ -439,9 +447,10 @@ def clv_from_summary(summary: pd.DataFrame, as_of, n_orders: int, months: int = 
     if n_repeat == 0:
         raise GuanxiError(f"CLV needs repeat buyers: none of the {len(summary)} customers bought on more than "
                           f"one day before {as_of:%Y-%m-%d}")
-    bg = fit_bgnbd(summary)
-    gg = fit_gamma_gamma(summary)
-    notes: list[str] = []
+    bg = fit_bgnbd(summary, max_fit_customers, random_state)
+    gg = fit_gamma_gamma(summary, max_fit_customers, random_state)
+    notes: list[str] = [f"{name} fitted on a random sample of {fit['fitted_on']:,} of {fit['n']:,} customers"
+                        for name, fit in (("BG/NBD", bg), ("Gamma-Gamma", gg)) if "fitted_on" in fit]
     value = expected_avg_value(gg, summary["frequency"], summary["monetary_value"])
     if gg["q"] <= 1 or value.isna().any():  # population mean pv/(q-1) undefined: use the repeat buyers' mean
         fallback = float(summary.loc[summary["frequency"] > 0, "monetary_value"].mean())
@@ -459,5 +468,6 @@ def clv_from_summary(summary: pd.DataFrame, as_of, n_orders: int, months: int = 
     out = out.reset_index()
     prov = provenance("clv_table", {"orders": n_orders}, as_of=as_of, customers=len(out),
                       repeat_buyers=n_repeat, months=months, discount_rate_annual=discount_rate_annual,
-                      model="BG/NBD + Gamma-Gamma, weeks, same-day orders merged")
+                      model="BG/NBD + Gamma-Gamma, weeks, same-day orders merged",
+                      **({"fitted_on": bg["fitted_on"]} if "fitted_on" in bg else {}))
     return ClvResult(table=out, bgnbd=bg, gamma_gamma=gg, as_of=as_of, provenance=prov, notes=notes)

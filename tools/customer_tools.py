@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from knowledge.errors import GuanxiError
 from tools.context import (ToolContext, ToolError, artefact_by_id, as_list, context, customers_by_id,
-                           meta_provenance, orders_table, resolve_customer_id, rfm_by_id, rounded, row_dict, top_n)
+                           meta_provenance, resolve_customer_id, rfm_by_id, rounded, row_dict, top_n)
 from tools.formatting import (BANDS_ZH, bullets, fmt_int, fmt_money, fmt_num, fmt_pct, pick, short, who)
+from tools.orders_index import customer_feedback, customer_orders, order_lines_count
 from tools.results import fmt_date, plain, provenance, to_jsonable
 from tools.spec import EVERY_ROLE, Cue, Serve, ToolSpec, register
 
@@ -36,6 +37,9 @@ def customer_profile(customer_id: str, *, ctx: ToolContext | None = None) -> dic
     artefacts = {"rfm": rfm_by_id(ws)}
     for name, label in (("clusters", "cluster"), ("churn", "churn"), ("clv", "clv")):
         artefacts[label] = artefact_by_id(ws, name, label) if ws.artefact(name) is not None else None
+    if artefacts["churn"] is not None and cid in artefacts["churn"].index:   # reasons left for when shown
+        from tools.churn_reasons import fill_reasons
+        artefacts["churn"] = fill_reasons(ws, artefacts["churn"].loc[[cid]])
     try:
         recs = [{"product": r["product"], "source": r["source"]}
                 for r in recommend_products(cid, top=3, ctx=ctx).get("products", [])]
@@ -43,7 +47,8 @@ def customer_profile(customer_id: str, *, ctx: ToolContext | None = None) -> dic
         recs = []
     from tools.service_tools import service_record
     record = service_record(ctx, cid)   # the event log: complaint follow-through, notes, contacts
-    card = customer_card(cid, customers_by_id(ws), orders_table(ws), ws.table("feedback"), ws.as_of(), artefacts,
+    card = customer_card(cid, customers_by_id(ws), customer_orders(ws, cid), customer_feedback(ws, cid), ws.as_of(),
+                         artefacts,
                          recommendations=recs, unmask=ctx.unmasked, status_of=record.pop("status_of"))
     card.update(record)
     return card
@@ -190,7 +195,7 @@ def rfm_lookup(customer_id: str, *, ctx: ToolContext | None = None) -> dict:
         out["monetary"] = round(out["monetary"], 2)
     out["percentile_monetary"] = round(float((rfm["monetary"] <= rfm.loc[cid, "monetary"]).mean()), 4)
     out["as_of"] = fmt_date(ws.as_of())
-    out["provenance"] = meta_provenance(ws, "rfm", provenance("rfm_table", {"orders": len(orders_table(ws))},
+    out["provenance"] = meta_provenance(ws, "rfm", provenance("rfm_table", {"orders": order_lines_count(ws)},
                                                          as_of=ws.as_of())) + f" · customer {cid}"
     return out
 

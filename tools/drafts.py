@@ -471,7 +471,7 @@ def draft_care_message(ws_or_tables, customer_id: str, occasion: str, channel: s
                 sources.append(s)
     n, limit, enc = measure(text, channel)
     offer_id = offer.id if offer_part is not None and any(p is offer_part for p in kept) else None
-    prov = [provenance("draft_care_message", {"customers": len(data.customers), "orders": len(data.orders)},
+    prov = [provenance("draft_care_message", {"customers": len(data.customers), "orders": data.n_orders()},
                        as_of=as_of, customer=cid, occasion=occasion, channel=channel, language=lang, tone=tone)]
     return Draft(cid, name, occasion, channel, lang, tone, text, subject, n, limit, enc, sources, warnings,
                  fest.key if fest else None, offer_id, f"{occasion}/{lang}/{tone}/{vi}", prov)
@@ -561,7 +561,7 @@ def draft_batch(ws, segment: str, occasion: str, channel: str = "sms", language:
     ids = data.segment_ids(segment)
     if limit is not None:
         ids = ids[: int(limit)]
-    data.index_orders()
+    data.index_orders(ids)
     rows = []
     for cid in ids:
         cust = data.customer(cid)

@@ -256,11 +256,13 @@ def query_metrics(metric: KpiMetric | str, by: KpiBy | str | None = None, date_f
 def metric_source(ws):
     """The workspace's DuckDB `MetricSource` over its tables and artefacts (registered once per
     workspace object: a rebuilt workspace gets a new one)."""
-    from tools.metric_sql import MetricSource
+    from tools.metric_sql import MetricSource, ParquetTable
 
     def build():
         names = ("rfm", "clusters", "clv", "churn")
-        return MetricSource({"orders": ws.table("orders"), "customers": ws.table("customers"),
+        path = ws.table_path("orders")   # DuckDB scans the order Parquet: the lines are not loaded into pandas
+        orders = ParquetTable(path) if path.is_file() else ws.table("orders")
+        return MetricSource({"orders": orders, "customers": ws.table("customers"),
                              "feedback": ws.table("feedback"), **{n: ws.artefact(n) for n in names}})
     src = cached(ws, "metric_source", build)
     model = semantic_model(ws)   # re-read when semantic.toml changes

@@ -25,7 +25,7 @@ import pandas as pd
 from knowledge.errors import GuanxiError
 from knowledge.own_columns import OWN_PREFIX, own_name
 
-__all__ = ["MetricSource", "Query", "lit", "ident", "age_sql", "UNKNOWN", "SEGMENT_DIMS", "CUSTOMER_DIMS", "WEEKDAYS"]
+__all__ = ["MetricSource", "ParquetTable", "Query", "lit", "ident", "age_sql", "UNKNOWN", "SEGMENT_DIMS", "CUSTOMER_DIMS", "WEEKDAYS"]
 
 UNKNOWN = "未知"
 SEGMENT_DIMS = ("segment", "segment_cn8", "tier", "cluster")   # from the rfm / clusters artefacts
@@ -86,6 +86,35 @@ def _prepares(view: str, table: str):
                 return view
         return method
     return wrap
+
+
+class ParquetTable:
+    """A table a `MetricSource` scans from its Parquet file instead of a DataFrame (the order lines
+    of a large workspace are never loaded into pandas): columns and length from the file's footer;
+    ``t[col]`` reads that one column."""
+
+    def __init__(self, path):
+        import pyarrow.parquet as pq
+        self.path = str(path)
+        self.schema = pq.read_schema(path)
+        self.columns = pd.Index(self.schema.names)
+        self._rows = int(pq.read_metadata(path).num_rows)
+
+    def __len__(self) -> int:
+        return self._rows
+
+    def __contains__(self, col) -> bool:
+        return col in self.columns
+
+    def __getitem__(self, col) -> pd.Series:
+        return pd.read_parquet(self.path, columns=[col])[col]
+
+    def scannable(self) -> bool:
+        """Dates stored as timestamps and amounts as numbers: DuckDB reads it as the DataFrame would be read."""
+        import pyarrow as pa
+        t = {f.name: f.type for f in self.schema}
+        return pa.types.is_timestamp(t.get("order_date", pa.null())) and (
+            pa.types.is_floating(t.get("amount", pa.null())) or pa.types.is_integer(t.get("amount", pa.null())))
 
 
 @dataclass
@@ -155,12 +184,14 @@ class MetricSource:
         t = self.tables.get(name) if isinstance(self.tables, dict) else None
         if t is None:
             raise GuanxiError(f"metric {metric} needs the {name} table (tables[{name!r}] is missing)")
+        if isinstance(t, ParquetTable):
+            return t
         if not isinstance(t, pd.DataFrame):
             raise GuanxiError(f"tables[{name!r}] must be a DataFrame, got {type(t).__name__}")
         return t
 
     def has(self, name: str) -> bool:
-        return isinstance(self.tables, dict) and isinstance(self.tables.get(name), pd.DataFrame)
+        return isinstance(self.tables, dict) and isinstance(self.tables.get(name), (pd.DataFrame, ParquetTable))
 
     def columns(self, name: str) -> set:
         return set(self.tables[name].columns) if self.has(name) else set()
@@ -190,15 +221,21 @@ class MetricSource:
         if missing:
             raise GuanxiError(f"kpi {metric}: the orders table has no column {', '.join(missing)} "
                               f"(expected columns {', '.join(_ORDER_COLUMNS)})")
-        src = o
-        if not pd.api.types.is_datetime64_any_dtype(o["order_date"]):
+        if isinstance(o, ParquetTable) and o.scannable():   # DuckDB reads the file: no DataFrame
+            self._con.sql(f"CREATE OR REPLACE VIEW orders_src AS SELECT * FROM read_parquet({lit(o.path)})")
+            self._ready["orders_src"] = True
+        elif isinstance(o, ParquetTable):
+            o = pd.read_parquet(o.path)
+        src = None if isinstance(o, ParquetTable) else o
+        if src is not None and not pd.api.types.is_datetime64_any_dtype(o["order_date"]):
             src = src.assign(order_date=_datetimes(o["order_date"], "orders.order_date", f"kpi {metric}"))
-        if not pd.api.types.is_numeric_dtype(o["amount"]):
+        if src is not None and not pd.api.types.is_numeric_dtype(o["amount"]):
             amount = pd.to_numeric(o["amount"], errors="coerce")
             if amount.isna().all() and len(o):
                 raise GuanxiError(f"kpi {metric}: orders.amount must be numeric (no numeric value found)")
             src = src.assign(amount=amount.astype(float))
-        self._register("orders_src", src)
+        if src is not None:
+            self._register("orders_src", src)
         opt = {c: (f"b.{c}" if c in o.columns else "NULL") for c in _OPTIONAL_ORDER_COLUMNS}
         qty = f"coalesce(TRY_CAST({opt['quantity']} AS DOUBLE), 1)" if "quantity" in o.columns else "1.0"
         own = "".join(f", b.{ident(c)}" for c in o.columns if c.startswith(OWN_PREFIX))

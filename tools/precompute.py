@@ -12,6 +12,8 @@ Artefacts written to WORKSPACE/artefacts/ (read back with `ws.artefact(name)`):
 | clv | parquet | tools.clv.clv_table | customer_id, frequency, recency, T, monetary_value, p_alive, expected_purchases_90d, expected_avg_value, clv_12m |
 | clv_params | json | same | bgnbd r/alpha/a/b, gamma-gamma p/q/v |
 | rules_product, rules_category | parquet | tools.association.mine_order_rules | antecedents, consequents (lists of names), support, confidence, lift, leverage, conviction |
+| churn_deferred (+ churn_model.pkl) | parquet / pickle | same, past model_fit_customers | the scoring features of the customers whose reasons are computed when shown (tools.churn_reasons), and the fitted model |
+| orders_by_customer, care_intervals, product_sales, category_product_sales | parquet | tools.orders_index | order lines sorted by customer (one customer's lines without loading the table); per-customer order days and median gap; sales per product / (category, product) |
 | meta | json | this module | as_of, row counts, provenance lines per artefact |
 | feedback_topics (+ _meta), feedback_sentiment | parquet / json | `precompute_feedback`, after each index sync | complaint topic per feedback_id (+ fitted topics), sentiment per feedback_id |
 """
@@ -29,6 +31,9 @@ from knowledge.settings import Settings
 from knowledge.workspace import Workspace
 from tools import feedback as feedback_analysis
 from tools.results import default_as_of
+
+
+REASONS_AT_BUILD = 20_000   # past model_fit_customers: churn reasons written at build time for this many
 
 
 def _rules_frame(rules: pd.DataFrame) -> pd.DataFrame:
@@ -54,7 +59,7 @@ def precompute(ws: Workspace, settings: Settings, log: Callable[[str], None] = l
 
 
 def _precompute(ws: Workspace, settings: Settings, eng: Engine, log: Callable[[str], None]) -> dict:
-    from tools import association, churn, clv, rfm, segments
+    from tools import association, churn, churn_reasons, clv, rfm, segments
 
     customers = ws.table("customers")
     meta: dict = {"as_of": None, "provenance": {}, "seconds": {}, "skipped": {}, "engine": eng.name}
@@ -86,21 +91,29 @@ def _precompute(ws: Workspace, settings: Settings, eng: Engine, log: Callable[[s
         meta["provenance"]["rfm"] = table.attrs.get("provenance") or (
             f"rfm_table · orders ({lines:,} rows, {len(table):,} customers) · as of {as_of.date()}")
 
+    fit_max = settings.model_fit_customers
+
     def do_clusters():
-        res = segments.cluster_customers(None, customers, as_of=as_of, random_state=settings.seed, engine=eng)
+        res = segments.cluster_customers(None, customers, as_of=as_of, random_state=settings.seed, engine=eng,
+                                         max_fit_customers=fit_max)
         ws.write_artefact("clusters", res.assignments)
         ws.write_artefact("cluster_profiles", res.profiles)
         meta["provenance"]["clusters"] = res.provenance
 
     def do_churn():   # features and labels by the engine's SQL: the order table is never loaded
         res = churn.churn_scores(None, customers, ws.table("feedback"), as_of=as_of,
-                                 horizon_days=settings.churn_horizon_days, random_state=settings.seed, engine=eng)
+                                 horizon_days=settings.churn_horizon_days, random_state=settings.seed, engine=eng,
+                                 max_fit_customers=fit_max,
+                                 reasons_limit=None if len(customers) <= fit_max else min(REASONS_AT_BUILD, fit_max))
         ws.write_artefact("churn", res.scores)
+        if res.deferred_features is not None:
+            churn_reasons.save_deferred(ws, res.model, res.deferred_features)
         ws.write_artefact("churn_card", res.card if isinstance(res.card, dict) else res.card.__dict__)
         meta["provenance"]["churn"] = res.provenance
 
     def do_clv():
-        res = clv.clv_from_summary(eng.purchase_summary(as_of), as_of, lines)
+        res = clv.clv_from_summary(eng.purchase_summary(as_of), as_of, lines, max_fit_customers=fit_max,
+                                   random_state=settings.seed)
         ws.write_artefact("clv", res.table)
         ws.write_artefact("clv_params", {"bgnbd": res.bgnbd, "gamma_gamma": res.gamma_gamma, "notes": res.notes})
         meta["provenance"]["clv"] = res.provenance
@@ -112,12 +125,30 @@ def _precompute(ws: Workspace, settings: Settings, eng: Engine, log: Callable[[s
             meta["provenance"][f"rules_{level}"] = rules.attrs.get("provenance") or (
                 f"mine_order_rules · orders ({lines:,} rows) · level={level} · {len(rules):,} rules")
 
+    def do_orders_index():
+        from tools.orders_index import write_order_artefacts
+        meta["provenance"].update(write_order_artefacts(ws, as_of))
+
     log("analyses:")
     for name, fn in (("rfm", do_rfm), ("clusters", do_clusters), ("clv", do_clv), ("rules", do_rules),
-                     ("churn", do_churn)):
+                     ("churn", do_churn), ("orders_index", do_orders_index)):
         step(name, fn)
     ws.write_artefact("meta", meta)
     return meta
+
+
+def fill_missing(ws: Workspace, settings: Settings) -> list[str]:
+    """Write the per-customer order artefacts (`tools.orders_index`) of a workspace built before them,
+    as of its analyses' date; the names written (none when present)."""
+    from tools.orders_index import ORDER_ARTEFACTS, write_order_artefacts
+    if all(ws.artefact_path(n).is_file() for n in ORDER_ARTEFACTS) or ws.artefact("meta") is None:
+        return []
+    meta = dict(ws.artefact("meta"))
+    if not meta.get("as_of"):
+        return []
+    meta.setdefault("provenance", {}).update(write_order_artefacts(ws, pd.Timestamp(meta["as_of"])))
+    ws.write_artefact("meta", meta)
+    return list(ORDER_ARTEFACTS)
 
 
 def precompute_feedback(ws, store, settings=None, log=print) -> dict:

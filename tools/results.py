@@ -18,6 +18,18 @@ from knowledge.workspace import default_as_of  # noqa: F401  (the one definition
 __all__ = ["provenance", "default_as_of", "resolve_as_of", "to_jsonable", "fmt_date"]
 
 
+MODEL_FIT_CUSTOMERS = 100_000   # settings.model_fit_customers: the default of the analyses
+
+
+def fit_sample(n: int, limit: int | None, random_state: int = 0) -> np.ndarray | None:
+    """Sorted positions of a seeded random sample of ``limit`` of ``n`` rows for a model to be
+    fitted on, or None when all ``n`` are used (``limit`` None or not below ``n``)."""
+    if limit is None or n <= int(limit):
+        return None
+    rng = np.random.default_rng(random_state)
+    return np.sort(rng.choice(n, int(limit), replace=False))
+
+
 def fmt_date(value) -> str:
     """A date/timestamp as 'YYYY-MM-DD' (time dropped when it is midnight)."""
     ts = pd.Timestamp(value)

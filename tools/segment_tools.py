@@ -11,8 +11,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from tools.context import (ToolContext, ToolError, artefact_by_id, as_list, context, customer_basic, customers_by_id,
-                           match_place, meta_provenance, orders_table, resolve_cluster, resolve_segment, rfm_by_id,
+from tools.context import (ToolContext, ToolError, artefact_by_id, as_list, cached, context, customer_basic,
+                           customers_by_id, match_place, meta_provenance, resolve_cluster, resolve_segment, rfm_by_id,
                            top_n)
 from tools.formatting import bullets, fmt_int, fmt_money, fmt_pct, place, who
 from tools.results import fmt_date, plain, to_jsonable
@@ -167,15 +167,14 @@ def segment_members(segment: str, top: int = 20, province: str | None = None, ci
     ctx = context(ctx)
     ws = ctx.ws
     top = top_n(top, 20)
-    rfm = rfm_by_id(ws)
-    cust = customers_by_id(ws)
+    everyone = _members_frame(ws)   # ranked by spend, then id: a total order, so a subset keeps it
     try:
         if str(segment or "").strip().lower() in _ALL_SEGMENT:
             col, value, label = "all", "all", "all"
-            members = rfm
+            members = everyone
         else:
             col, value = resolve_segment(segment)
-            members = rfm.loc[rfm[col] == value]
+            members = everyone.loc[(everyone[col] == value).to_numpy(bool)]
             label = value
     except ToolError:
         cl = resolve_cluster(ws, segment)
@@ -183,28 +182,23 @@ def segment_members(segment: str, top: int = 20, province: str | None = None, ci
             raise
         clusters = artefact_by_id(ws, "clusters", "clusters")
         ids = clusters.index[clusters["cluster"] == cl]
-        members = rfm.loc[rfm.index.intersection(ids)]
+        members = everyone.loc[everyone.index.isin(ids)]
         col, value, label = "cluster", to_jsonable(cl), str(segment)
-    members = members.drop(columns=["customer_id"]).join(cust[["name", "city", "province"]], how="left")
-    members.index.name = "customer_id"
-    members = members.reset_index()
-    members.index = members["customer_id"].to_numpy()
     mask = match_place(members["province"], province) & match_place(members["city"], city)
     members = members.loc[mask]
     size = int(len(members))
     period = None
     if date_from or date_to:
         # spend and orders inside the period (orders before the as-of date), members with none left out
-        o = orders_table(ws)
-        a = pd.Timestamp(date_from) if date_from else o["order_date"].min().normalize()
+        from tools.orders_index import period_totals
         b = pd.Timestamp(date_to) + pd.Timedelta(days=1) if date_to else ws.as_of()
-        sel = o[(o["order_date"] >= a) & (o["order_date"] < min(b, ws.as_of()))]
-        g = sel.groupby("customer_id").agg(period_monetary=("amount", "sum"), period_orders=("order_id", "nunique"))
+        g, a = period_totals(ws, pd.Timestamp(date_from) if date_from else None, min(b, ws.as_of()))
         members = members.join(g, how="inner")
         members["monetary"] = members["period_monetary"]
         members["frequency"] = members["period_orders"]
         period = {"date_from": fmt_date(a), "date_to": fmt_date(min(b, ws.as_of()) - pd.Timedelta(days=1))}
-    members = members.sort_values(["monetary", "customer_id"], ascending=[False, True], kind="stable")
+    if period is not None:
+        members = members.sort_values(["monetary", "customer_id"], ascending=[False, True], kind="stable")
     rows = []
     for cid, r in members.head(top).iterrows():
         basic = customer_basic(ws, cid, ctx)
@@ -303,6 +297,38 @@ register(ToolSpec(
 
 
 # =========================================================================== at_risk_customers
+def _members_frame(ws) -> pd.DataFrame:
+    """The RFM table with each customer's name and place, ranked by spend then id (once per workspace)."""
+    def build():
+        members = rfm_by_id(ws).drop(columns=["customer_id"]).join(
+            customers_by_id(ws)[["name", "city", "province"]], how="left")
+        members.index.name = "customer_id"
+        members = members.reset_index()
+        members.index = members["customer_id"].to_numpy()
+        return members.sort_values(["monetary", "customer_id"], ascending=[False, True], kind="stable")
+    return cached(ws, "members_frame", build)
+
+
+def _at_risk_frame(ws) -> pd.DataFrame:
+    """Churn scores joined with the customer's place and RFM values (once per workspace)."""
+    def build():
+        churn = artefact_by_id(ws, "churn", "churn scores")
+        cust = customers_by_id(ws)
+        rfm = rfm_by_id(ws)
+        return churn[["churn_probability"] + [c for c in ("risk_band", "reasons_en", "reasons_zh", "value_at_risk",
+                                                          "reasons_deferred") if c in churn]].join(
+            cust[["name", "city", "province"]], how="left").join(
+            rfm[["recency_days", "frequency", "monetary", "segment", "segment_zh", "segment_cn8", "tier"]], how="left")
+    return cached(ws, "at_risk_frame", build)
+
+
+def _rank_at_risk(df: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    if "value_at_risk" in df:
+        return df.assign(_at_risk=df["churn_probability"] >= threshold).sort_values(
+            ["_at_risk", "value_at_risk", "churn_probability"], ascending=[False, False, False], kind="stable")
+    return df.sort_values(["churn_probability", "monetary"], ascending=[False, False], kind="stable")
+
+
 def at_risk_customers(top: int = 20, province: str | None = None, city: str | None = None,
                       segment: str | None = None, min_probability: float | None = None,
                       *, ctx: ToolContext | None = None) -> dict:
@@ -325,34 +351,30 @@ def at_risk_customers(top: int = 20, province: str | None = None, city: str | No
             min_probability = mp / 100
         else:
             raise ToolError(f"min_probability must be between 0 and 1, got {min_probability}")
-    churn = artefact_by_id(ws, "churn", "churn scores")
-    cust = customers_by_id(ws)
-    rfm = rfm_by_id(ws)
-    df = churn[["churn_probability"] + [c for c in ("risk_band", "reasons_en", "reasons_zh", "value_at_risk")
-                                        if c in churn]].join(
-        cust[["name", "city", "province"]], how="left").join(
-        rfm[["recency_days", "frequency", "monetary", "segment", "segment_zh", "segment_cn8", "tier"]], how="left")
-    df = df.loc[match_place(df["province"], province) & match_place(df["city"], city)]
+    everyone = _at_risk_frame(ws)
+    keep = match_place(everyone["province"], province) & match_place(everyone["city"], city)
     seg_label = None
     if segment:
         col, value = resolve_segment(segment)
-        df = df.loc[df[col] == value]
+        keep &= everyone[col] == value
         seg_label = value
+    df = everyone.loc[keep]
     threshold = 0.5 if min_probability is None else float(min_probability)
     above = df.loc[df["churn_probability"] >= threshold]
     by_value = "value_at_risk" in df
+    # everyone ranked once per threshold (a stable sort: filtering before or after it lists the same order)
+    ranked = cached(ws, f"at_risk_ranked:{threshold!r}", lambda: _rank_at_risk(everyone, threshold))
+    listed = ranked.loc[keep.reindex(ranked.index).to_numpy(bool)]
+    if min_probability is not None:
+        listed = listed.loc[listed["churn_probability"].to_numpy() >= threshold]
     if by_value:   # those at risk first, the most value at risk first among them
-        listed = (above if min_probability is not None else df).assign(_at_risk=df["churn_probability"] >= threshold)
-        listed = listed.sort_values(["_at_risk", "value_at_risk", "churn_probability"], ascending=[False, False, False],
-                                    kind="stable")
         order = (f"ranked by value at risk = churn_probability × annual_value (total spend ÷ years since the first "
                  f"order, at least one), those with probability ≥ {threshold:g} first")
     else:          # a churn artefact from before value_at_risk
-        listed = (above if min_probability is not None else df).sort_values(
-            ["churn_probability", "monetary"], ascending=[False, False], kind="stable")
         order = "ranked by churn_probability"
     rows = []
-    for cid, r in listed.head(top).iterrows():
+    from tools.churn_reasons import fill_reasons
+    for cid, r in fill_reasons(ws, listed.head(top)).iterrows():
         basic = customer_basic(ws, cid, ctx)
         rows.append({**basic, "churn_probability": round(float(r["churn_probability"]), 4),
                      "risk_band": plain(r.get("risk_band")), "recency_days": plain(r.get("recency_days")),

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from knowledge.errors import GuanxiError
-from tools.results import provenance, to_jsonable
+from tools.results import fit_sample, provenance, to_jsonable
 
 __all__ = ["ClusterResult", "cluster_customers", "cluster_lookup", "customer_features"]
 
@@ -205,8 +205,10 @@ def _disambiguate(zh: list[str], en: list[str], cats: list, prof: pd.DataFrame) 
 
 
 def cluster_customers(orders: pd.DataFrame | None, customers: pd.DataFrame | None = None, as_of=None,
-                      k_range=range(3, 9), random_state: int = 0, engine=None) -> ClusterResult:
+                      k_range=range(3, 9), random_state: int = 0, engine=None,
+                      max_fit_customers: int | None = None) -> ClusterResult:
     """Cluster customers by RFM, tenure and category mix; pick k in ``k_range`` by silhouette.
+    Past ``max_fit_customers`` the centres are fitted on a seeded sample and everyone assigned.
 
     Deterministic for a given ``random_state``. Clusters are numbered 0..k-1 by descending mean
     monetary. See the module docstring for features and naming. ``engine``: see
@@ -232,9 +234,11 @@ def cluster_customers(orders: pd.DataFrame | None, customers: pd.DataFrame | Non
     labels_by_k: dict[int, np.ndarray] = {}
     # single-threaded: faster on these small matrices (thread start-up dominates) and the same
     # labels on any machine
+    fit_on = fit_sample(n, max_fit_customers, random_state)
     with threadpool_limits(1):
         for k in ks:
-            lab = KMeans(n_clusters=k, n_init=10, random_state=random_state).fit_predict(x)
+            km = KMeans(n_clusters=k, n_init=10, random_state=random_state)
+            lab = km.fit_predict(x) if fit_on is None else km.fit(x[fit_on]).predict(x)
             labels_by_k[k] = lab
             ls = lab[sample]
             sil[k] = float(silhouette_score(x[sample], ls)) if len(np.unique(ls)) > 1 else float("nan")
@@ -295,7 +299,8 @@ def cluster_customers(orders: pd.DataFrame | None, customers: pd.DataFrame | Non
     prov = provenance("cluster_customers", {"orders": f"{rows:,} rows, {n:,} customers"}, as_of=as_of,
                       k=best, k_range=f"{ks[0]}..{ks[-1]}", silhouette=round(sil[best], 3),
                       random_state=random_state, features=len(feats),
-                      silhouette_sample=min(n, SILHOUETTE_SAMPLE))
+                      silhouette_sample=min(n, SILHOUETTE_SAMPLE),
+                      **({} if fit_on is None else {"fitted_on": len(fit_on)}))
     return ClusterResult(assignments=assign, profiles=prof, k=best, silhouette=sil,
                          as_of=as_of.strftime("%Y-%m-%d"), provenance=prov, features=feats)
 

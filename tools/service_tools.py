@@ -370,6 +370,20 @@ def _customer_value(ws) -> tuple[pd.Series, str]:
     return pd.Series(dtype=float), ""
 
 
+def _active_customers(ws, as_of: pd.Timestamp, active_days: int) -> pd.Index:
+    """Customer ids (sorted) with an order in the ``active_days`` days before ``as_of``: from the
+    care_intervals artefact (last order day per customer) when the build has it, else the order lines."""
+    from tools.orders_index import care_intervals
+    iv = care_intervals(ws)
+    start = as_of - pd.Timedelta(days=active_days)
+    if iv is not None and ws.as_of() == as_of:
+        ids = iv.index[pd.to_datetime(iv["last_order"]) >= start].astype(str)
+        return pd.Index(ids if ids.is_monotonic_increasing and ids.is_unique else sorted(set(ids)))
+    orders = ws.table("orders")
+    recent = orders[(orders["order_date"] < as_of) & (orders["order_date"] >= start)]
+    return pd.Index(sorted(set(recent["customer_id"].astype(str))))
+
+
 def contact_history(mode: Literal["contacted", "not_contacted", "customer"] | None = None,
                     customer_id: str | None = None,
                     period: Literal["last_week", "this_week", "last_month", "this_month", "days"] | None = None,
@@ -414,10 +428,8 @@ def contact_history(mode: Literal["contacted", "not_contacted", "customer"] | No
         if not 1 <= n <= 3660:
             raise ToolError(f"days must be between 1 and 3660, got {n}")
         since = (pd.Timestamp(today) - pd.Timedelta(days=n - 1)).strftime("%Y-%m-%d")
-        orders = ws.table("orders")
         as_of = ws.as_of()
-        recent = orders[(orders["order_date"] < as_of) & (orders["order_date"] >= as_of - pd.Timedelta(days=int(active_days)))]
-        active = pd.Index(sorted(set(recent["customer_id"].astype(str))))
+        active = _active_customers(ws, as_of, int(active_days))
         last = cf.groupby("customer_id")["sent_at"].max() if len(cf) else pd.Series(dtype=object)
         contacted = set(last[last >= since].index)
         todo = active[~active.isin(list(contacted))]
@@ -429,7 +441,7 @@ def contact_history(mode: Literal["contacted", "not_contacted", "customer"] | No
         return {"mode": "not_contacted", "days": n, "since": since, "today": today.isoformat(),
                 "active_customers": int(len(active)), "active_days": int(active_days),
                 "contacted": int(len(active) - len(todo)), "not_contacted": int(len(todo)),
-                "never_contacted": int(sum(1 for c in todo if c not in last.index)),
+                "never_contacted": int((~todo.isin(last.index)).sum()),
                 "value_measure": vname, "shown": len(lst), "customers": lst, "as_of": as_of.strftime("%Y-%m-%d"),
                 "provenance": prov + f" · active = ordered in the {int(active_days)} days before {as_of:%Y-%m-%d}"
                               + (f" · sorted by {vname}" if vname else "")}

@@ -84,6 +84,14 @@ def test_baskets_equal_the_pandas_baskets(duck, orders, level):
 
 
 @pytest.mark.parametrize("level", ["product", "category"])
+def test_the_basket_matrix_is_the_one_hot_of_the_baskets(duck, level):
+    matrix, items = duck.basket_matrix(level)
+    ref, ref_items = association._one_hot(duck.baskets(level))
+    assert items == ref_items and matrix.shape == ref.shape
+    assert (matrix != ref).nnz == 0
+
+
+@pytest.mark.parametrize("level", ["product", "category"])
 def test_rules_over_engine_baskets_equal_the_pandas_rules(duck, orders, level):
     got = association.mine_order_rules(None, level=level, engine=duck)
     ref = association.mine_order_rules(orders, level=level)

@@ -156,3 +156,15 @@ def test_guards_name_the_problem():
     with pytest.raises(GuanxiError, match="rank rules"):
         top_rules(mine_rules(FOUR, 0.5, 0.5), by="magic")
     assert mine_rules(FOUR, 0.9, 0.5).empty  # nothing frequent enough: an empty table, not an error
+
+
+@pytest.mark.parametrize("max_len,support,confidence", [(2, 0.001, 0.1), (3, 0.001, 0.5), (3, 0.004, 0.2)])
+def test_counting_itemsets_finds_fp_growths_rules(groceries, max_len, support, confidence):
+    """Rules of up to 3 items counted as sparse column products are mlxtend FP-growth's, to the bit."""
+    from tools.association import _one_hot, mine_matrix
+    matrix, items = _one_hot(groceries)
+    counted = mine_matrix(matrix, items, support, confidence, max_len=max_len)
+    grown = mine_matrix(matrix, items, support, confidence, max_len=max_len, counted=False)
+    assert len(counted) > 50
+    pd.testing.assert_frame_equal(counted, grown)
+    assert counted.attrs["provenance"] == grown.attrs["provenance"]
