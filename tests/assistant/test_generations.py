@@ -108,7 +108,8 @@ def test_complaint_search_says_indexing_while_the_index_is_built_or_stale(tmp_pa
 
     real_embed = fs.embed_cached
 
-    def killed_halfway(embedder, texts, cache, role="passage", log=None, chunk=64, desc="", on_chunk=None):
+    def killed_halfway(embedder, texts, cache, role="passage", log=None, chunk=64, desc="", on_chunk=None,
+                       engine=None):
         if on_chunk:
             on_chunk(len(texts) // 2, len(texts))
         raise RuntimeError("killed during indexing")
