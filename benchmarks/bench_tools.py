@@ -117,7 +117,11 @@ def run_child(root: Path, repeat: int, out: Path) -> None:
     ctx = ToolContext(settings, role="manager")
     picks = _picks(workspace_for(root))
     results: dict = {}
+    skip = set(filter(None, os.environ.get("BENCH_TOOLS_SKIP", "").split(",")))
     for name in tool_names():
+        if name in skip:
+            results[name] = {"skipped": "--skip"}
+            continue
         if name not in ARGS:
             results[name] = {"error": "no benchmark arguments"}
             continue
@@ -264,7 +268,7 @@ def table(runs: dict[str, dict]) -> str:
             if "p95_ms" in r:
                 cells += [f"{r['first_ms']:,.0f}", f"{r['p50_ms']:,.0f}", f"{r['p95_ms']:,.0f}"]
             else:
-                cells += ["declined" if "declined" in r else "—", "", ""]
+                cells += ["declined" if "declined" in r else ("skipped" if "skipped" in r else "—"), "", ""]
         out.append(f"| `{n}` | " + " | ".join(cells) + " |")
     out.append("| peak RSS MB | " + " | ".join(f"{runs[lb]['peak_mb']:,} | | " for lb in labels) + " |")
     return "\n".join(out)
@@ -279,8 +283,11 @@ def main() -> None:
     p.add_argument("--before", type=Path, default=None, help="another checkout measured too (today's figures)")
     p.add_argument("--repeat", type=int, default=10, help="timed calls per tool after the warm-up")
     p.add_argument("--out", type=Path, default=None, help="JSON results (default ROOT/bench-tools.json)")
+    p.add_argument("--skip", default="", help="comma-separated tools not measured (e.g. draft_care_batch at 10M)")
     p.add_argument("--child", type=Path, default=None, help=argparse.SUPPRESS)
     a = p.parse_args()
+    if a.skip:
+        os.environ["BENCH_TOOLS_SKIP"] = a.skip
     root = a.root or Path(f"/tmp/guanxi-bench-tools-{a.lines}")
     if a.child:
         run_child(root, a.repeat, a.child)
