@@ -20,7 +20,7 @@ import pandas as pd
 from knowledge import clean
 from knowledge.export import write_csv
 from knowledge.ingest import DELIMITER_NAMES, SOURCE_FILE, SOURCE_ROW, combine, formats_by_table, read_folder
-from knowledge.limits import OVERSIZE_COLUMN, Limits
+from knowledge.limits import Limits
 from knowledge.mapping import Mapping, load_mapping
 from knowledge.own_columns import declared_columns, own_name, own_number_columns
 from knowledge.progress import OnProgress, StageProgress
@@ -314,7 +314,7 @@ def build_tables(data_dir: Path, ws: Workspace, mapping: Path | None = None,
     if any(isinstance(s, StreamedFile) for s in sources):   # then every order file goes through the stream
         stream = StreamedOrders([s for s in sources if isinstance(s, StreamedFile) or s.table == "orders"], m, limits,
                                 ws.base / "_orders-in-chunks", ws.table_path("orders"),
-                                ws.quarantine_dir / "orders.csv", rows=chunk_rows, log=log)
+                                ws.quarantine_dir / "orders.csv", rows=chunk_rows)
         sources_read = [s for s in sources if not isinstance(s, StreamedFile) and s.table != "orders"]
     else:
         sources_read = sources

@@ -208,25 +208,36 @@ def promote_header(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def _read_with_pandas(path: Path, source, encoding: str, sep: str, header: bool,
-                      names: tuple[str, ...]) -> pd.DataFrame:
+def pandas_csv_options(encoding: str, sep: str, header: bool, names: tuple[str, ...]) -> dict:
+    """pandas.read_csv arguments that read every value as the text it is (no NA guessing)."""
     kw = dict(dtype=str, keep_default_na=False, na_filter=False, skip_blank_lines=False,
               encoding=encoding, encoding_errors="strict", engine="c", header=None)
     kw["sep"] = r"\s+" if sep == "whitespace" else sep
     if names:
         kw.update(names=list(names), skiprows=1 if header else 0)
+    return kw
+
+
+@contextmanager
+def pandas_read_errors(label: str, encoding: str, sep: str):
+    """pandas' reading errors as a GuanxiError naming the file and what to fix."""
     try:
-        with opened(source) as f:
-            df = pd.read_csv(f, **kw)
+        yield
     except pd.errors.EmptyDataError:
-        raise GuanxiError(f"{path.name}: empty file (no header, no rows)") from None
+        raise GuanxiError(f"{label}: empty file (no header, no rows)") from None
     except pd.errors.ParserError as e:
         detail = str(e).strip().splitlines()[-1]
-        raise GuanxiError(f"{path.name}: cannot read it as {DELIMITER_NAMES.get(sep, repr(sep))}-separated "
+        raise GuanxiError(f"{label}: cannot read it as {DELIMITER_NAMES.get(sep, repr(sep))}-separated "
                           f"text ({detail}); check the delimiter and quoting") from None
     except UnicodeDecodeError as e:
-        raise GuanxiError(f"{path.name}: not valid {encoding} text at byte {e.start}; save it as UTF-8 "
+        raise GuanxiError(f"{label}: not valid {encoding} text at byte {e.start}; save it as UTF-8 "
                           f"or give encoding = \"...\" in a mapping file") from None
+
+
+def _read_with_pandas(path: Path, source, encoding: str, sep: str, header: bool,
+                      names: tuple[str, ...]) -> pd.DataFrame:
+    with pandas_read_errors(path.name, encoding, sep), opened(source) as f:
+        df = pd.read_csv(f, **pandas_csv_options(encoding, sep, header, names))
     return promote_header(df) if header and not names else df
 
 

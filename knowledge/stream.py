@@ -25,7 +25,7 @@ import shutil
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -37,7 +37,7 @@ from knowledge.errors import GuanxiError
 from knowledge.export import restore_cell, write_csv
 from knowledge.formats import Decision, Decisions, merge_decisions
 from knowledge.headers import assign_table
-from knowledge.ingest import (DELIMITER_NAMES, SOURCE_FILE, SOURCE_ROW, SourceTable, blank_rows, opened,
+from knowledge.ingest import (SourceTable, blank_rows, opened, pandas_csv_options, pandas_read_errors,
                               promote_header, unique_headers, detect_encoding, has_blank_lines, map_frame, sample_lines,
                               sniff_delimiter)
 from knowledge.limits import OVERSIZE_COLUMN, Limits, check_file_size, open_truncated, truncation_patches
@@ -149,33 +149,18 @@ def _frame(batches: list, cols: list[str], start: int, tmp: list[str] | None = N
 
 
 def _pandas_chunks(f: StreamedFile, rows: int) -> Iterator[pd.DataFrame]:
-    kw = dict(dtype=str, keep_default_na=False, na_filter=False, skip_blank_lines=False, encoding=f.encoding,
-              encoding_errors="strict", engine="c", header=None, chunksize=rows)
-    kw["sep"] = r"\s+" if f.sep == "whitespace" else f.sep
-    if f.names:
-        kw.update(names=list(f.names), skiprows=1 if f.header else 0)
     promote = f.header and not f.names
     cols, start = None, 0
-    try:
-        with opened(_source(f)) as handle:
-            for df in pd.read_csv(handle, **kw):
-                if promote and cols is None:
-                    df = promote_header(df)
-                    cols = list(df.columns)
-                elif promote:
-                    df.columns = cols
-                df.index = pd.RangeIndex(start, start + len(df))
-                start += len(df)
-                yield df
-    except pd.errors.EmptyDataError:
-        raise GuanxiError(f"{f.label}: empty file (no header, no rows)") from None
-    except pd.errors.ParserError as e:
-        detail = str(e).strip().splitlines()[-1]
-        raise GuanxiError(f"{f.label}: cannot read it as {DELIMITER_NAMES.get(f.sep, repr(f.sep))}-separated "
-                          f"text ({detail}); check the delimiter and quoting") from None
-    except UnicodeDecodeError as e:
-        raise GuanxiError(f"{f.label}: not valid {f.encoding} text at byte {e.start}; save it as UTF-8 "
-                          f"or give encoding = \"...\" in a mapping file") from None
+    with pandas_read_errors(f.label, f.encoding, f.sep), opened(_source(f)) as handle:
+        for df in pd.read_csv(handle, chunksize=rows, **pandas_csv_options(f.encoding, f.sep, f.header, f.names)):
+            if promote and cols is None:
+                df = promote_header(df)
+                cols = list(df.columns)
+            elif promote:
+                df.columns = cols
+            df.index = pd.RangeIndex(start, start + len(df))
+            start += len(df)
+            yield df
 
 
 def _raw_chunks(f: StreamedFile, rows: int) -> Iterator[pd.DataFrame]:
@@ -199,8 +184,8 @@ class StreamedOrders:
     chunk by chunk into ``table_path``; counts kept as the one-piece Ledger keeps them."""
 
     def __init__(self, sources: list, mapping: Mapping, limits: Limits, work: Path, table_path: Path,
-                 quarantine_path: Path, rows: int = CHUNK_ROWS, log: Callable[[str], None] = lambda s: None):
-        self.sources, self.mapping, self.limits, self.rows, self.log = sources, mapping, limits, rows, log
+                 quarantine_path: Path, rows: int = CHUNK_ROWS):
+        self.sources, self.mapping, self.limits, self.rows = sources, mapping, limits, rows
         self.work, self.table_path, self.quarantine_path = Path(work), Path(table_path), Path(quarantine_path)
         self.rows_read = self.kept = self.quarantined = self.dropped = self.written = 0
         self.fixes: Counter = Counter()
@@ -357,12 +342,10 @@ class StreamedOrders:
             self.kept += len(df)
             pos = df[_POS].to_numpy()
             df = df.drop(columns=[_POS, clean.HAD_ORDER_ID])
-            for out in (clean.unify_categories(df, spellings),):
+            for rule, arg in ((clean.unify_categories, spellings), (clean.link_products, products)):
+                out = rule(df, arg)
                 df = out.kept
                 self.fixes.update(out.counts)
-            out = clean.link_products(df, products)
-            df = out.kept
-            self.fixes.update(out.counts)
             unknown = ~clean.isin(df["customer_id"], known_customers) | (
                 df["product_id"].notna() & ~clean.isin(df["product_id"], known_products))
             if unknown.any():
@@ -433,9 +416,6 @@ class StreamedOrders:
         con.execute("SET preserve_insertion_order = false")
         return con
 
-    def describe(self) -> list[dict]:
-        return [s.describe() for s in self.sources]
-
 
 def _check_finite(table: pd.DataFrame) -> None:
     """No infinity in a number column (the cleaner quarantines non-finite values: a bug if not)."""
@@ -463,5 +443,3 @@ def _arrow(df: pd.DataFrame) -> pa.Table:
         fields.append(pa.field(c, t))
     return pa.Table.from_pandas(df, schema=pa.schema(fields), preserve_index=False)
 
-
-__all__ += ["SOURCE_FILE", "SOURCE_ROW"]
