@@ -352,7 +352,8 @@ class _Ctx:
                     raise GuanxiError(f"filter {dim} applies to feedback, not to metric {metric}")
                 f[dim] = want
             odims = [d for d in dims if d not in ("feedback_channel", "kind")]
-            self.oq = src.query("orders", metric, odims, f, self.as_of, self.date_from, self.end, _match_values)
+            self.oq = src.query("orders", metric, odims, f, self.as_of, self.date_from, self.end, _match_values,
+                                per_customer=metric in _PER_CUSTOMER_METRICS)
             self.filters.update(self._shown(self.oq.filters, f))
         if need_feedback:
             if "order_channel" in filters:
@@ -407,28 +408,28 @@ def _g(by: str) -> str:
     return f'd_{by} AS "{by}"'
 
 
-def _sums(metric: str) -> str:
+def _sums(metric: str, q) -> str:
     """The sums a metric needs: the distinct counts (the costly part of the scan) only for the
     metrics that are or divide by them."""
     counted = metric in ("orders", "aov", "sales_per_customer", "customers", "orders_per_customer")
-    counts = "count(DISTINCT order_id)" if counted else "NULL"
+    counts = q.orders if counted else "NULL"
     buyers = "count(DISTINCT customer_id)" if counted else "NULL"
     return (f"coalesce(fsum(amount), 0) AS sales, {counts} AS orders, {buyers} AS customers, "
-            f"coalesce(sum(qty), 0) AS units, count(*) AS order_lines")
+            f"coalesce(sum(qty), 0) AS units, {q.lines} AS order_lines")
 
 
 def _m_sums(ctx: _Ctx, by: str | None):
     q = ctx.oq
     groups = None
     if by:   # the total and the groups in one scan
-        both = ctx.sql(q, f"SELECT {_g(by)}, {_sums(ctx.metric)}, grouping(d_{by}) AS is_total FROM w "
+        both = ctx.sql(q, f"SELECT {_g(by)}, {_sums(ctx.metric, q)}, grouping(d_{by}) AS is_total FROM w "
                           f"GROUP BY GROUPING SETS ((d_{by}), ())")
         total = both.loc[both["is_total"] == 1]
         t = {k: (None if pd.isna(v) else v.item() if hasattr(v, "item") else v) for k, v in total.iloc[0].items()} \
             if len(total) else {"sales": 0.0, "orders": 0, "customers": 0, "units": 0, "order_lines": 0}
         groups = both.loc[both["is_total"] == 0].drop(columns=["is_total", "order_lines"]).reset_index(drop=True)
     else:
-        t = ctx.one(q, f"SELECT {_sums(ctx.metric)} FROM w")
+        t = ctx.one(q, f"SELECT {_sums(ctx.metric, q)} FROM w")
     total_sales, n_units = float(t["sales"]), int(t["units"])
     n_orders = int(t["orders"]) if t["orders"] is not None else None
     n_cust = int(t["customers"]) if t["customers"] is not None else None
@@ -579,13 +580,14 @@ def _m_complaint_count(ctx: _Ctx, by: str | None):
 
 
 def _m_repurchase(ctx: _Ctx, by: str | None):
-    t = ctx.one(ctx.oq, ", p AS (SELECT customer_id, count(DISTINCT order_id) AS n FROM w GROUP BY 1) "
+    orders = ctx.oq.orders
+    t = ctx.one(ctx.oq, f", p AS (SELECT customer_id, {orders} AS n FROM w GROUP BY 1) "
                         "SELECT count(*) AS customers, count_if(n >= 2) AS repeat_customers FROM p")
     n, rep = int(t["customers"]), int(t["repeat_customers"])
     details = {"customers": n, "repeat_customers": rep}
     bd = None
     if by:
-        bd = ctx.sql(ctx.oq, f', p AS (SELECT d_{by} AS g, customer_id, count(DISTINCT order_id) AS n FROM w GROUP BY 1, 2) '
+        bd = ctx.sql(ctx.oq, f', p AS (SELECT d_{by} AS g, customer_id, {orders} AS n FROM w GROUP BY 1, 2) '
                              f'SELECT g AS "{by}", count(*) AS customers, count_if(n >= 2) AS repeat_customers FROM p GROUP BY g')
         bd = bd.astype({"customers": "int64", "repeat_customers": "int64"})
         bd.insert(1, "value", bd["repeat_customers"] / bd["customers"])
@@ -895,7 +897,7 @@ def kpi(tables: dict[str, pd.DataFrame] | MetricSource, metric: str, by: str | N
         if ctx.oq is not None:
             n_lines = details.get("order_lines") if metric in _SUM_METRICS else None
             if n_lines is None:
-                n_lines = ctx.one(ctx.oq, "SELECT count(*) AS n FROM w", keep=False)["n"]
+                n_lines = ctx.one(ctx.oq, f"SELECT {ctx.oq.lines} AS n FROM w", keep=False)["n"]
             counted["orders"] = f"{int(n_lines):,} lines in period"
         if ctx.fq is not None:
             counted["feedback"] = f"{int(ctx.one(ctx.fq, 'SELECT count(*) AS n FROM w', keep=False)['n']):,} rows in period"
@@ -913,6 +915,8 @@ def kpi(tables: dict[str, pd.DataFrame] | MetricSource, metric: str, by: str | N
         counted["customers"] = scanned["customers"]
     prov = provenance(f"query_metrics: {query_words(metric, by, ctx, top, lowest)} (DuckDB SQL)", counted, as_of=ctx.as_of)
     prov += " · rows scanned: " + ", ".join(f"{name} {n:,}" for name, n in scanned.items())
+    if ctx.oq is not None and ctx.oq.grain == "customer":
+        prov += " (as per-customer sums of the lines)"
     lab = metric_labels(metric, src)
     return KpiResult(
         metric=metric, label_zh=lab["zh"], label_en=lab["en"], value=value,
@@ -938,6 +942,9 @@ def query_words(metric: str, by, ctx: _Ctx, top=None, lowest=False) -> str:
 
 
 _SUM_METRICS = ("sales", "orders", "customers", "aov", "units", "sales_per_customer", "orders_per_customer")
+#: metrics that read only sums, distinct orders and distinct customers of the lines: over the whole
+#: history by customer attributes they can read one row per customer (MetricSource.customer_sums)
+_PER_CUSTOMER_METRICS = (*_SUM_METRICS, "repurchase_rate", "average_age", *_CUSTOMER_VALUE_METRICS)
 _COMPUTE = {**dict.fromkeys(_SUM_METRICS, _m_sums),
             "largest_order": _m_largest, "average_age": _m_age, "repurchase_rate": _m_repurchase,
             "new_customers": _m_new, "purchase_interval": _m_interval, "retention": _m_retention,

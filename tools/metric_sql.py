@@ -125,6 +125,11 @@ class Query:
     date: str            # the date column: order_date or created_at
     filters: dict        # dimension → matched values
     kind: str            # "orders" or "feedback"
+    #: the SQL of distinct orders and of lines over ``w``: one row is one line, or (``grain``
+    #: "customer") one customer's sums over their whole history
+    orders: str = "count(DISTINCT order_id)"
+    lines: str = "count(*)"
+    grain: str = "line"
 
 
 @dataclass
@@ -367,13 +372,45 @@ class MetricSource:
                               f"files whose {own['table']} have a header {own['header']!r}")
         return ident(col)
 
+    def customer_sums(self, metric: str, as_of: pd.Timestamp) -> str | None:
+        """The table ``cg_<as_of>``: per customer with lines before ``as_of``, the sums of those lines
+        (amount, qty, lines, distinct orders, the last order_date); made once per as_of. None when
+        an order id spans customers: then distinct orders would not add up over customers."""
+        view = f"cg_{as_of:%Y%m%d%H%M%S}"
+        with self._lock:
+            if view not in self._ready:
+                lines = self.lines(metric)
+                self._con.sql(
+                    f"CREATE OR REPLACE TEMP TABLE {view} AS SELECT customer_id, max(order_date) AS order_date, "
+                    f"fsum(amount) AS amount, sum(qty) AS qty, count(*) AS lines, count(DISTINCT order_id) AS orders "
+                    f"FROM {lines} WHERE order_date < {lit(as_of)} GROUP BY customer_id")
+                summed = self.scalar(f"SELECT coalesce(sum(orders), 0) FROM {view}")
+                distinct = self.scalar(f"SELECT count(DISTINCT order_id) FROM {lines} WHERE order_date < {lit(as_of)}")
+                self._ready[view] = int(summed) == int(distinct)
+            return view if self._ready[view] else None
+
+    def _customer_level(self, dim: str) -> bool:
+        own = self.own_dims.get(dim)
+        return (own or {}).get("table") == "customers" if own else dim in CUSTOMER_DIMS or dim in ("age", "birth_year")
+
     # ------------------------------------------------------------------ the query's rows
     def query(self, kind: str, metric: str, dims, filters: dict, as_of: pd.Timestamp,
-              start: pd.Timestamp | None, end: pd.Timestamp, match) -> Query:
+              start: pd.Timestamp | None, end: pd.Timestamp, match, per_customer: bool = False) -> Query:
         """CTEs ``h`` and ``w`` over lines (kind "orders") or feedback, with ``d_<dim>`` for every
-        dimension in ``dims`` and ``filters``; ``match(dim, want, known)`` → the values to keep."""
+        dimension in ``dims`` and ``filters``; ``match(dim, want, known)`` → the values to keep.
+
+        ``per_customer``: the metric reads only sums, distinct orders and distinct customers; then
+        a question over the whole history (no start, end = as_of) whose dimensions and filters are
+        all the customers' own reads one row per customer (`customer_sums`), not every line."""
         base = self.lines(metric) if kind == "orders" else self.feedback(metric)
         date = "order_date" if kind == "orders" else "created_at"
+        grain = {}
+        if (per_customer and kind == "orders" and start is None and end == as_of
+                and all(self._customer_level(d) for d in (*dims, *filters))):
+            summed = self.customer_sums(metric, as_of)
+            if summed is not None:
+                base, grain = summed, {"orders": "coalesce(sum(orders), 0)", "lines": "coalesce(sum(lines), 0)",
+                                       "grain": "customer"}
         ranges = {d: filters[d] for d in ("age", "birth_year") if d in filters}
         filters = {d: v for d, v in filters.items() if d not in ranges}
         dims = list(dict.fromkeys([*dims, *filters]))
@@ -411,4 +448,4 @@ class MetricSource:
         h = f"SELECT * FROM ({rows})" + (f" WHERE {' AND '.join(where)}" if where else "")
         win = [f"{date} < {lit(end)}"] + ([f"{date} >= {lit(start)}"] if start is not None else [])
         ctes = f"h AS ({h}), w AS (SELECT * FROM h WHERE {' AND '.join(win)})"
-        return Query(ctes=ctes, date=date, filters=matched, kind=kind)
+        return Query(ctes=ctes, date=date, filters=matched, kind=kind, **grain)
