@@ -351,6 +351,7 @@ class _Ctx:
                         continue  # applies to the feedback side only
                     raise GuanxiError(f"filter {dim} applies to feedback, not to metric {metric}")
                 f[dim] = want
+            self.order_filters = f
             odims = [d for d in dims if d not in ("feedback_channel", "kind")]
             self.oq = src.query("orders", metric, odims, f, self.as_of, self.date_from, self.end, _match_values,
                                 per_customer=metric in _PER_CUSTOMER_METRICS)
@@ -413,7 +414,7 @@ def _sums(metric: str, q) -> str:
     metrics that are or divide by them."""
     counted = metric in ("orders", "aov", "sales_per_customer", "customers", "orders_per_customer")
     counts = q.orders if counted else "NULL"
-    buyers = "count(DISTINCT customer_id)" if counted else "NULL"
+    buyers = q.customers if counted else "NULL"
     return (f"coalesce(fsum(amount), 0) AS sales, {counts} AS orders, {buyers} AS customers, "
             f"coalesce(sum(qty), 0) AS units, {q.lines} AS order_lines")
 
@@ -470,15 +471,24 @@ def _m_sums(ctx: _Ctx, by: str | None):
 def _m_largest(ctx: _Ctx, by: str | None):
     """The largest single order (sum of its lines in the period) and its customer."""
     q = ctx.oq
-    top = ctx.sql(q, "SELECT order_id, fsum(amount) AS amount, min(customer_id) AS customer_id, "
-                     "min(order_date) AS order_date, count(*) AS lines, count(*) OVER () AS orders FROM w "
-                     "GROUP BY order_id ORDER BY amount DESC, order_date, order_id LIMIT 1")
+    body = ("SELECT order_id, fsum(amount) AS amount, min(customer_id) AS customer_id, min(order_date) AS order_date, "
+            "count(*) AS lines FROM w {where}GROUP BY order_id ORDER BY amount DESC, order_date, order_id LIMIT 1")
+    # Only orders with a line >= cut can be the largest: cut = (the total of the order holding the
+    # largest line, a lower bound of the largest total) / the most lines any order has
+    cut = (f", o1 AS (SELECT order_id FROM w WHERE amount IS NOT NULL ORDER BY amount DESC LIMIT 1), "
+           f"cut AS (SELECT fsum(amount) / {ctx.src.most_lines_per_order(ctx.metric)} AS v FROM w "
+           f"WHERE order_id IN (SELECT order_id FROM o1)), "
+           f"c AS (SELECT DISTINCT order_id FROM w, cut WHERE cut.v > 0 AND amount >= cut.v) ")
+    top = ctx.sql(q, cut + body.format(where="WHERE order_id IN (SELECT order_id FROM c) OR order_id IS NULL "))
+    if top.empty or top.iloc[0]["order_id"] is None or pd.isna(top.iloc[0]["order_id"]):
+        top = ctx.sql(q, body.format(where=""))
+    n_orders = _order_count(ctx)
     if top.empty:
         return None, {"orders": 0}, None
     r = top.iloc[0]
     value = float(r["amount"])
     details = {"order_id": str(r["order_id"]), "customer_id": str(r["customer_id"]),
-               "order_date": fmt_date(r["order_date"]), "lines": int(r["lines"]), "orders": int(r["orders"])}
+               "order_date": fmt_date(r["order_date"]), "lines": int(r["lines"]), "orders": n_orders}
     bd = None
     if by:
         bd = ctx.sql(q, f', o AS (SELECT d_{by} AS g, order_id, fsum(amount) AS amount, min(customer_id) AS customer_id '
@@ -487,6 +497,13 @@ def _m_largest(ctx: _Ctx, by: str | None):
         bd = bd.assign(value=bd["value"].astype(float), order_id=bd["order_id"].astype(str),
                        customer_id=bd["customer_id"].astype(str))
     return value, details, bd
+
+
+def _order_count(ctx: _Ctx) -> int:
+    """Distinct orders in the period after the filters (per customer sums when they answer it)."""
+    q = ctx.src.query("orders", ctx.metric, [], ctx.order_filters, ctx.as_of, ctx.date_from, ctx.end, _match_values,
+                      per_customer=True)
+    return int(ctx.one(q, f"SELECT {q.orders} AS n FROM w")["n"] or 0)
 
 
 def _m_age(ctx: _Ctx, by: str | None):
@@ -579,16 +596,27 @@ def _m_complaint_count(ctx: _Ctx, by: str | None):
     return int(t["value"]), details, bd
 
 
+def _orders_per_customer(q, by: str | None = None) -> str:
+    """CTE ``p``: each customer's distinct orders ``n`` (per group ``g`` of ``by``). Over lines the
+    distinct (group, customer, order) rows are found first: cheaper than a distinct count per group."""
+    g, gs = (f"d_{by} AS g, ", "g, ") if by else ("", "")
+    if q.grain == "customer_month" and by == "month":   # one row per customer and month already
+        return f", p AS (SELECT {g}customer_id, orders AS n FROM w) "
+    if q.grain != "line":
+        return f", p AS (SELECT {g}customer_id, {q.orders} AS n FROM w GROUP BY ALL) "
+    return (f", p AS (SELECT {gs}customer_id, count(order_id) AS n FROM (SELECT DISTINCT {g}customer_id, order_id "
+            f"FROM w) GROUP BY ALL) ")
+
+
 def _m_repurchase(ctx: _Ctx, by: str | None):
-    orders = ctx.oq.orders
-    t = ctx.one(ctx.oq, f", p AS (SELECT customer_id, {orders} AS n FROM w GROUP BY 1) "
-                        "SELECT count(*) AS customers, count_if(n >= 2) AS repeat_customers FROM p")
+    t = ctx.one(ctx.oq, _orders_per_customer(ctx.oq) + "SELECT count(*) AS customers, "
+                        "count_if(n >= 2) AS repeat_customers FROM p")
     n, rep = int(t["customers"]), int(t["repeat_customers"])
     details = {"customers": n, "repeat_customers": rep}
     bd = None
     if by:
-        bd = ctx.sql(ctx.oq, f', p AS (SELECT d_{by} AS g, customer_id, {orders} AS n FROM w GROUP BY 1, 2) '
-                             f'SELECT g AS "{by}", count(*) AS customers, count_if(n >= 2) AS repeat_customers FROM p GROUP BY g')
+        bd = ctx.sql(ctx.oq, _orders_per_customer(ctx.oq, by) +
+                     f'SELECT g AS "{by}", count(*) AS customers, count_if(n >= 2) AS repeat_customers FROM p GROUP BY g')
         bd = bd.astype({"customers": "int64", "repeat_customers": "int64"})
         bd.insert(1, "value", bd["repeat_customers"] / bd["customers"])
     return (rep / n if n else None), details, bd
@@ -734,7 +762,8 @@ def _m_complaints(ctx: _Ctx, by: str | None):
             raise GuanxiError(f"complaint_rate cannot be broken down by {by}: orders and feedback do not "
                               f"share it; use province, city, gender, age_band, channel, category or month")
         c = ctx.sql(ctx.fq, f"SELECT d_{by} AS g, count(*) AS complaints FROM w WHERE {_COMPLAINT} GROUP BY 1").set_index("g")
-        og = ctx.sql(ctx.oq, f"SELECT d_{by} AS g, count(DISTINCT order_id) AS orders FROM w GROUP BY 1").set_index("g")
+        og = ctx.sql(ctx.oq, f"SELECT g, count(order_id) AS orders FROM (SELECT DISTINCT d_{by} AS g, order_id FROM w) "
+                             f"GROUP BY 1").set_index("g")
         bd = pd.DataFrame({"complaints": c["complaints"], "orders": og["orders"]}).fillna(0).astype("int64")
         bd.index.name = by
         bd = bd.reset_index()
@@ -915,8 +944,9 @@ def kpi(tables: dict[str, pd.DataFrame] | MetricSource, metric: str, by: str | N
         counted["customers"] = scanned["customers"]
     prov = provenance(f"query_metrics: {query_words(metric, by, ctx, top, lowest)} (DuckDB SQL)", counted, as_of=ctx.as_of)
     prov += " · rows scanned: " + ", ".join(f"{name} {n:,}" for name, n in scanned.items())
-    if ctx.oq is not None and ctx.oq.grain == "customer":
-        prov += " (as per-customer sums of the lines)"
+    if ctx.oq is not None and ctx.oq.grain != "line":
+        prov += {"customer": " (as per-customer sums of the lines)",
+                 "customer_month": " (as per-customer monthly sums of the lines)"}[ctx.oq.grain]
     lab = metric_labels(metric, src)
     return KpiResult(
         metric=metric, label_zh=lab["zh"], label_en=lab["en"], value=value,

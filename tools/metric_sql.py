@@ -129,6 +129,7 @@ class Query:
     #: "customer") one customer's sums over their whole history
     orders: str = "count(DISTINCT order_id)"
     lines: str = "count(*)"
+    customers: str = "count(DISTINCT customer_id)"
     grain: str = "line"
 
 
@@ -148,6 +149,8 @@ class MetricSource:
     #: the workspace's own metrics and dimensions (tools.semantic: SemanticModel.own_metrics / own_dimensions)
     own_metrics: dict = field(default_factory=dict, repr=False)
     own_dims: dict = field(default_factory=dict, repr=False)
+    #: read the per-customer sums (`customer_sums`) where they answer exactly; False: every line
+    use_sums: bool = True
 
     def __post_init__(self):
         self._con = duckdb.connect(config={"threads": 2})
@@ -344,14 +347,10 @@ class MetricSource:
                 return (f"CASE WHEN {age} IS NULL THEN {lit(UNKNOWN)} WHEN {age} < 25 THEN '<25' WHEN {age} < 35 "
                         f"THEN '25-34' WHEN {age} < 45 THEN '35-44' WHEN {age} < 55 THEN '45-54' ELSE '55+' END")
             return _clean(f"c.{dim}")
-        if dim == "month":
-            return f"strftime({date}, '%Y-%m')"
+        if dim in ("month", "quarter", "year"):
+            return self._period_label(dim, date, kind, as_of)
         if dim == "day":
             return f"strftime({date}, '%Y-%m-%d')"
-        if dim == "quarter":
-            return f"CAST(year({date}) AS VARCHAR) || '-Q' || CAST(quarter({date}) AS VARCHAR)"
-        if dim == "year":
-            return f"CAST(year({date}) AS VARCHAR)"
         if dim == "weekday":
             return "[" + ", ".join(lit(w) for w in WEEKDAYS) + f"][isodow({date})]"
         col = {"product": "product_name", "order_channel": "channel", "feedback_channel": "channel"}.get(dim, dim)
@@ -359,6 +358,30 @@ class MetricSource:
         if col not in raw.columns:
             raise GuanxiError(f"the {table} table has no column {col} (needed for {dim})")
         return _clean(f"b.{col}")
+
+    def _period_label(self, unit: str, date: str, kind: str, as_of: pd.Timestamp) -> str:
+        """"2026-10" / "2026-Q4" / "2026" of ``date``: picked from the list of the periods between the
+        rows' first day and as_of by the period's number (formatting every row's date is several
+        times slower at millions of rows); strftime when the list would be long."""
+        fmt = {"month": f"strftime({date}, '%Y-%m')",
+               "quarter": f"CAST(year({date}) AS VARCHAR) || '-Q' || CAST(quarter({date}) AS VARCHAR)",
+               "year": f"CAST(year({date}) AS VARCHAR)"}[unit]
+        key = ("first", kind)
+        if key not in self._ready:
+            self._ready[key] = self.scalar(f"SELECT min({date[2:]}) FROM {'lines' if kind == 'orders' else 'fb'}")
+        first = self._ready[key]
+        if first is None or pd.isna(first) or pd.Timestamp(first) >= as_of:
+            return fmt
+        first, last = pd.Timestamp(first), as_of - pd.Timedelta(microseconds=1)
+        freq = {"month": "M", "quarter": "Q", "year": "Y"}[unit]
+        periods = pd.period_range(first.to_period(freq), last.to_period(freq), freq=freq)
+        if len(periods) > 1200:
+            return fmt
+        names = [str(p) if unit != "quarter" else f"{p.year}-Q{p.quarter}" for p in periods]
+        number = {"month": f"(year({date}) - {first.year}) * 12 + month({date}) - {first.month}",
+                  "quarter": f"(year({date}) - {first.year}) * 4 + quarter({date}) - {first.quarter}",
+                  "year": f"year({date}) - {first.year}"}[unit]
+        return "[" + ", ".join(lit(n) for n in names) + f"][{number} + 1]"
 
     def own_column(self, name: str, own: dict, kind: str = "orders") -> str:
         """The SQL column of an own metric or dimension (``b.`` lines, ``c.`` customers); a column
@@ -372,22 +395,62 @@ class MetricSource:
                               f"files whose {own['table']} have a header {own['header']!r}")
         return ident(col)
 
-    def customer_sums(self, metric: str, as_of: pd.Timestamp) -> str | None:
-        """The table ``cg_<as_of>``: per customer with lines before ``as_of``, the sums of those lines
-        (amount, qty, lines, distinct orders, the last order_date); made once per as_of. None when
-        an order id spans customers: then distinct orders would not add up over customers."""
-        view = f"cg_{as_of:%Y%m%d%H%M%S}"
+    def customer_sums(self, metric: str, as_of: pd.Timestamp, monthly: bool = False) -> str | None:
+        """The lines before ``as_of`` summed per customer (``cg_<as_of>``) or per customer and month
+        (``cm_<as_of>``, order_date = the month's first day): amount, qty, lines and distinct orders;
+        made once per as_of. None when an order id spans customers (or months): then distinct
+        orders would not add up over the rows."""
+        day = f"{as_of:%Y%m%d%H%M%S}"
+        monthly_view, whole_view = f"cm_{day}", f"cg_{day}"
         with self._lock:
-            if view not in self._ready:
-                lines = self.lines(metric)
+            if monthly_view not in self._ready:
+                lines, before = self.lines(metric), f"order_date < {lit(as_of)}"
                 self._con.sql(
-                    f"CREATE OR REPLACE TEMP TABLE {view} AS SELECT customer_id, max(order_date) AS order_date, "
-                    f"fsum(amount) AS amount, sum(qty) AS qty, count(*) AS lines, count(DISTINCT order_id) AS orders "
-                    f"FROM {lines} WHERE order_date < {lit(as_of)} GROUP BY customer_id")
-                summed = self.scalar(f"SELECT coalesce(sum(orders), 0) FROM {view}")
-                distinct = self.scalar(f"SELECT count(DISTINCT order_id) FROM {lines} WHERE order_date < {lit(as_of)}")
-                self._ready[view] = int(summed) == int(distinct)
+                    f"CREATE OR REPLACE TEMP TABLE {monthly_view} AS SELECT customer_id, date_trunc('month', order_date) "
+                    f"AS order_date, fsum(amount) AS amount, sum(qty) AS qty, count(*) AS lines, count(DISTINCT order_id) "
+                    f"AS orders FROM {lines} WHERE {before} GROUP BY ALL ORDER BY order_date")   # by month: a period reads its months
+                distinct = int(self.scalar(f"SELECT count(DISTINCT order_id) FROM {lines} WHERE {before}") or 0)
+                self._ready[monthly_view] = int(self.scalar(f"SELECT coalesce(sum(orders), 0) FROM {monthly_view}")) == distinct
+                if self._ready[monthly_view]:   # the months add up: the whole history per customer from them
+                    self._con.sql(f"CREATE OR REPLACE TEMP TABLE {whole_view} AS SELECT customer_id, max(order_date) AS "
+                                  f"order_date, fsum(amount) AS amount, sum(qty) AS qty, sum(lines) AS lines, sum(orders) "
+                                  f"AS orders FROM {monthly_view} GROUP BY customer_id")
+                else:
+                    self._con.sql(
+                        f"CREATE OR REPLACE TEMP TABLE {whole_view} AS SELECT customer_id, max(order_date) AS order_date, "
+                        f"fsum(amount) AS amount, sum(qty) AS qty, count(*) AS lines, count(DISTINCT order_id) AS orders "
+                        f"FROM {lines} WHERE {before} GROUP BY customer_id")
+                self._ready[whole_view] = int(self.scalar(f"SELECT coalesce(sum(orders), 0) FROM {whole_view}")) == distinct
+            view = monthly_view if monthly else whole_view
             return view if self._ready[view] else None
+
+    def most_lines_per_order(self, metric: str) -> int:
+        """The most lines one order id has (over all lines; at least 1): made once per source."""
+        with self._lock:
+            if "most_lines" not in self._ready:
+                n = self.scalar(f"SELECT max(n) FROM (SELECT count(*) AS n FROM {self.lines(metric)} GROUP BY order_id)")
+                self._ready["most_lines"] = max(1, int(n or 1))
+            return self._ready["most_lines"]
+
+    def _grain(self, metric: str, summable: bool, dims: list, as_of, start, end) -> dict:
+        """The coarsest rows that answer exactly (`customer_sums`): per customer for the whole
+        history by customer attributes; per customer and month when the period starts and ends on
+        a month's first day (or as_of) and the dimensions are customer attributes or months,
+        quarters and years. {} → the lines."""
+        if not (summable and self.use_sums):
+            return {}
+        month_start = lambda t: t is None or (t == t.normalize() and t.day == 1)  # noqa: E731
+        sums = {"orders": "coalesce(sum(orders), 0)", "lines": "coalesce(sum(lines), 0)"}
+        if start is None and end == as_of and all(self._customer_level(d) for d in dims):
+            view = self.customer_sums(metric, as_of)
+            if view is not None:
+                return {"base": view, **sums, "customers": "count(*)", "grain": "customer"}
+        if month_start(start) and (end == as_of or month_start(end)) and \
+                all(self._customer_level(d) or d in ("month", "quarter", "year") for d in dims):
+            view = self.customer_sums(metric, as_of, monthly=True)
+            if view is not None:
+                return {"base": view, **sums, "grain": "customer_month"}
+        return {}
 
     def _customer_level(self, dim: str) -> bool:
         own = self.own_dims.get(dim)
@@ -404,13 +467,9 @@ class MetricSource:
         all the customers' own reads one row per customer (`customer_sums`), not every line."""
         base = self.lines(metric) if kind == "orders" else self.feedback(metric)
         date = "order_date" if kind == "orders" else "created_at"
-        grain = {}
-        if (per_customer and kind == "orders" and start is None and end == as_of
-                and all(self._customer_level(d) for d in (*dims, *filters))):
-            summed = self.customer_sums(metric, as_of)
-            if summed is not None:
-                base, grain = summed, {"orders": "coalesce(sum(orders), 0)", "lines": "coalesce(sum(lines), 0)",
-                                       "grain": "customer"}
+        grain = self._grain(metric, per_customer and kind == "orders", [*dims, *filters], as_of, start, end)
+        if grain:
+            base = grain.pop("base")
         ranges = {d: filters[d] for d in ("age", "birth_year") if d in filters}
         filters = {d: v for d, v in filters.items() if d not in ranges}
         dims = list(dict.fromkeys([*dims, *filters]))
