@@ -499,10 +499,16 @@ def _m_largest(ctx: _Ctx, by: str | None):
     return value, details, bd
 
 
+def _summed(ctx: _Ctx):
+    """The order-side query of the period and filters without a breakdown, over per-customer sums
+    where they answer (for totals of distinct orders and customers)."""
+    return ctx.src.query("orders", ctx.metric, [], ctx.order_filters, ctx.as_of, ctx.date_from, ctx.end, _match_values,
+                         per_customer=True)
+
+
 def _order_count(ctx: _Ctx) -> int:
-    """Distinct orders in the period after the filters (per customer sums when they answer it)."""
-    q = ctx.src.query("orders", ctx.metric, [], ctx.order_filters, ctx.as_of, ctx.date_from, ctx.end, _match_values,
-                      per_customer=True)
+    """Distinct orders in the period after the filters."""
+    q = _summed(ctx)
     return int(ctx.one(q, f"SELECT {q.orders} AS n FROM w")["n"] or 0)
 
 
@@ -749,7 +755,8 @@ def _m_satisfaction(ctx: _Ctx, by: str | None):
 def _m_complaints(ctx: _Ctx, by: str | None):
     _need_feedback(ctx, "kind", why="complaints")
     n_comp = int(ctx.one(ctx.fq, f"SELECT count(*) AS n FROM w WHERE {_COMPLAINT}")["n"])
-    o = ctx.one(ctx.oq, "SELECT count(DISTINCT order_id) AS orders, count(DISTINCT customer_id) AS customers FROM w")
+    q = _summed(ctx)
+    o = ctx.one(q, f"SELECT {q.orders} AS orders, {q.customers} AS customers FROM w")
     n_orders, n_cust = int(o["orders"]), int(o["customers"])
     value = n_comp / n_orders if n_orders else None
     details = {"complaints": n_comp, "orders": n_orders, "customers": n_cust,
@@ -762,8 +769,7 @@ def _m_complaints(ctx: _Ctx, by: str | None):
             raise GuanxiError(f"complaint_rate cannot be broken down by {by}: orders and feedback do not "
                               f"share it; use province, city, gender, age_band, channel, category or month")
         c = ctx.sql(ctx.fq, f"SELECT d_{by} AS g, count(*) AS complaints FROM w WHERE {_COMPLAINT} GROUP BY 1").set_index("g")
-        og = ctx.sql(ctx.oq, f"SELECT g, count(order_id) AS orders FROM (SELECT DISTINCT d_{by} AS g, order_id FROM w) "
-                             f"GROUP BY 1").set_index("g")
+        og = ctx.sql(ctx.oq, f"SELECT d_{by} AS g, count(DISTINCT order_id) AS orders FROM w GROUP BY 1").set_index("g")
         bd = pd.DataFrame({"complaints": c["complaints"], "orders": og["orders"]}).fillna(0).astype("int64")
         bd.index.name = by
         bd = bd.reset_index()

@@ -123,3 +123,13 @@ def test_periods_are_labelled_as_their_dates_say(routing_ws, by):
              "quarter": d.dt.year.astype(str) + "-Q" + d.dt.quarter.astype(str)}[by]
     want = o.loc[d.index].groupby(label)["order_id"].nunique().to_dict()
     assert dict(zip(r.breakdown[by], r.breakdown["value"])) == want
+
+
+@pytest.mark.parametrize("by", ["category", "province", None])
+def test_complaint_rate_counts_the_orders_from_the_sums(routing_ws, by):
+    fast = kpi(metric_source(routing_ws), "complaint_rate", by=by)
+    slow = kpi(_line_by_line(routing_ws), "complaint_rate", by=by)
+    assert any("FROM cg_" in sql for sql in fast.sql) and not any("FROM cg_" in sql for sql in slow.sql)
+    assert (fast.value, fast.details) == (slow.value, slow.details)
+    if by:
+        pd.testing.assert_frame_equal(fast.breakdown, slow.breakdown)
