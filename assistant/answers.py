@@ -20,6 +20,7 @@ import json
 import math
 import re
 
+from assistant.conditions import unapplied_text
 from tools.formatting import bullets, md_safe, md_text, provenance_line
 from tools.registry import CUSTOMER_TEXT_KEYS
 from tools.spec import spec_for, specs
@@ -38,6 +39,7 @@ def render(tool: str, result: dict, language: str, focus: dict | None = None, wi
                                   ensure_ascii=False, default=str)[:1500])
     else:
         body = spec.render(md_safe(result), zh, md_safe(focus or {}))
+    body += unapplied_text(md_safe((focus or {}).get("unapplied") or []), zh)   # conditions the tool did not take
     if with_provenance:
         body += "\n" + provenance_line(result.get("provenance"), zh)
     return body

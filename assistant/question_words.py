@@ -1,6 +1,7 @@
 """The words of questions the router reads besides the workspace's own vocabulary: follow-up
 markers and pronouns, comparisons (环比 / 同比), explanations (为什么…下降), rankings from the bottom,
-language switches, metrics the data has no column for, and place groups and channel aliases.
+language switches, metrics the data has no column for, place groups and channel aliases, a churn
+risk put on a group (流失风险高的…) and a care message's occasion, channel, tone and language.
 Tool-specific cues live in each tool's spec (`tools.spec.ToolSpec.cues`)."""
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import re
 from tools.kpi_tools import METRIC_WORDS
 from tools.spec import specs
 
-__all__ = ["customer_type_named", "BLAME", "LISTING", "GENDER_ONE", "COUNTING", "THEM", "OUT_OF_SCOPE", "age_band_named", "metrics_named", "has_slots", "SEG_WORDS", "rx", "HELP_CUE", "FOLLOWUP", "PRONOUN", "ORDINAL", "PREVIOUS_PERIOD", "SAME_PERIOD_LAST_YEAR", "WHY", "CHANGE", "LANGUAGE_SWITCH", "UNSUPPORTED", "COMPLAINT_CONTEXT", "GROUP_METRICS", "LOWEST", "AND_WORDS", "PLACE_GROUPS", "CHANNEL_ALIASES", "known_words", "all_cues"]
+__all__ = ["customer_type_named", "BLAME", "LISTING", "GENDER_ONE", "CHURN_HIGH", "CHURN_AT_RISK", "churn_risk_named", "message_slots", "COUNTING", "THEM", "OUT_OF_SCOPE", "age_band_named", "metrics_named", "has_slots", "SEG_WORDS", "rx", "HELP_CUE", "FOLLOWUP", "PRONOUN", "ORDINAL", "PREVIOUS_PERIOD", "SAME_PERIOD_LAST_YEAR", "WHY", "CHANGE", "LANGUAGE_SWITCH", "UNSUPPORTED", "COMPLAINT_CONTEXT", "GROUP_METRICS", "LOWEST", "AND_WORDS", "PLACE_GROUPS", "CHANNEL_ALIASES", "known_words", "all_cues"]
 
 
 SEG_WORDS = re.compile(r"分群|分层|细分|客群|群体|人群|分组|分类|这一类|这类|类客户|段|segment|tier|group|cohort|bucket|"
@@ -126,6 +127,13 @@ GROUP_METRICS = ("average_age", "units", "largest_order", "aov", "repurchase_rat
 
 # one gender named ("女性客户", "female customers"): a filter unless the question groups by gender
 GENDER_ONE = rx(r"女性|女客户|女顾客|女士|女生|女的|男性|男客户|男顾客|男士|男生|男的|\b(female|male|women|men|ladies)\b")
+# a churn risk as a condition on a group ("流失风险高的重要价值客户", "快流失的忠诚客户", "Loyal customers at
+# high risk of churn"): high = the high risk band, at_risk = the at-risk lists' threshold (tools.care_tools.churn_risk_floor)
+CHURN_HIGH = rx(r"(高|较高|很高)(的)?流失风险|流失风险(很|较|比较|特别|非常|偏)?(高|大)|流失(的)?(概率|可能性?)(很|较|比较|特别|非常|偏)?(高|大)|"
+                r"\bhigh(ly)?[- ](churn[- ])?risk\b|\bat high risk\b|\bhigh (risk of|chance of|churn)")
+CHURN_AT_RISK = rx(r"有流失风险|存在流失风险|有流失的?(风险|可能)|(快|快要|就要|将要|可能|可能会|容易|会|要)流失|流失预警|"
+                   r"\bat[- ]risk\b|\b(likely|about|going) to (churn|leave)|\b(might|may|could|will) (churn|leave us)|"
+                   r"\brisk of (churn|churning|leaving)|\bchurn risk|\bchurning\b")
 # a list asked for ("名单", "who are"): the segment's members, not a number
 LISTING = rx(r"哪些|有谁|是谁|都是谁|名单|列出|列一下|成员|清单|\bwho\b|\blist\b|members|names")
 # a count ("有多少", "how many")
@@ -135,6 +143,11 @@ THEM = rx(r"他们|她们|这些(客户|人|会员)|那些(客户|人|会员)|�
 # what a CRM assistant does not do
 OUT_OF_SCOPE = rx(r"爬虫|写(个|一个|段)?(代码|程序|脚本)|python|javascript|sql|\b(write|code) (a |some )?(code|script|program|scraper)\b|"
                   r"\bscrape\b")
+
+
+def churn_risk_named(q: str) -> str | None:
+    """"high" or "at_risk" when the question puts a churn risk on the customers it means, else None."""
+    return "high" if CHURN_HIGH.search(q) else "at_risk" if CHURN_AT_RISK.search(q) else None
 
 
 def age_band_named(q: str) -> str | None:
@@ -232,3 +245,44 @@ def has_slots(slots, mentions, pronoun) -> bool:
     keys = {"top", "date_from", "item", "segment", "province", "city", "metric", "by", "days", "min_probability",
             "status", "channel", "occasion", "sales_channel", "period_compare", "explain", "lowest", "weekday"}
     return bool(mentions) or pronoun or any(k in slots for k in keys)
+
+
+def message_slots(q: str) -> dict:
+    """A care message's details a question names: occasion, festival, channel, tone, draft_language."""
+    s: dict = {}
+    occ = None
+    if re.search(r"生日|birthday|b-day|寿星", q, re.I):
+        occ = "birthday"
+    elif re.search(r"春节|新年|中秋|国庆|元旦|圣诞|christmas|new year|端午|元宵|节日|festival|holiday", q, re.I):
+        occ = "festival"
+    elif re.search(r"挽回|挽留|召回|win[- ]?back|回流|流失", q, re.I):
+        occ = "winback"
+    elif re.search(r"投诉.{0,6}(回访|跟进|回复|答复|安抚|处理)|(回访|跟进|回复|答复|安抚|处理|解决).{0,8}(投诉|问题|差评)|complaint|"
+                   r"apolog|道歉|致歉|follow[- ]?up on (the|his|her|their|this|an?) (issue|problem|case|ticket)", q, re.I):
+        occ = "complaint_followup"
+    elif re.search(r"感谢|谢谢|thank|vip", q, re.I):
+        occ = "vip_thanks"
+    elif re.search(r"推荐|recommend|新品|上新|新款|suggest|new arrivals?|new products?|new collection", q, re.I):
+        occ = "recommendation"
+    elif re.search(r"回访|定期|due for|check[- ]?in|regular", q, re.I):
+        occ = "regular"
+    if occ:
+        s["occasion"] = occ
+    fm = re.search(r"(春节|中秋节?|国庆节?|元旦|圣诞节?|christmas|new year|端午节?|元宵节?|劳动节|情人节|七夕)", q, re.I)
+    if fm:
+        s["festival"] = fm.group(1)
+    if re.search(r"短信|sms|text message|\b(a|an|the) text\b|\btexts\b", q, re.I):
+        s["channel"] = "sms"
+    elif re.search(r"微信|wechat|weixin", q, re.I):
+        s["channel"] = "wechat"
+    elif re.search(r"邮件|email|e-mail|信(?!息)", q, re.I):
+        s["channel"] = "email"
+    if re.search(r"正式|formal", q, re.I):
+        s["tone"] = "formal"
+    elif re.search(r"活泼|俏皮|轻松|playful|fun|casual", q, re.I):
+        s["tone"] = "playful"
+    if re.search(r"英文|英语|in english", q, re.I):
+        s["draft_language"] = "en"
+    elif re.search(r"中文|汉语|in chinese", q, re.I):
+        s["draft_language"] = "zh"
+    return s

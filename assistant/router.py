@@ -28,9 +28,10 @@ import sys
 from assistant.intent import IntentModel
 from assistant.route import Route
 from assistant.pending import resolve_pending
-from assistant.question_words import (ARTEFACT_METRICS, AND_WORDS, BLAME, CHANGE, CHANNEL_ALIASES, COMPLAINT_CONTEXT, FOLLOWUP, GENDER_ONE, GROUP_METRICS, LANGUAGE_SWITCH, LISTING, LOWEST, ORDINAL, OUT_OF_SCOPE, PLACE_GROUPS, PREVIOUS_PERIOD, PRONOUN, SAME_PERIOD_LAST_YEAR, SEG_WORDS, THEM, TWO_PERIODS, BOTH_GENDERS, weekdays_named, without_new_customers, age_range_named, customer_type_named, UNSUPPORTED, WHY, age_band_named, all_cues, has_slots, known_words, metrics_named)
+from assistant.question_words import (ARTEFACT_METRICS, AND_WORDS, BLAME, CHANGE, CHANNEL_ALIASES, COMPLAINT_CONTEXT, FOLLOWUP, GENDER_ONE, GROUP_METRICS, LANGUAGE_SWITCH, LISTING, LOWEST, ORDINAL, OUT_OF_SCOPE, PLACE_GROUPS, PREVIOUS_PERIOD, PRONOUN, SAME_PERIOD_LAST_YEAR, SEG_WORDS, THEM, TWO_PERIODS, BOTH_GENDERS, churn_risk_named, message_slots, weekdays_named, without_new_customers, age_range_named, customer_type_named, UNSUPPORTED, WHY, age_band_named, all_cues, has_slots, known_words, metrics_named)
 from assistant.lang import parse_date_range, parse_days, parse_top, two_periods
 from assistant.homophones import homophone_fixer
+from assistant.conditions import unapplied_conditions
 from assistant.instructions import ignoring_instructions
 from assistant.vocabulary import Mention, Vocabulary, complaint_text, nfkc, normalise_question, vocabulary_for
 
@@ -420,42 +421,9 @@ class Router:
             s["status"] = "open"
         elif re.search(r"已解决|已经解决|解决了|解决好|处理好|处理完|已处理|resolved|closed", q, re.I):
             s["status"] = "resolved"
-        # care / draft details
-        occ = None
-        if re.search(r"生日|birthday|b-day|寿星", q, re.I):
-            occ = "birthday"
-        elif re.search(r"春节|新年|中秋|国庆|元旦|圣诞|christmas|new year|端午|元宵|节日|festival|holiday", q, re.I):
-            occ = "festival"
-        elif re.search(r"挽回|挽留|召回|win[- ]?back|回流|流失", q, re.I):
-            occ = "winback"
-        elif re.search(r"投诉.{0,6}(回访|跟进|回复|答复|安抚|处理)|(回访|跟进|回复|答复|安抚|处理|解决).{0,8}(投诉|问题|差评)|complaint|"
-                       r"apolog|道歉|致歉|follow[- ]?up on (the|his|her|their|this|an?) (issue|problem|case|ticket)", q, re.I):
-            occ = "complaint_followup"
-        elif re.search(r"感谢|谢谢|thank|vip", q, re.I):
-            occ = "vip_thanks"
-        elif re.search(r"推荐|recommend|新品|上新|新款|suggest|new arrivals?|new products?|new collection", q, re.I):
-            occ = "recommendation"
-        elif re.search(r"回访|定期|due for|check[- ]?in|regular", q, re.I):
-            occ = "regular"
-        if occ:
-            s["occasion"] = occ
-        fm = re.search(r"(春节|中秋节?|国庆节?|元旦|圣诞节?|christmas|new year|端午节?|元宵节?|劳动节|情人节|七夕)", q, re.I)
-        if fm:
-            s["festival"] = fm.group(1)
-        if re.search(r"短信|sms|text message|\b(a|an|the) text\b|\btexts\b", q, re.I):
-            s["channel"] = "sms"
-        elif re.search(r"微信|wechat|weixin", q, re.I):
-            s["channel"] = "wechat"
-        elif re.search(r"邮件|email|e-mail|信(?!息)", q, re.I):
-            s["channel"] = "email"
-        if re.search(r"正式|formal", q, re.I):
-            s["tone"] = "formal"
-        elif re.search(r"活泼|俏皮|轻松|playful|fun|casual", q, re.I):
-            s["tone"] = "playful"
-        if re.search(r"英文|英语|in english", q, re.I):
-            s["draft_language"] = "en"
-        elif re.search(r"中文|汉语|in chinese", q, re.I):
-            s["draft_language"] = "zh"
+        s.update(message_slots(q))   # the occasion, channel, tone and language of a care message
+        if risk := churn_risk_named(q.replace(seg[2], " ") if seg else q):
+            s["churn_risk"] = risk   # "流失风险高的重要价值客户": a condition on the segment (its own name aside)
         if re.search(r"聚类|cluster", q, re.I):
             s["scheme_hint"] = "cluster"
         elif re.search(r"八大类|八类|八种|重要价值|重要发展|重要保持|重要挽留|一般价值|一般发展|一般保持|一般挽留|eight", q, re.I):
@@ -543,6 +511,8 @@ class Router:
                 route.notes.append(f"fuzzy:{mention.span}")
         if spec.refine is not None:
             spec.refine(route, frame)
+        if cut := unapplied_conditions(spec, slots, route.args):
+            route.focus["unapplied"] = cut   # "给女性重要价值客户写短信": the answer says the tool took no gender
         for need in spec.needs:  # "买什么的人还会买…" without an item: ask which one
             if not route.args.get(need):
                 route.needs_clarification, route.clarify_kind = True, f"missing_{need}"

@@ -8,15 +8,18 @@ from the workspace; expected facts recomputed with plain pandas). Each expected 
   questions; a clarifying question where one is expected);
 - **arguments** (over correctly routed turns): every expected argument equals the one passed
   (dates exactly, numbers numerically); ``arg_contains`` words appear in free-text arguments;
-- **facts**: every expected fact is in the answer text — a name or label as a substring, a number
-  as written (thousands separators, percentages and rounding understood);
+- **facts**: every expected fact is in the answer text — a name or label as a substring (ahead of
+  other labels where the fact says ``before``: a ranking's #1), a number as written (thousands
+  separators, percentages and rounding understood);
 - **latency**: wall time of ``Assistant.ask`` after one warm-up question (models loaded);
 - **outcome** of each turn, worst last: *correct* (right tool, arguments and facts), *partial*
   (right tool and no wrong metric / period / filter, but a breakdown, comparison or fact is
   missing), *clarified* (a clarifying question), *declined* (no tool, a tool error, or a "can't"
   answer) and **WRONG CONFIDENT**: a tool answered, but the wrong tool, a wrong metric, period,
-  customer or filter (an expected filter dropped or an unasked one added), or a should-decline
-  question got an answer.
+  customer or filter (an expected filter dropped or an unasked one added; a condition the tool
+  cannot apply dropped without the answer saying so), a *critical* fact missing (another group
+  crowned #1 of a ranking), or a should-decline question got an answer. A condition the answer
+  says it did not apply (``unapplied``) makes the turn partial.
 
 After the main set (its report unchanged) and the held-out routing set, ``guanxi eval assistant``
 runs the sets in ``evals.make_questions.SETS`` — ``questions_semantic.jsonl`` and
@@ -89,7 +92,11 @@ def fact_ok(fact: dict, answer: str) -> bool:
         return not any(str(t).lower() in low for t in texts if str(t))
     if texts:
         low = answer.lower()
-        return any(str(t).lower() in low for t in texts if str(t))
+        at = [low.find(str(t).lower()) for t in texts if str(t) and str(t).lower() in low]
+        if not at:
+            return False
+        later = [low.find(str(t).lower()) for t in fact.get("before") or () if str(t) and str(t).lower() in low]
+        return not later or min(at) < min(later)  # "before": named ahead of these (a ranking's #1)
     alts = list(fact.get("values") or [])
     v = fact.get("value")
     if v is None and not alts:
@@ -155,6 +162,9 @@ _DECLINE = re.compile(
     r"无法|不能|没有.{0,10}(数据|字段|信息|记录|这(个|位|项)|该)|不支持|暂不支持|找不到|未找到|不存在|查无|没有这|抱歉|"
     r"can't|cannot|can not|unable|not available|no data|no such|not found|don't have|do not have|doesn't have|"
     r"does not have|not supported|isn't supported|is not supported|unknown (metric|customer)|no customer", re.I)
+# an answer saying a condition of the question was not applied
+_NOT_APPLIED = re.compile(r"未按|没有按|没按|无法按|不能按|未能按|未应用|未筛选|没有筛选|not (filtered|applied)|"
+                          r"(couldn't|could not|can't|cannot|did not|didn't) (filter|apply)|ignored", re.I)
 _GENDER_WORDS = {"F": ("f", "female", "女", "女性", "women"), "M": ("m", "male", "男", "男性", "men")}
 
 
@@ -250,8 +260,21 @@ def outcome(expect: dict, out: dict, s: dict, question: str = "") -> tuple[str, 
     if not s.get("routed"):
         return "wrong_confident", f"wrong tool {call['tool']} (expected {expect.get('tool')})"
     why = _wrong_args(expect, call.get("args"), call.get("tool"))
+    said = []   # conditions the tool did not take and the answer says so
+    for k, v in (expect.get("unapplied") or {}).items():
+        if _carries(call.get("args"), k, v):
+            continue
+        if _NOT_APPLIED.search(answer) and any(a.lower() in answer.lower() for a in _aliases(k, v) if len(a) > 1):
+            said.append(f"said {k} {v!r} was not applied")
+        else:
+            why.append(f"{k} {v!r} silently not applied")
+    crowned = [f.get("label") for f in expect.get("facts") or () if f.get("critical") and not fact_ok(f, answer)]
+    if crowned:
+        why.append(f"wrong answer: missing {crowned}")
     if why:
         return "wrong_confident", "; ".join(why)
+    if said:
+        return "partial", "; ".join(said)
     if s.get("args_ok") is False or s.get("facts_ok") is False:
         what = []
         if s.get("args_ok") is False:

@@ -29,6 +29,7 @@ compound filters, explanations, extremes, units, follow-ups — written before t
 them) and ``questions_decline.jsonl`` (questions that must get no confident answer). Their
 turns may say, besides tool/args/facts/period: ``tools`` (several acceptable tools), ``judge``
 (filters the facts apply that have no agreed argument name yet, e.g. {"segment": "Champions"}),
+``unapplied`` (a condition the tool may not be able to apply: applied, or the answer says it was not),
 ``one_of`` (alternative argument sets, each may name a "period"), ``fact_periods`` (the facts
 hold for any of these periods), ``"period": "all"`` (no date arguments expected), ``decline``
 (no confident answer expected) and ``rerender`` (the previous answer shown again, e.g. in
@@ -92,6 +93,12 @@ PASTE_EN = ("Hi all, please find below the notes from this week's warehouse and 
             "rota by Friday. Finally, we continue the year-end stock-take planning on Monday at ten in room three. ")
 AGE_BANDS = ("<25", "25-34", "35-44", "45-54", "55+")
 FILTER_KEYS = ("province", "city", "gender", "age_band", "channel", "segment", "order_channel", "category", "product")
+# Rankings of a ratio compare groups with a known label and at least this many of the ratio's base
+# (customers for a repurchase rate or spend per customer, orders for an order value): the documented rule
+RANK_MIN_BASE = 30
+RANK_BASE = {"aov": "orders", "repurchase_rate": "customers", "sales_per_customer": "customers"}
+# churn risk levels of a batch of drafts: churn probability at least this (risk band high; "at risk" as the lists)
+RISK_LEVELS = {"high": 0.6, "at_risk": 0.5}
 SEG_ZH = {"Champions": "冠军客户", "Loyal": "忠诚客户", "Potential Loyalist": "潜力忠诚客户",
           "New Customers": "新客户", "Promising": "有潜力客户", "Need Attention": "需要关注客户",
           "About to Sleep": "即将沉睡客户", "At Risk": "有流失风险客户", "Can't Lose Them": "不能失去的客户",
@@ -439,6 +446,12 @@ class Judge:
         groups = {g: self.value(metric, sub) for g, sub in o.groupby(lab)}
         return total, {k: v for k, v in groups.items() if v is not None}
 
+    def bases(self, metric: str, period, filters: dict, by: str) -> dict:
+        """{group: the ratio's base} (distinct customers or orders of the group's lines)."""
+        o = self.lines(period, filters)
+        col = {"customers": "customer_id", "orders": "order_id"}[RANK_BASE[metric]]
+        return {g: int(n) for g, n in o.groupby(self.line_labels(o, by))[col].nunique().items()}
+
     def average_age(self, period, filters: dict, by: str | None):
         """Mean age of the group's customers: all of them, and (an alternative reading) those
         with an order in the period."""
@@ -523,6 +536,28 @@ def semantic_facts(name: str, param, f: Facts, v: dict, period, args: dict) -> l
                 out.append(Expect(label_texts(by, g), label=f"#{i} {by}"))
             out.append(Expect(value=val, pct=share, label=f"{g} {metric}"))
         return out
+    if name in ("ranked_top", "ranked_bottom"):  # a ratio's ranking: only groups big enough and with a known label
+        n = int(param or 1)
+        _, groups = J.metric(metric, period, filt, by)
+        base = J.bases(metric, period, filt, by)
+        fair = {g: x for g, x in groups.items() if g != "未知" and base.get(g, 0) >= RANK_MIN_BASE}
+        left_out = tuple(t for g in groups if g not in fair for t in label_texts(by, g))
+        sign = 1 if name == "ranked_bottom" else -1
+        out = []
+        for i, (g, val) in enumerate(sorted(fair.items(), key=lambda kv: (sign * kv[1], str(kv[0])))[:n], 1):
+            out.append(Expect(label_texts(by, g), before=left_out, critical=True,
+                              label=f"#{i} {by} named before the groups left out ({len(groups) - len(fair)})"))
+            out.append(Expect(value=val, pct=share, label=f"{g} {metric}"))
+        return out
+    if name == "risk_batch":  # the customers of a segment (and place) at the churn risk asked for
+        ids = J.customer_set({k: args[k] for k in ("segment", "province", "city") if args.get(k)})
+        ids = ids[ids.isin(f.rfm.index)]
+        ch = f.artefact("churn")
+        p = ch.set_index(ch["customer_id"].astype(str))["churn_probability"]
+        low = args.get("min_probability") or RISK_LEVELS[args.get("churn_risk") or "at_risk"]
+        n = int((p.reindex(ids) >= float(low)).sum())
+        return [Expect(value=float(n), label=f"customers matched (churn probability ≥ {low})"),
+                Expect(("流失", "churn"), label="says the churn filter")]
     if name == "top_either":  # best sellers where 卖得最好 may mean units or amount: the #1 of either
         n = int(param or 1)
         out = []
@@ -683,6 +718,8 @@ class Expect:
     absolute: bool = False  # a change: its size, whatever sign the answer writes it with
     script: str | None = None  # "en" / "zh": the answer's language
     absent: bool = False    # the answer must NOT contain any of ``texts`` (e.g. the 6th of a top 5)
+    before: tuple = ()      # ``texts`` must come before any of these (the #1 before the groups left out of a ranking)
+    critical: bool = False  # missing, the answer is to another question (a wrong #1): wrong confident
 
     def to_dict(self):
         d = {"texts": list(self.texts), "value": self.value, "pct": self.pct, "label": self.label}
@@ -694,6 +731,10 @@ class Expect:
             d["script"] = self.script
         if self.absent:
             d["absent"] = True
+        if self.before:
+            d["before"] = list(self.before)
+        if self.critical:
+            d["critical"] = True
         return d
 
 
@@ -892,7 +933,7 @@ def _merge_alternatives(per_period: list[list[dict]]) -> list[dict]:
 
 def build_cases(ws: Workspace, templates: list[dict] | None = None) -> list[dict]:
     """Filled cases: {id, lang, split, turns: [{question, expect: {tool, args, facts, clarify}}]}.
-    Turns of the semantic / decline sets also carry tools, one_of, absent, judge, decline, rerender."""
+    Turns of the semantic / decline sets also carry tools, one_of, absent, judge, unapplied, decline, rerender."""
     f = Facts(ws)
     ents = entities(f)
     cases = []
@@ -939,6 +980,8 @@ def build_cases(ws: Workspace, templates: list[dict] | None = None) -> list[dict
                 for k in ("decline", "rerender"):
                     if exp.get(k):
                         e[k] = True
+                if exp.get("unapplied"):
+                    e["unapplied"] = _sub(exp["unapplied"], v)
                 if judge:
                     e["judge"] = judge
             turns.append({"question": q, "expect": e})

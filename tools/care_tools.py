@@ -11,12 +11,14 @@ from typing import Literal
 import pandas as pd
 
 from knowledge.export import new_export_path
-from tools.context import ToolContext, ToolError, context, customer_basic, customers_by_id, mask_deep, resolve_customer_id, top_n
-from tools.formatting import OCCASION_EN, OCCASION_ZH, bullets, fmt_int, who
+from tools.context import (ToolContext, ToolError, artefact_by_id, context, customer_basic, customers_by_id, mask_deep,
+                           match_place, resolve_customer_id, top_n)
+from tools.formatting import OCCASION_EN, OCCASION_ZH, bullets, fmt_int, fmt_pct, who
 from tools.results import to_jsonable
+from tools.segment_tools import ALL_CUSTOMERS
 from tools.spec import EVERY_ROLE, MANAGERS, Cue, Serve, ToolSpec, register
 
-__all__ = ["care_calendar", "draft_care_message", "draft_care_batch"]
+__all__ = ["care_calendar", "draft_care_message", "draft_care_batch", "churn_risk_floor"]
 
 CareOccasion = Literal["all", "birthday", "festival", "winback", "vip_thanks", "regular"]
 
@@ -223,15 +225,60 @@ register(ToolSpec(
 
 
 # =========================================================================== draft_care_batch
+ChurnRisk = Literal["high", "at_risk"]
+
+
+def churn_risk_floor(churn_risk: str | None, min_probability: float | None) -> float | None:
+    """The lowest churn probability a batch keeps: ``min_probability`` (0-1, or a percentage), else
+    "high" = the churn tool's high risk band (≥ 0.6), "at_risk" = the at-risk lists' threshold (0.5)."""
+    if min_probability is not None:
+        p = float(min_probability)
+        p = p / 100 if 1 < p <= 100 else p
+        if not 0 <= p <= 1:
+            raise ToolError(f"min_probability must be between 0 and 1, got {min_probability}")
+        return p
+    if churn_risk in (None, ""):
+        return None
+    from tools.churn import RISK_BANDS
+    from tools.kpi import AT_RISK_PROBABILITY
+    floors = {"high": dict(RISK_BANDS)["high"], "at_risk": AT_RISK_PROBABILITY}
+    if churn_risk not in floors:
+        raise ToolError(f"churn_risk must be one of {', '.join(floors)}, got {churn_risk!r}")
+    return floors[churn_risk]
+
+
+def _batch_members(ws, segment: str, floor: float | None, province: str | None, city: str | None):
+    """(the segment's ids, those the filters keep — in the segment's order —, the filters in words)."""
+    from tools.care_data import care_data
+    ids = care_data(ws).segment_ids(segment)
+    if floor is None and not province and not city:
+        return ids, ids, []
+    keep = pd.Series(True, index=pd.Index(ids, dtype=object))
+    words = []
+    if floor is not None:   # the churn artefact, as at_risk_customers reads it
+        p = artefact_by_id(ws, "churn", "churn scores")["churn_probability"].reindex(keep.index)
+        keep &= p.ge(floor).to_numpy()
+        words.append(f"churn_probability ≥ {floor:g} (churn artefact)")
+    cust = customers_by_id(ws).reindex(keep.index)
+    for col, want in (("province", province), ("city", city)):
+        if want:
+            keep &= match_place(cust[col], want).to_numpy()
+            words.append(f"{col} {want}")
+    return ids, [i for i in ids if keep[i]], words
+
+
 def draft_care_batch(segment: str,
                      occasion: Literal["birthday", "festival", "winback", "complaint_followup",
                                        "vip_thanks", "recommendation"] = "vip_thanks",
                      channel: Literal["sms", "wechat", "email"] = "sms",
                      language: Literal["auto", "zh", "en"] = "auto",
                      tone: Literal["warm", "formal", "playful"] = "warm",
-                     festival: str | None = None, *, ctx: ToolContext | None = None) -> dict:
-    """Draft a care message for every customer of a segment into a CSV file for a person to review
-    and send (nothing is sent); contacts in the file are masked for every role but admin.
+                     festival: str | None = None, churn_risk: ChurnRisk | None = None,
+                     min_probability: float | None = None, province: str | None = None, city: str | None = None,
+                     *, ctx: ToolContext | None = None) -> dict:
+    """Draft a care message for every customer of a segment — optionally only those at churn risk or
+    in one place — into a CSV file for a person to review and send (nothing is sent); contacts in the
+    file are masked for every role but admin.
 
     Args:
         segment: a segment name in English or Chinese (Champions, 重要价值客户, 高价值客户, At Risk …) or "all"
@@ -240,41 +287,87 @@ def draft_care_batch(segment: str,
         language: zh, en or auto (from each customer's name)
         tone: warm, formal or playful
         festival: for occasion festival: 春节, 中秋, 国庆, 元旦, Christmas ... (default the next one)
+        churn_risk: only the customers at this churn risk (churn artefact): high (流失风险高, probability
+            ≥ 0.6) or at_risk (有流失风险 / 快流失, probability ≥ 0.5, as the at-risk list)
+        min_probability: only the customers with churn probability ≥ this (0-1; "流失概率超过80%")
+        province: only customers in this province, e.g. 浙江省
+        city: only customers in this city, e.g. 杭州市
     """
     import json
 
     from tools.drafts import draft_batch
     ctx = context(ctx)
     ws = ctx.ws
+    floor = churn_risk_floor(churn_risk, min_probability)
+    ids, only, words = _batch_members(ws, segment, floor, province, city)
+    base = {"segment": segment, "occasion": occasion, "channel": channel, "segment_size": len(ids),
+            "churn_risk": churn_risk if min_probability is None else None, "min_probability": floor,
+            "province": province, "city": city}
+    prov = f"tools.drafts.draft_batch · segment {segment} ({len(ids):,} customers)" + "".join(f" · {w}" for w in words)
+    if words and not only:   # nothing to draft: say so, write no empty file
+        return {**base, "rows": 0, "drafted": 0, "with_warnings": 0, "path": None, "masked": not ctx.unmasked,
+                "provenance": prov + " · 0 customers matched"}
     slug = re.sub(r"[^\w\u4e00-\u9fff]+", "_", str(segment)).strip("_") or "segment"
     # the file has contacts (in clear for an admin): it goes to its maker's own folder, under a random id
     out = new_export_path(ws.root, ctx.user or ctx.role, f"drafts-{slug}-{occasion}-{channel}.csv",
                           ctx.settings.export_ttl_minutes)
     path = draft_batch(ws, segment, occasion, channel, language, out, tone=tone, festival=festival,
-                       unmask=ctx.unmasked)
+                       unmask=ctx.unmasked, only=only)
     table = pd.read_csv(path)
     warned = int(sum(1 for w in table["warnings"].fillna("[]") if json.loads(w)))
-    return {"segment": segment, "occasion": occasion, "channel": channel, "rows": int(len(table)),
+    return {**base, "rows": int(len(table)),
             "drafted": int((table["text"].fillna("") != "").sum()), "with_warnings": warned,
             "path": str(path), "masked": not ctx.unmasked,
-            "provenance": f"tools.drafts.draft_batch · segment {segment} · {len(table):,} customers · {path.name}"}
+            "provenance": f"{prov} · {len(table):,} customers drafted · {path.name}"}
+
+
+_RISK_ZH = {"high": "流失风险高", "at_risk": "有流失风险"}
+_RISK_EN = {"high": "at high churn risk", "at_risk": "at risk of churning"}
+
+
+def _batch_filters(r: dict, zh: bool) -> str:
+    """The filters of a batch in words ("流失风险高（流失概率 ≥ 60%）、杭州市"), "" for none."""
+    p, risk = r.get("min_probability"), r.get("churn_risk")
+    parts = [] if p is None else [(f"{_RISK_ZH[risk]}（流失概率 ≥ {fmt_pct(p, 0)}）" if risk in _RISK_ZH else f"流失概率 ≥ {fmt_pct(p, 0)}")
+                                  if zh else (f"{_RISK_EN[risk]} (churn probability ≥ {fmt_pct(p, 0)})" if risk in _RISK_EN
+                                              else f"with churn probability ≥ {fmt_pct(p, 0)}")]
+    parts += [str(r[k]) if zh else f"in {r[k]}" for k in ("province", "city") if r.get(k)]
+    return ("、" if zh else ", ").join(parts)
 
 
 def _render_batch(r: dict, zh: bool, focus: dict) -> str:
     occ = (OCCASION_ZH if zh else OCCASION_EN).get(r.get("occasion"), r.get("occasion"))
+    filt, seg, n, size = _batch_filters(r, zh), r.get("segment"), r.get("rows"), r.get("segment_size")
+    seg = ("全部客户" if zh else "all customers") if str(seg).lower() == ALL_CUSTOMERS else seg
     if zh:
-        return (f"已为「{r.get('segment')}」的 {fmt_int(r.get('rows'))} 位客户生成{occ}草稿（{r.get('channel')}），"
+        head = (f"「{seg}」共 {fmt_int(size)} 位客户，按{filt}筛选后 {fmt_int(n)} 位符合条件" if filt else "")
+        if filt and not n:
+            return head + "，没有生成草稿。"
+        return ((head + "；已为这些客户" if filt else f"已为「{seg}」的 {fmt_int(n)} 位客户") + f"生成{occ}草稿（{r.get('channel')}），"
                 f"其中 {fmt_int(r.get('drafted'))} 条可用、{fmt_int(r.get('with_warnings'))} 条有提示；文件：{r.get('path')}"
                 + ("（联系方式已脱敏）" if r.get("masked") else "") + "。草稿需人工审核后发送，Guanxi 不会发送任何消息。")
-    return (f"Drafted {occ} messages ({r.get('channel')}) for the {fmt_int(r.get('rows'))} customers of \"{r.get('segment')}\": "
+    head = f"Of the {fmt_int(size)} customers of \"{seg}\", {fmt_int(n)} are {filt}" if filt else ""
+    if filt and not n:
+        return head + ": no drafts written."
+    return ((head + f"; drafted {occ} messages ({r.get('channel')}) for them: " if filt else
+             f"Drafted {occ} messages ({r.get('channel')}) for the {fmt_int(n)} customers of \"{seg}\": ") +
             f"{fmt_int(r.get('drafted'))} ready, {fmt_int(r.get('with_warnings'))} with warnings; file: {r.get('path')}"
             + (" (contacts masked)" if r.get("masked") else "") + ". A person reviews and sends them; Guanxi sends nothing.")
 
 
 def _batch_args(f) -> dict:
+    s = f.slots
     a = {k: v for k, v in _draft_args(f).items() if k != "language" or v}
-    if f.slots.get("segment"):
-        a["segment"] = f.slots["segment"]
+    if s.get("segment"):
+        a["segment"] = s["segment"]
+    a.update(f.copy(("churn_risk", "province", "city")))   # "流失风险高的重要价值客户", "杭州的冠军客户"
+    if s.get("min_probability") is not None and re.search(r"流失|churn", f.q, re.I):   # "流失概率超过80%的": that number
+        a.pop("churn_risk", None)
+        a["min_probability"] = s["min_probability"]
+    if "churn_risk" in a or "min_probability" in a:
+        a.setdefault("segment", ALL_CUSTOMERS)   # "给流失风险高的客户写短信": every customer at that risk
+        if not s.get("occasion"):
+            a["occasion"] = "winback"   # "写关怀短信" to customers about to leave: a win-back
     return a
 
 
@@ -282,9 +375,10 @@ _MANY = re.compile(r"所有|全部|每个|每位|每一位|各位|批量|群发|
 
 
 def _for_a_segment(f) -> bool:
-    """A message for a named segment and no one customer ("给冠军客户每人写一条生日短信") is a batch."""
-    return not f.has_customer and bool(f.slots.get("segment")) and bool(
-        f.slots.get("segment_strong") or f.segment_words or _MANY.search(f.q))
+    """A message for a named segment, or for the customers at a churn risk, and no one customer
+    ("给冠军客户每人写一条生日短信", "给流失风险高的客户写挽回短信") is a batch."""
+    return not f.has_customer and (bool(f.slots.get("churn_risk")) or bool(f.slots.get("segment")) and bool(
+        f.slots.get("segment_strong") or f.segment_words or _MANY.search(f.q)))
 
 
 register(ToolSpec(

@@ -550,15 +550,16 @@ def _complaint_parts(data: CareData, cid: str, feedback_id, lang: str, tone: str
 # ===================================================================================== batch
 def draft_batch(ws, segment: str, occasion: str, channel: str = "sms", language: str = "auto",
                 out_csv: str | Path | None = None, tone: str = "warm", festival: str | None = None,
-                unmask: bool = False, offers=None, limit: int | None = None) -> Path:
+                unmask: bool = False, offers=None, limit: int | None = None, only=None) -> Path:
     """Draft for every customer of an RFM segment (English, Chinese or eight-class name, or a tier,
     e.g. "At Risk", "有流失风险客户", "重要挽留客户", "高价值客户"; "all" = every customer) and write a
     CSV: customer_id, name, phone, email, channel, language, tone, occasion, text, subject, length,
     limit, offer_id, sources (JSON), warnings (JSON). Phones and e-mails are masked unless
-    ``unmask=True``. A human reviews and sends the drafts; Guanxi sends nothing. Returns the path
-    (default ``WORKSPACE/drafts/<occasion>_<segment>_<channel>.csv``)."""
+    ``unmask=True``. ``only``: these ids of the segment instead of all of them. A human reviews and
+    sends the drafts; Guanxi sends nothing. Returns the path (default
+    ``WORKSPACE/drafts/<occasion>_<segment>_<channel>.csv``)."""
     data = care_data(ws, offers=offers)
-    ids = data.segment_ids(segment)
+    ids = data.segment_ids(segment) if only is None else list(only)
     if limit is not None:
         ids = ids[: int(limit)]
     data.index_orders(ids)

@@ -69,6 +69,7 @@ import pandas as pd
 from knowledge.errors import GuanxiError
 from tools import charts
 from tools.formatting import fmt_unit
+from tools.kpi_rank import RANK_BASE, rank_fairly
 from tools.metric_sql import CUSTOMER_DIMS, SEGMENT_DIMS, UNKNOWN, MetricSource, age_sql, lit
 from tools.results import default_as_of, fmt_date, provenance, to_jsonable
 
@@ -851,7 +852,7 @@ def _m_own(ctx: _Ctx, by: str | None):
 # ---------------------------------------------------------------------------------------------
 
 def _sort_breakdown(bd: pd.DataFrame, by: str, top: int | None, lowest: bool = False,
-                    ranked: bool = False) -> pd.DataFrame:
+                    ranked: bool = False, base: str | None = None) -> pd.DataFrame:
     if by in _TIME_DIMS and not ranked:
         bd = bd.sort_values(by, kind="stable")
         if top:
@@ -863,6 +864,8 @@ def _sort_breakdown(bd: pd.DataFrame, by: str, top: int | None, lowest: bool = F
             bd = bd.head(int(top))
     else:
         bd = bd.sort_values(["value", by], ascending=[lowest, True], kind="stable", na_position="last")
+        if base and base in bd:   # a ratio: ranked over the groups big enough to compare (tools.kpi_rank)
+            return rank_fairly(bd, by, base, top)
         if top:
             bd = bd.head(int(top))
     return bd.reset_index(drop=True)
@@ -938,7 +941,7 @@ def kpi(tables: dict[str, pd.DataFrame] | MetricSource, metric: str, by: str | N
             counted["feedback"] = f"{int(ctx.one(ctx.fq, 'SELECT count(*) AS n FROM w', keep=False)['n']):,} rows in period"
         statements = list(log)
     if bd is not None and by is not None:
-        bd = _sort_breakdown(bd, by, top, lowest=lowest, ranked=ranked)
+        bd = _sort_breakdown(bd, by, top, lowest=lowest, ranked=ranked, base=RANK_BASE.get(metric))
     if isinstance(value, (np.integer, np.floating)):
         value = value.item()
     if isinstance(value, float) and np.isnan(value):

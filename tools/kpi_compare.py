@@ -21,6 +21,7 @@ import pandas as pd
 
 from knowledge.errors import GuanxiError
 from tools.kpi import ADDITIVE_METRICS, UNKNOWN, KpiResult, dimension_labels, kpi, metric_labels, resolve_metric
+from tools.kpi_rank import RANK_BASE, fair_first
 from tools.metric_sql import MetricSource
 from tools.results import fmt_date
 
@@ -156,7 +157,8 @@ def compare_kpi(tables, metric: str, compare: str, by: str | None = None, date_f
                   "previous_from": fmt_date(prev_w.start), "previous_to": fmt_date(prev_w.end),
                   "current": cur.value, "previous": prev.value, "change": delta, "change_pct": pct}
     if by and cur.breakdown is not None:
-        bd = cur.breakdown[[by, "value"]].merge(
+        kept = [c for c in ("ranked", RANK_BASE.get(metric)) if c in cur.breakdown]   # a ratio's ranking (tools.kpi_rank)
+        bd = cur.breakdown[[by, "value", *kept]].merge(
             prev.breakdown[[by, "value"]].rename(columns={"value": "previous"}) if prev.breakdown is not None
             else pd.DataFrame(columns=[by, "previous"]), on=by, how="outer")
         bd[by] = bd[by].fillna(UNKNOWN)
@@ -165,7 +167,10 @@ def compare_kpi(tables, metric: str, compare: str, by: str | None = None, date_f
         bd = bd.sort_values(["value", by], ascending=[lowest, True], kind="stable", na_position="last")
         if by in ("month", "quarter", "year", "weekday", "day") and not ranked:
             bd = bd.sort_values(by, kind="stable")
-        cur.breakdown = (bd.head(int(top)) if top else bd).reset_index(drop=True)
+        if "ranked" in bd:   # a ratio's groups too small to compare stay after the ranked ones
+            cur.breakdown = fair_first(bd.drop(columns="ranked"), bd["ranked"], top)
+        else:
+            cur.breakdown = (bd.head(int(top)) if top else bd).reset_index(drop=True)
     explained = {}
     if explain_by:
         for dim in explain_by:

@@ -12,6 +12,7 @@ from knowledge.text import place_key
 from tools.context import ToolContext, ToolError, cached, context, resolve_cluster, resolve_segment
 from tools.formatting import bullets, fmt_int, fmt_money, fmt_num, fmt_unit, period
 from tools.kpi import DIMENSIONS, FEEDBACK_METRICS, METRICS
+from tools.kpi_rank import rank_mark, unranked_text
 from tools.results import to_jsonable
 from tools.semantic import semantic_model
 from tools.spec import MANAGERS, Cue, ToolSpec, register
@@ -379,7 +380,7 @@ def _render_kpi(r: dict, zh: bool, focus: dict) -> str:
         if timeline and len(show) > (24 if by == "month" else 31):
             show = show[-(24 if by == "month" else 31):]
         lines = [(f"{row.get(by)}：{fmt_unit(row.get('value'), unit, zh)}" if zh else
-                  f"{row.get(by)}: {fmt_unit(row.get('value'), unit, zh)}") + _kpi_row_extra(r.get("metric"), row, zh)
+                  f"{row.get(by)}: {fmt_unit(row.get('value'), unit, zh)}") + _kpi_row_extra(r.get("metric"), row, zh) + rank_mark(row, zh)
                  + (_row_change(row, unit, zh) if cmp_ else "") + _also_row(also, row.get(by), zh) for row in show]
         dim = (r.get("by_label") or DIMENSIONS.get(by) or {}).get("zh", by) if zh else \
             (r.get("by_label") or {}).get("en", by.replace("_", " ")) if by not in DIMENSIONS else by.replace("_", " ")
@@ -387,6 +388,7 @@ def _render_kpi(r: dict, zh: bool, focus: dict) -> str:
             txt += f"\n按{dim}" + (f"（前 {fmt_int(len(show))} 个）" if len(show) < len(bd) and by != "month" else "") + "：\n" + bullets(lines)
         else:
             txt += f"\nBy {dim}" + (f" (top {fmt_int(len(show))})" if len(show) < len(bd) and by != "month" else "") + ":\n" + bullets(lines)
+        txt += unranked_text(bd, by, r.get("metric"), zh)
     for dim, rows in (r.get("contributions") or {}).items():
         txt += _contributions_text(dim, rows, unit, zh, r.get("explain_order") or "size")
     return txt

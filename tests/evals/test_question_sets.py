@@ -92,6 +92,10 @@ def test_fact_kinds_of_the_sets():
         ({"script": "en", "label": "en"}, "Orders over all time: 44,506.\n- 广东省: 7,151\nSource: kpi", True),
         ({"script": "en", "label": "en"}, "全部时间的订单数为 44,506。\n来源：kpi orders", False),
         ({"script": "zh", "label": "zh"}, "全部时间的订单数为 44,506。\n来源：kpi orders · lines in period", True),
+        # a ranking's #1 named before the groups left out of it
+        ({"texts": ["线下门店"], "before": ["未知"], "label": "#1"}, "- 线下门店：71.60%\n- 未知：80.00%（未参与排名）", True),
+        ({"texts": ["线下门店"], "before": ["未知"], "label": "#1"}, "- 未知：80.00%\n- 线下门店：71.60%", False),
+        ({"texts": ["线下门店"], "before": ["未知"], "label": "#1"}, "- 线下门店：71.60%", True),
     ]
     for fact, answer, want in fact_ok_cases:
         assert fact_ok(fact, answer) is want, (fact, answer)
@@ -132,6 +136,17 @@ def test_outcome_classes():
     assert oc(decline, _out("query_metrics", {"metric": "returns"}, error="unknown metric"), "退货率是多少") == "declined"
     assert oc(decline, _out("query_metrics", {}, "抱歉，数据里没有退货记录，无法计算退货率。"), "退货率是多少") == "declined"
     assert oc(decline, _out(answer="I can't answer that one"), "asdfgh") == "declined"
+    ranked = {"tool": "query_metrics", "args": {"metric": "repurchase_rate", "by": "channel"},
+              "facts": [{"texts": ["线下门店"], "before": ["未知"], "critical": True, "label": "#1"}]}
+    bd = {"metric": "repurchase_rate", "by": "channel"}
+    assert oc(ranked, _out("query_metrics", bd, "- 线下门店：71.60%\n- 未知：80.00%"), "复购率最高的渠道") == "correct"
+    assert oc(ranked, _out("query_metrics", bd, "- 未知：80.00%\n- 线下门店：71.60%"), "复购率最高的渠道") == "wrong_confident"
+    batch = {"tool": "draft_care_batch", "args": {"segment": "Champions"}, "unapplied": {"gender": "F"}, "facts": []}
+    seg = {"segment": "Champions"}
+    assert oc(batch, _out("draft_care_batch", seg, "已为 663 位客户生成草稿。"), "给女性冠军客户写短信") == "wrong_confident"
+    assert oc(batch, _out("draft_care_batch", seg, "已为 663 位客户生成草稿。注意：「女性」（性别）这个条件未应用"),
+              "给女性冠军客户写短信") == "partial"
+    assert oc(batch, _out("draft_care_batch", {**seg, "gender": "F"}, "已为 320 位客户生成草稿。"), "给女性冠军客户写短信") == "correct"
     rerender = {"tool": "query_metrics", "args": {}, "rerender": True,
                 "facts": [{"script": "en", "label": "en"}]}
     assert oc(rerender, _out(answer="Orders over all time: 44,506."), "用英文说") == "correct"

@@ -1,0 +1,89 @@
+"""Conditions on who a question means: a churn risk on a segment reaches the batch draft; one the tool
+cannot take is named in the answer instead of dropped (assistant.conditions)."""
+from __future__ import annotations
+
+import pytest
+
+from assistant.conditions import unapplied_conditions, unapplied_text
+from assistant.question_words import churn_risk_named
+from tools.spec import spec_for
+
+
+@pytest.fixture(scope="module")
+def router(routing_ws):
+    from assistant.router import Router
+    return Router(routing_ws)
+
+
+@pytest.mark.parametrize("q, risk", [
+    ("流失风险高的客户", "high"), ("高流失风险的会员", "high"), ("流失可能性比较大的那批人", "high"),
+    ("customers at high risk of churn", "high"), ("high churn risk buyers", "high"),
+    ("有流失风险的", "at_risk"), ("快要流失的老客户", "at_risk"), ("可能流失的", "at_risk"),
+    ("the at-risk ones", "at_risk"), ("buyers likely to churn", "at_risk"), ("those who might churn", "at_risk"),
+    ("已流失客户", None), ("挽回短信", None), ("who churned last year", None),
+])
+def test_churn_risk_words(q, risk):
+    assert churn_risk_named(q) == risk
+
+
+@pytest.mark.parametrize("q, want", [
+    ("流失可能性比较大的重要价值客户群发一条微信", {"segment": "重要价值客户", "churn_risk": "high", "channel": "wechat"}),
+    ("给可能流失的高价值客户批量写挽回短信", {"segment": "高价值客户", "churn_risk": "at_risk", "occasion": "winback"}),
+    ("bulk draft texts for the Loyal customers at risk of churning", {"segment": "Loyal", "churn_risk": "at_risk"}),
+    ("给冠军客户里流失概率超过70%的批量写短信", {"segment": "Champions", "min_probability": 0.7}),
+    ("给流失风险高的客户群发挽回短信", {"segment": "all", "churn_risk": "high"}),
+])
+def test_a_churn_risk_on_a_segment_reaches_the_batch_draft(router, q, want):
+    r = router.route(q)
+    assert r.tool == "draft_care_batch", (q, r.tool)
+    assert {k: r.args.get(k) for k in want} == want, r.args
+    assert not r.focus.get("unapplied")
+    if "min_probability" in want:
+        assert "churn_risk" not in r.args   # the number asked for, not a level
+
+
+def test_no_risk_named_the_occasion_stays_the_one_asked(router):
+    r = router.route("帮我给流失风险高的冠军客户写生日祝福短信")
+    assert r.args.get("occasion") == "birthday" and r.args.get("churn_risk") == "high"
+
+
+def test_a_segment_named_after_churn_is_not_a_second_condition(router):
+    r = router.route("给有流失风险客户批量写挽回短信")
+    assert r.tool == "draft_care_batch" and r.args.get("segment") == "At Risk" and "churn_risk" not in r.args
+
+
+def test_a_place_is_applied_and_a_gender_is_said_not_applied(router, routing_ws):
+    city = routing_ws.table("customers")["city"].value_counts().index[0]
+    r = router.route(f"给{city}的冠军客户批量写生日短信")
+    assert r.tool == "draft_care_batch" and r.args.get("city") == city and not r.focus.get("unapplied")
+    r = router.route("给女性冠军客户批量写生日短信")
+    assert r.tool == "draft_care_batch" and r.focus["unapplied"] == [{"kind": "gender", "value": "F"}]
+
+
+def test_conditions_a_tool_takes_or_that_are_its_metric_are_not_flagged():
+    kpi, batch, churn = spec_for("query_metrics"), spec_for("draft_care_batch"), spec_for("churn_risk")
+    assert unapplied_conditions(kpi, {"gender": "F", "city": "杭州市"}, {"metric": "sales"}) == []
+    assert unapplied_conditions(kpi, {"churn_risk": "at_risk"}, {"metric": "at_risk_customers"}) == []
+    assert unapplied_conditions(kpi, {"churn_risk": "high"}, {"metric": "aov"}) == [{"kind": "churn_risk", "value": "high"}]
+    assert unapplied_conditions(churn, {"gender": "F"}, {"customer_id": "C1"}) == []   # one customer: a description
+    assert unapplied_conditions(batch, {"sales_channel": "抖音", "city": "杭州市", "churn_risk": "high"}, {}) == \
+        [{"kind": "sales_channel", "value": "抖音"}]
+
+
+def test_the_answer_says_what_was_not_applied(routing_settings):
+    from assistant import Assistant
+    a = Assistant(settings=routing_settings, audit=False)
+    out = a.ask("给女性冠军客户批量写生日短信")
+    assert out["tool_calls"][-1]["tool"] == "draft_care_batch"
+    body, _, source = out["answer"].rpartition("\n")
+    assert "「女性」（性别）这个条件未应用" in body and source.startswith("来源")   # before the provenance line
+    en = a.ask("bulk draft birthday texts for all male Champions")["answer"]
+    assert 'the condition "male" (gender) was not applied' in en
+
+
+def test_unapplied_text_names_each_condition_once():
+    zh = unapplied_text([{"kind": "gender", "value": "M"}, {"kind": "age_range", "value": ("age", 30, 129)}], True)
+    assert "「男性」（性别）、「30 岁以上」（年龄）" in zh and "不按性别、年龄筛选" in zh
+    en = unapplied_text([{"kind": "churn_risk", "value": "at_risk"}], False)
+    assert '"at risk of churning" (churn risk)' in en
+    assert unapplied_text([], True) == ""

@@ -1,0 +1,82 @@
+"""draft_care_batch with conditions: a churn risk (from the churn artefact, as the at-risk list reads
+it) and a place narrow the segment; the answer says the filter and how many matched."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from assistant.answers import render
+from knowledge.errors import GuanxiError
+from tools.care_tools import churn_risk_floor
+from tools.registry import call_tool
+
+
+@pytest.fixture(scope="module")
+def scored(routing_ws):
+    """The RFM table with each customer's churn probability and city."""
+    rfm = routing_ws.artefact("rfm").assign(customer_id=lambda d: d["customer_id"].astype(str))
+    churn = routing_ws.artefact("churn").assign(customer_id=lambda d: d["customer_id"].astype(str))
+    cust = routing_ws.table("customers").assign(customer_id=lambda d: d["customer_id"].astype(str))
+    return rfm.merge(churn[["customer_id", "churn_probability"]], on="customer_id", how="left").merge(
+        cust[["customer_id", "city"]], on="customer_id", how="left")
+
+
+def _batch(settings, **args) -> dict:
+    return call_tool("draft_care_batch", {"occasion": "winback", **args}, settings=settings, role="manager")
+
+
+def _drafted(r: dict) -> set[str]:
+    return set(pd.read_csv(r["path"], dtype=str, encoding="utf-8-sig")["customer_id"])
+
+
+def test_floors_are_the_high_band_and_the_at_risk_threshold():
+    assert churn_risk_floor("high", None) == 0.6
+    assert churn_risk_floor("at_risk", None) == 0.5
+    assert churn_risk_floor(None, 80) == 0.8 and churn_risk_floor("high", 0.7) == 0.7   # the number wins
+    assert churn_risk_floor(None, None) is None
+    with pytest.raises(GuanxiError):
+        churn_risk_floor("very high", None)
+
+
+def test_high_churn_risk_drafts_only_those_customers_of_the_segment(routing_settings, scored):
+    high = scored.assign(high=scored["churn_probability"] >= 0.6).groupby("segment_cn8")["high"].agg(["sum", "size"])
+    seg = high[(high["sum"] > 0) & (high["sum"] < high["size"])]["sum"].idxmax()   # some of it at high risk, not all
+    members = scored[scored["segment_cn8"] == seg]
+    want = set(members.loc[members["churn_probability"] >= 0.6, "customer_id"])
+    assert 0 < len(want) < len(members)   # the condition keeps some, not all
+    r = _batch(routing_settings, segment=seg, churn_risk="high")
+    assert (r["rows"], r["segment_size"], r["min_probability"]) == (len(want), len(members), 0.6)
+    assert _drafted(r) == want
+    text = render("draft_care_batch", r, "zh")
+    assert "流失风险高" in text and "60%" in text and f"{len(want)} 位符合条件" in text and f"共 {len(members):,} 位" in text
+    assert "at high churn risk" in render("draft_care_batch", r, "en")
+
+
+def test_at_risk_counts_as_the_at_risk_list_does(routing_settings, scored):
+    seg = "Loyal"
+    r = _batch(routing_settings, segment=seg, churn_risk="at_risk")
+    listed = call_tool("at_risk_customers", {"segment": seg}, settings=routing_settings, role="manager")
+    assert r["rows"] == listed["count_at_risk"]
+
+
+def test_min_probability_and_city_narrow_the_batch(routing_settings, scored):
+    city = scored["city"].value_counts().index[0]
+    r = _batch(routing_settings, segment="all", min_probability=30, city=city)
+    want = set(scored.loc[(scored["churn_probability"] >= 0.3) & (scored["city"] == city), "customer_id"])
+    assert r["min_probability"] == 0.3 and r["churn_risk"] is None
+    assert _drafted(r) == want
+    assert city in render("draft_care_batch", r, "zh")
+
+
+def test_no_customer_at_that_risk_writes_no_file_and_says_so(routing_settings, scored):
+    seg = scored.groupby("segment")["churn_probability"].max().idxmin()   # the segment least at risk
+    r = _batch(routing_settings, segment=seg, min_probability=1.0)
+    assert r["rows"] == 0 and r["path"] is None
+    assert "没有生成草稿" in render("draft_care_batch", r, "zh")
+    assert "no drafts written" in render("draft_care_batch", r, "en")
+
+
+def test_without_conditions_the_whole_segment_is_drafted(routing_settings, scored):
+    r = _batch(routing_settings, segment="Champions")
+    assert r["rows"] == r["segment_size"] == int((scored["segment"] == "Champions").sum())
+    assert "流失" not in render("draft_care_batch", r, "zh")
