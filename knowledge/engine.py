@@ -40,7 +40,7 @@ import pyarrow.parquet as pq
 from knowledge.errors import GuanxiError
 
 __all__ = ["Engine", "DuckDBEngine", "SparkEngine", "engine_for", "embedding_engine", "spark_available", "spark_session",
-           "rfm_sql", "spend_by_sql", "purchase_days_sql", "order_items_sql", "ENGINES"]
+           "rfm_sql", "spend_by_sql", "purchase_days_sql", "order_items_sql", "ENGINES", "duckdb_config", "MEMORY_LIMIT"]
 
 ENGINES = ("duckdb", "spark")
 _DAY = np.timedelta64(1, "D")
@@ -260,18 +260,22 @@ class Engine:
 MEMORY_LIMIT = "1536MB"   # DuckDB's buffer pool; its sorts and group-bys spill to disk past it
 
 
+def duckdb_config(threads: int = 2, memory_limit: str | None = MEMORY_LIMIT) -> dict:
+    """A DuckDB connection's config: ``threads``, the buffer pool bounded at ``memory_limit`` and
+    spilling to the system's temporary folder past it (never the working directory)."""
+    import tempfile
+    return {"threads": threads, "temp_directory": str(Path(tempfile.gettempdir()) / "guanxi-duckdb"),
+            **({"memory_limit": memory_limit} if memory_limit else {})}
+
+
 class DuckDBEngine(Engine):
     """Embedded DuckDB: each table is a view over its Parquet file (read in place, out of core)."""
     name = "duckdb"
 
     def __init__(self, tables: Mapping[str, str | Path], threads: int = 2, memory_limit: str | None = MEMORY_LIMIT):
         import duckdb
-        import tempfile
         super().__init__(tables)
-        # bounded, spilling to the system's temporary folder past it (never the working directory)
-        config = {"threads": threads, "temp_directory": str(Path(tempfile.gettempdir()) / "guanxi-duckdb"),
-                  **({"memory_limit": memory_limit} if memory_limit else {})}
-        self._con = duckdb.connect(config=config)
+        self._con = duckdb.connect(config=duckdb_config(threads, memory_limit))
         self._lock = threading.Lock()
         for name, path in self.tables.items():
             self._con.execute(f"CREATE VIEW {_q(name)} AS SELECT * FROM read_parquet('{_path_lit(path)}')")
