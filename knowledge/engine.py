@@ -262,9 +262,10 @@ MEMORY_LIMIT = "1536MB"   # DuckDB's buffer pool; its sorts and group-bys spill 
 
 def duckdb_config(threads: int = 2, memory_limit: str | None = MEMORY_LIMIT) -> dict:
     """A DuckDB connection's config: ``threads``, the buffer pool bounded at ``memory_limit`` and
-    spilling to the system's temporary folder past it (never the working directory)."""
+    spilling to the system's temporary folder past it (never the working directory; one folder
+    per process, so two processes never share a spill file)."""
     import tempfile
-    return {"threads": threads, "temp_directory": str(Path(tempfile.gettempdir()) / "guanxi-duckdb"),
+    return {"threads": threads, "temp_directory": str(Path(tempfile.gettempdir()) / "guanxi-duckdb" / str(os.getpid())),
             **({"memory_limit": memory_limit} if memory_limit else {})}
 
 
