@@ -1,5 +1,5 @@
 """Benchmark: the `kpi` tool on a mix of typical manager questions (targets: p50 ≤ 50 ms on the
-5,000-customer demo workspace, ≤ 150 ms at 1M order lines), against a baseline in the same
+5,000-customer demo workspace, ≤ 150 ms at 1M order lines, ≤ 300 ms at 10M), against a baseline in the same
 process: the same numbers from minimal hand-written pandas groupbys on the workspace's parquet
 tables.
 
@@ -40,7 +40,7 @@ from tools.registry import call_tool  # noqa: E402
 
 UNK = "未知"          # the tool's label for a missing group
 EXPLAIN = ("category", "province", "order_channel")
-TARGET_DEMO_MS, TARGET_1M_MS = 50.0, 150.0
+TARGET_DEMO_MS, TARGET_1M_MS, TARGET_10M_MS = 50.0, 150.0, 300.0
 
 
 # ------------------------------------------------------------------------------ periods
@@ -250,7 +250,7 @@ def main() -> None:
     baseline = pandas_queries(tables, p)
     assert set(baseline) == set(queries), set(baseline) ^ set(queries)
     lines = len(tables.orders)
-    target = TARGET_DEMO_MS if lines < 500_000 else TARGET_1M_MS
+    target = TARGET_DEMO_MS if lines < 500_000 else TARGET_1M_MS if lines < 5_000_000 else TARGET_10M_MS
     print(f"workspace {root}: {lines:,} order lines, {tables.orders['order_id'].nunique():,} orders, "
           f"{len(tables.cust):,} customers, {len(tables.feedback):,} feedback; as of {as_of:%Y-%m-%d}")
     print(f"periods: month {p['month']} (previous {p['prev_m0'][:7]}), last quarter {p['quarter']}; "
@@ -280,7 +280,8 @@ def main() -> None:
 
     print(f"warm-up (first call of each kind, tables loading): {t_warm:.2f} s; then {a.repeat} repetitions "
           f"of the {len(queries)}-question mix, kinds interleaved, each tool call then its pandas version")
-    print(f"target (issue): p50 ≤ {TARGET_DEMO_MS:.0f} ms on the demo workspace, ≤ {TARGET_1M_MS:.0f} ms at 1M lines "
+    print(f"target (issues): p50 ≤ {TARGET_DEMO_MS:.0f} ms on the demo workspace, ≤ {TARGET_1M_MS:.0f} ms at 1M lines, "
+          f"≤ {TARGET_10M_MS:.0f} ms at 10M lines "
           f"→ {target:.0f} ms applies here ({lines:,} lines); reported, not asserted")
     print()
     head = (f"{'query kind':<23} {'cold':>7} {'tool p50':>9} {'p95':>7} {'pandas p50':>10} {'p95':>7} "
