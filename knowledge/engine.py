@@ -265,7 +265,7 @@ def duckdb_config(threads: int = 2, memory_limit: str | None = MEMORY_LIMIT) -> 
     spilling to the system's temporary folder past it (never the working directory; one folder
     per process, so two processes never share a spill file)."""
     import tempfile
-    return {"threads": threads, "temp_directory": str(Path(tempfile.gettempdir()) / "guanxi-duckdb" / str(os.getpid())),
+    return {"threads": threads, "temp_directory": str(Path(tempfile.gettempdir()) / f"guanxi-duckdb-{os.getpid()}"),
             **({"memory_limit": memory_limit} if memory_limit else {})}
 
 

@@ -73,6 +73,10 @@ def _datetimes(values: pd.Series, what: str, source: str) -> pd.Series:
     return to_datetimes(values, what, source)
 
 
+def _failed(e: Exception) -> GuanxiError:
+    return GuanxiError(f"the metric query failed in DuckDB ({type(e).__name__}: {str(e).splitlines()[0]})")
+
+
 def _prepares(view: str, table: str):
     """A MetricSource method that builds ``view`` from the source ``table``: the body runs once per
     source (under its lock), every call counts the table as read and returns the view's name."""
@@ -171,8 +175,15 @@ class MetricSource:
                 self.log.append(sql)
             try:
                 return self._con.execute(sql).df()
-            except duckdb.Error as e:   # a bug of ours, or data DuckDB cannot read: say which statement
-                raise GuanxiError(f"the metric query failed in DuckDB ({type(e).__name__}: {str(e).splitlines()[0]})") from None
+            except duckdb.Error as e:   # a bug of ours, or data DuckDB cannot read
+                raise _failed(e) from None
+
+    def _make(self, sql: str) -> None:
+        """Run a statement that makes a table or view (not logged); DuckDB's error → GuanxiError."""
+        try:
+            self._con.execute(sql)
+        except duckdb.Error as e:
+            raise _failed(e) from None
 
     def scalar(self, sql: str):
         """The first value of one statement (not logged: as-of and range checks)."""
@@ -209,7 +220,7 @@ class MetricSource:
         """``df`` as ``view`` (with ``copy``: as a DuckDB table, for the tables every query joins)."""
         if copy:
             self._con.register("_src", df)
-            self._con.sql(f"CREATE OR REPLACE TEMP TABLE {view} AS SELECT * FROM _src")
+            self._make(f"CREATE OR REPLACE TEMP TABLE {view} AS SELECT * FROM _src")
             self._con.unregister("_src")
         else:
             self._con.register(view, df)
@@ -231,7 +242,7 @@ class MetricSource:
             raise GuanxiError(f"kpi {metric}: the orders table has no column {', '.join(missing)} "
                               f"(expected columns {', '.join(_ORDER_COLUMNS)})")
         if isinstance(o, ParquetTable) and o.scannable():   # DuckDB reads the file: no DataFrame
-            self._con.sql(f"CREATE OR REPLACE VIEW orders_src AS SELECT * FROM read_parquet({lit(o.path)})")
+            self._make(f"CREATE OR REPLACE VIEW orders_src AS SELECT * FROM read_parquet({lit(o.path)})")
             self._ready["orders_src"] = True
         elif isinstance(o, ParquetTable):
             o = pd.read_parquet(o.path)
@@ -251,7 +262,7 @@ class MetricSource:
         # a table, not a view: DuckDB's own columns scan several times faster than a DataFrame and
         # 2-3× faster than the Parquet file for a period's lines; held in DuckDB's bounded buffer
         # pool, spilled to disk past it (knowledge.engine.duckdb_config)
-        self._con.sql(
+        self._make(
             "CREATE OR REPLACE TEMP TABLE lines AS SELECT CAST(b.order_id AS VARCHAR) AS order_id, "
             "CAST(b.customer_id AS VARCHAR) AS customer_id, CAST(b.order_date AS TIMESTAMP) AS order_date, "
             f"CAST(b.amount AS DOUBLE) AS amount, {qty} AS qty, {opt['category']} AS category, "
@@ -274,7 +285,7 @@ class MetricSource:
              f"TRY_CAST(b.{c} AS DOUBLE) AS {c}" if c == "rating" else
              f"CAST(b.{c} AS TIMESTAMP) AS {c}" if c == "resolved_at" else f"b.{c}")
             if c in f.columns else f"NULL AS {c}" for c in _FEEDBACK_COLUMNS)
-        self._con.sql(f"CREATE OR REPLACE TEMP TABLE fb AS SELECT CAST(b.created_at AS TIMESTAMP) AS created_at, "
+        self._make(f"CREATE OR REPLACE TEMP TABLE fb AS SELECT CAST(b.created_at AS TIMESTAMP) AS created_at, "
                       f"{cols} FROM fb_src b WHERE b.created_at IS NOT NULL")
 
     @_prepares("cust", "customers")
@@ -408,18 +419,18 @@ class MetricSource:
         with self._lock:
             if monthly_view not in self._ready:
                 lines, before = self.lines(metric), f"order_date < {lit(as_of)}"
-                self._con.sql(
+                self._make(
                     f"CREATE OR REPLACE TEMP TABLE {monthly_view} AS SELECT customer_id, date_trunc('month', order_date) "
                     f"AS order_date, fsum(amount) AS amount, sum(qty) AS qty, count(*) AS lines, count(DISTINCT order_id) "
                     f"AS orders FROM {lines} WHERE {before} GROUP BY ALL ORDER BY order_date")   # by month: a period reads its months
                 distinct = int(self.scalar(f"SELECT count(DISTINCT order_id) FROM {lines} WHERE {before}") or 0)
                 self._ready[monthly_view] = int(self.scalar(f"SELECT coalesce(sum(orders), 0) FROM {monthly_view}")) == distinct
                 if self._ready[monthly_view]:   # the months add up: the whole history per customer from them
-                    self._con.sql(f"CREATE OR REPLACE TEMP TABLE {whole_view} AS SELECT customer_id, max(order_date) AS "
+                    self._make(f"CREATE OR REPLACE TEMP TABLE {whole_view} AS SELECT customer_id, max(order_date) AS "
                                   f"order_date, fsum(amount) AS amount, sum(qty) AS qty, sum(lines) AS lines, sum(orders) "
                                   f"AS orders FROM {monthly_view} GROUP BY customer_id")
                 else:
-                    self._con.sql(
+                    self._make(
                         f"CREATE OR REPLACE TEMP TABLE {whole_view} AS SELECT customer_id, max(order_date) AS order_date, "
                         f"fsum(amount) AS amount, sum(qty) AS qty, count(*) AS lines, count(DISTINCT order_id) AS orders "
                         f"FROM {lines} WHERE {before} GROUP BY customer_id")

@@ -2,6 +2,7 @@
 analyses give — integers exactly, sums of money within 1e-9 relative — and the build uses it."""
 from __future__ import annotations
 
+import os
 import shutil
 
 import numpy as np
@@ -208,3 +209,17 @@ def test_churn_scores_on_the_engine_equal_the_pandas_scores_and_reasons(duck, ro
     assert stored["reasons_en"].tolist() == ref.scores["reasons_en"].tolist()
     np.testing.assert_allclose(stored["churn_probability"], ref.scores["churn_probability"], rtol=1e-6, atol=1e-9)
     assert routing_ws.artefact("meta")["provenance"]["churn"] == ref.provenance
+
+
+def test_a_connection_past_its_memory_limit_spills_to_its_own_folder():
+    """The buffer pool is bounded; a sort larger than it spills to a folder of this process under
+    the system's temp folder (made by DuckDB when first needed) and still answers."""
+    import duckdb
+    from knowledge.engine import duckdb_config
+    config = duckdb_config(threads=1, memory_limit="40MB")
+    assert str(os.getpid()) in config["temp_directory"]
+    con = duckdb.connect(config=config)
+    n = con.sql("SELECT count(*) FROM (SELECT i, md5(CAST(i AS VARCHAR)) AS h FROM range(3000000) t(i) "
+                "ORDER BY h)").fetchall()[0][0]
+    assert n == 3_000_000
+    con.close()
