@@ -10,6 +10,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
@@ -18,13 +19,82 @@ from knowledge.workspace import Workspace
 from tools.offers import OfferList, load_offers, segment_key
 from tools.results import plain, resolve_as_of
 
-__all__ = ["CareData", "care_data", "clean_value"]
+__all__ = ["CareData", "RowsById", "care_data", "clean_value"]
 
 
 def _records(df: pd.DataFrame) -> list[dict]:
     """``df.to_dict(orient="records")`` (the same values), built column by column: several times faster."""
     cols = list(df.columns)
     return [dict(zip(cols, row)) for row in zip(*[df[c].tolist() for c in cols])] if cols else [{} for _ in range(len(df))]
+
+
+class RowsById:
+    """``{str(customer_id): row dict}`` of a table, as `_records` builds the rows, each built when first
+    asked for (a million customers: no million dicts up front). ``first``: the first row of an id wins
+    (as after ``drop_duplicates``), else the last (as a dict built row by row); ``text_ids``: the row's
+    customer_id is the text id. `prefetch` builds many rows at once (a batch)."""
+
+    def __init__(self, df: pd.DataFrame, first: bool = False, text_ids: bool = False):
+        self.df, self.first, self.text_ids = df, first, text_ids
+        self.ids = df["customer_id"].astype(str)
+        self.index = pd.Index(self.ids.to_numpy(object), dtype=object)
+        self.memo: dict[str, dict] = {}
+
+    def _pos(self, cid: str) -> int | None:
+        try:
+            p = self.index.get_loc(cid)
+        except (KeyError, TypeError):
+            return None
+        if isinstance(p, slice):
+            return p.start if self.first else p.stop - 1
+        if not isinstance(p, (int, np.integer)):   # a mask: the id on several rows
+            hits = np.flatnonzero(p)
+            return int(hits[0] if self.first else hits[-1])
+        return int(p)
+
+    def _rows(self, positions: list[int]) -> list[dict]:
+        rows = _records(self.df.iloc[positions])
+        if self.text_ids:
+            for r, p in zip(rows, positions):
+                r["customer_id"] = self.ids.iat[p]
+        return rows
+
+    def get(self, cid, default=None):
+        cid = str(cid)
+        if cid not in self.memo:
+            p = self._pos(cid)
+            if p is None:
+                return default
+            self.memo[cid] = self._rows([p])[0]
+        return self.memo[cid]
+
+    def __getitem__(self, cid) -> dict:
+        row = self.get(cid)
+        if row is None:
+            raise KeyError(cid)
+        return row
+
+    def __contains__(self, cid) -> bool:
+        return str(cid) in self.memo or self._pos(str(cid)) is not None
+
+    def __iter__(self):
+        return iter(pd.unique(self.index.to_numpy()).tolist())   # ids in order of first appearance
+
+    def __len__(self) -> int:
+        return int(self.index.nunique())
+
+    def prefetch(self, ids) -> None:
+        """Build the rows of ``ids`` (those not built yet) at once."""
+        todo = [str(i) for i in dict.fromkeys(ids) if str(i) not in self.memo]
+        if not todo:
+            return
+        if self.index.is_unique:
+            pos = self.index.get_indexer(todo)
+            todo, pos = [c for c, p in zip(todo, pos) if p >= 0], [int(p) for p in pos if p >= 0]
+        else:
+            found = [(c, self._pos(c)) for c in todo]
+            todo, pos = [c for c, p in found if p is not None], [p for _, p in found if p is not None]
+        self.memo.update(zip(todo, self._rows(pos)))
 
 
 def clean_value(v) -> str | None:
@@ -46,9 +116,9 @@ class CareData:
     offers: OfferList = field(default_factory=OfferList)
     as_of: pd.Timestamp | None = None
     label: str = "tables"
-    _cust: dict = field(default_factory=dict, repr=False)
-    _rfm: dict | None = field(default=None, repr=False)
-    _churn: dict | None = field(default=None, repr=False)
+    _cust: RowsById | None = field(default=None, repr=False)
+    _rfm: RowsById | None = field(default=None, repr=False)
+    _churn: RowsById | None = field(default=None, repr=False)
     _orders_by: dict | None = field(default=None, repr=False)
     _cid_col: pd.Series | None = field(default=None, repr=False)
     _prof: dict = field(default_factory=dict, repr=False)
@@ -64,16 +134,15 @@ class CareData:
     def __post_init__(self):
         if "customer_id" not in self.customers.columns or "name" not in self.customers.columns:
             raise GuanxiError("drafts: the customers table needs customer_id and name columns")
-        if not self._cust:
-            c = self.customers.copy()
-            c["customer_id"] = c["customer_id"].astype(str)
-            self._cust = {r["customer_id"]: r for r in _records(c.drop_duplicates("customer_id"))}
+        if self._cust is None:
+            self._cust = RowsById(self.customers, first=True, text_ids=True)
         self.as_of = resolve_as_of(self.orders, self.as_of)
 
     def customer(self, customer_id) -> dict:
         cid = str(customer_id or "").strip()
-        if cid in self._cust:
-            return self._cust[cid]
+        row = self._cust.get(cid)
+        if row is not None:
+            return row
         up = {k.upper(): k for k in self._cust}
         if cid.upper() in up:
             return self._cust[up[cid.upper()]]
@@ -89,14 +158,14 @@ class CareData:
         if self.rfm is None:
             return None
         if self._rfm is None:
-            self._rfm = {str(r["customer_id"]): r for r in _records(self.rfm)}
+            self._rfm = RowsById(self.rfm)
         return self._rfm.get(cid)
 
     def churn_row(self, cid: str) -> dict | None:
         if self.churn is None:
             return None
         if self._churn is None:
-            self._churn = {str(r["customer_id"]): r for r in _records(self.churn)}
+            self._churn = RowsById(self.churn)
         return self._churn.get(cid)
 
     def segment_names(self, cid: str) -> set[str]:
@@ -137,13 +206,20 @@ class CareData:
     def n_orders(self) -> int:
         """Order lines in the data (the table's rows, also when they are read per customer)."""
         if self.ws is not None:
-            from tools.orders_index import order_lines_count
-            return order_lines_count(self.ws)
+            if "n_orders" not in self._shared:   # the Parquet footer, read once (not once per draft)
+                from tools.orders_index import order_lines_count
+                self._shared["n_orders"] = order_lines_count(self.ws)
+            return self._shared["n_orders"]
         return len(self.orders)
 
     def index_orders(self, ids=None) -> None:
         """Group the order lines by customer once (batch drafting); from a workspace's artefact, the
-        lines of the customers ``ids`` only."""
+        lines of the customers ``ids`` only; their customer, RFM and churn rows are built at once too."""
+        if ids is not None:
+            self.rfm_row(""), self.churn_row("")
+            for rows in (self._cust, self._rfm, self._churn):
+                if rows is not None:
+                    rows.prefetch(ids)
         if self.ws is not None and self._orders_by is None:
             from tools.orders_index import customers_lines
             cols = [c for c in self._ORDER_COLS if c in self.orders.columns]

@@ -141,6 +141,26 @@ def test_drafts_from_the_artefacts_match_drafts_from_the_tables(ws):
     assert all(lazy.order_rows(c) == eager.order_rows(c) for c in ids)   # in the batch or not
 
 
+def test_rows_built_when_asked_are_the_rows_of_the_whole_table_dict(ws):
+    from tools.care_data import RowsById
+    rfm = ws.artefact("rfm")
+    dup = pd.concat([rfm, rfm.iloc[::5].assign(monetary=-1.0)], ignore_index=True)   # ids on two rows
+    cust = ws.table("customers").assign(customer_id=lambda d: d.index + 1000)          # numbers, not text
+    cases = [(dup, False, False, {str(r["customer_id"]): r for r in dup.to_dict(orient="records")}),
+             (dup, True, False, {str(r["customer_id"]): r for r in dup.drop_duplicates("customer_id").to_dict(
+                 orient="records")}),
+             (cust, True, True, {str(r["customer_id"]): {**r, "customer_id": str(r["customer_id"])}
+                                 for r in cust.to_dict(orient="records")})]
+    for df, first, text_ids, want in cases:
+        one, batch = RowsById(df, first, text_ids), RowsById(df, first, text_ids)
+        assert list(one) == list(want) and len(one) == len(want)
+        batch.prefetch(list(want)[::3] + ["nobody"])
+        for cid, row in want.items():
+            assert one.get(cid) == row and batch[cid] == row and cid in one
+            assert [type(v) for v in one[cid].values()] == [type(v) for v in row.values()]
+        assert one.get("nobody") is None and "nobody" not in batch
+
+
 def test_campaign_windows_by_duckdb_match_pandas(ws):
     from tools.campaign_effect import Campaign, measure_campaign, workspace_lines
     churn = ws.artefact("churn").sort_values("customer_id")
