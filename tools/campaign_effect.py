@@ -334,7 +334,7 @@ def measure_campaign(c: Campaign, orders: pd.DataFrame, feedback: pd.DataFrame |
     days_observed = max(0, int((observed_to - sent).days))
 
     known = None if known_customers is None else (
-        known_customers if isinstance(known_customers, frozenset) else set(map(str, known_customers)))
+        known_customers if isinstance(known_customers, (frozenset, dict)) else set(map(str, known_customers)))
     treated = [x for x in dict.fromkeys(c.sent_to or c.treated) if known is None or x in known]
     in_treated = set(treated)
     control = [x for x in dict.fromkeys(c.control) if (known is None or x in known) and x not in in_treated]
@@ -408,10 +408,10 @@ def campaign_effect(ws, campaign_id: str | None = None, window_days: int | None 
                             known_customers=known_ids(ws) if "customer_id" in customers else None)
 
 
-def known_ids(ws) -> frozenset:
-    """The workspace's customer ids as text (once per workspace)."""
+def known_ids(ws) -> dict[str, None]:
+    """The workspace's customer ids as text, as a dict's keys (a set the cyclic GC does not walk), once per workspace."""
     from tools.context import cached
-    return cached(ws, "known_customer_ids", lambda: frozenset(ws.table("customers")["customer_id"].astype(str)))
+    return cached(ws, "known_customer_ids", lambda: dict.fromkeys(ws.table("customers")["customer_id"].astype(str).tolist()))
 
 
 def workspace_lines(ws):

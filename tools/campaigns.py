@@ -117,7 +117,7 @@ def _place_words(spec: dict) -> tuple[str, str]:
 def _segment_ids(ws: Workspace, segment: str) -> tuple[list[str], str, str]:
     rfm = rfm_by_id(ws)
     col, value = resolve_segment(segment)
-    return [str(i) for i in rfm.index[rfm[col] == value]], col, str(value)
+    return list(map(str, rfm.index[(rfm[col] == value).to_numpy(bool)].tolist())), col, str(value)
 
 
 def resolve_target(ws: Workspace, kind: str, spec: dict | None = None) -> Target:
@@ -285,18 +285,20 @@ def has_contact(row, channel: str) -> bool:
     return "@" in s if channel == "email" else len(re.sub(r"\D", "", s)) >= 7
 
 
-def contactable(ws: Workspace, channel: str) -> frozenset[str]:
-    """The customers `has_contact` accepts for ``channel``, once per workspace and contact column: the
-    ASCII values by Arrow's kernels ("@"; RE2's ``\\d`` is Python's on ASCII), the others as `has_contact`."""
+def contactable(ws: Workspace, channel: str) -> dict[str, None]:
+    """The customers `has_contact` accepts for ``channel`` (as the keys of a dict: a set of a million ids the
+    cyclic GC does not walk at every collection, as it would a frozenset's), once per workspace and contact
+    column: the ASCII values by Arrow's kernels ("@"; RE2's ``\\d`` is Python's on ASCII), the others by
+    `has_contact`."""
     col = CHANNEL_CONTACT[channel]
 
-    def build() -> frozenset[str]:
+    def build() -> dict[str, None]:
         cust = customers_by_id(ws)
         if col not in cust.columns:
-            return frozenset()
+            return {}
         s = cust[col].dropna()
         if pd.api.types.infer_dtype(s, skipna=True) != "string":   # numbers, mixed cells: one by one
-            return frozenset(i for i, v in zip(s.index.tolist(), s.tolist()) if has_contact({col: v}, channel))
+            return dict.fromkeys(i for i, v in zip(s.index.tolist(), s.tolist()) if has_contact({col: v}, channel))
         import pyarrow as pa
         import pyarrow.compute as pc
         arr = pa.array(s.to_numpy(object), type=pa.large_string())
@@ -307,7 +309,7 @@ def contactable(ws: Workspace, channel: str) -> frozenset[str]:
             other = ~pc.string_is_ascii(arr).to_numpy(zero_copy_only=False)
             vals = s.to_numpy(object)
             ok[other] = [has_contact({col: v}, channel) for v in vals[other]]
-        return frozenset(s.index[ok].tolist())
+        return dict.fromkeys(s.index[ok].tolist())
     return cached(ws, f"contactable:{col}", build)
 
 

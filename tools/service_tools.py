@@ -385,15 +385,16 @@ def _active_customers(ws, as_of: pd.Timestamp, active_days: int) -> pd.Index:
     return pd.Index(sorted(set(recent["customer_id"].astype(str))))
 
 
-def _active_by_value(ws, as_of: pd.Timestamp, active_days: int) -> tuple[list[str], list[float], frozenset, str]:
+def _active_by_value(ws, as_of: pd.Timestamp, active_days: int) -> tuple[tuple, tuple, dict, str]:
     """The active customers (`_active_customers`) most valuable first — ids, values (0 without one), the
-    ids as a set, the value's name — sorted once per workspace, as-of date and activity window."""
+    ids as a dict's keys, the value's name — sorted once per workspace, as-of date and activity window
+    (tuples and a dict of text: containers the cyclic GC stops walking, unlike lists and sets)."""
     def build():
         active = _active_customers(ws, as_of, active_days)
         value, vname = _customer_value(ws)
         v = value.reindex(active).fillna(0.0).sort_values(ascending=False, kind="stable")
-        ids = [str(i) for i in v.index]
-        return ids, [float(x) for x in v.to_numpy()], frozenset(ids), vname
+        ids = tuple(map(str, v.index.tolist()))
+        return ids, tuple(v.to_numpy(float).tolist()), dict.fromkeys(ids), vname
     return cached(ws, f"active_by_value:{as_of.date()}:{active_days}", build)
 
 
