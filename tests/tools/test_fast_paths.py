@@ -112,6 +112,24 @@ def test_the_care_tool_lists_what_the_whole_calendar_gives(routing_settings, day
     assert got["provenance"].startswith(" · ".join(cal.provenance))
 
 
+def test_the_care_plans_columns_are_the_per_customer_rules(ws):
+    from tools.care import is_at_risk, is_latin_name, is_vip, next_birthday
+    from tools.care_plan import workspace_window
+    plan = workspace_window(Workspace(ws.root), 7).plan
+    first = lambda t: {str(r["customer_id"]): r for r in t.drop_duplicates("customer_id").to_dict(orient="records")}  # noqa: E731
+    rfm, churn, cust = first(ws.artefact("rfm")), first(ws.artefact("churn")), first(ws.table("customers"))
+    due = plan.due
+    assert due["vip"].tolist() == [is_vip(rfm.get(i)) for i in due.index]
+    assert due["risky"].tolist() == [is_at_risk(rfm.get(i), churn.get(i)) for i in due.index]
+    assert [p if p == p else None for p in due["p"]] == [(churn.get(i) or {}).get("churn_probability") for i in due.index]
+    assert plan.lang_of == {i: "en" if is_latin_name(r["name"]) else "zh" for i, r in cust.items()}
+    assert plan.recipients["all"] == tuple(sorted(cust)) and set(plan.recipients["en"]) == {
+        i for i, lang in plan.lang_of.items() if lang == "en"} and plan.recipients["en"]
+    a = ws.as_of().date()
+    assert [None if pd.isna(d) else d.date() for d in plan.next_bday] == [
+        next_birthday(None if pd.isna(b) else b, a) for b in plan.bdays]
+
+
 def test_calendar_targets_are_the_calendar_customers(ws):
     from tools.campaigns import resolve_target
     for occ in ("birthday", "festival", "winback", "regular"):
