@@ -21,6 +21,7 @@ import bisect
 import shutil
 import threading
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -149,10 +150,14 @@ def customer_feedback(ws, cid: str) -> pd.DataFrame:
     """The feedback table's rows of one customer (as a boolean mask on customer_id as text would give)."""
     from tools.context import cached
     fb = ws.table("feedback")
-    pos = cached(ws, "feedback_rows_by_customer",
-                 lambda: fb["customer_id"].astype(str).reset_index(drop=True).groupby(
-                     fb["customer_id"].astype(str).to_numpy(), sort=False).indices if len(fb) else {})
-    return fb.iloc[pos.get(str(cid), [])]
+
+    def build():   # the rows sorted by customer (stable: each customer's in table order) and where each starts
+        codes, ids = pd.factorize(fb["customer_id"].astype(str).to_numpy(object))
+        order = np.argsort(codes, kind="stable")
+        return pd.Index(ids, dtype=object), order, np.searchsorted(codes[order], np.arange(len(ids) + 1))
+    ids, order, starts = cached(ws, "feedback_rows_by_customer", build)
+    k = ids.get_indexer([str(cid)])[0]
+    return fb.iloc[order[starts[k]:starts[k + 1]] if k >= 0 else []]
 
 
 def _artefact_series(ws, name: str, keys: list[str]):
