@@ -7,6 +7,8 @@ favourite category, recommended products) so that batch drafting reads each tabl
 from __future__ import annotations
 
 import dataclasses
+import functools
+import operator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +21,7 @@ from knowledge.workspace import Workspace
 from tools.offers import OfferList, load_offers, segment_key
 from tools.results import plain, resolve_as_of
 
-__all__ = ["CareData", "RowsById", "care_data", "clean_value"]
+__all__ = ["CareData", "RowsById", "care_data", "clean_value", "purchase_summaries"]
 
 
 def _records(df: pd.DataFrame) -> list[dict]:
@@ -119,7 +121,6 @@ class CareData:
     _cust: RowsById | None = field(default=None, repr=False)
     _rfm: RowsById | None = field(default=None, repr=False)
     _churn: RowsById | None = field(default=None, repr=False)
-    _orders_by: dict | None = field(default=None, repr=False)
     _cid_col: pd.Series | None = field(default=None, repr=False)
     _prof: dict = field(default_factory=dict, repr=False)
     _fb_cid: pd.Series | None = field(default=None, repr=False)
@@ -129,7 +130,6 @@ class CareData:
     #: a workspace with the per-customer order artefacts (tools.orders_index): ``orders`` is then empty
     #: and the lines are read per customer (or per batch) from the artefact
     ws: Workspace | None = field(default=None, repr=False)
-    _scope: set | None = field(default=None, repr=False)
 
     def __post_init__(self):
         if "customer_id" not in self.customers.columns or "name" not in self.customers.columns:
@@ -213,32 +213,29 @@ class CareData:
         return len(self.orders)
 
     def index_orders(self, ids=None) -> None:
-        """Group the order lines by customer once (batch drafting); from a workspace's artefact, the
-        lines of the customers ``ids`` only; their customer, RFM and churn rows are built at once too."""
+        """Batch drafting: the purchase summaries of the customers ``ids`` (all when None) at once
+        (`purchase_summaries`: what `purchases` gives one by one), from the workspace's per-customer
+        artefact or the orders table; their customer, RFM and churn rows are built at once too."""
         if ids is not None:
             self.rfm_row(""), self.churn_row("")
             for rows in (self._cust, self._rfm, self._churn):
                 if rows is not None:
                     rows.prefetch(ids)
-        if self.ws is not None and self._orders_by is None:
-            from tools.orders_index import customers_lines
-            cols = [c for c in self._ORDER_COLS if c in self.orders.columns]
-            keep = list(self._cust) if ids is None else [str(i) for i in ids]
-            self._orders_by, self._scope = customers_lines(self.ws, keep, cols), set(keep)
+        todo = [c for c in dict.fromkeys(list(self._cust) if ids is None else map(str, ids)) if c not in self._prof]
+        if not todo:
             return
-        if self._orders_by is None:
-            o = self.orders
-            cols = [c for c in self._ORDER_COLS if c in o.columns]
-            arrays = [o[c].tolist() for c in cols]
-            by: dict[str, list[dict]] = {}
-            for cid, *vals in zip(o["customer_id"].astype(str).tolist(), *arrays):
-                by.setdefault(cid, []).append(dict(zip(cols, vals)))
-            self._orders_by = by
+        cols = [c for c in self._ORDER_COLS if c in self.orders.columns]
+        if self.ws is not None:
+            from tools.orders_index import customers_frame
+            lines = customers_frame(self.ws, todo, cols)
+        else:
+            if self._cid_col is None:
+                self._cid_col = self.orders["customer_id"].astype(str)
+            lines = self.orders.loc[self._cid_col.isin(todo).to_numpy(bool), ["customer_id", *cols]]
+        self._prof.update(purchase_summaries(lines, todo, self.as_of))
 
     def order_rows(self, cid: str) -> list[dict]:
         """The customer's order lines as dicts (order_id, order_date, product_name, category, amount)."""
-        if self._orders_by is not None and (self._scope is None or cid in self._scope):
-            return self._orders_by.get(cid, [])
         if self.ws is not None:
             from tools.orders_index import customer_orders
             o = customer_orders(self.ws, cid)
@@ -310,6 +307,81 @@ class CareData:
         return self._shared["best_sellers"]
 
 
+def purchase_summaries(lines: pd.DataFrame, ids: list[str], as_of: pd.Timestamp) -> dict[str, dict]:
+    """`CareData.purchases` of the customers ``ids`` at once, from their order ``lines`` (customer_id and the
+    order columns, each customer's lines in table order). Customers with a line of unknown amount are left
+    out (Python's ``max`` / ``min`` over NaN keys follow the lines' order: `purchases` does them one by one);
+    the category spends that break a tie are summed line by line, as `purchases` adds them."""
+    ids = [str(i) for i in ids]
+    empty = {c: {"last": None, "fav": None, "bought": set(), "n": 0, "recs": None} for c in ids}
+    if not len(lines):
+        return empty
+    if not pd.api.types.is_datetime64_any_dtype(lines["order_date"]) or (
+            "amount" in lines and not pd.api.types.is_numeric_dtype(lines["amount"])):
+        return {}   # dates or amounts as text: `purchases` parses them one by one
+    o = lines.loc[(lines["order_date"] < as_of).to_numpy(bool)]
+    amount = o["amount"].to_numpy(float) if "amount" in o else np.zeros(len(o))
+    cust = o["customer_id"].astype(str).to_numpy(object)
+    codes, uniq = pd.factorize(cust)
+    n = np.bincount(codes, minlength=len(uniq)) if len(uniq) else np.zeros(0, int)
+    unsure = set(uniq[np.unique(codes[np.isnan(amount)])].tolist()) if np.isnan(amount).any() else set()
+
+    def clean(col: str) -> np.ndarray:   # clean_value of each cell (None when missing), once per distinct value
+        out = np.full(len(o), None, dtype=object)
+        if col in o:
+            vals = o[col].to_numpy(object)
+            there = ~pd.isna(vals)
+            lut = {v: clean_value(v) for v in set(vals[there].tolist())}
+            out[there] = [lut[v] for v in vals[there].tolist()]
+        return out
+    product, category = clean("product_name"), clean("category")
+    raw_product = o["product_name"].to_numpy(object) if "product_name" in o else product
+    order_id = o["order_id"].to_numpy(object) if "order_id" in o else np.full(len(o), None, dtype=object)
+    dates = o["order_date"].to_numpy("datetime64[ns]")
+    stamp, pos = dates.astype("int64"), np.arange(len(o))
+    out = dict(empty)
+    for k in range(len(uniq)):
+        out[uniq[k]] = {"last": None, "fav": None, "bought": set(), "n": int(n[k]), "recs": None}
+    # the latest line, the dearest on that day, the first such in the customer's order
+    latest = np.lexsort((pos, -amount, -stamp, codes))
+    for i in latest[np.r_[True, codes[latest][1:] != codes[latest][:-1]]].tolist() if len(o) else []:
+        if product[i] is not None:
+            out[cust[i]]["last"] = (str(raw_product[i]), pd.Timestamp(dates[i]), str(order_id[i]))
+    # the favourite category: the most lines, then the higher spend (summed line by line), then the name
+    has_cat = np.array([c is not None for c in category], dtype=bool)
+    kc, names = pd.factorize(category[has_cat])
+    pair = codes[has_cat].astype(np.int64) * max(len(names), 1) + kc
+    pairs, inv, cnt = np.unique(pair, return_inverse=True, return_counts=True)
+    pair_c, pair_k = pairs // max(len(names), 1), pairs % max(len(names), 1)
+    best = cnt == pd.Series(cnt).groupby(pair_c).transform("max").to_numpy()
+    ties = np.bincount(pair_c[best], minlength=len(uniq)) if len(pairs) else np.zeros(len(uniq), int)
+    by_pair = np.argsort(inv, kind="stable")
+    starts = np.searchsorted(inv[by_pair], np.arange(len(pairs) + 1))
+    cat_amount = amount[has_cat]
+    spend = lambda p: functools.reduce(operator.add, cat_amount[by_pair[starts[p]:starts[p + 1]]].tolist(), 0.0)  # noqa: E731
+    chosen: dict[int, int] = {}
+    for p in np.flatnonzero(best).tolist():
+        c = int(pair_c[p])
+        if ties[c] == 1 or c not in chosen:
+            chosen[c] = p
+        else:
+            q = chosen[c]
+            if (-spend(p), names[pair_k[p]]) < (-spend(q), names[pair_k[q]]):
+                chosen[c] = p
+    for c, p in chosen.items():
+        out[uniq[c]]["fav"] = (names[pair_k[p]], int(cnt[p]), int(n[c]))
+    # the products bought
+    has_product = np.array([p is not None for p in product], dtype=bool)
+    bc, bp = codes[has_product], raw_product[has_product]
+    by_customer = np.argsort(bc, kind="stable")
+    cuts = np.searchsorted(bc[by_customer], np.arange(len(uniq) + 1))
+    for c in np.unique(bc).tolist():
+        out[uniq[c]]["bought"] = set(map(str, bp[by_customer[cuts[c]:cuts[c + 1]]].tolist()))
+    for c in unsure:
+        del out[c]
+    return out
+
+
 def _df_or_none(v):
     return v if isinstance(v, pd.DataFrame) else None
 
@@ -352,7 +424,7 @@ def care_data(ws_or_tables, offers=None, as_of=None) -> CareData:
         d = CareData(base.customers, base.orders, base.feedback, base.rfm, base.churn, base.rules,
                      load_offers(ws) if offers is None else load_offers(offers),
                      base.as_of if as_of is None else pd.Timestamp(as_of), base.label,
-                     base._cust, base._rfm, base._churn, base._orders_by, base._cid_col, {}, base._fb_cid,
+                     base._cust, base._rfm, base._churn, base._cid_col, {}, base._fb_cid,
                      base._shared, ws=base.ws)
         from knowledge.events import EventLog
         from tools.service_log import status_changes

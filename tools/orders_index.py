@@ -27,8 +27,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-__all__ = ["write_order_artefacts", "ORDER_ARTEFACTS", "customer_orders", "customer_feedback", "product_sales",
-           "category_product_sales", "care_intervals", "intervals_sql"]
+__all__ = ["write_order_artefacts", "ORDER_ARTEFACTS", "customer_orders", "customer_feedback", "customers_frame",
+           "product_sales", "category_product_sales", "care_intervals", "intervals_sql"]
 
 ORDER_ARTEFACTS = ("orders_by_customer", "care_intervals", "product_sales", "category_product_sales")
 ROW_GROUP = 16_384
@@ -189,9 +189,10 @@ def care_intervals(ws) -> pd.DataFrame | None:
     return cached(ws, "care_intervals", build)
 
 
-def customers_lines(ws, ids, cols: list[str]) -> dict[str, list[dict]] | None:
-    """{customer_id: [{col: value} per order line, in file order]} for the customers of ``ids`` — as
-    grouping ``ws.table("orders")`` would give — from the sorted artefact (None without it)."""
+def customers_frame(ws, ids, cols: list[str]) -> pd.DataFrame | None:
+    """The order lines of the customers of ``ids`` (customer_id and ``cols``, the table's dtypes), sorted by
+    customer, each customer's in file order — the rows ``ws.table("orders")`` holds for them — from the
+    sorted artefact (None without it)."""
     p = ws.artefact_path("orders_by_customer")
     if not p.is_file():
         return None
@@ -200,12 +201,7 @@ def customers_lines(ws, ids, cols: list[str]) -> dict[str, list[dict]] | None:
     t = pq.read_table(p, columns=["customer_id", *cols], filters=[("customer_id", "in", keys)] if keys else None)
     if not keys:
         t = t.slice(0, 0)
-    t = t.cast(pa.schema([schema.field(n) for n in ["customer_id", *cols]]))
-    df = t.to_pandas()
-    by: dict[str, list[dict]] = {}
-    for cid, *vals in zip(df["customer_id"].astype(str).tolist(), *[df[c].tolist() for c in cols]):
-        by.setdefault(cid, []).append(dict(zip(cols, vals)))
-    return by
+    return t.cast(pa.schema([schema.field(n) for n in ["customer_id", *cols]])).to_pandas()
 
 
 def order_lines_count(ws) -> int:

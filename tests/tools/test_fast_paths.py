@@ -57,16 +57,14 @@ def test_one_customers_lines_are_the_table_filtered(ws):
 
 
 def test_the_batch_lines_are_the_table_grouped(ws):
-    from tools.orders_index import customers_lines
+    from tools.orders_index import customers_frame
     o = ws.table("orders")
     cols = ["order_id", "order_date", "product_name", "category", "amount"]
     some = sorted(set(o["customer_id"].astype(str)))[::3]
-    got = customers_lines(ws, some, cols)
-    sub = o[o["customer_id"].astype(str).isin(some)]
-    want: dict = {}
-    for r in sub[["customer_id", *cols]].to_dict(orient="records"):
-        want.setdefault(str(r.pop("customer_id")), []).append(r)
-    assert got == want
+    got = customers_frame(ws, some, cols)
+    sub = o[o["customer_id"].astype(str).isin(some)][["customer_id", *cols]]
+    want = sub.iloc[sub["customer_id"].astype(str).argsort(kind="stable")].reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, want)
 
 
 def test_intervals_and_sales_artefacts_match_pandas(ws):
