@@ -279,7 +279,10 @@ class CareData:
         (by sales) of the customer's favourite category that they have not bought."""
         prof = self.purchases(cid)
         if prof["recs"] is None:
-            recs = _recommend(self.rules, prof["bought"], top)
+            if "rule_sides" not in self._shared and self.rules is not None and len(self.rules):
+                from tools.association import rule_sides
+                self._shared["rule_sides"] = rule_sides(self.rules)   # once, not per customer
+            recs = _recommend(self._shared.get("rule_sides"), prof["bought"], top)
             if len(recs) < top and prof["fav"] is not None:
                 cat = prof["fav"][0]
                 have = prof["bought"] | {r["item"] for r in recs}
@@ -442,13 +445,10 @@ def care_data(ws_or_tables, offers=None, as_of=None) -> CareData:
     raise GuanxiError(f"drafts: expected a Workspace, a folder or a dict of tables, got {type(ws_or_tables).__name__}")
 
 
-def _recommend(rules: pd.DataFrame | None, bought: set[str], top: int = 3) -> list[dict]:
+def _recommend(rules: pd.DataFrame | tuple | None, bought: set[str], top: int = 3) -> list[dict]:
     if rules is None or not len(rules) or not bought:
         return []
-    try:
-        from tools.association import recommend_for_customer
-        recs = recommend_for_customer(rules, bought, top=top)
-    except ImportError:  # pragma: no cover - association module is part of the project
-        recs = []
+    from tools.association import recommend_for_customer
+    recs = recommend_for_customer(rules, bought, top=top)
     return [{"item": str(r["item"]), "because": [str(x) for x in r.get("because", [])], "kind": "rule",
              "confidence": float(r.get("confidence") or 0), "lift": float(r.get("lift") or 0)} for r in recs]
