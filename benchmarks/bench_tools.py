@@ -15,7 +15,9 @@ then published). ``--before DIR`` measures another checkout (``git worktree add 
 in a child process on the same workspace, so both columns come from one run; each checkout runs
 in its own child (peak RSS = that checkout's). ``--shadow DIR``: a read-only built workspace is
 used through DIR (symlinks to its tables and artefacts), so event writes and any missing analyses
-go to DIR. Results: a markdown table on stdout and JSON in --out.
+go to DIR. ``--skip`` / ``--only``: tools left out / the only tools measured (comma-separated; in the
+registry's order, so a tool reading the event log still sees the campaigns the tools before it wrote).
+Results: a markdown table on stdout and JSON in --out.
 """
 from __future__ import annotations
 
@@ -118,8 +120,9 @@ def run_child(root: Path, repeat: int, out: Path) -> None:
     picks = _picks(workspace_for(root))
     results: dict = {}
     skip = set(filter(None, os.environ.get("BENCH_TOOLS_SKIP", "").split(",")))
+    only = set(filter(None, os.environ.get("BENCH_TOOLS_ONLY", "").split(",")))
     for name in tool_names():
-        if name in skip:
+        if name in skip or (only and name not in only):
             results[name] = {"skipped": "--skip"}
             continue
         if name not in ARGS:
@@ -284,10 +287,13 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=10, help="timed calls per tool after the warm-up")
     p.add_argument("--out", type=Path, default=None, help="JSON results (default ROOT/bench-tools.json)")
     p.add_argument("--skip", default="", help="comma-separated tools not measured (e.g. draft_care_batch at 10M)")
+    p.add_argument("--only", default="", help="comma-separated tools measured alone (the others are skipped)")
     p.add_argument("--child", type=Path, default=None, help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.skip:
         os.environ["BENCH_TOOLS_SKIP"] = a.skip
+    if a.only:
+        os.environ["BENCH_TOOLS_ONLY"] = a.only
     root = a.root or Path(f"/tmp/guanxi-bench-tools-{a.lines}")
     if a.child:
         run_child(root, a.repeat, a.child)

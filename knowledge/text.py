@@ -12,7 +12,7 @@ import threading
 import unicodedata
 from functools import lru_cache
 
-CJK_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+CJK_RE = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")   # the characters themselves: Arrow's RE2 runs .pattern
 _CJK = CJK_RE
 _LATIN = re.compile(r"[A-Za-z]")
 _WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")

@@ -275,11 +275,13 @@ class Workspace:
                 return None
         return self._artefacts[name]
 
-    def write_artefact(self, name: str, value) -> Path:
+    def write_artefact(self, name: str, value, row_group_size: int | None = None) -> Path:
+        """Write an artefact (a DataFrame as Parquet, in row groups of ``row_group_size`` rows when given —
+        rows read by their statistics —, anything else as JSON)."""
         self.artefacts_dir.mkdir(parents=True, exist_ok=True)
         if isinstance(value, pd.DataFrame):
             path = self.artefact_path(name)
-            value.to_parquet(path, index=False)
+            value.to_parquet(path, index=False, row_group_size=row_group_size)
         else:
             path = self.artefact_path(name, ".json")
             path.write_text(json.dumps(value, ensure_ascii=False, indent=1, default=str), encoding="utf-8")

@@ -24,7 +24,7 @@ from knowledge.errors import GuanxiError
 from tools.results import provenance
 
 __all__ = ["mine_rules", "rules_from_counts", "baskets_from_orders", "mine_order_rules", "bought_together",
-           "top_rules", "recommend_for_customer", "BoughtTogether", "RULE_COLUMNS"]
+           "top_rules", "recommend_for_customer", "rule_sides", "BoughtTogether", "RULE_COLUMNS"]
 
 RULE_COLUMNS = ["antecedents", "consequents", "antecedent_support", "consequent_support", "support",
                 "confidence", "lift", "leverage", "conviction", "count"]
@@ -476,18 +476,25 @@ def bought_together(rules_or_orders: pd.DataFrame, item: str, level: str = "prod
     return BoughtTogether(item, matched, method, rows[:int(top)], prov)
 
 
-def recommend_for_customer(rules: pd.DataFrame, customer_items: set[str], top: int = 5) -> list[dict]:
+def rule_sides(rules: pd.DataFrame) -> tuple:
+    """The rules as (antecedents, consequents, support, confidence, lift) tuples, the sides as frozensets:
+    what `recommend_for_customer` reads, prepared once for many customers (a batch of drafts)."""
+    _check_rules(rules)
+    return tuple((_as_set(a), _as_set(c), s, conf, lift) for a, c, s, conf, lift in zip(
+        rules["antecedents"], rules["consequents"], rules["support"], rules["confidence"], rules["lift"]))
+
+
+def recommend_for_customer(rules: pd.DataFrame | tuple, customer_items: set[str], top: int = 5) -> list[dict]:
     """Items to suggest: consequents of rules whose antecedents ⊆ the customer's items, minus what
     they already bought; best rule per item, ranked by lift then confidence. Each entry carries the
-    rule that fired: {item, lift, confidence, support, because (antecedent items), rule}."""
-    _check_rules(rules)
+    rule that fired: {item, lift, confidence, support, because (antecedent items), rule}. ``rules``:
+    the rules table, or its `rule_sides`."""
+    sides = rules if isinstance(rules, tuple) else rule_sides(rules)
     owned = set(customer_items or ())
-    if not owned or rules.empty:
+    if not owned or not sides:
         return []
     best: dict[str, dict] = {}
-    for a, c, s, conf, lift in zip(rules["antecedents"], rules["consequents"], rules["support"],
-                                   rules["confidence"], rules["lift"]):
-        a, c = _as_set(a), _as_set(c)
+    for a, c, s, conf, lift in sides:
         if not a <= owned:
             continue
         for it in c - owned:

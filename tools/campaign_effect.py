@@ -134,6 +134,17 @@ class Campaign:
         return "cancelled" if self.cancelled else "sent" if self.sent_at else "approved" if self.approved else "created"
 
 
+def _texts(values) -> list[str]:
+    """``[str(v) for v in values]``; the list itself when it holds text only (a payload read back from JSON)."""
+    values = values or []
+    return values if all(type(v) is str for v in values) else [str(v) for v in values]
+
+
+def _text_map(d) -> dict[str, str]:
+    d = d or {}
+    return d if all(type(k) is str and type(v) is str for k, v in d.items()) else {str(k): str(v) for k, v in d.items()}
+
+
 def campaigns_from_events(events) -> list[Campaign]:
     """The campaigns of the log's events (``knowledge.events.Event``), in the order created. A campaign
     marked sent in several batches (several ``campaign_sent``) counts from its first sending day, and
@@ -147,9 +158,8 @@ def campaigns_from_events(events) -> list[Campaign]:
             by_id[e.subject] = Campaign(
                 id=e.subject, name=str(p.get("name") or e.subject), name_en=str(p.get("name_en") or p.get("name") or e.subject),
                 occasion=str(p.get("occasion") or ""), channel=str(p.get("channel") or ""), created_at=e.at,
-                as_of=str(p.get("as_of") or e.at[:10]), treated=[str(c) for c in p.get("treated") or []],
-                control=[str(c) for c in p.get("control") or []],
-                segment_of={str(k): str(v) for k, v in (p.get("segment_of") or {}).items()},
+                as_of=str(p.get("as_of") or e.at[:10]), treated=_texts(p.get("treated")),
+                control=_texts(p.get("control")), segment_of=_text_map(p.get("segment_of")),
                 holdout_share=p.get("holdout_share"), target_zh=str(t.get("description_zh") or ""),
                 target_en=str(t.get("description_en") or ""))
         elif e.subject in by_id:
@@ -324,9 +334,10 @@ def measure_campaign(c: Campaign, orders: pd.DataFrame, feedback: pd.DataFrame |
     days_observed = max(0, int((observed_to - sent).days))
 
     known = None if known_customers is None else (
-        known_customers if isinstance(known_customers, frozenset) else set(map(str, known_customers)))
+        known_customers if isinstance(known_customers, (frozenset, dict)) else set(map(str, known_customers)))
     treated = [x for x in dict.fromkeys(c.sent_to or c.treated) if known is None or x in known]
-    control = [x for x in dict.fromkeys(c.control) if (known is None or x in known) and x not in set(treated)]
+    in_treated = set(treated)
+    control = [x for x in dict.fromkeys(c.control) if (known is None or x in known) and x not in in_treated]
     missing = len(set(c.sent_to or c.treated) | set(c.control)) - len(treated) - len(control)
 
     if window_lines is not None:
@@ -397,10 +408,10 @@ def campaign_effect(ws, campaign_id: str | None = None, window_days: int | None 
                             known_customers=known_ids(ws) if "customer_id" in customers else None)
 
 
-def known_ids(ws) -> frozenset:
-    """The workspace's customer ids as text (once per workspace)."""
+def known_ids(ws) -> dict[str, None]:
+    """The workspace's customer ids as text, as a dict's keys (a set the cyclic GC does not walk), once per workspace."""
     from tools.context import cached
-    return cached(ws, "known_customer_ids", lambda: frozenset(ws.table("customers")["customer_id"].astype(str)))
+    return cached(ws, "known_customer_ids", lambda: dict.fromkeys(ws.table("customers")["customer_id"].astype(str).tolist()))
 
 
 def workspace_lines(ws):

@@ -53,7 +53,7 @@ from tools.spec import MANAGERS
 
 __all__ = ["CONTROL_KEPT_DAYS", "TARGET_KINDS", "STATES", "EXCLUSION_REASONS", "CHANNEL_CONTACT", "Target", "Campaign",
            "resolve_target", "opted_out", "is_opt_out", "has_contact", "recently_contacted", "holdout_split",
-           "create_campaign", "campaign", "campaigns", "require_manager", "is_marketing", "new_campaign_id"]
+           "create_campaign", "campaign", "campaigns", "require_manager", "is_marketing", "new_campaign_id", "contactable"]
 
 TARGET_KINDS = ("segment", "cn8", "at_risk", "care_calendar", "cluster", "metric_query", "customers")
 STATES = ("drafted", "approved", "exported", "sent", "cancelled")
@@ -117,7 +117,7 @@ def _place_words(spec: dict) -> tuple[str, str]:
 def _segment_ids(ws: Workspace, segment: str) -> tuple[list[str], str, str]:
     rfm = rfm_by_id(ws)
     col, value = resolve_segment(segment)
-    return [str(i) for i in rfm.index[rfm[col] == value]], col, str(value)
+    return list(map(str, rfm.index[(rfm[col] == value).to_numpy(bool)].tolist())), col, str(value)
 
 
 def resolve_target(ws: Workspace, kind: str, spec: dict | None = None) -> Target:
@@ -285,6 +285,34 @@ def has_contact(row, channel: str) -> bool:
     return "@" in s if channel == "email" else len(re.sub(r"\D", "", s)) >= 7
 
 
+def contactable(ws: Workspace, channel: str) -> dict[str, None]:
+    """The customers `has_contact` accepts for ``channel`` (as the keys of a dict: a set of a million ids the
+    cyclic GC does not walk at every collection, as it would a frozenset's), once per workspace and contact
+    column: the ASCII values by Arrow's kernels ("@"; RE2's ``\\d`` is Python's on ASCII), the others by
+    `has_contact`."""
+    col = CHANNEL_CONTACT[channel]
+
+    def build() -> dict[str, None]:
+        cust = customers_by_id(ws)
+        if col not in cust.columns:
+            return {}
+        s = cust[col].dropna()
+        if pd.api.types.infer_dtype(s, skipna=True) != "string":   # numbers, mixed cells: one by one
+            return dict.fromkeys(i for i, v in zip(s.index.tolist(), s.tolist()) if has_contact({col: v}, channel))
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        arr = pa.array(s.to_numpy(object), type=pa.large_string())
+        if channel == "email":
+            ok = pc.match_substring(arr, "@").to_numpy(zero_copy_only=False)
+        else:
+            ok = pc.greater_equal(pc.count_substring_regex(arr, r"\d"), 7).to_numpy(zero_copy_only=False).copy()
+            other = ~pc.string_is_ascii(arr).to_numpy(zero_copy_only=False)
+            vals = s.to_numpy(object)
+            ok[other] = [has_contact({col: v}, channel) for v in vals[other]]
+        return dict.fromkeys(s.index[ok].tolist())
+    return cached(ws, f"contactable:{col}", build)
+
+
 def recently_contacted(ws: Workspace, as_of, days: int) -> dict[str, str]:
     """customer → the latest marketing contact sent on or after ``as_of − (days − 1)`` (no upper bound:
     a message sent after the data's as-of date counts too)."""
@@ -404,17 +432,27 @@ def campaigns(ws: Workspace) -> list[Campaign]:
 def campaign(ws: Workspace, campaign_id: str) -> Campaign:
     """One campaign (by its id, any case); unknown → a `ToolError` naming the latest ones."""
     cid = str(campaign_id or "").strip()
-    found = _fold(EventLog.of(ws).events(kind=_KINDS, subject=cid)).get(cid)
+    every = campaigns(ws)   # the log's campaign events are kept between reads (knowledge.events)
+    found = next((c for c in every if c.id == cid), None) or next((c for c in every if c.id.lower() == cid.lower()), None)
     if found is None:
-        found = next((c for c in campaigns(ws) if c.id.lower() == cid.lower()), None)
-    if found is None:
-        latest = ", ".join(c.id for c in campaigns(ws)[:5])
+        latest = ", ".join(c.id for c in every[:5])
         raise ToolError(f"no campaign {cid!r}" + (f" (latest: {latest})" if latest else " (no campaign yet)"))
     return found
 
 
-def new_campaign_id(ws: Workspace, today: _dt.date | None = None) -> str:
-    taken = {c.id for c in campaigns(ws)}
+def _segments(ws: Workspace) -> dict[str, str]:
+    """customer → RFM segment as text ("none" without one): what ``segment_of`` records (once per workspace)."""
+    def build():
+        rfm = rfm_by_id(ws)
+        if "segment" not in rfm:
+            return {}
+        seg = rfm["segment"]
+        return dict(zip(rfm.index.tolist(), [str(v) if v is not None and pd.notna(v) else "none" for v in seg.tolist()]))
+    return cached(ws, "segment_of", build)
+
+
+def new_campaign_id(ws: Workspace, today: _dt.date | None = None, taken: set[str] | None = None) -> str:
+    taken = {c.id for c in campaigns(ws)} if taken is None else taken
     day = (today or _dt.date.today()).strftime("%Y%m%d")
     while True:
         cid = f"cmp-{day}-{secrets.token_hex(2)}"
@@ -450,14 +488,14 @@ def create_campaign(ws: Workspace, *, actor: str, role: str, target_kind: str, t
             for i in c.payload.get("control") or []}
     excluded: dict[str, list[str]] = {r: [] for r in EXCLUSION_REASONS}
     eligible = []
-    col = CHANNEL_CONTACT[channel]   # the one column has_contact reads, for the targeted customers at once
-    values = cust[col].reindex(target.ids).tolist() if col in cust.columns and target.ids else [None] * len(target.ids)
-    for i, v in zip(target.ids, values):
+    ok = contactable(ws, channel)
+    recent = recent if is_marketing(occasion) else {}
+    for i in target.ids:
         if i in optout:
             excluded["opt_out"].append(i)
-        elif not has_contact({col: v}, channel):
+        elif i not in ok:
             excluded["no_contact"].append(i)
-        elif is_marketing(occasion) and i in recent:
+        elif i in recent:
             excluded["frequency_cap"].append(i)
         elif i in busy:
             excluded["other_campaign"].append(i)
@@ -465,11 +503,9 @@ def create_campaign(ws: Workspace, *, actor: str, role: str, target_kind: str, t
             excluded["control_elsewhere"].append(i)
         else:
             eligible.append(i)
-    rfm = rfm_by_id(ws)
-    seg = rfm["segment"] if "segment" in rfm else pd.Series(dtype=object)
-    seg_values = seg.reindex(eligible).tolist() if len(seg) and eligible else [None] * len(eligible)
-    segment_of = {i: (str(v) if v is not None and pd.notna(v) else "none") for i, v in zip(eligible, seg_values)}
-    cid = new_campaign_id(ws)
+    seg = _segments(ws)
+    segment_of = {i: seg.get(i, "none") for i in eligible}
+    cid = new_campaign_id(ws, taken={c.id for c in others})
     if seed is None:
         seed = int(hashlib.sha256(cid.encode()).hexdigest()[:8], 16)
     treated, control = holdout_split(eligible, segment_of, float(holdout_share), int(seed))

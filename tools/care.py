@@ -32,6 +32,7 @@ import datetime as _dt
 import re
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from knowledge.errors import GuanxiError
@@ -297,8 +298,16 @@ def _by_customer(t: pd.DataFrame | None) -> pd.DataFrame:
     return t.set_index("customer_id", drop=False)
 
 
-def _col(t: pd.DataFrame, col: str, ids: pd.Index) -> pd.Series:
-    return t[col].astype(object).reindex(ids) if col in t.columns else pd.Series(None, index=ids, dtype="object")
+def _col(t: pd.DataFrame, col: str, ids: pd.Index, pos: np.ndarray | None = None) -> pd.Series:
+    """``t[col]`` as objects for the customers of ``ids`` (NaN for those ``t`` lacks); ``pos``: their rows in ``t``
+    (``t.index.get_indexer(ids)``, computed once for several columns)."""
+    if col not in t.columns:
+        return pd.Series(None, index=ids, dtype="object")
+    if pos is None:
+        return t[col].astype(object).reindex(ids)
+    values = t[col].to_numpy(object)
+    picked = values[np.maximum(pos, 0)] if len(values) else np.full(len(pos), np.nan, dtype=object)
+    return pd.Series(np.where(pos >= 0, picked, np.nan), index=ids, dtype="object")
 
 
 def _rows(t: pd.DataFrame, cols: list[str], ids: pd.Index) -> dict[str, dict]:
@@ -317,20 +326,27 @@ def _flag(values: pd.Series, test) -> pd.Series:
     return values.map(lut).astype(object).fillna(False).astype(bool)
 
 
-def _vip_mask(rfm: pd.DataFrame, ids: pd.Index) -> pd.Series:
-    """`is_vip` for every customer of ``ids`` at once."""
-    out = _flag(_col(rfm, "segment", ids), lambda v: _norm(v) in _VIP_SEGMENTS)
+def _positions(t: pd.DataFrame, ids: pd.Index) -> np.ndarray | None:
+    """The rows of ``ids`` in ``t`` (-1 where absent), for `_col`; None when ``t``'s index is not unique."""
+    return t.index.get_indexer(ids) if t.index.is_unique else None
+
+
+def _vip_mask(rfm: pd.DataFrame, ids: pd.Index, pos: np.ndarray | None = None) -> pd.Series:
+    """`is_vip` for every customer of ``ids`` at once (``pos``: `_positions` of ``ids`` in ``rfm``)."""
+    out = _flag(_col(rfm, "segment", ids, pos), lambda v: _norm(v) in _VIP_SEGMENTS)
     for k in ("tier", "tier_en", "segment_cn8", "segment_zh"):
-        out |= _col(rfm, k, ids).isin(_VIP_OTHER)
+        out |= _col(rfm, k, ids, pos).isin(_VIP_OTHER)
     return out.astype(bool)
 
 
-def _risk_mask(rfm: pd.DataFrame, churn: pd.DataFrame, ids: pd.Index) -> pd.Series:
-    """`is_at_risk` for every customer of ``ids`` at once."""
-    out = _flag(_col(churn, "risk_band", ids), _risk_band_high)
-    out |= pd.to_numeric(_col(churn, "churn_probability", ids), errors="coerce").ge(0.6)
-    out |= _flag(_col(rfm, "segment", ids), lambda v: _norm(v) in _RISK_SEGMENTS)
-    out |= _col(rfm, "segment_cn8", ids).isin(_RISK_OTHER) | _col(rfm, "segment_zh", ids).isin(_RISK_OTHER)
+def _risk_mask(rfm: pd.DataFrame, churn: pd.DataFrame, ids: pd.Index, rfm_pos: np.ndarray | None = None,
+               churn_pos: np.ndarray | None = None) -> pd.Series:
+    """`is_at_risk` for every customer of ``ids`` at once (``*_pos``: `_positions` of ``ids`` in each table)."""
+    out = _flag(_col(churn, "risk_band", ids, churn_pos), _risk_band_high)
+    out |= pd.to_numeric(_col(churn, "churn_probability", ids, churn_pos), errors="coerce").ge(0.6)
+    out |= _flag(_col(rfm, "segment", ids, rfm_pos), lambda v: _norm(v) in _RISK_SEGMENTS)
+    out |= _col(rfm, "segment_cn8", ids, rfm_pos).isin(_RISK_OTHER) | _col(rfm, "segment_zh", ids, rfm_pos).isin(
+        _RISK_OTHER)
     return out.astype(bool)
 
 
@@ -340,15 +356,16 @@ def _next_birthdays(bdays: pd.Series, as_of: _dt.date) -> pd.Series:
     out = pd.Series(pd.NaT, index=bdays.index, dtype="datetime64[ns]")
     if not ok.any():
         return out
-    m, d = bdays[ok].dt.month, bdays[ok].dt.day
+    m, d = bdays[ok].dt.month.to_numpy(), bdays[ok].dt.day.to_numpy()
 
-    def in_year(year: int) -> pd.Series:
+    def in_year(year: int) -> np.ndarray:   # the month's first day + the day (a valid date: 29 Feb → 28 Feb)
         leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
-        dd = d.where(~((m == 2) & (d == 29)) | leap, 28)
-        return pd.to_datetime(pd.DataFrame({"year": year, "month": m, "day": dd}))
+        dd = np.where((m == 2) & (d == 29) & (not leap), 28, d)
+        first = np.datetime64(f"{year:04d}-01", "M") + (m - 1).astype("timedelta64[M]")
+        return first.astype("datetime64[D]") + (dd - 1).astype("timedelta64[D]")
     this = in_year(as_of.year)
-    nxt = this.where(this >= pd.Timestamp(as_of), in_year(as_of.year + 1))
-    out[ok] = nxt
+    nxt = np.where(this >= np.datetime64(as_of, "D"), this, in_year(as_of.year + 1))
+    out[ok] = nxt.astype("datetime64[ns]")
     return out
 
 

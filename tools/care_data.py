@@ -7,9 +7,12 @@ favourite category, recommended products) so that batch drafting reads each tabl
 from __future__ import annotations
 
 import dataclasses
+import functools
+import operator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
@@ -18,13 +21,82 @@ from knowledge.workspace import Workspace
 from tools.offers import OfferList, load_offers, segment_key
 from tools.results import plain, resolve_as_of
 
-__all__ = ["CareData", "care_data", "clean_value"]
+__all__ = ["CareData", "RowsById", "care_data", "clean_value", "purchase_summaries"]
 
 
 def _records(df: pd.DataFrame) -> list[dict]:
     """``df.to_dict(orient="records")`` (the same values), built column by column: several times faster."""
     cols = list(df.columns)
     return [dict(zip(cols, row)) for row in zip(*[df[c].tolist() for c in cols])] if cols else [{} for _ in range(len(df))]
+
+
+class RowsById:
+    """``{str(customer_id): row dict}`` of a table, as `_records` builds the rows, each built when first
+    asked for (a million customers: no million dicts up front). ``first``: the first row of an id wins
+    (as after ``drop_duplicates``), else the last (as a dict built row by row); ``text_ids``: the row's
+    customer_id is the text id. `prefetch` builds many rows at once (a batch)."""
+
+    def __init__(self, df: pd.DataFrame, first: bool = False, text_ids: bool = False):
+        self.df, self.first, self.text_ids = df, first, text_ids
+        self.ids = df["customer_id"].astype(str)
+        self.index = pd.Index(self.ids.to_numpy(object), dtype=object)
+        self.memo: dict[str, dict] = {}
+
+    def _pos(self, cid: str) -> int | None:
+        try:
+            p = self.index.get_loc(cid)
+        except (KeyError, TypeError):
+            return None
+        if isinstance(p, slice):
+            return p.start if self.first else p.stop - 1
+        if not isinstance(p, (int, np.integer)):   # a mask: the id on several rows
+            hits = np.flatnonzero(p)
+            return int(hits[0] if self.first else hits[-1])
+        return int(p)
+
+    def _rows(self, positions: list[int]) -> list[dict]:
+        rows = _records(self.df.iloc[positions])
+        if self.text_ids:
+            for r, p in zip(rows, positions):
+                r["customer_id"] = self.ids.iat[p]
+        return rows
+
+    def get(self, cid, default=None):
+        cid = str(cid)
+        if cid not in self.memo:
+            p = self._pos(cid)
+            if p is None:
+                return default
+            self.memo[cid] = self._rows([p])[0]
+        return self.memo[cid]
+
+    def __getitem__(self, cid) -> dict:
+        row = self.get(cid)
+        if row is None:
+            raise KeyError(cid)
+        return row
+
+    def __contains__(self, cid) -> bool:
+        return str(cid) in self.memo or self._pos(str(cid)) is not None
+
+    def __iter__(self):
+        return iter(pd.unique(self.index.to_numpy()).tolist())   # ids in order of first appearance
+
+    def __len__(self) -> int:
+        return int(self.index.nunique())
+
+    def prefetch(self, ids) -> None:
+        """Build the rows of ``ids`` (those not built yet) at once."""
+        todo = [str(i) for i in dict.fromkeys(ids) if str(i) not in self.memo]
+        if not todo:
+            return
+        if self.index.is_unique:
+            pos = self.index.get_indexer(todo)
+            todo, pos = [c for c, p in zip(todo, pos) if p >= 0], [int(p) for p in pos if p >= 0]
+        else:
+            found = [(c, self._pos(c)) for c in todo]
+            todo, pos = [c for c, p in found if p is not None], [p for _, p in found if p is not None]
+        self.memo.update(zip(todo, self._rows(pos)))
 
 
 def clean_value(v) -> str | None:
@@ -46,10 +118,9 @@ class CareData:
     offers: OfferList = field(default_factory=OfferList)
     as_of: pd.Timestamp | None = None
     label: str = "tables"
-    _cust: dict = field(default_factory=dict, repr=False)
-    _rfm: dict | None = field(default=None, repr=False)
-    _churn: dict | None = field(default=None, repr=False)
-    _orders_by: dict | None = field(default=None, repr=False)
+    _cust: RowsById | None = field(default=None, repr=False)
+    _rfm: RowsById | None = field(default=None, repr=False)
+    _churn: RowsById | None = field(default=None, repr=False)
     _cid_col: pd.Series | None = field(default=None, repr=False)
     _prof: dict = field(default_factory=dict, repr=False)
     _fb_cid: pd.Series | None = field(default=None, repr=False)
@@ -59,21 +130,19 @@ class CareData:
     #: a workspace with the per-customer order artefacts (tools.orders_index): ``orders`` is then empty
     #: and the lines are read per customer (or per batch) from the artefact
     ws: Workspace | None = field(default=None, repr=False)
-    _scope: set | None = field(default=None, repr=False)
 
     def __post_init__(self):
         if "customer_id" not in self.customers.columns or "name" not in self.customers.columns:
             raise GuanxiError("drafts: the customers table needs customer_id and name columns")
-        if not self._cust:
-            c = self.customers.copy()
-            c["customer_id"] = c["customer_id"].astype(str)
-            self._cust = {r["customer_id"]: r for r in _records(c.drop_duplicates("customer_id"))}
+        if self._cust is None:
+            self._cust = RowsById(self.customers, first=True, text_ids=True)
         self.as_of = resolve_as_of(self.orders, self.as_of)
 
     def customer(self, customer_id) -> dict:
         cid = str(customer_id or "").strip()
-        if cid in self._cust:
-            return self._cust[cid]
+        row = self._cust.get(cid)
+        if row is not None:
+            return row
         up = {k.upper(): k for k in self._cust}
         if cid.upper() in up:
             return self._cust[up[cid.upper()]]
@@ -89,14 +158,14 @@ class CareData:
         if self.rfm is None:
             return None
         if self._rfm is None:
-            self._rfm = {str(r["customer_id"]): r for r in _records(self.rfm)}
+            self._rfm = RowsById(self.rfm)
         return self._rfm.get(cid)
 
     def churn_row(self, cid: str) -> dict | None:
         if self.churn is None:
             return None
         if self._churn is None:
-            self._churn = {str(r["customer_id"]): r for r in _records(self.churn)}
+            self._churn = RowsById(self.churn)
         return self._churn.get(cid)
 
     def segment_names(self, cid: str) -> set[str]:
@@ -137,32 +206,36 @@ class CareData:
     def n_orders(self) -> int:
         """Order lines in the data (the table's rows, also when they are read per customer)."""
         if self.ws is not None:
-            from tools.orders_index import order_lines_count
-            return order_lines_count(self.ws)
+            if "n_orders" not in self._shared:   # the Parquet footer, read once (not once per draft)
+                from tools.orders_index import order_lines_count
+                self._shared["n_orders"] = order_lines_count(self.ws)
+            return self._shared["n_orders"]
         return len(self.orders)
 
     def index_orders(self, ids=None) -> None:
-        """Group the order lines by customer once (batch drafting); from a workspace's artefact, the
-        lines of the customers ``ids`` only."""
-        if self.ws is not None and self._orders_by is None:
-            from tools.orders_index import customers_lines
-            cols = [c for c in self._ORDER_COLS if c in self.orders.columns]
-            keep = list(self._cust) if ids is None else [str(i) for i in ids]
-            self._orders_by, self._scope = customers_lines(self.ws, keep, cols), set(keep)
+        """Batch drafting: the purchase summaries of the customers ``ids`` (all when None) at once
+        (`purchase_summaries`: what `purchases` gives one by one), from the workspace's per-customer
+        artefact or the orders table; their customer, RFM and churn rows are built at once too."""
+        if ids is not None:
+            self.rfm_row(""), self.churn_row("")
+            for rows in (self._cust, self._rfm, self._churn):
+                if rows is not None:
+                    rows.prefetch(ids)
+        todo = [c for c in dict.fromkeys(list(self._cust) if ids is None else map(str, ids)) if c not in self._prof]
+        if not todo:
             return
-        if self._orders_by is None:
-            o = self.orders
-            cols = [c for c in self._ORDER_COLS if c in o.columns]
-            arrays = [o[c].tolist() for c in cols]
-            by: dict[str, list[dict]] = {}
-            for cid, *vals in zip(o["customer_id"].astype(str).tolist(), *arrays):
-                by.setdefault(cid, []).append(dict(zip(cols, vals)))
-            self._orders_by = by
+        cols = [c for c in self._ORDER_COLS if c in self.orders.columns]
+        if self.ws is not None:
+            from tools.orders_index import customers_frame
+            lines = customers_frame(self.ws, todo, cols)
+        else:
+            if self._cid_col is None:
+                self._cid_col = self.orders["customer_id"].astype(str)
+            lines = self.orders.loc[self._cid_col.isin(todo).to_numpy(bool), ["customer_id", *cols]]
+        self._prof.update(purchase_summaries(lines, todo, self.as_of))
 
     def order_rows(self, cid: str) -> list[dict]:
         """The customer's order lines as dicts (order_id, order_date, product_name, category, amount)."""
-        if self._orders_by is not None and (self._scope is None or cid in self._scope):
-            return self._orders_by.get(cid, [])
         if self.ws is not None:
             from tools.orders_index import customer_orders
             o = customer_orders(self.ws, cid)
@@ -206,7 +279,10 @@ class CareData:
         (by sales) of the customer's favourite category that they have not bought."""
         prof = self.purchases(cid)
         if prof["recs"] is None:
-            recs = _recommend(self.rules, prof["bought"], top)
+            if "rule_sides" not in self._shared and self.rules is not None and len(self.rules):
+                from tools.association import rule_sides
+                self._shared["rule_sides"] = rule_sides(self.rules)   # once, not per customer
+            recs = _recommend(self._shared.get("rule_sides"), prof["bought"], top)
             if len(recs) < top and prof["fav"] is not None:
                 cat = prof["fav"][0]
                 have = prof["bought"] | {r["item"] for r in recs}
@@ -232,6 +308,81 @@ class CareData:
                     out.setdefault(str(cat), []).append((str(name), round(float(amt), 2)))
             self._shared["best_sellers"] = out
         return self._shared["best_sellers"]
+
+
+def purchase_summaries(lines: pd.DataFrame, ids: list[str], as_of: pd.Timestamp) -> dict[str, dict]:
+    """`CareData.purchases` of the customers ``ids`` at once, from their order ``lines`` (customer_id and the
+    order columns, each customer's lines in table order). Customers with a line of unknown amount are left
+    out (Python's ``max`` / ``min`` over NaN keys follow the lines' order: `purchases` does them one by one);
+    the category spends that break a tie are summed line by line, as `purchases` adds them."""
+    ids = [str(i) for i in ids]
+    empty = {c: {"last": None, "fav": None, "bought": set(), "n": 0, "recs": None} for c in ids}
+    if not len(lines):
+        return empty
+    if not pd.api.types.is_datetime64_any_dtype(lines["order_date"]) or (
+            "amount" in lines and not pd.api.types.is_numeric_dtype(lines["amount"])):
+        return {}   # dates or amounts as text: `purchases` parses them one by one
+    o = lines.loc[(lines["order_date"] < as_of).to_numpy(bool)]
+    amount = o["amount"].to_numpy(float) if "amount" in o else np.zeros(len(o))
+    cust = o["customer_id"].astype(str).to_numpy(object)
+    codes, uniq = pd.factorize(cust)
+    n = np.bincount(codes, minlength=len(uniq)) if len(uniq) else np.zeros(0, int)
+    unsure = set(uniq[np.unique(codes[np.isnan(amount)])].tolist()) if np.isnan(amount).any() else set()
+
+    def clean(col: str) -> np.ndarray:   # clean_value of each cell (None when missing), once per distinct value
+        out = np.full(len(o), None, dtype=object)
+        if col in o:
+            vals = o[col].to_numpy(object)
+            there = ~pd.isna(vals)
+            lut = {v: clean_value(v) for v in set(vals[there].tolist())}
+            out[there] = [lut[v] for v in vals[there].tolist()]
+        return out
+    product, category = clean("product_name"), clean("category")
+    raw_product = o["product_name"].to_numpy(object) if "product_name" in o else product
+    order_id = o["order_id"].to_numpy(object) if "order_id" in o else np.full(len(o), None, dtype=object)
+    dates = o["order_date"].to_numpy("datetime64[ns]")
+    stamp, pos = dates.astype("int64"), np.arange(len(o))
+    out = dict(empty)
+    for k in range(len(uniq)):
+        out[uniq[k]] = {"last": None, "fav": None, "bought": set(), "n": int(n[k]), "recs": None}
+    # the latest line, the dearest on that day, the first such in the customer's order
+    latest = np.lexsort((pos, -amount, -stamp, codes))
+    for i in latest[np.r_[True, codes[latest][1:] != codes[latest][:-1]]].tolist() if len(o) else []:
+        if product[i] is not None:
+            out[cust[i]]["last"] = (str(raw_product[i]), pd.Timestamp(dates[i]), str(order_id[i]))
+    # the favourite category: the most lines, then the higher spend (summed line by line), then the name
+    has_cat = np.array([c is not None for c in category], dtype=bool)
+    kc, names = pd.factorize(category[has_cat])
+    pair = codes[has_cat].astype(np.int64) * max(len(names), 1) + kc
+    pairs, inv, cnt = np.unique(pair, return_inverse=True, return_counts=True)
+    pair_c, pair_k = pairs // max(len(names), 1), pairs % max(len(names), 1)
+    best = cnt == pd.Series(cnt).groupby(pair_c).transform("max").to_numpy()
+    ties = np.bincount(pair_c[best], minlength=len(uniq)) if len(pairs) else np.zeros(len(uniq), int)
+    by_pair = np.argsort(inv, kind="stable")
+    starts = np.searchsorted(inv[by_pair], np.arange(len(pairs) + 1))
+    cat_amount = amount[has_cat]
+    spend = lambda p: functools.reduce(operator.add, cat_amount[by_pair[starts[p]:starts[p + 1]]].tolist(), 0.0)  # noqa: E731
+    chosen: dict[int, int] = {}
+    for p in np.flatnonzero(best).tolist():
+        c = int(pair_c[p])
+        if ties[c] == 1 or c not in chosen:
+            chosen[c] = p
+        else:
+            q = chosen[c]
+            if (-spend(p), names[pair_k[p]]) < (-spend(q), names[pair_k[q]]):
+                chosen[c] = p
+    for c, p in chosen.items():
+        out[uniq[c]]["fav"] = (names[pair_k[p]], int(cnt[p]), int(n[c]))
+    # the products bought
+    has_product = np.array([p is not None for p in product], dtype=bool)
+    bc, bp = codes[has_product], raw_product[has_product]
+    by_customer = np.argsort(bc, kind="stable")
+    cuts = np.searchsorted(bc[by_customer], np.arange(len(uniq) + 1))
+    for c in np.unique(bc).tolist():
+        out[uniq[c]]["bought"] = set(map(str, bp[by_customer[cuts[c]:cuts[c + 1]]].tolist()))
+    for c in unsure:
+        del out[c]
+    return out
 
 
 def _df_or_none(v):
@@ -276,7 +427,7 @@ def care_data(ws_or_tables, offers=None, as_of=None) -> CareData:
         d = CareData(base.customers, base.orders, base.feedback, base.rfm, base.churn, base.rules,
                      load_offers(ws) if offers is None else load_offers(offers),
                      base.as_of if as_of is None else pd.Timestamp(as_of), base.label,
-                     base._cust, base._rfm, base._churn, base._orders_by, base._cid_col, {}, base._fb_cid,
+                     base._cust, base._rfm, base._churn, base._cid_col, {}, base._fb_cid,
                      base._shared, ws=base.ws)
         from knowledge.events import EventLog
         from tools.service_log import status_changes
@@ -294,13 +445,10 @@ def care_data(ws_or_tables, offers=None, as_of=None) -> CareData:
     raise GuanxiError(f"drafts: expected a Workspace, a folder or a dict of tables, got {type(ws_or_tables).__name__}")
 
 
-def _recommend(rules: pd.DataFrame | None, bought: set[str], top: int = 3) -> list[dict]:
+def _recommend(rules: pd.DataFrame | tuple | None, bought: set[str], top: int = 3) -> list[dict]:
     if rules is None or not len(rules) or not bought:
         return []
-    try:
-        from tools.association import recommend_for_customer
-        recs = recommend_for_customer(rules, bought, top=top)
-    except ImportError:  # pragma: no cover - association module is part of the project
-        recs = []
+    from tools.association import recommend_for_customer
+    recs = recommend_for_customer(rules, bought, top=top)
     return [{"item": str(r["item"]), "because": [str(x) for x in r.get("because", [])], "kind": "rule",
              "confidence": float(r.get("confidence") or 0), "lift": float(r.get("lift") or 0)} for r in recs]

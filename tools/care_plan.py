@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from knowledge.errors import GuanxiError
 from knowledge.text import CJK_RE
@@ -58,13 +60,18 @@ class CarePlan:
         cust["customer_id"] = cust["customer_id"].astype(str).astype(object)
         cust = cust.set_index("customer_id", drop=False)
         name_s = cust["name"].astype(str)
-        self.names = dict(zip(cust.index.tolist(), name_s.tolist()))
-        latin_s = name_s.str.contains(c._LATIN) & ~name_s.str.contains(CJK_RE)
-        self.lang_of = dict(zip(cust.index.tolist(), latin_s.map({True: "en", False: "zh"}).tolist()))
-        order = sorted(self.names)                       # festival recipients: by customer id
-        self.rank = dict(zip(order, range(len(order))))
-        self.recipients = {"all": order, "zh": [i for i in order if self.lang_of[i] == "zh"],
-                           "en": [i for i in order if self.lang_of[i] == "en"], "none": []}
+        ids = cust.index.tolist()
+        self.names = dict(zip(ids, name_s.tolist()))
+        # the patterns as text: Arrow's RE2 runs them (CJK_RE compiled makes pandas loop in Python)
+        latin = (name_s.str.contains(c._LATIN.pattern) & ~name_s.str.contains(CJK_RE.pattern)).to_numpy(bool)
+        self.lang_of = dict(zip(ids, np.where(latin, "en", "zh").tolist()))
+        # festival recipients by customer id: Arrow sorts text by code point, as sorted() does; tuples of
+        # text are containers the cyclic GC stops walking (lists of a million ids it walks at every collection)
+        by_id = pc.sort_indices(pa.array(ids, type=pa.large_string())).to_numpy() if ids else np.zeros(0, int)
+        order = np.asarray(ids, dtype=object)[by_id]
+        self.rank = dict(zip(order.tolist(), range(len(order))))
+        self.recipients = {"all": tuple(order.tolist()), "zh": tuple(order[~latin[by_id]].tolist()),
+                           "en": tuple(order[latin[by_id]].tolist()), "none": ()}
         self.rfm_f, self.churn_f = c._by_customer(rfm), c._by_customer(churn)
         if rfm is None:
             self.warnings.append("no RFM table: VIP thanks not assessed (build the workspace to precompute it)")
@@ -78,7 +85,7 @@ class CarePlan:
         else:
             self.warnings.append("customers table has no birthday column: no birthdays listed")
 
-        iv = intervals.loc[intervals.index.isin(cust.index)]
+        iv = intervals.loc[cust.index.get_indexer(intervals.index) >= 0]   # cust.index is unique
         if feedback is not None and len(feedback) and "customer_id" in feedback.columns:
             fb = feedback.dropna(subset=["customer_id"])
             created = pd.to_datetime(fb["created_at"])
@@ -89,7 +96,8 @@ class CarePlan:
         last_order = pd.to_datetime(iv["last_order"]).dt.normalize()
         last_touch = pd.concat([last_order, fb_last.reindex(iv.index).fillna(last_order)], axis=1).max(axis=1)
         a_ts = pd.Timestamp(a_date)
-        vip = c._vip_mask(self.rfm_f, iv.index)
+        rfm_pos, churn_pos = c._positions(self.rfm_f, iv.index), c._positions(self.churn_f, iv.index)
+        vip = c._vip_mask(self.rfm_f, iv.index, rfm_pos)
         if contact_every_days is not None:
             interval = pd.Series(int(contact_every_days), index=iv.index)
         else:
@@ -97,20 +105,34 @@ class CarePlan:
             own = gap.round().clip(lower=c.MIN_INTERVAL_DAYS, upper=180)
             interval = own.where((iv["order_days"] >= 2) & gap.notna(), vip.map({True: 30, False: 60})).astype(int)
         threshold = interval.where(vip, (interval * 1.5).round().astype(int))
-        p_churn = self.churn_f["churn_probability"].reindex(iv.index) if "churn_probability" in self.churn_f else \
-            pd.Series(float("nan"), index=iv.index)
+        if "churn_probability" in self.churn_f and churn_pos is not None and len(self.churn_f):
+            p_churn = self.churn_f["churn_probability"].iloc[np.maximum(churn_pos, 0)].set_axis(iv.index).where(
+                churn_pos >= 0)   # reindex(iv.index) by the positions found once
+        elif "churn_probability" in self.churn_f:
+            p_churn = self.churn_f["churn_probability"].reindex(iv.index)
+        else:
+            p_churn = pd.Series(float("nan"), index=iv.index)
         self.due = pd.DataFrame({
             "lo": last_order, "lt": last_touch, "since": (a_ts - last_touch).dt.days,
             "order": (a_ts - last_order).dt.days, "iv": interval, "p": p_churn,
-            "risky": c._risk_mask(self.rfm_f, self.churn_f, iv.index), "vip": vip,
+            "risky": c._risk_mask(self.rfm_f, self.churn_f, iv.index, rfm_pos, churn_pos), "vip": vip,
             "due": last_touch + pd.to_timedelta(threshold, unit="D"),
             "regular_ok": vip | (iv["order_days"] >= 2) | (contact_every_days is not None)})
 
     # ------------------------------------------------------------------ one window
     def window(self, days: int) -> "CareWindow":
+        """The window of the next ``days`` days (the last few asked for are kept: a window is read-only)."""
         if days is None or int(days) < 1:
             raise GuanxiError(f"care_calendar: days must be ≥ 1, got {days}")
         days = int(days)
+        kept = self.__dict__.setdefault("_windows", {})
+        if days not in kept:
+            if len(kept) >= 8:
+                kept.pop(next(iter(kept)))
+            kept[days] = self._window(days)
+        return kept[days]
+
+    def _window(self, days: int) -> "CareWindow":
         end = self.as_of + pd.Timedelta(days=days)  # exclusive
         a_date, e_date = self.as_of.date(), end.date()
         a_day = np.datetime64(a_date, "D")
@@ -143,7 +165,8 @@ class CarePlan:
         rank = np.fromiter((self.rank[x] for x in cols["cid"]), dtype=np.int64, count=len(cols["cid"]))
         order = np.lexsort((rank, -urgv, kinds, dayv.astype("int64")))   # date, priority, urgency ↓, id
         fests = c.festivals_between(self.as_of, end)
-        return CareWindow(self, days, end, [cols["cid"][i] for i in order.tolist()], kinds[order], dayv[order], fests)
+        return CareWindow(self, days, end, tuple([cols["cid"][i] for i in order.tolist()]), kinds[order], dayv[order],
+                          fests)
 
     def due_rows(self, cids: list) -> dict:
         """{customer_id: (due-for-contact columns, rfm row, churn row)} for the customers of ``cids``."""
@@ -234,7 +257,7 @@ class CareWindow:
     plan: CarePlan
     days: int
     end: pd.Timestamp
-    cids: list
+    cids: tuple
     kinds: np.ndarray
     day: np.ndarray
     fests: list

@@ -23,8 +23,11 @@ _lock = threading.Lock()
 
 
 def save_deferred(ws, model, features: pd.DataFrame) -> None:
-    """Keep the model and the features of the rows whose reasons are left for later."""
-    ws.write_artefact(DEFERRED, features.rename_axis("customer_id").reset_index())
+    """Keep the model and the features of the rows whose reasons are left for later (sorted by customer_id in
+    small row groups: the rows shown are read by the row groups' statistics, not the whole file)."""
+    from tools.orders_index import ROW_GROUP
+    ws.write_artefact(DEFERRED, features.rename_axis("customer_id").reset_index().sort_values(
+        "customer_id", kind="stable", ignore_index=True), row_group_size=ROW_GROUP)
     ws.artefacts_dir.mkdir(parents=True, exist_ok=True)
     (ws.artefacts_dir / MODEL_FILE).write_bytes(pickle.dumps(model))   # our own file, written by this build
 

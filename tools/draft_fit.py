@@ -11,6 +11,7 @@ and the assembly of a draft from its parts.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass, field
 
@@ -27,12 +28,20 @@ _GSM7_BASIC = set("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !
 _GSM7_EXT = set("^{}\\[~]|€\f")
 
 
+_GSM7 = frozenset(_GSM7_BASIC | _GSM7_EXT)
+
+
+def _units(text: str) -> tuple[bool, int, int, int]:
+    """(all GSM-7, characters, GSM-7 extension characters, UTF-16 units) of a text."""
+    gsm = _GSM7.issuperset(text)
+    return gsm, len(text), sum(text.count(ch) for ch in _GSM7_EXT) if gsm else 0, len(text.encode("utf-16-le")) // 2
+
+
 def sms_length(text: str) -> tuple[str, int, int]:
     """(encoding, length in that encoding, single-SMS limit): ("GSM-7", septets, 160) when every
     character is GSM-7 (extension characters count 2), else ("UCS-2", UTF-16 units, 70)."""
-    if all(ch in _GSM7_BASIC or ch in _GSM7_EXT for ch in text):
-        return "GSM-7", len(text) + sum(ch in _GSM7_EXT for ch in text), 160
-    return "UCS-2", len(text.encode("utf-16-le")) // 2, 70
+    gsm, n, ext, utf16 = _units(text)
+    return ("GSM-7", n + ext, 160) if gsm else ("UCS-2", utf16, 70)
 
 
 def measure(text: str, channel: str) -> tuple[int, int | None, str | None]:
@@ -80,32 +89,67 @@ def assemble(parts: list[Part], lang: str, channel: str) -> str:
     return main + sign if lang == "zh" else main + " " + sign
 
 
+def _measured(parts: list[Part], lang: str, channel: str, units: dict) -> tuple[int, int | None]:
+    """``measure(assemble(parts, lang, channel), channel)[:2]`` from each part's `_units` (``units`` by
+    id(part)), without assembling: the blocks' texts joined by "" (zh) or " " (en), the sign-off after."""
+    if channel == "email":
+        return 0, None
+    sep = 0 if lang == "zh" else 1
+    blocks: dict[str, list] = {}
+    for p in parts:
+        if p.text:
+            blocks.setdefault(p.block, []).append(units[id(p)])
+    gsm, n, ext, utf16, joins = True, 0, 0, 0, 0
+    main = 0
+    for b in ("greet", "body", "close", "optout", "sign"):
+        us = blocks.get(b)
+        if not us:
+            continue
+        main += b != "sign"
+        joins += len(us) - 1
+        for g, c, e, u in us:
+            gsm, n, ext, utf16 = gsm and g, n + c, ext + e, utf16 + u
+    joins = sep * (joins + max(main - 1, 0)) + (sep if blocks.get("sign") else 0)
+    if channel == "wechat":
+        return n + joins, WECHAT_LIMIT
+    return (n + ext + joins, 160) if gsm else (utf16 + joins, 70)
+
+
+@functools.lru_cache(maxsize=512)
+def _selections(shape: tuple) -> tuple:
+    """The selections of the optional parts of a draft whose optional parts have these (weight, group):
+    (score, positions chosen), at most one per group, the most valuable first, ties in the order
+    ``itertools.product`` over [None, part] per single part then [None, *members] per group gives them."""
+    singles = [i for i, (_, g) in enumerate(shape) if g is None]
+    groups: dict[str, list[int]] = {}
+    for i, (_, g) in enumerate(shape):
+        if g is not None:
+            groups.setdefault(g, []).append(i)
+    choices = [[None, i] for i in singles] + [[None, *m] for m in groups.values()]
+    combos = []
+    for pick in itertools.product(*choices):
+        chosen = tuple(i for i in pick if i is not None)
+        combos.append((sum(shape[i][0] for i in chosen), len(combos), chosen))
+    combos.sort(key=lambda c: (-c[0], c[1]))
+    return tuple((score, chosen) for score, _, chosen in combos)
+
+
 def fit(parts: list[Part], lang: str, channel: str, optout: Part | None = None,
         marketing: bool = False) -> tuple[list[Part], str, int, bool]:
     """The most valuable selection of optional parts (at most one per group) whose text fits the
     channel's limit; the opt-out part is added (before the sign-off) when the message is
-    marketing or carries an offer. Returns (kept parts, text, score, fits)."""
+    marketing or carries an offer. Returns (kept parts, text, score, fits). Each selection is
+    measured from its parts' lengths (`_measured`); only the one returned is assembled."""
     optional = [p for p in parts if p.weight > 0]
-    singles = [p for p in optional if p.group is None]
-    groups: dict[str, list[Part]] = {}
-    for p in optional:
-        if p.group is not None:
-            groups.setdefault(p.group, []).append(p)
-    choices = [[None, p] for p in singles] + [[None, *g] for g in groups.values()]
-    combos = []
-    for pick in itertools.product(*choices):
-        chosen = [p for p in pick if p is not None]
-        combos.append((sum(p.weight for p in chosen), len(combos), chosen))
-    combos.sort(key=lambda c: (-c[0], c[1]))
+    units = {id(p): _units(p.text) for p in parts + ([optout] if optout is not None else []) if p.text}
     last = None
-    for score, _, chosen in combos:
-        keep = set(map(id, chosen))
+    for score, chosen in _selections(tuple((p.weight, p.group) for p in optional)):
+        keep = {id(optional[i]) for i in chosen}
         kept = [p for p in parts if p.weight == 0 or id(p) in keep]
         if optout is not None and (marketing or any(p.key == "offer" for p in kept)):
             kept = [p for p in kept if p.block != "sign"] + [optout] + [p for p in kept if p.block == "sign"]
-        text = assemble(kept, lang, channel)
-        n, limit, _ = measure(text, channel)
+        n, limit = _measured(kept, lang, channel, units)
         if limit is None or n <= limit:
-            return kept, text, score, True
-        last = (kept, text)
-    return last[0], last[1], -1, False
+            return kept, assemble(kept, lang, channel), score, True
+        last = kept
+    return last, assemble(last, lang, channel), -1, False

@@ -16,6 +16,7 @@ drafts; `md_unescape` undoes `md_text` for a terminal.
 """
 from __future__ import annotations
 
+import functools
 import html
 import math
 import re
@@ -204,7 +205,12 @@ def md_answer(text: str) -> str:
 def plain_text(s) -> str:
     """A name or product name for a draft (an SMS, a WeChat message, an e-mail): its words without any
     markup — no HTML tag, image, link, URL or Markdown character from the data."""
-    t = html.unescape(str(s if s is not None else ""))
+    return _plain_text(str(s if s is not None else ""))
+
+
+@functools.lru_cache(maxsize=65536)   # the same product and category names come back in every draft of a batch
+def _plain_text(t: str) -> str:
+    t = html.unescape(t)
     t = _MD_IMAGE.sub(r"\1", t)
     t = re.sub(r"\[([^\]\n]*)\]\([^)\n]*\)", r"\1", t)
     t = re.sub(r"<[/!?]?[A-Za-z][^<>]*(?:>|$)", " ", t)

@@ -21,13 +21,14 @@ import bisect
 import shutil
 import threading
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-__all__ = ["write_order_artefacts", "ORDER_ARTEFACTS", "customer_orders", "customer_feedback", "product_sales",
-           "category_product_sales", "care_intervals", "intervals_sql"]
+__all__ = ["write_order_artefacts", "ORDER_ARTEFACTS", "customer_orders", "customer_feedback", "customers_frame",
+           "product_sales", "category_product_sales", "care_intervals", "intervals_sql"]
 
 ORDER_ARTEFACTS = ("orders_by_customer", "care_intervals", "product_sales", "category_product_sales")
 ROW_GROUP = 16_384
@@ -149,10 +150,14 @@ def customer_feedback(ws, cid: str) -> pd.DataFrame:
     """The feedback table's rows of one customer (as a boolean mask on customer_id as text would give)."""
     from tools.context import cached
     fb = ws.table("feedback")
-    pos = cached(ws, "feedback_rows_by_customer",
-                 lambda: fb["customer_id"].astype(str).reset_index(drop=True).groupby(
-                     fb["customer_id"].astype(str).to_numpy(), sort=False).indices if len(fb) else {})
-    return fb.iloc[pos.get(str(cid), [])]
+
+    def build():   # the rows sorted by customer (stable: each customer's in table order) and where each starts
+        codes, ids = pd.factorize(fb["customer_id"].astype(str).to_numpy(object))
+        order = np.argsort(codes, kind="stable")
+        return pd.Index(ids, dtype=object), order, np.searchsorted(codes[order], np.arange(len(ids) + 1))
+    ids, order, starts = cached(ws, "feedback_rows_by_customer", build)
+    k = ids.get_indexer([str(cid)])[0]
+    return fb.iloc[order[starts[k]:starts[k + 1]] if k >= 0 else []]
 
 
 def _artefact_series(ws, name: str, keys: list[str]):
@@ -184,9 +189,10 @@ def care_intervals(ws) -> pd.DataFrame | None:
     return cached(ws, "care_intervals", build)
 
 
-def customers_lines(ws, ids, cols: list[str]) -> dict[str, list[dict]] | None:
-    """{customer_id: [{col: value} per order line, in file order]} for the customers of ``ids`` — as
-    grouping ``ws.table("orders")`` would give — from the sorted artefact (None without it)."""
+def customers_frame(ws, ids, cols: list[str]) -> pd.DataFrame | None:
+    """The order lines of the customers of ``ids`` (customer_id and ``cols``, the table's dtypes), sorted by
+    customer, each customer's in file order — the rows ``ws.table("orders")`` holds for them — from the
+    sorted artefact (None without it)."""
     p = ws.artefact_path("orders_by_customer")
     if not p.is_file():
         return None
@@ -195,12 +201,7 @@ def customers_lines(ws, ids, cols: list[str]) -> dict[str, list[dict]] | None:
     t = pq.read_table(p, columns=["customer_id", *cols], filters=[("customer_id", "in", keys)] if keys else None)
     if not keys:
         t = t.slice(0, 0)
-    t = t.cast(pa.schema([schema.field(n) for n in ["customer_id", *cols]]))
-    df = t.to_pandas()
-    by: dict[str, list[dict]] = {}
-    for cid, *vals in zip(df["customer_id"].astype(str).tolist(), *[df[c].tolist() for c in cols]):
-        by.setdefault(cid, []).append(dict(zip(cols, vals)))
-    return by
+    return t.cast(pa.schema([schema.field(n) for n in ["customer_id", *cols]])).to_pandas()
 
 
 def order_lines_count(ws) -> int:

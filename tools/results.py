@@ -34,7 +34,8 @@ def fmt_date(value) -> str:
     """A date/timestamp as 'YYYY-MM-DD' (time dropped when it is midnight)."""
     ts = pd.Timestamp(value)
     if ts == ts.normalize():
-        return ts.strftime("%Y-%m-%d")
+        # strftime's digits without its cost (a batch of drafts formats a date per draft)
+        return f"{ts.year}-{ts.month:02d}-{ts.day:02d}" if 1000 <= ts.year <= 9999 else ts.strftime("%Y-%m-%d")
     return ts.strftime("%Y-%m-%d %H:%M")
 
 

@@ -352,21 +352,22 @@ def at_risk_customers(top: int = 20, province: str | None = None, city: str | No
         else:
             raise ToolError(f"min_probability must be between 0 and 1, got {min_probability}")
     everyone = _at_risk_frame(ws)
-    keep = match_place(everyone["province"], province) & match_place(everyone["city"], city)
+    keep = np.ones(len(everyone), dtype=bool)   # the customers asked about, as positions in `everyone`
+    if province or city:
+        keep &= (match_place(everyone["province"], province) & match_place(everyone["city"], city)).to_numpy(bool)
     seg_label = None
     if segment:
         col, value = resolve_segment(segment)
-        keep &= everyone[col] == value
+        keep &= (everyone[col] == value).to_numpy(bool)
         seg_label = value
-    df = everyone.loc[keep]
     threshold = 0.5 if min_probability is None else float(min_probability)
-    above = df.loc[df["churn_probability"] >= threshold]
-    by_value = "value_at_risk" in df
+    high = everyone["churn_probability"].to_numpy() >= threshold
+    by_value = "value_at_risk" in everyone
     # everyone ranked once per threshold (a stable sort: filtering before or after it lists the same order)
-    ranked = cached(ws, f"at_risk_ranked:{threshold!r}", lambda: _rank_at_risk(everyone, threshold))
-    listed = ranked.loc[keep.reindex(ranked.index).to_numpy(bool)]
-    if min_probability is not None:
-        listed = listed.loc[listed["churn_probability"].to_numpy() >= threshold]
+    ranked = cached(ws, f"at_risk_ranked:{threshold!r}", lambda: _rank_at_risk(
+        everyone.assign(_pos=np.arange(len(everyone))), threshold)["_pos"].to_numpy())
+    shown = keep & high if min_probability is not None else keep
+    listed = everyone.iloc[ranked[shown[ranked]][:top]]
     if by_value:   # those at risk first, the most value at risk first among them
         order = (f"ranked by value at risk = churn_probability × annual_value (total spend ÷ years since the first "
                  f"order, at least one), those with probability ≥ {threshold:g} first")
@@ -374,7 +375,7 @@ def at_risk_customers(top: int = 20, province: str | None = None, city: str | No
         order = "ranked by churn_probability"
     rows = []
     from tools.churn_reasons import fill_reasons
-    for cid, r in fill_reasons(ws, listed.head(top)).iterrows():
+    for cid, r in fill_reasons(ws, listed).iterrows():
         basic = customer_basic(ws, cid, ctx)
         rows.append({**basic, "churn_probability": round(float(r["churn_probability"]), 4),
                      "risk_band": plain(r.get("risk_band")), "recency_days": plain(r.get("recency_days")),
@@ -393,7 +394,7 @@ def at_risk_customers(top: int = 20, province: str | None = None, city: str | No
                                 y_title="风险价值 value at risk") if by_value else
                  bar_chart_json(cdf, "label", "churn_probability", "流失概率最高的客户", "Highest churn probability",
                                 y_title="流失概率 churn probability"))
-    return {"count_at_risk": int(len(above)), "threshold": threshold, "customers_considered": int(len(df)),
+    return {"count_at_risk": int((keep & high).sum()), "threshold": threshold, "customers_considered": int(keep.sum()),
             "shown": len(rows), "customers": rows, "province": province, "city": city, "segment": seg_label,
             "chart": chart, "as_of": fmt_date(ws.as_of()), "order": "value_at_risk" if by_value else "churn_probability",
             "provenance": meta_provenance(ws, "churn", "tools.churn.churn_scores")

@@ -9,6 +9,7 @@ limited) and shown masked for every role but admin; they are data, never markup.
 from __future__ import annotations
 
 import getpass
+import itertools
 import re
 from datetime import date
 from typing import Literal
@@ -384,6 +385,19 @@ def _active_customers(ws, as_of: pd.Timestamp, active_days: int) -> pd.Index:
     return pd.Index(sorted(set(recent["customer_id"].astype(str))))
 
 
+def _active_by_value(ws, as_of: pd.Timestamp, active_days: int) -> tuple[tuple, tuple, dict, str]:
+    """The active customers (`_active_customers`) most valuable first — ids, values (0 without one), the
+    ids as a dict's keys, the value's name — sorted once per workspace, as-of date and activity window
+    (tuples and a dict of text: containers the cyclic GC stops walking, unlike lists and sets)."""
+    def build():
+        active = _active_customers(ws, as_of, active_days)
+        value, vname = _customer_value(ws)
+        v = value.reindex(active).fillna(0.0).sort_values(ascending=False, kind="stable")
+        ids = tuple(map(str, v.index.tolist()))
+        return ids, tuple(v.to_numpy(float).tolist()), dict.fromkeys(ids), vname
+    return cached(ws, f"active_by_value:{as_of.date()}:{active_days}", build)
+
+
 def contact_history(mode: Literal["contacted", "not_contacted", "customer"] | None = None,
                     customer_id: str | None = None,
                     period: Literal["last_week", "this_week", "last_month", "this_month", "days"] | None = None,
@@ -429,19 +443,21 @@ def contact_history(mode: Literal["contacted", "not_contacted", "customer"] | No
             raise ToolError(f"days must be between 1 and 3660, got {n}")
         since = (pd.Timestamp(today) - pd.Timedelta(days=n - 1)).strftime("%Y-%m-%d")
         as_of = ws.as_of()
-        active = _active_customers(ws, as_of, int(active_days))
+        ids, values, members, vname = _active_by_value(ws, as_of, int(active_days))
         last = cf.groupby("customer_id")["sent_at"].max() if len(cf) else pd.Series(dtype=object)
         contacted = set(last[last >= since].index)
-        todo = active[~active.isin(list(contacted))]
-        value, vname = _customer_value(ws)
-        v = value.reindex(todo).fillna(0.0)
-        order = v.sort_values(ascending=False, kind="stable").index[:top]
-        lst = [{"customer_id": c, "name": nm, "last_contact": last.get(c), "value": round(float(v[c]), 2)}
-               for c, nm in zip(order, names(order))]
+        # the first `top` active customers by value who were not contacted (a stable sort of the active
+        # ones: removing the contacted leaves the others in the order sorting them alone gives)
+        order = list(itertools.islice((i for i, c in enumerate(ids) if c not in contacted), top))
+        in_active = [c for c in last.index if c in members]
+        n_contacted = sum(1 for c in in_active if c in contacted)
+        n_todo = len(ids) - n_contacted
+        lst = [{"customer_id": ids[i], "name": nm, "last_contact": last.get(ids[i]), "value": round(values[i], 2)}
+               for i, nm in zip(order, names([ids[i] for i in order]))]
         return {"mode": "not_contacted", "days": n, "since": since, "today": today.isoformat(),
-                "active_customers": int(len(active)), "active_days": int(active_days),
-                "contacted": int(len(active) - len(todo)), "not_contacted": int(len(todo)),
-                "never_contacted": int((~todo.isin(last.index)).sum()),
+                "active_customers": int(len(ids)), "active_days": int(active_days),
+                "contacted": int(n_contacted), "not_contacted": int(n_todo),
+                "never_contacted": int(n_todo - (len(in_active) - n_contacted)),
                 "value_measure": vname, "shown": len(lst), "customers": lst, "as_of": as_of.strftime("%Y-%m-%d"),
                 "provenance": prov + f" · active = ordered in the {int(active_days)} days before {as_of:%Y-%m-%d}"
                               + (f" · sorted by {vname}" if vname else "")}

@@ -26,6 +26,32 @@ def test_the_log_refuses_updates_deletes_and_unknown_kinds(tmp_path):
     assert log.count() == 1
 
 
+
+def _fresh_read(path, kinds) -> list:
+    """The events of ``kinds`` read straight from SQLite (nothing kept from earlier reads)."""
+    import json
+    with sqlite3.connect(path) as con:
+        rows = con.execute(f"SELECT id, kind, subject, payload FROM events WHERE kind IN ({', '.join('?' * len(kinds))}) "
+                           f"ORDER BY id", kinds).fetchall()
+    return [(i, k, s, json.loads(p)) for i, k, s, p in rows]
+
+
+def test_whole_kinds_read_again_give_the_log_as_it_is_now(tmp_path):
+    path = tmp_path / "events.sqlite"
+    log = EventLog(path)
+    log.append_many([("contact", "bob", f"C{i}", {"n": i}) for i in range(3)] + [("customer_note", "al", "C1", {"text": "a"})])
+    kinds = ("customer_note", "contact")
+    seen = lambda: [(e.id, e.kind, e.subject, e.payload) for e in log.events(kind=kinds)]  # noqa: E731
+    assert seen() == _fresh_read(path, kinds) and len(seen()) == 4
+    EventLog(path).append("contact", "eve", "C9", {"n": 9})        # another writer (another object, process)
+    log.append("complaint_status", "al", "F1", {"status": "resolved"})
+    assert seen() == _fresh_read(path, kinds) and seen()[-1][2] == "C9"
+    assert [e.subject for e in log.events(kind="contact")] == ["C0", "C1", "C2", "C9"]
+    other = EventLog(tmp_path / "other.sqlite")
+    other.append("contact", "zed", "Z1", {"n": 1})
+    log.restore_from(other.path, force=True)                        # the file replaced under the same path
+    assert seen() == _fresh_read(path, kinds) == [(1, "contact", "Z1", {"n": 1})]
+
 # ------------------------------------------------------------------ several processes, a kill, a bad file
 import multiprocessing as mp  # noqa: E402
 import os  # noqa: E402

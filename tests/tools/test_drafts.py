@@ -89,6 +89,24 @@ def test_sms_length_rules():
     assert sms_length("Hi 😀") == ("UCS-2", 5, 70)  # outside the BMP: two UTF-16 units
 
 
+def test_a_selection_is_measured_as_its_assembled_text():
+    import random
+
+    from tools import draft_fit as fit_mod
+    rng = random.Random(3)
+    pool = ["", "您好，王女士！", "Hi Emma,", "{braces}", "€5 off", "😀 smile", "a|b", "最近购买了 绿茶。", "Thanks.",
+            "x" * 60, "ÄÖñ", "\n", "【茶香】", "Reply TD to opt out"]
+    for _ in range(600):
+        lang, channel = rng.choice(["zh", "en"]), rng.choice(["sms", "wechat", "email"])
+        parts = [fit_mod.Part(f"k{i}", rng.choice(pool), rng.choice([0, 5]),
+                              block=rng.choice(["greet", "body", "close", "optout", "sign", "body"]))
+                 for i in range(rng.randint(0, 8))]
+        units = {id(p): fit_mod._units(p.text) for p in parts if p.text}
+        n, limit = fit_mod._measured(parts, lang, channel, units)
+        want = fit_mod.measure(fit_mod.assemble(parts, lang, channel), channel)
+        assert (n, limit) == want[:2] if channel != "email" else limit is None
+
+
 def test_every_sms_fits_one_message(data, tables):
     n = 0
     for cid, occ, tone, lang in itertools.product(_ids(tables), OCCASIONS, TONES, ("zh", "en")):

@@ -57,16 +57,14 @@ def test_one_customers_lines_are_the_table_filtered(ws):
 
 
 def test_the_batch_lines_are_the_table_grouped(ws):
-    from tools.orders_index import customers_lines
+    from tools.orders_index import customers_frame
     o = ws.table("orders")
     cols = ["order_id", "order_date", "product_name", "category", "amount"]
     some = sorted(set(o["customer_id"].astype(str)))[::3]
-    got = customers_lines(ws, some, cols)
-    sub = o[o["customer_id"].astype(str).isin(some)]
-    want: dict = {}
-    for r in sub[["customer_id", *cols]].to_dict(orient="records"):
-        want.setdefault(str(r.pop("customer_id")), []).append(r)
-    assert got == want
+    got = customers_frame(ws, some, cols)
+    sub = o[o["customer_id"].astype(str).isin(some)][["customer_id", *cols]]
+    want = sub.iloc[sub["customer_id"].astype(str).argsort(kind="stable")].reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, want)
 
 
 def test_intervals_and_sales_artefacts_match_pandas(ws):
@@ -112,6 +110,24 @@ def test_the_care_tool_lists_what_the_whole_calendar_gives(routing_settings, day
     assert got["provenance"].startswith(" · ".join(cal.provenance))
 
 
+def test_the_care_plans_columns_are_the_per_customer_rules(ws):
+    from tools.care import is_at_risk, is_latin_name, is_vip, next_birthday
+    from tools.care_plan import workspace_window
+    plan = workspace_window(Workspace(ws.root), 7).plan
+    first = lambda t: {str(r["customer_id"]): r for r in t.drop_duplicates("customer_id").to_dict(orient="records")}  # noqa: E731
+    rfm, churn, cust = first(ws.artefact("rfm")), first(ws.artefact("churn")), first(ws.table("customers"))
+    due = plan.due
+    assert due["vip"].tolist() == [is_vip(rfm.get(i)) for i in due.index]
+    assert due["risky"].tolist() == [is_at_risk(rfm.get(i), churn.get(i)) for i in due.index]
+    assert [p if p == p else None for p in due["p"]] == [(churn.get(i) or {}).get("churn_probability") for i in due.index]
+    assert plan.lang_of == {i: "en" if is_latin_name(r["name"]) else "zh" for i, r in cust.items()}
+    assert plan.recipients["all"] == tuple(sorted(cust)) and set(plan.recipients["en"]) == {
+        i for i, lang in plan.lang_of.items() if lang == "en"} and plan.recipients["en"]
+    a = ws.as_of().date()
+    assert [None if pd.isna(d) else d.date() for d in plan.next_bday] == [
+        next_birthday(None if pd.isna(b) else b, a) for b in plan.bdays]
+
+
 def test_calendar_targets_are_the_calendar_customers(ws):
     from tools.campaigns import resolve_target
     for occ in ("birthday", "festival", "winback", "regular"):
@@ -139,6 +155,26 @@ def test_drafts_from_the_artefacts_match_drafts_from_the_tables(ws):
         assert (a.text, a.sources, a.warnings) == (b.text, b.sources, b.warnings)
     lazy.index_orders(ids[:5])
     assert all(lazy.order_rows(c) == eager.order_rows(c) for c in ids)   # in the batch or not
+
+
+def test_rows_built_when_asked_are_the_rows_of_the_whole_table_dict(ws):
+    from tools.care_data import RowsById
+    rfm = ws.artefact("rfm")
+    dup = pd.concat([rfm, rfm.iloc[::5].assign(monetary=-1.0)], ignore_index=True)   # ids on two rows
+    cust = ws.table("customers").assign(customer_id=lambda d: d.index + 1000)          # numbers, not text
+    cases = [(dup, False, False, {str(r["customer_id"]): r for r in dup.to_dict(orient="records")}),
+             (dup, True, False, {str(r["customer_id"]): r for r in dup.drop_duplicates("customer_id").to_dict(
+                 orient="records")}),
+             (cust, True, True, {str(r["customer_id"]): {**r, "customer_id": str(r["customer_id"])}
+                                 for r in cust.to_dict(orient="records")})]
+    for df, first, text_ids, want in cases:
+        one, batch = RowsById(df, first, text_ids), RowsById(df, first, text_ids)
+        assert list(one) == list(want) and len(one) == len(want)
+        batch.prefetch(list(want)[::3] + ["nobody"])
+        for cid, row in want.items():
+            assert one.get(cid) == row and batch[cid] == row and cid in one
+            assert [type(v) for v in one[cid].values()] == [type(v) for v in row.values()]
+        assert one.get("nobody") is None and "nobody" not in batch
 
 
 def test_campaign_windows_by_duckdb_match_pandas(ws):
