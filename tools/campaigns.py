@@ -343,10 +343,24 @@ def holdout_split(ids: list[str], segment_of: dict[str, str], share: float, seed
         quota[g] += 1
     control: set[str] = set()
     for g, members in groups.items():
-        pool = sorted(members)
-        random.Random(f"{seed}|{g}").shuffle(pool)
-        control.update(pool[: quota[g]])
+        if quota[g]:   # nobody held out of this segment: its draw changes nothing
+            pool = sorted(members)
+            _shuffle(pool, random.Random(f"{seed}|{g}"))
+            control.update(pool[: quota[g]])
     return [i for i in ids if i not in control], [i for i in ids if i in control]
+
+
+def _shuffle(pool: list, rng: random.Random) -> None:
+    """``rng.shuffle(pool)``: the same draws (``_randbelow`` by ``getrandbits``) in one loop, without a call
+    per member (a 150,000-customer segment)."""
+    bits = rng.getrandbits
+    for i in range(len(pool) - 1, 0, -1):
+        n = i + 1
+        k = n.bit_length()
+        j = bits(k)
+        while j >= n:
+            j = bits(k)
+        pool[i], pool[j] = pool[j], pool[i]
 
 
 # =========================================================================== the campaign

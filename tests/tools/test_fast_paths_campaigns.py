@@ -11,6 +11,7 @@ import pytest
 
 from knowledge.events import EventLog
 from knowledge.workspace import Workspace
+from tools.campaigns import _shuffle  # noqa: I001 - the stdlib's shuffle, inlined: checked against it below
 from tools.campaigns import (CHANNEL_CONTACT, CONTROL_KEPT_DAYS, EXCLUSION_REASONS, campaigns, contactable,
                              create_campaign, has_contact, is_marketing, opted_out, recently_contacted, resolve_target)
 from tools.campaigns_flow import approve_campaign
@@ -111,6 +112,31 @@ def test_a_campaigns_contact_rules_are_the_rules_applied_one_customer_at_a_time(
         assert c.excluded == want_excluded, (kind, channel)
         assert c.segment_of == want_segments and sorted(c.treated + c.control) == sorted(want_segments)
         assert any(want_excluded.values())
+
+
+def test_the_control_group_is_drawn_by_the_standard_shuffle():
+    import random
+
+    from tools.campaigns import holdout_split
+    for n in (0, 1, 2, 5, 64, 1000, 70_000):
+        for seed in ("1|Champions", "977|none"):
+            mine, std = list(range(n)), list(range(n))
+            _shuffle(mine, random.Random(seed))
+            random.Random(seed).shuffle(std)
+            assert mine == std, (n, seed)
+    ids = [f"C{i:05d}" for i in range(3000)]
+    seg = {i: ("Champions", "At Risk", "Loyal", "Hibernating")[n % 4 if n < 2990 else 3] for n, i in enumerate(ids)}
+    control: set = set()
+    groups: dict = {}
+    for i in ids:
+        groups.setdefault(seg[i], []).append(i)
+    treated, held = holdout_split(ids, seg, 0.1, seed=42)
+    quota = {g: sum(seg[i] == g for i in held) for g in groups}
+    for g, members in groups.items():   # as it was drawn: random.shuffle of the sorted members
+        pool = sorted(members)
+        random.Random(f"42|{g}").shuffle(pool)
+        control.update(pool[: quota[g]])
+    assert held == [i for i in ids if i in control] and len(held) == 300
 
 
 # ----------------------------------------------------------------------------- the campaigns read back
