@@ -954,8 +954,8 @@ def kpi(tables: dict[str, pd.DataFrame] | MetricSource, metric: str, by: str | N
     prov = provenance(f"query_metrics: {query_words(metric, by, ctx, top, lowest)} (DuckDB SQL)", counted, as_of=ctx.as_of)
     prov += " · rows scanned: " + ", ".join(f"{name} {n:,}" for name, n in scanned.items())
     if ctx.oq is not None and ctx.oq.grain != "line":
-        prov += {"customer": " (as per-customer sums of the lines)",
-                 "customer_month": " (as per-customer monthly sums of the lines)"}[ctx.oq.grain]
+        kind = {"customer": "per-customer", "customer_month": "per-customer monthly"}[ctx.oq.grain]
+        prov += f" (read as {ctx.oq.grain_rows:,} {kind} sums of the lines)"
     lab = metric_labels(metric, src)
     return KpiResult(
         metric=metric, label_zh=lab["zh"], label_en=lab["en"], value=value,

@@ -136,6 +136,7 @@ class Query:
     lines: str = "count(*)"
     customers: str = "count(DISTINCT customer_id)"
     grain: str = "line"
+    grain_rows: int | None = None   # rows of the sums read instead of the lines
 
 
 @dataclass
@@ -458,13 +459,20 @@ class MetricSource:
         if start is None and end == as_of and all(self._customer_level(d) for d in dims):
             view = self.customer_sums(metric, as_of)
             if view is not None:
-                return {"base": view, **sums, "customers": "count(*)", "grain": "customer"}
+                return {"base": view, **sums, "customers": "count(*)", "grain": "customer",
+                        "grain_rows": self._count(view)}
         if month_start(start) and (end == as_of or month_start(end)) and \
                 all(self._customer_level(d) or d in ("month", "quarter", "year") for d in dims):
             view = self.customer_sums(metric, as_of, monthly=True)
             if view is not None:
-                return {"base": view, **sums, "grain": "customer_month"}
+                return {"base": view, **sums, "grain": "customer_month", "grain_rows": self._count(view)}
         return {}
+
+    def _count(self, view: str) -> int:
+        """Rows of a table this source made (counted once)."""
+        if ("rows", view) not in self._ready:
+            self._ready[("rows", view)] = int(self.scalar(f"SELECT count(*) FROM {view}") or 0)
+        return self._ready[("rows", view)]
 
     def _customer_level(self, dim: str) -> bool:
         own = self.own_dims.get(dim)
