@@ -60,6 +60,18 @@ def routing_ws(routing_settings):
     return Workspace(routing_settings.workspace)
 
 
+@pytest.fixture
+def routing_ws_copy(routing_ws, tmp_path):
+    """A writable copy of the routing demo workspace (its tables and analyses; no exports, audit,
+    events or feedback index), for tests that write events."""
+    import shutil
+    from knowledge.workspace import Workspace
+    root = tmp_path / "ws"
+    shutil.copytree(routing_ws.root, root, ignore=shutil.ignore_patterns("exports", "audit.jsonl", "events.sqlite*",
+                                                                          "chroma", "index"))
+    return Workspace(root)
+
+
 @pytest.fixture(scope="session")
 def _demo_build(_routing_build):
     """The same workspace completed with the feedback index and the feedback analyses — the step

@@ -53,7 +53,7 @@ from tools.spec import MANAGERS
 
 __all__ = ["CONTROL_KEPT_DAYS", "TARGET_KINDS", "STATES", "EXCLUSION_REASONS", "CHANNEL_CONTACT", "Target", "Campaign",
            "resolve_target", "opted_out", "is_opt_out", "has_contact", "recently_contacted", "holdout_split",
-           "create_campaign", "campaign", "campaigns", "require_manager", "is_marketing", "new_campaign_id", "contactable"]
+           "create_campaign", "reserved_customers", "campaign", "campaigns", "require_manager", "is_marketing", "new_campaign_id", "contactable"]
 
 TARGET_KINDS = ("segment", "cn8", "at_risk", "care_calendar", "cluster", "metric_query", "customers")
 STATES = ("drafted", "approved", "exported", "sent", "cancelled")
@@ -474,6 +474,17 @@ def new_campaign_id(ws: Workspace, today: _dt.date | None = None, taken: set[str
             return cid
 
 
+def reserved_customers(others: list, as_of: pd.Timestamp) -> tuple[set, set]:
+    """The customers other campaigns hold: (busy: treated by an approved or exported campaign,
+    held: in the control group of one, or of one sent within CONTROL_KEPT_DAYS of ``as_of``)."""
+    busy = {i for c in others if c.state in ("approved", "exported") for i in c.payload.get("treated") or []}
+    kept_since = (as_of - pd.Timedelta(days=CONTROL_KEPT_DAYS)).date().isoformat()
+    held = {i for c in others if c.state in ("approved", "exported")
+            or (c.state == "sent" and str(c.sent.get("sent_at")) >= kept_since)
+            for i in c.payload.get("control") or []}
+    return busy, held
+
+
 def create_campaign(ws: Workspace, *, actor: str, role: str, target_kind: str, target_spec: dict | None = None,
                     name: str | None = None, occasion: str | None = None, channel: str = "sms",
                     language: str = "auto", tone: str = "warm", offer: str | None = None,
@@ -495,11 +506,7 @@ def create_campaign(ws: Workspace, *, actor: str, role: str, target_kind: str, t
     optout, opt_sources = opted_out(ws)
     recent = recently_contacted(ws, as_of, cap_days)
     others = campaigns(ws)
-    busy = {i for c in others if c.state in ("approved", "exported") for i in c.payload.get("treated") or []}
-    kept_since = (as_of - pd.Timedelta(days=CONTROL_KEPT_DAYS)).date().isoformat()
-    held = {i for c in others if c.state in ("approved", "exported")
-            or (c.state == "sent" and str(c.sent.get("sent_at")) >= kept_since)
-            for i in c.payload.get("control") or []}
+    busy, held = reserved_customers(others, as_of)
     excluded: dict[str, list[str]] = {r: [] for r in EXCLUSION_REASONS}
     eligible = []
     ok = contactable(ws, channel)

@@ -3,7 +3,6 @@ or out-of-order step a message (never a traceback), drafts as a plain table with
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 
@@ -13,11 +12,8 @@ from tools.campaigns import campaign, create_campaign
 
 
 @pytest.fixture
-def ws(routing_ws, tmp_path) -> Workspace:
-    root = tmp_path / "ws"
-    shutil.copytree(routing_ws.root, root, ignore=shutil.ignore_patterns("exports", "audit.jsonl", "events.sqlite*",
-                                                                          "chroma", "index"))
-    return Workspace(root)
+def ws(routing_ws_copy) -> Workspace:
+    return routing_ws_copy
 
 
 def _audit(ws) -> list[dict]:

@@ -4,7 +4,6 @@ workspace (the shared one is never written to)."""
 from __future__ import annotations
 
 import io
-import shutil
 
 import openpyxl
 import pandas as pd
@@ -19,11 +18,8 @@ from tools.context import ToolContext, ToolError
 
 
 @pytest.fixture
-def ws(routing_ws, tmp_path) -> Workspace:
-    root = tmp_path / "ws"
-    shutil.copytree(routing_ws.root, root, ignore=shutil.ignore_patterns("exports", "audit.jsonl", "events.sqlite*",
-                                                                          "chroma", "index"))
-    return Workspace(root)
+def ws(routing_ws_copy) -> Workspace:
+    return routing_ws_copy
 
 
 def _new(ws, kind="at_risk", spec=None, **kw):

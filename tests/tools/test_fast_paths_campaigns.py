@@ -3,7 +3,6 @@ computation gives, on copies of the demo workspace: the contact rules of a new c
 campaigns read back from the event log, who was not contacted, the at-risk list."""
 from __future__ import annotations
 
-import shutil
 from datetime import date
 
 import pandas as pd
@@ -12,7 +11,7 @@ import pytest
 from knowledge.events import EventLog
 from knowledge.workspace import Workspace
 from tools.campaigns import _shuffle  # noqa: I001 - the stdlib's shuffle, inlined: checked against it below
-from tools.campaigns import (CHANNEL_CONTACT, CONTROL_KEPT_DAYS, EXCLUSION_REASONS, campaigns, contactable,
+from tools.campaigns import (CHANNEL_CONTACT, EXCLUSION_REASONS, campaigns, contactable, reserved_customers,
                              create_campaign, has_contact, is_marketing, opted_out, recently_contacted, resolve_target)
 from tools.campaigns_flow import approve_campaign
 from tools.context import ToolContext, customers_by_id, match_place, resolve_segment, rfm_by_id
@@ -20,11 +19,8 @@ from tools.registry import call_tool
 
 
 @pytest.fixture
-def ws(routing_ws, tmp_path) -> Workspace:
-    root = tmp_path / "ws"
-    shutil.copytree(routing_ws.root, root, ignore=shutil.ignore_patterns("exports", "audit.jsonl", "events.sqlite*",
-                                                                          "chroma", "index"))
-    return Workspace(root)
+def ws(routing_ws_copy) -> Workspace:
+    return routing_ws_copy
 
 
 def _day(ws, n: int) -> str:
@@ -62,11 +58,7 @@ def _slow_rules(ws, ids: list[str], channel: str, occasion: str, cap_days: int) 
     cust = customers_by_id(ws)
     optout, _ = opted_out(ws)
     recent = recently_contacted(ws, as_of, cap_days)
-    others = campaigns(ws)
-    busy = {i for c in others if c.state in ("approved", "exported") for i in c.payload.get("treated") or []}
-    kept_since = (as_of - pd.Timedelta(days=CONTROL_KEPT_DAYS)).date().isoformat()
-    held = {i for c in others if c.state in ("approved", "exported")
-            or (c.state == "sent" and str(c.sent.get("sent_at")) >= kept_since) for i in c.payload.get("control") or []}
+    busy, held = reserved_customers(campaigns(ws), as_of)
     excluded = {r: [] for r in EXCLUSION_REASONS}
     eligible = []
     col = CHANNEL_CONTACT[channel]
