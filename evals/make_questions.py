@@ -558,6 +558,17 @@ def semantic_facts(name: str, param, f: Facts, v: dict, period, args: dict) -> l
         n = int((p.reindex(ids) >= float(low)).sum())
         return [Expect(value=float(n), label=f"customers matched (churn probability ≥ {low})"),
                 Expect(("流失", "churn"), label="says the churn filter")]
+    if name == "batch_count":  # a segment's customers with every customer condition asked for (place, gender, age, channel)
+        ids = J.customer_set({k: args[k] for k in ("segment", "province", "city", "gender", "age_band") if args.get(k)})
+        if args.get("signup_channel"):
+            ids = ids.intersection(J.customer_set({"channel": args["signup_channel"]}))
+        age, born = J.cust["_age"], pd.to_datetime(J.cust["birthday"], errors="coerce").dt.year
+        for col, lo, hi in ((age, args.get("age_min"), args.get("age_max")), (born, args.get("born_from"), args.get("born_to"))):
+            if lo is not None or hi is not None:
+                ok = col.notna() & col.ge(lo if lo is not None else -np.inf) & col.le(hi if hi is not None else np.inf)
+                ids = ids.intersection(J.cust.index[ok])
+        ids = ids[ids.isin(f.rfm.index)]
+        return [Expect(value=float(len(ids)), label="customers matched (every condition)")]
     if name == "top_either":  # best sellers where 卖得最好 may mean units or amount: the #1 of either
         n = int(param or 1)
         out = []
