@@ -28,7 +28,7 @@ CONDITIONS: dict[str, tuple[tuple[str, ...], str, str]] = {
     "gender": (("gender",), "性别", "gender"),
     "age_band": (("age_band", "age_min", "age_max", "born_from", "born_to"), "年龄", "age"),
     "age_range": (("age_band", "age_min", "age_max", "born_from", "born_to"), "年龄", "age"),
-    "sales_channel": (("channel", "order_channel"), "渠道", "channel"),
+    "sales_channel": (("channel", "order_channel", "signup_channel"), "渠道", "channel"),
     "churn_risk": (("churn_risk", "min_probability"), "流失风险", "churn risk"),
 }
 _RISK_WORDS = {"high": ("流失风险高", "high churn risk"), "at_risk": ("有流失风险", "at risk of churning")}

@@ -165,7 +165,8 @@ def age_band_named(q: str) -> str | None:
 
 def age_range_named(q: str) -> tuple[str, int, int] | None:
     """An age range that is not one of the bands: ("age", lo, hi) in full years at the as-of date
-    ("30岁以上", "over 40", "30到40岁"), or ("birth_year", lo, hi) for a generation ("90后", "00后")."""
+    ("30岁以上", "over 40", "30到40岁"), or ("birth_year", lo, hi) for a generation ("90后", "00后").
+    "over 70%", "over 50 yuan", "over 30 days" are not ages."""
     m = re.search(r"(?<!\d)([0-9])0\s*后", q)
     if m:
         d = int(m.group(1))
@@ -175,12 +176,12 @@ def age_range_named(q: str) -> tuple[str, int, int] | None:
     if m:
         a, b = (int(m.group(1)), int(m.group(2))) if m.group(1) else (int(m.group(3)), int(m.group(4)))
         return ("age", a, b) if a <= b else None
-    m = re.search(r"(\d{2})\s*(?:周岁|岁)\s*(及以上|以上|往上|或以上)|(?:over|above|older than)\s+(\d{2})\b|(\d{2})\s*\+", q, re.I)
+    m = re.search(r"(\d{2})\s*(?:周岁|岁)\s*(及以上|以上|往上|或以上)|(?:over|above|older than)\s+(\d{2})\b(?!\s*(?:%|％|percent|yuan|rmb|元|块|orders?|purchases?|times|days?|weeks?|months?|items?|units?|dollars?))|(\d{2})\s*\+", q, re.I)
     if m:
         if m.group(1):
             return "age", int(m.group(1)), 129
         return ("age", int(m.group(3)) + 1, 129) if m.group(3) else ("age", int(m.group(4)), 129)
-    m = re.search(r"(\d{2})\s*(?:周岁|岁)\s*(及以下|以下|以内)|(?:under|below|younger than)\s+(\d{2})\b|不到\s*(\d{2})\s*岁", q, re.I)
+    m = re.search(r"(\d{2})\s*(?:周岁|岁)\s*(及以下|以下|以内)|(?:under|below|younger than)\s+(\d{2})\b(?!\s*(?:%|％|percent|yuan|rmb|元|块|orders?|purchases?|times|days?|weeks?|months?|items?|units?|dollars?))|不到\s*(\d{2})\s*岁", q, re.I)
     if m:
         n = int(m.group(1) or m.group(3) or m.group(4))
         return "age", 0, (n if m.group(2) == "及以下" else n - 1)

@@ -319,9 +319,9 @@ class Router:
                     continue  # "抖音渠道的客户数": one channel, a filter
                 if b == "category" and item and item in self.vocab.categories and not grouping:
                     continue  # "茶叶类目今年卖了多少": one category, a filter
-                if b == "gender" and GENDER_ONE.search(q_by) and not grouping and \
+                if b == "gender" and GENDER_ONE.search(q_by) and not BOTH_GENDERS.search(q_by) and \
                         not re.search(r"男女|性别|gender|men and women", q_by, re.I):
-                    continue  # "山东女性客户的客单价": one gender, a filter (set below)
+                    continue  # "山东女性客户的客单价", "哪些女性客户有流失风险": one gender, a filter (set below)
                 if b == "age_band" and s.get("metric") == "average_age" and not grouping:
                     continue  # "冠军客户的平均年龄": the age is the metric, not a breakdown
                 if b == "age_band" and (age_band_named(q) or age_range_named(q)) and not re.search(r"年龄段|各.{0,3}年龄|by age|age (group|band)s", q_by, re.I):

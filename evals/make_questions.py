@@ -311,6 +311,20 @@ def shift_year(day: str, years: int) -> str:
         return t.replace(year=t.year + years, day=28).strftime("%Y-%m-%d")
 
 
+def _matching(J: "Judge", args: dict) -> pd.Index:
+    """The customers with every customer condition in ``args``: segment, place, gender, age band,
+    sign-up channel, age (full years) and birth-year ranges."""
+    ids = J.customer_set({k: args[k] for k in ("segment", "province", "city", "gender", "age_band") if args.get(k)})
+    if args.get("signup_channel"):
+        ids = ids.intersection(J.customer_set({"channel": args["signup_channel"]}))
+    age, born = J.cust["_age"], pd.to_datetime(J.cust["birthday"], errors="coerce").dt.year
+    for col, lo, hi in ((age, args.get("age_min"), args.get("age_max")), (born, args.get("born_from"), args.get("born_to"))):
+        if lo is not None or hi is not None:
+            ok = col.notna() & col.ge(lo if lo is not None else -np.inf) & col.le(hi if hi is not None else np.inf)
+            ids = ids.intersection(J.cust.index[ok])
+    return ids
+
+
 def ages(birthday: pd.Series, as_of: pd.Timestamp) -> pd.Series:
     """Full years at ``as_of`` (NaN when unknown or implausible)."""
     b = pd.to_datetime(birthday, errors="coerce")
@@ -558,6 +572,14 @@ def semantic_facts(name: str, param, f: Facts, v: dict, period, args: dict) -> l
         n = int((p.reindex(ids) >= float(low)).sum())
         return [Expect(value=float(n), label=f"customers matched (churn probability ≥ {low})"),
                 Expect(("流失", "churn"), label="says the churn filter")]
+    if name == "batch_count":  # a segment's customers with every customer condition asked for (place, gender, age, channel)
+        ids = _matching(J, args)
+        return [Expect(value=float(len(ids[ids.isin(f.rfm.index)])), label="customers matched (every condition)")]
+    if name == "at_risk_who":  # the at-risk count among the customers with every condition asked for
+        ch = f.artefact("churn")
+        p = ch.set_index(ch["customer_id"].astype(str))["churn_probability"]
+        n = int((p.reindex(_matching(J, args)) >= float(args.get("min_probability") or 0.5)).sum())
+        return [Expect(value=float(n), label="count at risk (every condition)")]
     if name == "top_either":  # best sellers where 卖得最好 may mean units or amount: the #1 of either
         n = int(param or 1)
         out = []

@@ -13,6 +13,7 @@ import pandas as pd
 from knowledge.export import new_export_path
 from tools.context import (ToolContext, ToolError, artefact_by_id, context, customer_basic, customers_by_id, mask_deep,
                            match_place, resolve_customer_id, top_n)
+from tools.customer_filter import CustomerConditions, age_args
 from tools.formatting import OCCASION_EN, OCCASION_ZH, bullets, fmt_int, fmt_pct, who
 from tools.results import to_jsonable
 from tools.segment_tools import ALL_CUSTOMERS
@@ -247,11 +248,11 @@ def churn_risk_floor(churn_risk: str | None, min_probability: float | None) -> f
     return floors[churn_risk]
 
 
-def _batch_members(ws, segment: str, floor: float | None, province: str | None, city: str | None):
+def _batch_members(ws, segment: str, floor: float | None, conds: CustomerConditions):
     """(the segment's ids, those the filters keep — in the segment's order —, the filters in words)."""
     from tools.care_data import care_data
     ids = care_data(ws).segment_ids(segment)
-    if floor is None and not province and not city:
+    if floor is None and not conds.asked():
         return ids, ids, []
     keep = pd.Series(True, index=pd.Index(ids, dtype=object))
     words = []
@@ -259,11 +260,9 @@ def _batch_members(ws, segment: str, floor: float | None, province: str | None, 
         p = artefact_by_id(ws, "churn", "churn scores")["churn_probability"].reindex(keep.index)
         keep &= p.ge(floor).to_numpy()
         words.append(f"churn_probability ≥ {floor:g} (churn artefact)")
-    cust = customers_by_id(ws).reindex(keep.index)
-    for col, want in (("province", province), ("city", city)):
-        if want:
-            keep &= match_place(cust[col], want).to_numpy()
-            words.append(f"{col} {want}")
+    if conds.asked():
+        keep &= conds.keep(customers_by_id(ws).reindex(keep.index), ws.as_of())
+        words += [f"{k} {v}" for k, v in conds.asked().items()]
     return ids, [i for i in ids if keep[i]], words
 
 
@@ -275,10 +274,14 @@ def draft_care_batch(segment: str,
                      tone: Literal["warm", "formal", "playful"] = "warm",
                      festival: str | None = None, churn_risk: ChurnRisk | None = None,
                      min_probability: float | None = None, province: str | None = None, city: str | None = None,
+                     gender: Literal["F", "M"] | None = None,
+                     age_band: Literal["<25", "25-34", "35-44", "45-54", "55+"] | None = None,
+                     age_min: int | None = None, age_max: int | None = None, born_from: int | None = None,
+                     born_to: int | None = None, signup_channel: str | None = None,
                      *, ctx: ToolContext | None = None) -> dict:
-    """Draft a care message for every customer of a segment — optionally only those at churn risk or
-    in one place — into a CSV file for a person to review and send (nothing is sent); contacts in the
-    file are masked for every role but admin.
+    """Draft a care message for every customer of a segment — optionally only those at churn risk, in
+    one place, of one gender, age or sign-up channel — into a CSV file for a person to review and send
+    (nothing is sent); contacts in the file are masked for every role but admin.
 
     Args:
         segment: a segment name in English or Chinese (Champions, 重要价值客户, 高价值客户, At Risk …) or "all"
@@ -292,6 +295,13 @@ def draft_care_batch(segment: str,
         min_probability: only the customers with churn probability ≥ this (0-1; "流失概率超过80%")
         province: only customers in this province, e.g. 浙江省
         city: only customers in this city, e.g. 杭州市
+        gender: only female (F) or male (M) customers
+        age_band: only customers of this age band (full years at the as-of date)
+        age_min: only customers at least this old, e.g. 40 for "40岁以上"
+        age_max: only customers at most this old, e.g. 29 for "30岁以下"
+        born_from: only customers born in or after this year, e.g. 1990 for "90后"
+        born_to: only customers born in or before this year, e.g. 1999 for "90后"
+        signup_channel: only customers who signed up on this channel (customers.channel), e.g. 抖音
     """
     import json
 
@@ -299,10 +309,12 @@ def draft_care_batch(segment: str,
     ctx = context(ctx)
     ws = ctx.ws
     floor = churn_risk_floor(churn_risk, min_probability)
-    ids, only, words = _batch_members(ws, segment, floor, province, city)
+    conds = CustomerConditions(province=province, city=city, gender=gender, age_band=age_band, age_min=age_min,
+                             age_max=age_max, born_from=born_from, born_to=born_to, signup_channel=signup_channel)
+    ids, only, words = _batch_members(ws, segment, floor, conds)
     base = {"segment": segment, "occasion": occasion, "channel": channel, "segment_size": len(ids),
             "churn_risk": churn_risk if min_probability is None else None, "min_probability": floor,
-            "province": province, "city": city}
+            "province": province, "city": city, "customer_conditions": conds.asked()}
     prov = f"tools.drafts.draft_batch · segment {segment} ({len(ids):,} customers)" + "".join(f" · {w}" for w in words)
     if words and not only:   # nothing to draft: say so, write no empty file
         return {**base, "rows": 0, "drafted": 0, "with_warnings": 0, "path": None, "masked": not ctx.unmasked,
@@ -331,7 +343,7 @@ def _batch_filters(r: dict, zh: bool) -> str:
     parts = [] if p is None else [(f"{_RISK_ZH[risk]}（流失概率 ≥ {fmt_pct(p, 0)}）" if risk in _RISK_ZH else f"流失概率 ≥ {fmt_pct(p, 0)}")
                                   if zh else (f"{_RISK_EN[risk]} (churn probability ≥ {fmt_pct(p, 0)})" if risk in _RISK_EN
                                               else f"with churn probability ≥ {fmt_pct(p, 0)}")]
-    parts += [str(r[k]) if zh else f"in {r[k]}" for k in ("province", "city") if r.get(k)]
+    parts += CustomerConditions(**(r.get("customer_conditions") or {k: r.get(k) for k in ("province", "city")})).words(zh)
     return ("、" if zh else ", ").join(parts)
 
 
@@ -360,7 +372,10 @@ def _batch_args(f) -> dict:
     a = {k: v for k, v in _draft_args(f).items() if k != "language" or v}
     if s.get("segment"):
         a["segment"] = s["segment"]
-    a.update(f.copy(("churn_risk", "province", "city")))   # "流失风险高的重要价值客户", "杭州的冠军客户"
+    a.update(f.copy(("churn_risk", "province", "city", "gender")))   # "流失风险高的重要价值客户", "杭州的冠军客户"
+    a.update(age_args(s))   # "30岁以下的", "90后的"
+    if s.get("sales_channel"):
+        a["signup_channel"] = s["sales_channel"]   # "抖音来的忠诚客户": the customers' own channel
     if s.get("min_probability") is not None and re.search(r"流失|churn", f.q, re.I):   # "流失概率超过80%的": that number
         a.pop("churn_risk", None)
         a["min_probability"] = s["min_probability"]

@@ -74,7 +74,7 @@ from tools.metric_sql import CUSTOMER_DIMS, SEGMENT_DIMS, UNKNOWN, MetricSource,
 from tools.results import default_as_of, fmt_date, provenance, to_jsonable
 
 __all__ = [
-    "METRICS", "DIMENSIONS", "FEEDBACK_METRICS", "AGE_BANDS", "KpiResult", "kpi", "age_band", "resolve_metric",
+    "METRICS", "DIMENSIONS", "FEEDBACK_METRICS", "AGE_BANDS", "KpiResult", "kpi", "age_band", "full_years", "match_values", "resolve_metric",
     "metric_labels", "dimension_labels",
     "sales", "order_count", "customer_count", "average_order_value", "repurchase_rate",
     "cohort_retention", "purchase_interval", "satisfaction", "complaint_rate", "resolution_time",
@@ -200,15 +200,21 @@ class KpiResult:
 def age_band(birthday: pd.Series, as_of) -> pd.Series:
     """Age band at ``as_of`` (full years) for each birthday: <25, 25-34, 35-44, 45-54, 55+, or 未知
     when the birthday is missing, unparseable or not before as_of."""
+    bins = [-np.inf, 25, 35, 45, 55, np.inf]
+    band = pd.cut(full_years(birthday, as_of), bins=bins, right=False, labels=list(AGE_BANDS))
+    return band.astype(object).where(band.notna(), UNKNOWN).astype(str)
+
+
+def full_years(birthday: pd.Series, as_of) -> pd.Series:
+    """Age in full years at ``as_of`` for each birthday; NaN when missing, unparseable, not before
+    as_of or 130 and over (what age_band calls 未知)."""
     as_of = pd.Timestamp(as_of)
     b = pd.Series(birthday)
     if not pd.api.types.is_datetime64_any_dtype(b):
         b = pd.to_datetime(b, errors="coerce", format="mixed")
     age = as_of.year - b.dt.year - ((as_of.month < b.dt.month) |
-                                    ((as_of.month == b.dt.month) & (as_of.day < b.dt.day))).astype(int)
-    bins = [-np.inf, 25, 35, 45, 55, np.inf]
-    band = pd.cut(age.where((age >= 0) & (age < 130)), bins=bins, right=False, labels=list(AGE_BANDS))
-    return band.astype(object).where(band.notna(), UNKNOWN).astype(str)
+                                    ((as_of.month == b.dt.month) & (as_of.day < b.dt.day))).astype(float)
+    return age.where((age >= 0) & (age < 130))
 
 
 def _parse_day(value, name: str, end: bool = False) -> pd.Timestamp | None:
@@ -274,7 +280,7 @@ def _resolve_dim(dim: str, allowed: tuple[str, ...], metric: str, what: str = "b
     return key
 
 
-def _match_values(dim: str, want, known: list[str]) -> list[str]:
+def match_values(dim: str, want, known: list[str]) -> list[str]:
     """The labels a filter value stands for: exact, else one label by prefix / substring ("浙江" →
     "浙江省"), a gender word (女 → F), or for product every name holding the word."""
     wants = list(want) if isinstance(want, (list, tuple, set)) else [want]
@@ -354,7 +360,7 @@ class _Ctx:
                 f[dim] = want
             self.order_filters = f
             odims = [d for d in dims if d not in ("feedback_channel", "kind")]
-            self.oq = src.query("orders", metric, odims, f, self.as_of, self.date_from, self.end, _match_values,
+            self.oq = src.query("orders", metric, odims, f, self.as_of, self.date_from, self.end, match_values,
                                 per_customer=metric in _PER_CUSTOMER_METRICS)
             self.filters.update(self._shown(self.oq.filters, f))
         if need_feedback:
@@ -362,7 +368,7 @@ class _Ctx:
                 raise GuanxiError(f"filter order_channel cannot apply to feedback (metric {metric}): "
                                   f"feedback has no order channel; use feedback_channel")
             fdims = [d for d in dims if d != "order_channel"]
-            self.fq = src.query("feedback", metric, fdims, filters, self.as_of, self.date_from, self.end, _match_values)
+            self.fq = src.query("feedback", metric, fdims, filters, self.as_of, self.date_from, self.end, match_values)
             self.filters.update(self._shown(self.fq.filters, filters))
 
     @staticmethod
@@ -503,7 +509,7 @@ def _m_largest(ctx: _Ctx, by: str | None):
 def _summed(ctx: _Ctx):
     """The order-side query of the period and filters without a breakdown, over per-customer sums
     where they answer (for totals of distinct orders and customers)."""
-    return ctx.src.query("orders", ctx.metric, [], ctx.order_filters, ctx.as_of, ctx.date_from, ctx.end, _match_values,
+    return ctx.src.query("orders", ctx.metric, [], ctx.order_filters, ctx.as_of, ctx.date_from, ctx.end, match_values,
                          per_customer=True)
 
 

@@ -10,6 +10,7 @@ from typing import Literal
 
 from knowledge.text import place_key
 from tools.context import ToolContext, ToolError, cached, context, resolve_cluster, resolve_segment
+from tools.customer_filter import age_args
 from tools.formatting import bullets, fmt_int, fmt_money, fmt_num, fmt_unit, period
 from tools.kpi import DIMENSIONS, FEEDBACK_METRICS, METRICS
 from tools.kpi_rank import rank_mark, unranked_text
@@ -493,11 +494,7 @@ def _kpi_args(f) -> dict:
         if s.get(k) and a.get("by") != k:
             a[k] = s[k]
     if s.get("age_range") and metric not in FEEDBACK_METRICS:
-        kind, lo, hi = s["age_range"]
-        a["age_min" if kind == "age" else "born_from"] = lo
-        a["age_max" if kind == "age" else "born_to"] = hi
-        if kind == "age" and hi >= 129:
-            a.pop("age_max")
+        a.update(age_args({"age_range": s["age_range"]}))
     if metric in ("sales_per_day", "orders_per_day") and a.get("by") == "day":
         a.pop("by")   # "平均每天多少订单": the day is in the metric
     if a.get("by") in ("month", "quarter", "year", "weekday", "day") and RANKED_PERIOD.search(q):

@@ -14,6 +14,7 @@ import pandas as pd
 from tools.context import (ToolContext, ToolError, artefact_by_id, as_list, cached, context, customer_basic,
                            customers_by_id, match_place, meta_provenance, resolve_cluster, resolve_segment, rfm_by_id,
                            top_n)
+from tools.customer_filter import CustomerConditions, age_args
 from tools.formatting import bullets, fmt_int, fmt_money, fmt_pct, place, who
 from tools.results import fmt_date, plain, to_jsonable
 from tools.spec import MANAGERS, Cue, Serve, ToolSpec, register
@@ -331,6 +332,10 @@ def _rank_at_risk(df: pd.DataFrame, threshold: float) -> pd.DataFrame:
 
 def at_risk_customers(top: int = 20, province: str | None = None, city: str | None = None,
                       segment: str | None = None, min_probability: float | None = None,
+                      gender: Literal["F", "M"] | None = None,
+                      age_band: Literal["<25", "25-34", "35-44", "45-54", "55+"] | None = None,
+                      age_min: int | None = None, age_max: int | None = None, born_from: int | None = None,
+                      born_to: int | None = None, signup_channel: str | None = None,
                       *, ctx: ToolContext | None = None) -> dict:
     """Customers at risk of churning (against their own buying cycle), those worth saving first — value at
     risk = churn probability × yearly spend — with the count above the probability threshold.
@@ -341,6 +346,13 @@ def at_risk_customers(top: int = 20, province: str | None = None, city: str | No
         city: only customers in this city, e.g. 杭州市
         segment: only customers in this RFM segment / eight-class segment / tier
         min_probability: only customers with churn probability ≥ this (0-1; default 0.5 for the count)
+        gender: only female (F) or male (M) customers
+        age_band: only customers of this age band (full years at the as-of date)
+        age_min: only customers at least this old, e.g. 40 for "40岁以上"
+        age_max: only customers at most this old, e.g. 29 for "30岁以下"
+        born_from: only customers born in or after this year, e.g. 1990 for "90后"
+        born_to: only customers born in or before this year, e.g. 1999 for "90后"
+        signup_channel: only customers who signed up on this channel (customers.channel), e.g. 抖音
     """
     ctx = context(ctx)
     ws = ctx.ws
@@ -355,6 +367,10 @@ def at_risk_customers(top: int = 20, province: str | None = None, city: str | No
     keep = np.ones(len(everyone), dtype=bool)   # the customers asked about, as positions in `everyone`
     if province or city:
         keep &= (match_place(everyone["province"], province) & match_place(everyone["city"], city)).to_numpy(bool)
+    conds = CustomerConditions(gender=gender, age_band=age_band, age_min=age_min, age_max=age_max, born_from=born_from,
+                             born_to=born_to, signup_channel=signup_channel)
+    if conds.asked():
+        keep &= conds.keep(customers_by_id(ws).reindex(everyone.index), ws.as_of())
     seg_label = None
     if segment:
         col, value = resolve_segment(segment)
@@ -396,6 +412,7 @@ def at_risk_customers(top: int = 20, province: str | None = None, city: str | No
                                 y_title="流失概率 churn probability"))
     return {"count_at_risk": int((keep & high).sum()), "threshold": threshold, "customers_considered": int(keep.sum()),
             "shown": len(rows), "customers": rows, "province": province, "city": city, "segment": seg_label,
+            "customer_conditions": conds.asked(),
             "chart": chart, "as_of": fmt_date(ws.as_of()), "order": "value_at_risk" if by_value else "churn_probability",
             "provenance": meta_provenance(ws, "churn", "tools.churn.churn_scores")
             + f" · {order}; count with probability ≥ {threshold:g}"}
@@ -403,6 +420,7 @@ def at_risk_customers(top: int = 20, province: str | None = None, city: str | No
 
 def _render_at_risk(r: dict, zh: bool, focus: dict) -> str:
     where = " ".join(x for x in (r.get("province"), r.get("city"), r.get("segment")) if x)
+    conds = CustomerConditions(**(r.get("customer_conditions") or {})).words(zh)   # "女性、41 岁及以上"
     rows = r.get("customers") or []
     lines = []
     for c in rows:
@@ -420,14 +438,14 @@ def _render_at_risk(r: dict, zh: bool, focus: dict) -> str:
                          + (f", phone {c.get('phone')}" if c.get("phone") else ""))
     by_value = r.get("order") == "value_at_risk"
     if zh:
-        txt = (("在" + where + "，") if where else "") + \
+        txt = (("在" + where + "，") if where else "") + ("、".join(conds) + "的客户中，" if conds else "") + \
               f"流失概率 ≥ {fmt_pct(r.get('threshold'), 0)} 的客户共 {fmt_int(r.get('count_at_risk'))} 位" + \
               f"（共评估 {fmt_int(r.get('customers_considered'))} 位）。"
         if rows:
             txt += ((f"最值得挽回的 {fmt_int(len(rows))} 位(按风险价值=流失概率×年消费排序)：\n" if by_value
                      else f"流失概率最高的 {fmt_int(len(rows))} 位：\n") + bullets(lines))
         return txt
-    txt = (f"In {where}, " if where else "") + \
+    txt = (f"In {where}, " if where else "") + (f"{'a' if where else 'A'}mong customers ({'; '.join(conds)}), " if conds else "") + \
           f"{fmt_int(r.get('count_at_risk'))} customers have a churn probability of at least {fmt_pct(r.get('threshold'), 0)}" + \
           f" (of {fmt_int(r.get('customers_considered'))} scored)."
     if rows:
@@ -441,6 +459,10 @@ def _at_risk_args(f) -> dict:
     a = {**f.top(), **{k: s[k] for k in ("province", "city", "min_probability") if s.get(k) is not None}}
     if s.get("segment") and (s.get("segment_strong") or f.segment_words) and s.get("segment") != "At Risk":
         a["segment"] = s["segment"]
+    a.update(f.copy(("gender",)))   # "哪些女性客户有流失风险"
+    a.update(age_args(s))
+    if s.get("sales_channel"):
+        a["signup_channel"] = s["sales_channel"]   # "抖音渠道来的客户": the customers' own channel
     return a
 
 

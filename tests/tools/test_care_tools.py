@@ -1,5 +1,6 @@
-"""draft_care_batch with conditions: a churn risk (from the churn artefact, as the at-risk list reads
-it) and a place narrow the segment; the answer says the filter and how many matched."""
+"""draft_care_batch and at_risk_customers with conditions: a churn risk (from the churn artefact, as the
+at-risk list reads it), a place, a gender, an age or birth-year range and a sign-up channel narrow the
+group; the answer says the filter and how many matched."""
 from __future__ import annotations
 
 import pandas as pd
@@ -80,3 +81,44 @@ def test_without_conditions_the_whole_segment_is_drafted(routing_settings, score
     r = _batch(routing_settings, segment="Champions")
     assert r["rows"] == r["segment_size"] == int((scored["segment"] == "Champions").sum())
     assert "流失" not in render("draft_care_batch", r, "zh")
+
+
+@pytest.fixture(scope="module")
+def people(routing_ws, scored):
+    """Each RFM customer's gender, sign-up channel and age in full years at the workspace's as-of date."""
+    cust = routing_ws.table("customers").assign(customer_id=lambda d: d["customer_id"].astype(str))
+    as_of, b = routing_ws.as_of(), pd.to_datetime(cust["birthday"], errors="coerce")
+    age = as_of.year - b.dt.year - ((b.dt.month > as_of.month) | ((b.dt.month == as_of.month) & (b.dt.day > as_of.day)))
+    return scored.merge(cust[["customer_id", "gender", "channel"]].assign(age=age, born=b.dt.year), on="customer_id")
+
+
+def test_gender_and_an_age_range_narrow_the_batch(routing_settings, people):
+    r = _batch(routing_settings, segment="Champions", gender="F", age_min=30, age_max=39)
+    champs = people[people["segment"] == "Champions"]
+    want = set(champs.loc[(champs["gender"] == "F") & champs["age"].between(30, 39), "customer_id"])
+    assert 0 < len(want) < len(champs)
+    assert _drafted(r) == want and r["customer_conditions"] == {"gender": "F", "age_min": 30, "age_max": 39}
+    assert "女性、30-39 岁" in render("draft_care_batch", r, "zh")
+    assert "female, aged 30-39" in render("draft_care_batch", r, "en")
+
+
+def test_birth_years_and_the_signup_channel_narrow_the_batch(routing_settings, people):
+    channel = people["channel"].value_counts().index[0]
+    r = _batch(routing_settings, segment="all", born_from=1990, born_to=1999, signup_channel=channel)
+    want = set(people.loc[people["born"].between(1990, 1999) & (people["channel"] == channel), "customer_id"])
+    assert _drafted(r) == want and r["rows"] == len(want) > 0
+    assert f"{channel}渠道注册" in render("draft_care_batch", r, "zh")
+
+
+def test_an_unknown_signup_channel_is_refused_with_the_known_ones(routing_settings):
+    with pytest.raises(GuanxiError, match="known channel values"):
+        _batch(routing_settings, segment="Champions", signup_channel="拼多多")
+
+
+def test_the_at_risk_list_takes_the_same_conditions(routing_settings, people):
+    r = call_tool("at_risk_customers", {"gender": "M", "age_min": 40, "top": 500}, settings=routing_settings, role="manager")
+    who = people[(people["gender"] == "M") & (people["age"] >= 40) & people["churn_probability"].notna()]
+    assert r["customers_considered"] == len(who) and r["count_at_risk"] == int((who["churn_probability"] >= 0.5).sum())
+    assert {c["customer_id"] for c in r["customers"]} <= set(who["customer_id"])
+    assert r["customer_conditions"] == {"gender": "M", "age_min": 40}
+    assert render("at_risk_customers", r, "zh").startswith("男性、40 岁及以上的客户中，")

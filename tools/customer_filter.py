@@ -1,0 +1,104 @@
+"""Who a question means among a group of customers by who they are: place, gender, age, birth
+years, the channel they signed up on. One definition for the tools that act on a group (the batch
+draft's segment), matched as the metric filters match their values (tools.kpi.match_values).
+
+>>> who = CustomerConditions(gender="F", age_max=29)
+>>> who.words(zh=True)
+['女性', '29 岁及以下']
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from knowledge.errors import GuanxiError
+from tools.context import ToolError, match_place
+
+__all__ = ["CustomerConditions", "age_args"]
+
+
+@dataclass(frozen=True)
+class CustomerConditions:
+    """Conditions on the customers table; None = not asked. Ages are full years at the as-of date."""
+    province: str | None = None
+    city: str | None = None
+    gender: str | None = None
+    age_band: str | None = None
+    age_min: int | None = None
+    age_max: int | None = None
+    born_from: int | None = None
+    born_to: int | None = None
+    signup_channel: str | None = None
+
+    def asked(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if v not in (None, "")}
+
+    def keep(self, customers: pd.DataFrame, as_of) -> np.ndarray:
+        """Which rows of ``customers`` meet every condition (a missing value meets none)."""
+        from tools.kpi import age_band, full_years, match_values
+        keep = np.ones(len(customers), dtype=bool)
+        asked = self.asked()
+        for col in ("province", "city"):
+            if col in asked:
+                keep &= match_place(customers[col], asked[col]).to_numpy()
+        for key, col in (("gender", "gender"), ("signup_channel", "channel"), ("age_band", None)):
+            if key not in asked:
+                continue
+            labels = (age_band(customers["birthday"], as_of) if key == "age_band" else
+                      self._column(customers, col).astype(object).where(customers[col].notna(), "").astype(str))
+            try:
+                wanted = match_values(col or "age_band", asked[key], [v for v in labels.unique() if v])
+            except GuanxiError as e:
+                raise ToolError(str(e)) from None
+            keep &= labels.isin(wanted).to_numpy()
+        for lo, hi, value in (("age_min", "age_max", lambda: full_years(self._column(customers, "birthday"), as_of)),
+                              ("born_from", "born_to", lambda: self._birth_years(customers))):
+            if lo in asked or hi in asked:
+                v = value()
+                keep &= (v.notna() & v.ge(asked.get(lo, -np.inf)) & v.le(asked.get(hi, np.inf))).to_numpy()
+        return keep
+
+    @staticmethod
+    def _column(customers: pd.DataFrame, col: str) -> pd.Series:
+        if col not in customers.columns:
+            raise ToolError(f"the customers table has no column {col}")
+        return customers[col]
+
+    def _birth_years(self, customers: pd.DataFrame) -> pd.Series:
+        b = self._column(customers, "birthday")
+        return (b if pd.api.types.is_datetime64_any_dtype(b) else pd.to_datetime(b, errors="coerce", format="mixed")).dt.year
+
+    def words(self, zh: bool) -> list[str]:
+        """The conditions as a person says them ("女性", "29 岁及以下", "抖音渠道注册")."""
+        a, out = self.asked(), []
+        out += [a[k] for k in ("province", "city") if k in a] if zh else [f"in {a[k]}" for k in ("province", "city") if k in a]
+        if "gender" in a:
+            female = str(a["gender"]).upper() == "F"
+            out.append(("女性" if female else "男性") if zh else ("female" if female else "male"))
+        if "age_band" in a:
+            out.append(f"{a['age_band']} 岁" if zh else f"aged {a['age_band']}")
+        lo, hi = a.get("age_min") or None, a.get("age_max")   # "30岁以下" is ages 0-29: no lower bound said
+        if lo is not None or hi is not None:
+            out.append((f"{lo}-{hi} 岁" if zh else f"aged {lo}-{hi}") if lo is not None and hi is not None else
+                       (f"{lo} 岁及以上" if zh else f"aged {lo} or over") if lo is not None else
+                       (f"{hi} 岁及以下" if zh else f"aged {hi} or under"))
+        lo, hi = a.get("born_from"), a.get("born_to")
+        if lo is not None or hi is not None:
+            out.append((f"{lo or ''}-{hi or ''} 年出生" if zh else f"born {lo or ''}-{hi or ''}"))
+        if "signup_channel" in a:
+            out.append(f"{a['signup_channel']}渠道注册" if zh else f"signed up on {a['signup_channel']}")
+        return out
+
+
+def age_args(slots: dict) -> dict:
+    """The age arguments of a question's slots: the band, or age_min/age_max ("30岁以下": 0-29;
+    "30岁以上": age_min 30, no upper bound) or born_from/born_to ("90后": 1990-1999)."""
+    out = {"age_band": slots["age_band"]} if slots.get("age_band") else {}
+    if slots.get("age_range"):
+        kind, lo, hi = slots["age_range"]
+        out["age_min" if kind == "age" else "born_from"] = lo
+        if not (kind == "age" and hi >= 129):
+            out["age_max" if kind == "age" else "born_to"] = hi
+    return out
