@@ -575,6 +575,15 @@ def semantic_facts(name: str, param, f: Facts, v: dict, period, args: dict) -> l
     if name == "batch_count":  # a segment's customers with every customer condition asked for (place, gender, age, channel)
         ids = _matching(J, args)
         return [Expect(value=float(len(ids[ids.isin(f.rfm.index)])), label="customers matched (every condition)")]
+    if name == "members_who":  # a segment's members with every condition: how many, and the biggest spender
+        rfm = f.rfm
+        ids = _matching(J, {k: v for k, v in args.items() if not (k == "segment" and str(v).lower() == "all")})
+        sub = rfm[rfm.index.isin(ids)]
+        out = [Expect(value=float(len(sub)), label="members matched (every condition)")]
+        if len(sub):
+            top = sub[sub["monetary"] == sub["monetary"].max()].sort_index().index[0]
+            out.append(Expect((top,), label="top spender among them"))
+        return out
     if name == "at_risk_who":  # the at-risk count among the customers with every condition asked for
         ch = f.artefact("churn")
         p = ch.set_index(ch["customer_id"].astype(str))["churn_probability"]

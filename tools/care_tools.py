@@ -13,7 +13,7 @@ import pandas as pd
 from knowledge.export import new_export_path
 from tools.context import (ToolContext, ToolError, artefact_by_id, context, customer_basic, customers_by_id, mask_deep,
                            match_place, resolve_customer_id, top_n)
-from tools.customer_filter import CustomerConditions, age_args
+from tools.customer_filter import CustomerConditions, who_args
 from tools.formatting import OCCASION_EN, OCCASION_ZH, bullets, fmt_int, fmt_pct, who
 from tools.results import to_jsonable
 from tools.segment_tools import ALL_CUSTOMERS
@@ -372,10 +372,8 @@ def _batch_args(f) -> dict:
     a = {k: v for k, v in _draft_args(f).items() if k != "language" or v}
     if s.get("segment"):
         a["segment"] = s["segment"]
-    a.update(f.copy(("churn_risk", "province", "city", "gender")))   # "流失风险高的重要价值客户", "杭州的冠军客户"
-    a.update(age_args(s))   # "30岁以下的", "90后的"
-    if s.get("sales_channel"):
-        a["signup_channel"] = s["sales_channel"]   # "抖音来的忠诚客户": the customers' own channel
+    a.update(f.copy(("churn_risk", "province", "city")))   # "流失风险高的重要价值客户", "杭州的冠军客户"
+    a.update(who_args(f))   # "女性", "30岁以下的", "90后的", "抖音来的"
     if s.get("min_probability") is not None and re.search(r"流失|churn", f.q, re.I):   # "流失概率超过80%的": that number
         a.pop("churn_risk", None)
         a["min_probability"] = s["min_probability"]

@@ -16,7 +16,7 @@ import pandas as pd
 from knowledge.errors import GuanxiError
 from tools.context import ToolError, match_place
 
-__all__ = ["CustomerConditions", "age_args"]
+__all__ = ["CustomerConditions", "age_args", "who_args"]
 
 
 @dataclass(frozen=True)
@@ -101,4 +101,15 @@ def age_args(slots: dict) -> dict:
         out["age_min" if kind == "age" else "born_from"] = lo
         if not (kind == "age" and hi >= 129):
             out["age_max" if kind == "age" else "born_to"] = hi
+    return out
+
+
+def who_args(frame) -> dict:
+    """The CustomerConditions arguments of a routed question (a tools.spec frame): gender, age, and the
+    channel named as the customers' own ("抖音来的客户": signup_channel)."""
+    s = frame.slots
+    out = {"gender": s["gender"]} if s.get("gender") else {}
+    out.update(age_args(s))
+    if s.get("sales_channel"):
+        out["signup_channel"] = s["sales_channel"]
     return out

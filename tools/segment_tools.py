@@ -14,7 +14,7 @@ import pandas as pd
 from tools.context import (ToolContext, ToolError, artefact_by_id, as_list, cached, context, customer_basic,
                            customers_by_id, match_place, meta_provenance, resolve_cluster, resolve_segment, rfm_by_id,
                            top_n)
-from tools.customer_filter import CustomerConditions, age_args
+from tools.customer_filter import CustomerConditions, who_args
 from tools.formatting import bullets, fmt_int, fmt_money, fmt_pct, place, who
 from tools.results import fmt_date, plain, to_jsonable
 from tools.spec import MANAGERS, Cue, Serve, ToolSpec, register
@@ -27,7 +27,10 @@ TOP_SPENDERS = re.compile(
     r"(消费|花钱|花费|购买金额|消费金额|累计消费|买得|买的)(金额)?.{0,4}(最多|最高|最大|排名|排行|前\s*\d+|前[一二三四五六七八九十]+|top)|"
     r"(top|biggest|largest|highest|heaviest|best)[\s-]*(\d+\s*)?(spenders|spending customers|buyers)|"
     r"(spent|spend|spending) (the )?most|most (money|spend)|(highest|largest|biggest|top) (total )?(spend|spending|monetary)|"
-    r"customers by (total )?(spend|spending|monetary)", re.I | re.ASCII)
+    r"customers by (total )?(spend|spending|monetary)|"
+    r"(which|what|the) customers? (have |has )?(bought|purchased|ordered) (the )?most\b(?! (of|often))|"
+    r"customers? who (bought|purchased|ordered) (the )?most\b(?! (of|often))|who (bought|purchased) the most\b(?! (of|often))",
+    re.I | re.ASCII)
 
 SegmentScheme = Literal["segment", "segment_cn8", "tier", "cluster"]
 
@@ -152,6 +155,10 @@ _ALL_SEGMENT = {"all", "*", "everyone", "all customers", "全部", "所有", "�
 
 def segment_members(segment: str, top: int = 20, province: str | None = None, city: str | None = None,
                     date_from: str | None = None, date_to: str | None = None,
+                    gender: Literal["F", "M"] | None = None,
+                    age_band: Literal["<25", "25-34", "35-44", "45-54", "55+"] | None = None,
+                    age_min: int | None = None, age_max: int | None = None, born_from: int | None = None,
+                    born_to: int | None = None, signup_channel: str | None = None,
                     *, ctx: ToolContext | None = None) -> dict:
     """The customers in one segment, biggest spenders first, with the segment's total size.
 
@@ -164,6 +171,13 @@ def segment_members(segment: str, top: int = 20, province: str | None = None, ci
         date_from: with date_to, rank by what members spent in this period (YYYY-MM-DD, first day
             included; members without orders in it are left out); default all time
         date_to: last day included, YYYY-MM-DD
+        gender: only female (F) or male (M) customers
+        age_band: only customers of this age band (full years at the as-of date)
+        age_min: only customers at least this old, e.g. 50 for "50岁以上"
+        age_max: only customers at most this old, e.g. 29 for "30岁以下"
+        born_from: only customers born in or after this year, e.g. 1990 for "90后"
+        born_to: only customers born in or before this year, e.g. 1999 for "90后"
+        signup_channel: only customers who signed up on this channel (customers.channel), e.g. 抖音
     """
     ctx = context(ctx)
     ws = ctx.ws
@@ -187,6 +201,10 @@ def segment_members(segment: str, top: int = 20, province: str | None = None, ci
         col, value, label = "cluster", to_jsonable(cl), str(segment)
     mask = match_place(members["province"], province) & match_place(members["city"], city)
     members = members.loc[mask]
+    conds = CustomerConditions(gender=gender, age_band=age_band, age_min=age_min, age_max=age_max, born_from=born_from,
+                               born_to=born_to, signup_channel=signup_channel)
+    if conds.asked():
+        members = members.loc[conds.keep(customers_by_id(ws).reindex(members.index), ws.as_of())]
     size = int(len(members))
     period = None
     if date_from or date_to:
@@ -207,7 +225,8 @@ def segment_members(segment: str, top: int = 20, province: str | None = None, ci
                      "monetary": round(float(r["monetary"]), 2), "segment": r.get("segment"),
                      "segment_cn8": r.get("segment_cn8"), "tier": r.get("tier")})
     out = {"segment": label, "scheme": col, "count": int(len(members)), "shown": len(rows),
-           "province": province, "city": city, "members": rows, "as_of": fmt_date(ws.as_of()),
+           "province": province, "city": city, "customer_conditions": conds.asked(), "members": rows,
+           "as_of": fmt_date(ws.as_of()),
            "provenance": meta_provenance(ws, "rfm", "rfm_table") + f" · members of {label}, sorted by monetary"}
     if period:
         out.update(period)
@@ -218,7 +237,8 @@ def segment_members(segment: str, top: int = 20, province: str | None = None, ci
 
 def _render_members(r: dict, zh: bool, focus: dict) -> str:
     seg, n = r.get("segment"), r.get("count")
-    where = " ".join(x for x in (r.get("province"), r.get("city")) if x)
+    conds = CustomerConditions(**(r.get("customer_conditions") or {})).words(zh)   # "女性", "50 岁及以上"
+    where = ("、" if zh else ", ").join(x for x in (" ".join(x for x in (r.get("province"), r.get("city")) if x), *conds) if x)
     rows = r.get("members") or []
     lines = []
     for m in rows:
@@ -284,7 +304,7 @@ register(ToolSpec(
     segment_members, order=3, roles=MANAGERS, family="segment", needs=("segment",),
     serves=(Serve("segment", _members_wanted, 20), Serve("rfm", _members_wanted, 20),
             Serve("cluster", _cluster_members_wanted, 20)),
-    args=lambda f: {**f.top(), **f.copy(("segment", "province", "city", "date_from", "date_to"))},
+    args=lambda f: {**f.top(), **f.copy(("segment", "province", "city", "date_from", "date_to")), **who_args(f)},
     after_list_customer="rfm_lookup",
     exemplars=(
         '该分群有哪些客户', '列出该分群的客户', '该分群的名单', '该分群都是谁', '给我该分群客户名单', '导出该分群的成员', '该分群里消费最多的客户', '看看该分群的前几名',
@@ -459,10 +479,7 @@ def _at_risk_args(f) -> dict:
     a = {**f.top(), **{k: s[k] for k in ("province", "city", "min_probability") if s.get(k) is not None}}
     if s.get("segment") and (s.get("segment_strong") or f.segment_words) and s.get("segment") != "At Risk":
         a["segment"] = s["segment"]
-    a.update(f.copy(("gender",)))   # "哪些女性客户有流失风险"
-    a.update(age_args(s))
-    if s.get("sales_channel"):
-        a["signup_channel"] = s["sales_channel"]   # "抖音渠道来的客户": the customers' own channel
+    a.update(who_args(f))   # "哪些女性客户有流失风险", "抖音渠道来的客户"
     return a
 
 

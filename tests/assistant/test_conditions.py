@@ -56,8 +56,8 @@ def test_a_place_is_applied_and_a_gender_is_said_not_applied(router, routing_ws)
     city = routing_ws.table("customers")["city"].value_counts().index[0]
     r = router.route(f"给{city}的冠军客户批量写生日短信")
     assert r.tool == "draft_care_batch" and r.args.get("city") == city and not r.focus.get("unapplied")
-    r = router.route("列出女性冠军客户")   # the member list takes a segment, not a gender
-    assert r.tool == "segment_members" and r.focus["unapplied"] == [{"kind": "gender", "value": "F"}]
+    r = router.route("本周哪些女性客户过生日")   # the care calendar takes days and an occasion, not a gender
+    assert r.tool == "care_calendar" and r.focus["unapplied"] == [{"kind": "gender", "value": "F"}]
 
 
 @pytest.mark.parametrize("q, tool, want", [
@@ -68,6 +68,9 @@ def test_a_place_is_applied_and_a_gender_is_said_not_applied(router, routing_ws)
     ("哪些女性客户有流失风险", "at_risk_customers", {"gender": "F"}),   # one gender with 哪些: a filter, not a breakdown
     ("show the at-risk customers over 40", "at_risk_customers", {"age_min": 41}),
     ("customers with churn probability above 70%", "at_risk_customers", {"min_probability": 0.7, "age_min": None}),
+    ("列出女性冠军客户", "segment_members", {"segment": "Champions", "gender": "F"}),
+    ("50岁以上的客户谁消费最多", "segment_members", {"segment": "all", "age_min": 50}),
+    ("which customers bought the most", "segment_members", {"segment": "all"}),
 ])
 def test_who_the_customers_are_reaches_the_group_tools(router, q, tool, want):
     r = router.route(q)
@@ -82,19 +85,19 @@ def test_conditions_a_tool_takes_or_that_are_its_metric_are_not_flagged():
     assert unapplied_conditions(kpi, {"churn_risk": "high"}, {"metric": "aov"}) == [{"kind": "churn_risk", "value": "high"}]
     assert unapplied_conditions(churn, {"gender": "F"}, {"customer_id": "C1"}) == []   # one customer: a description
     assert unapplied_conditions(batch, {"sales_channel": "抖音", "city": "杭州市", "churn_risk": "high"}, {}) == []
-    members = spec_for("segment_members")
-    assert unapplied_conditions(members, {"sales_channel": "抖音", "gender": "M"}, {}) == \
+    calendar = spec_for("care_calendar")
+    assert unapplied_conditions(calendar, {"sales_channel": "抖音", "gender": "M"}, {}) == \
         [{"kind": "gender", "value": "M"}, {"kind": "sales_channel", "value": "抖音"}]
 
 
 def test_the_answer_says_what_was_not_applied(routing_settings):
     from assistant import Assistant
     a = Assistant(settings=routing_settings, audit=False)
-    out = a.ask("列出女性冠军客户")
-    assert out["tool_calls"][-1]["tool"] == "segment_members"
+    out = a.ask("本周哪些女性客户过生日")
+    assert out["tool_calls"][-1]["tool"] == "care_calendar"
     body, _, source = out["answer"].rpartition("\n")
     assert "「女性」（性别）这个条件未应用" in body and source.startswith("来源")   # before the provenance line
-    en = a.ask("show me the male Champions")["answer"]
+    en = a.ask("which male customers have birthdays this week")["answer"]
     assert 'the condition "male" (gender) was not applied' in en
 
 

@@ -122,3 +122,12 @@ def test_the_at_risk_list_takes_the_same_conditions(routing_settings, people):
     assert {c["customer_id"] for c in r["customers"]} <= set(who["customer_id"])
     assert r["customer_conditions"] == {"gender": "M", "age_min": 40}
     assert render("at_risk_customers", r, "zh").startswith("男性、40 岁及以上的客户中，")
+
+
+def test_the_member_list_takes_them_too(routing_settings, people):
+    r = call_tool("segment_members", {"segment": "all", "signup_channel": people["channel"].value_counts().index[0],
+                                      "born_from": 1980, "top": 5}, settings=routing_settings, role="manager")
+    who = people[(people["channel"] == r["customer_conditions"]["signup_channel"]) & (people["born"] >= 1980)]
+    assert r["count"] == len(who) > 0
+    assert [m["customer_id"] for m in r["members"]] == who.sort_values(["monetary", "customer_id"], ascending=[False, True])["customer_id"].head(5).tolist()
+    assert "渠道注册" in render("segment_members", r, "zh")
