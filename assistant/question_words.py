@@ -188,6 +188,10 @@ def age_range_named(q: str) -> tuple[str, int, int] | None:
     return None
 
 
+# the customer groups the churn artefact's values break down by ("有流失风险的客户主要在哪些城市")
+CHURN_BY = ("province", "city", "gender", "age_band", "channel", "level", "industry", "segment")
+# a rate or level asked of a group, not a count ("流失率最高的城市", "which city has the highest churn")
+RATE_WORDS = rx(r"率|比例|占比|最高|最低|\b(rate|share|highest|lowest|proportion)\b")
 LOWEST = rx(r"最差|最少|最低|倒数|垫底|最不好卖|卖得(最)?(差|少|不好)|\b(worst|bottom|least|lowest|fewest)\b")
 AND_WORDS = rx(r"和|与|及|以及|、|还有|跟|\band\b|,|&|\+")
 

@@ -584,6 +584,31 @@ def semantic_facts(name: str, param, f: Facts, v: dict, period, args: dict) -> l
             top = sub[sub["monetary"] == sub["monetary"].max()].sort_index().index[0]
             out.append(Expect((top,), label="top spender among them"))
         return out
+    if name == "complaints_top":  # the groups with the most complaints (feedback kind complaint), by count
+        n = int(param or 1)
+        fb = f.feedback[f.feedback["kind"].astype(str) == "complaint"]
+        by = args.get("by") or "category"
+        lab = (fb["customer_id"].astype(str).map(J.cust_labels(by)) if by in ("province", "city", "channel", "gender")
+               else fb[by].astype(object).where(fb[by].notna(), "未知").astype(str))
+        counts = lab.value_counts()
+        ranked = sorted(((g, int(c)) for g, c in counts.items() if g != "未知"), key=lambda kv: (-kv[1], kv[0]))[:n]
+        out = []
+        for i, (g, c) in enumerate(ranked, 1):
+            out += [Expect(label_texts(by, g), critical=True, label=f"#{i} {by} by complaints"),
+                    Expect(value=float(c), label=f"{g} complaints")]
+        return out
+    if name == "at_risk_by":  # the groups with the most customers at churn risk (probability >= 0.5)
+        n = int(param or 1)
+        by = args.get("by") or "city"
+        ch = f.artefact("churn")
+        risky = ch.loc[ch["churn_probability"] >= 0.5, "customer_id"].astype(str)
+        counts = risky.map(J.cust_labels(by)).value_counts()
+        ranked = sorted(((g, int(c)) for g, c in counts.items() if g != "未知"), key=lambda kv: (-kv[1], kv[0]))[:n]
+        out = []
+        for i, (g, c) in enumerate(ranked, 1):
+            out += [Expect(label_texts(by, g), critical=True, label=f"#{i} {by} by customers at risk"),
+                    Expect(value=float(c), label=f"{g} at risk")]
+        return out
     if name == "at_risk_who":  # the at-risk count among the customers with every condition asked for
         ch = f.artefact("churn")
         p = ch.set_index(ch["customer_id"].astype(str))["churn_probability"]

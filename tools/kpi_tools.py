@@ -26,7 +26,8 @@ KpiMetric = Literal[KPI_METRICS]
 KpiBy = Literal[KPI_BY]
 
 # ---------------------------------------------------------------------------- words in questions
-# "哪个品类投诉最多" / "complaints by city": a complaint count per group is the complaint_rate breakdown
+# "哪个品类投诉最多" / "complaints by city": a complaint count per group (the complaints metric; the
+# rate only when asked: "投诉率最高的品类")
 _DIM_WORDS = r"(品类|类目|类别|商品类|城市|省份?|地区|渠道|平台|月份?|年龄段|性别|categor(y|ies)|cit(y|ies)|provinces?|regions?|channels?|months?)"
 COMPLAINT_BY = (r"(投诉|差评|complaints?).{0,8}(最多|最少|最高|最低|most|fewest|highest|lowest|by|per).{0,4}" + _DIM_WORDS +
                  r"|(哪个|哪些|哪类|哪一类|哪|各|每个|按|分|which|each|per)\s*" + _DIM_WORDS + r".{0,20}(投诉|差评|complain)")
@@ -55,7 +56,9 @@ METRIC_WORDS: list[tuple[str, str]] = [
      r"(average|mean) daily (sales|revenue)|daily average (sales|revenue)|(sales|revenue) (a|per) day", "sales_per_day"),
     (r"(未解决|没解决|没有解决|还没(有)?(解决|处理)|待处理|未处理|未关闭|处理中|未结)的?(投诉|客诉)|(投诉|客诉).{0,6}(未解决|没解决|还没(有)?解决|待处理|未处理)|"
      r"open complaints|unresolved complaints|complaints (are )?(still )?(open|unresolved|pending)", "open_complaints"),
-    (r"投诉(一共|总共)?有多少(条|个|起)?(?!钱)", "complaints"),
+    (r"投诉率|客诉率|投诉比例|投诉占比|complaint rate|complaints per|rate of complaints", "complaint_rate"),
+    (r"投诉(一共|总共)?有多少(条|个|起)?(?!钱)|投诉数|投诉量|多少(条|个|起)?投诉|how many complaints|number of complaints|"
+     r"(most|fewest) complaints|投诉(最多|最少)|" + COMPLAINT_BY, "complaints"),
     (r"(平均)?每(个|位|一位)?(客户|顾客|会员|人)(平均)?(下|买|购买)?了?(几|多少)(单|次|笔)|人均(订单|下单|单数|购买次数)|"
      r"orders per (customer|buyer)|average (number of )?orders (per|by each) (customer|buyer)", "orders_per_customer"),
     (r"(买|购买|下单)(过)?(两|2|二)次(及)?以上|(买|购买|下单)(过)?不止一次|回头客(有)?多少|(bought|ordered|purchased) (more than once|"
@@ -75,8 +78,7 @@ METRIC_WORDS: list[tuple[str, str]] = [
     (r"复购率|回购率|重复购买率|复购|回购|repurchase|repeat (purchase|rate|buyers?|customers?)", "repurchase_rate"),
     (r"客单价|平均订单(金额|价值|价格)?|平均每单|笔单价|average order|\baov\b|order value|basket size|average basket|"
      r"avg\.? order|spend per order", "aov"),
-    (r"投诉率|客诉率|客诉|投诉比例|投诉占比|complaint rate|complaints per|rate of complaints|投诉数|投诉量|多少(条|个|起)?投诉|"
-     r"how many complaints|number of complaints|(most|fewest) complaints|投诉(最多|最少)|" + COMPLAINT_BY, "complaint_rate"),
+    (r"客诉", "complaints"),
     (r"处理时长|解决时长|处理时间|解决时间|处理.{0,3}(用时|耗时|时效)|(平均|多长时间|多少天).{0,4}(处理|解决)|多久(能)?(解决|处理)|处理.{0,4}(多久|速度|效率)|resolution time|time to resolve|"
      r"how long.{0,30}(resolve|fix|close)|resolve complaints|resolution speed", "resolution_time"),
     (r"满意度|满意|平均评分|评分|打分|好评|星级|satisfaction|satisfied|csat|rating|happ(y|ier|iest|iness)", "satisfaction"),
@@ -110,7 +112,7 @@ DIMENSION_WORDS: list[tuple[str, str]] = [
      r"哪(款|个|些|几款)(产品|商品)|(商品|产品)[^，。]{0,6}(最高|最多|最好|排名)|"
      r"(销量|销售额|业绩|卖得)(最)?(好|高|多|差|低|少)的.{0,6}(商品|产品)|最(好|高|多|差|低|少)的\s*\d*\s*(个|款)?(商品|产品)|"
      r"\b(top|best|worst)[- ]?(\d+ )?(selling )?products?\b|best[- ]sellers?|best[- ]selling|by product|per product|"
-     r"which products?|products? (rank|ranking)", "product"),
+     r"which products?(?!\s*(categor|lines?\b|types?\b))|products? (rank|ranking)", "product"),
     (r"趋势|走势|月度|每月|按月|逐月|每个月|各月|分月|月份|哪(个|一个|一)月|trend|monthly|by month|per month|month by month|over time|"
      r"each month|which month|(best|worst|busiest|strongest|weakest|biggest|slowest) month", "month"),
     (r"各省|按省|分省|省份|哪个省|每个省|by province|per province|which province|across provinces|provinces|各地区|按地区|by region|"

@@ -159,11 +159,15 @@ def test_complaint_text_drops_the_question_scaffolding(question, text):
 @pytest.mark.parametrize("question, tool, args", [
     ("冠军客户里有谁可能要流失", "at_risk_customers", {"segment": "Champions"}),
     ("消费金额前十的客户", "segment_members", {"segment": "all", "top": 10}),
-    ("哪些品类投诉最多", "query_metrics", {"metric": "complaint_rate", "by": "category"}),
+    ("哪些品类投诉最多", "query_metrics", {"metric": "complaints", "by": "category"}),   # a count, not the rate
+    ("投诉率最高的品类", "query_metrics", {"metric": "complaint_rate", "by": "category"}),
+    ("which product category has the most complaints", "query_metrics", {"metric": "complaints", "by": "category"}),
     ("茶叶类目今年卖了多少", "query_metrics", {"metric": "sales", "category": "茶叶"}),
     ("各渠道销售额", "query_metrics", {"metric": "sales", "by": "order_channel"}),
     ("近期有什么节日要给客户发祝福", "care_calendar", {"occasion": "festival"}),
-    ("which city has the highest churn", "at_risk_customers", {}),
+    ("which city has the highest churn", "query_metrics", {"metric": "churn_probability", "by": "city"}),
+    ("有流失风险的客户主要在哪些城市", "query_metrics", {"metric": "at_risk_customers", "by": "city"}),
+    ("哪个省份流失风险的客户最多", "query_metrics", {"metric": "at_risk_customers", "by": "province"}),
     # a group's values from the artefacts, and dates: the metric tool; the whole base: the lists with names
     ("各省的平均流失概率", "query_metrics", {"metric": "churn_probability", "by": "province"}),
     ("average CLV by acquisition channel", "query_metrics", {"metric": "clv_mean", "by": "channel"}),

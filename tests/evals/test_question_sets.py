@@ -10,10 +10,9 @@ import pytest
 
 from evals.assistant import fact_ok, outcome, score_turn
 from evals.make_questions import SETS, build_cases, load_templates
+from tools.kpi import METRICS as KPI_METRICS
 
-METRICS = {"sales", "orders", "units", "customers", "new_customers", "aov", "sales_per_customer", "repurchase_rate",
-           "purchase_interval", "retention", "satisfaction", "complaint_rate", "resolution_time", "average_age",
-           "largest_order"}
+METRICS = set(KPI_METRICS)   # the metrics the tool defines: a question may name no other
 BY = {"province", "city", "gender", "age_band", "channel", "order_channel", "category", "product", "month", "segment"}
 COMPARE = {"previous_period", "same_period_last_year", "period"}
 
