@@ -59,6 +59,31 @@ def _en_num(s: str) -> int:
     return int(s) if s.isdigit() else _EN_NUM[s.lower()]
 
 
+_SPAN_DAYS = {"天": 1, "日": 1, "周": 7, "星期": 7, "礼拜": 7, "月": 30, "年": 365,
+              "day": 1, "week": 7, "month": 30, "year": 365}
+_SPAN_RE = re.compile(r"(半)\s*(个)?(月|年)|" + _NUM + r"\s*(?:个)?\s*(天|日|周|星期|礼拜|月|年)|"
+                      r"\b" + _EN_NUM_RE + r"\s+(day|week|month|year)s?\b|\b(?:a|one)\s+(week|month|year)\b|"
+                      r"\bhalf a year\b", re.I)
+
+
+def span_days(text: str) -> int | None:
+    """A backward span of time in days: "30天" → 30, "三个月" → 90, "半年" → 180, "60 days" → 60, "a year"
+    → 365; the first span named, None when there is none."""
+    m = _SPAN_RE.search(text or "")
+    if not m:
+        return None
+    if m.group(1):                      # 半个月 / 半年
+        return 15 if m.group(3) == "月" else 180
+    if m.group(4):
+        n = cn_number(m.group(4))
+        return n * _SPAN_DAYS[m.group(5)] if n else None
+    if m.group(6):
+        return _en_num(m.group(6)) * _SPAN_DAYS[m.group(7).lower()]
+    if m.group(8):
+        return _SPAN_DAYS[m.group(8).lower()]
+    return 180                          # half a year
+
+
 _TOP_PATTERNS = [
     re.compile(r"\btop[\s-]*" + _EN_NUM_RE + r"(?![0-9A-Za-z])", re.I),  # "TOP10城市": no \b before a CJK char
     re.compile(r"\b(?:first|best|biggest|largest|highest|worst|main)\s+" + _EN_NUM_RE + r"(?![0-9A-Za-z])", re.I),

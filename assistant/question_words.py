@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from tools.kpi_tools import METRIC_WORDS
+from tools.kpi_words import METRIC_WORDS
 from tools.spec import specs
 
 __all__ = ["customer_type_named", "BLAME", "LISTING", "GENDER_ONE", "CHURN_HIGH", "CHURN_AT_RISK", "churn_risk_named", "message_slots", "COUNTING", "THEM", "OUT_OF_SCOPE", "age_band_named", "metrics_named", "has_slots", "SEG_WORDS", "rx", "HELP_CUE", "FOLLOWUP", "PRONOUN", "ORDINAL", "PREVIOUS_PERIOD", "SAME_PERIOD_LAST_YEAR", "WHY", "CHANGE", "LANGUAGE_SWITCH", "UNSUPPORTED", "COMPLAINT_CONTEXT", "GROUP_METRICS", "LOWEST", "AND_WORDS", "PLACE_GROUPS", "CHANNEL_ALIASES", "known_words", "all_cues"]
@@ -190,6 +190,7 @@ def age_range_named(q: str) -> tuple[str, int, int] | None:
 
 # the customer groups the churn artefact's values break down by ("有流失风险的客户主要在哪些城市")
 CHURN_BY = ("province", "city", "gender", "age_band", "channel", "level", "industry", "segment")
+CHURN_WORDS = rx(r"流失|churn|at[- ]risk|likely to (leave|lapse)")   # the churn model's subject, not a win-back message
 # a rate or level asked of a group, not a count ("流失率最高的城市", "which city has the highest churn")
 RATE_WORDS = rx(r"率|比例|占比|最高|最低|\b(rate|share|highest|lowest|proportion)\b")
 LOWEST = rx(r"最差|最少|最低|倒数|垫底|最不好卖|卖得(最)?(差|少|不好)|\b(worst|bottom|least|lowest|fewest)\b")

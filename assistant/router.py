@@ -28,8 +28,8 @@ import sys
 from assistant.intent import IntentModel
 from assistant.route import Route
 from assistant.pending import resolve_pending
-from assistant.question_words import (ARTEFACT_METRICS, AND_WORDS, BLAME, CHANGE, CHANNEL_ALIASES, CHURN_BY, RATE_WORDS, COMPLAINT_CONTEXT, FOLLOWUP, GENDER_ONE, GROUP_METRICS, LANGUAGE_SWITCH, LISTING, LOWEST, ORDINAL, OUT_OF_SCOPE, PLACE_GROUPS, PREVIOUS_PERIOD, PRONOUN, SAME_PERIOD_LAST_YEAR, SEG_WORDS, THEM, TWO_PERIODS, BOTH_GENDERS, churn_risk_named, message_slots, weekdays_named, without_new_customers, age_range_named, customer_type_named, UNSUPPORTED, WHY, age_band_named, all_cues, has_slots, known_words, metrics_named)
-from assistant.lang import parse_date_range, parse_days, parse_top, two_periods
+from assistant.question_words import (ARTEFACT_METRICS, AND_WORDS, BLAME, CHANGE, CHANNEL_ALIASES, CHURN_BY, CHURN_WORDS, RATE_WORDS, COMPLAINT_CONTEXT, FOLLOWUP, GENDER_ONE, GROUP_METRICS, LANGUAGE_SWITCH, LISTING, LOWEST, ORDINAL, OUT_OF_SCOPE, PLACE_GROUPS, PREVIOUS_PERIOD, PRONOUN, SAME_PERIOD_LAST_YEAR, SEG_WORDS, THEM, TWO_PERIODS, BOTH_GENDERS, churn_risk_named, message_slots, weekdays_named, without_new_customers, age_range_named, customer_type_named, UNSUPPORTED, WHY, age_band_named, all_cues, has_slots, known_words, metrics_named)
+from assistant.lang import parse_date_range, parse_days, parse_top, span_days, two_periods
 from assistant.homophones import homophone_fixer
 from assistant.conditions import unapplied_conditions
 from assistant.instructions import ignoring_instructions
@@ -37,7 +37,8 @@ from assistant.vocabulary import Mention, Vocabulary, complaint_text, nfkc, norm
 
 from knowledge.text import has_cjk, place_key, question_language
 from knowledge.workspace import Workspace
-from tools.kpi_tools import CUSTOMER_MIX, DIMENSION_WORDS, METRIC_WORDS
+from tools.kpi_tools import CUSTOMER_MIX
+from tools.kpi_words import DIMENSION_WORDS, METRIC_WORDS
 from tools.semantic import semantic_model
 from tools.spec import Frame, ToolSpec, specs
 
@@ -173,11 +174,14 @@ class Router:
             pick = max(fams, key=lambda f: scores.get(f, 0))
             scores[pick] = scores["kpi"] + 0.01
         by_value = {"channel": "sales_channel", "city": "city", "province": "province", "gender": "gender"}.get(slots.get("by"))
-        if boosts.get("churn") and not has_customer and not pronoun and slots.get("metric") in (None, "customers") \
+        if boosts.get("churn") and CHURN_WORDS.search(q) and not has_customer and not pronoun and slots.get("metric") in (None, "customers") \
                 and slots.get("by") in CHURN_BY and not (by_value and slots.get(by_value)):   # "抖音来的客户有哪些…": a filter
             # "有流失风险的客户主要在哪些城市", "哪个省份流失风险的客户最多": those at risk counted per group;
             # "which city has the highest churn": the mean churn probability per group, ranked
             slots["metric"] = "churn_probability" if RATE_WORDS.search(q) else "at_risk_customers"
+        if slots.get("metric") == "lapsed_customers" and not has_customer and not pronoun and \
+                max(scores, key=scores.get) in ("churn", "kpi", "segment", "rfm", "care"):
+            scores["kpi"] = max(scores.values()) + 0.01   # "超过90天没下单的客户有多少": a count, not the churn model's list
         artefact_metric = slots.get("metric") in ARTEFACT_METRICS and not has_customer and not pronoun
         if artefact_metric and (slots["metric"] == "churn_probability" or slots.get("by") or slots.get("province")
                                 or slots.get("city") or slots.get("sales_channel") or slots.get("gender")
@@ -303,6 +307,8 @@ class Router:
                     break  # "C100420 的订单" is about the customer, not the order count
                 s["metric"] = m
                 break
+        if s.get("metric") == "lapsed_customers":   # "超过90天没下单的客户": the span with no order, backwards from as_of
+            s["lapse_days"] = span_days(q) or 90
         # a breakdown word inside a date ("三月份以来") or a named channel is not a breakdown
         q_by = q.replace(dr[2], " ") if dr else q
         chan, chan_span = self._channel(q_by)

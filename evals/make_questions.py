@@ -584,6 +584,13 @@ def semantic_facts(name: str, param, f: Facts, v: dict, period, args: dict) -> l
             top = sub[sub["monetary"] == sub["monetary"].max()].sort_index().index[0]
             out.append(Expect((top,), label="top spender among them"))
         return out
+    if name == "lapsed":  # customers with an order before the last N days and none in them
+        days = int(param)
+        start = f.as_of - pd.Timedelta(days=days)
+        o = f.orders
+        before = set(o.loc[o["order_date"] < start, "customer_id"].astype(str))
+        recent = set(o.loc[o["order_date"] >= start, "customer_id"].astype(str))
+        return [Expect(value=float(len(before - recent)), critical=True, label=f"customers with no order in the last {days} days")]
     if name == "complaints_top":  # the groups with the most complaints (feedback kind complaint), by count
         n = int(param or 1)
         fb = f.feedback[f.feedback["kind"].astype(str) == "complaint"]

@@ -241,7 +241,9 @@ register(ToolSpec(
     ),
     cues=(Cue(r"(哪个|哪次|哪种|哪些|哪类|所有|各个|各次|历次|每个)(营销)?(活动|campaign).{0,10}(最|效果|有效|管用|好)|"
               r"活动.{0,6}(效果)?(排名|对比|比较)|"
-              r"\b(which|what) (campaign|occasion|channel)s?\b.{0,30}\b(best|most|work|worked|effective)|"
+              r"\b(which|what) (campaign|occasion)s?\b.{0,30}\b(best|most|work|worked|effective)|"
+              r"\b(which|what) channels?\b(?=.*\b(campaigns?|messages?|sms|texts?|wechat|e-?mails?|send|sent|outreach)\b)"
+              r".{0,30}\b(best|most|work|worked|effective)|"   # a message channel: "which channel brings the most repeat buyers" is a KPI
               r"\b(compare|rank)\b.{0,20}\bcampaigns\b|\bcampaigns?\b.{0,20}\b(ranking|compared)|"
               r"(下一步|接下来|建议).{0,12}(分群|segment).{0,12}(活动|campaign)|"
               r"(效果最好|最有效|最管用|最成功|提升最大|最好用).{0,8}(活动|campaign)|(活动|campaign).{0,10}(效果最好|最有效|最管用|最成功|提升最大)|"

@@ -105,7 +105,7 @@ _CUSTOMER_VALUE_METRICS = {"clv_mean": ("clv", "clv_12m", "mean"), "clv_total": 
                            "at_risk_customers": ("churn", "churn_probability", "at_risk")}
 AT_RISK_PROBABILITY = 0.5   # "at risk": churn probability ≥ 50% (as the churn tool's lists)
 _ORDER_METRICS = ("sales", "orders", "customers", "aov", "orders_per_customer", "repurchase_rate", "retention",
-                  "purchase_interval", "new_customers", "units", "sales_per_customer", "largest_order",
+                  "purchase_interval", "new_customers", "lapsed_customers", "units", "sales_per_customer", "largest_order",
                   "average_age", *_CUSTOMER_VALUE_METRICS, "first_purchase", "last_purchase", "sales_per_day",
                   "orders_per_day")
 FEEDBACK_METRICS = ("satisfaction", "complaint_rate", "resolution_time", "complaints", "open_complaints")
@@ -654,6 +654,30 @@ def _m_new(ctx: _Ctx, by: str | None):
     return value, details, bd
 
 
+def _m_lapsed(ctx: _Ctx, by: str | None):
+    """Customers (after filters) with an order before the period and none in it: "no order in the
+    last 30 days" is the period as_of − 30 days … as_of."""
+    if ctx.date_from is None:
+        raise GuanxiError("lapsed_customers counts customers with no order in a period: give its first day "
+                          "(date_from, e.g. 30 days before the as-of date for 'the last 30 days')")
+    lapsed = (f", l AS (SELECT * FROM h WHERE order_date < {lit(ctx.date_from)} "
+              f"AND NOT EXISTS (SELECT 1 FROM w WHERE w.customer_id = h.customer_id)) ")
+    t = ctx.one(ctx.oq, lapsed + "SELECT count(DISTINCT customer_id) AS n, max(order_date) AS last FROM l")
+    value = int(t["n"])
+    details = {"lapsed_customers": value, "buyers_in_period": int(ctx.one(
+                   ctx.oq, "SELECT count(DISTINCT customer_id) AS n FROM w")["n"]),
+               "definition": f"an order before {fmt_date(ctx.date_from)} and none from then to {fmt_date(ctx.end - pd.Timedelta(days=1))}"}
+    bd = None
+    if by:
+        if by in _TIME_DIMS or by in ("category", "product", "order_channel"):
+            raise GuanxiError(f"lapsed_customers is a count of customers: break it down by a customer attribute "
+                              f"(province, city, gender, age_band, channel, segment), not by {by}")
+        bd = ctx.sql(ctx.oq, lapsed + f"SELECT {_g(by)}, count(DISTINCT customer_id) AS value FROM l GROUP BY 1")
+        bd["value"] = bd["value"].astype("int64")
+        bd["share"] = bd["value"] / value if value else np.nan
+    return value, details, bd
+
+
 def _intervals(by: str | None) -> str:
     """CTE ``iv``: days between a customer's consecutive orders (order day = its earliest line)."""
     g = f"d_{by} AS g, " if by and by != "month" else ""
@@ -992,8 +1016,8 @@ _SUM_METRICS = ("sales", "orders", "customers", "aov", "units", "sales_per_custo
 _PER_CUSTOMER_METRICS = (*_SUM_METRICS, "repurchase_rate", "average_age", *_CUSTOMER_VALUE_METRICS)
 _COMPUTE = {**dict.fromkeys(_SUM_METRICS, _m_sums),
             "largest_order": _m_largest, "average_age": _m_age, "repurchase_rate": _m_repurchase,
-            "new_customers": _m_new, "purchase_interval": _m_interval, "retention": _m_retention,
-            "satisfaction": _m_satisfaction, "complaint_rate": _m_complaints, "resolution_time": _m_resolution,
+            "new_customers": _m_new, "lapsed_customers": _m_lapsed, "purchase_interval": _m_interval,
+            "retention": _m_retention, "satisfaction": _m_satisfaction, "complaint_rate": _m_complaints, "resolution_time": _m_resolution,
             **dict.fromkeys(_CUSTOMER_VALUE_METRICS, _m_customer_value),
             "first_purchase": _m_dates, "last_purchase": _m_dates, "sales_per_day": _m_per_day,
             "orders_per_day": _m_per_day, "complaints": _m_complaint_count, "open_complaints": _m_complaint_count}

@@ -166,6 +166,11 @@ def test_complaint_text_drops_the_question_scaffolding(question, text):
     ("各渠道销售额", "query_metrics", {"metric": "sales", "by": "order_channel"}),
     ("近期有什么节日要给客户发祝福", "care_calendar", {"occasion": "festival"}),
     ("which city has the highest churn", "query_metrics", {"metric": "churn_probability", "by": "city"}),
+    ("超过90天没下单的客户有多少", "query_metrics", {"metric": "lapsed_customers", "date_from": "2026-08-03"}),
+    ("how many customers haven't ordered in the last 60 days", "query_metrics", {"metric": "lapsed_customers"}),
+    ("给成都市90天没买过的客户发个优惠券活动", "create_campaign", {"min_days_since_order": 90}),
+    ("which channel brings the most repeat buyers", "query_metrics", {"metric": "repurchase_rate", "by": "channel"}),
+    ("which channel works best for win-back messages", "compare_campaigns", {"occasion": "winback"}),
     ("有流失风险的客户主要在哪些城市", "query_metrics", {"metric": "at_risk_customers", "by": "city"}),
     ("哪个省份流失风险的客户最多", "query_metrics", {"metric": "at_risk_customers", "by": "province"}),
     # a group's values from the artefacts, and dates: the metric tool; the whole base: the lists with names

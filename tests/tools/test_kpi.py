@@ -132,6 +132,17 @@ def test_new_customers(tables):
     assert m[["month", "value"]].values.tolist() == [["2024-01", 2], ["2024-02", 1], ["2024-03", 1]]
 
 
+def test_lapsed_customers_ordered_before_the_period_and_not_in_it(tables):
+    # no order in March: K2 (last 02-10) and K3 (02-15); K1 ordered 03-04, K4 first ordered 03-31 (new, not lapsed)
+    r = kpi(tables, "lapsed_customers", date_from="2024-03-01")
+    assert r.value == 2 and r.details["buyers_in_period"] == 2
+    g = kpi(tables, "lapsed_customers", date_from="2024-03-01", by="gender").breakdown.set_index("gender")
+    assert g["value"].to_dict() == {"F": 1, "M": 1}
+    assert kpi(tables, "lapsed_customers", date_from="2024-02-01").value == 0   # K1 and K2, the January buyers, came back
+    with pytest.raises(GuanxiError, match="date_from"):
+        kpi(tables, "lapsed_customers")
+
+
 def test_purchase_interval(tables):
     # K1: 01-05 → 01-20 = 15, 01-20 → 03-04 = 44; K2: 01-10 → 02-10 = 31
     r = kpi(tables, "purchase_interval")
