@@ -10,7 +10,7 @@ import re
 from tools.kpi_words import METRIC_WORDS
 from tools.spec import specs
 
-__all__ = ["customer_type_named", "BLAME", "LISTING", "GENDER_ONE", "CHURN_HIGH", "CHURN_AT_RISK", "churn_risk_named", "message_slots", "COUNTING", "THEM", "OUT_OF_SCOPE", "age_band_named", "metrics_named", "has_slots", "SEG_WORDS", "rx", "HELP_CUE", "FOLLOWUP", "PRONOUN", "ORDINAL", "PREVIOUS_PERIOD", "SAME_PERIOD_LAST_YEAR", "WHY", "CHANGE", "LANGUAGE_SWITCH", "UNSUPPORTED", "COMPLAINT_CONTEXT", "GROUP_METRICS", "LOWEST", "AND_WORDS", "PLACE_GROUPS", "CHANNEL_ALIASES", "known_words", "all_cues"]
+__all__ = ["customer_type_named", "BLAME", "LISTING", "GENDER_ONE", "CHURN_HIGH", "CHURN_AT_RISK", "churn_risk_named", "message_slots", "COUNTING", "THEM", "OUT_OF_SCOPE", "age_band_named", "metrics_named", "has_slots", "SEG_WORDS", "rx", "HELP_CUE", "FOLLOWUP", "PRONOUN", "ORDINAL", "PREVIOUS_PERIOD", "SAME_PERIOD_LAST_YEAR", "WHY", "CHANGE", "LANGUAGE_SWITCH", "UNSUPPORTED", "NEVER_BOUGHT", "COMPLAINT_CONTEXT", "GROUP_METRICS", "LOWEST", "AND_WORDS", "PLACE_GROUPS", "CHANNEL_ALIASES", "known_words", "all_cues"]
 
 
 SEG_WORDS = re.compile(r"分群|分层|细分|客群|群体|人群|分组|分类|这一类|这类|类客户|段|segment|tier|group|cohort|bucket|"
@@ -117,6 +117,10 @@ UNSUPPORTED = rx(r"(下个?月|下季度|下一季度|明年|下周|未来.{0,4}
                    r"\breturns? (rate|ratio|volume|amount)|\bhow many (returns|refunds)|\brefund (rate|amount|total)|"
                    r"\b(gross |net )?(profit|margin)s?\b|\bcogs\b|cost of goods|\binventory\b|stock levels?|ad spend|"
                    r"advertising|conversion rate|click[- ]through|page views|web traffic|site traffic|\bvisitors\b")
+# customers who never bought something: no tool lists the absence of an item ("哪些客户从来没买过咖啡");
+# a span before it is a lapse ("90天没买过的客户": lapsed_customers, a campaign's min_days_since_order)
+NEVER_BOUGHT = rx(r"(从来|从未|从没|一直|还)(都)?(没|没有|未)?(买|购买|下单|订)过|(?<![天日周月年期拜\d])(没|没有|未)(买|购买)过(?!的客户|的老客户|东西)|"
+                  r"\bnever (bought|purchased|ordered)\b|\bhave(n't| not) (ever )?(bought|purchased|tried)\b(?!.{0,40}\b(days?|weeks?|months?|years?)\b)")
 # complaint words: "有人投诉退款慢吗" is a complaint search, not a refund metric
 COMPLAINT_CONTEXT = rx(r"投诉|抱怨|差评|吐槽|反馈|反映|客诉|(客户|顾客|用户|买家|会员|有人).{0,6}(说|问|讲)|complain|feedback|unhappy|"
                          r"(customer|client|buyer|someone) (says|said|asks|asked|reports?)")

@@ -28,7 +28,7 @@ import sys
 from assistant.intent import IntentModel
 from assistant.route import Route
 from assistant.pending import resolve_pending
-from assistant.question_words import (ARTEFACT_METRICS, AND_WORDS, BLAME, CHANGE, CHANNEL_ALIASES, CHURN_BY, CHURN_WORDS, RATE_WORDS, COMPLAINT_CONTEXT, FOLLOWUP, GENDER_ONE, GROUP_METRICS, LANGUAGE_SWITCH, LISTING, LOWEST, ORDINAL, OUT_OF_SCOPE, PLACE_GROUPS, PREVIOUS_PERIOD, PRONOUN, SAME_PERIOD_LAST_YEAR, SEG_WORDS, THEM, TWO_PERIODS, BOTH_GENDERS, churn_risk_named, message_slots, weekdays_named, without_new_customers, age_range_named, customer_type_named, UNSUPPORTED, WHY, age_band_named, all_cues, has_slots, known_words, metrics_named)
+from assistant.question_words import (ARTEFACT_METRICS, AND_WORDS, BLAME, CHANGE, CHANNEL_ALIASES, CHURN_BY, CHURN_WORDS, NEVER_BOUGHT, RATE_WORDS, COMPLAINT_CONTEXT, FOLLOWUP, GENDER_ONE, GROUP_METRICS, LANGUAGE_SWITCH, LISTING, LOWEST, ORDINAL, OUT_OF_SCOPE, PLACE_GROUPS, PREVIOUS_PERIOD, PRONOUN, SAME_PERIOD_LAST_YEAR, SEG_WORDS, THEM, TWO_PERIODS, BOTH_GENDERS, churn_risk_named, message_slots, weekdays_named, without_new_customers, age_range_named, customer_type_named, UNSUPPORTED, WHY, age_band_named, all_cues, has_slots, known_words, metrics_named)
 from assistant.lang import parse_date_range, parse_days, parse_top, span_days, two_periods
 from assistant.homophones import homophone_fixer
 from assistant.conditions import unapplied_conditions
@@ -145,6 +145,8 @@ class Router:
             scores["churn"] = scores["segment"] + 0.01
         one_customer = (has_customer and len(mentions[0].ids) == 1) or (
             not has_customer and pronoun and memory is not None and bool(memory.customer_id))
+        if one_customer and item and re.search(r"买过|购买过|买了|\b(bought|purchased|ordered)\b", q, re.I) and not boosts.get("draft"):
+            scores["profile"] = max(scores.values()) + 0.01   # "C100001买过咖啡吗": the card lists their orders
         if one_customer:
             lead = max(scores, key=scores.get)
             if lead == "similar" and not boosts.get("draft") and not re.search(
@@ -246,6 +248,8 @@ class Router:
             return Route(None, {}, "unsupported", lang, 0.0, notes=[f"unsupported:{m.group(0)}"])
         if OUT_OF_SCOPE.search(q):
             return Route(None, {}, "unknown", lang, 0.0, notes=["out of scope"])
+        if NEVER_BOUGHT.search(q) and not mentions:   # "哪些客户从来没买过咖啡": no tool lists who lacks an item
+            return Route(None, {}, "unknown", lang, 0.0, notes=["customers who never bought an item"])
         if len(q) > 400 and not COMPLAINT_CONTEXT.search(q[:400]):
             return Route(None, {}, "unknown", lang, 0.0, notes=["a long paste, not a question"])
         unknown = self.vocab.unknown_ids(q)
@@ -307,8 +311,8 @@ class Router:
                     break  # "C100420 的订单" is about the customer, not the order count
                 s["metric"] = m
                 break
-        if s.get("metric") == "lapsed_customers":   # "超过90天没下单的客户": the span with no order, backwards from as_of
-            s["lapse_days"] = span_days(q) or 90
+        if s.get("metric") == "lapsed_customers" and span_days(q):   # "超过90天没下单的客户": the span with no order, backwards from as_of
+            s["lapse_days"] = span_days(q)
         # a breakdown word inside a date ("三月份以来") or a named channel is not a breakdown
         q_by = q.replace(dr[2], " ") if dr else q
         chan, chan_span = self._channel(q_by)

@@ -584,13 +584,13 @@ def semantic_facts(name: str, param, f: Facts, v: dict, period, args: dict) -> l
             top = sub[sub["monetary"] == sub["monetary"].max()].sort_index().index[0]
             out.append(Expect((top,), label="top spender among them"))
         return out
-    if name == "lapsed":  # customers with an order before the last N days and none in them
-        days = int(param)
-        start = f.as_of - pd.Timedelta(days=days)
+    if name == "lapsed":  # customers with an order before the last N days (or the period) and none in them
+        start = f.as_of - pd.Timedelta(days=int(param)) if param else pd.Timestamp(period[0])
+        end = f.as_of if param else pd.Timestamp(period[1]) + pd.Timedelta(days=1)
         o = f.orders
         before = set(o.loc[o["order_date"] < start, "customer_id"].astype(str))
-        recent = set(o.loc[o["order_date"] >= start, "customer_id"].astype(str))
-        return [Expect(value=float(len(before - recent)), critical=True, label=f"customers with no order in the last {days} days")]
+        recent = set(o.loc[(o["order_date"] >= start) & (o["order_date"] < end), "customer_id"].astype(str))
+        return [Expect(value=float(len(before - recent)), critical=True, label=f"customers with no order from {start:%Y-%m-%d}")]
     if name == "complaints_top":  # the groups with the most complaints (feedback kind complaint), by count
         n = int(param or 1)
         fb = f.feedback[f.feedback["kind"].astype(str) == "complaint"]

@@ -364,8 +364,8 @@ def _kpi_args(f) -> dict:
     if s.get("by") and metric != "retention":
         a["by"] = s["by"]
     a.update(f.copy(("date_from", "date_to", "province", "city")))
-    if metric == "lapsed_customers" and f.ws is not None:   # no order in the last N days: those N days are the period
-        as_of = f.ws.as_of()
+    if metric == "lapsed_customers" and f.ws is not None and (s.get("lapse_days") or not s.get("date_from")):
+        as_of = f.ws.as_of()   # no order in the last N days (90 when unsaid): those days are the period
         a["date_from"] = f"{as_of - pd.Timedelta(days=int(s.get('lapse_days') or 90)):%Y-%m-%d}"
         a["date_to"] = f"{as_of - pd.Timedelta(days=1):%Y-%m-%d}"
     if s.get("item") and a.get("by") != "category" and f.vocab is not None and s["item"] in f.vocab.categories:

@@ -24,6 +24,9 @@ LAPSED = (_SPAN + r".{0,8}" + _NO_ORDER_ZH + r"|" + _NO_ORDER_ZH + r".{0,6}" + _
 # (pattern, metric): the first match names the metric a question asks about
 METRIC_WORDS: list[tuple[str, str]] = [
     (LAPSED, "lapsed_customers"),
+    # "今年流失了多少客户", "how many customers have we lost this year": customers gone quiet in the period
+    (r"流失(掉)?了(多少|几)|\b(have|has|we've|we|did we) (lost|churned) (\d+ |any |many )?(customers|clients|buyers)|"
+     r"customers (have )?we('ve)? lost|how many (customers|clients|buyers) (have )?(we )?(lost|churned)", "lapsed_customers"),
     # the per-customer values of the artefacts, aggregated: only with a word that asks for an aggregate
     (r"平均(的|每位|每个)?(客户)?(的)?(终身|生命周期)价值|平均\s*clv|clv\s*(的)?(平均|均值)|(终身|生命周期)价值(的)?(平均|均值)|"
      r"average (customer )?(lifetime value|clv)|mean clv|clv per customer|average predicted value", "clv_mean"),

@@ -171,6 +171,11 @@ def test_complaint_text_drops_the_question_scaffolding(question, text):
     ("给成都市90天没买过的客户发个优惠券活动", "create_campaign", {"min_days_since_order": 90}),
     ("which channel brings the most repeat buyers", "query_metrics", {"metric": "repurchase_rate", "by": "channel"}),
     ("which channel works best for win-back messages", "compare_campaigns", {"occasion": "winback"}),
+    ("how many customers have we lost this year", "query_metrics", {"metric": "lapsed_customers", "date_from": "2026-01-01"}),
+    ("上个季度流失了多少客户", "query_metrics", {"metric": "lapsed_customers", "date_from": "2026-07-01"}),
+    ("list the Lost customers", "segment_members", {"segment": "Lost"}),   # the RFM segment, not a lapse
+    ("哪些客户从来没买过咖啡", None, {}),   # no tool lists who lacks an item
+    ("C100001买过咖啡吗", "customer_profile", {"customer_id": "C100001"}),
     ("有流失风险的客户主要在哪些城市", "query_metrics", {"metric": "at_risk_customers", "by": "city"}),
     ("哪个省份流失风险的客户最多", "query_metrics", {"metric": "at_risk_customers", "by": "province"}),
     # a group's values from the artefacts, and dates: the metric tool; the whole base: the lists with names
