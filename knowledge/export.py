@@ -20,18 +20,20 @@ only, and only within the export TTL (`Settings.export_ttl_minutes`); expired ex
 """
 from __future__ import annotations
 
+import contextlib
+import csv
 import hashlib
 import re
 import secrets
 import shutil
 import time
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable, Iterator
 
 import pandas as pd
 
 __all__ = ["FORMULA_START", "neutralise_cell", "neutralise_formulas", "restore_cell", "restore_formulas",
-           "write_csv", "xlsx_workbook", "new_export_path", "export_token", "open_export",
+           "write_csv", "csv_rows", "xlsx_workbook", "new_export_path", "export_token", "open_export",
            "purge_expired_exports", "owner_folder"]
 
 EXPORTS = "exports"
@@ -97,6 +99,22 @@ def write_csv(df: pd.DataFrame, path: str | Path, **kw) -> Path:
     """``df.to_csv(path, index=False, **kw)`` with formula cells neutralised."""
     neutralise_formulas(df).to_csv(path, index=False, **kw)
     return Path(path)
+
+
+@contextlib.contextmanager
+def csv_rows(path: str | Path, header: list[str], encoding: str = "utf-8") -> Iterator[Callable[[Iterable[list]], None]]:
+    """A CSV written in pieces (a batch too large to hold at once): the ``write(rows)`` it yields takes rows
+    of text cells (None: an empty cell). The file has the bytes ``write_csv`` writes for the frame of all
+    the rows (object columns; formula cells neutralised), without building that frame."""
+    starts = FORMULA_START + ("'",)
+    with open(path, "w", encoding=encoding, newline="") as fh:
+        out = csv.writer(fh, lineterminator="\n")   # what DataFrame.to_csv writes with
+        out.writerow([neutralise_cell(h) for h in header])
+
+        def write(rows: Iterable[list]) -> None:
+            out.writerows([v if v is None or not v.startswith(starts) else neutralise_cell(v) for v in r]
+                          for r in rows)
+        yield write
 
 
 def xlsx_workbook(sheet: str, header: list, rows: Iterable[list]):

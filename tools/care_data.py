@@ -57,8 +57,8 @@ class RowsById:
     def _rows(self, positions: list[int]) -> list[dict]:
         rows = _records(self.df.iloc[positions])
         if self.text_ids:
-            for r, p in zip(rows, positions):
-                r["customer_id"] = self.ids.iat[p]
+            for r, cid in zip(rows, self.ids.iloc[positions].tolist()):
+                r["customer_id"] = cid
         return rows
 
     def get(self, cid, default=None):
@@ -212,16 +212,23 @@ class CareData:
             return self._shared["n_orders"]
         return len(self.orders)
 
-    def index_orders(self, ids=None) -> None:
+    def index_orders(self, ids=None, bought: bool = True) -> None:
         """Batch drafting: the purchase summaries of the customers ``ids`` (all when None) at once
         (`purchase_summaries`: what `purchases` gives one by one), from the workspace's per-customer
-        artefact or the orders table; their customer, RFM and churn rows are built at once too."""
+        artefact or the orders table; their customer, RFM and churn rows are built at once too.
+        ``bought=False`` (no recommendations to make): from the build's `tools.purchase_facts` when
+        there, without the products bought (None)."""
         if ids is not None:
             self.rfm_row(""), self.churn_row("")
             for rows in (self._cust, self._rfm, self._churn):
                 if rows is not None:
                     rows.prefetch(ids)
         todo = [c for c in dict.fromkeys(list(self._cust) if ids is None else map(str, ids)) if c not in self._prof]
+        if todo and not bought and self.ws is not None:
+            from tools.purchase_facts import facts_summaries
+            got = facts_summaries(self.ws, todo, self.as_of) or {}
+            self._prof.update(got)
+            todo = [c for c in todo if c not in got]
         if not todo:
             return
         cols = [c for c in self._ORDER_COLS if c in self.orders.columns]
@@ -233,6 +240,15 @@ class CareData:
                 self._cid_col = self.orders["customer_id"].astype(str)
             lines = self.orders.loc[self._cid_col.isin(todo).to_numpy(bool), ["customer_id", *cols]]
         self._prof.update(purchase_summaries(lines, todo, self.as_of))
+
+    def release(self, ids) -> None:
+        """Forget the purchase summaries and the rows built for ``ids`` (a batch drafted in chunks: its
+        memory stays that of one chunk)."""
+        for c in map(str, ids):
+            self._prof.pop(c, None)
+            for rows in (self._cust, self._rfm, self._churn):
+                if rows is not None:
+                    rows.memo.pop(c, None)
 
     def order_rows(self, cid: str) -> list[dict]:
         """The customer's order lines as dicts (order_id, order_date, product_name, category, amount)."""
