@@ -63,7 +63,7 @@ from tools.results import provenance, to_jsonable
 
 __all__ = [
     "OCCASIONS", "CHANNELS", "TONES", "LANGUAGES", "Draft", "DraftRequest", "DraftMemo", "draft_request",
-    "draft_care_message", "compose", "festival_facts", "offer_facts", "seed_order", "resolve_occasion", "draft_batch", "address_form", "surname_of", "MASKED_WARNING",
+    "draft_care_message", "compose", "choose_plan", "festival_facts", "offer_facts", "seed_order", "resolve_occasion", "draft_batch", "address_form", "surname_of", "MASKED_WARNING",
 ]
 
 TONES = ("warm", "formal", "playful")
@@ -330,18 +330,9 @@ def compose(data: CareData, req: DraftRequest, cust: dict, memo: DraftMemo | Non
 
     # ---- the plan: the full templates (hash order), then a compact fallback, then the compact fallback
     # without the name (only when nothing else fits); a batch chooses once per shape of parts
-    plans = [("full", vi) for vi in order] + [("short", None), ("noname", None)] if addr else [("noname", None)]
-    shape = (lang, order, text_units(addr), offer.id if offer_part is not None else None,
-             tuple((p.key, p.weight, p.group, text_units(p.text), text_units(p.short or p.text)) for p in occasion_parts + opt))
-    chosen = memo.plans.get(shape) if memo is not None else None
-    if chosen is None:
-        build = lambda kind, vi: plan_parts(kind, vi, lang, tone, occasion, variants, addr, addr_src, core_fmt,  # noqa: E731
-                                             occasion_parts, opt, sign)
-        fits, named, score, rank, kept = _choose(plans, build, lang, channel, optout, occasion in _MARKETING)
-        chosen = (fits, named, rank, tuple(p.key for p in kept))
-        if memo is not None:
-            memo.plans[shape] = chosen
-    fits, named, rank, keys = chosen
+    (fits, named, rank, keys), plans = choose_plan(memo, lang, tone, occasion, channel, order, variants, addr,
+                                                   addr_src, core_fmt, occasion_parts, opt, optout, sign,
+                                                   offer.id if offer_part is not None else None)
     kind, vi = plans[rank]
     by_key = {p.key: p for p in plan_parts(kind, vi, lang, tone, occasion, variants, addr, addr_src, core_fmt,
                                             occasion_parts, opt, sign)}
@@ -384,6 +375,26 @@ def compose(data: CareData, req: DraftRequest, cust: dict, memo: DraftMemo | Non
 
 
 MASKED_WARNING = "contact-like digits were masked in the draft"
+
+
+def choose_plan(memo: DraftMemo | None, lang: str, tone: str, occasion: str, channel: str, order: tuple, variants,
+                addr: str, addr_src: list[dict], core_fmt: dict, occasion_parts: list[Part], opt: list[Part],
+                optout: Part | None, sign: Part, offer_id: str | None) -> tuple[tuple, list]:
+    """((fits, named, rank, kept part keys), the plans) of a draft: the full templates (hash order), then
+    a compact fallback, then the compact fallback without the name (only when nothing else fits); a
+    batch chooses once per shape of parts (their lengths decide, not their words)."""
+    plans = [("full", vi) for vi in order] + [("short", None), ("noname", None)] if addr else [("noname", None)]
+    shape = (lang, order, text_units(addr), offer_id, tuple((p.key, p.weight, p.group, text_units(p.text),
+                                                             text_units(p.short or p.text)) for p in occasion_parts + opt))
+    chosen = memo.plans.get(shape) if memo is not None else None
+    if chosen is None:
+        build = lambda kind, vi: plan_parts(kind, vi, lang, tone, occasion, variants, addr, addr_src, core_fmt,  # noqa: E731
+                                             occasion_parts, opt, sign)
+        fits, named, _, rank, kept = _choose(plans, build, lang, channel, optout, occasion in _MARKETING)
+        chosen = (fits, named, rank, tuple(p.key for p in kept))
+        if memo is not None:
+            memo.plans[shape] = chosen
+    return chosen, plans
 
 
 def _choose(plans: list[tuple[str, int | None]], build, lang: str, channel: str, optout: Part | None,

@@ -11,6 +11,7 @@ sit in memory at once. A human reviews and sends the drafts; Guanxi sends nothin
 """
 from __future__ import annotations
 
+import gc
 import json
 import re
 from dataclasses import dataclass
@@ -22,12 +23,12 @@ from knowledge.pii import mask_email, mask_phone, mask_text
 from knowledge.workspace import Workspace
 from tools.care import is_latin_name, is_vip
 from tools.care_data import CareData, care_data, clean_value
-from tools.draft_fit import Part, assemble, measure, text_units
+from tools.draft_fit import Part, assemble, measure
 from tools.draft_parts import (addressing, birthday_facts, favourite_part, last_purchase_part, plan_parts,
                                segment_part, shown_purchases, sign_off, source, subject_of)
 from tools.draft_templates import TEMPLATES
-from tools.drafts import (MASKED_WARNING, DraftMemo, compose, draft_request, festival_facts, offer_facts,
-                          resolve_occasion, seed_order)
+from tools.drafts import (MASKED_WARNING, DraftMemo, choose_plan, compose, draft_request, festival_facts,
+                          offer_facts, resolve_occasion, seed_order)
 from tools.formatting import plain_text
 
 __all__ = ["COLUMNS", "CHUNK", "BatchFile", "write_batch", "mask_all", "COLUMN_WISE"]
@@ -92,7 +93,13 @@ def _write(data: CareData, req, error: str | None, ids: list, unmask: bool, give
         for start in range(0, len(ids), CHUNK):
             chunk = ids[start:start + CHUNK]
             data.index_orders(chunk, bought=cols is None)   # only recommendations need the products bought
-            rows = _rows(data, req, error, chunk, memo, cols, unmask, given)
+            paused = gc.isenabled()   # a chunk makes ~100 objects a customer: each full cyclic-GC pass
+            gc.disable()              # would walk the whole heap (the workspace's caches: 0.1-0.3 s a pass)
+            try:
+                rows = _rows(data, req, error, chunk, memo, cols, unmask, given)
+            finally:
+                if paused:
+                    gc.enable()
             data.release(chunk)
             n += len(rows)
             drafted += sum(r[8] != "" for r in rows)
@@ -158,13 +165,19 @@ def _rows(data: CareData, req, error: str | None, ids: list, memo: DraftMemo, co
     return rows
 
 
-_ESCAPE = re.compile(r'[\x00-\x1f"\\]')   # what json.dumps(..., ensure_ascii=False) escapes
 _CID = "\x01"   # stands for the customer id in the sources shared by a batch
 _RFM_KEYS = ("segment", "segment_zh", "segment_cn8", "tier", "tier_en")
 
 
+def _key(v):
+    """A cell as a key of the batch's memos: every NaN the same (NaN != NaN), the rest as it is."""
+    return "\x00NaN" if isinstance(v, float) and v != v else v
+
+
 def _js(s: str) -> str:
-    return json.dumps(s, ensure_ascii=False) if _ESCAPE.search(s) else '"' + s + '"'
+    """``json.dumps(s, ensure_ascii=False)``: quotes around the text unless it holds a quote, a backslash
+    or a control character (which json escapes; isprintable is False for those, and a few more)."""
+    return '"' + s + '"' if s.isprintable() and '"' not in s and "\\" not in s else json.dumps(s, ensure_ascii=False)
 
 
 def _jsource(src: dict) -> str:
@@ -176,16 +189,15 @@ def _jsource(src: dict) -> str:
 class _Columns:
     """The drafts of a birthday, festival or thanks batch with what the customers share worked out once:
     per language the templates, festival, sign-off and their sources' JSON; per RFM row the segment
-    sentence; per shape the plan and sentences `compose` chose (`DraftMemo.plans`), and the text's
-    layout for it — the greeting's name and the personal sentences are its only slots. A customer
-    whose shape is new, or whose name holds markup, is left to `compose` (``draft`` returns None)."""
+    sentence; per shape the plan and sentences chosen (`tools.drafts.choose_plan`, `DraftMemo.plans`), and the
+    text's layout for it — the greeting's name and the personal sentences are its only slots. A customer
+    whose name holds markup is left to `compose` (``draft`` returns None)."""
 
     def __init__(self, data: CareData, req, memo: DraftMemo):
         self.data, self.req, self.memo = data, req, memo
         self.langs: dict = {}
         self.rfm: dict = {}
         self.layouts: dict = {}
-        self.units: dict = {}
         self.genders: dict = {}
 
     def _lang(self, lang: str) -> dict:
@@ -206,17 +218,13 @@ class _Columns:
 
     def _segment(self, rfm_row, lang: str, you: str) -> tuple:
         """(high value, the segment sentence with the id left out, its sources' JSON, the segment names)."""
-        rk = None if rfm_row is None else tuple(rfm_row.get(c) for c in _RFM_KEYS)
+        rk = None if rfm_row is None else tuple(_key(rfm_row.get(c)) for c in _RFM_KEYS)
         if (rk, lang) not in self.rfm:
             part = segment_part(rfm_row, _CID, self.req.occasion, lang, you)
             names = set() if rfm_row is None else {str(rfm_row[c]) for c in _RFM_KEYS if clean_value(rfm_row.get(c))}
-            self.rfm[rk, lang] = (is_vip(rfm_row), part, [_jsource(s) for s in part.sources] if part else [], names)
+            self.rfm[rk, lang] = (is_vip(rfm_row), part, [_jsource(s) for s in part.sources] if part else [],
+                                  frozenset(names))
         return self.rfm[rk, lang]
-
-    def _units(self, text: str) -> tuple:
-        if text not in self.units:
-            self.units[text] = text_units(text)
-        return self.units[text]
 
     def _layout(self, lang: str, kind: str, vi, keys: tuple, slots: list[str]) -> tuple | None:
         """(literals, slots) of the text of this plan and these parts: the text is
@@ -247,9 +255,10 @@ class _Columns:
             return None
         lang = ("en" if is_latin_name(name) else "zh") if req.language == "auto" else req.language
         k = self._lang(lang)
-        g = cust.get("gender")
+        raw = cust.get("gender")
+        g = _key(raw)
         if g not in self.genders:
-            self.genders[g] = clean_value(g)
+            self.genders[g] = clean_value(raw)
         addr, addr_src = addressing(cid, name, self.genders[g], cust.get("birthday"), data.as_of, lang, tone)
         warnings, base, day = list(k["notes"]), k["base"], k["day"]
         if occasion == "birthday":
@@ -272,14 +281,11 @@ class _Columns:
         warnings += notes
         if offer_part is not None:
             opt.append(offer_part)
-        shape = (lang, seed_order(cid, occasion, lang, tone, len(k["variants"])), text_units(addr),
-                 offer.id if offer_part is not None else None,
-                 tuple((p.key, p.weight, p.group, u, u) for p in opt for u in (self._units(p.text),)))
-        chosen = memo.plans.get(shape)
-        if chosen is None:
-            return None
-        fits, named, rank, keys = chosen
-        kind, vi = ([("full", v) for v in shape[1]] + [("short", None), ("noname", None)])[rank]
+        (fits, named, rank, keys), plans = choose_plan(
+            memo, lang, tone, occasion, channel, seed_order(cid, occasion, lang, tone, len(k["variants"])),
+            k["variants"], addr, addr_src, k["core"], [], opt, k["optout"], k["sign"],
+            offer.id if offer_part is not None else None)
+        kind, vi = plans[rank]
         by_key = {p.key: p for p in opt}
         layout = self._layout(lang, kind, vi, keys, [x for x in keys if x in by_key])
         if layout is None:

@@ -84,8 +84,8 @@ def _facts_index(ws):
         if not isinstance(t, pd.DataFrame):
             return None
         as_of = pd.Timestamp(t["as_of"].iloc[0]) if len(t) else None
-        cols = {c: t[c].tolist() for c in ("last_product", "last_date", "last_order", "fav_category", "fav_lines",
-                                           "lines", "unsure")}
+        cols = {c: t[c].tolist() for c in ("last_product", "last_order", "fav_category", "fav_lines", "lines", "unsure")}
+        cols["last_date"] = t["last_date"].to_numpy()   # a million Timestamps would weigh 100 MB: made when read
         return pd.Index(t["customer_id"].astype(str).to_numpy(object)), as_of, cols
     return cached(ws, "purchase_facts", build)
 
@@ -102,13 +102,14 @@ def facts_summaries(ws, ids: list[str], as_of: pd.Timestamp) -> dict[str, dict] 
         return None
     out: dict[str, dict] = {}
     pos = index.get_indexer(ids)
-    lp, ld, lo, fc, fl, n, unsure = (cols[c] for c in ("last_product", "last_date", "last_order", "fav_category",
-                                                        "fav_lines", "lines", "unsure"))
-    for c, i in zip(ids, pos.tolist()):
+    lp, lo, fc, fl, n, unsure = (cols[c] for c in ("last_product", "last_order", "fav_category", "fav_lines",
+                                                    "lines", "unsure"))
+    days = pd.DatetimeIndex(cols["last_date"][pos]).tolist()   # the ids' days as Timestamps, at once
+    for c, i, day in zip(ids, pos.tolist(), days):
         if i < 0:
             out[c] = {"last": None, "fav": None, "bought": None, "n": 0, "recs": None}
         elif not unsure[i]:
-            out[c] = {"last": None if lp[i] is None else (lp[i], ld[i], lo[i]),
+            out[c] = {"last": None if lp[i] is None else (lp[i], day, lo[i]),
                       "fav": None if fc[i] is None else (fc[i], int(fl[i]), n[i]), "bought": None, "n": n[i],
                       "recs": None}
     return out
