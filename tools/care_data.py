@@ -188,7 +188,8 @@ class CareData:
         try:
             from tools.rfm import segment_members
             members = segment_members(self.rfm, s, top=None)
-            return [str(x) for x in members["customer_id"] if str(x) in self._cust]
+            ids = [str(x) for x in members["customer_id"]]   # those in the customers table, at once
+            return [c for c, known in zip(ids, pd.Index(ids, dtype=object).isin(self._cust.index)) if known]
         except GuanxiError:
             raise
         except Exception:  # noqa: BLE001 - a partial RFM table (tests): match the name columns directly
@@ -216,11 +217,11 @@ class CareData:
         """Batch drafting: the purchase summaries of the customers ``ids`` (all when None) at once
         (`purchase_summaries`: what `purchases` gives one by one), from the workspace's per-customer
         artefact or the orders table; their customer, RFM and churn rows are built at once too.
-        ``bought=False`` (no recommendations to make): from the build's `tools.purchase_facts` when
-        there, without the products bought (None)."""
+        ``bought=False`` (no recommendation or win-back to write): from the build's `tools.purchase_facts`
+        when there, without the products bought (None); the churn rows are left to be built when asked."""
         if ids is not None:
             self.rfm_row(""), self.churn_row("")
-            for rows in (self._cust, self._rfm, self._churn):
+            for rows in (self._cust, self._rfm, self._churn if bought else None):   # no win-back: no churn rows
                 if rows is not None:
                     rows.prefetch(ids)
         todo = [c for c in dict.fromkeys(list(self._cust) if ids is None else map(str, ids)) if c not in self._prof]

@@ -33,10 +33,13 @@ person to review, edit and send.
   (已为您办理退款 ...); the customer's words are never copied.
 
 Modules: offers from :mod:`tools.offers`, the wording from :mod:`tools.draft_templates`, the
-customer data from :mod:`tools.care_data`, channel limits and fitting from :mod:`tools.draft_fit`.
+sentences and their sources from :mod:`tools.draft_parts`, forms of address from
+:mod:`tools.draft_names`, the customer data from :mod:`tools.care_data`, channel limits and fitting
+from :mod:`tools.draft_fit`. A draft is `draft_request` (checked) + `compose` (one customer).
 
 Batch: :func:`draft_batch` drafts for every customer of a segment into a CSV (contacts masked
-unless ``unmask=True``).
+unless ``unmask=True``), by :mod:`tools.drafts_batch`: the same `compose` with one `DraftMemo` for
+the batch, and its birthday, festival and thanks drafts built column-wise.
 """
 from __future__ import annotations
 
@@ -384,8 +387,9 @@ def choose_plan(memo: DraftMemo | None, lang: str, tone: str, occasion: str, cha
     a compact fallback, then the compact fallback without the name (only when nothing else fits); a
     batch chooses once per shape of parts (their lengths decide, not their words)."""
     plans = [("full", vi) for vi in order] + [("short", None), ("noname", None)] if addr else [("noname", None)]
-    shape = (lang, order, text_units(addr), offer_id, tuple((p.key, p.weight, p.group, text_units(p.text),
-                                                             text_units(p.short or p.text)) for p in occasion_parts + opt))
+    shape = (lang, order, text_units(addr), offer_id,
+             tuple((p.key, p.weight, p.group, u, u if p.short is None else text_units(p.short))
+                   for p in occasion_parts + opt for u in (text_units(p.text),)))
     chosen = memo.plans.get(shape) if memo is not None else None
     if chosen is None:
         build = lambda kind, vi: plan_parts(kind, vi, lang, tone, occasion, variants, addr, addr_src, core_fmt,  # noqa: E731
