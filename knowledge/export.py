@@ -100,11 +100,17 @@ def write_csv(df: pd.DataFrame, path: str | Path, **kw) -> Path:
     return Path(path)
 
 
+_CELL_STARTS = FORMULA_START + ("'",)   # the cells `neutralise_cell` may change
+
+
 def _csv_cell(v: str | None) -> str:
-    """A cell as ``csv.writer`` writes it with ``lineterminator="\\n"`` (what ``DataFrame.to_csv`` uses):
-    quoted when it holds a comma, a quote or a newline (a carriage return alone is not), quotes doubled."""
+    """A text cell, neutralised, as ``csv.writer`` writes it with ``lineterminator="\\n"`` (what
+    ``DataFrame.to_csv`` uses): quoted when it holds a comma, a quote or a newline (a carriage return
+    alone is not), quotes doubled."""
     if v is None:
         return ""
+    if v.startswith(_CELL_STARTS):
+        v = neutralise_cell(v)
     if '"' in v:
         return '"' + v.replace('"', '""') + '"'
     return '"' + v + '"' if "," in v or "\n" in v else v
@@ -116,13 +122,11 @@ def csv_rows(path: str | Path, header: list[str], encoding: str = "utf-8") -> It
     of text cells (None: an empty cell). The file has the bytes ``write_csv`` writes for the frame of all
     the rows (object columns; formula cells neutralised), without building that frame (or going through
     the csv module, several times slower on long cells)."""
-    starts = FORMULA_START + ("'",)
     with open(path, "w", encoding=encoding, newline="") as fh:
-        fh.write(",".join(_csv_cell(neutralise_cell(h)) for h in header) + "\n")
+        fh.write(",".join(map(_csv_cell, header)) + "\n")
 
         def write(rows: Iterable[list]) -> None:
-            fh.write("".join(",".join([_csv_cell(v if v is None or not v.startswith(starts) else neutralise_cell(v))
-                                       for v in r]) + "\n" for r in rows))
+            fh.write("".join(",".join(map(_csv_cell, r)) + "\n" for r in rows))
         yield write
 
 

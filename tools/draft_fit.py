@@ -65,6 +65,13 @@ class Part:
     group: str | None = None  # at most one part per group
     block: str = "body"  # greet | body | close | optout | sign
     short: str | None = None  # shorter wording for the compact fallback
+    _units: tuple | None = field(default=None, init=False, repr=False, compare=False)
+
+    def units(self) -> tuple[bool, int, int, int]:
+        """`text_units` of the text, measured once (a batch shares its segment and offer sentences)."""
+        if self._units is None:
+            self._units = text_units(self.text)
+        return self._units
 
 
 def assemble(parts: list[Part], lang: str, channel: str) -> str:
@@ -141,7 +148,7 @@ def fit(parts: list[Part], lang: str, channel: str, optout: Part | None = None,
     marketing or carries an offer. Returns (kept parts, text, score, fits). Each selection is
     measured from its parts' lengths (`_measured`); only the one returned is assembled."""
     optional = [p for p in parts if p.weight > 0]
-    units = {id(p): text_units(p.text) for p in parts + ([optout] if optout is not None else []) if p.text}
+    units = {id(p): p.units() for p in parts + ([optout] if optout is not None else []) if p.text}
     last = None
     for score, chosen in _selections(tuple((p.weight, p.group) for p in optional)):
         keep = {id(optional[i]) for i in chosen}

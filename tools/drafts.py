@@ -389,7 +389,7 @@ def choose_plan(memo: DraftMemo | None, lang: str, tone: str, occasion: str, cha
     plans = [("full", vi) for vi in order] + [("short", None), ("noname", None)] if addr else [("noname", None)]
     shape = (lang, order, text_units(addr), offer_id,
              tuple((p.key, p.weight, p.group, u, u if p.short is None else text_units(p.short))
-                   for p in occasion_parts + opt for u in (text_units(p.text),)))
+                   for p in occasion_parts + opt for u in (p.units(),)))
     chosen = memo.plans.get(shape) if memo is not None else None
     if chosen is None:
         build = lambda kind, vi: plan_parts(kind, vi, lang, tone, occasion, variants, addr, addr_src, core_fmt,  # noqa: E731

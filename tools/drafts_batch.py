@@ -218,7 +218,9 @@ class _Columns:
 
     def _segment(self, rfm_row, lang: str, you: str) -> tuple:
         """(high value, the segment sentence with the id left out, its sources' JSON, the segment names)."""
-        rk = None if rfm_row is None else tuple(_key(rfm_row.get(c)) for c in _RFM_KEYS)
+        rk = None if rfm_row is None else tuple(map(rfm_row.get, _RFM_KEYS))
+        if (rk, lang) not in self.rfm and rk is not None and any(v != v for v in rk):   # NaN != NaN: one key
+            rk = tuple(map(_key, rk))
         if (rk, lang) not in self.rfm:
             part = segment_part(rfm_row, _CID, self.req.occasion, lang, you)
             names = set() if rfm_row is None else {str(rfm_row[c]) for c in _RFM_KEYS if clean_value(rfm_row.get(c))}
