@@ -75,12 +75,18 @@ def write_batch(ws, segment: str, occasion: str, channel: str = "sms", language:
     except GuanxiError as e:   # every row says why
         req, error = None, str(e)
     args = (data, req, error, ids, unmask, (channel, tone, occasion), out)
-    if req is not None and (req.occasion != "complaint_followup" or req.channel == "email"):
-        try:
-            return _write(*args, stream=True)
-        except _Restart:
-            pass
-    return _write(*args, stream=False)
+    paused = gc.isenabled()   # a batch makes ~100 objects a customer: each full cyclic-GC pass would walk
+    gc.disable()              # the whole heap, the workspace's caches too (0.1-1 s a pass, ten a call at 10M)
+    try:
+        if req is not None and (req.occasion != "complaint_followup" or req.channel == "email"):
+            try:
+                return _write(*args, stream=True)
+            except _Restart:
+                pass
+        return _write(*args, stream=False)
+    finally:
+        if paused:
+            gc.enable()
 
 
 def _write(data: CareData, req, error: str | None, ids: list, unmask: bool, given: tuple, out: Path,
@@ -93,13 +99,7 @@ def _write(data: CareData, req, error: str | None, ids: list, unmask: bool, give
         for start in range(0, len(ids), CHUNK):
             chunk = ids[start:start + CHUNK]
             data.index_orders(chunk, bought=cols is None)   # only recommendations need the products bought
-            paused = gc.isenabled()   # a chunk makes ~100 objects a customer: each full cyclic-GC pass
-            gc.disable()              # would walk the whole heap (the workspace's caches: 0.1-0.3 s a pass)
-            try:
-                rows = _rows(data, req, error, chunk, memo, cols, unmask, given)
-            finally:
-                if paused:
-                    gc.enable()
+            rows = _rows(data, req, error, chunk, memo, cols, unmask, given)
             data.release(chunk)
             n += len(rows)
             drafted += sum(r[8] != "" for r in rows)

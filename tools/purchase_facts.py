@@ -104,7 +104,8 @@ def facts_summaries(ws, ids: list[str], as_of: pd.Timestamp) -> dict[str, dict] 
     pos = index.get_indexer(ids)
     lp, lo, fc, fl, n, unsure = (cols[c] for c in ("last_product", "last_order", "fav_category", "fav_lines",
                                                     "lines", "unsure"))
-    days = pd.DatetimeIndex(cols["last_date"][pos]).tolist()   # the ids' days as Timestamps, at once
+    from tools.care_data import timestamps
+    days = timestamps(cols["last_date"][pos])   # the ids' days as Timestamps, once per distinct day
     for c, i, day in zip(ids, pos.tolist(), days):
         if i < 0:
             out[c] = {"last": None, "fav": None, "bought": None, "n": 0, "recs": None}
