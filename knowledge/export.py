@@ -20,18 +20,19 @@ only, and only within the export TTL (`Settings.export_ttl_minutes`); expired ex
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import secrets
 import shutil
 import time
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable, Iterator
 
 import pandas as pd
 
 __all__ = ["FORMULA_START", "neutralise_cell", "neutralise_formulas", "restore_cell", "restore_formulas",
-           "write_csv", "xlsx_workbook", "new_export_path", "export_token", "open_export",
+           "write_csv", "csv_rows", "xlsx_workbook", "new_export_path", "export_token", "open_export",
            "purge_expired_exports", "owner_folder"]
 
 EXPORTS = "exports"
@@ -97,6 +98,36 @@ def write_csv(df: pd.DataFrame, path: str | Path, **kw) -> Path:
     """``df.to_csv(path, index=False, **kw)`` with formula cells neutralised."""
     neutralise_formulas(df).to_csv(path, index=False, **kw)
     return Path(path)
+
+
+_CELL_STARTS = FORMULA_START + ("'",)   # the cells `neutralise_cell` may change
+
+
+def _csv_cell(v: str | None) -> str:
+    """A text cell, neutralised, as ``csv.writer`` writes it with ``lineterminator="\\n"`` (what
+    ``DataFrame.to_csv`` uses): quoted when it holds a comma, a quote or a newline (a carriage return
+    alone is not), quotes doubled."""
+    if v is None:
+        return ""
+    if v.startswith(_CELL_STARTS):
+        v = neutralise_cell(v)
+    if '"' in v:
+        return '"' + v.replace('"', '""') + '"'
+    return '"' + v + '"' if "," in v or "\n" in v else v
+
+
+@contextlib.contextmanager
+def csv_rows(path: str | Path, header: list[str], encoding: str = "utf-8") -> Iterator[Callable[[Iterable[list]], None]]:
+    """A CSV written in pieces (a batch too large to hold at once): the ``write(rows)`` it yields takes rows
+    of text cells (None: an empty cell). The file has the bytes ``write_csv`` writes for the frame of all
+    the rows (object columns; formula cells neutralised), without building that frame (or going through
+    the csv module, several times slower on long cells)."""
+    with open(path, "w", encoding=encoding, newline="") as fh:
+        fh.write(",".join(map(_csv_cell, header)) + "\n")
+
+        def write(rows: Iterable[list]) -> None:
+            fh.write("".join(",".join(map(_csv_cell, r)) + "\n" for r in rows))
+        yield write
 
 
 def xlsx_workbook(sheet: str, header: list, rows: Iterable[list]):

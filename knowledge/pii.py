@@ -32,6 +32,10 @@ def _sub(rx: re.Pattern, repl, text: str) -> str:
     return "".join(out) + text[last:] if out else text
 
 
+#: what every pattern of `_MASKS` needs — 11 digits (at most one separator between two), an "@" or "(at)" —
+#: in the text itself: the characters `_FOLD` folds to a separator, "@", a bracket, "a" or "t" included
+_HINT = re.compile("\\d(?:[-. \u3000\uff0d\uff0e\u2010-\u2015\u2212\ufe63]?\\d){10}|[@\uff20]|"
+                   "[\\[(\uff3b\uff08]\\s*[a\uff41\uff21][t\uff54\uff34]\\s*[\\])\uff3d\uff09]", re.I)
 #: in this order: an ID number's digits are not read as a phone's, a phone's not as a card's
 _MASKS = ((_ID_CARD, lambda m: f"{m.group(1)}********{m.group(2)}"), (_PHONE, lambda m: f"{m.group(1)}****{m.group(3)}"),
           (_EMAIL, lambda m: f"{m.group(1)}***@{m.group(2)}"), (_LONG_DIGITS, lambda m: f"{m.group(1)}****{m.group(2)}"),
@@ -68,6 +72,8 @@ def mask_text(text: str, names: Iterable[str] = ()) -> str:
     when written with dots or spaces (139.1234.5678), in full-width characters (１３９１２３４５６７８,
     wang＠example.com) or as "name(at)host"."""
     if not text:
+        return text
+    if not names and not _HINT.search(text):   # one pass: most texts have no contact data at all
         return text
     out, folded = text, text.translate(_FOLD)
     for rx, repl in _MASKS:

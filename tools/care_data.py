@@ -21,13 +21,28 @@ from knowledge.workspace import Workspace
 from tools.offers import OfferList, load_offers, segment_key
 from tools.results import plain, resolve_as_of
 
-__all__ = ["CareData", "RowsById", "care_data", "clean_value", "purchase_summaries"]
+__all__ = ["CareData", "RowsById", "care_data", "clean_value", "purchase_summaries", "timestamps"]
+
+
+def timestamps(values) -> list:
+    """``list(pd.DatetimeIndex(values))``: one Timestamp per distinct value, shared (birthdays and order
+    days repeat: making a Timestamp costs microseconds, a million of them seconds)."""
+    values = np.asarray(values)
+    if values.dtype.kind != "M":   # already objects (time zones): as they are
+        return list(values)
+    codes, uniq = pd.factorize(values)
+    made = pd.DatetimeIndex(uniq).tolist() + [pd.NaT]   # code -1 (NaT) → the last
+    return [made[k] for k in codes.tolist()]
+
+
+def _column(s: pd.Series) -> list:
+    return timestamps(s.to_numpy()) if s.dtype.kind == "M" else s.tolist()
 
 
 def _records(df: pd.DataFrame) -> list[dict]:
     """``df.to_dict(orient="records")`` (the same values), built column by column: several times faster."""
     cols = list(df.columns)
-    return [dict(zip(cols, row)) for row in zip(*[df[c].tolist() for c in cols])] if cols else [{} for _ in range(len(df))]
+    return [dict(zip(cols, row)) for row in zip(*[_column(df[c]) for c in cols])] if cols else [{} for _ in range(len(df))]
 
 
 class RowsById:
@@ -57,8 +72,8 @@ class RowsById:
     def _rows(self, positions: list[int]) -> list[dict]:
         rows = _records(self.df.iloc[positions])
         if self.text_ids:
-            for r, p in zip(rows, positions):
-                r["customer_id"] = self.ids.iat[p]
+            for r, cid in zip(rows, self.ids.iloc[positions].tolist()):
+                r["customer_id"] = cid
         return rows
 
     def get(self, cid, default=None):
@@ -188,7 +203,8 @@ class CareData:
         try:
             from tools.rfm import segment_members
             members = segment_members(self.rfm, s, top=None)
-            return [str(x) for x in members["customer_id"] if str(x) in self._cust]
+            ids = [str(x) for x in members["customer_id"]]   # those in the customers table, at once
+            return [c for c, known in zip(ids, pd.Index(ids, dtype=object).isin(self._cust.index)) if known]
         except GuanxiError:
             raise
         except Exception:  # noqa: BLE001 - a partial RFM table (tests): match the name columns directly
@@ -212,16 +228,23 @@ class CareData:
             return self._shared["n_orders"]
         return len(self.orders)
 
-    def index_orders(self, ids=None) -> None:
+    def index_orders(self, ids=None, bought: bool = True) -> None:
         """Batch drafting: the purchase summaries of the customers ``ids`` (all when None) at once
         (`purchase_summaries`: what `purchases` gives one by one), from the workspace's per-customer
-        artefact or the orders table; their customer, RFM and churn rows are built at once too."""
+        artefact or the orders table; their customer, RFM and churn rows are built at once too.
+        ``bought=False`` (no recommendation or win-back to write): from the build's `tools.purchase_facts`
+        when there, without the products bought (None); the churn rows are left to be built when asked."""
         if ids is not None:
             self.rfm_row(""), self.churn_row("")
-            for rows in (self._cust, self._rfm, self._churn):
+            for rows in (self._cust, self._rfm, self._churn if bought else None):   # no win-back: no churn rows
                 if rows is not None:
                     rows.prefetch(ids)
         todo = [c for c in dict.fromkeys(list(self._cust) if ids is None else map(str, ids)) if c not in self._prof]
+        if todo and not bought and self.ws is not None:
+            from tools.purchase_facts import facts_summaries
+            got = facts_summaries(self.ws, todo, self.as_of) or {}
+            self._prof.update(got)
+            todo = [c for c in todo if c not in got]
         if not todo:
             return
         cols = [c for c in self._ORDER_COLS if c in self.orders.columns]
@@ -233,6 +256,15 @@ class CareData:
                 self._cid_col = self.orders["customer_id"].astype(str)
             lines = self.orders.loc[self._cid_col.isin(todo).to_numpy(bool), ["customer_id", *cols]]
         self._prof.update(purchase_summaries(lines, todo, self.as_of))
+
+    def release(self, ids) -> None:
+        """Forget the purchase summaries and the rows built for ``ids`` (a batch drafted in chunks: its
+        memory stays that of one chunk)."""
+        for c in map(str, ids):
+            self._prof.pop(c, None)
+            for rows in (self._cust, self._rfm, self._churn):
+                if rows is not None:
+                    rows.memo.pop(c, None)
 
     def order_rows(self, cid: str) -> list[dict]:
         """The customer's order lines as dicts (order_id, order_date, product_name, category, amount)."""

@@ -303,9 +303,7 @@ def draft_care_batch(segment: str,
         born_to: only customers born in or before this year, e.g. 1999 for "90后"
         signup_channel: only customers who signed up on this channel (customers.channel), e.g. 抖音
     """
-    import json
-
-    from tools.drafts import draft_batch
+    from tools.drafts_batch import write_batch
     ctx = context(ctx)
     ws = ctx.ws
     floor = churn_risk_floor(churn_risk, min_probability)
@@ -323,14 +321,11 @@ def draft_care_batch(segment: str,
     # the file has contacts (in clear for an admin): it goes to its maker's own folder, under a random id
     out = new_export_path(ws.root, ctx.user or ctx.role, f"drafts-{slug}-{occasion}-{channel}.csv",
                           ctx.settings.export_ttl_minutes)
-    path = draft_batch(ws, segment, occasion, channel, language, out, tone=tone, festival=festival,
-                       unmask=ctx.unmasked, only=only)
-    table = pd.read_csv(path)
-    warned = int(sum(1 for w in table["warnings"].fillna("[]") if json.loads(w)))
-    return {**base, "rows": int(len(table)),
-            "drafted": int((table["text"].fillna("") != "").sum()), "with_warnings": warned,
-            "path": str(path), "masked": not ctx.unmasked,
-            "provenance": f"{prov} · {len(table):,} customers drafted · {path.name}"}
+    done = write_batch(ws, segment, occasion, channel, language, out, tone=tone, festival=festival,
+                       unmask=ctx.unmasked, only=only)   # counted as written, not read back
+    return {**base, "rows": done.rows, "drafted": done.drafted, "with_warnings": done.with_warnings,
+            "path": str(done.path), "masked": not ctx.unmasked,
+            "provenance": f"{prov} · {done.rows:,} customers drafted · {done.path.name}"}
 
 
 _RISK_ZH = {"high": "流失风险高", "at_risk": "有流失风险"}

@@ -15,7 +15,7 @@ import functools
 import itertools
 from dataclasses import dataclass, field
 
-__all__ = ["CHANNELS", "WECHAT_LIMIT", "SUBJECT_LIMIT", "sms_length", "measure", "Part", "assemble", "fit"]
+__all__ = ["CHANNELS", "WECHAT_LIMIT", "SUBJECT_LIMIT", "sms_length", "text_units", "measure", "Part", "assemble", "fit"]
 
 CHANNELS = ("sms", "wechat", "email")
 WECHAT_LIMIT = 300
@@ -31,7 +31,7 @@ _GSM7_EXT = set("^{}\\[~]|€\f")
 _GSM7 = frozenset(_GSM7_BASIC | _GSM7_EXT)
 
 
-def _units(text: str) -> tuple[bool, int, int, int]:
+def text_units(text: str) -> tuple[bool, int, int, int]:
     """(all GSM-7, characters, GSM-7 extension characters, UTF-16 units) of a text."""
     gsm = _GSM7.issuperset(text)
     return gsm, len(text), sum(text.count(ch) for ch in _GSM7_EXT) if gsm else 0, len(text.encode("utf-16-le")) // 2
@@ -40,7 +40,7 @@ def _units(text: str) -> tuple[bool, int, int, int]:
 def sms_length(text: str) -> tuple[str, int, int]:
     """(encoding, length in that encoding, single-SMS limit): ("GSM-7", septets, 160) when every
     character is GSM-7 (extension characters count 2), else ("UCS-2", UTF-16 units, 70)."""
-    gsm, n, ext, utf16 = _units(text)
+    gsm, n, ext, utf16 = text_units(text)
     return ("GSM-7", n + ext, 160) if gsm else ("UCS-2", utf16, 70)
 
 
@@ -65,6 +65,13 @@ class Part:
     group: str | None = None  # at most one part per group
     block: str = "body"  # greet | body | close | optout | sign
     short: str | None = None  # shorter wording for the compact fallback
+    _units: tuple | None = field(default=None, init=False, repr=False, compare=False)
+
+    def units(self) -> tuple[bool, int, int, int]:
+        """`text_units` of the text, measured once (a batch shares its segment and offer sentences)."""
+        if self._units is None:
+            self._units = text_units(self.text)
+        return self._units
 
 
 def assemble(parts: list[Part], lang: str, channel: str) -> str:
@@ -90,7 +97,7 @@ def assemble(parts: list[Part], lang: str, channel: str) -> str:
 
 
 def _measured(parts: list[Part], lang: str, channel: str, units: dict) -> tuple[int, int | None]:
-    """``measure(assemble(parts, lang, channel), channel)[:2]`` from each part's `_units` (``units`` by
+    """``measure(assemble(parts, lang, channel), channel)[:2]`` from each part's `text_units` (``units`` by
     id(part)), without assembling: the blocks' texts joined by "" (zh) or " " (en), the sign-off after."""
     if channel == "email":
         return 0, None
@@ -141,7 +148,7 @@ def fit(parts: list[Part], lang: str, channel: str, optout: Part | None = None,
     marketing or carries an offer. Returns (kept parts, text, score, fits). Each selection is
     measured from its parts' lengths (`_measured`); only the one returned is assembled."""
     optional = [p for p in parts if p.weight > 0]
-    units = {id(p): _units(p.text) for p in parts + ([optout] if optout is not None else []) if p.text}
+    units = {id(p): p.units() for p in parts + ([optout] if optout is not None else []) if p.text}
     last = None
     for score, chosen in _selections(tuple((p.weight, p.group) for p in optional)):
         keep = {id(optional[i]) for i in chosen}

@@ -208,8 +208,14 @@ def plain_text(s) -> str:
     return _plain_text(str(s if s is not None else ""))
 
 
+# what any step of `_plain_text` acts on: an entity, a tag or Markdown character, a URL, a run of spaces
+_MARKUP_HINT = re.compile(r"[&<>\[\]{}`*|#\\$~_:]|www\.|\s\s|[^\S ]", re.I)
+
+
 @functools.lru_cache(maxsize=65536)   # the same product and category names come back in every draft of a batch
 def _plain_text(t: str) -> str:
+    if not _MARKUP_HINT.search(t):   # most names: nothing to take out but the spaces at the ends
+        return t.strip()
     t = html.unescape(t)
     t = _MD_IMAGE.sub(r"\1", t)
     t = re.sub(r"\[([^\]\n]*)\]\([^)\n]*\)", r"\1", t)

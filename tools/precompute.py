@@ -127,7 +127,9 @@ def _precompute(ws: Workspace, settings: Settings, eng: Engine, log: Callable[[s
 
     def do_orders_index():
         from tools.orders_index import write_order_artefacts
+        from tools.purchase_facts import write_purchase_facts
         meta["provenance"].update(write_order_artefacts(ws, as_of))
+        meta["provenance"].update(write_purchase_facts(ws, as_of))
 
     log("analyses:")
     for name, fn in (("rfm", do_rfm), ("clusters", do_clusters), ("clv", do_clv), ("rules", do_rules),
@@ -138,17 +140,25 @@ def _precompute(ws: Workspace, settings: Settings, eng: Engine, log: Callable[[s
 
 
 def fill_missing(ws: Workspace, settings: Settings) -> list[str]:
-    """Write the per-customer order artefacts (`tools.orders_index`) of a workspace built before them,
-    as of its analyses' date; the names written (none when present)."""
+    """Write the per-customer order artefacts (`tools.orders_index`, `tools.purchase_facts`) of a workspace
+    built before them, as of its analyses' date; the names written (none when present)."""
     from tools.orders_index import ORDER_ARTEFACTS, write_order_artefacts
-    if all(ws.artefact_path(n).is_file() for n in ORDER_ARTEFACTS) or ws.artefact("meta") is None:
+    from tools.purchase_facts import PURCHASE_FACTS, write_purchase_facts
+    if ws.artefact("meta") is None:
         return []
     meta = dict(ws.artefact("meta"))
     if not meta.get("as_of"):
         return []
-    meta.setdefault("provenance", {}).update(write_order_artefacts(ws, pd.Timestamp(meta["as_of"])))
-    ws.write_artefact("meta", meta)
-    return list(ORDER_ARTEFACTS)
+    written = []
+    if not all(ws.artefact_path(n).is_file() for n in ORDER_ARTEFACTS):
+        meta.setdefault("provenance", {}).update(write_order_artefacts(ws, pd.Timestamp(meta["as_of"])))
+        written += ORDER_ARTEFACTS
+    if not ws.artefact_path(PURCHASE_FACTS).is_file():
+        meta.setdefault("provenance", {}).update(write_purchase_facts(ws, pd.Timestamp(meta["as_of"])))
+        written.append(PURCHASE_FACTS)
+    if written:
+        ws.write_artefact("meta", meta)
+    return list(written)
 
 
 def precompute_feedback(ws, store, settings=None, log=print) -> dict:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from knowledge.export import (export_token, new_export_path, neutralise_cell, open_export, owner_folder,
+from knowledge.export import (csv_rows, export_token, new_export_path, neutralise_cell, open_export, owner_folder,
                               purge_expired_exports, write_csv)
 
 
@@ -19,6 +19,18 @@ def test_formula_starts_are_neutralised_and_numbers_are_not():
         assert neutralise_cell(bad) == "'" + bad
     for ok in ("-5", "+86", "-3.50", "1e3", "张三", "", None, 12.5):
         assert neutralise_cell(ok) == ok
+
+
+def test_a_csv_written_in_pieces_has_the_bytes_of_the_whole_frame(tmp_path):
+    cells = ["", None, "plain", "a,b", 'say "hi"', "two\nlines", "cr\ronly", "=evil()", "-5", "'=x", "@张三",
+             "\t=x", '[{"detail": "name", "value": "王芳"}]', " lead", "trail ", "a\r\nb", "\u2028", "'plain"]
+    rows = [[cells[(i * 7 + j) % len(cells)] for j in range(4)] for i in range(len(cells) * 3)]
+    header = ["id", "=name", "text", "note"]
+    with csv_rows(tmp_path / "pieces.csv", header, encoding="utf-8-sig") as write:
+        write(rows[:10])
+        write(rows[10:])
+    write_csv(pd.DataFrame(rows, columns=header), tmp_path / "whole.csv", encoding="utf-8-sig")
+    assert (tmp_path / "pieces.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()
 
 
 def test_write_csv_writes_the_neutralised_copy(tmp_path):

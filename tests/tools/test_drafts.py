@@ -101,7 +101,7 @@ def test_a_selection_is_measured_as_its_assembled_text():
         parts = [fit_mod.Part(f"k{i}", rng.choice(pool), rng.choice([0, 5]),
                               block=rng.choice(["greet", "body", "close", "optout", "sign", "body"]))
                  for i in range(rng.randint(0, 8))]
-        units = {id(p): fit_mod._units(p.text) for p in parts if p.text}
+        units = {id(p): fit_mod.text_units(p.text) for p in parts if p.text}
         n, limit = fit_mod._measured(parts, lang, channel, units)
         want = fit_mod.measure(fit_mod.assemble(parts, lang, channel), channel)
         assert (n, limit) == want[:2] if channel != "email" else limit is None

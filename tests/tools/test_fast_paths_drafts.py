@@ -75,3 +75,108 @@ def test_a_batch_drafts_each_customer_as_one_draft_would(ws, segment, occasion, 
     drafted = [draft(batch, cid) for cid in ids]
     assert drafted == [draft(single, cid) for cid in ids]
     assert sum(isinstance(d, dict) for d in drafted) > len(ids) // 2
+
+
+# ----------------------------------------------------------------------------- whole batch files
+def test_the_builds_purchase_facts_are_each_customers_summary(ws):
+    from tools.purchase_facts import PURCHASE_FACTS, facts_summaries
+    assert ws.artefact_path(PURCHASE_FACTS).is_file()   # written by the build
+    one = care_data(_tables(ws))
+    ids = list(one._cust)
+    facts = facts_summaries(ws, ids, one.as_of)
+    assert set(facts) == set(ids)   # the demo has no line of unknown amount
+    assert all({**facts[c], "bought": None} == {**one.purchases(c), "bought": None} for c in ids)
+    assert sum(f["last"] is not None for f in facts.values()) > len(ids) // 2
+    assert facts_summaries(ws, ids, one.as_of + pd.Timedelta(days=1)) is None   # another date: not these facts
+
+
+def _one_by_one(data, ids, out, occasion, channel, language, tone, festival, unmask):
+    """The batch file as drafting customer by customer gives it (`draft_care_message`, one row each, one
+    DataFrame written by `write_csv`)."""
+    import json
+
+    from knowledge.errors import GuanxiError
+    from knowledge.export import write_csv
+    from knowledge.pii import mask_email, mask_phone
+    from tools.care_data import clean_value
+    rows = []
+    for cid in ids:
+        cust = data.customer(cid)
+        try:
+            d = draft_care_message(data, cid, occasion, channel=channel, language=language, tone=tone,
+                                   festival=festival)
+        except GuanxiError as e:
+            rows.append({"customer_id": cid, "name": cust.get("name"), "phone": None, "email": None,
+                         "channel": channel, "language": None, "tone": tone, "occasion": occasion, "text": "",
+                         "subject": "", "length": 0, "limit": None, "offer_id": None, "sources": "[]",
+                         "warnings": json.dumps([str(e)], ensure_ascii=False)})
+            continue
+        phone, email = clean_value(cust.get("phone")), clean_value(cust.get("email"))
+        rows.append({"customer_id": cid, "name": d.name,
+                     "phone": phone if unmask else mask_phone(phone) if phone else None,
+                     "email": email if unmask else mask_email(email) if email else None,
+                     "channel": d.channel, "language": d.language, "tone": d.tone, "occasion": d.occasion,
+                     "text": d.text, "subject": d.subject or "", "length": d.length, "limit": d.limit,
+                     "offer_id": d.offer_id, "sources": json.dumps(d.sources, ensure_ascii=False),
+                     "warnings": json.dumps(d.warnings, ensure_ascii=False)})
+    from tools.drafts_batch import COLUMNS
+    write_csv(pd.DataFrame(rows, columns=COLUMNS), out, encoding="utf-8-sig")
+    return rows
+
+
+GRID = [  # occasion, channel, language, tone, festival, unmask
+    ("vip_thanks", "sms", "auto", "warm", None, False), ("vip_thanks", "wechat", "zh", "formal", None, True),
+    ("vip_thanks", "email", "en", "playful", None, False), ("birthday", "sms", "auto", "playful", None, False),
+    ("birthday", "email", "zh", "warm", None, True), ("birthday", "wechat", "en", "formal", None, False),
+    ("festival", "sms", "auto", "warm", "中秋", False), ("festival", "email", "en", "formal", None, False),
+    ("festival", "wechat", "zh", "playful", "Christmas", True), ("festival", "sms", "zh", "warm", "no such day", False),
+    ("winback", "sms", "auto", "formal", None, False), ("winback", "email", "en", "warm", None, True),
+    ("recommendation", "wechat", "auto", "playful", None, False), ("recommendation", "sms", "zh", "warm", None, False),
+    ("complaint_followup", "sms", "auto", "playful", None, False),
+    ("complaint_followup", "email", "en", "formal", None, True), ("vip_thanks", "fax", "auto", "warm", None, False)]
+
+
+@pytest.mark.parametrize("occasion,channel,language,tone,festival,unmask", GRID)
+def test_a_batch_file_is_the_customer_by_customer_file(ws, tmp_path, monkeypatch, occasion, channel, language, tone,
+                                                       festival, unmask):
+    import tools.drafts_batch as batch
+    monkeypatch.setattr(batch, "CHUNK", 150)   # the demo's 400 customers in three chunks
+    done = batch.write_batch(ws, "all", occasion, channel, language, tmp_path / "fast.csv", tone=tone,
+                             festival=festival, unmask=unmask)
+    ids = care_data(ws).segment_ids("all")
+    rows = _one_by_one(care_data(Workspace(ws.root)), ids, tmp_path / "slow.csv", occasion, channel, language,
+                       tone, festival, unmask)
+    assert done.path.read_bytes() == (tmp_path / "slow.csv").read_bytes()
+    assert (done.rows, done.drafted, done.with_warnings) == (
+        len(rows), sum(r["text"] != "" for r in rows), sum(r["warnings"] != "[]" for r in rows))
+    if occasion in batch.COLUMN_WISE and channel != "fax" and festival != "no such day":
+        assert done.drafted == len(ids)
+
+
+def test_a_batch_of_odd_customers_is_the_customer_by_customer_file(ws, tmp_path):
+    """Names with markup or none, a product name with a phone number in it (masked in the text), an
+    offer list: the batch gives what the one-customer drafts give."""
+    from tools.drafts_batch import write_batch
+    t = _tables(ws)
+    cust, orders = t["customers"].copy(), t["orders"].copy()
+    ids = cust["customer_id"].astype(str).tolist()[:60]
+    cust.loc[cust.index[:3], "name"] = ["<b>王芳</b>", "**", "Emily  Chen"]
+    orders.loc[orders["customer_id"].astype(str).isin(ids[3:30]), "product_name"] = "客服13912345678同款杯"
+    offers = {"brand": "好物", "offers": [{"id": "T1", "occasions": ["vip_thanks", "birthday"],
+                                           "text_zh": "本月满200减30", "text_en": "30 off 200 this month"}]}
+    tables = {**t, "customers": cust, "orders": orders, "offers": offers}
+    for occasion, channel in (("vip_thanks", "sms"), ("birthday", "wechat"), ("vip_thanks", "email")):
+        done = write_batch(tables, "all", occasion, channel, "auto", tmp_path / "fast.csv", only=ids)
+        _one_by_one(care_data(tables), ids, tmp_path / "slow.csv", occasion, channel, "auto", "warm", None, False)
+        assert done.path.read_bytes() == (tmp_path / "slow.csv").read_bytes()
+    text = pd.read_csv(done.path)["text"]
+    assert text.str.contains("139****5678", regex=False).any() and not text.str.contains("13912345678").any()
+
+
+def test_the_tools_answer_counts_the_file_it_wrote(routing_settings):
+    from tools.registry import call_tool
+    r = call_tool("draft_care_batch", {"segment": "all", "occasion": "birthday", "churn_risk": "at_risk"},
+                  settings=routing_settings, role="manager")
+    table = pd.read_csv(r["path"])
+    assert r["rows"] == len(table) > 0 and r["drafted"] == int(table["text"].notna().sum())
+    assert r["with_warnings"] == int((table["warnings"] != "[]").sum())
