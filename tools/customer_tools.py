@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from knowledge.errors import GuanxiError
 from tools.context import (ToolContext, ToolError, artefact_by_id, as_list, context, customers_by_id,
-                           meta_provenance, resolve_customer_id, rfm_by_id, rounded, row_dict, top_n)
+                           meta_provenance, resolve_customer_id, rfm_by_id, rounded, row_dict, row_position, top_n)
 from tools.formatting import (BANDS_ZH, bullets, fmt_int, fmt_money, fmt_num, fmt_pct, pick, short, who)
 from tools.orders_index import customer_feedback, customer_orders, order_lines_count
 from tools.results import fmt_date, plain, provenance, to_jsonable
@@ -37,9 +37,10 @@ def customer_profile(customer_id: str, *, ctx: ToolContext | None = None) -> dic
     artefacts = {"rfm": rfm_by_id(ws)}
     for name, label in (("clusters", "cluster"), ("churn", "churn"), ("clv", "clv")):
         artefacts[label] = artefact_by_id(ws, name, label) if ws.artefact(name) is not None else None
-    if artefacts["churn"] is not None and cid in artefacts["churn"].index:   # reasons left for when shown
+    at = None if artefacts["churn"] is None else row_position(artefacts["churn"], cid)
+    if at is not None:   # reasons left for when shown
         from tools.churn_reasons import fill_reasons
-        artefacts["churn"] = fill_reasons(ws, artefacts["churn"].loc[[cid]])
+        artefacts["churn"] = fill_reasons(ws, artefacts["churn"].iloc[[at]])
     try:
         recs = [{"product": r["product"], "source": r["source"]}
                 for r in recommend_products(cid, top=3, ctx=ctx).get("products", [])]
