@@ -90,7 +90,7 @@ from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_s
 from sklearn.model_selection import StratifiedKFold, cross_val_score, train_test_split
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController, threadpool_limits
 
 from knowledge import churn_sql
 from knowledge.errors import GuanxiError
@@ -272,6 +272,17 @@ def _blank_to_nan(s: pd.Series) -> pd.Series:
         out = out.copy()
         out[mask] = txt
     return out.where(out.notna(), np.nan)
+
+
+_POOLS: list = []   # one ThreadpoolController, made at the first prediction (the libraries are loaded by then)
+
+
+def _one_thread():
+    """``threadpool_limits(limits=1)`` through one controller: finding the loaded BLAS / OpenMP libraries
+    takes ~8 ms, at every call of threadpool_limits (one customer's reasons are predicted in ~10 ms)."""
+    if not _POOLS:
+        _POOLS.append(ThreadpoolController())
+    return _POOLS[0].limit(limits=1)
 
 
 def _as_numeric(s: pd.Series) -> pd.Series:
@@ -650,7 +661,7 @@ class TabularChurnModel:
     def _proba(self, X: pd.DataFrame) -> np.ndarray:
         if len(X) == 0:
             return np.zeros(0)
-        with threadpool_limits(limits=1):
+        with _one_thread():
             return self.estimator_.predict_proba(X)[:, 1]
 
     def predict_proba(self, df: pd.DataFrame) -> np.ndarray:
@@ -710,9 +721,9 @@ class TabularChurnModel:
         for u, (name, feats) in enumerate(units):
             if len(feats) == 1 and name == feats[0]:
                 plan += [(u, {name: v}, w) for v, w in zip(*self.reference_values_[name])]
-            else:
-                plan += [(u, {c: background.at[b, c] for c in feats}, 1.0 / len(background))
-                         for b in range(len(background))]
+            else:   # each background row's values of the group (a column read at once, not a cell at a time)
+                rows = zip(*(background[c].tolist() for c in feats))
+                plan += [(u, dict(zip(feats, row)), 1.0 / len(background)) for row in rows]
         return plan
 
     def occluded(self, part: pd.DataFrame, plan: list) -> pd.DataFrame:

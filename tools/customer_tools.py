@@ -194,7 +194,8 @@ def rfm_lookup(customer_id: str, *, ctx: ToolContext | None = None) -> dict:
             out[k] = row[k]
     if isinstance(out.get("monetary"), float):
         out["monetary"] = round(out["monetary"], 2)
-    out["percentile_monetary"] = round(float((rfm["monetary"] <= rfm.loc[cid, "monetary"]).mean()), 4)
+    mine = rfm["monetary"].iloc[row_position(rfm, cid)]
+    out["percentile_monetary"] = round(float((rfm["monetary"] <= mine).mean()), 4)
     out["as_of"] = fmt_date(ws.as_of())
     out["provenance"] = meta_provenance(ws, "rfm", provenance("rfm_table", {"orders": order_lines_count(ws)},
                                                          as_of=ws.as_of())) + f" · customer {cid}"
@@ -393,7 +394,7 @@ def clv_estimate(customer_id: str | None = None, top: int = 10, *, ctx: ToolCont
         row = row_dict(clv, cid)
         if row is None:
             raise ToolError(f"customer {cid} has no CLV estimate (no orders before {fmt_date(ws.as_of())})")
-        rank = int((clv[clv_col] > clv.loc[cid, clv_col]).sum()) + 1
+        rank = int((clv[clv_col] > clv[clv_col].iloc[row_position(clv, cid)]).sum()) + 1
         return {"customer_id": cid, "name": plain(customers_by_id(ws).loc[cid].get("name")),
                 "clv_12m": rounded(row.get(clv_col), 2), "p_alive": rounded(row.get("p_alive"), 4),
                 "expected_purchases_90d": rounded(row.get("expected_purchases_90d"), 3),
