@@ -349,7 +349,7 @@ def measure_campaign(c: Campaign, orders: pd.DataFrame, feedback: pd.DataFrame |
         o = o.assign(customer_id=o["customer_id"].astype(str),
                      amount=pd.to_numeric(o["amount"], errors="coerce").fillna(0.0))
         revenue, n_lines = o.groupby("customer_id")["amount"].sum(), int(inwin.sum())
-    buyers = set(revenue.index)
+    buyers = set(revenue.index.tolist())   # not set(index): iterating an Arrow index is 1 µs an id
     t_buy = sum(1 for x in treated if x in buyers)
     c_buy = sum(1 for x in control if x in buyers)
     metrics = [_proportion(t_buy, len(treated), c_buy, len(control))]
