@@ -135,14 +135,16 @@ class Campaign:
 
 
 def _texts(values) -> list[str]:
-    """``[str(v) for v in values]``; the list itself when it holds text only (a payload read back from JSON)."""
+    """``[str(v) for v in values]``; the list itself when it holds text only (a payload read back from JSON;
+    the types are looked at by ``map``, not a generator: a campaign of 165k ids in 3 ms, not 20)."""
     values = values or []
-    return values if all(type(v) is str for v in values) else [str(v) for v in values]
+    return values if set(map(type, values)) <= {str} else [str(v) for v in values]
 
 
 def _text_map(d) -> dict[str, str]:
     d = d or {}
-    return d if all(type(k) is str and type(v) is str for k, v in d.items()) else {str(k): str(v) for k, v in d.items()}
+    return d if set(map(type, d)) <= {str} and set(map(type, d.values())) <= {str} else {
+        str(k): str(v) for k, v in d.items()}
 
 
 def campaigns_from_events(events) -> list[Campaign]:
@@ -349,7 +351,7 @@ def measure_campaign(c: Campaign, orders: pd.DataFrame, feedback: pd.DataFrame |
         o = o.assign(customer_id=o["customer_id"].astype(str),
                      amount=pd.to_numeric(o["amount"], errors="coerce").fillna(0.0))
         revenue, n_lines = o.groupby("customer_id")["amount"].sum(), int(inwin.sum())
-    buyers = set(revenue.index)
+    buyers = set(revenue.index.tolist())   # not set(index): iterating an Arrow index is 1 µs an id
     t_buy = sum(1 for x in treated if x in buyers)
     c_buy = sum(1 for x in control if x in buyers)
     metrics = [_proportion(t_buy, len(treated), c_buy, len(control))]

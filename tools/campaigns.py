@@ -43,6 +43,7 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from knowledge.events import EventLog
@@ -242,9 +243,8 @@ def opted_out(ws: Workspace) -> tuple[set[str], list[str]]:
     sources: list[str] = []
     cust = customers_by_id(ws)
     if "opt_out" in cust.columns:   # the column is part of the build: read once per workspace (each value once)
-        hit = set(cached(ws, "opt_out_column", lambda: frozenset(
-            cust.index[cust["opt_out"].map({v: is_opt_out(v) for v in cust["opt_out"].dropna().unique()})
-                       .astype(object).eq(True).to_numpy()])))
+        hit = set(cached(ws, "opt_out_column", lambda: frozenset(cust.index[cust["opt_out"].isin(
+            [v for v in cust["opt_out"].unique().tolist() if is_opt_out(v)]).to_numpy(bool)])))
         out |= hit
         sources.append(f"customers table, opt_out column: {len(hit)}")
     for name in OPT_OUT_FILES:
@@ -287,30 +287,91 @@ def has_contact(row, channel: str) -> bool:
 
 def contactable(ws: Workspace, channel: str) -> dict[str, None]:
     """The customers `has_contact` accepts for ``channel`` (as the keys of a dict: a set of a million ids the
-    cyclic GC does not walk at every collection, as it would a frozenset's), once per workspace and contact
-    column: the ASCII values by Arrow's kernels ("@"; RE2's ``\\d`` is Python's on ASCII), the others by
-    `has_contact`."""
+    cyclic GC does not walk at every collection, as it would a frozenset's), once per workspace and contact column."""
+    return cached(ws, f"contactable:{CHANNEL_CONTACT[channel]}",
+                  lambda: dict.fromkeys(customers_by_id(ws).index[_contact_mask(ws, channel)].tolist()))
+
+
+def _contact_mask(ws: Workspace, channel: str) -> np.ndarray:
+    """Which rows of `customers_by_id` `has_contact` accepts for ``channel``, once per workspace and contact
+    column: text cells by their UTF-8 bytes ("@" is one byte, never part of another character; on ASCII text
+    Python's ``\\d`` is 0-9), the phones with other characters and cells not text one by one."""
     col = CHANNEL_CONTACT[channel]
 
-    def build() -> dict[str, None]:
+    def build() -> np.ndarray:
         cust = customers_by_id(ws)
         if col not in cust.columns:
-            return {}
-        s = cust[col].dropna()
-        if pd.api.types.infer_dtype(s, skipna=True) != "string":   # numbers, mixed cells: one by one
-            return dict.fromkeys(i for i, v in zip(s.index.tolist(), s.tolist()) if has_contact({col: v}, channel))
-        import pyarrow as pa
+            return np.zeros(len(cust), bool)
+        s = cust[col]
+        if pd.api.types.infer_dtype(s, skipna=True) != "string":   # numbers, mixed cells
+            return np.fromiter((has_contact({col: v}, channel) for v in s.tolist()), bool, len(s))
         import pyarrow.compute as pc
-        arr = pa.array(s.to_numpy(object), type=pa.large_string())
+        arr = _arrow_text(s)
+        given = arr.is_valid().to_numpy(zero_copy_only=False)
         if channel == "email":
-            ok = pc.match_substring(arr, "@").to_numpy(zero_copy_only=False)
-        else:
-            ok = pc.greater_equal(pc.count_substring_regex(arr, r"\d"), 7).to_numpy(zero_copy_only=False).copy()
-            other = ~pc.string_is_ascii(arr).to_numpy(zero_copy_only=False)
-            vals = s.to_numpy(object)
-            ok[other] = [has_contact({col: v}, channel) for v in vals[other]]
-        return dict.fromkeys(s.index[ok].tolist())
-    return cached(ws, f"contactable:{col}", build)
+            return given & (_byte_counts(arr, lambda b: b == 64) > 0)
+        ok = given & (_byte_counts(arr, lambda b: (b >= 48) & (b <= 57)) >= 7)
+        other = np.flatnonzero(~pc.fill_null(pc.string_is_ascii(arr), True).to_numpy(zero_copy_only=False))
+        ok[other] = [has_contact({col: v}, channel) for v in s.iloc[other].tolist()]
+        return ok
+    return cached(ws, f"contact_mask:{col}", build)
+
+
+def _arrow_text(values):
+    """A pandas Series or Index of text as one Arrow large_string array (no copy when it is Arrow-backed)."""
+    import pyarrow as pa
+    arr = pa.array(values.array if isinstance(values.dtype, pd.StringDtype) else values.to_numpy(object),
+                   type=pa.large_string(), from_pandas=True)
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
+def _byte_counts(arr, test) -> np.ndarray:
+    """For each string of the Arrow large_string array ``arr``, how many of its UTF-8 bytes pass ``test``."""
+    offsets = np.frombuffer(arr.buffers()[1], np.int64)[arr.offset: arr.offset + len(arr) + 1]
+    data = arr.buffers()[2]
+    if data is None or not len(arr) or offsets[-1] == offsets[0]:
+        return np.zeros(len(arr), np.int64)
+    hits = np.zeros(offsets[-1] - offsets[0] + 1, bool)   # + 1: an empty last string starts past the bytes
+    hits[:-1] = test(np.frombuffer(data, np.uint8)[offsets[0]: offsets[-1]])
+    starts, ends = offsets[:-1] - offsets[0], offsets[1:] - offsets[0]
+    return np.add.reduceat(hits, starts, dtype=np.int64) * (ends > starts)   # reduceat gives an empty string one byte
+
+
+def _reachable(ws: Workspace, channel: str) -> dict[str, str]:
+    """The `contactable` customers for ``channel`` → their RFM segment as text ("none" without one: what
+    ``segment_of`` records): the contact rule and the segment in one look-up per targeted customer, once per
+    workspace and contact column."""
+    def build() -> dict[str, str]:
+        ids = customers_by_id(ws).index[_contact_mask(ws, channel)]
+        rfm = rfm_by_id(ws)
+        if "segment" not in rfm:
+            return dict.fromkeys(ids.tolist(), "none")
+        import pyarrow.compute as pc
+        codes, values = pd.factorize(rfm["segment"])   # a few segments: their texts shared, not one per customer
+        text = np.array([str(v) for v in values] + ["none"], dtype=object)[codes]   # code -1 (missing): "none"
+        # each id's row of the rfm table (its last, as a dict of the rows would keep), by Arrow's hash join
+        back = pc.index_in(_arrow_text(ids), value_set=_arrow_text(rfm.index)[::-1])
+        row = len(rfm) - 1 - pc.fill_null(back, len(rfm)).to_numpy(zero_copy_only=False)   # -1: no row
+        return dict(zip(ids.tolist(), np.where(row >= 0, text[np.maximum(row, 0)], "none").tolist()))
+    return cached(ws, f"reachable:{CHANNEL_CONTACT[channel]}", build)
+
+
+def _contact_rules(ids: list[str], reach: dict[str, str], sets: dict) -> tuple[dict[str, list[str]], list[str], list[str]]:
+    """(the ids excluded by each reason, the eligible ids, their segments): each customer under the first of
+    EXCLUSION_REASONS that removes them — no_contact: not in ``reach`` (contactable → segment), the others:
+    in ``sets[reason]``; in the order of ``ids``. A rule is one membership pass over the ids (none for an empty set)."""
+    n = len(ids)
+    segs = np.array(list(map(reach.get, ids)), dtype=object)
+    reason = np.zeros(n, np.int8)   # 0: eligible, k: the k-th reason
+    for k in range(len(EXCLUSION_REASONS), 0, -1):   # the first rule last: where two remove a customer, it wins
+        r = EXCLUSION_REASONS[k - 1]
+        if r == "no_contact":
+            reason[np.equal(segs, None)] = k
+        elif sets.get(r):
+            reason[np.fromiter(map(sets[r].__contains__, ids), bool, n)] = k
+    arr = np.array(ids, dtype=object)
+    excluded = {r: arr[reason == k].tolist() for k, r in enumerate(EXCLUSION_REASONS, 1)}
+    return excluded, arr[reason == 0].tolist(), segs[reason == 0].tolist()
 
 
 def recently_contacted(ws: Workspace, as_of, days: int) -> dict[str, str]:
@@ -333,9 +394,14 @@ def holdout_split(ids: list[str], segment_of: dict[str, str], share: float, seed
     remainder, drawn per segment by a shuffle seeded with (seed, segment). Deterministic."""
     if not 0 <= share < 1:
         raise ToolError(f"holdout share must be from 0 to below 1, got {share}")
+    keys = list(map(segment_of.get, ids))
+    names = {k: str(k or "none") for k in set(keys)}
     groups: dict[str, list[str]] = {}
-    for i in ids:
-        groups.setdefault(str(segment_of.get(i) or "none"), []).append(i)
+    if len(names) == 1:   # one segment (a segment's campaign): no look-up per customer
+        groups[next(iter(names.values()))] = list(ids)
+    else:
+        for i, k in zip(ids, keys):
+            groups.setdefault(names[k], []).append(i)
     total = round(share * len(ids))
     quota = {g: int(share * len(m)) for g, m in groups.items()}
     rest = sorted(groups, key=lambda g: (-(share * len(groups[g]) - quota[g]), g))
@@ -454,17 +520,6 @@ def campaign(ws: Workspace, campaign_id: str) -> Campaign:
     return found
 
 
-def _segments(ws: Workspace) -> dict[str, str]:
-    """customer → RFM segment as text ("none" without one): what ``segment_of`` records (once per workspace)."""
-    def build():
-        rfm = rfm_by_id(ws)
-        if "segment" not in rfm:
-            return {}
-        seg = rfm["segment"]
-        return dict(zip(rfm.index.tolist(), [str(v) if v is not None and pd.notna(v) else "none" for v in seg.tolist()]))
-    return cached(ws, "segment_of", build)
-
-
 def new_campaign_id(ws: Workspace, today: _dt.date | None = None, taken: set[str] | None = None) -> str:
     taken = {c.id for c in campaigns(ws)} if taken is None else taken
     day = (today or _dt.date.today()).strftime("%Y%m%d")
@@ -502,30 +557,14 @@ def create_campaign(ws: Workspace, *, actor: str, role: str, target_kind: str, t
     offer_id = check_offer(ws, offer, occasion, festival, as_of) if offer else None
     if not target.ids:
         warnings.append("the target has no customer")
-    cust = customers_by_id(ws)
     optout, opt_sources = opted_out(ws)
-    recent = recently_contacted(ws, as_of, cap_days)
+    recent = recently_contacted(ws, as_of, cap_days) if is_marketing(occasion) else {}
     others = campaigns(ws)
     busy, held = reserved_customers(others, as_of)
-    excluded: dict[str, list[str]] = {r: [] for r in EXCLUSION_REASONS}
-    eligible = []
-    ok = contactable(ws, channel)
-    recent = recent if is_marketing(occasion) else {}
-    for i in target.ids:
-        if i in optout:
-            excluded["opt_out"].append(i)
-        elif i not in ok:
-            excluded["no_contact"].append(i)
-        elif i in recent:
-            excluded["frequency_cap"].append(i)
-        elif i in busy:
-            excluded["other_campaign"].append(i)
-        elif i in held:
-            excluded["control_elsewhere"].append(i)
-        else:
-            eligible.append(i)
-    seg = _segments(ws)
-    segment_of = {i: seg.get(i, "none") for i in eligible}
+    excluded, eligible, segments = _contact_rules(target.ids, _reachable(ws, channel),
+                                                  {"opt_out": optout, "frequency_cap": recent,
+                                                   "other_campaign": busy, "control_elsewhere": held})
+    segment_of = dict(zip(eligible, segments))
     cid = new_campaign_id(ws, taken={c.id for c in others})
     if seed is None:
         seed = int(hashlib.sha256(cid.encode()).hexdigest()[:8], 16)
@@ -541,5 +580,5 @@ def create_campaign(ws: Workspace, *, actor: str, role: str, target_kind: str, t
         "as_of": as_of.date().isoformat(), "cap_days": int(cap_days), "targeted": len(target.ids),
         "treated": treated, "control": control, "segment_of": segment_of, "excluded": excluded,
         "opt_out_sources": opt_sources, "warnings": warnings}
-    EventLog.of(ws).append("campaign_created", actor, cid, payload)
+    EventLog.of(ws).append("campaign_created", actor, cid, payload, keep=True)   # not parsed back below
     return campaign(ws, cid)

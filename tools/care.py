@@ -294,20 +294,26 @@ def _by_customer(t: pd.DataFrame | None) -> pd.DataFrame:
     """An artefact indexed by customer_id (as text, first row per customer); empty without one."""
     if t is None or not len(t):
         return pd.DataFrame(index=pd.Index([], dtype="str"))
-    t = t.assign(customer_id=t["customer_id"].astype(str).astype(object)).drop_duplicates("customer_id")
-    return t.set_index("customer_id", drop=False)
+    return _first_per_customer(t)
 
 
-def _col(t: pd.DataFrame, col: str, ids: pd.Index, pos: np.ndarray | None = None) -> pd.Series:
-    """``t[col]`` as objects for the customers of ``ids`` (NaN for those ``t`` lacks); ``pos``: their rows in ``t``
-    (``t.index.get_indexer(ids)``, computed once for several columns)."""
-    if col not in t.columns:
-        return pd.Series(None, index=ids, dtype="object")
-    if pos is None:
-        return t[col].astype(object).reindex(ids)
-    values = t[col].to_numpy(object)
-    picked = values[np.maximum(pos, 0)] if len(values) else np.full(len(pos), np.nan, dtype=object)
-    return pd.Series(np.where(pos >= 0, picked, np.nan), index=ids, dtype="object")
+def _first_per_customer(t: pd.DataFrame) -> pd.DataFrame:
+    """``t``'s first row per customer_id, indexed by it as Python text (object dtype: hashing and iterating them is
+    many times cheaper than Arrow's)."""
+    t = t.assign(customer_id=t["customer_id"].astype(str).astype(object))
+    out = t.set_index("customer_id", drop=False)
+    # the index's hash table answers the check and the look-ups after it
+    return out if out.index.is_unique else t.drop_duplicates("customer_id").set_index("customer_id", drop=False)
+
+
+def _hits(t: pd.DataFrame, col: str, pos: np.ndarray, test) -> np.ndarray:
+    """``test(t[col])`` at the rows ``pos`` (`_positions`; -1: no row → False), computed once per distinct value
+    (a missing value → False)."""
+    if col not in t.columns or not len(t):
+        return np.zeros(len(pos), bool)
+    codes, values = pd.factorize(t[col])   # missing: code -1, the last entry below
+    known = np.array([bool(test(v)) for v in values] + [False])
+    return np.where(pos >= 0, known[codes[np.maximum(pos, 0)]], False)
 
 
 def _rows(t: pd.DataFrame, cols: list[str], ids: pd.Index) -> dict[str, dict]:
@@ -320,34 +326,32 @@ def _rows(t: pd.DataFrame, cols: list[str], ids: pd.Index) -> dict[str, dict]:
         {cid: {} for cid in sub.index.tolist()}
 
 
-def _flag(values: pd.Series, test) -> pd.Series:
-    """``test(value)`` for each value, computed once per distinct value (missing → False)."""
-    lut = {v: bool(test(v)) for v in values.dropna().unique()}
-    return values.map(lut).astype(object).fillna(False).astype(bool)
+def _positions(t: pd.DataFrame, ids: pd.Index) -> np.ndarray:
+    """The rows of ``ids`` in ``t`` (`_by_customer`: one row per customer), -1 where absent."""
+    return t.index.get_indexer(ids)
 
 
-def _positions(t: pd.DataFrame, ids: pd.Index) -> np.ndarray | None:
-    """The rows of ``ids`` in ``t`` (-1 where absent), for `_col`; None when ``t``'s index is not unique."""
-    return t.index.get_indexer(ids) if t.index.is_unique else None
-
-
-def _vip_mask(rfm: pd.DataFrame, ids: pd.Index, pos: np.ndarray | None = None) -> pd.Series:
+def _vip_mask(rfm: pd.DataFrame, ids: pd.Index, pos: np.ndarray) -> pd.Series:
     """`is_vip` for every customer of ``ids`` at once (``pos``: `_positions` of ``ids`` in ``rfm``)."""
-    out = _flag(_col(rfm, "segment", ids, pos), lambda v: _norm(v) in _VIP_SEGMENTS)
+    out = _hits(rfm, "segment", pos, lambda v: _norm(v) in _VIP_SEGMENTS)
     for k in ("tier", "tier_en", "segment_cn8", "segment_zh"):
-        out |= _col(rfm, k, ids, pos).isin(_VIP_OTHER)
-    return out.astype(bool)
+        out |= _hits(rfm, k, pos, lambda v: v in _VIP_OTHER)
+    return pd.Series(out, index=ids)
 
 
-def _risk_mask(rfm: pd.DataFrame, churn: pd.DataFrame, ids: pd.Index, rfm_pos: np.ndarray | None = None,
-               churn_pos: np.ndarray | None = None) -> pd.Series:
+def _risk_mask(rfm: pd.DataFrame, churn: pd.DataFrame, ids: pd.Index, rfm_pos: np.ndarray,
+               churn_pos: np.ndarray) -> pd.Series:
     """`is_at_risk` for every customer of ``ids`` at once (``*_pos``: `_positions` of ``ids`` in each table)."""
-    out = _flag(_col(churn, "risk_band", ids, churn_pos), _risk_band_high)
-    out |= pd.to_numeric(_col(churn, "churn_probability", ids, churn_pos), errors="coerce").ge(0.6)
-    out |= _flag(_col(rfm, "segment", ids, rfm_pos), lambda v: _norm(v) in _RISK_SEGMENTS)
-    out |= _col(rfm, "segment_cn8", ids, rfm_pos).isin(_RISK_OTHER) | _col(rfm, "segment_zh", ids, rfm_pos).isin(
-        _RISK_OTHER)
-    return out.astype(bool)
+    out = _hits(churn, "risk_band", churn_pos, _risk_band_high)
+    if "churn_probability" in churn.columns and len(churn):
+        p = churn["churn_probability"]
+        p = (p if pd.api.types.is_numeric_dtype(p) else pd.to_numeric(p.astype(object), errors="coerce")).to_numpy(
+            dtype=float, na_value=np.nan)
+        out |= np.where(churn_pos >= 0, p[np.maximum(churn_pos, 0)], np.nan) >= 0.6
+    out |= _hits(rfm, "segment", rfm_pos, lambda v: _norm(v) in _RISK_SEGMENTS)
+    for k in ("segment_cn8", "segment_zh"):
+        out |= _hits(rfm, k, rfm_pos, lambda v: v in _RISK_OTHER)
+    return pd.Series(out, index=ids)
 
 
 def _next_birthdays(bdays: pd.Series, as_of: _dt.date) -> pd.Series:

@@ -55,10 +55,7 @@ class CarePlan:
         self.n_churn = None if churn is None else len(churn)
         a_date = as_of.date()
         self.warnings: list[str] = []
-        cust = customers.drop_duplicates("customer_id").copy()
-        # python strings (object dtype): hashing and iterating them is many times cheaper than Arrow's
-        cust["customer_id"] = cust["customer_id"].astype(str).astype(object)
-        cust = cust.set_index("customer_id", drop=False)
+        cust = c._first_per_customer(customers)
         name_s = cust["name"].astype(str)
         ids = cust.index.tolist()
         self.names = dict(zip(ids, name_s.tolist()))
@@ -105,7 +102,7 @@ class CarePlan:
             own = gap.round().clip(lower=c.MIN_INTERVAL_DAYS, upper=180)
             interval = own.where((iv["order_days"] >= 2) & gap.notna(), vip.map({True: 30, False: 60})).astype(int)
         threshold = interval.where(vip, (interval * 1.5).round().astype(int))
-        if "churn_probability" in self.churn_f and churn_pos is not None and len(self.churn_f):
+        if "churn_probability" in self.churn_f and len(self.churn_f):
             p_churn = self.churn_f["churn_probability"].iloc[np.maximum(churn_pos, 0)].set_axis(iv.index).where(
                 churn_pos >= 0)   # reindex(iv.index) by the positions found once
         elif "churn_probability" in self.churn_f:

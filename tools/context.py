@@ -23,12 +23,12 @@ from knowledge.settings import Settings
 from knowledge.text import place_key
 from knowledge.workspace import Workspace, read_current
 from tools.formatting import number
-from tools.results import plain, to_jsonable
+from tools.results import plain, row_dict, row_position  # noqa: F401  (row_*: re-exported)
 from tools.spec import ROLES
 
 __all__ = ["ToolContext", "ToolError", "workspace_for", "clear_workspace_cache", "context", "cached",
            "mask_text", "mask_deep", "mask_phone", "mask_email", "contacts", "meta_provenance",
-           "customers_by_id", "orders_table", "rfm_by_id", "artefact_by_id", "row_dict", "customer_name",
+           "customers_by_id", "orders_table", "rfm_by_id", "artefact_by_id", "row_dict", "row_position", "customer_name",
            "resolve_customer_id", "customer_basic", "match_place", "top_n", "rounded", "catalogue", "resolve_item",
            "rules_table", "resolve_segment", "resolve_cluster", "as_list"]
 
@@ -165,11 +165,13 @@ def meta_provenance(ws: Workspace, name: str, default: str) -> str:
 
 
 def customers_by_id(ws: Workspace) -> pd.DataFrame:
-    """The customers table indexed by customer_id (str)."""
+    """The customers table indexed by customer_id (str; a repeated id: its first row)."""
     def build():
-        c = ws.table("customers").copy()
-        c["customer_id"] = c["customer_id"].astype(str)
-        return c.drop_duplicates("customer_id").set_index("customer_id", drop=False)
+        c = ws.table("customers")
+        c = c.assign(customer_id=c["customer_id"].astype(str))   # copy on write: the table is not copied
+        out = c.set_index("customer_id", drop=False)
+        # the index's hash table answers the check and every look-up after it
+        return out if out.index.is_unique else c.drop_duplicates("customer_id").set_index("customer_id", drop=False)
     return cached(ws, "customers_by_id", build)
 
 
@@ -190,9 +192,7 @@ def rfm_by_id(ws: Workspace) -> pd.DataFrame:
         if t is None:
             from tools.rfm import rfm_table
             t = rfm_table(ws.table("orders"), as_of=ws.as_of())
-        t = t.copy()
-        t["customer_id"] = t["customer_id"].astype(str)
-        return t.set_index("customer_id", drop=False)
+        return t.assign(customer_id=t["customer_id"].astype(str)).set_index("customer_id", drop=False)
     return cached(ws, "rfm", build)
 
 
@@ -203,19 +203,8 @@ def artefact_by_id(ws: Workspace, name: str, what: str) -> pd.DataFrame:
         if t is None:
             raise ToolError(f"the workspace has no {what} yet (artefact '{name}'); "
                             f"rebuild it with `guanxi build` or `guanxi demo`")
-        t = t.copy()
-        t["customer_id"] = t["customer_id"].astype(str)
-        return t.set_index("customer_id", drop=False)
+        return t.assign(customer_id=t["customer_id"].astype(str)).set_index("customer_id", drop=False)
     return cached(ws, f"art:{name}", build)
-
-
-def row_dict(df: pd.DataFrame, cid: str) -> dict | None:
-    if cid not in df.index:
-        return None
-    row = df.loc[cid]
-    if isinstance(row, pd.DataFrame):
-        row = row.iloc[0]
-    return {str(k): to_jsonable(v) for k, v in row.items()}
 
 
 def rules_table(ws: Workspace, level: str) -> pd.DataFrame | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from knowledge.errors import GuanxiError
 from tools.context import (ToolContext, ToolError, artefact_by_id, as_list, context, customers_by_id,
-                           meta_provenance, resolve_customer_id, rfm_by_id, rounded, row_dict, top_n)
+                           meta_provenance, resolve_customer_id, rfm_by_id, rounded, row_dict, row_position, top_n)
 from tools.formatting import (BANDS_ZH, bullets, fmt_int, fmt_money, fmt_num, fmt_pct, pick, short, who)
 from tools.orders_index import customer_feedback, customer_orders, order_lines_count
 from tools.results import fmt_date, plain, provenance, to_jsonable
@@ -37,9 +37,10 @@ def customer_profile(customer_id: str, *, ctx: ToolContext | None = None) -> dic
     artefacts = {"rfm": rfm_by_id(ws)}
     for name, label in (("clusters", "cluster"), ("churn", "churn"), ("clv", "clv")):
         artefacts[label] = artefact_by_id(ws, name, label) if ws.artefact(name) is not None else None
-    if artefacts["churn"] is not None and cid in artefacts["churn"].index:   # reasons left for when shown
+    at = None if artefacts["churn"] is None else row_position(artefacts["churn"], cid)
+    if at is not None:   # reasons left for when shown
         from tools.churn_reasons import fill_reasons
-        artefacts["churn"] = fill_reasons(ws, artefacts["churn"].loc[[cid]])
+        artefacts["churn"] = fill_reasons(ws, artefacts["churn"].iloc[[at]])
     try:
         recs = [{"product": r["product"], "source": r["source"]}
                 for r in recommend_products(cid, top=3, ctx=ctx).get("products", [])]
@@ -193,7 +194,8 @@ def rfm_lookup(customer_id: str, *, ctx: ToolContext | None = None) -> dict:
             out[k] = row[k]
     if isinstance(out.get("monetary"), float):
         out["monetary"] = round(out["monetary"], 2)
-    out["percentile_monetary"] = round(float((rfm["monetary"] <= rfm.loc[cid, "monetary"]).mean()), 4)
+    mine = rfm["monetary"].iloc[row_position(rfm, cid)]
+    out["percentile_monetary"] = round(float((rfm["monetary"] <= mine).mean()), 4)
     out["as_of"] = fmt_date(ws.as_of())
     out["provenance"] = meta_provenance(ws, "rfm", provenance("rfm_table", {"orders": order_lines_count(ws)},
                                                          as_of=ws.as_of())) + f" · customer {cid}"
@@ -392,7 +394,7 @@ def clv_estimate(customer_id: str | None = None, top: int = 10, *, ctx: ToolCont
         row = row_dict(clv, cid)
         if row is None:
             raise ToolError(f"customer {cid} has no CLV estimate (no orders before {fmt_date(ws.as_of())})")
-        rank = int((clv[clv_col] > clv.loc[cid, clv_col]).sum()) + 1
+        rank = int((clv[clv_col] > clv[clv_col].iloc[row_position(clv, cid)]).sum()) + 1
         return {"customer_id": cid, "name": plain(customers_by_id(ws).loc[cid].get("name")),
                 "clv_12m": rounded(row.get(clv_col), 2), "p_alive": rounded(row.get("p_alive"), 4),
                 "expected_purchases_90d": rounded(row.get("expected_purchases_90d"), 3),

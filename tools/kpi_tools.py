@@ -156,14 +156,15 @@ def query_metrics(metric: KpiMetric | str, by: KpiBy | str | None = None, date_f
 def metric_source(ws):
     """The workspace's DuckDB `MetricSource` over its tables and artefacts (registered once per
     workspace object: a rebuilt workspace gets a new one)."""
-    from tools.metric_sql import MetricSource, ParquetTable
+    from tools.metric_sql import LazyTables, MetricSource, ParquetTable
 
     def build():
         names = ("rfm", "clusters", "clv", "churn")
         path = ws.table_path("orders")   # DuckDB scans the order Parquet: the lines are not loaded into pandas
         orders = ParquetTable(path) if path.is_file() else ws.table("orders")
-        return MetricSource({"orders": orders, "customers": ws.table("customers"),
-                             "feedback": ws.table("feedback"), **{n: ws.artefact(n) for n in names}})
+        return MetricSource(LazyTables({"orders": lambda: orders, "customers": lambda: ws.table("customers"),
+                                        "feedback": lambda: ws.table("feedback"),
+                                        **{n: (lambda n=n: ws.artefact(n)) for n in names}}))
     src = cached(ws, "metric_source", build)
     model = semantic_model(ws)   # re-read when semantic.toml changes
     src.own_metrics, src.own_dims = model.own_metrics(), model.own_dimensions()

@@ -26,7 +26,7 @@ from knowledge.engine import duckdb_config
 from knowledge.errors import GuanxiError
 from knowledge.own_columns import OWN_PREFIX, own_name
 
-__all__ = ["MetricSource", "ParquetTable", "Query", "lit", "ident", "age_sql", "UNKNOWN", "SEGMENT_DIMS", "CUSTOMER_DIMS", "WEEKDAYS"]
+__all__ = ["MetricSource", "ParquetTable", "LazyTables", "Query", "lit", "ident", "age_sql", "UNKNOWN", "SEGMENT_DIMS", "CUSTOMER_DIMS", "WEEKDAYS"]
 
 UNKNOWN = "未知"
 SEGMENT_DIMS = ("segment", "segment_cn8", "tier", "cluster")   # from the rfm / clusters artefacts
@@ -120,6 +120,29 @@ class ParquetTable:
         t = {f.name: f.type for f in self.schema}
         return pa.types.is_timestamp(t.get("order_date", pa.null())) and (
             pa.types.is_floating(t.get("amount", pa.null())) or pa.types.is_integer(t.get("amount", pa.null())))
+
+
+class LazyTables(dict):
+    """The tables of a `MetricSource`, each loaded by its function when a metric first reads it (sales by
+    province loads the customers, not the feedback or the four per-customer artefacts); a function may give None
+    (no such table)."""
+
+    def __init__(self, loaders: dict):
+        super().__init__()
+        self._loaders, self._load_lock = dict(loaders), threading.Lock()
+
+    def __getitem__(self, name):
+        if not dict.__contains__(self, name) and name in self._loaders:
+            with self._load_lock:
+                if not dict.__contains__(self, name):
+                    self[name] = self._loaders[name]()
+        return dict.__getitem__(self, name)
+
+    def get(self, name, default=None):
+        return self[name] if name in self else default
+
+    def __contains__(self, name) -> bool:
+        return dict.__contains__(self, name) or name in self._loaders
 
 
 @dataclass

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from knowledge.pii import mask_email, mask_phone, mask_text
-from tools.results import fmt_date, plain as _value, provenance, to_jsonable
+from tools.results import fmt_date, plain as _value, provenance, row_dict
 
 RFM_KEYS = ("recency_days", "frequency", "monetary", "r_score", "f_score", "m_score", "segment", "segment_zh",
             "segment_cn8", "tier")
@@ -18,15 +18,6 @@ ARTEFACT_KEYS = {
     "churn": ("churn_probability", "risk_band", "reasons_en", "reasons_zh"),
     "clv": ("p_alive", "expected_purchases_90d", "expected_avg_value", "clv_12m"),
 }
-
-
-def _row(df: pd.DataFrame | None, cid: str) -> dict | None:
-    if df is None or cid not in df.index:
-        return None
-    row = df.loc[cid]
-    if isinstance(row, pd.DataFrame):
-        row = row.iloc[0]
-    return {str(k): to_jsonable(v) for k, v in row.items()}
 
 
 def customer_card(customer_id: str, customers: pd.DataFrame, orders: pd.DataFrame, feedback: pd.DataFrame,
@@ -57,11 +48,11 @@ def customer_card(customer_id: str, customers: pd.DataFrame, orders: pd.DataFram
     if _value(cust.get("signup_date")) is not None:
         out["signup_date"] = fmt_date(cust.get("signup_date"))
 
-    rfm = _row(artefacts.get("rfm"), cid)
+    rfm = row_dict(artefacts.get("rfm"), cid)
     if rfm:
         out["rfm"] = {k: rfm.get(k) for k in RFM_KEYS}
     for label, keys in ARTEFACT_KEYS.items():
-        r = _row(artefacts.get(label), cid)
+        r = row_dict(artefacts.get(label), cid)
         if r:
             out[label] = {k: r.get(k) for k in keys if k in r}
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import math
+import threading
+import weakref
 from typing import Any
 
 import numpy as np
@@ -15,7 +17,7 @@ import pandas as pd
 
 from knowledge.workspace import default_as_of  # noqa: F401  (the one definition; re-exported for the analyses)
 
-__all__ = ["provenance", "default_as_of", "resolve_as_of", "to_jsonable", "fmt_date"]
+__all__ = ["provenance", "default_as_of", "resolve_as_of", "to_jsonable", "fmt_date", "row_dict", "row_position"]
 
 
 MODEL_FIT_CUSTOMERS = 100_000   # settings.model_fit_customers: the default of the analyses
@@ -142,3 +144,58 @@ def to_jsonable(obj: Any) -> Any:
     except (TypeError, ValueError):
         pass
     return str(obj)
+
+
+# --------------------------------------------------------------------------- one customer's row
+def row_dict(df: pd.DataFrame | None, cid: str) -> dict | None:
+    """The first row of ``cid`` in ``df`` (indexed by customer_id) as JSON-safe values; None when absent."""
+    pos = None if df is None else row_position(df, cid)
+    return None if pos is None else {str(k): to_jsonable(v) for k, v in df.iloc[pos].items()}
+
+
+#: id(index) → (a weak reference to it, the index as one Arrow text array when it is sorted, else None)
+_SORTED: dict[int, tuple] = {}
+_SORTED_LOCK = threading.Lock()
+_BISECT_FROM = 50_000   # smaller indexes: their hash table is cheap to build
+
+
+def row_position(df: pd.DataFrame, cid: str) -> int | None:
+    """The position of the first row of ``cid`` in ``df`` (indexed by customer_id), None when absent. A large
+    sorted text index (the build writes the per-customer artefacts sorted by customer_id) is bisected, so one
+    customer's row costs no hash table of a million ids; any other index answers by its own hash table."""
+    arr = _sorted_ids(df.index) if len(df) >= _BISECT_FROM else None
+    if arr is None:
+        if cid not in df.index:
+            return None
+        loc = df.index.get_loc(cid)
+        return int(loc) if isinstance(loc, (int, np.integer)) else int(
+            loc.start if isinstance(loc, slice) else np.flatnonzero(loc)[0])
+    lo, hi = 0, len(arr)
+    while lo < hi:   # the first id ≥ cid (Arrow compares UTF-8 bytes: the code point order of Python's str)
+        mid = (lo + hi) // 2
+        if arr[mid].as_py() < cid:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo if lo < len(arr) and arr[lo].as_py() == cid else None
+
+
+def _sorted_ids(index: pd.Index):
+    """``index`` as one Arrow array when it is Arrow text without nulls in sorted order, else None (once per index)."""
+    with _SORTED_LOCK:
+        got = _SORTED.get(id(index))
+        if got is not None and got[0]() is index:
+            return got[1]
+    arr = None
+    if isinstance(index.dtype, pd.StringDtype) and index.dtype.storage == "pyarrow":
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        a = pa.array(index.array)
+        a = a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a
+        if not a.null_count and (len(a) < 2 or pc.all(pc.less_equal(a[:-1], a[1:])).as_py()):
+            arr = a
+    with _SORTED_LOCK:
+        for k in [k for k, v in _SORTED.items() if v[0]() is None]:   # indexes gone since
+            del _SORTED[k]
+        _SORTED[id(index)] = (weakref.ref(index), arr)
+    return arr

@@ -1,4 +1,5 @@
 import sqlite3
+from datetime import date
 
 import pytest
 
@@ -51,6 +52,49 @@ def test_whole_kinds_read_again_give_the_log_as_it_is_now(tmp_path):
     other.append("contact", "zed", "Z1", {"n": 1})
     log.restore_from(other.path, force=True)                        # the file replaced under the same path
     assert seen() == _fresh_read(path, kinds) == [(1, "contact", "Z1", {"n": 1})]
+
+def test_every_payload_reads_back_as_json_dumps_would_write_it(tmp_path):
+    """A payload of JSON's own types is written by orjson, any other by json.dumps: either reads back
+    as json.dumps's text would."""
+    import json
+
+    import numpy as np
+    import pandas as pd
+
+    from knowledge.events import plain
+    odd = [{"ids": [f"C{i}" for i in range(5)], "seg": {"C1": "Champions", "C2": None}, "n": 3, "x": 0.1, "ok": True},
+           {"big": 1 << 70, "neg": -(1 << 63), "tiny": 5e-324, "nested": [[1, 2.5], {"a": []}]},
+           {"nan": float("nan"), "inf": float("inf"), "tuple": (1, 2), "keys": {1: "a", None: "b"}, "set": {"a"}},
+           {"np": np.int64(3), "f": np.float64(1.5), "ts": pd.Timestamp("2026-01-02"), "d": date(2026, 1, 2)},
+           {"text": "退订 \u0000 é 😀 \" \\", "empty": ""}, {}]
+    log = EventLog(tmp_path / "events.sqlite")
+    log.append_many([("customer_note", "al", f"C{i}", p) for i, p in enumerate(odd)])
+    got = [e.payload for e in EventLog(tmp_path / "events.sqlite").events()]
+    want = [json.loads(json.dumps(p, ensure_ascii=False, default=str)) for p in odd]
+    assert repr(got) == repr(want)                                            # the same values and types (nan too)
+    assert [plain(p) for p in odd] == [True, False, False, False, True, True]  # the first by orjson, the big int not
+    with sqlite3.connect(log.path) as con:
+        assert con.execute("SELECT payload FROM events WHERE id = 1").fetchone()[0].startswith('{"ids":["C0",')
+
+
+def test_payloads_handed_over_join_the_kept_read_only_when_it_is_up_to_date(tmp_path):
+    """``keep=True``: a new campaign's payload is not parsed back by the next read of its kind, unless
+    another writer came between (then every row is read from the file)."""
+    path = tmp_path / "events.sqlite"
+    log, other = EventLog(path), EventLog(path)
+    log.append("campaign_created", "al", "cmp-1", {"treated": ["C1"]})
+    assert [e.subject for e in log.events(kind="campaign_created")] == ["cmp-1"]    # a kept read
+    mine = {"treated": ["C2", "C3"], "segment_of": {"C2": "Loyal"}}
+    log.append("campaign_created", "al", "cmp-2", mine, keep=True)
+    kept = log.events(kind="campaign_created")
+    assert kept[-1].payload is mine and [e.subject for e in kept] == ["cmp-1", "cmp-2"]   # not parsed back
+    other.append("campaign_created", "bo", "cmp-3", {"treated": []})       # another writer: the kept read is behind
+    log.append("campaign_created", "al", "cmp-4", {"treated": ["C4"]}, keep=True)
+    log.append("campaign_created", "al", "cmp-5", {"when": date(2026, 1, 2)}, keep=True)   # not plain: parsed back
+    got = [(e.subject, e.payload) for e in log.events(kind="campaign_created")]
+    assert got == [(s, p) for _, _, s, p in _fresh_read(path, ("campaign_created",))] and got[-1][1] == {"when": "2026-01-02"}
+    assert [s for s, _ in got] == ["cmp-1", "cmp-2", "cmp-3", "cmp-4", "cmp-5"]
+
 
 # ------------------------------------------------------------------ several processes, a kill, a bad file
 import multiprocessing as mp  # noqa: E402

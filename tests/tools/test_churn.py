@@ -436,6 +436,32 @@ def test_reason_groups_and_templates(crm):
     assert (why.groupby("row")["feature"].apply(lambda f: f.is_unique)).all()
 
 
+def _copies_concatenated(m, part: pd.DataFrame, plan: list) -> pd.DataFrame:
+    """The occluded copies as contributions stacked them before: a copy per plan entry, then pd.concat."""
+    copies = [part]
+    for _, assign, _ in plan:
+        occluded = part.copy()
+        for c, v in assign.items():
+            occluded[c] = pd.Series([v] * len(part), index=part.index, dtype=float if c in m.numeric_features_ else object)
+        copies.append(occluded)
+    return pd.concat(copies, ignore_index=True)
+
+
+@pytest.mark.parametrize("rows", [slice(0, 1), slice(3, 40)])
+def test_the_occluded_copies_are_the_copies_concatenated(crm, telco, rows):
+    """One explained row (a customer's card) or a batch, with groups (CRM) and text categories (Telco)."""
+    telco_model = fit_tabular(telco, "Churn", random_state=1)
+    for m, df in ((crm[3].model, crm[3].train_features), (telco_model, telco)):
+        part = m._prepare(df.iloc[rows]).reset_index(drop=True)
+        if m is telco_model:
+            part.iloc[0, part.columns.get_loc(m.categorical_features_[0])] = np.nan   # a missing category too
+        plan = m._plan(m._units())
+        pd.testing.assert_frame_equal(m.occluded(part, plan), _copies_concatenated(m, part, plan))
+        if m is telco_model:   # categories read from Parquet are Arrow text
+            part = part.astype({c: "str" for c in m.categorical_features_})
+            pd.testing.assert_frame_equal(m.occluded(part, plan), _copies_concatenated(m, part, plan))
+
+
 def test_at_risk_customers_by_value(crm):
     res = crm[3]
     top = at_risk_customers(res, top=10, min_probability=0.5, by="value_at_risk")

@@ -67,6 +67,36 @@ def test_the_batch_lines_are_the_table_grouped(ws):
     pd.testing.assert_frame_equal(got, want)
 
 
+def _slow_row(df: pd.DataFrame, cid: str) -> dict | None:
+    """One customer's row as it was read: the index's look-up (its hash table), the first of repeated ids."""
+    if cid not in df.index:
+        return None
+    row = df.loc[cid]
+    return {str(k): to_jsonable(v) for k, v in (row.iloc[0] if isinstance(row, pd.DataFrame) else row).items()}
+
+
+def test_one_customers_row_by_bisection_is_the_row_the_index_finds(ws, routing_settings, monkeypatch):
+    """Past 50,000 rows a sorted artefact is bisected for one customer's row (no hash table of a million ids):
+    the same rows, and the same answers from the tools that read one customer, as the index's look-up."""
+    import tools.results as results
+    from tools.results import row_dict
+    rfm = ws.artefact("rfm").assign(customer_id=lambda d: d["customer_id"].astype(str))
+    dup = pd.concat([rfm, rfm.iloc[::7].assign(monetary=-1.0)]).sort_values("customer_id", kind="stable")
+    frames = [f.set_index("customer_id", drop=False) for f in (rfm, dup, rfm.iloc[::-1])]   # sorted, repeats, not sorted
+    ids = rfm["customer_id"].tolist()[::3] + ["", "A", "C", "ZZZ", rfm["customer_id"].max() + "0"]
+    want = [[_slow_row(f, c) for f in frames] for c in ids]
+    monkeypatch.setattr(results, "_BISECT_FROM", 0)
+    assert [[row_dict(f, c) for f in frames] for c in ids] == want
+    assert results._sorted_ids(frames[0].index) is not None and results._sorted_ids(frames[2].index) is None
+    some = rfm["customer_id"].tolist()[::97]
+    answers = lambda: [call_tool(t, {"customer_id": c}, ctx=ToolContext(routing_settings, role="admin"))  # noqa: E731
+                       for c in some for t in ("customer_profile", "rfm_lookup", "churn_risk", "clv_estimate",
+                                               "cluster_lookup")]
+    bisected = answers()
+    monkeypatch.setattr(results, "_BISECT_FROM", 10 ** 12)
+    assert answers() == bisected
+
+
 def test_intervals_and_sales_artefacts_match_pandas(ws):
     from tools.care_plan import usual_intervals
     from tools.orders_index import care_intervals, category_product_sales, product_sales

@@ -86,7 +86,11 @@ def test_a_campaigns_contact_rules_are_the_rules_applied_one_customer_at_a_time(
     cust.loc[cust["customer_id"].isin(ids[:15]), "opt_out"] = "退订"
     cust.loc[cust["customer_id"].isin(ids[15:30]), "phone"] = None
     cust.loc[cust["customer_id"].isin(ids[25:45]), "email"] = "not an address"
-    ws.write_table("customers", cust)
+    new = cust.tail(3).assign(customer_id=["N1", "N2", "N3"], phone=["13800000001", "☎１３８００１３８０００", "12"], opt_out=None)
+    ws.write_table("customers", pd.concat([cust, new], ignore_index=True))   # customers with no order: no RFM row
+    rfm = ws.artefact("rfm")
+    rfm.loc[rfm["customer_id"].astype(str).isin(ids[60:64]), "segment"] = None   # and RFM rows with no segment
+    ws.write_artefact("rfm", rfm)
     ws = Workspace(ws.root)
     (ws.root / "opt_out.txt").write_text(f"{ids[50]}\n{ids[51]}\n", encoding="utf-8")
     EventLog.of(ws).append_many([("contact", "mia", i, {"campaign_id": None, "channel": "sms", "occasion": "winback",
@@ -104,6 +108,9 @@ def test_a_campaigns_contact_rules_are_the_rules_applied_one_customer_at_a_time(
         assert c.excluded == want_excluded, (kind, channel)
         assert c.segment_of == want_segments and sorted(c.treated + c.control) == sorted(want_segments)
         assert any(want_excluded.values())
+        if spec == {"segment": "all"} and channel == "sms":
+            assert {"N1", "N2"} <= set(want_segments) and "N3" in want_excluded["no_contact"]
+            assert {want_segments[i] for i in ("N1", *ids[60:64]) if i in want_segments} == {"none"}
 
 
 def test_the_control_group_is_drawn_by_the_standard_shuffle():

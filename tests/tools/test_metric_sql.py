@@ -155,6 +155,20 @@ def test_a_shared_source_reports_each_call_on_its_own(shop):
     assert not set(plain.sql) & set(by_province.sql)
 
 
+def test_lazy_tables_are_loaded_by_the_first_metric_that_reads_them(shop):
+    from tools.metric_sql import LazyTables
+    loaded: list[str] = []
+    load = lambda name: lambda: loaded.append(name) or shop.get(name)  # noqa: E731
+    lazy = MetricSource(LazyTables({n: load(n) for n in ("orders", "customers", "feedback", "clv", "churn", "rfm")}))
+    eager = MetricSource(shop)
+    for metric, by in (("sales", None), ("sales", "province"), ("clv_mean", None), ("churn_probability", "city")):
+        a, b = kpi(lazy, metric, by=by), kpi(eager, metric, by=by)
+        assert (a.value, a.rows_scanned, a.sql) == (b.value, b.rows_scanned, b.sql), (metric, by)
+        if by is None and metric == "sales":
+            assert loaded == ["orders"]                              # nothing but the lines yet
+    assert loaded == ["orders", "customers", "clv", "churn"]         # each once; feedback and rfm never read
+
+
 # ------------------------------------------------------------------ 4. quoting and unknown values
 
 def test_a_city_with_a_quote_is_matched_and_counted(shop):
