@@ -311,6 +311,14 @@ def shift_year(day: str, years: int) -> str:
         return t.replace(year=t.year + years, day=28).strftime("%Y-%m-%d")
 
 
+def _top_counts(counts: pd.Series, by: str, n: int, what: str) -> list[Expect]:
+    """The ``n`` groups with the highest counts (known labels, ties by name): each named, and its count."""
+    ranked = sorted(((g, int(c)) for g, c in counts.items() if g != "未知"), key=lambda kv: (-kv[1], kv[0]))[:n]
+    return [e for i, (g, c) in enumerate(ranked, 1)
+            for e in (Expect(label_texts(by, g), critical=True, label=f"#{i} {by} by {what}"),
+                      Expect(value=float(c), label=f"{g} {what}"))]
+
+
 def _matching(J: "Judge", args: dict) -> pd.Index:
     """The customers with every customer condition in ``args``: segment, place, gender, age band,
     sign-up channel, age (full years) and birth-year ranges."""
@@ -597,25 +605,13 @@ def semantic_facts(name: str, param, f: Facts, v: dict, period, args: dict) -> l
         by = args.get("by") or "category"
         lab = (fb["customer_id"].astype(str).map(J.cust_labels(by)) if by in ("province", "city", "channel", "gender")
                else fb[by].astype(object).where(fb[by].notna(), "未知").astype(str))
-        counts = lab.value_counts()
-        ranked = sorted(((g, int(c)) for g, c in counts.items() if g != "未知"), key=lambda kv: (-kv[1], kv[0]))[:n]
-        out = []
-        for i, (g, c) in enumerate(ranked, 1):
-            out += [Expect(label_texts(by, g), critical=True, label=f"#{i} {by} by complaints"),
-                    Expect(value=float(c), label=f"{g} complaints")]
-        return out
+        return _top_counts(lab.value_counts(), by, n, "complaints")
     if name == "at_risk_by":  # the groups with the most customers at churn risk (probability >= 0.5)
         n = int(param or 1)
         by = args.get("by") or "city"
         ch = f.artefact("churn")
         risky = ch.loc[ch["churn_probability"] >= 0.5, "customer_id"].astype(str)
-        counts = risky.map(J.cust_labels(by)).value_counts()
-        ranked = sorted(((g, int(c)) for g, c in counts.items() if g != "未知"), key=lambda kv: (-kv[1], kv[0]))[:n]
-        out = []
-        for i, (g, c) in enumerate(ranked, 1):
-            out += [Expect(label_texts(by, g), critical=True, label=f"#{i} {by} by customers at risk"),
-                    Expect(value=float(c), label=f"{g} at risk")]
-        return out
+        return _top_counts(risky.map(J.cust_labels(by)).value_counts(), by, n, "customers at risk")
     if name == "at_risk_who":  # the at-risk count among the customers with every condition asked for
         ch = f.artefact("churn")
         p = ch.set_index(ch["customer_id"].astype(str))["churn_probability"]
