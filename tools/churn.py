@@ -74,6 +74,7 @@ the reasons in words are one model, each step documented where it is done.
 """
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass, field
@@ -399,9 +400,21 @@ def _encode_target(s: pd.Series, name: str) -> tuple[np.ndarray, np.ndarray, lis
     return y, labelled, pos, neg
 
 
+def _missing(v) -> bool:
+    """None, NaN or NaT (``pd.isna`` of one value; text is never missing), a float or an int without pandas."""
+    if v is None:
+        return True
+    t = type(v)
+    if t is float:
+        return v != v
+    if t is int:
+        return False
+    return not isinstance(v, str) and bool(pd.isna(v))
+
+
 def _fmt_value(v) -> tuple[str, str]:
     """A feature value for the reason texts (en, zh)."""
-    if v is None or (not isinstance(v, str) and pd.isna(v)):
+    if _missing(v):
         return "missing", "缺失"
     if isinstance(v, (float, np.floating)):
         f = float(v)
@@ -421,21 +434,40 @@ def _fmt_value(v) -> tuple[str, str]:
 _PLACEHOLDER = re.compile(r"\{(\w+)(?::([^{}]*))?\}")
 
 
+@functools.lru_cache(maxsize=1024)
+def _template_parts(template: str) -> tuple:
+    """``template`` split at its placeholders: literal, name, spec, literal, ..., literal (spec None
+    when absent), parsed once (the reasons fill the same few templates for every customer)."""
+    return tuple(_PLACEHOLDER.split(template))
+
+
+@functools.lru_cache(maxsize=1024)
+def _template_names(template: str) -> frozenset:
+    """The placeholder names of ``template``."""
+    return frozenset(_template_parts(template)[1::3])
+
+
 def _fill(template: str, value, row: dict, lang: int) -> str:
     """A label template: ``{v}`` → the value, ``{feature}`` → that feature's value in ``row``;
     an optional format spec (``{v:.1f}``, ``{monetary:,.0f}``; ``{recency_days:days}`` = whole calendar
     days, rounded up) applies to numbers."""
-    def sub(m: re.Match) -> str:
-        name, spec = m.group(1), m.group(2)
+    parts = _template_parts(template)
+    out = [parts[0]]
+    for k in range(1, len(parts), 3):
+        name, spec = parts[k], parts[k + 1]
         if name != "v" and name not in row:
-            return m.group(0)
-        val = value if name == "v" else row[name]
-        if spec and isinstance(val, (int, float, np.integer, np.floating)) and not pd.isna(val):
-            if spec == "days":   # whole calendar days, as RFM counts them (a purchase last night: 1 day ago)
-                return str(int(math.ceil(float(val) - 1e-9)))
-            return format(float(val), spec)
-        return _fmt_value(val)[lang]
-    return _PLACEHOLDER.sub(sub, template)
+            out.append("{" + name + ("" if spec is None else ":" + spec) + "}")
+        else:
+            val = value if name == "v" else row[name]
+            if spec and isinstance(val, (int, float, np.integer, np.floating)) and not _missing(val):
+                if spec == "days":   # whole calendar days, as RFM counts them (a purchase last night: 1 day ago)
+                    out.append(str(int(math.ceil(float(val) - 1e-9))))
+                else:
+                    out.append(format(float(val), spec))
+            else:
+                out.append(_fmt_value(val)[lang])
+        out.append(parts[k + 2])
+    return "".join(out)
 
 
 # --------------------------------------------------------------------------- the model
@@ -752,14 +784,20 @@ class TabularChurnModel:
         spec = (self.groups or {}).get(name, {})
         when = tuple(spec.get("when", ()))
         for k, (en, zh) in enumerate(zip(spec.get("en", ()), spec.get("zh", ()))):
-            needed = {m.group(1) for m in _PLACEHOLDER.finditer(en + zh)}
-            if not all(f in row and not (row[f] is None or (not isinstance(row[f], str) and pd.isna(row[f])))
-                       for f in needed):
+            if not all(f in row and not _missing(row[f]) for f in _template_names(en + zh)):
                 continue
             if k < len(when) and when[k] and not all(float(row[f]) >= lo for f, lo in when[k].items()):
                 continue
             return _fill(en, None, row, 0), _fill(zh, None, row, 1)
         return name, name
+
+    def _quoted_columns(self) -> list[str]:
+        """The columns the reason templates (``groups``, ``labels``) quote or test (``when``)."""
+        texts = [t for spec in (self.groups or {}).values() for t in (*spec.get("en", ()), *spec.get("zh", ()))]
+        texts += [str(t) for spec in (self.labels or {}).values() for t in spec[:2]]
+        names = {n for t in texts for n in _template_names(t)}
+        names |= {f for spec in (self.groups or {}).values() for w in spec.get("when", ()) if w for f in w}
+        return sorted(names - {"v"})
 
     def _phrases(self, feature: str, value, row: dict | None = None) -> tuple[str, str]:
         """("label = value" en, zh); a missing value with a phrase in ``labels`` uses the phrase.
@@ -770,7 +808,7 @@ class TabularChurnModel:
         """
         given = (self.labels or {}).get(feature)
         spec = tuple(given if given is not None else (feature, feature))
-        missing = value is None or (not isinstance(value, str) and pd.isna(value))
+        missing = _missing(value)
         if missing and len(spec) >= 4:
             return spec[2], spec[3]
         v_en, v_zh = _fmt_value(value)
@@ -797,10 +835,13 @@ class TabularChurnModel:
         units = self._units()
         col_of = {c: j for j, c in enumerate(self.features_)}
         templated = bool(self.groups) or any("{v" in str(spec[0]) for spec in (self.labels or {}).values())
-        shown = df.reset_index(drop=True) if templated else None   # the words may quote any column
+        # the words quote columns by name: each row's values of those (a feature's as the model reads it)
+        quoted = self._quoted_columns() if templated else ()
+        quoted_cols = [(c, xvals[:, col_of[c]].tolist() if c in col_of else df[c].tolist())
+                       for c in quoted if c in col_of or c in df.columns]
         for i, label in enumerate(df.index):
             merged: dict[str, list] = {}
-            row = {**shown.iloc[i].to_dict(), **dict(zip(self.features_, xvals[i]))} if templated else None
+            row = {c: vals[i] for c, vals in quoted_cols} if templated else None
             for j, (name, feats) in enumerate(units):
                 value = xvals[i, col_of[feats[0]]]
                 if len(feats) == 1 and name == feats[0]:
