@@ -34,7 +34,7 @@ def _valid(at) -> str:
 
 # Money is summed exactly (decimals, to the millionth): a float sum in the engine's order would
 # differ from pandas' (compensated) sum in the last bits, enough to turn 10,889.5 into "10,889" in
-# a reason's words. Decimals come back as Python Decimals, converted to the nearest float.
+# a reason's words. Decimals come back as decimals, converted to the nearest float (through their exact text).
 _MONEY = "CASE WHEN isnan(CAST(amount AS DOUBLE)) THEN NULL ELSE CAST(amount AS DECIMAL(38, 6)) END"
 
 
@@ -132,8 +132,9 @@ def _frame(t: pa.Table) -> pd.DataFrame:
             col = pc.cast(col, pa.timestamp("s"))
         if pa.types.is_timestamp(col.type) and col.type.tz is not None:
             col = pc.cast(col, pa.timestamp(col.type.unit))
-        if pa.types.is_decimal(col.type):
-            cols[name] = pd.Series([None if v is None else float(v) for v in col.to_pylist()], dtype=float)
+        if pa.types.is_decimal(col.type):   # by its exact text: the nearest float, as float(Decimal) (a cast is not)
+            cols[name] = pd.Series(pc.cast(pc.cast(col, pa.string()), pa.float64()).to_numpy(zero_copy_only=False),
+                                   dtype=float)
             continue
         cols[name] = col.to_pandas()
     out = pd.DataFrame(cols)

@@ -21,7 +21,7 @@ from knowledge.workspace import Workspace
 from tools.offers import OfferList, load_offers, segment_key
 from tools.results import plain, resolve_as_of
 
-__all__ = ["CareData", "RowsById", "care_data", "clean_value", "purchase_summaries", "timestamps"]
+__all__ = ["CareData", "RowsById", "care_data", "clean_value", "purchase_summaries", "summary_columns", "timestamps"]
 
 
 def timestamps(values) -> list:
@@ -342,6 +342,76 @@ class CareData:
         return self._shared["best_sellers"]
 
 
+def summary_columns(lines: pd.DataFrame, as_of: pd.Timestamp) -> dict | None:
+    """What `purchase_summaries` says of each customer of ``lines`` (as there), as arrays over ``ids``
+    (the customers with a line before ``as_of``, in order of their first such line): ``n`` lines,
+    ``unsure`` (a line of unknown amount), ``last`` (the position in the lines before ``as_of`` of the
+    latest line, -1 when that line has no product), ``fav`` / ``fav_lines`` (the favourite category and
+    its lines; None / 0 without a category); and those lines' ``codes`` (index into ``ids``),
+    ``product`` (cleaned), ``raw_product``, ``order_id`` and ``dates``. None when the dates or amounts are
+    text (`purchases` parses them one by one)."""
+    if not pd.api.types.is_datetime64_any_dtype(lines["order_date"]) or (
+            "amount" in lines and not pd.api.types.is_numeric_dtype(lines["amount"])):
+        return None
+    o = lines.loc[(lines["order_date"] < as_of).to_numpy(bool)]
+    amount = o["amount"].to_numpy(float) if "amount" in o else np.zeros(len(o))
+    cust = o["customer_id"].astype(str).to_numpy(object)
+    codes, uniq = pd.factorize(cust)
+    n = np.bincount(codes, minlength=len(uniq)) if len(uniq) else np.zeros(0, int)
+    unsure = np.zeros(len(uniq), dtype=bool)
+    unsure[np.unique(codes[np.isnan(amount)])] = True
+
+    def clean(col: str) -> np.ndarray:   # clean_value of each cell (None when missing), once per distinct value
+        out = np.full(len(o), None, dtype=object)
+        if col in o:
+            vals = o[col].to_numpy(object)
+            there = ~pd.isna(vals)
+            k, distinct = pd.factorize(vals[there])
+            out[there] = np.array([clean_value(v) for v in distinct] + [None], dtype=object)[k]
+        return out
+    product, category = clean("product_name"), clean("category")
+    raw_product = o["product_name"].to_numpy(object) if "product_name" in o else product
+    order_id = o["order_id"].to_numpy(object) if "order_id" in o else np.full(len(o), None, dtype=object)
+    dates = o["order_date"].to_numpy("datetime64[ns]")
+    stamp, pos = dates.astype("int64"), np.arange(len(o))
+    # the latest line, the dearest on that day, the first such in the customer's order
+    last = np.full(len(uniq), -1, dtype=np.int64)
+    if len(o):
+        latest = np.lexsort((pos, -amount, -stamp, codes))
+        first = latest[np.r_[True, codes[latest][1:] != codes[latest][:-1]]]
+        first = first[np.array([p is not None for p in product[first].tolist()], dtype=bool)]
+        last[codes[first]] = first
+    # the favourite category: the most lines, then the higher spend (summed line by line), then the name
+    has_cat = np.array([c is not None for c in category.tolist()], dtype=bool)
+    kc, names = pd.factorize(category[has_cat])
+    pair = codes[has_cat].astype(np.int64) * max(len(names), 1) + kc
+    pairs, inv, cnt = np.unique(pair, return_inverse=True, return_counts=True)
+    pair_c, pair_k = pairs // max(len(names), 1), pairs % max(len(names), 1)
+    best = cnt == pd.Series(cnt).groupby(pair_c).transform("max").to_numpy()
+    ties = np.bincount(pair_c[best], minlength=len(uniq)) if len(pairs) else np.zeros(len(uniq), int)
+    chosen = np.full(len(uniq), -1, dtype=np.int64)
+    alone = np.flatnonzero(best & (ties[pair_c] == 1)) if len(pairs) else np.zeros(0, int)
+    chosen[pair_c[alone]] = alone
+    tied = np.flatnonzero(best & (ties[pair_c] > 1)) if len(pairs) else np.zeros(0, int)
+    if len(tied):
+        by_pair = np.argsort(inv, kind="stable")
+        starts = np.searchsorted(inv[by_pair], np.arange(len(pairs) + 1))
+        cat_amount = amount[has_cat]
+        spend = lambda p: functools.reduce(operator.add, cat_amount[by_pair[starts[p]:starts[p + 1]]].tolist(), 0.0)  # noqa: E731
+        for p, c in zip(tied.tolist(), pair_c[tied].tolist()):
+            q = chosen[c]
+            if q < 0 or (-spend(p), names[pair_k[p]]) < (-spend(q), names[pair_k[q]]):
+                chosen[c] = p
+    fav = np.full(len(uniq), None, dtype=object)
+    fav_lines = np.zeros(len(uniq), dtype=np.int64)
+    has = chosen >= 0
+    fav[has] = np.asarray(names, dtype=object)[pair_k[chosen[has]]]
+    fav_lines[has] = cnt[chosen[has]]
+    return {"ids": np.asarray(uniq, dtype=object), "n": n, "unsure": unsure, "last": last, "fav": fav,
+            "fav_lines": fav_lines, "codes": codes, "product": product, "raw_product": raw_product,
+            "order_id": order_id, "dates": dates}
+
+
 def purchase_summaries(lines: pd.DataFrame, ids: list[str], as_of: pd.Timestamp) -> dict[str, dict]:
     """`CareData.purchases` of the customers ``ids`` at once, from their order ``lines`` (customer_id and the
     order columns, each customer's lines in table order). Customers with a line of unknown amount are left
@@ -351,68 +421,26 @@ def purchase_summaries(lines: pd.DataFrame, ids: list[str], as_of: pd.Timestamp)
     empty = {c: {"last": None, "fav": None, "bought": set(), "n": 0, "recs": None} for c in ids}
     if not len(lines):
         return empty
-    if not pd.api.types.is_datetime64_any_dtype(lines["order_date"]) or (
-            "amount" in lines and not pd.api.types.is_numeric_dtype(lines["amount"])):
+    s = summary_columns(lines, as_of)
+    if s is None:
         return {}   # dates or amounts as text: `purchases` parses them one by one
-    o = lines.loc[(lines["order_date"] < as_of).to_numpy(bool)]
-    amount = o["amount"].to_numpy(float) if "amount" in o else np.zeros(len(o))
-    cust = o["customer_id"].astype(str).to_numpy(object)
-    codes, uniq = pd.factorize(cust)
-    n = np.bincount(codes, minlength=len(uniq)) if len(uniq) else np.zeros(0, int)
-    unsure = set(uniq[np.unique(codes[np.isnan(amount)])].tolist()) if np.isnan(amount).any() else set()
-
-    def clean(col: str) -> np.ndarray:   # clean_value of each cell (None when missing), once per distinct value
-        out = np.full(len(o), None, dtype=object)
-        if col in o:
-            vals = o[col].to_numpy(object)
-            there = ~pd.isna(vals)
-            lut = {v: clean_value(v) for v in set(vals[there].tolist())}
-            out[there] = [lut[v] for v in vals[there].tolist()]
-        return out
-    product, category = clean("product_name"), clean("category")
-    raw_product = o["product_name"].to_numpy(object) if "product_name" in o else product
-    order_id = o["order_id"].to_numpy(object) if "order_id" in o else np.full(len(o), None, dtype=object)
-    dates = o["order_date"].to_numpy("datetime64[ns]")
-    stamp, pos = dates.astype("int64"), np.arange(len(o))
+    uniq, n, raw_product, order_id, dates = s["ids"], s["n"], s["raw_product"], s["order_id"], s["dates"]
     out = dict(empty)
     for k in range(len(uniq)):
         out[uniq[k]] = {"last": None, "fav": None, "bought": set(), "n": int(n[k]), "recs": None}
-    # the latest line, the dearest on that day, the first such in the customer's order
-    latest = np.lexsort((pos, -amount, -stamp, codes))
-    for i in latest[np.r_[True, codes[latest][1:] != codes[latest][:-1]]].tolist() if len(o) else []:
-        if product[i] is not None:
-            out[cust[i]]["last"] = (str(raw_product[i]), pd.Timestamp(dates[i]), str(order_id[i]))
-    # the favourite category: the most lines, then the higher spend (summed line by line), then the name
-    has_cat = np.array([c is not None for c in category], dtype=bool)
-    kc, names = pd.factorize(category[has_cat])
-    pair = codes[has_cat].astype(np.int64) * max(len(names), 1) + kc
-    pairs, inv, cnt = np.unique(pair, return_inverse=True, return_counts=True)
-    pair_c, pair_k = pairs // max(len(names), 1), pairs % max(len(names), 1)
-    best = cnt == pd.Series(cnt).groupby(pair_c).transform("max").to_numpy()
-    ties = np.bincount(pair_c[best], minlength=len(uniq)) if len(pairs) else np.zeros(len(uniq), int)
-    by_pair = np.argsort(inv, kind="stable")
-    starts = np.searchsorted(inv[by_pair], np.arange(len(pairs) + 1))
-    cat_amount = amount[has_cat]
-    spend = lambda p: functools.reduce(operator.add, cat_amount[by_pair[starts[p]:starts[p + 1]]].tolist(), 0.0)  # noqa: E731
-    chosen: dict[int, int] = {}
-    for p in np.flatnonzero(best).tolist():
-        c = int(pair_c[p])
-        if ties[c] == 1 or c not in chosen:
-            chosen[c] = p
-        else:
-            q = chosen[c]
-            if (-spend(p), names[pair_k[p]]) < (-spend(q), names[pair_k[q]]):
-                chosen[c] = p
-    for c, p in chosen.items():
-        out[uniq[c]]["fav"] = (names[pair_k[p]], int(cnt[p]), int(n[c]))
+    for k, i in zip(np.flatnonzero(s["last"] >= 0).tolist(), s["last"][s["last"] >= 0].tolist()):
+        out[uniq[k]]["last"] = (str(raw_product[i]), pd.Timestamp(dates[i]), str(order_id[i]))
+    for k in np.flatnonzero(s["fav"] != None).tolist():  # noqa: E711 (elementwise)
+        out[uniq[k]]["fav"] = (s["fav"][k], int(s["fav_lines"][k]), int(n[k]))
     # the products bought
+    codes, product = s["codes"], s["product"]
     has_product = np.array([p is not None for p in product], dtype=bool)
     bc, bp = codes[has_product], raw_product[has_product]
     by_customer = np.argsort(bc, kind="stable")
     cuts = np.searchsorted(bc[by_customer], np.arange(len(uniq) + 1))
     for c in np.unique(bc).tolist():
         out[uniq[c]]["bought"] = set(map(str, bp[by_customer[cuts[c]:cuts[c + 1]]].tolist()))
-    for c in unsure:
+    for c in uniq[s["unsure"]].tolist():
         del out[c]
     return out
 

@@ -10,6 +10,7 @@ at a time, so memory stays that of one batch. Customers without any order line h
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -46,26 +47,51 @@ def _customer_batches(ws, cols: list[str]):
         yield pa.concat_tables(held).cast(target).to_pandas()
 
 
+_FACT_COLUMNS = ["customer_id", "last_product", "last_date", "last_order", "fav_category", "fav_lines", "lines",
+                 "unsure"]
+
+
+def _batch_facts(lines: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """The facts of the customers of ``lines`` (in order of their first line), column by column from
+    `tools.care_data.summary_columns` (what `purchase_summaries` says of each, without a dict per customer)."""
+    from tools.care_data import summary_columns
+    ids = pd.unique(lines["customer_id"].astype(str).to_numpy(object))
+    s = summary_columns(lines, as_of)
+    m = len(ids)
+    if s is None:   # dates or amounts as text: every customer is left to the per-customer summary
+        at, unsure = np.full(m, -1), np.ones(m, dtype=bool)
+    else:
+        at = pd.Index(s["ids"]).get_indexer(ids)
+        unsure = np.zeros(m, dtype=bool)
+        unsure[at >= 0] = s["unsure"][at[at >= 0]]
+    known = (at >= 0) & ~unsure
+    k = at[known]
+    last = np.full(m, -1, dtype=np.int64)
+    fav = np.full(m, None, dtype=object)
+    fav_lines = np.zeros(m, dtype=np.int64)
+    n = np.zeros(m, dtype=np.int64)
+    if len(k):
+        last[known], fav[known], fav_lines[known], n[known] = s["last"][k], s["fav"][k], s["fav_lines"][k], s["n"][k]
+    has = last >= 0
+    product, order = np.full(m, None, dtype=object), np.full(m, None, dtype=object)
+    dates = np.full(m, np.datetime64("NaT"), dtype="datetime64[ns]")
+    if has.any():
+        i = last[has]
+        product[has] = [str(v) for v in s["raw_product"][i].tolist()]
+        order[has] = [str(v) for v in s["order_id"][i].tolist()]
+        dates[has] = s["dates"][i]
+    counts = pd.array(fav_lines, dtype="Int64")
+    counts[np.array([f is None for f in fav.tolist()], dtype=bool)] = pd.NA
+    return pd.DataFrame({"customer_id": ids, "last_product": product, "last_date": dates, "last_order": order,
+                         "fav_category": fav, "fav_lines": counts, "lines": n, "unsure": unsure})
+
+
 def write_purchase_facts(ws, as_of: pd.Timestamp) -> dict:
     """Write ``purchase_facts`` for ``ws`` as of ``as_of`` (needs ``orders_by_customer``); provenance lines."""
-    from tools.care_data import purchase_summaries
     as_of = pd.Timestamp(as_of).normalize()   # as `tools.care_data.care_data` reads the build's date
     cols = [c for c in _COLS if c in pq.read_schema(ws.table_path("orders")).names]
-    parts = []
-    for lines in _customer_batches(ws, cols):
-        ids = pd.unique(lines["customer_id"].astype(str).to_numpy(object)).tolist()
-        got = purchase_summaries(lines, ids, as_of)
-        recs = []
-        for c in ids:
-            p = got.get(c)
-            last, fav = (p["last"], p["fav"]) if p else (None, None)
-            recs.append((c, *(last or (None, None, None)), *(fav or (None, None, None))[:2],
-                         p["n"] if p else 0, p is None))
-        parts.append(pd.DataFrame(recs, columns=["customer_id", "last_product", "last_date", "last_order",
-                                                 "fav_category", "fav_lines", "lines", "unsure"]))
-    facts = (pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
-        columns=["customer_id", "last_product", "last_date", "last_order", "fav_category", "fav_lines", "lines",
-                 "unsure"]))
+    parts = [_batch_facts(lines, as_of) for lines in _customer_batches(ws, cols)]
+    facts = (pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=_FACT_COLUMNS))
     facts["last_date"] = pd.to_datetime(facts["last_date"])
     facts["fav_lines"] = facts["fav_lines"].astype("Int64")
     facts["lines"] = facts["lines"].astype("int64")
