@@ -74,8 +74,9 @@ def _batch_facts(lines: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
         last[known], fav[known], fav_lines[known], n[known] = s["last"][k], s["fav"][k], s["fav_lines"][k], s["n"][k]
     has = last >= 0
     product, order = np.full(m, None, dtype=object), np.full(m, None, dtype=object)
-    dates = np.full(m, np.datetime64("NaT"), dtype="datetime64[ns]")
+    dates = np.full(m, None, dtype=object)   # no date at all: None, so pd.to_datetime picks the unit it did before
     if has.any():
+        dates = np.full(m, np.datetime64("NaT"), dtype="datetime64[ns]")
         i = last[has]
         product[has] = [str(v) for v in s["raw_product"][i].tolist()]
         order[has] = [str(v) for v in s["order_id"][i].tolist()]
