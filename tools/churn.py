@@ -1007,7 +1007,8 @@ def _silence_chance(rhythm: pd.DataFrame, extra_days: float = 0.0) -> pd.Series:
     return base ** (r + rhythm["frequency"])
 
 
-def buying_rhythm(orders: pd.DataFrame | None, at, *, engine=None, max_fit_customers: int | None = None) -> pd.DataFrame:
+def buying_rhythm(orders: pd.DataFrame | None, at, *, engine=None, max_fit_customers: int | None = None,
+                  aggregates: pd.DataFrame | None = None) -> pd.DataFrame:
     """Each customer's buying rhythm from orders dated before ``at`` (index customer_id).
 
     Purchase days (same-day orders merged, as in BG/NBD): purchase_days, frequency (repeat days x),
@@ -1015,12 +1016,17 @@ def buying_rhythm(orders: pd.DataFrame | None, at, *, engine=None, max_fit_custo
     silence_weeks (T − t_x), p_alive (BG/NBD fitted on these customers; NaN when the fit is not
     possible), silence_chance (:func:`_silence_chance`: how often a silence this long happens at
     the customer's own pace). ``attrs["prior"]``: r, alpha (a, b) and where they came from.
-    With an ``engine`` (knowledge.engine; ``orders`` may be None) the purchase days come from its SQL.
+    With an ``engine`` (knowledge.engine; ``orders`` may be None) the purchase days come from its SQL,
+    or from ``aggregates`` (:func:`knowledge.churn_sql.churn_order_aggregates` at ``at``) when given.
     """
     if at is None:
         raise GuanxiError("buying_rhythm needs the date `at` (only orders dated before it are used)")
     at = pd.Timestamp(at)
-    if engine is not None:
+    if aggregates is not None:   # first and last order days, purchase days: as churn_purchase_days gives them
+        a = aggregates
+        out = _rhythm_from_days(a["first_date"].dt.normalize(), a["last_date"].dt.normalize(), a["purchase_days"], at,
+                                max_fit_customers)
+    elif engine is not None:
         d = churn_sql.churn_purchase_days(engine, at)
         out = _rhythm_from_days(d["first_day"], d["last_day"], d["purchase_days"], at, max_fit_customers)
     else:
@@ -1129,10 +1135,10 @@ def churn_features(orders: pd.DataFrame | None, customers: pd.DataFrame | None =
 
 
 def _engine_order_features(engine, at: pd.Timestamp, rhythm: pd.DataFrame | None,
-                           max_fit: int | None = None) -> pd.DataFrame:
+                           max_fit: int | None = None, aggregates: pd.DataFrame | None = None) -> pd.DataFrame:
     """The order features of :func:`churn_features` from the engine's per-customer aggregates
-    (knowledge.churn_sql), computed with the same expressions as the pandas path."""
-    a = churn_sql.churn_order_aggregates(engine, at, _FESTIVALS)
+    (knowledge.churn_sql; ``aggregates`` when already read), computed with the same expressions as the pandas path."""
+    a = churn_sql.churn_order_aggregates(engine, at, _FESTIVALS) if aggregates is None else aggregates
     feats = pd.DataFrame(index=a.index)
     day = pd.Timedelta(days=1)
     first, last = a["first_date"], a["last_date"]
@@ -1384,9 +1390,15 @@ def churn_scores(orders: pd.DataFrame | None, customers: pd.DataFrame | None = N
         as_of = resolve_as_of(orders, as_of)
     cutoff = as_of - pd.Timedelta(days=horizon)
 
-    rhythm = buying_rhythm(orders, cutoff, engine=engine,      # the BG/NBD prior at the cutoff, fitted once
-                           max_fit_customers=max_fit_customers)
-    X_train = churn_features(orders, customers, feedback, at=cutoff, rhythm=rhythm, engine=engine)
+    if engine is not None:   # one pass over the order lines at the cutoff: the purchase days come with the features
+        agg = churn_sql.churn_order_aggregates(engine, cutoff, _FESTIVALS)
+        rhythm = buying_rhythm(None, cutoff, engine=engine, max_fit_customers=max_fit_customers, aggregates=agg)
+        X_train = _other_features(_engine_order_features(engine, cutoff, rhythm, aggregates=agg), customers, feedback,
+                                  cutoff)
+        del agg
+    else:
+        rhythm = buying_rhythm(orders, cutoff, max_fit_customers=max_fit_customers)   # the BG/NBD prior, fitted once
+        X_train = churn_features(orders, customers, feedback, at=cutoff, rhythm=rhythm)
     labels = (lapse_labels(orders, cutoff, as_of, level, rhythm=rhythm, engine=engine) if label == "own_cycle"
               else churn_labels(orders, cutoff, as_of, engine=engine))
     y = labels.reindex(X_train.index)
