@@ -733,16 +733,17 @@ class TabularChurnModel:
         X = self._prepare(df).reset_index(drop=True)
         units = self._units()
         plan = self._plan(units)
-        n_copies = 1 + len(plan)
+        scored, copy_of = self._distinct_copies(plan)
+        n_copies = 1 + len(scored)
         chunk_rows = max(1, max_batch // n_copies)
         out = np.zeros((len(X), len(units)))
         for start in range(0, len(X), chunk_rows):
             part = X.iloc[start:start + chunk_rows]
             m = len(part)
-            p = self._proba(self.occluded(part, plan)).reshape(n_copies, m)
+            p = self._proba(self.occluded(part, scored)).reshape(n_copies, m)
             expected = np.zeros((m, len(units)))
             for k, (u, _, w) in enumerate(plan):
-                expected[:, u] += w * p[k + 1]
+                expected[:, u] += w * p[copy_of[k] + 1]
             out[start:start + m] = p[0][:, None] - expected
         return pd.DataFrame(out, index=df.index, columns=[name for name, _ in units])
 
@@ -757,6 +758,26 @@ class TabularChurnModel:
                 rows = zip(*(background[c].tolist() for c in feats))
                 plan += [(u, dict(zip(feats, row)), 1.0 / len(background)) for row in rows]
         return plan
+
+    def _distinct_copies(self, plan: list) -> tuple[list, list[int]]:
+        """The plan's copies to score, and for each plan entry the one scored for it. Gradient boosting
+        scores each row on its own, so copies putting in the same values (a group's background rows
+        often share one value: NaN, 1 order) are scored once — half the copies on the demo, the same
+        numbers; other models score every copy."""
+        if getattr(self, "chosen_model_", None) != "hist_gradient_boosting":
+            return plan, list(range(len(plan)))
+
+        def key(assign: dict) -> tuple:   # exact: NaN as NaN, None apart from NaN, -0.0 apart from 0.0
+            return tuple((c, "none" if v is None else (float(v).hex() if isinstance(v, (float, np.floating))
+                                                        else (type(v).__name__, v))) for c, v in assign.items())
+        first: dict[tuple, int] = {}
+        scored, copy_of = [], []
+        for entry in plan:
+            k = first.setdefault(key(entry[1]), len(scored))
+            if k == len(scored):
+                scored.append(entry)
+            copy_of.append(k)
+        return scored, copy_of
 
     def occluded(self, part: pd.DataFrame, plan: list) -> pd.DataFrame:
         """``part``, then one copy of it per entry (unit, {column: value}, weight) of ``plan`` with those
