@@ -13,7 +13,7 @@ import pandas as pd
 from knowledge.export import new_export_path
 from tools.context import (ToolContext, ToolError, artefact_by_id, context, customer_basic, customers_by_id, mask_deep,
                            match_place, resolve_customer_id, top_n)
-from tools.customer_filter import CustomerConditions, who_args
+from tools.customer_filter import CustomerConditions, keep_in_workspace, who_args
 from tools.formatting import OCCASION_EN, OCCASION_ZH, bullets, fmt_int, fmt_pct, who
 from tools.results import to_jsonable
 from tools.segment_tools import ALL_CUSTOMERS
@@ -261,7 +261,7 @@ def _batch_members(ws, segment: str, floor: float | None, conds: CustomerConditi
         keep &= p.ge(floor).to_numpy()
         words.append(f"churn_probability ≥ {floor:g} (churn artefact)")
     if conds.asked():
-        keep &= conds.keep(customers_by_id(ws).reindex(keep.index), ws.as_of())
+        keep &= keep_in_workspace(ws, conds, keep.index)
         words += [f"{k} {v}" for k, v in conds.asked().items()]
     return ids, [i for i in ids if keep[i]], words
 
@@ -277,7 +277,7 @@ def draft_care_batch(segment: str,
                      gender: Literal["F", "M"] | None = None,
                      age_band: Literal["<25", "25-34", "35-44", "45-54", "55+"] | None = None,
                      age_min: int | None = None, age_max: int | None = None, born_from: int | None = None,
-                     born_to: int | None = None, signup_channel: str | None = None,
+                     born_to: int | None = None, signup_channel: str | None = None, silent_days: int | None = None,
                      *, ctx: ToolContext | None = None) -> dict:
     """Draft a care message for every customer of a segment — optionally only those at churn risk, in
     one place, of one gender, age or sign-up channel — into a CSV file for a person to review and send
@@ -302,13 +302,16 @@ def draft_care_batch(segment: str,
         born_from: only customers born in or after this year, e.g. 1990 for "90后"
         born_to: only customers born in or before this year, e.g. 1999 for "90后"
         signup_channel: only customers who signed up on this channel (customers.channel), e.g. 抖音
+        silent_days: only customers with no order in the last N days who ordered before, e.g. 90 for
+            "超过90天没下单的"
     """
     from tools.drafts_batch import write_batch
     ctx = context(ctx)
     ws = ctx.ws
     floor = churn_risk_floor(churn_risk, min_probability)
     conds = CustomerConditions(province=province, city=city, gender=gender, age_band=age_band, age_min=age_min,
-                             age_max=age_max, born_from=born_from, born_to=born_to, signup_channel=signup_channel)
+                             age_max=age_max, born_from=born_from, born_to=born_to, signup_channel=signup_channel,
+                             silent_days=silent_days)
     ids, only, words = _batch_members(ws, segment, floor, conds)
     base = {"segment": segment, "occasion": occasion, "channel": channel, "segment_size": len(ids),
             "churn_risk": churn_risk if min_probability is None else None, "min_probability": floor,
@@ -372,6 +375,8 @@ def _batch_args(f) -> dict:
     if s.get("min_probability") is not None and re.search(r"流失|churn", f.q, re.I):   # "流失概率超过80%的": that number
         a.pop("churn_risk", None)
         a["min_probability"] = s["min_probability"]
+    if "silent_days" in a and not s.get("occasion"):
+        a["occasion"] = "winback"   # "给超过90天没下单的客户写短信": customers gone quiet, a win-back
     if "churn_risk" in a or "min_probability" in a:
         a.setdefault("segment", ALL_CUSTOMERS)   # "给流失风险高的客户写短信": every customer at that risk
         if not s.get("occasion"):
