@@ -164,3 +164,15 @@ def test_share_of_all_is_the_group_over_everyone_in_the_same_period(routing_sett
         ask(metric="aov", gender="F", share_of_all=True)
     with pytest.raises(GuanxiError, match="at least one filter"):
         ask(metric="customers", share_of_all=True)
+
+
+def test_the_care_calendar_takes_who_the_customers_are(routing_settings, people):
+    def cal(**a):
+        return call_tool("care_calendar", {"days": 30, "occasion": "birthday", "top": 1000, **a},
+                         settings=routing_settings, role="manager")
+    everyone, women = cal(), cal(gender="F")
+    female = set(people.loc[people["gender"] == "F", "customer_id"])
+    ids = {e["customer_id"] for e in everyone["entries"]}
+    assert {e["customer_id"] for e in women["entries"]} == ids & female and 0 < women["total"] < everyone["total"]
+    assert women["counts"] == {"birthday": len(ids & female)} and women["customer_conditions"] == {"gender": "F"}
+    assert "女性的客户中" in render("care_calendar", women, "zh") and "customers female" in render("care_calendar", women, "en")
