@@ -185,6 +185,10 @@ def test_complaint_text_drops_the_question_scaffolding(question, text):
     ("what share of customers are from Jiangsu", "query_metrics", {"metric": "customers", "province": "江苏省", "share_of_all": True}),
     ("浙江的销售额占比", "query_metrics", {"metric": "sales", "province": "浙江省", "share_of_all": True}),
     ("各省客户占比", "query_metrics", {"metric": "customers", "by": "province", "share_of_all": None}),
+    ("女性客户的RFM分群分布", "query_metrics", {"metric": "customers", "by": "segment", "gender": "F"}),
+    ("女性冠军客户有多少", "query_metrics", {"metric": "customers", "segment": "Champions", "gender": "F"}),
+    ("客户分群分布", "segment_summary", {}),
+    ("冠军客户有多少", "segment_summary", {}),
     ("哪些客户从来没买过咖啡", None, {}),   # no tool lists who lacks an item
     ("C100001买过咖啡吗", "customer_profile", {"customer_id": "C100001"}),
     ("有流失风险的客户主要在哪些城市", "query_metrics", {"metric": "at_risk_customers", "by": "city"}),

@@ -176,3 +176,15 @@ def test_the_care_calendar_takes_who_the_customers_are(routing_settings, people)
     assert {e["customer_id"] for e in women["entries"]} == ids & female and 0 < women["total"] < everyone["total"]
     assert women["counts"] == {"birthday": len(ids & female)} and women["customer_conditions"] == {"gender": "F"}
     assert "女性的客户中" in render("care_calendar", women, "zh") and "customers female" in render("care_calendar", women, "en")
+
+
+def test_the_contact_history_takes_who_the_customers_are(routing_settings, people):
+    def contacts(**a):
+        return call_tool("contact_history", {"mode": "not_contacted", "days": 90, "top": 5, **a},
+                         settings=routing_settings, role="manager")
+    everyone, women = contacts(), contacts(gender="F")
+    assert 0 < women["active_customers"] < everyone["active_customers"]
+    assert women["not_contacted"] + women["contacted"] == women["active_customers"]
+    female = set(people.loc[people["gender"] == "F", "customer_id"])
+    assert {c["customer_id"] for c in women["customers"]} <= female
+    assert women["customer_conditions"] == {"gender": "F"} and "女性的活跃客户" in render("contact_history", women, "zh")
