@@ -178,6 +178,8 @@ def test_complaint_text_drops_the_question_scaffolding(question, text):
     ("已流失客户有多少", "segment_summary", {}),
     ("哪些客户超过90天没下单了", "segment_members", {"segment": "all", "silent_days": 90, "date_from": None}),
     ("超过120天没消费的冠军客户有哪些", "segment_members", {"segment": "Champions", "silent_days": 120}),
+    ("哪些冠军客户快三个月没来了", "segment_members", {"segment": "Champions", "silent_days": 90}),
+    ("两个月没下单的女性客户名单", "segment_members", {"segment": "all", "gender": "F", "silent_days": 60}),
     ("list the Loyal customers who have not bought anything in the last 3 months", "segment_members",
      {"segment": "Loyal", "silent_days": 90, "date_from": None}),
     ("给超过90天没下单的客户写挽回短信", "draft_care_batch", {"segment": "all", "silent_days": 90, "occasion": "winback"}),
