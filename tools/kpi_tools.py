@@ -157,6 +157,7 @@ def metric_source(ws):
     """The workspace's DuckDB `MetricSource` over its tables and artefacts (registered once per
     workspace object: a rebuilt workspace gets a new one)."""
     from tools.metric_sql import LazyTables, MetricSource, ParquetTable
+    from tools.metric_sums import prebuilt_sums
 
     def build():
         names = ("rfm", "clusters", "clv", "churn")
@@ -164,7 +165,8 @@ def metric_source(ws):
         orders = ParquetTable(path) if path.is_file() else ws.table("orders")
         return MetricSource(LazyTables({"orders": lambda: orders, "customers": lambda: ws.table("customers"),
                                         "feedback": lambda: ws.table("feedback"),
-                                        **{n: (lambda n=n: ws.artefact(n)) for n in names}}))
+                                        **{n: (lambda n=n: ws.artefact(n)) for n in names}}),
+                            prebuilt=prebuilt_sums(ws))   # the build's sums: opened, not made
     src = cached(ws, "metric_source", build)
     model = semantic_model(ws)   # re-read when semantic.toml changes
     src.own_metrics, src.own_dims = model.own_metrics(), model.own_dimensions()

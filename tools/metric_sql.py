@@ -180,6 +180,9 @@ class MetricSource:
     own_dims: dict = field(default_factory=dict, repr=False)
     #: read the per-customer sums (`customer_sums`) where they answer exactly; False: every line
     use_sums: bool = True
+    #: the build's sums and facts of the lines (`tools.metric_sums`): {"as_of", "first_day", "most_lines",
+    #: "tables": {grain: {"path", "rows", "usable"}}}; None: made from the lines when first asked
+    prebuilt: dict | None = field(default=None, repr=False)
 
     def __post_init__(self):
         self._con = duckdb.connect(config=duckdb_config())
@@ -252,19 +255,39 @@ class MetricSource:
         return view
 
     def first_day(self, metric: str):
-        """The earliest order day (fixed for a source: computed once)."""
+        """The earliest order day (fixed for a source: computed once, or the build's)."""
         if "first_day" not in self._ready:
-            self._ready["first_day"] = self.scalar(f"SELECT min(order_date) FROM {self.lines(metric)}")
+            built = (self.prebuilt or {}).get("first_day")
+            self._ready["first_day"] = pd.Timestamp(built) if built is not None else \
+                self.scalar(f"SELECT min(order_date) FROM {self.lines(metric)}")
         return self._ready["first_day"]
 
-    @_prepares("lines", "orders")
-    def lines(self, metric: str) -> str:
-        """The view ``lines``: order lines with customer_id, order_id as text, order_date, amount, qty."""
+    def open_orders(self, metric: str) -> None:
+        """Count the order lines as read and check their columns. The lines are loaded now, unless the
+        build's sums (``prebuilt``) may answer: then when a query first reads them."""
+        if self.prebuilt is None:
+            self.lines(metric)
+            return
+        with self._lock:
+            self._touched.add("orders")
+            self._order_table(metric)
+
+    def has_lines(self) -> bool:
+        """Whether the lines were loaded (a question read them, or no build's sums could stand in)."""
+        return "lines" in self._ready
+
+    def _order_table(self, metric: str):
         o = self.table("orders", metric)
         missing = [c for c in _ORDER_COLUMNS if c not in o.columns]
         if missing:
             raise GuanxiError(f"kpi {metric}: the orders table has no column {', '.join(missing)} "
                               f"(expected columns {', '.join(_ORDER_COLUMNS)})")
+        return o
+
+    @_prepares("lines", "orders")
+    def lines(self, metric: str) -> str:
+        """The view ``lines``: order lines with customer_id, order_id as text, order_date, amount, qty."""
+        o = self._order_table(metric)
         if isinstance(o, ParquetTable) and o.scannable():   # DuckDB reads the file: no DataFrame
             self._make(f"CREATE OR REPLACE VIEW orders_src AS SELECT * FROM read_parquet({lit(o.path)})")
             self._ready["orders_src"] = True
@@ -406,7 +429,7 @@ class MetricSource:
                "year": f"CAST(year({date}) AS VARCHAR)"}[unit]
         key = ("first", kind)
         if key not in self._ready:
-            self._ready[key] = self.scalar(f"SELECT min({date[2:]}) FROM {'lines' if kind == 'orders' else 'fb'}")
+            self._ready[key] = self.first_day("") if kind == "orders" else self.scalar("SELECT min(created_at) FROM fb")
         first = self._ready[key]
         if first is None or pd.isna(first) or pd.Timestamp(first) >= as_of:
             return fmt
@@ -433,15 +456,34 @@ class MetricSource:
                               f"files whose {own['table']} have a header {own['header']!r}")
         return ident(col)
 
+    @staticmethod
+    def _sums_views(as_of: pd.Timestamp) -> dict:
+        day = f"{as_of:%Y%m%d%H%M%S}"
+        return {"customer_month": f"cm_{day}", "customer": f"cg_{day}", "category_month": f"cat_{day}"}
+
+    def _open_prebuilt(self, as_of: pd.Timestamp) -> bool:
+        """The build's sums of ``as_of`` as views over their Parquet files (nothing read yet); False when
+        the build made them for another as-of date (or made none)."""
+        built = self.prebuilt
+        if not built or pd.Timestamp(built["as_of"]) != as_of:
+            return False
+        for grain, view in self._sums_views(as_of).items():
+            t = built["tables"].get(grain) or {}
+            if t.get("usable"):
+                self._make(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM read_parquet({lit(str(t['path']))})")
+                self._ready[("rows", view)] = int(t["rows"])
+            self._ready[view] = bool(t.get("usable"))
+        return True
+
     def customer_sums(self, metric: str, as_of: pd.Timestamp, monthly: bool = False) -> str | None:
         """The lines before ``as_of`` summed per customer (``cg_<as_of>``) or per customer and month
         (``cm_<as_of>``, order_date = the month's first day): amount, qty, lines and distinct orders;
-        made once per as_of. None when an order id spans customers (or months): then distinct
-        orders would not add up over the rows."""
-        day = f"{as_of:%Y%m%d%H%M%S}"
-        monthly_view, whole_view = f"cm_{day}", f"cg_{day}"
+        made once per as_of (or opened: the build's). None when an order id spans customers (or
+        months): then distinct orders would not add up over the rows."""
+        views = self._sums_views(as_of)
+        monthly_view, whole_view = views["customer_month"], views["customer"]
         with self._lock:
-            if monthly_view not in self._ready:
+            if monthly_view not in self._ready and not self._open_prebuilt(as_of):
                 lines, before = self.lines(metric), f"order_date < {lit(as_of)}"
                 self._make(
                     f"CREATE OR REPLACE TEMP TABLE {monthly_view} AS SELECT customer_id, date_trunc('month', order_date) "
@@ -462,30 +504,72 @@ class MetricSource:
             view = monthly_view if monthly else whole_view
             return view if self._ready[view] else None
 
+    def category_sums(self, metric: str, as_of: pd.Timestamp) -> str | None:
+        """The lines before ``as_of`` summed per category label and month (``cat_<as_of>``): amount, qty,
+        lines and distinct orders. Exact when no order id spans months (the monthly sums add up: then
+        each category's orders are its months' orders); None otherwise, or without a category column."""
+        view = self._sums_views(as_of)["category_month"]
+        with self._lock:
+            monthly = self.customer_sums(metric, as_of, monthly=True)   # opens the build's, if any
+            if view not in self._ready:
+                self._ready[view] = monthly is not None and "category" in self.columns("orders")
+                if self._ready[view]:
+                    self._make(
+                        f"CREATE OR REPLACE TEMP TABLE {view} AS SELECT {_clean('category')} AS category, "
+                        f"date_trunc('month', order_date) AS order_date, fsum(amount) AS amount, sum(qty) AS qty, "
+                        f"count(*) AS lines, count(DISTINCT order_id) AS orders FROM {self.lines(metric)} "
+                        f"WHERE order_date < {lit(as_of)} GROUP BY ALL ORDER BY order_date")
+            return view if self._ready[view] else None
+
+    def export_sums(self, as_of: pd.Timestamp, paths: dict) -> dict:
+        """Make the sums of ``as_of`` and write each usable one to its Parquet file ``paths[grain]``;
+        the facts a later source reads as ``prebuilt`` (with the paths filled in)."""
+        with self._lock:
+            self.category_sums("sums", as_of)
+            first = self.first_day("sums")
+            out = {"as_of": str(as_of), "first_day": None if first is None or pd.isna(first) else str(first),
+                   "most_lines": self.most_lines_per_order("sums"), "tables": {}}
+            for grain, view in self._sums_views(as_of).items():
+                usable = bool(self._ready.get(view))
+                if usable:
+                    self._make(f"COPY {view} TO {lit(str(paths[grain]))} (FORMAT parquet)")
+                out["tables"][grain] = {"usable": usable, "rows": self._count(view) if usable else None}
+            return out
+
     def most_lines_per_order(self, metric: str) -> int:
-        """The most lines one order id has (over all lines; at least 1): made once per source."""
+        """The most lines one order id has (over all lines; at least 1): made once per source (or the build's)."""
         with self._lock:
             if "most_lines" not in self._ready:
-                n = self.scalar(f"SELECT max(n) FROM (SELECT count(*) AS n FROM {self.lines(metric)} GROUP BY order_id)")
+                built = (self.prebuilt or {}).get("most_lines")
+                n = built if built is not None else \
+                    self.scalar(f"SELECT max(n) FROM (SELECT count(*) AS n FROM {self.lines(metric)} GROUP BY order_id)")
                 self._ready["most_lines"] = max(1, int(n or 1))
             return self._ready["most_lines"]
 
-    def _grain(self, metric: str, summable: bool, dims: list, as_of, start, end) -> dict:
-        """The coarsest rows that answer exactly (`customer_sums`): per customer for the whole
-        history by customer attributes; per customer and month when the period starts and ends on
-        a month's first day (or as_of) and the dimensions are customer attributes or months,
-        quarters and years. {} → the lines."""
-        if not (summable and self.use_sums):
+    def _grain(self, metric: str, summable: bool, per_order: bool, by: list, dims: list, as_of, start, end) -> dict:
+        """The coarsest rows that answer exactly (`customer_sums`, `category_sums`): per customer for
+        the whole history by customer attributes; per category and month (``per_order``: a metric of
+        sums, and of distinct orders by category only) and per customer and month when the period starts
+        and ends on a month's first day (or as_of) and the dimensions are categories (customer
+        attributes) or months, quarters and years. {} → the lines."""
+        if not ((summable or per_order) and self.use_sums):
             return {}
         month_start = lambda t: t is None or (t == t.normalize() and t.day == 1)  # noqa: E731
+        months = month_start(start) and (end == as_of or month_start(end))
+        periods = ("month", "quarter", "year")
         sums = {"orders": "coalesce(sum(orders), 0)", "lines": "coalesce(sum(lines), 0)"}
-        if start is None and end == as_of and all(self._customer_level(d) for d in dims):
+        if summable and start is None and end == as_of and all(self._customer_level(d) for d in dims):
             view = self.customer_sums(metric, as_of)
             if view is not None:
                 return {"base": view, **sums, "customers": "count(*)", "grain": "customer",
                         "grain_rows": self._count(view)}
-        if month_start(start) and (end == as_of or month_start(end)) and \
-                all(self._customer_level(d) or d in ("month", "quarter", "year") for d in dims):
+        if per_order and months and all(d in ("category", *periods) and d not in self.own_dims for d in dims):
+            view = self.category_sums(metric, as_of)
+            if view is not None:
+                orders = sums["orders"] if "category" in by else "error('distinct orders over categories')"
+                return {"base": view, **sums, "orders": orders, "customers": "error('no customers in the per-category sums')",
+                        "grain": "category_month", "grain_rows": self._count(view)}
+        if summable and months and all(self._customer_level(d) or d in periods for d in dims):
             view = self.customer_sums(metric, as_of, monthly=True)
             if view is not None:
                 return {"base": view, **sums, "grain": "customer_month", "grain_rows": self._count(view)}
@@ -503,18 +587,20 @@ class MetricSource:
 
     # ------------------------------------------------------------------ the query's rows
     def query(self, kind: str, metric: str, dims, filters: dict, as_of: pd.Timestamp,
-              start: pd.Timestamp | None, end: pd.Timestamp, match, per_customer: bool = False) -> Query:
+              start: pd.Timestamp | None, end: pd.Timestamp, match, per_customer: bool = False,
+              per_order: bool = False) -> Query:
         """CTEs ``h`` and ``w`` over lines (kind "orders") or feedback, with ``d_<dim>`` for every
         dimension in ``dims`` and ``filters``; ``match(dim, want, known)`` → the values to keep.
 
         ``per_customer``: the metric reads only sums, distinct orders and distinct customers; then
         a question over the whole history (no start, end = as_of) whose dimensions and filters are
-        all the customers' own reads one row per customer (`customer_sums`), not every line."""
-        base = self.lines(metric) if kind == "orders" else self.feedback(metric)
+        all the customers' own reads one row per customer (`customer_sums`), not every line.
+        ``per_order``: it reads only sums, and distinct orders only grouped by category (`category_sums`
+        may answer)."""
         date = "order_date" if kind == "orders" else "created_at"
-        grain = self._grain(metric, per_customer and kind == "orders", [*dims, *filters], as_of, start, end)
-        if grain:
-            base = grain.pop("base")
+        grain = self._grain(metric, per_customer and kind == "orders", per_order and kind == "orders", list(dims),
+                            [*dims, *filters], as_of, start, end)
+        base = grain.pop("base") if grain else self.lines(metric) if kind == "orders" else self.feedback(metric)
         ranges = {d: filters[d] for d in ("age", "birth_year") if d in filters}
         filters = {d: v for d, v in filters.items() if d not in ranges}
         dims = list(dict.fromkeys([*dims, *filters]))
