@@ -156,7 +156,8 @@ def query_metrics(metric: KpiMetric | str, by: KpiBy | str | None = None, date_f
 def metric_source(ws):
     """The workspace's DuckDB `MetricSource` over its tables and artefacts (registered once per
     workspace object: a rebuilt workspace gets a new one)."""
-    from tools.metric_sql import LazyTables, MetricSource, ParquetTable
+    from tools.metric_sql import MetricSource
+    from tools.metric_tables import LazyTables, ParquetTable
     from tools.metric_sums import prebuilt_sums
 
     def build():

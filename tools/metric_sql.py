@@ -25,6 +25,7 @@ import pandas as pd
 from knowledge.engine import duckdb_config
 from knowledge.errors import GuanxiError
 from knowledge.own_columns import OWN_PREFIX, own_name
+from tools.metric_tables import LazyTables, ParquetTable
 
 __all__ = ["MetricSource", "ParquetTable", "LazyTables", "Query", "lit", "ident", "age_sql", "UNKNOWN", "SEGMENT_DIMS", "CUSTOMER_DIMS", "WEEKDAYS"]
 
@@ -91,58 +92,6 @@ def _prepares(view: str, table: str):
                 return view
         return method
     return wrap
-
-
-class ParquetTable:
-    """A table a `MetricSource` scans from its Parquet file instead of a DataFrame (the order lines
-    of a large workspace are never loaded into pandas): columns and length from the file's footer;
-    ``t[col]`` reads that one column."""
-
-    def __init__(self, path):
-        import pyarrow.parquet as pq
-        self.path = str(path)
-        self.schema = pq.read_schema(path)
-        self.columns = pd.Index(self.schema.names)
-        self._rows = int(pq.read_metadata(path).num_rows)
-
-    def __len__(self) -> int:
-        return self._rows
-
-    def __contains__(self, col) -> bool:
-        return col in self.columns
-
-    def __getitem__(self, col) -> pd.Series:
-        return pd.read_parquet(self.path, columns=[col])[col]
-
-    def scannable(self) -> bool:
-        """Dates stored as timestamps and amounts as numbers: DuckDB reads it as the DataFrame would be read."""
-        import pyarrow as pa
-        t = {f.name: f.type for f in self.schema}
-        return pa.types.is_timestamp(t.get("order_date", pa.null())) and (
-            pa.types.is_floating(t.get("amount", pa.null())) or pa.types.is_integer(t.get("amount", pa.null())))
-
-
-class LazyTables(dict):
-    """The tables of a `MetricSource`, each loaded by its function when a metric first reads it (sales by
-    province loads the customers, not the feedback or the four per-customer artefacts); a function may give None
-    (no such table)."""
-
-    def __init__(self, loaders: dict):
-        super().__init__()
-        self._loaders, self._load_lock = dict(loaders), threading.Lock()
-
-    def __getitem__(self, name):
-        if not dict.__contains__(self, name) and name in self._loaders:
-            with self._load_lock:
-                if not dict.__contains__(self, name):
-                    self[name] = self._loaders[name]()
-        return dict.__getitem__(self, name)
-
-    def get(self, name, default=None):
-        return self[name] if name in self else default
-
-    def __contains__(self, name) -> bool:
-        return dict.__contains__(self, name) or name in self._loaders
 
 
 @dataclass
@@ -286,7 +235,14 @@ class MetricSource:
 
     @_prepares("lines", "orders")
     def lines(self, metric: str) -> str:
-        """The view ``lines``: order lines with customer_id, order_id as text, order_date, amount, qty."""
+        """The table ``lines``: order lines with customer_id, order_id as text, order_date, amount, qty."""
+        self._lines(metric)
+
+    def _lines(self, metric: str, lazily: bool = False) -> None:
+        """Make ``lines`` (``lazily``: only its source and SELECT, kept as ``_ready["lines_select"]``)."""
+        if "lines_select" in self._ready:
+            self._make(f"CREATE OR REPLACE TEMP TABLE lines AS {self._ready['lines_select']}")
+            return
         o = self._order_table(metric)
         if isinstance(o, ParquetTable) and o.scannable():   # DuckDB reads the file: no DataFrame
             self._make(f"CREATE OR REPLACE VIEW orders_src AS SELECT * FROM read_parquet({lit(o.path)})")
@@ -306,16 +262,34 @@ class MetricSource:
         opt = {c: (f"b.{c}" if c in o.columns else "NULL") for c in _OPTIONAL_ORDER_COLUMNS}
         qty = f"coalesce(TRY_CAST({opt['quantity']} AS DOUBLE), 1)" if "quantity" in o.columns else "1.0"
         own = "".join(f", b.{ident(c)}" for c in o.columns if c.startswith(OWN_PREFIX))
-        # a table, not a view: DuckDB's own columns scan several times faster than a DataFrame and
-        # 2-3× faster than the Parquet file for a period's lines; held in DuckDB's bounded buffer
-        # pool, spilled to disk past it (knowledge.engine.duckdb_config)
-        self._make(
-            "CREATE OR REPLACE TEMP TABLE lines AS SELECT CAST(b.order_id AS VARCHAR) AS order_id, "
-            "CAST(b.customer_id AS VARCHAR) AS customer_id, CAST(b.order_date AS TIMESTAMP) AS order_date, "
-            f"CAST(b.amount AS DOUBLE) AS amount, {qty} AS qty, {opt['category']} AS category, "
-            f"{opt['product_name']} AS product_name, {opt['channel']} AS channel{own} FROM orders_src b "
-            "WHERE b.customer_id IS NOT NULL AND b.order_date IS NOT NULL AND b.amount IS NOT NULL "
-            "AND NOT isnan(CAST(b.amount AS DOUBLE))")
+        select = ("SELECT CAST(b.order_id AS VARCHAR) AS order_id, "
+                  "CAST(b.customer_id AS VARCHAR) AS customer_id, CAST(b.order_date AS TIMESTAMP) AS order_date, "
+                  f"CAST(b.amount AS DOUBLE) AS amount, {qty} AS qty, {opt['category']} AS category, "
+                  f"{opt['product_name']} AS product_name, {opt['channel']} AS channel{own} FROM orders_src b "
+                  "WHERE b.customer_id IS NOT NULL AND b.order_date IS NOT NULL AND b.amount IS NOT NULL "
+                  "AND NOT isnan(CAST(b.amount AS DOUBLE))")
+        self._ready["lines_select"] = select
+        if not lazily:
+            # a table: DuckDB's own columns scan several times faster than a DataFrame, and faster than
+            # the Parquet file for the whole history; held in DuckDB's bounded buffer pool, spilled to
+            # disk past it (knowledge.engine.duckdb_config)
+            self._make(f"CREATE OR REPLACE TEMP TABLE lines AS {select}")
+
+    def period_lines(self, metric: str) -> str:
+        """The lines one period's query reads: the loaded table, else (the build's sums standing in and the
+        lines in a Parquet file DuckDB reads as is) a view of the same columns over the file, read in
+        place — a month reads its row groups, no line is loaded."""
+        with self._lock:
+            o = self.tables.get("orders") if isinstance(self.tables, dict) else None
+            if "lines" in self._ready or self.prebuilt is None or not (isinstance(o, ParquetTable) and o.scannable()):
+                return self.lines(metric)
+            self._touched.add("orders")
+            if "lines_select" not in self._ready:
+                self._lines(metric, lazily=True)
+            if "lines_pq" not in self._ready:
+                self._make(f"CREATE OR REPLACE VIEW lines_pq AS {self._ready['lines_select']}")
+                self._ready["lines_pq"] = True
+            return "lines_pq"
 
     @_prepares("fb", "feedback")
     def feedback(self, metric: str) -> str:
@@ -600,7 +574,8 @@ class MetricSource:
         date = "order_date" if kind == "orders" else "created_at"
         grain = self._grain(metric, per_customer and kind == "orders", per_order and kind == "orders", list(dims),
                             [*dims, *filters], as_of, start, end)
-        base = grain.pop("base") if grain else self.lines(metric) if kind == "orders" else self.feedback(metric)
+        base = grain.pop("base") if grain else self.feedback(metric) if kind != "orders" else \
+            self.period_lines(metric) if start is not None else self.lines(metric)
         ranges = {d: filters[d] for d in ("age", "birth_year") if d in filters}
         filters = {d: v for d, v in filters.items() if d not in ranges}
         dims = list(dict.fromkeys([*dims, *filters]))

@@ -21,7 +21,8 @@ SUMS_TABLES = {"customer": "metric_sums_customer", "customer_month": "metric_sum
 
 def write_metric_sums(ws, as_of: pd.Timestamp) -> dict:
     """Write the sums of ``ws``'s order lines before ``as_of`` and their facts; returns provenance lines."""
-    from tools.metric_sql import MetricSource, ParquetTable
+    from tools.metric_sql import MetricSource
+    from tools.metric_tables import ParquetTable
     path = ws.table_path("orders")
     src = MetricSource({"orders": ParquetTable(path) if path.is_file() else ws.table("orders")})
     ws.artefacts_dir.mkdir(parents=True, exist_ok=True)

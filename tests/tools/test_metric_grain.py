@@ -111,6 +111,25 @@ def test_the_build_sums_are_opened_not_made(routing_ws):
     assert src.has_lines()
 
 
+PERIODS = [("units", "product", {"date_from": "2026-07-01", "date_to": "2026-09-30"}),
+           ("sales", "order_channel", {"date_from": "2026-10-01", "date_to": "2026-10-31"}),
+           ("largest_order", "category", {"date_from": "2026-10-01", "date_to": "2026-10-31"}),
+           ("orders", "day", {"date_from": "2026-10-05", "date_to": "2026-10-20"}),
+           ("sales_per_day", "weekday", {"date_from": "2026-09-01"}),
+           ("customers", "product", {"date_from": "2026-10-01", "date_to": "2026-10-31"})]
+
+
+@pytest.mark.parametrize("metric, by, window", PERIODS)
+def test_a_period_of_lines_is_read_from_the_parquet_file_as_from_the_table(routing_ws, metric, by, window):
+    """Before any question loads the lines, a period's lines are read from the orders' Parquet file."""
+    src = MetricSource(metric_source(routing_ws).tables, prebuilt=prebuilt_sums(routing_ws))
+    fast = kpi(src, metric, by=by, **window)
+    slow = kpi(_line_by_line(routing_ws), metric, by=by, **window)
+    assert not src.has_lines() and any("FROM lines_pq" in sql for sql in fast.sql)
+    assert (fast.value, fast.details, fast.provenance) == (slow.value, slow.details, slow.provenance)
+    pd.testing.assert_frame_equal(fast.breakdown, slow.breakdown, check_exact=False, rtol=1e-12)
+
+
 def test_sums_built_for_another_day_are_not_read(routing_ws):
     """Asked as of another day, a source makes that day's sums from the lines."""
     src = MetricSource(metric_source(routing_ws).tables, prebuilt=prebuilt_sums(routing_ws))

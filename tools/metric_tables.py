@@ -1,0 +1,62 @@
+"""The tables a `tools.metric_sql.MetricSource` reads besides DataFrames: the order lines scanned from
+their Parquet file (`ParquetTable`), and tables loaded only when a metric first reads them
+(`LazyTables`)."""
+from __future__ import annotations
+
+import threading
+
+import pandas as pd
+
+__all__ = ["ParquetTable", "LazyTables"]
+
+
+class ParquetTable:
+    """A table a `MetricSource` scans from its Parquet file instead of a DataFrame (the order lines
+    of a large workspace are never loaded into pandas): columns and length from the file's footer;
+    ``t[col]`` reads that one column."""
+
+    def __init__(self, path):
+        import pyarrow.parquet as pq
+        self.path = str(path)
+        self.schema = pq.read_schema(path)
+        self.columns = pd.Index(self.schema.names)
+        self._rows = int(pq.read_metadata(path).num_rows)
+
+    def __len__(self) -> int:
+        return self._rows
+
+    def __contains__(self, col) -> bool:
+        return col in self.columns
+
+    def __getitem__(self, col) -> pd.Series:
+        return pd.read_parquet(self.path, columns=[col])[col]
+
+    def scannable(self) -> bool:
+        """Dates stored as timestamps and amounts as numbers: DuckDB reads it as the DataFrame would be read."""
+        import pyarrow as pa
+        t = {f.name: f.type for f in self.schema}
+        return pa.types.is_timestamp(t.get("order_date", pa.null())) and (
+            pa.types.is_floating(t.get("amount", pa.null())) or pa.types.is_integer(t.get("amount", pa.null())))
+
+
+class LazyTables(dict):
+    """The tables of a `MetricSource`, each loaded by its function when a metric first reads it (sales by
+    province loads the customers, not the feedback or the four per-customer artefacts); a function may give None
+    (no such table)."""
+
+    def __init__(self, loaders: dict):
+        super().__init__()
+        self._loaders, self._load_lock = dict(loaders), threading.Lock()
+
+    def __getitem__(self, name):
+        if not dict.__contains__(self, name) and name in self._loaders:
+            with self._load_lock:
+                if not dict.__contains__(self, name):
+                    self[name] = self._loaders[name]()
+        return dict.__getitem__(self, name)
+
+    def get(self, name, default=None):
+        return self[name] if name in self else default
+
+    def __contains__(self, name) -> bool:
+        return dict.__contains__(self, name) or name in self._loaders
