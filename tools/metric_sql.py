@@ -19,13 +19,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import duckdb
-import numpy as np
 import pandas as pd
 
 from knowledge.engine import duckdb_config
 from knowledge.errors import GuanxiError
 from knowledge.own_columns import OWN_PREFIX, own_name
-from tools.metric_tables import LazyTables, ParquetTable
+from tools.metric_tables import LazyTables, ParquetTable, age_sql, ident, lit
 
 __all__ = ["MetricSource", "ParquetTable", "LazyTables", "Query", "lit", "ident", "age_sql", "UNKNOWN", "SEGMENT_DIMS", "CUSTOMER_DIMS", "WEEKDAYS"]
 
@@ -38,35 +37,9 @@ _OPTIONAL_ORDER_COLUMNS = ("quantity", "category", "product_name", "channel")
 _FEEDBACK_COLUMNS = ("customer_id", "channel", "kind", "category", "rating", "status", "resolved_at")
 
 
-def lit(value) -> str:
-    """A SQL literal: a string (quotes doubled), a number, a Timestamp (as TIMESTAMP) or NULL."""
-    if value is None:
-        return "NULL"
-    if isinstance(value, pd.Timestamp):
-        return f"TIMESTAMP '{value.strftime('%Y-%m-%d %H:%M:%S')}'"
-    if isinstance(value, (bool, np.bool_)):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, (int, float, np.integer, np.floating)):
-        return repr(float(value)) if isinstance(value, (float, np.floating)) else str(int(value))
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def ident(name: str) -> str:
-    """A quoted SQL identifier ("own:毛利" → "own:毛利" in double quotes, quotes doubled)."""
-    return '"' + str(name).replace('"', '""') + '"'
-
-
 def _clean(expr: str) -> str:
     """A dimension label: text, blank or missing → 未知."""
     return f"coalesce(nullif(trim(CAST({expr} AS VARCHAR)), ''), {lit(UNKNOWN)})"
-
-
-def age_sql(birthday: str, as_of: pd.Timestamp) -> str:
-    """Full years at as_of (NULL when missing, negative or ≥ 130)."""
-    a = as_of
-    age = (f"({a.year} - year({birthday}) - CASE WHEN {a.month} < month({birthday}) OR ({a.month} = month({birthday}) "
-           f"AND {a.day} < day({birthday})) THEN 1 ELSE 0 END)")
-    return f"CASE WHEN {age} >= 0 AND {age} < 130 THEN {age} END"
 
 
 def _datetimes(values: pd.Series, what: str, source: str) -> pd.Series:

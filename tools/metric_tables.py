@@ -1,13 +1,40 @@
-"""The tables a `tools.metric_sql.MetricSource` reads besides DataFrames: the order lines scanned from
-their Parquet file (`ParquetTable`), and tables loaded only when a metric first reads them
-(`LazyTables`)."""
+"""What `tools.metric_sql.MetricSource` is made of besides its queries: SQL literals, identifiers and
+the age expression; the tables it reads besides DataFrames — the order lines scanned from their
+Parquet file (`ParquetTable`), tables loaded only when a metric first reads them (`LazyTables`)."""
 from __future__ import annotations
 
 import threading
 
+import numpy as np
 import pandas as pd
 
-__all__ = ["ParquetTable", "LazyTables"]
+__all__ = ["ParquetTable", "LazyTables", "lit", "ident", "age_sql"]
+
+
+def lit(value) -> str:
+    """A SQL literal: a string (quotes doubled), a number, a Timestamp (as TIMESTAMP) or NULL."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, pd.Timestamp):
+        return f"TIMESTAMP '{value.strftime('%Y-%m-%d %H:%M:%S')}'"
+    if isinstance(value, (bool, np.bool_)):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return repr(float(value)) if isinstance(value, (float, np.floating)) else str(int(value))
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def ident(name: str) -> str:
+    """A quoted SQL identifier ("own:毛利" → "own:毛利" in double quotes, quotes doubled)."""
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def age_sql(birthday: str, as_of: pd.Timestamp) -> str:
+    """Full years at as_of (NULL when missing, negative or ≥ 130)."""
+    a = as_of
+    age = (f"({a.year} - year({birthday}) - CASE WHEN {a.month} < month({birthday}) OR ({a.month} = month({birthday}) "
+           f"AND {a.day} < day({birthday})) THEN 1 ELSE 0 END)")
+    return f"CASE WHEN {age} >= 0 AND {age} < 130 THEN {age} END"
 
 
 class ParquetTable:
