@@ -161,12 +161,16 @@ def metric_source(ws):
     from tools.metric_sums import prebuilt_sums
 
     def build():
-        names = ("rfm", "clusters", "clv", "churn")
         path = ws.table_path("orders")   # DuckDB scans the order Parquet: the lines are not loaded into pandas
         orders = ParquetTable(path) if path.is_file() else ws.table("orders")
-        return MetricSource(LazyTables({"orders": lambda: orders, "customers": lambda: ws.table("customers"),
+        def read(path, load):   # a file DuckDB reads in place (nothing loaded into pandas), else the table
+            return lambda: ParquetTable(path) if path.is_file() else load()
+        return MetricSource(LazyTables({"orders": lambda: orders,
+                                        "customers": read(ws.table_path("customers"), lambda: ws.table("customers")),
                                         "feedback": lambda: ws.table("feedback"),
-                                        **{n: (lambda n=n: ws.artefact(n)) for n in names}}),
+                                        **{n: (lambda n=n: ws.artefact(n)) for n in ("clv", "churn")},
+                                        **{n: read(ws.artefact_path(n), lambda n=n: ws.artefact(n))
+                                           for n in ("rfm", "clusters")}}),
                             prebuilt=prebuilt_sums(ws))   # the build's sums: opened, not made
     src = cached(ws, "metric_source", build)
     model = semantic_model(ws)   # re-read when semantic.toml changes

@@ -24,7 +24,7 @@ import pandas as pd
 from knowledge.engine import duckdb_config
 from knowledge.errors import GuanxiError
 from knowledge.own_columns import OWN_PREFIX, own_name
-from tools.metric_tables import LazyTables, ParquetTable, age_sql, ident, lit
+from tools.metric_tables import LazyTables, ParquetTable, age_sql, ident, lit, segments_sql
 
 __all__ = ["MetricSource", "ParquetTable", "LazyTables", "Query", "lit", "ident", "age_sql", "UNKNOWN", "SEGMENT_DIMS", "CUSTOMER_DIMS", "WEEKDAYS"]
 
@@ -288,6 +288,11 @@ class MetricSource:
         c = self.table("customers", metric)
         if "customer_id" not in c.columns:
             raise GuanxiError("the customers table has no column customer_id (needed for customer breakdowns/filters)")
+        if isinstance(c, ParquetTable) and c.no_nulls("customer_id") and ("birthday" not in c or c.timestamps("birthday")):
+            self._make("CREATE OR REPLACE TEMP TABLE cust AS " + c.first_per_customer(   # DuckDB reads the file
+                "CAST(customer_id AS VARCHAR) AS customer_id, * EXCLUDE (customer_id)"))
+            return
+        c = pd.read_parquet(c.path) if isinstance(c, ParquetTable) else c
         c = c.drop_duplicates("customer_id")
         c = c.assign(customer_id=c["customer_id"].astype(str))
         if "birthday" in c.columns and not pd.api.types.is_datetime64_any_dtype(c["birthday"]):
@@ -303,9 +308,15 @@ class MetricSource:
             rfm = self.tables.get("rfm") if isinstance(self.tables, dict) else None
             if rfm is None:
                 raise GuanxiError(f"segment breakdowns and filters need the RFM table (tables['rfm']) for metric {metric}")
+            cl = self.tables.get("clusters")
+            if (sql := segments_sql(rfm, cl)) is not None:   # DuckDB reads the files
+                self._make(f"CREATE OR REPLACE TEMP TABLE seg AS {sql}")
+                self._ready["seg"] = True
+                return "seg"
+            rfm = pd.read_parquet(rfm.path) if isinstance(rfm, ParquetTable) else rfm
+            cl = pd.read_parquet(cl.path) if isinstance(cl, ParquetTable) else cl
             out = rfm.assign(customer_id=rfm["customer_id"].astype(str)).drop_duplicates("customer_id")
             out = out[["customer_id", *[c for c in ("segment", "segment_cn8", "tier") if c in out]]].copy()
-            cl = self.tables.get("clusters")
             if cl is not None and len(cl):
                 name = "cluster_name_zh" if "cluster_name_zh" in cl else "cluster"
                 cl = cl.assign(customer_id=cl["customer_id"].astype(str)).drop_duplicates("customer_id")

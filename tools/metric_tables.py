@@ -8,7 +8,7 @@ import threading
 import numpy as np
 import pandas as pd
 
-__all__ = ["ParquetTable", "LazyTables", "lit", "ident", "age_sql"]
+__all__ = ["ParquetTable", "LazyTables", "lit", "ident", "age_sql", "segments_sql"]
 
 
 def lit(value) -> str:
@@ -58,6 +58,30 @@ class ParquetTable:
     def __getitem__(self, col) -> pd.Series:
         return pd.read_parquet(self.path, columns=[col])[col]
 
+    def no_nulls(self, *cols: str) -> bool:
+        """Every row group's statistics say these columns hold no null (then DuckDB reads them as
+        pandas' ``astype(str)`` would give them)."""
+        import pyarrow.parquet as pq
+        md = pq.read_metadata(self.path)
+        idx = [self.schema.get_field_index(c) for c in cols]
+        if any(i < 0 for i in idx):
+            return False
+        for g in range(md.num_row_groups):
+            for i in idx:
+                st = md.row_group(g).column(i).statistics
+                if st is None or not st.has_null_count or st.null_count:
+                    return False
+        return True
+
+    def timestamps(self, col: str) -> bool:
+        import pyarrow as pa
+        return pa.types.is_timestamp(self.schema.field(col).type)
+
+    def first_per_customer(self, select: str) -> str:
+        """SQL of ``select`` over the file's first row of each customer_id (pandas' drop_duplicates)."""
+        return (f"SELECT {select} FROM read_parquet({lit(self.path)}, file_row_number = true) "
+                f"QUALIFY row_number() OVER (PARTITION BY CAST(customer_id AS VARCHAR) ORDER BY file_row_number) = 1")
+
     def scannable(self) -> bool:
         """Dates stored as timestamps and amounts as numbers: DuckDB reads it as the DataFrame would be read."""
         import pyarrow as pa
@@ -87,3 +111,20 @@ class LazyTables(dict):
 
     def __contains__(self, name) -> bool:
         return dict.__contains__(self, name) or name in self._loaders
+
+
+def segments_sql(rfm, clusters) -> str | None:
+    """The SQL of a `MetricSource`'s ``seg`` (customer_id, segment, segment_cn8, tier, cluster) read by
+    DuckDB from the rfm and clusters files, as `MetricSource.segments` makes it from their DataFrames;
+    None unless both are files whose ids and cluster names hold no null."""
+    cl = clusters
+    name = None if cl is None else "cluster_name_zh" if "cluster_name_zh" in cl else "cluster"
+    if not isinstance(rfm, ParquetTable) or not rfm.no_nulls("customer_id") or (cl is not None and not (
+            isinstance(cl, ParquetTable) and cl.no_nulls("customer_id", name))):
+        return None
+    cols = "".join(f", {c}" for c in ("segment", "segment_cn8", "tier") if c in rfm)
+    sql = f"WITH r AS ({rfm.first_per_customer('CAST(customer_id AS VARCHAR) AS customer_id' + cols)})"
+    if cl is None or not len(cl):
+        return sql + " SELECT * FROM r"
+    k = cl.first_per_customer(f"CAST(customer_id AS VARCHAR) AS customer_id, CAST({name} AS VARCHAR) AS cluster")
+    return sql + f", k AS ({k}) SELECT r.*, k.cluster FROM r LEFT JOIN k USING (customer_id)"

@@ -251,3 +251,20 @@ def test_complaint_rate_counts_the_orders_from_the_sums(routing_ws, by, how):
     assert (fast.value, fast.details) == (slow.value, slow.details)
     if by:
         pd.testing.assert_frame_equal(fast.breakdown, slow.breakdown)
+
+
+@pytest.mark.parametrize("metric, by, filters", [("sales", "segment_cn8", {}), ("customers", "cluster", {}),
+                                                 ("average_age", "age_band", {"tier": "高价值客户"}),
+                                                 ("aov", "province", {"segment": "Champions"}),
+                                                 ("orders", "gender", {"age": (30, 45)})])
+def test_customer_files_read_by_duckdb_answer_as_their_dataframes(routing_ws, metric, by, filters):
+    """customers, rfm and clusters read by DuckDB from their files give the answers of their DataFrames."""
+    files = metric_source(routing_ws)
+    frames = MetricSource({**{n: files.tables[n] for n in ("orders", "feedback", "clv", "churn")},
+                           **{n: routing_ws.artefact(n) for n in ("rfm", "clusters")},
+                           "customers": routing_ws.table("customers")}, use_sums=False)
+    fast = kpi(MetricSource(files.tables, use_sums=False), metric, by=by, filters=filters)
+    slow = kpi(frames, metric, by=by, filters=filters)
+    assert type(files.tables["customers"]).__name__ == "ParquetTable" != type(frames.tables["customers"]).__name__
+    assert (fast.value, fast.details, fast.provenance, fast.filters) == (slow.value, slow.details, slow.provenance, slow.filters)
+    pd.testing.assert_frame_equal(fast.breakdown, slow.breakdown)
