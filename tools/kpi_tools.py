@@ -167,7 +167,7 @@ def metric_source(ws):
             return lambda: ParquetTable(path) if path.is_file() else load()
         return MetricSource(LazyTables({"orders": lambda: orders,
                                         "customers": read(ws.table_path("customers"), lambda: ws.table("customers")),
-                                        "feedback": lambda: ws.table("feedback"),
+                                        "feedback": read(ws.table_path("feedback"), lambda: ws.table("feedback")),
                                         **{n: (lambda n=n: ws.artefact(n)) for n in ("clv", "churn")},
                                         **{n: read(ws.artefact_path(n), lambda n=n: ws.artefact(n))
                                            for n in ("rfm", "clusters")}}),

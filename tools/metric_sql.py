@@ -140,22 +140,18 @@ class MetricSource:
         return None if df.empty else df.iloc[0, 0]
 
     def used(self, name: str) -> bool:
-        """Whether the current session read the source table ``name``."""
-        return name in self._touched
+        return name in self._touched   # the current session read the source table ``name``
 
     def rows(self, name: str) -> int:
         """Rows of one source table (for the provenance card)."""
-        t = self.tables.get(name)
-        return 0 if t is None else int(len(t))
+        return 0 if (t := self.tables.get(name)) is None else int(len(t))
 
     # ------------------------------------------------------------------ sources
     def table(self, name: str, metric: str) -> pd.DataFrame:
         t = self.tables.get(name) if isinstance(self.tables, dict) else None
         if t is None:
             raise GuanxiError(f"metric {metric} needs the {name} table (tables[{name!r}] is missing)")
-        if isinstance(t, ParquetTable):
-            return t
-        if not isinstance(t, pd.DataFrame):
+        if not isinstance(t, (pd.DataFrame, ParquetTable)):
             raise GuanxiError(f"tables[{name!r}] must be a DataFrame, got {type(t).__name__}")
         return t
 
@@ -270,10 +266,14 @@ class MetricSource:
         f = self.table("feedback", metric)
         if "created_at" not in f.columns:
             raise GuanxiError(f"the feedback table has no column created_at (needed for metric {metric})")
-        src = f.assign(created_at=_datetimes(f["created_at"], "feedback.created_at", f"kpi {metric}"))
-        if "resolved_at" in f.columns:
-            src = src.assign(resolved_at=_datetimes(f["resolved_at"], "feedback.resolved_at", "resolution"))
-        self._register("fb_src", src)
+        if isinstance(f, ParquetTable) and all(f.timestamps(c) for c in ("created_at", "resolved_at") if c in f):
+            self._make(f"CREATE OR REPLACE VIEW fb_src AS SELECT * FROM read_parquet({lit(f.path)})")  # dates as is
+        else:
+            f = pd.read_parquet(f.path) if isinstance(f, ParquetTable) else f
+            src = f.assign(created_at=_datetimes(f["created_at"], "feedback.created_at", f"kpi {metric}"))
+            if "resolved_at" in f.columns:
+                src = src.assign(resolved_at=_datetimes(f["resolved_at"], "feedback.resolved_at", "resolution"))
+            self._register("fb_src", src)
         cols = ", ".join(
             (f"CAST(b.{c} AS VARCHAR) AS {c}" if c == "customer_id" else
              f"TRY_CAST(b.{c} AS DOUBLE) AS {c}" if c == "rating" else

@@ -256,13 +256,15 @@ def test_complaint_rate_counts_the_orders_from_the_sums(routing_ws, by, how):
 @pytest.mark.parametrize("metric, by, filters", [("sales", "segment_cn8", {}), ("customers", "cluster", {}),
                                                  ("average_age", "age_band", {"tier": "高价值客户"}),
                                                  ("aov", "province", {"segment": "Champions"}),
-                                                 ("orders", "gender", {"age": (30, 45)})])
-def test_customer_files_read_by_duckdb_answer_as_their_dataframes(routing_ws, metric, by, filters):
-    """customers, rfm and clusters read by DuckDB from their files give the answers of their DataFrames."""
+                                                 ("orders", "gender", {"age": (30, 45)}),
+                                                 ("complaint_rate", "province", {}), ("satisfaction", "kind", {}),
+                                                 ("resolution_time", "feedback_channel", {"segment": "Champions"})])
+def test_tables_read_by_duckdb_from_their_files_answer_as_their_dataframes(routing_ws, metric, by, filters):
+    """customers, feedback, rfm and clusters read by DuckDB from their files answer as their DataFrames."""
     files = metric_source(routing_ws)
-    frames = MetricSource({**{n: files.tables[n] for n in ("orders", "feedback", "clv", "churn")},
+    frames = MetricSource({**{n: files.tables[n] for n in ("orders", "clv", "churn")},
                            **{n: routing_ws.artefact(n) for n in ("rfm", "clusters")},
-                           "customers": routing_ws.table("customers")}, use_sums=False)
+                           **{n: routing_ws.table(n) for n in ("customers", "feedback")}}, use_sums=False)
     fast = kpi(MetricSource(files.tables, use_sums=False), metric, by=by, filters=filters)
     slow = kpi(frames, metric, by=by, filters=filters)
     assert type(files.tables["customers"]).__name__ == "ParquetTable" != type(frames.tables["customers"]).__name__
