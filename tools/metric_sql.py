@@ -5,11 +5,10 @@ rows (lines or feedback) with the labels of its dimensions, filtered and windowe
     q = src.query("orders", dims={"province"}, filters={"province": ["浙江省"]}, as_of=..., start=..., end=...)
     src.run(f"WITH {q.ctes} SELECT fsum(amount) FROM w")
 
-DuckDB (embedded, no server) runs every metric of `tools.kpi`; it scans the workspace's
-DataFrames in place (they are Arrow-backed), so a query costs no copy of the tables. Every
-statement run is kept in ``src.log`` (the provenance card shows it), with the rows each source
-table holds. Values are inlined as SQL literals (quotes doubled); they come from the data's own
-labels or from parsed dates, never from free text.
+DuckDB runs every metric of `tools.kpi`, over DataFrames or reading Parquet files in place
+(`tools.metric_tables`), and answers from the coarsest exact rows (sums per customer, month,
+category: made here or by the build, `tools.metric_sums`). Every statement run is kept in
+``src.log`` (the provenance card shows it). Values are inlined as SQL literals (quotes doubled).
 """
 from __future__ import annotations
 
@@ -25,6 +24,7 @@ from knowledge.engine import duckdb_config
 from knowledge.errors import GuanxiError
 from knowledge.own_columns import OWN_PREFIX, own_name
 from tools.metric_tables import LazyTables, ParquetTable, age_sql, ident, lit, segments_sql
+from tools.rfm import to_datetimes
 
 __all__ = ["MetricSource", "ParquetTable", "LazyTables", "Query", "lit", "ident", "age_sql", "UNKNOWN", "SEGMENT_DIMS", "CUSTOMER_DIMS", "WEEKDAYS"]
 
@@ -40,11 +40,6 @@ _FEEDBACK_COLUMNS = ("customer_id", "channel", "kind", "category", "rating", "st
 def _clean(expr: str) -> str:
     """A dimension label: text, blank or missing → 未知."""
     return f"coalesce(nullif(trim(CAST({expr} AS VARCHAR)), ''), {lit(UNKNOWN)})"
-
-
-def _datetimes(values: pd.Series, what: str, source: str) -> pd.Series:
-    from tools.rfm import to_datetimes
-    return to_datetimes(values, what, source)
 
 
 def _failed(e: Exception) -> GuanxiError:
@@ -142,8 +137,7 @@ class MetricSource:
     def used(self, name: str) -> bool:
         return name in self._touched   # the current session read the source table ``name``
 
-    def rows(self, name: str) -> int:
-        """Rows of one source table (for the provenance card)."""
+    def rows(self, name: str) -> int:   # of one source table (the provenance card)
         return 0 if (t := self.tables.get(name)) is None else int(len(t))
 
     # ------------------------------------------------------------------ sources
@@ -220,7 +214,7 @@ class MetricSource:
             o = pd.read_parquet(o.path)
         src = None if isinstance(o, ParquetTable) else o
         if src is not None and not pd.api.types.is_datetime64_any_dtype(o["order_date"]):
-            src = src.assign(order_date=_datetimes(o["order_date"], "orders.order_date", f"kpi {metric}"))
+            src = src.assign(order_date=to_datetimes(o["order_date"], "orders.order_date", f"kpi {metric}"))
         if src is not None and not pd.api.types.is_numeric_dtype(o["amount"]):
             amount = pd.to_numeric(o["amount"], errors="coerce")
             if amount.isna().all() and len(o):
@@ -270,9 +264,9 @@ class MetricSource:
             self._make(f"CREATE OR REPLACE VIEW fb_src AS SELECT * FROM read_parquet({lit(f.path)})")  # dates as is
         else:
             f = pd.read_parquet(f.path) if isinstance(f, ParquetTable) else f
-            src = f.assign(created_at=_datetimes(f["created_at"], "feedback.created_at", f"kpi {metric}"))
+            src = f.assign(created_at=to_datetimes(f["created_at"], "feedback.created_at", f"kpi {metric}"))
             if "resolved_at" in f.columns:
-                src = src.assign(resolved_at=_datetimes(f["resolved_at"], "feedback.resolved_at", "resolution"))
+                src = src.assign(resolved_at=to_datetimes(f["resolved_at"], "feedback.resolved_at", "resolution"))
             self._register("fb_src", src)
         cols = ", ".join(
             (f"CAST(b.{c} AS VARCHAR) AS {c}" if c == "customer_id" else
@@ -420,18 +414,24 @@ class MetricSource:
         return {"customer_month": f"cm_{day}", "customer": f"cg_{day}", "category_month": f"cat_{day}"}
 
     def _open_prebuilt(self, as_of: pd.Timestamp) -> bool:
-        """The build's sums of ``as_of`` as views over their Parquet files (nothing read yet); False when
-        the build made them for another as-of date (or made none)."""
+        """The build's sums of ``as_of`` (usable, rows, files: `_sums_table` reads one when first asked);
+        False when the build made them for another as-of date, or none."""
         built = self.prebuilt
         if not built or pd.Timestamp(built["as_of"]) != as_of:
             return False
         for grain, view in self._sums_views(as_of).items():
             t = built["tables"].get(grain) or {}
             if t.get("usable"):
-                self._make(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM read_parquet({lit(str(t['path']))})")
-                self._ready[("rows", view)] = int(t["rows"])
+                self._ready[("rows", view)], self._ready[("file", view)] = int(t["rows"]), str(t["path"])
             self._ready[view] = bool(t.get("usable"))
         return True
+
+    def _sums_table(self, view: str) -> str:
+        """``view`` to read: the build's file loaded once into a table (faster to scan than the file)."""
+        with self._lock:
+            if (path := self._ready.pop(("file", view), None)) is not None:
+                self._make(f"CREATE OR REPLACE TEMP TABLE {view} AS SELECT * FROM read_parquet({lit(path)})")
+            return view
 
     def customer_sums(self, metric: str, as_of: pd.Timestamp, monthly: bool = False) -> str | None:
         """The lines before ``as_of`` summed per customer (``cg_<as_of>``) or per customer and month
@@ -519,18 +519,18 @@ class MetricSource:
         if summable and start is None and end == as_of and all(self._customer_level(d) for d in dims):
             view = self.customer_sums(metric, as_of)
             if view is not None:
-                return {"base": view, **sums, "customers": "count(*)", "grain": "customer",
+                return {"base": self._sums_table(view), **sums, "customers": "count(*)", "grain": "customer",
                         "grain_rows": self._count(view)}
         if per_order and months and all(d in ("category", *periods) and d not in self.own_dims for d in dims):
             view = self.category_sums(metric, as_of)
             if view is not None:
                 orders = sums["orders"] if "category" in by else "error('distinct orders over categories')"
-                return {"base": view, **sums, "orders": orders, "customers": "error('no customers in the per-category sums')",
+                return {"base": self._sums_table(view), **sums, "orders": orders, "customers": "error('no customers in the per-category sums')",
                         "grain": "category_month", "grain_rows": self._count(view)}
         if summable and months and all(self._customer_level(d) or d in periods for d in dims):
             view = self.customer_sums(metric, as_of, monthly=True)
             if view is not None:
-                return {"base": view, **sums, "grain": "customer_month", "grain_rows": self._count(view)}
+                return {"base": self._sums_table(view), **sums, "grain": "customer_month", "grain_rows": self._count(view)}
         return {}
 
     def _count(self, view: str) -> int:
