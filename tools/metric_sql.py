@@ -426,8 +426,7 @@ class MetricSource:
             self._ready[view] = bool(t.get("usable"))
         return True
 
-    def _sums_table(self, view: str) -> str:
-        """``view`` to read: the build's file loaded once into a table (faster to scan than the file)."""
+    def _sums_table(self, view: str) -> str:   # the build's file loaded once into a table (faster to scan)
         with self._lock:
             if (path := self._ready.pop(("file", view), None)) is not None:
                 self._make(f"CREATE OR REPLACE TEMP TABLE {view} AS SELECT * FROM read_parquet({lit(path)})")
@@ -490,7 +489,8 @@ class MetricSource:
             for grain, view in self._sums_views(as_of).items():
                 usable = bool(self._ready.get(view))
                 if usable:
-                    self._make(f"COPY {view} TO {lit(str(paths[grain]))} (FORMAT parquet)")
+                    self._make(f"COPY (SELECT * REPLACE (CAST(lines AS BIGINT) AS lines, CAST(orders AS BIGINT) AS orders) "
+                               f"FROM {view}) TO {lit(str(paths[grain]))} (FORMAT parquet)")   # not HUGEINT → DOUBLE
                 out["tables"][grain] = {"usable": usable, "rows": self._count(view) if usable else None}
             return out
 
