@@ -180,15 +180,22 @@ def _share_of_all(tables, res, kw: dict) -> dict:
 def metric_source(ws):
     """The workspace's DuckDB `MetricSource` over its tables and artefacts (registered once per
     workspace object: a rebuilt workspace gets a new one)."""
-    from tools.metric_sql import LazyTables, MetricSource, ParquetTable
+    from tools.metric_sql import MetricSource
+    from tools.metric_tables import LazyTables, ParquetTable
+    from tools.metric_sums import prebuilt_sums
 
     def build():
-        names = ("rfm", "clusters", "clv", "churn")
         path = ws.table_path("orders")   # DuckDB scans the order Parquet: the lines are not loaded into pandas
         orders = ParquetTable(path) if path.is_file() else ws.table("orders")
-        return MetricSource(LazyTables({"orders": lambda: orders, "customers": lambda: ws.table("customers"),
-                                        "feedback": lambda: ws.table("feedback"),
-                                        **{n: (lambda n=n: ws.artefact(n)) for n in names}}))
+        def read(path, load):   # a file DuckDB reads in place (nothing loaded into pandas), else the table
+            return lambda: ParquetTable(path) if path.is_file() else load()
+        return MetricSource(LazyTables({"orders": lambda: orders,
+                                        "customers": read(ws.table_path("customers"), lambda: ws.table("customers")),
+                                        "feedback": read(ws.table_path("feedback"), lambda: ws.table("feedback")),
+                                        **{n: (lambda n=n: ws.artefact(n)) for n in ("clv", "churn")},
+                                        **{n: read(ws.artefact_path(n), lambda n=n: ws.artefact(n))
+                                           for n in ("rfm", "clusters")}}),
+                            prebuilt=prebuilt_sums(ws))   # the build's sums: opened, not made
     src = cached(ws, "metric_source", build)
     model = semantic_model(ws)   # re-read when semantic.toml changes
     src.own_metrics, src.own_dims = model.own_metrics(), model.own_dimensions()
