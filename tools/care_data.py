@@ -292,11 +292,10 @@ class CareData:
     def release(self, ids) -> None:
         """Forget the purchase summaries and the rows built for ``ids`` (a batch drafted in chunks: its
         memory stays that of one chunk)."""
-        for c in map(str, ids):
-            self._prof.pop(c, None)
-            for rows in (self._cust, self._rfm, self._churn):
-                if rows is not None:
-                    rows.memo.pop(c, None)
+        for memo in [self._prof] + [rows.memo for rows in (self._cust, self._rfm, self._churn) if rows is not None]:
+            if memo:   # a batch drafted column-wise builds none of them
+                for c in map(str, ids):
+                    memo.pop(c, None)
 
     def order_rows(self, cid: str) -> list[dict]:
         """The customer's order lines as dicts (order_id, order_date, product_name, category, amount)."""
