@@ -39,7 +39,7 @@ from :mod:`tools.draft_fit`. A draft is `draft_request` (checked) + `compose` (o
 
 Batch: :func:`draft_batch` drafts for every customer of a segment into a CSV (contacts masked
 unless ``unmask=True``), by :mod:`tools.drafts_batch`: the same `compose` with one `DraftMemo` for
-the batch, and its birthday, festival and thanks drafts built column-wise.
+the batch, and its birthday, festival and thanks drafts built column-wise (:mod:`tools.drafts_columns`).
 """
 from __future__ import annotations
 

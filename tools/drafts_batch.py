@@ -1,13 +1,15 @@
 """A care-message draft for every customer of a segment, written to a CSV (:func:`tools.drafts.draft_batch`).
 
-Each row is the draft `tools.drafts.draft_care_message` gives that customer: the batch calls the same
-`tools.drafts.compose` with one `tools.drafts.DraftMemo` for all its customers, so what they share is
-worked out once — the festival, the offers by segment and day, and the plan and sentences kept for each
-shape of draft (the lengths of its parts decide those, not their words). The texts of a chunk are
-checked for contact data in one pass (`mask_all`), and the file is written as the chunks are drafted
-(`knowledge.export.csv_rows`: the bytes ``write_csv`` writes for the whole frame), `CHUNK` customers
-at a time, their purchase summaries read together and released after: a million customers never
-sit in memory at once. A human reviews and sends the drafts; Guanxi sends nothing.
+Each row is the draft `tools.drafts.draft_care_message` gives that customer: birthday, festival and
+thanks drafts are built a chunk at a time from columns (`tools.drafts_columns.ColumnDrafts`), the others
+(and the unusual customers of those) by the same `tools.drafts.compose` with one `tools.drafts.DraftMemo`
+for the batch, so what they share is worked out once — the festival, the offers by segment and day, and
+the plan and sentences kept for each shape of draft (the lengths of its parts decide those, not their
+words; the plans are kept across batches, `tools.care_data.CareData.batch_cache`). The texts of a chunk
+are checked for contact data in one pass (`mask_all`), and the file is written as the chunks are drafted
+(`knowledge.export.csv_lines`: the bytes ``write_csv`` writes for the whole frame), `CHUNK` customers at a
+time, their purchase summaries read together and released after: a million customers never sit in
+memory at once. A human reviews and sends the drafts; Guanxi sends nothing.
 """
 from __future__ import annotations
 

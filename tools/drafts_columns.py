@@ -41,6 +41,7 @@ RFM_KEYS = ("segment", "segment_zh", "segment_cn8", "tier", "tier_en")
 _CID, _ORDER, _DATE, _ISO, _LINES, _ALL = "⸨i⸩", "⸨o⸩", "⸨d⸩", "⸨s⸩", "⸨n⸩", "⸨a⸩"
 _MISS = object()
 _NS_DAY = 86_400_000_000_000
+_MEMO_MAX = 50_000
 _SLOTS = ("@", "segment", "last_purchase", "favourite", "offer")   # the slots of a layout, in `drafts` order
 
 
@@ -279,6 +280,9 @@ class ColumnDrafts:
         data, req, memo = self.data, self.req, self.memo
         occasion, channel, tone, language = req.occasion, req.channel, req.tone, req.language
         ids = keys
+        for memo_ in (self.names, self.addrs, self.lasts):   # one entry per name or product: memory stays
+            if len(memo_) > _MEMO_MAX:                       # that of a few chunks in a million-customer batch
+                memo_.clear()
         got, rfm = data.table_values("customers", keys, ("name", "gender", "birthday")), \
             data.table_values("rfm", keys, RFM_KEYS)
         out: list = [None] * len(ids)
