@@ -134,7 +134,9 @@ def csv_lines(path: str | Path, header: list[str], encoding: str = "utf-8") -> I
         fh.write(",".join(map(csv_cell, header)) + "\n")
 
         def write(lines: Iterable[str]) -> None:
-            fh.write("".join(line + "\n" for line in lines))
+            lines = list(lines)
+            if lines:
+                fh.write("\n".join(lines) + "\n")
         yield write
 
 
