@@ -37,8 +37,8 @@ COLUMN_WISE = ("birthday", "festival", "vip_thanks")
 #: the RFM columns a birthday, festival or thanks draft reads
 RFM_KEYS = ("segment", "segment_zh", "segment_cn8", "tier", "tier_en")
 # placeholders in the texts and JSON made once for many customers: the customer id, an order id, a day as
-# written and as an ISO date, two line counts (printable: JSON leaves them as they are)
-_CID, _ORDER, _DATE, _ISO, _LINES, _ALL = "⸨i⸩", "⸨o⸩", "⸨d⸩", "⸨s⸩", "⸨n⸩", "⸨a⸩"
+# written and as an ISO date, two line counts, a product (printable: JSON leaves them as they are)
+_CID, _ORDER, _DATE, _ISO, _LINES, _ALL, _PRODUCT = "⸨i⸩", "⸨o⸩", "⸨d⸩", "⸨s⸩", "⸨n⸩", "⸨a⸩", "⸨p⸩"
 _MISS = object()
 _NS_DAY = 86_400_000_000_000
 _MEMO_MAX = 50_000
@@ -92,6 +92,7 @@ class ColumnDrafts:
         self.addrs: dict = {}
         self.bdays: dict = {}
         self.lasts: dict = {}
+        self.langs_purchase: dict = {}
         self.days: dict = {}
         self.favs: dict = {}
         self.offers: dict = {}
@@ -202,9 +203,18 @@ class ColumnDrafts:
             elif _held(shown):
                 got = False
             else:
-                p = purchase_part(shown, _DATE, _ISO, _ORDER, _CID, self.req.occasion, lang, you)
-                got = (*p.text.split(_DATE, 1), ", ".join(_jsource(x) for x in p.sources), shown)
+                text, js = self._purchase(lang, you)
+                got = (*text.replace(_PRODUCT, shown).split(_DATE, 1),
+                       js.replace(_PRODUCT, json_text(shown)[1:-1]), shown)
             self.lasts[key] = got
+        return got
+
+    def _purchase(self, lang: str, you: str) -> tuple[str, str]:
+        """(the last-purchase sentence, its source JSON) with placeholders for the product, day and ids."""
+        got = self.langs_purchase.get(lang)
+        if got is None:
+            p = purchase_part(_PRODUCT, _DATE, _ISO, _ORDER, _CID, self.req.occasion, lang, you)
+            got = self.langs_purchase[lang] = (p.text, ", ".join(_jsource(x) for x in p.sources))
         return got
 
     def _day(self, day, lang: str) -> tuple:
