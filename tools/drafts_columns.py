@@ -80,25 +80,16 @@ class ColumnDrafts:
 
     def __init__(self, data: CareData, req, memo: DraftMemo):
         self.data, self.req, self.memo = data, req, memo
-        self.langs: dict = {}
-        self.rfm: dict = {}
         shared = data.batch_cache(batch_key(data, req))   # decided by lengths alone: kept across batches
+        self.plans: dict = shared.setdefault("shapes", {})
         self.layouts: dict = shared.setdefault("layouts", {})
-        self.genders: dict = {}
-        self.names: dict = {}
-        self.ages: dict = {}
         a = pd.Timestamp(data.as_of)
         self.thirty = (a.year - 30, a.month, a.day)   # born on or before: 30 or older at the as-of date
-        self.addrs: dict = {}
-        self.bdays: dict = {}
-        self.lasts: dict = {}
-        self.langs_purchase: dict = {}
-        self.days: dict = {}
-        self.favs: dict = {}
-        self.offers: dict = {}
-        self.plans: dict = shared.setdefault("shapes", {})
-        self.warns: dict = {}
-        self.offer_srcs: dict = {}
+        # per batch, by value: language, segment row, gender, name, birthday, form of address, product,
+        # purchase template, day, category, offer key, warnings, offer sources
+        self.langs, self.rfm, self.genders, self.names, self.ages, self.bdays, self.addrs = {}, {}, {}, {}, {}, {}, {}
+        self.lasts, self.langs_purchase, self.days, self.favs, self.offers, self.warns, self.offer_srcs = \
+            {}, {}, {}, {}, {}, {}, {}
 
     # ------------------------------------------------------------------ what a batch shares
     def _lang(self, lang: str) -> dict:
