@@ -111,6 +111,7 @@ def write_customer_orders(orders: str | Path, out: str | Path) -> Path:
     orders, out = Path(orders), Path(out)
     tmp, eng = out.with_suffix(".tmp"), DuckDBEngine({"orders": orders})
     try:
+        eng.sql("SET enable_progress_bar = false")   # a build's log, not a terminal
         eng.sql(f"COPY ({customer_orders_sql()}) TO '{_path_lit(tmp)}' "
                 f"(FORMAT parquet, KV_METADATA {{{_STAMP.decode()}: '{_orders_stamp(orders).decode()}'}})")
     finally:
