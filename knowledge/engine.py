@@ -76,6 +76,7 @@ ORDER BY customer_id"""
 CUSTOMER_ORDERS = "customer_orders"   # customer_orders_sql's table, beside orders; its key _STAMP: which orders
 _STAMP = b"guanxi_orders"
 
+
 def customer_orders_sql() -> str:
     """One row per (customer, order id) over RFM's lines (customer, date and amount known): the first
     and last day, whether the order id is known (1) or missing (0: the customer's lines without one),
