@@ -30,6 +30,7 @@ CONDITIONS: dict[str, tuple[tuple[str, ...], str, str]] = {
     "age_range": (("age_band", "age_min", "age_max", "born_from", "born_to"), "年龄", "age"),
     "sales_channel": (("channel", "order_channel", "signup_channel"), "渠道", "channel"),
     "churn_risk": (("churn_risk", "min_probability"), "流失风险", "churn risk"),
+    "silent_days": (("silent_days",), "多久没下单", "days without an order"),
 }
 _RISK_WORDS = {"high": ("流失风险高", "high churn risk"), "at_risk": ("有流失风险", "at risk of churning")}
 _CHURN_METRICS = ("at_risk_customers", "churn_probability")   # the churn risk is what they count
@@ -82,6 +83,8 @@ def _label(kind: str, value, zh: bool) -> str:
         if what == "birth_year":
             return f"{lo}–{hi} 年出生" if zh else f"born {lo}–{hi}"
         return (f"{lo}–{hi} 岁" if zh else f"aged {lo}–{hi}") if hi < 129 else (f"{lo} 岁以上" if zh else f"aged {lo}+")
+    if kind == "silent_days":
+        return f"超过 {value} 天没下单" if zh else f"no order in {value} days"
     return str(value)
 
 

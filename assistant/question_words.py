@@ -140,6 +140,12 @@ CHURN_AT_RISK = rx(r"有流失风险|存在流失风险|有流失的?(风险|可
                    r"\brisk of (churn|churning|leaving)|\bchurn risk|\bchurning\b")
 # a list asked for ("名单", "who are"): the segment's members, not a number
 LISTING = rx(r"哪些|有谁|是谁|都是谁|名单|列出|列一下|成员|清单|\bwho\b|\blist\b|members|names")
+# "show customers who…", "which customers…", "who are…": a list of customers asked for (a bare "customers who…"
+# is a noun phrase, which a count answers as well)
+SHOW_CUSTOMERS = rx(r"哪些|有谁|是谁|名单|列出|列一下|清单|\b(list|who are|who is|names)\b|"
+                    r"\b(show|give|get|find|pull)( me)?( (the|all|our))? (customers|clients|buyers|people)\b|\bwhich (customers|clients|buyers)\b")
+# "女性客户占比", "what share of customers are from Jiangsu": a group's share of everyone
+SHARE_OF = rx(r"占比|占多少|占全部|占总|比例|百分之几|百分比|几成|\b(share|percentage|proportion|percent|fraction)\b|% of")
 # a count ("有多少", "how many")
 COUNTING = rx(r"多少|几个|几位|how many|number of|count")
 # "他们平均消费多少": the group of the last answer

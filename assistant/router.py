@@ -32,6 +32,7 @@ from assistant.question_words import (ARTEFACT_METRICS, AND_WORDS, BLAME, CHANGE
 from assistant.lang import parse_date_range, parse_days, parse_top, span_days, two_periods
 from assistant.homophones import homophone_fixer
 from assistant.conditions import unapplied_conditions
+from assistant.group_questions import group_question
 from assistant.instructions import ignoring_instructions
 from assistant.vocabulary import Mention, Vocabulary, complaint_text, nfkc, normalise_question, vocabulary_for
 
@@ -181,9 +182,8 @@ class Router:
             # "有流失风险的客户主要在哪些城市", "哪个省份流失风险的客户最多": those at risk counted per group;
             # "which city has the highest churn": the mean churn probability per group, ranked
             slots["metric"] = "churn_probability" if RATE_WORDS.search(q) else "at_risk_customers"
-        if slots.get("metric") == "lapsed_customers" and not has_customer and not pronoun and \
-                max(scores, key=scores.get) in ("churn", "kpi", "segment", "rfm", "care"):
-            scores["kpi"] = max(scores.values()) + 0.01   # "超过90天没下单的客户有多少": a count, not the churn model's list
+        if not has_customer and not pronoun:   # "哪些客户超过90天没下单了", "女性客户占比"
+            group_question(q, slots, scores, boosts, bool(seg and seg[3]), self.as_of)
         artefact_metric = slots.get("metric") in ARTEFACT_METRICS and not has_customer and not pronoun
         if artefact_metric and (slots["metric"] == "churn_probability" or slots.get("by") or slots.get("province")
                                 or slots.get("city") or slots.get("sales_channel") or slots.get("gender")

@@ -202,7 +202,7 @@ class Vocabulary:
         from tools.rfm import CN8_EN, CN8_NAMES, SEGMENT_ZH, SEGMENTS, TIER_EN, TIERS
         forms: list[tuple[str, str, str, bool]] = []
         weak_en = {"At Risk", "New Customers", "Promising", "Lost", "Loyal", "Need Attention"}
-        weak_zh = {"有流失风险客户", "新客户", "已流失客户"}
+        weak_zh = {"有流失风险客户", "新客户"}   # "已流失客户" is said of the Lost segment itself, not of churn risk
         for s in SEGMENTS:
             zh = SEGMENT_ZH[s]
             forms.append((s.lower(), s, "segment", s not in weak_en))
@@ -217,7 +217,7 @@ class Vocabulary:
                   ("hibernating customers", "Hibernating", "segment", True),
                   ("lost customers", "Lost", "segment", True), ("at-risk segment", "At Risk", "segment", True),
                   ("at risk segment", "At Risk", "segment", True), ("冠军", "Champions", "segment", False),
-                  ("沉睡客户", "Hibernating", "segment", True), ("流失客户", "Lost", "segment", False),
+                  ("沉睡客户", "Hibernating", "segment", True), ("流失客户", "Lost", "segment", False), ("已流失的客户", "Lost", "segment", True),
                   ("忠实客户", "Loyal", "segment", True)]
         for n in CN8_NAMES:
             forms.append((n, n, "segment_cn8", True))

@@ -9,13 +9,17 @@ The results are checked equal (sums within 1e-9 relative) before the times are p
     .venv/bin/python benchmarks/bench_engine.py --lines 100000 --customers 5000
     .venv/bin/python benchmarks/bench_engine.py --lines 1000000 --customers 50000 [--spark]
     .venv/bin/python benchmarks/bench_engine.py --fit 50000,200000,1000000   # BG/NBD fit only
+    .venv/bin/python benchmarks/bench_engine.py --workspace WS --steps rfm --before /tmp/main-checkout
 
-A workspace of demo tables (no analyses) is generated under --root (kept for the next run).
+A workspace of demo tables (no analyses) is generated under --root (kept for the next run), or
+--workspace names a built one (read only; the results go under --root). --before CHECKOUT adds that
+checkout's DuckDB path (its knowledge/ and tools/ imported in the child), same run.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -60,6 +64,13 @@ def _children(pid: str = "self") -> list[str]:
     return out
 
 
+def open_ws(root: Path):
+    """The bench's workspace: the generation tables_ws made, else the one ``root`` serves."""
+    from knowledge.workspace import Workspace
+    done = root / "tables-ready.json"
+    return Workspace(root, generation=json.loads(done.read_text())["generation"] if done.is_file() else None)
+
+
 def run_one(path: str, step: str, root: Path, out: Path) -> None:
     """In the child: one step on one path; the result goes to ``out`` (parquet/json), times to stdout."""
     import pandas as pd
@@ -70,8 +81,7 @@ def run_one(path: str, step: str, root: Path, out: Path) -> None:
     from tools import association, clv, rfm  # noqa: F401
     if path == "spark":
         import pyspark.sql  # noqa: F401
-    gen = json.loads((root / "tables-ready.json").read_text())["generation"]
-    ws = Workspace(root, generation=gen)
+    ws = open_ws(root)
     base = Path("/proc/self/status").read_text().split("VmRSS:")[1].split()[0]
     Path("/proc/self/clear_refs").write_text("5")   # reset the peak: measure this step only
     t0 = time.perf_counter()
@@ -90,7 +100,7 @@ def run_one(path: str, step: str, root: Path, out: Path) -> None:
         else:
             res = association.baskets_from_orders(orders, "product")
     else:
-        eng = engine_for(ws, Settings().with_(engine=path))
+        eng = engine_for(ws, Settings().with_(engine="duckdb" if path == "before" else path))
         start = time.perf_counter() - t0
         as_of = eng.last_order().normalize() + pd.Timedelta(days=1)
         if step == "rfm":
@@ -152,29 +162,40 @@ def main() -> None:
     p.add_argument("--root", type=Path, default=None, help="workspace folder for the demo tables")
     p.add_argument("--spark", action="store_true", help="also the Spark engine (local[2])")
     p.add_argument("--fit", default="", help="comma-separated customer counts for the BG/NBD fit")
+    p.add_argument("--steps", default=",".join(STEPS), help=f"comma-separated, of {', '.join(STEPS)}")
+    p.add_argument("--workspace", type=Path, default=None, help="a built workspace to read (not written)")
+    p.add_argument("--before", type=Path, default=None, help="a checkout whose DuckDB path runs too ('before')")
     p.add_argument("--one", nargs=3, metavar=("PATH", "STEP", "OUT"), help=argparse.SUPPRESS)
+    p.add_argument("--code", type=Path, default=None, help=argparse.SUPPRESS)
     a = p.parse_args()
     root = a.root or Path(f"/tmp/guanxi-bench-engine-{a.lines}")
     if a.one:
-        run_one(a.one[0], a.one[1], root, Path(a.one[2]))
+        if a.code:   # the --before checkout's packages, not this one's
+            sys.path.insert(0, str(a.code.resolve()))
+        run_one(a.one[0], a.one[1], a.workspace or root, Path(a.one[2]))
         return
     if a.fit:
         bench_fit([int(v) for v in a.fit.split(",")])
         return
     root.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    ws = tables_ws(root, a.customers, a.lines)
+    ws = open_ws(a.workspace) if a.workspace else tables_ws(root, a.customers, a.lines)
     import pyarrow.parquet as pq
     rows = pq.read_metadata(ws.table_path("orders")).num_rows
-    print(f"{rows:,} order lines, {a.customers:,} customers (tables ready in {time.perf_counter() - t0:.0f} s)")
-    paths = ["pandas", "duckdb"] + (["spark"] if a.spark else [])
+    customers = pq.read_metadata(ws.table_path("customers")).num_rows
+    print(f"{rows:,} order lines, {customers:,} customers (tables ready in {time.perf_counter() - t0:.0f} s)")
+    paths = ["pandas", "duckdb"] + (["before"] if a.before else []) + (["spark"] if a.spark else [])
     print("seconds and peak RSS of each step (MB, the Python process after its imports + Spark's JVM)")
-    print(f"{'step':<9}" + "".join(f"{p + ' s':>12}{p + ' MB':>12}" for p in paths) + f"{'pandas/duckdb':>15}")
-    for step in STEPS:
+    print(f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    print(f"{'step':<9}" + "".join(f"{p + ' s':>12}{p + ' MB':>12}" for p in paths) + f"{'pandas/duckdb':>15}"
+          + (f"{'before/duckdb':>15}" if a.before else ""))
+    for step in a.steps.split(","):
         got = {}
         for path in paths:
             out = root / f"out-{step}-{path}.{'json' if step == 'baskets' else 'parquet'}"
-            r = subprocess.run([sys.executable, __file__, "--root", str(root), "--one", path, step, str(out)],
+            where = ["--workspace", str(a.workspace)] if a.workspace else ["--root", str(root)]
+            code = ["--code", str(a.before)] if path == "before" else []
+            r = subprocess.run([sys.executable, __file__, *where, *code, "--one", path, step, str(out)],
                                capture_output=True, text=True)
             if r.returncode:
                 sys.exit(f"{path} {step} failed:\n{r.stderr[-2000:]}")
@@ -182,11 +203,13 @@ def main() -> None:
         for path in paths[1:]:
             compare(got["pandas"]["out"], got[path]["out"])
         line = f"{step:<9}" + "".join(f"{got[p]['seconds']:>12.2f}{got[p]['peak_mb']:>12.0f}" for p in paths)
-        print(line + f"{got['pandas']['seconds'] / got['duckdb']['seconds']:>14.1f}×", flush=True)
+        print(line + f"{got['pandas']['seconds'] / got['duckdb']['seconds']:>14.1f}×"
+              + (f"{got['before']['seconds'] / got['duckdb']['seconds']:>14.1f}×" if a.before else ""), flush=True)
         print(f"{'':<9}(baseline after imports {got['pandas']['base_mb']:.0f} MB"
               + (f"; spark: {got['spark']['start_seconds']:.0f} s of it starting the session, "
                  f"JVM {got['spark']['jvm_mb']:.0f} MB" if a.spark else "") + ")")
     print("equal on every path (sums within 1e-9 relative)")
+    print(f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 
 if __name__ == "__main__":

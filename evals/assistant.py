@@ -72,7 +72,7 @@ def _number_ok(v: float, answer: str, pct: bool = False, absolute: bool = False)
             if pct and not tpct and abs(a - abs(v) * 100) <= tol:
                 return True
         if pct and not tpct:
-            if abs(a - (abs(v) if absolute else v)) <= tol:  # a share written as 0.35
+            if nd and abs(a - (abs(v) if absolute else v)) <= tol:  # a share written as 0.35 (not the 0 of "0-34")
                 return True
             continue
         if abs(a - target) <= tol:

@@ -325,6 +325,11 @@ def _matching(J: "Judge", args: dict) -> pd.Index:
     ids = J.customer_set({k: args[k] for k in ("segment", "province", "city", "gender", "age_band") if args.get(k)})
     if args.get("signup_channel"):
         ids = ids.intersection(J.customer_set({"channel": args["signup_channel"]}))
+    if args.get("silent_days"):   # ordered before, none in the last N days before the as-of date
+        o, start = J.f.orders, J.f.as_of - pd.Timedelta(days=int(args["silent_days"]))
+        recent = set(o.loc[o["order_date"] >= start, "customer_id"].astype(str))
+        before = set(o.loc[o["order_date"] < start, "customer_id"].astype(str))
+        ids = ids[ids.isin(list(before - recent))]
     age, born = J.cust["_age"], pd.to_datetime(J.cust["birthday"], errors="coerce").dt.year
     for col, lo, hi in ((age, args.get("age_min"), args.get("age_max")), (born, args.get("born_from"), args.get("born_to"))):
         if lo is not None or hi is not None:
@@ -581,7 +586,7 @@ def semantic_facts(name: str, param, f: Facts, v: dict, period, args: dict) -> l
         return [Expect(value=float(n), label=f"customers matched (churn probability ≥ {low})"),
                 Expect(("流失", "churn"), label="says the churn filter")]
     if name == "batch_count":  # a segment's customers with every customer condition asked for (place, gender, age, channel)
-        ids = _matching(J, args)
+        ids = _matching(J, {k: v for k, v in args.items() if not (k == "segment" and str(v).lower() == "all")})
         return [Expect(value=float(len(ids[ids.isin(f.rfm.index)])), label="customers matched (every condition)")]
     if name == "members_who":  # a segment's members with every condition: how many, and the biggest spender
         rfm = f.rfm
@@ -674,6 +679,12 @@ def semantic_facts(name: str, param, f: Facts, v: dict, period, args: dict) -> l
         if name == "group_count":
             return [Expect(value=float(len(ids)), label="customers in the group")]
         return [Expect(value=round(float(f.rfm.loc[ids, "monetary"].mean()), 2), label="mean spend in the group")]
+    if name == "share_of_all":  # the group's customers as a share of all customers (buyers, or everyone on file)
+        ids = _matching(J, {**args, "signup_channel": args.get("signup_channel") or args.get("channel")})
+        buyers = ids[ids.isin(f.rfm.index)]
+        return [Expect(value=float(len(buyers)), label="customers in the group"),
+                Expect(values=(len(buyers) / len(f.rfm), len(ids) / len(f.customers)), pct=True, critical=True,
+                       label="their share of all customers")]
     if name == "lang":  # the answer is written in this language
         return [Expect(script=param, label=f"answer in {param}")]
     return None

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from knowledge import clean
+from knowledge.engine import CUSTOMER_ORDERS, write_customer_orders
 from knowledge.export import write_csv
 from knowledge.ingest import DELIMITER_NAMES, SOURCE_FILE, SOURCE_ROW, combine, formats_by_table, read_folder
 from knowledge.limits import Limits
@@ -338,5 +339,7 @@ def build_tables(data_dir: Path, ws: Workspace, mapping: Path | None = None,
         log(f"note: semantic.toml names the column {missing}, which no input file has")
     stage.step("writing tables")
     write_outputs(ws, c, {t: raw.get(t, empty_raw()) for t in TABLES}, report)
+    if ws.table_path("orders").is_file():   # RFM's per-order totals (knowledge.engine.rfm_values reads them)
+        write_customer_orders(ws.table_path("orders"), ws.table_path(CUSTOMER_ORDERS))
     stage.finish(f"tables written: {sum(t.rows_written for t in tables.values()):,} rows")
     return report

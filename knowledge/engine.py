@@ -3,6 +3,7 @@ a workspace's Parquet tables, in place (no pandas copy of the order table).
 
     eng = engine_for(ws, settings)            # settings.engine: "duckdb" (default) or "spark"
     eng.rfm_values(as_of)                     # customer_id, recency_days, frequency, monetary, lines
+                                              # (from tables/customer_orders.parquet when it covers as_of)
     eng.purchase_summary(as_of)               # BG/NBD inputs: frequency, recency, T, monetary_value (weeks)
     eng.order_items("product")                # (order_id, item) pairs, one per distinct item of an order
     eng.sql("SELECT count(*) AS n FROM orders")   # any query over the tables, as a pyarrow.Table
@@ -40,7 +41,7 @@ import pyarrow.parquet as pq
 from knowledge.errors import GuanxiError
 
 __all__ = ["Engine", "DuckDBEngine", "SparkEngine", "engine_for", "embedding_engine", "spark_available", "spark_session",
-           "rfm_sql", "spend_by_sql", "purchase_days_sql", "order_items_sql", "ENGINES", "duckdb_config", "MEMORY_LIMIT"]
+           "rfm_sql", "customer_orders_sql", "rfm_totals_sql", "write_customer_orders", "CUSTOMER_ORDERS", "spend_by_sql", "purchase_days_sql", "order_items_sql", "ENGINES", "duckdb_config", "MEMORY_LIMIT"]
 
 ENGINES = ("duckdb", "spark")
 _DAY = np.timedelta64(1, "D")
@@ -70,6 +71,53 @@ FROM orders
 WHERE customer_id IS NOT NULL AND order_date IS NOT NULL AND amount IS NOT NULL AND order_date < {_ts(as_of)}
 GROUP BY customer_id
 ORDER BY customer_id"""
+
+
+CUSTOMER_ORDERS = "customer_orders"   # customer_orders_sql's table, beside orders; its key _STAMP: which orders
+_STAMP = b"guanxi_orders"
+
+
+def customer_orders_sql() -> str:
+    """One row per (customer, order id) over RFM's lines (customer, date and amount known): the first
+    and last day, whether the order id is known (1) or missing (0: the customer's lines without one),
+    the lines and their amount; sorted by customer_id. RFM before any ``as_of`` after the last day
+    is the sum of these rows per customer (:func:`rfm_totals_sql`): no distinct count over the lines."""
+    return """
+SELECT customer_id, CAST(min(order_date) AS DATE) AS first_day, CAST(max(order_date) AS DATE) AS last_day,
+       CAST(order_id IS NOT NULL AS BIGINT) AS orders, count(*) AS lines, sum(amount) AS amount
+FROM orders
+WHERE customer_id IS NOT NULL AND order_date IS NOT NULL AND amount IS NOT NULL
+GROUP BY customer_id, order_id
+ORDER BY customer_id"""
+
+
+def rfm_totals_sql() -> str:
+    """:func:`rfm_sql`'s columns from the customer_orders table, for an ``as_of`` after its last day
+    (then every line counts): the same values, summed per customer over its orders."""
+    return f"""
+SELECT customer_id, max(last_day) AS last_day, min(first_day) AS first_day,
+       CAST(sum(orders) AS BIGINT) AS frequency, sum(amount) AS monetary, CAST(sum(lines) AS BIGINT) AS lines
+FROM {CUSTOMER_ORDERS}
+GROUP BY customer_id
+ORDER BY customer_id"""
+
+
+def _orders_stamp(orders: Path) -> bytes:
+    return f"{pq.read_metadata(orders).num_rows} rows, {orders.stat().st_size} bytes".encode()
+
+
+def write_customer_orders(orders: str | Path, out: str | Path) -> Path:
+    """``out``: :func:`customer_orders_sql` over the Parquet table ``orders`` (DuckDB), stamped with
+    that table's rows and bytes so an engine never reads it beside other orders."""
+    orders, out = Path(orders), Path(out)
+    tmp, eng = out.with_suffix(".tmp"), DuckDBEngine({"orders": orders})
+    try:
+        eng.sql("SET enable_progress_bar = false")   # a build's log, not a terminal
+        eng.sql(f"COPY ({customer_orders_sql()}) TO '{_path_lit(tmp)}' "
+                f"(FORMAT parquet, KV_METADATA {{{_STAMP.decode()}: '{_orders_stamp(orders).decode()}'}})")
+    finally:
+        eng.close()
+    return tmp.replace(out)
 
 
 def spend_by_sql(as_of: pd.Timestamp, column: str) -> str:
@@ -138,6 +186,7 @@ class Engine:
     def __init__(self, tables: Mapping[str, str | Path]):
         self.tables = {k: Path(v) for k, v in tables.items() if Path(v).is_file()}
         self.log: list[str] = []   # the statements run, in order (for provenance)
+        self._rfm: dict[tuple, pd.DataFrame] = {}   # by (as_of, orders' stamp): the build asks twice (RFM, clusters)
 
     def sql(self, query: str) -> pa.Table:   # pragma: no cover - abstract
         raise NotImplementedError
@@ -160,11 +209,17 @@ class Engine:
     def rfm_values(self, as_of) -> pd.DataFrame:
         """customer_id, recency_days (as_of − last order day), frequency (distinct orders), monetary
         (sum of amount), lines (order lines used), first_order_days (as_of − first order day);
-        sorted by customer_id."""
+        sorted by customer_id (the SQL's ORDER BY: UTF-8 byte order, which is Python's string order)."""
         self._need_orders()
         as_of = pd.Timestamp(as_of).normalize()
-        t = self.sql(rfm_sql(as_of))
-        out = pd.DataFrame({
+        key = (as_of, _orders_stamp(self.tables["orders"]))
+        if key not in self._rfm:
+            self._rfm[key] = self._rfm_values(as_of)
+        return self._rfm[key].copy()
+
+    def _rfm_values(self, as_of: pd.Timestamp) -> pd.DataFrame:
+        t = self.sql(rfm_totals_sql() if self._totals_cover(as_of) else rfm_sql(as_of))
+        return pd.DataFrame({
             "customer_id": t.column("customer_id").to_pandas().astype(str),
             "recency_days": _day_number(as_of) - _epoch_days(t.column("last_day")),
             "frequency": t.column("frequency").to_numpy().astype("int64"),
@@ -172,7 +227,14 @@ class Engine:
             "lines": t.column("lines").to_numpy().astype("int64"),
             "first_order_days": _day_number(as_of) - _epoch_days(t.column("first_day")),
         })
-        return out.sort_values("customer_id", kind="stable").reset_index(drop=True)
+
+    def _totals_cover(self, as_of: pd.Timestamp) -> bool:
+        """Whether the customer_orders table was made from these orders and every line is before as_of."""
+        path = self.tables.get(CUSTOMER_ORDERS)
+        if path is None or (pq.read_metadata(path).metadata or {}).get(_STAMP) != _orders_stamp(self.tables["orders"]):
+            return False
+        last = self.sql(f"SELECT max(last_day) AS last FROM {CUSTOMER_ORDERS}").column("last")[0].as_py()
+        return last is not None and _day_number(pd.Timestamp(last)) < _day_number(as_of)
 
     def spend_by(self, as_of, column: str = "category") -> pd.DataFrame:
         """customer_id, value (of ``column``; None when missing), amount: each customer's spend per
@@ -528,7 +590,7 @@ def engine_for(ws, settings=None) -> Engine:
     """The engine the settings name, over the workspace's tables (orders, customers, products, feedback)."""
     from knowledge.schema import TABLES
     name = getattr(settings, "engine", "duckdb") if settings is not None else "duckdb"
-    tables = {t: ws.table_path(t) for t in TABLES}
+    tables = {t: ws.table_path(t) for t in (*TABLES, CUSTOMER_ORDERS)}
     if name == "duckdb":
         return DuckDBEngine(tables)
     if name == "spark":

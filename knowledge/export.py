@@ -32,7 +32,7 @@ from typing import Callable, Iterable, Iterator
 import pandas as pd
 
 __all__ = ["FORMULA_START", "neutralise_cell", "neutralise_formulas", "restore_cell", "restore_formulas",
-           "write_csv", "csv_rows", "xlsx_workbook", "new_export_path", "export_token", "open_export",
+           "write_csv", "csv_rows", "csv_lines", "csv_cell", "xlsx_workbook", "new_export_path", "export_token", "open_export",
            "purge_expired_exports", "owner_folder"]
 
 EXPORTS = "exports"
@@ -103,7 +103,7 @@ def write_csv(df: pd.DataFrame, path: str | Path, **kw) -> Path:
 _CELL_STARTS = FORMULA_START + ("'",)   # the cells `neutralise_cell` may change
 
 
-def _csv_cell(v: str | None) -> str:
+def csv_cell(v: str | None) -> str:
     """A text cell, neutralised, as ``csv.writer`` writes it with ``lineterminator="\\n"`` (what
     ``DataFrame.to_csv`` uses): quoted when it holds a comma, a quote or a newline (a carriage return
     alone is not), quotes doubled."""
@@ -122,11 +122,21 @@ def csv_rows(path: str | Path, header: list[str], encoding: str = "utf-8") -> It
     of text cells (None: an empty cell). The file has the bytes ``write_csv`` writes for the frame of all
     the rows (object columns; formula cells neutralised), without building that frame (or going through
     the csv module, several times slower on long cells)."""
-    with open(path, "w", encoding=encoding, newline="") as fh:
-        fh.write(",".join(map(_csv_cell, header)) + "\n")
+    with csv_lines(path, header, encoding) as write_lines:
+        yield lambda rows: write_lines(",".join(map(csv_cell, r)) for r in rows)
 
-        def write(rows: Iterable[list]) -> None:
-            fh.write("".join(",".join(map(_csv_cell, r)) + "\n" for r in rows))
+
+@contextlib.contextmanager
+def csv_lines(path: str | Path, header: list[str], encoding: str = "utf-8") -> Iterator[Callable[[Iterable[str]], None]]:
+    """`csv_rows` whose ``write(lines)`` takes the rows' lines already made of `csv_cell` cells (without
+    the line end): a writer that knows which of its cells repeat makes each of those once."""
+    with open(path, "w", encoding=encoding, newline="") as fh:
+        fh.write(",".join(map(csv_cell, header)) + "\n")
+
+        def write(lines: Iterable[str]) -> None:
+            lines = list(lines)
+            if lines:
+                fh.write("\n".join(lines) + "\n")
         yield write
 
 

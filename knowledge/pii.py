@@ -46,6 +46,8 @@ def mask_phone(phone: object) -> object:
     """'13812345678' → '138****5678'; other lengths keep the first 3 and last 2 digits."""
     if phone is None or (isinstance(phone, float) and phone != phone):
         return phone
+    if type(phone) is str and len(phone) == 11 and phone.isascii() and phone.isdigit():   # most: no sub needed
+        return f"{phone[:3]}****{phone[-4:]}"
     s = re.sub(r"\D", "", str(phone))
     if len(s) == 13 and s.startswith("86"):
         s = s[2:]

@@ -5,6 +5,8 @@ WORKSPACE/
   current.json                                          the served build: generation, built_at, fingerprint
   builds/<generation>/                                  one build (a "generation"):
     tables/{customers,products,orders,feedback}.parquet   clean tables (knowledge/schema.py)
+    tables/customer_orders.parquet                        one row per (customer, order id): RFM's totals
+                                                          (knowledge/engine.py customer_orders_sql)
     quarantine/<table>.csv                                rejected rows with a `reason` column
     quality_report.json                                   counts of every fix
     artefacts/*.parquet, artefacts/*.json                 precomputed analyses (tools/precompute.py)

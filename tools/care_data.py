@@ -100,6 +100,21 @@ class RowsById:
     def __len__(self) -> int:
         return int(self.index.nunique())
 
+    def values(self, ids: list[str], cols) -> tuple[list[bool], list[list]] | None:
+        """Per id whether it has a row, and the columns ``cols`` of the ids' rows as `get` builds them (a
+        column the table lacks: None), without building the rows (a batch); None when ids repeat."""
+        if not self.index.is_unique:
+            return None
+        last = self.__dict__.get("_looked_up")
+        pos = last[1] if last is not None and last[0] is ids else self.index.get_indexer(ids)
+        self._looked_up = (ids, pos)   # the same ids asked again (other columns): looked up once
+        hit = pos >= 0
+        if not hit.any():
+            return hit.tolist(), [[None] * len(ids) for _ in cols]
+        take = np.where(hit, pos, int(pos[hit][0]))
+        return hit.tolist(), [_column(self.df[c].iloc[take]) if c in self.df.columns else [None] * len(ids)
+                              for c in cols]
+
     def prefetch(self, ids) -> None:
         """Build the rows of ``ids`` (those not built yet) at once."""
         todo = [str(i) for i in dict.fromkeys(ids) if str(i) not in self.memo]
@@ -116,6 +131,8 @@ class RowsById:
 
 def clean_value(v) -> str | None:
     """A table cell as stripped text; None for a missing or empty value."""
+    if type(v) is str:   # most cells: no missing-value check needed
+        return v.strip() or None
     v = plain(v)
     s = "" if v is None else str(v).strip()
     return s or None
@@ -175,6 +192,21 @@ class CareData:
         if self._rfm is None:
             self._rfm = RowsById(self.rfm)
         return self._rfm.get(cid)
+
+    def batch_cache(self, key) -> dict:
+        """A dict kept with the data's shared lookups (across the batches of a workspace) for what batch
+        drafting decides from ``key`` and the lengths of a draft's parts alone (its plans and layouts)."""
+        return self._shared.setdefault(("batch", key), {})
+
+    def table_values(self, table: str, ids: list[str], cols) -> tuple[list[bool], list[list]] | None:
+        """`RowsById.values` of the customers (``table="customers"``) or RFM table: what `customer` /
+        `rfm_row` give for ``ids``, column by column (a batch); None when the table's ids repeat."""
+        if table == "rfm":
+            if self.rfm is None:
+                return [False] * len(ids), [[None] * len(ids) for _ in cols]
+            self.rfm_row("")
+            return self._rfm.values(ids, cols)
+        return self._cust.values(ids, cols)
 
     def churn_row(self, cid: str) -> dict | None:
         if self.churn is None:
@@ -260,11 +292,10 @@ class CareData:
     def release(self, ids) -> None:
         """Forget the purchase summaries and the rows built for ``ids`` (a batch drafted in chunks: its
         memory stays that of one chunk)."""
-        for c in map(str, ids):
-            self._prof.pop(c, None)
-            for rows in (self._cust, self._rfm, self._churn):
-                if rows is not None:
-                    rows.memo.pop(c, None)
+        for memo in [self._prof] + [rows.memo for rows in (self._cust, self._rfm, self._churn) if rows is not None]:
+            if memo:   # a batch drafted column-wise builds none of them
+                for c in map(str, ids):
+                    memo.pop(c, None)
 
     def order_rows(self, cid: str) -> list[dict]:
         """The customer's order lines as dicts (order_id, order_date, product_name, category, amount)."""

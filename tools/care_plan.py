@@ -277,26 +277,33 @@ class CareWindow:
     def _fest_order(self) -> list:   # the festival entries' order: date, then "festival:<key>", then id
         return sorted(self.fests, key=lambda t: (t[0], f"festival:{t[1].key}"))
 
-    def counts(self, occasion: str = "all") -> dict[str, int]:
-        """Entries per kind ("festival" for all festival greetings), in the order the tool lists them."""
+    def _recipients(self, audience: str, only: set | None) -> list:
+        ids = self.plan.recipients.get(audience, [])
+        return ids if only is None else [i for i in ids if i in only]
+
+    def counts(self, occasion: str = "all", only: set | None = None) -> dict[str, int]:
+        """Entries per kind ("festival" for all festival greetings), in the order the tool lists them;
+        ``only``: the customer ids to count (None: everyone)."""
         out: dict[str, int] = {}
         if occasion in (None, "", "all") or occasion in _KINDS:
-            ks, n = np.unique(self.kinds, return_counts=True)
+            kinds = self.kinds if only is None else self.kinds[np.fromiter((c in only for c in self.cids), bool, len(self.cids))]
+            ks, n = np.unique(kinds, return_counts=True)
             by = dict(zip(ks.tolist(), n.tolist()))
             first = {}
             for k in by:    # keys in order of first appearance (as the entries are counted)
-                first[k] = int(np.argmax(self.kinds == k))
+                first[k] = int(np.argmax(kinds == k))
             for k in sorted(by, key=first.get):
                 if occasion in (None, "", "all") or _KINDS[k] == occasion:
                     out[_KINDS[k]] = by[k]
         if occasion in (None, "", "all", "festival"):
-            n = sum(len(self.plan.recipients.get(f.audience, [])) for _, f in self.fests)
+            n = sum(len(self._recipients(f.audience, only)) for _, f in self.fests)
             if n:
                 out["festival"] = n
         return out
 
-    def entries(self, occasion: str = "all", limit: int | None = None) -> list:
-        """The window's entries (of ``occasion``), personal ones first, built for the first ``limit`` only."""
+    def entries(self, occasion: str = "all", limit: int | None = None, only: set | None = None) -> list:
+        """The window's entries (of ``occasion``; of the customers ``only`` when given), personal ones
+        first, built for the first ``limit`` only."""
         cap = float("inf") if limit is None else int(limit)
         out = []
         want = None if occasion in (None, "", "all") else occasion
@@ -306,14 +313,14 @@ class CareWindow:
             for i, (cid, k) in enumerate(zip(self.cids, self.kinds.tolist())):
                 if len(pick) >= cap:
                     break
-                if code is None or k == code:
+                if (code is None or k == code) and (only is None or cid in only):
                     pick.append((cid, k, i))
             due = self.plan.due_rows([cid for cid, k, _ in pick if k])
             out = [self.plan.personal_entry(cid, k, self.day[i], due) for cid, k, i in pick]
         if want is None or want == "festival":
             for d, f in self._fest_order():
                 src = self._source(d, f)
-                for cid in self.plan.recipients.get(f.audience, []):
+                for cid in self._recipients(f.audience, only):
                     if len(out) >= cap:
                         return out
                     out.append(self.plan.festival_entry(cid, d, f, src))

@@ -13,7 +13,7 @@ import pandas as pd
 from knowledge.export import new_export_path
 from tools.context import (ToolContext, ToolError, artefact_by_id, context, customer_basic, customers_by_id, mask_deep,
                            match_place, resolve_customer_id, top_n)
-from tools.customer_filter import CustomerConditions, who_args
+from tools.customer_filter import CustomerConditions, keep_in_workspace, who_args
 from tools.formatting import OCCASION_EN, OCCASION_ZH, bullets, fmt_int, fmt_pct, who
 from tools.results import to_jsonable
 from tools.segment_tools import ALL_CUSTOMERS
@@ -25,15 +25,29 @@ CareOccasion = Literal["all", "birthday", "festival", "winback", "vip_thanks", "
 
 
 # =========================================================================== care_calendar
-def care_calendar(days: int = 7, occasion: CareOccasion = "all", top: int = 30,
+def care_calendar(days: int = 7, occasion: CareOccasion = "all", top: int = 30, province: str | None = None,
+                  city: str | None = None, gender: Literal["F", "M"] | None = None,
+                  age_band: Literal["<25", "25-34", "35-44", "45-54", "55+"] | None = None,
+                  age_min: int | None = None, age_max: int | None = None, born_from: int | None = None,
+                  born_to: int | None = None, signup_channel: str | None = None,
                   *, ctx: ToolContext | None = None) -> dict:
     """Who to contact in the next N days and on what occasion: upcoming birthdays and festivals,
-    at-risk customers to win back, VIPs to thank and regular customers due for contact.
+    at-risk customers to win back, VIPs to thank and regular customers due for contact — optionally
+    only the customers in one place, of one gender, age or sign-up channel.
 
     Args:
         days: the window in days starting at the as-of date (default 7)
         occasion: only this kind: birthday, festival, winback, vip_thanks, regular (default all)
         top: how many entries to list (counts are of all; default 30)
+        province: only customers in this province, e.g. 浙江省
+        city: only customers in this city, e.g. 杭州市
+        gender: only female (F) or male (M) customers
+        age_band: only customers of this age band (full years at the as-of date)
+        age_min: only customers at least this old, e.g. 40 for "40岁以上"
+        age_max: only customers at most this old, e.g. 29 for "30岁以下"
+        born_from: only customers born in or after this year, e.g. 1990 for "90后"
+        born_to: only customers born in or before this year, e.g. 1999 for "90后"
+        signup_channel: only customers who signed up on this channel (customers.channel), e.g. 抖音
     """
     ctx = context(ctx)
     ws = ctx.ws
@@ -46,8 +60,11 @@ def care_calendar(days: int = 7, occasion: CareOccasion = "all", top: int = 30,
     from tools.care_plan import workspace_window
     win = workspace_window(ws, days)   # entries are built for the rows listed only; counts are of all
     occ = occasion or "all"
-    listed = win.entries(occ, limit=top_n(top, 30, 1000))
     cust = customers_by_id(ws)
+    conds = CustomerConditions(province=province, city=city, gender=gender, age_band=age_band, age_min=age_min,
+                               age_max=age_max, born_from=born_from, born_to=born_to, signup_channel=signup_channel)
+    only = set(cust.index[keep_in_workspace(ws, conds, cust.index)]) if conds.asked() else None
+    listed = win.entries(occ, limit=top_n(top, 30, 1000), only=only)
     rows = []
     for e in listed:
         d = e.to_dict()
@@ -56,12 +73,13 @@ def care_calendar(days: int = 7, occasion: CareOccasion = "all", top: int = 30,
                       if k in ("city", "phone", "email")})
         mask_deep(d, ctx)
         rows.append(d)
-    counts = win.counts(occ)
+    counts = win.counts(occ, only=only)
     as_of, window_end = win.plan.as_of.date().isoformat(), (win.end - pd.Timedelta(days=1)).date().isoformat()
+    prov = win.provenance() + ([f"customers matching {conds.asked()}: {len(only):,}"] if only is not None else [])
     return {"as_of": as_of, "days": win.days, "window_end": window_end, "occasion": occ,
             "counts": counts, "total": sum(counts.values()), "shown": len(rows), "entries": rows,
             "festivals": to_jsonable(win.festivals()), "warnings": list(win.plan.warnings),
-            "provenance": " · ".join(win.provenance())}
+            "customer_conditions": conds.asked(), "provenance": " · ".join(prov)}
 
 
 def _render_care(r: dict, zh: bool, focus: dict) -> str:
@@ -81,11 +99,15 @@ def _render_care(r: dict, zh: bool, focus: dict) -> str:
     fests = r.get("festivals") or []
     ftxt = "、".join(f"{f.get('zh') or f.get('name')}（{f.get('date')}）" for f in fests) if zh else \
         ", ".join(f"{f.get('en') or f.get('name')} ({f.get('date')})" for f in fests)
+    who_zh = "、".join(CustomerConditions(**(r.get("customer_conditions") or {})).words(True))
+    who_en = ", ".join(CustomerConditions(**(r.get("customer_conditions") or {})).words(False))
     if zh:
-        txt = f"未来 {fmt_int(r.get('days'))} 天（{r.get('as_of')} 至 {r.get('window_end')}）需要关怀 {fmt_int(r.get('total'))} 人次"
+        txt = (f"未来 {fmt_int(r.get('days'))} 天（{r.get('as_of')} 至 {r.get('window_end')}）" + (f"{who_zh}的客户中" if who_zh else "")
+               + f"需要关怀 {fmt_int(r.get('total'))} 人次")
         txt += (f"：{ctext}。" if ctext else "。") + (f"节日：{ftxt}。" if ftxt else "")
         return txt + ("\n" + bullets(lines) if lines else "")
-    txt = f"In the next {fmt_int(r.get('days'))} days ({r.get('as_of')} to {r.get('window_end')}): {fmt_int(r.get('total'))} contacts"
+    txt = (f"In the next {fmt_int(r.get('days'))} days ({r.get('as_of')} to {r.get('window_end')})" + (f", customers {who_en}" if who_en else "")
+           + f": {fmt_int(r.get('total'))} contacts")
     txt += (f" — {ctext}." if ctext else ".") + (f" Festivals: {ftxt}." if ftxt else "")
     return txt + ("\n" + bullets(lines) if lines else "")
 
@@ -94,7 +116,8 @@ _CALENDAR_OCCASIONS = ("birthday", "festival", "winback", "vip_thanks", "regular
 
 
 def _care_args(f) -> dict:
-    a = {**f.top(), **f.copy(("days",))}
+    a = {**f.top(), **f.copy(("days", "province", "city")), **who_args(f)}   # "本周哪些女性客户过生日"
+    a.pop("silent_days", None)
     if f.slots.get("occasion") in _CALENDAR_OCCASIONS:
         a["occasion"] = f.slots["occasion"]
     return a
@@ -261,7 +284,7 @@ def _batch_members(ws, segment: str, floor: float | None, conds: CustomerConditi
         keep &= p.ge(floor).to_numpy()
         words.append(f"churn_probability ≥ {floor:g} (churn artefact)")
     if conds.asked():
-        keep &= conds.keep(customers_by_id(ws).reindex(keep.index), ws.as_of())
+        keep &= keep_in_workspace(ws, conds, keep.index)
         words += [f"{k} {v}" for k, v in conds.asked().items()]
     return ids, [i for i in ids if keep[i]], words
 
@@ -277,7 +300,7 @@ def draft_care_batch(segment: str,
                      gender: Literal["F", "M"] | None = None,
                      age_band: Literal["<25", "25-34", "35-44", "45-54", "55+"] | None = None,
                      age_min: int | None = None, age_max: int | None = None, born_from: int | None = None,
-                     born_to: int | None = None, signup_channel: str | None = None,
+                     born_to: int | None = None, signup_channel: str | None = None, silent_days: int | None = None,
                      *, ctx: ToolContext | None = None) -> dict:
     """Draft a care message for every customer of a segment — optionally only those at churn risk, in
     one place, of one gender, age or sign-up channel — into a CSV file for a person to review and send
@@ -302,13 +325,16 @@ def draft_care_batch(segment: str,
         born_from: only customers born in or after this year, e.g. 1990 for "90后"
         born_to: only customers born in or before this year, e.g. 1999 for "90后"
         signup_channel: only customers who signed up on this channel (customers.channel), e.g. 抖音
+        silent_days: only customers with no order in the last N days who ordered before, e.g. 90 for
+            "超过90天没下单的"
     """
     from tools.drafts_batch import write_batch
     ctx = context(ctx)
     ws = ctx.ws
     floor = churn_risk_floor(churn_risk, min_probability)
     conds = CustomerConditions(province=province, city=city, gender=gender, age_band=age_band, age_min=age_min,
-                             age_max=age_max, born_from=born_from, born_to=born_to, signup_channel=signup_channel)
+                             age_max=age_max, born_from=born_from, born_to=born_to, signup_channel=signup_channel,
+                             silent_days=silent_days)
     ids, only, words = _batch_members(ws, segment, floor, conds)
     base = {"segment": segment, "occasion": occasion, "channel": channel, "segment_size": len(ids),
             "churn_risk": churn_risk if min_probability is None else None, "min_probability": floor,
@@ -372,6 +398,8 @@ def _batch_args(f) -> dict:
     if s.get("min_probability") is not None and re.search(r"流失|churn", f.q, re.I):   # "流失概率超过80%的": that number
         a.pop("churn_risk", None)
         a["min_probability"] = s["min_probability"]
+    if "silent_days" in a and not s.get("occasion"):
+        a["occasion"] = "winback"   # "给超过90天没下单的客户写短信": customers gone quiet, a win-back
     if "churn_risk" in a or "min_probability" in a:
         a.setdefault("segment", ALL_CUSTOMERS)   # "给流失风险高的客户写短信": every customer at that risk
         if not s.get("occasion"):

@@ -1,5 +1,5 @@
 """Who a question means among a group of customers by who they are: place, gender, age, birth
-years, the channel they signed up on. One definition for the tools that act on a group (the batch
+years, the channel they signed up on, how long since their last order. One definition for the tools that act on a group (the batch
 draft's segment), matched as the metric filters match their values (tools.kpi.match_values).
 
 >>> who = CustomerConditions(gender="F", age_max=29)
@@ -16,12 +16,14 @@ import pandas as pd
 from knowledge.errors import GuanxiError
 from tools.context import ToolError, match_place
 
-__all__ = ["CustomerConditions", "age_args", "who_args"]
+__all__ = ["CustomerConditions", "age_args", "who_args", "keep_in_workspace"]
 
 
 @dataclass(frozen=True)
 class CustomerConditions:
-    """Conditions on the customers table; None = not asked. Ages are full years at the as-of date."""
+    """Conditions on the customers table; None = not asked. Ages are full years at the as-of date;
+    ``silent_days`` N: ordered before, no order in the N days before the as-of date (RFM recency > N, as
+    the lapsed_customers metric counts them)."""
     province: str | None = None
     city: str | None = None
     gender: str | None = None
@@ -31,15 +33,24 @@ class CustomerConditions:
     born_from: int | None = None
     born_to: int | None = None
     signup_channel: str | None = None
+    silent_days: int | None = None
 
     def asked(self) -> dict:
         return {k: v for k, v in asdict(self).items() if v not in (None, "")}
 
-    def keep(self, customers: pd.DataFrame, as_of) -> np.ndarray:
-        """Which rows of ``customers`` meet every condition (a missing value meets none)."""
+    def keep(self, customers: pd.DataFrame, as_of, recency_days: pd.Series | None = None) -> np.ndarray:
+        """Which rows of ``customers`` meet every condition (a missing value meets none);
+        ``recency_days`` (aligned with the rows, NaN = never ordered) is needed for silent_days."""
         from tools.kpi import age_band, full_years, match_values
         keep = np.ones(len(customers), dtype=bool)
         asked = self.asked()
+        if "silent_days" in asked:
+            days = int(asked["silent_days"])
+            if days < 1:
+                raise ToolError(f"silent_days must be a number of days ≥ 1, got {asked['silent_days']!r}")
+            if recency_days is None:
+                raise ToolError("silent_days needs each customer's days since the last order (the RFM table)")
+            keep &= (pd.to_numeric(recency_days, errors="coerce") > days).to_numpy()
         for col in ("province", "city"):
             if col in asked:
                 keep &= match_place(customers[col], asked[col]).to_numpy()
@@ -89,7 +100,17 @@ class CustomerConditions:
             out.append((f"{lo or ''}-{hi or ''} 年出生" if zh else f"born {lo or ''}-{hi or ''}"))
         if "signup_channel" in a:
             out.append(f"{a['signup_channel']}渠道注册" if zh else f"signed up on {a['signup_channel']}")
+        if "silent_days" in a:
+            out.append(f"超过 {a['silent_days']} 天没有下单" if zh else f"no order in the last {a['silent_days']} days")
         return out
+
+
+def keep_in_workspace(ws, conds: CustomerConditions, ids: pd.Index) -> np.ndarray:
+    """Which of the customers ``ids`` meet ``conds`` in the workspace (its customers table, and its
+    RFM recency for silent_days)."""
+    from tools.context import customers_by_id, rfm_by_id
+    recency = rfm_by_id(ws)["recency_days"].reindex(ids) if conds.asked().get("silent_days") else None
+    return conds.keep(customers_by_id(ws).reindex(ids), ws.as_of(), recency_days=recency)
 
 
 def age_args(slots: dict) -> dict:
@@ -112,4 +133,6 @@ def who_args(frame) -> dict:
     out.update(age_args(s))
     if s.get("sales_channel"):
         out["signup_channel"] = s["sales_channel"]
+    if s.get("silent_days"):
+        out["silent_days"] = s["silent_days"]
     return out

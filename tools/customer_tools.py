@@ -324,7 +324,7 @@ def churn_risk(customer_id: str, *, ctx: ToolContext | None = None) -> dict:
     rfm = row_dict(rfm_by_id(ws), cid) or {}
     card = ws.artefact("churn_card") or {}
     return {"customer_id": cid, "name": plain(customers_by_id(ws).loc[cid].get("name")),
-            "churn_probability": round(float(row["churn_probability"]), 4),
+            "churn_probability": round(float(row["churn_probability"]), 6),
             "risk_band": row.get("risk_band"), "reasons_en": as_list(row.get("reasons_en")),
             "reasons_zh": as_list(row.get("reasons_zh")), "recency_days": rfm.get("recency_days"),
             "segment": rfm.get("segment"), "segment_zh": rfm.get("segment_zh"),

@@ -20,7 +20,7 @@ from tools.draft_templates import (COMPLAINT_TOPICS, GREETINGS, NO_NAME_GREETING
 from tools.formatting import plain_text
 from tools.offers import segment_key
 
-__all__ = ["source", "fmt_day", "addressing", "birthday_facts", "subject_of", "segment_part", "shown_purchases", "last_purchase_part", "favourite_part",
+__all__ = ["source", "fmt_day", "addressing", "birthday_facts", "subject_of", "segment_part", "shown_purchases", "last_purchase_part", "purchase_part", "favourite_part",
            "recs_parts", "personal_parts", "sign_off", "plan_parts", "complaint_parts"]
 
 _WITH_FACTS = ("winback", "vip_thanks", "recommendation")   # occasions that name the last purchase / favourite
@@ -102,10 +102,18 @@ def last_purchase_part(last, cid: str, occasion: str, lang: str, you: str, as_of
     """"希望您10月24日购买的缓震跑步鞋用得称心。" (win-back, thanks, recommendation); else None."""
     if not last or occasion not in _WITH_FACTS:
         return None
-    t = part_text("last_purchase", lang, occasion).format(you=you, date=fmt_day(last[1], lang, as_of), product=last[0])
+    return purchase_part(last[0], fmt_day(last[1], lang, as_of), last[1].date().isoformat(), last[2], cid, occasion,
+                         lang, you)
+
+
+def purchase_part(product: str, date: str, iso_day: str, order_id, cid: str, occasion: str, lang: str,
+                  you: str) -> Part:
+    """`last_purchase_part` of a purchase given by its shown product, its day as the draft writes it and
+    as an ISO date, and its order (a batch fills in placeholders)."""
+    t = part_text("last_purchase", lang, occasion).format(you=you, date=date, product=product)
     return Part("last_purchase", t, 20,
-                [source("last purchase", f"{last[0]} ({last[1].date().isoformat()})",
-                        f"orders table (customer_id={cid}, order_id={last[2]}): latest order line")])
+                [source("last purchase", f"{product} ({iso_day})",
+                        f"orders table (customer_id={cid}, order_id={order_id}): latest order line")])
 
 
 def favourite_part(fav, cid: str, occasion: str, lang: str, you: str) -> Part | None:

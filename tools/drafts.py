@@ -39,7 +39,7 @@ from :mod:`tools.draft_fit`. A draft is `draft_request` (checked) + `compose` (o
 
 Batch: :func:`draft_batch` drafts for every customer of a segment into a CSV (contacts masked
 unless ``unmask=True``), by :mod:`tools.drafts_batch`: the same `compose` with one `DraftMemo` for
-the batch, and its birthday, festival and thanks drafts built column-wise.
+the batch, and its birthday, festival and thanks drafts built column-wise (:mod:`tools.drafts_columns`).
 """
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ from tools.results import provenance, to_jsonable
 
 __all__ = [
     "OCCASIONS", "CHANNELS", "TONES", "LANGUAGES", "Draft", "DraftRequest", "DraftMemo", "draft_request",
-    "draft_care_message", "compose", "choose_plan", "festival_facts", "offer_facts", "seed_order", "resolve_occasion", "draft_batch", "address_form", "surname_of", "MASKED_WARNING",
+    "draft_care_message", "compose", "choose_plan", "festival_facts", "offer_facts", "seed_order", "seed_orders", "resolve_occasion", "draft_batch", "address_form", "surname_of", "MASKED_WARNING",
 ]
 
 TONES = ("warm", "formal", "playful")
@@ -104,10 +104,6 @@ class Draft:
     def to_dict(self) -> dict:
         return to_jsonable(self)
 
-
-
-def _seed(*parts) -> int:
-    return int(hashlib.md5("|".join(map(str, parts)).encode("utf-8")).hexdigest()[:8], 16)
 
 
 def resolve_occasion(occasion) -> str:
@@ -236,8 +232,14 @@ def offer_facts(data: CareData, occasion: str, festival: str | None, segment_nam
 def seed_order(cid: str, occasion: str, lang: str, tone: str, n: int) -> tuple[int, ...]:
     """The order in which the ``n`` template variants are tried for a customer: from a hash of the id,
     varied across customers and reproducible."""
-    seed = _seed(cid, occasion, lang, tone)
-    return tuple((seed + i) % n for i in range(n))
+    return seed_orders([cid], occasion, lang, tone, n)[0]
+
+
+def seed_orders(cids, occasion: str, lang: str, tone: str, n: int) -> list[tuple[int, ...]]:
+    """`seed_order` of each id (a batch: one hash each, the orders shared)."""
+    orders = [tuple((s + i) % n for i in range(n)) for s in range(n)]
+    tail, md5 = "|" + "|".join(map(str, (occasion, lang, tone))), hashlib.md5
+    return [orders[int(md5((str(c) + tail).encode("utf-8")).hexdigest()[:8], 16) % n] for c in cids]
 
 
 def draft_care_message(ws_or_tables, customer_id: str, occasion: str, channel: str = "sms",

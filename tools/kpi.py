@@ -317,7 +317,7 @@ class _Ctx:
         need_feedback = metric in FEEDBACK_METRICS
         self.filters: dict = {}  # values as matched ("浙江" → "浙江省")
         if need_orders:
-            src.lines(metric)
+            src.open_orders(metric)
         if need_feedback:
             src.feedback(metric)
         if as_of is None:
@@ -361,7 +361,8 @@ class _Ctx:
             self.order_filters = f
             odims = [d for d in dims if d not in ("feedback_channel", "kind")]
             self.oq = src.query("orders", metric, odims, f, self.as_of, self.date_from, self.end, match_values,
-                                per_customer=metric in _PER_CUSTOMER_METRICS)
+                                per_customer=metric in _PER_CUSTOMER_METRICS or metric == "complaint_rate",
+                                per_order=metric in ("sales", "units") or (metric == "complaint_rate" and by == "category"))
             self.filters.update(self._shown(self.oq.filters, f))
         if need_feedback:
             if "order_channel" in filters:
@@ -800,7 +801,7 @@ def _m_complaints(ctx: _Ctx, by: str | None):
             raise GuanxiError(f"complaint_rate cannot be broken down by {by}: orders and feedback do not "
                               f"share it; use province, city, gender, age_band, channel, category or month")
         c = ctx.sql(ctx.fq, f"SELECT d_{by} AS g, count(*) AS complaints FROM w WHERE {_COMPLAINT} GROUP BY 1").set_index("g")
-        og = ctx.sql(ctx.oq, f"SELECT d_{by} AS g, count(DISTINCT order_id) AS orders FROM w GROUP BY 1").set_index("g")
+        og = ctx.sql(ctx.oq, f"SELECT d_{by} AS g, {ctx.oq.orders} AS orders FROM w GROUP BY 1").set_index("g")
         bd = pd.DataFrame({"complaints": c["complaints"], "orders": og["orders"]}).fillna(0).astype("int64")
         bd.index.name = by
         bd = bd.reset_index()
@@ -984,7 +985,8 @@ def kpi(tables: dict[str, pd.DataFrame] | MetricSource, metric: str, by: str | N
     prov = provenance(f"query_metrics: {query_words(metric, by, ctx, top, lowest)} (DuckDB SQL)", counted, as_of=ctx.as_of)
     prov += " · rows scanned: " + ", ".join(f"{name} {n:,}" for name, n in scanned.items())
     if ctx.oq is not None and ctx.oq.grain != "line":
-        kind = {"customer": "per-customer", "customer_month": "per-customer monthly"}[ctx.oq.grain]
+        kind = {"customer": "per-customer", "customer_month": "per-customer monthly",
+                "category_month": "per-category monthly"}[ctx.oq.grain]
         prov += f" (read as {ctx.oq.grain_rows:,} {kind} sums of the lines)"
     lab = metric_labels(metric, src)
     return KpiResult(

@@ -13,7 +13,7 @@ import pandas as pd
 from knowledge.text import place_key
 from tools.context import ToolContext, ToolError, cached, context, resolve_cluster, resolve_segment
 from tools.customer_filter import age_args
-from tools.formatting import bullets, fmt_int, fmt_money, fmt_num, fmt_unit, period
+from tools.formatting import bullets, fmt_int, fmt_money, fmt_num, fmt_pct, fmt_unit, period
 from tools.kpi import DIMENSIONS, FEEDBACK_METRICS, METRICS
 from tools.kpi_rank import rank_mark, unranked_text
 from tools.kpi_words import COMPLAINT_BY
@@ -45,7 +45,7 @@ def query_metrics(metric: KpiMetric | str, by: KpiBy | str | None = None, date_f
         also: list[KpiMetric | str] | None = None, compare_from: str | None = None, compare_to: str | None = None,
         where: dict[KpiBy | str, str] | None = None, age_min: int | None = None, age_max: int | None = None,
         born_from: int | None = None, born_to: int | None = None, rank_periods: bool = False,
-        explain_order: Literal["size", "growth", "decline"] = "size",
+        explain_order: Literal["size", "growth", "decline"] = "size", share_of_all: bool = False,
         *, ctx: ToolContext | None = None) -> dict:
     """A business KPI over an optional date range and filters, optionally broken down (with a chart),
     optionally compared with the previous period or the same period last year, and its change
@@ -96,6 +96,9 @@ def query_metrics(metric: KpiMetric | str, by: KpiBy | str | None = None, date_f
             value ("the best month", "销售额最高的那天") instead of listing them in time order
         explain_order: with explain_by, the groups by the size of their change (default), the biggest
             rises first ("哪个省增长最快") or the biggest falls first ("which products are declining")
+        share_of_all: with filters and a count or sum (customers, orders, sales, units, new / lapsed /
+            at-risk customers, complaints), also the same metric over the same period without the
+            filters, and the filtered value's share of it ("女性客户占比", "what share of sales is Tmall")
     """
     ctx = context(ctx)
     ws = ctx.ws
@@ -150,21 +153,49 @@ def query_metrics(metric: KpiMetric | str, by: KpiBy | str | None = None, date_f
         out["chart"] = _json.loads(res.figure_json)
     if also:
         out["also"] = _also(tables, [m for m in dict.fromkeys(also) if m != res.metric], res, kw)
+    if share_of_all:
+        out["share_of_all"] = _share_of_all(tables, res, kw)
+        out["provenance"] = f"{out.get('provenance', '')} · share of all = value / the same metric without the filters"
     return out
+
+
+SHARE_METRICS = ("customers", "orders", "sales", "units", "new_customers", "lapsed_customers", "at_risk_customers",
+                 "complaints")
+
+
+def _share_of_all(tables, res, kw: dict) -> dict:
+    """The metric without the filters over the same period, and the filtered value's share of it."""
+    from tools.kpi import kpi as _kpi
+    if res.metric not in SHARE_METRICS:
+        raise ToolError(f"share_of_all needs a count or a sum ({', '.join(SHARE_METRICS)}), not {res.metric}")
+    if not kw.get("filters") or kw.get("by") or kw.get("compare"):
+        raise ToolError("share_of_all needs at least one filter (the group to compare with everyone), "
+                        "and no breakdown or comparison (a breakdown already has each group's share)")
+    total = _kpi(tables, res.metric, **dict(kw, filters=None, date_from=res.date_from, date_to=res.date_to))
+    value, whole = res.value, total.value
+    return {"all_value": whole, "share": (float(value) / float(whole)) if value is not None and whole else None,
+            "provenance": total.provenance}
 
 
 def metric_source(ws):
     """The workspace's DuckDB `MetricSource` over its tables and artefacts (registered once per
     workspace object: a rebuilt workspace gets a new one)."""
-    from tools.metric_sql import LazyTables, MetricSource, ParquetTable
+    from tools.metric_sql import MetricSource
+    from tools.metric_tables import LazyTables, ParquetTable
+    from tools.metric_sums import prebuilt_sums
 
     def build():
-        names = ("rfm", "clusters", "clv", "churn")
         path = ws.table_path("orders")   # DuckDB scans the order Parquet: the lines are not loaded into pandas
         orders = ParquetTable(path) if path.is_file() else ws.table("orders")
-        return MetricSource(LazyTables({"orders": lambda: orders, "customers": lambda: ws.table("customers"),
-                                        "feedback": lambda: ws.table("feedback"),
-                                        **{n: (lambda n=n: ws.artefact(n)) for n in names}}))
+        def read(path, load):   # a file DuckDB reads in place (nothing loaded into pandas), else the table
+            return lambda: ParquetTable(path) if path.is_file() else load()
+        return MetricSource(LazyTables({"orders": lambda: orders,
+                                        "customers": read(ws.table_path("customers"), lambda: ws.table("customers")),
+                                        "feedback": read(ws.table_path("feedback"), lambda: ws.table("feedback")),
+                                        **{n: (lambda n=n: ws.artefact(n)) for n in ("clv", "churn")},
+                                        **{n: read(ws.artefact_path(n), lambda n=n: ws.artefact(n))
+                                           for n in ("rfm", "clusters")}}),
+                            prebuilt=prebuilt_sums(ws))   # the build's sums: opened, not made
     src = cached(ws, "metric_source", build)
     model = semantic_model(ws)   # re-read when semantic.toml changes
     src.own_metrics, src.own_dims = model.own_metrics(), model.own_dimensions()
@@ -228,6 +259,10 @@ def _render_kpi(r: dict, zh: bool, focus: dict) -> str:
     else:
         txt = f"{label}" + (f" for {span}" if span else " over all time") + (f" ({ftxt})" if ftxt else "") + \
               f": {fmt_unit(r.get('value'), unit, zh)}"
+    share = r.get("share_of_all") or {}
+    if share.get("share") is not None:   # "女性客户占比": the group's share of everyone in the same period
+        txt += (f"，占同期全部{label}（{fmt_unit(share.get('all_value'), unit, zh)}）的 {fmt_pct(share['share'])}" if zh else
+                f", {fmt_pct(share['share'])} of the {fmt_unit(share.get('all_value'), unit, zh)} in total")
     det = r.get("details") or {}
     extra = []
     if r.get("metric") == "complaint_rate":
@@ -416,6 +451,8 @@ def _kpi_args(f) -> dict:
             a.setdefault("where", {})[dim] = ",".join(labels)
     if s.get("lowest") and a.get("by"):
         a["order"] = "lowest"
+    if s.get("share_of_all") and not a.get("by") and metric in SHARE_METRICS:
+        a["share_of_all"] = True   # "女性客户占比": the group's share of everyone
     if s.get("also_metrics"):
         a["also"] = [m for m in s["also_metrics"] if m != metric]
     if s.get("period_compare") and metric != "retention":

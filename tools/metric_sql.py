@@ -5,11 +5,10 @@ rows (lines or feedback) with the labels of its dimensions, filtered and windowe
     q = src.query("orders", dims={"province"}, filters={"province": ["浙江省"]}, as_of=..., start=..., end=...)
     src.run(f"WITH {q.ctes} SELECT fsum(amount) FROM w")
 
-DuckDB (embedded, no server) runs every metric of `tools.kpi`; it scans the workspace's
-DataFrames in place (they are Arrow-backed), so a query costs no copy of the tables. Every
-statement run is kept in ``src.log`` (the provenance card shows it), with the rows each source
-table holds. Values are inlined as SQL literals (quotes doubled); they come from the data's own
-labels or from parsed dates, never from free text.
+DuckDB runs every metric of `tools.kpi`, over DataFrames or reading Parquet files in place
+(`tools.metric_tables`), and answers from the coarsest exact rows (sums per customer, month,
+category: made here or by the build, `tools.metric_sums`). Every statement run is kept in
+``src.log`` (the provenance card shows it). Values are inlined as SQL literals (quotes doubled).
 """
 from __future__ import annotations
 
@@ -19,12 +18,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import duckdb
-import numpy as np
 import pandas as pd
 
 from knowledge.engine import duckdb_config
 from knowledge.errors import GuanxiError
 from knowledge.own_columns import OWN_PREFIX, own_name
+from tools.metric_tables import LazyTables, ParquetTable, age_sql, ident, lit, segments_sql
+from tools.rfm import to_datetimes
 
 __all__ = ["MetricSource", "ParquetTable", "LazyTables", "Query", "lit", "ident", "age_sql", "UNKNOWN", "SEGMENT_DIMS", "CUSTOMER_DIMS", "WEEKDAYS"]
 
@@ -37,40 +37,9 @@ _OPTIONAL_ORDER_COLUMNS = ("quantity", "category", "product_name", "channel")
 _FEEDBACK_COLUMNS = ("customer_id", "channel", "kind", "category", "rating", "status", "resolved_at")
 
 
-def lit(value) -> str:
-    """A SQL literal: a string (quotes doubled), a number, a Timestamp (as TIMESTAMP) or NULL."""
-    if value is None:
-        return "NULL"
-    if isinstance(value, pd.Timestamp):
-        return f"TIMESTAMP '{value.strftime('%Y-%m-%d %H:%M:%S')}'"
-    if isinstance(value, (bool, np.bool_)):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, (int, float, np.integer, np.floating)):
-        return repr(float(value)) if isinstance(value, (float, np.floating)) else str(int(value))
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def ident(name: str) -> str:
-    """A quoted SQL identifier ("own:毛利" → "own:毛利" in double quotes, quotes doubled)."""
-    return '"' + str(name).replace('"', '""') + '"'
-
-
 def _clean(expr: str) -> str:
     """A dimension label: text, blank or missing → 未知."""
     return f"coalesce(nullif(trim(CAST({expr} AS VARCHAR)), ''), {lit(UNKNOWN)})"
-
-
-def age_sql(birthday: str, as_of: pd.Timestamp) -> str:
-    """Full years at as_of (NULL when missing, negative or ≥ 130)."""
-    a = as_of
-    age = (f"({a.year} - year({birthday}) - CASE WHEN {a.month} < month({birthday}) OR ({a.month} = month({birthday}) "
-           f"AND {a.day} < day({birthday})) THEN 1 ELSE 0 END)")
-    return f"CASE WHEN {age} >= 0 AND {age} < 130 THEN {age} END"
-
-
-def _datetimes(values: pd.Series, what: str, source: str) -> pd.Series:
-    from tools.rfm import to_datetimes
-    return to_datetimes(values, what, source)
 
 
 def _failed(e: Exception) -> GuanxiError:
@@ -91,58 +60,6 @@ def _prepares(view: str, table: str):
                 return view
         return method
     return wrap
-
-
-class ParquetTable:
-    """A table a `MetricSource` scans from its Parquet file instead of a DataFrame (the order lines
-    of a large workspace are never loaded into pandas): columns and length from the file's footer;
-    ``t[col]`` reads that one column."""
-
-    def __init__(self, path):
-        import pyarrow.parquet as pq
-        self.path = str(path)
-        self.schema = pq.read_schema(path)
-        self.columns = pd.Index(self.schema.names)
-        self._rows = int(pq.read_metadata(path).num_rows)
-
-    def __len__(self) -> int:
-        return self._rows
-
-    def __contains__(self, col) -> bool:
-        return col in self.columns
-
-    def __getitem__(self, col) -> pd.Series:
-        return pd.read_parquet(self.path, columns=[col])[col]
-
-    def scannable(self) -> bool:
-        """Dates stored as timestamps and amounts as numbers: DuckDB reads it as the DataFrame would be read."""
-        import pyarrow as pa
-        t = {f.name: f.type for f in self.schema}
-        return pa.types.is_timestamp(t.get("order_date", pa.null())) and (
-            pa.types.is_floating(t.get("amount", pa.null())) or pa.types.is_integer(t.get("amount", pa.null())))
-
-
-class LazyTables(dict):
-    """The tables of a `MetricSource`, each loaded by its function when a metric first reads it (sales by
-    province loads the customers, not the feedback or the four per-customer artefacts); a function may give None
-    (no such table)."""
-
-    def __init__(self, loaders: dict):
-        super().__init__()
-        self._loaders, self._load_lock = dict(loaders), threading.Lock()
-
-    def __getitem__(self, name):
-        if not dict.__contains__(self, name) and name in self._loaders:
-            with self._load_lock:
-                if not dict.__contains__(self, name):
-                    self[name] = self._loaders[name]()
-        return dict.__getitem__(self, name)
-
-    def get(self, name, default=None):
-        return self[name] if name in self else default
-
-    def __contains__(self, name) -> bool:
-        return dict.__contains__(self, name) or name in self._loaders
 
 
 @dataclass
@@ -180,6 +97,9 @@ class MetricSource:
     own_dims: dict = field(default_factory=dict, repr=False)
     #: read the per-customer sums (`customer_sums`) where they answer exactly; False: every line
     use_sums: bool = True
+    #: the build's sums and facts of the lines (`tools.metric_sums`): {"as_of", "first_day", "most_lines",
+    #: "tables": {grain: {"path", "rows", "usable"}}}; None: made from the lines when first asked
+    prebuilt: dict | None = field(default=None, repr=False)
 
     def __post_init__(self):
         self._con = duckdb.connect(config=duckdb_config())
@@ -215,22 +135,17 @@ class MetricSource:
         return None if df.empty else df.iloc[0, 0]
 
     def used(self, name: str) -> bool:
-        """Whether the current session read the source table ``name``."""
-        return name in self._touched
+        return name in self._touched   # the current session read the source table ``name``
 
-    def rows(self, name: str) -> int:
-        """Rows of one source table (for the provenance card)."""
-        t = self.tables.get(name)
-        return 0 if t is None else int(len(t))
+    def rows(self, name: str) -> int:   # of one source table (the provenance card)
+        return 0 if (t := self.tables.get(name)) is None else int(len(t))
 
     # ------------------------------------------------------------------ sources
     def table(self, name: str, metric: str) -> pd.DataFrame:
         t = self.tables.get(name) if isinstance(self.tables, dict) else None
         if t is None:
             raise GuanxiError(f"metric {metric} needs the {name} table (tables[{name!r}] is missing)")
-        if isinstance(t, ParquetTable):
-            return t
-        if not isinstance(t, pd.DataFrame):
+        if not isinstance(t, (pd.DataFrame, ParquetTable)):
             raise GuanxiError(f"tables[{name!r}] must be a DataFrame, got {type(t).__name__}")
         return t
 
@@ -252,19 +167,46 @@ class MetricSource:
         return view
 
     def first_day(self, metric: str):
-        """The earliest order day (fixed for a source: computed once)."""
+        """The earliest order day (fixed for a source: computed once, or the build's)."""
         if "first_day" not in self._ready:
-            self._ready["first_day"] = self.scalar(f"SELECT min(order_date) FROM {self.lines(metric)}")
+            built = (self.prebuilt or {}).get("first_day")
+            self._ready["first_day"] = pd.Timestamp(built) if built is not None else \
+                self.scalar(f"SELECT min(order_date) FROM {self.lines(metric)}")
         return self._ready["first_day"]
 
-    @_prepares("lines", "orders")
-    def lines(self, metric: str) -> str:
-        """The view ``lines``: order lines with customer_id, order_id as text, order_date, amount, qty."""
+    def open_orders(self, metric: str) -> None:
+        """Count the order lines as read and check their columns. The lines are loaded now, unless the
+        build's sums (``prebuilt``) may answer: then when a query first reads them."""
+        if self.prebuilt is None:
+            self.lines(metric)
+            return
+        with self._lock:
+            self._touched.add("orders")
+            self._order_table(metric)
+
+    def has_lines(self) -> bool:
+        """Whether the lines were loaded (a question read them, or no build's sums could stand in)."""
+        return "lines" in self._ready
+
+    def _order_table(self, metric: str):
         o = self.table("orders", metric)
         missing = [c for c in _ORDER_COLUMNS if c not in o.columns]
         if missing:
             raise GuanxiError(f"kpi {metric}: the orders table has no column {', '.join(missing)} "
                               f"(expected columns {', '.join(_ORDER_COLUMNS)})")
+        return o
+
+    @_prepares("lines", "orders")
+    def lines(self, metric: str) -> str:
+        """The table ``lines``: order lines with customer_id, order_id as text, order_date, amount, qty."""
+        self._lines(metric)
+
+    def _lines(self, metric: str, lazily: bool = False) -> None:
+        """Make ``lines`` (``lazily``: only its source and SELECT, kept as ``_ready["lines_select"]``)."""
+        if "lines_select" in self._ready:
+            self._make(f"CREATE OR REPLACE TEMP TABLE lines AS {self._ready['lines_select']}")
+            return
+        o = self._order_table(metric)
         if isinstance(o, ParquetTable) and o.scannable():   # DuckDB reads the file: no DataFrame
             self._make(f"CREATE OR REPLACE VIEW orders_src AS SELECT * FROM read_parquet({lit(o.path)})")
             self._ready["orders_src"] = True
@@ -272,7 +214,7 @@ class MetricSource:
             o = pd.read_parquet(o.path)
         src = None if isinstance(o, ParquetTable) else o
         if src is not None and not pd.api.types.is_datetime64_any_dtype(o["order_date"]):
-            src = src.assign(order_date=_datetimes(o["order_date"], "orders.order_date", f"kpi {metric}"))
+            src = src.assign(order_date=to_datetimes(o["order_date"], "orders.order_date", f"kpi {metric}"))
         if src is not None and not pd.api.types.is_numeric_dtype(o["amount"]):
             amount = pd.to_numeric(o["amount"], errors="coerce")
             if amount.isna().all() and len(o):
@@ -283,16 +225,34 @@ class MetricSource:
         opt = {c: (f"b.{c}" if c in o.columns else "NULL") for c in _OPTIONAL_ORDER_COLUMNS}
         qty = f"coalesce(TRY_CAST({opt['quantity']} AS DOUBLE), 1)" if "quantity" in o.columns else "1.0"
         own = "".join(f", b.{ident(c)}" for c in o.columns if c.startswith(OWN_PREFIX))
-        # a table, not a view: DuckDB's own columns scan several times faster than a DataFrame and
-        # 2-3× faster than the Parquet file for a period's lines; held in DuckDB's bounded buffer
-        # pool, spilled to disk past it (knowledge.engine.duckdb_config)
-        self._make(
-            "CREATE OR REPLACE TEMP TABLE lines AS SELECT CAST(b.order_id AS VARCHAR) AS order_id, "
-            "CAST(b.customer_id AS VARCHAR) AS customer_id, CAST(b.order_date AS TIMESTAMP) AS order_date, "
-            f"CAST(b.amount AS DOUBLE) AS amount, {qty} AS qty, {opt['category']} AS category, "
-            f"{opt['product_name']} AS product_name, {opt['channel']} AS channel{own} FROM orders_src b "
-            "WHERE b.customer_id IS NOT NULL AND b.order_date IS NOT NULL AND b.amount IS NOT NULL "
-            "AND NOT isnan(CAST(b.amount AS DOUBLE))")
+        select = ("SELECT CAST(b.order_id AS VARCHAR) AS order_id, "
+                  "CAST(b.customer_id AS VARCHAR) AS customer_id, CAST(b.order_date AS TIMESTAMP) AS order_date, "
+                  f"CAST(b.amount AS DOUBLE) AS amount, {qty} AS qty, {opt['category']} AS category, "
+                  f"{opt['product_name']} AS product_name, {opt['channel']} AS channel{own} FROM orders_src b "
+                  "WHERE b.customer_id IS NOT NULL AND b.order_date IS NOT NULL AND b.amount IS NOT NULL "
+                  "AND NOT isnan(CAST(b.amount AS DOUBLE))")
+        self._ready["lines_select"] = select
+        if not lazily:
+            # a table: DuckDB's own columns scan several times faster than a DataFrame, and faster than
+            # the Parquet file for the whole history; held in DuckDB's bounded buffer pool, spilled to
+            # disk past it (knowledge.engine.duckdb_config)
+            self._make(f"CREATE OR REPLACE TEMP TABLE lines AS {select}")
+
+    def period_lines(self, metric: str) -> str:
+        """The lines one period's query reads: the loaded table, else (the build's sums standing in and the
+        lines in a Parquet file DuckDB reads as is) a view of the same columns over the file, read in
+        place — a month reads its row groups, no line is loaded."""
+        with self._lock:
+            o = self.tables.get("orders") if isinstance(self.tables, dict) else None
+            if "lines" in self._ready or self.prebuilt is None or not (isinstance(o, ParquetTable) and o.scannable()):
+                return self.lines(metric)
+            self._touched.add("orders")
+            if "lines_select" not in self._ready:
+                self._lines(metric, lazily=True)
+            if "lines_pq" not in self._ready:
+                self._make(f"CREATE OR REPLACE VIEW lines_pq AS {self._ready['lines_select']}")
+                self._ready["lines_pq"] = True
+            return "lines_pq"
 
     @_prepares("fb", "feedback")
     def feedback(self, metric: str) -> str:
@@ -300,10 +260,14 @@ class MetricSource:
         f = self.table("feedback", metric)
         if "created_at" not in f.columns:
             raise GuanxiError(f"the feedback table has no column created_at (needed for metric {metric})")
-        src = f.assign(created_at=_datetimes(f["created_at"], "feedback.created_at", f"kpi {metric}"))
-        if "resolved_at" in f.columns:
-            src = src.assign(resolved_at=_datetimes(f["resolved_at"], "feedback.resolved_at", "resolution"))
-        self._register("fb_src", src)
+        if isinstance(f, ParquetTable) and all(f.timestamps(c) for c in ("created_at", "resolved_at") if c in f):
+            self._make(f"CREATE OR REPLACE VIEW fb_src AS SELECT * FROM read_parquet({lit(f.path)})")  # dates as is
+        else:
+            f = pd.read_parquet(f.path) if isinstance(f, ParquetTable) else f
+            src = f.assign(created_at=to_datetimes(f["created_at"], "feedback.created_at", f"kpi {metric}"))
+            if "resolved_at" in f.columns:
+                src = src.assign(resolved_at=to_datetimes(f["resolved_at"], "feedback.resolved_at", "resolution"))
+            self._register("fb_src", src)
         cols = ", ".join(
             (f"CAST(b.{c} AS VARCHAR) AS {c}" if c == "customer_id" else
              f"TRY_CAST(b.{c} AS DOUBLE) AS {c}" if c == "rating" else
@@ -318,6 +282,11 @@ class MetricSource:
         c = self.table("customers", metric)
         if "customer_id" not in c.columns:
             raise GuanxiError("the customers table has no column customer_id (needed for customer breakdowns/filters)")
+        if isinstance(c, ParquetTable) and c.no_nulls("customer_id") and ("birthday" not in c or c.timestamps("birthday")):
+            self._make("CREATE OR REPLACE TEMP TABLE cust AS " + c.first_per_customer(   # DuckDB reads the file
+                "CAST(customer_id AS VARCHAR) AS customer_id, * EXCLUDE (customer_id)"))
+            return
+        c = pd.read_parquet(c.path) if isinstance(c, ParquetTable) else c
         c = c.drop_duplicates("customer_id")
         c = c.assign(customer_id=c["customer_id"].astype(str))
         if "birthday" in c.columns and not pd.api.types.is_datetime64_any_dtype(c["birthday"]):
@@ -333,9 +302,15 @@ class MetricSource:
             rfm = self.tables.get("rfm") if isinstance(self.tables, dict) else None
             if rfm is None:
                 raise GuanxiError(f"segment breakdowns and filters need the RFM table (tables['rfm']) for metric {metric}")
+            cl = self.tables.get("clusters")
+            if (sql := segments_sql(rfm, cl)) is not None:   # DuckDB reads the files
+                self._make(f"CREATE OR REPLACE TEMP TABLE seg AS {sql}")
+                self._ready["seg"] = True
+                return "seg"
+            rfm = pd.read_parquet(rfm.path) if isinstance(rfm, ParquetTable) else rfm
+            cl = pd.read_parquet(cl.path) if isinstance(cl, ParquetTable) else cl
             out = rfm.assign(customer_id=rfm["customer_id"].astype(str)).drop_duplicates("customer_id")
             out = out[["customer_id", *[c for c in ("segment", "segment_cn8", "tier") if c in out]]].copy()
-            cl = self.tables.get("clusters")
             if cl is not None and len(cl):
                 name = "cluster_name_zh" if "cluster_name_zh" in cl else "cluster"
                 cl = cl.assign(customer_id=cl["customer_id"].astype(str)).drop_duplicates("customer_id")
@@ -406,7 +381,7 @@ class MetricSource:
                "year": f"CAST(year({date}) AS VARCHAR)"}[unit]
         key = ("first", kind)
         if key not in self._ready:
-            self._ready[key] = self.scalar(f"SELECT min({date[2:]}) FROM {'lines' if kind == 'orders' else 'fb'}")
+            self._ready[key] = self.first_day("") if kind == "orders" else self.scalar("SELECT min(created_at) FROM fb")
         first = self._ready[key]
         if first is None or pd.isna(first) or pd.Timestamp(first) >= as_of:
             return fmt
@@ -433,15 +408,39 @@ class MetricSource:
                               f"files whose {own['table']} have a header {own['header']!r}")
         return ident(col)
 
+    @staticmethod
+    def _sums_views(as_of: pd.Timestamp) -> dict:
+        day = f"{as_of:%Y%m%d%H%M%S}"
+        return {"customer_month": f"cm_{day}", "customer": f"cg_{day}", "category_month": f"cat_{day}"}
+
+    def _open_prebuilt(self, as_of: pd.Timestamp) -> bool:
+        """The build's sums of ``as_of`` (usable, rows, files: `_sums_table` reads one when first asked);
+        False when the build made them for another as-of date, or none."""
+        built = self.prebuilt
+        if not built or pd.Timestamp(built["as_of"]) != as_of:
+            return False
+        for grain, view in self._sums_views(as_of).items():
+            t = built["tables"].get(grain) or {}
+            if t.get("usable"):
+                self._ready[("rows", view)], self._ready[("file", view)] = int(t["rows"]), str(t["path"])
+            self._ready[view] = bool(t.get("usable"))
+        return True
+
+    def _sums_table(self, view: str) -> str:   # the build's file loaded once into a table (faster to scan)
+        with self._lock:
+            if (path := self._ready.pop(("file", view), None)) is not None:
+                self._make(f"CREATE OR REPLACE TEMP TABLE {view} AS SELECT * FROM read_parquet({lit(path)})")
+            return view
+
     def customer_sums(self, metric: str, as_of: pd.Timestamp, monthly: bool = False) -> str | None:
         """The lines before ``as_of`` summed per customer (``cg_<as_of>``) or per customer and month
         (``cm_<as_of>``, order_date = the month's first day): amount, qty, lines and distinct orders;
-        made once per as_of. None when an order id spans customers (or months): then distinct
-        orders would not add up over the rows."""
-        day = f"{as_of:%Y%m%d%H%M%S}"
-        monthly_view, whole_view = f"cm_{day}", f"cg_{day}"
+        made once per as_of (or opened: the build's). None when an order id spans customers (or
+        months): then distinct orders would not add up over the rows."""
+        views = self._sums_views(as_of)
+        monthly_view, whole_view = views["customer_month"], views["customer"]
         with self._lock:
-            if monthly_view not in self._ready:
+            if monthly_view not in self._ready and not self._open_prebuilt(as_of):
                 lines, before = self.lines(metric), f"order_date < {lit(as_of)}"
                 self._make(
                     f"CREATE OR REPLACE TEMP TABLE {monthly_view} AS SELECT customer_id, date_trunc('month', order_date) "
@@ -462,33 +461,76 @@ class MetricSource:
             view = monthly_view if monthly else whole_view
             return view if self._ready[view] else None
 
+    def category_sums(self, metric: str, as_of: pd.Timestamp) -> str | None:
+        """The lines before ``as_of`` summed per category label and month (``cat_<as_of>``): amount, qty,
+        lines and distinct orders. Exact when no order id spans months (the monthly sums add up: then
+        each category's orders are its months' orders); None otherwise, or without a category column."""
+        view = self._sums_views(as_of)["category_month"]
+        with self._lock:
+            monthly = self.customer_sums(metric, as_of, monthly=True)   # opens the build's, if any
+            if view not in self._ready:
+                self._ready[view] = monthly is not None and "category" in self.columns("orders")
+                if self._ready[view]:
+                    self._make(
+                        f"CREATE OR REPLACE TEMP TABLE {view} AS SELECT {_clean('category')} AS category, "
+                        f"date_trunc('month', order_date) AS order_date, fsum(amount) AS amount, sum(qty) AS qty, "
+                        f"count(*) AS lines, count(DISTINCT order_id) AS orders FROM {self.lines(metric)} "
+                        f"WHERE order_date < {lit(as_of)} GROUP BY ALL ORDER BY order_date")
+            return view if self._ready[view] else None
+
+    def export_sums(self, as_of: pd.Timestamp, paths: dict) -> dict:
+        """Make the sums of ``as_of`` and write each usable one to its Parquet file ``paths[grain]``;
+        the facts a later source reads as ``prebuilt`` (with the paths filled in)."""
+        with self._lock:
+            self.category_sums("sums", as_of)
+            first = self.first_day("sums")
+            out = {"as_of": str(as_of), "first_day": None if first is None or pd.isna(first) else str(first),
+                   "most_lines": self.most_lines_per_order("sums"), "tables": {}}
+            for grain, view in self._sums_views(as_of).items():
+                usable = bool(self._ready.get(view))
+                if usable:
+                    self._make(f"COPY (SELECT * REPLACE (CAST(lines AS BIGINT) AS lines, CAST(orders AS BIGINT) AS orders) "
+                               f"FROM {view}) TO {lit(str(paths[grain]))} (FORMAT parquet)")   # not HUGEINT → DOUBLE
+                out["tables"][grain] = {"usable": usable, "rows": self._count(view) if usable else None}
+            return out
+
     def most_lines_per_order(self, metric: str) -> int:
-        """The most lines one order id has (over all lines; at least 1): made once per source."""
+        """The most lines one order id has (over all lines; at least 1): made once per source (or the build's)."""
         with self._lock:
             if "most_lines" not in self._ready:
-                n = self.scalar(f"SELECT max(n) FROM (SELECT count(*) AS n FROM {self.lines(metric)} GROUP BY order_id)")
+                built = (self.prebuilt or {}).get("most_lines")
+                n = built if built is not None else \
+                    self.scalar(f"SELECT max(n) FROM (SELECT count(*) AS n FROM {self.lines(metric)} GROUP BY order_id)")
                 self._ready["most_lines"] = max(1, int(n or 1))
             return self._ready["most_lines"]
 
-    def _grain(self, metric: str, summable: bool, dims: list, as_of, start, end) -> dict:
-        """The coarsest rows that answer exactly (`customer_sums`): per customer for the whole
-        history by customer attributes; per customer and month when the period starts and ends on
-        a month's first day (or as_of) and the dimensions are customer attributes or months,
-        quarters and years. {} → the lines."""
-        if not (summable and self.use_sums):
+    def _grain(self, metric: str, summable: bool, per_order: bool, by: list, dims: list, as_of, start, end) -> dict:
+        """The coarsest rows that answer exactly (`customer_sums`, `category_sums`): per customer for
+        the whole history by customer attributes; per category and month (``per_order``: a metric of
+        sums, and of distinct orders by category only) and per customer and month when the period starts
+        and ends on a month's first day (or as_of) and the dimensions are categories (customer
+        attributes) or months, quarters and years. {} → the lines."""
+        if not ((summable or per_order) and self.use_sums):
             return {}
         month_start = lambda t: t is None or (t == t.normalize() and t.day == 1)  # noqa: E731
+        months = month_start(start) and (end == as_of or month_start(end))
+        periods = ("month", "quarter", "year")
         sums = {"orders": "coalesce(sum(orders), 0)", "lines": "coalesce(sum(lines), 0)"}
-        if start is None and end == as_of and all(self._customer_level(d) for d in dims):
+        if summable and start is None and end == as_of and all(self._customer_level(d) for d in dims):
             view = self.customer_sums(metric, as_of)
             if view is not None:
-                return {"base": view, **sums, "customers": "count(*)", "grain": "customer",
+                return {"base": self._sums_table(view), **sums, "customers": "count(*)", "grain": "customer",
                         "grain_rows": self._count(view)}
-        if month_start(start) and (end == as_of or month_start(end)) and \
-                all(self._customer_level(d) or d in ("month", "quarter", "year") for d in dims):
+        if per_order and months and all(d in ("category", *periods) and d not in self.own_dims for d in dims):
+            view = self.category_sums(metric, as_of)
+            if view is not None:
+                orders = sums["orders"] if "category" in by else "error('distinct orders over categories')"
+                return {"base": self._sums_table(view), **sums, "orders": orders, "customers": "error('no customers in the per-category sums')",
+                        "grain": "category_month", "grain_rows": self._count(view)}
+        if summable and months and all(self._customer_level(d) or d in periods for d in dims):
             view = self.customer_sums(metric, as_of, monthly=True)
             if view is not None:
-                return {"base": view, **sums, "grain": "customer_month", "grain_rows": self._count(view)}
+                return {"base": self._sums_table(view), **sums, "grain": "customer_month", "grain_rows": self._count(view)}
         return {}
 
     def _count(self, view: str) -> int:
@@ -503,18 +545,21 @@ class MetricSource:
 
     # ------------------------------------------------------------------ the query's rows
     def query(self, kind: str, metric: str, dims, filters: dict, as_of: pd.Timestamp,
-              start: pd.Timestamp | None, end: pd.Timestamp, match, per_customer: bool = False) -> Query:
+              start: pd.Timestamp | None, end: pd.Timestamp, match, per_customer: bool = False,
+              per_order: bool = False) -> Query:
         """CTEs ``h`` and ``w`` over lines (kind "orders") or feedback, with ``d_<dim>`` for every
         dimension in ``dims`` and ``filters``; ``match(dim, want, known)`` → the values to keep.
 
         ``per_customer``: the metric reads only sums, distinct orders and distinct customers; then
         a question over the whole history (no start, end = as_of) whose dimensions and filters are
-        all the customers' own reads one row per customer (`customer_sums`), not every line."""
-        base = self.lines(metric) if kind == "orders" else self.feedback(metric)
+        all the customers' own reads one row per customer (`customer_sums`), not every line.
+        ``per_order``: it reads only sums, and distinct orders only grouped by category (`category_sums`
+        may answer)."""
         date = "order_date" if kind == "orders" else "created_at"
-        grain = self._grain(metric, per_customer and kind == "orders", [*dims, *filters], as_of, start, end)
-        if grain:
-            base = grain.pop("base")
+        grain = self._grain(metric, per_customer and kind == "orders", per_order and kind == "orders", list(dims),
+                            [*dims, *filters], as_of, start, end)
+        base = grain.pop("base") if grain else self.feedback(metric) if kind != "orders" else \
+            self.period_lines(metric) if start is not None else self.lines(metric)
         ranges = {d: filters[d] for d in ("age", "birth_year") if d in filters}
         filters = {d: v for d, v in filters.items() if d not in ranges}
         dims = list(dict.fromkeys([*dims, *filters]))

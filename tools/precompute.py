@@ -14,6 +14,7 @@ Artefacts written to WORKSPACE/artefacts/ (read back with `ws.artefact(name)`):
 | rules_product, rules_category | parquet | tools.association.mine_order_rules | antecedents, consequents (lists of names), support, confidence, lift, leverage, conviction |
 | churn_deferred (+ churn_model.pkl) | parquet / pickle | same, past model_fit_customers | the scoring features of the customers whose reasons are computed when shown (tools.churn_reasons), and the fitted model |
 | orders_by_customer, care_intervals, product_sales, category_product_sales | parquet | tools.orders_index | order lines sorted by customer (one customer's lines without loading the table); per-customer order days and median gap; sales per product / (category, product) |
+| metric_sums (+ metric_sums_customer, _customer_month, _category_month) | json / parquet | tools.metric_sums | the order lines before as_of summed per customer, per customer-month and per category-month (amount, qty, lines, distinct orders), the first order day, the most lines of one order: the metric SQL's shortcuts, opened instead of made |
 | meta | json | this module | as_of, row counts, provenance lines per artefact |
 | feedback_topics (+ _meta), feedback_sentiment | parquet / json | `precompute_feedback`, after each index sync | complaint topic per feedback_id (+ fitted topics), sentiment per feedback_id |
 """
@@ -131,18 +132,23 @@ def _precompute(ws: Workspace, settings: Settings, eng: Engine, log: Callable[[s
         meta["provenance"].update(write_order_artefacts(ws, as_of))
         meta["provenance"].update(write_purchase_facts(ws, as_of))
 
+    def do_metric_sums():
+        from tools.metric_sums import write_metric_sums
+        meta["provenance"].update(write_metric_sums(ws, as_of))
+
     log("analyses:")
     for name, fn in (("rfm", do_rfm), ("clusters", do_clusters), ("clv", do_clv), ("rules", do_rules),
-                     ("churn", do_churn), ("orders_index", do_orders_index)):
+                     ("churn", do_churn), ("orders_index", do_orders_index), ("metric_sums", do_metric_sums)):
         step(name, fn)
     ws.write_artefact("meta", meta)
     return meta
 
 
 def fill_missing(ws: Workspace, settings: Settings) -> list[str]:
-    """Write the per-customer order artefacts (`tools.orders_index`, `tools.purchase_facts`) of a workspace
-    built before them, as of its analyses' date; the names written (none when present)."""
+    """Write the per-customer order artefacts (`tools.orders_index`, `tools.purchase_facts`) and the metric
+    sums (`tools.metric_sums`) of a workspace built before them, as of its analyses' date; the names written (none when present)."""
     from tools.orders_index import ORDER_ARTEFACTS, write_order_artefacts
+    from tools.metric_sums import METRIC_SUMS, write_metric_sums
     from tools.purchase_facts import PURCHASE_FACTS, write_purchase_facts
     if ws.artefact("meta") is None:
         return []
@@ -156,6 +162,9 @@ def fill_missing(ws: Workspace, settings: Settings) -> list[str]:
     if not ws.artefact_path(PURCHASE_FACTS).is_file():
         meta.setdefault("provenance", {}).update(write_purchase_facts(ws, pd.Timestamp(meta["as_of"])))
         written.append(PURCHASE_FACTS)
+    if not ws.artefact_path(METRIC_SUMS, ".json").is_file():
+        meta.setdefault("provenance", {}).update(write_metric_sums(ws, pd.Timestamp(meta["as_of"])))
+        written.append(METRIC_SUMS)
     if written:
         ws.write_artefact("meta", meta)
     return list(written)

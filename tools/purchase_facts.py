@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-__all__ = ["PURCHASE_FACTS", "write_purchase_facts", "facts_summaries"]
+__all__ = ["PURCHASE_FACTS", "write_purchase_facts", "facts_summaries", "facts_of"]
 
 PURCHASE_FACTS = "purchase_facts"
 _COLS = ("order_id", "order_date", "product_name", "category", "amount")
@@ -121,23 +121,28 @@ def facts_summaries(ws, ids: list[str], as_of: pd.Timestamp) -> dict[str, dict] 
     """`tools.care_data.CareData.purchases` of ``ids`` from the artefact (``bought``: None, not read), a
     customer without order lines as having none; the unsure customers are left out. None without the
     artefact, or when it is of another as-of date."""
+    got = facts_of(ws, ids, as_of)
+    if got is None:
+        return None
+    return {c: {"last": f[0], "fav": f[1], "bought": None, "n": f[2], "recs": None}
+            for c, f in zip(ids, got) if f is not None}
+
+
+def facts_of(ws, ids: list[str], as_of: pd.Timestamp) -> list[tuple | None] | None:
+    """Per id (last, fav, n) of its purchase summary (`facts_summaries`), None for an unsure customer; None
+    without the artefact, or when it is of another as-of date."""
     got = _facts_index(ws)
     if got is None:
         return None
     index, facts_as_of, cols = got
     if facts_as_of is not None and facts_as_of != pd.Timestamp(as_of):
         return None
-    out: dict[str, dict] = {}
     pos = index.get_indexer(ids)
     lp, lo, fc, fl, n, unsure = (cols[c] for c in ("last_product", "last_order", "fav_category", "fav_lines",
                                                     "lines", "unsure"))
     from tools.care_data import timestamps
     days = timestamps(cols["last_date"][pos])   # the ids' days as Timestamps, once per distinct day
-    for c, i, day in zip(ids, pos.tolist(), days):
-        if i < 0:
-            out[c] = {"last": None, "fav": None, "bought": None, "n": 0, "recs": None}
-        elif not unsure[i]:
-            out[c] = {"last": None if lp[i] is None else (lp[i], day, lo[i]),
-                      "fav": None if fc[i] is None else (fc[i], int(fl[i]), n[i]), "bought": None, "n": n[i],
-                      "recs": None}
-    return out
+    none = (None, None, 0)
+    return [none if i < 0 else None if unsure[i] else
+            (None if lp[i] is None else (lp[i], day, lo[i]), None if fc[i] is None else (fc[i], int(fl[i]), n[i]), n[i])
+            for i, day in zip(pos.tolist(), days)]

@@ -14,7 +14,7 @@ import pandas as pd
 from tools.context import (ToolContext, ToolError, artefact_by_id, as_list, cached, context, customer_basic,
                            customers_by_id, match_place, meta_provenance, resolve_cluster, resolve_segment, rfm_by_id,
                            top_n)
-from tools.customer_filter import CustomerConditions, who_args
+from tools.customer_filter import CustomerConditions, keep_in_workspace, who_args
 from tools.formatting import bullets, fmt_int, fmt_money, fmt_pct, place, who
 from tools.results import fmt_date, plain, to_jsonable
 from tools.spec import MANAGERS, Cue, Serve, ToolSpec, register
@@ -158,7 +158,7 @@ def segment_members(segment: str, top: int = 20, province: str | None = None, ci
                     gender: Literal["F", "M"] | None = None,
                     age_band: Literal["<25", "25-34", "35-44", "45-54", "55+"] | None = None,
                     age_min: int | None = None, age_max: int | None = None, born_from: int | None = None,
-                    born_to: int | None = None, signup_channel: str | None = None,
+                    born_to: int | None = None, signup_channel: str | None = None, silent_days: int | None = None,
                     *, ctx: ToolContext | None = None) -> dict:
     """The customers in one segment, biggest spenders first, with the segment's total size.
 
@@ -178,6 +178,8 @@ def segment_members(segment: str, top: int = 20, province: str | None = None, ci
         born_from: only customers born in or after this year, e.g. 1990 for "90后"
         born_to: only customers born in or before this year, e.g. 1999 for "90后"
         signup_channel: only customers who signed up on this channel (customers.channel), e.g. 抖音
+        silent_days: only customers with no order in the last N days who ordered before, e.g. 90 for
+            "超过90天没下单的"
     """
     ctx = context(ctx)
     ws = ctx.ws
@@ -202,9 +204,9 @@ def segment_members(segment: str, top: int = 20, province: str | None = None, ci
     mask = match_place(members["province"], province) & match_place(members["city"], city)
     members = members.loc[mask]
     conds = CustomerConditions(gender=gender, age_band=age_band, age_min=age_min, age_max=age_max, born_from=born_from,
-                               born_to=born_to, signup_channel=signup_channel)
+                               born_to=born_to, signup_channel=signup_channel, silent_days=silent_days)
     if conds.asked():
-        members = members.loc[conds.keep(customers_by_id(ws).reindex(members.index), ws.as_of())]
+        members = members.loc[keep_in_workspace(ws, conds, members.index)]
     size = int(len(members))
     period = None
     if date_from or date_to:
@@ -264,7 +266,8 @@ def _render_members(r: dict, zh: bool, focus: dict) -> str:
         return txt
     if r.get("scheme") == "all":  # everyone: the biggest spenders overall
         if zh:
-            txt = (f"{where}" if where else "全部") + f"共有 {fmt_int(n)} 位有购买记录的客户"
+            txt = (f"{where}的客户共 {fmt_int(n)} 位（均有购买记录）" if conds else
+                   (f"{where}" if where else "全部") + f"共有 {fmt_int(n)} 位有购买记录的客户")
             txt += f"，累计消费金额最高的 {fmt_int(len(rows))} 位：\n" + bullets(lines) if rows else "。"
             return txt
         txt = f"{fmt_int(n)} customers with orders" + (f" in {where}" if where else "")
@@ -355,7 +358,7 @@ def at_risk_customers(top: int = 20, province: str | None = None, city: str | No
                       gender: Literal["F", "M"] | None = None,
                       age_band: Literal["<25", "25-34", "35-44", "45-54", "55+"] | None = None,
                       age_min: int | None = None, age_max: int | None = None, born_from: int | None = None,
-                      born_to: int | None = None, signup_channel: str | None = None,
+                      born_to: int | None = None, signup_channel: str | None = None, silent_days: int | None = None,
                       *, ctx: ToolContext | None = None) -> dict:
     """Customers at risk of churning (against their own buying cycle), those worth saving first — value at
     risk = churn probability × yearly spend — with the count above the probability threshold.
@@ -373,6 +376,8 @@ def at_risk_customers(top: int = 20, province: str | None = None, city: str | No
         born_from: only customers born in or after this year, e.g. 1990 for "90后"
         born_to: only customers born in or before this year, e.g. 1999 for "90后"
         signup_channel: only customers who signed up on this channel (customers.channel), e.g. 抖音
+        silent_days: only customers with no order in the last N days who ordered before, e.g. 90 for
+            "超过90天没下单的"
     """
     ctx = context(ctx)
     ws = ctx.ws
@@ -388,9 +393,9 @@ def at_risk_customers(top: int = 20, province: str | None = None, city: str | No
     if province or city:
         keep &= (match_place(everyone["province"], province) & match_place(everyone["city"], city)).to_numpy(bool)
     conds = CustomerConditions(gender=gender, age_band=age_band, age_min=age_min, age_max=age_max, born_from=born_from,
-                             born_to=born_to, signup_channel=signup_channel)
+                             born_to=born_to, signup_channel=signup_channel, silent_days=silent_days)
     if conds.asked():
-        keep &= conds.keep(customers_by_id(ws).reindex(everyone.index), ws.as_of())
+        keep &= keep_in_workspace(ws, conds, everyone.index)
     seg_label = None
     if segment:
         col, value = resolve_segment(segment)
@@ -413,7 +418,7 @@ def at_risk_customers(top: int = 20, province: str | None = None, city: str | No
     from tools.churn_reasons import fill_reasons
     for cid, r in fill_reasons(ws, listed).iterrows():
         basic = customer_basic(ws, cid, ctx)
-        rows.append({**basic, "churn_probability": round(float(r["churn_probability"]), 4),
+        rows.append({**basic, "churn_probability": round(float(r["churn_probability"]), 6),
                      "risk_band": plain(r.get("risk_band")), "recency_days": plain(r.get("recency_days")),
                      "monetary": round(float(r["monetary"]), 2) if pd.notna(r.get("monetary")) else None,
                      "segment": plain(r.get("segment")), "reasons_en": as_list(r.get("reasons_en"))[:2],

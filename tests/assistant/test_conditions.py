@@ -56,8 +56,10 @@ def test_a_place_is_applied_and_a_gender_is_said_not_applied(router, routing_ws)
     city = routing_ws.table("customers")["city"].value_counts().index[0]
     r = router.route(f"给{city}的冠军客户批量写生日短信")
     assert r.tool == "draft_care_batch" and r.args.get("city") == city and not r.focus.get("unapplied")
-    r = router.route("本周哪些女性客户过生日")   # the care calendar takes days and an occasion, not a gender
-    assert r.tool == "care_calendar" and r.focus["unapplied"] == [{"kind": "gender", "value": "F"}]
+    r = router.route("本周哪些女性客户过生日")   # the care calendar takes who the customers are
+    assert r.tool == "care_calendar" and r.args.get("gender") == "F" and not r.focus.get("unapplied")
+    r = router.route("女性客户投诉最多的问题是什么")   # the complaint topics are over every complaint
+    assert r.tool == "complaint_topics" and r.focus["unapplied"] == [{"kind": "gender", "value": "F"}]
 
 
 @pytest.mark.parametrize("q, tool, want", [
@@ -85,19 +87,21 @@ def test_conditions_a_tool_takes_or_that_are_its_metric_are_not_flagged():
     assert unapplied_conditions(kpi, {"churn_risk": "high"}, {"metric": "aov"}) == [{"kind": "churn_risk", "value": "high"}]
     assert unapplied_conditions(churn, {"gender": "F"}, {"customer_id": "C1"}) == []   # one customer: a description
     assert unapplied_conditions(batch, {"sales_channel": "抖音", "city": "杭州市", "churn_risk": "high"}, {}) == []
-    calendar = spec_for("care_calendar")
-    assert unapplied_conditions(calendar, {"sales_channel": "抖音", "gender": "M"}, {}) == \
+    assert unapplied_conditions(spec_for("care_calendar"), {"sales_channel": "抖音", "gender": "M"}, {}) == []
+    assert unapplied_conditions(spec_for("contact_history"), {"gender": "M"}, {"mode": "not_contacted"}) == []
+    topics = spec_for("complaint_topics")
+    assert unapplied_conditions(topics, {"sales_channel": "抖音", "gender": "M"}, {}) == \
         [{"kind": "gender", "value": "M"}, {"kind": "sales_channel", "value": "抖音"}]
 
 
 def test_the_answer_says_what_was_not_applied(routing_settings):
     from assistant import Assistant
     a = Assistant(settings=routing_settings, audit=False)
-    out = a.ask("本周哪些女性客户过生日")
-    assert out["tool_calls"][-1]["tool"] == "care_calendar"
+    out = a.ask("女性客户买绿茶时还会一起买什么")   # the basket rules are over every order
+    assert out["tool_calls"][-1]["tool"] == "bought_together"
     body, _, source = out["answer"].rpartition("\n")
     assert "「女性」（性别）这个条件未应用" in body and source.startswith("来源")   # before the provenance line
-    en = a.ask("which male customers have birthdays this week")["answer"]
+    en = a.ask("what do male customers buy together with green tea")["answer"]
     assert 'the condition "male" (gender) was not applied' in en
 
 

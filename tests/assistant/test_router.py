@@ -174,6 +174,23 @@ def test_complaint_text_drops_the_question_scaffolding(question, text):
     ("how many customers have we lost this year", "query_metrics", {"metric": "lapsed_customers", "date_from": "2026-01-01"}),
     ("上个季度流失了多少客户", "query_metrics", {"metric": "lapsed_customers", "date_from": "2026-07-01"}),
     ("list the Lost customers", "segment_members", {"segment": "Lost"}),   # the RFM segment, not a lapse
+    ("已流失的客户有哪些", "segment_members", {"segment": "Lost"}),   # the segment's own name, not churn risk
+    ("已流失客户有多少", "segment_summary", {}),
+    ("哪些客户超过90天没下单了", "segment_members", {"segment": "all", "silent_days": 90, "date_from": None}),
+    ("超过120天没消费的冠军客户有哪些", "segment_members", {"segment": "Champions", "silent_days": 120}),
+    ("哪些冠军客户快三个月没来了", "segment_members", {"segment": "Champions", "silent_days": 90}),
+    ("两个月没下单的女性客户名单", "segment_members", {"segment": "all", "gender": "F", "silent_days": 60}),
+    ("list the Loyal customers who have not bought anything in the last 3 months", "segment_members",
+     {"segment": "Loyal", "silent_days": 90, "date_from": None}),
+    ("给超过90天没下单的客户写挽回短信", "draft_care_batch", {"segment": "all", "silent_days": 90, "occasion": "winback"}),
+    ("女性客户占比多少", "query_metrics", {"metric": "customers", "gender": "F", "share_of_all": True}),
+    ("what share of customers are from Jiangsu", "query_metrics", {"metric": "customers", "province": "江苏省", "share_of_all": True}),
+    ("浙江的销售额占比", "query_metrics", {"metric": "sales", "province": "浙江省", "share_of_all": True}),
+    ("各省客户占比", "query_metrics", {"metric": "customers", "by": "province", "share_of_all": None}),
+    ("女性客户的RFM分群分布", "query_metrics", {"metric": "customers", "by": "segment", "gender": "F"}),
+    ("女性冠军客户有多少", "query_metrics", {"metric": "customers", "segment": "Champions", "gender": "F"}),
+    ("客户分群分布", "segment_summary", {}),
+    ("冠军客户有多少", "segment_summary", {}),
     ("哪些客户从来没买过咖啡", None, {}),   # no tool lists who lacks an item
     ("C100001买过咖啡吗", "customer_profile", {"customer_id": "C100001"}),
     ("有流失风险的客户主要在哪些城市", "query_metrics", {"metric": "at_risk_customers", "by": "city"}),

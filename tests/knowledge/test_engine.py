@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from knowledge.engine import DuckDBEngine, engine_for, order_items_sql, spark_available
+from knowledge.engine import (CUSTOMER_ORDERS, DuckDBEngine, engine_for, order_items_sql, rfm_sql, rfm_totals_sql,
+                              spark_available, write_customer_orders)
 from knowledge.errors import GuanxiError
 from knowledge.settings import Settings
 from tools import association, clv, rfm
@@ -67,6 +68,62 @@ def test_an_earlier_as_of_leaves_later_orders_out_on_both_paths(duck, orders, as
     assert len(values) == len(ref) < len(duck.rfm_values(as_of)) + 1
     assert values["frequency"].tolist() == ref["frequency"].tolist()
     assert (values["recency_days"] >= 1).all()
+
+
+def test_the_build_writes_the_customer_orders_rfm_reads_when_every_line_is_before_as_of(duck, routing_ws, as_of):
+    assert duck.tables[CUSTOMER_ORDERS] == routing_ws.table_path(CUSTOMER_ORDERS)
+    lines = DuckDBEngine({"orders": routing_ws.table_path("orders")})   # no customer_orders: the lines' SQL
+    try:
+        for day in (as_of, as_of + pd.Timedelta(days=30), as_of - pd.Timedelta(days=1)):
+            got, ref = DuckDBEngine(duck.tables), lines.rfm_values(day)
+            pd.testing.assert_frame_equal(got.rfm_values(day), ref, check_exact=False, rtol=RTOL)
+            assert got.log[-1] == (rfm_totals_sql() if day >= as_of else rfm_sql(day)).strip()
+            assert lines.log[-1] == rfm_sql(day).strip()
+            got.close()
+    finally:
+        lines.close()
+
+
+def _lines(tmp_path, rows):
+    path = tmp_path / "orders.parquet"
+    pd.DataFrame(rows, columns=["order_id", "customer_id", "order_date", "amount"]).astype(
+        {"order_date": "datetime64[ns]"}).to_parquet(path, index=False)
+    return path
+
+
+def test_customer_orders_count_orders_as_the_lines_do_in_python_string_order(tmp_path):
+    """Lines without an order id, amount or date; one order id under two customers; ids whose byte
+    order (the SQL's ORDER BY) must be Python's order, as rfm_values no longer sorts again."""
+    rows = [("O1", "b", "2024-01-02 10:00", 5.0), ("O1", "b", "2024-01-03 09:00", 2.5), ("O2", "b", "2024-02-01", 1.0),
+            (None, "b", "2024-03-01", 4.0), (None, "b", "2024-03-02", 1.0), ("O3", "B", "2024-01-01", None),
+            ("O3", "B", "2024-01-05", 3.0), ("O1", "张", "2024-01-02", 7.0), ("O4", "é", None, 2.0),
+            ("O5", "é", "2024-04-30 23:59:59", 6.0), ("O6", "Z", "2024-01-01", 1.0), ("O7", "a", "2024-02-02", 2.0)]
+    orders = _lines(tmp_path, rows)
+    write_customer_orders(orders, tmp_path / "customer_orders.parquet")
+    eng = DuckDBEngine({"orders": orders, CUSTOMER_ORDERS: tmp_path / "customer_orders.parquet"})
+    lines = DuckDBEngine({"orders": orders})
+    as_of = pd.Timestamp("2024-05-01")
+    got = eng.rfm_values(as_of)
+    assert eng.log[-1] == rfm_totals_sql().strip()
+    pd.testing.assert_frame_equal(got, lines.rfm_values(as_of))
+    assert got["customer_id"].tolist() == sorted(got["customer_id"]) == ["B", "Z", "a", "b", "é", "张"]
+    assert dict(zip(got["customer_id"], got["frequency"])) == {"B": 1, "Z": 1, "a": 1, "b": 2, "é": 1, "张": 1}
+    assert dict(zip(got["customer_id"], got["lines"])) == {"B": 1, "Z": 1, "a": 1, "b": 5, "é": 1, "张": 1}
+    ref = rfm.rfm_table(pd.read_parquet(orders), as_of=as_of)
+    assert ref["customer_id"].tolist() == got["customer_id"].tolist()
+    assert ref["frequency"].tolist() == got["frequency"].tolist()
+    eng.close(), lines.close()
+
+
+def test_customer_orders_made_from_other_orders_are_not_read(tmp_path):
+    orders = _lines(tmp_path, [("O1", "a", "2024-01-02", 5.0), ("O2", "a", "2024-01-03", 1.0)])
+    write_customer_orders(orders, tmp_path / "customer_orders.parquet")
+    _lines(tmp_path, [("O1", "a", "2024-01-02", 5.0), ("O2", "a", "2024-01-03", 1.0), ("O3", "a", "2024-01-04", 1.0)])
+    eng = DuckDBEngine({"orders": orders, CUSTOMER_ORDERS: tmp_path / "customer_orders.parquet"})
+    got = eng.rfm_values(pd.Timestamp("2024-02-01"))
+    assert eng.log[-1] == rfm_sql(pd.Timestamp("2024-02-01")).strip()
+    assert got["frequency"].tolist() == [3] and got["lines"].tolist() == [3]
+    eng.close()
 
 
 def test_purchase_summary_equals_the_clv_summary_and_fits_the_same_model(duck, orders, as_of):

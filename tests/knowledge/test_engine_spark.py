@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from knowledge.engine import DuckDBEngine, SparkEngine, engine_for
+from knowledge.engine import DuckDBEngine, SparkEngine, engine_for, rfm_sql, rfm_totals_sql
 from knowledge.settings import Settings
 from knowledge.workspace import Workspace
 from tools import association, churn
@@ -64,6 +64,14 @@ def test_rfm_values_and_purchase_summary_equal_duckdbs(engines, as_of):
     pd.testing.assert_frame_equal(sp.rfm_values(as_of), du.rfm_values(as_of), check_exact=False, rtol=RTOL)
     pd.testing.assert_frame_equal(sp.purchase_summary(as_of), du.purchase_summary(as_of),
                                   check_exact=False, rtol=RTOL)
+
+
+def test_spark_sums_the_customer_orders_table_to_the_lines_rfm(engines, tables, as_of):
+    sp, _ = engines
+    lines = SparkEngine({"orders": tables / "tables" / "orders.parquet"})   # no customer_orders: the lines' SQL
+    got = SparkEngine(sp.tables)
+    pd.testing.assert_frame_equal(got.rfm_values(as_of), lines.rfm_values(as_of), check_exact=False, rtol=RTOL)
+    assert (got.log[-1], lines.log[-1]) == (rfm_totals_sql().strip(), rfm_sql(as_of).strip())
 
 
 def test_baskets_and_fpgrowth_rules_equal_duckdb_and_mlxtend(engines):

@@ -131,3 +131,60 @@ def test_the_member_list_takes_them_too(routing_settings, people):
     assert r["count"] == len(who) > 0
     assert [m["customer_id"] for m in r["members"]] == who.sort_values(["monetary", "customer_id"], ascending=[False, True])["customer_id"].head(5).tolist()
     assert "渠道注册" in render("segment_members", r, "zh")
+
+
+def test_silent_days_lists_and_drafts_the_customers_gone_quiet(routing_settings, scored):
+    quiet = scored[scored["recency_days"] > 90]
+    assert 0 < len(quiet) < len(scored)
+    listed = call_tool("segment_members", {"segment": "all", "silent_days": 90, "top": 3}, settings=routing_settings,
+                       role="manager")
+    assert listed["count"] == len(quiet) and listed["customer_conditions"] == {"silent_days": 90}
+    assert all(m["recency_days"] > 90 for m in listed["members"])
+    assert render("segment_members", listed, "zh").startswith(f"超过 90 天没有下单的客户共 {len(quiet):,} 位")
+    r = _batch(routing_settings, segment="all", silent_days=90)
+    assert _drafted(r) == set(quiet["customer_id"]) and r["occasion"] == "winback"
+    assert "no order in the last 90 days" in render("draft_care_batch", r, "en")
+    champs = call_tool("segment_members", {"segment": "Champions", "silent_days": 30}, settings=routing_settings,
+                       role="manager")
+    assert champs["count"] == int(((scored["segment"] == "Champions") & (scored["recency_days"] > 30)).sum())
+
+
+def test_share_of_all_is_the_group_over_everyone_in_the_same_period(routing_settings):
+    def ask(**a):
+        return call_tool("query_metrics", a, settings=routing_settings, role="manager")
+    women, everyone = ask(metric="customers", gender="F", share_of_all=True), ask(metric="customers")
+    assert women["share_of_all"]["all_value"] == everyone["value"]
+    assert women["share_of_all"]["share"] == pytest.approx(women["value"] / everyone["value"])
+    pct = f"{women['value'] / everyone['value']:.1%}"
+    assert f"占同期全部客户数（{everyone['value']:,}）的 {pct}" in render("query_metrics", women, "zh")
+    sales = ask(metric="sales", province="浙江省", date_from="2026-01-01", date_to="2026-06-30", share_of_all=True)
+    assert sales["share_of_all"]["all_value"] == pytest.approx(
+        ask(metric="sales", date_from="2026-01-01", date_to="2026-06-30")["value"])
+    with pytest.raises(GuanxiError, match="count or a sum"):
+        ask(metric="aov", gender="F", share_of_all=True)
+    with pytest.raises(GuanxiError, match="at least one filter"):
+        ask(metric="customers", share_of_all=True)
+
+
+def test_the_care_calendar_takes_who_the_customers_are(routing_settings, people):
+    def cal(**a):
+        return call_tool("care_calendar", {"days": 30, "occasion": "birthday", "top": 1000, **a},
+                         settings=routing_settings, role="manager")
+    everyone, women = cal(), cal(gender="F")
+    female = set(people.loc[people["gender"] == "F", "customer_id"])
+    ids = {e["customer_id"] for e in everyone["entries"]}
+    assert {e["customer_id"] for e in women["entries"]} == ids & female and 0 < women["total"] < everyone["total"]
+    assert women["counts"] == {"birthday": len(ids & female)} and women["customer_conditions"] == {"gender": "F"}
+    assert "女性的客户中" in render("care_calendar", women, "zh") and "customers female" in render("care_calendar", women, "en")
+
+
+def test_the_contact_history_takes_who_the_customers_are(routing_settings, people):
+    def contacts(**a):
+        return call_tool("contact_history", {"mode": "not_contacted", "days": 90, "top": 5, **a},
+                         settings=routing_settings, role="manager")
+    everyone, women = contacts(), contacts(gender="F")
+    assert 0 < women["active_customers"] < everyone["active_customers"]
+    assert women["not_contacted"] + women["contacted"] == women["active_customers"]
+    female = set(people.loc[people["gender"] == "F", "customer_id"])
+    assert {c["customer_id"] for c in women["customers"]} <= female
+    assert women["customer_conditions"] == {"gender": "F"} and "女性的活跃客户" in render("contact_history", women, "zh")

@@ -47,3 +47,14 @@ def test_age_args_from_the_router_slots():
     assert age_args({"age_range": ("age", 40, 129)}) == {"age_min": 40}                # "40岁以上"
     assert age_args({"age_range": ("birth_year", 1990, 1999)}) == {"born_from": 1990, "born_to": 1999}   # "90后"
     assert age_args({"age_band": "<25"}) == {"age_band": "<25"} and age_args({}) == {}
+
+
+def test_silent_days_keeps_who_ordered_before_and_not_in_the_last_n_days():
+    recency = pd.Series([10, 91, 90, None])   # days since the last order; None: never ordered
+    assert list(PEOPLE.index[CustomerConditions(silent_days=90).keep(PEOPLE, AS_OF, recency_days=recency)]) == [1]
+    assert CustomerConditions(silent_days=90).words(zh=True) == ["超过 90 天没有下单"]
+    assert CustomerConditions(silent_days=60).words(zh=False) == ["no order in the last 60 days"]
+    with pytest.raises(GuanxiError, match="RFM"):
+        CustomerConditions(silent_days=90).keep(PEOPLE, AS_OF)
+    with pytest.raises(GuanxiError, match="≥ 1"):
+        CustomerConditions(silent_days=0).keep(PEOPLE, AS_OF, recency_days=recency)

@@ -221,7 +221,7 @@ def test_campaign_windows_by_duckdb_match_pandas(ws):
 
 
 def test_active_customers_from_the_intervals_match_the_orders(ws):
-    from tools.service_tools import _active_customers
+    from tools.contact_tools import _active_customers
     o = ws.table("orders")
     as_of = ws.as_of()
     for days in (30, 90, 365):

@@ -160,7 +160,7 @@ def test_the_campaigns_read_back_are_those_of_the_logs_rows(ws):
 def _slow_not_contacted(ws, days: int, active_days: int, top: int) -> dict:
     """contact_history(mode="not_contacted") as it was computed: the active customers not contacted, sorted."""
     from tools import service_log as sl
-    from tools.service_tools import _active_customers, _customer_value
+    from tools.contact_tools import _active_customers, _customer_value
     cf = sl.contacts_frame(EventLog.of(ws))
     since = (pd.Timestamp(date.today()) - pd.Timedelta(days=days - 1)).strftime("%Y-%m-%d")
     active = _active_customers(ws, ws.as_of(), active_days)
@@ -175,7 +175,7 @@ def _slow_not_contacted(ws, days: int, active_days: int, top: int) -> dict:
 
 
 def test_who_was_not_contacted_is_the_active_customers_sorted_without_the_contacted(ws, routing_settings):
-    from tools.service_tools import _customer_value
+    from tools.contact_tools import _customer_value
     value, _ = _customer_value(ws)
     best = value.sort_values(ascending=False).index.tolist()
     today = date.today()
