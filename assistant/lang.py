@@ -69,8 +69,12 @@ _SPAN_RE = re.compile(r"(半)\s*(个)?(月|年)|" + _NUM + r"\s*(?:个)?\s*(天|
 def span_days(text: str) -> int | None:
     """A backward span of time in days: "30天" → 30, "三个月" → 90, "半年" → 180, "60 days" → 60, "a year"
     → 365; the first span named, None when there is none."""
-    m = _SPAN_RE.search(text or "")
-    if not m:
+    text = text or ""
+    for m in _SPAN_RE.finditer(text):
+        if m.group(4) and _calendar_word(text, m):
+            continue   # "10月份", "2025年", "10月1日": a month, a year or a date, not a span
+        break
+    else:
         return None
     if m.group(1):                      # 半个月 / 半年
         return 15 if m.group(3) == "月" else 180
@@ -82,6 +86,16 @@ def span_days(text: str) -> int | None:
     if m.group(8):
         return _SPAN_DAYS[m.group(8).lower()]
     return 180                          # half a year
+
+
+def _calendar_word(text: str, m: re.Match) -> bool:
+    """Whether a "N月" / "N年" / "N日" match names a month, a year or a day of a date rather than a span."""
+    unit, n = m.group(5), cn_number(m.group(4))
+    if unit == "月":
+        return "个" not in m.group(0)          # "三个月" is a span, "10月" October
+    if unit == "年":
+        return bool(n) and n >= 100            # "两年" a span, "2025年" a year
+    return unit in ("日", "天") and m.start() > 0 and text[m.start() - 1] in "月-/"   # "10月1日"
 
 
 _TOP_PATTERNS = [

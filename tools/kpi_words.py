@@ -14,7 +14,8 @@ COMPLAINT_BY = (r"(投诉|差评|complaints?).{0,8}(最多|最少|最高|最低|
 
 # "最近30天没买东西的客户", "超过90天没下单", "半年没来买了", "haven't ordered in the last 60 days": a span of
 # time and no order in it (a span is required: "没买过咖啡的客户" is not a lapse)
-_SPAN = r"(\d+|[一二三四五六七八九十两半几]+)\s*(个)?(天|日|周|星期|礼拜|月|年)"
+# (a month needs 个: "10月" is October; a year at most two digits: "2025年" is a year; a day after 月 is a date)
+_SPAN = r"(?<![\d月])(\d{1,2}|\d{3}(?=\s*(天|日))|[一二三四五六七八九十两半几]+)\s*(天|日|周|星期|礼拜|个月|个?年)"
 _NO_ORDER_ZH = (r"(没|没有|未|不)(再|怎么)?(来)?(买|购买|购物|下单|下过单|消费|光顾|复购|回购|订|买过东西)|"
                 r"(没|没有)(再)?(回)?来(过)?(?!电|信|消息)|未(再|曾)(回)?来")   # "快三个月没来了" (not 未来, the future)
 _NO_ORDER_EN = (r"(haven't|have not|hasn't|has not|didn't|did not|not|no longer)\s+(\w+\s+)?(bought|ordered|purchased|shopped|placed an order|"

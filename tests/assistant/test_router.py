@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from knowledge.text import question_language
-from assistant.lang import parse_date_range, parse_days, parse_top
+from assistant.lang import parse_date_range, parse_days, parse_top, span_days
 
 AS_OF = pd.Timestamp("2026-11-01")  # the day after the last order: "today" for every relative date
 
@@ -179,6 +179,9 @@ def test_complaint_text_drops_the_question_scaffolding(question, text):
     ("哪些客户超过90天没下单了", "segment_members", {"segment": "all", "silent_days": 90, "date_from": None}),
     ("超过120天没消费的冠军客户有哪些", "segment_members", {"segment": "Champions", "silent_days": 120}),
     ("哪些冠军客户快三个月没来了", "segment_members", {"segment": "Champions", "silent_days": 90}),
+    # a month, a year or a date is a period, not a span of that many months or years
+    ("10月份没下单的客户有多少", "query_metrics", {"metric": "lapsed_customers", "date_from": "2026-10-01", "date_to": "2026-10-31"}),
+    ("2025年没下过单的客户有多少", "query_metrics", {"metric": "lapsed_customers", "date_from": "2025-01-01"}),
     ("两个月没下单的女性客户名单", "segment_members", {"segment": "all", "gender": "F", "silent_days": 60}),
     ("list the Loyal customers who have not bought anything in the last 3 months", "segment_members",
      {"segment": "Loyal", "silent_days": 90, "date_from": None}),
@@ -427,3 +430,12 @@ def test_campaign_questions_route_to_the_campaign_tools_and_take_no_others(route
 def test_coupons_in_a_campaign_are_not_the_coupon_metric_we_have_no_column_for(router):
     assert router.route("优惠券核销率").intent == "unsupported"
     assert router.route("给上海90天没买过的客户发个优惠券活动").intent != "unsupported"
+
+
+@pytest.mark.parametrize("text, days", [
+    ("超过90天没下单", 90), ("三个月没买", 90), ("半年没来", 180), ("半个月", 15), ("两年没买", 730), ("10个月", 300),
+    ("haven't ordered in 60 days", 60), ("a year", 365),
+    ("10月份没下单", None), ("2025年没下单", None), ("10月1日以来没下单", None),   # a month, a year, a date
+])
+def test_a_span_is_a_number_of_days_and_a_calendar_word_is_not_one(text, days):
+    assert span_days(text) == days
