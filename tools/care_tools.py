@@ -13,7 +13,7 @@ import pandas as pd
 from knowledge.export import new_export_path
 from tools.context import (ToolContext, ToolError, artefact_by_id, context, customer_basic, customers_by_id, mask_deep,
                            match_place, resolve_customer_id, top_n)
-from tools.customer_filter import CustomerConditions, keep_in_workspace, who_args
+from tools.customer_filter import CustomerConditions, conditions_documented, keep_in_workspace, who_args
 from tools.formatting import OCCASION_EN, OCCASION_ZH, bullets, fmt_int, fmt_pct, who
 from tools.results import to_jsonable
 from tools.segment_tools import ALL_CUSTOMERS
@@ -25,6 +25,7 @@ CareOccasion = Literal["all", "birthday", "festival", "winback", "vip_thanks", "
 
 
 # =========================================================================== care_calendar
+@conditions_documented
 def care_calendar(days: int = 7, occasion: CareOccasion = "all", top: int = 30, province: str | None = None,
                   city: str | None = None, gender: Literal["F", "M"] | None = None,
                   age_band: Literal["<25", "25-34", "35-44", "45-54", "55+"] | None = None,
@@ -39,15 +40,6 @@ def care_calendar(days: int = 7, occasion: CareOccasion = "all", top: int = 30, 
         days: the window in days starting at the as-of date (default 7)
         occasion: only this kind: birthday, festival, winback, vip_thanks, regular (default all)
         top: how many entries to list (counts are of all; default 30)
-        province: only customers in this province, e.g. 浙江省
-        city: only customers in this city, e.g. 杭州市
-        gender: only female (F) or male (M) customers
-        age_band: only customers of this age band (full years at the as-of date)
-        age_min: only customers at least this old, e.g. 40 for "40岁以上"
-        age_max: only customers at most this old, e.g. 29 for "30岁以下"
-        born_from: only customers born in or after this year, e.g. 1990 for "90后"
-        born_to: only customers born in or before this year, e.g. 1999 for "90后"
-        signup_channel: only customers who signed up on this channel (customers.channel), e.g. 抖音
     """
     ctx = context(ctx)
     ws = ctx.ws
@@ -289,6 +281,7 @@ def _batch_members(ws, segment: str, floor: float | None, conds: CustomerConditi
     return ids, [i for i in ids if keep[i]], words
 
 
+@conditions_documented
 def draft_care_batch(segment: str,
                      occasion: Literal["birthday", "festival", "winback", "complaint_followup",
                                        "vip_thanks", "recommendation"] = "vip_thanks",
@@ -316,17 +309,6 @@ def draft_care_batch(segment: str,
         churn_risk: only the customers at this churn risk (churn artefact): high (流失风险高, probability
             ≥ 0.6) or at_risk (有流失风险 / 快流失, probability ≥ 0.5, as the at-risk list)
         min_probability: only the customers with churn probability ≥ this (0-1; "流失概率超过80%")
-        province: only customers in this province, e.g. 浙江省
-        city: only customers in this city, e.g. 杭州市
-        gender: only female (F) or male (M) customers
-        age_band: only customers of this age band (full years at the as-of date)
-        age_min: only customers at least this old, e.g. 40 for "40岁以上"
-        age_max: only customers at most this old, e.g. 29 for "30岁以下"
-        born_from: only customers born in or after this year, e.g. 1990 for "90后"
-        born_to: only customers born in or before this year, e.g. 1999 for "90后"
-        signup_channel: only customers who signed up on this channel (customers.channel), e.g. 抖音
-        silent_days: only customers with no order in the last N days who ordered before, e.g. 90 for
-            "超过90天没下单的"
     """
     from tools.drafts_batch import write_batch
     ctx = context(ctx)

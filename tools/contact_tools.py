@@ -14,7 +14,7 @@ import pandas as pd
 from knowledge.errors import GuanxiError
 from knowledge.events import EventLog
 from tools.context import ToolContext, ToolError, cached, context, customers_by_id, resolve_customer_id, top_n
-from tools.customer_filter import CustomerConditions, keep_in_workspace, who_args
+from tools.customer_filter import CustomerConditions, conditions_documented, keep_in_workspace, who_args
 from tools.formatting import OCCASION_EN, OCCASION_ZH, bullets, fmt_int, fmt_money, who
 from tools.results import plain
 from tools import service_log as sl
@@ -61,6 +61,7 @@ def _active_by_value(ws, as_of: pd.Timestamp, active_days: int) -> tuple[tuple, 
     return cached(ws, f"active_by_value:{as_of.date()}:{active_days}", build)
 
 
+@conditions_documented
 def contact_history(mode: Literal["contacted", "not_contacted", "customer"] | None = None,
                     customer_id: str | None = None,
                     period: Literal["last_week", "this_week", "last_month", "this_month", "days"] | None = None,
@@ -86,15 +87,6 @@ def contact_history(mode: Literal["contacted", "not_contacted", "customer"] | No
         date_to: last day included, YYYY-MM-DD
         active_days: for not_contacted: active customers are those with an order in this many days before the as-of date
         top: how many customers to list (counts are of all)
-        province: only customers in this province, e.g. 浙江省
-        city: only customers in this city, e.g. 杭州市
-        gender: only female (F) or male (M) customers
-        age_band: only customers of this age band (full years at the as-of date)
-        age_min: only customers at least this old, e.g. 40 for "40岁以上"
-        age_max: only customers at most this old, e.g. 29 for "30岁以下"
-        born_from: only customers born in or after this year, e.g. 1990 for "90后"
-        born_to: only customers born in or before this year, e.g. 1999 for "90后"
-        signup_channel: only customers who signed up on this channel (customers.channel), e.g. 抖音
     """
     ctx = context(ctx)
     ws = ctx.ws

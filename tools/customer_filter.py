@@ -8,6 +8,7 @@ draft's segment), matched as the metric filters match their values (tools.kpi.ma
 """
 from __future__ import annotations
 
+import inspect
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -16,7 +17,7 @@ import pandas as pd
 from knowledge.errors import GuanxiError
 from tools.context import ToolError, match_place
 
-__all__ = ["CustomerConditions", "age_args", "who_args", "keep_in_workspace"]
+__all__ = ["CustomerConditions", "CONDITION_HELP", "age_args", "who_args", "keep_in_workspace", "conditions_documented"]
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,31 @@ class CustomerConditions:
         if "silent_days" in a:
             out.append(f"超过 {a['silent_days']} 天没有下单" if zh else f"no order in the last {a['silent_days']} days")
         return out
+
+
+#: how a tool's docstring says each condition parameter (one wording for every tool that takes them)
+CONDITION_HELP = {
+    "province": "only customers in this province, e.g. 浙江省",
+    "city": "only customers in this city, e.g. 杭州市",
+    "gender": "only female (F) or male (M) customers",
+    "age_band": "only customers of this age band (full years at the as-of date)",
+    "age_min": 'only customers at least this old, e.g. 40 for "40岁以上"',
+    "age_max": 'only customers at most this old, e.g. 29 for "30岁以下"',
+    "born_from": 'only customers born in or after this year, e.g. 1990 for "90后"',
+    "born_to": 'only customers born in or before this year, e.g. 1999 for "90后"',
+    "signup_channel": "only customers who signed up on this channel (customers.channel), e.g. 抖音",
+    "silent_days": 'only customers with no order in the last N days who ordered before, e.g. 90 for "超过90天没下单的"',
+}
+
+
+def conditions_documented(fn):
+    """Add to ``fn``'s docstring (its Args section, which must come last) the condition parameters it
+    takes and does not describe itself, in the words of `CONDITION_HELP`."""
+    doc, params = fn.__doc__ or "", inspect.signature(fn).parameters
+    missing = [k for k in CONDITION_HELP if k in params and f"\n        {k}:" not in doc]
+    if missing:
+        fn.__doc__ = doc.rstrip() + "".join(f"\n        {k}: {CONDITION_HELP[k]}" for k in missing) + "\n    "
+    return fn
 
 
 def keep_in_workspace(ws, conds: CustomerConditions, ids: pd.Index) -> np.ndarray:

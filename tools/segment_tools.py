@@ -14,7 +14,7 @@ import pandas as pd
 from tools.context import (ToolContext, ToolError, artefact_by_id, as_list, cached, context, customer_basic,
                            customers_by_id, match_place, meta_provenance, resolve_cluster, resolve_segment, rfm_by_id,
                            top_n)
-from tools.customer_filter import CustomerConditions, keep_in_workspace, who_args
+from tools.customer_filter import CustomerConditions, conditions_documented, keep_in_workspace, who_args
 from tools.formatting import bullets, fmt_int, fmt_money, fmt_pct, place, who
 from tools.results import fmt_date, plain, to_jsonable
 from tools.spec import MANAGERS, Cue, Serve, ToolSpec, register
@@ -153,6 +153,7 @@ register(ToolSpec(
 _ALL_SEGMENT = {"all", "*", "everyone", "all customers", "全部", "所有", "全部客户", "所有客户", "全体客户"}
 
 
+@conditions_documented
 def segment_members(segment: str, top: int = 20, province: str | None = None, city: str | None = None,
                     date_from: str | None = None, date_to: str | None = None,
                     gender: Literal["F", "M"] | None = None,
@@ -166,20 +167,9 @@ def segment_members(segment: str, top: int = 20, province: str | None = None, ci
         segment: a segment name in English or Chinese (Champions, 冠军客户, 重要价值客户, 高价值客户,
             At Risk …), a cluster name, or "all" (every customer: the biggest spenders overall)
         top: how many members to list (default 20)
-        province: only customers in this province, e.g. 浙江省
-        city: only customers in this city, e.g. 杭州市
         date_from: with date_to, rank by what members spent in this period (YYYY-MM-DD, first day
             included; members without orders in it are left out); default all time
         date_to: last day included, YYYY-MM-DD
-        gender: only female (F) or male (M) customers
-        age_band: only customers of this age band (full years at the as-of date)
-        age_min: only customers at least this old, e.g. 50 for "50岁以上"
-        age_max: only customers at most this old, e.g. 29 for "30岁以下"
-        born_from: only customers born in or after this year, e.g. 1990 for "90后"
-        born_to: only customers born in or before this year, e.g. 1999 for "90后"
-        signup_channel: only customers who signed up on this channel (customers.channel), e.g. 抖音
-        silent_days: only customers with no order in the last N days who ordered before, e.g. 90 for
-            "超过90天没下单的"
     """
     ctx = context(ctx)
     ws = ctx.ws
@@ -353,6 +343,7 @@ def _rank_at_risk(df: pd.DataFrame, threshold: float) -> pd.DataFrame:
     return df.sort_values(["churn_probability", "monetary"], ascending=[False, False], kind="stable")
 
 
+@conditions_documented
 def at_risk_customers(top: int = 20, province: str | None = None, city: str | None = None,
                       segment: str | None = None, min_probability: float | None = None,
                       gender: Literal["F", "M"] | None = None,
@@ -365,19 +356,8 @@ def at_risk_customers(top: int = 20, province: str | None = None, city: str | No
 
     Args:
         top: how many customers to list (default 20)
-        province: only customers in this province, e.g. 浙江省
-        city: only customers in this city, e.g. 杭州市
         segment: only customers in this RFM segment / eight-class segment / tier
         min_probability: only customers with churn probability ≥ this (0-1; default 0.5 for the count)
-        gender: only female (F) or male (M) customers
-        age_band: only customers of this age band (full years at the as-of date)
-        age_min: only customers at least this old, e.g. 40 for "40岁以上"
-        age_max: only customers at most this old, e.g. 29 for "30岁以下"
-        born_from: only customers born in or after this year, e.g. 1990 for "90后"
-        born_to: only customers born in or before this year, e.g. 1999 for "90后"
-        signup_channel: only customers who signed up on this channel (customers.channel), e.g. 抖音
-        silent_days: only customers with no order in the last N days who ordered before, e.g. 90 for
-            "超过90天没下单的"
     """
     ctx = context(ctx)
     ws = ctx.ws
