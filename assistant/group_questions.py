@@ -1,7 +1,7 @@
 """Questions about a group of customers that a count alone would answer wrongly: those gone quiet,
 listed or written to ("哪些客户超过90天没下单了", "给超过90天没下单的客户写挽回短信"), and a group's
 share of everyone ("女性客户占比", "what share of customers are from Jiangsu"), and the segments of
-one group ("女性客户的RFM分群分布")."""
+one group ("女性客户的RFM分群分布", "广州客户的分群情况")."""
 from __future__ import annotations
 
 import re
@@ -34,7 +34,7 @@ def group_question(q: str, slots: dict, scores: dict, boosts: dict, named_segmen
     elif lapsed and max(scores, key=scores.get) in ("churn", "kpi", "segment", "rfm", "care"):
         scores["kpi"] = max(scores.values()) + 0.01   # "超过90天没下单的客户有多少": a count, not the churn model's list
     who = ("gender", "age_band", "age_range", "sales_channel")
-    if not named_segment and not slots.get("segment") and not slots.get("by") and any(slots.get(k) for k in who) \
+    if not named_segment and not slots.get("segment") and not slots.get("by") and any(slots.get(k) for k in GROUP_SLOTS) \
             and max(scores, key=scores.get) in ("segment", "rfm") and not SHOW_CUSTOMERS.search(q) and \
             SEGMENT_MIX.search(q):
         # "女性客户的RFM分群分布": the segments of that group, a count by segment over it

@@ -260,7 +260,7 @@ def _render_members(r: dict, zh: bool, focus: dict) -> str:
                    (f"{where}" if where else "全部") + f"共有 {fmt_int(n)} 位有购买记录的客户")
             txt += f"，累计消费金额最高的 {fmt_int(len(rows))} 位：\n" + bullets(lines) if rows else "。"
             return txt
-        txt = f"{fmt_int(n)} customers with orders" + (f" in {where}" if where else "")
+        txt = f"{fmt_int(n)} customers with orders" + ((f" ({where})" if conds else f" in {where}") if where else "")
         txt += f"; the top {fmt_int(len(rows))} by total spend:\n" + bullets(lines) if rows else "."
         return txt
     if zh:

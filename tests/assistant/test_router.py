@@ -193,6 +193,7 @@ def test_complaint_text_drops_the_question_scaffolding(question, text):
     ("女性客户的RFM分群分布", "query_metrics", {"metric": "customers", "by": "segment", "gender": "F"}),
     ("女性冠军客户有多少", "query_metrics", {"metric": "customers", "segment": "Champions", "gender": "F"}),
     ("客户分群分布", "segment_summary", {}),
+    ("广州客户的分群情况", "query_metrics", {"metric": "customers", "by": "segment", "city": "广州市"}),
     ("冠军客户有多少", "segment_summary", {}),
     ("哪些客户从来没买过咖啡", None, {}),   # no tool lists who lacks an item
     ("C100001买过咖啡吗", "customer_profile", {"customer_id": "C100001"}),
