@@ -133,7 +133,11 @@ def csv_lines(path: str | Path, header: list[str], encoding: str = "utf-8") -> I
     with open(path, "w", encoding=encoding, newline="") as fh:
         fh.write(",".join(map(csv_cell, header)) + "\n")
 
-        def write(lines: Iterable[str]) -> None:
+        def write(lines: Iterable[str] | bytes | memoryview) -> None:
+            if isinstance(lines, (bytes, memoryview)):   # lines already encoded as UTF-8, each with its "\n"
+                fh.flush()
+                fh.buffer.write(lines)
+                return
             lines = list(lines)
             if lines:
                 fh.write("\n".join(lines) + "\n")

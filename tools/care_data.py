@@ -115,6 +115,18 @@ class RowsById:
         return hit.tolist(), [_column(self.df[c].iloc[take]) if c in self.df.columns else [None] * len(ids)
                               for c in cols]
 
+    def arrays(self, ids: list[str], cols) -> tuple[np.ndarray, list[np.ndarray | None]] | None:
+        """`values` as NumPy arrays (a column the table lacks: None; a row the ids lack: the first row's
+        values, its ``hit`` False), for a batch drafted column by column; None when ids repeat."""
+        if not self.index.is_unique:
+            return None
+        pos = self.index.get_indexer(ids)
+        hit = pos >= 0
+        take = np.where(hit, pos, 0)
+        if not len(self.df):
+            return hit, [None for _ in cols]
+        return hit, [self.df[c].take(take).to_numpy() if c in self.df.columns else None for c in cols]
+
     def prefetch(self, ids) -> None:
         """Build the rows of ``ids`` (those not built yet) at once."""
         todo = [str(i) for i in dict.fromkeys(ids) if str(i) not in self.memo]
@@ -207,6 +219,15 @@ class CareData:
             self.rfm_row("")
             return self._rfm.values(ids, cols)
         return self._cust.values(ids, cols)
+
+    def table_arrays(self, table: str, ids: list[str], cols) -> tuple[np.ndarray, list] | None:
+        """`RowsById.arrays` of the customers (``table="customers"``) or RFM table (no RFM table: no hit)."""
+        if table == "rfm":
+            if self.rfm is None:
+                return np.zeros(len(ids), bool), [None for _ in cols]
+            self.rfm_row("")
+            return self._rfm.arrays(ids, cols)
+        return self._cust.arrays(ids, cols)
 
     def churn_row(self, cid: str) -> dict | None:
         if self.churn is None:

@@ -27,6 +27,7 @@ from tools.care_data import CareData, care_data, clean_value
 from tools.draft_fit import measure
 from tools.drafts import MASKED_WARNING, DraftMemo, compose, draft_request, resolve_occasion
 from tools.drafts_columns import COLUMN_WISE, ColumnDrafts, batch_key
+from tools.drafts_vector import ArrowDrafts, utf8_bytes
 
 __all__ = ["COLUMNS", "CHUNK", "BatchFile", "write_batch", "mask_all", "COLUMN_WISE"]
 
@@ -87,12 +88,26 @@ def write_batch(ws, segment: str, occasion: str, channel: str = "sms", language:
 def _write(data: CareData, req, error: str | None, ids: list, unmask: bool, given: tuple, out: Path,
            stream: bool) -> BatchFile:
     memo = DraftMemo(plans={} if req is None else data.batch_cache(batch_key(data, req)).setdefault("plans", {}))
-    cols = ColumnDrafts(data, req, memo) if req is not None and req.occasion in COLUMN_WISE else None
+    cols = ((ArrowDrafts if stream else ColumnDrafts)(data, req, memo)
+            if req is not None and req.occasion in COLUMN_WISE else None)
     n = drafted = warned = 0
     held: list[list] = []
+
+    def legacy(chunk: list) -> tuple[list[str], int, int]:   # the rows `ArrowDrafts` leaves to this path
+        rows = _rows(data, req, error, chunk, memo, cols, unmask, given)
+        if req.channel != "email" and any(r[_LIMIT] is None for r in rows):
+            raise _Restart
+        return _lines(rows, False), sum(r[8] != "" for r in rows), sum(r[14] != "[]" for r in rows)
+
     with csv_lines(out, COLUMNS, encoding="utf-8-sig") as write:   # customer text: no formulas
         for start in range(0, len(ids), CHUNK):
             chunk = ids[start:start + CHUNK]
+            if isinstance(cols, ArrowDrafts):
+                lines, d, w = cols.lines(chunk, unmask, legacy)
+                data.release(chunk)
+                n, drafted, warned = n + len(chunk), drafted + d, warned + w
+                write(utf8_bytes(lines))
+                continue
             rows = _rows(data, req, error, chunk, memo, cols, unmask, given)
             data.release(chunk)
             n += len(rows)

@@ -30,7 +30,7 @@ from tools.drafts import DraftMemo, choose_plan, festival_facts, offer_facts, se
 from tools.formatting import plain_text
 from tools.purchase_facts import facts_of
 
-__all__ = ["ColumnDrafts", "COLUMN_WISE", "RFM_KEYS", "batch_key", "json_text"]
+__all__ = ["ColumnDrafts", "COLUMN_WISE", "RFM_KEYS", "MARKS", "batch_key", "json_text", "holds_mark"]
 
 #: occasions drafted column-wise; the others, and the unusual customers of these, by `compose`
 COLUMN_WISE = ("birthday", "festival", "vip_thanks")
@@ -39,6 +39,8 @@ RFM_KEYS = ("segment", "segment_zh", "segment_cn8", "tier", "tier_en")
 # placeholders in the texts and JSON made once for many customers: the customer id, an order id, a day as
 # written and as an ISO date, two line counts, a product (printable: JSON leaves them as they are)
 _CID, _ORDER, _DATE, _ISO, _LINES, _ALL, _PRODUCT = "⸨i⸩", "⸨o⸩", "⸨d⸩", "⸨s⸩", "⸨n⸩", "⸨a⸩", "⸨p⸩"
+#: the placeholders by what they stand for (`tools.drafts_vector` fills them in column by column)
+MARKS = {"cid": _CID, "order": _ORDER, "date": _DATE, "iso": _ISO, "lines": _LINES, "all": _ALL, "product": _PRODUCT}
 _MISS = object()
 _NS_DAY = 86_400_000_000_000
 _MEMO_MAX = 50_000
@@ -62,9 +64,12 @@ def _jsource(src: dict) -> str:
             + json_text(src["source"]) + "}")
 
 
-def _held(s: str) -> bool:
+def holds_mark(s: str) -> bool:
     """True when a value holds a placeholder's bracket (its customer is left to `compose`)."""
     return "⸨" in s or "⸩" in s
+
+
+_held = holds_mark
 
 
 def batch_key(data: CareData, req) -> tuple:
@@ -83,11 +88,15 @@ class ColumnDrafts:
         shared = data.batch_cache(batch_key(data, req))   # decided by lengths alone: kept across batches
         self.plans: dict = shared.setdefault("shapes", {})
         self.layouts: dict = shared.setdefault("layouts", {})
+        # names and forms of address are the same in every batch of this request: kept across batches too
+        self.names_kept: dict = shared.setdefault("names", {})
+        self.addrs_kept: dict = shared.setdefault("addresses", {})
         a = pd.Timestamp(data.as_of)
         self.thirty = (a.year - 30, a.month, a.day)   # born on or before: 30 or older at the as-of date
         # per batch, by value: language, segment row, gender, name, birthday, form of address, product,
         # purchase template, day, category, offer key, warnings, offer sources
-        self.langs, self.rfm, self.genders, self.names, self.ages, self.bdays, self.addrs = {}, {}, {}, {}, {}, {}, {}
+        self.langs, self.rfm, self.genders, self.ages, self.bdays = {}, {}, {}, {}, {}
+        self.names, self.addrs = self.names_kept, self.addrs_kept
         self.lasts, self.langs_purchase, self.days, self.favs, self.offers, self.warns, self.offer_srcs = \
             {}, {}, {}, {}, {}, {}, {}
 
@@ -271,7 +280,7 @@ class ColumnDrafts:
         shown = offer.id if offer_part is not None and "offer" in keys else None
         lits, slots = layout
         text = "%s".join(x.replace("%", "%%") for x in lits)   # the text: text % (the slots' values)
-        return [text, tuple(_SLOTS.index(x) for x in slots), srcs, shown, warnings, None, None]
+        return [text, tuple(_SLOTS.index(x) for x in slots), srcs, shown, warnings, None, None, tuple(lits)]
 
     # ------------------------------------------------------------------ the drafts
     def drafts(self, keys: list[str]) -> list[list | None]:
@@ -371,7 +380,7 @@ class ColumnDrafts:
                 plan = plans_memo[pk] = self._plan(lang, orders[i], addr, opt, offer)
             if plan is None:
                 continue
-            fmt, slots, srcs, offer_id, plan_warnings, n, limit = plan
+            fmt, slots, srcs, offer_id, plan_warnings, n, limit, _ = plan
             vals = (addr, seg and seg.text, last_text, fav and fav[0].text, offer_part and offer_part.text)
             text = fmt % tuple([vals[x] for x in slots])
             if n is None:

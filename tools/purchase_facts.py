@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-__all__ = ["PURCHASE_FACTS", "write_purchase_facts", "facts_summaries", "facts_of"]
+__all__ = ["PURCHASE_FACTS", "write_purchase_facts", "facts_summaries", "facts_of", "facts_arrays"]
 
 PURCHASE_FACTS = "purchase_facts"
 _COLS = ("order_id", "order_date", "product_name", "category", "amount")
@@ -111,7 +111,8 @@ def _facts_index(ws):
         if not isinstance(t, pd.DataFrame):
             return None
         as_of = pd.Timestamp(t["as_of"].iloc[0]) if len(t) else None
-        cols = {c: t[c].tolist() for c in ("last_product", "last_order", "fav_category", "fav_lines", "lines", "unsure")}
+        cols = {c: t[c].to_numpy(object) for c in ("last_product", "last_order", "fav_category", "fav_lines", "lines",
+                                                    "unsure")}
         cols["last_date"] = t["last_date"].to_numpy()   # a million Timestamps would weigh 100 MB: made when read
         return pd.Index(t["customer_id"].astype(str).to_numpy(object)), as_of, cols
     return cached(ws, "purchase_facts", build)
@@ -126,6 +127,23 @@ def facts_summaries(ws, ids: list[str], as_of: pd.Timestamp) -> dict[str, dict] 
         return None
     return {c: {"last": f[0], "fav": f[1], "bought": None, "n": f[2], "recs": None}
             for c, f in zip(ids, got) if f is not None}
+
+
+def facts_arrays(ws, ids: list[str], as_of: pd.Timestamp) -> dict | None:
+    """The purchase-facts columns of ``ids`` as arrays (``found``: the id has a row; the others hold the
+    first row's values), as `facts_of` reads them; None without the artefact or of another as-of date."""
+    got = _facts_index(ws)
+    if got is None:
+        return None
+    index, facts_as_of, cols = got
+    if facts_as_of is not None and facts_as_of != pd.Timestamp(as_of):
+        return None
+    pos = index.get_indexer(ids)
+    found = pos >= 0
+    take = np.where(found, pos, 0)
+    if not len(index):
+        return None
+    return {"found": found, **{c: v[take] for c, v in cols.items()}}
 
 
 def facts_of(ws, ids: list[str], as_of: pd.Timestamp) -> list[tuple | None] | None:
