@@ -20,125 +20,9 @@ from knowledge.errors import GuanxiError
 from knowledge.workspace import Workspace
 from tools.offers import OfferList, load_offers, segment_key
 from tools.results import plain, resolve_as_of
+from tools.rows_by_id import RowsById, timestamps
 
 __all__ = ["CareData", "RowsById", "care_data", "clean_value", "purchase_summaries", "summary_columns", "timestamps"]
-
-
-def timestamps(values) -> list:
-    """``list(pd.DatetimeIndex(values))``: one Timestamp per distinct value, shared (birthdays and order
-    days repeat: making a Timestamp costs microseconds, a million of them seconds)."""
-    values = np.asarray(values)
-    if values.dtype.kind != "M":   # already objects (time zones): as they are
-        return list(values)
-    codes, uniq = pd.factorize(values)
-    made = pd.DatetimeIndex(uniq).tolist() + [pd.NaT]   # code -1 (NaT) → the last
-    return [made[k] for k in codes.tolist()]
-
-
-def _column(s: pd.Series) -> list:
-    return timestamps(s.to_numpy()) if s.dtype.kind == "M" else s.tolist()
-
-
-def _records(df: pd.DataFrame) -> list[dict]:
-    """``df.to_dict(orient="records")`` (the same values), built column by column: several times faster."""
-    cols = list(df.columns)
-    return [dict(zip(cols, row)) for row in zip(*[_column(df[c]) for c in cols])] if cols else [{} for _ in range(len(df))]
-
-
-class RowsById:
-    """``{str(customer_id): row dict}`` of a table, as `_records` builds the rows, each built when first
-    asked for (a million customers: no million dicts up front). ``first``: the first row of an id wins
-    (as after ``drop_duplicates``), else the last (as a dict built row by row); ``text_ids``: the row's
-    customer_id is the text id. `prefetch` builds many rows at once (a batch)."""
-
-    def __init__(self, df: pd.DataFrame, first: bool = False, text_ids: bool = False):
-        self.df, self.first, self.text_ids = df, first, text_ids
-        self.ids = df["customer_id"].astype(str)
-        self.index = pd.Index(self.ids.to_numpy(object), dtype=object)
-        self.memo: dict[str, dict] = {}
-
-    def _pos(self, cid: str) -> int | None:
-        try:
-            p = self.index.get_loc(cid)
-        except (KeyError, TypeError):
-            return None
-        if isinstance(p, slice):
-            return p.start if self.first else p.stop - 1
-        if not isinstance(p, (int, np.integer)):   # a mask: the id on several rows
-            hits = np.flatnonzero(p)
-            return int(hits[0] if self.first else hits[-1])
-        return int(p)
-
-    def _rows(self, positions: list[int]) -> list[dict]:
-        rows = _records(self.df.iloc[positions])
-        if self.text_ids:
-            for r, cid in zip(rows, self.ids.iloc[positions].tolist()):
-                r["customer_id"] = cid
-        return rows
-
-    def get(self, cid, default=None):
-        cid = str(cid)
-        if cid not in self.memo:
-            p = self._pos(cid)
-            if p is None:
-                return default
-            self.memo[cid] = self._rows([p])[0]
-        return self.memo[cid]
-
-    def __getitem__(self, cid) -> dict:
-        row = self.get(cid)
-        if row is None:
-            raise KeyError(cid)
-        return row
-
-    def __contains__(self, cid) -> bool:
-        return str(cid) in self.memo or self._pos(str(cid)) is not None
-
-    def __iter__(self):
-        return iter(pd.unique(self.index.to_numpy()).tolist())   # ids in order of first appearance
-
-    def __len__(self) -> int:
-        return int(self.index.nunique())
-
-    def values(self, ids: list[str], cols) -> tuple[list[bool], list[list]] | None:
-        """Per id whether it has a row, and the columns ``cols`` of the ids' rows as `get` builds them (a
-        column the table lacks: None), without building the rows (a batch); None when ids repeat."""
-        if not self.index.is_unique:
-            return None
-        last = self.__dict__.get("_looked_up")
-        pos = last[1] if last is not None and last[0] is ids else self.index.get_indexer(ids)
-        self._looked_up = (ids, pos)   # the same ids asked again (other columns): looked up once
-        hit = pos >= 0
-        if not hit.any():
-            return hit.tolist(), [[None] * len(ids) for _ in cols]
-        take = np.where(hit, pos, int(pos[hit][0]))
-        return hit.tolist(), [_column(self.df[c].iloc[take]) if c in self.df.columns else [None] * len(ids)
-                              for c in cols]
-
-    def arrays(self, ids: list[str], cols) -> tuple[np.ndarray, list[np.ndarray | None]] | None:
-        """`values` as NumPy arrays (a column the table lacks: None; a row the ids lack: the first row's
-        values, its ``hit`` False), for a batch drafted column by column; None when ids repeat."""
-        if not self.index.is_unique:
-            return None
-        pos = self.index.get_indexer(ids)
-        hit = pos >= 0
-        take = np.where(hit, pos, 0)
-        if not len(self.df):
-            return hit, [None for _ in cols]
-        return hit, [self.df[c].take(take).to_numpy() if c in self.df.columns else None for c in cols]
-
-    def prefetch(self, ids) -> None:
-        """Build the rows of ``ids`` (those not built yet) at once."""
-        todo = [str(i) for i in dict.fromkeys(ids) if str(i) not in self.memo]
-        if not todo:
-            return
-        if self.index.is_unique:
-            pos = self.index.get_indexer(todo)
-            todo, pos = [c for c, p in zip(todo, pos) if p >= 0], [int(p) for p in pos if p >= 0]
-        else:
-            found = [(c, self._pos(c)) for c in todo]
-            todo, pos = [c for c, p in found if p is not None], [p for _, p in found if p is not None]
-        self.memo.update(zip(todo, self._rows(pos)))
 
 
 def clean_value(v) -> str | None:
@@ -220,14 +104,34 @@ class CareData:
             return self._rfm.values(ids, cols)
         return self._cust.values(ids, cols)
 
-    def table_arrays(self, table: str, ids: list[str], cols) -> tuple[np.ndarray, list] | None:
-        """`RowsById.arrays` of the customers (``table="customers"``) or RFM table (no RFM table: no hit)."""
+    def table_coded(self, table: str, ids: list[str], cols: dict) -> tuple[np.ndarray, dict] | None:
+        """`RowsById.coded` of the customers (``table="customers"``) or RFM table (no RFM table: no hit)."""
         if table == "rfm":
             if self.rfm is None:
-                return np.zeros(len(ids), bool), [None for _ in cols]
+                return np.zeros(len(ids), bool), {c: None for c in cols}
             self.rfm_row("")
-            return self._rfm.arrays(ids, cols)
-        return self._cust.arrays(ids, cols)
+            return self._rfm.coded(ids, cols, self.positions(self._rfm.index, ids))
+        return self._cust.coded(ids, cols, self.positions(self._cust.index, ids))
+
+    def positions(self, index: pd.Index, ids: list[str]) -> np.ndarray | None:
+        """``index.get_indexer(ids)`` for ids looked up in the customers table (a batch's chunk), through
+        the customers' positions: one lookup per chunk whatever the table (the map made once)."""
+        cust = self._cust.index
+        if not cust.is_unique or not index.is_unique:
+            return None
+        last = self.__dict__.get("_chunk_pos")
+        if last is None or last[0] is not ids:
+            last = self._chunk_pos = (ids, cust.get_indexer(ids))
+        if index is cust:
+            return last[1]
+        key = ("positions", id(index))
+        if key not in self._shared or self._shared[key][0] is not index:
+            self._shared[key] = (index, np.append(index.get_indexer(cust), -1))   # -1: an id not in customers
+        found = self._shared[key][1][last[1]]
+        if (last[1] < 0).any():   # ids not in the customers table: looked up themselves
+            miss = np.flatnonzero(last[1] < 0)
+            found[miss] = index.get_indexer([ids[i] for i in miss])
+        return found
 
     def churn_row(self, cid: str) -> dict | None:
         if self.churn is None:
@@ -249,6 +153,12 @@ class CareData:
         """The ids of the customers in an RFM segment (English, Chinese or eight-class name, or a
         tier; "all" = every customer)."""
         s = str(segment or "").strip()
+        key = ("segment ids", s)
+        if key not in self._shared:   # the same tables: the same members (a million-customer isin each time)
+            self._shared[key] = self._segment_ids(s)
+        return list(self._shared[key])
+
+    def _segment_ids(self, s: str) -> list[str]:
         if s.lower() in ("all", "everyone", "全部", "所有"):
             return list(self._cust)
         if self.rfm is None:

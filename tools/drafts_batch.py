@@ -27,7 +27,8 @@ from tools.care_data import CareData, care_data, clean_value
 from tools.draft_fit import measure
 from tools.drafts import MASKED_WARNING, DraftMemo, compose, draft_request, resolve_occasion
 from tools.drafts_columns import COLUMN_WISE, ColumnDrafts, batch_key
-from tools.drafts_vector import ArrowDrafts, utf8_bytes
+from tools.arrow_text import utf8_bytes
+from tools.drafts_vector import ArrowDrafts
 
 __all__ = ["COLUMNS", "CHUNK", "BatchFile", "write_batch", "mask_all", "COLUMN_WISE"]
 

@@ -15,15 +15,15 @@ lines are put back in the customers' order.
 from __future__ import annotations
 
 import json
-import re
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from knowledge.errors import GuanxiError
+from tools.arrow_text import (Templates, codes_of, combine_codes, csv_cells, duckdb_cursor, split_template,
+                              take_text, text_array)
 from tools.care_data import clean_value
 from tools.drafts_columns import MARKS, RFM_KEYS, ColumnDrafts, holds_mark
 from tools.draft_fit import measure, text_units
@@ -32,107 +32,16 @@ from tools.formatting import plain_text
 from tools.care import is_latin_name
 from tools.purchase_facts import facts_arrays
 
-__all__ = ["ArrowDrafts", "utf8_bytes"]
+__all__ = ["ArrowDrafts"]
 
-# a placeholder of `tools.drafts_columns` in a template
-_MARK = re.compile("(" + "|".join(map(re.escape, MARKS.values())) + ")")
 # ids and order ids put into the JSON as they are: printable ASCII without a quote or a backslash
 _PLAIN_ID = r"^[ !#-\[\]-~]*$"
 # `knowledge.pii._HINT` for RE2 (Unicode digits and spaces: a superset) — a text that may hold contact data
 _CONTACT_HINT = ("(?i)\\p{Nd}(?:[-. \\x{3000}\\x{ff0d}\\x{ff0e}\\x{2010}-\\x{2015}\\x{2212}\\x{fe63}]?\\p{Nd}){10}|"
                  "[@\\x{ff20}]|[\\[(\\x{ff3b}\\x{ff08}][\\s\\p{Z}]*[a\\x{ff41}\\x{ff21}][t\\x{ff54}\\x{ff34}]")
-# a cell `csv_cell` would neutralise (a formula start, an apostrophe): its row is left to ``legacy``
-_FORMULA = r"^[=+\-@\t\r']"
 # a value that is already what `clean_value` makes of it: printable ASCII at both ends
 _TRIMMED = r"^[!-~](?:.*[!-~])?$"
 _SLOTS = ("@", "segment", "last_purchase", "favourite", "offer")
-
-
-def _codes(values) -> tuple[np.ndarray, list]:
-    """(codes, distinct values) of an array; a missing value (None, NaN, NaT) is code -1."""
-    codes, uniq = pd.factorize(np.asarray(values, dtype=object) if not isinstance(values, np.ndarray) else values)
-    return codes.astype(np.int64), list(uniq)
-
-
-def _combine(*codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(a code per distinct combination of the code arrays, the first row of each combination)."""
-    key = np.zeros(len(codes[0]), np.int64)
-    for c in codes:
-        c = c + 1   # -1 (missing) → 0
-        key = key * (int(c.max(initial=0)) + 1) + c
-    got, first = np.unique(key, return_index=True)
-    return np.searchsorted(got, key), first
-
-
-def _take(values: list, codes: np.ndarray) -> pa.Array:
-    """``values[code]`` per row as an Arrow string array."""
-    return pa.array(values, pa.string()).take(pa.array(codes))
-
-
-class _Templates:
-    """Templates — (literals, placeholders between them) each — rendered per row (`render`), the literals
-    of each placeholder sequence as Arrow arrays once."""
-
-    def __init__(self, templates: list[tuple[tuple, tuple]]):
-        shapes: dict[tuple, int] = {}
-        self.shape_of = np.array([shapes.setdefault(marks, len(shapes)) for _, marks in templates] or [0], np.int64)
-        self.lits = {marks: [pa.array([lits[j] if m == marks else "" for lits, m in templates], pa.string())
-                             for j in range(len(marks) + 1)] for marks in shapes}
-        self.shapes = shapes
-
-    def render(self, codes: np.ndarray, fills: dict) -> pa.Array:
-        """Per row the template ``codes[row]`` with each placeholder filled from ``fills[placeholder]`` (an
-        Arrow array, one value per row)."""
-        one = len(self.shapes) == 1
-        row_shape = self.shape_of[codes] if len(codes) else codes
-        parts, where = [], []
-        for marks, s in self.shapes.items():
-            rows = np.arange(len(codes)) if one else np.flatnonzero(row_shape == s)
-            if not len(rows):
-                continue
-            sub = pa.array(codes[rows])
-            pieces = []
-            for j, lit in enumerate(self.lits[marks]):
-                pieces.append(lit.take(sub))
-                if j < len(marks):
-                    pieces.append(fills[marks[j]] if one else fills[marks[j]].take(pa.array(rows)))
-            parts.append(pc.binary_join_element_wise(*pieces, "") if len(pieces) > 1 else pieces[0])
-            where.append(rows)
-        if len(parts) == 1:
-            return parts[0]
-        order = np.empty(len(codes), np.int64)
-        order[np.concatenate(where)] = np.arange(len(codes))
-        return pa.concat_arrays(parts).take(pa.array(order))
-
-
-def _split(template: str, escape: bool = False) -> tuple[tuple, tuple]:
-    """(literals, placeholders) of a template; ``escape``: quotes doubled, as inside a quoted CSV cell."""
-    bits = _MARK.split(template.replace('"', '""') if escape else template)
-    return tuple(bits[0::2]), tuple(bits[1::2])
-
-
-def _cells(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
-    """(`knowledge.export.csv_cell` of each text, null → ""; the rows it would neutralise, left out)."""
-    quoted = pc.binary_join_element_wise('"', pc.replace_substring(values, '"', '""'), '"', "")
-    plain = pc.if_else(pc.match_substring_regex(values, "[,\n]"), pc.binary_join_element_wise('"', values, '"', ""),
-                       values)
-    cells = pc.fill_null(pc.if_else(pc.match_substring(values, '"'), quoted, plain), "")
-    bad = pc.fill_null(pc.match_substring_regex(values, _FORMULA), False)
-    return cells, bad.to_numpy(zero_copy_only=False)
-
-
-def _text_array(values: np.ndarray) -> tuple[pa.Array, np.ndarray]:
-    """(an object array of texts as Arrow strings, the rows that were not text: left out)."""
-    mask = np.fromiter((type(v) is str for v in values), bool, len(values))
-    return pa.array(np.where(mask, values, None), pa.string()), ~mask
-
-
-def utf8_bytes(lines: pa.Array) -> memoryview:
-    """The UTF-8 bytes of a string array's values one after the other (no copy)."""
-    off = np.frombuffer(lines.buffers()[1], np.int64 if pa.types.is_large_string(lines.type) else np.int32)
-    off = off[lines.offset: lines.offset + len(lines) + 1]
-    data = lines.buffers()[2]
-    return memoryview(data)[int(off[0]): int(off[-1])] if data is not None and len(lines) else memoryview(b"")
 
 
 class ArrowDrafts(ColumnDrafts):
@@ -166,23 +75,26 @@ class ArrowDrafts(ColumnDrafts):
         data, req = self.data, self.req
         occasion, channel, tone = req.occasion, req.channel, req.tone
         keys = [str(c or "").strip() for c in ids]
-        cust = data.table_arrays("customers", keys, ("name", "gender", "birthday", "phone", "email"))
-        rfm = data.table_arrays("rfm", keys, RFM_KEYS)
+        cust = data.table_coded("customers", keys, {"name": "codes", "gender": "codes", "birthday": "raw",
+                                                    "phone": "arrow", "email": "arrow"})
+        rfm = data.table_coded("rfm", keys, dict.fromkeys(RFM_KEYS, "codes"))
         if cust is None or rfm is None:
             return None
-        hit, (names, genders, bdays, phones, emails) = cust
-        if names is None or bdays is None or bdays.dtype.kind != "M":
+        hit, cols = cust
+        bdays, phones, emails = cols["birthday"], cols["phone"], cols["email"]
+        if cols["name"] is None or bdays is None or bdays.dtype.kind != "M":
             return None
         n = len(keys)
+        none = (np.full(n, -1, np.int64), [None])
         key_arr = pa.array(keys, pa.string())
         ok = hit.copy()
         ok &= pc.match_substring_regex(key_arr, _PLAIN_ID).to_numpy(zero_copy_only=False)
         ok &= np.fromiter((type(i) is str for i in ids), bool, n) & (np.asarray(ids, object) == np.asarray(keys, object))
-        # the name: its language and the name as drafts show it (`ColumnDrafts.drafts`)
-        name_codes, name_uniq = _codes(names)
+        # the name: its language and the name as drafts show it (`ColumnDrafts.drafts`); code -1: the last
+        name_codes, name_uniq = cols["name"]
         name_info = [self._name(v) for v in name_uniq]
-        name_ok = np.array([x is not None for x in name_info] + [False])
-        lang_of = np.array([0 if x is None or x[1] == "zh" else 1 for x in name_info] + [0])
+        name_ok = np.array([x is not None for x in name_info])
+        lang_of = np.array([0 if x is None or x[1] == "zh" else 1 for x in name_info])
         ok &= name_ok[name_codes]
         lang = lang_of[name_codes]
         langs = {}
@@ -198,8 +110,8 @@ class ArrowDrafts(ColumnDrafts):
         order_v = self._orders(key_arr, lang, {li: ("|" + "|".join((occasion, ("zh", "en")[li], tone)), len(k["variants"]))
                                                for li, k in langs.items()})
         # gender and age (the age only decides for a warm Chinese draft: under 30, the full name)
-        g_codes, g_uniq = _codes(genders)
-        gender_of = [clean_value(v) for v in g_uniq] + [None]
+        g_codes, g_uniq = cols["gender"] or none
+        gender_of = [clean_value(v) for v in g_uniq]
         age_key = np.full(n, -1, np.int64)   # -1: no age under 30
         if tone == "warm":
             b = pd.DatetimeIndex(bdays)
@@ -209,22 +121,27 @@ class ArrowDrafts(ColumnDrafts):
             young = (lang == 0) & ~np.isnat(bdays) & (age < 30)
             age_key = np.where(young, age, -1).astype(np.int64)
         def name_info_ok(i):
-            return name_codes[i] >= 0 and name_info[name_codes[i]] is not None
+            return name_info[name_codes[i]] is not None
 
-        addr_code, addr_first = _combine(name_codes, g_codes, age_key + 1_000_000, lang)
-        addrs = [self._address(name_info[name_codes[i]][0], gender_of[g_codes[i]], pd.Timestamp(bdays[i]),
-                               ("zh", "en")[lang[i]]) if name_info_ok(i) and lang[i] in langs else None
-                 for i in addr_first.tolist()]
+        addr_code, addr_first = combine_codes(name_codes, g_codes, age_key + 1_000_000, lang)
+        addrs, kept = [], self.addrs
+        for i in addr_first.tolist():
+            if not name_info_ok(i) or lang[i] not in langs:
+                addrs.append(None)
+                continue
+            nm, g, lg = name_info[name_codes[i]][0], gender_of[g_codes[i]], ("zh", "en")[lang[i]]
+            got = kept.get((nm, g, int(age_key[i]) if age_key[i] >= 0 else None, lg))   # `_address`'s memo key
+            addrs.append(got if got is not None else self._address(nm, g, pd.Timestamp(bdays[i]), lg))
         addr_held = np.array([a is None or a[4] for a in addrs])
         ok &= ~addr_held[addr_code]
         # the RFM row: the segment sentence
         has_rfm, rfm_cols = rfm
-        rfm_codes = [(_codes(c)[0] if c is not None else np.full(n, -1, np.int64)) for c in rfm_cols]
-        rfm_codes = [np.where(has_rfm, c, -2) for c in rfm_codes]
-        seg_code, seg_first = _combine(*rfm_codes, lang)
+        rfm_cols = [rfm_cols[c] or none for c in RFM_KEYS]
+        rfm_codes = [np.where(has_rfm, c, -2) for c, _ in rfm_cols]
+        seg_code, seg_first = combine_codes(*rfm_codes, lang)
         segs = []
         for i in seg_first.tolist():
-            rk = tuple(c[i] if c is not None else None for c in rfm_cols) if has_rfm[i] else None
+            rk = tuple(u[c[i]] for c, u in rfm_cols) if has_rfm[i] else None
             lg = ("zh", "en")[lang[i]]
             segs.append(self._segment(rk, lg, langs[lang[i]]["you"]) if lang[i] in langs else None)
         seg_bad = np.array([s is None or s[4] for s in segs])
@@ -234,18 +151,18 @@ class ArrowDrafts(ColumnDrafts):
         day_list = [langs[li]["day"] if li in langs else None for li in (0, 1)]
         no_bday = np.zeros(n, bool)
         if occasion == "birthday":
-            bd_code, bd_uniq = _codes(bdays)
+            bd_code, bd_uniq = codes_of(bdays)
             bd = [self._birthday(pd.Timestamp(v)) for v in bd_uniq] + [self._birthday(pd.NaT)]
             no_bday = np.array([x is None for x in bd])[bd_code]
             day_of = [x[0] if x is not None else None for x in bd]
             base_of = [x[1] if x is not None else None for x in bd]
             # per row: (birthday code, language): the day and base
-            dkey, dfirst = _combine(bd_code, lang)
+            dkey, dfirst = combine_codes(bd_code, lang)
             day_keys = [(day_of[bd_code[i]] or day_list[lang[i]]) if not no_bday[i] else day_list[lang[i]]
                         for i in dfirst.tolist()]
             base_keys = [base_of[bd_code[i]] if not no_bday[i] else base_t[lang[i]] for i in dfirst.tolist()]
         else:
-            dkey, dfirst = _combine(lang)
+            dkey, dfirst = combine_codes(lang)
             day_keys = [day_list[lang[i]] for i in dfirst.tolist()]
             base_keys = [base_t[lang[i]] for i in dfirst.tolist()]
         # purchases (thanks): the last purchase and the favourite category
@@ -253,7 +170,7 @@ class ArrowDrafts(ColumnDrafts):
         last_u = fav_u = day_u = None
         fills = {MARKS["cid"]: key_arr}
         if thanks:
-            f = facts_arrays(data.ws, keys, data.as_of) if data.ws is not None else None
+            f = facts_arrays(data.ws, keys, data.as_of, data.positions) if data.ws is not None else None
             if f is None:
                 return None
             found = f["found"]
@@ -261,28 +178,30 @@ class ArrowDrafts(ColumnDrafts):
             ok &= ~unsure
             lp = np.where(found, f["last_product"], None)
             fc = np.where(found, f["fav_category"], None)
-            lp_code, lp_uniq = _codes(lp)
-            lkey, lfirst = _combine(lp_code, lang)
+            lp_code, lp_uniq = codes_of(lp)
+            lkey, lfirst = combine_codes(lp_code, lang)
             last_u = [self._last(lp_uniq[lp_code[i]], ("zh", "en")[lang[i]], langs[lang[i]]["you"])
                       if lp_code[i] >= 0 and lang[i] in langs else None for i in lfirst.tolist()]
             ok &= ~np.array([x is False for x in last_u])[lkey]
             has_last = np.array([bool(x) for x in last_u])[lkey]
-            ld_code, ld_uniq = _codes(np.where(has_last, f["last_date"], np.datetime64("NaT")))
-            dykey, dyfirst = _combine(ld_code, lang)
+            ld = f["last_date"]
+            ld = ld.astype("M8[D]") if ld.dtype.kind == "M" else ld   # `_day` writes the calendar day
+            ld_code, ld_uniq = codes_of(np.where(has_last, ld, np.datetime64("NaT")))
+            dykey, dyfirst = combine_codes(ld_code, lang)
             day_u = [self._day(pd.Timestamp(ld_uniq[ld_code[i]]), ("zh", "en")[lang[i]]) if ld_code[i] >= 0 else ("", "")
                      for i in dyfirst.tolist()]
-            fc_code, fc_uniq = _codes(fc)
-            fkey, ffirst = _combine(fc_code, lang)
+            fc_code, fc_uniq = codes_of(fc)
+            fkey, ffirst = combine_codes(fc_code, lang)
             fav_u = [self._favourite((fc_uniq[fc_code[i]],), ("zh", "en")[lang[i]], langs[lang[i]]["you"])
                      if fc_code[i] >= 0 and lang[i] in langs else None for i in ffirst.tolist()]
             ok &= ~np.array([x is False for x in fav_u])[fkey]
             has_fav = np.array([bool(x) for x in fav_u])[fkey]
-            orders_txt, bad = _text_array(np.where(has_last, f["last_order"], ""))
+            orders_txt, bad = text_array(np.where(has_last, f["last_order"], ""))
             ok &= ~bad & pc.match_substring_regex(orders_txt.fill_null(""), _PLAIN_ID).to_numpy(zero_copy_only=False)
             fl = np.where(has_fav, f["fav_lines"], 0)
             ok &= ~pd.isna(fl)
             fills[MARKS["order"]] = orders_txt.fill_null("")
-            fills[MARKS["iso"]] = _take([d[1] for d in day_u], dykey)
+            fills[MARKS["iso"]] = take_text([d[1] for d in day_u], dykey)
             fills[MARKS["lines"]] = pa.array(np.where(ok, fl, 0).astype(np.int64)).cast(pa.string())
             fills[MARKS["all"]] = pa.array(np.where(found, f["lines"], 0).astype(np.int64)).cast(pa.string())
         else:
@@ -291,7 +210,7 @@ class ArrowDrafts(ColumnDrafts):
         if not ok.any():
             return None
         # the offer: per segment row, day and language
-        okey, ofirst = _combine(seg_code, dkey)
+        okey, ofirst = combine_codes(seg_code, dkey)
         offers = []
         for i in ofirst.tolist():
             s, lg = segs[seg_code[i]], ("zh", "en")[lang[i]]
@@ -307,13 +226,13 @@ class ArrowDrafts(ColumnDrafts):
             offers.append(entry)
         # the shape: what decides the plan (`ColumnDrafts.drafts`: pk)
         last_units = self._sum_units(last_u, lkey, day_u, dykey, has_last) if thanks else np.zeros(n, np.int64)
-        addr_units = _codes(np.array([a[1] if a else None for a in addrs] + [None], dtype=object))[0][addr_code]
-        seg_units = _codes(np.array([s[0].units() if s and s[0] else None for s in segs] + [None], dtype=object))[0][seg_code]
-        fav_units = (_codes(np.array([x[0].units() if x else None for x in fav_u] + [None], dtype=object))[0][fkey]
+        addr_units = codes_of(np.array([a[1] if a else None for a in addrs] + [None], dtype=object))[0][addr_code]
+        seg_units = codes_of(np.array([s[0].units() if s and s[0] else None for s in segs] + [None], dtype=object))[0][seg_code]
+        fav_units = (codes_of(np.array([x[0].units() if x else None for x in fav_u] + [None], dtype=object))[0][fkey]
                      if thanks else np.zeros(n, np.int64))
-        off_units = _codes(np.array([(o[0].id, o[2].units()) if o and o[2] else None for o in offers] + [None],
+        off_units = codes_of(np.array([(o[0].id, o[2].units()) if o and o[2] else None for o in offers] + [None],
                                     dtype=object))[0][okey]
-        plan_code, plan_first = _combine(ok.astype(np.int64), lang, order_v, addr_units, seg_units, last_units, fav_units, off_units)
+        plan_code, plan_first = combine_codes(ok.astype(np.int64), lang, order_v, addr_units, seg_units, last_units, fav_units, off_units)
         plans, vals_of = [], []
         variants_orders = {li: [tuple((s + i) % len(k["variants"]) for i in range(len(k["variants"])))
                                 for s in range(len(k["variants"]))] for li, k in langs.items()}
@@ -330,7 +249,7 @@ class ArrowDrafts(ColumnDrafts):
         if not ok.any():
             return None
         # the warnings: per shape, birthday on file and offer
-        wkey, wfirst = _combine(plan_code, no_bday.astype(np.int64), okey)
+        wkey, wfirst = combine_codes(plan_code, no_bday.astype(np.int64), okey)
         warn_cells, warn_any = [], []
         for i in wfirst.tolist():
             p = plans[plan_code[i]]
@@ -358,15 +277,16 @@ class ArrowDrafts(ColumnDrafts):
         texts = self._texts(rows, plans, pc_, addrs, addr_code, segs, seg_code, last_u, lkey, day_u, dykey, fav_u, fkey,
                             offers, okey, has_last, has_fav, thanks)
         hint = pc.match_substring_regex(texts, _CONTACT_HINT).to_numpy(zero_copy_only=False)
-        text_cells, text_bad = _cells(texts)
-        name_arr = _take([x[0] if x else "" for x in name_info] + [""], name_codes[rows])
-        name_cells, name_bad = _cells(name_arr)
-        id_cells, id_bad = _cells(key_arr.take(sub))
+        text_cells, text_bad = csv_cells(texts)
+        name_arr = take_text([x[0] if x else "" for x in name_info] + [""], name_codes[rows])
+        name_cells, name_bad = csv_cells(name_arr)
+        id_cells, id_bad = csv_cells(key_arr.take(sub))
         phone_cells, phone_bad = self._contact(phones, rows, unmask, "phone")
         email_cells, email_bad = self._contact(emails, rows, unmask, "email")
         bad = hint | text_bad | name_bad | id_bad | phone_bad | email_bad
-        sources = self._sources(rows, plans, pc_, lang, langs, dkey, base_keys, addrs, addr_code, segs, seg_code,
-                                last_u, lkey, fav_u, fkey, offers, okey, fills, sub)
+        group, pieces, shapes, kinds = self._source_kinds(rows, plans, pc_, lang, langs, dkey, base_keys, addrs,
+                                                         addr_code, segs, seg_code, last_u, lkey, fav_u, fkey, offers,
+                                                         okey)
         from knowledge.export import csv_cell
         lang_cells = [",".join(map(csv_cell, (channel, lg, tone, occasion))) for lg in ("zh", "en")]
         plan_cols = [[("" if p is None else str(p[1][5])) for p in plans],
@@ -374,15 +294,29 @@ class ArrowDrafts(ColumnDrafts):
                      [("" if p is None else csv_cell(p[1][3])) for p in plans]]
         subject = ([csv_cell(a[3] or "") if a else "" for a in addrs] if channel == "email" else None)
         c = ","
-        line = pc.binary_join_element_wise(
-            id_cells, c, name_cells, c, phone_cells, c, email_cells, c, _take(lang_cells, lang[rows]), c, text_cells, c,
-            _take(subject, addr_code[rows]) if subject is not None else "", c,
-            _take(plan_cols[0], pc_), c, _take(plan_cols[1], pc_), c, _take(plan_cols[2], pc_), c, sources, c,
-            _take(warn_cells, wkey[rows]), "\n", "")
+        head = [id_cells, c, name_cells, c, phone_cells, c, email_cells, c, take_text(lang_cells, lang[rows]), c,
+                text_cells, c, take_text(subject, addr_code[rows]) if subject is not None else None, c,
+                take_text(plan_cols[0], pc_), c, take_text(plan_cols[1], pc_), c, take_text(plan_cols[2], pc_), c]
+        warn_col = take_text(warn_cells, wkey[rows])
+        parts, where = [], []
+        for g in range(len(pieces)):   # one join per group: the sources' pieces go into the line as they are
+            at = np.flatnonzero((group == g) & ~bad)
+            if not len(at):
+                continue
+            take = pa.array(at)
+            args = [a.take(take) if isinstance(a, pa.Array) else "" if a is None else a for a in head]
+            args += self._line_args(at, pieces[g], shapes[g], kinds, fills, pa.array(rows[at]))
+            args += [c, warn_col.take(take), "\n"]
+            parts.append(pc.binary_join_element_wise(*args, ""))
+            where.append(at)
+        kept = np.concatenate(where) if where else np.zeros(0, np.int64)
+        order = np.argsort(kept, kind="stable")   # the groups' rows back in the customers' order
+        line = (parts[0] if len(parts) == 1 else pa.concat_arrays(parts).take(pa.array(order))) if parts else None
         keep = ~bad
         done = np.zeros(n, bool)
         done[rows[keep]] = True
-        line = line.filter(pa.array(keep)) if not keep.all() else line
+        if line is None:
+            return None
         warned = int(np.array(warn_any)[wkey[rows[keep]]].sum())
         return done, line, int(keep.sum()), warned
 
@@ -406,12 +340,8 @@ class ArrowDrafts(ColumnDrafts):
         tail = "case l " + " ".join(f"when {int(li)} then ${2 * j + 1}" for j, li in enumerate(tails)) + " end"
         mod = "case l " + " ".join(f"when {int(li)} then ${2 * j + 2}" for j, li in enumerate(tails)) + " else 1 end"
         args = [x for li in tails for x in (tails[li][0], int(tails[li][1]))]
-        con = duckdb.connect()
-        try:
-            return con.execute(f"select coalesce(('0x' || left(md5(k || {tail}), 8))::UBIGINT % {mod}, 0) as v from t",
-                               args).fetchnumpy()["v"].astype(np.int64)
-        finally:
-            con.close()
+        return duckdb_cursor().execute(f"select coalesce(('0x' || left(md5(k || {tail}), 8))::UBIGINT % {mod}, 0) as v from t",
+                                 args).fetchnumpy()["v"].astype(np.int64)
 
     @staticmethod
     def _sum_units(last_u, lkey, day_u, dykey, has_last) -> np.ndarray:
@@ -419,7 +349,7 @@ class ArrowDrafts(ColumnDrafts):
         units add up), -1 without one."""
         before = [text_units(x[0] + x[1]) if x else None for x in last_u]
         days = [text_units(d[0]) for d in day_u]
-        pair, first = _combine(lkey, dykey)
+        pair, first = combine_codes(lkey, dykey)
         units = []
         for i in first.tolist():
             b, d = before[lkey[i]], days[dykey[i]]
@@ -428,7 +358,7 @@ class ArrowDrafts(ColumnDrafts):
                 continue
             gsm = b[0] and d[0]
             units.append((gsm, b[1] + d[1], b[2] + d[2] if gsm else 0, b[3] + d[3]))
-        return _codes(np.array(units + [None], dtype=object))[0][pair]
+        return codes_of(np.array(units + [None], dtype=object))[0][pair]
 
     def _shape(self, i, lang, langs, variants_orders, order_v, addr, seg, last, day, fav, offer_entry, cid, fills,
                thanks):
@@ -462,79 +392,70 @@ class ArrowDrafts(ColumnDrafts):
     def _texts(self, rows, plans, pc_, addrs, addr_code, segs, seg_code, last_u, lkey, day_u, dykey, fav_u, fkey,
                offers, okey, has_last, has_fav, thanks) -> pa.Array:
         """The drafts' texts of ``rows``: each plan's layout with its slots filled."""
-        fills = {"@": _take([a[0] if a else "" for a in addrs], addr_code[rows]),
-                 "segment": _take([s[0].text if s and s[0] else "" for s in segs], seg_code[rows]),
-                 "offer": _take([o[2].text if o and o[2] else "" for o in offers], okey[rows])}
+        fills = {"@": take_text([a[0] if a else "" for a in addrs], addr_code[rows]),
+                 "segment": take_text([s[0].text if s and s[0] else "" for s in segs], seg_code[rows]),
+                 "offer": take_text([o[2].text if o and o[2] else "" for o in offers], okey[rows])}
         if thanks:
             fills["last_purchase"] = pc.binary_join_element_wise(
-                _take([x[0] if x else "" for x in last_u], lkey[rows]), _take([d[0] for d in day_u], dykey[rows]),
-                _take([x[1] if x else "" for x in last_u], lkey[rows]), "")
-            fills["favourite"] = _take([x[0].text if x else "" for x in fav_u], fkey[rows])
+                take_text([x[0] if x else "" for x in last_u], lkey[rows]), take_text([d[0] for d in day_u], dykey[rows]),
+                take_text([x[1] if x else "" for x in last_u], lkey[rows]), "")
+            fills["favourite"] = take_text([x[0].text if x else "" for x in fav_u], fkey[rows])
         templates = [((p[1][7]), tuple(_SLOTS[x] for x in p[1][1])) if p else (("",), ()) for p in plans]
-        return _Templates(templates).render(pc_, fills)
+        return Templates(templates).render(pc_, fills)
 
-    def _sources(self, rows, plans, pc_, lang, langs, dkey, base_keys, addrs, addr_code, segs, seg_code, last_u, lkey,
-                 fav_u, fkey, offers, okey, fills, sub) -> pa.Array:
-        """The sources' JSON of ``rows`` as quoted CSV cells (quotes doubled): the pieces each plan lists,
-        the ids filled in."""
+    def _source_kinds(self, rows, plans, pc_, lang, langs, dkey, base_keys, addrs, addr_code, segs, seg_code,
+                      last_u, lkey, fav_u, fkey, offers, okey) -> tuple:
+        """(a code per row of ``rows`` for the pieces its sources list and their templates' shapes, the pieces
+        of each code, the templates and codes of each piece): the sources' JSON, CSV-escaped, of the rows
+        of one code is one join (`_line_args`)."""
         made = {
-            "base": (lambda: [_split(b or "", True) for b in base_keys], dkey),
-            "greet": (lambda: [_split(a[2] if a else "", True) for a in addrs], addr_code),
-            "segment": (lambda: [_split(s[1] if s else "", True) for s in segs], seg_code),
-            "sign": (lambda: [_split(langs[li]["sign_src"] if li in langs else "", True) for li in (0, 1)], lang),
-            "last_purchase": (lambda: [_split(x[2] if x else "", True) for x in (last_u or [])], lkey),
-            "favourite": (lambda: [_split(x[1] if x else "", True) for x in (fav_u or [])], fkey),
-            "offer": (lambda: [_split(self._offer_src(o[2]) if o and o[2] else "", True) for o in offers], okey),
+            "base": (lambda: [split_template(b or "", True) for b in base_keys], dkey),
+            "greet": (lambda: [split_template(a[2] if a else "", True) for a in addrs], addr_code),
+            "segment": (lambda: [split_template(s[1] if s else "", True) for s in segs], seg_code),
+            "sign": (lambda: [split_template(langs[li]["sign_src"] if li in langs else "", True) for li in (0, 1)], lang),
+            "last_purchase": (lambda: [split_template(x[2] if x else "", True) for x in (last_u or [])], lkey),
+            "favourite": (lambda: [split_template(x[1] if x else "", True) for x in (fav_u or [])], fkey),
+            "offer": (lambda: [split_template(self._offer_src(o[2]) if o and o[2] else "", True) for o in offers], okey),
         }
-        kinds: dict = {}
-
-        def kind(x: str) -> tuple:
-            if x not in kinds:
-                make, codes = made[x]
-                kinds[x] = (_Templates(make()), codes)
-            return kinds[x]
         has_base = np.array([bool(b) for b in base_keys])[dkey[rows]]
         by_kinds: dict[tuple, int] = {}   # the pieces a row lists: few distinct lists, whatever the plans
-        plan_kinds = np.array([by_kinds.setdefault(tuple(p[1][2]) if p else (), len(by_kinds)) for p in plans])
-        sig_code, sig_first = _combine(plan_kinds[pc_], has_base.astype(np.int64))
+        plan_kinds = np.array([by_kinds.setdefault(tuple(x if x in made else "offer" for x in p[1][2]) if p else (),
+                                                   len(by_kinds)) for p in plans])
         kind_of = {v: k for k, v in by_kinds.items()}
-        sigs = [(["base"] if has_base[j] else []) + list(kind_of[plan_kinds[pc_[j]]]) for j in sig_first.tolist()]
-        parts, where = [], []
-        for s, kind_list in enumerate(sigs):
-            at = np.flatnonzero(sig_code == s)
-            grp = rows[at]
-            if not kind_list:
-                parts.append(pa.array(["[]"] * len(at), pa.string()))
-                where.append(at)
-                continue
-            take = pa.array(grp)
-            fill = {m: a.take(take) for m, a in fills.items()}
-            pieces = ['"[']
-            for x in kind_list:
-                templates, codes = kind(x if x in made else "offer")
-                pieces += [templates.render(codes[grp], fill), ", "]
-            pieces[-1] = ']"'
-            parts.append(pc.binary_join_element_wise(*pieces, ""))
-            where.append(at)
-        if len(parts) == 1:
-            return parts[0]
-        order = np.empty(len(rows), np.int64)
-        order[np.concatenate(where)] = np.arange(len(rows))
-        return pa.concat_arrays(parts).take(pa.array(order))
+        row_kinds = plan_kinds[pc_]
+        used = {x for k in by_kinds for x in k} | ({"base"} if has_base.any() else set())
+        kinds = {x: (Templates(made[x][0]()), made[x][1][rows]) for x in used}
+        shape = {x: t.shape_of[c] for x, (t, c) in kinds.items()}
+        group, first = combine_codes(row_kinds, has_base.astype(np.int64), *shape.values())
+        pieces = [(["base"] if has_base[j] else []) + list(kind_of[row_kinds[j]]) for j in first.tolist()]
+        shapes = [{x: int(shape[x][j]) for x in shape} for j in first.tolist()]
+        return group, pieces, shapes, kinds
+
+    def _line_args(self, at, pieces, shapes, kinds, fills, rows_at) -> list:
+        """The join arguments of the sources cell of the rows ``at`` (positions in the chunk's drafted rows)
+        of one `_source_kinds` code."""
+        if not pieces:
+            return ["[]"]
+        out = ['"[']
+        for x in pieces:
+            t, codes = kinds[x]
+            out += t.args(shapes[x], codes[at], fills, rows_at) + [", "]
+        out[-1] = ']"'
+        return out
 
     @staticmethod
     def _contact(values, rows, unmask: bool, kind: str) -> tuple[pa.Array, np.ndarray]:
         """(the phone or e-mail cells of ``rows``, masked unless ``unmask``; the rows left to ``legacy``:
         values `knowledge.pii` or `clean_value` would change in other ways)."""
         m = len(rows)
-        if values is None:
+        if values is None:   # no such column: no contact
             return pa.array([""] * m, pa.string()), np.zeros(m, bool)
-        v = values[rows]
-        missing = np.asarray(pd.isna(v), bool)
-        texts, other = _text_array(np.where(missing, None, v))
-        bad = other & ~missing
+        if values is False:   # not text: as `clean_value` makes it, row by row
+            return pa.array([""] * m, pa.string()), np.ones(m, bool)
+        texts = values.take(pa.array(rows))
+        missing = texts.is_null().to_numpy(zero_copy_only=False)
         trimmed = pc.fill_null(pc.match_substring_regex(texts, _TRIMMED), False).to_numpy(zero_copy_only=False)
-        bad |= ~missing & ~other & ~trimmed
+        bad = ~missing & ~trimmed
         shown = texts
         if not unmask and kind == "phone":
             fast = pc.fill_null(pc.match_substring_regex(texts, "^[0-9]{11}$"), False).to_numpy(zero_copy_only=False)
@@ -545,6 +466,6 @@ class ArrowDrafts(ColumnDrafts):
             at = pc.fill_null(pc.match_substring(texts, "@"), False)
             shown = pc.if_else(at, pc.replace_substring_regex(texts, "^([^@]?)[^@]*@", "\\1***@", max_replacements=1),
                                pa.scalar("***"))
-            shown = pc.if_else(pa.array(missing), pa.scalar(None, pa.string()), shown)
-        cells, formula = _cells(shown)
+            shown = pc.if_else(texts.is_null(), pa.scalar(None, pa.string()), shown)
+        cells, formula = csv_cells(shown)
         return cells, bad | formula

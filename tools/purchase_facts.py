@@ -129,16 +129,18 @@ def facts_summaries(ws, ids: list[str], as_of: pd.Timestamp) -> dict[str, dict] 
             for c, f in zip(ids, got) if f is not None}
 
 
-def facts_arrays(ws, ids: list[str], as_of: pd.Timestamp) -> dict | None:
+def facts_arrays(ws, ids: list[str], as_of: pd.Timestamp, positions=None) -> dict | None:
     """The purchase-facts columns of ``ids`` as arrays (``found``: the id has a row; the others hold the
-    first row's values), as `facts_of` reads them; None without the artefact or of another as-of date."""
+    first row's values), as `facts_of` reads them; None without the artefact or of another as-of date.
+    ``positions(index, ids)``: the ids' positions in an index, or None (looked up here)."""
     got = _facts_index(ws)
     if got is None:
         return None
     index, facts_as_of, cols = got
     if facts_as_of is not None and facts_as_of != pd.Timestamp(as_of):
         return None
-    pos = index.get_indexer(ids)
+    pos = positions(index, ids) if positions is not None else None
+    pos = index.get_indexer(ids) if pos is None else pos
     found = pos >= 0
     take = np.where(found, pos, 0)
     if not len(index):
