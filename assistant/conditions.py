@@ -31,6 +31,7 @@ CONDITIONS: dict[str, tuple[tuple[str, ...], str, str]] = {
     "sales_channel": (("channel", "order_channel", "signup_channel"), "渠道", "channel"),
     "churn_risk": (("churn_risk", "min_probability"), "流失风险", "churn risk"),
     "silent_days": (("silent_days",), "多久没下单", "days without an order"),
+    "no_order_from": (("no_order_from",), "期间没下单", "no order in a period"),
 }
 _RISK_WORDS = {"high": ("流失风险高", "high churn risk"), "at_risk": ("有流失风险", "at risk of churning")}
 _CHURN_METRICS = ("at_risk_customers", "churn_probability")   # the churn risk is what they count
@@ -83,6 +84,8 @@ def _label(kind: str, value, zh: bool) -> str:
         if what == "birth_year":
             return f"{lo}–{hi} 年出生" if zh else f"born {lo}–{hi}"
         return (f"{lo}–{hi} 岁" if zh else f"aged {lo}–{hi}") if hi < 129 else (f"{lo} 岁以上" if zh else f"aged {lo}+")
+    if kind == "no_order_from":
+        return f"{value} 起的那段时间没下单" if zh else f"no order in the period from {value}"
     if kind == "silent_days":
         return f"超过 {value} 天没下单" if zh else f"no order in {value} days"
     return str(value)

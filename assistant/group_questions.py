@@ -15,6 +15,8 @@ from tools.segment_tools import ALL_CUSTOMERS
 __all__ = ["group_question"]
 
 GROUP_SLOTS = ("province", "city", "gender", "age_band", "age_range", "sales_channel")
+# "what share of last month's customers were new": the new customers, said in English without the metric's words
+NEW_ONES = re.compile(r"\b(customers|buyers|clients|shoppers)\b.{0,30}\b(were|are|was|is)\s+(new|first[- ]time)\b", re.I)
 SEGMENT_MIX = re.compile(r"分群|分层|分级|分类|八大类|层级|segment|tier|\brfm\b", re.I)
 
 
@@ -24,15 +26,23 @@ def group_question(q: str, slots: dict, scores: dict, boosts: dict, named_segmen
     as_of = pd.Timestamp(as_of).normalize()
     to_today = not slots.get("date_to") or pd.Timestamp(slots["date_to"]) >= as_of - pd.Timedelta(days=1)
     writing = bool(boosts.get("draft") or boosts.get("draft_batch"))
-    if lapsed and to_today and not COUNTING.search(q) and not boosts.get("campaign") and (writing or SHOW_CUSTOMERS.search(q)):
-        # those customers, listed or written to: ordered before, nothing in the last N days
-        slots["silent_days"] = slots.pop("lapse_days", None) or silence_of(slots, as_of)
+    if lapsed and not COUNTING.search(q) and not boosts.get("campaign") and (writing or SHOW_CUSTOMERS.search(q)):
+        # those customers, listed or written to: ordered before, nothing in the last N days — or, for a
+        # period that has ended ("上个季度没下单的客户有哪些"), nothing in that period (orders since do not matter)
+        if to_today:
+            slots["silent_days"] = slots.pop("lapse_days", None) or silence_of(slots, as_of)
+        else:
+            slots["no_order_from"], slots["no_order_to"] = slots["date_from"], slots["date_to"]
         for k in ("metric", "date_from", "date_to", "date_phrase"):
             slots.pop(k, None)   # the span is the silence, not a period to rank spend in
         slots.setdefault("segment", ALL_CUSTOMERS)
         scores["draft_batch" if writing else "segment"] = max(scores.values()) + 0.01
     elif lapsed and max(scores, key=scores.get) in ("churn", "kpi", "segment", "rfm", "care"):
         scores["kpi"] = max(scores.values()) + 0.01   # "超过90天没下单的客户有多少": a count, not the churn model's list
+    complaints = {f: boosts[f] for f in ("similar", "topics") if boosts.get(f, 0) >= 0.15}
+    if named_segment and complaints and max(scores, key=scores.get) in ("segment", "rfm"):
+        # "冠军客户有没有投诉过物流慢": the segment's complaints, not its member list
+        scores[max(complaints, key=complaints.get)] = max(scores.values()) + 0.01
     who = ("gender", "age_band", "age_range", "sales_channel")
     if not named_segment and not slots.get("segment") and not slots.get("by") and any(slots.get(k) for k in GROUP_SLOTS) \
             and max(scores, key=scores.get) in ("segment", "rfm") and not SHOW_CUSTOMERS.search(q) and \
@@ -45,6 +55,18 @@ def group_question(q: str, slots: dict, scores: dict, boosts: dict, named_segmen
             and max(scores, key=scores.get) in ("segment", "rfm") and slots.get("metric") in (None, "customers"):
         # "女性冠军客户有多少": the segment's customers of that group, counted (the segment table has no gender)
         slots["metric"] = "customers"
+        scores["kpi"] = max(scores.values()) + 0.01
+        return
+    new_ones = slots.get("customer_type") or ("新客 new" if slots.get("metric") == "new_customers" or NEW_ONES.search(q) else None)
+    if SHARE_OF.search(q) and new_ones and not slots.get("by") and not SEGMENT_MIX.search(q) and not boosts.get("campaign") \
+            and slots.get("metric") in (None, "new_customers", *SHARE_METRICS):
+        # "上个月新客户占比": the period's buyers whose first order is in it, as a share of all its buyers (the
+        # customer type, not the RFM segment "新客户"); "新客销售额占比": their sales' share
+        slots["customer_type"] = new_ones
+        if slots.get("metric") in (None, "new_customers"):
+            slots["metric"] = "customers"
+        slots["share_of_all"] = True
+        slots.pop("segment", None)
         scores["kpi"] = max(scores.values()) + 0.01
         return
     if SHARE_OF.search(q) and any(slots.get(k) for k in GROUP_SLOTS) and not slots.get("by") and not named_segment \

@@ -10,7 +10,7 @@ import re
 from tools.kpi_words import METRIC_WORDS
 from tools.spec import specs
 
-__all__ = ["customer_type_named", "BLAME", "LISTING", "GENDER_ONE", "CHURN_HIGH", "CHURN_AT_RISK", "churn_risk_named", "message_slots", "COUNTING", "THEM", "OUT_OF_SCOPE", "age_band_named", "metrics_named", "has_slots", "SEG_WORDS", "rx", "HELP_CUE", "FOLLOWUP", "PRONOUN", "ORDINAL", "PREVIOUS_PERIOD", "SAME_PERIOD_LAST_YEAR", "WHY", "CHANGE", "LANGUAGE_SWITCH", "UNSUPPORTED", "NEVER_BOUGHT", "COMPLAINT_CONTEXT", "GROUP_METRICS", "LOWEST", "AND_WORDS", "PLACE_GROUPS", "CHANNEL_ALIASES", "known_words", "all_cues"]
+__all__ = ["customer_type_named", "group_spans", "AGE_WORDS", "BLAME", "LISTING", "GENDER_ONE", "CHURN_HIGH", "CHURN_AT_RISK", "churn_risk_named", "message_slots", "COUNTING", "THEM", "OUT_OF_SCOPE", "age_band_named", "metrics_named", "has_slots", "SEG_WORDS", "rx", "HELP_CUE", "FOLLOWUP", "PRONOUN", "ORDINAL", "PREVIOUS_PERIOD", "SAME_PERIOD_LAST_YEAR", "WHY", "CHANGE", "LANGUAGE_SWITCH", "UNSUPPORTED", "NEVER_BOUGHT", "COMPLAINT_CONTEXT", "GROUP_METRICS", "LOWEST", "AND_WORDS", "PLACE_GROUPS", "CHANNEL_ALIASES", "known_words", "all_cues"]
 
 
 SEG_WORDS = re.compile(r"分群|分层|细分|客群|群体|人群|分组|分类|这一类|这类|类客户|段|segment|tier|group|cohort|bucket|"
@@ -139,13 +139,13 @@ CHURN_AT_RISK = rx(r"有流失风险|存在流失风险|有流失的?(风险|可
                    r"\bat[- ]risk\b|\b(likely|about|going) to (churn|leave)|\b(might|may|could|will) (churn|leave us)|"
                    r"\brisk of (churn|churning|leaving)|\bchurn risk|\bchurning\b")
 # a list asked for ("名单", "who are"): the segment's members, not a number
-LISTING = rx(r"哪些|有谁|是谁|都是谁|名单|列出|列一下|成员|清单|\bwho\b|\blist\b|members|names")
+LISTING = rx(r"哪些|有那些[?？。!！]*$|有谁|是谁|都是谁|名单|列出|列一下|成员|清单|\bwho\b|\blist\b|members|names")
 # "show customers who…", "which customers…", "who are…": a list of customers asked for (a bare "customers who…"
 # is a noun phrase, which a count answers as well)
-SHOW_CUSTOMERS = rx(r"哪些|有谁|是谁|名单|列出|列一下|清单|\b(list|who are|who is|names)\b|"
+SHOW_CUSTOMERS = rx(r"哪些|有那些[?？。!！]*$|有谁|是谁|名单|列出|列一下|清单|\b(list|who are|who is|names)\b|"
                     r"\b(show|give|get|find|pull)( me)?( (the|all|our))? (customers|clients|buyers|people)\b|\bwhich (customers|clients|buyers)\b")
 # "女性客户占比", "what share of customers are from Jiangsu": a group's share of everyone
-SHARE_OF = rx(r"占比|占多少|占全部|占总|比例|百分之几|百分比|几成|\b(share|percentage|proportion|percent|fraction)\b|% of")
+SHARE_OF = rx(r"占比|(站|战)比|占多少|占全部|占总|比例|百分之几|百分比|几成|\b(share|percentage|proportion|percent|fraction)\b|% of")
 # a count ("有多少", "how many")
 COUNTING = rx(r"多少|几个|几位|how many|number of|count")
 # "他们平均消费多少": the group of the last answer
@@ -171,6 +171,28 @@ def age_band_named(q: str) -> str | None:
     if re.search(r"55岁(以上|及以上)|over 55|55\+", q, re.I):
         return "55+"
     return None
+
+
+# an age said as words ("30岁以上", "90后", "under 25", "aged 25-34"): the span, to take out of a complaint's text
+AGE_WORDS = rx(r"(?<!\d)[0-9]0\s*后|\d{2}\s*(?:到|至|-|~|–|to)\s*\d{2}\s*(?:岁|周岁|years?(?: old)?)|(?:aged|between)\s+\d{2}\s*"
+               r"(?:-|–|to|and)\s*\d{2}|\d{2}\s*(?:周岁|岁)\s*(?:及以上|以上|往上|或以上|及以下|以下|以内)?|"
+               r"(?:over|above|older than|under|below|younger than)\s+\d{2}\b|不到\s*\d{2}\s*岁|\d{2}\s*\+")
+
+
+def group_spans(q: str, slots: dict, place_spans) -> tuple[str, ...]:
+    """The words of ``q`` that say which customers it means (a place or segment, a gender, an age), each with the
+    "哪些 … 的客户里" around it: "哪些男性客户投诉过物流慢" → ("哪些男性客户",). A complaint search drops
+    them from its text (the tool filters by them instead)."""
+    words = list(place_spans or ())
+    if slots.get("gender"):
+        words += [m.group(0) for m in GENDER_ONE.finditer(q)]
+    if slots.get("age_band") or slots.get("age_range"):
+        words += [m.group(0) for m in AGE_WORDS.finditer(q)]
+    out = []
+    for w in sorted({w for w in words if w}, key=len, reverse=True):
+        m = re.search(r"(哪些|哪位|哪个)?(来自|在)?" + re.escape(w) + r"(的)?(客户|顾客|用户|会员|买家)?(们)?(里面|里|中|当中|之中)?", q)
+        out.append(m.group(0) if m else w)
+    return tuple(out)
 
 
 def age_range_named(q: str) -> tuple[str, int, int] | None:

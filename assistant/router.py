@@ -28,7 +28,7 @@ import sys
 from assistant.intent import IntentModel
 from assistant.route import Route
 from assistant.pending import resolve_pending
-from assistant.question_words import (ARTEFACT_METRICS, AND_WORDS, BLAME, CHANGE, CHANNEL_ALIASES, CHURN_BY, CHURN_WORDS, NEVER_BOUGHT, RATE_WORDS, COMPLAINT_CONTEXT, FOLLOWUP, GENDER_ONE, GROUP_METRICS, LANGUAGE_SWITCH, LISTING, LOWEST, ORDINAL, OUT_OF_SCOPE, PLACE_GROUPS, PREVIOUS_PERIOD, PRONOUN, SAME_PERIOD_LAST_YEAR, SEG_WORDS, THEM, TWO_PERIODS, BOTH_GENDERS, churn_risk_named, message_slots, weekdays_named, without_new_customers, age_range_named, customer_type_named, UNSUPPORTED, WHY, age_band_named, all_cues, has_slots, known_words, metrics_named)
+from assistant.question_words import (ARTEFACT_METRICS, AND_WORDS, BLAME, CHANGE, CHANNEL_ALIASES, CHURN_BY, CHURN_WORDS, NEVER_BOUGHT, RATE_WORDS, COMPLAINT_CONTEXT, FOLLOWUP, GENDER_ONE, GROUP_METRICS, LANGUAGE_SWITCH, LISTING, LOWEST, ORDINAL, OUT_OF_SCOPE, PLACE_GROUPS, PREVIOUS_PERIOD, PRONOUN, SAME_PERIOD_LAST_YEAR, SEG_WORDS, THEM, TWO_PERIODS, BOTH_GENDERS, churn_risk_named, group_spans, message_slots, weekdays_named, without_new_customers, age_range_named, customer_type_named, UNSUPPORTED, WHY, age_band_named, all_cues, has_slots, known_words, metrics_named)
 from assistant.lang import parse_date_range, parse_days, parse_top, span_days, two_periods
 from assistant.homophones import homophone_fixer
 from assistant.conditions import unapplied_conditions
@@ -112,6 +112,8 @@ class Router:
                 boosts[fam] = max(boosts.get(fam, 0.0), b)
         scores = {f: s + boosts.get(f, 0.0) for f, s in fam_scores.items()}
         slots = self._slots(q, lang, mentions, item, seg, prov, city)
+        # "哪些男性客户投诉过物流慢", "冠军客户有没有投诉过…": who complained, not what about
+        slots["group_spans"] = group_spans(q, slots, place_spans + ([seg[2]] if seg and seg[3] else []))
         has_customer = bool(mentions)
         pronoun = bool(PRONOUN.search(q))
         # slot-driven adjustments
@@ -201,7 +203,7 @@ class Router:
             scores["churn"] = scores["kpi"] + 0.01  # "which city has the highest churn": no churn KPI, the at-risk list
         top2 = sorted(scores, key=lambda f: -scores[f])[:3]
         if top2[0] == "similar" and "topics" in top2 and not has_customer and not pronoun and not slots.get("status") and \
-                not complaint_text(q, (slots.get("date_phrase"),), fallback=False):
+                not complaint_text(q, (slots.get("date_phrase"), *slots["group_spans"]), fallback=False):
             # "which products do customers complain about": no description to match → the topics
             scores["topics"] = scores["similar"] + 0.01
         if boosts.get("draft") and boosts.get("care") and not has_customer and not pronoun and \

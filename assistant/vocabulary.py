@@ -562,7 +562,7 @@ _CT_EN = re.compile(
     r"says|tell|the|a|an|got|seen|see|this|that|these|those|there|been|were|was|is|are|how|handle[ds]?|handling|"
     r"resolve[ds]?|resolving|fix(ed)?|deal(t)? with|past|of|with|for|on|in|where|who|from|up|please|pls|can|could|you|"
     r"other|others|also|too|same|kind|sort|instead|what about|how about|and|then|now|issues? (with|of|about)|open|resolved|closed|unresolved|pending|recent|"
-    r"recently|last|time|times|top|happen(ed|s)?|else|\d+)\b", re.I)
+    r"recently|last|time|times|top|most|mostly|often|usually|commonly|happen(ed|s)?|else|\d+)\b", re.I)
 
 
 def complaint_text(q: str, drop: tuple = (), fallback: bool = True) -> str:

@@ -7,7 +7,8 @@ from the workspace; expected facts recomputed with plain pandas). Each expected 
 - **routing**: the tool called equals the expected tool (or no tool for help / out-of-scope
   questions; a clarifying question where one is expected);
 - **arguments** (over correctly routed turns): every expected argument equals the one passed
-  (dates exactly, numbers numerically); ``arg_contains`` words appear in free-text arguments;
+  (dates exactly, numbers numerically); ``arg_contains`` words appear in free-text arguments and
+  ``arg_lacks`` words do not;
 - **facts**: every expected fact is in the answer text — a name or label as a substring (ahead of
   other labels where the fact says ``before``: a ranking's #1), a number as written (thousands
   separators, percentages and rounding understood);
@@ -144,6 +145,9 @@ def score_turn(expect: dict, out: dict) -> dict:
         for k, words in (expect.get("arg_contains") or {}).items():
             val = str(got.get(k) or "").lower()
             args_ok = args_ok and any(w.lower() in val for w in words)
+        for k, words in (expect.get("arg_lacks") or {}).items():
+            val = str(got.get(k) or "").lower()
+            args_ok = args_ok and not any(w.lower() in val for w in words)
     facts = expect.get("facts") or []
     facts_ok = None
     missing = []
@@ -281,6 +285,10 @@ def outcome(expect: dict, out: dict, s: dict, question: str = "") -> tuple[str, 
             want = expect.get("args") or {}
             got = call.get("args") or {}
             what += [f"{k} {got.get(k)!r} (expected {v!r})" for k, v in want.items() if not _same(v, got.get(k))]
+            what += [f"{k} {got.get(k)!r} (expected one of {w})" for k, w in (expect.get("arg_contains") or {}).items()
+                     if not any(x.lower() in str(got.get(k) or "").lower() for x in w)]
+            what += [f"{k} {got.get(k)!r} (has {x!r})" for k, w in (expect.get("arg_lacks") or {}).items()
+                     for x in w if x.lower() in str(got.get(k) or "").lower()]
         if s.get("facts_ok") is False:
             what.append(f"missing {s.get('missing')}")
         return "partial", "; ".join(what)

@@ -30,7 +30,9 @@ them) and ``questions_decline.jsonl`` (questions that must get no confident answ
 turns may say, besides tool/args/facts/period: ``tools`` (several acceptable tools), ``judge``
 (filters the facts apply that have no agreed argument name yet, e.g. {"segment": "Champions"}),
 ``unapplied`` (a condition the tool may not be able to apply: applied, or the answer says it was not),
-``one_of`` (alternative argument sets, each may name a "period"), ``fact_periods`` (the facts
+``one_of`` (alternative argument sets, each may name a "period"), ``lapse_period`` (no order in this period and one
+before it, as ``no_order_from``/``no_order_to`` or, for a period up to today, ``silent_days``; no date arguments),
+``arg_lacks`` (words a free-text argument must not contain: "哪些男性" is no complaint text), ``fact_periods`` (the facts
 hold for any of these periods), ``"period": "all"`` (no date arguments expected), ``decline``
 (no confident answer expected) and ``rerender`` (the previous answer shown again, e.g. in
 English: no new tool call needed).
@@ -330,6 +332,12 @@ def _matching(J: "Judge", args: dict) -> pd.Index:
         recent = set(o.loc[o["order_date"] >= start, "customer_id"].astype(str))
         before = set(o.loc[o["order_date"] < start, "customer_id"].astype(str))
         ids = ids[ids.isin(list(before - recent))]
+    if args.get("no_order_from"):   # ordered before the period, none in it (orders after it do not count)
+        o = J.f.orders
+        a, b = pd.Timestamp(args["no_order_from"]), pd.Timestamp(args["no_order_to"]) + pd.Timedelta(days=1)
+        inside = set(o.loc[(o["order_date"] >= a) & (o["order_date"] < b), "customer_id"].astype(str))
+        before = set(o.loc[o["order_date"] < a, "customer_id"].astype(str))
+        ids = ids[ids.isin(list(before - inside))]
     age, born = J.cust["_age"], pd.to_datetime(J.cust["birthday"], errors="coerce").dt.year
     for col, lo, hi in ((age, args.get("age_min"), args.get("age_max")), (born, args.get("born_from"), args.get("born_to"))):
         if lo is not None or hi is not None:
@@ -685,6 +693,21 @@ def semantic_facts(name: str, param, f: Facts, v: dict, period, args: dict) -> l
         return [Expect(value=float(len(buyers)), label="customers in the group"),
                 Expect(values=(len(buyers) / len(f.rfm), len(ids) / len(f.customers)), pct=True, critical=True,
                        label="their share of all customers")]
+    if name == "new_share":  # customers whose first order ever is in the period, as a share of the period's buyers
+        o = f.orders
+        a, b = pd.Timestamp(period[0]), pd.Timestamp(period[1]) + pd.Timedelta(days=1)
+        buyers = set(o.loc[(o["order_date"] >= a) & (o["order_date"] < b), "customer_id"].astype(str))
+        first = o.groupby("customer_id")["order_date"].min()
+        new = {c for c in buyers if first[c] >= a}
+        return [Expect(value=float(len(new)), label="new customers in the period"),
+                Expect(value=len(new) / len(buyers), pct=True, critical=True, label="their share of the period's buyers")]
+    if name == "complaints_who":  # complaints (in the period) from the customers with every condition asked for
+        fb = f.feedback[f.feedback["kind"].astype(str) == "complaint"]
+        if period:
+            ts = pd.to_datetime(fb["created_at"], errors="coerce")
+            fb = fb[(ts >= pd.Timestamp(period[0])) & (ts < pd.Timestamp(period[1]) + pd.Timedelta(days=1))]
+        ids = _matching(J, args)
+        return [Expect(value=float(fb["customer_id"].astype(str).isin(ids).sum()), label="complaints from the group")]
     if name == "lang":  # the answer is written in this language
         return [Expect(script=param, label=f"answer in {param}")]
     return None
@@ -1026,26 +1049,34 @@ def build_cases(ws: Workspace, templates: list[dict] | None = None) -> list[dict
                     args.setdefault("date_from", period[0])
                     args.setdefault("date_to", period[1])
                 judge = _sub(exp.get("judge") or {}, v)
-                fargs = {**args, **judge}
+                # facts hold for the question as asked: a condition the tool may not apply counts too
+                fargs = {**args, **judge, **_sub(exp.get("unapplied") or {}, v)}
+                alts = []
+                if exp.get("lapse_period"):   # "上个季度没下单的客户": no order in that period, ordered before it
+                    a, b = f.period(exp["lapse_period"])
+                    fargs.update(no_order_from=a, no_order_to=b)
+                    alts.append({"no_order_from": a, "no_order_to": b})
+                    if pd.Timestamp(b) >= f.as_of - pd.Timedelta(days=1):   # up to today: the same as N silent days
+                        alts.append({"silent_days": int((f.as_of - pd.Timestamp(a)).days)})
                 names = _sub(exp.get("facts") or [], v)
                 if exp.get("fact_periods"):
                     facts = _merge_alternatives([_facts(names, f, v, f.period(p), fargs) for p in exp["fact_periods"]])
                 else:
                     facts = _facts(names, f, v, period, fargs)
                 e = {"tool": exp.get("tool"), "args": args, "facts": facts, "clarify": bool(exp.get("clarify")),
-                     "arg_contains": exp.get("arg_contains") or {}}
+                     "arg_contains": exp.get("arg_contains") or {}, "arg_lacks": _sub(exp.get("arg_lacks") or {}, v)}
                 if exp.get("tools"):
                     e["tools"] = list(exp["tools"])
                 if exp.get("one_of"):
-                    alts = []
                     for alt in _sub(exp["one_of"], v):
                         alt = dict(alt)
                         if alt.get("period"):
                             a, b = f.period(alt.pop("period"))
                             alt.update(date_from=a, date_to=b)
                         alts.append(alt)
+                if alts:
                     e["one_of"] = alts
-                if pname == "all":
+                if pname == "all" or exp.get("lapse_period"):
                     e["absent"] = ["date_from", "date_to"]
                 for k in ("decline", "rerender"):
                     if exp.get(k):

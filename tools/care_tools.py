@@ -109,7 +109,8 @@ _CALENDAR_OCCASIONS = ("birthday", "festival", "winback", "vip_thanks", "regular
 
 def _care_args(f) -> dict:
     a = {**f.top(), **f.copy(("days", "province", "city")), **who_args(f)}   # "本周哪些女性客户过生日"
-    a.pop("silent_days", None)
+    for k in ("silent_days", "no_order_from", "no_order_to"):   # a calendar of dates, not of who stopped ordering
+        a.pop(k, None)
     if f.slots.get("occasion") in _CALENDAR_OCCASIONS:
         a["occasion"] = f.slots["occasion"]
     return a
@@ -294,6 +295,7 @@ def draft_care_batch(segment: str,
                      age_band: Literal["<25", "25-34", "35-44", "45-54", "55+"] | None = None,
                      age_min: int | None = None, age_max: int | None = None, born_from: int | None = None,
                      born_to: int | None = None, signup_channel: str | None = None, silent_days: int | None = None,
+                     no_order_from: str | None = None, no_order_to: str | None = None,
                      *, ctx: ToolContext | None = None) -> dict:
     """Draft a care message for every customer of a segment — optionally only those at churn risk, in
     one place, of one gender, age or sign-up channel — into a CSV file for a person to review and send
@@ -316,7 +318,8 @@ def draft_care_batch(segment: str,
     floor = churn_risk_floor(churn_risk, min_probability)
     conds = CustomerConditions(province=province, city=city, gender=gender, age_band=age_band, age_min=age_min,
                              age_max=age_max, born_from=born_from, born_to=born_to, signup_channel=signup_channel,
-                             silent_days=silent_days)
+                             silent_days=silent_days,
+                             no_order_from=no_order_from, no_order_to=no_order_to)
     ids, only, words = _batch_members(ws, segment, floor, conds)
     base = {"segment": segment, "occasion": occasion, "channel": channel, "segment_size": len(ids),
             "churn_risk": churn_risk if min_probability is None else None, "min_probability": floor,
@@ -380,7 +383,7 @@ def _batch_args(f) -> dict:
     if s.get("min_probability") is not None and re.search(r"流失|churn", f.q, re.I):   # "流失概率超过80%的": that number
         a.pop("churn_risk", None)
         a["min_probability"] = s["min_probability"]
-    if "silent_days" in a and not s.get("occasion"):
+    if ("silent_days" in a or "no_order_from" in a) and not s.get("occasion"):
         a["occasion"] = "winback"   # "给超过90天没下单的客户写短信": customers gone quiet, a win-back
     if "churn_risk" in a or "min_probability" in a:
         a.setdefault("segment", ALL_CUSTOMERS)   # "给流失风险高的客户写短信": every customer at that risk

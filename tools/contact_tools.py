@@ -236,8 +236,11 @@ def _contact_args(f) -> dict:
                 break
     a.update(f.top())
     a.update(f.copy(("province", "city")))
-    a.update({k: v for k, v in who_args(f).items() if k != "silent_days"})   # "哪些女性客户超过90天没联系过了"
+    a.update({k: v for k, v in who_args(f).items() if k not in _ORDER_SILENCE})   # "哪些女性客户超过90天没联系过了"
     return a
+
+
+_ORDER_SILENCE = ("silent_days", "no_order_from", "no_order_to")   # no order, not no contact
 
 
 PRONOUN_RX = re.compile(r"[他她](?!们)|该客户|这个客户|这位|\b(his|her|him|this customer|the customer|he|she)\b", re.I)

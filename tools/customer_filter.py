@@ -17,14 +17,17 @@ import pandas as pd
 from knowledge.errors import GuanxiError
 from tools.context import ToolError, match_place
 
-__all__ = ["CustomerConditions", "CONDITION_HELP", "age_args", "who_args", "keep_in_workspace", "conditions_documented"]
+__all__ = ["CustomerConditions", "CONDITION_HELP", "age_args", "who_args", "keep_in_workspace", "lapsed_in_period",
+           "conditions_documented"]
 
 
 @dataclass(frozen=True)
 class CustomerConditions:
     """Conditions on the customers table; None = not asked. Ages are full years at the as-of date;
     ``silent_days`` N: ordered before, no order in the N days before the as-of date (RFM recency > N, as
-    the lapsed_customers metric counts them)."""
+    the lapsed_customers metric counts them); ``no_order_from`` … ``no_order_to`` (days, both included): ordered
+    before the first, none in the period ("上个季度没下单的客户"; orders after it do not count), as
+    lapsed_customers over that period counts them."""
     province: str | None = None
     city: str | None = None
     gender: str | None = None
@@ -35,13 +38,17 @@ class CustomerConditions:
     born_to: int | None = None
     signup_channel: str | None = None
     silent_days: int | None = None
+    no_order_from: str | None = None
+    no_order_to: str | None = None
 
     def asked(self) -> dict:
         return {k: v for k, v in asdict(self).items() if v not in (None, "")}
 
-    def keep(self, customers: pd.DataFrame, as_of, recency_days: pd.Series | None = None) -> np.ndarray:
+    def keep(self, customers: pd.DataFrame, as_of, recency_days: pd.Series | None = None,
+             lapsed_in_period: np.ndarray | None = None) -> np.ndarray:
         """Which rows of ``customers`` meet every condition (a missing value meets none);
-        ``recency_days`` (aligned with the rows, NaN = never ordered) is needed for silent_days."""
+        ``recency_days`` (aligned with the rows, NaN = never ordered) is needed for silent_days, and
+        ``lapsed_in_period`` (aligned booleans: ordered before no_order_from, none in the period) for no_order_from."""
         from tools.kpi import age_band, full_years, match_values
         keep = np.ones(len(customers), dtype=bool)
         asked = self.asked()
@@ -52,6 +59,12 @@ class CustomerConditions:
             if recency_days is None:
                 raise ToolError("silent_days needs each customer's days since the last order (the RFM table)")
             keep &= (pd.to_numeric(recency_days, errors="coerce") > days).to_numpy()
+        if "no_order_from" in asked or "no_order_to" in asked:
+            if "no_order_from" not in asked:
+                raise ToolError("no_order_to needs no_order_from (the first day of the period with no order)")
+            if lapsed_in_period is None:
+                raise ToolError("no_order_from needs each customer's orders before and in the period")
+            keep &= np.asarray(lapsed_in_period, dtype=bool)
         for col in ("province", "city"):
             if col in asked:
                 keep &= match_place(customers[col], asked[col]).to_numpy()
@@ -103,6 +116,10 @@ class CustomerConditions:
             out.append(f"{a['signup_channel']}渠道注册" if zh else f"signed up on {a['signup_channel']}")
         if "silent_days" in a:
             out.append(f"超过 {a['silent_days']} 天没有下单" if zh else f"no order in the last {a['silent_days']} days")
+        if "no_order_from" in a:
+            end = a.get("no_order_to") or ("今天" if zh else "today")
+            out.append(f"{a['no_order_from']} 至 {end} 没有下单（之前下过单）" if zh else
+                       f"no order from {a['no_order_from']} to {end} (ordered before)")
         return out
 
 
@@ -118,6 +135,9 @@ CONDITION_HELP = {
     "born_to": 'only customers born in or before this year, e.g. 1999 for "90后"',
     "signup_channel": "only customers who signed up on this channel (customers.channel), e.g. 抖音",
     "silent_days": 'only customers with no order in the last N days who ordered before, e.g. 90 for "超过90天没下单的"',
+    "no_order_from": 'only customers who ordered before this day and not from it to no_order_to, YYYY-MM-DD, '
+                     'e.g. the first day of last quarter for "上个季度没下单的"',
+    "no_order_to": "with no_order_from, the period's last day (included), YYYY-MM-DD; default up to the as-of date",
 }
 
 
@@ -135,8 +155,27 @@ def keep_in_workspace(ws, conds: CustomerConditions, ids: pd.Index) -> np.ndarra
     """Which of the customers ``ids`` meet ``conds`` in the workspace (its customers table, and its
     RFM recency for silent_days)."""
     from tools.context import customers_by_id, rfm_by_id
-    recency = rfm_by_id(ws)["recency_days"].reindex(ids) if conds.asked().get("silent_days") else None
-    return conds.keep(customers_by_id(ws).reindex(ids), ws.as_of(), recency_days=recency)
+    asked = conds.asked()
+    recency = rfm_by_id(ws)["recency_days"].reindex(ids) if asked.get("silent_days") else None
+    lapsed = lapsed_in_period(ws, asked["no_order_from"], asked.get("no_order_to"), ids) if asked.get("no_order_from") else None
+    return conds.keep(customers_by_id(ws).reindex(ids), ws.as_of(), recency_days=recency, lapsed_in_period=lapsed)
+
+
+def lapsed_in_period(ws, first_day, last_day, ids: pd.Index) -> np.ndarray:
+    """Which of ``ids`` ordered before ``first_day`` and not from it to ``last_day`` (included; None = up to
+    the as-of date): the customers lapsed_customers counts over that period."""
+    from tools.orders_index import period_totals
+    try:
+        a = pd.Timestamp(first_day).normalize()
+        b = min(pd.Timestamp(last_day).normalize() + pd.Timedelta(days=1), ws.as_of()) if last_day else ws.as_of()
+    except (ValueError, TypeError):
+        raise ToolError(f"no_order_from / no_order_to must be dates YYYY-MM-DD, got {first_day!r} / {last_day!r}") from None
+    if b <= a:
+        raise ToolError(f"no_order_to ({last_day}) is before no_order_from ({first_day})")
+    before, _ = period_totals(ws, None, a)
+    inside, _ = period_totals(ws, a, b)
+    ids = pd.Index(ids).astype(str)
+    return (ids.isin(before.index) & ~ids.isin(inside.index))
 
 
 def age_args(slots: dict) -> dict:
@@ -159,6 +198,7 @@ def who_args(frame) -> dict:
     out.update(age_args(s))
     if s.get("sales_channel"):
         out["signup_channel"] = s["sales_channel"]
-    if s.get("silent_days"):
-        out["silent_days"] = s["silent_days"]
+    for k in ("silent_days", "no_order_from", "no_order_to"):
+        if s.get(k):
+            out[k] = s[k]
     return out

@@ -5,11 +5,16 @@ complaint text is customer data: masked here for every role but admin, never ins
 """
 from __future__ import annotations
 
+from typing import Literal
+
+import numpy as np
 import pandas as pd
 
 from knowledge.errors import GuanxiError
 from knowledge.workspace import Workspace
-from tools.context import ToolContext, ToolError, cached, context, mask_text, top_n
+from tools.context import (ToolContext, ToolError, cached, context, customers_by_id, mask_text, resolve_segment, rfm_by_id,
+                           top_n)
+from tools.customer_filter import CustomerConditions, conditions_documented, keep_in_workspace, who_args
 from tools.formatting import STATUS_ZH, bullets, fmt_int, fmt_pct, period, short
 from tools.results import fmt_date, to_jsonable
 from tools.spec import EVERY_ROLE, Cue, ToolSpec, register
@@ -64,12 +69,39 @@ def latest_complaint(ws: Workspace, cid: str) -> str | None:
     return str(mine["text"].iloc[-1])[:200]
 
 
+def _group(ws: Workspace, conds: CustomerConditions, segment: str | None = None) -> list[str] | None:
+    """The ids of the customers ``conds`` (and an RFM segment) ask for ("男性客户投诉过…", "冠军客户投诉过…"),
+    None when they ask for none."""
+    if not conds.asked() and not segment:
+        return None
+    ids = customers_by_id(ws).index
+    if segment:
+        col, value = resolve_segment(segment)
+        rfm = rfm_by_id(ws)
+        ids = ids[ids.isin(rfm.index[rfm[col] == value])]
+    return [str(i) for i in (ids[keep_in_workspace(ws, conds, ids)] if conds.asked() else ids)]
+
+
+def _who_words(r: dict, zh: bool) -> str:
+    """"（男性、广州市的客户）" / " (from male, in 广州市 customers)": the customers the result is limited to."""
+    words = ([r["segment"]] if r.get("segment") else []) + CustomerConditions(**(r.get("customer_conditions") or {})).words(zh)
+    if not words:
+        return ""
+    return f"（{'、'.join(words)}的客户）" if zh else f" (customers: {', '.join(words)})"
+
+
 # =========================================================================== similar_complaints
+@conditions_documented
 def similar_complaints(text: str, k: int = 5, category: str | None = None, status: str | None = None,
                        date_from: str | None = None, date_to: str | None = None, kind: str | None = "complaint",
+                       province: str | None = None, city: str | None = None, gender: Literal["F", "M"] | None = None,
+                       age_band: Literal["<25", "25-34", "35-44", "45-54", "55+"] | None = None,
+                       age_min: int | None = None, age_max: int | None = None, born_from: int | None = None,
+                       born_to: int | None = None, signup_channel: str | None = None, segment: str | None = None,
                        *, ctx: ToolContext | None = None) -> dict:
     """Past complaints most like a description (hybrid semantic + keyword search), with how each
-    was resolved, and how many feedback items passed the filters.
+    was resolved, and how many feedback items passed the filters; optionally only complaints from
+    customers in one place, of one gender, age or sign-up channel.
 
     Args:
         text: what the complaint is about, in any words, e.g. 快递破损 or parcel arrived damaged
@@ -79,16 +111,24 @@ def similar_complaints(text: str, k: int = 5, category: str | None = None, statu
         date_from: first day included, YYYY-MM-DD
         date_to: last day included, YYYY-MM-DD
         kind: complaint (default), suggestion, praise, inquiry, or "all" for every kind of feedback
+        segment: only complaints from the customers of this RFM segment / eight-class segment / tier
     """
     ctx = context(ctx)
     from tools.feedback import similar_feedback
     from tools.service_tools import status_overrides, with_effective_status
     store = feedback_store(ctx)
     kind = None if kind in (None, "", "all", "any") else kind
+    conds = CustomerConditions(province=province, city=city, gender=gender, age_band=age_band, age_min=age_min,
+                               age_max=age_max, born_from=born_from, born_to=born_to, signup_channel=signup_channel)
+    group = _group(ctx.ws, conds, segment)
+    if group is not None and not group:
+        return {"query": text, "filters": {}, "matched": 0, "count": 0, "resolved": 0, "hits": [], "collapsed": 0,
+                "customer_conditions": conds.asked(), "segment": segment, "as_of": fmt_date(ctx.ws.as_of()),
+                "provenance": "similar_complaints: no customer meets the conditions " + str(conds.asked())}
     changes = status_overrides(ctx)   # the event log's follow-through: the status that counts
     res = similar_feedback(store, text, k=top_n(k, 5, 50), kind=kind, category=category or None,
                            status=status or None, date_from=date_from or None, date_to=date_to or None,
-                           status_of={i: c.status for i, c in changes.items()})
+                           customer_id=group, status_of={i: c.status for i, c in changes.items()})
     hits = []
     for h in res.hits:
         h = with_effective_status(to_jsonable(h), changes)
@@ -97,16 +137,29 @@ def similar_complaints(text: str, k: int = 5, category: str | None = None, statu
                 h[key] = mask_text(h[key], ctx.unmasked)
         hits.append(h)
     resolved = sum(1 for h in hits if str(h.get("status")) == "resolved")
-    return {"query": text, "filters": to_jsonable(res.filters), "matched": int(res.matched), "count": len(hits),
+    filters = {k: v for k, v in to_jsonable(res.filters).items() if k != "customer_id"}   # not thousands of ids
+    return {"query": text, "filters": filters, "matched": int(res.matched), "count": len(hits),
             "resolved": resolved, "hits": hits, "collapsed": int(res.collapsed),
-            "as_of": fmt_date(ctx.ws.as_of()),
-            "provenance": res.provenance + (f" · status from the event log for {len(changes):,} complaints" if changes else "")}
+            "customer_conditions": conds.asked(), "segment": segment, "as_of": fmt_date(ctx.ws.as_of()),
+            "provenance": _short_ids(res.provenance, group)
+            + (f" · status from the event log for {len(changes):,} complaints" if changes else "")}
+
+
+def _short_ids(prov: str, group: list[str] | None) -> str:
+    """The provenance with the group's customer ids said as their number."""
+    if not group:
+        return prov
+    for form in (str(group), ",".join(group), ", ".join(group)):
+        prov = prov.replace(form, f"{len(group):,} customers")
+    return prov
 
 
 def _render_similar(r: dict, zh: bool, focus: dict) -> str:
     hits = r.get("hits") or []
+    who_ = _who_words(r, zh)
     if not hits:
-        return (f"没有找到与「{short(r.get('query'), 60)}」相似的投诉。" if zh else f"No complaints similar to \"{short(r.get('query'), 60)}\".")
+        return (f"没有找到与「{short(r.get('query'), 60)}」相似的投诉{who_}。" if zh else
+                f"No complaints similar to \"{short(r.get('query'), 60)}\"{who_}.")
     lines = []
     for h in hits:
         status = h.get("status")
@@ -122,18 +175,24 @@ def _render_similar(r: dict, zh: bool, focus: dict) -> str:
             lines.append(f"[{date}, {label}] {fid} \"{short(h.get('text'))}\""
                          + (f" → resolution: {short(res, 50)}" if res else ""))
     if zh:
-        return (f"找到 {fmt_int(len(hits))} 条与「{short(r.get('query'), 60)}」相似的投诉（其中 {fmt_int(r.get('resolved'))} 条已解决）：\n"
+        return (f"找到 {fmt_int(len(hits))} 条与「{short(r.get('query'), 60)}」相似的投诉{who_}（其中 {fmt_int(r.get('resolved'))} 条已解决）：\n"
                 + bullets(lines))
-    return (f"{fmt_int(len(hits))} complaints similar to \"{short(r.get('query'), 60)}\" ({fmt_int(r.get('resolved'))} resolved):\n"
+    return (f"{fmt_int(len(hits))} complaints similar to \"{short(r.get('query'), 60)}\"{who_} ({fmt_int(r.get('resolved'))} resolved):\n"
             + bullets(lines))
 
 
 def _similar_args(f) -> dict:
     s = f.slots
-    a = {"text": f.complaint_text(f.q, (s.get("date_phrase"), *s.get("mention_spans", ())))}
+    a = {"text": f.complaint_text(f.q, (s.get("date_phrase"), *s.get("mention_spans", ()), *s.get("group_spans", ())))}
     a.update(f.top("k"))
-    a.update(f.copy(("status", "date_from", "date_to")))
+    a.update(f.copy(("status", "date_from", "date_to", "province", "city")))
+    if s.get("segment") and s.get("segment_strong"):
+        a["segment"] = s["segment"]   # "冠军客户有没有投诉过物流慢"
+    a.update({k: v for k, v in who_args(f).items() if k not in _ORDER_SILENCE})   # "哪些男性客户投诉过物流慢"
     return a
+
+
+_ORDER_SILENCE = ("silent_days", "no_order_from", "no_order_to")   # about orders: not a complaint filter
 
 
 def _similar_inherit(args: dict, new: dict, f) -> None:
@@ -182,22 +241,34 @@ register(ToolSpec(
 
 
 # =========================================================================== complaint_topics
+@conditions_documented
 def complaint_topics(date_from: str | None = None, date_to: str | None = None, top: int = 10,
+                     province: str | None = None, city: str | None = None, gender: Literal["F", "M"] | None = None,
+                     age_band: Literal["<25", "25-34", "35-44", "45-54", "55+"] | None = None,
+                     age_min: int | None = None, age_max: int | None = None, born_from: int | None = None,
+                     born_to: int | None = None, signup_channel: str | None = None, segment: str | None = None,
                      *, ctx: ToolContext | None = None) -> dict:
     """The main complaint topics in a period, each with a label, keywords, a count, a share, a
-    monthly trend and example complaints, biggest first.
+    monthly trend and example complaints, biggest first; optionally only the complaints of customers
+    in one place, of one gender, age or sign-up channel ("男性客户最常投诉什么").
 
     Args:
         date_from: first day included, YYYY-MM-DD
         date_to: last day included, YYYY-MM-DD
         top: how many topics (default 10)
+        segment: only complaints from the customers of this RFM segment / eight-class segment / tier
     """
     ctx = context(ctx)
     ws = ctx.ws
     from tools.feedback import complaint_topics as _topics
     store = feedback_store(ctx)
     meta, art = ws.artefact("feedback_topics_meta"), ws.artefact("feedback_topics")
-    res = _topics(ws.table("feedback"), store, date_from=date_from or None, date_to=date_to or None,
+    conds = CustomerConditions(province=province, city=city, gender=gender, age_band=age_band, age_min=age_min,
+                               age_max=age_max, born_from=born_from, born_to=born_to, signup_channel=signup_channel)
+    feedback, group = ws.table("feedback"), _group(ws, conds, segment)
+    if group is not None:
+        feedback = feedback.loc[np.asarray(feedback["customer_id"].astype(str).isin(group), dtype=bool)]
+    res = _topics(feedback, store, date_from=date_from or None, date_to=date_to or None,
                   top=top_n(top, 10, 50), fitted=(meta, art) if meta is not None and art is not None else None)
     fb = cached(ws, "feedback_by_id", lambda: ws.table("feedback").assign(
         feedback_id=ws.table("feedback")["feedback_id"].astype(str)).drop_duplicates("feedback_id", keep="last")
@@ -215,7 +286,10 @@ def complaint_topics(date_from: str | None = None, date_to: str | None = None, t
         chart = bar_chart_json(cdf, "label", "count", "投诉主题", "Complaint topics", y_title="投诉数 complaints")
     return {"date_from": res.date_from, "date_to": res.date_to, "total": int(res.total), "n_topics": int(res.n_topics),
             "topics": topics, "months": res.months, "method": res.method, "chart": chart,
-            "as_of": fmt_date(ws.as_of()), "provenance": res.provenance}
+            "customer_conditions": conds.asked(), "segment": segment, "as_of": fmt_date(ws.as_of()),
+            "provenance": res.provenance + (f" · complaints of the {len(group):,} customers meeting "
+                                            f"{dict(conds.asked(), **({'segment': segment} if segment else {}))}"
+                                            if group is not None else "")}
 
 
 def _render_topics(r: dict, zh: bool, focus: dict) -> str:
@@ -231,15 +305,18 @@ def _render_topics(r: dict, zh: bool, focus: dict) -> str:
         else:
             lines.append(f"{t.get('label')}: {fmt_int(t.get('count'))} complaints ({fmt_pct(t.get('share'))})"
                          + (f", keywords {kw}" if kw else "") + (f", e.g. \"{short(ex, 40)}\"" if ex else ""))
+    who_ = _who_words(r, zh)
     if zh:
-        return ((span or "全部时间") + f"共有 {fmt_int(r.get('total'))} 条投诉，主要主题：\n" + bullets(lines))
-    return (f"{fmt_int(r.get('total'))} complaints" + (f" from {span}" if span else " in all") + "; the main topics:\n"
+        return ((span or "全部时间") + f"{who_}共有 {fmt_int(r.get('total'))} 条投诉，主要主题：\n" + bullets(lines))
+    return (f"{fmt_int(r.get('total'))} complaints" + (f" from {span}" if span else " in all") + who_ + "; the main topics:\n"
             + bullets(lines))
 
 
 register(ToolSpec(
     complaint_topics, order=12, roles=EVERY_ROLE, family="topics",
-    args=lambda f: {**f.top(), **f.copy(("date_from", "date_to"))},
+    args=lambda f: {**f.top(), **f.copy(("date_from", "date_to", "province", "city")),
+                    **{k: v for k, v in who_args(f).items() if k not in _ORDER_SILENCE},
+                    **({"segment": f.slots["segment"]} if f.slots.get("segment") and f.slots.get("segment_strong") else {})},
     exemplars=(
         '投诉主要集中在哪些方面', '投诉最多的问题是什么', '主要投诉类型', '投诉热点', '客户都在抱怨什么', '投诉主题分析', '最常见的投诉原因', '投诉话题排名', '客户反馈的主要问题',
         '差评主要说了什么', 'top complaint topics', 'what are customers complaining about', 'main complaint areas',

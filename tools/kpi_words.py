@@ -17,11 +17,14 @@ COMPLAINT_BY = (r"(投诉|差评|complaints?).{0,8}(最多|最少|最高|最低|
 # (a month needs 个: "10月" is October; a year at most two digits: "2025年" is a year; a day after 月 is a date)
 _SPAN = r"(?<![\d月])(\d{1,2}|\d{3}(?=\s*(天|日))|[一二三四五六七八九十两半几]+)\s*(天|日|周|星期|礼拜|个月|个?年)"
 _NO_ORDER_ZH = (r"(没|没有|未|不)(再|怎么)?(来)?(买|购买|购物|下单|下过单|消费|光顾|复购|回购|订|买过东西)|"
-                r"(没|没有)(再)?(回)?来(过)?(?!电|信|消息)|未(再|曾)(回)?来")   # "快三个月没来了" (not 未来, the future)
+                r"(没|没有)(再)?(回)?来(过)?(?!电|信|消息)|未(再|曾)(回)?来|一(单|次|笔)(都|也)(没|没有|不)(下|买|来)")   # "快三个月没来了" (not 未来, the future); "一单都没下"
 _NO_ORDER_EN = (r"(haven't|have not|hasn't|has not|didn't|did not|not|no longer)\s+(\w+\s+)?(bought|ordered|purchased|shopped|placed an order|"
-                r"made a purchase|come back)|\bno (orders?|purchases?)\b|\bwithout (an? )?(order|purchase)|\blapsed\b|\binactive\b")
+                r"made a purchase|come back)|\bno (orders?|purchases?)\b|\bwithout (an? )?(order|purchase)|\blapsed\b|\binactive\b|"
+                # "did not order last month", "didn't buy anything": the verb alone or with anything, not "didn't buy coffee"
+                r"(didn't|did not|haven't|have not|hasn't|has not|don't|do not|never)\s+(buy|order|purchase|shop|place an order)"
+                r"(?=\s+(anything|from us|with us|again|at all|in|during|since|for|last|this|over|the (last|past))\b|\s*[?.!,]|\s*$)")
 LAPSED = (_SPAN + r".{0,8}" + _NO_ORDER_ZH + r"|" + _NO_ORDER_ZH + r".{0,6}" + _SPAN + r"|"
-          r"(" + _NO_ORDER_EN + r").{0,40}\b(days?|weeks?|months?|years?)\b|\b(days?|weeks?|months?|years?)\b.{0,30}(" + _NO_ORDER_EN + r")")
+          r"(" + _NO_ORDER_EN + r").{0,40}\b(days?|weeks?|months?|quarters?|years?)\b|\b(days?|weeks?|months?|quarters?|years?)\b.{0,30}(" + _NO_ORDER_EN + r")")
 
 # (pattern, metric): the first match names the metric a question asks about
 METRIC_WORDS: list[tuple[str, str]] = [

@@ -160,6 +160,7 @@ def segment_members(segment: str, top: int = 20, province: str | None = None, ci
                     age_band: Literal["<25", "25-34", "35-44", "45-54", "55+"] | None = None,
                     age_min: int | None = None, age_max: int | None = None, born_from: int | None = None,
                     born_to: int | None = None, signup_channel: str | None = None, silent_days: int | None = None,
+                    no_order_from: str | None = None, no_order_to: str | None = None,
                     *, ctx: ToolContext | None = None) -> dict:
     """The customers in one segment, biggest spenders first, with the segment's total size.
 
@@ -194,7 +195,8 @@ def segment_members(segment: str, top: int = 20, province: str | None = None, ci
     mask = match_place(members["province"], province) & match_place(members["city"], city)
     members = members.loc[mask]
     conds = CustomerConditions(gender=gender, age_band=age_band, age_min=age_min, age_max=age_max, born_from=born_from,
-                               born_to=born_to, signup_channel=signup_channel, silent_days=silent_days)
+                               born_to=born_to, signup_channel=signup_channel, silent_days=silent_days,
+                               no_order_from=no_order_from, no_order_to=no_order_to)
     if conds.asked():
         members = members.loc[keep_in_workspace(ws, conds, members.index)]
     size = int(len(members))
@@ -350,6 +352,7 @@ def at_risk_customers(top: int = 20, province: str | None = None, city: str | No
                       age_band: Literal["<25", "25-34", "35-44", "45-54", "55+"] | None = None,
                       age_min: int | None = None, age_max: int | None = None, born_from: int | None = None,
                       born_to: int | None = None, signup_channel: str | None = None, silent_days: int | None = None,
+                      no_order_from: str | None = None, no_order_to: str | None = None,
                       *, ctx: ToolContext | None = None) -> dict:
     """Customers at risk of churning (against their own buying cycle), those worth saving first — value at
     risk = churn probability × yearly spend — with the count above the probability threshold.
@@ -373,7 +376,8 @@ def at_risk_customers(top: int = 20, province: str | None = None, city: str | No
     if province or city:
         keep &= (match_place(everyone["province"], province) & match_place(everyone["city"], city)).to_numpy(bool)
     conds = CustomerConditions(gender=gender, age_band=age_band, age_min=age_min, age_max=age_max, born_from=born_from,
-                             born_to=born_to, signup_channel=signup_channel, silent_days=silent_days)
+                             born_to=born_to, signup_channel=signup_channel, silent_days=silent_days,
+                             no_order_from=no_order_from, no_order_to=no_order_to)
     if conds.asked():
         keep &= keep_in_workspace(ws, conds, everyone.index)
     seg_label = None

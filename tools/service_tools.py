@@ -269,8 +269,10 @@ register(ToolSpec(
         "add a note to the customer: prefers phone calls", "note on the customer: allergic to nuts",
         "add a remark to the customer's card", "write down that the customer prefers WeChat",
     ),
-    cues=(Cue(r"(加|添加|增加|写|记|留)(个|一个|一条|条)?备注|备注[:：]|记一下|记下来?|"
-              r"\b(add|write|leave|put)\b.{0,12}\b(note|remark)\b|\bnote (on|for|to)\b", 0.45),),
+    # "send a win-back note to each of the Champions" is a message to customers, not a note on a card
+    cues=(Cue(r"^(?!.*\b(send|sending|win[- ]?back|thank[- ]?you|birthday|greetings?|holiday|festival|welcome|apology|care)\b"
+              r"[\w\s-]{0,20}\bnotes?\b).*?(?:(加|添加|增加|写|记|留)(个|一个|一条|条)?备注|备注[:：]|记一下|记下来?|"
+              r"\b(add|write|leave|put)\b.{0,12}\b(note|remark)\b|\bnote (on|for|to)\b)", 0.45),),
     render=_render_note, help_zh="客户备注", help_en="notes on a customer",
     example_zh="给C00012加个备注：喜欢电话联系", example_en="Add a note to C00012: prefers phone calls"))
 

@@ -58,8 +58,10 @@ def test_a_place_is_applied_and_a_gender_is_said_not_applied(router, routing_ws)
     assert r.tool == "draft_care_batch" and r.args.get("city") == city and not r.focus.get("unapplied")
     r = router.route("本周哪些女性客户过生日")   # the care calendar takes who the customers are
     assert r.tool == "care_calendar" and r.args.get("gender") == "F" and not r.focus.get("unapplied")
-    r = router.route("女性客户投诉最多的问题是什么")   # the complaint topics are over every complaint
-    assert r.tool == "complaint_topics" and r.focus["unapplied"] == [{"kind": "gender", "value": "F"}]
+    r = router.route("女性客户投诉最多的问题是什么")   # the complaint topics take who the customers are
+    assert r.tool == "complaint_topics" and r.args.get("gender") == "F" and not r.focus.get("unapplied")
+    r = router.route("流失风险高的客户投诉最多的问题是什么")   # … but not a churn risk: said not applied
+    assert r.tool == "complaint_topics" and r.focus["unapplied"] == [{"kind": "churn_risk", "value": "high"}]
 
 
 @pytest.mark.parametrize("q, tool, want", [
@@ -90,8 +92,9 @@ def test_conditions_a_tool_takes_or_that_are_its_metric_are_not_flagged():
     assert unapplied_conditions(spec_for("care_calendar"), {"sales_channel": "抖音", "gender": "M"}, {}) == []
     assert unapplied_conditions(spec_for("contact_history"), {"gender": "M"}, {"mode": "not_contacted"}) == []
     topics = spec_for("complaint_topics")
-    assert unapplied_conditions(topics, {"sales_channel": "抖音", "gender": "M"}, {}) == \
-        [{"kind": "gender", "value": "M"}, {"kind": "sales_channel", "value": "抖音"}]
+    assert unapplied_conditions(topics, {"sales_channel": "抖音", "gender": "M"}, {}) == []
+    assert unapplied_conditions(topics, {"churn_risk": "high", "silent_days": 90}, {}) == \
+        [{"kind": "churn_risk", "value": "high"}, {"kind": "silent_days", "value": 90}]
 
 
 def test_the_answer_says_what_was_not_applied(routing_settings):

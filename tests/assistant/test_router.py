@@ -440,3 +440,78 @@ def test_coupons_in_a_campaign_are_not_the_coupon_metric_we_have_no_column_for(r
 ])
 def test_a_span_is_a_number_of_days_and_a_calendar_word_is_not_one(text, days):
     assert span_days(text) == days
+
+
+@pytest.mark.parametrize("question, period", [
+    ("上个季度没下单的客户有哪些", "上个季度"),
+    ("上季度一单都没下的客户名单给我", "上季度"),
+    ("list the customers who didn't buy anything last quarter", "last quarter"),
+])
+def test_a_list_of_those_with_no_order_in_a_past_period(router, question, period):
+    # a period that has ended: nothing in it, ordered before (orders since do not matter), not the buyers of it
+    first, last, _ = parse_date_range(period, router.as_of)
+    r = router.route(question)
+    assert r.tool == "segment_members", (question, r.tool, r.scores)
+    assert r.args == {"segment": "all", "no_order_from": first, "no_order_to": last}, r.args
+
+
+@pytest.mark.parametrize("question, tool, args", [
+    ("上个季度没下单的客户有多少个", "query_metrics", {"metric": "lapsed_customers"}),   # a count stays a count
+    ("how many customers did not order last quarter", "query_metrics", {"metric": "lapsed_customers"}),
+    ("which customers did not order last month", "segment_members", {"segment": "all", "silent_days": 31}),
+    ("10月没买东西的客户有那些", "segment_members", {"segment": "all", "silent_days": 31}),   # 那些 for 哪些; October ends today
+    ("给上个季度没下单的客户写挽回短信", "draft_care_batch", {"segment": "all", "occasion": "winback",
+                                                         "no_order_from": "2026-07-01", "no_order_to": "2026-09-30"}),
+])
+def test_lapsed_lists_and_counts(router, question, tool, args):
+    r = router.route(question)
+    assert r.tool == tool, (question, r.tool, r.scores)
+    for k, v in args.items():
+        assert r.args.get(k) == v, (question, r.args)
+
+
+@pytest.mark.parametrize("question, metric", [
+    ("上个月新客户占比", "customers"), ("上个月新客占了多少比例", "customers"), ("上个月新客户站比多少", "customers"),
+    ("what share of last month's customers were new", "customers"), ("percentage of new customers last month", "customers"),
+    ("上个月新客销售额占比", "sales"),
+])
+def test_the_share_of_new_customers_is_the_customer_type_over_all_buyers(router, question, metric):
+    # the buyers whose first order is in the period, over all its buyers; not the RFM segment "新客户"
+    r = router.route(question)
+    assert r.tool == "query_metrics", (question, r.tool, r.scores)
+    assert (r.args["metric"], r.args.get("where"), r.args.get("share_of_all"), r.args.get("segment")) == \
+        (metric, {"customer_type": "新客 new"}, True, None), r.args
+    assert r.args["date_from"] == "2026-10-01" and r.args["date_to"] == "2026-10-31"
+
+
+@pytest.mark.parametrize("question, tool, args", [
+    ("哪些男性客户投诉过物流慢", "similar_complaints", {"text": "物流慢", "gender": "M"}),
+    ("深圳的客户有没有投诉过包装破损", "similar_complaints", {"text": "包装破损", "city": "深圳市"}),
+    ("女客户里有人吐槽过发错货没", "similar_complaints", {"text": "发错货", "gender": "F"}),
+    ("30岁以下的客户有没有投诉过质量问题", "similar_complaints", {"text": "质量问题", "age_max": 29}),
+    ("冠军客户有没有投诉过物流慢", "similar_complaints", {"text": "物流慢", "segment": "Champions"}),
+    ("which male customers complained about slow delivery", "similar_complaints", {"text": "slow delivery", "gender": "M"}),
+    ("have customers in Guangdong complained about damaged packaging", "similar_complaints",
+     {"text": "damaged packaging", "province": "广东省"}),
+    ("what do male customers complain about most", "complaint_topics", {"gender": "M"}),
+    ("男性客户最常投诉什么", "complaint_topics", {"gender": "M"}),
+    ("what do Champions complain about most", "complaint_topics", {"segment": "Champions"}),
+    ("有没有人投诉过快递破损?", "similar_complaints", {"text": "快递破损", "gender": None, "segment": None}),
+])
+def test_who_complained_is_a_filter_not_complaint_text(router, question, tool, args):
+    r = router.route(question)
+    assert r.tool == tool, (question, r.tool, r.scores)
+    for k, v in args.items():
+        assert r.args.get(k) == v, (question, r.args)
+    assert not r.focus.get("unapplied"), r.focus
+
+
+@pytest.mark.parametrize("question, segment", [
+    ("send a win-back note to each of the Champions who might churn soon", "Champions"),
+    ("write a win-back note for the Loyal customers", "Loyal"),
+])
+def test_a_win_back_note_to_a_segment_is_a_batch_of_messages(router, some, question, segment):
+    r = router.route(question)
+    assert r.tool == "draft_care_batch", (question, r.tool, r.scores)
+    assert r.args["segment"] == segment and r.args["occasion"] == "winback"
+    assert router.route(f"add a note to {some['cid']}: called about refund").tool == "add_customer_note"

@@ -188,3 +188,21 @@ def test_the_contact_history_takes_who_the_customers_are(routing_settings, peopl
     female = set(people.loc[people["gender"] == "F", "customer_id"])
     assert {c["customer_id"] for c in women["customers"]} <= female
     assert women["customer_conditions"] == {"gender": "F"} and "女性的活跃客户" in render("contact_history", women, "zh")
+
+
+def test_no_order_in_a_past_period_lists_those_lapsed_as_the_metric_counts_them(routing_settings, routing_ws):
+    # ordered before 2026-07-01, nothing from then to 2026-09-30 (orders in October do not matter)
+    o = routing_ws.table("orders").assign(customer_id=lambda d: d["customer_id"].astype(str))
+    day = pd.to_datetime(o["order_date"])
+    before = set(o.loc[day < "2026-07-01", "customer_id"])
+    inside = set(o.loc[(day >= "2026-07-01") & (day < "2026-10-01"), "customer_id"])
+    args = {"no_order_from": "2026-07-01", "no_order_to": "2026-09-30"}
+    listed = call_tool("segment_members", {"segment": "all", "top": 3, **args}, settings=routing_settings, role="manager")
+    assert listed["count"] == len(before - inside) > 0
+    assert {m["customer_id"] for m in listed["members"]} <= before - inside
+    counted = call_tool("query_metrics", {"metric": "lapsed_customers", "date_from": "2026-07-01", "date_to": "2026-09-30"},
+                        settings=routing_settings, role="manager")
+    assert counted["value"] == listed["count"]
+    assert "2026-07-01 至 2026-09-30 没有下单" in render("segment_members", listed, "zh")
+    r = _batch(routing_settings, segment="all", **args)
+    assert _drafted(r) == before - inside

@@ -58,3 +58,15 @@ def test_silent_days_keeps_who_ordered_before_and_not_in_the_last_n_days():
         CustomerConditions(silent_days=90).keep(PEOPLE, AS_OF)
     with pytest.raises(GuanxiError, match="≥ 1"):
         CustomerConditions(silent_days=0).keep(PEOPLE, AS_OF, recency_days=recency)
+
+
+def test_no_order_in_a_period_keeps_who_ordered_before_and_not_in_it():
+    lapsed = [True, False, True, False]   # per row: an order before the period and none in it
+    kept = CustomerConditions(no_order_from="2026-07-01", no_order_to="2026-09-30").keep(PEOPLE, AS_OF, lapsed_in_period=lapsed)
+    assert list(PEOPLE.index[kept]) == [0, 2]
+    assert CustomerConditions(no_order_from="2026-07-01", no_order_to="2026-09-30").words(zh=False) == \
+        ["no order from 2026-07-01 to 2026-09-30 (ordered before)"]
+    with pytest.raises(GuanxiError, match="orders before"):
+        CustomerConditions(no_order_from="2026-07-01").keep(PEOPLE, AS_OF)
+    with pytest.raises(GuanxiError, match="needs no_order_from"):
+        CustomerConditions(no_order_to="2026-09-30").keep(PEOPLE, AS_OF, lapsed_in_period=lapsed)
