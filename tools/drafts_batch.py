@@ -13,9 +13,12 @@ memory at once. A human reviews and sends the drafts; Guanxi sends nothing.
 """
 from __future__ import annotations
 
+import collections
 import gc
 import json
+import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,14 +104,14 @@ def _write(data: CareData, req, error: str | None, ids: list, unmask: bool, give
         return _lines(rows, False), sum(r[8] != "" for r in rows), sum(r[14] != "[]" for r in rows)
 
     with csv_lines(out, COLUMNS, encoding="utf-8-sig") as write:   # customer text: no formulas
-        for start in range(0, len(ids), CHUNK):
-            chunk = ids[start:start + CHUNK]
-            if isinstance(cols, ArrowDrafts):
-                lines, d, w = cols.lines(chunk, unmask, legacy)
+        if isinstance(cols, ArrowDrafts):
+            for chunk, (lines, d, w) in _in_threads(lambda c: cols.lines(c, unmask, legacy), ids):
                 data.release(chunk)
                 n, drafted, warned = n + len(chunk), drafted + d, warned + w
                 write(utf8_bytes(lines))
-                continue
+            return BatchFile(out, n, drafted, warned)
+        for start in range(0, len(ids), CHUNK):
+            chunk = ids[start:start + CHUNK]
             rows = _rows(data, req, error, chunk, memo, cols, unmask, given)
             data.release(chunk)
             n += len(rows)
@@ -124,6 +127,26 @@ def _write(data: CareData, req, error: str | None, ids: list, unmask: bool, give
             floats = any(r[_LIMIT] is None for r in held) and any(r[_LIMIT] is not None for r in held)
             write(_lines(held, floats))
     return BatchFile(out, n, drafted, warned)
+
+
+def _in_threads(make, ids: list):
+    """(chunk, ``make(chunk)``) for the `CHUNK`-sized chunks of ``ids`` in order, two made at a time: Arrow's
+    kernels release the GIL, so one chunk's joins run while the next one's values are looked up (at most
+    three chunks' lines are held)."""
+    chunks = [ids[s:s + CHUNK] for s in range(0, len(ids), CHUNK)]
+    if len(chunks) < 2 or (os.cpu_count() or 1) < 2:
+        yield from ((c, make(c)) for c in chunks)
+        return
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="drafts") as pool:
+        waiting = collections.deque()
+        for c in chunks:
+            waiting.append((c, pool.submit(make, c)))
+            if len(waiting) > 2:
+                c0, f0 = waiting.popleft()
+                yield c0, f0.result()
+        while waiting:
+            c0, f0 = waiting.popleft()
+            yield c0, f0.result()
 
 
 def _lines(rows: list[list], floats: bool) -> list[str]:
