@@ -14,8 +14,8 @@ import pyarrow.compute as pc
 from knowledge.export import FORMULA_START
 from tools.drafts_columns import MARKS
 
-__all__ = ["codes_of", "combine_codes", "take_text", "duckdb_cursor", "Templates", "uniform", "split_template",
-           "csv_cells", "text_array", "utf8_bytes"]
+__all__ = ["codes_of", "arrow_codes", "combine_codes", "take_text", "duckdb_cursor", "Templates", "uniform", "split_template",
+           "csv_cells", "rows_with_bytes", "text_array", "utf8_bytes"]
 
 # a placeholder of `tools.drafts_columns` in a template
 _MARK = re.compile("(" + "|".join(map(re.escape, MARKS.values())) + ")")
@@ -27,6 +27,15 @@ def codes_of(values) -> tuple[np.ndarray, list]:
     """(codes, distinct values) of an array; a missing value (None, NaN, NaT) is code -1."""
     codes, uniq = pd.factorize(np.asarray(values, dtype=object) if not isinstance(values, np.ndarray) else values)
     return codes.astype(np.int64), list(uniq)
+
+
+def arrow_codes(values: pa.Array, keep: np.ndarray | None = None) -> tuple[np.ndarray, list]:
+    """`codes_of` of an Arrow array (null, and rows ``keep`` leaves out: -1)."""
+    enc = pc.dictionary_encode(values)
+    codes = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    if keep is not None:
+        codes = np.where(keep, codes, -1)
+    return codes, enc.dictionary.to_pylist()
 
 
 def combine_codes(*codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -134,16 +143,35 @@ def split_template(template: str, escape: bool = False) -> tuple[tuple, tuple]:
     return got
 
 
-def csv_cells(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
-    """(`knowledge.export.csv_cell` of each text, null → ""; the rows it would neutralise, left out)."""
+def rows_with_bytes(values: pa.Array, chars: bytes) -> np.ndarray:
+    """Per row whether its text holds one of the ASCII ``chars`` (a scan of the UTF-8 buffer: an ASCII byte
+    is never part of another character)."""
+    hit = np.zeros(len(values), bool)
+    if not len(values) or values.buffers()[2] is None:
+        return hit
+    off = np.frombuffer(values.buffers()[1], np.int64 if pa.types.is_large_string(values.type) else np.int32)
+    off = off[values.offset: values.offset + len(values) + 1].astype(np.int64)
+    data = np.frombuffer(values.buffers()[2], np.uint8)[off[0]: off[-1]]
+    found = np.zeros(len(data), bool)
+    for b in chars:
+        found |= data == b
+    at = np.flatnonzero(found) + off[0]
+    hit[np.searchsorted(off, at, side="right") - 1] = True
+    return hit
+
+
+def csv_cells(values: pa.Array, quote: np.ndarray | None = None,
+              other: np.ndarray | None = None) -> tuple[pa.Array, np.ndarray]:
+    """(`knowledge.export.csv_cell` of each text, null → ""; the rows it would neutralise, left out).
+    ``quote`` / ``other``: per row whether the text holds a quote / a comma or newline, when known."""
     bad = pc.fill_null(pc.is_in(pc.utf8_slice_codeunits(values, 0, 1), value_set=_CELL_STARTS), False)
-    quote = pc.match_substring(values, '"')
-    other = pc.or_(pc.match_substring(values, ","), pc.match_substring(values, "\n"))
-    if not pc.any(pc.or_(quote, other)).as_py():   # most columns: nothing to quote
+    quote = rows_with_bytes(values, b'"') if quote is None else quote
+    other = rows_with_bytes(values, b",\n") if other is None else other
+    if not (quote.any() or other.any()):   # most columns: nothing to quote
         return pc.fill_null(values, ""), bad.to_numpy(zero_copy_only=False)
     quoted = pc.binary_join_element_wise('"', pc.replace_substring(values, '"', '""'), '"', "")
-    plain = pc.if_else(other, pc.binary_join_element_wise('"', values, '"', ""), values)
-    cells = pc.fill_null(pc.if_else(quote, quoted, plain), "")
+    plain = pc.if_else(pa.array(other), pc.binary_join_element_wise('"', values, '"', ""), values)
+    cells = pc.fill_null(pc.if_else(pa.array(quote), quoted, plain), "")
     return cells, bad.to_numpy(zero_copy_only=False)
 
 

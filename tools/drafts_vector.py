@@ -22,8 +22,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from knowledge.errors import GuanxiError
-from tools.arrow_text import (Templates, codes_of, combine_codes, csv_cells, duckdb_cursor, split_template,
-                              take_text, text_array)
+from tools.arrow_text import (Templates, arrow_codes, codes_of, combine_codes, csv_cells, duckdb_cursor, split_template,
+                              take_text)
 from tools.care_data import clean_value
 from tools.drafts_columns import MARKS, RFM_KEYS, ColumnDrafts, holds_mark
 from tools.draft_fit import measure, text_units
@@ -174,11 +174,10 @@ class ArrowDrafts(ColumnDrafts):
             if f is None:
                 return None
             found = f["found"]
-            unsure = np.where(found, f["unsure"].astype(bool), False)
-            ok &= ~unsure
-            lp = np.where(found, f["last_product"], None)
-            fc = np.where(found, f["fav_category"], None)
-            lp_code, lp_uniq = codes_of(lp)
+            ok &= ~(found & f["unsure"])
+            for c in ("last_product", "fav_category"):   # a customer with lines and no name for them: row by row
+                ok &= ~(found & f[c].is_null().to_numpy(zero_copy_only=False))
+            lp_code, lp_uniq = arrow_codes(f["last_product"], found)
             lkey, lfirst = combine_codes(lp_code, lang)
             last_u = [self._last(lp_uniq[lp_code[i]], ("zh", "en")[lang[i]], langs[lang[i]]["you"])
                       if lp_code[i] >= 0 and lang[i] in langs else None for i in lfirst.tolist()]
@@ -190,17 +189,19 @@ class ArrowDrafts(ColumnDrafts):
             dykey, dyfirst = combine_codes(ld_code, lang)
             day_u = [self._day(pd.Timestamp(ld_uniq[ld_code[i]]), ("zh", "en")[lang[i]]) if ld_code[i] >= 0 else ("", "")
                      for i in dyfirst.tolist()]
-            fc_code, fc_uniq = codes_of(fc)
+            fc_code, fc_uniq = arrow_codes(f["fav_category"], found)
             fkey, ffirst = combine_codes(fc_code, lang)
             fav_u = [self._favourite((fc_uniq[fc_code[i]],), ("zh", "en")[lang[i]], langs[lang[i]]["you"])
                      if fc_code[i] >= 0 and lang[i] in langs else None for i in ffirst.tolist()]
             ok &= ~np.array([x is False for x in fav_u])[fkey]
             has_fav = np.array([bool(x) for x in fav_u])[fkey]
-            orders_txt, bad = text_array(np.where(has_last, f["last_order"], ""))
-            ok &= ~bad & pc.match_substring_regex(orders_txt.fill_null(""), _PLAIN_ID).to_numpy(zero_copy_only=False)
-            fl = np.where(has_fav, f["fav_lines"], 0)
-            ok &= ~pd.isna(fl)
-            fills[MARKS["order"]] = orders_txt.fill_null("")
+            orders_txt = pc.if_else(pa.array(has_last), f["last_order"], "")
+            ok &= ~(has_last & orders_txt.is_null().to_numpy(zero_copy_only=False))
+            orders_txt = orders_txt.fill_null("")
+            ok &= pc.match_substring_regex(orders_txt, _PLAIN_ID).to_numpy(zero_copy_only=False)
+            fl = np.where(has_fav, f["fav_lines"], 0.0)
+            ok &= ~np.isnan(fl)
+            fills[MARKS["order"]] = orders_txt
             fills[MARKS["iso"]] = take_text([d[1] for d in day_u], dykey)
             fills[MARKS["lines"]] = pa.array(np.where(ok, fl, 0).astype(np.int64)).cast(pa.string())
             fills[MARKS["all"]] = pa.array(np.where(found, f["lines"], 0).astype(np.int64)).cast(pa.string())
@@ -274,10 +275,10 @@ class ArrowDrafts(ColumnDrafts):
         sub = pa.array(rows)
         m = len(rows)
         pc_ = plan_code[rows]
-        texts = self._texts(rows, plans, pc_, addrs, addr_code, segs, seg_code, last_u, lkey, day_u, dykey, fav_u, fkey,
+        texts, quote, other = self._texts(rows, plans, pc_, addrs, addr_code, segs, seg_code, last_u, lkey, day_u, dykey, fav_u, fkey,
                             offers, okey, has_last, has_fav, thanks)
         hint = pc.match_substring_regex(texts, _CONTACT_HINT).to_numpy(zero_copy_only=False)
-        text_cells, text_bad = csv_cells(texts)
+        text_cells, text_bad = csv_cells(texts, quote, other)
         name_arr = take_text([x[0] if x else "" for x in name_info] + [""], name_codes[rows])
         name_cells, name_bad = csv_cells(name_arr)
         id_cells, id_bad = csv_cells(key_arr.take(sub))
@@ -390,18 +391,31 @@ class ArrowDrafts(ColumnDrafts):
         return pk, plan
 
     def _texts(self, rows, plans, pc_, addrs, addr_code, segs, seg_code, last_u, lkey, day_u, dykey, fav_u, fkey,
-               offers, okey, has_last, has_fav, thanks) -> pa.Array:
-        """The drafts' texts of ``rows``: each plan's layout with its slots filled."""
-        fills = {"@": take_text([a[0] if a else "" for a in addrs], addr_code[rows]),
-                 "segment": take_text([s[0].text if s and s[0] else "" for s in segs], seg_code[rows]),
-                 "offer": take_text([o[2].text if o and o[2] else "" for o in offers], okey[rows])}
+               offers, okey, has_last, has_fav, thanks) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+        """(the drafts' texts of ``rows``: each plan's layout with its slots filled; per row whether the text
+        holds a quote, and a comma or a newline — from its pieces, each looked at once)."""
+        vals = {"@": ([a[0] if a else "" for a in addrs], addr_code[rows]),
+                "segment": ([s[0].text if s and s[0] else "" for s in segs], seg_code[rows]),
+                "offer": ([o[2].text if o and o[2] else "" for o in offers], okey[rows])}
         if thanks:
-            fills["last_purchase"] = pc.binary_join_element_wise(
-                take_text([x[0] if x else "" for x in last_u], lkey[rows]), take_text([d[0] for d in day_u], dykey[rows]),
-                take_text([x[1] if x else "" for x in last_u], lkey[rows]), "")
-            fills["favourite"] = take_text([x[0].text if x else "" for x in fav_u], fkey[rows])
+            vals["favourite"] = ([x[0].text if x else "" for x in fav_u], fkey[rows])
+            last = [([x[0] if x else "" for x in last_u], lkey[rows]), ([d[0] for d in day_u], dykey[rows]),
+                    ([x[1] if x else "" for x in last_u], lkey[rows])]
+        fills = {k: take_text(v, c) for k, (v, c) in vals.items()}
+        if thanks:
+            fills["last_purchase"] = pc.binary_join_element_wise(*[take_text(v, c) for v, c in last], "")
         templates = [((p[1][7]), tuple(_SLOTS[x] for x in p[1][1])) if p else (("",), ()) for p in plans]
-        return Templates(templates).render(pc_, fills)
+        flags = []
+        for chars in ('"', ",\n"):
+            def holds(values, chars=chars):
+                return np.array([any(ch in v for ch in chars) for v in values] or [False])
+            row = holds(["".join(lits) for lits, _ in templates])[pc_]
+            for slot in fills:
+                used = np.array([slot in marks for _, marks in templates])[pc_]
+                parts = [holds(v)[c] for v, c in (last if slot == "last_purchase" else [vals[slot]])]
+                row |= used & np.logical_or.reduce(parts)
+            flags.append(row)
+        return Templates(templates).render(pc_, fills), flags[0], flags[1]
 
     def _source_kinds(self, rows, plans, pc_, lang, langs, dkey, base_keys, addrs, addr_code, segs, seg_code,
                       last_u, lkey, fav_u, fkey, offers, okey) -> tuple:

@@ -114,6 +114,11 @@ def _facts_index(ws):
         cols = {c: t[c].to_numpy(object) for c in ("last_product", "last_order", "fav_category", "fav_lines", "lines",
                                                     "unsure")}
         cols["last_date"] = t["last_date"].to_numpy()   # a million Timestamps would weigh 100 MB: made when read
+        for c in ("last_product", "last_order", "fav_category"):   # for batches: taken and coded by Arrow
+            cols["arrow:" + c] = _text_column(t[c])
+        cols["numpy:fav_lines"] = t["fav_lines"].to_numpy(dtype=float, na_value=np.nan)
+        cols["numpy:lines"] = t["lines"].to_numpy(dtype=np.int64)
+        cols["numpy:unsure"] = t["unsure"].to_numpy(dtype=bool)
         return pd.Index(t["customer_id"].astype(str).to_numpy(object)), as_of, cols
     return cached(ws, "purchase_facts", build)
 
@@ -129,9 +134,21 @@ def facts_summaries(ws, ids: list[str], as_of: pd.Timestamp) -> dict[str, dict] 
             for c, f in zip(ids, got) if f is not None}
 
 
+def _text_column(s: pd.Series) -> pa.Array | None:
+    """A column of texts as an Arrow string array; None when it holds other values."""
+    try:
+        a = pa.array(s, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    a = a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a
+    if pa.types.is_null(a.type):
+        a = a.cast(pa.string())
+    return a.cast(pa.string()) if pa.types.is_string(a.type) or pa.types.is_large_string(a.type) else None
+
+
 def facts_arrays(ws, ids: list[str], as_of: pd.Timestamp, positions=None) -> dict | None:
     """The purchase-facts columns of ``ids`` as arrays (``found``: the id has a row; the others hold the
-    first row's values), as `facts_of` reads them; None without the artefact or of another as-of date.
+    first row's values): the texts as Arrow arrays, the rest NumPy, the values `facts_of` reads; None without the artefact or of another as-of date.
     ``positions(index, ids)``: the ids' positions in an index, or None (looked up here)."""
     got = _facts_index(ws)
     if got is None:
@@ -145,7 +162,16 @@ def facts_arrays(ws, ids: list[str], as_of: pd.Timestamp, positions=None) -> dic
     take = np.where(found, pos, 0)
     if not len(index):
         return None
-    return {"found": found, **{c: v[take] for c, v in cols.items()}}
+    out = {"found": found, "last_date": cols["last_date"][take]}
+    for name, v in cols.items():
+        kind, _, c = name.partition(":")
+        if c and v is None:
+            return None   # a column that is not text: the per-customer path
+        if kind == "arrow":
+            out[c] = v.take(pa.array(take))
+        elif kind == "numpy":
+            out[c] = v[take]
+    return out
 
 
 def facts_of(ws, ids: list[str], as_of: pd.Timestamp) -> list[tuple | None] | None:
