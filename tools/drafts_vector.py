@@ -92,7 +92,10 @@ class ArrowDrafts(ColumnDrafts):
         ok &= np.fromiter((type(i) is str for i in ids), bool, n) & (np.asarray(ids, object) == np.asarray(keys, object))
         # the name: its language and the name as drafts show it (`ColumnDrafts.drafts`); code -1: the last
         name_codes, name_uniq = cols["name"]
-        name_info = [self._name(v) for v in name_uniq]
+        name_codes = name_codes.astype(np.int64)
+        name_info: list = [None] * len(name_uniq)   # the names of this chunk only (the codes are the column's)
+        for u in np.unique(name_codes).tolist():
+            name_info[u] = self._name(name_uniq[u])
         name_ok = np.array([x is not None for x in name_info])
         lang_of = np.array([0 if x is None or x[1] == "zh" else 1 for x in name_info])
         ok &= name_ok[name_codes]
@@ -406,14 +409,14 @@ class ArrowDrafts(ColumnDrafts):
             fills["last_purchase"] = pc.binary_join_element_wise(*[take_text(v, c) for v, c in last], "")
         templates = [((p[1][7]), tuple(_SLOTS[x] for x in p[1][1])) if p else (("",), ()) for p in plans]
         flags = []
-        for chars in ('"', ",\n"):
-            def holds(values, chars=chars):
-                return np.array([any(ch in v for ch in chars) for v in values] or [False])
-            row = holds(["".join(lits) for lits, _ in templates])[pc_]
+        for holds in (lambda v: '"' in v, lambda v: "," in v or "\n" in v):
+            def rows_holding(values, codes, holds=holds):
+                return np.array([holds(v) for v in values] or [False])[codes]
+            row = rows_holding(["".join(lits) for lits, _ in templates], pc_)
             for slot in fills:
                 used = np.array([slot in marks for _, marks in templates])[pc_]
-                parts = [holds(v)[c] for v, c in (last if slot == "last_purchase" else [vals[slot]])]
-                row |= used & np.logical_or.reduce(parts)
+                row |= used & np.logical_or.reduce([rows_holding(v, c) for v, c in
+                                                    (last if slot == "last_purchase" else [vals[slot]])])
             flags.append(row)
         return Templates(templates).render(pc_, fills), flags[0], flags[1]
 

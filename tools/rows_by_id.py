@@ -117,14 +117,11 @@ class RowsById:
                 continue
             whole = self._arrow(c)
             if whole is not None and kind != "raw":   # text kept as Arrow: no Python object per cell
-                a = whole.take(pa.array(take))
                 if kind == "arrow":
-                    out[c] = a
+                    out[c] = whole.take(pa.array(take))
                     continue
-                enc = pc.dictionary_encode(a)
-                codes = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-                missing = column_values(self.df[c].iloc[take[np.flatnonzero(codes < 0)[:1]]]) or [None]
-                out[c] = (codes, enc.dictionary.to_pylist() + missing)
+                codes, values = self._codes(c)
+                out[c] = (codes[take], values)
                 continue
             s = self.df[c].take(take)
             if kind == "raw":
@@ -143,6 +140,17 @@ class RowsById:
                 missing = column_values(s.iloc[np.flatnonzero(codes < 0)[:1]]) or [None]
                 out[c] = (codes.astype(np.int64), column_values(pd.Series(uniq, dtype=s.dtype)) + missing)
         return hit, out
+
+    def _codes(self, col: str) -> tuple[np.ndarray, list]:
+        """(a code per row of a text column, its distinct values with the missing value last: code -1),
+        made once: a batch takes codes, not texts."""
+        memo = self.__dict__.setdefault("_coded_cols", {})
+        if col not in memo:
+            enc = pc.dictionary_encode(self._arrow(col))
+            codes = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False).astype(np.int32)
+            missing = column_values(self.df[col].iloc[np.flatnonzero(codes < 0)[:1]]) or [None]
+            memo[col] = (codes, enc.dictionary.to_pylist() + missing)
+        return memo[col]
 
     def _arrow(self, col: str) -> pa.Array | None:
         """A text column as one Arrow string array (made once), None for other columns."""
