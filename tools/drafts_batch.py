@@ -40,7 +40,7 @@ COLUMNS = ["customer_id", "name", "phone", "email", "channel", "language", "tone
 #: customers drafted (and held in memory) at a time
 CHUNK = 20_000
 #: customers whose lines are made at a time by Arrow kernels (`ArrowDrafts`: ~1.5 KB a line, three chunks held)
-ARROW_CHUNK = 40_000
+ARROW_CHUNK = 30_000
 _LIMIT = COLUMNS.index("limit")
 
 
