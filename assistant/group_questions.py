@@ -8,7 +8,7 @@ import re
 
 import pandas as pd
 
-from assistant.question_words import COUNTING, SHARE_OF, SHOW_CUSTOMERS
+from assistant.question_words import COUNTING, SHARE_OF, SHOW_CUSTOMERS, SINCE
 from tools.kpi_tools import SHARE_METRICS
 from tools.segment_tools import ALL_CUSTOMERS
 
@@ -24,6 +24,10 @@ def group_question(q: str, slots: dict, scores: dict, boosts: dict, named_segmen
     """Adjust the slots and family scores of a question about no one customer, in place."""
     lapsed = slots.get("metric") == "lapsed_customers"
     as_of = pd.Timestamp(as_of).normalize()
+    if lapsed and slots.get("date_from") and SINCE.search(q):
+        # "since last quarter began": nothing from its first day up to today (the quarter's words no longer fit)
+        slots["date_to"] = (as_of - pd.Timedelta(days=1)).date().isoformat()
+        slots.pop("date_phrase", None)
     to_today = not slots.get("date_to") or pd.Timestamp(slots["date_to"]) >= as_of - pd.Timedelta(days=1)
     writing = bool(boosts.get("draft") or boosts.get("draft_batch"))
     if lapsed and not COUNTING.search(q) and not boosts.get("campaign") and (writing or SHOW_CUSTOMERS.search(q)):

@@ -10,7 +10,7 @@ import re
 from tools.kpi_words import METRIC_WORDS
 from tools.spec import specs
 
-__all__ = ["customer_type_named", "group_spans", "AGE_WORDS", "BLAME", "LISTING", "GENDER_ONE", "CHURN_HIGH", "CHURN_AT_RISK", "churn_risk_named", "message_slots", "COUNTING", "THEM", "OUT_OF_SCOPE", "age_band_named", "metrics_named", "has_slots", "SEG_WORDS", "rx", "HELP_CUE", "FOLLOWUP", "PRONOUN", "ORDINAL", "PREVIOUS_PERIOD", "SAME_PERIOD_LAST_YEAR", "WHY", "CHANGE", "LANGUAGE_SWITCH", "UNSUPPORTED", "NEVER_BOUGHT", "COMPLAINT_CONTEXT", "GROUP_METRICS", "LOWEST", "AND_WORDS", "PLACE_GROUPS", "CHANNEL_ALIASES", "known_words", "all_cues"]
+__all__ = ["customer_type_named", "group_spans", "AGE_WORDS", "BLAME", "LISTING", "GENDER_ONE", "CHURN_HIGH", "CHURN_AT_RISK", "churn_risk_named", "message_slots", "COUNTING", "SINCE", "THEM", "OUT_OF_SCOPE", "age_band_named", "metrics_named", "has_slots", "SEG_WORDS", "rx", "HELP_CUE", "FOLLOWUP", "PRONOUN", "ORDINAL", "PREVIOUS_PERIOD", "SAME_PERIOD_LAST_YEAR", "WHY", "CHANGE", "LANGUAGE_SWITCH", "UNSUPPORTED", "NEVER_BOUGHT", "COMPLAINT_CONTEXT", "GROUP_METRICS", "LOWEST", "AND_WORDS", "PLACE_GROUPS", "CHANNEL_ALIASES", "known_words", "all_cues"]
 
 
 SEG_WORDS = re.compile(r"分群|分层|细分|客群|群体|人群|分组|分类|这一类|这类|类客户|段|segment|tier|group|cohort|bucket|"
@@ -143,11 +143,14 @@ LISTING = rx(r"哪些|有那些[?？。!！]*$|有谁|是谁|都是谁|名单|�
 # "show customers who…", "which customers…", "who are…": a list of customers asked for (a bare "customers who…"
 # is a noun phrase, which a count answers as well)
 SHOW_CUSTOMERS = rx(r"哪些|有那些[?？。!！]*$|有谁|是谁|名单|列出|列一下|清单|\b(list|who are|who is|names)\b|"
+                    r"\b(show|give|get|find|tell)( me| us)? who\b|^\s*who (has|have|hasn'?t|haven'?t|did|didn'?t|never|still|stopped)\b|"
                     r"\b(show|give|get|find|pull)( me)?( (the|all|our))? (customers|clients|buyers|people)\b|\bwhich (customers|clients|buyers)\b")
 # "女性客户占比", "what share of customers are from Jiangsu": a group's share of everyone
 SHARE_OF = rx(r"占比|(站|战)比|占多少|占全部|占总|比例|百分之几|百分比|几成|\b(share|percentage|proportion|percent|fraction)\b|% of")
 # a count ("有多少", "how many")
 COUNTING = rx(r"多少|几个|几位|how many|number of|count")
+# "since last quarter began", "上季度开始到现在": from the period's start up to today, not the period alone
+SINCE = rx(r"\bsince\b|以来|至今|到现在|到今天|到目前|\b(until|till|up to) (now|today)\b|\bto date\b")
 # "他们平均消费多少": the group of the last answer
 THEM = rx(r"他们|她们|这些(客户|人|会员)|那些(客户|人|会员)|这群|\b(they|them|those customers|these customers)\b")
 # what a CRM assistant does not do

@@ -470,6 +470,24 @@ def test_lapsed_lists_and_counts(router, question, tool, args):
         assert r.args.get(k) == v, (question, r.args)
 
 
+@pytest.mark.parametrize("question", [
+    "show me who hasn't placed an order since last quarter began", "who has not ordered since last quarter began?",
+    "上季度开始到现在都没下过单的客户有哪些", "自上季度以来没下过单的客户有哪些",
+])
+def test_since_a_period_began_is_up_to_today_and_who_asks_for_the_people(router, question):
+    # nothing from the quarter's first day up to today: a silence, not the quarter alone; "who" lists them
+    first, _, _ = parse_date_range("上季度", router.as_of)
+    r = router.route(question)
+    assert r.tool == "segment_members", (question, r.tool, r.scores)
+    assert r.args == {"segment": "all", "silent_days": (router.as_of.normalize() - pd.Timestamp(first)).days}, r.args
+
+
+def test_a_count_since_a_period_began_counts_up_to_today(router):
+    r = router.route("how many customers haven't ordered since last quarter began")
+    assert r.tool == "query_metrics" and r.args.get("metric") == "lapsed_customers", (r.tool, r.args)
+    assert r.args["date_to"] == (router.as_of.normalize() - pd.Timedelta(days=1)).date().isoformat()
+
+
 @pytest.mark.parametrize("question, metric", [
     ("上个月新客户占比", "customers"), ("上个月新客占了多少比例", "customers"), ("上个月新客户站比多少", "customers"),
     ("what share of last month's customers were new", "customers"), ("percentage of new customers last month", "customers"),
