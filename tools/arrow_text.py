@@ -15,7 +15,7 @@ from knowledge.export import FORMULA_START
 from tools.drafts_columns import MARKS
 
 __all__ = ["codes_of", "arrow_codes", "combine_codes", "take_text", "duckdb_cursor", "Templates", "uniform", "split_template",
-           "csv_cells", "rows_with_bytes", "text_array", "utf8_bytes"]
+           "csv_cells", "rows_with_bytes", "utf8_bytes"]
 
 # a placeholder of `tools.drafts_columns` in a template
 _MARK = re.compile("(" + "|".join(map(re.escape, MARKS.values())) + ")")
@@ -173,15 +173,6 @@ def csv_cells(values: pa.Array, quote: np.ndarray | None = None,
     plain = pc.if_else(pa.array(other), pc.binary_join_element_wise('"', values, '"', ""), values)
     cells = pc.fill_null(pc.if_else(pa.array(quote), quoted, plain), "")
     return cells, bad.to_numpy(zero_copy_only=False)
-
-
-def text_array(values: np.ndarray) -> tuple[pa.Array, np.ndarray]:
-    """(an object array of texts as Arrow strings, the rows that were not text: left out)."""
-    try:   # all text (or None): one conversion
-        return pa.array(values, pa.string()), np.zeros(len(values), bool)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        mask = np.fromiter((type(v) is str for v in values), bool, len(values))
-        return pa.array(np.where(mask, values, None), pa.string()), ~mask
 
 
 def utf8_bytes(lines: pa.Array) -> memoryview:

@@ -30,7 +30,7 @@ from tools.drafts import DraftMemo, choose_plan, festival_facts, offer_facts, se
 from tools.formatting import plain_text
 from tools.purchase_facts import facts_of
 
-__all__ = ["ColumnDrafts", "COLUMN_WISE", "RFM_KEYS", "MARKS", "batch_key", "json_text", "holds_mark"]
+__all__ = ["ColumnDrafts", "COLUMN_WISE", "RFM_KEYS", "MARKS", "SLOTS", "batch_key", "json_text", "holds_mark"]
 
 #: occasions drafted column-wise; the others, and the unusual customers of these, by `compose`
 COLUMN_WISE = ("birthday", "festival", "vip_thanks")
@@ -44,7 +44,8 @@ MARKS = {"cid": _CID, "order": _ORDER, "date": _DATE, "iso": _ISO, "lines": _LIN
 _MISS = object()
 _NS_DAY = 86_400_000_000_000
 _MEMO_MAX = 50_000
-_SLOTS = ("@", "segment", "last_purchase", "favourite", "offer")   # the slots of a layout, in `drafts` order
+#: the slots of a layout, in `ColumnDrafts.drafts` order
+SLOTS = ("@", "segment", "last_purchase", "favourite", "offer")
 
 
 def _key(v):
@@ -280,7 +281,7 @@ class ColumnDrafts:
         shown = offer.id if offer_part is not None and "offer" in keys else None
         lits, slots = layout
         text = "%s".join(x.replace("%", "%%") for x in lits)   # the text: text % (the slots' values)
-        return [text, tuple(_SLOTS.index(x) for x in slots), srcs, shown, warnings, None, None, tuple(lits)]
+        return [text, tuple(SLOTS.index(x) for x in slots), srcs, shown, warnings, None, None, tuple(lits)]
 
     # ------------------------------------------------------------------ the drafts
     def drafts(self, keys: list[str]) -> list[list | None]:

@@ -22,14 +22,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from knowledge.errors import GuanxiError
+from knowledge.export import csv_cell
 from tools.arrow_text import (Templates, arrow_codes, codes_of, combine_codes, csv_cells, duckdb_cursor, split_template,
                               take_text)
+from tools.care import is_latin_name
 from tools.care_data import clean_value
-from tools.drafts_columns import MARKS, RFM_KEYS, ColumnDrafts, holds_mark
+from tools.drafts import offer_facts
+from tools.drafts_columns import MARKS, RFM_KEYS, SLOTS, ColumnDrafts, holds_mark
 from tools.draft_fit import measure, text_units
 from tools.draft_parts import purchase_part
 from tools.formatting import plain_text
-from tools.care import is_latin_name
 from tools.purchase_facts import facts_arrays
 
 __all__ = ["ArrowDrafts"]
@@ -41,7 +43,6 @@ _CONTACT_HINT = ("(?i)\\p{Nd}(?:[-. \\x{3000}\\x{ff0d}\\x{ff0e}\\x{2010}-\\x{201
                  "[@\\x{ff20}]|[\\[(\\x{ff3b}\\x{ff08}][\\s\\p{Z}]*[a\\x{ff41}\\x{ff21}][t\\x{ff54}\\x{ff34}]")
 # a value that is already what `clean_value` makes of it: printable ASCII at both ends
 _TRIMMED = r"^[!-~](?:.*[!-~])?$"
-_SLOTS = ("@", "segment", "last_purchase", "favourite", "offer")
 
 
 class ArrowDrafts(ColumnDrafts):
@@ -224,7 +225,6 @@ class ArrowDrafts(ColumnDrafts):
             memo_key = (s[3], day_keys[dkey[i]], lg)
             entry = self.offers.get(memo_key)
             if entry is None:
-                from tools.drafts import offer_facts
                 entry = self.offers[memo_key] = offer_facts(data, occasion, langs[lang[i]]["fest"], s[2],
                                                             day_keys[dkey[i]], lg, self.memo)
             offers.append(entry)
@@ -268,7 +268,6 @@ class ArrowDrafts(ColumnDrafts):
             if thanks and (s is None or s[0] is None):
                 w.append("this customer is not a high-value customer in the RFM table; thanks wording used as asked")
             w = w + list(o[1]) + p[1][4]
-            from knowledge.export import csv_cell
             warn_cells.append(csv_cell(json.dumps(w, ensure_ascii=False)))
             warn_any.append(bool(w))
         # ---- the rows that are made here, as strings
@@ -291,7 +290,6 @@ class ArrowDrafts(ColumnDrafts):
         group, pieces, shapes, kinds = self._source_kinds(rows, plans, pc_, lang, langs, dkey, base_keys, addrs,
                                                          addr_code, segs, seg_code, last_u, lkey, fav_u, fkey, offers,
                                                          okey)
-        from knowledge.export import csv_cell
         lang_cells = [",".join(map(csv_cell, (channel, lg, tone, occasion))) for lg in ("zh", "en")]
         plan_cols = [[("" if p is None else str(p[1][5])) for p in plans],
                      [("" if p is None or p[1][6] is None else csv_cell(str(p[1][6]))) for p in plans],
@@ -407,7 +405,7 @@ class ArrowDrafts(ColumnDrafts):
         fills = {k: take_text(v, c) for k, (v, c) in vals.items()}
         if thanks:
             fills["last_purchase"] = pc.binary_join_element_wise(*[take_text(v, c) for v, c in last], "")
-        templates = [((p[1][7]), tuple(_SLOTS[x] for x in p[1][1])) if p else (("",), ()) for p in plans]
+        templates = [((p[1][7]), tuple(SLOTS[x] for x in p[1][1])) if p else (("",), ()) for p in plans]
         flags = []
         for holds in (lambda v: '"' in v, lambda v: "," in v or "\n" in v):
             def rows_holding(values, codes, holds=holds):

@@ -16,6 +16,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from tools.rows_by_id import text_arrow
+
 __all__ = ["PURCHASE_FACTS", "write_purchase_facts", "facts_summaries", "facts_of", "facts_arrays"]
 
 PURCHASE_FACTS = "purchase_facts"
@@ -115,12 +117,20 @@ def _facts_index(ws):
                                                     "unsure")}
         cols["last_date"] = t["last_date"].to_numpy()   # a million Timestamps would weigh 100 MB: made when read
         for c in ("last_product", "last_order", "fav_category"):   # for batches: taken and coded by Arrow
-            cols["arrow:" + c] = _text_column(t[c])
+            cols["arrow:" + c] = text_arrow(t[c])
         cols["numpy:fav_lines"] = t["fav_lines"].to_numpy(dtype=float, na_value=np.nan)
         cols["numpy:lines"] = t["lines"].to_numpy(dtype=np.int64)
         cols["numpy:unsure"] = t["unsure"].to_numpy(dtype=bool)
         return pd.Index(t["customer_id"].astype(str).to_numpy(object)), as_of, cols
     return cached(ws, "purchase_facts", build)
+
+
+def _facts_as_of(ws, as_of) -> tuple[pd.Index, dict] | None:
+    """(the artefact's customer index, its columns) when it is of ``as_of``; else None."""
+    got = _facts_index(ws)
+    if got is None or (got[1] is not None and got[1] != pd.Timestamp(as_of)):
+        return None
+    return got[0], got[2]
 
 
 def facts_summaries(ws, ids: list[str], as_of: pd.Timestamp) -> dict[str, dict] | None:
@@ -134,28 +144,14 @@ def facts_summaries(ws, ids: list[str], as_of: pd.Timestamp) -> dict[str, dict] 
             for c, f in zip(ids, got) if f is not None}
 
 
-def _text_column(s: pd.Series) -> pa.Array | None:
-    """A column of texts as an Arrow string array; None when it holds other values."""
-    try:
-        a = pa.array(s, from_pandas=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return None
-    a = a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a
-    if pa.types.is_null(a.type):
-        a = a.cast(pa.string())
-    return a.cast(pa.string()) if pa.types.is_string(a.type) or pa.types.is_large_string(a.type) else None
-
-
 def facts_arrays(ws, ids: list[str], as_of: pd.Timestamp, positions=None) -> dict | None:
     """The purchase-facts columns of ``ids`` as arrays (``found``: the id has a row; the others hold the
     first row's values): the texts as Arrow arrays, the rest NumPy, the values `facts_of` reads; None without the artefact or of another as-of date.
     ``positions(index, ids)``: the ids' positions in an index, or None (looked up here)."""
-    got = _facts_index(ws)
+    got = _facts_as_of(ws, as_of)
     if got is None:
         return None
-    index, facts_as_of, cols = got
-    if facts_as_of is not None and facts_as_of != pd.Timestamp(as_of):
-        return None
+    index, cols = got
     pos = positions(index, ids) if positions is not None else None
     pos = index.get_indexer(ids) if pos is None else pos
     found = pos >= 0
@@ -177,12 +173,10 @@ def facts_arrays(ws, ids: list[str], as_of: pd.Timestamp, positions=None) -> dic
 def facts_of(ws, ids: list[str], as_of: pd.Timestamp) -> list[tuple | None] | None:
     """Per id (last, fav, n) of its purchase summary (`facts_summaries`), None for an unsure customer; None
     without the artefact, or when it is of another as-of date."""
-    got = _facts_index(ws)
+    got = _facts_as_of(ws, as_of)
     if got is None:
         return None
-    index, facts_as_of, cols = got
-    if facts_as_of is not None and facts_as_of != pd.Timestamp(as_of):
-        return None
+    index, cols = got
     pos = index.get_indexer(ids)
     lp, lo, fc, fl, n, unsure = (cols[c] for c in ("last_product", "last_order", "fav_category", "fav_lines",
                                                     "lines", "unsure"))

@@ -7,7 +7,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["RowsById", "timestamps", "column_values", "records"]
+__all__ = ["RowsById", "timestamps", "column_values", "records", "text_arrow"]
 
 
 def timestamps(values) -> list:
@@ -123,18 +123,12 @@ class RowsById:
                 codes, values = self._codes(c)
                 out[c] = (codes[take], values)
                 continue
+            if kind == "arrow":   # a column of other values: not text
+                out[c] = False
+                continue
             s = self.df[c].take(take)
             if kind == "raw":
                 out[c] = s.to_numpy()
-            elif kind == "arrow":
-                try:
-                    a = pa.array(s, from_pandas=True)
-                except (pa.ArrowInvalid, pa.ArrowTypeError):
-                    a = None
-                if isinstance(a, pa.ChunkedArray):
-                    a = a.combine_chunks()
-                text = a is not None and (pa.types.is_string(a.type) or pa.types.is_large_string(a.type))
-                out[c] = a.cast(pa.string()) if text else False   # False: not text
             else:
                 codes, uniq = pd.factorize(s)
                 missing = column_values(s.iloc[np.flatnonzero(codes < 0)[:1]]) or [None]
@@ -156,20 +150,7 @@ class RowsById:
         """A text column as one Arrow string array (made once), None for other columns."""
         memo = self.__dict__.setdefault("_arrow_cols", {})
         if col not in memo:
-            s = self.df[col]
-            a = None
-            if s.dtype == object or isinstance(s.dtype, pd.StringDtype) or str(s.dtype) in ("str", "string"):
-                try:
-                    a = pa.array(s, from_pandas=True)
-                except (pa.ArrowInvalid, pa.ArrowTypeError):
-                    a = None
-                if isinstance(a, pa.ChunkedArray):
-                    a = a.combine_chunks()
-                if a is not None and pa.types.is_large_string(a.type):
-                    a = a.cast(pa.string())
-                if a is not None and not pa.types.is_string(a.type):
-                    a = None
-            memo[col] = a
+            memo[col] = text_arrow(self.df[col])
         return memo[col]
 
     def prefetch(self, ids) -> None:
@@ -184,3 +165,17 @@ class RowsById:
             found = [(c, self._pos(c)) for c in todo]
             todo, pos = [c for c, p in found if p is not None], [p for _, p in found if p is not None]
         self.memo.update(zip(todo, self._rows(pos)))
+
+
+def text_arrow(s: pd.Series) -> pa.Array | None:
+    """A column of texts (missing values allowed) as one Arrow string array; None when it holds other values."""
+    if s.dtype.kind in "biufcmM":   # numbers and dates: not text
+        return None
+    try:
+        a = pa.array(s, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    a = a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a
+    if pa.types.is_null(a.type) or pa.types.is_large_string(a.type):
+        a = a.cast(pa.string())
+    return a if pa.types.is_string(a.type) else None
