@@ -121,6 +121,14 @@ UNSUPPORTED = rx(r"(下个?月|下季度|下一季度|明年|下周|未来.{0,4}
 # a span before it is a lapse ("90天没买过的客户": lapsed_customers, a campaign's min_days_since_order)
 NEVER_BOUGHT = rx(r"(从来|从未|从没|一直|还)(都)?(没|没有|未)?(买|购买|下单|订)过|(?<![天日周月年期拜\d])(没|没有|未)(买|购买)过(?!的客户|的老客户|东西)|"
                   r"\bnever (bought|purchased|ordered)\b|\bhave(n't| not) (ever )?(bought|purchased|tried)\b(?!.{0,40}\b(days?|weeks?|months?|years?)\b)")
+# the people who bought (or did not buy) an item: no tool lists them by item ("上个月买了绿茶的客户有哪些",
+# "who bought green tea last month"); what is bought with it is `bought_together` ("买绿茶的人还会买什么")
+BOUGHT_LIST = rx(r"(买了|买过|购买了|购买过|下单了|下单过|买)[^，。,?？]{0,12}的(客户|顾客|人|用户|会员|买家)|(没|没有|未)(买|购买|下单)[^，。,?？]{0,12}的(客户|顾客|人|用户|会员)|"
+                 r"\bwho (bought|purchased|ordered|has bought|have bought)\b|\b(customers|people|buyers|shoppers|members) (who|that) "
+                 r"(bought|purchased|ordered|did not buy|didn't buy|did not purchase|didn't purchase)\b|"
+                 r"\b(did not|didn't|do not|don't) (buy|purchase|order)\b")
+TOGETHER_CUE = rx(r"还会?买|还会?选|一起|同时|搭配|连带|组合|together|\balso\b|\belse\b|along with|bundle|pair")
+MESSAGE_CUE = rx(r"短信|消息|祝福|问候|文案|发(给|送|个|条|一)|活动|营销|\b(send|message|sms|wechat|e-?mail|campaign|draft|note)\b")
 # complaint words: "有人投诉退款慢吗" is a complaint search, not a refund metric
 COMPLAINT_CONTEXT = rx(r"投诉|抱怨|差评|吐槽|反馈|反映|客诉|(客户|顾客|用户|买家|会员|有人).{0,6}(说|问|讲)|complain|feedback|unhappy|"
                          r"(customer|client|buyer|someone) (says|said|asks|asked|reports?)")

@@ -28,7 +28,7 @@ import sys
 from assistant.intent import IntentModel
 from assistant.route import Route
 from assistant.pending import resolve_pending
-from assistant.question_words import (ARTEFACT_METRICS, AND_WORDS, BLAME, CHANGE, CHANNEL_ALIASES, CHURN_BY, CHURN_WORDS, NEVER_BOUGHT, RATE_WORDS, COMPLAINT_CONTEXT, FOLLOWUP, GENDER_ONE, GROUP_METRICS, LANGUAGE_SWITCH, LISTING, LOWEST, ORDINAL, OUT_OF_SCOPE, PLACE_GROUPS, PREVIOUS_PERIOD, PRONOUN, SAME_PERIOD_LAST_YEAR, SEG_WORDS, THEM, TWO_PERIODS, BOTH_GENDERS, churn_risk_named, group_spans, message_slots, weekdays_named, without_new_customers, age_range_named, customer_type_named, UNSUPPORTED, WHY, age_band_named, all_cues, has_slots, known_words, metrics_named)
+from assistant.question_words import (ARTEFACT_METRICS, AND_WORDS, BLAME, CHANGE, CHANNEL_ALIASES, CHURN_BY, CHURN_WORDS, NEVER_BOUGHT, BOUGHT_LIST, TOGETHER_CUE, MESSAGE_CUE, SHOW_CUSTOMERS, RATE_WORDS, COMPLAINT_CONTEXT, FOLLOWUP, GENDER_ONE, GROUP_METRICS, LANGUAGE_SWITCH, LISTING, LOWEST, ORDINAL, OUT_OF_SCOPE, PLACE_GROUPS, PREVIOUS_PERIOD, PRONOUN, SAME_PERIOD_LAST_YEAR, SEG_WORDS, THEM, TWO_PERIODS, BOTH_GENDERS, churn_risk_named, group_spans, message_slots, weekdays_named, without_new_customers, age_range_named, customer_type_named, UNSUPPORTED, WHY, age_band_named, all_cues, has_slots, known_words, metrics_named)
 from assistant.lang import parse_date_range, parse_days, parse_top, span_days, two_periods
 from assistant.homophones import homophone_fixer
 from assistant.conditions import unapplied_conditions
@@ -92,6 +92,9 @@ class Router:
         if declined is not None:
             return declined
         item, item_span = v.find_item(q)
+        if item and BOUGHT_LIST.search(q) and (SHOW_CUSTOMERS.search(q) or LISTING.search(q)) \
+                and not TOGETHER_CUE.search(q) and not MESSAGE_CUE.search(q):
+            return Route(None, {}, "unknown", question_language(q), 0.0, notes=["customers who bought an item"])
         seg = v.find_segment(q)
         seg_term = self.semantic.term_in(q, "segment")
         if seg_term and (not seg or len(seg_term[1]) > len(seg[2])):

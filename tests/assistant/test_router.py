@@ -196,6 +196,11 @@ def test_complaint_text_drops_the_question_scaffolding(question, text):
     ("广州客户的分群情况", "query_metrics", {"metric": "customers", "by": "segment", "city": "广州市"}),
     ("冠军客户有多少", "segment_summary", {}),
     ("哪些客户从来没买过咖啡", None, {}),   # no tool lists who lacks an item
+    ("上个月买了绿茶的客户有哪些", None, {}),   # no tool lists who bought an item: not what is bought with it
+    ("who bought green tea last month", None, {}),
+    ("which customers did not buy coffee last month", None, {}),
+    ("买绿茶的人还会买什么", "bought_together", {"item": "绿茶"}),
+    ("customers who bought green tea also bought what", "bought_together", {"item": "绿茶"}),
     ("C100001买过咖啡吗", "customer_profile", {"customer_id": "C100001"}),
     ("有流失风险的客户主要在哪些城市", "query_metrics", {"metric": "at_risk_customers", "by": "city"}),
     ("哪个省份流失风险的客户最多", "query_metrics", {"metric": "at_risk_customers", "by": "province"}),
