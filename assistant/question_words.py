@@ -124,7 +124,8 @@ NEVER_BOUGHT = rx(r"(从来|从未|从没|一直|还)(都)?(没|没有|未)?(买
 # the people who bought (or did not buy) an item: no tool lists them by item ("上个月买了绿茶的客户有哪些",
 # "who bought green tea last month"); what is bought with it is `bought_together` ("买绿茶的人还会买什么")
 BOUGHT_LIST = rx(r"(买了|买过|购买了|购买过|下单了|下单过|买)[^，。,?？]{0,12}的(客户|顾客|人|用户|会员|买家)|(没|没有|未)(买|购买|下单)[^，。,?？]{0,12}的(客户|顾客|人|用户|会员)|"
-                 r"\bwho (bought|purchased|ordered|has bought|have bought)\b|\b(customers|people|buyers|shoppers|members) (who|that) "
+                 r"(客户|顾客|用户|会员|买家|人)(都)?(买了|买过|购买了|购买过|下单了|下单过)|"
+                 r"\bwho (buys|bought|purchases|purchased|orders|ordered|has bought|have bought)\b|\b(customers|people|buyers|shoppers|members) (who|that) "
                  r"(bought|purchased|ordered|did not buy|didn't buy|did not purchase|didn't purchase)\b|"
                  r"\b(did not|didn't|do not|don't) (buy|purchase|order)\b")
 TOGETHER_CUE = rx(r"还会?买|还会?选|一起|同时|搭配|连带|组合|together|\balso\b|\belse\b|along with|bundle|pair")

@@ -199,6 +199,8 @@ def test_complaint_text_drops_the_question_scaffolding(question, text):
     ("上个月买了绿茶的客户有哪些", None, {}),   # no tool lists who bought an item: not what is bought with it
     ("who bought green tea last month", None, {}),
     ("which customers did not buy coffee last month", None, {}),
+    ("哪些客户买过咖啡又有流失风险", None, {}),   # not the whole at-risk list
+    ("who buys the most coffee", None, {}),
     ("买绿茶的人还会买什么", "bought_together", {"item": "绿茶"}),
     ("customers who bought green tea also bought what", "bought_together", {"item": "绿茶"}),
     ("C100001买过咖啡吗", "customer_profile", {"customer_id": "C100001"}),
