@@ -17,6 +17,8 @@ in its own child (peak RSS = that checkout's). ``--shadow DIR``: a read-only bui
 used through DIR (symlinks to its tables and artefacts), so event writes and any missing analyses
 go to DIR. ``--skip`` / ``--only``: tools left out / the only tools measured (comma-separated; in the
 registry's order, so a tool reading the event log still sees the campaigns the tools before it wrote).
+For the batch draft, each timed call is followed by a bare write of as many bytes as its file beside it
+(not timed in the call): the disk's share of the call, from the same moment.
 Results: a markdown table on stdout and JSON in --out.
 """
 from __future__ import annotations
@@ -108,6 +110,23 @@ def _hwm_mb() -> float:
     return 0.0
 
 
+def _write_baseline(answer) -> tuple[int, float] | None:
+    """(bytes, seconds) of writing the batch file's size again by a bare loop of 45 MB writes beside it (then
+    removed): what the disk alone costs the call, in the same process and the same moment."""
+    path = Path(answer.get("path") or "") if isinstance(answer, dict) else None
+    if not path or not path.is_file():
+        return None
+    size, block = path.stat().st_size, b"\0" * (45 << 20)
+    bare = path.with_name("bare-write.bin")
+    t0 = time.perf_counter()
+    with open(bare, "wb") as f:
+        for start in range(0, size, len(block)):
+            f.write(block[: min(len(block), size - start)])
+    took = time.perf_counter() - t0
+    bare.unlink()
+    return size, took
+
+
 def run_child(root: Path, repeat: int, out: Path) -> None:
     """In the child (this checkout on PYTHONPATH): every tool, timed; JSON to ``out``."""
     import duckdb  # noqa: F401  (libraries imported before the measurement starts)
@@ -129,7 +148,7 @@ def run_child(root: Path, repeat: int, out: Path) -> None:
             results[name] = {"error": "no benchmark arguments"}
             continue
         questions = ([dict(q) for q in METRIC_QUESTIONS] if name == "query_metrics" else [ARGS[name](picks)])
-        first, times, declined = [], [], None
+        first, times, declined, disk = [], [], None, []
         for args in questions:
             try:
                 t0 = time.perf_counter()
@@ -137,8 +156,10 @@ def run_child(root: Path, repeat: int, out: Path) -> None:
                 first.append(time.perf_counter() - t0)
                 for _ in range(repeat):
                     t0 = time.perf_counter()
-                    call_tool(name, args, ctx=ctx)
+                    got = call_tool(name, args, ctx=ctx)
                     times.append(time.perf_counter() - t0)
+                    if name == "draft_care_batch":
+                        disk.append(_write_baseline(got))
             except Exception as e:  # noqa: BLE001 - a tool that declines is reported, not fatal
                 declined = f"{type(e).__name__}: {str(e)[:160]}"
                 break
@@ -147,6 +168,11 @@ def run_child(root: Path, repeat: int, out: Path) -> None:
         else:
             results[name] = {"first_ms": round(1000 * max(first), 1), "p50_ms": _p(times, 0.5),
                              "p95_ms": _p(times, 0.95), "calls": len(times)}
+            if [d for d in disk if d]:   # the disk's share: the same bytes written by a bare loop, same folder
+                sizes = [d[0] for d in disk if d]
+                results[name].update({"file_mb": round(max(sizes) / 2**20, 1),
+                                      "bare_write_p50_ms": _p([d[1] for d in disk if d], 0.5),
+                                      "bare_write_p95_ms": _p([d[1] for d in disk if d], 0.95)})
         print(json.dumps({name: results[name]}, ensure_ascii=False), file=sys.stderr, flush=True)
     out.write_text(json.dumps({"tools": results, "peak_mb": round(_hwm_mb()), "picks": picks},
                               ensure_ascii=False, indent=1))
@@ -274,6 +300,11 @@ def table(runs: dict[str, dict]) -> str:
                 cells += ["declined" if "declined" in r else ("skipped" if "skipped" in r else "—"), "", ""]
         out.append(f"| `{n}` | " + " | ".join(cells) + " |")
     out.append("| peak RSS MB | " + " | ".join(f"{runs[lb]['peak_mb']:,} | | " for lb in labels) + " |")
+    for lb in labels:
+        r = runs[lb]["tools"].get("draft_care_batch") or {}
+        if "bare_write_p50_ms" in r:
+            out.append(f"\n{lb}: the batch file is {r['file_mb']:,} MB; a bare write of as many bytes beside it took "
+                       f"p50 {r['bare_write_p50_ms']:,.0f} ms, p95 {r['bare_write_p95_ms']:,.0f} ms")
     return "\n".join(out)
 
 
