@@ -161,6 +161,8 @@ def segment_members(segment: str, top: int = 20, province: str | None = None, ci
                     age_min: int | None = None, age_max: int | None = None, born_from: int | None = None,
                     born_to: int | None = None, signup_channel: str | None = None, silent_days: int | None = None,
                     no_order_from: str | None = None, no_order_to: str | None = None,
+                    bought_product: str | None = None, bought_category: str | None = None,
+                    bought_from: str | None = None, bought_to: str | None = None, not_bought: bool = False,
                     *, ctx: ToolContext | None = None) -> dict:
     """The customers in one segment, biggest spenders first, with the segment's total size.
 
@@ -196,7 +198,9 @@ def segment_members(segment: str, top: int = 20, province: str | None = None, ci
     members = members.loc[mask]
     conds = CustomerConditions(gender=gender, age_band=age_band, age_min=age_min, age_max=age_max, born_from=born_from,
                                born_to=born_to, signup_channel=signup_channel, silent_days=silent_days,
-                               no_order_from=no_order_from, no_order_to=no_order_to)
+                               no_order_from=no_order_from, no_order_to=no_order_to,
+                               bought_product=bought_product, bought_category=bought_category, bought_from=bought_from, bought_to=bought_to,
+                               not_bought=not_bought)
     if conds.asked():
         members = members.loc[keep_in_workspace(ws, conds, members.index)]
     size = int(len(members))
@@ -353,6 +357,8 @@ def at_risk_customers(top: int = 20, province: str | None = None, city: str | No
                       age_min: int | None = None, age_max: int | None = None, born_from: int | None = None,
                       born_to: int | None = None, signup_channel: str | None = None, silent_days: int | None = None,
                       no_order_from: str | None = None, no_order_to: str | None = None,
+                      bought_product: str | None = None, bought_category: str | None = None,
+                      bought_from: str | None = None, bought_to: str | None = None, not_bought: bool = False,
                       *, ctx: ToolContext | None = None) -> dict:
     """Customers at risk of churning (against their own buying cycle), those worth saving first — value at
     risk = churn probability × yearly spend — with the count above the probability threshold.
@@ -377,7 +383,9 @@ def at_risk_customers(top: int = 20, province: str | None = None, city: str | No
         keep &= (match_place(everyone["province"], province) & match_place(everyone["city"], city)).to_numpy(bool)
     conds = CustomerConditions(gender=gender, age_band=age_band, age_min=age_min, age_max=age_max, born_from=born_from,
                              born_to=born_to, signup_channel=signup_channel, silent_days=silent_days,
-                             no_order_from=no_order_from, no_order_to=no_order_to)
+                             no_order_from=no_order_from, no_order_to=no_order_to,
+                             bought_product=bought_product, bought_category=bought_category, bought_from=bought_from, bought_to=bought_to,
+                             not_bought=not_bought)
     if conds.asked():
         keep &= keep_in_workspace(ws, conds, everyone.index)
     seg_label = None
