@@ -358,7 +358,8 @@ def _bought_set(o: pd.DataFrame, args: dict) -> set:
         lines = o[o["product_name"].astype(str).str.contains(str(args["bought_product"]), regex=False)]
     a = pd.Timestamp(args["bought_from"]) if args.get("bought_from") else None
     b = pd.Timestamp(args["bought_to"]) + pd.Timedelta(days=1) if args.get("bought_to") else None
-    inside = lines[(lines["order_date"] >= a if a is not None else True) & (lines["order_date"] < b if b is not None else True)]
+    day = lines["order_date"]
+    inside = lines[(day >= a if a is not None else day.notna() | True) & (day < b if b is not None else day.notna() | True)]
     if not args.get("not_bought"):
         return set(inside["customer_id"].astype(str))
     if a is None:   # never bought it: ordered something else
