@@ -18,11 +18,14 @@ import pandas as pd
 from knowledge.errors import GuanxiError
 from tools.context import ToolError, match_place
 
-__all__ = ["CustomerConditions", "CONDITION_HELP", "BOUGHT_KEYS", "age_args", "who_args", "keep_in_workspace",
-           "lapsed_in_period", "bought_in_period", "conditions_documented"]
+__all__ = ["CustomerConditions", "CONDITION_HELP", "BOUGHT_KEYS", "ORDER_CONDITIONS", "age_args", "who_args",
+           "keep_in_workspace", "lapsed_in_period", "bought_in_period", "bought_inherit", "conditions_documented"]
 
-#: the parameters of a condition on what a customer bought (tools without them leave them out of who_args)
+#: the parameters of a condition on what a customer bought
 BOUGHT_KEYS = ("bought_product", "bought_category", "bought_from", "bought_to", "not_bought")
+#: the conditions on a customer's orders (silence, purchases): a tool about complaints, contacts or dates
+#: leaves them out of who_args (no order is not no complaint)
+ORDER_CONDITIONS = ("silent_days", "no_order_from", "no_order_to", *BOUGHT_KEYS)
 
 
 @dataclass(frozen=True)
@@ -34,7 +37,8 @@ class CustomerConditions:
     lapsed_customers over that period counts them; ``bought_product`` (every product whose name holds the
     word, as query_metrics' product) or ``bought_category``: an order line of it from ``bought_from`` to
     ``bought_to`` (days, both included; all time when neither), and with ``not_bought``: a line of it before
-    bought_from and none in the period ("上个月没买咖啡的客户")."""
+    bought_from and none in the period ("上个月没买咖啡的客户"), or without a period, an order but never a line
+    of it ("从来没买过咖啡的客户")."""
     province: str | None = None
     city: str | None = None
     gender: str | None = None
@@ -155,6 +159,8 @@ class CustomerConditions:
         if a.get("not_bought") and lo:
             return (f"{lo} 之前买过{what}、{lo} 至 {hi} 没有再买" if zh else
                     f"bought {what} before {lo} but did not buy it from {lo} to {hi}")
+        if a.get("not_bought"):
+            return f"下过单但从来没有买过{what}" if zh else f"ordered but never bought {what}"
         if lo or a.get("bought_to"):
             lo = lo or ("最早" if zh else "the first order")
             return f"{lo} 至 {hi} 买过{what}" if zh else f"bought {what} from {lo} to {hi}"
@@ -181,8 +187,8 @@ CONDITION_HELP = {
     "bought_from": 'with bought_product / bought_category: the purchase from this day, YYYY-MM-DD (e.g. the first '
                    'day of last month for "上个月买过绿茶的"); default all time',
     "bought_to": "with bought_from: the period's last day (included), YYYY-MM-DD; default up to the as-of date",
-    "not_bought": 'with bought_from: instead those who bought it before bought_from and not in the period, e.g. '
-                  'true for "上个月没买咖啡的"',
+    "not_bought": 'instead those who did not buy it: with bought_from, bought it before and not in the period '
+                  '(true for "上个月没买咖啡的"); without, ordered but never bought it ("从来没买过咖啡的")',
 }
 
 
@@ -228,7 +234,8 @@ def lapsed_in_period(ws, first_day, last_day, ids: pd.Index) -> np.ndarray:
 def bought_in_period(ws, asked: dict, ids: pd.Index) -> np.ndarray:
     """Which of ``ids`` meet the bought conditions of ``asked`` (`CustomerConditions.asked`): an order line of
     the product word / category in the period (all time when no period), or with not_bought, one before
-    bought_from and none in the period. A word that names nothing is an error, not an empty list."""
+    bought_from and none in the period (without a period: an order, none of it ever). A word that names
+    nothing is an error, not an empty list."""
     from tools.context import catalogue
     from tools.kpi import match_values
     from tools.orders_index import buyers_of
@@ -257,8 +264,9 @@ def bought_in_period(ws, asked: dict, ids: pd.Index) -> np.ndarray:
     inside = ids.isin(buyers_of(ws, col, names, a, b))
     if not asked.get("not_bought"):
         return inside
-    if a is None:
-        raise ToolError("not_bought needs bought_from: the period they did not buy it in (bought it before, not in it)")
+    if a is None:   # never bought it: ordered something, never this
+        from tools.orders_index import period_totals
+        return ids.isin(period_totals(ws, None, b)[0].index) & ~inside
     return ids.isin(buyers_of(ws, col, names, None, a)) & ~inside
 
 
@@ -275,14 +283,30 @@ def age_args(slots: dict) -> dict:
 
 
 def who_args(frame) -> dict:
-    """The CustomerConditions arguments of a routed question (a tools.spec frame): gender, age, and the
-    channel named as the customers' own ("抖音来的客户": signup_channel)."""
+    """The CustomerConditions arguments of a routed question (a tools.spec frame): gender, age, the
+    channel named as the customers' own ("抖音来的客户": signup_channel) and the `ORDER_CONDITIONS`."""
     s = frame.slots
     out = {"gender": s["gender"]} if s.get("gender") else {}
     out.update(age_args(s))
     if s.get("sales_channel"):
         out["signup_channel"] = s["sales_channel"]
-    for k in ("silent_days", "no_order_from", "no_order_to", *BOUGHT_KEYS):
+    for k in ORDER_CONDITIONS:
         if s.get(k):
             out[k] = s[k]
     return out
+
+
+def bought_inherit(args: dict, new: dict, frame) -> None:
+    """A follow-up to the customers who bought an item (a tools.spec inherit): "那上个季度呢" is the purchase's
+    new period, not one to rank spend in; "那红茶呢" replaces the item bought."""
+    if not (args.get("bought_product") or args.get("bought_category")):
+        return
+    if new.get("date_from"):
+        args["bought_from"] = new.pop("date_from")
+        args["bought_to"] = new.pop("date_to", None)
+        args.pop("date_from", None), args.pop("date_to", None)
+    item = frame.slots.get("item")
+    if item:
+        args.pop("bought_product", None), args.pop("bought_category", None)
+        categories = frame.vocab.categories if frame.vocab is not None else ()
+        new["bought_category" if item in categories else "bought_product"] = item
