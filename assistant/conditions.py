@@ -32,6 +32,8 @@ CONDITIONS: dict[str, tuple[tuple[str, ...], str, str]] = {
     "churn_risk": (("churn_risk", "min_probability"), "流失风险", "churn risk"),
     "silent_days": (("silent_days",), "多久没下单", "days without an order"),
     "no_order_from": (("no_order_from",), "期间没下单", "no order in a period"),
+    "bought_product": (("bought_product",), "买过的商品", "a product bought"),
+    "bought_category": (("bought_category",), "买过的品类", "a category bought"),
 }
 _RISK_WORDS = {"high": ("流失风险高", "high churn risk"), "at_risk": ("有流失风险", "at risk of churning")}
 _CHURN_METRICS = ("at_risk_customers", "churn_probability")   # the churn risk is what they count

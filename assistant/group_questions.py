@@ -1,18 +1,21 @@
 """Questions about a group of customers that a count alone would answer wrongly: those gone quiet,
 listed or written to ("哪些客户超过90天没下单了", "给超过90天没下单的客户写挽回短信"), and a group's
 share of everyone ("女性客户占比", "what share of customers are from Jiangsu"), and the segments of
-one group ("女性客户的RFM分群分布", "广州客户的分群情况")."""
+one group ("女性客户的RFM分群分布", "广州客户的分群情况"), and the customers who bought (or did not buy) an
+item in a period ("上个月买了绿茶的客户有哪些", "给上个月买过绿茶的客户发感谢短信")."""
 from __future__ import annotations
 
 import re
 
 import pandas as pd
 
-from assistant.question_words import COUNTING, SHARE_OF, SHOW_CUSTOMERS, SINCE
+from assistant.question_words import (BOUGHT_LIST, BOUGHT_NOT, BOUGHT_RANKED, BOUGHT_TWO, CHURN_WORDS, COUNTING,
+                                      MESSAGE_CUE, SHARE_OF, SHOW_CUSTOMERS, SINCE, TOGETHER_CUE, known_words)
 from tools.kpi_tools import SHARE_METRICS
+from tools.kpi_words import DIMENSION_WORDS
 from tools.segment_tools import ALL_CUSTOMERS
 
-__all__ = ["group_question"]
+__all__ = ["group_question", "bought_condition", "bought_question"]
 
 GROUP_SLOTS = ("province", "city", "gender", "age_band", "age_range", "sales_channel")
 # "what share of last month's customers were new": the new customers, said in English without the metric's words
@@ -86,3 +89,84 @@ def silence_of(slots: dict, as_of: pd.Timestamp) -> int:
     if slots.get("date_from"):
         return max(int((as_of - pd.Timestamp(slots["date_from"])).days), 1)
     return 90
+
+
+# the word after "买过" / "bought" when the catalogue has no such item ("上个月买过榴莲酥的客户"): passed on, so
+# the tool says no product has it (an empty list would say nobody bought it)
+_ZH_BOUGHT_WORD = re.compile(r"(?:买了|买过|购买了|购买过|买)(?P<w>[\u4e00-\u9fffA-Za-z]{2,8}?)"
+                             r"(?:的(?:老|女|男|女性|男性|新)?(?:客户|顾客|客人|人|用户|会员|买家|有)|吗|[?？]|$)")
+_ZH_NOT_A_WORD = re.compile(r"的|东西|商品|产品|货|啥|什么|单|最|多|次|件|元|块|钱|以上|以下|超过|过|了|些|样|得|到|\d")
+_EN_BOUGHT_WORD = re.compile(r"\b(?:bought|purchased|buy|purchase|buys|purchases)\s+(?P<w>[a-z][a-z'-]*(?:\s+[a-z][a-z'-]*){0,2}?)"
+                             r"(?=\s+(?:last|this|in|during|since|over|before|from|between|on|at|yesterday|recently|ever|the past)\b|\s*[?.!,]|\s*$)",
+                             re.I)
+_CAMPAIGN = re.compile(r"活动|营销|\bcampaigns?\b", re.I)
+_WRITE = re.compile(r"写|起草|感谢|\b(write|draft|texts?|thank)", re.I)   # a message to them ("write a thank-you text")
+
+
+def _said_word(q: str) -> str | None:
+    """The item word after "买过" / "bought" ("榴莲酥"), without a trailing 类 / 系列 ("零食类": 零食)."""
+    m = _ZH_BOUGHT_WORD.search(q)
+    w = re.split(r"又|也|和|跟|与|或|还|并|且|但|而|就|有|是|在", m.group("w"))[0] if m else ""   # "咖啡又有流失风险": 咖啡
+    if len(w) >= 2 and not _ZH_NOT_A_WORD.search(w):
+        return re.sub(r"(品类|类目|类|系列)$", "", w)
+    m = _EN_BOUGHT_WORD.search(q)
+    if m and not any(w.lower() in known_words() for w in m.group("w").split()):
+        return m.group("w")
+    return None
+
+
+def bought_condition(q: str, item: str | None, item_span: str | None, categories) -> dict | str | None:
+    """The purchase condition of a question asking for the customers who bought (or did not buy) an item —
+    listed, written to or checked for churn risk: {"bought_category" (a category of the catalogue) or
+    "bought_product" (a word of product names, `Vocabulary.find_item`'s item, else the word after the verb):
+    the item, "not_bought": bool}. A string: why it is declined (two purchase conditions, customers ranked by
+    an item, a campaign, which cannot target by purchase). None: no such question (a count of buyers is the
+    metric's, what is bought with it is bought_together's)."""
+    if not BOUGHT_LIST.search(q) or TOGETHER_CUE.search(q):
+        return None
+    said = _said_word(q)
+    # the catalogue's item, unless the word said holds more than it ("榴莲酥" is not 金枕榴莲: nothing has it)
+    word = said if said and (not item or (item_span and item_span in said and item_span != said)) else item
+    negated = bool(BOUGHT_NOT.search(q))
+    counting = COUNTING.search(q.replace("哪几", "")) and not SHOW_CUSTOMERS.search(q)   # "哪几位客户" lists them
+    if not word or (counting and not negated and not MESSAGE_CUE.search(q)):
+        return None
+    if BOUGHT_TWO.search(q):
+        return "two purchase conditions"
+    if BOUGHT_RANKED.search(q):
+        return "customers ranked by an item"
+    if _CAMPAIGN.search(q):
+        return "a campaign for the customers who bought an item"
+    key = "bought_category" if word in set(categories) else "bought_product"
+    return {key: word, "not_bought": negated}
+
+
+_LIST_METRICS = (None, "customers", "lapsed_customers", "at_risk_customers", "churn_probability")   # "…的客户", "…流失"
+
+
+def bought_question(q: str, slots: dict, bought: dict, item_span: str | None, as_of) -> str | None:
+    """Put ``bought`` (`bought_condition`) on the slots, with the question's period as the purchase's
+    (bought_from / bought_to: the days of "上个月", "last quarter", "10月"; "since …" runs to today), and
+    return the family that answers: a batch of messages when one is asked, the at-risk list for a churn
+    risk, else the members of the segment named (everyone when none). None, slots untouched, for a breakdown
+    or another metric over those customers ("买过绿茶的客户城市分布": the metric's, with a product filter)."""
+    by = slots.get("by")
+    if by in ("product", "category") and item_span and not any(
+            b == by and rx.search(q.replace(item_span, " ")) for rx, b in DIMENSION_WORDS):
+        by = None   # "did not buy baby products": the item's own word, not a breakdown
+    if by or slots.get("metric") not in _LIST_METRICS:
+        return None
+    slots.update({k: v for k, v in bought.items() if v})
+    if slots.get("date_from"):
+        slots["bought_from"] = slots["date_from"]
+        slots["bought_to"] = ((pd.Timestamp(as_of).normalize() - pd.Timedelta(days=1)).date().isoformat()
+                              if SINCE.search(q) else slots.get("date_to"))
+    for k in ("metric", "date_from", "date_to", "date_phrase", "item", "by", "lapse_days"):
+        slots.pop(k, None)   # the period is the purchase's, not one to rank spend in
+    if MESSAGE_CUE.search(q) or _WRITE.search(q):
+        slots.setdefault("segment", ALL_CUSTOMERS)
+        return "draft_batch"
+    if CHURN_WORDS.search(q) or slots.get("churn_risk"):
+        return "churn"
+    slots.setdefault("segment", ALL_CUSTOMERS)
+    return "segment"

@@ -10,7 +10,7 @@ import re
 from tools.kpi_words import METRIC_WORDS
 from tools.spec import specs
 
-__all__ = ["customer_type_named", "group_spans", "AGE_WORDS", "BLAME", "LISTING", "GENDER_ONE", "CHURN_HIGH", "CHURN_AT_RISK", "churn_risk_named", "message_slots", "COUNTING", "SINCE", "THEM", "OUT_OF_SCOPE", "age_band_named", "metrics_named", "has_slots", "SEG_WORDS", "rx", "HELP_CUE", "FOLLOWUP", "PRONOUN", "ORDINAL", "PREVIOUS_PERIOD", "SAME_PERIOD_LAST_YEAR", "WHY", "CHANGE", "LANGUAGE_SWITCH", "UNSUPPORTED", "NEVER_BOUGHT", "COMPLAINT_CONTEXT", "GROUP_METRICS", "LOWEST", "AND_WORDS", "PLACE_GROUPS", "CHANNEL_ALIASES", "known_words", "all_cues"]
+__all__ = ["customer_type_named", "group_spans", "AGE_WORDS", "BLAME", "LISTING", "GENDER_ONE", "CHURN_HIGH", "CHURN_AT_RISK", "churn_risk_named", "message_slots", "COUNTING", "SINCE", "THEM", "OUT_OF_SCOPE", "age_band_named", "metrics_named", "has_slots", "SEG_WORDS", "rx", "HELP_CUE", "FOLLOWUP", "PRONOUN", "ORDINAL", "PREVIOUS_PERIOD", "SAME_PERIOD_LAST_YEAR", "WHY", "CHANGE", "LANGUAGE_SWITCH", "UNSUPPORTED", "NEVER_BOUGHT", "BOUGHT_LIST", "BOUGHT_NOT", "BOUGHT_TWO", "BOUGHT_RANKED", "TOGETHER_CUE", "MESSAGE_CUE", "SHOW_CUSTOMERS", "CHURN_WORDS", "COMPLAINT_CONTEXT", "GROUP_METRICS", "LOWEST", "AND_WORDS", "PLACE_GROUPS", "CHANNEL_ALIASES", "known_words", "all_cues"]
 
 
 SEG_WORDS = re.compile(r"分群|分层|细分|客群|群体|人群|分组|分类|这一类|这类|类客户|段|segment|tier|group|cohort|bucket|"
@@ -121,13 +121,26 @@ UNSUPPORTED = rx(r"(下个?月|下季度|下一季度|明年|下周|未来.{0,4}
 # a span before it is a lapse ("90天没买过的客户": lapsed_customers, a campaign's min_days_since_order)
 NEVER_BOUGHT = rx(r"(从来|从未|从没|一直|还)(都)?(没|没有|未)?(买|购买|下单|订)过|(?<![天日周月年期拜\d])(没|没有|未)(买|购买)过(?!的客户|的老客户|东西)|"
                   r"\bnever (bought|purchased|ordered)\b|\bhave(n't| not) (ever )?(bought|purchased|tried)\b(?!.{0,40}\b(days?|weeks?|months?|years?)\b)")
-# the people who bought (or did not buy) an item: no tool lists them by item ("上个月买了绿茶的客户有哪些",
-# "who bought green tea last month"); what is bought with it is `bought_together` ("买绿茶的人还会买什么")
-BOUGHT_LIST = rx(r"(买了|买过|购买了|购买过|下单了|下单过|买)[^，。,?？]{0,12}的(客户|顾客|人|用户|会员|买家)|(没|没有|未)(买|购买|下单)[^，。,?？]{0,12}的(客户|顾客|人|用户|会员)|"
-                 r"(客户|顾客|用户|会员|买家|人)(都)?(买了|买过|购买了|购买过|下单了|下单过)|"
-                 r"\bwho (buys|bought|purchases|purchased|orders|ordered|has bought|have bought)\b|\b(customers|people|buyers|shoppers|members) (who|that) "
-                 r"(bought|purchased|ordered|did not buy|didn't buy|did not purchase|didn't purchase)\b|"
-                 r"\b(did not|didn't|do not|don't) (buy|purchase|order)\b")
+# the people who bought (or did not buy) an item ("上个月买了绿茶的客户有哪些", "冠军客户里买过绿茶的",
+# "which customers did not buy coffee last month"): `assistant.group_questions.bought_condition` reads the
+# condition; what is bought with it is `bought_together` ("买绿茶的人还会买什么")
+_ZH_WHO = r"(老|女|男|女性|男性|新|vip|VIP)?(客户|顾客|客人|人|用户|会员|买家)"
+BOUGHT_LIST = rx(r"(买了|买过|购买了|购买过|下单了|下单过|买)[^，。,?？]{0,12}的" + _ZH_WHO + r"|(没|没有|未|不)(再)?(买|购买|下单)[^，。,?？]{0,12}的" + _ZH_WHO + "|"
+                 + _ZH_WHO + r"(里|中|里面|当中|之中)?(有)?(谁|哪些|哪几位|哪位)?(都)?(买了|买过|购买了|购买过|下单了|下单过)|"
+                 + _ZH_WHO + r"(都)?(从来|从未|从没|一直)?(都)?(没|没有|未)(再)?(买|购买)|"
+                 r"谁(都)?(买了|买过|买的|购买了|购买过)|"
+                 r"\bwho (buys|bought|purchases|purchased|orders|ordered|has bought|have bought)\b|\b(customers|people|buyers|shoppers|members|everyone|anyone) (who|that) "
+                 r"(bought|purchased|ordered|did not buy|didn't buy|did not purchase|didn't purchase|never bought|have bought|has bought)\b|"
+                 r"\bwhich\s+(?!(products?|items?|categor\w*|goods|brands?|things?|skus?)\b)\w+(\s+\w+)?\s+(bought|purchased|ordered)\b|"
+                 r"\b(did not|didn't|do not|don't|never|have not|haven't|has not|hasn't) (buy|purchase|order|bought|purchased|ordered)\b")
+# not bought ("上个月没买咖啡的", "没再买", "从来没买过", "did not buy", "never bought")
+BOUGHT_NOT = rx(r"(没|没有|未|不)(再)?(买|购买|下单)|\b(did not|didn't|do not|don't|never|have not|haven't|has not|hasn't|not) "
+                r"(buy|purchase|order|bought|purchased|ordered)\b")
+# two purchase conditions at once ("买了坚果但没买咖啡"), or customers ranked by an item ("who buys the most coffee"):
+# one condition per question, no ranking of customers by an item
+BOUGHT_TWO = rx(r"(但|但是|却|而|可|又|并且|且)(都)?(没|没有|未|不)(再)?(买|购买)|\bbut (not|never|didn't|did not|haven't|no)\b|"
+                r"\b(and|or) (not|never|didn't|did not|haven't|have not) (buy|purchase|order|bought|purchased|ordered)\b")
+BOUGHT_RANKED = rx(r"最多|最常|最频繁|最大|排名|排行|前\s*\d+|前[一二三四五六七八九十]+|\b(most|top|biggest|largest|ranked|ranking)\b")
 TOGETHER_CUE = rx(r"还会?买|还会?选|一起|同时|搭配|连带|组合|together|\balso\b|\belse\b|along with|bundle|pair")
 MESSAGE_CUE = rx(r"短信|消息|祝福|问候|文案|发(给|送|个|条|一)|活动|营销|\b(send|message|sms|wechat|e-?mail|campaign|draft|note)\b")
 # complaint words: "有人投诉退款慢吗" is a complaint search, not a refund metric

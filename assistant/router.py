@@ -32,7 +32,7 @@ from assistant.question_words import (ARTEFACT_METRICS, AND_WORDS, BLAME, CHANGE
 from assistant.lang import parse_date_range, parse_days, parse_top, span_days, two_periods
 from assistant.homophones import homophone_fixer
 from assistant.conditions import unapplied_conditions
-from assistant.group_questions import group_question
+from assistant.group_questions import bought_condition, bought_question, group_question
 from assistant.instructions import ignoring_instructions
 from assistant.vocabulary import Mention, Vocabulary, complaint_text, nfkc, normalise_question, vocabulary_for
 
@@ -87,14 +87,12 @@ class Router:
             if r is not None:
                 return r
         mentions = v.find_customers(q)
+        item, item_span = v.find_item(q)
+        bought = None if mentions else bought_condition(q, item, item_span, v.categories)   # "上个月买了绿茶的客户有哪些"
         # 2. what the data cannot answer, said plainly instead of answering another question
-        declined = self._decline(q, mentions)
+        declined = self._decline(q, mentions, bought)
         if declined is not None:
             return declined
-        item, item_span = v.find_item(q)
-        if item and BOUGHT_LIST.search(q) and (SHOW_CUSTOMERS.search(q) or LISTING.search(q)) \
-                and not TOGETHER_CUE.search(q) and not MESSAGE_CUE.search(q):
-            return Route(None, {}, "unknown", question_language(q), 0.0, notes=["customers who bought an item"])
         seg = v.find_segment(q)
         seg_term = self.semantic.term_in(q, "segment")
         if seg_term and (not seg or len(seg_term[1]) > len(seg[2])):
@@ -119,6 +117,11 @@ class Router:
         slots["group_spans"] = group_spans(q, slots, place_spans + ([seg[2]] if seg and seg[3] else []))
         has_customer = bool(mentions)
         pronoun = bool(PRONOUN.search(q))
+        if isinstance(bought, dict) and not pronoun and (fam := bought_question(q, slots, bought, item_span, self.as_of)):
+            return self._build(fam, q, lang, slots, mentions, pronoun, memory, scores, max(scores.values()))
+        if (isinstance(bought, dict) and bought["not_bought"]) or (item and BOUGHT_LIST.search(q) and (
+                SHOW_CUSTOMERS.search(q) or LISTING.search(q)) and not TOGETHER_CUE.search(q) and not MESSAGE_CUE.search(q)):
+            return Route(None, {}, "unknown", lang, 0.0, notes=["customers who bought an item, by group or in a metric"])
         # slot-driven adjustments
         if has_customer or pronoun:
             for f in {sp.family for sp in specs() if sp.customer}:  # families of the tools about one customer
@@ -242,8 +245,9 @@ class Router:
         return self._build(family, q, lang, slots, mentions, pronoun, memory, scores, best)
 
     # ---------------------------------------------------------------- pieces
-    def _decline(self, q: str, mentions) -> Route | None:
-        """A metric the data has no column for, a customer id that does not exist, or no words at all."""
+    def _decline(self, q: str, mentions, bought) -> Route | None:
+        """A metric the data has no column for, a customer id that does not exist, no words at all, or what
+        `bought_condition` declines (``bought`` a string: why)."""
         lang = question_language(q)
         m, rest = UNSUPPORTED.search(q), q
         while m and self.semantic.declares_metric(q, m.group(0)):   # the workspace's own metric ("毛利")
@@ -253,7 +257,9 @@ class Router:
             return Route(None, {}, "unsupported", lang, 0.0, notes=[f"unsupported:{m.group(0)}"])
         if OUT_OF_SCOPE.search(q):
             return Route(None, {}, "unknown", lang, 0.0, notes=["out of scope"])
-        if NEVER_BOUGHT.search(q) and not mentions:   # "哪些客户从来没买过咖啡": no tool lists who lacks an item
+        if isinstance(bought, str):   # "哪些人买了坚果但没买咖啡", "who buys the most coffee"
+            return Route(None, {}, "unknown", lang, 0.0, notes=[f"customers who bought an item: {bought}"])
+        if NEVER_BOUGHT.search(q) and not mentions and not bought:   # "从来没买过的客户": never bought what?
             return Route(None, {}, "unknown", lang, 0.0, notes=["customers who never bought an item"])
         if len(q) > 400 and not COMPLAINT_CONTEXT.search(q[:400]):
             return Route(None, {}, "unknown", lang, 0.0, notes=["a long paste, not a question"])

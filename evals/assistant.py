@@ -160,8 +160,9 @@ def score_turn(expect: dict, out: dict) -> dict:
 
 # ------------------------------------------------------------------ outcome of a turn
 OUTCOMES = ("correct", "partial", "clarified", "declined", "wrong_confident")
-KEY_ARGS = ("metric", "date_from", "date_to", "customer_id")
-FILTER_ARGS = ("province", "city", "gender", "age_band", "channel", "segment", "order_channel", "category", "product")
+KEY_ARGS = ("metric", "date_from", "date_to", "customer_id", "bought_from", "bought_to", "not_bought")
+FILTER_ARGS = ("province", "city", "gender", "age_band", "channel", "segment", "order_channel", "category", "product",
+               "bought_product", "bought_category")
 _DECLINE = re.compile(
     r"无法|不能|没有.{0,10}(数据|字段|信息|记录|这(个|位|项)|该)|不支持|暂不支持|找不到|未找到|不存在|查无|没有这|抱歉|"
     r"can't|cannot|can not|unable|not available|no data|no such|not found|don't have|do not have|doesn't have|"

@@ -32,6 +32,7 @@ turns may say, besides tool/args/facts/period: ``tools`` (several acceptable too
 ``unapplied`` (a condition the tool may not be able to apply: applied, or the answer says it was not),
 ``one_of`` (alternative argument sets, each may name a "period"), ``lapse_period`` (no order in this period and one
 before it, as ``no_order_from``/``no_order_to`` or, for a period up to today, ``silent_days``; no date arguments),
+``bought_period`` (the period of a bought / not-bought condition, as ``bought_from``/``bought_to``; no date arguments),
 ``arg_lacks`` (words a free-text argument must not contain: "哪些男性" is no complaint text), ``fact_periods`` (the facts
 hold for any of these periods), ``"period": "all"`` (no date arguments expected), ``decline``
 (no confident answer expected) and ``rerender`` (the previous answer shown again, e.g. in
@@ -338,12 +339,32 @@ def _matching(J: "Judge", args: dict) -> pd.Index:
         inside = set(o.loc[(o["order_date"] >= a) & (o["order_date"] < b), "customer_id"].astype(str))
         before = set(o.loc[o["order_date"] < a, "customer_id"].astype(str))
         ids = ids[ids.isin(list(before - inside))]
+    if args.get("bought_product") or args.get("bought_category"):
+        ids = ids[ids.isin(list(_bought_set(J.f.orders, args)))]
     age, born = J.cust["_age"], pd.to_datetime(J.cust["birthday"], errors="coerce").dt.year
     for col, lo, hi in ((age, args.get("age_min"), args.get("age_max")), (born, args.get("born_from"), args.get("born_to"))):
         if lo is not None or hi is not None:
             ok = col.notna() & col.ge(lo if lo is not None else -np.inf) & col.le(hi if hi is not None else np.inf)
             ids = ids.intersection(J.cust.index[ok])
     return ids
+
+
+def _bought_set(o: pd.DataFrame, args: dict) -> set:
+    """Who bought the product word (a name holding it) or the category in bought_from..bought_to (all time
+    when neither); with not_bought, who bought it before bought_from (ever, without a period) and not in the period."""
+    if args.get("bought_category"):
+        lines = o[o["category"].astype(str) == str(args["bought_category"])]
+    else:
+        lines = o[o["product_name"].astype(str).str.contains(str(args["bought_product"]), regex=False)]
+    a = pd.Timestamp(args["bought_from"]) if args.get("bought_from") else None
+    b = pd.Timestamp(args["bought_to"]) + pd.Timedelta(days=1) if args.get("bought_to") else None
+    day = lines["order_date"]
+    inside = lines[(day >= a if a is not None else day.notna() | True) & (day < b if b is not None else day.notna() | True)]
+    if not args.get("not_bought"):
+        return set(inside["customer_id"].astype(str))
+    if a is None:   # never bought it: ordered something else
+        return set(o["customer_id"].astype(str)) - set(lines["customer_id"].astype(str))
+    return set(lines.loc[lines["order_date"] < a, "customer_id"].astype(str)) - set(inside["customer_id"].astype(str))
 
 
 def ages(birthday: pd.Series, as_of: pd.Timestamp) -> pd.Series:
@@ -708,6 +729,14 @@ def semantic_facts(name: str, param, f: Facts, v: dict, period, args: dict) -> l
             fb = fb[(ts >= pd.Timestamp(period[0])) & (ts < pd.Timestamp(period[1]) + pd.Timedelta(days=1))]
         ids = _matching(J, args)
         return [Expect(value=float(fb["customer_id"].astype(str).isin(ids).sum()), label="complaints from the group")]
+    if name == "bought_said":  # the answer names what was bought (and, for not_bought, that they did not buy it)
+        word = args.get("bought_product") or args.get("bought_category")
+        out = [Expect((str(word),), label="names the bought condition")]
+        if args.get("not_bought"):
+            out.append(Expect(("没有再买", "没有买过", "did not buy", "never bought"), label="says they did not buy it"))
+        if args.get("bought_from"):
+            out.append(Expect((str(args["bought_from"]),), label="says the period of the purchase"))
+        return out
     if name == "lang":  # the answer is written in this language
         return [Expect(script=param, label=f"answer in {param}")]
     return None
@@ -1058,6 +1087,9 @@ def build_cases(ws: Workspace, templates: list[dict] | None = None) -> list[dict
                     alts.append({"no_order_from": a, "no_order_to": b})
                     if pd.Timestamp(b) >= f.as_of - pd.Timedelta(days=1):   # up to today: the same as N silent days
                         alts.append({"silent_days": int((f.as_of - pd.Timestamp(a)).days)})
+                if exp.get("bought_period"):   # "上个月买过绿茶的客户": the purchase's period, not a period to rank spend in
+                    args["bought_from"], args["bought_to"] = f.period(exp["bought_period"])
+                    fargs.update(bought_from=args["bought_from"], bought_to=args["bought_to"])
                 names = _sub(exp.get("facts") or [], v)
                 if exp.get("fact_periods"):
                     facts = _merge_alternatives([_facts(names, f, v, f.period(p), fargs) for p in exp["fact_periods"]])
@@ -1076,8 +1108,10 @@ def build_cases(ws: Workspace, templates: list[dict] | None = None) -> list[dict
                         alts.append(alt)
                 if alts:
                     e["one_of"] = alts
-                if pname == "all" or exp.get("lapse_period"):
+                if pname == "all" or exp.get("lapse_period") or exp.get("bought_period"):
                     e["absent"] = ["date_from", "date_to"]
+                if (args.get("bought_product") or args.get("bought_category")) and not args.get("not_bought"):
+                    e["absent"] = [*e.get("absent", []), "not_bought"]   # who bought it, not who did not
                 for k in ("decline", "rerender"):
                     if exp.get(k):
                         e[k] = True

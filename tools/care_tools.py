@@ -13,7 +13,8 @@ import pandas as pd
 from knowledge.export import new_export_path
 from tools.context import (ToolContext, ToolError, artefact_by_id, context, customer_basic, customers_by_id, mask_deep,
                            match_place, resolve_customer_id, top_n)
-from tools.customer_filter import CustomerConditions, conditions_documented, keep_in_workspace, who_args
+from tools.customer_filter import (ORDER_CONDITIONS, CustomerConditions, bought_inherit, conditions_documented,
+                                   keep_in_workspace, who_args)
 from tools.formatting import OCCASION_EN, OCCASION_ZH, bullets, fmt_int, fmt_pct, who
 from tools.results import to_jsonable
 from tools.segment_tools import ALL_CUSTOMERS
@@ -109,7 +110,7 @@ _CALENDAR_OCCASIONS = ("birthday", "festival", "winback", "vip_thanks", "regular
 
 def _care_args(f) -> dict:
     a = {**f.top(), **f.copy(("days", "province", "city")), **who_args(f)}   # "本周哪些女性客户过生日"
-    for k in ("silent_days", "no_order_from", "no_order_to"):   # a calendar of dates, not of who stopped ordering
+    for k in ORDER_CONDITIONS:   # a calendar of dates, not of who stopped ordering or what they bought
         a.pop(k, None)
     if f.slots.get("occasion") in _CALENDAR_OCCASIONS:
         a["occasion"] = f.slots["occasion"]
@@ -296,6 +297,8 @@ def draft_care_batch(segment: str,
                      age_min: int | None = None, age_max: int | None = None, born_from: int | None = None,
                      born_to: int | None = None, signup_channel: str | None = None, silent_days: int | None = None,
                      no_order_from: str | None = None, no_order_to: str | None = None,
+                     bought_product: str | None = None, bought_category: str | None = None,
+                     bought_from: str | None = None, bought_to: str | None = None, not_bought: bool = False,
                      *, ctx: ToolContext | None = None) -> dict:
     """Draft a care message for every customer of a segment — optionally only those at churn risk, in
     one place, of one gender, age or sign-up channel — into a CSV file for a person to review and send
@@ -319,7 +322,9 @@ def draft_care_batch(segment: str,
     conds = CustomerConditions(province=province, city=city, gender=gender, age_band=age_band, age_min=age_min,
                              age_max=age_max, born_from=born_from, born_to=born_to, signup_channel=signup_channel,
                              silent_days=silent_days,
-                             no_order_from=no_order_from, no_order_to=no_order_to)
+                             no_order_from=no_order_from, no_order_to=no_order_to,
+                             bought_product=bought_product, bought_category=bought_category, bought_from=bought_from, bought_to=bought_to,
+                             not_bought=not_bought)
     ids, only, words = _batch_members(ws, segment, floor, conds)
     base = {"segment": segment, "occasion": occasion, "channel": channel, "segment_size": len(ids),
             "churn_risk": churn_risk if min_probability is None else None, "min_probability": floor,
@@ -405,7 +410,7 @@ def _for_a_segment(f) -> bool:
 register(ToolSpec(
     draft_care_batch, order=15, roles=MANAGERS, family="draft_batch", needs=("segment",),
     serves=(Serve("draft_batch"), Serve("draft", _for_a_segment, 10)),
-    args=_batch_args,
+    args=_batch_args, inherit=bought_inherit,
     exemplars=(
         "给该分群的客户批量写生日短信", "给该分群群发一条节日祝福", "为该分群所有客户生成挽回短信草稿", "批量给该分群写感谢信",
         "导出该分群的关怀短信", "该分群每个人都写一条关怀消息",

@@ -14,7 +14,7 @@ import pandas as pd
 from knowledge.errors import GuanxiError
 from knowledge.events import EventLog
 from tools.context import ToolContext, ToolError, cached, context, customers_by_id, resolve_customer_id, top_n
-from tools.customer_filter import CustomerConditions, conditions_documented, keep_in_workspace, who_args
+from tools.customer_filter import ORDER_CONDITIONS, CustomerConditions, conditions_documented, keep_in_workspace, who_args
 from tools.formatting import OCCASION_EN, OCCASION_ZH, bullets, fmt_int, fmt_money, who
 from tools.results import plain
 from tools import service_log as sl
@@ -236,11 +236,8 @@ def _contact_args(f) -> dict:
                 break
     a.update(f.top())
     a.update(f.copy(("province", "city")))
-    a.update({k: v for k, v in who_args(f).items() if k not in _ORDER_SILENCE})   # "哪些女性客户超过90天没联系过了"
+    a.update({k: v for k, v in who_args(f).items() if k not in ORDER_CONDITIONS})   # "哪些女性客户超过90天没联系过了"
     return a
-
-
-_ORDER_SILENCE = ("silent_days", "no_order_from", "no_order_to")   # no order, not no contact
 
 
 PRONOUN_RX = re.compile(r"[他她](?!们)|该客户|这个客户|这位|\b(his|her|him|this customer|the customer|he|she)\b", re.I)

@@ -1,5 +1,6 @@
 """Who a question means among a group of customers by who they are: place, gender, age, birth
-years, the channel they signed up on, how long since their last order. One definition for the tools that act on a group (the batch
+years, the channel they signed up on, how long since their last order, what they bought (or did not)
+in a period. One definition for the tools that act on a group (the batch
 draft's segment), matched as the metric filters match their values (tools.kpi.match_values).
 
 >>> who = CustomerConditions(gender="F", age_max=29)
@@ -17,8 +18,14 @@ import pandas as pd
 from knowledge.errors import GuanxiError
 from tools.context import ToolError, match_place
 
-__all__ = ["CustomerConditions", "CONDITION_HELP", "age_args", "who_args", "keep_in_workspace", "lapsed_in_period",
-           "conditions_documented"]
+__all__ = ["CustomerConditions", "CONDITION_HELP", "BOUGHT_KEYS", "ORDER_CONDITIONS", "age_args", "who_args",
+           "keep_in_workspace", "lapsed_in_period", "bought_in_period", "bought_inherit", "conditions_documented"]
+
+#: the parameters of a condition on what a customer bought
+BOUGHT_KEYS = ("bought_product", "bought_category", "bought_from", "bought_to", "not_bought")
+#: the conditions on a customer's orders (silence, purchases): a tool about complaints, contacts or dates
+#: leaves them out of who_args (no order is not no complaint)
+ORDER_CONDITIONS = ("silent_days", "no_order_from", "no_order_to", *BOUGHT_KEYS)
 
 
 @dataclass(frozen=True)
@@ -27,7 +34,11 @@ class CustomerConditions:
     ``silent_days`` N: ordered before, no order in the N days before the as-of date (RFM recency > N, as
     the lapsed_customers metric counts them); ``no_order_from`` … ``no_order_to`` (days, both included): ordered
     before the first, none in the period ("上个季度没下单的客户"; orders after it do not count), as
-    lapsed_customers over that period counts them."""
+    lapsed_customers over that period counts them; ``bought_product`` (every product whose name holds the
+    word, as query_metrics' product) or ``bought_category``: an order line of it from ``bought_from`` to
+    ``bought_to`` (days, both included; all time when neither), and with ``not_bought``: a line of it before
+    bought_from and none in the period ("上个月没买咖啡的客户"), or without a period, an order but never a line
+    of it ("从来没买过咖啡的客户")."""
     province: str | None = None
     city: str | None = None
     gender: str | None = None
@@ -40,15 +51,25 @@ class CustomerConditions:
     silent_days: int | None = None
     no_order_from: str | None = None
     no_order_to: str | None = None
+    bought_product: str | None = None
+    bought_category: str | None = None
+    bought_from: str | None = None
+    bought_to: str | None = None
+    not_bought: bool = False
+
+    def __post_init__(self):   # "false" from a model's JSON is not a yes
+        v = self.not_bought
+        object.__setattr__(self, "not_bought", str(v).strip().lower() in ("true", "1", "yes") if isinstance(v, str) else bool(v))
 
     def asked(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if v not in (None, "")}
+        return {k: v for k, v in asdict(self).items() if v not in (None, "") and v is not False}
 
     def keep(self, customers: pd.DataFrame, as_of, recency_days: pd.Series | None = None,
-             lapsed_in_period: np.ndarray | None = None) -> np.ndarray:
+             lapsed_in_period: np.ndarray | None = None, bought: np.ndarray | None = None) -> np.ndarray:
         """Which rows of ``customers`` meet every condition (a missing value meets none);
-        ``recency_days`` (aligned with the rows, NaN = never ordered) is needed for silent_days, and
-        ``lapsed_in_period`` (aligned booleans: ordered before no_order_from, none in the period) for no_order_from."""
+        ``recency_days`` (aligned with the rows, NaN = never ordered) is needed for silent_days,
+        ``lapsed_in_period`` (aligned booleans: ordered before no_order_from, none in the period) for no_order_from,
+        and ``bought`` (aligned booleans, `bought_in_period`) for the bought conditions."""
         from tools.kpi import age_band, full_years, match_values
         keep = np.ones(len(customers), dtype=bool)
         asked = self.asked()
@@ -65,6 +86,10 @@ class CustomerConditions:
             if lapsed_in_period is None:
                 raise ToolError("no_order_from needs each customer's orders before and in the period")
             keep &= np.asarray(lapsed_in_period, dtype=bool)
+        if any(k in asked for k in BOUGHT_KEYS):
+            if bought is None:
+                raise ToolError("bought_product / bought_category need each customer's order lines")
+            keep &= np.asarray(bought, dtype=bool)
         for col in ("province", "city"):
             if col in asked:
                 keep &= match_place(customers[col], asked[col]).to_numpy()
@@ -120,7 +145,26 @@ class CustomerConditions:
             end = a.get("no_order_to") or ("今天" if zh else "today")
             out.append(f"{a['no_order_from']} 至 {end} 没有下单（之前下过单）" if zh else
                        f"no order from {a['no_order_from']} to {end} (ordered before)")
+        if a.get("bought_product") or a.get("bought_category"):
+            out.append(self._bought_words(a, zh))
         return out
+
+    @staticmethod
+    def _bought_words(a: dict, zh: bool) -> str:
+        """"2026-10-01 至 2026-10-31 买过名称含「绿茶」的商品", "bought 咖啡 (category) before 2026-10-01, not in …"."""
+        cat = a.get("bought_category")
+        what = (f"「{cat}」品类的商品" if cat else f"名称含「{a['bought_product']}」的商品") if zh else \
+               (f"{cat} (category)" if cat else f"a product named like {a['bought_product']}")
+        lo, hi = a.get("bought_from"), a.get("bought_to") or ("今天" if zh else "today")
+        if a.get("not_bought") and lo:
+            return (f"{lo} 之前买过{what}、{lo} 至 {hi} 没有再买" if zh else
+                    f"bought {what} before {lo} but did not buy it from {lo} to {hi}")
+        if a.get("not_bought"):
+            return f"下过单但从来没有买过{what}" if zh else f"ordered but never bought {what}"
+        if lo or a.get("bought_to"):
+            lo = lo or ("最早" if zh else "the first order")
+            return f"{lo} 至 {hi} 买过{what}" if zh else f"bought {what} from {lo} to {hi}"
+        return f"买过{what}" if zh else f"bought {what}"
 
 
 #: how a tool's docstring says each condition parameter (one wording for every tool that takes them)
@@ -138,6 +182,13 @@ CONDITION_HELP = {
     "no_order_from": 'only customers who ordered before this day and not from it to no_order_to, YYYY-MM-DD, '
                      'e.g. the first day of last quarter for "上个季度没下单的"',
     "no_order_to": "with no_order_from, the period's last day (included), YYYY-MM-DD; default up to the as-of date",
+    "bought_product": 'only customers who bought a product whose name contains this word, e.g. 绿茶 for "买过绿茶的"',
+    "bought_category": 'only customers who bought in this product category, e.g. 咖啡',
+    "bought_from": 'with bought_product / bought_category: the purchase from this day, YYYY-MM-DD (e.g. the first '
+                   'day of last month for "上个月买过绿茶的"); default all time',
+    "bought_to": "with bought_from: the period's last day (included), YYYY-MM-DD; default up to the as-of date",
+    "not_bought": 'instead those who did not buy it: with bought_from, bought it before and not in the period '
+                  '(true for "上个月没买咖啡的"); without, ordered but never bought it ("从来没买过咖啡的")',
 }
 
 
@@ -158,7 +209,9 @@ def keep_in_workspace(ws, conds: CustomerConditions, ids: pd.Index) -> np.ndarra
     asked = conds.asked()
     recency = rfm_by_id(ws)["recency_days"].reindex(ids) if asked.get("silent_days") else None
     lapsed = lapsed_in_period(ws, asked["no_order_from"], asked.get("no_order_to"), ids) if asked.get("no_order_from") else None
-    return conds.keep(customers_by_id(ws).reindex(ids), ws.as_of(), recency_days=recency, lapsed_in_period=lapsed)
+    bought = bought_in_period(ws, asked, ids) if any(k in asked for k in BOUGHT_KEYS) else None
+    return conds.keep(customers_by_id(ws).reindex(ids), ws.as_of(), recency_days=recency, lapsed_in_period=lapsed,
+                      bought=bought)
 
 
 def lapsed_in_period(ws, first_day, last_day, ids: pd.Index) -> np.ndarray:
@@ -178,6 +231,45 @@ def lapsed_in_period(ws, first_day, last_day, ids: pd.Index) -> np.ndarray:
     return (ids.isin(before.index) & ~ids.isin(inside.index))
 
 
+def bought_in_period(ws, asked: dict, ids: pd.Index) -> np.ndarray:
+    """Which of ``ids`` meet the bought conditions of ``asked`` (`CustomerConditions.asked`): an order line of
+    the product word / category in the period (all time when no period), or with not_bought, one before
+    bought_from and none in the period (without a period: an order, none of it ever). A word that names
+    nothing is an error, not an empty list."""
+    from tools.context import catalogue
+    from tools.kpi import match_values
+    from tools.orders_index import buyers_of
+    word = asked.get("bought_product") or asked.get("bought_category")
+    if not word or (asked.get("bought_product") and asked.get("bought_category")):
+        raise ToolError("name one of bought_product (a word in product names) or bought_category")
+    dim, col = ("category", "category") if asked.get("bought_category") else ("product", "product_name")
+    known = catalogue(ws)["categories" if dim == "category" else "products"]
+    try:
+        names = match_values(dim, word, known)
+    except GuanxiError:
+        shown = "、".join(catalogue(ws)["categories"])
+        what = f"no product category is {word!r}" if dim == "category" else f"no product name contains {word!r}"
+        raise ToolError(f"{what}, so nobody can be listed as having bought it (没有{'品类' if dim == 'category' else '商品'}"
+                        f"与「{word}」相符); the categories are: {shown}") from None
+    as_of = ws.as_of()
+    try:
+        a = pd.Timestamp(asked["bought_from"]).normalize() if asked.get("bought_from") else None
+        b = min(pd.Timestamp(asked["bought_to"]).normalize() + pd.Timedelta(days=1), as_of) if asked.get("bought_to") else as_of
+    except (ValueError, TypeError):
+        raise ToolError(f"bought_from / bought_to must be dates YYYY-MM-DD, got {asked.get('bought_from')!r} / "
+                        f"{asked.get('bought_to')!r}") from None
+    if a is not None and b <= a:
+        raise ToolError(f"bought_to ({asked.get('bought_to')}) is before bought_from ({asked['bought_from']})")
+    ids = pd.Index(ids).astype(str)
+    inside = ids.isin(buyers_of(ws, col, names, a, b))
+    if not asked.get("not_bought"):
+        return inside
+    if a is None:   # never bought it: ordered something, never this
+        from tools.orders_index import period_totals
+        return ids.isin(period_totals(ws, None, b)[0].index) & ~inside
+    return ids.isin(buyers_of(ws, col, names, None, a)) & ~inside
+
+
 def age_args(slots: dict) -> dict:
     """The age arguments of a question's slots: the band, or age_min/age_max ("30岁以下": 0-29;
     "30岁以上": age_min 30, no upper bound) or born_from/born_to ("90后": 1990-1999)."""
@@ -191,14 +283,30 @@ def age_args(slots: dict) -> dict:
 
 
 def who_args(frame) -> dict:
-    """The CustomerConditions arguments of a routed question (a tools.spec frame): gender, age, and the
-    channel named as the customers' own ("抖音来的客户": signup_channel)."""
+    """The CustomerConditions arguments of a routed question (a tools.spec frame): gender, age, the
+    channel named as the customers' own ("抖音来的客户": signup_channel) and the `ORDER_CONDITIONS`."""
     s = frame.slots
     out = {"gender": s["gender"]} if s.get("gender") else {}
     out.update(age_args(s))
     if s.get("sales_channel"):
         out["signup_channel"] = s["sales_channel"]
-    for k in ("silent_days", "no_order_from", "no_order_to"):
+    for k in ORDER_CONDITIONS:
         if s.get(k):
             out[k] = s[k]
     return out
+
+
+def bought_inherit(args: dict, new: dict, frame) -> None:
+    """A follow-up to the customers who bought an item (a tools.spec inherit): "那上个季度呢" is the purchase's
+    new period, not one to rank spend in; "那红茶呢" replaces the item bought."""
+    if not (args.get("bought_product") or args.get("bought_category")):
+        return
+    if new.get("date_from"):
+        args["bought_from"] = new.pop("date_from")
+        args["bought_to"] = new.pop("date_to", None)
+        args.pop("date_from", None), args.pop("date_to", None)
+    item = frame.slots.get("item")
+    if item:
+        args.pop("bought_product", None), args.pop("bought_category", None)
+        categories = frame.vocab.categories if frame.vocab is not None else ()
+        new["bought_category" if item in categories else "bought_product"] = item

@@ -14,7 +14,7 @@ from knowledge.errors import GuanxiError
 from knowledge.workspace import Workspace
 from tools.context import (ToolContext, ToolError, cached, context, customers_by_id, mask_text, resolve_segment, rfm_by_id,
                            top_n)
-from tools.customer_filter import CustomerConditions, conditions_documented, keep_in_workspace, who_args
+from tools.customer_filter import ORDER_CONDITIONS, CustomerConditions, conditions_documented, keep_in_workspace, who_args
 from tools.formatting import STATUS_ZH, bullets, fmt_int, fmt_pct, period, short
 from tools.results import fmt_date, to_jsonable
 from tools.spec import EVERY_ROLE, Cue, ToolSpec, register
@@ -188,11 +188,8 @@ def _similar_args(f) -> dict:
     a.update(f.copy(("status", "date_from", "date_to", "province", "city")))
     if s.get("segment") and s.get("segment_strong"):
         a["segment"] = s["segment"]   # "冠军客户有没有投诉过物流慢"
-    a.update({k: v for k, v in who_args(f).items() if k not in _ORDER_SILENCE})   # "哪些男性客户投诉过物流慢"
+    a.update({k: v for k, v in who_args(f).items() if k not in ORDER_CONDITIONS})   # "哪些男性客户投诉过物流慢"
     return a
-
-
-_ORDER_SILENCE = ("silent_days", "no_order_from", "no_order_to")   # about orders: not a complaint filter
 
 
 def _similar_inherit(args: dict, new: dict, f) -> None:
@@ -315,7 +312,7 @@ def _render_topics(r: dict, zh: bool, focus: dict) -> str:
 register(ToolSpec(
     complaint_topics, order=12, roles=EVERY_ROLE, family="topics",
     args=lambda f: {**f.top(), **f.copy(("date_from", "date_to", "province", "city")),
-                    **{k: v for k, v in who_args(f).items() if k not in _ORDER_SILENCE},
+                    **{k: v for k, v in who_args(f).items() if k not in ORDER_CONDITIONS},
                     **({"segment": f.slots["segment"]} if f.slots.get("segment") and f.slots.get("segment_strong") else {})},
     exemplars=(
         '投诉主要集中在哪些方面', '投诉最多的问题是什么', '主要投诉类型', '投诉热点', '客户都在抱怨什么', '投诉主题分析', '最常见的投诉原因', '投诉话题排名', '客户反馈的主要问题',

@@ -293,13 +293,13 @@ def match_values(dim: str, want, known: list[str]) -> list[str]:
         if w in known:
             out.append(w)
             continue
+        if dim == "product" and len(w) >= 2 and (inside := [k for k in known if w in k]):
+            out.extend(inside)   # "坚果": every product whose name holds the word, not the one it begins
+            continue
         cands = [k for k in known if k.startswith(w) or w.startswith(k) and len(k) >= 2] or \
                 [k for k in known if w in k]
         if len(cands) == 1:
             out.append(cands[0])
-            continue
-        if dim == "product" and len(w) >= 2 and (inside := [k for k in known if w in k]):
-            out.extend(inside)   # "绿茶": every product whose name holds the word
             continue
         shown = ", ".join(known[:30]) + (" …" if len(known) > 30 else "")
         hint = f"ambiguous ({', '.join(cands[:10])})" if cands else "not found"

@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 __all__ = ["write_order_artefacts", "ORDER_ARTEFACTS", "customer_orders", "customer_feedback", "customers_frame",
-           "product_sales", "category_product_sales", "care_intervals", "intervals_sql"]
+           "product_sales", "category_product_sales", "care_intervals", "intervals_sql", "buyers_of"]
 
 ORDER_ARTEFACTS = ("orders_by_customer", "care_intervals", "product_sales", "category_product_sales")
 ROW_GROUP = 16_384
@@ -277,3 +277,20 @@ def period_totals(ws, start: pd.Timestamp | None, end: pd.Timestamp) -> tuple[pd
             f"AND order_date < TIMESTAMP {_lit(end)} GROUP BY 1").df()
     df["period_orders"] = df["period_orders"].astype("int64")
     return df.set_index("customer_id"), start
+
+
+def buyers_of(ws, column: str, values: list[str], start: pd.Timestamp | None, end: pd.Timestamp) -> pd.Index:
+    """The customer_ids (text) with an order line whose ``column`` (product_name or category) is one of
+    ``values``, dated in [start, end) (start None: from the first order), by DuckDB over the order Parquet."""
+    if column not in ("product_name", "category"):
+        raise ValueError(f"buyers_of: column must be product_name or category, got {column!r}")
+    if not values:
+        return pd.Index([], dtype=object)
+    con, lock = _orders_con(ws)
+    since = f"AND order_date >= TIMESTAMP {_lit(start)} " if start is not None else ""
+    sql = (f"SELECT DISTINCT CAST(customer_id AS VARCHAR) AS customer_id FROM read_parquet({_lit(ws.table_path('orders'))}) "
+           f"WHERE {column} IN ({', '.join(_lit(v) for v in values)}) {since}AND order_date < TIMESTAMP {_lit(end)} "
+           f"AND customer_id IS NOT NULL")
+    with lock:
+        ids = con.execute(sql).fetchnumpy()["customer_id"]
+    return pd.Index(np.asarray(ids, dtype=object))

@@ -14,7 +14,7 @@ import pandas as pd
 from tools.context import (ToolContext, ToolError, artefact_by_id, as_list, cached, context, customer_basic,
                            customers_by_id, match_place, meta_provenance, resolve_cluster, resolve_segment, rfm_by_id,
                            top_n)
-from tools.customer_filter import CustomerConditions, conditions_documented, keep_in_workspace, who_args
+from tools.customer_filter import CustomerConditions, bought_inherit, conditions_documented, keep_in_workspace, who_args
 from tools.formatting import bullets, fmt_int, fmt_money, fmt_pct, place, who
 from tools.results import fmt_date, plain, to_jsonable
 from tools.spec import MANAGERS, Cue, Serve, ToolSpec, register
@@ -161,6 +161,8 @@ def segment_members(segment: str, top: int = 20, province: str | None = None, ci
                     age_min: int | None = None, age_max: int | None = None, born_from: int | None = None,
                     born_to: int | None = None, signup_channel: str | None = None, silent_days: int | None = None,
                     no_order_from: str | None = None, no_order_to: str | None = None,
+                    bought_product: str | None = None, bought_category: str | None = None,
+                    bought_from: str | None = None, bought_to: str | None = None, not_bought: bool = False,
                     *, ctx: ToolContext | None = None) -> dict:
     """The customers in one segment, biggest spenders first, with the segment's total size.
 
@@ -196,7 +198,9 @@ def segment_members(segment: str, top: int = 20, province: str | None = None, ci
     members = members.loc[mask]
     conds = CustomerConditions(gender=gender, age_band=age_band, age_min=age_min, age_max=age_max, born_from=born_from,
                                born_to=born_to, signup_channel=signup_channel, silent_days=silent_days,
-                               no_order_from=no_order_from, no_order_to=no_order_to)
+                               no_order_from=no_order_from, no_order_to=no_order_to,
+                               bought_product=bought_product, bought_category=bought_category, bought_from=bought_from, bought_to=bought_to,
+                               not_bought=not_bought)
     if conds.asked():
         members = members.loc[keep_in_workspace(ws, conds, members.index)]
     size = int(len(members))
@@ -300,7 +304,7 @@ register(ToolSpec(
     serves=(Serve("segment", _members_wanted, 20), Serve("rfm", _members_wanted, 20),
             Serve("cluster", _cluster_members_wanted, 20)),
     args=lambda f: {**f.top(), **f.copy(("segment", "province", "city", "date_from", "date_to")), **who_args(f)},
-    after_list_customer="rfm_lookup",
+    inherit=bought_inherit, after_list_customer="rfm_lookup",
     exemplars=(
         '该分群有哪些客户', '列出该分群的客户', '该分群的名单', '该分群都是谁', '给我该分群客户名单', '导出该分群的成员', '该分群里消费最多的客户', '看看该分群的前几名',
         '该分群客户有谁', '该分群的成员', 'who are this segment', 'list the customers in this segment',
@@ -353,6 +357,8 @@ def at_risk_customers(top: int = 20, province: str | None = None, city: str | No
                       age_min: int | None = None, age_max: int | None = None, born_from: int | None = None,
                       born_to: int | None = None, signup_channel: str | None = None, silent_days: int | None = None,
                       no_order_from: str | None = None, no_order_to: str | None = None,
+                      bought_product: str | None = None, bought_category: str | None = None,
+                      bought_from: str | None = None, bought_to: str | None = None, not_bought: bool = False,
                       *, ctx: ToolContext | None = None) -> dict:
     """Customers at risk of churning (against their own buying cycle), those worth saving first — value at
     risk = churn probability × yearly spend — with the count above the probability threshold.
@@ -377,7 +383,9 @@ def at_risk_customers(top: int = 20, province: str | None = None, city: str | No
         keep &= (match_place(everyone["province"], province) & match_place(everyone["city"], city)).to_numpy(bool)
     conds = CustomerConditions(gender=gender, age_band=age_band, age_min=age_min, age_max=age_max, born_from=born_from,
                              born_to=born_to, signup_channel=signup_channel, silent_days=silent_days,
-                             no_order_from=no_order_from, no_order_to=no_order_to)
+                             no_order_from=no_order_from, no_order_to=no_order_to,
+                             bought_product=bought_product, bought_category=bought_category, bought_from=bought_from, bought_to=bought_to,
+                             not_bought=not_bought)
     if conds.asked():
         keep &= keep_in_workspace(ws, conds, everyone.index)
     seg_label = None
@@ -491,7 +499,7 @@ def _at_risk_refine(route, f) -> None:
 register(ToolSpec(
     at_risk_customers, order=6, roles=MANAGERS, family="churn",
     serves=(Serve("churn", None, 90),),
-    args=_at_risk_args, refine=_at_risk_refine, after_list_customer="churn_risk",
+    args=_at_risk_args, inherit=bought_inherit, refine=_at_risk_refine, after_list_customer="churn_risk",
     exemplars=(
         '哪些客户有流失风险', '流失风险最高的客户', '可能流失的客户名单', '列出高流失风险客户', '快要流失的客户有哪些', '哪些客户要流失了', '流失预警名单', '该地区有哪些客户可能流失',
         '需要挽回的客户', '流失概率排名', '高风险流失客户有多少', '哪些老客户不来了', 'which customers are at risk of churning',

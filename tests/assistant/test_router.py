@@ -195,12 +195,28 @@ def test_complaint_text_drops_the_question_scaffolding(question, text):
     ("客户分群分布", "segment_summary", {}),
     ("广州客户的分群情况", "query_metrics", {"metric": "customers", "by": "segment", "city": "广州市"}),
     ("冠军客户有多少", "segment_summary", {}),
-    ("哪些客户从来没买过咖啡", None, {}),   # no tool lists who lacks an item
-    ("上个月买了绿茶的客户有哪些", None, {}),   # no tool lists who bought an item: not what is bought with it
-    ("who bought green tea last month", None, {}),
-    ("which customers did not buy coffee last month", None, {}),
-    ("哪些客户买过咖啡又有流失风险", None, {}),   # not the whole at-risk list
-    ("who buys the most coffee", None, {}),
+    # the customers who bought (or did not buy) an item, in the period said: the purchase's, not one to rank spend in
+    ("哪些客户从来没买过咖啡", "segment_members", {"segment": "all", "bought_category": "咖啡", "not_bought": True,
+                                                "bought_from": None}),
+    ("上个月买了绿茶的客户有哪些", "segment_members", {"segment": "all", "bought_product": "绿茶", "bought_from": "2026-10-01",
+                                                  "bought_to": "2026-10-31", "date_from": None, "not_bought": None}),
+    ("who bought green tea last month", "segment_members", {"segment": "all", "bought_product": "绿茶", "bought_from": "2026-10-01"}),
+    ("which customers did not buy coffee last month", "segment_members",
+     {"segment": "all", "bought_category": "咖啡", "not_bought": True, "bought_from": "2026-10-01", "bought_to": "2026-10-31"}),
+    ("上个季度没再买咖啡豆的老顾客有娜些", "segment_members", {"bought_product": "咖啡豆", "not_bought": True, "bought_from": "2026-07-01"}),
+    ("冠军客户里买过绿茶的有哪些", "segment_members", {"segment": "Champions", "bought_product": "绿茶", "bought_from": None}),
+    ("哪些客户买过咖啡又有流失风险", "at_risk_customers", {"bought_category": "咖啡"}),   # not the whole at-risk list
+    ("给上个月买过绿茶的客户发感谢短信", "draft_care_batch", {"segment": "all", "occasion": "vip_thanks", "channel": "sms",
+                                                    "bought_product": "绿茶", "bought_from": "2026-10-01"}),
+    ("上个月买过榴莲酥的客户有哪些", "segment_members", {"bought_product": "榴莲酥"}),   # the tool says no product has it
+    ("who bought kombucha last month", "segment_members", {"bought_product": "kombucha"}),
+    ("上个月买了绿茶的客户有多少", "query_metrics", {"metric": "customers", "product": "绿茶"}),   # a count: the metric's
+    ("9月份买了红茶的女客户有谁", "segment_members", {"gender": "F", "bought_product": "红茶", "bought_from": "2026-09-01"}),
+    ("哪几位客户买过零食，列个清单", "segment_members", {"bought_category": "零食"}),   # 哪几位 lists, not counts
+    ("who buys the most coffee", None, {}),   # customers ranked by an item: no tool
+    ("上个月谁买的绿茶最多", None, {}),   # not last month's top spenders
+    ("哪些人买了坚果但没买咖啡", None, {}),   # two purchase conditions
+    ("create a campaign for customers who bought coffee this year", None, {}),   # a campaign cannot target by purchase
     ("买绿茶的人还会买什么", "bought_together", {"item": "绿茶"}),
     ("customers who bought green tea also bought what", "bought_together", {"item": "绿茶"}),
     ("C100001买过咖啡吗", "customer_profile", {"customer_id": "C100001"}),
