@@ -125,9 +125,13 @@ NEVER_BOUGHT = rx(r"(从来|从未|从没|一直|还)(都)?(没|没有|未)?(买
 # "which customers did not buy coffee last month"): `assistant.group_questions.bought_condition` reads the
 # condition; what is bought with it is `bought_together` ("买绿茶的人还会买什么")
 _ZH_WHO = r"(老|女|男|女性|男性|新|vip|VIP)?(客户|顾客|客人|人|用户|会员|买家)"
-BOUGHT_LIST = rx(r"(买了|买过|购买了|购买过|下单了|下单过|买)[^，。,?？]{0,12}的" + _ZH_WHO + r"|(没|没有|未|不)(再)?(买|购买|下单)[^，。,?？]{0,12}的" + _ZH_WHO + "|"
-                 + _ZH_WHO + r"(里|中|里面|当中|之中)?(有)?(谁|哪些|哪几位|哪位)?(都)?(买了|买过|购买了|购买过|下单了|下单过)|"
-                 + _ZH_WHO + r"(都)?(从来|从未|从没|一直)?(都)?(没|没有|未)(再)?(买|购买)|"
+# a segment's or group's name may stand between 的 and the customers ("买了坚果的冠军客户"), a period between the
+# customers and the verb ("冠军客户上个季度没有买", "客户里这个月买过")
+_ZH_NAMED_WHO = r"[^，。,?？的]{0,8}?" + _ZH_WHO
+_ZH_GAP = r"[^，。,?？]{0,8}?"
+BOUGHT_LIST = rx(r"(买了|买过|购买了|购买过|下单了|下单过|买)[^，。,?？]{0,12}的" + _ZH_NAMED_WHO + r"|(没|没有|未|不)(再)?(买|购买|下单)[^，。,?？]{0,12}的" + _ZH_NAMED_WHO + "|"
+                 + _ZH_WHO + r"(里|中|里面|当中|之中)?(有)?(谁|哪些|哪几位|哪位)?" + _ZH_GAP + r"(都)?(买了|买过|购买了|购买过|下单了|下单过)|"
+                 + _ZH_WHO + _ZH_GAP + r"(都)?(从来|从未|从没|一直)?(都)?(没|没有|未)(再)?(买|购买)|"
                  r"谁(都)?(买了|买过|买的|购买了|购买过)|"
                  r"\bwho (buys|bought|purchases|purchased|orders|ordered|has bought|have bought)\b|\b(customers|people|buyers|shoppers|members|everyone|anyone) (who|that) "
                  r"(bought|purchased|ordered|did not buy|didn't buy|did not purchase|didn't purchase|never bought|have bought|has bought)\b|"

@@ -289,6 +289,8 @@ def _members_wanted(f) -> bool:
     """A named segment asked for as a list (or not as a count); or the top spenders of everyone."""
     if f.slots.get("segment") and (_LISTING.search(f.q) or not _COUNTING.search(f.q)):
         return True
+    if f.slots.get("segment") and (f.slots.get("bought_product") or f.slots.get("bought_category")):
+        return True   # "冠军客户里有多少人没买过茶叶": the summary has no purchases; the list's answer starts with the count
     if not f.slots.get("segment") and TOP_SPENDERS.search(f.q):
         f.slots["segment"] = ALL_CUSTOMERS  # the biggest spenders of all customers
         return True

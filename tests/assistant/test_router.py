@@ -205,6 +205,17 @@ def test_complaint_text_drops_the_question_scaffolding(question, text):
      {"segment": "all", "bought_category": "咖啡", "not_bought": True, "bought_from": "2026-10-01", "bought_to": "2026-10-31"}),
     ("上个季度没再买咖啡豆的老顾客有娜些", "segment_members", {"bought_product": "咖啡豆", "not_bought": True, "bought_from": "2026-07-01"}),
     ("冠军客户里买过绿茶的有哪些", "segment_members", {"segment": "Champions", "bought_product": "绿茶", "bought_from": None}),
+    # a segment's name between 的 and 客户, a period between the customers and the verb: the purchase is kept
+    ("上个季度买了坚果的冠军客户有哪些", "segment_members", {"segment": "Champions", "bought_product": "坚果",
+                                                     "bought_from": "2026-07-01", "date_from": None}),
+    ("哪些冠军客户上个季度没有买坚果", "segment_members", {"segment": "Champions", "bought_product": "坚果", "not_bought": True,
+                                                     "no_order_from": None}),
+    ("上个季度没买坚果的冠军客户", "segment_members", {"segment": "Champions", "not_bought": True, "metric": None}),
+    ("重要价值客户里这个月买过咖啡的都有谁", "segment_members", {"segment": "重要价值客户", "bought_category": "咖啡"}),
+    # the non-buyers counted: the list's answer starts with the count (the segment summary knows no purchases)
+    ("冠军客户中有多少人今年没买过茶叶", "segment_members", {"segment": "Champions", "bought_category": "茶叶", "not_bought": True}),
+    ("how many customers haven't bought snacks this year?", "segment_members",
+     {"segment": "all", "bought_category": "零食", "not_bought": True, "bought_from": "2026-01-01"}),
     ("哪些客户买过咖啡又有流失风险", "at_risk_customers", {"bought_category": "咖啡"}),   # not the whole at-risk list
     ("给上个月买过绿茶的客户发感谢短信", "draft_care_batch", {"segment": "all", "occasion": "vip_thanks", "channel": "sms",
                                                     "bought_product": "绿茶", "bought_from": "2026-10-01"}),
