@@ -145,7 +145,7 @@ BOUGHT_NOT = rx(r"(没|没有|未|不)(再)?(买|购买|下单)|\b(did not|didn'
 BOUGHT_TWO = rx(r"(但|但是|却|而|可|又|并且|且)(都)?(没|没有|未|不)(再)?(买|购买)|\bbut (not|never|didn't|did not|haven't|no)\b|"
                 r"\b(and|or) (not|never|didn't|did not|haven't|have not) (buy|purchase|order|bought|purchased|ordered)\b")
 BOUGHT_RANKED = rx(r"最多|最常|最频繁|最大|排名|排行|前\s*\d+|前[一二三四五六七八九十]+|\b(most|top|biggest|largest|ranked|ranking)\b")
-TOGETHER_CUE = rx(r"还会?买|还会?选|一起|同时|搭配|连带|组合|together|\balso\b|\belse\b|along with|bundle|pair")
+TOGETHER_CUE = rx(r"还(会|喜欢|爱|常)?买|还会?选|一起|同时|搭配|连带|组合|together|\balso\b|\belse\b|along with|bundle|pair")
 MESSAGE_CUE = rx(r"短信|消息|祝福|问候|文案|发(给|送|个|条|一)|活动|营销|\b(send|message|sms|wechat|e-?mail|campaign|draft|note)\b")
 # complaint words: "有人投诉退款慢吗" is a complaint search, not a refund metric
 COMPLAINT_CONTEXT = rx(r"投诉|抱怨|差评|吐槽|反馈|反映|客诉|(客户|顾客|用户|买家|会员|有人).{0,6}(说|问|讲)|complain|feedback|unhappy|"

@@ -39,7 +39,7 @@ from assistant.vocabulary import Mention, Vocabulary, complaint_text, nfkc, norm
 from knowledge.text import has_cjk, place_key, question_language
 from knowledge.workspace import Workspace
 from tools.kpi_tools import CUSTOMER_MIX
-from tools.kpi_words import DIMENSION_WORDS, METRIC_WORDS
+from tools.kpi_words import DIMENSION_WORDS, METRIC_WORDS, PREFERENCE
 from tools.semantic import semantic_model
 from tools.spec import Frame, ToolSpec, specs
 
@@ -167,8 +167,8 @@ class Router:
         if not has_customer and not pronoun and max(scores, key=scores.get) in ("profile", "segment") and \
                 slots.get("by") in ("category", "product", "order_channel") and not LISTING.search(q) and (
                 slots.get("gender") or slots.get("age_band") or slots.get("province") or slots.get("city")
-                or slots.get("sales_channel")):
-            # "25岁以下的客户买得最多的品类是什么": a group's ranking of categories, not its top customers
+                or slots.get("sales_channel") or PREFERENCE.search(q)):
+            # "25岁以下的客户买得最多的品类是什么", "冠军客户最喜欢买什么": a group's ranking of categories, not its top customers
             scores["kpi"] = max(scores.values()) + 0.01
         if not has_customer and not pronoun and max(scores, key=scores.get) == "profile" and slots.get("by") and (
                 slots.get("gender") or seg or slots.get("province") or slots.get("city") or slots.get("sales_channel")):

@@ -123,7 +123,7 @@ register(ToolSpec(
     ),
     cues=(
         Cue(r"一起买|一起购买|一起下单|一起卖|一起销售|一起出现|经常一起|捆绑|一块买|同时购买|同时买|同时下单|搭配|连带|关联(商品|规则|购买)?|组合购买|套餐|"
-            r"还会买|也买|还买了|顺便买|购物篮|bought together|buy together|purchased together|goes? with|along ?with|"
+            r"还会买|还(喜欢|爱|常)买|也买|还买了|顺便买|购物篮|bought together|buy together|purchased together|goes? with|along ?with|"
             r"alongside|frequently bought|bundle|basket|association rules?|also buy|also bought|paired with|"
             r"together with|cross[- ]sell(ing)? (for|with|of)", 0.22),
     ),

@@ -68,7 +68,7 @@ METRIC_WORDS: list[tuple[str, str]] = [
     (r"人均(消费|销售|金额|花费|贡献|客单)?|客均|平均(每人|每个人)?(消费|花费|花了?)(多少|金额)?|舍得花钱|最能花钱|(每个|每位|每一位)(客户|顾客|会员|用户)(平均)?(消费|花|买|贡献)|平均每(个|位)(客户|顾客|人)|"
      r"(sales|revenue|spend|spending|value) per (customer|buyer|head)|spends? (the )?most per (customer|head)|per[- ](customer|capita) (spend|sales|revenue|value)|"
      r"average (spend|revenue|sales) per (customer|buyer)", "sales_per_customer"),
-    (r"销量|卖了多少件|卖出.{0,4}件|多少件|几件|件数|(units?|pieces|items) sold|how many (units|pieces|items)|\bquantity\b|"
+    (r"销量|卖了多少件|买了(多少|几)件|卖出.{0,4}件|多少件|几件|件数|(units?|pieces|items) sold|how many (units|pieces|items)|\bquantity\b|"
      r"\bunits\b|unit sales|volume sold", "units"),
     (r"购买间隔|复购周期|回购周期|多久(一次)?(复购|回购|买一次|下一单|再买)|间隔多少天|(隔|间隔)(多少|几)天|"
      r"多少天.{0,4}(回购|复购|再买|买一次|下一单|下单一次)|(回购|复购|购买)(间隔|频率)|purchase interval|between (purchases|orders)|"
@@ -88,10 +88,18 @@ METRIC_WORDS: list[tuple[str, str]] = [
      r"(客户|顾客|买家|用户)(最多|最少|数量|规模|占比|比例|分布|构成|多吗|多不多|少吗)|(客户|顾客|会员|用户|买家)(一共|总共)?有?多少(个|位|名|人)?(?!钱|元|块|消费|销售|单|订单|件|天)|(有)?多少(个)?人(?!均)|几个人|how many \w+( \w+)? (customers|clients|buyers)|how many (customers|clients|buyers|shoppers)|number of (customers|clients|buyers)|"
      r"customer count|active customers|buyers|how many people bought", "customers"),
     (r"销售额|销售收入|营业额|营收|收入|消费金额|消费额|gmv|销量|卖了多少|业绩|卖得|卖的|sales|revenue|turnover|sold|takings|income|"
-     r"how much did we (sell|make)|销售|买了多少钱|花了多少|消费了多少|贡献了?多少|一共花|\bspen[dt]\b", "sales"),
+     r"how much did we (sell|make)|销售|买了多少钱|花了多少|消费了多少|贡献了?多少|一共花|\bspen[dt]\b|"
+     # "冠军客户上个月买了多少咖啡", "how much coffee did Champions buy": the sales of that item
+     r"买了?多少(?!件|次|单|笔|人|位|个|天|回)|how much (?:\w+ ){1,4}did (?:\w+ ){1,4}(buy|purchase|order)", "sales"),
     (r"订单|单子|\borders\b", "orders"),
 ]
 METRIC_WORDS = [(re.compile(p, re.I | re.ASCII), m) for p, m in METRIC_WORDS]
+# what a group likes to buy ("冠军客户最喜欢买什么", "冠军客户最近都买了什么", "what do Champions like to buy"): its
+# sales by category — not "还喜欢买什么" (bought together), not the people who buy an item
+PREFERENCE_WORDS = (r"(?<!还)(喜欢|爱|常|经常|一般|通常|最常|都)买(了)?(些)?(什么|啥)|买(什么|啥)(最多|比较多)|"
+                    r"what do (?!(?:people|customers|they) who)\w+(?: \w+){0,3} (like to|usually|mostly|most often) (buy|purchase|order)|"
+                    r"what do \w+(?: \w+){0,3} (buy|purchase|order) (the )?most")
+PREFERENCE = re.compile(PREFERENCE_WORDS, re.I)
 # (pattern, dimension): the first match names the breakdown
 DIMENSION_WORDS: list[tuple[str, str]] = [
     (r"新老(客户|顾客|客)|新客户?(和|与|跟|及|vs\.?|还是|、|对比)老客户?|老客户?(和|与|跟|及|vs\.?|还是|、|对比)新客户?|"
@@ -123,7 +131,7 @@ DIMENSION_WORDS: list[tuple[str, str]] = [
     (r"下单渠道|销售渠道|平台|order channel|sales channel|platform", "order_channel"),
     (r"反馈渠道|feedback channel", "feedback_channel"),
     (r"获客渠道|来源渠道|渠道|acquisition|channel|source", "channel"),
-    (r"品类|类目|类别|分类|哪类商品|by category|per category|category|categories|product line", "category"),
+    (r"品类|类目|类别|分类|哪类商品|by category|per category|category|categories|product line|" + PREFERENCE_WORDS, "category"),
     (r"会员等级|会员级别|会员层级|(?<!风险)等级|membership (level|tier)s?|member levels?|loyalty levels?|by level", "level"),
     (r"行业|\bindustry\b|\bindustries\b|\bsectors?\b", "industry"),
     (r"哪一?天|那一?天|哪个日子|每一?天的|每日|逐日|按天|按日|\bby day\b|\bdaily\b|which day|what day|best day|busiest day|"

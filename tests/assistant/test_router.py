@@ -212,6 +212,16 @@ def test_complaint_text_drops_the_question_scaffolding(question, text):
                                                      "no_order_from": None}),
     ("上个季度没买坚果的冠军客户", "segment_members", {"segment": "Champions", "not_bought": True, "metric": None}),
     ("重要价值客户里这个月买过咖啡的都有谁", "segment_members", {"segment": "重要价值客户", "bought_category": "咖啡"}),
+    # how much of an item a group bought: the item's sales over that group; what a group likes to buy: its sales by category
+    ("冠军客户上个月买了多少咖啡", "query_metrics", {"metric": "sales", "category": "咖啡", "segment": "Champions",
+                                               "date_from": "2026-10-01"}),
+    ("女性客户今年买了多少零食", "query_metrics", {"metric": "sales", "category": "零食", "gender": "F"}),
+    ("how much coffee did Champions buy last month", "query_metrics", {"metric": "sales", "category": "咖啡", "segment": "Champions"}),
+    ("上个月买了多少件咖啡", "query_metrics", {"metric": "units", "category": "咖啡"}),
+    ("冠军客户最喜欢买什么", "query_metrics", {"metric": "sales", "by": "category", "segment": "Champions"}),
+    ("what do women like to buy", "query_metrics", {"by": "category", "gender": "F"}),
+    ("C100001喜欢买什么", "customer_profile", {"customer_id": "C100001"}),   # one customer: the card lists their orders
+    ("买绿茶的人一般还喜欢买什么", "bought_together", {"item": "绿茶"}),
     # the non-buyers counted: the list's answer starts with the count (the segment summary knows no purchases)
     ("冠军客户中有多少人今年没买过茶叶", "segment_members", {"segment": "Champions", "bought_category": "茶叶", "not_bought": True}),
     ("how many customers haven't bought snacks this year?", "segment_members",
