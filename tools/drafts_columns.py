@@ -39,8 +39,10 @@ RFM_KEYS = ("segment", "segment_zh", "segment_cn8", "tier", "tier_en")
 # placeholders in the texts and JSON made once for many customers: the customer id, an order id, a day as
 # written and as an ISO date, two line counts, a product (printable: JSON leaves them as they are)
 _CID, _ORDER, _DATE, _ISO, _LINES, _ALL, _PRODUCT = "⸨i⸩", "⸨o⸩", "⸨d⸩", "⸨s⸩", "⸨n⸩", "⸨a⸩", "⸨p⸩"
-#: the placeholders by what they stand for (`tools.drafts_vector` fills them in column by column)
-MARKS = {"cid": _CID, "order": _ORDER, "date": _DATE, "iso": _ISO, "lines": _LINES, "all": _ALL, "product": _PRODUCT}
+#: the placeholders by what they stand for (`tools.drafts_vector` fills them in column by column; "name": the
+#: customer's name in the sources' JSON, put there by `tools.drafts_vector` only)
+MARKS = {"cid": _CID, "order": _ORDER, "date": _DATE, "iso": _ISO, "lines": _LINES, "all": _ALL, "product": _PRODUCT,
+         "name": "⸨m⸩"}
 _MISS = object()
 _NS_DAY = 86_400_000_000_000
 _MEMO_MAX = 50_000

@@ -23,12 +23,12 @@ import pyarrow.compute as pc
 
 from knowledge.errors import GuanxiError
 from knowledge.export import csv_cell
-from tools.arrow_text import (Templates, arrow_codes, codes_of, combine_codes, csv_cells, duckdb_cursor, split_template,
-                              take_text)
+from tools.arrow_text import (Templates, arrow_codes, codes_of, combine_codes, csv_cells, duckdb_cursor, rows_with_bytes,
+                              split_template, take_text)
 from tools.care import is_latin_name
 from tools.care_data import clean_value
 from tools.drafts import offer_facts
-from tools.drafts_columns import MARKS, RFM_KEYS, SLOTS, ColumnDrafts, holds_mark
+from tools.drafts_columns import MARKS, RFM_KEYS, SLOTS, ColumnDrafts, holds_mark, json_text
 from tools.draft_fit import measure, text_units
 from tools.draft_parts import purchase_part
 from tools.formatting import plain_text
@@ -128,14 +128,20 @@ class ArrowDrafts(ColumnDrafts):
             return name_info[name_codes[i]] is not None
 
         addr_code, addr_first = combine_codes(name_codes, g_codes, age_key + 1_000_000, lang)
-        addrs, kept = [], self.addrs
+        addrs, greet_src, kept, name_mark = [], [], self.addrs, '"' + MARKS["name"] + '"'
         for i in addr_first.tolist():
             if not name_info_ok(i) or lang[i] not in langs:
                 addrs.append(None)
+                greet_src.append("")
                 continue
             nm, g, lg = name_info[name_codes[i]][0], gender_of[g_codes[i]], ("zh", "en")[lang[i]]
             got = kept.get((nm, g, int(age_key[i]) if age_key[i] >= 0 else None, lg))   # `_address`'s memo key
-            addrs.append(got if got is not None else self._address(nm, g, pd.Timestamp(bdays[i]), lg))
+            got = got if got is not None else self._address(nm, g, pd.Timestamp(bdays[i]), lg)
+            addrs.append(got)
+            # the name in its sources' JSON as a placeholder: the sources of many names are one template (the
+            # surname and gender decide the rest); filled back with that very name, so the bytes are the same
+            quoted = json_text(nm)
+            greet_src.append(got[2].replace(quoted, name_mark) if quoted == f'"{nm}"' else got[2])
         addr_held = np.array([a is None or a[4] for a in addrs])
         ok &= ~addr_held[addr_code]
         # the RFM row: the segment sentence
@@ -172,7 +178,7 @@ class ArrowDrafts(ColumnDrafts):
         # purchases (thanks): the last purchase and the favourite category
         thanks = occasion == "vip_thanks"
         last_u = fav_u = day_u = None
-        fills = {MARKS["cid"]: key_arr}
+        fills = {MARKS["cid"]: key_arr, MARKS["name"]: take_text([x[0] if x else "" for x in name_info] + [""], name_codes)}
         if thanks:
             f = facts_arrays(data.ws, keys, data.as_of, data.positions) if data.ws is not None else None
             if f is None:
@@ -287,7 +293,7 @@ class ArrowDrafts(ColumnDrafts):
         phone_cells, phone_bad = self._contact(phones, rows, unmask, "phone")
         email_cells, email_bad = self._contact(emails, rows, unmask, "email")
         bad = hint | text_bad | name_bad | id_bad | phone_bad | email_bad
-        group, pieces, shapes, kinds = self._source_kinds(rows, plans, pc_, lang, langs, dkey, base_keys, addrs,
+        group, pieces, shapes, kinds = self._source_kinds(rows, plans, pc_, lang, langs, dkey, base_keys, greet_src,
                                                          addr_code, segs, seg_code, last_u, lkey, fav_u, fkey, offers,
                                                          okey)
         lang_cells = [",".join(map(csv_cell, (channel, lg, tone, occasion))) for lg in ("zh", "en")]
@@ -407,9 +413,9 @@ class ArrowDrafts(ColumnDrafts):
             fills["last_purchase"] = pc.binary_join_element_wise(*[take_text(v, c) for v, c in last], "")
         templates = [((p[1][7]), tuple(SLOTS[x] for x in p[1][1])) if p else (("",), ()) for p in plans]
         flags = []
-        for holds in (lambda v: '"' in v, lambda v: "," in v or "\n" in v):
-            def rows_holding(values, codes, holds=holds):
-                return np.array([holds(v) for v in values] or [False])[codes]
+        for chars in (b'"', b",\n"):
+            def rows_holding(values, codes, chars=chars):   # one scan of the values' bytes (thousands of names)
+                return rows_with_bytes(pa.array(values or [""], pa.string()), chars)[codes]
             row = rows_holding(["".join(lits) for lits, _ in templates], pc_)
             for slot in fills:
                 used = np.array([slot in marks for _, marks in templates])[pc_]
@@ -418,20 +424,27 @@ class ArrowDrafts(ColumnDrafts):
             flags.append(row)
         return Templates(templates).render(pc_, fills), flags[0], flags[1]
 
-    def _source_kinds(self, rows, plans, pc_, lang, langs, dkey, base_keys, addrs, addr_code, segs, seg_code,
+    def _source_kinds(self, rows, plans, pc_, lang, langs, dkey, base_keys, greet_src, addr_code, segs, seg_code,
                       last_u, lkey, fav_u, fkey, offers, okey) -> tuple:
         """(a code per row of ``rows`` for the pieces its sources list and their templates' shapes, the pieces
         of each code, the templates and codes of each piece): the sources' JSON, CSV-escaped, of the rows
         of one code is one join (`_line_args`)."""
-        made = {
-            "base": (lambda: [split_template(b or "", True) for b in base_keys], dkey),
-            "greet": (lambda: [split_template(a[2] if a else "", True) for a in addrs], addr_code),
-            "segment": (lambda: [split_template(s[1] if s else "", True) for s in segs], seg_code),
-            "sign": (lambda: [split_template(langs[li]["sign_src"] if li in langs else "", True) for li in (0, 1)], lang),
-            "last_purchase": (lambda: [split_template(x[2] if x else "", True) for x in (last_u or [])], lkey),
-            "favourite": (lambda: [split_template(x[1] if x else "", True) for x in (fav_u or [])], fkey),
-            "offer": (lambda: [split_template(self._offer_src(o[2]) if o and o[2] else "", True) for o in offers], okey),
+        made = {   # per kind: (the source templates of its values, each value's code per row)
+            "base": (lambda: [b or "" for b in base_keys], dkey),
+            "greet": (lambda: greet_src, addr_code),
+            "segment": (lambda: [s[1] if s else "" for s in segs], seg_code),
+            "sign": (lambda: [langs[li]["sign_src"] if li in langs else "" for li in (0, 1)], lang),
+            "last_purchase": (lambda: [x[2] if x else "" for x in (last_u or [])], lkey),
+            "favourite": (lambda: [x[1] if x else "" for x in (fav_u or [])], fkey),
+            "offer": (lambda: [self._offer_src(o[2]) if o and o[2] else "" for o in offers], okey),
         }
+
+        def templates(x):   # one template per distinct source (the forms of address share a few: surname + gender)
+            distinct, of_value = {}, []
+            for t in made[x][0]():
+                of_value.append(distinct.setdefault(t, len(distinct)))
+            codes = np.array(of_value or [0], np.int64)[made[x][1][rows]]
+            return Templates([split_template(t, True) for t in distinct] or [split_template("", True)]), codes
         has_base = np.array([bool(b) for b in base_keys])[dkey[rows]]
         by_kinds: dict[tuple, int] = {}   # the pieces a row lists: few distinct lists, whatever the plans
         plan_kinds = np.array([by_kinds.setdefault(tuple(x if x in made else "offer" for x in p[1][2]) if p else (),
@@ -439,7 +452,7 @@ class ArrowDrafts(ColumnDrafts):
         kind_of = {v: k for k, v in by_kinds.items()}
         row_kinds = plan_kinds[pc_]
         used = {x for k in by_kinds for x in k} | ({"base"} if has_base.any() else set())
-        kinds = {x: (Templates(made[x][0]()), made[x][1][rows]) for x in used}
+        kinds = {x: templates(x) for x in used}
         shape = {x: t.shape_of[c] for x, (t, c) in kinds.items()}
         group, first = combine_codes(row_kinds, has_base.astype(np.int64), *shape.values())
         pieces = [(["base"] if has_base[j] else []) + list(kind_of[row_kinds[j]]) for j in first.tolist()]

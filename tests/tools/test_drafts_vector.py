@@ -58,3 +58,23 @@ def test_odd_rows_are_left_to_the_per_customer_path_and_keep_their_place(ws, tmp
     assert not done[5] and not done[6] and done[7] and 30 <= done.sum() < 40   # the odd ones by the old path
     text = (tmp_path / "a.csv").read_text(encoding="utf-8-sig")
     assert "138****5678" in text and "'=王五" in text
+
+
+def test_names_put_back_into_the_sources_are_the_bytes_of_the_per_customer_path(ws, tmp_path, monkeypatch):
+    """The sources' JSON of many names is one template with the name as a placeholder: names that JSON or
+    CSV escape, that equal another value of the sources, or that repeat, still give the same bytes."""
+    from tools.care_data import care_data
+    cust = ws.table("customers").copy()
+    ids = cust["customer_id"].astype(str).tolist()[:30]
+    for i, name in enumerate(['王"五', "李,四", "F", "Champions", "张", "张", "Mary O'Neil", "赵\\六", "周 七"]):
+        cust.loc[i, "name"] = name
+    tables = {"customers": cust, "orders": ws.table("orders"), "feedback": ws.table("feedback"),
+              "rfm": ws.artefact("rfm"), "as_of": ws.as_of(), "offers": ws.root}
+    for occasion in ("vip_thanks", "birthday"):
+        fast = write_batch(care_data(tables), "all", occasion, "sms", "auto", tmp_path / f"a-{occasion}.csv", only=ids)
+        with monkeypatch.context() as m:
+            m.setattr(dv.ArrowDrafts, "_made", lambda self, ids, unmask: None)
+            slow = write_batch(care_data(tables), "all", occasion, "sms", "auto", tmp_path / f"b-{occasion}.csv", only=ids)
+        assert (tmp_path / f"a-{occasion}.csv").read_bytes() == (tmp_path / f"b-{occasion}.csv").read_bytes()
+        assert fast.rows == slow.rows == 30
+    assert '王""五' in (tmp_path / "a-vip_thanks.csv").read_text(encoding="utf-8-sig")
