@@ -490,6 +490,12 @@ class Judge:
                 a, b = pd.Timestamp(period[0]), pd.Timestamp(period[1]) + pd.Timedelta(days=1)
                 first = first[(first >= a) & (first < b)]
             return float(len(first)), None
+        if metric == "complaints" and not by:   # feedback of kind complaint created in the period
+            fb = self.f.feedback[self.f.feedback["kind"].astype(str) == "complaint"]
+            day = pd.to_datetime(fb["created_at"]).dt.normalize()
+            if period:
+                fb = fb[(day >= pd.Timestamp(period[0])) & (day <= pd.Timestamp(period[1]))]
+            return float(len(fb)), None
         if metric in ("satisfaction", "complaint_rate"):
             total, _ = self.f.kpi(metric, period, None, filters.get("province"), filters.get("city"),
                                   filters.get("category"))
