@@ -189,7 +189,8 @@ def find_campaign(campaigns: list[Campaign], campaign: str | None = None, occasi
     if key and key.lower() not in ("last", "latest", "上次", "最近"):
         exact = [c for c in campaigns if c.id.lower() == key.lower()]
         found = exact or [c for c in campaigns if c.id.lower().startswith(key.lower())] or \
-            [c for c in campaigns if key.lower() in (c.name.lower(), c.name_en.lower())]
+            [c for c in campaigns if key.lower() in (c.name.lower(), c.name_en.lower())] or \
+            [c for c in campaigns if key.lower() in c.name.lower() or key.lower() in c.name_en.lower()]   # "双十一"
         if len(found) == 1:
             return found[0]
         if not found:

@@ -26,6 +26,13 @@ _NAMED = (("winback", r"挽回|召回|挽留|回流|win-?back|re-?engage"),
           ("birthday", r"生日|birthday"), ("vip_thanks", r"感谢|答谢|vip|thank"),
           ("complaint_followup", r"投诉回访|complaint follow-?up"), ("recommendation", r"推荐|recommend"))
 _KIND_WORD = r"\s*(的)?\s*(营销|关怀)?\s*(活动|短信|微信|消息|问候|祝福|群发|campaigns?|greetings?|messages?|sms|texts?|wishes)"
+# a campaign named by a sale day or by its name ("双十一活动", "618那次活动", "the Black Friday campaign", "叫「春季焕新」的活动"):
+# looked up by that name, never answered with the last campaign
+_NAMED_CAMPAIGN = re.compile(
+    r"(?P<day>双\s*十一|双\s*11|双\s*十二|双\s*12|(?<!\d)618(?!\d)|年货节|黑五|black friday|cyber monday|singles'? ?day|double ?(11|eleven)|"
+    r"女神节|七夕|情人节|(?<!\d)520(?!\d)|店庆|周年庆|开学季|大促)\s*(那次|这次|那个|的)?\s*(营销|促销)?\s*(活动|campaign|promotion|sale)|"
+    r"(叫|名为|名叫|名字是)\s*[「“\"']?(?P<name>[^」”\"'，。,?？]{2,30}?)[」”\"']?\s*的?\s*活动|"
+    r"campaign (called|named) [\"“']?(?P<name_en>[^\"”',.?]{2,40}?)[\"”']?(?=\s|[,.?]|$)", re.I)
 
 
 def _named_occasion(q: str) -> str | None:
@@ -90,8 +97,13 @@ def _campaign_args(f) -> dict:
     a: dict = {}
     m = _ID.search(f.q)
     occ = _named_occasion(f.q) or f.slots.get("occasion")
+    named = _NAMED_CAMPAIGN.search(f.q)
     if m:
         a["campaign"] = m.group(0).lower()
+    elif named:
+        day = named.group("day")
+        a["campaign"] = (re.sub(r"\s+", " " if re.search(r"[a-z]", day, re.I) else "", day) if day else
+                         (named.group("name") or named.group("name_en")).strip())
     elif occ in _OCCASIONS:
         a["occasion"] = occ
     if f.slots.get("days") and re.search(r"(\d+)\s*(天|日|days?)", f.q, re.I):

@@ -222,6 +222,13 @@ def test_complaint_text_drops_the_question_scaffolding(question, text):
     ("what do women like to buy", "query_metrics", {"by": "category", "gender": "F"}),
     ("C100001喜欢买什么", "customer_profile", {"customer_id": "C100001"}),   # one customer: the card lists their orders
     ("买绿茶的人一般还喜欢买什么", "bought_together", {"item": "绿茶"}),
+    # complaints compared with the month before: their number; a campaign named by a sale day: looked up by name
+    ("这个月投诉比上个月多了吗", "query_metrics", {"metric": "complaints", "compare": "previous_period"}),
+    ("complaints this month vs last month", "query_metrics", {"metric": "complaints", "compare": "previous_period"}),
+    ("投诉最多的品类", "query_metrics", {"metric": "complaints", "by": "category"}),
+    ("双十一活动效果怎么样", "campaign_effect", {"campaign": "双十一"}),
+    ("did our Black Friday campaign work?", "campaign_effect", {"campaign": "Black Friday"}),
+    ("上次挽回活动效果怎么样", "campaign_effect", {"occasion": "winback", "campaign": None}),
     # the non-buyers counted: the list's answer starts with the count (the segment summary knows no purchases)
     ("冠军客户中有多少人今年没买过茶叶", "segment_members", {"segment": "Champions", "bought_category": "茶叶", "not_bought": True}),
     ("how many customers haven't bought snacks this year?", "segment_members",

@@ -130,9 +130,12 @@ def test_tiny_groups_are_too_small_to_tell(routing_ws, tmp_path):
 def test_campaigns_are_found_by_id_or_as_the_last_sent(tmp_path):
     log = EventLog(tmp_path / "events.sqlite")
     _log_campaign(log, "cmp-20260801-aaaa", ["C1"], ["C2"], "2026-08-02")
-    _log_campaign(log, "cmp-20260901-bbbb", ["C3"], ["C4"], "2026-09-02", occasion="festival")
+    _log_campaign(log, "cmp-20260901-bbbb", ["C3"], ["C4"], "2026-09-02", occasion="festival", name="2026 中秋问候")
     _log_campaign(log, "cmp-20261001-cccc", ["C5"], ["C6"], None)               # never sent
     cs = campaigns_from_events(log.events())
+    assert find_campaign(cs, "中秋").id == "cmp-20260901-bbbb"                    # a word of its name
+    with pytest.raises(GuanxiError, match="no campaign '双十一'"):                # never the last one instead
+        find_campaign(cs, "双十一")
     assert find_campaign(cs).id == "cmp-20260901-bbbb"
     assert find_campaign(cs, "last", occasion="winback").id == "cmp-20260801-aaaa"
     assert find_campaign(cs, "CMP-20260801").id == "cmp-20260801-aaaa"          # a unique prefix, any case
