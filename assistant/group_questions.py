@@ -9,8 +9,9 @@ import re
 
 import pandas as pd
 
-from assistant.question_words import (BOUGHT_LIST, BOUGHT_NOT, BOUGHT_RANKED, BOUGHT_TWO, CHURN_WORDS, COUNTING,
+from assistant.question_words import (CHANGE, TWO_PERIODS, BOUGHT_LIST, BOUGHT_NOT, BOUGHT_RANKED, BOUGHT_TWO, CHURN_WORDS, COUNTING,
                                       MESSAGE_CUE, SHARE_OF, SHOW_CUSTOMERS, SINCE, TOGETHER_CUE, known_words)
+from assistant.vocabulary import complaint_text
 from tools.kpi_tools import SHARE_METRICS
 from tools.kpi_words import DIMENSION_WORDS
 from tools.segment_tools import ALL_CUSTOMERS
@@ -23,8 +24,18 @@ NEW_ONES = re.compile(r"\b(customers|buyers|clients|shoppers)\b.{0,30}\b(were|ar
 SEGMENT_MIX = re.compile(r"分群|分层|分级|分类|八大类|层级|segment|tier|\brfm\b", re.I)
 
 
-def group_question(q: str, slots: dict, scores: dict, boosts: dict, named_segment: bool, as_of) -> None:
-    """Adjust the slots and family scores of a question about no one customer, in place."""
+def group_question(q: str, slots: dict, scores: dict, boosts: dict, named_segment: bool, as_of, spans=()) -> None:
+    """Adjust the slots and family scores of a question about no one customer, in place (``spans``: the words
+    the router read as a customer, item, segment or place)."""
+    filters = [v for k, v in slots.items() if k in ("signup_channel", "sales_channel", "order_channel", "channel", "category",
+                                                      "product", "item") and isinstance(v, str)]
+    if slots.get("metric") == "complaints" and not slots.get("by") and not CHANGE.search(q) and not TWO_PERIODS.search(q) and \
+            complaint_topic(q, (*spans, slots.get("date_phrase"), *(slots.get("group_spans") or ()), *filters)):
+        # "退款一直没到账的投诉有多少": complaints about something the metric cannot filter by — the similar ones,
+        # not the count of every complaint
+        slots.pop("metric")
+        scores["similar"] = max(scores.values()) + 0.01
+        return
     lapsed = slots.get("metric") == "lapsed_customers"
     as_of = pd.Timestamp(as_of).normalize()
     if lapsed and slots.get("date_from") and SINCE.search(q):
@@ -82,6 +93,22 @@ def group_question(q: str, slots: dict, scores: dict, boosts: dict, named_segmen
         slots.setdefault("metric", "customers")
         slots["share_of_all"] = True
         scores["kpi"] = max(scores.values()) + 0.01
+
+
+# the words of a complaint count that name no topic: who, how many, when
+_NOT_A_TOPIC = re.compile(r"客户|顾客|会员|用户|买家|客人|女性|男性|渠道|来的|最多|最少|主要|什么|哪些|哪个|哪类|啥|问题|方面|类型|多少|几条|几个|数量|总数|一共|总共|条数|条|"
+                          r"\b(how|many|number|total|count|what|which|kinds?|types?|most|main|about|customers?|clients?|buyers?|people|from|in|of|the|were|was|are|is|"
+                          r"there|did|we|get|got|have|had|received?|last|this|past|month|week|year|quarter|today|yesterday)\b",
+                          re.I)
+
+
+def complaint_topic(q: str, spans) -> str:
+    """What the complaints of a count are about ("退款一直没到账的投诉有多少": 退款一直没到账; "how many complaints
+    were about broken packaging": broken packaging), "" when the question names only who and when (``spans``:
+    the words read as other slots)."""
+    t = _NOT_A_TOPIC.sub(" ", complaint_text(q, tuple(s for s in spans if s), fallback=False))
+    t = re.sub(r"\s+", " ", t).strip(" 的")
+    return t if len(re.findall(r"[\u4e00-\u9fff]", t)) >= 2 or re.search(r"[a-z]{3,}", t, re.I) else ""
 
 
 def silence_of(slots: dict, as_of: pd.Timestamp) -> int:

@@ -191,7 +191,7 @@ class Router:
             # "which city has the highest churn": the mean churn probability per group, ranked
             slots["metric"] = "churn_probability" if RATE_WORDS.search(q) else "at_risk_customers"
         if not has_customer and not pronoun:   # "哪些客户超过90天没下单了", "女性客户占比"
-            group_question(q, slots, scores, boosts, bool(seg and seg[3]), self.as_of)
+            group_question(q, slots, scores, boosts, bool(seg and seg[3]), self.as_of, spans)
         artefact_metric = slots.get("metric") in ARTEFACT_METRICS and not has_customer and not pronoun
         if artefact_metric and (slots["metric"] == "churn_probability" or slots.get("by") or slots.get("province")
                                 or slots.get("city") or slots.get("sales_channel") or slots.get("gender")

@@ -226,6 +226,12 @@ def test_complaint_text_drops_the_question_scaffolding(question, text):
     ("这个月投诉比上个月多了吗", "query_metrics", {"metric": "complaints", "compare": "previous_period"}),
     ("complaints this month vs last month", "query_metrics", {"metric": "complaints", "compare": "previous_period"}),
     ("投诉最多的品类", "query_metrics", {"metric": "complaints", "by": "category"}),
+    # complaints about something the metric cannot filter by: the similar ones, not every complaint counted
+    ("退款一直没到账的投诉有多少", "similar_complaints", {"metric": None}),
+    ("how many complaints were about broken packaging?", "similar_complaints", {"metric": None}),
+    ("江苏客户的投诉有多少", "query_metrics", {"metric": "complaints", "province": "江苏省"}),
+    ("上个月投诉有多少", "query_metrics", {"metric": "complaints", "date_from": "2026-10-01"}),
+    ("成都客户投诉最多的问题是什么", "complaint_topics", {"city": "成都市"}),
     ("双十一活动效果怎么样", "campaign_effect", {"campaign": "双十一"}),
     ("did our Black Friday campaign work?", "campaign_effect", {"campaign": "Black Friday"}),
     ("上次挽回活动效果怎么样", "campaign_effect", {"occasion": "winback", "campaign": None}),
