@@ -153,7 +153,8 @@ COMPLAINT_CONTEXT = rx(r"投诉|抱怨|差评|吐槽|反馈|反映|客诉|(客�
 
 # metrics of a group that the segment tools do not give (a segment named with one → the KPI over it)
 GROUP_METRICS = ("average_age", "units", "largest_order", "aov", "repurchase_rate", "purchase_interval", "satisfaction",
-                  "complaint_rate", "resolution_time", "sales_per_customer", "new_customers", "retention")
+                  "complaint_rate", "resolution_time", "sales_per_customer", "new_customers", "retention", "complaints",
+                  "open_complaints")
 
 # one gender named ("女性客户", "female customers"): a filter unless the question groups by gender
 GENDER_ONE = rx(r"女性|女客户|女顾客|女士|女生|女的|男性|男客户|男顾客|男士|男生|男的|\b(female|male|women|men|ladies)\b")

@@ -77,7 +77,7 @@ METRIC_WORDS: list[tuple[str, str]] = [
     (r"客单价|平均订单(金额|价值|价格)?|平均每单|笔单价|average order|\baov\b|order value|basket size|average basket|"
      r"avg\.? order|spend per order", "aov"),
     # "这个月投诉比上个月多了吗", "complaints this month vs last month": their number compared (not "物流投诉…": a topic)
-    (r"客诉|(?:^|(?<=[的月天周年季期]))投诉(?=.{0,14}(比|环比|同比|多了|少了|增加|减少|增长|下降|涨|降|变化|趋势|走势))|"
+    (r"客诉|投诉(了)?(有)?(多少|几)(条|个|次|起)|(?:^|(?<=[的月天周年季期]))投诉(?=.{0,14}(比|环比|同比|多了|少了|增加|减少|增长|下降|涨|降|变化|趋势|走势))|"
      r"(?:^|(?<=\bof )|(?<=\bmany ))complaints\b(?=.{0,30}\b(vs\.?|versus|compared|than|trend|change|grow|grew|rise|rose|fall|fell|"
      r"up|down|more|fewer)\b)", "complaints"),
     (r"处理时长|解决时长|处理时间|解决时间|处理.{0,3}(用时|耗时|时效)|(平均|多长时间|多少天).{0,4}(处理|解决)|多久(能)?(解决|处理)|处理.{0,4}(多久|速度|效率)|resolution time|time to resolve|"

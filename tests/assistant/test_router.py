@@ -230,6 +230,8 @@ def test_complaint_text_drops_the_question_scaffolding(question, text):
     ("退款一直没到账的投诉有多少", "similar_complaints", {"metric": None}),
     ("how many complaints were about broken packaging?", "similar_complaints", {"metric": None}),
     ("江苏客户的投诉有多少", "query_metrics", {"metric": "complaints", "province": "江苏省"}),
+    ("冠军客户投诉多少条", "query_metrics", {"metric": "complaints", "segment": "Champions"}),   # not the segment summary
+    ("how many complaints from Champions", "query_metrics", {"metric": "complaints", "segment": "Champions"}),
     ("上个月投诉有多少", "query_metrics", {"metric": "complaints", "date_from": "2026-10-01"}),
     ("成都客户投诉最多的问题是什么", "complaint_topics", {"city": "成都市"}),
     ("双十一活动效果怎么样", "campaign_effect", {"campaign": "双十一"}),
