@@ -54,6 +54,16 @@ def group_question(q: str, slots: dict, scores: dict, boosts: dict, named_segmen
         # "冠军客户主要在哪些城市", "冠军客户里男女比例": the segment's customers counted by that, not its list or the summary
         slots["metric"] = "customers"
         scores["kpi"] = max(scores.values()) + 0.01
+    if not named_segment and not slots.get("segment") and not slots.get("metric") and not slots.get("by") and \
+            any(slots.get(k) for k in GROUP_SLOTS) and (SHOW_CUSTOMERS.search(q) or _NAMES.search(q)) and \
+            not COUNTING.search(q) and not any(b >= 0.15 for b in boosts.values()) and \
+            max(scores, key=scores.get) in _LIST_FAMILIES:
+        # "上海的女客户有哪些", "25岁以下的客户有哪些", "list female customers in Shanghai": those customers listed,
+        # not the segment summary, the at-risk list or one customer's card
+        slots["segment"] = ALL_CUSTOMERS
+        scores["segment"] = max(scores.values()) + 0.01
+        boosts["segment"] = 0.15   # a question of its own: after "各省销售额", not the sales of women by province
+        return
     complaints = {f: boosts[f] for f in ("similar", "topics") if boosts.get(f, 0) >= 0.15}
     if named_segment and complaints and max(scores, key=scores.get) in ("segment", "rfm"):
         # "冠军客户有没有投诉过物流慢": the segment's complaints, not its member list
@@ -93,6 +103,7 @@ def group_question(q: str, slots: dict, scores: dict, boosts: dict, named_segmen
 
 
 CUSTOMER_BYS = ("province", "city", "gender", "age_band", "channel")   # who the customers are, a breakdown of them
+_LIST_FAMILIES = ("segment", "rfm", "profile", "churn", "contact_history", "kpi", "cluster", "clv")   # no cue said another
 _NAMES = re.compile(r"名单|列出|列一下|清单|\blist\b|\bnames\b", re.I)
 
 

@@ -421,7 +421,7 @@ class Router:
         span = None if band else age_range_named(q)
         if span:   # "30岁以上女性客户", "90后": an age or birth-year range, a filter
             s["age_range"] = span
-        if band and (not grouping or s.get("by") not in (None, "age_band")):
+        if band and (not grouping or s.get("by") != "age_band"):
             s["age_band"] = band   # one band; "under 25 … by category" filters too
         if (span or s.get("age_band")) and s.get("by") == "age_band":
             s.pop("by")

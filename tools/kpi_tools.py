@@ -488,10 +488,17 @@ _SEGMENT_BYS = ("segment", "segment_cn8", "tier", "cluster")
 _EXPLAINABLE = ("category", "product", "province", "city", "order_channel", "channel", "segment", "gender", "age_band")
 
 
+_HIGHEST = re.compile(r"最高|最多|最好|最大|\b(highest|most|best|top)\b", re.I)
+
+
 def _kpi_inherit(args: dict, new: dict, f) -> None:
     s = f.slots
     if s.get("top") and args.get("by"):
         new["top"] = s["top"]  # "top 5 instead"
+    if s.get("lowest") and args.get("by"):
+        new["order"] = "lowest"  # "那最低的呢": the bottom of the same ranking
+    elif args.get("order") == "lowest" and _HIGHEST.search(f.q):
+        args.pop("order")  # "那最高的呢"
     if s.get("metric"):
         args["metric"] = s["metric"]
     new.pop("metric", None)

@@ -8,7 +8,7 @@ import re
 __all__ = ["METRIC_WORDS", "DIMENSION_WORDS", "COMPLAINT_BY", "LAPSED"]
 # "哪个品类投诉最多" / "complaints by city": a complaint count per group (the complaints metric; the
 # rate only when asked: "投诉率最高的品类")
-_DIM_WORDS = r"(品类|类目|类别|商品类|城市|省份?|地区|渠道|平台|月份?|年龄段|性别|categor(y|ies)|cit(y|ies)|provinces?|regions?|channels?|months?)"
+_DIM_WORDS = r"(品类|类目|类别|商品类|商品|产品|城市|省份?|地区|渠道|平台|月份?|年龄段|性别|categor(y|ies)|cit(y|ies)|provinces?|regions?|channels?|months?)"
 COMPLAINT_BY = (r"(投诉|差评|complaints?).{0,8}(最多|最少|最高|最低|most|fewest|highest|lowest|by|per).{0,4}" + _DIM_WORDS +
                  r"|(哪个|哪些|哪类|哪一类|哪|各|每个|按|分|which|each|per)\s*" + _DIM_WORDS + r".{0,20}(投诉|差评|complain)")
 

@@ -646,4 +646,30 @@ def test_follow_ups_keep_or_replace_what_the_question_says(router, first, second
 def test_who_the_customers_are_is_a_follow_up_only_with_a_follow_up_word(router):
     assert _conversation(router, "各省销售额", "只看女性")[-1].followup
     r = _conversation(router, "各省销售额", "女性客户有哪些")[-1]   # a question of its own, not the sales of women by province
-    assert not r.followup and r.args.get("by") != "province", r.args
+    assert not r.followup and (r.tool, r.args) == ("segment_members", {"segment": "all", "gender": "F"}), r.args
+
+
+@pytest.mark.parametrize("question, args", [
+    ("上海的女客户有哪些", {"segment": "all", "city": "上海市", "gender": "F"}),
+    ("25岁以下的客户有哪些", {"segment": "all", "age_band": "<25"}),
+    ("抖音来的客户有哪些", {"segment": "all", "signup_channel": "抖音"}),
+    ("90后客户名单给我", {"segment": "all", "born_from": 1990, "born_to": 1999}),
+    ("list female customers in Shanghai", {"segment": "all", "city": "上海市", "gender": "F"}),
+])
+def test_customers_listed_by_who_they_are_are_the_member_list_with_those_conditions(router, question, args):
+    r = router.route(question)
+    assert (r.tool, r.args) == ("segment_members", args), (question, r.tool, r.args)
+
+
+@pytest.mark.parametrize("question, tool", [
+    ("北京的客户有多少", "query_metrics"), ("哪些女性客户有流失风险", "at_risk_customers"),
+    ("北京的客户有哪些过生日", "care_calendar"), ("杭州的客户有哪些投诉", "complaint_topics"),
+    ("投诉最多的商品是哪个", "query_metrics"),   # complaints by product (the tool says it has no such breakdown)
+])
+def test_a_group_with_another_question_is_not_the_member_list(router, question, tool):
+    assert router.route(question).tool == tool, question
+
+
+def test_the_bottom_of_the_same_ranking(router):
+    r = _conversation(router, "上个月销售额最高的城市", "那最低的呢")[-1]
+    assert r.args["by"] == "city" and r.args["order"] == "lowest" and r.args["date_from"] == "2026-10-01", r.args
