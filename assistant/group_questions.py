@@ -9,14 +9,15 @@ import re
 
 import pandas as pd
 
-from assistant.question_words import (CHANGE, TWO_PERIODS, BOUGHT_LIST, BOUGHT_NOT, BOUGHT_RANKED, BOUGHT_TWO, CHURN_WORDS, COUNTING,
-                                      MESSAGE_CUE, SHARE_OF, SHOW_CUSTOMERS, SINCE, TOGETHER_CUE, known_words)
+from assistant.question_words import (CHANGE, TWO_PERIODS, BOUGHT_LIST, BOUGHT_NOT, BOUGHT_RANKED, BOUGHT_TWO, CHURN_WORDS,
+                                      COUNTING, LISTING, MESSAGE_CUE, SHARE_OF, SHOW_CUSTOMERS, SINCE, THEM, TOGETHER_CUE,
+                                      known_words)
 from assistant.vocabulary import complaint_text
 from tools.kpi_tools import SHARE_METRICS
 from tools.kpi_words import DIMENSION_WORDS
 from tools.segment_tools import ALL_CUSTOMERS
 
-__all__ = ["group_question", "bought_condition", "bought_question"]
+__all__ = ["group_question", "group_followup", "bought_condition", "bought_question", "asks_for_buyers", "CUSTOMER_BYS"]
 
 GROUP_SLOTS = ("province", "city", "gender", "age_band", "age_range", "sales_channel")
 # "what share of last month's customers were new": the new customers, said in English without the metric's words
@@ -57,6 +58,24 @@ def group_question(q: str, slots: dict, scores: dict, boosts: dict, named_segmen
         scores["draft_batch" if writing else "segment"] = max(scores.values()) + 0.01
     elif lapsed and max(scores, key=scores.get) in ("churn", "kpi", "segment", "rfm", "care"):
         scores["kpi"] = max(scores.values()) + 0.01   # "超过90天没下单的客户有多少": a count, not the churn model's list
+    if max(scores, key=scores.get) == "together" and slots.get("item") and slots.get("metric") == "customers" \
+            and COUNTING.search(q) and not TOGETHER_CUE.search(q):
+        scores["kpi"] = max(scores.values()) + 0.01   # "how many people bought eggs": its buyers counted, not what goes with it
+    if named_segment and slots.get("by") in CUSTOMER_BYS and slots.get("metric") in (None, "customers") and \
+            max(scores, key=scores.get) in ("segment", "rfm", "cluster") and not _NAMES.search(q):
+        # "冠军客户主要在哪些城市", "冠军客户里男女比例": the segment's customers counted by that, not its list or the summary
+        slots["metric"] = "customers"
+        scores["kpi"] = max(scores.values()) + 0.01
+    if not named_segment and not slots.get("segment") and not slots.get("metric") and not slots.get("by") and \
+            any(slots.get(k) for k in GROUP_SLOTS) and (SHOW_CUSTOMERS.search(q) or _NAMES.search(q)) and \
+            not COUNTING.search(q) and not any(b >= 0.15 for b in boosts.values()) and \
+            max(scores, key=scores.get) in _LIST_FAMILIES:
+        # "上海的女客户有哪些", "25岁以下的客户有哪些", "list female customers in Shanghai": those customers listed,
+        # not the segment summary, the at-risk list or one customer's card
+        slots["segment"] = ALL_CUSTOMERS
+        scores["segment"] = max(scores.values()) + 0.01
+        boosts["segment"] = 0.15   # a question of its own: after "各省销售额", not the sales of women by province
+        return
     complaints = {f: boosts[f] for f in ("similar", "topics") if boosts.get(f, 0) >= 0.15}
     if named_segment and complaints and max(scores, key=scores.get) in ("segment", "rfm"):
         # "冠军客户有没有投诉过物流慢": the segment's complaints, not its member list
@@ -111,6 +130,31 @@ def complaint_topic(q: str, spans) -> str:
     return t if len(re.findall(r"[\u4e00-\u9fff]", t)) >= 2 or re.search(r"[a-z]{3,}", t, re.I) else ""
 
 
+CUSTOMER_BYS = ("province", "city", "gender", "age_band", "channel")   # who the customers are, a breakdown of them
+_LIST_FAMILIES = ("segment", "rfm", "profile", "churn", "contact_history", "kpi", "cluster", "clv")   # no cue said another
+_NAMES = re.compile(r"名单|列出|列一下|清单|\blist\b|\bnames\b", re.I)
+
+
+def group_followup(q: str, slots: dict, memory, vocab) -> bool:
+    """"冠军客户有多少人" → "他们主要在哪些城市": the segment just answered about, its customers counted by the
+    breakdown asked (the segment tools have none); the slots are set for the metric. False, slots untouched,
+    for anything else (a group with other conditions than its segment stays with the follow-up of its tool)."""
+    if memory is None or memory.last_tool not in ("segment_summary", "segment_members") or not THEM.search(q) or \
+            slots.get("by") not in CUSTOMER_BYS or slots.get("metric") not in (None, "customers"):
+        return False
+    last = dict(memory.last_args or {})
+    seg = last.pop("segment", None)
+    if any(v not in (None, "", False) for k, v in last.items() if k not in ("scheme", "top")):
+        return False
+    if not seg and memory.turns:   # the summary's own arguments do not say which segment the question named
+        found = vocab.find_segment(memory.turns[-1]["question"])
+        seg = found[0] if found and found[3] else None
+    if not seg or str(seg).lower() == ALL_CUSTOMERS:
+        return False
+    slots.update(metric="customers", segment=seg, segment_strong=True)
+    return True
+
+
 def silence_of(slots: dict, as_of: pd.Timestamp) -> int:
     """Days without an order a period up to today means ("最近三个月没买过的"); 90 when none is said."""
     if slots.get("date_from"):
@@ -121,11 +165,16 @@ def silence_of(slots: dict, as_of: pd.Timestamp) -> int:
 # the word after "买过" / "bought" when the catalogue has no such item ("上个月买过榴莲酥的客户"): passed on, so
 # the tool says no product has it (an empty list would say nobody bought it)
 _ZH_BOUGHT_WORD = re.compile(r"(?:买了|买过|购买了|购买过|买)(?P<w>[\u4e00-\u9fffA-Za-z]{2,8}?)"
-                             r"(?:的(?:老|女|男|女性|男性|新)?(?:客户|顾客|客人|人|用户|会员|买家|有)|吗|[?？]|$)")
+                             r"(?:的(?:老|女|男|女性|男性|新)?(?:客户|顾客|客人|人|用户|会员|买家|宝妈|宝爸|有)|吗|[?？]|$)")
 _ZH_NOT_A_WORD = re.compile(r"的|东西|商品|产品|货|啥|什么|单|最|多|次|件|元|块|钱|以上|以下|超过|过|了|些|样|得|到|\d")
 _EN_BOUGHT_WORD = re.compile(r"\b(?:bought|purchased|buy|purchase|buys|purchases)\s+(?P<w>[a-z][a-z'-]*(?:\s+[a-z][a-z'-]*){0,2}?)"
                              r"(?=\s+(?:last|this|in|during|since|over|before|from|between|on|at|yesterday|recently|ever|the past)\b|\s*[?.!,]|\s*$)",
                              re.I)
+_ORDERED = re.compile(r"(?<![没未不])(下单|下过单|下了单|有过?(订单|购买|消费)|消费过|买过东西)|\b(who|customers|people) (ordered|placed (an )?orders?|"
+                      r"made (a )?purchases?|bought something|shopped)\b", re.I)
+_PERIOD = re.compile(r"[上本这今去前近][个一]?(月|季度|周|星期|年)|\d+月|最近|昨天|今天|\b(last|this|past) (week|month|quarter|year)\b|"
+                     r"yesterday|today|\bin (january|february|march|april|may|june|july|august|september|october|november|december)\b",
+                     re.I)
 _CAMPAIGN = re.compile(r"活动|营销|\bcampaigns?\b", re.I)
 _WRITE = re.compile(r"写|起草|感谢|\b(write|draft|texts?|thank)", re.I)   # a message to them ("write a thank-you text")
 
@@ -149,6 +198,10 @@ def bought_condition(q: str, item: str | None, item_span: str | None, categories
     the item, "not_bought": bool}. A string: why it is declined (two purchase conditions, customers ranked by
     an item, a campaign, which cannot target by purchase). None: no such question (a count of buyers is the
     metric's, what is bought with it is bought_together's)."""
+    if not item and _ORDERED.search(q) and _PERIOD.search(q) and (SHOW_CUSTOMERS.search(q) or re.match(r"\s*who\b", q, re.I)) \
+            and not BOUGHT_NOT.search(q) \
+            and not COUNTING.search(q) and not MESSAGE_CUE.search(q):
+        return "customers who ordered in a period"   # "上个月下单的女客户有哪些": no such condition (an item's buyers, or silence)
     if not BOUGHT_LIST.search(q) or TOGETHER_CUE.search(q):
         return None
     said = _said_word(q)
@@ -166,6 +219,13 @@ def bought_condition(q: str, item: str | None, item_span: str | None, categories
         return "a campaign for the customers who bought an item"
     key = "bought_category" if word in set(categories) else "bought_product"
     return {key: word, "not_bought": negated}
+
+
+def asks_for_buyers(q: str) -> bool:
+    """Whether the question asks for a list of the customers who bought an item ("买过咖啡的客户有哪些", "list who
+    bought…"), which no metric gives; a count of them ("how many customers who bought green tea") is the metric's."""
+    listing = SHOW_CUSTOMERS.search(q) or (LISTING.search(q) and not COUNTING.search(q))   # "customers who…": a clause
+    return bool(BOUGHT_LIST.search(q) and listing and not TOGETHER_CUE.search(q) and not MESSAGE_CUE.search(q))
 
 
 _LIST_METRICS = (None, "customers", "lapsed_customers", "at_risk_customers", "churn_probability")   # "…的客户", "…流失"

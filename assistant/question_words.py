@@ -43,7 +43,7 @@ PREVIOUS_PERIOD = rx(r"上上个?月|前一个?(月|季度|周)|(跟|和|与|比
                      r"the (month|quarter|week) before|(vs\.?|versus|compared (to|with)) the previous|环比|比上(个|一个)?(月|季度|周|期)|较上(个)?(月|季度|周|期)|(跟|和|与|同)上(个|一个)?(月|季度|周)(比|相比|对比)|"
                        r"上(个)?(月|季度|周)(相比|对比)|相比上(个)?(月|季度|周)|month[- ]over[- ]month|quarter[- ]over[- ]quarter|"
                        r"week[- ]over[- ]week|\b(mom|qoq|wow)\b|(vs\.?|versus|compared (to|with)|than|against) (the )?(last|previous|prior) "
-                       r"(month|quarter|week|period)")
+                       r"(month|quarter|week|period)|\b(with|against|to) (the )?(last|previous|prior) (month|quarter|week)\b")
 SAME_PERIOD_LAST_YEAR = rx(r"去年的?(这个|同一个?|同个)(月|季度)|(compared? (to|with)|vs\.?|versus) .{0,12}\blast year\b|同比|去年同期|上年同期|比去年|较去年|(跟|和|与|同)去年(比|相比|对比|同期)|相比去年|year[- ]over[- ]year|"
                              r"\byoy\b|(vs\.?|versus|compared (to|with)|than|against) (the )?(last|previous|prior) year|"
                              r"same (period|month|quarter|time) (last|a) year")
@@ -124,7 +124,7 @@ NEVER_BOUGHT = rx(r"(从来|从未|从没|一直|还)(都)?(没|没有|未)?(买
 # the people who bought (or did not buy) an item ("上个月买了绿茶的客户有哪些", "冠军客户里买过绿茶的",
 # "which customers did not buy coffee last month"): `assistant.group_questions.bought_condition` reads the
 # condition; what is bought with it is `bought_together` ("买绿茶的人还会买什么")
-_ZH_WHO = r"(老|女|男|女性|男性|新|vip|VIP)?(客户|顾客|客人|人|用户|会员|买家)"
+_ZH_WHO = r"(老|女|男|女性|男性|新|vip|VIP)?(客户|顾客|客人|人|用户|会员|买家|宝妈|宝爸)"
 # a segment's or group's name may stand between 的 and the customers ("买了坚果的冠军客户"), a period between the
 # customers and the verb ("冠军客户上个季度没有买", "客户里这个月买过")
 _ZH_NAMED_WHO = r"[^，。,?？的]{0,8}?" + _ZH_WHO
@@ -309,10 +309,13 @@ def metrics_named(q: str) -> list[str]:
     return list(dict.fromkeys(m for _, m in sorted(found)))
 
 
-def has_slots(slots, mentions, pronoun) -> bool:
+def has_slots(slots, mentions, pronoun, q: str = "") -> bool:
+    """Whether a question says something a follow-up could change; who the customers are ("只看女性", "那30岁以下的呢")
+    only with a follow-up word (a bare "女性客户有哪些" is a question of its own)."""
     keys = {"top", "date_from", "item", "segment", "province", "city", "metric", "by", "days", "min_probability",
             "status", "channel", "occasion", "sales_channel", "period_compare", "explain", "lowest", "weekday"}
-    return bool(mentions) or pronoun or any(k in slots for k in keys)
+    who = ("gender", "age_band", "age_range") if FOLLOWUP.search(q) else ()
+    return bool(mentions) or pronoun or any(k in slots for k in (*keys, *who))
 
 
 def message_slots(q: str) -> dict:
@@ -330,7 +333,8 @@ def message_slots(q: str) -> dict:
         occ = "complaint_followup"
     elif re.search(r"感谢|谢谢|thank|vip", q, re.I):
         occ = "vip_thanks"
-    elif re.search(r"推荐|recommend|新品|上新|新款|suggest|new arrivals?|new products?|new collection", q, re.I):
+    elif re.search(r"推荐|recommend|新品|上新|新款|suggest|new arrivals?|new products?|new collection|"
+                   r"促销|优惠|折扣|promo|discount|on sale", q, re.I):   # a promotion: what to buy, not a birthday
         occ = "recommendation"
     elif re.search(r"回访|定期|due for|check[- ]?in|regular", q, re.I):
         occ = "regular"

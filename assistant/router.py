@@ -28,11 +28,11 @@ import sys
 from assistant.intent import IntentModel
 from assistant.route import Route
 from assistant.pending import resolve_pending
-from assistant.question_words import (ARTEFACT_METRICS, AND_WORDS, BLAME, CHANGE, CHANNEL_ALIASES, CHURN_BY, CHURN_WORDS, NEVER_BOUGHT, BOUGHT_LIST, TOGETHER_CUE, MESSAGE_CUE, SHOW_CUSTOMERS, RATE_WORDS, COMPLAINT_CONTEXT, FOLLOWUP, GENDER_ONE, GROUP_METRICS, LANGUAGE_SWITCH, LISTING, LOWEST, ORDINAL, OUT_OF_SCOPE, PLACE_GROUPS, PREVIOUS_PERIOD, PRONOUN, SAME_PERIOD_LAST_YEAR, SEG_WORDS, THEM, TWO_PERIODS, BOTH_GENDERS, churn_risk_named, group_spans, message_slots, weekdays_named, without_new_customers, age_range_named, customer_type_named, UNSUPPORTED, WHY, age_band_named, all_cues, has_slots, known_words, metrics_named)
+from assistant.question_words import (ARTEFACT_METRICS, AND_WORDS, BLAME, CHANGE, CHANNEL_ALIASES, CHURN_BY, CHURN_WORDS, NEVER_BOUGHT, RATE_WORDS, COMPLAINT_CONTEXT, FOLLOWUP, GENDER_ONE, GROUP_METRICS, LANGUAGE_SWITCH, LISTING, LOWEST, ORDINAL, OUT_OF_SCOPE, PLACE_GROUPS, PREVIOUS_PERIOD, PRONOUN, SAME_PERIOD_LAST_YEAR, SEG_WORDS, THEM, TWO_PERIODS, BOTH_GENDERS, churn_risk_named, group_spans, message_slots, weekdays_named, without_new_customers, age_range_named, customer_type_named, UNSUPPORTED, WHY, age_band_named, all_cues, has_slots, known_words, metrics_named)
 from assistant.lang import parse_date_range, parse_days, parse_top, span_days, two_periods
 from assistant.homophones import homophone_fixer
 from assistant.conditions import unapplied_conditions
-from assistant.group_questions import bought_condition, bought_question, group_question
+from assistant.group_questions import asks_for_buyers, bought_condition, bought_question, group_followup, group_question
 from assistant.instructions import ignoring_instructions
 from assistant.vocabulary import Mention, Vocabulary, complaint_text, nfkc, normalise_question, vocabulary_for
 
@@ -119,8 +119,7 @@ class Router:
         pronoun = bool(PRONOUN.search(q))
         if isinstance(bought, dict) and not pronoun and (fam := bought_question(q, slots, bought, item_span, self.as_of)):
             return self._build(fam, q, lang, slots, mentions, pronoun, memory, scores, max(scores.values()))
-        if (isinstance(bought, dict) and bought["not_bought"]) or (item and BOUGHT_LIST.search(q) and (
-                SHOW_CUSTOMERS.search(q) or LISTING.search(q)) and not TOGETHER_CUE.search(q) and not MESSAGE_CUE.search(q)):
+        if (isinstance(bought, dict) and bought["not_bought"]) or (item and asks_for_buyers(q)):
             return Route(None, {}, "unknown", lang, 0.0, notes=["customers who bought an item, by group or in a metric"])
         # slot-driven adjustments
         if has_customer or pronoun:
@@ -223,8 +222,10 @@ class Router:
         cues = {f for f, b in boosts.items() if b >= 0.15 and f != "help"}
         own_intent = bool(cues) or bool(seg and seg[3]) or bool(slots.get("metric"))
         marker = bool(FOLLOWUP.search(q))
+        if not mentions and group_followup(q, slots, memory, v):   # "冠军客户有多少人" → "他们主要在哪些城市"
+            return self._build("kpi", q, lang, slots, mentions, pronoun, memory, scores, best)
         # 2. follow-ups: "那上海呢?", "top 20 instead", "换成上个月" re-run the last tool with new slots
-        if last_family and has_slots(slots, mentions, pronoun) and not boosts.get("help"):
+        if last_family and has_slots(slots, mentions, pronoun, q) and not boosts.get("help"):
             # the question's own cues, without the placeholder a segment name was replaced by above
             q_plain = q.replace(seg[2], " ") if seg and seg[3] else q
             own_cues = {f for f, rx, b in all_cues() if b >= 0.15 and f != "help" and rx.search(q_plain)}
@@ -420,7 +421,7 @@ class Router:
         span = None if band else age_range_named(q)
         if span:   # "30岁以上女性客户", "90后": an age or birth-year range, a filter
             s["age_range"] = span
-        if band and (not grouping or s.get("by") not in (None, "age_band")):
+        if band and (not grouping or s.get("by") != "age_band"):
             s["age_band"] = band   # one band; "under 25 … by category" filters too
         if (span or s.get("age_band")) and s.get("by") == "age_band":
             s.pop("by")

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from assistant.item_words import EN_ZH_ALT, EN_ZH_ITEMS
 from knowledge.text import place_key
 from knowledge.workspace import Workspace
 
@@ -53,59 +54,11 @@ PINYIN_PLACES = {
     "xining": "西宁", "yinchuan": "银川", "urumqi": "乌鲁木齐", "lhasa": "拉萨", "hohhot": "呼和浩特",
 }
 
-# English (and a few colloquial Chinese) words → Chinese category / product words.
-_EN_ZH_ITEMS = {
-    "green tea": "绿茶", "black tea": "红茶", "red tea": "红茶", "oolong": "乌龙茶", "oolong tea": "乌龙茶",
-    "pu'er": "普洱", "puer": "普洱", "pu-erh": "普洱", "white tea": "白茶", "jasmine tea": "茉莉花茶",
-    "longjing": "龙井", "dragon well": "龙井", "tea set": "茶具", "teaware": "茶具", "tea": "茶",
-    "coffee": "咖啡", "coffee beans": "咖啡豆", "instant coffee": "速溶咖啡", "milk": "牛奶", "yogurt": "酸奶",
-    "snacks": "零食", "snack": "零食", "nuts": "坚果", "dried fruit": "果干", "chocolate": "巧克力",
-    "candy": "糖果", "biscuits": "饼干", "cookies": "饼干", "cake": "蛋糕", "mooncake": "月饼", "mooncakes": "月饼",
-    "rice": "大米", "noodles": "面条", "oil": "食用油", "cooking oil": "食用油", "seasoning": "调味品",
-    "condiments": "调味品", "soy sauce": "酱油", "vinegar": "醋", "wine": "葡萄酒", "red wine": "红酒",
-    "liquor": "白酒", "baijiu": "白酒", "beer": "啤酒", "drinks": "饮料", "beverages": "饮料", "juice": "果汁",
-    "water": "矿泉水", "fruit": "水果", "fresh fruit": "生鲜水果", "vegetables": "蔬菜", "meat": "肉", "seafood": "海鲜",
-    "frozen food": "冷冻食品", "honey": "蜂蜜", "health supplements": "保健品", "supplements": "保健品",
-    "vitamins": "维生素", "skincare": "护肤", "skin care": "护肤", "cosmetics": "彩妆", "makeup": "彩妆",
-    "lipstick": "口红", "perfume": "香水", "shampoo": "洗发水", "personal care": "个人护理", "mask": "面膜",
-    "face mask": "面膜", "clothing": "服装", "clothes": "服装", "apparel": "服装", "shoes": "鞋", "bags": "箱包",
-    "bag": "包", "handbag": "手提包", "luggage": "箱包", "accessories": "配饰", "jewelry": "珠宝", "watch": "手表",
-    "watches": "手表", "electronics": "数码", "digital": "数码", "phone": "手机", "phones": "手机",
-    "headphones": "耳机", "earphones": "耳机", "charger": "充电器", "power bank": "充电宝", "laptop": "笔记本电脑",
-    "tablet": "平板", "camera": "相机", "appliances": "家电", "home appliances": "家电", "kitchen": "厨房",
-    "kitchenware": "厨具", "cookware": "厨具", "home": "家居", "home goods": "家居", "furniture": "家具",
-    "bedding": "床上用品", "towel": "毛巾", "cleaning": "清洁", "household": "日用品", "daily necessities": "日用品",
-    "baby": "母婴", "mother and baby": "母婴", "diapers": "纸尿裤", "formula": "奶粉", "milk powder": "奶粉",
-    "toys": "玩具", "books": "图书", "stationery": "文具", "sports": "运动", "outdoor": "户外", "fitness": "健身",
-    "pet": "宠物", "pet supplies": "宠物用品", "pet food": "宠物食品", "gift": "礼品", "gift box": "礼盒",
-    "gifts": "礼品", "flowers": "鲜花", "stationary": "文具",
-}
-
 _ITEM_STOP = {"客户", "顾客", "商品", "产品", "一起", "什么", "哪些", "购买", "套装", "家用", "组合", "礼盒", "经常", "同时",
               "一次", "一个", "多久", "平均", "今年", "上月", "本月", "复购", "满意", "投诉", "退款", "快递", "包装", "质量",
               "推荐", "搭配", "关联", "销售", "多少", "最近", "今年", "去年", "人还", "还会"}
 _ITEM_STOP_PARTS = ("客户", "顾客", "购买", "一起", "什么", "哪些", "推荐", "销售", "多少", "的", "了", "吗", "呢", "和", "买")
 
-# more Chinese words to try for an English item word (categories are named differently per shop)
-_EN_ZH_ALT = {
-    "dairy": ("乳制品", "奶"), "dairy products": ("乳制品",), "milk": ("牛奶", "奶", "乳制品"), "drinks": ("饮料", "酒水"),
-    "beverages": ("饮料", "酒水"), "alcohol": ("酒",), "wine": ("葡萄酒", "红酒", "酒"), "cooking oil": ("食用油", "油", "粮油"),
-    "grain and oil": ("粮油",), "grains": ("粮油", "米"), "seasoning": ("调味",), "condiments": ("调味",),
-    "fresh fruit": ("生鲜水果", "水果"), "fruit": ("水果", "生鲜"), "fresh food": ("生鲜",), "beauty": ("美妆", "个护"),
-    "cosmetics": ("美妆", "彩妆"), "makeup": ("美妆", "彩妆"), "skincare": ("护肤", "个护"), "skin care": ("护肤", "个护"),
-    "personal care": ("个护", "个人护理"), "baby": ("母婴",), "baby products": ("母婴",), "mother and baby": ("母婴",),
-    "household cleaning": ("家居清洁", "清洁"), "cleaning": ("清洁",), "cleaning products": ("清洁",),
-    "home cleaning": ("家居清洁",), "household": ("家居", "日用"), "kitchen": ("厨房",), "kitchenware": ("厨房用品", "厨具"),
-    "cookware": ("厨具", "锅", "厨房"), "digital accessories": ("数码配件", "数码"), "electronics": ("数码", "电子"),
-    "gadgets": ("数码",), "accessories": ("配件", "配饰"), "clothing": ("服饰", "服装"), "clothes": ("服饰", "服装"),
-    "apparel": ("服饰", "服装"), "fashion": ("服饰",), "books": ("图书",), "stationery": ("文具", "图书文具"),
-    "books and stationery": ("图书文具",), "health supplements": ("保健品",), "supplements": ("保健品",),
-    "health products": ("保健品",), "vitamins": ("维生素", "保健品"), "snacks": ("零食",), "snack": ("零食",),
-    "coffee": ("咖啡",), "coffee beans": ("咖啡豆",), "tea": ("茶叶", "茶"), "green tea": ("绿茶",), "black tea": ("红茶",),
-    "nuts": ("坚果",), "instant noodles": ("面",), "noodles": ("面",), "rice": ("大米", "米"), "yogurt": ("酸奶",),
-    "tea set": ("茶具",), "teaware": ("茶具",), "pu'er": ("普洱",), "puer": ("普洱",), "oolong": ("乌龙",),
-    "white tea": ("白茶",), "chocolate": ("巧克力",), "juice": ("果汁", "橙汁"),
-}
 
 def nfkc(s: str) -> str:
     return unicodedata.normalize("NFKC", s or "")
@@ -502,8 +455,8 @@ class Vocabulary:
 
 
 _EN_ITEMS_SORTED = sorted(
-    ((en, tuple(dict.fromkeys(_EN_ZH_ALT.get(en, ()) + ((zh,) if zh else ()))))
-     for en, zh in {**{k: None for k in _EN_ZH_ALT}, **_EN_ZH_ITEMS}.items()),
+    ((en, tuple(dict.fromkeys(EN_ZH_ALT.get(en, ()) + ((zh,) if zh else ()))))
+     for en, zh in {**{k: None for k in EN_ZH_ALT}, **EN_ZH_ITEMS}.items()),
     key=lambda kv: -len(kv[0]))
 
 _NOT_NAMES = {"客户", "顾客", "会员", "用户", "商品", "产品", "销售", "投诉", "流失", "分群", "推荐", "生日", "画像",

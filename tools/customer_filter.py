@@ -10,6 +10,7 @@ draft's segment), matched as the metric filters match their values (tools.kpi.ma
 from __future__ import annotations
 
 import inspect
+import re
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -296,10 +297,19 @@ def who_args(frame) -> dict:
     return out
 
 
+_THOSE = re.compile(r"那些|这些|他们|她们|其中|里面|当中|\b(them|those|these|among)\b", re.I)   # the group just shown
+
+
 def bought_inherit(args: dict, new: dict, frame) -> None:
     """A follow-up to the customers who bought an item (a tools.spec inherit): "那上个季度呢" is the purchase's
-    new period, not one to rank spend in; "那红茶呢" replaces the item bought."""
+    new period, not one to rank spend in; "那红茶呢" replaces the item bought; a silence of the question's own
+    ("哪些客户超过90天没下单了") replaces the purchase: a new question about orders, not those buyers narrowed
+    (they cannot be silent since they bought), unless it speaks of them ("这些人里…")."""
     if not (args.get("bought_product") or args.get("bought_category")):
+        return
+    if (new.get("silent_days") or new.get("no_order_from")) and not _THOSE.search(frame.q):
+        for k in BOUGHT_KEYS:
+            args.pop(k, None)
         return
     if new.get("date_from"):
         args["bought_from"] = new.pop("date_from")

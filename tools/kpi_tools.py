@@ -474,9 +474,12 @@ def _kpi_args(f) -> dict:
 
 def _product_word(item: str, q: str, products) -> bool:
     """A product's name, or a word of the question (jieba) found in product names — not two characters
-    that happen to meet across words ("今年高" holds 年高, as in 中老年高钙奶粉)."""
+    that happen to meet across words ("今年高" holds 年高, as in 中老年高钙奶粉), or the Chinese word an English
+    one stands for ("green tea": 绿茶, not in the question's own words)."""
     if item in products:
         return True
+    if item not in q:
+        return any(item in p for p in products)
     from knowledge.text import tokenize
     return item in tokenize(q, stop=False) and any(item in p for p in products)
 
@@ -485,10 +488,17 @@ _SEGMENT_BYS = ("segment", "segment_cn8", "tier", "cluster")
 _EXPLAINABLE = ("category", "product", "province", "city", "order_channel", "channel", "segment", "gender", "age_band")
 
 
+_HIGHEST = re.compile(r"最高|最多|最好|最大|\b(highest|most|best|top)\b", re.I)
+
+
 def _kpi_inherit(args: dict, new: dict, f) -> None:
     s = f.slots
     if s.get("top") and args.get("by"):
         new["top"] = s["top"]  # "top 5 instead"
+    if s.get("lowest") and args.get("by"):
+        new["order"] = "lowest"  # "那最低的呢": the bottom of the same ranking
+    elif args.get("order") == "lowest" and _HIGHEST.search(f.q):
+        args.pop("order")  # "那最高的呢"
     if s.get("metric"):
         args["metric"] = s["metric"]
     new.pop("metric", None)
@@ -498,6 +508,8 @@ def _kpi_inherit(args: dict, new: dict, f) -> None:
         args.pop("province", None)
     if s.get("province") and not s.get("city"):
         args.pop("city", None)
+    if new.get("product") or new.get("category"):   # "那红茶呢" after coffee: the other item, not both
+        args.pop("category" if new.get("product") else "product", None)
 
 
 

@@ -8,7 +8,7 @@ import re
 __all__ = ["METRIC_WORDS", "DIMENSION_WORDS", "COMPLAINT_BY", "LAPSED"]
 # "哪个品类投诉最多" / "complaints by city": a complaint count per group (the complaints metric; the
 # rate only when asked: "投诉率最高的品类")
-_DIM_WORDS = r"(品类|类目|类别|商品类|城市|省份?|地区|渠道|平台|月份?|年龄段|性别|categor(y|ies)|cit(y|ies)|provinces?|regions?|channels?|months?)"
+_DIM_WORDS = r"(品类|类目|类别|商品类|商品|产品|城市|省份?|地区|渠道|平台|月份?|年龄段|性别|categor(y|ies)|cit(y|ies)|provinces?|regions?|channels?|months?)"
 COMPLAINT_BY = (r"(投诉|差评|complaints?).{0,8}(最多|最少|最高|最低|most|fewest|highest|lowest|by|per).{0,4}" + _DIM_WORDS +
                  r"|(哪个|哪些|哪类|哪一类|哪|各|每个|按|分|which|each|per)\s*" + _DIM_WORDS + r".{0,20}(投诉|差评|complain)")
 
@@ -68,7 +68,7 @@ METRIC_WORDS: list[tuple[str, str]] = [
     (r"人均(消费|销售|金额|花费|贡献|客单)?|客均|平均(每人|每个人)?(消费|花费|花了?)(多少|金额)?|舍得花钱|最能花钱|(每个|每位|每一位)(客户|顾客|会员|用户)(平均)?(消费|花|买|贡献)|平均每(个|位)(客户|顾客|人)|"
      r"(sales|revenue|spend|spending|value) per (customer|buyer|head)|spends? (the )?most per (customer|head)|per[- ](customer|capita) (spend|sales|revenue|value)|"
      r"average (spend|revenue|sales) per (customer|buyer)", "sales_per_customer"),
-    (r"销量|卖了多少件|买了(多少|几)件|卖出.{0,4}件|多少件|几件|件数|(units?|pieces|items) sold|how many (units|pieces|items)|\bquantity\b|"
+    (r"销量|卖了多少件|买了(多少|几)件|卖出.{0,4}件|多少件|几件|件数|(?<![单户员诉人客])数量|(units?|pieces|items) sold|how many (units|pieces|items)|\bquantity\b|"
      r"\bunits\b|unit sales|volume sold", "units"),
     (r"购买间隔|复购周期|回购周期|多久(一次)?(复购|回购|买一次|下一单|再买)|间隔多少天|(隔|间隔)(多少|几)天|"
      r"多少天.{0,4}(回购|复购|再买|买一次|下一单|下单一次)|(回购|复购|购买)(间隔|频率)|purchase interval|between (purchases|orders)|"
@@ -100,8 +100,8 @@ METRIC_WORDS = [(re.compile(p, re.I | re.ASCII), m) for p, m in METRIC_WORDS]
 # what a group likes to buy ("冠军客户最喜欢买什么", "冠军客户最近都买了什么", "what do Champions like to buy"): its
 # sales by category — not "还喜欢买什么" (bought together), not the people who buy an item
 PREFERENCE_WORDS = (r"(?<!还)(喜欢|爱|常|经常|一般|通常|最常|都)买(了)?(些)?(什么|啥)|买(什么|啥)(最多|比较多)|"
-                    r"what do (?!(?:people|customers|they) who)\w+(?: \w+){0,3} (like to|usually|mostly|most often) (buy|purchase|order)|"
-                    r"what do \w+(?: \w+){0,3} (buy|purchase|order) (the )?most")
+                    r"what (do|did|does) (?!(?:people|customers|they) who)\w+(?: \w+){0,3} (like to|usually|mostly|most often) (buy|purchase|order)|"
+                    r"what (do|did|does) \w+(?: \w+){0,3} (buy|purchase|order) (the )?most|买(得|的)最多的是(什么|啥|哪些)")
 PREFERENCE = re.compile(PREFERENCE_WORDS, re.I)
 # (pattern, dimension): the first match names the breakdown
 DIMENSION_WORDS: list[tuple[str, str]] = [
@@ -124,7 +124,7 @@ DIMENSION_WORDS: list[tuple[str, str]] = [
      r"which products?(?!\s*(categor|lines?\b|types?\b))|products? (rank|ranking)", "product"),
     (r"趋势|走势|月度|每月|按月|逐月|每个月|各月|分月|月份|哪(个|一个|一)月|trend|monthly|by month|per month|month by month|over time|"
      r"each month|which month|(best|worst|busiest|strongest|weakest|biggest|slowest) month", "month"),
-    (r"各省|按省|分省|省份|哪个省|每个省|by province|per province|which province|across provinces|provinces|各地区|按地区|by region|"
+    (r"各省|按省|分省|省份|哪个省|哪些省|哪几个省|每个省|by province|per province|which province|across provinces|provinces|各地区|按地区|by region|"
      r"which region|regions|(each|every) (province|region)", "province"),
     (r"各城市|按城市|分城市|哪个城市|哪些城市|每个城市|各市|城市|by city|per city|which city|which cities|cities|(each|every) city", "city"),
     (r"性别|男女|男性|女性|男客户|女客户|男顾客|女顾客|男士|女士|男生|女生|男的|女的|by gender|gender|\b(wo)?men\b|\bladies\b|"

@@ -486,16 +486,20 @@ _THOSE = re.compile(r"那些|这些|他们|她们|其中|里面|当中|\b(them|t
 
 
 def _at_risk_refine(route, f) -> None:
-    """"冠军客户名单" → "那些人里谁要流失": the at-risk list of the segment just listed."""
+    """"冠军客户名单" → "那些人里谁要流失": the at-risk list of the group just listed — its segment, place and
+    conditions ("上个季度买过坚果的客户有哪些" → "这些人里谁快流失了": those buyers)."""
     m = f.memory
     if m is None or m.last_tool != "segment_members" or route.args.get("segment") or not _THOSE.search(f.q):
         return
     last = m.last_args or {}
     if last.get("segment") and str(last["segment"]).lower() != ALL_CUSTOMERS and last["segment"] != "At Risk":
         route.args["segment"] = last["segment"]
-    for k in ("province", "city"):
-        if last.get(k) and not route.args.get(k):
+    for k in _CONDITION_KEYS:
+        if last.get(k) not in (None, "", False) and not route.args.get(k):
             route.args[k] = last[k]
+
+
+_CONDITION_KEYS = tuple(CustomerConditions.__dataclass_fields__)   # province, city, gender … bought_product
 
 
 register(ToolSpec(

@@ -592,3 +592,99 @@ def test_a_win_back_note_to_a_segment_is_a_batch_of_messages(router, some, quest
     assert r.tool == "draft_care_batch", (question, r.tool, r.scores)
     assert r.args["segment"] == segment and r.args["occasion"] == "winback"
     assert router.route(f"add a note to {some['cid']}: called about refund").tool == "add_customer_note"
+
+
+@pytest.mark.parametrize("question, tool, args", [
+    # English item words: the Chinese word of the product names, kept as the metric's filter
+    ("how many customers who bought green tea last month", "query_metrics",
+     {"metric": "customers", "product": "绿茶", "date_from": "2026-10-01"}),   # a count of buyers: the metric's
+    ("how many customers bought green tea last month", "query_metrics", {"metric": "customers", "product": "绿茶"}),
+    ("how many customers bought oat milk this year", "query_metrics", {"metric": "customers", "product": "燕麦奶"}),
+    ("sales of cold brew this year", "query_metrics", {"metric": "sales", "product": "冷萃"}),
+    ("how many people bought eggs last month", "query_metrics", {"metric": "customers", "product": "鸡蛋"}),
+    ("who bought oat milk last month", "segment_members", {"bought_product": "燕麦奶", "bought_from": "2026-10-01"}),
+    ("customers who bought green tea also bought what", "bought_together", {"item": "绿茶"}),
+    # a segment's customers by who they are: counted by that, not the segment's list or its summary
+    ("冠军客户主要在哪些城市", "query_metrics", {"metric": "customers", "by": "city", "segment": "Champions"}),
+    ("忠诚客户主要分布在哪些省", "query_metrics", {"metric": "customers", "by": "province", "segment": "Loyal"}),
+    ("冠军客户里男女比例", "query_metrics", {"metric": "customers", "by": "gender", "segment": "Champions"}),
+    ("冠军客户名单", "segment_members", {"segment": "Champions"}),
+    ("what did Champions buy most last month", "query_metrics", {"metric": "sales", "by": "category", "segment": "Champions"}),
+    ("compare this month's revenue with last month", "query_metrics",
+     {"metric": "sales", "compare": "previous_period", "date_from": "2026-10-01"}),
+    ("给买过奶粉的宝妈发个促销短信", "draft_care_batch", {"bought_product": "奶粉", "occasion": "recommendation"}),
+    # who ordered in a period: no such condition — declined, not the at-risk list or last month's sales
+    ("上个月下单的女客户有哪些", None, {}),
+    ("who ordered last month", None, {}),
+    ("上个月下单的客户有多少", "query_metrics", {"metric": "customers"}),   # a count: the metric's
+])
+def test_item_words_segment_breakdowns_and_what_no_tool_answers(router, question, tool, args):
+    r = router.route(question)
+    assert r.tool == tool, (question, r.tool, r.scores)
+    for k, v in args.items():
+        assert r.args.get(k) == v, (question, r.args)
+
+
+def _conversation(router, *questions):
+    from assistant.memory import Memory
+    memory, routes = Memory(), []
+    for q in questions:
+        r = router.route(q, memory)
+        memory.remember(q, r.tool, r.args, {}, r.language)
+        routes.append(r)
+    return routes
+
+
+@pytest.mark.parametrize("first, second, tool, args", [
+    # a silence of its own after a purchase list: a new question, not those buyers narrowed (always none)
+    ("上个月买了绿茶的客户有哪些", "哪些客户超过90天没下单了", "segment_members",
+     {"segment": "all", "silent_days": 90, "bought_product": None, "bought_from": None}),
+    # "these people": the buyers just listed, at risk
+    ("上个季度买过坚果的客户有哪些", "这些人里谁快流失了", "at_risk_customers",
+     {"bought_product": "坚果", "bought_from": "2026-07-01", "bought_to": "2026-09-30"}),
+    ("冠军客户名单", "那些人里谁要流失", "at_risk_customers", {"segment": "Champions"}),
+    # another item replaces the one asked about; the units of the same item; a breakdown narrowed to a group
+    ("上个月买了咖啡的客户有多少", "那红茶呢", "query_metrics",
+     {"metric": "customers", "product": "红茶", "category": None, "date_from": "2026-10-01"}),
+    ("上个月绿茶卖了多少", "数量呢", "query_metrics", {"metric": "units", "product": "绿茶", "date_from": "2026-10-01"}),
+    ("各省销售额", "只看女性", "query_metrics", {"metric": "sales", "by": "province", "gender": "F"}),
+    # the segment just answered about, its customers by city
+    ("冠军客户有多少人", "他们主要在哪些城市", "query_metrics", {"metric": "customers", "by": "city", "segment": "Champions"}),
+])
+def test_follow_ups_keep_or_replace_what_the_question_says(router, first, second, tool, args):
+    r = _conversation(router, first, second)[-1]
+    assert r.tool == tool, (second, r.tool, r.args)
+    for k, v in args.items():
+        assert r.args.get(k) == v, (second, r.args)
+
+
+def test_who_the_customers_are_is_a_follow_up_only_with_a_follow_up_word(router):
+    assert _conversation(router, "各省销售额", "只看女性")[-1].followup
+    r = _conversation(router, "各省销售额", "女性客户有哪些")[-1]   # a question of its own, not the sales of women by province
+    assert not r.followup and (r.tool, r.args) == ("segment_members", {"segment": "all", "gender": "F"}), r.args
+
+
+@pytest.mark.parametrize("question, args", [
+    ("上海的女客户有哪些", {"segment": "all", "city": "上海市", "gender": "F"}),
+    ("25岁以下的客户有哪些", {"segment": "all", "age_band": "<25"}),
+    ("抖音来的客户有哪些", {"segment": "all", "signup_channel": "抖音"}),
+    ("90后客户名单给我", {"segment": "all", "born_from": 1990, "born_to": 1999}),
+    ("list female customers in Shanghai", {"segment": "all", "city": "上海市", "gender": "F"}),
+])
+def test_customers_listed_by_who_they_are_are_the_member_list_with_those_conditions(router, question, args):
+    r = router.route(question)
+    assert (r.tool, r.args) == ("segment_members", args), (question, r.tool, r.args)
+
+
+@pytest.mark.parametrize("question, tool", [
+    ("北京的客户有多少", "query_metrics"), ("哪些女性客户有流失风险", "at_risk_customers"),
+    ("北京的客户有哪些过生日", "care_calendar"), ("杭州的客户有哪些投诉", "complaint_topics"),
+    ("投诉最多的商品是哪个", "query_metrics"),   # complaints by product (the tool says it has no such breakdown)
+])
+def test_a_group_with_another_question_is_not_the_member_list(router, question, tool):
+    assert router.route(question).tool == tool, question
+
+
+def test_the_bottom_of_the_same_ranking(router):
+    r = _conversation(router, "上个月销售额最高的城市", "那最低的呢")[-1]
+    assert r.args["by"] == "city" and r.args["order"] == "lowest" and r.args["date_from"] == "2026-10-01", r.args
