@@ -115,7 +115,8 @@ def group_question(q: str, slots: dict, scores: dict, boosts: dict, named_segmen
 
 
 # the words of a complaint count that name no topic: who, how many, when
-_NOT_A_TOPIC = re.compile(r"客户|顾客|会员|用户|买家|客人|女性|男性|渠道|来的|最多|最少|主要|什么|哪些|哪个|哪类|啥|问题|方面|类型|多少|几条|几个|数量|总数|一共|总共|条数|条|"
+_NOT_A_TOPIC = re.compile(r"客户|顾客|会员|用户|买家|客人|女性|男性|渠道|来的|(有|快)?流失(风险)?(高|大|低)?的?|"
+                          r"\b(at[- ]risk|(high )?churn(ing)?( risk)?)\b|最多|最少|主要|什么|哪些|哪个|哪类|啥|问题|方面|类型|多少|几条|几个|数量|总数|一共|总共|条数|条|"
                           r"\b(how|many|number|total|count|what|which|kinds?|types?|most|main|about|customers?|clients?|buyers?|people|from|in|of|the|were|was|are|is|"
                           r"there|did|we|get|got|have|had|received?|last|this|past|month|week|year|quarter|today|yesterday)\b",
                           re.I)
