@@ -613,10 +613,18 @@ def test_a_win_back_note_to_a_segment_is_a_batch_of_messages(router, some, quest
     ("compare this month's revenue with last month", "query_metrics",
      {"metric": "sales", "compare": "previous_period", "date_from": "2026-10-01"}),
     ("给买过奶粉的宝妈发个促销短信", "draft_care_batch", {"bought_product": "奶粉", "occasion": "recommendation"}),
-    # who ordered in a period: no such condition — declined, not the at-risk list or last month's sales
-    ("上个月下单的女客户有哪些", None, {}),
-    ("who ordered last month", None, {}),
-    ("上个月下单的客户有多少", "query_metrics", {"metric": "customers"}),   # a count: the metric's
+    # who ordered (anything) in a period: the ordered condition on the list, the batch or the at-risk list —
+    # not a period to rank spend in, nor an item bought, nor one customer's message
+    ("上个月下单的女客户有哪些", "segment_members", {"segment": "all", "gender": "F", "ordered_from": "2026-10-01", "ordered_to": "2026-10-31", "date_from": None}),
+    ("who ordered last month", "segment_members", {"segment": "all", "ordered_from": "2026-10-01", "ordered_to": "2026-10-31", "bought_product": None}),
+    ("10月份买过东西的冠军客户有哪些", "segment_members", {"segment": "Champions", "ordered_from": "2026-10-01", "ordered_to": "2026-10-31", "bought_product": None}),
+    ("list customers who placed an order last quarter", "segment_members",
+     {"ordered_from": "2026-07-01", "ordered_to": "2026-09-30"}),
+    ("给上个月下过单的客户发感谢短信", "draft_care_batch", {"segment": "all", "occasion": "vip_thanks", "channel": "sms", "ordered_from": "2026-10-01", "ordered_to": "2026-10-31"}),
+    ("send a thank-you text to customers who ordered last month", "draft_care_batch", {"occasion": "vip_thanks", "ordered_from": "2026-10-01", "ordered_to": "2026-10-31"}),
+    ("上个月下过单的客户里谁快流失了", "at_risk_customers", {"ordered_from": "2026-10-01", "ordered_to": "2026-10-31", "date_from": None}),
+    ("上个月下单的客户有多少", "query_metrics", {"metric": "customers", "ordered_from": None}),   # a count: the metric's
+    ("上个月没下单的客户有哪些", "segment_members", {"silent_days": 31, "ordered_from": None}),   # the opposite: silence
 ])
 def test_item_words_segment_breakdowns_and_what_no_tool_answers(router, question, tool, args):
     r = router.route(question)
@@ -643,6 +651,11 @@ def _conversation(router, *questions):
     ("上个季度买过坚果的客户有哪些", "这些人里谁快流失了", "at_risk_customers",
      {"bought_product": "坚果", "bought_from": "2026-07-01", "bought_to": "2026-09-30"}),
     ("冠军客户名单", "那些人里谁要流失", "at_risk_customers", {"segment": "Champions"}),
+    # who ordered: another period is the orders' new period, not one to rank spend in; "these people" keep it
+    ("上个月下过单的客户有哪些", "那上个季度呢", "segment_members",
+     {"ordered_from": "2026-07-01", "ordered_to": "2026-09-30", "date_from": None}),
+    ("上个月下过单的客户有哪些", "这些人里谁快流失了", "at_risk_customers", {"ordered_from": "2026-10-01"}),
+    ("上个月下过单的客户有哪些", "哪些客户超过90天没下单了", "segment_members", {"silent_days": 90, "ordered_from": None}),
     # another item replaces the one asked about; the units of the same item; a breakdown narrowed to a group
     ("上个月买了咖啡的客户有多少", "那红茶呢", "query_metrics",
      {"metric": "customers", "product": "红茶", "category": None, "date_from": "2026-10-01"}),
