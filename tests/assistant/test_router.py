@@ -46,9 +46,25 @@ AS_OF = pd.Timestamp("2026-11-01")  # the day after the last order: "today" for 
     ("今年前三个季度", ("2026-01-01", "2026-09-30")),
     ("今年10月", ("2026-10-01", "2026-10-31")),
     ("前年5月份的订单", ("2024-05-01", "2024-05-31")),
+    # this week: its Monday up to the day before the as-of date (a Sunday), the week after 上周's
+    ("本周销售额", ("2026-10-26", "2026-10-31")),
+    ("这周下单的客户", ("2026-10-26", "2026-10-31")),
+    ("sales this week", ("2026-10-26", "2026-10-31")),
+    ("这个星期的订单", ("2026-10-26", "2026-10-31")),
+    ("上周的订单", ("2026-10-19", "2026-10-25")),
 ])
 def test_date_ranges_are_relative_to_the_as_of_date(text, expected):
     assert parse_date_range(text, AS_OF)[:2] == expected
+
+
+@pytest.mark.parametrize("as_of, this_week, last_week", [
+    ("2026-11-04", ("2026-11-02", "2026-11-03"), ("2026-10-26", "2026-11-01")),   # a Wednesday: Monday and Tuesday
+    ("2026-11-03", ("2026-11-02", "2026-11-02"), ("2026-10-26", "2026-11-01")),
+    ("2026-11-02", ("2026-10-26", "2026-11-01"), ("2026-10-26", "2026-11-01")),   # a Monday: no day yet, the week of the
+])                                                                                 # last day of data (as 本月 on the 1st)
+def test_this_week_runs_from_monday_to_the_day_before_the_as_of_date(as_of, this_week, last_week):
+    assert parse_date_range("本周销售额", as_of)[:2] == this_week == parse_date_range("this week", as_of)[:2]
+    assert parse_date_range("上周销售额", as_of)[:2] == last_week
 
 
 def test_no_date_means_all_time():
@@ -623,6 +639,7 @@ def test_a_win_back_note_to_a_segment_is_a_batch_of_messages(router, some, quest
     ("给上个月下过单的客户发感谢短信", "draft_care_batch", {"segment": "all", "occasion": "vip_thanks", "channel": "sms", "ordered_from": "2026-10-01", "ordered_to": "2026-10-31"}),
     ("send a thank-you text to customers who ordered last month", "draft_care_batch", {"occasion": "vip_thanks", "ordered_from": "2026-10-01", "ordered_to": "2026-10-31"}),
     ("上个月下过单的客户里谁快流失了", "at_risk_customers", {"ordered_from": "2026-10-01", "ordered_to": "2026-10-31", "date_from": None}),
+    ("这周下单的客户有哪些", "segment_members", {"ordered_from": "2026-10-26", "ordered_to": "2026-10-31"}),
     ("上个月下单的客户有多少", "query_metrics", {"metric": "customers", "ordered_from": None}),   # a count: the metric's
     ("上个月没下单的客户有哪些", "segment_members", {"silent_days": 31, "ordered_from": None}),   # the opposite: silence
 ])
