@@ -194,15 +194,16 @@ def _said_word(q: str) -> str | None:
 
 def bought_condition(q: str, item: str | None, item_span: str | None, categories) -> dict | str | None:
     """The purchase condition of a question asking for the customers who bought (or did not buy) an item —
-    listed, written to or checked for churn risk: {"bought_category" (a category of the catalogue) or
+    listed, written to or checked for churn risk: {"ordered": True} for any order in the period said ("上个月
+    下过单的客户"), else {"bought_category" (a category of the catalogue) or
     "bought_product" (a word of product names, `Vocabulary.find_item`'s item, else the word after the verb):
     the item, "not_bought": bool}. A string: why it is declined (two purchase conditions, customers ranked by
     an item, a campaign, which cannot target by purchase). None: no such question (a count of buyers is the
     metric's, what is bought with it is bought_together's)."""
-    if not item and _ORDERED.search(q) and _PERIOD.search(q) and (SHOW_CUSTOMERS.search(q) or re.match(r"\s*who\b", q, re.I)) \
-            and not BOUGHT_NOT.search(q) \
-            and not COUNTING.search(q) and not MESSAGE_CUE.search(q):
-        return "customers who ordered in a period"   # "上个月下单的女客户有哪些": no such condition (an item's buyers, or silence)
+    if not item and _ORDERED.search(q) and _PERIOD.search(q) and not BOUGHT_NOT.search(q) and not COUNTING.search(q):
+        listed = SHOW_CUSTOMERS.search(q) or re.search(r"谁|^\s*who\b", q, re.I)
+        if listed or MESSAGE_CUE.search(q) or _WRITE.search(q):   # "上个月下单的女客户有哪些", "给上个月下过单的客户发短信"
+            return {"ordered": True, "not_bought": False}
     if not BOUGHT_LIST.search(q) or TOGETHER_CUE.search(q):
         return None
     said = _said_word(q)
@@ -234,7 +235,8 @@ _LIST_METRICS = (None, "customers", "lapsed_customers", "at_risk_customers", "ch
 
 def bought_question(q: str, slots: dict, bought: dict, item_span: str | None, as_of) -> str | None:
     """Put ``bought`` (`bought_condition`) on the slots, with the question's period as the purchase's
-    (bought_from / bought_to: the days of "上个月", "last quarter", "10月"; "since …" runs to today), and
+    (bought_from / bought_to, or ordered_from / ordered_to for any order: the days of "上个月", "last quarter",
+    "10月"; "since …" runs to today), and
     return the family that answers: a batch of messages when one is asked, the at-risk list for a churn
     risk, else the members of the segment named (everyone when none). None, slots untouched, for a breakdown
     or another metric over those customers ("买过绿茶的客户城市分布": the metric's, with a product filter)."""
@@ -242,12 +244,14 @@ def bought_question(q: str, slots: dict, bought: dict, item_span: str | None, as
     if by in ("product", "category") and item_span and not any(
             b == by and rx.search(q.replace(item_span, " ")) for rx, b in DIMENSION_WORDS):
         by = None   # "did not buy baby products": the item's own word, not a breakdown
-    if by or slots.get("metric") not in _LIST_METRICS:
+    ordered = bought.get("ordered")   # any order in the period: ordered_from / ordered_to, and no period is no question
+    if by or slots.get("metric") not in _LIST_METRICS or (ordered and not slots.get("date_from")):
         return None
-    slots.update({k: v for k, v in bought.items() if v})
+    slots.update({k: v for k, v in bought.items() if v and k != "ordered"})
     if slots.get("date_from"):
-        slots["bought_from"] = slots["date_from"]
-        slots["bought_to"] = ((pd.Timestamp(as_of).normalize() - pd.Timedelta(days=1)).date().isoformat()
+        start, end = ("ordered_from", "ordered_to") if ordered else ("bought_from", "bought_to")
+        slots[start] = slots["date_from"]
+        slots[end] = ((pd.Timestamp(as_of).normalize() - pd.Timedelta(days=1)).date().isoformat()
                               if SINCE.search(q) else slots.get("date_to"))
     for k in ("metric", "date_from", "date_to", "date_phrase", "item", "by", "lapse_days"):
         slots.pop(k, None)   # the period is the purchase's, not one to rank spend in

@@ -188,7 +188,7 @@ def parse_date_range(text: str, as_of) -> tuple[str, str, str] | None:
 
     Covers 上个月/last month, 本月/this month, 上季度/last quarter, 本季度/this quarter, 今年/this
     year (year to date), 去年/last year, 前年, 最近N天/last N days, 最近N个月/last N months,
-    上周/last week, 最近一周, YYYY年, YYYY年M月, M月 (the latest such month before as_of),
+    上周/last week, 本周/这周/this week (Monday to the day before as_of), 最近一周, YYYY年, YYYY年M月, M月 (the latest such month before as_of),
     YYYY年第N季度 / Q3 2025, "2025-01-01 到 2025-03-31", 双11 / 618 (with 今年/去年/YYYY年).
     """
     if not text:
@@ -461,6 +461,10 @@ def parse_date_range(text: str, as_of) -> tuple[str, str, str] | None:
         start_this = today - pd.Timedelta(days=today.weekday())
         a = start_this - pd.Timedelta(days=7)
         return _d(a), _d(a + pd.Timedelta(days=6)), m.group(0)
+    # this week: from its Monday to the day before as_of (the week of the last day of data, as 本月 is its month)
+    m = re.search(r"本周|这周|这一周|这个?星期|本星期|这礼拜|这个礼拜|\bthis week\b|\bweek to date\b|\bWTD\b", t, re.I)
+    if m:
+        return _d(last_day - pd.Timedelta(days=last_day.weekday())), _d(last_day), m.group(0)
 
     # years
     m = re.search(r"(\d{4})\s*(?:年|全年|年度)|\b(?:in|during|for|of|year)\s+(\d{4})\b|\b(\d{4})\s+(?:sales|revenue|orders)\b", t, re.I)

@@ -119,7 +119,7 @@ class Router:
         pronoun = bool(PRONOUN.search(q))
         if isinstance(bought, dict) and not pronoun and (fam := bought_question(q, slots, bought, item_span, self.as_of)):
             return self._build(fam, q, lang, slots, mentions, pronoun, memory, scores, max(scores.values()))
-        if (isinstance(bought, dict) and bought["not_bought"]) or (item and asks_for_buyers(q)):
+        if (isinstance(bought, dict) and (bought["not_bought"] or bought.get("ordered"))) or (item and asks_for_buyers(q)):
             return Route(None, {}, "unknown", lang, 0.0, notes=["customers who bought an item, by group or in a metric"])
         # slot-driven adjustments
         if has_customer or pronoun:

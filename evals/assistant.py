@@ -160,7 +160,8 @@ def score_turn(expect: dict, out: dict) -> dict:
 
 # ------------------------------------------------------------------ outcome of a turn
 OUTCOMES = ("correct", "partial", "clarified", "declined", "wrong_confident")
-KEY_ARGS = ("metric", "date_from", "date_to", "customer_id", "bought_from", "bought_to", "not_bought")
+KEY_ARGS = ("metric", "date_from", "date_to", "customer_id", "bought_from", "bought_to", "not_bought", "ordered_from",
+            "ordered_to")
 FILTER_ARGS = ("province", "city", "gender", "age_band", "channel", "segment", "order_channel", "category", "product",
                "bought_product", "bought_category")
 _DECLINE = re.compile(

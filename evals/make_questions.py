@@ -33,6 +33,7 @@ turns may say, besides tool/args/facts/period: ``tools`` (several acceptable too
 ``one_of`` (alternative argument sets, each may name a "period"), ``lapse_period`` (no order in this period and one
 before it, as ``no_order_from``/``no_order_to`` or, for a period up to today, ``silent_days``; no date arguments),
 ``bought_period`` (the period of a bought / not-bought condition, as ``bought_from``/``bought_to``; no date arguments),
+``ordered_period`` (the period of an ordered-anything condition, as ``ordered_from``/``ordered_to``; no date or item arguments),
 ``arg_lacks`` (words a free-text argument must not contain: "哪些男性" is no complaint text), ``fact_periods`` (the facts
 hold for any of these periods), ``"period": "all"`` (no date arguments expected), ``decline``
 (no confident answer expected) and ``rerender`` (the previous answer shown again, e.g. in
@@ -341,6 +342,10 @@ def _matching(J: "Judge", args: dict) -> pd.Index:
         ids = ids[ids.isin(list(before - inside))]
     if args.get("bought_product") or args.get("bought_category"):
         ids = ids[ids.isin(list(_bought_set(J.f.orders, args)))]
+    if args.get("ordered_from"):   # any order line in the period ("上个月下过单的客户")
+        o = J.f.orders
+        a, b = pd.Timestamp(args["ordered_from"]), pd.Timestamp(args["ordered_to"]) + pd.Timedelta(days=1)
+        ids = ids[ids.isin(list(set(o.loc[(o["order_date"] >= a) & (o["order_date"] < b), "customer_id"].astype(str))))]
     age, born = J.cust["_age"], pd.to_datetime(J.cust["birthday"], errors="coerce").dt.year
     for col, lo, hi in ((age, args.get("age_min"), args.get("age_max")), (born, args.get("born_from"), args.get("born_to"))):
         if lo is not None or hi is not None:
@@ -743,6 +748,9 @@ def semantic_facts(name: str, param, f: Facts, v: dict, period, args: dict) -> l
         if args.get("bought_from"):
             out.append(Expect((str(args["bought_from"]),), label="says the period of the purchase"))
         return out
+    if name == "ordered_said":  # the answer says the period the customers ordered in
+        return [Expect((str(args["ordered_from"]),), label="says the period of the orders"),
+                Expect(("下过单", "下单", "ordered", "placed an order"), label="says they ordered")]
     if name == "lang":  # the answer is written in this language
         return [Expect(script=param, label=f"answer in {param}")]
     return None
@@ -1096,6 +1104,9 @@ def build_cases(ws: Workspace, templates: list[dict] | None = None) -> list[dict
                 if exp.get("bought_period"):   # "上个月买过绿茶的客户": the purchase's period, not a period to rank spend in
                     args["bought_from"], args["bought_to"] = f.period(exp["bought_period"])
                     fargs.update(bought_from=args["bought_from"], bought_to=args["bought_to"])
+                if exp.get("ordered_period"):   # "上个月下过单的客户": the orders' period, not a period to rank spend in
+                    args["ordered_from"], args["ordered_to"] = f.period(exp["ordered_period"])
+                    fargs.update(ordered_from=args["ordered_from"], ordered_to=args["ordered_to"])
                 names = _sub(exp.get("facts") or [], v)
                 if exp.get("fact_periods"):
                     facts = _merge_alternatives([_facts(names, f, v, f.period(p), fargs) for p in exp["fact_periods"]])
@@ -1116,6 +1127,8 @@ def build_cases(ws: Workspace, templates: list[dict] | None = None) -> list[dict
                     e["one_of"] = alts
                 if pname == "all" or exp.get("lapse_period") or exp.get("bought_period"):
                     e["absent"] = ["date_from", "date_to"]
+                if exp.get("ordered_period"):   # who ordered anything: no item, no period to rank spend in
+                    e["absent"] = ["date_from", "date_to", "bought_product", "bought_category", "not_bought"]
                 if (args.get("bought_product") or args.get("bought_category")) and not args.get("not_bought"):
                     e["absent"] = [*e.get("absent", []), "not_bought"]   # who bought it, not who did not
                 for k in ("decline", "rerender"):

@@ -297,6 +297,7 @@ def draft_care_batch(segment: str,
                      age_min: int | None = None, age_max: int | None = None, born_from: int | None = None,
                      born_to: int | None = None, signup_channel: str | None = None, silent_days: int | None = None,
                      no_order_from: str | None = None, no_order_to: str | None = None,
+                     ordered_from: str | None = None, ordered_to: str | None = None,
                      bought_product: str | None = None, bought_category: str | None = None,
                      bought_from: str | None = None, bought_to: str | None = None, not_bought: bool = False,
                      *, ctx: ToolContext | None = None) -> dict:
@@ -322,7 +323,7 @@ def draft_care_batch(segment: str,
     conds = CustomerConditions(province=province, city=city, gender=gender, age_band=age_band, age_min=age_min,
                              age_max=age_max, born_from=born_from, born_to=born_to, signup_channel=signup_channel,
                              silent_days=silent_days,
-                             no_order_from=no_order_from, no_order_to=no_order_to,
+                             no_order_from=no_order_from, no_order_to=no_order_to, ordered_from=ordered_from, ordered_to=ordered_to,
                              bought_product=bought_product, bought_category=bought_category, bought_from=bought_from, bought_to=bought_to,
                              not_bought=not_bought)
     ids, only, words = _batch_members(ws, segment, floor, conds)

@@ -1,6 +1,6 @@
 """Who a question means among a group of customers by who they are: place, gender, age, birth
 years, the channel they signed up on, how long since their last order, what they bought (or did not)
-in a period. One definition for the tools that act on a group (the batch
+in a period, whether they ordered at all in a period. One definition for the tools that act on a group (the batch
 draft's segment), matched as the metric filters match their values (tools.kpi.match_values).
 
 >>> who = CustomerConditions(gender="F", age_max=29)
@@ -20,13 +20,13 @@ from knowledge.errors import GuanxiError
 from tools.context import ToolError, match_place
 
 __all__ = ["CustomerConditions", "CONDITION_HELP", "BOUGHT_KEYS", "ORDER_CONDITIONS", "age_args", "who_args",
-           "keep_in_workspace", "lapsed_in_period", "bought_in_period", "bought_inherit", "conditions_documented"]
+           "keep_in_workspace", "lapsed_in_period", "ordered_in_period", "bought_in_period", "bought_inherit", "conditions_documented"]
 
 #: the parameters of a condition on what a customer bought
 BOUGHT_KEYS = ("bought_product", "bought_category", "bought_from", "bought_to", "not_bought")
 #: the conditions on a customer's orders (silence, purchases): a tool about complaints, contacts or dates
 #: leaves them out of who_args (no order is not no complaint)
-ORDER_CONDITIONS = ("silent_days", "no_order_from", "no_order_to", *BOUGHT_KEYS)
+ORDER_CONDITIONS = ("silent_days", "no_order_from", "no_order_to", "ordered_from", "ordered_to", *BOUGHT_KEYS)
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,8 @@ class CustomerConditions:
     ``silent_days`` N: ordered before, no order in the N days before the as-of date (RFM recency > N, as
     the lapsed_customers metric counts them); ``no_order_from`` … ``no_order_to`` (days, both included): ordered
     before the first, none in the period ("上个季度没下单的客户"; orders after it do not count), as
-    lapsed_customers over that period counts them; ``bought_product`` (every product whose name holds the
+    lapsed_customers over that period counts them; ``ordered_from`` … ``ordered_to`` (days, both included): any
+    order in the period ("上个月下过单的客户"), its opposite; ``bought_product`` (every product whose name holds the
     word, as query_metrics' product) or ``bought_category``: an order line of it from ``bought_from`` to
     ``bought_to`` (days, both included; all time when neither), and with ``not_bought``: a line of it before
     bought_from and none in the period ("上个月没买咖啡的客户"), or without a period, an order but never a line
@@ -52,6 +53,8 @@ class CustomerConditions:
     silent_days: int | None = None
     no_order_from: str | None = None
     no_order_to: str | None = None
+    ordered_from: str | None = None
+    ordered_to: str | None = None
     bought_product: str | None = None
     bought_category: str | None = None
     bought_from: str | None = None
@@ -66,11 +69,13 @@ class CustomerConditions:
         return {k: v for k, v in asdict(self).items() if v not in (None, "") and v is not False}
 
     def keep(self, customers: pd.DataFrame, as_of, recency_days: pd.Series | None = None,
-             lapsed_in_period: np.ndarray | None = None, bought: np.ndarray | None = None) -> np.ndarray:
+             lapsed_in_period: np.ndarray | None = None, bought: np.ndarray | None = None,
+             ordered: np.ndarray | None = None) -> np.ndarray:
         """Which rows of ``customers`` meet every condition (a missing value meets none);
         ``recency_days`` (aligned with the rows, NaN = never ordered) is needed for silent_days,
         ``lapsed_in_period`` (aligned booleans: ordered before no_order_from, none in the period) for no_order_from,
-        and ``bought`` (aligned booleans, `bought_in_period`) for the bought conditions."""
+        ``bought`` (aligned booleans, `bought_in_period`) for the bought conditions and ``ordered`` (aligned
+        booleans, `ordered_in_period`) for ordered_from."""
         from tools.kpi import age_band, full_years, match_values
         keep = np.ones(len(customers), dtype=bool)
         asked = self.asked()
@@ -87,6 +92,12 @@ class CustomerConditions:
             if lapsed_in_period is None:
                 raise ToolError("no_order_from needs each customer's orders before and in the period")
             keep &= np.asarray(lapsed_in_period, dtype=bool)
+        if "ordered_from" in asked or "ordered_to" in asked:
+            if "ordered_from" not in asked:
+                raise ToolError("ordered_to needs ordered_from (the first day of the period with an order)")
+            if ordered is None:
+                raise ToolError("ordered_from needs each customer's orders in the period")
+            keep &= np.asarray(ordered, dtype=bool)
         if any(k in asked for k in BOUGHT_KEYS):
             if bought is None:
                 raise ToolError("bought_product / bought_category need each customer's order lines")
@@ -146,6 +157,9 @@ class CustomerConditions:
             end = a.get("no_order_to") or ("今天" if zh else "today")
             out.append(f"{a['no_order_from']} 至 {end} 没有下单（之前下过单）" if zh else
                        f"no order from {a['no_order_from']} to {end} (ordered before)")
+        if "ordered_from" in a:
+            end = a.get("ordered_to") or ("今天" if zh else "today")
+            out.append(f"{a['ordered_from']} 至 {end} 下过单" if zh else f"ordered from {a['ordered_from']} to {end}")
         if a.get("bought_product") or a.get("bought_category"):
             out.append(self._bought_words(a, zh))
         return out
@@ -183,6 +197,9 @@ CONDITION_HELP = {
     "no_order_from": 'only customers who ordered before this day and not from it to no_order_to, YYYY-MM-DD, '
                      'e.g. the first day of last quarter for "上个季度没下单的"',
     "no_order_to": "with no_order_from, the period's last day (included), YYYY-MM-DD; default up to the as-of date",
+    "ordered_from": 'only customers with an order (of anything) from this day to ordered_to, YYYY-MM-DD, e.g. '
+                    'the first day of last month for "上个月下过单的"; for an item use bought_product / bought_category',
+    "ordered_to": "with ordered_from, the period's last day (included), YYYY-MM-DD; default up to the as-of date",
     "bought_product": 'only customers who bought a product whose name contains this word, e.g. 绿茶 for "买过绿茶的"',
     "bought_category": 'only customers who bought in this product category, e.g. 咖啡',
     "bought_from": 'with bought_product / bought_category: the purchase from this day, YYYY-MM-DD (e.g. the first '
@@ -211,8 +228,9 @@ def keep_in_workspace(ws, conds: CustomerConditions, ids: pd.Index) -> np.ndarra
     recency = rfm_by_id(ws)["recency_days"].reindex(ids) if asked.get("silent_days") else None
     lapsed = lapsed_in_period(ws, asked["no_order_from"], asked.get("no_order_to"), ids) if asked.get("no_order_from") else None
     bought = bought_in_period(ws, asked, ids) if any(k in asked for k in BOUGHT_KEYS) else None
+    ordered = ordered_in_period(ws, asked["ordered_from"], asked.get("ordered_to"), ids) if asked.get("ordered_from") else None
     return conds.keep(customers_by_id(ws).reindex(ids), ws.as_of(), recency_days=recency, lapsed_in_period=lapsed,
-                      bought=bought)
+                      bought=bought, ordered=ordered)
 
 
 def lapsed_in_period(ws, first_day, last_day, ids: pd.Index) -> np.ndarray:
@@ -230,6 +248,21 @@ def lapsed_in_period(ws, first_day, last_day, ids: pd.Index) -> np.ndarray:
     inside, _ = period_totals(ws, a, b)
     ids = pd.Index(ids).astype(str)
     return (ids.isin(before.index) & ~ids.isin(inside.index))
+
+
+def ordered_in_period(ws, first_day, last_day, ids: pd.Index) -> np.ndarray:
+    """Which of ``ids`` have an order from ``first_day`` to ``last_day`` (included; None = up to the as-of
+    date): the customers the customers metric counts over that period."""
+    from tools.orders_index import period_totals
+    try:
+        a = pd.Timestamp(first_day).normalize()
+        b = min(pd.Timestamp(last_day).normalize() + pd.Timedelta(days=1), ws.as_of()) if last_day else ws.as_of()
+    except (ValueError, TypeError):
+        raise ToolError(f"ordered_from / ordered_to must be dates YYYY-MM-DD, got {first_day!r} / {last_day!r}") from None
+    if b <= a:
+        raise ToolError(f"ordered_to ({last_day}) is before ordered_from ({first_day})")
+    inside, _ = period_totals(ws, a, b)
+    return pd.Index(ids).astype(str).isin(inside.index)
 
 
 def bought_in_period(ws, asked: dict, ids: pd.Index) -> np.ndarray:
@@ -304,7 +337,14 @@ def bought_inherit(args: dict, new: dict, frame) -> None:
     """A follow-up to the customers who bought an item (a tools.spec inherit): "那上个季度呢" is the purchase's
     new period, not one to rank spend in; "那红茶呢" replaces the item bought; a silence of the question's own
     ("哪些客户超过90天没下单了") replaces the purchase: a new question about orders, not those buyers narrowed
-    (they cannot be silent since they bought), unless it speaks of them ("这些人里…")."""
+    (they cannot be silent since they bought), unless it speaks of them ("这些人里…"); the same for the
+    customers who ordered in a period ("上个月下过单的客户")."""
+    if args.get("ordered_from"):   # "上个月下过单的客户" then "那上个季度呢": the orders' new period
+        if (new.get("silent_days") or new.get("no_order_from")) and not _THOSE.search(frame.q):
+            args.pop("ordered_from", None), args.pop("ordered_to", None)
+        elif new.get("date_from"):
+            args["ordered_from"], args["ordered_to"] = new.pop("date_from"), new.pop("date_to", None)
+            args.pop("date_from", None), args.pop("date_to", None)
     if not (args.get("bought_product") or args.get("bought_category")):
         return
     if (new.get("silent_days") or new.get("no_order_from")) and not _THOSE.search(frame.q):

@@ -161,6 +161,7 @@ def segment_members(segment: str, top: int = 20, province: str | None = None, ci
                     age_min: int | None = None, age_max: int | None = None, born_from: int | None = None,
                     born_to: int | None = None, signup_channel: str | None = None, silent_days: int | None = None,
                     no_order_from: str | None = None, no_order_to: str | None = None,
+                    ordered_from: str | None = None, ordered_to: str | None = None,
                     bought_product: str | None = None, bought_category: str | None = None,
                     bought_from: str | None = None, bought_to: str | None = None, not_bought: bool = False,
                     *, ctx: ToolContext | None = None) -> dict:
@@ -198,7 +199,7 @@ def segment_members(segment: str, top: int = 20, province: str | None = None, ci
     members = members.loc[mask]
     conds = CustomerConditions(gender=gender, age_band=age_band, age_min=age_min, age_max=age_max, born_from=born_from,
                                born_to=born_to, signup_channel=signup_channel, silent_days=silent_days,
-                               no_order_from=no_order_from, no_order_to=no_order_to,
+                               no_order_from=no_order_from, no_order_to=no_order_to, ordered_from=ordered_from, ordered_to=ordered_to,
                                bought_product=bought_product, bought_category=bought_category, bought_from=bought_from, bought_to=bought_to,
                                not_bought=not_bought)
     if conds.asked():
@@ -359,6 +360,7 @@ def at_risk_customers(top: int = 20, province: str | None = None, city: str | No
                       age_min: int | None = None, age_max: int | None = None, born_from: int | None = None,
                       born_to: int | None = None, signup_channel: str | None = None, silent_days: int | None = None,
                       no_order_from: str | None = None, no_order_to: str | None = None,
+                      ordered_from: str | None = None, ordered_to: str | None = None,
                       bought_product: str | None = None, bought_category: str | None = None,
                       bought_from: str | None = None, bought_to: str | None = None, not_bought: bool = False,
                       *, ctx: ToolContext | None = None) -> dict:
@@ -385,7 +387,7 @@ def at_risk_customers(top: int = 20, province: str | None = None, city: str | No
         keep &= (match_place(everyone["province"], province) & match_place(everyone["city"], city)).to_numpy(bool)
     conds = CustomerConditions(gender=gender, age_band=age_band, age_min=age_min, age_max=age_max, born_from=born_from,
                              born_to=born_to, signup_channel=signup_channel, silent_days=silent_days,
-                             no_order_from=no_order_from, no_order_to=no_order_to,
+                             no_order_from=no_order_from, no_order_to=no_order_to, ordered_from=ordered_from, ordered_to=ordered_to,
                              bought_product=bought_product, bought_category=bought_category, bought_from=bought_from, bought_to=bought_to,
                              not_bought=not_bought)
     if conds.asked():

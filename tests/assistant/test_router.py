@@ -46,9 +46,25 @@ AS_OF = pd.Timestamp("2026-11-01")  # the day after the last order: "today" for 
     ("今年前三个季度", ("2026-01-01", "2026-09-30")),
     ("今年10月", ("2026-10-01", "2026-10-31")),
     ("前年5月份的订单", ("2024-05-01", "2024-05-31")),
+    # this week: its Monday up to the day before the as-of date (a Sunday), the week after 上周's
+    ("本周销售额", ("2026-10-26", "2026-10-31")),
+    ("这周下单的客户", ("2026-10-26", "2026-10-31")),
+    ("sales this week", ("2026-10-26", "2026-10-31")),
+    ("这个星期的订单", ("2026-10-26", "2026-10-31")),
+    ("上周的订单", ("2026-10-19", "2026-10-25")),
 ])
 def test_date_ranges_are_relative_to_the_as_of_date(text, expected):
     assert parse_date_range(text, AS_OF)[:2] == expected
+
+
+@pytest.mark.parametrize("as_of, this_week, last_week", [
+    ("2026-11-04", ("2026-11-02", "2026-11-03"), ("2026-10-26", "2026-11-01")),   # a Wednesday: Monday and Tuesday
+    ("2026-11-03", ("2026-11-02", "2026-11-02"), ("2026-10-26", "2026-11-01")),
+    ("2026-11-02", ("2026-10-26", "2026-11-01"), ("2026-10-26", "2026-11-01")),   # a Monday: no day yet, the week of the
+])                                                                                 # last day of data (as 本月 on the 1st)
+def test_this_week_runs_from_monday_to_the_day_before_the_as_of_date(as_of, this_week, last_week):
+    assert parse_date_range("本周销售额", as_of)[:2] == this_week == parse_date_range("this week", as_of)[:2]
+    assert parse_date_range("上周销售额", as_of)[:2] == last_week
 
 
 def test_no_date_means_all_time():
@@ -613,10 +629,19 @@ def test_a_win_back_note_to_a_segment_is_a_batch_of_messages(router, some, quest
     ("compare this month's revenue with last month", "query_metrics",
      {"metric": "sales", "compare": "previous_period", "date_from": "2026-10-01"}),
     ("给买过奶粉的宝妈发个促销短信", "draft_care_batch", {"bought_product": "奶粉", "occasion": "recommendation"}),
-    # who ordered in a period: no such condition — declined, not the at-risk list or last month's sales
-    ("上个月下单的女客户有哪些", None, {}),
-    ("who ordered last month", None, {}),
-    ("上个月下单的客户有多少", "query_metrics", {"metric": "customers"}),   # a count: the metric's
+    # who ordered (anything) in a period: the ordered condition on the list, the batch or the at-risk list —
+    # not a period to rank spend in, nor an item bought, nor one customer's message
+    ("上个月下单的女客户有哪些", "segment_members", {"segment": "all", "gender": "F", "ordered_from": "2026-10-01", "ordered_to": "2026-10-31", "date_from": None}),
+    ("who ordered last month", "segment_members", {"segment": "all", "ordered_from": "2026-10-01", "ordered_to": "2026-10-31", "bought_product": None}),
+    ("10月份买过东西的冠军客户有哪些", "segment_members", {"segment": "Champions", "ordered_from": "2026-10-01", "ordered_to": "2026-10-31", "bought_product": None}),
+    ("list customers who placed an order last quarter", "segment_members",
+     {"ordered_from": "2026-07-01", "ordered_to": "2026-09-30"}),
+    ("给上个月下过单的客户发感谢短信", "draft_care_batch", {"segment": "all", "occasion": "vip_thanks", "channel": "sms", "ordered_from": "2026-10-01", "ordered_to": "2026-10-31"}),
+    ("send a thank-you text to customers who ordered last month", "draft_care_batch", {"occasion": "vip_thanks", "ordered_from": "2026-10-01", "ordered_to": "2026-10-31"}),
+    ("上个月下过单的客户里谁快流失了", "at_risk_customers", {"ordered_from": "2026-10-01", "ordered_to": "2026-10-31", "date_from": None}),
+    ("这周下单的客户有哪些", "segment_members", {"ordered_from": "2026-10-26", "ordered_to": "2026-10-31"}),
+    ("上个月下单的客户有多少", "query_metrics", {"metric": "customers", "ordered_from": None}),   # a count: the metric's
+    ("上个月没下单的客户有哪些", "segment_members", {"silent_days": 31, "ordered_from": None}),   # the opposite: silence
 ])
 def test_item_words_segment_breakdowns_and_what_no_tool_answers(router, question, tool, args):
     r = router.route(question)
@@ -643,6 +668,11 @@ def _conversation(router, *questions):
     ("上个季度买过坚果的客户有哪些", "这些人里谁快流失了", "at_risk_customers",
      {"bought_product": "坚果", "bought_from": "2026-07-01", "bought_to": "2026-09-30"}),
     ("冠军客户名单", "那些人里谁要流失", "at_risk_customers", {"segment": "Champions"}),
+    # who ordered: another period is the orders' new period, not one to rank spend in; "these people" keep it
+    ("上个月下过单的客户有哪些", "那上个季度呢", "segment_members",
+     {"ordered_from": "2026-07-01", "ordered_to": "2026-09-30", "date_from": None}),
+    ("上个月下过单的客户有哪些", "这些人里谁快流失了", "at_risk_customers", {"ordered_from": "2026-10-01"}),
+    ("上个月下过单的客户有哪些", "哪些客户超过90天没下单了", "segment_members", {"silent_days": 90, "ordered_from": None}),
     # another item replaces the one asked about; the units of the same item; a breakdown narrowed to a group
     ("上个月买了咖啡的客户有多少", "那红茶呢", "query_metrics",
      {"metric": "customers", "product": "红茶", "category": None, "date_from": "2026-10-01"}),
