@@ -383,7 +383,7 @@ class Router:
                     s["compare"], s["compare_places"] = "province", provs + [m for m in muni if m not in provs]
         if chan:
             # orders placed on a platform vs customers acquired through it
-            acq = re.search(r"获客|来源|来的|引流|拉来|注册|acqui|sign(ed)? ?up|came from|source", q, re.I)
+            acq = re.search(r"获客|来源|来的|引流|拉来|注册|acqui|sign(ed)? ?up|(customers|clients|buyers|people|users|who) (\w+ )?came from|source", q, re.I)
             s["sales_channel"] = chan
             s["channel_kind"] = "channel" if acq or s.get("metric") in (
                 "customers", "new_customers", "repurchase_rate", "retention", "purchase_interval") and not re.search(

@@ -251,6 +251,9 @@ def test_complaint_text_drops_the_question_scaffolding(question, text):
     ("上个月投诉有多少", "query_metrics", {"metric": "complaints", "date_from": "2026-10-01"}),
     ("成都客户投诉最多的问题是什么", "complaint_topics", {"city": "成都市"}),
     ("双十一活动效果怎么样", "campaign_effect", {"campaign": "双十一"}),
+    # sales that came from a platform are its orders; customers who came from it were acquired there
+    ("what share of sales came from Tmall last month", "query_metrics", {"order_channel": "天猫", "channel": None}),
+    ("how many customers came from Douyin?", "query_metrics", {"metric": "customers", "channel": "抖音"}),
     ("did our Black Friday campaign work?", "campaign_effect", {"campaign": "Black Friday"}),
     ("上次挽回活动效果怎么样", "campaign_effect", {"occasion": "winback", "campaign": None}),
     # the non-buyers counted: the list's answer starts with the count (the segment summary knows no purchases)
