@@ -233,17 +233,24 @@ def keep_in_workspace(ws, conds: CustomerConditions, ids: pd.Index) -> np.ndarra
                       bought=bought, ordered=ordered)
 
 
+def period_window(ws, first_day, last_day, names: tuple[str, str]) -> tuple[pd.Timestamp | None, pd.Timestamp]:
+    """[start, end) of the days ``first_day`` to ``last_day`` (included; no first day: from the start; no last
+    day: up to the as-of date); a bad date or a reversed period is an error naming the arguments ``names``."""
+    try:
+        a = pd.Timestamp(first_day).normalize() if first_day else None
+        b = min(pd.Timestamp(last_day).normalize() + pd.Timedelta(days=1), ws.as_of()) if last_day else ws.as_of()
+    except (ValueError, TypeError):
+        raise ToolError(f"{names[0]} / {names[1]} must be dates YYYY-MM-DD, got {first_day!r} / {last_day!r}") from None
+    if a is not None and b <= a:
+        raise ToolError(f"{names[1]} ({last_day}) is before {names[0]} ({first_day})")
+    return a, b
+
+
 def lapsed_in_period(ws, first_day, last_day, ids: pd.Index) -> np.ndarray:
     """Which of ``ids`` ordered before ``first_day`` and not from it to ``last_day`` (included; None = up to
     the as-of date): the customers lapsed_customers counts over that period."""
     from tools.orders_index import period_totals
-    try:
-        a = pd.Timestamp(first_day).normalize()
-        b = min(pd.Timestamp(last_day).normalize() + pd.Timedelta(days=1), ws.as_of()) if last_day else ws.as_of()
-    except (ValueError, TypeError):
-        raise ToolError(f"no_order_from / no_order_to must be dates YYYY-MM-DD, got {first_day!r} / {last_day!r}") from None
-    if b <= a:
-        raise ToolError(f"no_order_to ({last_day}) is before no_order_from ({first_day})")
+    a, b = period_window(ws, first_day, last_day, ("no_order_from", "no_order_to"))
     before, _ = period_totals(ws, None, a)
     inside, _ = period_totals(ws, a, b)
     ids = pd.Index(ids).astype(str)
@@ -254,14 +261,7 @@ def ordered_in_period(ws, first_day, last_day, ids: pd.Index) -> np.ndarray:
     """Which of ``ids`` have an order from ``first_day`` to ``last_day`` (included; None = up to the as-of
     date): the customers the customers metric counts over that period."""
     from tools.orders_index import period_totals
-    try:
-        a = pd.Timestamp(first_day).normalize()
-        b = min(pd.Timestamp(last_day).normalize() + pd.Timedelta(days=1), ws.as_of()) if last_day else ws.as_of()
-    except (ValueError, TypeError):
-        raise ToolError(f"ordered_from / ordered_to must be dates YYYY-MM-DD, got {first_day!r} / {last_day!r}") from None
-    if b <= a:
-        raise ToolError(f"ordered_to ({last_day}) is before ordered_from ({first_day})")
-    inside, _ = period_totals(ws, a, b)
+    inside, _ = period_totals(ws, *period_window(ws, first_day, last_day, ("ordered_from", "ordered_to")))
     return pd.Index(ids).astype(str).isin(inside.index)
 
 
@@ -285,15 +285,7 @@ def bought_in_period(ws, asked: dict, ids: pd.Index) -> np.ndarray:
         what = f"no product category is {word!r}" if dim == "category" else f"no product name contains {word!r}"
         raise ToolError(f"{what}, so nobody can be listed as having bought it (没有{'品类' if dim == 'category' else '商品'}"
                         f"与「{word}」相符); the categories are: {shown}") from None
-    as_of = ws.as_of()
-    try:
-        a = pd.Timestamp(asked["bought_from"]).normalize() if asked.get("bought_from") else None
-        b = min(pd.Timestamp(asked["bought_to"]).normalize() + pd.Timedelta(days=1), as_of) if asked.get("bought_to") else as_of
-    except (ValueError, TypeError):
-        raise ToolError(f"bought_from / bought_to must be dates YYYY-MM-DD, got {asked.get('bought_from')!r} / "
-                        f"{asked.get('bought_to')!r}") from None
-    if a is not None and b <= a:
-        raise ToolError(f"bought_to ({asked.get('bought_to')}) is before bought_from ({asked['bought_from']})")
+    a, b = period_window(ws, asked.get("bought_from"), asked.get("bought_to"), ("bought_from", "bought_to"))
     ids = pd.Index(ids).astype(str)
     inside = ids.isin(buyers_of(ws, col, names, a, b))
     if not asked.get("not_bought"):
