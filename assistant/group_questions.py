@@ -185,7 +185,7 @@ def _said_word(q: str) -> str | None:
     m = _ZH_BOUGHT_WORD.search(q)
     w = re.split(r"又|也|和|跟|与|或|还|并|且|但|而|就|有|是|在", m.group("w"))[0] if m else ""   # "咖啡又有流失风险": 咖啡
     if len(w) >= 2 and not _ZH_NOT_A_WORD.search(w):
-        return re.sub(r"(品类|类目|类|系列)$", "", w)
+        return re.sub(r"(品类|类目|类|系列|用品|产品|商品)$", "", w)
     m = _EN_BOUGHT_WORD.search(q)
     if m and not any(w.lower() in known_words() for w in m.group("w").split()):
         return m.group("w")

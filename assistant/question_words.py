@@ -108,7 +108,7 @@ LANGUAGE_SWITCH = rx(r"\s*(请|麻烦)?(用|换成|改成|改用|翻译成|切�
 UNSUPPORTED = rx(r"(下个?月|下季度|下一季度|明年|下周|未来.{0,4}(个月|季度|年))[^，。?？]{0,10}(销售额|销量|订单|营收|业绩|收入)|"
                  r"(销售额|销量|订单量|营收|业绩)[^，。?？]{0,10}(下个?月|明年|预测|预计能)|"
                  r"\b(forecast|predict)\w*\b.{0,20}\b(sales|revenue|orders)|\bnext (month|quarter|year)'?s? (sales|revenue|orders)|"
-                 r"退(货|款)(最多|最高|排名|排行)|(退货|退款).{0,6}(最多|最高)的|most (returns|refunds)|(returned|refunded) the most|"
+                 r"退(货|款)(最多|最高|排名|排行)|退(货|款)(比较|很|特别|次数)?(多|频繁)的|经常退(货|款)|\b(frequent|many|lots of) (returns|refunds)\b|(退货|退款).{0,6}(最多|最高)的|most (returns|refunds)|(returned|refunded) the most|"
                  r"发货(时间|时长|速度|天数)|配送(时间|时长)|物流时效|(?<!发)(?<!送)(?<!发个)(?<!送个)(?<!发张)(?<!送张)优惠券(?!.{0,8}活动)|核销|折扣率|delivery time|shipping time|"
                  r"\bcoupons?\b(?!.{0,20}\bcampaign)|"
                  r"退货率|退款率|退货(金额|数量|量|数|订单|情况|多少)|退款(金额|总额|数量|笔数|多少)|(多少|几)(单|笔|个|件)?(退货|退款)|"

@@ -534,7 +534,7 @@ register(ToolSpec(
             r"month[- ]over[- ]month|\byoy\b|\bmom\b|units sold|best[- ]selling|best sellers?|top products|largest order|"
             r"biggest order|average age|per customer", 0.25),
         Cue(r"satisf|消费金额|消费额|复购率|回购率|重复购买率|客单价|平均订单|销售额|销售收入|营业额|营收|收入|gmv|销量|卖了多少|买了?多少(?!件|次|单|笔|人|位|个|天|回)|订单数|订单量|多少单|"
-            r"多少订单|客户数|新客户数|新客数|新增客户|留存|同期群|购买间隔|复购周期|回购周期|满意度|平均评分|评分|好评率|投诉率|"
+            r"多少订单|客户数|新客户数|新客数|新增客户|留存|同期群|购买间隔|复购周期|回购周期|多久(一次)?(复购|回购|买一次|下一单|再买)|满意度|平均评分|评分|好评率|投诉率|"
             r"投诉数|投诉量|投诉.{0,3}(多少|几条|几个|几次)|处理时长|解决时长|处理时间|多久解决|趋势|走势|月度|每月|按月|各省|各城市|各地区|各渠道|各品类|按省|按城市|"
             r"分省|分城市|年龄段|男女|性别|哪个(省|城市|渠道|品类)|kpi|指标|"
             r"repurchase|repeat (purchase|rate|buyers?)|average order|\baov\b|order value|basket size|revenue|\bsales\b|"

@@ -251,6 +251,9 @@ def test_complaint_text_drops_the_question_scaffolding(question, text):
     ("上个月投诉有多少", "query_metrics", {"metric": "complaints", "date_from": "2026-10-01"}),
     ("成都客户投诉最多的问题是什么", "complaint_topics", {"city": "成都市"}),
     ("双十一活动效果怎么样", "campaign_effect", {"campaign": "双十一"}),
+    ("冠军客户平均多久买一次", "query_metrics", {"metric": "purchase_interval", "segment": "Champions"}),   # not the list
+    ("给买过母婴用品的客户发个促销短信", "draft_care_batch", {"bought_category": "母婴"}),   # 用品: the category's own word
+    ("上个月退货多的客户有哪些", None, {}),   # no returns in the data: not the at-risk list
     # sales that came from a platform are its orders; customers who came from it were acquired there
     ("what share of sales came from Tmall last month", "query_metrics", {"order_channel": "天猫", "channel": None}),
     ("how many customers came from Douyin?", "query_metrics", {"metric": "customers", "channel": "抖音"}),
